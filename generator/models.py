@@ -1,0 +1,245 @@
+"""Corpora, tunes, training runs, checkpoints, generation jobs and pieces.
+
+A job is a row: every input (corpus, way, hyperparameters, seed, temperature) and the code
+version are stored on it, so any checkpoint or piece can be reproduced.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Way(models.TextChoices):
+    ABC = "abc", "Text (ABC)"
+    MIDI = "midi", "MIDI notes"
+    AUDIO = "audio", "Audio frames"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Corpus(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
+    source = models.CharField(max_length=500, blank=True, help_text="Where the tunes came from.")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "corpora"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("corpus_detail", args=[self.pk])
+
+
+class Tune(models.Model):
+    """One human piece of a corpus, stored in its way's native text form.
+
+    ABC tunes keep their ABC text; MIDI tunes keep their token text and the source file; the
+    `data` file holds the original bytes where there are any.
+    """
+
+    corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="tunes")
+    number = models.IntegerField(default=0, help_text="X: number or position in the source.")
+    title = models.CharField(max_length=300, blank=True)
+    meter = models.CharField(max_length=20, blank=True)
+    key = models.CharField(max_length=40, blank=True)
+    unit_length = models.CharField(max_length=20, blank=True)
+    text = models.TextField(help_text="ABC text (ABC way) or token text (MIDI way).")
+    data = models.FileField(upload_to="tunes/%Y/%m/", blank=True)
+    source_file = models.CharField(max_length=500, blank=True)
+    content_hash = models.CharField(max_length=64)
+    n_notes = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["corpus", "number", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["corpus", "content_hash"], name="tune_unique_in_corpus")
+        ]
+        indexes = [models.Index(fields=["corpus", "title"])]
+
+    def __str__(self) -> str:
+        return self.title or f"Tune {self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("tune_detail", args=[self.pk])
+
+
+class ImportJob(models.Model):
+    """An import of a folder, an upload or a bundled music21 corpus into a corpus."""
+
+    corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="imports")
+    source = models.CharField(max_length=500)
+    upload = models.FileField(upload_to="uploads/%Y/%m/", blank=True)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    imported = models.IntegerField(default=0)
+    duplicates = models.IntegerField(default=0)
+    failures = models.JSONField(default=list, blank=True, help_text="[{file, tune, reason}]")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    code_version = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import {self.source} into {self.corpus}"
+
+
+class TrainingRun(models.Model):
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="runs")
+    name = models.CharField(max_length=200, blank=True)
+    way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
+    preset = models.CharField(max_length=20, default="quick")
+    config = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of the preset; resolved values are stored."
+    )
+    epochs = models.PositiveIntegerField(default=10)
+    seed = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0..1 over all epochs.")
+    epochs_done = models.PositiveIntegerField(default=0)
+    history = models.JSONField(
+        default=list, blank=True, help_text="[{epoch, loss, val_loss, seconds}] per epoch."
+    )
+    vocab = models.JSONField(default=list, blank=True)
+    device = models.CharField(max_length=100, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker picked it up.")
+    code_version = models.CharField(max_length=40, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return self.name or f"Run {self.pk} ({self.way}, {self.preset})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("run_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def last_checkpoint(self) -> Checkpoint | None:
+        return self.checkpoints.order_by("-epoch").first()
+
+
+class Checkpoint(models.Model):
+    """Weights and optimizer state at the end of one epoch."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="checkpoints")
+    epoch = models.PositiveIntegerField()
+    file = models.FileField(upload_to="checkpoints/", max_length=300)
+    size_bytes = models.BigIntegerField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    val_loss = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "epoch"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "epoch"], name="checkpoint_unique_epoch")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} epoch {self.epoch}"
+
+
+class GenerationJob(models.Model):
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="jobs")
+    count = models.PositiveIntegerField(default=1)
+    temperature = models.FloatField(default=1.0)
+    top_k = models.PositiveIntegerField(default=0, help_text="0 means no top-k cut.")
+    seed = models.BigIntegerField()
+    max_length = models.PositiveIntegerField(default=1000, help_text="Tokens per piece.")
+    prime = models.TextField(blank=True, help_text="Header fields and opening notes (ABC).")
+    grammar = models.BooleanField(default=False, help_text="Grammar-aware sampling mask.")
+    is_epoch_sample = models.BooleanField(default=False)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    error = models.TextField(blank=True)
+    code_version = models.CharField(max_length=40, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    requester_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True, help_text="Sampling time.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Generation {self.pk} from {self.checkpoint}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("job_detail", args=[self.pk])
+
+
+class Piece(models.Model):
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="pieces")
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="pieces")
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="pieces")
+    way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
+    index = models.PositiveIntegerField(default=0, help_text="Position within its job.")
+    seed = models.BigIntegerField(help_text="This piece's own seed: reproduces it alone.")
+    title = models.CharField(max_length=300, blank=True)
+    meter = models.CharField(max_length=20, blank=True)
+    key = models.CharField(max_length=40, blank=True)
+    text = models.TextField(help_text="ABC text or token text.")
+    midi = models.FileField(upload_to="pieces/midi/", blank=True)
+    audio = models.FileField(upload_to="pieces/audio/", blank=True)
+    n_notes = models.IntegerField(default=0)
+    parses = models.BooleanField(null=True)
+    plays = models.BooleanField(null=True)
+    bar_accuracy = models.FloatField(null=True, blank=True)
+    validity_detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "index"]
+        indexes = [
+            models.Index(fields=["-created_at"]),
+            models.Index(fields=["way", "-created_at"]),
+            models.Index(fields=["run", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Piece {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("piece_detail", args=[self.pk])
+
+    @property
+    def is_valid(self) -> bool:
+        return bool(self.parses and self.plays and (self.bar_accuracy or 0) >= 0.9)
