@@ -14,7 +14,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get(name, str(default)).strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
 
 
 def env_int(name: str, default: int) -> int:
@@ -22,7 +27,11 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [
+        item.strip()
+        for item in os.environ.get(name, default).split(",")
+        if item.strip()
+    ]
 
 
 VAR_DIR = Path(os.environ.get("MUSICSITE_VAR_DIR", BASE_DIR / "var"))
@@ -154,9 +163,13 @@ AUTOSTART_QUICK_RUN = env_bool("AUTOSTART_QUICK_RUN", True)
 RUN_STALE_AFTER_S = env_int("RUN_STALE_AFTER_S", 120)
 # Pieces an anonymous visitor may generate per hour (staff: no limit).
 ANON_GENERATIONS_PER_HOUR = env_int("ANON_GENERATIONS_PER_HOUR", 12)
-SOUNDFONT_PATH = os.environ.get("SOUNDFONT_PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2")
+SOUNDFONT_PATH = os.environ.get(
+    "SOUNDFONT_PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+)
 NOTTINGHAM_DIR = Path(
-    os.environ.get("NOTTINGHAM_DIR", BASE_DIR.parent / "shared" / "datasets" / "nottingham")
+    os.environ.get(
+        "NOTTINGHAM_DIR", BASE_DIR.parent / "shared" / "datasets" / "nottingham"
+    )
 )
 
 
@@ -183,7 +196,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticatedOrReadOnly"
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }

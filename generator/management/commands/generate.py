@@ -1,0 +1,55 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from generator.models import Checkpoint, TrainingRun
+from generator.services import generation_job_create, generation_job_execute
+
+
+class Command(BaseCommand):
+    help = "Generate pieces from a checkpoint (queued to Celery, or --now in this process)."
+
+    def add_arguments(self, parser):
+        group = parser.add_mutually_exclusive_group(required=True)
+        group.add_argument("--checkpoint", type=int, help="checkpoint id")
+        group.add_argument("--run", type=int, help="run id: use its last checkpoint")
+        parser.add_argument("--count", type=int, default=4)
+        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--seed", type=int, default=None, help="blank: random")
+        parser.add_argument("--top-k", type=int, default=0)
+        parser.add_argument("--max-length", type=int, default=1000)
+        parser.add_argument("--prime", default="", help='e.g. "M:6/8\\nL:1/8\\nK:D\\n"')
+        parser.add_argument(
+            "--now", action="store_true", help="run here instead of queueing"
+        )
+
+    def handle(self, *args, **o):
+        if o["checkpoint"]:
+            ckpt = Checkpoint.objects.filter(pk=o["checkpoint"]).first()
+        else:
+            run = TrainingRun.objects.filter(pk=o["run"]).first()
+            ckpt = run.last_checkpoint if run else None
+        if ckpt is None:
+            raise CommandError("no such checkpoint (or the run has none yet)")
+        try:
+            job = generation_job_create(
+                checkpoint=ckpt,
+                count=o["count"],
+                temperature=o["temperature"],
+                seed=o["seed"],
+                top_k=o["top_k"],
+                max_length=o["max_length"],
+                prime=o["prime"].encode().decode("unicode_escape"),
+                enqueue=not o["now"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        if not o["now"]:
+            self.stdout.write(f"queued generation job {job.pk} (seed {job.seed})")
+            return
+        job = generation_job_execute(job_id=job.pk)
+        if job.status != "succeeded":
+            raise CommandError(job.error)
+        for piece in job.pieces.order_by("index"):
+            self.stdout.write(
+                f"piece {piece.pk} seed {piece.seed}: parses={piece.parses} plays={piece.plays} "
+                f"bars={piece.bar_accuracy}\n{piece.text}"
+            )

@@ -1,0 +1,43 @@
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from generator.models import Way
+from generator.services import corpus_get_or_create, corpus_import
+
+
+class Command(BaseCommand):
+    help = "Import a folder or file of ABC (or MIDI) tunes, or music21:<name>, into a corpus."
+
+    def add_arguments(self, parser):
+        parser.add_argument("source", help="folder, file, or music21:<name>")
+        parser.add_argument("--corpus", help="corpus name (default: the source's name)")
+        parser.add_argument("--way", default=Way.ABC, choices=[w.value for w in Way])
+
+    def handle(self, *args, source, corpus, way, **options):
+        name = corpus or source.rstrip("/").rsplit("/", 1)[-1].replace("music21:", "")
+        target = corpus_get_or_create(name=name, way=way, source=source)
+        if target.way != way:
+            raise CommandError(f"corpus {name} holds {target.way} pieces, not {way}")
+        bar = tqdm(total=0, unit="tune", desc=f"checking {name}", disable=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        job = corpus_import(corpus=target, source=source, progress=progress)
+        bar.close()
+        if job.error and not job.imported:
+            raise CommandError(job.error)
+        self.stdout.write(
+            f"{target.name}: imported {job.imported}, duplicates skipped {job.duplicates}, "
+            f"failures {len(job.failures)}"
+        )
+        for failure in job.failures[:50]:
+            self.stdout.write(
+                f"  {failure['file']} tune {failure['tune']}: {failure['reason']}"
+            )
+        if len(job.failures) > 50:
+            self.stdout.write(
+                f"  ... and {len(job.failures) - 50} more (see the admin)"
+            )

@@ -1,0 +1,30 @@
+"""The verbs of the site. Views, admin actions, API views and tasks call these and only these.
+
+Functions are keyword-only and named <entity>_<action>. Anything queued to Celery is queued
+after the surrounding transaction commits.
+"""
+
+from .corpora import corpus_import, corpus_get_or_create
+from .pieces import generation_job_create, generation_job_execute, piece_render_audio
+from .runs import (
+    training_run_cancel,
+    training_run_create,
+    training_run_execute,
+    training_run_resume,
+    training_run_start,
+    training_runs_recover,
+)
+
+__all__ = [
+    "corpus_get_or_create",
+    "corpus_import",
+    "generation_job_create",
+    "generation_job_execute",
+    "piece_render_audio",
+    "training_run_cancel",
+    "training_run_create",
+    "training_run_execute",
+    "training_run_resume",
+    "training_run_start",
+    "training_runs_recover",
+]

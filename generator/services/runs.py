@@ -1,0 +1,310 @@
+"""Training runs: create, start, cancel, resume, execute (in the worker) and recover.
+
+A run is claimed by a worker in a transaction, beats a heartbeat while it trains, and
+writes a checkpoint (file first, renamed into place, then the row) at every epoch end. A
+worker that dies leaves a run whose heartbeat goes stale; `training_runs_recover` puts it
+back on the queue and the next worker continues from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
+from ..ways import get_way
+from .corpora import iter_corpus_texts
+
+log = logging.getLogger(__name__)
+
+
+def _enqueue_training(run_id: int) -> None:
+    from ..tasks import training_run_task
+
+    transaction.on_commit(lambda: training_run_task.delay(run_id))
+
+
+def training_run_create(
+    *,
+    corpus: Corpus,
+    way: str | None = None,
+    preset: str = "quick",
+    epochs: int = 10,
+    seed: int = 0,
+    config: dict[str, Any] | None = None,
+    name: str = "",
+    user=None,
+) -> TrainingRun:
+    """Validate the inputs and store a draft run; `training_run_start` queues it."""
+    way_name = way or corpus.way
+    if way_name != corpus.way:
+        raise ValueError(
+            f"the corpus {corpus} holds {corpus.way} pieces, not {way_name}"
+        )
+    if not (1 <= int(epochs) <= 10_000):
+        raise ValueError("epochs must be 1..10000")
+    resolved = get_way(way_name).resolve_config(preset=preset, overrides=config)
+    if not corpus.tunes.exists():
+        raise ValueError(f"the corpus {corpus} is empty: import tunes before training")
+    return TrainingRun.objects.create(
+        corpus=corpus,
+        name=name,
+        way=way_name,
+        preset=preset,
+        config=resolved,
+        epochs=int(epochs),
+        seed=int(seed),
+        status=JobStatus.DRAFT,
+        code_version=settings.CODE_VERSION,
+        tune_id_max=corpus.tunes.aggregate(m=Max("pk"))["m"],
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
+def training_run_start(*, run: TrainingRun) -> TrainingRun:
+    """Queue a draft run; the task is sent once the transaction commits."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != JobStatus.DRAFT:
+            raise ValueError(
+                f"only a draft run can be started; this one is {run.status}"
+            )
+        run.status = JobStatus.QUEUED
+        run.save(update_fields=["status"])
+        _enqueue_training(run.pk)
+    return run
+
+
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """A queued run is cancelled at once; a running one stops within one epoch."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in (JobStatus.QUEUED, JobStatus.DRAFT):
+            run.status, run.finished_at = JobStatus.CANCELLED, timezone.now()
+        elif run.status == JobStatus.RUNNING:
+            run.cancel_requested = True
+        else:
+            raise ValueError(f"a {run.status} run cannot be cancelled")
+        run.save()
+    return run
+
+
+def training_run_resume(*, run: TrainingRun, epochs: int | None = None) -> TrainingRun:
+    """Queue a cancelled, failed or finished run again; it continues from its last checkpoint."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in (*ACTIVE_STATUSES, JobStatus.DRAFT):
+            raise ValueError(f"a {run.status} run cannot be resumed")
+        if epochs is not None:
+            run.epochs = int(epochs)
+        if run.epochs_done >= run.epochs:
+            raise ValueError(
+                "the run has finished all its epochs: raise the epoch count first"
+            )
+        run.status, run.cancel_requested, run.error = JobStatus.QUEUED, False, ""
+        run.finished_at = None
+        run.save()
+        _enqueue_training(run.pk)
+    return run
+
+
+def _stale_before() -> Any:
+    return timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_S)
+
+
+def training_runs_recover(*, dead_worker: str | None = None) -> list[int]:
+    """Requeue runs whose worker died: heartbeat stale, or owned by `dead_worker` (a worker
+    that has just started cannot be running anything yet, so what it owned was lost)."""
+    recovered = []
+    with transaction.atomic():
+        running = TrainingRun.objects.select_for_update().filter(
+            status=JobStatus.RUNNING
+        )
+        for run in running:
+            lost = dead_worker and run.worker == dead_worker
+            if lost or run.heartbeat_at is None or run.heartbeat_at < _stale_before():
+                run.status = JobStatus.QUEUED
+                run.save(update_fields=["status"])
+                _enqueue_training(run.pk)
+                recovered.append(run.pk)
+    if recovered:
+        log.warning("requeued runs %s after their worker was lost", recovered)
+    return recovered
+
+
+def _claim(run_id: int, worker: str) -> TrainingRun | None:
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return None
+        stale = run.status == JobStatus.RUNNING and (
+            run.heartbeat_at is None or run.heartbeat_at < _stale_before()
+        )
+        if run.status != JobStatus.QUEUED and not stale:
+            return (
+                None  # done, cancelled, or alive on another worker: a duplicate message
+            )
+        now = timezone.now()
+        run.status, run.worker, run.heartbeat_at = JobStatus.RUNNING, worker, now
+        run.attempts += 1
+        run.started_at = run.started_at or now
+        run.save()
+        return run
+
+
+def sampler_path(keras_path: Path) -> Path:
+    return keras_path.with_suffix(".npz")
+
+
+def checkpoint_dir(run: TrainingRun) -> Path:
+    return Path(settings.MEDIA_ROOT) / "checkpoints" / f"run_{run.pk}"
+
+
+class _RunHooks:
+    """Trainer hooks that write to the run's row. Called in the worker process."""
+
+    def __init__(self, run: TrainingRun, vocab: list[str]):
+        self.run = run
+        self.vocab = vocab
+
+    def heartbeat(self, *, epoch: int, fraction: float) -> None:
+        done = (epoch - 1 + fraction) / max(self.run.epochs, 1)
+        TrainingRun.objects.filter(pk=self.run.pk).update(
+            heartbeat_at=timezone.now(), progress=min(done, 1.0)
+        )
+
+    def should_stop(self) -> bool:
+        return TrainingRun.objects.filter(
+            pk=self.run.pk, cancel_requested=True
+        ).exists()
+
+    def epoch_end(
+        self, *, epoch: int, logs: dict[str, float], model: Any, seconds: float
+    ) -> None:
+        from ..ml.sampler import net_from_keras, save_net
+        from ..ml.trainer import save_model
+
+        run = self.run
+        folder = checkpoint_dir(run)
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"epoch_{epoch:04d}.keras"
+        tmp = folder / f".epoch_{epoch:04d}.{os.getpid()}.tmp.keras"
+        # The sampler's numpy weights go beside the Keras file, so generation never
+        # needs TensorFlow. Both are written under temporary names and renamed into
+        # place before the row exists: no row ever points at a half-written file.
+        net_tmp = folder / f".epoch_{epoch:04d}.{os.getpid()}.tmp.npz"
+        save_net(net_from_keras(model), str(net_tmp))
+        os.replace(net_tmp, sampler_path(final))
+        save_model(model, str(tmp))
+        os.replace(tmp, final)
+        entry = {
+            "epoch": epoch,
+            "loss": logs.get("loss"),
+            "val_loss": logs.get("val_loss"),
+            "seconds": round(seconds, 3),
+        }
+        with transaction.atomic():
+            Checkpoint.objects.filter(run=run, epoch=epoch).delete()
+            ckpt = Checkpoint.objects.create(
+                run=run,
+                epoch=epoch,
+                file=str(final.relative_to(settings.MEDIA_ROOT)),
+                size_bytes=final.stat().st_size,
+                loss=entry["loss"],
+                val_loss=entry["val_loss"],
+            )
+            run.history = [h for h in run.history if h["epoch"] < epoch] + [entry]
+            run.epochs_done = epoch
+            run.progress = min(epoch / max(run.epochs, 1), 1.0)
+            run.heartbeat_at = timezone.now()
+            run.save(
+                update_fields=["history", "epochs_done", "progress", "heartbeat_at"]
+            )
+        every = int(run.config.get("sample_every") or 0)
+        if every and (epoch % every == 0 or epoch == run.epochs):
+            from .pieces import epoch_sample
+
+            try:
+                epoch_sample(checkpoint=ckpt)
+            except Exception:  # a failed sample must not stop training
+                log.exception("epoch sample failed for run %s epoch %s", run.pk, epoch)
+
+
+def training_run_execute(
+    *, run_id: int, worker: str | None = None
+) -> TrainingRun | None:
+    """Train a claimed run to its last epoch, from its last checkpoint if it has one."""
+    worker = worker or socket.gethostname()
+    run = _claim(run_id, worker)
+    if run is None:
+        return None
+    try:
+        return _train(run)
+    except Exception as exc:
+        log.exception("run %s failed", run.pk)
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=JobStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()[-4000:]}",
+            finished_at=timezone.now(),
+        )
+        run.refresh_from_db()
+        return run
+
+
+def _train(run: TrainingRun) -> TrainingRun:
+    from ..ml import model as ml_model
+    from ..ml import trainer
+
+    way = get_way(run.way)
+    texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
+    prepared = way.prepare(texts=texts, config=run.config, seed=run.seed)
+    if run.vocab and run.vocab != prepared.vocab:
+        raise RuntimeError("the corpus changed under the run: its vocabulary differs")
+    last = run.checkpoints.order_by("-epoch").first()
+    if last is not None:
+        model = trainer.load_model(str(Path(settings.MEDIA_ROOT) / last.file.name))
+        initial_epoch = last.epoch
+    else:
+        model = ml_model.build_model(
+            config=run.config, vocab_size=len(prepared.vocab), seed=run.seed
+        )
+        initial_epoch = 0
+    TrainingRun.objects.filter(pk=run.pk).update(
+        vocab=prepared.vocab,
+        data_stats=prepared.stats,
+        device=ml_model.device_name(),
+        epochs_done=initial_epoch,
+    )
+    run.refresh_from_db()
+    # Epochs after the last checkpoint were lost with their worker: they are trained again.
+    run.history = [h for h in run.history if h["epoch"] <= initial_epoch]
+    outcome = "finished"
+    if initial_epoch < run.epochs:
+        outcome = trainer.train(
+            model=model,
+            train_pieces=prepared.train,
+            val_pieces=prepared.val,
+            config=run.config,
+            seed=run.seed,
+            epochs=run.epochs,
+            initial_epoch=initial_epoch,
+            hooks=_RunHooks(run, prepared.vocab),
+        )
+    run.refresh_from_db()
+    run.status = JobStatus.CANCELLED if outcome == "cancelled" else JobStatus.SUCCEEDED
+    run.outcome = outcome
+    run.cancel_requested = False
+    run.finished_at = timezone.now()
+    run.save()
+    log.info("run %s %s after %s epochs", run.pk, outcome, run.epochs_done)
+    return run

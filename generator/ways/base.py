@@ -1,0 +1,208 @@
+"""The way interface: what differs between ABC text, MIDI notes and audio frames.
+
+A way turns a corpus piece's text into tokens and back, names its presets, and says how a
+decoded piece is described and validated. Everything else (vocabulary, train/validation
+split, the Keras model, training, sampling) is shared and lives in `generator.ml`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PAD, START, END = "<pad>", "<s>", "</s>"
+SPECIALS = (PAD, START, END)
+PAD_ID, START_ID, END_ID = 0, 1, 2
+
+# Hyperparameters every way understands. Units and ranges in the comments.
+COMMON_DEFAULTS: dict[str, Any] = {
+    "embedding_dim": 64,  # width of the token embedding, 8..1024
+    "units": [128],  # one LSTM layer per entry, each 8..2048 units
+    "dropout": 0.0,  # between LSTM layers, 0..0.9
+    "dense": [],  # extra ReLU dense layers after the LSTMs, each 8..4096 units
+    "batch_size": 32,  # sequences per step, 1..1024
+    "learning_rate": 0.002,  # Adam step size, 1e-5..1e-1
+    "clipnorm": 5.0,  # gradient norm clip, 0 = off
+    "sequence_mode": "tunes",  # "tunes": whole tunes from a zero state, as sampling runs;
+    # "windows": independent windows of seq_length (the original write-up), for comparison
+    "seq_length": 100,  # window length in tokens for "windows" mode and the windowed sampler
+    "max_tokens": 2000,  # longer pieces are cut to this many tokens in "tunes" mode
+    "val_fraction": 0.1,  # share of tunes held out for validation, 0..0.5
+    "sample_every": 1,  # epochs between epoch samples, 0 = never
+    "samples_per_epoch": 4,  # pieces generated at each sampled epoch
+    "sample_temperature": 1.0,
+    "sample_max_tokens": 800,
+    "transpose": False,  # augment with transpositions (ways that support it)
+    "early_stopping_patience": 0,  # epochs without val improvement before stopping, 0 = off
+}
+
+
+@dataclass
+class Prepared:
+    """Encoded training data: token id arrays, one per piece, split by piece."""
+
+    vocab: list[str]
+    train: list[np.ndarray]
+    val: list[np.ndarray]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class Way:
+    """Base class. Subclasses set `name`, `presets` and implement the text ↔ tokens pair."""
+
+    name: str = ""
+    label: str = ""
+    presets: dict[str, dict[str, Any]] = {}
+
+    # --- what a way must implement -------------------------------------------------------
+    def tokenize(self, text: str) -> list[str]:
+        """A corpus piece's text (already normalised) → its tokens, without START/END."""
+        raise NotImplementedError
+
+    def detokenize(self, tokens: list[str]) -> str:
+        """Tokens → the piece's text in the way's native form."""
+        raise NotImplementedError
+
+    def normalise(self, text: str) -> str:
+        """A corpus piece's stored text → the canonical form the model trains on."""
+        return text
+
+    def describe(self, text: str) -> dict[str, Any]:
+        """Title, meter and key of a piece, where the way knows them."""
+        return {}
+
+    def augment(self, text: str, config: dict[str, Any]) -> list[str]:
+        """Extra training variants of one piece (e.g. transpositions). Default: none."""
+        return []
+
+    def finish(self, text: str, *, title: str) -> str:
+        """Turn a sampled text into a complete piece (headers, title)."""
+        return text
+
+    # --- shared --------------------------------------------------------------------------
+    def resolve_config(
+        self, *, preset: str, overrides: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if preset not in self.presets:
+            raise ValueError(
+                f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}"
+            )
+        config = {**COMMON_DEFAULTS, **self.presets[preset], **(overrides or {})}
+        unknown = (
+            set(overrides or {}) - set(COMMON_DEFAULTS) - set(self.presets[preset])
+        )
+        if unknown:
+            raise ValueError(f"unknown hyperparameters: {', '.join(sorted(unknown))}")
+        validate_config(config)
+        return config
+
+    def prepare(
+        self, *, texts: list[str], config: dict[str, Any], seed: int
+    ) -> Prepared:
+        """Tokenise, build the vocabulary and split by piece (never inside a piece)."""
+        if not texts:
+            raise ValueError("the corpus is empty: there is nothing to train on")
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(texts))
+        n_val = int(round(len(texts) * float(config["val_fraction"])))
+        if len(texts) > 1:
+            n_val = min(
+                max(n_val, 1 if config["val_fraction"] > 0 else 0), len(texts) - 1
+            )
+        else:
+            n_val = 0
+        val_idx, train_idx = set(order[:n_val].tolist()), order[n_val:]
+        train_texts = []
+        for i in train_idx:
+            text = self.normalise(texts[i])
+            train_texts.append(text)
+            if config.get("transpose"):
+                train_texts.extend(self.augment(text, config))
+        val_texts = [self.normalise(texts[i]) for i in sorted(val_idx)]
+        train_tokens = [self.tokenize(t) for t in train_texts]
+        val_tokens = [self.tokenize(t) for t in val_texts]
+        symbols = sorted({tok for toks in train_tokens + val_tokens for tok in toks})
+        vocab = [*SPECIALS, *symbols]
+        index = {tok: i for i, tok in enumerate(vocab)}
+        cap = int(config["max_tokens"])
+
+        def encode(tokens: list[str]) -> np.ndarray:
+            ids = [START_ID, *(index[t] for t in tokens[: cap - 2]), END_ID]
+            return np.asarray(ids, dtype=np.int32)
+
+        train = [encode(t) for t in train_tokens if t]
+        val = [encode(t) for t in val_tokens if t]
+        if not train:
+            raise ValueError("no piece of the corpus produced any tokens")
+        stats = {
+            "pieces_train": len(train),
+            "pieces_val": len(val),
+            "tokens_train": int(sum(len(a) for a in train)),
+            "tokens_val": int(sum(len(a) for a in val)),
+            "vocab_size": len(vocab),
+        }
+        return Prepared(vocab=vocab, train=train, val=val, stats=stats)
+
+    def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
+        """A prime in the way's text form → token ids after START. Unknown symbols raise."""
+        index = {tok: i for i, tok in enumerate(vocab)}
+        tokens = self.tokenize(prime) if prime else []
+        missing = sorted({t for t in tokens if t not in index})
+        if missing:
+            raise ValueError(
+                f"the opening uses symbols the model never saw: {missing[:10]}"
+            )
+        return [START_ID, *(index[t] for t in tokens)]
+
+    def decode(self, *, vocab: list[str], ids: list[int] | np.ndarray) -> str:
+        tokens = []
+        for i in ids:
+            tok = vocab[int(i)]
+            if tok == END:
+                break
+            if tok in SPECIALS:
+                continue
+            tokens.append(tok)
+        return self.detokenize(tokens)
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """Refuse values outside their ranges with a message naming the field."""
+
+    def check(name: str, ok: bool, what: str) -> None:
+        if not ok:
+            raise ValueError(f"{name} must be {what} (got {config.get(name)!r})")
+
+    units = config["units"]
+    check(
+        "units",
+        isinstance(units, list) and 1 <= len(units) <= 8,
+        "a list of 1..8 sizes",
+    )
+    check(
+        "units",
+        all(isinstance(u, int) and 8 <= u <= 2048 for u in units),
+        "8..2048 each",
+    )
+    check("dense", isinstance(config["dense"], list), "a list of sizes")
+    check("embedding_dim", isinstance(config["embedding_dim"], int), "an integer")
+    check("embedding_dim", 8 <= config["embedding_dim"] <= 1024, "8..1024")
+    check("dropout", 0 <= float(config["dropout"]) < 0.95, "in [0, 0.95)")
+    check("batch_size", 1 <= int(config["batch_size"]) <= 1024, "1..1024")
+    check("learning_rate", 0 < float(config["learning_rate"]) <= 0.1, "in (0, 0.1]")
+    check(
+        "sequence_mode",
+        config["sequence_mode"] in ("tunes", "windows"),
+        "tunes or windows",
+    )
+    check("seq_length", 2 <= int(config["seq_length"]) <= 4000, "2..4000")
+    check("max_tokens", 16 <= int(config["max_tokens"]) <= 100000, "16..100000")
+    check("val_fraction", 0 <= float(config["val_fraction"]) <= 0.5, "0..0.5")
+    check("sample_temperature", float(config["sample_temperature"]) > 0, "positive")
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
