@@ -127,11 +127,12 @@ def train(
     train_ds = _dataset(
         train_pieces, config=config, seed=seed, first_epoch=initial_epoch, shuffle=True
     )
-    val_ds = None
+    val_ds, val_steps = None, None
     if val_pieces:
         val_ds = _dataset(
             val_pieces, config=config, seed=seed, first_epoch=0, shuffle=False
         )
+        val_steps = data.count_batches(val_pieces, config=config) or None
     model.fit(
         train_ds,
         epochs=epochs,

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..ml import sampler
-from ..models import Checkpoint, GenerationJob, JobStatus, Piece, Way
+from ..models import Checkpoint, GenerationJob, JobStatus, Piece
 from ..ways import get_way
 
 log = logging.getLogger(__name__)
@@ -249,20 +249,20 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         key=(meta.get("key") or "")[:40],
         text=full,
     )
-    if piece.way == Way.ABC:
-        from ..render import RenderError, abc_to_midi, abc_validity
-
-        validity = abc_validity(abc=full)
-        piece.parses, piece.plays = validity.parses, validity.plays
-        piece.bar_accuracy, piece.n_notes = validity.bar_accuracy, validity.n_notes
-        piece.validity_detail = validity.as_dict()
-        try:
-            midi = abc_to_midi(abc=full)
-            piece.midi.save(
-                f"piece_{job.pk}_{index}.mid", ContentFile(midi), save=False
-            )
-        except RenderError as exc:
-            piece.validity_detail["midi_error"] = str(exc)
+    checks = way.validate(full)
+    piece.parses, piece.plays = checks.get("parses"), checks.get("plays")
+    piece.bar_accuracy, piece.n_notes = (
+        checks.get("bar_accuracy"),
+        checks.get("n_notes", 0),
+    )
+    piece.validity_detail = checks
+    try:
+        midi = way.to_midi(full)
+        piece.midi.save(f"piece_{job.pk}_{index}.mid", ContentFile(midi), save=False)
+    except (
+        ValueError
+    ) as exc:  # RenderError is a ValueError: the piece stays, without MIDI
+        piece.validity_detail["midi_error"] = str(exc)
     return piece
 
 

@@ -140,5 +140,20 @@ class AbcWay(Way):
     def finish(self, text: str, *, title: str) -> str:
         return f"X:1\nT:{title}\n{text.rstrip()}\n"
 
+    def validate(self, text: str) -> dict[str, Any]:
+        from ..render import abc_validity
+
+        return abc_validity(abc=text).as_dict()
+
+    def to_midi(self, text: str) -> bytes:
+        from ..render import abc_to_midi
+
+        return abc_to_midi(abc=text)
+
+    def to_musicxml(self, text: str) -> bytes:
+        from ..render import abc_to_musicxml
+
+        return abc_to_musicxml(abc=text)
+
 
 WAY = AbcWay()

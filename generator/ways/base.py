@@ -82,6 +82,18 @@ class Way:
         """Turn a sampled text into a complete piece (headers, title)."""
         return text
 
+    def validate(self, text: str) -> dict[str, Any]:
+        """Validity of a finished piece: keys parses, plays, bar_accuracy, n_notes, messages."""
+        raise NotImplementedError
+
+    def to_midi(self, text: str) -> bytes:
+        """A finished piece as a MIDI file. Raises ValueError when it cannot be rendered."""
+        raise NotImplementedError
+
+    def to_musicxml(self, text: str) -> bytes:
+        """A finished piece as MusicXML, for the score and downloads."""
+        raise NotImplementedError
+
     # --- shared --------------------------------------------------------------------------
     def resolve_config(
         self, *, preset: str, overrides: dict[str, Any] | None
