@@ -61,9 +61,7 @@ class ImportJobForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         if not data.get("source") and not data.get("upload"):
-            raise forms.ValidationError(
-                "Give a source path, a music21 corpus name or an upload."
-            )
+            raise forms.ValidationError("Give a source path, a music21 corpus name or an upload.")
         upload = data.get("upload")
         from django.conf import settings
 
@@ -102,9 +100,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             from .tasks import corpus_import_task
 
             transaction.on_commit(lambda: corpus_import_task.delay(obj.pk))
-            self.message_user(
-                request, "Import queued: this page shows its report when done."
-            )
+            self.message_user(request, "Import queued: this page shows its report when done.")
 
 
 class TrainingRunForm(forms.ModelForm):
@@ -122,9 +118,7 @@ class TrainingRunForm(forms.ModelForm):
         data = super().clean()
         corpus, way = data.get("corpus"), data.get("way")
         if corpus and way and corpus.way != way:
-            raise forms.ValidationError(
-                f"The corpus holds {corpus.way} pieces, not {way}."
-            )
+            raise forms.ValidationError(f"The corpus holds {corpus.way} pieces, not {way}.")
         if way:
             try:
                 data["config"] = get_way(way).resolve_config(
@@ -134,9 +128,7 @@ class TrainingRunForm(forms.ModelForm):
             except ValueError as exc:
                 raise forms.ValidationError(str(exc)) from exc
         if corpus and not corpus.tunes.exists():
-            raise forms.ValidationError(
-                "The corpus is empty: import tunes before training."
-            )
+            raise forms.ValidationError("The corpus is empty: import tunes before training.")
         return data
 
 
@@ -228,9 +220,7 @@ class CheckpointAdmin(admin.ModelAdmin):
             request,
             queryset,
             "Queued generation for",
-            lambda c: services.generation_job_create(
-                checkpoint=c, count=8, user=request.user
-            ),
+            lambda c: services.generation_job_create(checkpoint=c, count=8, user=request.user),
         )
 
 

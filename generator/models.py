@@ -32,9 +32,7 @@ ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 class Corpus(models.Model):
     name = models.CharField(max_length=200, unique=True)
     way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
-    source = models.CharField(
-        max_length=500, blank=True, help_text="Where the tunes came from."
-    )
+    source = models.CharField(max_length=500, blank=True, help_text="Where the tunes came from.")
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -57,9 +55,7 @@ class Tune(models.Model):
     """
 
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="tunes")
-    number = models.IntegerField(
-        default=0, help_text="X: number or position in the source."
-    )
+    number = models.IntegerField(default=0, help_text="X: number or position in the source.")
     title = models.CharField(max_length=300, blank=True)
     meter = models.CharField(max_length=20, blank=True)
     key = models.CharField(max_length=40, blank=True)
@@ -74,9 +70,7 @@ class Tune(models.Model):
     class Meta:
         ordering = ["corpus", "number", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["corpus", "content_hash"], name="tune_unique_in_corpus"
-            )
+            models.UniqueConstraint(fields=["corpus", "content_hash"], name="tune_unique_in_corpus")
         ]
         indexes = [models.Index(fields=["corpus", "title"])]
 
@@ -93,14 +87,10 @@ class ImportJob(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="imports")
     source = models.CharField(max_length=500)
     upload = models.FileField(upload_to="uploads/%Y/%m/", blank=True)
-    status = models.CharField(
-        max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED
-    )
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     imported = models.IntegerField(default=0)
     duplicates = models.IntegerField(default=0)
-    failures = models.JSONField(
-        default=list, blank=True, help_text="[{file, tune, reason}]"
-    )
+    failures = models.JSONField(default=list, blank=True, help_text="[{file, tune, reason}]")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -126,9 +116,7 @@ class TrainingRun(models.Model):
     )
     epochs = models.PositiveIntegerField(default=10)
     seed = models.BigIntegerField(default=0)
-    status = models.CharField(
-        max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED
-    )
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0, help_text="0..1 over all epochs.")
     epochs_done = models.PositiveIntegerField(default=0)
     history = models.JSONField(
@@ -148,9 +136,7 @@ class TrainingRun(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    attempts = models.PositiveIntegerField(
-        default=0, help_text="Times a worker picked it up."
-    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker picked it up.")
     code_version = models.CharField(max_length=40, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -182,9 +168,7 @@ class TrainingRun(models.Model):
 class Checkpoint(models.Model):
     """Weights and optimizer state at the end of one epoch."""
 
-    run = models.ForeignKey(
-        TrainingRun, on_delete=models.CASCADE, related_name="checkpoints"
-    )
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="checkpoints")
     epoch = models.PositiveIntegerField()
     file = models.FileField(upload_to="checkpoints/", max_length=300)
     size_bytes = models.BigIntegerField(default=0)
@@ -195,9 +179,7 @@ class Checkpoint(models.Model):
     class Meta:
         ordering = ["run", "epoch"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["run", "epoch"], name="checkpoint_unique_epoch"
-            )
+            models.UniqueConstraint(fields=["run", "epoch"], name="checkpoint_unique_epoch")
         ]
 
     def __str__(self) -> str:
@@ -205,26 +187,16 @@ class Checkpoint(models.Model):
 
 
 class GenerationJob(models.Model):
-    checkpoint = models.ForeignKey(
-        Checkpoint, on_delete=models.CASCADE, related_name="jobs"
-    )
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="jobs")
     count = models.PositiveIntegerField(default=1)
     temperature = models.FloatField(default=1.0)
     top_k = models.PositiveIntegerField(default=0, help_text="0 means no top-k cut.")
     seed = models.BigIntegerField()
-    max_length = models.PositiveIntegerField(
-        default=1000, help_text="Tokens per piece."
-    )
-    prime = models.TextField(
-        blank=True, help_text="Header fields and opening notes (ABC)."
-    )
-    grammar = models.BooleanField(
-        default=False, help_text="Grammar-aware sampling mask."
-    )
+    max_length = models.PositiveIntegerField(default=1000, help_text="Tokens per piece.")
+    prime = models.TextField(blank=True, help_text="Header fields and opening notes (ABC).")
+    grammar = models.BooleanField(default=False, help_text="Grammar-aware sampling mask.")
     is_epoch_sample = models.BooleanField(default=False)
-    status = models.CharField(
-        max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED
-    )
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)
     code_version = models.CharField(max_length=40, blank=True)
     requested_by = models.ForeignKey(
@@ -247,20 +219,12 @@ class GenerationJob(models.Model):
 
 
 class Piece(models.Model):
-    job = models.ForeignKey(
-        GenerationJob, on_delete=models.CASCADE, related_name="pieces"
-    )
-    checkpoint = models.ForeignKey(
-        Checkpoint, on_delete=models.CASCADE, related_name="pieces"
-    )
-    run = models.ForeignKey(
-        TrainingRun, on_delete=models.CASCADE, related_name="pieces"
-    )
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="pieces")
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="pieces")
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="pieces")
     way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
     index = models.PositiveIntegerField(default=0, help_text="Position within its job.")
-    seed = models.BigIntegerField(
-        help_text="This piece's own seed: reproduces it alone."
-    )
+    seed = models.BigIntegerField(help_text="This piece's own seed: reproduces it alone.")
     title = models.CharField(max_length=300, blank=True)
     meter = models.CharField(max_length=20, blank=True)
     key = models.CharField(max_length=40, blank=True)

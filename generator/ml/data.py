@@ -27,9 +27,7 @@ def tune_batches(
     batches = []
     for start in range(0, len(order), chunk):
         part = sorted(order[start : start + chunk], key=lambda i: len(pieces[i]))
-        batches.extend(
-            part[i : i + batch_size] for i in range(0, len(part), batch_size)
-        )
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     if shuffle:
         rng.shuffle(batches)
     for idx in batches:
@@ -78,22 +76,14 @@ def batches(
             seed=seed,
             shuffle=shuffle,
         )
-    return tune_batches(
-        pieces, batch_size=int(config["batch_size"]), seed=seed, shuffle=shuffle
-    )
+    return tune_batches(pieces, batch_size=int(config["batch_size"]), seed=seed, shuffle=shuffle)
 
 
 def count_batches(pieces: list[np.ndarray], *, config: dict) -> int:
     if config["sequence_mode"] == "windows":
         total = int(sum(len(p) for p in pieces))
-        return -(
-            -max((total - 1) // int(config["seq_length"]), 0)
-            // int(config["batch_size"])
-        )
+        return -(-max((total - 1) // int(config["seq_length"]), 0) // int(config["batch_size"]))
     return sum(
-        -(
-            -len(pieces[i : i + int(config["batch_size"]) * 20])
-            // int(config["batch_size"])
-        )
+        -(-len(pieces[i : i + int(config["batch_size"]) * 20]) // int(config["batch_size"]))
         for i in range(0, len(pieces), int(config["batch_size"]) * 20)
     )

@@ -19,9 +19,7 @@ def build_model(*, config: dict[str, Any], vocab_size: int, seed: int = 0):
 
     keras.utils.set_random_seed(int(seed) % (2**31))
     inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(
-        vocab_size, int(config["embedding_dim"]), mask_zero=True
-    )(inputs)
+    x = keras.layers.Embedding(vocab_size, int(config["embedding_dim"]), mask_zero=True)(inputs)
     for i, units in enumerate(config["units"]):
         if i > 0 and float(config["dropout"]) > 0:
             x = keras.layers.Dropout(float(config["dropout"]))(x)

@@ -25,13 +25,9 @@ Constraint = Callable[[int, list[int]], np.ndarray | None]
 
 @dataclass
 class Net:
-    table: (
-        np.ndarray
-    )  # (V, 4H0): embedding @ W0 + b0, the first layer's input projection
+    table: np.ndarray  # (V, 4H0): embedding @ W0 + b0, the first layer's input projection
     recurrent: list[np.ndarray]  # layer 0: U0 (H0, 4H0); layer k>0: [W_k; U_k] stacked
-    biases: list[
-        np.ndarray
-    ]  # layer k>0 bias (4H_k); layer 0's is folded into the table
+    biases: list[np.ndarray]  # layer k>0 bias (4H_k); layer 0's is folded into the table
     dense: list[tuple[np.ndarray, np.ndarray, bool]]  # (W, b, relu?) ..., logits last
     units: list[int]
 
@@ -72,46 +68,80 @@ def net_from_keras(model) -> Net:
     )
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # tanh form: one transcendental, no overflow warnings for large negative inputs.
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+def _fuse(net: Net) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Per layer (weights, bias) with gate columns reordered from Keras's (i, f, g, o) to
+    (i, f, o, g) and the i, f, o columns halved: then one tanh over all 4H columns gives
+    both tanh(g) and sigmoid(x) = 0.5 * tanh(x / 2) + 0.5 for the three gates."""
+    cached = getattr(net, "_fused", None)
+    if cached is not None:
+        return cached
+
+    def reorder(a: np.ndarray, units: int) -> np.ndarray:
+        i, f, g, o = (a[..., k * units : (k + 1) * units] for k in range(4))
+        return np.ascontiguousarray(np.concatenate([0.5 * i, 0.5 * f, 0.5 * o, g], axis=-1))
+
+    fused = []
+    for k, units in enumerate(net.units):
+        bias = None if k == 0 else reorder(net.biases[k], units).astype(np.float32)
+        fused.append((reorder(net.recurrent[k], units).astype(np.float32), bias))
+    net._fused = fused
+    net._table = reorder(net.table, net.units[0]).astype(np.float32)
+    return fused
 
 
 class State:
-    """(h, c) for every layer and row."""
+    """(h, c) for every layer and row, in preallocated buffers.
+
+    Layer k's input and its previous output sit side by side in `xh[k]`, so one matmul
+    computes the input and recurrent projections together."""
 
     def __init__(self, net: Net, rows: int):
-        self.h = [np.zeros((rows, u), dtype=np.float32) for u in net.units]
-        self.c = [np.zeros((rows, u), dtype=np.float32) for u in net.units]
+        _fuse(net)
+        self.xh, self.c, self.z, self.tmp = [], [], [], []
+        prev = 0
+        for units in net.units:
+            self.xh.append(np.zeros((rows, prev + units), dtype=np.float32))
+            self.c.append(np.zeros((rows, units), dtype=np.float32))
+            self.z.append(np.empty((rows, 4 * units), dtype=np.float32))
+            self.tmp.append(np.empty((rows, units), dtype=np.float32))
+            prev = units
+
+    @property
+    def h(self) -> list[np.ndarray]:
+        return [xh[:, xh.shape[1] - c.shape[1] :] for xh, c in zip(self.xh, self.c, strict=True)]
 
 
 def step(net: Net, state: State, tokens: np.ndarray) -> np.ndarray:
     """Feed one token per row, update the state in place, return the logits (rows, V)."""
-    x = None
+    fused = _fuse(net)
+    layers = len(net.units)
     for k, units in enumerate(net.units):
-        h, c = state.h[k], state.c[k]
-        if k == 0:
-            z = net.table[tokens] + h @ net.recurrent[0]
-        else:
-            z = np.concatenate([x, h], axis=1) @ net.recurrent[k] + net.biases[k]
-        i = _sigmoid(z[:, :units])
-        f = _sigmoid(z[:, units : 2 * units])
-        g = np.tanh(z[:, 2 * units : 3 * units])
-        o = _sigmoid(z[:, 3 * units :])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        state.h[k], state.c[k] = h, c
-        x = h
+        w, b = fused[k]
+        xh, c, z, tmp = state.xh[k], state.c[k], state.z[k], state.tmp[k]
+        np.matmul(xh, w, out=z)
+        z += net._table[tokens] if k == 0 else b
+        np.tanh(z, out=z)
+        gates = z[:, : 3 * units]
+        gates *= 0.5
+        gates += 0.5  # sigmoid of i, f, o
+        np.multiply(z[:, :units], z[:, 3 * units :], out=tmp)  # i * g
+        c *= z[:, units : 2 * units]  # f * c
+        c += tmp
+        h = xh[:, xh.shape[1] - units :]
+        np.tanh(c, out=h)
+        h *= z[:, 2 * units : 3 * units]  # o * tanh(c)
+        if k + 1 < layers:
+            state.xh[k + 1][:, :units] = h
+    x = h
     for w, b, relu in net.dense:
-        x = x @ w + b
+        x = x @ w
+        x += b
         if relu:
             np.maximum(x, 0, out=x)
     return x
 
 
-def _choose(
-    logits: np.ndarray, *, temperature: float, top_k: int, u: np.ndarray
-) -> np.ndarray:
+def _choose(logits: np.ndarray, *, temperature: float, top_k: int, u: np.ndarray) -> np.ndarray:
     z = logits / temperature
     if 0 < top_k < z.shape[1]:
         kth = np.partition(z, -top_k, axis=1)[:, -top_k][:, None]
@@ -141,9 +171,7 @@ def sample(
     if not prime:
         raise ValueError("the prime must contain at least the start token")
     rows = len(seeds)
-    uniforms = np.stack(
-        [np.random.default_rng(int(s)).random(max_tokens) for s in seeds]
-    )
+    uniforms = np.stack([np.random.default_rng(int(s)).random(max_tokens) for s in seeds])
     state = State(net, rows)
     logits = None
     for tok in prime:
@@ -183,9 +211,7 @@ def sample_windowed(
     """The original's way of sampling, for comparison: every token is predicted by running
     the network from a zero state over the last `window` tokens only."""
     rows = len(seeds)
-    uniforms = np.stack(
-        [np.random.default_rng(int(s)).random(max_tokens) for s in seeds]
-    )
+    uniforms = np.stack([np.random.default_rng(int(s)).random(max_tokens) for s in seeds])
     seqs = [list(prime) for _ in range(rows)]
     out: list[list[int]] = [[] for _ in range(rows)]
     done = np.zeros(rows, dtype=bool)
@@ -225,15 +251,9 @@ def load_net(path: str) -> Net:
             biases = [z[f"bias_{k}"] for k in range(len(units))]
             dense, j = [], 0
             while f"dense_w_{j}" in z:
-                dense.append(
-                    (z[f"dense_w_{j}"], z[f"dense_b_{j}"], bool(z[f"dense_relu_{j}"]))
-                )
+                dense.append((z[f"dense_w_{j}"], z[f"dense_b_{j}"], bool(z[f"dense_relu_{j}"])))
                 j += 1
             table = z["table"]
     except (OSError, KeyError, ValueError, EOFError) as exc:
-        raise ValueError(
-            f"the checkpoint's sampler file is missing or corrupt ({exc})"
-        ) from exc
-    return Net(
-        table=table, recurrent=recurrent, biases=biases, dense=dense, units=units
-    )
+        raise ValueError(f"the checkpoint's sampler file is missing or corrupt ({exc})") from exc
+    return Net(table=table, recurrent=recurrent, biases=biases, dense=dense, units=units)

@@ -40,9 +40,7 @@ def _dataset(
     def gen():
         epoch = first_epoch
         while True:
-            yield from data.batches(
-                pieces, config=config, seed=seed + epoch, shuffle=shuffle
-            )
+            yield from data.batches(pieces, config=config, seed=seed + epoch, shuffle=shuffle)
             if not shuffle:
                 return
             epoch += 1
@@ -129,9 +127,7 @@ def train(
     )
     val_ds, val_steps = None, None
     if val_pieces:
-        val_ds = _dataset(
-            val_pieces, config=config, seed=seed, first_epoch=0, shuffle=False
-        )
+        val_ds = _dataset(val_pieces, config=config, seed=seed, first_epoch=0, shuffle=False)
         val_steps = data.count_batches(val_pieces, config=config) or None
     model.fit(
         train_ds,

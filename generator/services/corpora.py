@@ -44,9 +44,7 @@ class ImportRefused(ValueError):
 
 
 def corpus_get_or_create(*, name: str, way: str = Way.ABC, source: str = "") -> Corpus:
-    corpus, _ = Corpus.objects.get_or_create(
-        name=name, defaults={"way": way, "source": source}
-    )
+    corpus, _ = Corpus.objects.get_or_create(name=name, defaults={"way": way, "source": source})
     return corpus
 
 
@@ -63,9 +61,7 @@ def _read_text(path: Path) -> str:
 def _abc_items_from_text(text: str, *, file: str) -> list[Item]:
     tunes = split_tunes(text)
     if not tunes:
-        raise ImportRefused(
-            f"{file} is not an ABC file: no tune starts with an X: line"
-        )
+        raise ImportRefused(f"{file} is not an ABC file: no tune starts with an X: line")
     return [Item(file=file, number=n, text=t) for n, t in tunes]
 
 
@@ -80,9 +76,7 @@ def abc_source_files(source: str) -> list[Path]:
         paths = [Path(str(p)) for p in found]
         paths = [p for p in paths if p.suffix.lower() == ".abc"]
         if not paths:
-            raise ImportRefused(
-                f"music21's corpus has no ABC collection named {name!r}"
-            )
+            raise ImportRefused(f"music21's corpus has no ABC collection named {name!r}")
         return sorted(paths)
     path = Path(source)
     if path.is_dir():
@@ -113,9 +107,7 @@ def _check_abc(text: str) -> tuple[str | None, int]:
     return None, n
 
 
-def _check_all(
-    texts: list[str], progress: Progress | None
-) -> list[tuple[str | None, int]]:
+def _check_all(texts: list[str], progress: Progress | None) -> list[tuple[str | None, int]]:
     results: list[tuple[str | None, int]] = []
     try:
         # music21 parsing is CPU bound: use both cores where a pool can be made.
@@ -138,31 +130,21 @@ def _check_all(
 def _cpu_count() -> int:
     import os
 
-    return (
-        len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count() or 1
-    )
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _items_for(
-    corpus: Corpus, source: str, upload: tuple[str, bytes] | None
-) -> list[Item]:
+def _items_for(corpus: Corpus, source: str, upload: tuple[str, bytes] | None) -> list[Item]:
     if corpus.way != Way.ABC:
         from ..ways import get_way as _get
 
         reader = getattr(_get(corpus.way), "import_items", None)
         if reader is None:
-            raise ImportRefused(
-                f"importing is not available for the {corpus.way} way yet"
-            )
+            raise ImportRefused(f"importing is not available for the {corpus.way} way yet")
         return reader(source=source, upload=upload)
     if upload is not None:
         name, raw = upload
         if len(raw) > settings.MAX_UPLOAD_BYTES:
-            raise ImportRefused(
-                f"{name} is larger than {settings.MAX_UPLOAD_BYTES} bytes"
-            )
+            raise ImportRefused(f"{name} is larger than {settings.MAX_UPLOAD_BYTES} bytes")
         if b"\x00" in raw[:4096]:
             raise ImportRefused(f"{name} is not an ABC file: it is binary")
         try:
@@ -239,11 +221,7 @@ def corpus_import(
         Tune.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
         job.imported, job.duplicates, job.failures = len(new), duplicates, failures
         status = JobStatus.SUCCEEDED if new or duplicates else JobStatus.FAILED
-        error = (
-            ""
-            if status == JobStatus.SUCCEEDED
-            else "no tune in the source could be imported"
-        )
+        error = "" if status == JobStatus.SUCCEEDED else "no tune in the source could be imported"
         return _finish(job, status=status, error=error)
 
 
@@ -263,9 +241,7 @@ def _finish(job: ImportJob, *, status: str, error: str = "") -> ImportJob:
     return job
 
 
-def iter_corpus_texts(
-    corpus: Corpus, *, tune_id_max: int | None = None
-) -> Iterable[str]:
+def iter_corpus_texts(corpus: Corpus, *, tune_id_max: int | None = None) -> Iterable[str]:
     qs = corpus.tunes.order_by("pk")
     if tune_id_max is not None:
         qs = qs.filter(pk__lte=tune_id_max)

@@ -102,9 +102,7 @@ def _cached_net(path: str, mtime: float) -> sampler.Net:
 def load_checkpoint_net(checkpoint: Checkpoint) -> sampler.Net:
     path = checkpoint_sampler_path(checkpoint)
     if not path.exists():
-        raise ValueError(
-            f"checkpoint {checkpoint.pk} has no sampler file at {path.name}"
-        )
+        raise ValueError(f"checkpoint {checkpoint.pk} has no sampler file at {path.name}")
     return _cached_net(str(path), path.stat().st_mtime)
 
 
@@ -135,9 +133,7 @@ def generation_job_create(
     run = checkpoint.run
     if not run.vocab:
         raise ValueError("the checkpoint's run has no vocabulary")
-    get_way(run.way).encode_prime(
-        vocab=run.vocab, prime=prime
-    )  # raises on unknown symbols
+    get_way(run.way).encode_prime(vocab=run.vocab, prime=prime)  # raises on unknown symbols
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     with transaction.atomic():
@@ -259,9 +255,7 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
     try:
         midi = way.to_midi(full)
         piece.midi.save(f"piece_{job.pk}_{index}.mid", ContentFile(midi), save=False)
-    except (
-        ValueError
-    ) as exc:  # RenderError is a ValueError: the piece stays, without MIDI
+    except ValueError as exc:  # RenderError is a ValueError: the piece stays, without MIDI
         piece.validity_detail["midi_error"] = str(exc)
     return piece
 

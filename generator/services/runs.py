@@ -48,9 +48,7 @@ def training_run_create(
     """Validate the inputs and store a draft run; `training_run_start` queues it."""
     way_name = way or corpus.way
     if way_name != corpus.way:
-        raise ValueError(
-            f"the corpus {corpus} holds {corpus.way} pieces, not {way_name}"
-        )
+        raise ValueError(f"the corpus {corpus} holds {corpus.way} pieces, not {way_name}")
     if not (1 <= int(epochs) <= 10_000):
         raise ValueError("epochs must be 1..10000")
     resolved = get_way(way_name).resolve_config(preset=preset, overrides=config)
@@ -76,9 +74,7 @@ def training_run_start(*, run: TrainingRun) -> TrainingRun:
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status != JobStatus.DRAFT:
-            raise ValueError(
-                f"only a draft run can be started; this one is {run.status}"
-            )
+            raise ValueError(f"only a draft run can be started; this one is {run.status}")
         run.status = JobStatus.QUEUED
         run.save(update_fields=["status"])
         _enqueue_training(run.pk)
@@ -108,9 +104,7 @@ def training_run_resume(*, run: TrainingRun, epochs: int | None = None) -> Train
         if epochs is not None:
             run.epochs = int(epochs)
         if run.epochs_done >= run.epochs:
-            raise ValueError(
-                "the run has finished all its epochs: raise the epoch count first"
-            )
+            raise ValueError("the run has finished all its epochs: raise the epoch count first")
         run.status, run.cancel_requested, run.error = JobStatus.QUEUED, False, ""
         run.finished_at = None
         run.save()
@@ -127,9 +121,7 @@ def training_runs_recover(*, dead_worker: str | None = None) -> list[int]:
     that has just started cannot be running anything yet, so what it owned was lost)."""
     recovered = []
     with transaction.atomic():
-        running = TrainingRun.objects.select_for_update().filter(
-            status=JobStatus.RUNNING
-        )
+        running = TrainingRun.objects.select_for_update().filter(status=JobStatus.RUNNING)
         for run in running:
             lost = dead_worker and run.worker == dead_worker
             if lost or run.heartbeat_at is None or run.heartbeat_at < _stale_before():
@@ -151,9 +143,7 @@ def _claim(run_id: int, worker: str) -> TrainingRun | None:
             run.heartbeat_at is None or run.heartbeat_at < _stale_before()
         )
         if run.status != JobStatus.QUEUED and not stale:
-            return (
-                None  # done, cancelled, or alive on another worker: a duplicate message
-            )
+            return None  # done, cancelled, or alive on another worker: a duplicate message
         now = timezone.now()
         run.status, run.worker, run.heartbeat_at = JobStatus.RUNNING, worker, now
         run.attempts += 1
@@ -184,13 +174,9 @@ class _RunHooks:
         )
 
     def should_stop(self) -> bool:
-        return TrainingRun.objects.filter(
-            pk=self.run.pk, cancel_requested=True
-        ).exists()
+        return TrainingRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
-    def epoch_end(
-        self, *, epoch: int, logs: dict[str, float], model: Any, seconds: float
-    ) -> None:
+    def epoch_end(self, *, epoch: int, logs: dict[str, float], model: Any, seconds: float) -> None:
         from ..ml.sampler import net_from_keras, save_net
         from ..ml.trainer import save_model
 
@@ -227,9 +213,7 @@ class _RunHooks:
             run.epochs_done = epoch
             run.progress = min(epoch / max(run.epochs, 1), 1.0)
             run.heartbeat_at = timezone.now()
-            run.save(
-                update_fields=["history", "epochs_done", "progress", "heartbeat_at"]
-            )
+            run.save(update_fields=["history", "epochs_done", "progress", "heartbeat_at"])
         every = int(run.config.get("sample_every") or 0)
         if every and (epoch % every == 0 or epoch == run.epochs):
             from .pieces import epoch_sample
@@ -240,9 +224,7 @@ class _RunHooks:
                 log.exception("epoch sample failed for run %s epoch %s", run.pk, epoch)
 
 
-def training_run_execute(
-    *, run_id: int, worker: str | None = None
-) -> TrainingRun | None:
+def training_run_execute(*, run_id: int, worker: str | None = None) -> TrainingRun | None:
     """Train a claimed run to its last epoch, from its last checkpoint if it has one."""
     worker = worker or socket.gethostname()
     run = _claim(run_id, worker)

@@ -95,25 +95,17 @@ class Way:
         raise NotImplementedError
 
     # --- shared --------------------------------------------------------------------------
-    def resolve_config(
-        self, *, preset: str, overrides: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def resolve_config(self, *, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
         if preset not in self.presets:
-            raise ValueError(
-                f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}"
-            )
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}")
         config = {**COMMON_DEFAULTS, **self.presets[preset], **(overrides or {})}
-        unknown = (
-            set(overrides or {}) - set(COMMON_DEFAULTS) - set(self.presets[preset])
-        )
+        unknown = set(overrides or {}) - set(COMMON_DEFAULTS) - set(self.presets[preset])
         if unknown:
             raise ValueError(f"unknown hyperparameters: {', '.join(sorted(unknown))}")
         validate_config(config)
         return config
 
-    def prepare(
-        self, *, texts: list[str], config: dict[str, Any], seed: int
-    ) -> Prepared:
+    def prepare(self, *, texts: list[str], config: dict[str, Any], seed: int) -> Prepared:
         """Tokenise, build the vocabulary and split by piece (never inside a piece)."""
         if not texts:
             raise ValueError("the corpus is empty: there is nothing to train on")
@@ -121,9 +113,7 @@ class Way:
         order = rng.permutation(len(texts))
         n_val = int(round(len(texts) * float(config["val_fraction"])))
         if len(texts) > 1:
-            n_val = min(
-                max(n_val, 1 if config["val_fraction"] > 0 else 0), len(texts) - 1
-            )
+            n_val = min(max(n_val, 1 if config["val_fraction"] > 0 else 0), len(texts) - 1)
         else:
             n_val = 0
         val_idx, train_idx = set(order[:n_val].tolist()), order[n_val:]
@@ -164,9 +154,7 @@ class Way:
         tokens = self.tokenize(prime) if prime else []
         missing = sorted({t for t in tokens if t not in index})
         if missing:
-            raise ValueError(
-                f"the opening uses symbols the model never saw: {missing[:10]}"
-            )
+            raise ValueError(f"the opening uses symbols the model never saw: {missing[:10]}")
         return [START_ID, *(index[t] for t in tokens)]
 
     def decode(self, *, vocab: list[str], ids: list[int] | np.ndarray) -> str:

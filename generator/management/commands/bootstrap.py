@@ -17,9 +17,7 @@ DEFAULT_CORPUS = ("oneills1850", "music21:oneills1850")
 
 
 class Command(BaseCommand):
-    help = (
-        "Create a dev superuser, import the default corpus and start a first quick run."
-    )
+    help = "Create a dev superuser, import the default corpus and start a first quick run."
 
     def handle(self, *args, **options):
         self._superuser()
@@ -51,6 +49,4 @@ class Command(BaseCommand):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"user admin, password {password}\n")
         path.chmod(0o600)
-        self.stdout.write(
-            f"Created staff login: user admin, password {password} (saved in {path})"
-        )
+        self.stdout.write(f"Created staff login: user admin, password {password} (saved in {path})")

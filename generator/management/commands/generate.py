@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--top-k", type=int, default=0)
         parser.add_argument("--max-length", type=int, default=1000)
         parser.add_argument("--prime", default="", help='e.g. "M:6/8\\nL:1/8\\nK:D\\n"')
-        parser.add_argument(
-            "--now", action="store_true", help="run here instead of queueing"
-        )
+        parser.add_argument("--now", action="store_true", help="run here instead of queueing")
 
     def handle(self, *args, **o):
         if o["checkpoint"]:

@@ -34,10 +34,6 @@ class Command(BaseCommand):
             f"failures {len(job.failures)}"
         )
         for failure in job.failures[:50]:
-            self.stdout.write(
-                f"  {failure['file']} tune {failure['tune']}: {failure['reason']}"
-            )
+            self.stdout.write(f"  {failure['file']} tune {failure['tune']}: {failure['reason']}")
         if len(job.failures) > 50:
-            self.stdout.write(
-                f"  ... and {len(job.failures) - 50} more (see the admin)"
-            )
+            self.stdout.write(f"  ... and {len(job.failures) - 50} more (see the admin)")

@@ -1,0 +1,59 @@
+"""Shared helpers for the benchmark scripts: setup and the way ratios are printed."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musicsite.settings")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import django
+
+    django.setup()
+
+
+def timed(fn, *args, repeat: int = 1, **kwargs) -> tuple[float, object]:
+    """Best wall time in seconds over `repeat` calls, and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def ratio(label: str, fast: float, slow: float) -> str:
+    """`label: 412×` — how many times faster `fast` is than `slow` (both are durations)."""
+    return f"{label}: {slow / fast:,.0f}×" if slow / fast >= 10 else f"{label}: {slow / fast:.1f}×"
+
+
+def nottingham_abc_texts() -> list[str] | None:
+    from django.conf import settings
+
+    from generator.ways.abc_text import split_tunes
+
+    folder = settings.NOTTINGHAM_DIR / "ABC_cleaned"
+    if not folder.is_dir():
+        return None
+    texts = []
+    for path in sorted(folder.glob("*.abc")):
+        texts.extend(t for _, t in split_tunes(path.read_text(encoding="latin-1")))
+    return texts
+
+
+def oneills_texts() -> list[str]:
+    from music21 import corpus
+
+    from generator.ways.abc_text import split_tunes
+
+    texts = []
+    for path in sorted(corpus.getWork("oneills1850")):
+        texts.extend(t for _, t in split_tunes(Path(path).read_text(encoding="latin-1")))
+    return texts
