@@ -1,0 +1,56 @@
+"""Helpers that build real test data: O'Neill tunes from music21, tiny corpora and runs.
+
+Import as `from tests.factories import ...`; the fixtures using them live in conftest files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.models import Corpus, JobStatus, TrainingRun
+
+
+def oneills_tunes(n: int) -> list[str]:
+    """The first n tunes of O'Neill's 1850 (bundled with music21: present everywhere)."""
+    from music21 import corpus as m21corpus
+
+    from generator.ways.abc_text import split_tunes
+
+    texts: list[str] = []
+    for path in sorted(m21corpus.getWork("oneills1850")):
+        texts.extend(t for _, t in split_tunes(Path(path).read_text(encoding="latin-1")))
+        if len(texts) >= n:
+            break
+    return texts[:n]
+
+
+def make_tiny_corpus(*, name: str = "tiny", tunes: int = 40) -> Corpus:
+    """A real ABC corpus of the first `tunes` O'Neill tunes, imported through the service."""
+    from generator.services import corpus_get_or_create, corpus_import
+
+    corpus = corpus_get_or_create(name=name)
+    raw = "\n\n".join(oneills_tunes(tunes)).encode()
+    job = corpus_import(corpus=corpus, upload=(f"{name}.abc", raw))
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    return corpus
+
+
+def make_run(corpus: Corpus, *, epochs: int = 2, seed: int = 3, **config) -> TrainingRun:
+    """A tiny run marked queued, so `training_run_execute` may claim it in this process."""
+    from generator.services import training_run_create
+
+    run = training_run_create(corpus=corpus, preset="tiny", epochs=epochs, seed=seed, config=config)
+    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED)
+    run.refresh_from_db()
+    return run
+
+
+def make_trained_run(corpus: Corpus, *, epochs: int = 1, **config) -> TrainingRun:
+    """A tiny run trained in this process: it has checkpoints and epoch-sample pieces."""
+    from generator.services import training_run_execute
+
+    run = training_run_execute(
+        run_id=make_run(corpus, epochs=epochs, **config).pk, worker="test-process"
+    )
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    return run

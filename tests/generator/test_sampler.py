@@ -1,0 +1,83 @@
+"""The incremental sampler against the Keras model it was copied from."""
+
+import numpy as np
+import pytest
+
+from generator.ml import sampler
+from generator.ml.model import build_model
+from generator.ways import get_way
+
+
+@pytest.fixture(scope="module")
+def model():
+    config = get_way("abc").resolve_config(
+        preset="tiny", overrides={"units": [24, 16], "dense": [12]}
+    )
+    return build_model(config=config, vocab_size=30, seed=4)
+
+
+def test_a_step_by_step_pass_equals_the_keras_model_over_the_whole_sequence(model):
+    net = sampler.net_from_keras(model)
+    seq = np.random.default_rng(0).integers(1, 30, size=40)
+    expected = model.predict(seq[None, :], verbose=0)[0]
+    state = sampler.State(net, 1)
+    got = np.stack([sampler.step(net, state, np.array([t]))[0] for t in seq])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_the_same_seed_gives_the_same_piece_alone_or_in_a_batch(model):
+    net = sampler.net_from_keras(model)
+    batch = sampler.sample(net, prime=[1], seeds=[11, 12, 13], max_tokens=80)
+    alone = sampler.sample(net, prime=[1], seeds=[12], max_tokens=80)
+    assert alone[0] == batch[1]
+    assert batch[0] != batch[1]
+
+
+def test_top_k_of_one_is_greedy_decoding(model):
+    net = sampler.net_from_keras(model)
+    greedy = sampler.sample(net, prime=[1, 5], seeds=[1], top_k=1, max_tokens=10, end_id=-1)[0]
+    seq = [1, 5]
+    for _ in range(10):
+        seq.append(int(np.argmax(model.predict(np.array([seq]), verbose=0)[0, -1])))
+    assert greedy == seq[2:]
+
+
+def test_the_compiled_loop_draws_what_the_numpy_step_draws(model):
+    net = sampler.net_from_keras(model)
+    allow_all = lambda row, ids: None  # noqa: E731  (takes the numpy path)
+    fast = sampler.sample(net, prime=[1], seeds=[5, 6], max_tokens=60, end_id=-1)
+    slow = sampler.sample(
+        net, prime=[1], seeds=[5, 6], max_tokens=60, end_id=-1, constraint=allow_all
+    )
+    assert fast == slow
+
+
+def test_a_constraint_mask_is_never_violated(model):
+    net = sampler.net_from_keras(model)
+    allowed = np.zeros(30, dtype=bool)
+    allowed[[3, 4, 2]] = True
+    out = sampler.sample(
+        net, prime=[1], seeds=[1, 2], max_tokens=50, constraint=lambda row, ids: allowed
+    )
+    assert all(tok in (2, 3, 4) for piece in out for tok in piece)
+
+
+def test_it_refuses_a_temperature_that_is_not_positive(model):
+    net = sampler.net_from_keras(model)
+    with pytest.raises(ValueError, match="temperature"):
+        sampler.sample(net, prime=[1], seeds=[1], temperature=0)
+
+
+def test_sampler_weights_survive_a_save_and_load(model, tmp_path):
+    net = sampler.net_from_keras(model)
+    sampler.save_net(net, str(tmp_path / "n.npz"))
+    again = sampler.load_net(str(tmp_path / "n.npz"))
+    a = sampler.sample(net, prime=[1], seeds=[9], max_tokens=40)
+    assert sampler.sample(again, prime=[1], seeds=[9], max_tokens=40) == a
+
+
+def test_a_corrupt_sampler_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a numpy archive")
+    with pytest.raises(ValueError, match="corrupt"):
+        sampler.load_net(str(bad))
