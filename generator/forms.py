@@ -1,0 +1,231 @@
+"""Forms of the site's pages: gallery and tune filters, the generate form, run actions."""
+
+from __future__ import annotations
+
+from django import forms
+
+from . import selectors
+from .models import Way
+from .ways.abc_text import default_unit_length
+
+COMMON_METERS = ["6/8", "4/4", "C", "C|", "2/4", "3/4", "9/8", "12/8", "3/2"]
+COMMON_KEYS = [
+    "D", "G", "A", "C", "F", "Bb", "Eb", "E",
+    "Ador", "Edor", "Ddor", "Gdor", "Bdor",
+    "Amin", "Emin", "Bmin", "Dmin", "Gmin",
+    "Dmix", "Gmix", "Amix",
+]  # fmt: skip
+
+
+def _choices(values: list[str], current: str | None, blank: str) -> list[tuple[str, str]]:
+    values = list(values)
+    if current and current not in values:
+        values.insert(0, current)
+    return [("", blank), *((v, v) for v in values)]
+
+
+class GalleryFilterForm(forms.Form):
+    """GET filters of the gallery. An invalid field is dropped, never an error page."""
+
+    q = forms.CharField(
+        label="Search titles",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "e.g. Heron", "autocomplete": "off"}
+        ),
+    )
+    way = forms.ChoiceField(label="Way", required=False, choices=[("", "Any way"), *Way.choices])
+    corpus = forms.TypedChoiceField(label="Corpus", required=False, coerce=int, empty_value=None)
+    run = forms.TypedChoiceField(label="Run", required=False, coerce=int, empty_value=None)
+    key = forms.ChoiceField(label="Key", required=False)
+    meter = forms.ChoiceField(label="Meter", required=False)
+    valid = forms.BooleanField(label="Valid only", required=False)
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(selectors.SORTS.items()))
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        data = data or {}
+        facets = selectors.piece_facets()
+        self.fields["corpus"].choices = [
+            ("", "Any corpus"),
+            *selectors.corpus_choices(),
+        ]
+        self.fields["run"].choices = [("", "Any run"), *selectors.run_choices()]
+        self.fields["key"].choices = _choices(facets["keys"], data.get("key"), "Any key")
+        self.fields["meter"].choices = _choices(facets["meters"], data.get("meter"), "Any meter")
+
+    def filters(self) -> dict:
+        """The valid part of the query: a bad value in one field only drops that field."""
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+class TuneFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search titles",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    key = forms.ChoiceField(label="Key", required=False)
+    meter = forms.ChoiceField(label="Meter", required=False)
+
+    def __init__(self, data=None, *args, corpus, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        data = data or {}
+        facets = selectors.tune_facets(corpus=corpus)
+        self.fields["key"].choices = _choices(facets["keys"], data.get("key"), "Any key")
+        self.fields["meter"].choices = _choices(facets["meters"], data.get("meter"), "Any meter")
+
+    def filters(self) -> dict:
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+class CheckpointChoiceField(forms.TypedChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, **kwargs)
+
+
+class GenerateForm(forms.Form):
+    """What a visitor may ask of a checkpoint. The services check it again (the prime's
+    symbols against the model's vocabulary); their message lands next to the field."""
+
+    MAX_COUNT = 16
+
+    checkpoint = CheckpointChoiceField(
+        label="Run and checkpoint",
+        help_text="A run's latest epoch is usually its best; earlier ones sound rougher.",
+    )
+    temperature = forms.FloatField(
+        label="Temperature",
+        min_value=0.1,
+        max_value=3.0,
+        initial=1.0,
+        help_text="Low: safe and repetitive. High: adventurous and wild.",
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+    seed = forms.IntegerField(
+        label="Seed",
+        required=False,
+        min_value=0,
+        max_value=2**62,
+        help_text="Leave blank for a random seed; the one chosen is shown on the job page.",
+        widget=forms.NumberInput(attrs={"placeholder": "random"}),
+    )
+    meter = forms.CharField(
+        label="Meter",
+        required=False,
+        max_length=10,
+        help_text="Blank lets the model choose.",
+        widget=forms.TextInput(attrs={"list": "meter-options", "placeholder": "model chooses"}),
+    )
+    key = forms.CharField(
+        label="Key",
+        required=False,
+        max_length=20,
+        help_text="Needs a meter.",
+        widget=forms.TextInput(attrs={"list": "key-options", "placeholder": "model chooses"}),
+    )
+    opening = forms.CharField(
+        label="Opening notes (ABC)",
+        required=False,
+        max_length=400,
+        help_text="The first notes of the tune in ABC, e.g. |:dBA F2A|. Needs a meter and key.",
+        widget=forms.Textarea(
+            attrs={"rows": 2, "spellcheck": "false", "placeholder": "|:dBA F2A|"}
+        ),
+    )
+    max_length = forms.IntegerField(
+        label="Length",
+        min_value=16,
+        max_value=5000,
+        initial=800,
+        help_text="At most this many characters (tokens) per piece.",
+    )
+    top_k = forms.IntegerField(
+        label="Top-k",
+        min_value=0,
+        max_value=500,
+        initial=0,
+        help_text="Sample only from the k likeliest symbols; 0 is off.",
+    )
+    count = forms.IntegerField(
+        label="How many pieces",
+        min_value=1,
+        max_value=MAX_COUNT,
+        initial=4,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        groups = []
+        self.checkpoints = {}
+        for run, checkpoints in selectors.generation_checkpoints():
+            options = []
+            for i, ckpt in enumerate(checkpoints):
+                self.checkpoints[ckpt.pk] = ckpt
+                loss = f", val loss {ckpt.val_loss:.3f}" if ckpt.val_loss is not None else ""
+                label = (
+                    f"{run} · latest, epoch {ckpt.epoch}{loss}"
+                    if i == 0
+                    else f"{run} · epoch {ckpt.epoch}{loss}"
+                )
+                options.append((ckpt.pk, label))
+            groups.append((f"{run} · {run.corpus} · {run.get_status_display()}", options))
+        self.fields["checkpoint"].choices = groups
+        if groups and not self.is_bound and "checkpoint" not in self.initial:
+            self.initial["checkpoint"] = groups[0][1][0][0]
+
+    def clean_meter(self) -> str:
+        return _header_value(self.cleaned_data.get("meter", ""), "meter")
+
+    def clean_key(self) -> str:
+        return _header_value(self.cleaned_data.get("key", ""), "key")
+
+    def clean_opening(self) -> str:
+        text = self.cleaned_data.get("opening", "") or ""
+        return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+
+    def clean(self):
+        data = super().clean()
+        meter, key, opening = (data.get(k) for k in ("meter", "key", "opening"))
+        if key and not meter:
+            self.add_error("key", "Choose a meter as well: a tune names its meter first.")
+        if opening and not (meter and key):
+            self.add_error("opening", "Choose a meter and a key for the opening notes.")
+        return data
+
+    def prime(self) -> str:
+        """`M:<meter>\\nL:<unit>\\nK:<key>\\n<opening>`, as far as the form says."""
+        data = self.cleaned_data
+        meter, key, opening = data.get("meter"), data.get("key"), data.get("opening")
+        if not meter:
+            return ""
+        prime = f"M:{meter}\nL:{default_unit_length(meter)}\n"
+        if key:
+            prime += f"K:{key}\n"
+            if opening:
+                prime += opening
+        return prime
+
+    def checkpoint_object(self):
+        return self.checkpoints.get(self.cleaned_data.get("checkpoint"))
+
+
+def _header_value(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if any(ch in value for ch in "\n\r%:[]"):
+        raise forms.ValidationError(f"A {what} is one short value, like the examples.")
+    return value
+
+
+class ResumeForm(forms.Form):
+    epochs = forms.IntegerField(
+        label="Train to epoch",
+        min_value=1,
+        max_value=10_000,
+        required=False,
+        help_text="Raise it to train a finished run further.",
+    )

@@ -1,0 +1,330 @@
+"""The reads behind the site's pages: gallery, tunes, runs, corpora, jobs.
+
+Every list here is one query for the rows plus at most one for the count, whatever the page
+size: the cards' relations are joined (`select_related`) and the heavy columns they never
+show (ABC text, vocabularies, histories) are deferred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from .models import (
+    Checkpoint,
+    Corpus,
+    GenerationJob,
+    ImportJob,
+    JobStatus,
+    Piece,
+    TrainingRun,
+    Tune,
+)
+
+# Columns a piece card never shows: left in the database until a piece page asks.
+PIECE_CARD_DEFERRED = (
+    "text",
+    "validity_detail",
+    "run__config",
+    "run__history",
+    "run__vocab",
+    "run__data_stats",
+    "run__error",
+    "run__corpus__description",
+)
+RUN_DEFERRED = ("vocab", "data_stats")
+
+
+# --- evaluation (another app adds it later) ------------------------------------------------
+
+
+def evaluation_relation() -> str | None:
+    """The name of the one-to-one from a piece to its evaluation, once that app adds one."""
+    try:
+        field = Piece._meta.get_field("evaluation")
+    except FieldDoesNotExist:
+        return None
+    return "evaluation" if field.one_to_one else None
+
+
+def _evaluation_score_field(candidates: tuple[str, ...]) -> str | None:
+    relation = evaluation_relation()
+    if relation is None:
+        return None
+    model = Piece._meta.get_field(relation).related_model
+    for name in candidates:
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        return f"{relation}__{name}"
+    return None
+
+
+def novelty_field() -> str | None:
+    return _evaluation_score_field(("novelty", "novelty_index", "novelty_score"))
+
+
+def rating_field() -> str | None:
+    return _evaluation_score_field(("rating", "mean_rating", "score"))
+
+
+# --- pieces ----------------------------------------------------------------------------------
+
+SORTS = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "title": "Title A–Z",
+    "rating": "Best rated",
+    "novelty": "Most novel",
+}
+
+
+@dataclass(frozen=True)
+class Ordering:
+    fields: tuple[str, ...]
+    sort: str  # the sort actually used
+    fallback: bool = False  # asked for a sort that is not available yet
+
+
+def piece_ordering(sort: str | None) -> Ordering:
+    """The ORDER BY of a gallery sort; rating and novelty fall back to newest until the
+    evaluation app stores those scores."""
+    sort = sort if sort in SORTS else "newest"
+    if sort == "oldest":
+        return Ordering(("created_at", "pk"), sort)
+    if sort == "title":
+        return Ordering(("title", "-pk"), sort)
+    if sort in ("rating", "novelty"):
+        field = rating_field() if sort == "rating" else novelty_field()
+        if field is None:
+            return Ordering(("-created_at", "-pk"), "newest", fallback=True)
+        return Ordering((F(field).desc(nulls_last=True), "-created_at", "-pk"), sort)
+    return Ordering(("-created_at", "-pk"), "newest")
+
+
+def _text(filters: Mapping[str, Any], name: str) -> str:
+    value = filters.get(name)
+    return str(value).strip() if value not in (None, "") else ""
+
+
+def piece_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Piece]:
+    """Generated pieces for gallery cards, filtered and sorted.
+
+    filters: way, corpus (id), run (id), key, meter, valid (bool), q (title search), sort,
+    epoch_samples (bool: include the pieces runs make at epoch ends; default True).
+    """
+    filters = filters or {}
+    qs = Piece.objects.select_related("run", "run__corpus", "checkpoint")
+    relation = evaluation_relation()
+    if relation:
+        qs = qs.select_related(relation)
+    qs = qs.defer(*PIECE_CARD_DEFERRED)
+    if way := _text(filters, "way"):
+        qs = qs.filter(way=way)
+    if corpus := filters.get("corpus"):
+        qs = qs.filter(run__corpus_id=corpus)
+    if run := filters.get("run"):
+        qs = qs.filter(run_id=run)
+    if key := _text(filters, "key"):
+        qs = qs.filter(key=key)
+    if meter := _text(filters, "meter"):
+        qs = qs.filter(meter=meter)
+    if filters.get("valid"):
+        qs = qs.filter(parses=True, plays=True, bar_accuracy__gte=0.9)
+    if q := _text(filters, "q"):
+        qs = qs.filter(title__icontains=q)
+    if filters.get("epoch_samples") is False:
+        qs = qs.filter(job__is_epoch_sample=False)
+    return qs.order_by(*piece_ordering(filters.get("sort")).fields)
+
+
+def piece_get(*, pk: int) -> Piece:
+    """One piece with everything its page shows, in one query. Raises Piece.DoesNotExist."""
+    qs = Piece.objects.select_related("run", "run__corpus", "checkpoint", "job")
+    if relation := evaluation_relation():
+        qs = qs.select_related(relation)
+    return qs.get(pk=pk)
+
+
+def pieces_by_ids(*, ids: list[int]) -> list[Piece]:
+    return list(piece_list().filter(pk__in=ids[:200]))
+
+
+def _common_values(qs: QuerySet, field: str, limit: int = 40) -> list[str]:
+    rows = (
+        qs.exclude(**{field: ""})
+        .values(field)
+        .annotate(n=Count("pk"))
+        .order_by("-n", field)[:limit]
+    )
+    return sorted(row[field] for row in rows)
+
+
+def piece_facets() -> dict[str, list[str]]:
+    """The most common keys and meters among pieces, for the filter selects. Cached for a
+    minute: on a large gallery the scan costs more than the page itself."""
+
+    def compute() -> dict[str, list[str]]:
+        return {
+            "keys": _common_values(Piece.objects.all(), "key"),
+            "meters": _common_values(Piece.objects.all(), "meter"),
+        }
+
+    return cache.get_or_set("generator:piece_facets", compute, 60)
+
+
+def run_choices() -> list[tuple[int, str]]:
+    """(id, label) of every run that has pieces or checkpoints, newest first."""
+    rows = TrainingRun.objects.only("pk", "name", "way", "preset").order_by("-pk")
+    return [(run.pk, str(run)) for run in rows]
+
+
+def corpus_choices() -> list[tuple[int, str]]:
+    return list(Corpus.objects.order_by("name").values_list("pk", "name"))
+
+
+# --- tunes -----------------------------------------------------------------------------------
+
+
+def tune_list(
+    *, corpus: Corpus | None = None, filters: Mapping[str, Any] | None = None
+) -> QuerySet[Tune]:
+    """Human tunes for cards: search by title, filter by key and meter."""
+    filters = filters or {}
+    qs = Tune.objects.select_related("corpus").defer("text", "corpus__description")
+    if corpus is not None:
+        qs = qs.filter(corpus=corpus)
+    if q := _text(filters, "q"):
+        qs = qs.filter(title__icontains=q)
+    if key := _text(filters, "key"):
+        qs = qs.filter(key=key)
+    if meter := _text(filters, "meter"):
+        qs = qs.filter(meter=meter)
+    return qs.order_by("number", "pk")
+
+
+def tune_facets(*, corpus: Corpus) -> dict[str, list[str]]:
+    def compute() -> dict[str, list[str]]:
+        tunes = Tune.objects.filter(corpus=corpus)
+        return {
+            "keys": _common_values(tunes, "key"),
+            "meters": _common_values(tunes, "meter"),
+        }
+
+    return cache.get_or_set(f"generator:tune_facets:{corpus.pk}", compute, 60)
+
+
+# --- corpora ---------------------------------------------------------------------------------
+
+
+def corpus_list() -> QuerySet[Corpus]:
+    return Corpus.objects.annotate(
+        n_tunes=Count("tunes", distinct=True), n_runs=Count("runs", distinct=True)
+    ).order_by("name")
+
+
+def corpus_last_import(*, corpus: Corpus) -> ImportJob | None:
+    return corpus.imports.order_by("-created_at", "-pk").first()
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def run_list() -> QuerySet[TrainingRun]:
+    return (
+        TrainingRun.objects.select_related("corpus")
+        .defer(*RUN_DEFERRED, "corpus__description")
+        .annotate(
+            n_checkpoints=Count("checkpoints", distinct=True),
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+def run_get(*, pk: int) -> TrainingRun:
+    return TrainingRun.objects.select_related("corpus", "created_by").get(pk=pk)
+
+
+def run_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
+    return list(run.checkpoints.order_by("epoch"))
+
+
+def run_epoch_samples(*, run: TrainingRun) -> list[tuple[int, list[Piece]]]:
+    """The pieces a run made at its epoch ends, grouped by epoch, oldest epoch first."""
+    pieces = (
+        piece_list()
+        .filter(run=run, job__is_epoch_sample=True)
+        .order_by("checkpoint__epoch", "index", "pk")
+    )
+    groups: dict[int, list[Piece]] = {}
+    for piece in pieces:
+        groups.setdefault(piece.checkpoint.epoch, []).append(piece)
+    return sorted(groups.items())
+
+
+def run_piece_count(*, run: TrainingRun) -> int:
+    return Piece.objects.filter(run=run).count()
+
+
+# --- generation ------------------------------------------------------------------------------
+
+
+def generation_checkpoints() -> list[tuple[TrainingRun, list[Checkpoint]]]:
+    """Runs one can generate from (they have a vocabulary and checkpoints), each with its
+    checkpoints newest epoch first. Finished runs come first."""
+    checkpoints = (
+        Checkpoint.objects.select_related("run", "run__corpus")
+        .defer(
+            "run__history",
+            "run__vocab",
+            "run__config",
+            "run__data_stats",
+            "run__error",
+            "run__corpus__description",
+        )
+        .exclude(run__vocab=[])
+        .order_by("-run__created_at", "-run__pk", "-epoch")
+    )
+    runs: dict[int, tuple[TrainingRun, list[Checkpoint]]] = {}
+    for ckpt in checkpoints:
+        runs.setdefault(ckpt.run_id, (ckpt.run, []))[1].append(ckpt)
+    ordered = list(runs.values())
+    ordered.sort(key=lambda item: item[0].status != JobStatus.SUCCEEDED)
+    return ordered
+
+
+def checkpoint_get(*, pk: int) -> Checkpoint:
+    return Checkpoint.objects.select_related("run").get(pk=pk)
+
+
+def job_get(*, pk: int) -> GenerationJob:
+    return GenerationJob.objects.select_related(
+        "checkpoint", "checkpoint__run", "checkpoint__run__corpus"
+    ).get(pk=pk)
+
+
+def job_pieces(*, job: GenerationJob) -> list[Piece]:
+    return list(piece_list().filter(job=job).order_by("index", "pk"))
+
+
+def generations_in_last_hour(*, ip: str | None, since) -> int:
+    """Pieces requested from this address since `since` (epoch samples are not requests)."""
+    if not ip:
+        return 0
+    total = GenerationJob.objects.filter(
+        requester_ip=ip, created_at__gte=since, is_epoch_sample=False
+    ).aggregate(n=Sum("count"))
+    return int(total["n"] or 0)
+
+
+def pieces_valid_share(qs: QuerySet[Piece]) -> dict[str, int]:
+    return qs.aggregate(
+        total=Count("pk"),
+        valid=Count("pk", filter=Q(parses=True, plays=True, bar_accuracy__gte=0.9)),
+    )
