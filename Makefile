@@ -1,0 +1,46 @@
+# musicsite: `make run` starts the site, `make test` runs every test. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+VENV := .venv
+# Extra pytest arguments: make test PYTEST_ARGS="-k infra -x"
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint format prod services-start services-stop clean
+
+## setup: install missing system packages and the Python virtualenv (fast when done)
+setup:
+	@scripts/setup.sh
+
+## run: set up, migrate, bootstrap, start two Celery workers and the dev server on :8000
+run: setup
+	@scripts/run.sh
+
+## test: set up, start throwaway PostgreSQL + Redis, run pytest, stop them
+test: setup
+	@scripts/test.sh $(PYTEST_ARGS)
+
+## lint: ruff check and ruff format --check
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## format: apply ruff's fixes and formatting
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## prod: production profile (gunicorn + separate Celery workers); ROLE=all|web|gpu|default
+prod: setup
+	@scripts/prod.sh $(ROLE)
+
+services-start:
+	@scripts/services.sh start
+	@scripts/services.sh env
+
+services-stop:
+	@scripts/services.sh stop
+
+## clean: remove generated files (keeps .venv, var/ data and media)
+clean:
+	rm -rf staticfiles test-artifacts .pytest_cache .ruff_cache
+	scripts/services.sh clean

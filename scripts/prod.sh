@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Production profile (called by `make prod ROLE=...`, after `make setup`). See README.md.
+#
+#   ROLE=all      (default) one machine: both Celery workers in the background, gunicorn
+#   ROLE=web      gunicorn only: check --deploy, migrate (unless MIGRATE=0), collectstatic
+#   ROLE=gpu      a Celery worker for the `gpu` queue, concurrency 1 (training, sampling)
+#   ROLE=default  a Celery worker for the `default` queue, concurrency $CELERY_CONCURRENCY (2)
+#
+# Every machine needs the same DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and a MEDIA_ROOT
+# on storage they share. Settings come from the environment and ./.env (see .env.example).
+# gunicorn listens on $BIND (127.0.0.1:8000) with $WEB_CONCURRENCY (3) processes, behind a
+# TLS-terminating reverse proxy that sets X-Forwarded-Proto.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+load_dotenv
+ROLE=${1:-${ROLE:-all}}
+export DEBUG=${DEBUG:-0}
+PY=.venv/bin/python
+
+fail() { echo "prod: $*" >&2; exit 1; }
+case "$DEBUG" in 0 | false | no | off) ;; *) fail "DEBUG must be off in production" ;; esac
+[ -n "${SECRET_KEY:-}" ] || fail "SECRET_KEY is not set (see .env.example)"
+[[ "${DATABASE_URL:-}" == postgres* ]] || fail "DATABASE_URL must point at PostgreSQL"
+[[ "${CELERY_BROKER_URL:-}" == redis* ]] || fail "CELERY_BROKER_URL must point at Redis"
+
+web() {
+  $PY manage.py check --deploy --fail-level WARNING
+  if [ "${MIGRATE:-1}" = 1 ]; then $PY manage.py migrate --noinput; fi
+  $PY manage.py collectstatic --noinput -v 0
+  echo "gunicorn on ${BIND:-127.0.0.1:8000}"
+  .venv/bin/gunicorn musicsite.wsgi:application --bind "${BIND:-127.0.0.1:8000}" \
+    --workers "${WEB_CONCURRENCY:-3}" --timeout "${GUNICORN_TIMEOUT:-60}" \
+    --access-logfile - --error-logfile -
+}
+worker() {  # name queue concurrency, in the foreground (for a process supervisor)
+  exec .venv/bin/celery -A musicsite worker -Q "$2" -c "$3" -n "$1@%h" -l info
+}
+
+case "$ROLE" in
+  all)
+    kill_stale_workers
+    stop_workers_on_exit
+    start_worker gpu gpu 1
+    start_worker default default "${CELERY_CONCURRENCY:-2}"
+    web
+    ;;
+  web) web ;;
+  gpu) worker gpu gpu 1 ;;
+  default) worker default default "${CELERY_CONCURRENCY:-2}" ;;
+  *) fail "ROLE must be all, web, gpu or default (got '$ROLE')" ;;
+esac

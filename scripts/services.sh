@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL and Redis servers for the tests (and for trying the site against them).
+#
+#   scripts/services.sh start    start both (reuses them when already running); idempotent
+#   scripts/services.sh stop     stop both (the PostgreSQL data directory is kept for a fast restart)
+#   scripts/services.sh status   exit 0 when both are running
+#   scripts/services.sh env      print the `export DATABASE_URL=...` / `export CELERY_BROKER_URL=...` lines
+#   scripts/services.sh clean    stop both and delete their state directory
+#
+# Both listen on 127.0.0.1 only. PostgreSQL: trust auth, fsync off, role and database
+# `musicsite` (CREATEDB, so pytest-django can create `test_musicsite`). Redis: no persistence.
+# Ports: MUSICSITE_PG_PORT (54329) and MUSICSITE_REDIS_PORT (63799); when one is taken by
+# something else the next free port is used, and `env` prints the one in use.
+# State (data, logs, pids, ports) lives in MUSICSITE_SERVICES_DIR, by default
+# /tmp/musicsite-services-<hash of this checkout's path>, so two checkouts do not collide.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${MUSICSITE_SERVICES_DIR:-/tmp/musicsite-services-$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)}
+PGDATA_DIR=$STATE/pg
+PORTS_FILE=$STATE/ports
+PG_LOG=$STATE/pglog/postgres.log  # in a directory the postgres user may write
+DB=musicsite
+
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$PG_BIN/initdb" ] || { echo "services: no PostgreSQL binaries under /usr/lib/postgresql (run make setup)" >&2; exit 1; }
+
+# PostgreSQL refuses to run as root: run its server tools as the `postgres` OS user then.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {  # first port from $1 on that nothing listens on
+  local p=$1
+  while listening "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+load_ports() {  # the ports of the last start (a fresh start picks them again)
+  PG_PORT=${MUSICSITE_PG_PORT:-54329}
+  REDIS_PORT=${MUSICSITE_REDIS_PORT:-63799}
+  # shellcheck disable=SC1090
+  [ -f "$PORTS_FILE" ] && . "$PORTS_FILE"
+  return 0
+}
+pid_alive() { [ -f "$1" ] && kill -0 "$(head -n 1 "$1")" 2>/dev/null; }
+pg_running() { pid_alive "$PGDATA_DIR/postmaster.pid" && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+redis_running() { pid_alive "$STATE/redis.pid" && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; }
+psql_pg() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"; }
+
+init_pg() {
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+  fi
+  rm -rf "$PGDATA_DIR" "${PG_LOG%/*}"
+  mkdir -p "$PGDATA_DIR" "${PG_LOG%/*}"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PGDATA_DIR" "${PG_LOG%/*}"; fi
+  chmod 700 "$PGDATA_DIR"
+  as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --no-sync -E UTF8 --no-locale >"$STATE/initdb.log"
+  cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PGDATA_DIR'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+CONF
+}
+
+start_pg() {
+  pg_running && return 0
+  if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then init_pg; fi
+  PG_PORT=$(free_port "${MUSICSITE_PG_PORT:-54329}")
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null; then
+    echo "services: PostgreSQL did not start; re-initialising its data directory" >&2
+    tail -n 20 "$PG_LOG" >&2 || true
+    init_pg
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null
+  fi
+  if [ -z "$(psql_pg -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$DB'")" ]; then
+    psql_pg -c "CREATE ROLE $DB LOGIN CREATEDB"
+  fi
+  if [ -z "$(psql_pg -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ]; then
+    psql_pg -c "CREATE DATABASE $DB OWNER $DB"
+  fi
+}
+
+start_redis() {
+  redis_running && return 0
+  REDIS_PORT=$(free_port "${MUSICSITE_REDIS_PORT:-63799}")
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+    --daemonize yes --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log" --dir "$STATE"
+  for _ in $(seq 100); do
+    redis_running && return 0
+    sleep 0.1
+  done
+  echo "services: Redis did not start on port $REDIS_PORT" >&2
+  tail -n 20 "$STATE/redis.log" >&2 || true
+  return 1
+}
+
+stop_all() {
+  if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  if pid_alive "$STATE/redis.pid"; then
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$STATE/redis.pid")" 2>/dev/null || true
+  fi
+  rm -f "$STATE/redis.pid"
+}
+
+print_env() {
+  echo "export DATABASE_URL=postgres://$DB@127.0.0.1:$PG_PORT/$DB"
+  echo "export CELERY_BROKER_URL=redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+mkdir -p "$STATE"
+chmod 755 "$STATE"
+load_ports
+case "${1:-}" in
+  start)
+    start_pg
+    start_redis
+    printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$PORTS_FILE"
+    echo "services: PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT (state in $STATE)" >&2
+    ;;
+  stop) stop_all ;;
+  status) pg_running && redis_running ;;
+  env) print_env ;;
+  clean)
+    stop_all
+    rm -rf "$STATE"
+    ;;
+  *)
+    echo "usage: $0 start|stop|status|env|clean" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,288 @@
+"""Shared test fixtures: real PostgreSQL, Redis, Celery worker and headless Chromium.
+
+Run the tests with `make test` (or `scripts/test.sh [pytest args]`): it starts throwaway
+PostgreSQL and Redis servers and exports DATABASE_URL and CELERY_BROKER_URL.
+
+Fixtures
+- `media_root` (session): the per-session MEDIA_ROOT; AUTOSTART_QUICK_RUN is off in tests.
+- `user`, `staff_user`: users with password `user.raw_password`; staff is a superuser.
+- `staff_client`: a django.test.Client logged in as `staff_user`.
+- `celery_worker`: a real worker subprocess on the test database (needs
+  `@pytest.mark.django_db(transaction=True)`); `.kill()`, `.restart()`, `.log_path`.
+- `browser_type_launch_args`: Playwright launches Debian's /usr/bin/chromium.
+- `screenshot(page, name)`: saves test-artifacts/screenshots/<name>.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+TEST_PASSWORD = "correct-horse-battery-staple"
+WORKER_READY_TIMEOUT_S = 120
+WORKER_QUEUES = ("gpu", "default")
+
+# Playwright's sync API runs an event loop in the test's thread, which makes Django refuse
+# ORM calls there ("You cannot call this from an async context"). Tests are sequential,
+# so the check is safe to turn off for the test process.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Subprocesses (the Celery worker, manage.py) must not start the quick training run either.
+os.environ["AUTOSTART_QUICK_RUN"] = "0"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        raise pytest.UsageError(
+            "DATABASE_URL does not point at PostgreSQL. The tests run against real PostgreSQL "
+            "and Redis servers that `make test` (or `scripts/test.sh [pytest args]`) starts: "
+            "run them that way instead of calling pytest directly."
+        )
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
+        raise pytest.UsageError(
+            "CELERY_BROKER_URL does not point at Redis: run the tests with `make test` "
+            "or `scripts/test.sh [pytest args]`."
+        )
+
+
+try:  # Hypothesis keeps its example database under test-artifacts/ (gitignored); on
+    # slow shared CI machines there is no per-example deadline.
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    _examples = DirectoryBasedExampleDatabase(str(ARTIFACTS / "hypothesis"))
+    hypothesis_settings.register_profile("musicsite", database=_examples)
+    hypothesis_settings.register_profile("ci", database=_examples, deadline=None, print_blob=True)
+    hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "musicsite")
+except ImportError:  # pragma: no cover
+    pass
+
+
+# --- settings -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings(media_root: Path) -> Iterator[None]:
+    """Session-wide overrides: media in a temporary directory, no automatic quick run."""
+    from django.test.utils import override_settings
+
+    os.environ["MEDIA_ROOT"] = str(media_root)
+    with override_settings(MEDIA_ROOT=media_root, AUTOSTART_QUICK_RUN=False):
+        yield
+
+
+# --- users ----------------------------------------------------------------------------------
+def _make_user(django_user_model, username: str, **extra):
+    user = django_user_model.objects.create_user(
+        username=username, email=f"{username}@example.org", password=TEST_PASSWORD, **extra
+    )
+    user.raw_password = TEST_PASSWORD
+    return user
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    """An ordinary signed-up user (password in `user.raw_password`)."""
+    return _make_user(django_user_model, "user")
+
+
+@pytest.fixture
+def staff_user(db, django_user_model):
+    """A staff member: is_staff and is_superuser (password in `staff_user.raw_password`)."""
+    return _make_user(django_user_model, "staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    """A django.test.Client logged in as `staff_user` (separate from pytest-django's `client`)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+# --- Celery worker --------------------------------------------------------------------------
+def purge_queues() -> None:
+    """Drop every message waiting in the test broker's queues."""
+    from musicsite.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in WORKER_QUEUES:
+            channel.queue_purge(queue)
+
+
+def _database_url(settings_dict: dict) -> str:
+    from urllib.parse import quote
+
+    auth = quote(settings_dict["USER"] or "", safe="")
+    if settings_dict.get("PASSWORD"):
+        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
+
+
+class CeleryWorker:
+    """A real `celery -A musicsite worker` subprocess in its own process group."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, name: str = "test") -> None:
+        self.env = env
+        self.log_path = log_path
+        self.name = f"{name}@{socket.gethostname()}"
+        self.argv = [
+            sys.executable, "-m", "celery", "-A", "musicsite", "worker",
+            "-Q", ",".join(WORKER_QUEUES), "-c", "1", "-n", f"{name}@%h",
+            "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "info",
+        ]  # fmt: skip
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
+        ready = re.compile(rb"\b" + re.escape(self.name.encode()) + rb" ready\.")
+        while time.monotonic() < deadline:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                if ready.search(log.read()):
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        output = self.log_path.read_bytes()[offset:].decode(errors="replace")
+        self.stop()
+        pytest.fail(f"Celery worker did not become ready; its log:\n{output[-5000:]}")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _signal_group(self, sig: int) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes, as a crash or power cut would."""
+        self._signal_group(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait()
+
+    def restart(self) -> None:
+        """Start the worker again with the same environment (after kill() or stop())."""
+        if self.alive:
+            self.stop()
+        self.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL for whatever is left after `timeout`."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)  # pool children too
+        self.proc.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:150]
+
+
+@pytest.fixture
+def celery_worker(transactional_db, media_root: Path, request) -> Iterator[CeleryWorker]:
+    """A real Celery worker (queues gpu and default, concurrency 1) on the test database.
+
+    Use it with `@pytest.mark.django_db(transaction=True)` so that the worker sees the rows
+    the test commits. RUN_STALE_AFTER_S is 3 in the worker. The queues are purged first.
+    Logs: test-artifacts/celery/<test id>.log (appended to by restart()).
+    """
+    from django.db import connection
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=_database_url(connection.settings_dict),
+        MEDIA_ROOT=str(media_root),
+        RUN_STALE_AFTER_S="3",
+        AUTOSTART_QUICK_RUN="0",
+        CELERY_TASK_ALWAYS_EAGER="0",
+        DJANGO_SETTINGS_MODULE="musicsite.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}.log"
+    log_path.unlink(missing_ok=True)
+    purge_queues()
+    worker = CeleryWorker(env, log_path)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+# --- Playwright / Chromium ------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's Chromium by path: Playwright's own browser download is not used."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., Path]:
+    """`screenshot(page, name, full_page=True)` saves test-artifacts/screenshots/<name>.png."""
+
+    def take(page, name: str, *, full_page: bool = True) -> Path:
+        path = ARTIFACTS / "screenshots" / f"{_slug(name)}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take
