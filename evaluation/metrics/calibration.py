@@ -44,7 +44,7 @@ def group_variants(
     posting lists of stock phrases.
     """
     ids = list(tunes)
-    grams = [np.unique(gram_keys(encode(notes=tunes[t]), n)) for t in ids]
+    grams = [np.unique(gram_keys(symbols=encode(notes=tunes[t]), n=n)) for t in ids]
     sizes = np.array([len(g) for g in grams])
     all_keys = np.concatenate(grams) if grams else np.zeros(0, np.uint64)
     owner = np.repeat(np.arange(len(ids)), sizes)

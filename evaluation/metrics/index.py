@@ -68,7 +68,7 @@ def encode(*, notes: list[Note]) -> np.ndarray:
     return ((interval + 64) * 128 + (ratio.astype(np.int32) + 64)).astype(np.int32)
 
 
-def gram_keys(symbols: np.ndarray, n: int) -> np.ndarray:
+def gram_keys(*, symbols: np.ndarray, n: int) -> np.ndarray:
     """A 64-bit hash of every n-gram (n notes = n - 1 symbols) of a symbol sequence.
 
     Multiply-xorshift per symbol, then the splitmix64 finaliser so that every output bit
@@ -293,7 +293,7 @@ class CorpusIndex:
         text = np.concatenate([p for _, p in parts] + [np.zeros(0, np.int32)])
         owner = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
         rest = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(text))  # to tune end
-        keys = gram_keys(text, _GRAM)
+        keys = gram_keys(symbols=text, n=_GRAM)
         ok = np.flatnonzero(rest[: len(keys)] >= _GRAM - 1)  # windows inside one tune
         # (tune, gram) in one uint64: 24 bits of tune in the batch, 40 of hash (a collision
         # within one tune ~1e-8); np.unique's return_index gives each pair's first position.
@@ -428,7 +428,7 @@ class CorpusIndex:
         w = _GRAM - 1
         if len(symbols) < w or not self._segments:
             return None, 0.0
-        keys = gram_keys(symbols, _GRAM)
+        keys = gram_keys(symbols=symbols, n=_GRAM)
         _, first = np.unique(keys, return_index=True)
         grams = np.sort(first)  # one piece position per distinct gram
         # Query rows: the gram followed by a sentinel below (lower bound) or above (upper
@@ -519,7 +519,7 @@ def _note_index(notes: list[Note], symbol_index: int) -> int:
 # --- the baseline -------------------------------------------------------------------------------
 
 
-def longest_common_run(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int]:
+def longest_common_run(*, a: np.ndarray, b: np.ndarray) -> tuple[int, int, int]:
     """Longest common substring of two symbol arrays: (length, start in a, start in b).
 
     The textbook DP, vectorised: the equality matrix is sheared so each diagonal becomes a
@@ -556,7 +556,7 @@ def brute_force_symbols(*, piece: np.ndarray, corpus: dict[int, np.ndarray]) -> 
     """The brute force on already-encoded symbols (so a benchmark times only the search)."""
     best = Copy(0, None, 0, 0)
     for tune_id, symbols in corpus.items():
-        length, i, j = longest_common_run(piece, symbols)
+        length, i, j = longest_common_run(a=piece, b=symbols)
         if length + 1 > best.length_notes and length:
             best = Copy(length + 1, tune_id, i, j)
     return best

@@ -68,8 +68,8 @@ def test_the_encoding_ignores_key_and_tempo_but_not_rhythm():
 def test_longest_common_run_finds_the_longest_shared_substring():
     a = np.array([1, 2, 3, 4, 5, 9, 9])
     b = np.array([7, 3, 4, 5, 9, 1, 2])
-    assert longest_common_run(a, b) == (4, 2, 1)
-    assert longest_common_run(a, np.array([8]))[0] == 0
+    assert longest_common_run(a=a, b=b) == (4, 2, 1)
+    assert longest_common_run(a=a, b=np.array([8]))[0] == 0
 
 
 def test_a_transposed_tune_embedded_in_a_new_piece_is_found_with_its_source_and_positions(
@@ -144,8 +144,8 @@ def test_nearest_finds_a_transposed_tune_and_scores_it_by_8_gram_jaccard(folk_tu
     assert folk_index.nearest(notes=transposed(folk_tunes[200], 3)) == (200, 1.0)
     half = folk_tunes[201][: len(folk_tunes[201]) // 2]
     tune_id, similarity = folk_index.nearest(notes=half)
-    grams_half = set(gram_keys(encode(notes=half), 8).tolist())
-    grams_tune = set(gram_keys(encode(notes=folk_tunes[tune_id]), 8).tolist())
+    grams_half = set(gram_keys(symbols=encode(notes=half), n=8).tolist())
+    grams_tune = set(gram_keys(symbols=encode(notes=folk_tunes[tune_id]), n=8).tolist())
     assert similarity == pytest.approx(len(grams_half & grams_tune) / len(grams_half | grams_tune))
     assert folk_index.nearest(notes=junk(np.random.default_rng(1), 30)) == (None, 0.0)
 
@@ -189,7 +189,7 @@ def as_notes(pairs) -> list[Note]:
 
 
 def jaccard8(a: list[Note], b: list[Note]) -> float:
-    ga, gb = (set(gram_keys(encode(notes=x), 8).tolist()) for x in (a, b))
+    ga, gb = (set(gram_keys(symbols=encode(notes=x), n=8).tolist()) for x in (a, b))
     return len(ga & gb) / len(ga | gb) if ga & gb else 0.0
 
 
