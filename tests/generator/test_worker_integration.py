@@ -71,7 +71,8 @@ def test_generation_through_the_worker_stores_pieces_and_renders_audio(tiny_corp
         what="the run",
         worker=celery_worker,
     )
-    job = generation_job_create(checkpoint=run.checkpoints.get(), count=2, seed=7, max_length=300)
+    checkpoint = Checkpoint.objects.select_related("run").get(run_id=run.pk)
+    job = generation_job_create(checkpoint=checkpoint, count=2, seed=7, max_length=300)
     wait_for(
         lambda: job.__class__.objects.filter(pk=job.pk, status=JobStatus.SUCCEEDED).exists(),
         timeout=60,
