@@ -404,8 +404,10 @@ def score_to_raw(score, *, title: str) -> RawPiece:
                 pad = Fraction(0)
         pad = max(pad, Fraction(0))
 
+    shift = float(pad)
+
     def grid(q) -> int:
-        return round((Fraction(q) + pad) * GRID)
+        return round((float(q) + shift) * GRID)  # floats: 1/12-grid values round exactly
 
     notes: list[tuple[int, int, int, int]] = []
     for index, part in enumerate(parts):
@@ -416,7 +418,7 @@ def score_to_raw(score, *, title: str) -> RawPiece:
             ql = Fraction(n.quarterLength)
             if ql <= 0:
                 continue  # grace notes take no time
-            a, b = grid(n.offset), grid(Fraction(n.offset) + ql)
+            a, b = grid(n.offset), grid(n.offset + n.quarterLength)
             for p in n.pitches:
                 midi = int(p.midi)
                 tie_obj = (n.getTie(p) if hasattr(n, "getTie") else None) or n.tie
