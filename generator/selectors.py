@@ -79,7 +79,6 @@ def rating_field() -> str | None:
 SORTS = {
     "newest": "Newest first",
     "oldest": "Oldest first",
-    "title": "Title A–Z",
     "rating": "Best rated",
     "novelty": "Most novel",
 }
@@ -98,8 +97,6 @@ def piece_ordering(sort: str | None) -> Ordering:
     sort = sort if sort in SORTS else "newest"
     if sort == "oldest":
         return Ordering(("created_at", "pk"), sort)
-    if sort == "title":
-        return Ordering(("title", "-pk"), sort)
     if sort in ("rating", "novelty"):
         field = rating_field() if sort == "rating" else novelty_field()
         if field is None:
@@ -142,6 +139,20 @@ def piece_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Piece]:
     if filters.get("epoch_samples") is False:
         qs = qs.filter(job__is_epoch_sample=False)
     return qs.order_by(*piece_ordering(filters.get("sort")).fields)
+
+
+def piece_page_rows(page_qs: QuerySet[Piece]) -> list[Piece]:
+    """The pieces of one gallery page, in two constant queries whatever the page size.
+
+    First the page's ids: the filters and the order alone, no joins, so PostgreSQL plans it
+    from the piece indexes (with the cards' joins in the same query it misjudges a title
+    search and nests loops over runs and checkpoints). Then the cards by primary key, with
+    their run, corpus and checkpoint joined (select_related)."""
+    ids = list(page_qs.values_list("pk", flat=True))
+    if not ids:
+        return []
+    rows = {piece.pk: piece for piece in piece_list().filter(pk__in=ids).order_by()}
+    return [rows[pk] for pk in ids if pk in rows]
 
 
 def piece_get(*, pk: int) -> Piece:

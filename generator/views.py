@@ -34,6 +34,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -232,14 +233,28 @@ def _short_error(exc: Exception) -> str:
 # --- gallery ---------------------------------------------------------------------------------
 
 
+class CappedPaginator(Paginator):
+    """Counts at most `cap` rows. Counting every piece of a large gallery costs more than the
+    page itself, and nobody pages 100 pages deep: beyond the cap the page says "more than"
+    and asks for a filter or a sort (oldest first reaches the other end)."""
+
+    cap = 2400
+
+    @cached_property
+    def count(self) -> int:
+        n = self.object_list.order_by().values("pk")[: self.cap + 1].count()
+        self.capped = n > self.cap
+        return min(n, self.cap)
+
+
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET or None)
     filters = form.filters() if request.GET else {}
     ordering = selectors.piece_ordering(filters.get("sort"))
-    paginator = Paginator(selectors.piece_list(filters=filters), _page_size(request))
+    paginator = CappedPaginator(selectors.piece_list(filters=filters), _page_size(request))
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = _decorate(page.object_list)
+    page.object_list = _decorate(selectors.piece_page_rows(page.object_list))
     active = {k: v for k, v in filters.items() if k != "sort"}
     return render(
         request,
