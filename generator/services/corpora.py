@@ -189,7 +189,7 @@ def corpus_import(
     if corpus.way == Way.ABC:
         checks = _check_all([it.text for it in items], progress)
     else:
-        checks = [(None, getattr(it, "n_notes", 0)) for it in items]
+        checks = [(getattr(it, "failure", None), getattr(it, "n_notes", 0)) for it in items]
     existing = set(corpus.tunes.values_list("content_hash", flat=True))
     new: list[Tune] = []
     duplicates = 0

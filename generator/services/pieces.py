@@ -192,6 +192,9 @@ def _generate(job: GenerationJob) -> None:
     net = load_checkpoint_net(checkpoint)
     prime_ids = way.encode_prime(vocab=run.vocab, prime=job.prime)
     seeds = [job.seed + i for i in range(job.count)]
+    constraint = None
+    if job.grammar and hasattr(way, "grammar"):
+        constraint = way.grammar(vocab=run.vocab)
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,
@@ -200,6 +203,7 @@ def _generate(job: GenerationJob) -> None:
         temperature=job.temperature,
         top_k=job.top_k,
         max_tokens=job.max_length,
+        constraint=constraint,
     )
     seconds = time.perf_counter() - t0
     pieces = [
@@ -285,7 +289,12 @@ def piece_render_audio(*, piece: Piece, fmt: str = "ogg") -> Piece:
         return piece
     with piece.midi.open("rb") as fh:
         midi = fh.read()
-    audio = midi_to_audio(midi=midi, fmt=fmt)
+    try:
+        audio = midi_to_audio(midi=midi, fmt=fmt)
+    except ValueError as exc:  # RenderError: an unplayable piece says why, once
+        piece.validity_detail = {**piece.validity_detail, "audio_error": str(exc)}
+        Piece.objects.filter(pk=piece.pk).update(validity_detail=piece.validity_detail)
+        return piece
     piece.audio.save(f"piece_{piece.pk}.{fmt}", ContentFile(audio), save=False)
     Piece.objects.filter(pk=piece.pk).update(audio=piece.audio.name)
     return piece

@@ -2,7 +2,6 @@ import pytest
 
 from generator.models import ImportJob, JobStatus, Tune
 from generator.services import corpus_get_or_create, corpus_import
-
 from tests.factories import oneills_tunes
 
 pytestmark = pytest.mark.django_db

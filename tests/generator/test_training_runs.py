@@ -16,7 +16,6 @@ from generator.services import (
     training_run_execute,
     training_run_resume,
 )
-
 from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
