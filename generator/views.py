@@ -9,6 +9,7 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -72,6 +73,22 @@ AUDIO_TYPES = {
 
 
 def _client_ip(request: HttpRequest) -> str | None:
+    """The visitor's address, for the hourly limit. Behind N trusted reverse proxies
+    (settings.TRUSTED_PROXY_COUNT, 0 by default) it is the N-th address from the right of
+    X-Forwarded-For: the one the nearest trusted proxy saw; anything left of it is whatever
+    the client chose to send."""
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            try:
+                return str(ipaddress.ip_address(forwarded[-proxies]))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -115,12 +132,20 @@ def novelty_of(piece: Piece) -> float | None:
     return None
 
 
+def likely_copy(piece: Piece) -> bool:
+    """The evaluation's verdict that the piece borrows too much from its corpus."""
+    if selectors.evaluation_relation() is None:
+        return False
+    return getattr(getattr(piece, "evaluation", None), "likely_copy", None) is True
+
+
 def _decorate(pieces) -> list[Piece]:
     """Attach what a card shows and the model cannot say by itself; no queries."""
     pieces = list(pieces)
     for piece in pieces:
         piece.badge = validity_badge(piece)
         piece.novelty = novelty_of(piece)
+        piece.likely_copy = likely_copy(piece)
     return pieces
 
 

@@ -175,3 +175,17 @@ def test_a_failed_job_shows_its_error(client, world):
 def test_a_missing_job_is_a_404(client, db):
     assert client.get(reverse("job_detail", args=[424242])).status_code == 404
     assert client.get(reverse("job_status", args=[424242])).status_code == 404
+
+
+def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(client, world, settings):
+    settings.ANON_GENERATIONS_PER_HOUR = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    url = reverse("generate")
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    first = client.post(url, form_data(world), HTTP_X_FORWARDED_FOR="spoof, 10.9.9.1", **proxy)
+    assert first.status_code == 302
+    assert GenerationJob.objects.filter(requester_ip="10.9.9.1").exists()
+    other = client.post(url, form_data(world), HTTP_X_FORWARDED_FOR="10.9.9.2", **proxy)
+    assert other.status_code == 302  # a different visitor behind the same proxy
+    again = client.post(url, form_data(world), HTTP_X_FORWARDED_FOR="10.9.9.1", **proxy)
+    assert again.status_code == 429
