@@ -836,7 +836,7 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
                 "wall": timing["wall"],
                 "training": timing["training"],
                 "per-epoch": timing["per_epoch"],
-                "eta": timing["eta"],
+                "eta": timing["eta"] or "—",
                 "device": run.device or "—",
                 "worker": run.worker or "—",
                 "attempts": str(run.attempts),
@@ -852,6 +852,8 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
                     ("checkpoints", "generator/_checkpoints.html"),
                     ("error", "generator/_run_error.html"),
                     ("actions", "generator/_run_actions.html"),
+                    ("provenance", "generator/_run_provenance.html"),
+                    ("generate", "generator/_run_generate_link.html"),
                 )
             },
         }

@@ -161,6 +161,7 @@ def test_a_run_page_updates_itself_as_the_run_trains(live_server, page: Page, sc
     expect(page.locator(".page-head .status")).to_have_text("Succeeded", timeout=15_000)
     expect(page.locator(".chart .dot-loss")).to_have_count(3)
     assert still_same_page(page)
+    page.wait_for_timeout(800)  # the progress bar's width transition
     screenshot(page, "run-desktop")
     page.set_viewport_size(PHONE)
     assert no_horizontal_scroll(page)
@@ -183,7 +184,10 @@ def test_a_run_page_follows_a_real_training_run_on_the_worker(
     expect(page.locator('[data-text="epochs-done"]')).to_have_text("2")
     expect(page.locator(".chart .dot-loss")).to_have_count(2)
     expect(page.locator(".epoch")).to_have_count(2)
+    expect(page.get_by_role("link", name="Generate from this run")).to_be_visible()
+    expect(page.locator('[data-html="provenance"]')).to_contain_text("Vocab size")
     assert still_same_page(page)
+    page.wait_for_timeout(800)  # the progress bar's width transition
     screenshot(page, "run-live-desktop")
 
 
