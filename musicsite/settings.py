@@ -153,6 +153,14 @@ CELERY_TASK_ROUTES = {
     "generator.tasks.generation_job_task": {"queue": "gpu"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every minute, runs whose worker died (stale heartbeat) go back on the queue, so no run is
+# left "running" forever even when no worker restarts to claim it at start-up.
+CELERY_BEAT_SCHEDULE = {
+    "recover-stale-runs": {
+        "task": "generator.tasks.training_runs_recover_task",
+        "schedule": 60.0,
+    },
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -27,10 +27,10 @@ kill_stale_workers() {
   done
 }
 
-# start_worker NAME QUEUE CONCURRENCY: `celery worker -Q QUEUE -c CONCURRENCY -n NAME@%h`,
-# logging to $WORKER_LOG_DIR/celery-NAME.log.
+# start_worker NAME QUEUE CONCURRENCY [EXTRA ARGS...]: `celery worker -Q QUEUE -c CONCURRENCY
+# -n NAME@%h EXTRA...`, logging to $WORKER_LOG_DIR/celery-NAME.log.
 start_worker() {
-  setsid .venv/bin/celery -A musicsite worker -Q "$2" -c "$3" -n "$1@%h" -l info \
+  setsid .venv/bin/celery -A musicsite worker -Q "$2" -c "$3" -n "$1@%h" -l info "${@:4}" \
     >>"$WORKER_LOG_DIR/celery-$1.log" 2>&1 </dev/null &
   WORKER_PIDS+=("$!")
   echo "$!" >"$WORKER_PID_DIR/celery-$1.pid"

@@ -42,7 +42,7 @@ case "$ROLE" in
     kill_stale_workers
     stop_workers_on_exit
     start_worker gpu gpu 1
-    start_worker default default "${CELERY_CONCURRENCY:-2}"
+    start_worker default default "${CELERY_CONCURRENCY:-2}" -B -s "${MUSICSITE_VAR_DIR:-var}/celerybeat-schedule"
     web
     ;;
   web) web ;;

@@ -32,7 +32,8 @@ fi
 
 stop_workers_on_exit
 start_worker gpu gpu 1
-start_worker default default 2
+# -B: the default worker also runs the beat schedule (the stale-run sweep, every minute).
+start_worker default default 2 -B -s "$VAR/celerybeat-schedule"
 
 echo "Site: http://127.0.0.1:$PORT/  (staff login: see $VAR/dev-superuser.txt)"
 $PY manage.py runserver "127.0.0.1:$PORT"
