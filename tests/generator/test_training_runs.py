@@ -125,3 +125,30 @@ def test_a_corrupt_checkpoint_fails_the_job_with_a_clear_error(tiny_corpus):
     job = generation_job_execute(job_id=job.pk)
     assert job.status == JobStatus.FAILED and "corrupt" in job.error
     assert not job.pieces.exists()
+
+
+def test_only_runs_whose_worker_went_silent_are_put_back_on_the_queue(tiny_corpus, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generator.services import training_runs_recover
+
+    settings.RUN_STALE_AFTER_S = 60
+    now = timezone.now()
+    silent = make_run(tiny_corpus)
+    alive = make_run(tiny_corpus)
+    restarted = make_run(tiny_corpus)
+    TrainingRun.objects.filter(pk=silent.pk).update(
+        status=JobStatus.RUNNING, worker="a@x", heartbeat_at=now - timedelta(seconds=300)
+    )
+    TrainingRun.objects.filter(pk=alive.pk).update(
+        status=JobStatus.RUNNING, worker="b@x", heartbeat_at=now
+    )
+    TrainingRun.objects.filter(pk=restarted.pk).update(
+        status=JobStatus.RUNNING, worker="c@x", heartbeat_at=now
+    )
+    assert sorted(training_runs_recover(dead_worker="c@x")) == sorted([silent.pk, restarted.pk])
+    statuses = dict(TrainingRun.objects.values_list("pk", "status"))
+    assert statuses[silent.pk] == statuses[restarted.pk] == JobStatus.QUEUED
+    assert statuses[alive.pk] == JobStatus.RUNNING
