@@ -57,6 +57,7 @@ DEFAULT_PAGE_SIZE = 24
 FORMATS = {
     # fmt: (extension, content type, label)
     "abc": ("abc", "text/vnd.abc; charset=utf-8", "ABC"),
+    "text": ("txt", "text/plain; charset=utf-8", "Notes as text"),
     "midi": ("mid", "audio/midi", "MIDI"),
     "musicxml": ("musicxml", "application/vnd.recordare.musicxml+xml", "MusicXML"),
     "audio": ("ogg", "audio/ogg", "Audio (OGG)"),
@@ -98,6 +99,11 @@ def _page_size(request: HttpRequest) -> int:
     except ValueError:
         return DEFAULT_PAGE_SIZE
     return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def _text_format(way: str) -> str:
+    """How a piece's own text downloads: ABC for the ABC way, plain text (tokens) otherwise."""
+    return "abc" if way == "abc" else "text"
 
 
 def _filename(title: str, fallback: str, ext: str) -> str:
@@ -355,7 +361,7 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _decorate([piece])
     pages, score_error = score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
     job = piece.job
-    downloads = [("abc", FORMATS["abc"][2])]
+    downloads = [(_text_format(piece.way), FORMATS[_text_format(piece.way)][2])]
     if piece.midi:
         downloads.append(("midi", FORMATS["midi"][2]))
     if piece.parses is not False:
@@ -381,6 +387,7 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if (piece.audio or piece.midi)
             else "",
             "midi_error": (piece.validity_detail or {}).get("midi_error", ""),
+            "text_format": _text_format(piece.way),
             "detail_rows": _detail_items(piece.validity_detail),
             "detail_messages": _detail_messages(piece.validity_detail),
             "can_generate": remaining is None or remaining > 0,
@@ -424,7 +431,9 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     piece = get_object_or_404(Piece, pk=pk)
     fallback = f"piece-{piece.pk}"
     ext, content_type, _ = FORMATS[fmt]
-    if fmt == "abc":
+    if fmt in ("abc", "text"):
+        if fmt != _text_format(piece.way):
+            raise Http404(f"This piece is not written as {FORMATS[fmt][2]}.")
         data = piece.text.encode("utf-8")
     elif fmt == "midi":
         if not piece.midi:
@@ -976,7 +985,7 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pages, score_error = score_pages(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
     downloads = [
         (reverse("tune_download", args=[tune.pk, fmt]), FORMATS[fmt][2], fmt)
-        for fmt in ("abc", "midi", "musicxml", "audio")
+        for fmt in (_text_format(tune.corpus.way), "midi", "musicxml", "audio")
     ]
     return render(
         request,
@@ -988,6 +997,7 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "score_error": score_error,
             "downloads": downloads,
             "audio_url": reverse("tune_audio", args=[tune.pk]),
+            "text_format": _text_format(tune.corpus.way),
         },
     )
 
@@ -1012,7 +1022,9 @@ def tune_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         raise Http404("Unknown format.")
     tune = _get_tune(pk)
     ext, content_type, _ = FORMATS[fmt]
-    if fmt == "abc":
+    if fmt in ("abc", "text"):
+        if fmt != _text_format(tune.corpus.way):
+            raise Http404(f"This tune is not written as {FORMATS[fmt][2]}.")
         data = tune.text.encode("utf-8")
     elif fmt == "midi":
         data = _tune_midi(tune)

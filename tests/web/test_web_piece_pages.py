@@ -210,3 +210,15 @@ def test_reproducing_a_piece_writes_the_same_notes(client, trained_run):
     again = job.pieces.get()
     assert again.text == original.text
     assert again.title == original.title
+
+
+def test_a_piece_of_another_way_downloads_its_text_as_plain_text(client, world):
+    piece = make_piece(world, title="Token piece", way="midi", midi=False, audio=False)
+    assert client.get(reverse("piece_download", args=[piece.pk, "abc"])).status_code == 404
+    response = client.get(reverse("piece_download", args=[piece.pk, "text"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="token-piece.txt"'
+    page = client.get(piece.get_absolute_url())
+    assert page.status_code == 200
+    assert "The notes as text" in page.content.decode()
