@@ -172,6 +172,9 @@ AUTOSTART_QUICK_RUN = env_bool("AUTOSTART_QUICK_RUN", True)
 RUN_STALE_AFTER_S = env_int("RUN_STALE_AFTER_S", 120)
 # Pieces an anonymous visitor may generate per hour (staff: no limit).
 ANON_GENERATIONS_PER_HOUR = env_int("ANON_GENERATIONS_PER_HOUR", 12)
+# Reverse proxies in front of the site (0 in development, usually 1 in production): the
+# client address for per-visitor limits is taken that many hops back in X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 SOUNDFONT_PATH = os.environ.get(
     "SOUNDFONT_PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 )

@@ -269,11 +269,13 @@ def epoch_sample(*, checkpoint: Checkpoint) -> GenerationJob:
 
     Runs inside the training worker, synchronously: it takes a fraction of a second."""
     run = checkpoint.run
+    count = int(run.config.get("samples_per_epoch") or 1)
     job = generation_job_create(
         checkpoint=checkpoint,
-        count=int(run.config.get("samples_per_epoch") or 1),
+        count=count,
         temperature=float(run.config.get("sample_temperature") or 1.0),
-        seed=run.seed * 1000 + checkpoint.epoch,
+        # Pieces take seeds seed..seed+count-1: epochs step by count so none repeat.
+        seed=run.seed * 100_000 + checkpoint.epoch * count,
         max_length=int(run.config.get("sample_max_tokens") or 800),
         is_epoch_sample=True,
         enqueue=False,
