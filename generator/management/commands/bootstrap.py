@@ -9,11 +9,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
-from generator.models import Corpus, TrainingRun
+from generator.models import Corpus, ImportJob, JobStatus, TrainingRun, Way
 from generator.services import training_run_create, training_run_start
+from generator.tasks import corpus_import_task
 
 DEFAULT_CORPUS = ("oneills1850", "music21:oneills1850")
+# The MIDI way's default corpus: music21's Bach chorales, imported by a worker in the
+# background so the first start does not wait for it (about a minute and a half).
+DEFAULT_MIDI_CORPUS = ("bach-chorales", "music21:bach")
 
 
 class Command(BaseCommand):
@@ -28,6 +33,7 @@ class Command(BaseCommand):
             )
             call_command("import_corpus", DEFAULT_CORPUS[1], corpus=DEFAULT_CORPUS[0])
             corpus = Corpus.objects.get(name=DEFAULT_CORPUS[0])
+        self._midi_corpus()
         if settings.AUTOSTART_QUICK_RUN and not TrainingRun.objects.exists():
             run = training_run_create(
                 corpus=corpus, preset="quick", epochs=10, seed=1, name="First quick run"
@@ -36,6 +42,20 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Started a quick ABC run: http://127.0.0.1:8000{run.get_absolute_url()}"
             )
+
+    def _midi_corpus(self) -> None:
+        name, source = DEFAULT_MIDI_CORPUS
+        corpus, _ = Corpus.objects.get_or_create(
+            name=name, defaults={"way": Way.MIDI, "source": source}
+        )
+        if corpus.tunes.exists() or corpus.imports.exclude(status=JobStatus.FAILED).exists():
+            return
+        with transaction.atomic():
+            job = ImportJob.objects.create(
+                corpus=corpus, source=source, code_version=settings.CODE_VERSION
+            )
+            transaction.on_commit(lambda: corpus_import_task.delay(job.pk))
+        self.stdout.write("Queued the MIDI corpus import (Bach chorales) for a worker.")
 
     def _superuser(self) -> None:
         User = get_user_model()
