@@ -53,7 +53,8 @@ class ImportJobForm(forms.ModelForm):
         model = ImportJob
         fields = ["corpus", "source", "upload"]
         help_texts = {
-            "source": "A folder or file on the server, or music21:<name> (e.g. music21:oneills1850).",
+            "source": "A folder or file on the server, or music21:<name> "
+            "(e.g. music21:oneills1850).",
         }
 
     source = forms.CharField(required=False, max_length=500)

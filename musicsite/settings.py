@@ -27,11 +27,7 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [
-        item.strip()
-        for item in os.environ.get(name, default).split(",")
-        if item.strip()
-    ]
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 VAR_DIR = Path(os.environ.get("MUSICSITE_VAR_DIR", BASE_DIR / "var"))
@@ -175,13 +171,9 @@ ANON_GENERATIONS_PER_HOUR = env_int("ANON_GENERATIONS_PER_HOUR", 12)
 # Reverse proxies in front of the site (0 in development, usually 1 in production): the
 # client address for per-visitor limits is taken that many hops back in X-Forwarded-For.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
-SOUNDFONT_PATH = os.environ.get(
-    "SOUNDFONT_PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-)
+SOUNDFONT_PATH = os.environ.get("SOUNDFONT_PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2")
 NOTTINGHAM_DIR = Path(
-    os.environ.get(
-        "NOTTINGHAM_DIR", BASE_DIR.parent / "shared" / "datasets" / "nottingham"
-    )
+    os.environ.get("NOTTINGHAM_DIR", BASE_DIR.parent / "shared" / "datasets" / "nottingham")
 )
 
 
@@ -208,9 +200,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticatedOrReadOnly"
-    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }

@@ -4,7 +4,7 @@ Functions are keyword-only and named <entity>_<action>. Anything queued to Celer
 after the surrounding transaction commits.
 """
 
-from .corpora import corpus_import, corpus_get_or_create
+from .corpora import corpus_get_or_create, corpus_import
 from .pieces import generation_job_create, generation_job_execute, piece_render_audio
 from .runs import (
     training_run_cancel,
