@@ -1,0 +1,893 @@
+"""Serializers of the REST API (`/api/v1/`): what programs read and send.
+
+Reads go through `selectors` (the same querysets as the site's pages, so the columns a list
+never shows stay deferred), writes through `services`. Response serializers never touch a
+deferred column: a list of pieces is one query whatever its length.
+
+Extension points
+- Evaluation scores: a piece's `evaluation` is filled from the one-to-one `evaluation`
+  relation as soon as the evaluation app adds it (looked up with getattr, so this module
+  works before it lands).
+- Survey results and any later per-piece section: register a function with
+  `register_piece_section("survey", fn)` (e.g. in the survey app's `AppConfig.ready`);
+  `fn(piece)` returns a JSON-able dict or None and appears as the piece's `survey` field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from . import selectors
+from .models import (
+    Checkpoint,
+    Corpus,
+    GenerationJob,
+    ImportJob,
+    JobStatus,
+    Piece,
+    TrainingRun,
+    Tune,
+    Way,
+)
+from .services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
+
+API_NAMESPACE = "api_v1"
+DOWNLOAD_FORMATS = ("abc", "midi", "musicxml", "audio")
+MAX_SEED = 2**62
+MAX_EPOCHS = 10_000
+MAX_TOP_K = 500
+MAX_PRIME_CHARS = 2000
+MAX_ID = 2**63 - 1
+
+# --- extension point: extra sections of a piece -----------------------------------------------
+
+PieceSection = Callable[[Piece], "dict[str, Any] | None"]
+PIECE_SECTIONS: dict[str, PieceSection] = {}
+KNOWN_PIECE_SECTIONS = ("survey",)
+
+
+def register_piece_section(name: str, fn: PieceSection) -> None:
+    """Fill a piece's `name` field (one of KNOWN_PIECE_SECTIONS) with `fn(piece)`.
+
+    A section is declared in the schema before the app that fills it exists, so clients can
+    rely on the field being there (null until the app registers)."""
+    if name not in KNOWN_PIECE_SECTIONS:
+        raise ValueError(f"unknown piece section {name!r}; add it to KNOWN_PIECE_SECTIONS")
+    PIECE_SECTIONS[name] = fn
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def absolute(request, path: str) -> str:
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+def api_url(request, name: str, *args: Any) -> str:
+    return absolute(request, reverse(f"{API_NAMESPACE}:{name}", args=args))
+
+
+def web_url(request, name: str, *args: Any) -> str | None:
+    """An absolute URL of the site's own page or file, or None when the site has no such
+    route (the API never depends on a page existing)."""
+    try:
+        return absolute(request, reverse(name, args=args))
+    except NoReverseMatch:
+        return None
+
+
+def piece_download_url(request, piece_id: int, fmt: str) -> str | None:
+    """The site's download URL of a piece in one format (the site serves the files)."""
+    return web_url(request, "piece_download", piece_id, fmt)
+
+
+class ContextMixin:
+    @property
+    def request(self):
+        return self.context.get("request")
+
+
+# --- strict request fields --------------------------------------------------------------------
+
+
+def _json_request(field: serializers.Field) -> bool:
+    request = field.context.get("request") if field.root is not None else None
+    content_type = getattr(request, "content_type", "") or ""
+    return content_type.split(";")[0].strip().lower() == "application/json"
+
+
+class JsonTyped:
+    """In a JSON body a field must have its JSON type: "4" is not a count and 1 is not a
+    name (DRF would coerce both). Form and multipart bodies are all strings, as ever."""
+
+    json_types: tuple[type, ...] = ()
+    json_type_name = ""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if _json_request(self) and (
+            not isinstance(data, self.json_types)
+            or (isinstance(data, bool) and bool not in self.json_types)
+        ):
+            raise serializers.ValidationError(f"Give {self.json_type_name}.", code="invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(JsonTyped, serializers.CharField):
+    json_types, json_type_name = (str,), "a string"
+
+
+class StrictIntegerField(JsonTyped, serializers.IntegerField):
+    json_types, json_type_name = (int,), "a whole number"
+
+
+class StrictFloatField(JsonTyped, serializers.FloatField):
+    json_types, json_type_name = (int, float), "a number"
+
+
+class StrictBooleanField(JsonTyped, serializers.BooleanField):
+    json_types, json_type_name = (bool,), "true or false"
+
+
+# --- shared response pieces ------------------------------------------------------------------
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A stable machine-readable code, e.g. `invalid`.")
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages by request field (dotted for nested fields); empty when none.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error the API answers: `{"error": {"code", "message", "fields"}}`."""
+
+    error = ErrorBodySerializer()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    epoch = serializers.IntegerField()
+    loss = serializers.FloatField(allow_null=True)
+    val_loss = serializers.FloatField(allow_null=True)
+    seconds = serializers.FloatField(allow_null=True, required=False)
+
+
+class PieceDownloadsSerializer(serializers.Serializer):
+    """Absolute download links; null where the piece has no such file (no MIDI yet, or it
+    does not parse, so it has no score)."""
+
+    abc = serializers.URLField(allow_null=True)
+    midi = serializers.URLField(allow_null=True)
+    musicxml = serializers.URLField(allow_null=True)
+    audio = serializers.URLField(allow_null=True)
+
+
+class TuneDownloadsSerializer(serializers.Serializer):
+    abc = serializers.URLField(allow_null=True)
+    midi = serializers.URLField(allow_null=True)
+    musicxml = serializers.URLField(allow_null=True)
+    audio = serializers.URLField(allow_null=True)
+
+
+# --- corpora and tunes -----------------------------------------------------------------------
+
+
+class CorpusSerializer(ContextMixin, serializers.ModelSerializer):
+    n_tunes = serializers.SerializerMethodField()
+    n_runs = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+    tunes_url = serializers.SerializerMethodField()
+    imports_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Corpus
+        fields = [
+            "id",
+            "name",
+            "way",
+            "source",
+            "description",
+            "created_at",
+            "n_tunes",
+            "n_runs",
+            "url",
+            "web_url",
+            "tunes_url",
+            "imports_url",
+        ]
+        read_only_fields = fields
+
+    def get_n_tunes(self, obj: Corpus) -> int:
+        value = getattr(obj, "n_tunes", None)
+        return value if value is not None else obj.tunes.count()
+
+    def get_n_runs(self, obj: Corpus) -> int:
+        value = getattr(obj, "n_runs", None)
+        return value if value is not None else obj.runs.count()
+
+    def get_url(self, obj: Corpus) -> str:
+        return api_url(self.request, "corpus-detail", obj.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, obj: Corpus) -> str | None:
+        return web_url(self.request, "corpus_detail", obj.pk)
+
+    def get_tunes_url(self, obj: Corpus) -> str:
+        return api_url(self.request, "corpus-tunes", obj.pk)
+
+    def get_imports_url(self, obj: Corpus) -> str:
+        return api_url(self.request, "corpus-imports", obj.pk)
+
+
+class CorpusCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    way = serializers.ChoiceField(choices=Way.choices, default=Way.ABC)
+    source = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
+    description = StrictCharField(required=False, allow_blank=True, default="")
+
+    def validate_name(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("A corpus needs a name.")
+        if Corpus.objects.filter(name=value).exists():
+            raise serializers.ValidationError("A corpus with this name exists already.")
+        return value
+
+
+class TuneSerializer(ContextMixin, serializers.ModelSerializer):
+    corpus_name = serializers.CharField(source="corpus.name", read_only=True)
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+    downloads = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tune
+        fields = [
+            "id",
+            "corpus",
+            "corpus_name",
+            "number",
+            "title",
+            "meter",
+            "key",
+            "unit_length",
+            "n_notes",
+            "source_file",
+            "created_at",
+            "url",
+            "web_url",
+            "downloads",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj: Tune) -> str:
+        return api_url(self.request, "tune-detail", obj.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, obj: Tune) -> str | None:
+        return web_url(self.request, "tune_detail", obj.pk)
+
+    @extend_schema_field(TuneDownloadsSerializer)
+    def get_downloads(self, obj: Tune) -> dict[str, str | None]:
+        return {
+            fmt: web_url(self.request, "tune_download", obj.pk, fmt) for fmt in DOWNLOAD_FORMATS
+        }
+
+
+class TuneDetailSerializer(TuneSerializer):
+    class Meta(TuneSerializer.Meta):
+        fields = [*TuneSerializer.Meta.fields, "text"]
+        read_only_fields = fields
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+
+class ImportFailureSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    tune = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class ImportJobSerializer(ContextMixin, serializers.ModelSerializer):
+    failures = ImportFailureSerializer(many=True, read_only=True)
+    done = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    corpus_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "corpus",
+            "source",
+            "status",
+            "done",
+            "imported",
+            "duplicates",
+            "failures",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "code_version",
+            "url",
+            "corpus_url",
+        ]
+        read_only_fields = fields
+
+    def get_done(self, obj: ImportJob) -> bool:
+        return obj.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    def get_url(self, obj: ImportJob) -> str:
+        return api_url(self.request, "import-detail", obj.pk)
+
+    def get_corpus_url(self, obj: ImportJob) -> str:
+        return api_url(self.request, "corpus-detail", obj.corpus_id)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    """Either an uploaded ABC file (multipart field `file`) or a `source`."""
+
+    source = StrictCharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="`music21:<name>` (e.g. `music21:oneills1850`), or a folder or file on the "
+        "server inside one of settings.API_IMPORT_ROOTS.",
+    )
+    file = serializers.FileField(
+        required=False,
+        help_text="An ABC file (multipart/form-data), at most settings.MAX_UPLOAD_BYTES bytes.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        source = (attrs.get("source") or "").strip()
+        upload = attrs.get("file")
+        if bool(source) == bool(upload):
+            raise serializers.ValidationError(
+                {"source": ["Give either a source or a file to upload, not both and not neither."]}
+            )
+        attrs["source"] = source
+        return attrs
+
+
+# --- runs and checkpoints --------------------------------------------------------------------
+
+
+class CheckpointSerializer(ContextMixin, serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    run_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Checkpoint
+        fields = [
+            "id",
+            "run",
+            "epoch",
+            "loss",
+            "val_loss",
+            "size_bytes",
+            "created_at",
+            "url",
+            "run_url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj: Checkpoint) -> str:
+        return api_url(self.request, "checkpoint-detail", obj.pk)
+
+    def get_run_url(self, obj: Checkpoint) -> str:
+        return api_url(self.request, "run-detail", obj.run_id)
+
+
+class TrainingRunSerializer(ContextMixin, serializers.ModelSerializer):
+    corpus_name = serializers.CharField(source="corpus.name", read_only=True)
+    label = serializers.SerializerMethodField()
+    history = HistoryEntrySerializer(many=True, read_only=True)
+    best_val_loss = serializers.SerializerMethodField()
+    done = serializers.SerializerMethodField()
+    n_checkpoints = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+    checkpoints_url = serializers.SerializerMethodField()
+    pieces_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "label",
+            "name",
+            "corpus",
+            "corpus_name",
+            "way",
+            "preset",
+            "config",
+            "epochs",
+            "seed",
+            "status",
+            "done",
+            "cancel_requested",
+            "progress",
+            "epochs_done",
+            "history",
+            "best_val_loss",
+            "n_checkpoints",
+            "outcome",
+            "device",
+            "worker",
+            "attempts",
+            "error",
+            "code_version",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "url",
+            "web_url",
+            "checkpoints_url",
+            "pieces_url",
+        ]
+        read_only_fields = fields
+
+    def get_label(self, obj: TrainingRun) -> str:
+        return str(obj)
+
+    def get_best_val_loss(self, obj: TrainingRun) -> float | None:
+        values = [h["val_loss"] for h in obj.history or [] if h.get("val_loss") is not None]
+        return min(values) if values else None
+
+    def get_done(self, obj: TrainingRun) -> bool:
+        return not obj.is_active and obj.status != JobStatus.DRAFT
+
+    def get_n_checkpoints(self, obj: TrainingRun) -> int:
+        value = getattr(obj, "n_checkpoints", None)
+        return value if value is not None else obj.checkpoints.count()
+
+    def get_url(self, obj: TrainingRun) -> str:
+        return api_url(self.request, "run-detail", obj.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, obj: TrainingRun) -> str | None:
+        return web_url(self.request, "run_detail", obj.pk)
+
+    def get_checkpoints_url(self, obj: TrainingRun) -> str:
+        return api_url(self.request, "run-checkpoints", obj.pk)
+
+    def get_pieces_url(self, obj: TrainingRun) -> str:
+        return f"{api_url(self.request, 'piece-list')}?run={obj.pk}"
+
+
+class TrainingRunDetailSerializer(TrainingRunSerializer):
+    checkpoints = serializers.SerializerMethodField()
+    data_stats = serializers.JSONField(read_only=True)
+    created_by = serializers.SerializerMethodField()
+
+    class Meta(TrainingRunSerializer.Meta):
+        fields = [*TrainingRunSerializer.Meta.fields, "data_stats", "created_by", "checkpoints"]
+        read_only_fields = fields
+
+    @extend_schema_field(CheckpointSerializer(many=True))
+    def get_checkpoints(self, obj: TrainingRun) -> list[dict[str, Any]]:
+        return CheckpointSerializer(
+            selectors.run_checkpoints(run=obj), many=True, context=self.context
+        ).data
+
+    def get_created_by(self, obj: TrainingRun) -> str | None:
+        return obj.created_by.get_username() if obj.created_by_id else None
+
+
+class TrainingRunCreateSerializer(serializers.Serializer):
+    corpus = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="A corpus id.")
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    preset = StrictCharField(
+        max_length=20, default="quick", help_text="A preset of the corpus's way: tiny, quick, full."
+    )
+    epochs = StrictIntegerField(min_value=1, max_value=MAX_EPOCHS, default=10)
+    seed = StrictIntegerField(min_value=0, max_value=MAX_SEED, default=0)
+    config = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text='Overrides of the preset, e.g. {"units": [256, 256], "dropout": 0.2}.',
+    )
+    start = StrictBooleanField(
+        default=True, help_text="Queue the run at once (default); false keeps it a draft."
+    )
+
+    def validate_corpus(self, value: int) -> Corpus:
+        corpus = Corpus.objects.filter(pk=value).first()
+        if corpus is None:
+            raise serializers.ValidationError(f"There is no corpus {value}.")
+        return corpus
+
+
+class RunResumeSerializer(serializers.Serializer):
+    epochs = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_EPOCHS,
+        required=False,
+        allow_null=True,
+        help_text="Train to this epoch (raise it to train a finished run further).",
+    )
+
+
+# --- pieces ----------------------------------------------------------------------------------
+
+
+def evaluation_of(piece: Piece, *, full: bool = True) -> dict[str, Any] | None:
+    """The piece's evaluation as a flat dict, once the evaluation app stores them; related
+    rows by id. Not `full` (lists of pieces): scores only, without nested data."""
+    if selectors.evaluation_relation() is None:
+        return None
+    evaluation = getattr(piece, "evaluation", None)
+    if evaluation is None:
+        return None
+    out: dict[str, Any] = {}
+    for field in evaluation._meta.concrete_fields:
+        if field.primary_key or (field.is_relation and field.related_model is Piece):
+            continue
+        value = getattr(evaluation, field.attname, None)  # a relation: its id
+        if isinstance(value, (list, dict)):
+            if full:
+                out[field.name] = value
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[field.name] = value
+        elif hasattr(value, "isoformat"):
+            out[field.name] = value.isoformat()
+        else:
+            out[field.name] = str(value)
+    return out
+
+
+def _score(evaluation: dict[str, Any] | None, names: tuple[str, ...]) -> float | None:
+    for name in names:
+        value = (evaluation or {}).get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+class PieceSerializer(ContextMixin, serializers.ModelSerializer):
+    run_label = serializers.SerializerMethodField()
+    corpus = serializers.IntegerField(source="run.corpus_id", read_only=True)
+    corpus_name = serializers.CharField(source="run.corpus.name", read_only=True)
+    epoch = serializers.IntegerField(source="checkpoint.epoch", read_only=True)
+    valid = serializers.BooleanField(source="is_valid", read_only=True)
+    has_midi = serializers.SerializerMethodField()
+    has_audio = serializers.SerializerMethodField()
+    evaluation = serializers.SerializerMethodField()
+    novelty = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
+    survey = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+    job_url = serializers.SerializerMethodField()
+    downloads = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Piece
+        fields = [
+            "id",
+            "title",
+            "way",
+            "run",
+            "run_label",
+            "corpus",
+            "corpus_name",
+            "checkpoint",
+            "epoch",
+            "job",
+            "index",
+            "seed",
+            "meter",
+            "key",
+            "n_notes",
+            "parses",
+            "plays",
+            "bar_accuracy",
+            "valid",
+            "has_midi",
+            "has_audio",
+            "evaluation",
+            "novelty",
+            "rating",
+            "survey",
+            "created_at",
+            "url",
+            "web_url",
+            "job_url",
+            "downloads",
+        ]
+        read_only_fields = fields
+
+    def get_run_label(self, obj: Piece) -> str:
+        return str(obj.run)
+
+    def get_has_midi(self, obj: Piece) -> bool:
+        return bool(obj.midi)
+
+    def get_has_audio(self, obj: Piece) -> bool:
+        return bool(obj.audio)
+
+    def _evaluation(self, obj: Piece) -> dict[str, Any] | None:
+        cache = self.context.setdefault("_evaluations", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = evaluation_of(obj, full=isinstance(self, PieceDetailSerializer))
+        return cache[obj.pk]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": True,
+            "description": "The evaluation app's scores of the piece (related rows by id; "
+            "nested data such as `features` on the piece's own page only); null until "
+            "it has them.",
+        }
+    )
+    def get_evaluation(self, obj: Piece) -> dict[str, Any] | None:
+        return self._evaluation(obj)
+
+    def get_novelty(self, obj: Piece) -> float | None:
+        return _score(self._evaluation(obj), ("novelty", "novelty_index", "novelty_score"))
+
+    def get_rating(self, obj: Piece) -> float | None:
+        return _score(self._evaluation(obj), ("rating", "mean_rating", "score"))
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": True,
+            "description": "Survey results of the piece; null until the survey app fills them.",
+        }
+    )
+    def get_survey(self, obj: Piece) -> dict[str, Any] | None:
+        fn = PIECE_SECTIONS.get("survey")
+        return fn(obj) if fn is not None else None
+
+    def get_url(self, obj: Piece) -> str:
+        return api_url(self.request, "piece-detail", obj.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, obj: Piece) -> str | None:
+        return web_url(self.request, "piece_detail", obj.pk)
+
+    def get_job_url(self, obj: Piece) -> str:
+        return api_url(self.request, "job-detail", obj.job_id)
+
+    @extend_schema_field(PieceDownloadsSerializer)
+    def get_downloads(self, obj: Piece) -> dict[str, str | None]:
+        """The formats the site's piece page offers, each as an absolute link."""
+        available = {
+            "abc": True,
+            "midi": bool(obj.midi),
+            "musicxml": obj.parses is not False,
+            "audio": bool(obj.audio or obj.midi),
+        }
+        return {
+            fmt: piece_download_url(self.request, obj.pk, fmt) if ok else None
+            for fmt, ok in available.items()
+        }
+
+
+class PieceDetailSerializer(PieceSerializer):
+    validity_detail = serializers.JSONField(read_only=True)
+
+    class Meta(PieceSerializer.Meta):
+        fields = [*PieceSerializer.Meta.fields, "text", "validity_detail"]
+        read_only_fields = fields
+
+
+# --- generation ------------------------------------------------------------------------------
+
+
+class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
+    run = serializers.IntegerField(source="checkpoint.run_id", read_only=True)
+    epoch = serializers.IntegerField(source="checkpoint.epoch", read_only=True)
+    done = serializers.SerializerMethodField()
+    pieces = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GenerationJob
+        fields = [
+            "id",
+            "checkpoint",
+            "run",
+            "epoch",
+            "count",
+            "temperature",
+            "top_k",
+            "seed",
+            "max_length",
+            "prime",
+            "grammar",
+            "is_epoch_sample",
+            "status",
+            "done",
+            "error",
+            "code_version",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "seconds",
+            "pieces",
+            "url",
+            "web_url",
+        ]
+        read_only_fields = fields
+
+    def get_done(self, obj: GenerationJob) -> bool:
+        return obj.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    @extend_schema_field(PieceSerializer(many=True))
+    def get_pieces(self, obj: GenerationJob) -> list[dict[str, Any]]:
+        if obj.status in (JobStatus.QUEUED, JobStatus.RUNNING) and not self.context.get(
+            "include_pieces_always"
+        ):
+            pieces: list[Piece] = []
+        else:
+            pieces = selectors.job_pieces(job=obj)
+        return PieceSerializer(pieces, many=True, context=self.context).data
+
+    def get_url(self, obj: GenerationJob) -> str:
+        return api_url(self.request, "job-detail", obj.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, obj: GenerationJob) -> str | None:
+        return web_url(self.request, "job_detail", obj.pk)
+
+
+class GenerationJobListSerializer(GenerationJobSerializer):
+    """Jobs in a list: without their pieces (follow `url` for them)."""
+
+    class Meta(GenerationJobSerializer.Meta):
+        fields = [f for f in GenerationJobSerializer.Meta.fields if f != "pieces"]
+        read_only_fields = fields
+
+
+class GenerationRequestSerializer(serializers.Serializer):
+    """What to generate. Name a checkpoint, or a run to use its latest checkpoint.
+
+    The opening of the pieces is either `prime` (ABC header fields and notes, as the model
+    saw them in training: `M:6/8\\nL:1/8\\nK:D\\n|:dBA`) or the site's form fields `meter`,
+    `key` and `opening`, which build the same prime."""
+
+    checkpoint = StrictIntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="A checkpoint id."
+    )
+    run = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        allow_null=True,
+        help_text="A run id: its latest checkpoint is used.",
+    )
+    count = StrictIntegerField(min_value=1, max_value=MAX_PIECES_PER_JOB, default=4)
+    temperature = StrictFloatField(
+        default=1.0,
+        max_value=10.0,
+        help_text="Greater than 0. Low: safe and repetitive; high: adventurous and wild.",
+    )
+    seed = StrictIntegerField(
+        min_value=0,
+        max_value=MAX_SEED,
+        required=False,
+        allow_null=True,
+        help_text="Leave out for a random seed; the one chosen is stored on the job.",
+    )
+    top_k = StrictIntegerField(
+        min_value=0, max_value=MAX_TOP_K, default=0, help_text="0 means no top-k cut."
+    )
+    max_length = StrictIntegerField(
+        min_value=16, max_value=MAX_TOKENS_LIMIT, default=800, help_text="Tokens per piece."
+    )
+    prime = StrictCharField(
+        max_length=MAX_PRIME_CHARS,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+    )
+    meter = StrictCharField(max_length=10, required=False, allow_blank=True, default="")
+    key = StrictCharField(max_length=20, required=False, allow_blank=True, default="")
+    opening = StrictCharField(
+        max_length=400, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    grammar = StrictBooleanField(default=False, help_text="Grammar-aware sampling mask.")
+
+    def validate_temperature(self, value: float) -> float:
+        if not value > 0:
+            raise serializers.ValidationError("Temperature must be greater than 0.")
+        return value
+
+    def _header(self, value: str, what: str) -> str:
+        value = (value or "").strip()
+        if any(ch in value for ch in "\n\r%:[]"):
+            raise serializers.ValidationError(f"A {what} is one short value, like 6/8 or D.")
+        return value
+
+    def validate_meter(self, value: str) -> str:
+        return self._header(value, "meter")
+
+    def validate_key(self, value: str) -> str:
+        return self._header(value, "key")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from .ways.abc_text import default_unit_length
+
+        ckpt_id, run_id = attrs.get("checkpoint"), attrs.get("run")
+        if ckpt_id is None and run_id is None:
+            raise serializers.ValidationError(
+                {"checkpoint": ["Name a checkpoint, or a run to use its latest checkpoint."]}
+            )
+        if ckpt_id is not None:
+            checkpoint = Checkpoint.objects.select_related("run").filter(pk=ckpt_id).first()
+            if checkpoint is None:
+                raise serializers.ValidationError(
+                    {"checkpoint": [f"There is no checkpoint {ckpt_id}."]}
+                )
+            if run_id is not None and checkpoint.run_id != run_id:
+                raise serializers.ValidationError(
+                    {"run": [f"Checkpoint {ckpt_id} belongs to run {checkpoint.run_id}."]}
+                )
+        else:
+            run = TrainingRun.objects.filter(pk=run_id).first()
+            if run is None:
+                raise serializers.ValidationError({"run": [f"There is no run {run_id}."]})
+            checkpoint = run.last_checkpoint
+            if checkpoint is None:
+                raise serializers.ValidationError(
+                    {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
+                )
+        attrs["checkpoint_object"] = checkpoint
+        meter, key = attrs.get("meter", ""), attrs.get("key", "")
+        opening = (attrs.get("opening") or "").replace("\r\n", "\n").replace("\r", "\n")
+        opening = opening.strip("\n")
+        if attrs.get("prime") and (meter or key or opening):
+            raise serializers.ValidationError(
+                {"prime": ["Give a prime, or meter/key/opening, not both."]}
+            )
+        if key and not meter:
+            raise serializers.ValidationError(
+                {"key": ["Give a meter as well: a tune names its meter first."]}
+            )
+        if opening and not (meter and key):
+            raise serializers.ValidationError(
+                {"opening": ["Give a meter and a key for the opening notes."]}
+            )
+        if meter:
+            prime = f"M:{meter}\nL:{default_unit_length(meter)}\n"
+            if key:
+                prime += f"K:{key}\n" + opening
+            attrs["prime"] = prime
+        return attrs
+
+
+class AllowanceSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        allow_null=True, help_text="Pieces you may generate per hour; null: no limit."
+    )
+    used = serializers.IntegerField(help_text="Pieces requested in the last hour.")
+    remaining = serializers.IntegerField(
+        allow_null=True, help_text="Pieces you may still request now; null: no limit."
+    )
+    scope = serializers.ChoiceField(
+        choices=["address", "user", "staff"], help_text="What the limit is counted by."
+    )
+
+
+def max_upload_bytes() -> int:
+    return int(settings.MAX_UPLOAD_BYTES)
