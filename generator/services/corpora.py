@@ -71,7 +71,10 @@ def abc_source_files(source: str) -> list[Path]:
         from music21 import corpus as m21corpus
 
         name = source.split(":", 1)[1]
-        found = m21corpus.getWork(name)
+        try:
+            found = m21corpus.getWork(name)
+        except Exception as exc:  # music21's CorpusException: no such work
+            raise ImportRefused(f"music21's corpus has no collection named {name!r}") from exc
         found = [found] if isinstance(found, (str, Path)) else list(found or [])
         paths = [Path(str(p)) for p in found]
         paths = [p for p in paths if p.suffix.lower() == ".abc"]

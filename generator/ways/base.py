@@ -170,7 +170,14 @@ class Way:
 
 
 def validate_config(config: dict[str, Any]) -> None:
-    """Refuse values outside their ranges with a message naming the field."""
+    """Refuse values outside their ranges, or of the wrong type, naming the field."""
+    try:
+        _validate_config(config)
+    except TypeError as exc:
+        raise ValueError(f"a hyperparameter has the wrong type: {exc}") from exc
+
+
+def _validate_config(config: dict[str, Any]) -> None:
 
     def check(name: str, ok: bool, what: str) -> None:
         if not ok:

@@ -90,3 +90,8 @@ def test_a_prime_encodes_after_the_start_token_and_refuses_unknown_symbols():
     assert ids[0] == START_ID and WAY.decode(vocab=vocab, ids=ids) == "M:6/8\nL:1/8\nK:D\n"
     with pytest.raises(ValueError, match="never saw"):
         WAY.encode_prime(vocab=vocab, prime="M:3/4\n")
+
+
+def test_a_hyperparameter_of_the_wrong_type_is_a_clear_error_not_a_crash():
+    with pytest.raises(ValueError, match="wrong type"):
+        WAY.resolve_config(preset="quick", overrides={"dropout": [1]})

@@ -89,3 +89,8 @@ def test_the_nottingham_database_imports_in_full_when_present(settings):
     assert job.status == JobStatus.SUCCEEDED
     assert job.imported >= 1000
     assert len(job.failures) <= 0.01 * (job.imported + job.duplicates + len(job.failures))
+
+
+def test_an_unknown_music21_collection_is_refused_with_its_name():
+    job = corpus_import(corpus=corpus_get_or_create(name="m"), source="music21:noSuchThing")
+    assert job.status == JobStatus.FAILED and "noSuchThing" in job.error
