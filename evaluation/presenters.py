@@ -1,0 +1,175 @@
+"""What the evaluation templates show: verdicts in words, side-by-side passages, charts.
+
+Reads stored results only (never computes an evaluation), so a page that includes
+`_piece_evaluation.html` costs a few queries and two melody reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.models import Piece, Tune
+
+from . import charts
+from .melody import UnreadableText, note_name, notes_from_text
+from .metrics.notes import Note
+from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation
+from .services import idiom_cut
+
+CONTEXT_NOTES = 8  # notes shown either side of a shared passage
+MAX_SHARED_SHOWN = 96  # a longer shared passage is shown with its middle elided
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def calibration_sentence(cal: dict[str, Any] | None) -> str:
+    """How the likely-copy flag is calibrated, in one sentence."""
+    if not cal or not cal.get("ok"):
+        reason = (cal or {}).get("error") or "the corpus has not been calibrated yet."
+        return f"No likely-copy flag: {reason[0].lower()}{reason[1:]}"
+    return (
+        "Flagged when it borrows more than 95% of held-out human tunes do (a copied passage "
+        f"longer than {cal['copy_len_threshold']:.0f} notes, or more than "
+        f"{pct(cal['frac8_threshold'])} of its 8-note phrases found in the corpus); "
+        f"{pct(cal['flagged_fraction'])} of human tunes are flagged."
+    )
+
+
+def verdict(evaluation: PieceEvaluation, cal: dict[str, Any] | None) -> dict[str, str]:
+    """A badge and one line that reads novelty beside idiom: copied, new and idiomatic, or
+    new because it is noise."""
+    pitch, rhythm = evaluation.idiom_pitch, evaluation.idiom_rhythm
+    cut_pitch, cut_rhythm = idiom_cut(cal or {}, "pitch"), idiom_cut(cal or {}, "rhythm")
+    idiomatic = (pitch is None or pitch >= cut_pitch) and (rhythm is None or rhythm >= cut_rhythm)
+    if evaluation.likely_copy:
+        return {
+            "kind": "copy",
+            "label": "Likely copy",
+            "sentence": "Likely copied: it borrows more from the corpus than 95% of held-out "
+            "human tunes do. Follow the source link to compare.",
+        }
+    prefix = "" if evaluation.likely_copy is False else "Not judged for copying. "
+    if idiomatic:
+        return {
+            "kind": "new",
+            "label": "New and idiomatic",
+            "sentence": f"{prefix}New and idiomatic: it borrows no more than human tunes do, "
+            "and its short melodic and rhythmic patterns are ones the corpus uses.",
+        }
+    return {
+        "kind": "noise",
+        "label": "New but noisy",
+        "sentence": f"{prefix}New because it is noise: only {pct(pitch)} of its 4-note pitch "
+        f"patterns and {pct(rhythm)} of its rhythm patterns occur anywhere in the corpus, "
+        f"where 95% of held-out human tunes reach {pct(cut_pitch)} and {pct(cut_rhythm)}.",
+    }
+
+
+def _melody(text: str, way: str) -> list[Note]:
+    try:
+        return notes_from_text(text=text, way=way)
+    except UnreadableText:
+        return []
+
+
+def _window(notes: list[Note], start: int, length: int) -> dict[str, Any]:
+    lo = max(0, start - CONTEXT_NOTES)
+    hi = min(len(notes), start + length + CONTEXT_NOTES)
+    cells = []
+    for i in range(lo, hi):
+        shared = start <= i < start + length
+        if shared and length > MAX_SHARED_SHOWN:
+            half = MAX_SHARED_SHOWN // 2
+            if start + half <= i < start + length - half:
+                if i == start + half:
+                    cells.append({"gap": length - 2 * half})
+                continue
+        n = notes[i]
+        cells.append(
+            {
+                "name": note_name(n.pitch),
+                "shared": shared,
+                "title": f"note {i + 1}, {n.duration:g} quarter{'s' if n.duration != 1 else ''}",
+            }
+        )
+    return {"cells": cells, "more_before": lo > 0, "more_after": hi < len(notes)}
+
+
+def side_by_side(piece: Piece, evaluation: PieceEvaluation) -> dict[str, Any] | None:
+    """The piece and its nearest tune (else the tune it copies most from) as note names,
+    the passage they share marked."""
+    if evaluation.nearest_tune_id and evaluation.nearest_shared_length:
+        tune_id = evaluation.nearest_tune_id
+        length = evaluation.nearest_shared_length
+        p_start, t_start = evaluation.nearest_piece_start, evaluation.nearest_tune_start
+        why = "nearest tune"
+    elif evaluation.copy_tune_id and evaluation.copy_length and evaluation.copy_length > 1:
+        tune_id, length = evaluation.copy_tune_id, evaluation.copy_length
+        p_start, t_start = evaluation.copy_piece_start, evaluation.copy_tune_start
+        why = "tune it shares its longest passage with"
+    else:
+        return None
+    tune = Tune.objects.select_related("corpus").filter(pk=tune_id).first()
+    if tune is None or p_start is None or t_start is None:
+        return None
+    piece_notes = _melody(piece.text, piece.way)
+    tune_notes = _melody(tune.text, tune.corpus.way)
+    if p_start + length > len(piece_notes) or t_start + length > len(tune_notes):
+        return None  # the texts changed since the evaluation
+    shift = tune_notes[t_start].pitch - piece_notes[p_start].pitch
+    return {
+        "tune": tune,
+        "why": why,
+        "length": length,
+        "piece_from": p_start + 1,
+        "piece_to": p_start + length,
+        "tune_from": t_start + 1,
+        "tune_to": t_start + length,
+        "shift": shift,
+        "shift_text": "in the same key"
+        if shift == 0
+        else f"{abs(shift)} semitone{'s' if abs(shift) != 1 else ''} "
+        f"{'higher' if shift > 0 else 'lower'} in the tune",
+        "piece": _window(piece_notes, p_start, length),
+        "tune_side": _window(tune_notes, t_start, length),
+    }
+
+
+def piece_evaluation_view(piece: Piece) -> dict[str, Any]:
+    """Everything `_piece_evaluation.html` shows for one piece."""
+    evaluation = (
+        PieceEvaluation.objects.filter(piece_id=piece.pk)
+        .select_related("copy_tune", "nearest_tune")
+        .first()
+    )
+    state = CorpusIndexState.objects.filter(corpus_id=piece.run.corpus_id).first()
+    cal = (state.calibration if state else None) or {}
+    view: dict[str, Any] = {
+        "evaluation": evaluation,
+        "status": evaluation.status if evaluation else EvaluationStatus.PENDING,
+        "calibration": cal,
+        "calibration_sentence": calibration_sentence(cal),
+        "corpus_id": piece.run.corpus_id,
+    }
+    if evaluation is None or evaluation.status != EvaluationStatus.DONE:
+        return view
+    view["verdict"] = verdict(evaluation, cal)
+    view["side_by_side"] = side_by_side(piece, evaluation)
+    copy_lengths = cal.get("copy_lengths") if cal.get("ok") else None
+    if copy_lengths:
+        view["copy_chart"] = charts.histogram(
+            values=copy_lengths,
+            integer=True,
+            x_label="longest copy of held-out human tunes (notes)",
+            threshold=cal.get("copy_len_threshold"),
+            threshold_label="flag above",
+            marker=evaluation.copy_length,
+            marker_label="this piece",
+            height=170,
+        )
+    view["human_idiom_pitch"] = (cal.get("idiom_pitch_summary") or {}).get("p50")
+    view["human_idiom_rhythm"] = (cal.get("idiom_rhythm_summary") or {}).get("p50")
+    view["human_copy_median"] = (cal.get("copy_length_summary") or {}).get("p50")
+    return view

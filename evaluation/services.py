@@ -1,0 +1,773 @@
+"""The verbs of evaluation: index a corpus, calibrate it, evaluate pieces, report on runs.
+
+Keyword-only functions named <entity>_<action>; views and tasks call these only.
+
+What a piece is compared with: its run's *corpus*. A run trains on the corpus tunes with
+pk <= run.tune_id_max, so the corpus is a superset of the tunes the run was trained on (plus
+any tunes imported after the run started). Evaluating against the whole corpus is therefore
+conservative: a piece can only look *more* copied than against its training tunes alone,
+never less, and one index per corpus serves every run on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+
+from generator.models import Corpus, GenerationJob, Piece, TrainingRun, Tune
+
+from . import statistics as st
+from .melody import UnreadableText, notes_from_text
+from .metrics.calibration import Calibration, calibrate, group_variants, is_likely_copy
+from .metrics.features import features
+from .metrics.index import CorpusIndex, encode, longest_common_run
+from .metrics.notes import Note
+from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, RunReport
+
+log = logging.getLogger(__name__)
+
+INDEX_DIR = "evaluation"  # under MEDIA_ROOT
+MIN_CALIBRATION_TUNES = 10  # fewer readable tunes: no calibration, no likely-copy flag
+HELDOUT_MIN, HELDOUT_MAX = 50, 2000  # held-out tunes: 10% of the corpus within these bounds
+RECALIBRATE_GROWTH = 1.1  # recalibrate once the corpus has grown by 10%
+HUMAN_SAMPLE = 100  # tunes per half of the human-against-human baseline
+GENERATED_SAMPLE = 200  # generated pieces compared per run report
+IDIOM_FALLBACK = 0.8  # "idiomatic" cut when a corpus has no calibration
+REPORT_VERSION = 1
+
+
+class EvaluationError(ValueError):
+    """A piece cannot be evaluated; the message is what the piece page shows."""
+
+
+# --- corpus index ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    index: CorpusIndex
+    tune_id_max: int | None
+    n_tunes: int
+    n_unreadable: int
+
+
+_CACHE: dict[int, _Entry] = {}
+_LOCK = threading.Lock()
+
+
+def _tune_notes(*, corpus: Corpus, tunes: QuerySet[Tune]) -> dict[int, list[Note]]:
+    """Tune id → melody; a tune that cannot be read gets an empty melody (it is indexed as
+    such, so the index still accounts for every tune)."""
+    out: dict[int, list[Note]] = {}
+    for pk, text in tunes.order_by("pk").values_list("pk", "text").iterator(chunk_size=2000):
+        try:
+            out[pk] = notes_from_text(text=text, way=corpus.way)
+        except UnreadableText:
+            out[pk] = []
+    return out
+
+
+def _index_path(corpus: Corpus, tune_id_max: int | None, n_tunes: int) -> str:
+    # The name says what the file holds, so a state row always points at a matching file
+    # even when two processes save at once.
+    return f"{INDEX_DIR}/corpus_{corpus.pk}_{tune_id_max or 0}_{n_tunes}.npz"
+
+
+def _load_saved(corpus: Corpus) -> _Entry | None:
+    state = CorpusIndexState.objects.filter(corpus=corpus).first()
+    if state is None or not state.path:
+        return None
+    path = Path(settings.MEDIA_ROOT) / state.path
+    if not path.exists():
+        return None
+    try:
+        index = CorpusIndex.load(path)
+    except Exception:  # a truncated or foreign file: rebuild rather than fail
+        log.warning("corpus %s: unreadable index %s, rebuilding", corpus.pk, path, exc_info=True)
+        return None
+    if len(index) != state.n_tunes:
+        return None
+    return _Entry(index, state.tune_id_max, state.n_tunes, state.n_unreadable)
+
+
+def _save(corpus: Corpus, entry: _Entry) -> None:
+    """Write the index file (compacted into one segment: under a second for ~10k tunes) and
+    point the corpus's state row at it, unless another process already saved this much."""
+    saved = CorpusIndexState.objects.filter(corpus=corpus).values("tune_id_max", "n_tunes").first()
+    if saved and saved["tune_id_max"] == entry.tune_id_max and saved["n_tunes"] == entry.n_tunes:
+        return
+    rel = _index_path(corpus, entry.tune_id_max, entry.n_tunes)
+    path = Path(settings.MEDIA_ROOT) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    entry.index.save(tmp)
+    os.replace(tmp, path)
+    old = None
+    try:
+        CorpusIndexState.objects.get_or_create(corpus=corpus)
+    except IntegrityError:  # another process created it at the same moment
+        pass
+    with transaction.atomic():
+        state = CorpusIndexState.objects.select_for_update().get(corpus=corpus)
+        newer = (
+            state.tune_id_max is not None
+            and entry.tune_id_max is not None
+            and state.tune_id_max > entry.tune_id_max
+        )
+        if newer:  # another process saved a bigger index meanwhile: keep theirs
+            if state.path != rel:
+                path.unlink(missing_ok=True)
+            return
+        if state.path and state.path != rel:
+            old = Path(settings.MEDIA_ROOT) / state.path
+        state.path = rel
+        state.n_tunes = entry.n_tunes
+        state.n_unreadable = entry.n_unreadable
+        state.tune_id_max = entry.tune_id_max
+        state.built_at = timezone.now()
+        state.code_version = settings.CODE_VERSION
+        state.save()
+    if old is not None:
+        old.unlink(missing_ok=True)
+
+
+def corpus_index_get(*, corpus: Corpus) -> CorpusIndex:
+    """The copy index of every tune of the corpus, built once and then kept up to date.
+
+    Cached in this process by corpus id and largest tune id; saved as an npz under
+    MEDIA_ROOT/evaluation/ and described by the corpus's CorpusIndexState. When tunes are
+    added, only those with a pk above the largest indexed id are read, encoded and added to
+    the cached (or saved) index; saving then compacts the file into one segment, under a
+    second for ~10,000 tunes. If tunes were deleted, the index is rebuilt from scratch.
+    """
+    extent = corpus.tunes.aggregate(n=Count("pk"), m=Max("pk"))
+    n_total, max_id = extent["n"], extent["m"]
+    with _LOCK:
+        entry = _CACHE.get(corpus.pk)
+        if entry is not None and entry.tune_id_max == max_id and entry.n_tunes == n_total:
+            return entry.index
+        if entry is None:
+            entry = _load_saved(corpus)
+        changed = False
+        if entry is not None:
+            new = corpus.tunes.filter(pk__gt=entry.tune_id_max or 0, pk__lte=max_id or 0)
+            if entry.n_tunes + new.count() != n_total:  # tunes were deleted: start again
+                entry = None
+        if entry is None:
+            entry = _Entry(CorpusIndex(), None, 0, 0)
+            new = corpus.tunes.filter(pk__lte=max_id or 0)
+            changed = True
+        melodies = _tune_notes(corpus=corpus, tunes=new)
+        for tune_id, notes in melodies.items():
+            entry.index.add(tune_id=tune_id, notes=notes)
+        if melodies:
+            changed = True
+            entry.tune_id_max = max(melodies)
+            entry.n_tunes += len(melodies)
+            entry.n_unreadable += sum(1 for notes in melodies.values() if len(notes) < 2)
+        entry.index.build()
+        if changed or not CorpusIndexState.objects.filter(corpus=corpus).exists():
+            _save(corpus, entry)
+        _CACHE[corpus.pk] = entry
+        return entry.index
+
+
+def corpus_index_state(*, corpus: Corpus) -> CorpusIndexState:
+    """The corpus's index row, building the index first if it has none."""
+    state = CorpusIndexState.objects.filter(corpus=corpus).first()
+    if state is None:
+        with _LOCK:  # a cached index whose row was deleted: build and save it again
+            _CACHE.pop(corpus.pk, None)
+        corpus_index_get(corpus=corpus)
+        state = CorpusIndexState.objects.get(corpus=corpus)
+    return state
+
+
+def _forget_cached_indexes() -> None:
+    """Drop this process's cached indexes (tests use it to prove the saved file is used)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+# --- calibration -----------------------------------------------------------------------------
+
+
+def corpus_calibrate(*, corpus: Corpus) -> CorpusIndexState:
+    """Measure what held-out human tunes borrow from the rest of the corpus.
+
+    Stores on the corpus's CorpusIndexState: the likely-copy thresholds (95th percentiles of
+    held-out tunes' longest copy and 8-gram fraction), the held-out distributions (with
+    their idiom and nearest-tune similarity, the baselines a piece is read against), the
+    share of held-out human tunes the thresholds flag, the variant groups found, and a
+    summary of the human tunes' features with the human-against-human MGEval baseline
+    (two random halves of the corpus).
+    """
+    corpus_index_state(corpus=corpus)  # the index and its state row exist from here on
+    max_id = corpus.tunes.aggregate(m=Max("pk"))["m"]
+    melodies = _tune_notes(corpus=corpus, tunes=corpus.tunes.filter(pk__lte=max_id or 0))
+    readable = {t: notes for t, notes in melodies.items() if len(notes) >= 2}
+    now = timezone.now()
+    calibration: dict[str, Any] = {
+        "ok": False,
+        "n_tunes": len(melodies),
+        "n_readable": len(readable),
+        "tune_id_max": max_id,
+        "computed_at": now.isoformat(),
+    }
+    human: dict[str, Any] = {}
+    if len(readable) < MIN_CALIBRATION_TUNES:
+        calibration["error"] = (
+            f"The corpus has {len(readable)} readable tune{'s' if len(readable) != 1 else ''}; "
+            f"calibration needs at least {MIN_CALIBRATION_TUNES}."
+        )
+    else:
+        calibration.update(_calibrate(readable))
+        human = _human_features(readable)
+    CorpusIndexState.objects.filter(corpus=corpus).update(
+        calibration=st.json_safe(calibration),
+        human_features=st.json_safe(human),
+        calibrated_at=now,
+        code_version=settings.CODE_VERSION,
+    )
+    return CorpusIndexState.objects.get(corpus=corpus)
+
+
+def _calibrate(tunes: dict[int, list[Note]]) -> dict[str, Any]:
+    n = len(tunes)
+    k = min(n // 2, max(HELDOUT_MIN, min(HELDOUT_MAX, round(0.1 * n))))
+    groups = group_variants(tunes=tunes)
+    cal = calibrate(tunes=tunes, groups=groups, holdout_fraction=k / n, seed=0)
+    # The same reference `calibrate` used (everything but the held-out tunes' variant
+    # groups), for the held-out tunes' idiom and nearest-tune similarity.
+    excluded = {groups[int(t)] for t in cal.heldout_ids}
+    reference = CorpusIndex()
+    for t, notes in tunes.items():
+        if groups[t] not in excluded:
+            reference.add(tune_id=t, notes=notes)
+    idiom = [reference.idiom(notes=tunes[int(t)]) for t in cal.heldout_ids]
+    nearest = [reference.nearest(notes=tunes[int(t)])[1] for t in cal.heldout_ids]
+    sizes = np.bincount(np.unique(list(groups.values()), return_inverse=True)[1])
+    pitch = [i["pitch"] for i in idiom]
+    rhythm = [i["rhythm"] for i in idiom]
+    return {
+        "ok": True,
+        "error": "",
+        "quantile": cal.quantile,
+        "copy_len_threshold": cal.copy_len_threshold,
+        "frac8_threshold": cal.frac8_threshold,
+        "flagged_fraction": cal.flagged_fraction,
+        "n_heldout": int(len(cal.heldout_ids)),
+        "n_reference": cal.n_reference,
+        "holdout_fraction": k / n,
+        "seed": 0,
+        "n_groups": int(len(sizes)),
+        "n_variant_groups": int((sizes > 1).sum()),
+        "n_tunes_in_variant_groups": int(sizes[sizes > 1].sum()),
+        "heldout_ids": cal.heldout_ids,
+        "copy_lengths": cal.copy_lengths,
+        "frac8": cal.frac8,
+        "idiom_pitch": pitch,
+        "idiom_rhythm": rhythm,
+        "nearest_similarity": nearest,
+        "copy_length_summary": st.quantiles(cal.copy_lengths),
+        "frac8_summary": st.quantiles(cal.frac8),
+        "idiom_pitch_summary": st.quantiles(pitch),
+        "idiom_rhythm_summary": st.quantiles(rhythm),
+        "nearest_summary": st.quantiles(nearest),
+    }
+
+
+def _human_features(tunes: dict[int, list[Note]]) -> dict[str, Any]:
+    """Features of up to 2 × HUMAN_SAMPLE tunes in two random halves, their summary, and
+    the MGEval comparison of one half with the other: what "as alike as human tunes" is."""
+    drawn = st.sample(list(tunes), 2 * HUMAN_SAMPLE, seed=1)
+    rng = np.random.default_rng(2)
+    order = rng.permutation(len(drawn))
+    half_a = sorted(drawn[i] for i in order[: len(drawn) // 2])
+    half_b = sorted(drawn[i] for i in order[len(drawn) // 2 :])
+    rows = {t: st.features_to_json(features(notes=tunes[t])) for t in drawn}
+    baseline = st.compare_sets(set_a=[rows[t] for t in half_a], set_b=[rows[t] for t in half_b])
+    scalars = {
+        name: st.quantiles(rows[t][name] for t in drawn)
+        for name in st.FEATURE_NAMES
+        if not isinstance(rows[drawn[0]][name], list)
+    }
+    return {
+        "n": len(drawn),
+        "sample_a": half_a,
+        "sample_b": half_b,
+        "scalars": scalars,
+        "baseline": baseline,
+    }
+
+
+def corpus_calibration_get(*, corpus: Corpus) -> dict[str, Any]:
+    """The corpus's calibration, computed now if it has none or the corpus grew by 10%."""
+    state = corpus_index_state(corpus=corpus)
+    cal = state.calibration or {}
+    n_now = state.n_tunes
+    if (
+        not cal
+        or n_now > RECALIBRATE_GROWTH * (cal.get("n_tunes") or 0)
+        or (n_now and not cal.get("n_tunes"))
+    ):
+        state = corpus_calibrate(corpus=corpus)
+        cal = state.calibration
+    return cal
+
+
+def _calibration_object(cal: dict[str, Any]) -> Calibration | None:
+    if not cal.get("ok"):
+        return None
+    return Calibration(
+        heldout_ids=np.array(cal.get("heldout_ids") or [], np.int64),
+        copy_lengths=np.array(cal.get("copy_lengths") or [], np.int64),
+        frac8=np.array([np.nan if v is None else v for v in cal.get("frac8") or []], float),
+        copy_len_threshold=float(cal["copy_len_threshold"]),
+        frac8_threshold=float(cal["frac8_threshold"]),
+        quantile=float(cal["quantile"]),
+        n_reference=int(cal["n_reference"]),
+        flagged_fraction=float(cal["flagged_fraction"]),
+    )
+
+
+def idiom_cut(cal: dict[str, Any], kind: str) -> float:
+    """The idiom below which a piece is less idiomatic than 95% of held-out human tunes."""
+    value = ((cal or {}).get(f"idiom_{kind}_summary") or {}).get("p5")
+    return float(value) if value is not None else IDIOM_FALLBACK
+
+
+# --- pieces ------------------------------------------------------------------------------------
+
+_SCORE_FIELDS = (
+    "n_notes",
+    "corpus_tunes",
+    "copy_length",
+    "copy_tune_id",
+    "copy_piece_start",
+    "copy_tune_start",
+    "ngram_4",
+    "ngram_8",
+    "ngram_16",
+    "novelty",
+    "nearest_tune_id",
+    "nearest_similarity",
+    "nearest_shared_length",
+    "nearest_piece_start",
+    "nearest_tune_start",
+    "likely_copy",
+    "idiom_pitch",
+    "idiom_rhythm",
+    "features",
+)
+
+
+def piece_notes(*, piece: Piece) -> list[Note]:
+    """The piece's melody; raises EvaluationError when it has none."""
+    try:
+        notes = notes_from_text(text=piece.text, way=piece.way)
+    except UnreadableText as exc:
+        raise EvaluationError(f"The piece cannot be evaluated: {exc}.") from None
+    if not notes:
+        raise EvaluationError(
+            "The piece has no notes: its text holds no melody to compare with the corpus."
+        )
+    if len(notes) < 2:
+        raise EvaluationError(
+            "The piece has a single note: a melody needs two notes before it can be compared."
+        )
+    return notes
+
+
+def _scores(piece: Piece) -> dict[str, Any]:
+    notes = piece_notes(piece=piece)
+    corpus = piece.run.corpus
+    index = corpus_index_get(corpus=corpus)
+    if len(index) == 0:
+        raise EvaluationError(
+            f"The corpus “{corpus}” has no tunes, so there is nothing to compare the piece with."
+        )
+    copy = index.longest_copy(notes=notes)
+    fractions = index.ngram_fractions(notes=notes, ns=(4, 8, 16))
+    nearest_id, similarity = index.nearest(notes=notes)
+    idiom = index.idiom(notes=notes)
+    cal = _calibration_object(corpus_calibration_get(corpus=corpus))
+    frac8 = fractions[8]
+    likely = (
+        None
+        if cal is None
+        else is_likely_copy(copy_len=copy.length_notes, frac8=frac8, calibration=cal)
+    )
+    # The passage shared with the nearest tune, for the side-by-side view.
+    shared: tuple[int, int, int] | tuple[None, None, None] = (None, None, None)
+    if nearest_id is not None and nearest_id == copy.tune_id:
+        shared = (copy.length_notes, copy.piece_start, copy.tune_start)
+    elif nearest_id is not None:
+        tune = Tune.objects.filter(pk=nearest_id).values_list("text", flat=True).first()
+        if tune is not None:
+            try:
+                tune_notes = notes_from_text(text=tune, way=corpus.way)
+            except UnreadableText:
+                tune_notes = []
+            length, i, j = longest_common_run(a=encode(notes=notes), b=encode(notes=tune_notes))
+            shared = (length + 1, i, j) if length else (None, None, None)
+    alive = set(Tune.objects.filter(pk__in=[copy.tune_id, nearest_id]).values_list("pk", flat=True))
+    return {
+        "n_notes": len(notes),
+        "corpus_tunes": len(index),
+        "copy_length": copy.length_notes,
+        "copy_tune_id": copy.tune_id if copy.tune_id in alive else None,
+        "copy_piece_start": copy.piece_start if copy.tune_id is not None else None,
+        "copy_tune_start": copy.tune_start if copy.tune_id is not None else None,
+        "ngram_4": st.finite_or_none(fractions[4]),
+        "ngram_8": st.finite_or_none(frac8),
+        "ngram_16": st.finite_or_none(fractions[16]),
+        "novelty": None if math.isnan(frac8) else 1.0 - frac8,
+        "nearest_tune_id": nearest_id if nearest_id in alive else None,
+        # 0 when no tune shares an 8-note phrase; unknown for a piece under 8 notes.
+        "nearest_similarity": similarity if len(notes) >= 8 else None,
+        "nearest_shared_length": shared[0],
+        "nearest_piece_start": shared[1],
+        "nearest_tune_start": shared[2],
+        "likely_copy": likely,
+        "idiom_pitch": st.finite_or_none(idiom["pitch"]),
+        "idiom_rhythm": st.finite_or_none(idiom["rhythm"]),
+        "features": st.features_to_json(features(notes=notes)),
+    }
+
+
+def _evaluation_row(piece: Piece) -> PieceEvaluation:
+    try:
+        evaluation, _ = PieceEvaluation.objects.get_or_create(piece=piece)
+    except IntegrityError:  # another worker created it at the same moment
+        evaluation = PieceEvaluation.objects.get(piece=piece)
+    return evaluation
+
+
+def piece_evaluate(*, piece: Piece) -> PieceEvaluation:
+    """Score one piece against its run's corpus and store the scores.
+
+    Never raises for a bad piece or corpus: a piece with no notes, unreadable text or an
+    empty corpus gets status `failed` and the reason in `error`.
+    """
+    evaluation = _evaluation_row(piece)
+    try:
+        scores = _scores(piece)
+        status, error = EvaluationStatus.DONE, ""
+    except EvaluationError as exc:
+        scores, status, error = {}, EvaluationStatus.FAILED, str(exc)
+    except Exception as exc:  # a bug must not crash the task: say so on the evaluation
+        log.exception("evaluation of piece %s failed", piece.pk)
+        scores, status = {}, EvaluationStatus.FAILED
+        error = f"The evaluation failed unexpectedly: {type(exc).__name__}: {exc}"[:2000]
+    for name in _SCORE_FIELDS:  # a failure clears the scores of an earlier evaluation
+        field = PieceEvaluation._meta.get_field(name.removesuffix("_id"))
+        setattr(evaluation, name, scores[name] if name in scores else field.get_default())
+    evaluation.status = status
+    evaluation.error = error
+    evaluation.computed_at = timezone.now()
+    evaluation.code_version = settings.CODE_VERSION
+    evaluation.save()
+    return evaluation
+
+
+def job_evaluate(*, job: GenerationJob) -> list[PieceEvaluation]:
+    """Evaluate every piece of a generation job."""
+    pieces = job.pieces.select_related("run__corpus").order_by("index", "pk")
+    return [piece_evaluate(piece=piece) for piece in pieces]
+
+
+def run_evaluate_missing(*, run: TrainingRun) -> int:
+    """Evaluate the run's pieces that have no finished evaluation; returns how many."""
+    missing = (
+        Piece.objects.filter(run=run)
+        .filter(Q(evaluation__isnull=True) | Q(evaluation__status=EvaluationStatus.PENDING))
+        .select_related("run__corpus")
+        .order_by("pk")
+    )
+    count = 0
+    for piece in missing.iterator(chunk_size=200):
+        piece_evaluate(piece=piece)
+        count += 1
+    return count
+
+
+# --- run reports -------------------------------------------------------------------------------
+
+
+def run_report_pieces(*, run: TrainingRun) -> tuple[QuerySet[Piece], str]:
+    """The pieces a report judges: the last checkpoint's own (non epoch-sample) pieces, or
+    every piece of the run when there are none."""
+    last = run.last_checkpoint
+    if last is not None:
+        qs = Piece.objects.filter(run=run, checkpoint=last, job__is_epoch_sample=False)
+        if qs.exists():
+            return qs, f"pieces generated from the last checkpoint (epoch {last.epoch})"
+    return Piece.objects.filter(run=run), (
+        "every piece of the run (none were generated from its last checkpoint outside the "
+        "epoch samples)"
+    )
+
+
+def _report_key(run: TrainingRun, state: CorpusIndexState) -> tuple[str, int]:
+    agg = Piece.objects.filter(run=run).aggregate(
+        n=Count("pk"),
+        evaluated=Count("evaluation", filter=~Q(evaluation__status=EvaluationStatus.PENDING)),
+        last=Max("evaluation__computed_at"),
+    )
+    last = run.last_checkpoint
+    parts = [
+        REPORT_VERSION,
+        agg["n"],
+        agg["evaluated"],
+        agg["last"].isoformat() if agg["last"] else "",
+        last.pk if last else "",
+        state.tune_id_max,
+        state.n_tunes,
+        state.calibrated_at.isoformat() if state.calibrated_at else "",
+        settings.CODE_VERSION,
+        len(run.history or []),
+    ]
+    raw = "|".join(str(p) for p in parts)
+    return hashlib.sha1(raw.encode()).hexdigest(), agg["evaluated"]
+
+
+def run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, Any]:
+    """MGEval/MusPy statistics, validity, novelty and per-epoch series of a run's pieces
+    against its corpus. Evaluates pieces that have no evaluation yet; the result is cached
+    on a RunReport row until the pieces, their evaluations or the corpus index change."""
+    corpus = run.corpus
+    run_evaluate_missing(run=run)
+    corpus_calibration_get(corpus=corpus)
+    state = CorpusIndexState.objects.get(corpus=corpus)
+    key, n_evaluated = _report_key(run, state)
+    cached = RunReport.objects.filter(run=run).first()
+    if cached is not None and cached.key == key and not refresh:
+        return cached.data
+    data = st.json_safe(_build_report(run, state))
+    RunReport.objects.update_or_create(
+        run=run,
+        defaults={
+            "key": key,
+            "n_evaluated": n_evaluated,
+            "data": data,
+            "code_version": settings.CODE_VERSION,
+        },
+    )
+    return data
+
+
+def _human_rows(corpus: Corpus, state: CorpusIndexState) -> list[dict[str, Any]]:
+    """Features of the human reference half (set A of the calibration's baseline)."""
+    ids = (state.human_features or {}).get("sample_a") or []
+    melodies = _tune_notes(corpus=corpus, tunes=corpus.tunes.filter(pk__in=ids))
+    return [st.features_to_json(features(notes=n)) for n in melodies.values() if len(n) >= 2]
+
+
+def _build_report(run: TrainingRun, state: CorpusIndexState) -> dict[str, Any]:
+    cal = state.calibration or {}
+    pieces_qs, scope = run_report_pieces(run=run)
+    pieces = list(pieces_qs.select_related("evaluation").order_by("pk"))
+    evaluations = [getattr(p, "evaluation", None) for p in pieces]
+    done = [e for e in evaluations if e is not None and e.status == EvaluationStatus.DONE]
+    human = _human_rows(run.corpus, state)
+    human_intra = st.intra_of(human) if len(human) > 1 else None
+    baseline = (state.human_features or {}).get("baseline") or {}
+
+    feature_rows = []
+    generated = [
+        e.features for e in done if e.features and all(k in e.features for k in st.FEATURE_NAMES)
+    ]
+    drawn = st.sample(range(len(generated)), GENERATED_SAMPLE, seed=3)
+    generated = [generated[i] for i in drawn]
+    if human_intra is not None and generated:
+        versus = st.compare_sets(set_a=human, set_b=generated, intra_a=human_intra)
+        own = st.intra_of(generated)
+        for name in st.FEATURE_NAMES:
+            base = baseline.get(name) or {}
+            feature_rows.append(
+                {
+                    "name": name,
+                    "label": st.FEATURE_LABELS[name],
+                    "kl": versus[name]["kl"],
+                    "overlap": versus[name]["overlap"],
+                    "inter_mean": versus[name]["inter_mean"],
+                    "inter_std": versus[name]["inter_std"],
+                    "human_intra_mean": versus[name]["intra_mean"],
+                    "human_intra_std": versus[name]["intra_std"],
+                    "generated_intra_mean": float(own[name].mean()) if len(own[name]) else None,
+                    "generated_intra_std": float(own[name].std()) if len(own[name]) else None,
+                    "baseline_kl": base.get("kl"),
+                    "baseline_overlap": base.get("overlap"),
+                }
+            )
+
+    return {
+        "version": REPORT_VERSION,
+        "run": run.pk,
+        "corpus": run.corpus_id,
+        "scope": scope,
+        "n_pieces": len(pieces),
+        "n_evaluated": sum(e is not None for e in evaluations),
+        "n_done": len(done),
+        "n_failed": sum(e is not None and e.status == EvaluationStatus.FAILED for e in evaluations),
+        "n_human": len(human),
+        "n_generated_compared": len(generated),
+        "validity": {
+            "parses": st.rate(p.parses for p in pieces),
+            "plays": st.rate(p.plays for p in pieces),
+            "valid": st.rate(p.is_valid for p in pieces) if pieces else None,
+            "bar_accuracy": st.mean(p.bar_accuracy for p in pieces),
+        },
+        "novelty": {
+            "median_copy_length": st.median(e.copy_length for e in done),
+            "max_copy_length": max((e.copy_length or 0 for e in done), default=None),
+            "share_flagged": st.rate(e.likely_copy for e in done),
+            "median_ngram_8": st.median(e.ngram_8 for e in done),
+            "median_novelty": st.median(e.novelty for e in done),
+            "median_nearest_similarity": st.median(e.nearest_similarity for e in done),
+            "median_idiom_pitch": st.median(e.idiom_pitch for e in done),
+            "median_idiom_rhythm": st.median(e.idiom_rhythm for e in done),
+        },
+        "human": {
+            "flagged_fraction": cal.get("flagged_fraction"),
+            "copy_len_threshold": cal.get("copy_len_threshold"),
+            "frac8_threshold": cal.get("frac8_threshold"),
+            "median_copy_length": (cal.get("copy_length_summary") or {}).get("p50"),
+            "median_idiom_pitch": (cal.get("idiom_pitch_summary") or {}).get("p50"),
+            "median_idiom_rhythm": (cal.get("idiom_rhythm_summary") or {}).get("p50"),
+            "calibrated": bool(cal.get("ok")),
+            "calibration_error": cal.get("error") or "",
+        },
+        "features": feature_rows,
+        "epochs": _epoch_series(run, human, human_intra),
+        "computed_at": timezone.now().isoformat(),
+        "code_version": settings.CODE_VERSION,
+    }
+
+
+def _epoch_series(
+    run: TrainingRun, human: list[dict[str, Any]], human_intra: dict[str, np.ndarray] | None
+) -> list[dict[str, Any]]:
+    """Per epoch, from the pieces the run wrote at the end of it: when does it get valid,
+    and when does it start to copy?"""
+    losses = {h.get("epoch"): h for h in run.history or []}
+    pieces = (
+        Piece.objects.filter(run=run, job__is_epoch_sample=True)
+        .select_related("evaluation", "checkpoint")
+        .order_by("checkpoint__epoch", "pk")
+    )
+    by_epoch: dict[int, list[Piece]] = {}
+    for piece in pieces:
+        by_epoch.setdefault(piece.checkpoint.epoch, []).append(piece)
+    series = []
+    for epoch, group in sorted(by_epoch.items()):
+        done = [
+            p.evaluation
+            for p in group
+            if getattr(p, "evaluation", None) is not None
+            and p.evaluation.status == EvaluationStatus.DONE
+        ]
+        overlap = None
+        rows = [e.features for e in done if e.features]
+        if human_intra is not None and rows:
+            overlap = st.mean_overlap(st.compare_sets(set_a=human, set_b=rows, intra_a=human_intra))
+        history = losses.get(epoch) or {}
+        series.append(
+            {
+                "epoch": epoch,
+                "n": len(group),
+                "n_done": len(done),
+                "valid": st.rate(p.is_valid for p in group),
+                "parses": st.rate(p.parses for p in group),
+                "bar_accuracy": st.mean(p.bar_accuracy for p in group),
+                "copy_length": st.median(e.copy_length for e in done),
+                "max_copy_length": max((e.copy_length or 0 for e in done), default=None),
+                "flagged": st.rate(e.likely_copy for e in done),
+                "novelty": st.median(e.novelty for e in done),
+                "idiom_pitch": st.median(e.idiom_pitch for e in done),
+                "idiom_rhythm": st.median(e.idiom_rhythm for e in done),
+                "feature_overlap": overlap,
+                "loss": history.get("loss"),
+                "val_loss": history.get("val_loss"),
+            }
+        )
+    return series
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+EXPORT_FIELDS = (
+    "piece_id",
+    "title",
+    "epoch",
+    "is_epoch_sample",
+    "parses",
+    "plays",
+    "bar_accuracy",
+    "status",
+    "error",
+    "n_notes",
+    "copy_length",
+    "copy_tune_id",
+    "copy_piece_start",
+    "copy_tune_start",
+    "ngram_4",
+    "ngram_8",
+    "ngram_16",
+    "novelty",
+    "nearest_tune_id",
+    "nearest_similarity",
+    "likely_copy",
+    "idiom_pitch",
+    "idiom_rhythm",
+    "computed_at",
+    "code_version",
+)
+
+
+def piece_scores(*, piece: Piece, with_features: bool = True) -> dict[str, Any]:
+    """One piece's scores as a flat JSON-ready dict (its evaluation must exist)."""
+    e = piece.evaluation
+    row: dict[str, Any] = {
+        "piece_id": piece.pk,
+        "title": piece.title,
+        "epoch": piece.checkpoint.epoch,
+        "is_epoch_sample": piece.job.is_epoch_sample,
+        "parses": piece.parses,
+        "plays": piece.plays,
+        "bar_accuracy": piece.bar_accuracy,
+        "status": e.status,
+        "error": e.error,
+        "computed_at": e.computed_at.isoformat() if e.computed_at else None,
+        "code_version": e.code_version,
+    }
+    for name in EXPORT_FIELDS:
+        if name not in row:
+            row[name] = getattr(e, name)
+    if with_features:
+        row["features"] = e.features
+    return st.json_safe(row)
+
+
+def run_scores(*, run: TrainingRun) -> list[dict[str, Any]]:
+    """Every piece of the run with its scores (evaluating any that have none yet)."""
+    run_evaluate_missing(run=run)
+    pieces = (
+        Piece.objects.filter(run=run)
+        .select_related("evaluation", "checkpoint", "job")
+        .order_by("checkpoint__epoch", "pk")
+    )
+    return [piece_scores(piece=p) for p in pieces]

@@ -1,0 +1,159 @@
+"""The evaluation pages, the piece partial and the exports, through the Django test client."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from django.template.loader import render_to_string
+
+from evaluation import services
+from evaluation.models import EvaluationStatus, PieceEvaluation
+from evaluation.presenters import verdict
+from tests.evaluation.helpers import junk, make_piece, notes_to_abc, transposed
+
+pytestmark = pytest.mark.django_db
+
+
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture
+def pieces(trained_run, tiny_corpus, corpus_melodies):
+    """A piece lifting 30 notes of a tune (in another key), a shuffled tune, a silent piece."""
+    source = tiny_corpus.tunes.order_by("pk")[7]
+    rng = np.random.default_rng(5)
+    before, after = junk(rng, 17), junk(rng, 12, start=50)
+    passage = transposed(corpus_melodies[source.pk][10:40], 3)
+    passage = transposed(passage, before[-1].pitch + 20 - passage[0].pitch)
+    shift = corpus_melodies[source.pk][10].pitch - passage[0].pitch
+    copied = make_piece(trained_run, text=notes_to_abc(before + passage + after), title="Lifted")
+    tune = corpus_melodies[tiny_corpus.tunes.order_by("pk")[9].pk]
+    shuffled = make_piece(
+        trained_run, text=notes_to_abc([tune[i] for i in rng.permutation(len(tune))])
+    )
+    silent = make_piece(trained_run, text="X:1\nT:Silence\nK:C\nz8|\n", title="Silence")
+    for piece in (copied, shuffled, silent):
+        services.piece_evaluate(piece=piece)
+    return {
+        "copied": copied,
+        "shuffled": shuffled,
+        "silent": silent,
+        "source": source,
+        "shift": shift,
+    }
+
+
+def test_the_run_report_page_shows_plots_and_tables(client, trained_run, pieces):
+    # A one-epoch model's own sample may have no notes: add a readable one for the series.
+    make_piece(trained_run, text=pieces["source"].text, epoch_sample=True)
+    response = client.get(f"/evaluation/runs/{trained_run.pk}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Validity, idiom and feature overlap by epoch</title>" in html
+    assert "Overlap area per feature</title>" in html
+    for text in ("Novelty against training time", "Features against human tunes",
+                 "Pitch-class histogram", "Baseline overlap", "Lifted", "could not be evaluated",
+                 f"/evaluation/runs/{trained_run.pk}/scores.csv"):  # fmt: skip
+        assert text in html, text
+    assert "likely-copy threshold" in html
+
+
+def test_the_corpus_calibration_page_shows_how_real_tunes_borrow(client, tiny_corpus):
+    response = client.get(f"/evaluation/corpora/{tiny_corpus.pk}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "95th percentile" in html and 'class="eval-bar' in html
+    assert "Human tunes flagged" in html and "Human against human" in html
+
+
+def test_an_empty_corpus_page_says_it_is_not_calibrated(client):
+    from generator.models import Corpus
+
+    corpus = Corpus.objects.create(name="nothing here")
+    response = client.get(f"/evaluation/corpora/{corpus.pk}/")
+    assert response.status_code == 200
+    assert "Not calibrated" in response.content.decode()
+
+
+def test_the_piece_partial_shows_the_copy_its_source_the_shared_passage_and_the_calibration(
+    pieces,
+):
+    source = pieces["source"]
+    html = render_to_string("evaluation/_piece_evaluation.html", {"piece": pieces["copied"]})
+    assert "Likely copy" in html
+    assert f'href="{source.get_absolute_url()}"' in html
+    assert "notes 18–47 of the piece" in html  # the copied passage, 1-based
+    assert html.count("<mark") >= 60  # 30 shared notes marked on each side
+    assert "Jaccard similarity" in html
+    assert "Flagged when it borrows more than 95% of held-out human tunes do" in html
+    assert "% of human tunes are flagged." in html
+    shift = pieces["shift"]
+    assert f"{abs(shift)} semitones {'higher' if shift > 0 else 'lower'} in the tune" in html
+
+    html = render_to_string("evaluation/_piece_evaluation.html", {"piece": pieces["silent"]})
+    assert "Not evaluated" in html and "no notes" in html
+
+    PieceEvaluation.objects.filter(piece=pieces["shuffled"]).delete()
+    html = render_to_string("evaluation/_piece_evaluation.html", {"piece": pieces["shuffled"]})
+    assert "Pending" in html
+
+
+def test_the_verdict_tells_new_and_idiomatic_from_new_because_it_is_noise():
+    cal = {"ok": True, "idiom_pitch_summary": {"p5": 0.8}, "idiom_rhythm_summary": {"p5": 0.9}}
+    idiomatic = PieceEvaluation(likely_copy=False, idiom_pitch=0.93, idiom_rhythm=0.97)
+    noisy = PieceEvaluation(likely_copy=False, idiom_pitch=0.41, idiom_rhythm=0.95)
+    copied = PieceEvaluation(likely_copy=True, idiom_pitch=1.0, idiom_rhythm=1.0)
+    assert verdict(idiomatic, cal)["sentence"].startswith("New and idiomatic")
+    assert verdict(noisy, cal)["sentence"].startswith("New because it is noise: only 41%")
+    assert verdict(copied, cal)["kind"] == "copy"
+
+
+def test_the_csv_and_json_exports_parse(client, trained_run, pieces):
+    n = trained_run.pieces.count()  # the epoch sample too
+    response = client.get(f"/evaluation/runs/{trained_run.pk}/scores.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == n
+    lifted = next(r for r in rows if r["title"] == "Lifted")
+    assert int(lifted["copy_length"]) == 30 and lifted["likely_copy"] == "True"
+    assert int(lifted["copy_tune_id"]) == pieces["source"].pk
+    assert 0 < float(lifted["ngram_8"]) < 1 and float(lifted["pitch_entropy"]) > 0
+    silent = next(r for r in rows if r["title"] == "Silence")
+    assert silent["status"] == "failed" and silent["copy_length"] == ""
+
+    data = _strict(client.get(f"/evaluation/runs/{trained_run.pk}/scores.json").content)
+    assert data["run"] == trained_run.pk and data["count"] == n == len(data["pieces"])
+    assert {p["status"] for p in data["pieces"]} <= {"done", "failed"}
+
+    piece = pieces["copied"]
+    one = _strict(client.get(f"/evaluation/pieces/{piece.pk}/scores.json").content)
+    assert one["piece_id"] == piece.pk and one["copy_length"] == 30
+    assert len(one["features"]["pitch_class_histogram"]) == 12
+
+
+def test_the_piece_scores_export_evaluates_a_piece_that_has_no_evaluation_yet(client, trained_run):
+    piece = make_piece(trained_run, text=trained_run.corpus.tunes.first().text)
+    one = _strict(client.get(f"/evaluation/pieces/{piece.pk}/scores.json").content)
+    assert one["status"] == EvaluationStatus.DONE and one["ngram_8"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/evaluation/runs/999999999/",
+        "/evaluation/runs/999999999/scores.csv",
+        "/evaluation/runs/999999999/scores.json",
+        "/evaluation/pieces/999999999/scores.json",
+        "/evaluation/corpora/999999999/",
+    ],
+)
+def test_unknown_ids_are_not_found(client, url):
+    assert client.get(url).status_code == 404

@@ -1,0 +1,49 @@
+"""Evaluation tasks through a real Celery worker on Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from evaluation.models import EvaluationStatus, PieceEvaluation
+from evaluation.tasks import job_evaluate_task, piece_evaluate_task
+from tests.evaluation.helpers import make_piece
+from tests.factories import make_tiny_corpus, make_trained_run
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(predicate, *, timeout: float, what: str, worker):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}\n{worker.log()[-2000:]}")
+
+
+def test_the_evaluation_tasks_run_through_a_real_celery_worker(celery_worker):
+    corpus = make_tiny_corpus(name="worker evaluation", tunes=20)
+    run = make_trained_run(corpus, epochs=1)
+    tune = corpus.tunes.order_by("pk")[4]
+    copied = make_piece(run, text=tune.text, title="A real tune")
+    silent = make_piece(run, text="X:1\nT:Silence\nK:C\nz8|\n", title="Silence")
+
+    job_evaluate_task.delay(copied.job_id)
+    piece_evaluate_task.delay(silent.pk)
+
+    def both():
+        rows = PieceEvaluation.objects.filter(piece__in=[copied, silent]).exclude(
+            status=EvaluationStatus.PENDING
+        )
+        return rows.count() == 2
+
+    wait_for(both, timeout=120, what="both evaluations", worker=celery_worker)
+    done = PieceEvaluation.objects.get(piece=copied)
+    assert done.status == EvaluationStatus.DONE, done.error
+    assert done.copy_tune_id == tune.pk and done.ngram_8 == 1.0 and done.likely_copy is True
+    failed = PieceEvaluation.objects.get(piece=silent)
+    assert failed.status == EvaluationStatus.FAILED and "no notes" in failed.error
+    assert "evaluation.tasks.job_evaluate_task" in celery_worker.log()
