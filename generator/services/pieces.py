@@ -229,6 +229,10 @@ def _generate(job: GenerationJob) -> None:
 
         for piece in pieces:
             transaction.on_commit(lambda pk=piece.pk: piece_render_task.delay(pk))
+        # Novelty, idiom and features against the corpus, on the default queue.
+        from evaluation.tasks import job_evaluate_task
+
+        transaction.on_commit(lambda: job_evaluate_task.delay(job.pk))
 
 
 def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) -> Piece:
