@@ -54,3 +54,17 @@ def make_trained_run(corpus: Corpus, *, epochs: int = 1, **config) -> TrainingRu
     )
     assert run.status == JobStatus.SUCCEEDED, run.error
     return run
+
+
+def wait_for(predicate, *, timeout: float, what: str, worker=None):
+    """Poll `predicate` until it returns something truthy; fail with the worker's log."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    log = worker.log()[-3000:] if worker is not None else ""
+    raise AssertionError(f"timed out waiting for {what}\n{log}")

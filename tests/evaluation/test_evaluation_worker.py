@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from evaluation.models import EvaluationStatus, PieceEvaluation
 from evaluation.tasks import job_evaluate_task, piece_evaluate_task
 from tests.evaluation.helpers import make_piece
-from tests.factories import make_tiny_corpus, make_trained_run
+from tests.factories import make_tiny_corpus, make_trained_run, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, *, timeout: float, what: str, worker):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.log()[-2000:]}")
 
 
 def test_the_evaluation_tasks_run_through_a_real_celery_worker(celery_worker):

@@ -1,7 +1,5 @@
 """The MIDI way through the same spine as the ABC way: import, run on the worker, pieces."""
 
-import time
-
 import pytest
 
 from generator.models import Corpus, JobStatus, Piece, TrainingRun, Way
@@ -13,18 +11,9 @@ from generator.services import (
     training_run_start,
 )
 from generator.ways import get_way
+from tests.factories import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, *, timeout: float, what: str, worker):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.log()[-3000:]}")
 
 
 def test_a_midi_run_trains_on_the_worker_and_its_pieces_keep_rhythm(celery_worker):

@@ -1,6 +1,5 @@
 """Runs and generation through a real Celery worker on Redis and PostgreSQL."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,9 @@ from generator.models import Checkpoint, JobStatus, Piece, TrainingRun
 from generator.render import abc_to_midi, audio_duration
 from generator.services import generation_job_create, training_run_create, training_run_start
 from generator.tasks import piece_render_task
+from tests.factories import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, *, timeout: float, what: str, worker=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    log = worker.log()[-1500:] if worker else ""
-    raise AssertionError(f"timed out waiting for {what}\n{log}")
 
 
 def test_a_run_survives_its_worker_being_killed_and_resumes_from_the_last_checkpoint(
