@@ -155,5 +155,17 @@ class AbcWay(Way):
 
         return abc_to_musicxml(abc=text)
 
+    def grammar(self, *, vocab: list[str]):
+        """A sampling constraint (see `ml.sampler.Constraint`) that keeps generated text a
+        well-formed tune: headers in order, closed chord symbols, chords and grace groups,
+        no header fields in the body, bars of the meter's length, repeats abc2midi accepts,
+        END only after a bar line. See `abc_grammar`. None when the vocabulary cannot even
+        write a bar line or a header (a model trained on something else)."""
+        from .abc_grammar import AbcGrammar
+
+        if not {"|", "\n", ":", "M", "L", "K"} <= set(vocab):
+            return None
+        return AbcGrammar(vocab)
+
 
 WAY = AbcWay()

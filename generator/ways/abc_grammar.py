@@ -1,0 +1,1212 @@
+"""Grammar-aware sampling for the ABC way: a mask of the characters that may come next.
+
+`AbcGrammar(vocab)` is a sampling constraint (see `ml.sampler.Constraint`): called with a row
+and the ids sampled so far, it returns a boolean mask over the vocabulary of the characters
+that keep the text a well-formed tune in the form the ABC way trains on,
+`M:…\nL:…\nK:…\n<body>` between START and END. Each row keeps an incremental parser
+state: a step folds in the one new character and looks the mask up in a cache keyed by the
+parser state (a mask is built, by trying each character on a copy of the state, only for a
+state never seen before). O(1) per step, no re-parsing.
+
+Structural rules (always on: what music21 and the bar check of `render.abc_validity` need)
+
+Header
+- `M:`, `L:` and `K:` lines, in that order, then the body. Values: a meter n/d (d 2..16),
+  `C` or `C|`; a unit 1/2 .. 1/32; a key: tonic, optional # or b, optional mode.
+
+Body lines
+- No blank line (it would end the tune), no line starting with a space.
+- No header field in the body, except whole `M:`, `L:` and `K:` lines between bars (a new
+  meter, unit or key; the next bar starts a new section, as the bar check counts them). No
+  inline fields `[K:…]`. `\` (line continuation) must be followed by the newline.
+
+Constructs that must close
+- A chord symbol `"…"` closes on its line within 24 characters.
+- A chord `[…]` holds 1..6 notes and closes before anything else; a grace group `{…}` holds
+  1..4 notes and closes; both are made of well-formed notes. A tuplet `(p[:q[:r]]` gets its
+  r notes before any bar line, line end or END.
+
+Bars (durations tracked exactly, as fractions of a whole note)
+- A note's or rest's length is the unit L times its suffix (`2`, `3/2`, `/`, `//`, `/4` …;
+  1/8 to 32 units; not `3//`, which music21 reads as 3/2 and abc2midi as 3/4); a chord counts
+  once, with its first note's length times the chord's own suffix; grace notes, chord
+  symbols and decorations count zero; a tuplet (p:q:r) scales its r notes by q/p (q as
+  music21 picks it from the meter); broken rhythm `a>b` makes a 3/2 and b 1/2 (`>>`: 7/4
+  and 1/4; `<`, `<<` the other way round).
+- A note, rest, chord, tuplet or broken pair that would overflow the bar is refused, and so
+  is one that would leave a rest of the bar no sequence of allowed notes can fill exactly
+  (so no state is ever a dead end).
+- A plain bar line `|` only closes a full bar. The first bar of a section (the tune's first
+  bar, the bar after any bar line other than `|`, after an ending, after an `M:`/`L:`/`K:`
+  line) may be short (a pickup); so may the last bar of a section, closed by a section mark
+  (`||`, `|]`, `:|`, `|:`, `::`, `|1`, `:|2` …): exactly the bars the bar check leaves out.
+  With `short_final="pickup"` the last bar may only be short by the section's pickup. A
+  second bar line with no note since the last (`|\n|`, `:| |:`) starts no new bar.
+
+END
+- Only at the start of a line after a completed bar line, with no construct open, after at
+  least `min_notes` notes (render.abc_validity wants 8).
+
+abc2midi rules (`abc2midi=True`, the default: what abc2midi reports as errors, and a few
+spots where music21 counts a bar differently from abc2midi)
+- A chord symbol names a chord abc2midi knows (root A-G or a-g, optional # or b, a type from
+  its list: m, 7, m7, maj7, 6, dim, aug, sus4 …, optional /bass) or is an annotation
+  starting with ^ _ < > @; a note follows it.
+- A tie `-` joins a note to the same pitch (same letter and octave, no new accidental), not
+  to a chord, a rest or a roll; octave marks are `,` after upper-case and `'` after
+  lower-case letters.
+- Broken rhythm joins two notes (or rests) written with the same length; no `.` or `H` on
+  either; only a chord symbol, a decoration other than `.`/`H`, or a slur between.
+- Decorations: only `~ . T u v` (music21 reads `H` as a note and drops `x` rests; `!…!` and
+  `+…+` are left out), at most two per note, directly before it (no space, slur or chord).
+  No grace group inside a tuplet (music21 counts grace notes as tuplet notes). No `::`
+  right after a note such as `F` (music21 reads `F::…` as a field running to the line end).
+- Repeats: no `|:` while one is open; `::` only while one is open; a first ending not right
+  after a closed repeat, and closed by `:|`; a second ending only after that; END not while
+  a `|:` or a first ending is open. At most two slurs open, `)` only closes one; at most
+  two spaces in a row.
+Real O'Neill text breaks these often (ties between different notes, "fine" or "~" as chord
+symbols): a third of those tunes do not play in abc2midi. `abc2midi=False` leaves them out.
+
+Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
+fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
+the model has no business producing (comments, directives). A tune cut short by the
+sampler's `max_tokens` can still end inside a construct: the grammar cannot know the limit.
+When the parser meets a character the rules refuse (in a prime, say) it carries on from the
+most sensible state and stops checking bar lengths until the next bar line; if a state ever
+allowed no character at all, the constraint would return None (no mask) and count it in
+`stats["fallbacks"]` (none in the fuzzing done for issue 11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .base import END, PAD, START
+
+NOTE_LETTERS = frozenset("ABCDEFGabcdefg")
+ACCIDENTAL_CHARS = frozenset("^_=")
+DIGITS = frozenset("0123456789")
+LENGTH_CHARS = frozenset("0123456789/")
+_LENGTH_OR_OCTAVE = LENGTH_CHARS | frozenset(",'")
+# Single-letter decorations (roll, staccato, fermata, trill, segno, coda, up/down bow, …).
+# M and L are decorations too, but only away from a line start, where they begin fields.
+DECORATIONS = frozenset("~.HTSOPRuvML")
+# The ones music21 counts right (it reads H as a note of its own, R after a chord symbol as C).
+SAFE_DECORATIONS = frozenset("~.Tuv")
+BODY_FIELDS = ("M", "L", "K")
+# Characters a body may contain between tokens at all; anything else is refused outright.
+TOP_CHARS = NOTE_LETTERS | ACCIDENTAL_CHARS | DECORATIONS | frozenset('zx[|:"{!+K()-<> \n\\Z')
+MAX_QUOTE = 24  # characters inside "…"
+MAX_CHORD_NOTES = 6
+MAX_GRACE = 4  # notes inside {…}
+MAX_DECORATION = 12  # characters inside !…!
+MAX_SLURS = 2
+MIN_LENGTH = Fraction(1, 8)  # the shortest note suffix allowed, in units of L
+
+# Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
+CHORD_TYPES = ("", "m", "7", "m7", "maj7", "M7", "6", "m6", "9", "m9", "dim", "dim7",
+               "aug", "+", "sus", "sus4", "7sus4", "sus2", "5")  # fmt: skip
+ANNOTATION_MARKS = frozenset("^_<>@")
+ANNOTATION_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .")
+KEY_MODES = ("", "m", "min", "maj", "mix", "dor", "phr", "lyd", "loc", "aeo", "ion")
+
+# Bar tokens: text -> (kind, ending). kind: "plain" (|), "section" (||, |], [|), "open" (|:),
+# "close" (:|), "both" (::), None for an ending alone ([1 right after a bar line); ending 1
+# or 2 when the token starts an ending (|1, :|2, [1).
+BAR_TOKENS: dict[str, tuple[str | None, int]] = {
+    "|": ("plain", 0),
+    "||": ("section", 0),
+    "|]": ("section", 0),
+    "[|": ("section", 0),
+    "|:": ("open", 0),
+    "||:": ("open", 0),
+    ":|": ("close", 0),
+    ":||": ("close", 0),
+    "::": ("both", 0),
+    ":|:": ("both", 0),
+    ":||:": ("both", 0),
+    "|1": ("plain", 1),
+    "|2": ("plain", 2),
+    ":|2": ("close", 2),
+    "[1": (None, 1),
+    "[2": (None, 2),
+}
+
+
+class _Trie:
+    """Strings as a trie; each node knows the values of all complete strings below it."""
+
+    __slots__ = ("children", "value", "values")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Trie] = {}
+        self.value: Any = None
+        self.values: tuple = ()
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[str, Any]], alphabet: frozenset[str]) -> _Trie:
+        root = cls()
+        for text, value in items:
+            if not set(text) <= alphabet:
+                continue  # the model cannot write it: do not offer it
+            node = root
+            for ch in text:
+                node = node.children.setdefault(ch, cls())
+            node.value = value
+        root._collect()
+        return root
+
+    def _collect(self) -> list:
+        found = [] if self.value is None else [self.value]
+        for child in self.children.values():
+            found.extend(child._collect())
+        self.values = tuple(dict.fromkeys(found))
+        return found
+
+    def walk(self, text: str) -> _Trie | None:
+        node = self
+        for ch in text:
+            node = node.children.get(ch)
+            if node is None:
+                return None
+        return node
+
+
+_DEAD = _Trie()  # where an unknown token leads: no continuation, no value
+
+
+def _length_items() -> list[tuple[str, Fraction]]:
+    """Note length suffixes and their values in units of L, 1/8 .. 32."""
+    items: dict[str, Fraction] = {"": Fraction(1)}
+    for n in [*range(1, 17), 24, 32]:
+        items[str(n)] = Fraction(n)
+    for k in (1, 2, 3):
+        items["/" * k] = Fraction(1, 2**k)
+    for n in range(1, 17):  # (no "3//": music21 reads it as 3/2, abc2midi as 3/4)
+        items[f"{n}/"] = Fraction(n, 2)
+        for d in (2, 4, 8):
+            items[f"{n}/{d}"] = Fraction(n, d)
+    for d in (2, 4, 8):
+        items[f"/{d}"] = Fraction(1, d)
+    return [(k, v) for k, v in items.items() if v >= MIN_LENGTH]
+
+
+def _meter_items() -> list[tuple[str, tuple[Fraction, bool]]]:
+    """Meter texts -> (bar length in whole notes, compound?)."""
+    items = [("C", (Fraction(1), False)), ("C|", (Fraction(1), False))]
+    for n in range(1, 17):
+        for d in (2, 4, 8, 16):
+            items.append((f"{n}/{d}", (Fraction(n, d), n % 3 == 0 and n > 3)))
+    return items
+
+
+def _unit_items() -> list[tuple[str, Fraction]]:
+    return [(f"1/{d}", Fraction(1, d)) for d in (2, 4, 8, 16, 32)]
+
+
+def _key_items() -> list[tuple[str, bool]]:
+    items = []
+    for tonic in "ABCDEFG":
+        for acc in ("", "#", "b"):
+            for mode in KEY_MODES:
+                for variant in {mode, mode.capitalize()}:
+                    items.append((tonic + acc + variant, True))
+                    if variant:
+                        items.append((f"{tonic}{acc} {variant}", True))
+    return items
+
+
+def _chord_symbol_items() -> list[tuple[str, bool]]:
+    """Chord symbol texts abc2midi accepts (annotations are handled apart)."""
+    basses = [""] + [f"/{b}{a}" for b in "ABCDEFGabcdefg" for a in ("", "#", "b", "+")]
+    return [
+        (root + acc + kind + bass, True)
+        for root in "ABCDEFGabcdefg"  # abc2midi takes "f" for F
+        for acc in ("", "#", "b")
+        for kind in CHORD_TYPES
+        for bass in basses
+    ]
+
+
+@lru_cache(maxsize=16)
+def _tries(alphabet: frozenset[str]) -> dict[str, _Trie]:
+    """The tries for one vocabulary (built once per alphabet: the chord one takes ~0.1 s)."""
+    return {
+        "lengths": _Trie.build(_length_items(), alphabet),
+        "M": _Trie.build(_meter_items(), alphabet),
+        "L": _Trie.build(_unit_items(), alphabet),
+        "K": _Trie.build(_key_items(), alphabet),
+        "chords": _Trie.build(_chord_symbol_items(), alphabet),
+        "bars": _Trie.build(BAR_TOKENS.items(), alphabet),
+    }
+
+
+def _tuplet(p: int, q: int | None, compound: bool) -> Fraction:
+    """The factor q/p music21 gives a (p tuplet (its ABCTuplet.updateRatio)."""
+    if q is None:
+        q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 3 if compound else 2)
+    return Fraction(q, p)
+
+
+class _Row:
+    """One row's parser state: plain attributes, so that a copy is one dict copy and the
+    cache key is the tuple of the values (everything that decides what may come next)."""
+
+    def __init__(self) -> None:
+        # where we are
+        self.phase = "H"  # "H" header, "B" body, "E" ended
+        self.mode = "T"  # what the current characters build; see AbcGrammar._feed
+        self.tok = ""  # text of the token being read
+        self.node: _Trie | None = None  # trie node of the token being read
+        self.field = ""  # field letter of a field line being read; ! or + of a decoration
+        self.hf = 0  # header fields done: 0 none, 1 M, 2 M and L
+        # music context
+        self.unit = Fraction(1, 8)
+        self.bar: Fraction | None = None  # bar length in whole notes; None: unchecked
+        self.compound = False
+        # bar state
+        self.pos = Fraction(0)  # length of the current bar so far
+        self.free = True  # the current bar may be short (first of its section)
+        self.pickup = Fraction(0)  # the section's pickup (short_final="pickup" only)
+        self.lost = False  # a refused character broke the count: unchecked to the next bar
+        self.bars = 0  # 1 once a bar with notes has been closed
+        self.boundary = True  # no note since the last bar line or field line
+        self.ending_bar = False  # the current bar starts an ending
+        self.bar_line_start = False  # the bar token being read began its line
+        # the note being read: kind n(ote) r(est) c(hord), accidental, letter, octave marks
+        self.n_kind, self.n_acc, self.n_letter, self.n_oct = "", "", "", ""
+        self.chord_base = Fraction(1)  # a chord's first note's length
+        self.chord_notes = 0
+        # what came just before (only while after_note) and what must come
+        self.after_note = False
+        self.last_kind = ""
+        self.last_written = Fraction(0)
+        self.last_pitch: tuple[str, str, str] | None = None
+        self.last_tuplet = False
+        self.last_b = False  # the last note was the second of a broken pair
+        self.last_deco = False  # the last note had a . or H decoration
+        self.last_upper = False  # the last note ended in an upper-case letter (F, not F2)
+        self.bar_after_upper = False  # the bar token being read follows such a note
+        self.need_note = False  # a chord symbol, grace group, decoration… waits for its note
+        self.pre = ""  # what the next note already has: q(uote) g(race) d(ecoration)
+        self.tie: tuple[str, str, str] | str | None = None  # the pitch to tie to, or "any"
+        self.broken: tuple[Fraction | None, Fraction] | None = None  # (length, factor) of b
+        self.tuplet_left = 0
+        self.tuplet_mult = Fraction(1)
+        self.slurs = 0
+        self.space = 0  # spaces in a row
+        self.line_start = True
+        self.line_content = False
+        self.cont = False  # the line continues the previous one (after \)
+        self.notes = 0  # capped at min_notes
+        # repeats
+        self.open_repeat = False
+        self.ending = 0
+        self.expect_second = False
+        self.closed = False  # a :| closed the last repeat and no |: has opened another
+
+    def clone(self) -> _Row:
+        new = _Row.__new__(_Row)
+        new.__dict__ = self.__dict__.copy()
+        return new
+
+    def key(self) -> tuple:
+        return tuple(self.__dict__.values())
+
+
+class AbcGrammar:
+    """The constraint: `grammar(row, ids) -> mask | None`. See the module docstring."""
+
+    def __init__(
+        self,
+        vocab: list[str],
+        *,
+        min_notes: int = 8,
+        abc2midi: bool = True,
+        short_final: str = "any",
+    ) -> None:
+        if short_final not in ("pickup", "any"):
+            raise ValueError("short_final must be 'pickup' or 'any'")
+        self.vocab = list(vocab)
+        self.size = len(vocab)
+        self.min_notes = int(min_notes)
+        self.abc2midi = bool(abc2midi)
+        self.short_final = short_final
+        self.end_id = self.vocab.index(END) if END in self.vocab else -1
+        self.index = {tok: i for i, tok in enumerate(self.vocab)}
+        self.chars = [(i, tok) for i, tok in enumerate(self.vocab) if len(tok) == 1]
+        self.alphabet = frozenset(tok for _, tok in self.chars)
+        tries = _tries(self.alphabet)
+        self.lengths, self.bar_tokens, self.chord_symbols = (
+            tries["lengths"],
+            tries["bars"],
+            tries["chords"],
+        )
+        self.field_values = {f: tries[f] for f in BODY_FIELDS}
+        self.top_chars = [(i, ch) for i, ch in self.chars if ch in TOP_CHARS]
+        self.letter_ids = np.array([i for i, ch in self.chars if ch in NOTE_LETTERS], np.int64)
+        self._cache: dict[tuple, np.ndarray | None] = {}
+        self._fits_cache: dict[tuple, bool] = {}
+        self._sum_cache: dict[int, list[int]] = {}
+        self._rows: dict[int, tuple[list[int], int, _Row]] = {}
+        self.stats = {"steps": 0, "masks_built": 0, "fallbacks": 0}
+
+    # --- the constraint --------------------------------------------------------------------
+    def __call__(self, row: int, ids: list[int]) -> np.ndarray | None:
+        ref, read, st = self._rows.get(row, (None, 0, None))
+        if st is None or ref is not ids or len(ids) < read:
+            ref, read, st = ids, 0, _Row()  # a new piece in this row
+        for i in ids[read:]:
+            self._feed_id(st, int(i))
+        self._rows[row] = (ref, len(ids), st)
+        self.stats["steps"] += 1
+        return self._mask(st)
+
+    def reset(self) -> None:
+        """Forget every row (the next call starts each row afresh)."""
+        self._rows.clear()
+
+    # --- helpers for tests and tools -------------------------------------------------------
+    def state_after(self, text: str) -> _Row:
+        """The parser state after START + text."""
+        st = _Row()
+        for ch in text:
+            self._feed(st, ch)
+        return st
+
+    def allowed_after(self, text: str) -> set[str]:
+        """The characters (and END as '</s>') allowed after START + text."""
+        mask = self._mask(self.state_after(text))
+        if mask is None:
+            return set(self.vocab)
+        return {self.vocab[i] for i in np.flatnonzero(mask)}
+
+    def violations(self, text: str, *, end: bool = True) -> list[int]:
+        """Positions in `text` whose character the grammar would not have allowed there
+        (len(text) stands for END after the text, when `end`)."""
+        st, bad = _Row(), []
+        for k, ch in enumerate(text):
+            mask = self._mask(st)
+            if mask is not None and (ch not in self.index or not mask[self.index[ch]]):
+                bad.append(k)
+            self._feed(st, ch)
+        if end and self.end_id >= 0:
+            mask = self._mask(st)
+            if mask is not None and not mask[self.end_id]:
+                bad.append(len(text))
+        return bad
+
+    # --- masks -----------------------------------------------------------------------------
+    def _mask(self, st: _Row) -> np.ndarray | None:
+        if st.phase == "E":
+            return None
+        key = st.key()
+        if key in self._cache:
+            return self._cache[key]
+        self.stats["masks_built"] += 1
+        if st.phase == "B" and st.mode in ("N", "B", "P", "R"):
+            mask = self._token_mask(st)
+        elif st.phase == "B" and st.mode == "T":
+            mask = self._top_mask(st)
+        else:
+            mask = self._trial_mask(st, self.chars)
+        if self.end_id >= 0 and self._can_end(st):
+            mask[self.end_id] = True
+        if not mask.any():
+            self.stats["fallbacks"] += 1
+            mask = None
+        if len(self._cache) > 500_000:
+            self._cache.clear()
+        self._cache[key] = mask
+        return mask
+
+    def _trial_mask(self, st: _Row, chars: Iterable[tuple[int, str]]) -> np.ndarray:
+        """Try each character on a copy of the state."""
+        mask = np.zeros(self.size, dtype=bool)
+        for i, ch in chars:
+            if self._feed(st.clone(), ch):
+                mask[i] = True
+        return mask
+
+    def _top_mask(self, st: _Row) -> np.ndarray:
+        """Between tokens: characters outside TOP_CHARS are refused outright, and all note
+        letters behave alike unless a tie names the pitch."""
+        if st.tie is not None and st.tie != "any" or not len(self.letter_ids):
+            return self._trial_mask(st, self.top_chars)
+        mask = self._trial_mask(st, ((i, ch) for i, ch in self.top_chars if ch not in NOTE_LETTERS))
+        i0 = int(self.letter_ids[0])
+        mask[self.letter_ids] = self._feed(st.clone(), self.vocab[i0])
+        return mask
+
+    def _token_mask(self, st: _Row) -> np.ndarray:
+        """Inside a token that ends at the first character that does not continue it (a
+        note's length, a bar line, a tuplet spec, a broken-rhythm sign): the continuing
+        characters are tried one by one; every other character ends the token and is then
+        judged as the first character after it, by that state's (cached) mask."""
+        cont = self._continuing(st)
+        mask = self._trial_mask(st, ((i, ch) for i, ch in self.chars if ch in cont))
+        after = st.clone()
+        if self._terminate(after):
+            rest = self._mask(after) if after.mode == "T" else None
+            if rest is not None:
+                rest = rest.copy()
+                rest[[self.index[c] for c in cont if c in self.index]] = False
+                if self.end_id >= 0:
+                    rest[self.end_id] = False
+                mask |= rest
+        return mask
+
+    def _continuing(self, st: _Row) -> frozenset[str] | set[str]:
+        if st.mode == "N":
+            if st.n_kind == "n" and not st.tok and len(st.n_oct) < 3:
+                return _LENGTH_OR_OCTAVE
+            return LENGTH_CHARS
+        if st.mode == "B":
+            cont = set(st.node.children) if st.node is not None else set()
+            if st.node is not None and st.node.value is None:
+                cont |= set("|:]") | DIGITS
+            return cont
+        if st.mode == "P":
+            if not st.tok:
+                return set("23456789")
+            parts = st.tok.split(":")
+            cont = {":"} if len(parts) < 3 and (parts[-1] or not self.abc2midi) else set()
+            if len(parts) > 1 and parts[-1] == "":
+                cont |= set("123456789")
+            return cont
+        if st.mode == "R":
+            return {st.tok[0]} if len(st.tok) < 2 else set()
+        return set()
+
+    def _terminate(self, st: _Row) -> bool:
+        """End the token being read (as a character that does not continue it would)."""
+        if st.mode == "N":
+            return self._finish_note(st)
+        if st.mode == "B":
+            return self._end_bar(st)
+        if st.mode == "P":
+            return self._end_paren(st)
+        if st.mode == "R":
+            return self._end_broken(st)
+        return False
+
+    def _can_end(self, st: _Row) -> bool:
+        return (
+            st.phase == "B"
+            and st.mode == "T"
+            and st.line_start
+            and not st.cont
+            and st.boundary
+            and st.pos == 0
+            and st.bars > 0
+            and not st.need_note
+            and st.tie is None
+            and st.tuplet_left == 0
+            and st.notes >= self.min_notes
+            and not (self.abc2midi and (st.open_repeat or st.ending == 1))
+        )
+
+    # --- durations -------------------------------------------------------------------------
+    def _checking(self, st: _Row) -> bool:
+        return st.bar is not None and not st.lost
+
+    def _fillable(self, st: _Row, rest: Fraction) -> bool:
+        return rest >= 0 and (rest / (st.unit * MIN_LENGTH)).denominator == 1
+
+    def _fits(self, st: _Row, node: _Trie, base: Fraction) -> bool:
+        """Does some length in `node`'s subtree, times `base`, fit what is left of the bar
+        for the next note (tuplet and broken rhythm included)?"""
+        if not self._checking(st):
+            want = st.broken[0] if st.broken is not None else None
+            return want is None or any(v * base == want for v in node.values)
+        key = (node, base, st.unit, st.bar, st.pos, st.broken, st.tuplet_left, st.tuplet_mult)
+        hit = self._fits_cache.get(key)
+        if hit is None:
+            hit = any(self._fits_value(st, v * base) for v in node.values)
+            if len(self._fits_cache) > 500_000:
+                self._fits_cache.clear()
+            self._fits_cache[key] = hit
+        return hit
+
+    def _fits_value(self, st: _Row, written: Fraction) -> bool:
+        mult = Fraction(1)
+        if st.broken is not None:
+            want, mult = st.broken
+            if want is not None and written != want:
+                return False
+        if st.tuplet_left > 0:
+            mult *= st.tuplet_mult
+        end = st.pos + written * st.unit * mult
+        if end > st.bar:
+            return False
+        # a tuplet's inner notes may leave odd remainders: its other notes must be able to
+        # bring the bar back to a length the allowed notes can complete
+        return self._completable(st, end, max(st.tuplet_left - 1, 0))
+
+    def _completable(self, st: _Row, end: Fraction, notes: int) -> bool:
+        """Can `notes` more tuplet notes, from bar position `end`, leave a rest of the bar
+        that plain notes fill exactly?"""
+        grid = st.unit * MIN_LENGTH
+        if not notes:
+            return self._fillable(st, st.bar - end)
+        step = grid * st.tuplet_mult
+        room = st.bar - end
+        for total in self._sums(notes):  # in grid steps, ascending
+            if total * step > room:
+                return False
+            if ((room - total * step) / grid).denominator == 1:
+                return True
+        return False
+
+    def _sums(self, notes: int) -> list[int]:
+        """The lengths (in grid steps) `notes` allowed notes can add up to, ascending."""
+        if notes not in self._sum_cache:
+            steps = {int(v / MIN_LENGTH) for v in self.lengths.values}
+            sums = {0}
+            for _ in range(notes):
+                sums = {a + b for a in sums for b in steps if a + b <= 1024}
+            self._sum_cache[notes] = sorted(sums)
+        return self._sum_cache[notes]
+
+    def _room_for_note(self, st: _Row) -> bool:
+        """Is there room in the bar for the next note, at some allowed length?"""
+        return self._fits(st, self.lengths, Fraction(1))
+
+    # --- feeding ---------------------------------------------------------------------------
+    def _feed_id(self, st: _Row, i: int) -> None:
+        tok = self.vocab[i] if 0 <= i < self.size else PAD
+        if tok == START:
+            st.__init__()
+        elif tok == END:
+            st.phase = "E"
+        elif tok != PAD:
+            for ch in tok:
+                self._feed(st, ch)
+
+    def _feed(self, st: _Row, ch: str) -> bool:
+        """Fold one character into the state; True when the grammar allows it there. The
+        state is updated either way (a refused character is parsed as well as it can be)."""
+        if st.phase == "H":
+            return self._feed_header(st, ch)
+        if st.phase == "E":
+            return False
+        mode = st.mode
+        if mode == "T":
+            return self._top(st, ch)
+        if mode in ("N", "B", "P", "R") and ch not in self._continuing(st):
+            ok = self._terminate(st)
+            return self._top(st, ch) and ok
+        if mode == "N":
+            return self._length_char(st, ch)
+        if mode == "B":
+            return self._bar_char(st, ch)
+        if mode == "P":
+            st.tok += ch
+            return len(st.tok) > 1 or self._tuplet_room(st, int(ch), None, None)
+        if mode == "R":
+            st.tok += ch
+            return True
+        if mode == "A":
+            return self._accidental_char(st, ch)
+        if mode == "Q":
+            return self._quote(st, ch)
+        if mode == "C":
+            return self._chord(st, ch)
+        if mode == "G":
+            return self._grace(st, ch)
+        if mode == "D":
+            return self._decoration(st, ch)
+        if mode == "K":
+            return self._bracket(st, ch)
+        if mode == "F":
+            return self._field_char(st, ch)
+        if mode == "S":  # after "\": only the newline
+            st.mode = "T"
+            if ch == "\n":
+                self._newline(st)
+                st.cont = True
+                return True
+            return self._top(st, ch) and False
+        return False
+
+    # header ------------------------------------------------------------------------------
+    def _feed_header(self, st: _Row, ch: str) -> bool:
+        if st.mode == "F":
+            return self._field_char(st, ch)
+        if st.mode == "X":  # skipping an unknown header line
+            if ch == "\n":
+                st.mode = "T"
+            return False
+        if ch == BODY_FIELDS[st.hf]:
+            st.mode, st.field, st.tok, st.node = "F", ch, "", None
+            return True
+        if ch in BODY_FIELDS:  # out of order: take it, with defaults for what was skipped
+            st.hf = BODY_FIELDS.index(ch)
+            st.mode, st.field, st.tok, st.node = "F", ch, "", None
+            return False
+        if ch.isalpha() and ch not in NOTE_LETTERS:
+            st.mode = "X"
+            return False
+        self._begin_body(st)  # music without (the rest of) a header
+        self._feed(st, ch)
+        return False
+
+    def _begin_body(self, st: _Row) -> None:
+        st.phase, st.mode, st.tok, st.node = "B", "T", "", None
+        st.line_start, st.line_content, st.boundary, st.free = True, False, True, True
+        st.pos, st.pickup, st.bars = Fraction(0), Fraction(0), 0
+
+    def _field_char(self, st: _Row, ch: str) -> bool:
+        """Reading `X:value\\n`, a header line or a body M:/L:/K: line."""
+        if st.node is None:  # the colon
+            if ch == ":":
+                st.node = self.field_values[st.field]
+                return True
+            st.mode = "X" if st.phase == "H" else "T"
+            st.field = ""
+            return False if st.phase == "H" else self._top(st, ch) and False
+        if ch == " " and st.tok == "" and st.node is self.field_values[st.field]:
+            st.tok = " "
+            return True
+        if ch == "\n":
+            value = st.node.value
+            self._apply_field(st, value)
+            return value is not None
+        st.tok += ch
+        child = st.node.children.get(ch)
+        st.node = child if child is not None else _DEAD
+        return child is not None
+
+    def _apply_field(self, st: _Row, value: Any) -> None:
+        field = st.field
+        if field == "M":
+            st.bar, st.compound = value if value is not None else (None, False)
+        elif field == "L" and value is not None:
+            st.unit = value
+        st.mode, st.tok, st.node, st.field = "T", "", None, ""
+        if st.phase == "H":
+            st.hf = BODY_FIELDS.index(field) + 1
+            if field == "M":  # ABC's default unit, until an L: line says otherwise
+                short = st.bar is not None and st.bar < Fraction(3, 4)
+                st.unit = Fraction(1, 16) if short else Fraction(1, 8)
+            if st.hf >= 3:
+                self._begin_body(st)
+            return
+        # a body field line: the next bar starts a new section
+        self._newline(st)
+        st.boundary, st.free, st.lost = True, True, False
+        st.pickup, st.pos = Fraction(0), Fraction(0)
+
+    # top level ---------------------------------------------------------------------------
+    def _top(self, st: _Row, ch: str) -> bool:
+        """A character between tokens."""
+        # abc2midi: a decoration is followed by its note ("~(A" is a malformed note)
+        blocked = self.abc2midi and st.pre[-1:] == "d" and ch in '({"!+['
+        return self._top_token(st, ch) and not blocked
+
+    def _top_token(self, st: _Row, ch: str) -> bool:
+        after_note = st.after_note
+        last_kind, last_written, last_pitch = st.last_kind, st.last_written, st.last_pitch
+        last_tuplet, last_b, last_deco = st.last_tuplet, st.last_b, st.last_deco
+        last_upper = st.last_upper
+        if after_note and ch != ")":
+            st.after_note, st.last_kind, st.last_written = False, "", Fraction(0)
+            st.last_pitch, st.last_tuplet, st.last_b, st.last_deco = None, False, False, False
+            st.last_upper = False
+        space = st.space
+        st.space = 0
+        line_start = st.line_start
+        if ch != "\n":
+            st.line_start = False
+            if ch != " ":
+                st.line_content = True
+        pending = st.need_note or st.tuplet_left > 0 or st.broken is not None
+        tie_pitch = st.tie not in (None, "any")
+
+        if ch in NOTE_LETTERS:
+            return self._start_note(st, ch, "")
+        if ch in ACCIDENTAL_CHARS:
+            st.mode, st.tok = "A", ch
+            return self._room_for_note(st) and (not tie_pitch or st.tie[0].startswith(ch))
+        if ch in "zx":  # (music21 drops x, the invisible rest, from the bar: not in strict)
+            ok = st.tie is None and "g" not in st.pre and self._room_for_note(st)
+            ok = ok and (ch == "z" or not self.abc2midi)
+            self._begin_length(st, "r")
+            return ok
+        if ch == "[":  # a chord, [| or an ending [1: decided by the next character
+            st.mode = "K"
+            chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(st)
+            node = self.bar_tokens.children.get("[")
+            return chord or (node is not None and any(self._bar_ok(st, v) for v in node.values))
+        if ch in "|:":
+            st.mode, st.tok, st.node = "B", "", self.bar_tokens
+            st.bar_line_start, st.bar_after_upper = line_start, after_note and last_upper
+            return self._bar_char(st, ch)
+        if ch == '"':  # (real tunes put annotations such as "fine" before bar lines)
+            ok = "q" not in st.pre and (self._room_for_note(st) or not self.abc2midi)
+            st.mode, st.tok = "Q", ""
+            st.pre += "q"
+            return ok
+        if ch == "{":  # (music21 counts grace notes as tuplet notes: none inside a tuplet)
+            ok = "g" not in st.pre and st.broken is None and st.tie is None
+            ok = ok and not (self.abc2midi and st.tuplet_left)
+            ok = ok and self._room_for_note(st)
+            st.mode, st.tok, st.node, st.chord_notes = "G", "", None, 0
+            st.pre += "g"
+            return ok
+        if ch in "!+":  # (music21 reads +trill+ and !…! with odd text as notes: not in strict)
+            ok = "d" not in st.pre and st.broken is None and self._room_for_note(st)
+            ok = ok and not self.abc2midi
+            st.mode, st.tok, st.field = "D", "", ch
+            st.pre += "d"
+            return ok
+        if ch in "ML" and line_start or ch == "K":
+            st.mode, st.field, st.tok, st.node = "F", ch, "", None
+            return line_start and self._body_field_ok(st)
+        if ch in DECORATIONS:
+            # abc2midi: . and H change a note's length for broken rhythm (".A>B" is refused)
+            ok = not self.abc2midi or (
+                ch in SAFE_DECORATIONS
+                and st.pre.count("d") < 2
+                and (st.broken is None or ch not in ".H")
+                and (st.tie is None or ch != "~")  # abc2midi cannot tie into a roll
+            )
+            ok = ok and self._room_for_note(st)
+            st.pre += "d" if ch not in ".H" else "hd"
+            st.need_note = True
+            return ok
+        if ch == "(":
+            st.mode, st.tok = "P", ""
+            slur = st.slurs < MAX_SLURS or not self.abc2midi
+            return (
+                not tie_pitch
+                and self._room_for_note(st)
+                and (slur or self._tuplet_room(st, 3, None, None))
+            )
+        if ch == ")":  # also between a> and b: the pair's total does not change
+            waiting = st.need_note and (st.broken is None or st.pre)
+            ok = (st.slurs > 0 and not waiting and not st.tuplet_left) or not self.abc2midi
+            st.slurs = max(0, st.slurs - 1)
+            return ok
+        if ch == "-":
+            if not self.abc2midi:  # O'Neill writes a-b, a>-b, a-<b: read - as a slur mark
+                st.tie = "any" if after_note and last_kind != "r" else st.tie
+                st.after_note, st.last_kind, st.last_written = after_note, last_kind, last_written
+                st.last_tuplet, st.last_b, st.last_deco = last_tuplet, last_b, last_deco
+                return (after_note and last_kind in ("n", "c")) or st.broken is not None
+            ok = after_note and last_kind in ("n", "c") and st.tie is None and not pending
+            st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
+            return ok
+        if ch in "<>":
+            st.mode, st.tok = "R", ch
+            kinds = ("n", "r") if self.abc2midi else ("n", "r", "c")
+            ok = (
+                after_note
+                and last_kind in kinds
+                and not last_tuplet
+                and not last_b
+                and st.tuplet_left == 0
+                and (st.tie is None or not self.abc2midi)
+            )
+            st.last_written = last_written  # _end_broken needs the first note's length
+            if self.abc2midi and last_deco:  # abc2midi refuses .A>B
+                ok = False
+            if ok and self._checking(st):  # with equal lengths the pair takes twice that
+                w = last_written * st.unit
+                end = st.pos + (w if self.abc2midi else w / 2 + MIN_LENGTH * st.unit / 2)
+                ok = end <= st.bar and (not self.abc2midi or self._fillable(st, st.bar - end))
+            return ok
+        if ch == " ":
+            st.space = space + 1
+            if not self.abc2midi:
+                return not line_start
+            # abc2midi: "u A" is a malformed note; a space may follow a chord symbol
+            waiting = "d" in st.pre or "g" in st.pre
+            return space < 2 and not line_start and st.broken is None and not waiting
+        if ch == "\n":
+            ok = st.line_content and not pending
+            self._newline(st)
+            return ok
+        if ch == "\\":
+            st.mode = "S"
+            return st.line_content and not pending
+        if ch == "Z":  # a multi-bar rest: refused, but counted as filling the bar
+            if st.bar is not None:
+                st.pos = st.bar
+            return False
+        return False  # anything else has no business in a generated body
+
+    def _newline(self, st: _Row) -> None:
+        st.line_start, st.line_content, st.cont, st.space = True, False, False, 0
+
+    def _body_field_ok(self, st: _Row) -> bool:
+        return (
+            not st.cont
+            and st.boundary
+            and st.pos == 0
+            and st.bars > 0
+            and not st.need_note
+            and st.tie is None
+            and st.tuplet_left == 0
+            and st.broken is None
+        )
+
+    def _bracket(self, st: _Row, ch: str) -> bool:
+        """After "[": a bar [| , an ending [1, or a chord."""
+        st.mode = "T"
+        if ch == "|" or ch in DIGITS:
+            node = self.bar_tokens.children.get("[")
+            st.bar_line_start = False
+            st.mode, st.tok, st.node = "B", "[", node if node is not None else _DEAD
+            return self._bar_char(st, ch)
+        if ch in NOTE_LETTERS or ch in ACCIDENTAL_CHARS:
+            # abc2midi ties a note only to the same note, not into a chord
+            ok = st.broken is None and self._room_for_note(st) and st.tie in (None, "any")
+            st.mode, st.tok, st.node = "C", "", None
+            st.chord_notes, st.chord_base = 0, Fraction(1)
+            return self._chord(st, ch) and ok
+        return self._top(st, ch) and False  # inline fields [K:…] and the like
+
+    # notes -------------------------------------------------------------------------------
+    def _start_note(self, st: _Row, letter: str, acc: str) -> bool:
+        st.n_acc, st.n_letter, st.n_oct = acc, letter, ""
+        st.mode, st.n_kind, st.tok, st.node = "N", "n", "", self.lengths
+        if st.tie not in (None, "any"):
+            t_acc, t_letter, _ = st.tie
+            if letter != t_letter or acc not in ("", t_acc):
+                return False
+        return self._room_for_note(st)
+
+    def _begin_length(self, st: _Row, kind: str) -> None:
+        st.mode, st.n_kind, st.tok, st.node = "N", kind, "", self.lengths
+        if kind != "n":
+            st.n_acc = st.n_letter = st.n_oct = ""
+
+    def _accidental_char(self, st: _Row, ch: str) -> bool:
+        """After ^ _ or =: a second ^ or _, then the letter."""
+        if ch in "^_" and st.tok == ch:
+            st.tok += ch
+            return st.tie in (None, "any") or st.tie[0] == st.tok
+        if ch in NOTE_LETTERS:
+            acc = st.tok
+            st.tok = ""
+            return self._start_note(st, ch, acc)
+        st.mode, st.tok = "T", ""
+        return self._top(st, ch) and False
+
+    def _length_char(self, st: _Row, ch: str) -> bool:
+        """An octave mark or a character of the length suffix."""
+        if ch in ",'":
+            st.n_oct += ch
+            if not self._octave_ok(st.n_letter, st.n_oct):
+                return False
+            return st.tie in (None, "any") or st.tie[2].startswith(st.n_oct)
+        node = st.node.children.get(ch)
+        if not st.tok and st.tie not in (None, "any") and st.n_oct != st.tie[2]:
+            st.tok += ch
+            return False  # a tied note's octave marks come before its length
+        st.tok += ch
+        if node is None:  # an odd length: read it, refuse it
+            st.node = _DEAD
+            return False
+        st.node = node
+        return self._fits(st, node, self._base(st))
+
+    def _octave_ok(self, letter: str, marks: str) -> bool:
+        """abc2midi refuses d, and B' (a comma after a lower-case letter and the like)."""
+        if not self.abc2midi:
+            return True
+        return set(marks) <= ({","} if letter.isupper() else {"'"})
+
+    def _base(self, st: _Row) -> Fraction:
+        return st.chord_base if st.n_kind == "c" else Fraction(1)
+
+    def _finish_note(self, st: _Row) -> bool:
+        """The note's length suffix has ended: count it into the bar."""
+        value = st.node.value if st.node is not None else None
+        ok = value is not None
+        written = (value if value is not None else Fraction(1)) * self._base(st)
+        fits = not self._checking(st) or self._fits_value(st, written)
+        mult = Fraction(1)
+        was_b = st.broken is not None
+        if was_b:
+            want, mult = st.broken
+            ok = ok and (want is None or (written == want and st.n_kind != "c"))
+            st.broken = None
+        in_tuplet = st.tuplet_left > 0
+        if in_tuplet:
+            mult *= st.tuplet_mult
+            st.tuplet_left -= 1
+        if st.tie is not None:
+            if st.n_kind == "r":
+                ok = False
+            elif st.tie != "any" and st.n_kind == "n":
+                t_acc, t_letter, t_oct = st.tie
+                ok = ok and st.n_letter == t_letter and st.n_oct == t_oct
+                ok = ok and st.n_acc in ("", t_acc)
+            st.tie = None
+        st.pos += written * st.unit * mult
+        if not fits:
+            st.lost = True
+            ok = False
+        if st.n_kind != "r":
+            st.notes = min(st.notes + 1, self.min_notes)
+        st.after_note, st.last_kind, st.last_written = True, st.n_kind, written
+        st.last_pitch = (st.n_acc, st.n_letter, st.n_oct) if st.n_kind == "n" else None
+        st.last_tuplet, st.last_b, st.last_deco = in_tuplet, was_b, "h" in st.pre
+        st.last_upper = st.n_kind == "n" and st.n_letter.isupper() and not st.n_oct + st.tok
+        st.need_note, st.pre, st.boundary = False, "", False
+        st.mode, st.tok, st.node = "T", "", None
+        st.n_kind = st.n_acc = st.n_letter = st.n_oct = ""
+        st.chord_base, st.chord_notes = Fraction(1), 0
+        return ok
+
+    def _chord(self, st: _Row, ch: str) -> bool:
+        """Inside [...]: notes (accidental, letter, octave marks, length) up to ']'. `tok`
+        holds the inner note being read; `node` its place in the length trie."""
+        note = st.tok[:1] in NOTE_LETTERS and st.tok != ""
+        if ch == "]":
+            complete = note and st.node is not None and st.node.value is not None
+            ok = st.chord_notes > 0 and complete
+            self._close_chord_note(st)
+            self._begin_length(st, "c")
+            return ok and self._fits(st, self.lengths, st.chord_base)
+        if ch in ACCIDENTAL_CHARS:
+            ok = not note or (st.node is not None and st.node.value is not None)
+            self._close_chord_note(st)
+            st.tok += ch
+            ok = ok and st.chord_notes < MAX_CHORD_NOTES
+            return ok and st.tok in ("^", "^^", "_", "__", "=")
+        if ch in NOTE_LETTERS:
+            ok = (
+                st.tok[:1] in ACCIDENTAL_CHARS
+                or not note
+                or (st.node is not None and st.node.value is not None)
+            )
+            self._close_chord_note(st)
+            ok = ok and st.chord_notes < MAX_CHORD_NOTES
+            st.chord_notes += 1
+            st.tok, st.node = ch, self.lengths
+            return ok and (st.chord_notes > 1 or self._fits(st, self.lengths, Fraction(1)))
+        if note and ch in ",'" and st.node is self.lengths:
+            st.tok += ch
+            return self._octave_ok(st.tok[0], st.tok.lstrip("ABCDEFGabcdefg"))
+        if note and ch in LENGTH_CHARS and st.node is not None:
+            st.tok += ch
+            node = st.node.children.get(ch)
+            st.node = node if node is not None else _DEAD
+            if node is None:
+                return False
+            if st.chord_notes == 1:  # the first note's length is the chord's
+                return self._fits(st, node, Fraction(1))
+            return True
+        # anything else: close the chord as it is and go on
+        self._close_chord_note(st)
+        self._begin_length(st, "c")
+        self._finish_note(st)
+        return self._top(st, ch) and False
+
+    def _close_chord_note(self, st: _Row) -> None:
+        if st.tok[:1] in NOTE_LETTERS and st.tok:
+            if st.chord_notes == 1 and st.node is not None and st.node.value is not None:
+                st.chord_base = st.node.value
+            st.tok, st.node = "", None
+
+    def _grace(self, st: _Row, ch: str) -> bool:
+        """Inside {...}: up to MAX_GRACE notes (accidental, letter, octave marks, length; no
+        duration in the bar). `tok` holds the accidental being read or the note's letter and
+        marks, `node` the note's place in the length trie, `chord_notes` the count."""
+        note = st.tok[:1] in NOTE_LETTERS and st.tok != ""
+        complete = note and st.node is not None and st.node.value is not None
+        if ch == "}":
+            ok = complete
+            st.mode, st.tok, st.node, st.chord_notes = "T", "", None, 0
+            st.need_note = True
+            return ok
+        if ch in ACCIDENTAL_CHARS:
+            ok = (complete or not note) and st.chord_notes < MAX_GRACE
+            st.tok = ch if note else st.tok + ch
+            return ok and st.tok in ("^", "^^", "_", "__", "=")
+        if ch in NOTE_LETTERS:
+            ok = (complete or not note) and st.chord_notes < MAX_GRACE
+            st.chord_notes += 1
+            st.tok, st.node = ch, self.lengths
+            return ok
+        if note and ch in ",'" and st.node is self.lengths:
+            st.tok += ch
+            return self._octave_ok(st.tok[0], st.tok.lstrip("ABCDEFGabcdefg"))
+        if note and ch in LENGTH_CHARS and st.node is not None:
+            st.node = st.node.children.get(ch) or _DEAD
+            return st.node is not _DEAD
+        st.mode, st.tok, st.node, st.chord_notes = "T", "", None, 0
+        return self._top(st, ch) and False
+
+    def _decoration(self, st: _Row, ch: str) -> bool:
+        if ch == st.field:  # the closing ! or +
+            ok = bool(st.tok)
+            st.mode, st.tok, st.field = "T", "", ""
+            st.need_note = True
+            return ok
+        if ch.isalnum() or ch in ".()<>":
+            st.tok += ch
+            if self.abc2midi and not (ch.isalpha() or ch == "." and st.tok[:1].isalpha()):
+                return False  # music21 chokes on !(3c! and the like
+            return len(st.tok) <= MAX_DECORATION
+        st.mode, st.tok, st.field = "T", "", ""
+        return self._top(st, ch) and False
+
+    def _quote(self, st: _Row, ch: str) -> bool:
+        """Inside a chord symbol or annotation."""
+        text = st.tok
+        if ch == '"':
+            st.mode, st.tok = "T", ""
+            st.need_note = self.abc2midi or st.need_note
+            if not self.abc2midi or text[:1] in ANNOTATION_MARKS:
+                return bool(text)
+            node = self.chord_symbols.walk(text)
+            return node is not None and node.value is not None
+        if ch == "\n":
+            st.mode, st.tok = "T", ""
+            self._newline(st)
+            return False
+        st.tok += ch
+        if len(st.tok) > MAX_QUOTE:
+            return False
+        if not self.abc2midi:
+            return True
+        if text[:1] in ANNOTATION_MARKS:
+            return ch in ANNOTATION_CHARS
+        if not text and ch in ANNOTATION_MARKS:
+            return True
+        return self.chord_symbols.walk(st.tok) is not None
+
+    def _end_paren(self, st: _Row) -> bool:
+        """'(' and its spec have ended: a tuplet (p, (p:q, (p:q:r, or a slur."""
+        spec = st.tok
+        st.mode, st.tok = "T", ""
+        if not spec:  # a slur
+            ok = (st.slurs < MAX_SLURS or not self.abc2midi) and self._room_for_note(st)
+            st.slurs = min(st.slurs + 1, MAX_SLURS + 1)
+            st.need_note = True
+            return ok
+        parts = spec.split(":")
+        p = int(parts[0])
+        q = int(parts[1]) if len(parts) > 1 and parts[1] else None
+        r = int(parts[2]) if len(parts) > 2 and parts[2] else p
+        ok = not spec.endswith(":") and self._tuplet_room(st, p, q, r)
+        st.tuplet_mult = _tuplet(p, q, st.compound)
+        st.tuplet_left = r
+        st.need_note = True
+        return ok
+
+    def _tuplet_room(self, st: _Row, p: int, q: int | None, r: int | None) -> bool:
+        """May a tuplet start here: none running, no broken pair waiting, and its r notes
+        fit in the bar at the shortest length."""
+        if st.tuplet_left > 0 or st.broken is not None:
+            return False
+        if not self._checking(st):
+            return True
+        mult, st.tuplet_mult = st.tuplet_mult, _tuplet(p, q, st.compound)
+        ok = self._completable(st, st.pos, r or p)
+        st.tuplet_mult = mult
+        return ok
+
+    def _end_broken(self, st: _Row) -> bool:
+        """'>' ('>>', '<', '<<') has ended: stretch the first note, set up the second."""
+        factor_a = {">": Fraction(3, 2), ">>": Fraction(7, 4),
+                    "<": Fraction(1, 2), "<<": Fraction(1, 4)}[st.tok]  # fmt: skip
+        st.mode, st.tok = "T", ""
+        w = st.last_written
+        st.pos += w * st.unit * (factor_a - 1)
+        st.broken = (w if self.abc2midi else None, 2 - factor_a)
+        st.need_note = True
+        ok = True
+        if self._checking(st):
+            end = st.pos + (w if self.abc2midi else MIN_LENGTH) * st.unit * (2 - factor_a)
+            ok = end <= st.bar and (not self.abc2midi or self._fillable(st, st.bar - end))
+            if not ok:
+                st.lost = True
+        return ok
+
+    # bars --------------------------------------------------------------------------------
+    def _bar_char(self, st: _Row, ch: str) -> bool:
+        node = st.node.children.get(ch) if st.node is not None else None
+        st.tok += ch
+        if node is None:  # an unknown bar token such as |||: read on, refuse it
+            st.node = _DEAD
+            return False
+        st.node = node
+        if st.tok == "::" and st.bar_after_upper and self.abc2midi:
+            return False  # music21 reads "F::e…" as a field F: running to the line's end
+        return any(self._bar_ok(st, v) for v in node.values)
+
+    def _bar_ok(self, st: _Row, info: tuple[str | None, int]) -> bool:
+        kind, ending = info
+        if st.need_note or st.tuplet_left > 0 or st.broken is not None:
+            return False
+        if kind is None:  # [1 or [2 alone: only where a bar has just ended
+            if not (st.boundary and st.pos == 0) or st.tie is not None:
+                return False
+        elif st.pos == 0:  # no note since the last bar line: |: at the start, :| |:, |\n|
+            if not st.boundary:
+                return False
+            if kind != "open" and (not st.bars or self.abc2midi and not st.bar_line_start):
+                return False
+        elif self._checking(st) and st.pos != st.bar and not st.free:
+            if kind == "plain" and not ending:
+                return False
+            if self.short_final == "pickup" and st.pos + st.pickup != st.bar:
+                return False
+        if not self.abc2midi:
+            return True
+        if kind == "open" and (st.open_repeat or st.ending == 1):
+            return False
+        if kind == "both" and not st.open_repeat:  # abc2midi: "found :: before |:"
+            return False
+        if st.ending == 1 and kind in ("section", "open"):
+            return False  # a first ending is closed by :| (abc2midi wants its repeat)
+        if ending == 1 and (st.ending == 1 or st.expect_second or st.closed and kind != "open"):
+            return False  # abc2midi: "found [1 … before |:"
+        if ending == 2:
+            closes = kind in ("close", "both")
+            if not (st.expect_second or (closes and st.ending == 1)):
+                return False
+        return True
+
+    def _end_bar(self, st: _Row) -> bool:
+        info = st.node.value if st.node is not None else None
+        ok = info is not None and self._bar_ok(st, info)
+        kind, ending = info if info is not None else ("section", 0)
+        st.mode, st.tok, st.node = "T", "", None
+        if kind is not None:
+            if st.pos > 0:
+                if (
+                    self.short_final == "pickup"
+                    and st.free
+                    and not st.ending_bar
+                    and self._checking(st)
+                ):
+                    st.pickup = st.pos if st.pos < st.bar else Fraction(0)
+                st.bars = 1
+            if kind in ("close", "both"):
+                st.open_repeat, st.closed = False, True
+                st.expect_second = st.ending == 1
+                st.ending = 0
+            elif kind == "section" and st.ending:
+                st.ending, st.expect_second = 0, False
+            if kind in ("open", "both"):
+                st.open_repeat, st.ending, st.expect_second, st.closed = True, 0, False, False
+            if st.pos > 0 or not st.bars:  # a second bar line (|\n|, :| |:) starts no bar
+                st.free = kind != "plain"
+            st.pos, st.lost = Fraction(0), False
+        if ending:
+            st.ending, st.expect_second, st.free = ending, False, True
+        st.ending_bar = ending > 0
+        st.boundary = True
+        return ok
