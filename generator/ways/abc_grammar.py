@@ -317,7 +317,37 @@ class _Row:
         return new
 
     def key(self) -> tuple:
-        return tuple(self.__dict__.values())
+        """Everything that decides which characters may come next. A few fields only shape
+        later states (the last note's exact pitch matters once a tie names it; a note's
+        letter beyond its case, while no tie is pending; the text of a length suffix beyond
+        whether it has begun): they are left out, so that more states share a mask."""
+        values = list(self.__dict__.values())
+        values[_I_LAST_PITCH] = None
+        if self.tie is None or self.tie == "any":
+            values[_I_N_LETTER] = self.n_letter.isupper()
+            values[_I_N_ACC] = ""
+        if self.mode == "N":
+            values[_I_TOK] = bool(self.tok)
+        if not self.tuplet_left:
+            values[_I_TUPLET_MULT] = None
+        if self.mode != "B":
+            values[_I_BAR_AFTER_UPPER] = values[_I_BAR_LINE_START] = None
+        if not self.line_start:
+            values[_I_CONT] = None
+        return tuple(values)
+
+
+_FIELDS = list(_Row().__dict__)
+_I_LAST_PITCH, _I_N_LETTER, _I_N_ACC, _I_TOK = (
+    _FIELDS.index(f) for f in ("last_pitch", "n_letter", "n_acc", "tok")
+)
+_I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT = (
+    _FIELDS.index(f) for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont")
+)
+# Masks by parser state, shared by every grammar over the same vocabulary and options, so
+# that a worker's later jobs find most states already built (each is a few hundred bytes).
+_SHARED: dict[tuple, tuple[dict, dict, dict]] = {}
+MAX_CACHED = 200_000
 
 
 class AbcGrammar:
@@ -351,9 +381,10 @@ class AbcGrammar:
         self.field_values = {f: tries[f] for f in BODY_FIELDS}
         self.top_chars = [(i, ch) for i, ch in self.chars if ch in TOP_CHARS]
         self.letter_ids = np.array([i for i, ch in self.chars if ch in NOTE_LETTERS], np.int64)
-        self._cache: dict[tuple, np.ndarray | None] = {}
-        self._fits_cache: dict[tuple, bool] = {}
-        self._sum_cache: dict[int, list[int]] = {}
+        shared = (tuple(self.vocab), self.min_notes, self.abc2midi, self.short_final)
+        if shared not in _SHARED:
+            _SHARED[shared] = ({}, {}, {})
+        self._cache, self._fits_cache, self._sum_cache = _SHARED[shared]
         self._rows: dict[int, tuple[list[int], int, _Row]] = {}
         self.stats = {"steps": 0, "masks_built": 0, "fallbacks": 0}
 
@@ -421,7 +452,7 @@ class AbcGrammar:
         if not mask.any():
             self.stats["fallbacks"] += 1
             mask = None
-        if len(self._cache) > 500_000:
+        if len(self._cache) > MAX_CACHED:
             self._cache.clear()
         self._cache[key] = mask
         return mask
@@ -529,7 +560,7 @@ class AbcGrammar:
         hit = self._fits_cache.get(key)
         if hit is None:
             hit = any(self._fits_value(st, v * base) for v in node.values)
-            if len(self._fits_cache) > 500_000:
+            if len(self._fits_cache) > MAX_CACHED:
                 self._fits_cache.clear()
             self._fits_cache[key] = hit
         return hit
