@@ -52,9 +52,10 @@ spots where music21 counts a bar differently from abc2midi)
 - A chord symbol names a chord abc2midi knows (root A-G or a-g, optional # or b, a type from
   its list: m, 7, m7, maj7, 6, dim, aug, sus4 …, optional /bass) or is an annotation
   starting with ^ _ < > @; a note follows it.
-- A tie `-` joins a note to the same pitch (same letter and octave, no new accidental), not
-  to a chord, a rest or a roll; octave marks are `,` after upper-case and `'` after
-  lower-case letters.
+- A tie `-` joins a note (without `.` or `H`) to the same pitch (same letter and octave, no
+  new accidental), not to a chord, a rest or a roll; chords are not tied; a chord's notes
+  are as long as its first. Octave marks are `,` after upper-case and `'` after lower-case
+  letters. Body lines end by 150 characters.
 - Broken rhythm joins two notes (or rests) written with the same length; no `.` or `H` on
   either; only a chord symbol, a decoration other than `.`/`H`, or a slur between.
 - Decorations: only `~ . T u v` (music21 reads `H` as a note and drops `x` rests; `!…!` and
@@ -107,6 +108,8 @@ MAX_CHORD_NOTES = 6
 MAX_GRACE = 4  # notes inside {…}
 MAX_DECORATION = 12  # characters inside !…!
 MAX_SLURS = 2
+MAX_LINE = 150  # characters in a body line (real folk tunes stay under 125; abc2midi
+# misreads some very long lines), after which a line ends as soon as nothing is pending
 MIN_LENGTH = Fraction(1, 8)  # the shortest note suffix allowed, in units of L
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
@@ -304,6 +307,7 @@ class _Row:
         self.line_start = True
         self.line_content = False
         self.cont = False  # the line continues the previous one (after \)
+        self.line_len = 0  # characters on this body line (in the key only as "too long")
         self.notes = 0  # capped at min_notes
         # repeats
         self.open_repeat = False
@@ -334,6 +338,7 @@ class _Row:
             values[_I_BAR_AFTER_UPPER] = values[_I_BAR_LINE_START] = None
         if not self.line_start:
             values[_I_CONT] = None
+        values[_I_LINE_LEN] = self.line_len >= MAX_LINE
         return tuple(values)
 
 
@@ -341,8 +346,9 @@ _FIELDS = list(_Row().__dict__)
 _I_LAST_PITCH, _I_N_LETTER, _I_N_ACC, _I_TOK = (
     _FIELDS.index(f) for f in ("last_pitch", "n_letter", "n_acc", "tok")
 )
-_I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT = (
-    _FIELDS.index(f) for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont")
+_I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT, _I_LINE_LEN = (
+    _FIELDS.index(f)
+    for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont", "line_len")
 )
 # Masks by parser state, shared by every grammar over the same vocabulary and options, so
 # that a worker's later jobs find most states already built (each is a few hundred bytes).
@@ -627,6 +633,7 @@ class AbcGrammar:
             return self._feed_header(st, ch)
         if st.phase == "E":
             return False
+        st.line_len += 1
         mode = st.mode
         if mode == "T":
             return self._top(st, ch)
@@ -739,6 +746,8 @@ class AbcGrammar:
         """A character between tokens."""
         # abc2midi: a decoration is followed by its note ("~(A" is a malformed note)
         blocked = self.abc2midi and st.pre[-1:] == "d" and ch in '({"!+['
+        if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
+            blocked = blocked or not (st.need_note or st.tuplet_left or st.broken or st.tie)
         return self._top_token(st, ch) and not blocked
 
     def _top_token(self, st: _Row, ch: str) -> bool:
@@ -831,7 +840,9 @@ class AbcGrammar:
                 st.after_note, st.last_kind, st.last_written = after_note, last_kind, last_written
                 st.last_tuplet, st.last_b, st.last_deco = last_tuplet, last_b, last_deco
                 return (after_note and last_kind in ("n", "c")) or st.broken is not None
-            ok = after_note and last_kind in ("n", "c") and st.tie is None and not pending
+            # (abc2midi ties a chord only to the same chord: left out)
+            ok = after_note and last_kind == "n" and st.tie is None and not pending
+            ok = ok and not last_deco  # abc2midi: "Cannot find note before tie" after .B2-
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
             return ok
         if ch in "<>":
@@ -875,6 +886,7 @@ class AbcGrammar:
 
     def _newline(self, st: _Row) -> None:
         st.line_start, st.line_content, st.cont, st.space = True, False, False, 0
+        st.line_len = 0
 
     def _body_field_ok(self, st: _Row) -> bool:
         return (
@@ -1005,12 +1017,12 @@ class AbcGrammar:
         if ch == "]":
             complete = note and st.node is not None and st.node.value is not None
             ok = st.chord_notes > 0 and complete
-            self._close_chord_note(st)
+            ok = self._close_chord_note(st) and ok
             self._begin_length(st, "c")
             return ok and self._fits(st, self.lengths, st.chord_base)
         if ch in ACCIDENTAL_CHARS:
             ok = not note or (st.node is not None and st.node.value is not None)
-            self._close_chord_note(st)
+            ok = self._close_chord_note(st) and ok
             st.tok += ch
             ok = ok and st.chord_notes < MAX_CHORD_NOTES
             return ok and st.tok in ("^", "^^", "_", "__", "=")
@@ -1020,7 +1032,7 @@ class AbcGrammar:
                 or not note
                 or (st.node is not None and st.node.value is not None)
             )
-            self._close_chord_note(st)
+            ok = self._close_chord_note(st) and ok
             ok = ok and st.chord_notes < MAX_CHORD_NOTES
             st.chord_notes += 1
             st.tok, st.node = ch, self.lengths
@@ -1036,18 +1048,25 @@ class AbcGrammar:
                 return False
             if st.chord_notes == 1:  # the first note's length is the chord's
                 return self._fits(st, node, Fraction(1))
-            return True
+            return not self.abc2midi or st.chord_base in node.values
         # anything else: close the chord as it is and go on
         self._close_chord_note(st)
         self._begin_length(st, "c")
         self._finish_note(st)
         return self._top(st, ch) and False
 
-    def _close_chord_note(self, st: _Row) -> None:
+    def _close_chord_note(self, st: _Row) -> bool:
+        """End the inner note being read; False when it is not as long as the first (abc2midi
+        then sustains notes past the chord)."""
+        ok = True
         if st.tok[:1] in NOTE_LETTERS and st.tok:
-            if st.chord_notes == 1 and st.node is not None and st.node.value is not None:
-                st.chord_base = st.node.value
+            value = st.node.value if st.node is not None else None
+            if st.chord_notes == 1 and value is not None:
+                st.chord_base = value
+            elif self.abc2midi and value != st.chord_base:
+                ok = False
             st.tok, st.node = "", None
+        return ok
 
     def _grace(self, st: _Row, ch: str) -> bool:
         """Inside {...}: up to MAX_GRACE notes (accidental, letter, octave marks, length; no
@@ -1200,6 +1219,8 @@ class AbcGrammar:
             return False
         if kind == "both" and not st.open_repeat:  # abc2midi: "found :: before |:"
             return False
+        if kind == "close" and st.closed and not st.open_repeat:
+            return False  # a second :| with no |: between (abc2midi loses its endings)
         if st.ending == 1 and kind in ("section", "open"):
             return False  # a first ending is closed by :| (abc2midi wants its repeat)
         if ending == 1 and (st.ending == 1 or st.expect_second or st.closed and kind != "open"):
