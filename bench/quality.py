@@ -3,6 +3,7 @@
     .venv/bin/python bench/quality.py --corpus oneills --preset quick
     .venv/bin/python bench/quality.py --corpus nottingham --preset full --minutes 25
     .venv/bin/python bench/quality.py --corpus nottingham --checkpoint var/quality/X-best.keras
+    .venv/bin/python bench/quality.py --tables var/quality/*.json     # the tables again
 
 Trains an ABC model (or loads one with --checkpoint) on the corpus's training split with the
 site's own code (`ml.model.build_model`, `ml.trainer.train`), keeping the weights of the
@@ -14,12 +15,16 @@ and measures them, beside the held-out human tunes of the validation split:
 - parse: music21 reads the tune and finds at least 8 notes (`render.abc_validity`);
 - abc2midi: abc2midi writes MIDI and prints no error line;
 - bars: share of the checked bars (first/last bar of each section aside) whose length
-  matches the meter, over all tunes;
+  matches the meter, over all tunes, by `render.abc_validity`; "bars*": the same check
+  following meter changes (`bar_counts_with_meter_changes`: the site's check reads every
+  bar against the tune's first meter, because music21 drops body field lines from its bars);
 - idiom: median over tunes of the share of 4-note pitch patterns found in the training
   corpus (`CorpusIndex.idiom`);
 - copies: share of tunes `is_likely_copy` flags against the training corpus, with a
   calibration computed on the training corpus (`evaluation.metrics.calibration`);
-- chars/s: sampling speed (characters generated per second, all rows of the batch).
+- chars/s: sampling speed (characters generated per second, all rows of the batch), timed
+  in a child process without TensorFlow; for the grammar also "warm": a second batch in the
+  same process, whose grammars share the mask cache (as a generation worker's later jobs).
 
 Samplers: "incremental" (the site's sampler, state carried), "grammar" (the same with
 `AbcWay.grammar` as the constraint), "windowed" (the original write-up's: every character
@@ -417,9 +422,16 @@ def main() -> None:
     parser.add_argument("--tag")
     parser.add_argument("--out")
     parser.add_argument("--sample-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--tables", nargs="+", help="print the tables of these JSON reports")
     args = parser.parse_args()
     if args.sample_worker:
         return sample_worker(args.sample_worker)
+    if args.tables:
+        for path in args.tables:
+            report = json.loads(Path(path).read_text())
+            print(f"\n{report['tag']}\n")
+            print(table(list(report["results"].items())))
+        return
     setup_django()
     from generator.ml import sampler, trainer
     from generator.ways import get_way

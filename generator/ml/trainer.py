@@ -1,6 +1,6 @@
-"""Training: `model.fit` over the way's batches, with a callback that reports to the run.
+"""Training: a loop over the way's batches that reports to the run after every epoch.
 
-The callback knows nothing of Django: the service passes `hooks` that write checkpoints,
+The loop knows nothing of Django: the service passes `hooks` that write checkpoints,
 progress and samples to the run's row, answer whether the run was cancelled, and beat the
 heartbeat that tells a dead worker from a slow one.
 """
@@ -27,30 +27,19 @@ class Hooks(Protocol):
     def heartbeat(self, *, epoch: int, fraction: float) -> None: ...
 
 
-def _dataset(
-    pieces: list[np.ndarray],
-    *,
-    config: dict,
-    seed: int,
-    first_epoch: int,
-    shuffle: bool,
-):
-    import tensorflow as tf
+def _step(step_fn, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """One batch through `step_fn` (train_on_batch or test_on_batch). Returns (mean loss per
+    real token, number of real tokens).
 
-    def gen():
-        epoch = first_epoch
-        while True:
-            yield from data.batches(pieces, config=config, seed=seed + epoch, shuffle=shuffle)
-            if not shuffle:
-                return
-            epoch += 1
-
-    spec = (
-        tf.TensorSpec((None, None), tf.int32),
-        tf.TensorSpec((None, None), tf.int32),
-        tf.TensorSpec((None, None), tf.float32),
-    )
-    return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(4)
+    Keras divides a weighted loss by every element, padding included, so a batch that is half
+    padding would count half; scaling the weights to sum to the element count makes the loss,
+    and its gradient, the mean over real tokens."""
+    tokens = float(w.sum())
+    if tokens <= 0:
+        return 0.0, 0.0
+    scaled = (w * (w.size / tokens)).astype(np.float32)
+    logs = step_fn(x, y, sample_weight=scaled, return_dict=True)
+    return float(logs["loss"]), tokens
 
 
 def train(
@@ -65,81 +54,52 @@ def train(
     hooks: Hooks,
 ) -> str:
     """Train epochs initial_epoch+1 .. epochs. Returns "finished", "cancelled" or "stopped
-    early". Epoch numbers given to hooks count from 1."""
-    import warnings
+    early". Epoch numbers given to hooks count from 1; `loss` and `val_loss` are mean
+    cross-entropy per real token, in nats.
 
-    import keras
-
-    # The dataset is shuffled by `data.batches` itself; Keras's notice about it is noise.
-    warnings.filterwarnings("ignore", message=".*shuffle=True.*tf.data.Dataset.*")
+    A plain loop over `train_on_batch` rather than `fit` over a `tf.data` pipeline: the
+    pipeline's prefetch thread kept calling the Python generator after `fit` returned, and
+    when the garbage collector later freed its functions the process could crash (seen as a
+    segfault in `context.remove_function`). Here nothing of TensorFlow runs between calls."""
     steps = data.count_batches(train_pieces, config=config)
     if steps == 0:
         raise ValueError("the corpus is too small to make a single training batch")
     patience = int(config.get("early_stopping_patience") or 0)
-    outcome = {"reason": "finished"}
-
-    class RunCallback(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.last_beat = 0.0
-            self.t0 = time.monotonic()
-            self.best = float("inf")
-            self.bad_epochs = 0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.monotonic()
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
+    best, bad_epochs = float("inf"), 0
+    last_beat = 0.0  # the first batch beats, so a cancel is seen at once
+    for epoch in range(initial_epoch, epochs):
+        t0 = time.monotonic()
+        total = tokens = 0.0
+        # seed + epoch: a resumed run shuffles epoch k exactly as an uninterrupted one would.
+        batches = data.batches(train_pieces, config=config, seed=seed + epoch, shuffle=True)
+        for i, (x, y, w) in enumerate(batches):
+            loss, n = _step(model.train_on_batch, x, y, w)
+            total, tokens = total + loss * n, tokens + n
             now = time.monotonic()
-            if now - self.last_beat < HEARTBEAT_EVERY_S:
-                return
-            self.last_beat = now
-            hooks.heartbeat(epoch=self.epoch + 1, fraction=(batch + 1) / steps)
-            if hooks.should_stop():
-                outcome["reason"] = "cancelled"
-                self.model.stop_training = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            if outcome["reason"] == "cancelled":
-                return  # a cancelled epoch is incomplete: no checkpoint for it
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            hooks.epoch_end(
-                epoch=epoch + 1,
-                logs=logs,
-                model=self.model,
-                seconds=time.monotonic() - self.t0,
-            )
-            if hooks.should_stop():
-                outcome["reason"] = "cancelled"
-                self.model.stop_training = True
-            elif patience and "val_loss" in logs:
-                if logs["val_loss"] < self.best - 1e-4:
-                    self.best, self.bad_epochs = logs["val_loss"], 0
-                else:
-                    self.bad_epochs += 1
-                    if self.bad_epochs >= patience:
-                        outcome["reason"] = "stopped early"
-                        self.model.stop_training = True
-
-    train_ds = _dataset(
-        train_pieces, config=config, seed=seed, first_epoch=initial_epoch, shuffle=True
-    )
-    val_ds, val_steps = None, None
-    if val_pieces:
-        val_ds = _dataset(val_pieces, config=config, seed=seed, first_epoch=0, shuffle=False)
-        val_steps = data.count_batches(val_pieces, config=config) or None
-    model.fit(
-        train_ds,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps,
-        validation_data=val_ds,
-        validation_steps=val_steps,
-        callbacks=[RunCallback()],
-        verbose=0,
-    )
-    return outcome["reason"]
+            if now - last_beat >= HEARTBEAT_EVERY_S:
+                last_beat = now
+                hooks.heartbeat(epoch=epoch + 1, fraction=min(1.0, (i + 1) / steps))
+                if hooks.should_stop():
+                    return "cancelled"  # an incomplete epoch gets no checkpoint
+        logs = {"loss": total / max(tokens, 1.0)}
+        if val_pieces:
+            v_total = v_tokens = 0.0
+            for x, y, w in data.batches(val_pieces, config=config, seed=seed, shuffle=False):
+                loss, n = _step(model.test_on_batch, x, y, w)
+                v_total, v_tokens = v_total + loss * n, v_tokens + n
+            if v_tokens:
+                logs["val_loss"] = v_total / v_tokens
+        hooks.epoch_end(epoch=epoch + 1, logs=logs, model=model, seconds=time.monotonic() - t0)
+        if hooks.should_stop():
+            return "cancelled"
+        if patience and "val_loss" in logs:
+            if logs["val_loss"] < best - 1e-4:
+                best, bad_epochs = logs["val_loss"], 0
+            else:
+                bad_epochs += 1
+                if bad_epochs >= patience:
+                    return "stopped early"
+    return "finished"
 
 
 def save_model(model: Any, path: str) -> None:
