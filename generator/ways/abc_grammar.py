@@ -18,7 +18,7 @@ Body lines
 - No blank line (it would end the tune), no line starting with a space.
 - No header field in the body, except whole `M:`, `L:` and `K:` lines between bars (a new
   meter, unit or key; the next bar starts a new section, as the bar check counts them). No
-  inline fields `[K:…]`. `\` (line continuation) must be followed by the newline.
+  inline fields `[K:…]`. `\\` (line continuation) must be followed by the newline.
 
 Constructs that must close
 - A chord symbol `"…"` closes on its line within 24 characters.
