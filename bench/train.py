@@ -10,8 +10,8 @@ corpus a training target once:
   timed on `--original-windows` windows and extrapolated to the epoch;
 - plain sequence fit: one-hot 100-character windows, every position a target, `model.fit`
   on numpy arrays — the same work per character as the site's trainer;
-- site: token ids through an embedding, whole tunes batched by length from a tf.data
-  pipeline (`generator.ml.trainer`), every position a target.
+- site: `generator.ml.trainer.train` for one epoch: token ids through an embedding, whole
+  tunes batched by length, one `train_on_batch` per batch, every position a target.
 Each is timed after a warm-up on a few batches (which builds its graph).
 """
 
@@ -104,25 +104,38 @@ def main() -> None:
     )
 
     # --- the site's trainer ---------------------------------------------------------------
+    from generator.ml import trainer
+
+    class NoHooks:
+        def epoch_end(self, **kwargs):
+            pass
+
+        def should_stop(self):
+            return False
+
+        def heartbeat(self, **kwargs):
+            pass
+
     model = build_model(config=config, vocab_size=vocab, seed=0)
-    batches = list(data.batches(prepared.train, config=config, seed=0))
+    run_ds = list(data.batches(prepared.train, config=config, seed=0))
     rng = np.random.default_rng(0)
-    warm_ds = [batches[i] for i in rng.choice(len(batches), min(5, len(batches)), replace=False)]
-    run_ds = batches
+    warm = [prepared.train[i] for i in rng.choice(len(prepared.train), 5 * batch, replace=False)]
 
-    def as_dataset(items):
-        return tf.data.Dataset.from_generator(
-            lambda: iter(items),
-            output_signature=(
-                tf.TensorSpec((None, None), tf.int32),
-                tf.TensorSpec((None, None), tf.int32),
-                tf.TensorSpec((None, None), tf.float32),
-            ),
-        ).prefetch(4)
+    def one_epoch(pieces):
+        trainer.train(
+            model=model,
+            train_pieces=pieces,
+            val_pieces=[],
+            config=config,
+            seed=0,
+            epochs=1,
+            initial_epoch=0,
+            hooks=NoHooks(),
+        )
 
-    model.fit(as_dataset(warm_ds), epochs=1, verbose=0)
+    one_epoch(warm)  # builds the step function
     t0 = time.perf_counter()
-    model.fit(as_dataset(run_ds), epochs=1, verbose=0)
+    one_epoch(prepared.train)
     site_s = time.perf_counter() - t0
     site_chars = int(sum(w.sum() for _, _, w in run_ds))
     padded = int(sum(w.size for _, _, w in run_ds))
