@@ -173,14 +173,15 @@ def primer_build(
         limit = int(settings.MAX_UPLOAD_BYTES)
         if len(data) > limit:
             raise PrimerError(
-                f"{name} is larger than {limit} bytes (settings.MAX_UPLOAD_BYTES)", field=field
+                f"the file {name} is larger than {limit} bytes (settings.MAX_UPLOAD_BYTES)",
+                field=field,
             )
-        what = name
+        what = f"the file {name}"
         parts = midi_notes.vocab_parts(run.vocab)
         try:
             text = midi_notes.midi_primer_text(data=data, name=name, bars=bars, parts=parts)
         except midi_notes.MidiError as exc:
-            raise PrimerError(f"{name} cannot be a primer: {exc}", field=field) from exc
+            raise PrimerError(f"{what} cannot be a primer: {exc}", field=field) from exc
         source = {"kind": "midi", "file": name, "parts": parts}
     try:
         ids = get_way(run.way).encode_prime(vocab=run.vocab, prime=text)

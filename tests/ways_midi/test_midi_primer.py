@@ -137,8 +137,11 @@ def test_a_primer_from_an_uploaded_midi_file_records_the_file_name():
 @pytest.mark.parametrize(
     ("upload", "message"),
     [
-        (("notes.txt", b"just some text\n"), "notes.txt cannot be a primer: not a MIDI file"),
-        (("empty.mid", b""), "empty.mid cannot be a primer: the file is empty"),
+        (
+            ("notes.txt", b"just some text\n"),
+            "the file notes.txt cannot be a primer: not a MIDI file",
+        ),
+        (("empty.mid", b""), "the file empty.mid cannot be a primer: the file is empty"),
     ],
 )
 def test_a_bad_upload_is_refused_and_nothing_is_written(upload, message):
@@ -169,7 +172,9 @@ def test_a_tune_of_another_corpus_or_no_tune_is_refused():
 @pytest.mark.django_db
 def test_an_upload_with_notes_the_model_never_saw_is_refused_naming_them():
     world = make_midi_world(texts=(ASCENT,))
-    with pytest.raises(PrimerError, match=r"waltz.mid cannot open this model's pieces: .*n74_1"):
+    with pytest.raises(
+        PrimerError, match=r"the file waltz.mid cannot open this model's pieces: .*n74_1"
+    ):
         primer_build(run=world.run, upload=("waltz.mid", midi_file_of(WALTZ)), bars=2)
 
 
