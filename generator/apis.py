@@ -972,8 +972,14 @@ GENERATION_HINTS = [
 
 
 def _generation_request(**params: Any) -> GenerationJob:
-    with service_call(GENERATION_HINTS):
-        return services.generation_job_create(**params)
+    try:
+        with service_call(GENERATION_HINTS):
+            return services.generation_job_create(**params)
+    except ServiceRefused as exc:
+        cause = exc.__cause__
+        if isinstance(cause, services.PrimerError):  # a field error, like the serializer's
+            raise exceptions.ValidationError({cause.field: [_sentence(str(cause))]}) from cause
+        raise
 
 
 def _job_body(view: APIView, job: GenerationJob) -> dict[str, Any]:
@@ -1154,7 +1160,9 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
         summary="Generate pieces (anyone, within the allowance)",
         description=(
             "Queues a generation job and answers 202 with it; poll `Location` until `done`, "
-            "then the job lists its pieces with their download links. Anonymous visitors "
+            "then the job lists its pieces with their download links. A MIDI-way run may "
+            "start from a primer: `primer_tune` (a tune of its corpus) or `primer_midi` (a "
+            "MIDI file, multipart/form-data), cut to `primer_bars` bars. Anonymous visitors "
             "may generate settings.ANON_GENERATIONS_PER_HOUR pieces per hour per address, "
             "signed-in users more, staff without limit; past it the answer is 429."
         ),
@@ -1166,7 +1174,16 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
         parameters=[LOCATION],
     )
     def post(self, request: Request) -> Response:
+        limit = s.max_upload_bytes()
+        if _content_length(request) > limit + UPLOAD_SLACK_BYTES:
+            raise PayloadTooLarge(_too_large(limit))
         data = _validated(s.GenerationRequestSerializer, request)
+        primer_midi = None
+        if (upload := data.get("primer_midi")) is not None:
+            if upload.size > limit:
+                raise PayloadTooLarge(_too_large(limit, name=upload.name))
+            upload.seek(0)
+            primer_midi = (upload.name, upload.read())  # read, checked, never stored
         job = _generation_request(
             checkpoint=data["checkpoint_object"],
             count=data["count"],
@@ -1175,6 +1192,9 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
             top_k=data["top_k"],
             max_length=data["max_length"],
             prime=data.get("prime") or "",
+            primer_tune=data.get("primer_tune"),
+            primer_midi=primer_midi,
+            primer_bars=data.get("primer_bars"),
             grammar=data["grammar"],
             user=request.user,
             ip=client_ip(request),

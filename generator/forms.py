@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from . import selectors
-from .models import Way
+from .models import Tune, Way
+from .services.pieces import DEFAULT_PRIMER_BARS
 from .ways.abc_text import default_unit_length
+from .ways.midi_notes import MAX_PRIMER_BARS
+
+MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
 
 COMMON_METERS = ["6/8", "4/4", "C", "C|", "2/4", "3/4", "9/8", "12/8", "3/2"]
 COMMON_KEYS = [
@@ -83,9 +88,23 @@ class TuneFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
 
 
+class DataSelect(forms.Select):
+    """A select whose options carry data attributes (`option_data[value]`), which the
+    page's script reads: a checkpoint's way and corpus, a tune's corpus."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.option_data: dict[str, dict[str, str]] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"].update(self.option_data.get(str(value), {}))
+        return option
+
+
 class CheckpointChoiceField(forms.TypedChoiceField):
     def __init__(self, **kwargs):
-        super().__init__(coerce=int, **kwargs)
+        super().__init__(coerce=int, widget=DataSelect, **kwargs)
 
 
 class GenerateForm(forms.Form):
@@ -137,6 +156,32 @@ class GenerateForm(forms.Form):
             attrs={"rows": 2, "spellcheck": "false", "placeholder": "|:dBA F2A|"}
         ),
     )
+    primer_tune = forms.TypedChoiceField(
+        label="Start from a corpus piece",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        widget=DataSelect,
+        help_text="MIDI runs: the pieces begin with the first bars of this tune of the "
+        "run's corpus.",
+    )
+    primer_midi = forms.FileField(
+        label="Or upload a MIDI primer",
+        required=False,
+        allow_empty_file=False,
+        error_messages={"empty": "The MIDI file is empty."},
+        help_text="MIDI runs: a .mid file; the pieces begin with its first bars. It is read, "
+        "not kept.",
+        widget=forms.FileInput(attrs={"accept": ".mid,.midi,audio/midi,audio/x-midi"}),
+    )
+    primer_bars = forms.IntegerField(
+        label="Bars of the primer",
+        required=False,
+        min_value=1,
+        max_value=MAX_PRIMER_BARS,
+        initial=DEFAULT_PRIMER_BARS,
+        help_text=f"1..{MAX_PRIMER_BARS}: how much of the piece or file the model hears first.",
+    )
     max_length = forms.IntegerField(
         label="Length",
         min_value=16,
@@ -162,10 +207,18 @@ class GenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         groups = []
         self.checkpoints = {}
+        widget = self.fields["checkpoint"].widget
+        midi_corpora: dict[int, str] = {}
         for run, checkpoints in selectors.generation_checkpoints():
             options = []
+            if run.way == Way.MIDI:
+                midi_corpora[run.corpus_id] = str(run.corpus)
             for i, ckpt in enumerate(checkpoints):
                 self.checkpoints[ckpt.pk] = ckpt
+                widget.option_data[str(ckpt.pk)] = {
+                    "data-way": run.way,
+                    "data-corpus": str(run.corpus_id),
+                }
                 loss = f", val loss {ckpt.val_loss:.3f}" if ckpt.val_loss is not None else ""
                 label = (
                     f"{run} · latest, epoch {ckpt.epoch}{loss}"
@@ -177,6 +230,37 @@ class GenerateForm(forms.Form):
         self.fields["checkpoint"].choices = groups
         if groups and not self.is_bound and "checkpoint" not in self.initial:
             self.initial["checkpoint"] = groups[0][1][0][0]
+        self._primer_tune_choices(midi_corpora)
+
+    def _primer_tune_choices(self, corpora: dict[int, str]) -> None:
+        """The tunes of every corpus a MIDI run here learned, grouped by corpus; the page's
+        script shows only the chosen run's corpus."""
+        field = self.fields["primer_tune"]
+        groups: list = [("", "No primer: the model starts alone")]
+        by_corpus: dict[int, list[tuple[int, str]]] = {pk: [] for pk in corpora}
+        # Read here rather than in `selectors`: only this form lists tunes by corpus.
+        tunes = (
+            Tune.objects.filter(corpus_id__in=list(corpora))
+            .only("pk", "number", "title", "corpus_id")
+            .order_by("corpus_id", "number", "pk")
+        )
+        for tune in tunes.iterator():
+            options = by_corpus[tune.corpus_id]
+            if len(options) < MAX_PRIMER_TUNES:
+                options.append((tune.pk, f"{tune.number}. {tune.title or 'untitled'}"))
+                field.widget.option_data[str(tune.pk)] = {"data-corpus": str(tune.corpus_id)}
+        groups += [(corpora[pk], options) for pk, options in by_corpus.items() if options]
+        field.choices = groups
+
+    def clean_primer_midi(self):
+        upload = self.cleaned_data.get("primer_midi")
+        limit = int(settings.MAX_UPLOAD_BYTES)
+        if upload is not None and upload.size > limit:
+            raise forms.ValidationError(
+                f"{upload.name} is larger than {limit // (1024 * 1024)} MB; a MIDI primer is "
+                "a few kilobytes."
+            )
+        return upload
 
     def clean_meter(self) -> str:
         return _header_value(self.cleaned_data.get("meter", ""), "meter")
@@ -195,7 +279,41 @@ class GenerateForm(forms.Form):
             self.add_error("key", "Choose a meter as well: a tune names its meter first.")
         if opening and not (meter and key):
             self.add_error("opening", "Choose a meter and a key for the opening notes.")
+        tune, upload = data.get("primer_tune"), data.get("primer_midi")
+        checkpoint = self.checkpoint_object()
+        way = checkpoint.run.way if checkpoint is not None else None
+        if tune is not None and upload is not None:
+            self.add_error("primer_midi", "Start from a corpus piece or a MIDI file, not both.")
+        if way == Way.MIDI and (meter or key or opening):
+            self.add_error(
+                "meter" if meter else ("key" if key else "opening"),
+                "Meter, key and opening notes are for ABC runs; a MIDI run starts from a "
+                "corpus piece or a MIDI file.",
+            )
+        if way not in (None, Way.MIDI):
+            for name, value in (("primer_tune", tune), ("primer_midi", upload)):
+                if value is not None:
+                    self.add_error(
+                        name,
+                        "A primer from a corpus piece or a MIDI file is for MIDI runs; for "
+                        "this run give a meter, key and opening notes.",
+                    )
         return data
+
+    def primer(self) -> dict:
+        """The primer fields for `generation_job_create`: none without a primer (the bars
+        field always has a value, and alone it means nothing)."""
+        data = self.cleaned_data
+        tune, upload = data.get("primer_tune"), data.get("primer_midi")
+        if tune is None and upload is None:
+            return {}
+        params: dict = {"primer_bars": data.get("primer_bars") or DEFAULT_PRIMER_BARS}
+        if tune is not None:
+            params["primer_tune"] = tune
+        else:
+            upload.seek(0)
+            params["primer_midi"] = (upload.name, upload.read())
+        return params
 
     def prime(self) -> str:
         """`M:<meter>\\nL:<unit>\\nK:<key>\\n<opening>`, as far as the form says."""
@@ -211,7 +329,7 @@ class GenerateForm(forms.Form):
         return prime
 
     def checkpoint_object(self):
-        return self.checkpoints.get(self.cleaned_data.get("checkpoint"))
+        return self.checkpoints.get(getattr(self, "cleaned_data", {}).get("checkpoint"))
 
 
 def _header_value(value: str, what: str) -> str:

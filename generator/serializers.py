@@ -36,7 +36,8 @@ from .models import (
     Tune,
     Way,
 )
-from .services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
+from .services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
+from .ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
 DOWNLOAD_FORMATS = ("abc", "midi", "musicxml", "audio")
@@ -524,6 +525,32 @@ class RunResumeSerializer(serializers.Serializer):
 # --- pieces ----------------------------------------------------------------------------------
 
 
+class PrimerSourceSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["tune", "midi"], help_text="A tune of the run's corpus, or an uploaded MIDI file."
+    )
+    tune = serializers.IntegerField(allow_null=True, help_text="The tune's id (kind `tune`).")
+    title = serializers.CharField(allow_null=True, help_text="The tune's title (kind `tune`).")
+    file = serializers.CharField(allow_null=True, help_text="The upload's name (kind `midi`).")
+    parts = serializers.CharField(
+        allow_null=True, help_text="How the upload was read: `melody` or `all` (kind `midi`)."
+    )
+    bars = serializers.IntegerField(help_text="Bars of the source the pieces start with.")
+    tokens = serializers.IntegerField(help_text="Tokens the model was primed with.")
+
+
+PRIMER_KEYS = ("kind", "tune", "title", "file", "parts", "bars", "tokens")
+
+
+def primer_of(job: GenerationJob) -> dict[str, Any] | None:
+    """Where a job's primer came from, every key present (null where it does not apply)."""
+    try:
+        source, _ = prime_split(job.prime)
+    except ValueError:
+        return None
+    return {key: source.get(key) for key in PRIMER_KEYS} if source else None
+
+
 def evaluation_of(piece: Piece, *, full: bool = True) -> dict[str, Any] | None:
     """The piece's evaluation as a flat dict, once the evaluation app stores them; related
     rows by id. Not `full` (lists of pieces): scores only, without nested data."""
@@ -683,10 +710,16 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
 
 class PieceDetailSerializer(PieceSerializer):
     validity_detail = serializers.JSONField(read_only=True)
+    primer = serializers.SerializerMethodField()
 
     class Meta(PieceSerializer.Meta):
-        fields = [*PieceSerializer.Meta.fields, "text", "validity_detail"]
+        fields = [*PieceSerializer.Meta.fields, "text", "validity_detail", "primer"]
         read_only_fields = fields
+
+    @extend_schema_field(PrimerSourceSerializer(allow_null=True))
+    def get_primer(self, obj: Piece) -> dict[str, Any] | None:
+        """Where the opening of the piece came from: null without a MIDI primer."""
+        return primer_of(obj.job)
 
 
 # --- generation ------------------------------------------------------------------------------
@@ -695,6 +728,8 @@ class PieceDetailSerializer(PieceSerializer):
 class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
     run = serializers.IntegerField(source="checkpoint.run_id", read_only=True)
     epoch = serializers.IntegerField(source="checkpoint.epoch", read_only=True)
+    prime = serializers.SerializerMethodField()
+    primer = serializers.SerializerMethodField()
     done = serializers.SerializerMethodField()
     pieces = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -713,6 +748,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "seed",
             "max_length",
             "prime",
+            "primer",
             "grammar",
             "is_epoch_sample",
             "status",
@@ -728,6 +764,17 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "web_url",
         ]
         read_only_fields = fields
+
+    def get_prime(self, obj: GenerationJob) -> str:
+        """The text the model was primed with (a MIDI primer's source is in `primer`)."""
+        try:
+            return prime_split(obj.prime)[1]
+        except ValueError:
+            return obj.prime
+
+    @extend_schema_field(PrimerSourceSerializer(allow_null=True))
+    def get_primer(self, obj: GenerationJob) -> dict[str, Any] | None:
+        return primer_of(obj)
 
     def get_done(self, obj: GenerationJob) -> bool:
         return obj.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -763,7 +810,9 @@ class GenerationRequestSerializer(serializers.Serializer):
 
     The opening of the pieces is either `prime` (ABC header fields and notes, as the model
     saw them in training: `M:6/8\\nL:1/8\\nK:D\\n|:dBA`) or the site's form fields `meter`,
-    `key` and `opening`, which build the same prime."""
+    `key` and `opening`, which build the same prime. A MIDI-way run may instead start from a
+    primer: the first `primer_bars` bars of a tune of its corpus (`primer_tune`) or of an
+    uploaded MIDI file (`primer_midi`, multipart/form-data)."""
 
     checkpoint = StrictIntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="A checkpoint id."
@@ -806,7 +855,41 @@ class GenerationRequestSerializer(serializers.Serializer):
     opening = StrictCharField(
         max_length=400, required=False, allow_blank=True, default="", trim_whitespace=False
     )
+    primer_tune = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        allow_null=True,
+        help_text="MIDI-way runs: a tune id of the run's corpus; the pieces start with its "
+        "first `primer_bars` bars.",
+    )
+    primer_midi = serializers.FileField(
+        required=False,
+        allow_null=True,
+        allow_empty_file=False,
+        error_messages={
+            "empty": "The MIDI file is empty.",
+            "invalid": "Upload a MIDI file (multipart/form-data), not text.",
+        },
+        help_text="MIDI-way runs: a MIDI file (multipart/form-data, at most "
+        "settings.MAX_UPLOAD_BYTES bytes); the pieces start with its first `primer_bars` "
+        "bars. It is read, never stored.",
+    )
+    primer_bars = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_PRIMER_BARS,
+        required=False,
+        allow_null=True,
+        help_text="Bars of the primer (default 4); only with `primer_tune` or `primer_midi`.",
+    )
     grammar = StrictBooleanField(default=False, help_text="Grammar-aware sampling mask.")
+
+    def validate_prime(self, value: str) -> str:
+        if value.startswith(PRIMER_TAG):
+            raise serializers.ValidationError(
+                "A prime may not start with %primer: give primer_tune or primer_midi."
+            )
+        return value
 
     def validate_temperature(self, value: float) -> float:
         if not value > 0:
@@ -853,6 +936,7 @@ class GenerationRequestSerializer(serializers.Serializer):
                     {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
                 )
         attrs["checkpoint_object"] = checkpoint
+        self._validate_primer(attrs, checkpoint)
         meter, key = attrs.get("meter", ""), attrs.get("key", "")
         opening = (attrs.get("opening") or "").replace("\r\n", "\n").replace("\r", "\n")
         opening = opening.strip("\n")
@@ -874,6 +958,34 @@ class GenerationRequestSerializer(serializers.Serializer):
                 prime += f"K:{key}\n" + opening
             attrs["prime"] = prime
         return attrs
+
+    def _validate_primer(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
+        """Which opening fields go together; the primer itself is checked by the service."""
+        tune, upload = attrs.get("primer_tune"), attrs.get("primer_midi")
+        if tune is None and upload is None:
+            if attrs.get("primer_bars") is not None:
+                raise serializers.ValidationError(
+                    {"primer_bars": ["Give primer_tune or primer_midi with primer_bars."]}
+                )
+            return
+        field = "primer_midi" if upload is not None else "primer_tune"
+        if tune is not None and upload is not None:
+            raise serializers.ValidationError(
+                {"primer_midi": ["Give primer_tune or primer_midi, not both."]}
+            )
+        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
+            raise serializers.ValidationError(
+                {field: ["Give a primer, or prime/meter/key/opening, not both."]}
+            )
+        if checkpoint.run.way != Way.MIDI:
+            raise serializers.ValidationError(
+                {
+                    field: [
+                        f"A primer is for MIDI-way runs; run {checkpoint.run_id} is "
+                        f"{checkpoint.run.get_way_display()}: give prime or meter/key/opening."
+                    ]
+                }
+            )
 
 
 class AllowanceSerializer(serializers.Serializer):

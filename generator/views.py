@@ -355,6 +355,18 @@ def _detail_messages(detail: dict[str, Any]) -> list[str]:
     return out
 
 
+def _primer_context(job: GenerationJob) -> dict[str, Any]:
+    """The text a job primed its model with and, for a MIDI primer, where it came from."""
+    try:
+        source, text = services.prime_split(job.prime)
+    except ValueError:
+        source, text = None, job.prime
+    tune_url = ""
+    if source and source.get("kind") == "tune" and str(source.get("tune", "")).isdigit():
+        tune_url = reverse("tune_detail", args=[int(source["tune"])])
+    return {"primer": source, "prime_text": text, "primer_tune_url": tune_url}
+
+
 @require_GET
 def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     piece = _get_piece(pk)
@@ -391,6 +403,7 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "detail_rows": _detail_items(piece.validity_detail),
             "detail_messages": _detail_messages(piece.validity_detail),
             "can_generate": remaining is None or remaining > 0,
+            **_primer_context(job),
         },
     )
 
@@ -504,7 +517,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     remaining, limit = _allowance(request)
     status = 200
     if request.method == "POST":
-        form = GenerateForm(request.POST)
+        form = GenerateForm(request.POST, request.FILES)
         if form.is_valid():
             count = form.cleaned_data["count"]
             if remaining is not None and count > remaining:
@@ -556,7 +569,12 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             top_k=data["top_k"],
             max_length=data["max_length"],
             prime=form.prime(),
+            **form.primer(),
         )
+    except services.PrimerError as exc:  # nothing was written: the message goes by its field
+        message = str(exc)
+        form.add_error(exc.field, message[:1].upper() + message[1:])
+        return None
     except ValueError as exc:
         message = str(exc)
         field = None
@@ -612,7 +630,13 @@ def _job_context(request: HttpRequest, job: GenerationJob) -> dict[str, Any]:
     pieces = _decorate(selectors.job_pieces(job=job))
     done = job.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
     rendering = any(not p.audio and p.midi for p in pieces)
-    return {"job": job, "pieces": pieces, "done": done, "poll_done": done and not rendering}
+    return {
+        "job": job,
+        "pieces": pieces,
+        "done": done,
+        "poll_done": done and not rendering,
+        **_primer_context(job),
+    }
 
 
 def _get_job(pk: int) -> GenerationJob:

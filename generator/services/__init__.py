@@ -5,7 +5,14 @@ after the surrounding transaction commits.
 """
 
 from .corpora import corpus_get_or_create, corpus_import
-from .pieces import generation_job_create, generation_job_execute, piece_render_audio
+from .pieces import (
+    PrimerError,
+    generation_job_create,
+    generation_job_execute,
+    piece_render_audio,
+    prime_split,
+    primer_build,
+)
 from .runs import (
     training_run_cancel,
     training_run_create,
@@ -16,11 +23,14 @@ from .runs import (
 )
 
 __all__ = [
+    "PrimerError",
     "corpus_get_or_create",
     "corpus_import",
     "generation_job_create",
     "generation_job_execute",
     "piece_render_audio",
+    "prime_split",
+    "primer_build",
     "training_run_cancel",
     "training_run_create",
     "training_run_execute",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -14,13 +16,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..ml import sampler
-from ..models import Checkpoint, GenerationJob, JobStatus, Piece
+from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun, Tune, Way
 from ..ways import get_way
 
 log = logging.getLogger(__name__)
 
 MAX_PIECES_PER_JOB = 64
 MAX_TOKENS_LIMIT = 5000
+DEFAULT_PRIMER_BARS = 4
+# A job's `prime` holds the primer's event text; where it came from rides on a first line
+# `%primer {json}` (the model never sees it), so the job row needs no new column and a
+# reproduced piece keeps its provenance with its prime.
+PRIMER_TAG = "%primer "
 TUNE_TYPES = {
     "6/8": "Jig",
     "9/8": "Slip Jig",
@@ -106,6 +113,113 @@ def load_checkpoint_net(checkpoint: Checkpoint) -> sampler.Net:
     return _cached_net(str(path), path.stat().st_mtime)
 
 
+class PrimerError(ValueError):
+    """A primer that cannot open a piece; `field` is the request field it is about."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def primer_build(
+    *,
+    run: TrainingRun,
+    tune_id: int | None = None,
+    upload: tuple[str, bytes] | None = None,
+    bars: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """A MIDI-way primer: the first `bars` bars of a tune of the run's corpus, or of an
+    uploaded MIDI file, as event text the run's model knows every symbol of.
+
+    Returns (event text, its source for the job). The upload is read in memory and never
+    stored. Raises PrimerError naming the field (`primer_tune`, `primer_midi`,
+    `primer_bars`); nothing is written either way."""
+    from ..ways import midi_notes
+
+    field = "primer_midi" if upload is not None else "primer_tune"
+    if (tune_id is None) == (upload is None):
+        raise PrimerError("give a corpus piece or a MIDI file as the primer, not both", field=field)
+    if run.way != Way.MIDI:
+        raise PrimerError(
+            f"a primer from a corpus piece or a MIDI file is for MIDI-way runs; {run} is "
+            f"{run.get_way_display()}: give its opening as meter, key and notes instead",
+            field=field,
+        )
+    bars = DEFAULT_PRIMER_BARS if bars is None else int(bars)
+    if not 1 <= bars <= midi_notes.MAX_PRIMER_BARS:
+        raise PrimerError(
+            f"primer_bars must be 1..{midi_notes.MAX_PRIMER_BARS} (got {bars})", field="primer_bars"
+        )
+    if tune_id is not None:
+        tune = (
+            Tune.objects.filter(pk=tune_id, corpus_id=run.corpus_id)
+            .only("pk", "title", "number", "text", "corpus_id")
+            .first()
+        )
+        if tune is None:
+            raise PrimerError(
+                f"there is no tune {tune_id} in {run.corpus}, the corpus run {run.pk} learned",
+                field=field,
+            )
+        what = f"tune {tune.pk} ({tune.title or f'No. {tune.number}'})"
+        try:
+            text = midi_notes.first_bars(tune.text, bars=bars)
+        except midi_notes.MidiError as exc:
+            raise PrimerError(f"{what} cannot be a primer: {exc}", field=field) from exc
+        source: dict[str, Any] = {"kind": "tune", "tune": tune.pk, "title": tune.title}
+    else:
+        name, data = upload
+        name = Path(name or "upload.mid").name[:200]
+        limit = int(settings.MAX_UPLOAD_BYTES)
+        if len(data) > limit:
+            raise PrimerError(
+                f"the file {name} is larger than {limit} bytes (settings.MAX_UPLOAD_BYTES)",
+                field=field,
+            )
+        what = f"the file {name}"
+        parts = midi_notes.vocab_parts(run.vocab)
+        try:
+            text = midi_notes.midi_primer_text(data=data, name=name, bars=bars, parts=parts)
+        except midi_notes.MidiError as exc:
+            raise PrimerError(f"{what} cannot be a primer: {exc}", field=field) from exc
+        source = {"kind": "midi", "file": name, "parts": parts}
+    try:
+        ids = get_way(run.way).encode_prime(vocab=run.vocab, prime=text)
+    except ValueError as exc:
+        raise PrimerError(f"{what} cannot open this model's pieces: {exc}", field=field) from exc
+    items = midi_notes.parse_text(text).items
+    source["bars"] = items.count("|") + (0 if _ends_bar(items) else 1)
+    source["tokens"] = len(ids) - 1
+    return text, source
+
+
+def _ends_bar(items: list) -> bool:
+    """The primer ends with a bar line followed only by a meter change."""
+    rest = [it for it in reversed(items) if not (isinstance(it, str) and it.startswith("M:"))]
+    return bool(rest) and rest[0] == "|"
+
+
+def prime_compose(*, text: str, source: dict[str, Any] | None) -> str:
+    """What a job stores: the source line (when there is one) and the primer's text."""
+    if not source:
+        return text
+    return f"{PRIMER_TAG}{json.dumps(source, sort_keys=True, ensure_ascii=False)}\n{text}"
+
+
+def prime_split(prime: str) -> tuple[dict[str, Any] | None, str]:
+    """A stored prime → (its source or None, the text the model is primed with)."""
+    if not (prime or "").startswith(PRIMER_TAG):
+        return None, prime or ""
+    line, _, body = prime.partition("\n")
+    try:
+        source = json.loads(line[len(PRIMER_TAG) :])
+    except ValueError:
+        raise ValueError("the prime's %primer line is not valid JSON") from None
+    if not isinstance(source, dict):
+        raise ValueError("the prime's %primer line is not a JSON object")
+    return source, body
+
+
 def generation_job_create(
     *,
     checkpoint: Checkpoint,
@@ -115,13 +229,20 @@ def generation_job_create(
     top_k: int = 0,
     max_length: int = 1000,
     prime: str = "",
+    primer_tune: int | None = None,
+    primer_midi: tuple[str, bytes] | None = None,
+    primer_bars: int | None = None,
     grammar: bool = False,
     is_epoch_sample: bool = False,
     user=None,
     ip: str | None = None,
     enqueue: bool = True,
 ) -> GenerationJob:
-    """Validate a generation request, store it as a job and queue it after commit."""
+    """Validate a generation request, store it as a job and queue it after commit.
+
+    The opening is `prime` (the way's text, e.g. ABC header fields and notes), or for a
+    MIDI-way run a primer: `primer_tune` (a tune id of the run's corpus) or `primer_midi`
+    (file name, bytes), cut to `primer_bars` bars (see `primer_build`)."""
     if not (temperature > 0):
         raise ValueError("temperature must be a positive number")
     if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
@@ -133,7 +254,20 @@ def generation_job_create(
     run = checkpoint.run
     if not run.vocab:
         raise ValueError("the checkpoint's run has no vocabulary")
-    get_way(run.way).encode_prime(vocab=run.vocab, prime=prime)  # raises on unknown symbols
+    if primer_tune is not None or primer_midi is not None:
+        if prime:
+            field = "primer_tune" if primer_tune is not None else "primer_midi"
+            raise PrimerError("give a prime or a primer, not both", field=field)
+        text, source = primer_build(
+            run=run, tune_id=primer_tune, upload=primer_midi, bars=primer_bars
+        )
+        prime = prime_compose(text=text, source=source)
+    elif primer_bars is not None:
+        raise PrimerError(
+            "primer_bars goes with a primer: primer_tune or primer_midi", field="primer_bars"
+        )
+    _, body = prime_split(prime)
+    get_way(run.way).encode_prime(vocab=run.vocab, prime=body)  # raises on unknown symbols
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     with transaction.atomic():
@@ -190,7 +324,10 @@ def _generate(job: GenerationJob) -> None:
     run = checkpoint.run
     way = get_way(run.way)
     net = load_checkpoint_net(checkpoint)
-    prime_ids = way.encode_prime(vocab=run.vocab, prime=job.prime)
+    source, body = prime_split(job.prime)
+    prime_ids = way.encode_prime(vocab=run.vocab, prime=body)
+    # A primer's event text and the continuation are separate tokens: keep a space between.
+    glue = " " if source else ""
     seeds = [job.seed + i for i in range(job.count)]
     constraint = None
     if job.grammar and hasattr(way, "grammar"):
@@ -212,7 +349,7 @@ def _generate(job: GenerationJob) -> None:
             way=way,
             index=i,
             seed=s,
-            text=job.prime + way.decode(vocab=run.vocab, ids=ids),
+            text=body + glue + way.decode(vocab=run.vocab, ids=ids),
         )
         for i, (s, ids) in enumerate(zip(seeds, outs, strict=True))
     ]

@@ -44,7 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .base import END, SPECIALS, Way
+from .base import END, SPECIALS, START, Way
 
 GRID = 12  # grid steps per quarter note
 MAX_UNITS = 8 * GRID  # the longest event token: 8 quarters
@@ -860,6 +860,95 @@ def bach_chorale_paths() -> list[Path]:
     return paths
 
 
+# --- primers ----------------------------------------------------------------------------------
+
+MAX_PRIMER_BARS = 32  # a primer is an opening, not a piece; 32 bars is a whole tune of most
+
+
+def first_bars(text: str, *, bars: int) -> str:
+    """The opening `bars` bars of a piece text, with its meter and key, as canonical text.
+
+    When the piece goes on, the bar line after the last bar (and a meter change right after
+    it) is kept, so the model continues with a new bar; a piece shorter than that is taken
+    whole. Unreadable text or a piece without a sounding note raises MidiError."""
+    if not 1 <= bars <= MAX_PRIMER_BARS:
+        raise MidiError(f"a primer is 1..{MAX_PRIMER_BARS} bars (got {bars})")
+    parsed = parse_text(text)
+    if parsed.unknown:
+        raise MidiError(f"its text has unreadable tokens: {parsed.unknown[:5]}")
+    items: list[Item] = []
+    count = 0
+    cut = False
+    for it in parsed.items:
+        if cut:
+            if isinstance(it, str) and it.startswith("M:"):
+                items.append(it)  # the next bar's meter: the continuation is in it
+                continue
+            break
+        items.append(it)
+        if it == "|":
+            count += 1
+            cut = count >= bars
+    if not any(isinstance(it, Event) and it.pitches for it in items):
+        raise MidiError(f"its first {bars} bars have no notes")
+    head = ParsedText(title="", meter=parsed.meter, key=parsed.key, items=items, unknown=[])
+    return render_text(parsed=head)
+
+
+def midi_primer_text(*, data: bytes, name: str, bars: int, parts: str) -> str:
+    """An uploaded MIDI file → the event text of its first `bars` bars, read exactly as an
+    import reads it (same reader, grid and slicing). Every problem raises MidiError."""
+    if parts not in PARTS:
+        raise MidiError(f"parts must be one of {', '.join(PARTS)} (got {parts!r})")
+    try:
+        raw = read_midi(data, name=name)
+        text, _ = raw_to_text(raw, parts=parts)
+    except (RecursionError, MemoryError, OverflowError) as exc:  # pathological files
+        raise MidiError(f"it is corrupt ({exc})") from exc
+    return first_bars(text, bars=bars)
+
+
+def vocab_parts(vocab: Iterable[str]) -> str:
+    """How to read an upload for a model: "all" parts when it has seen chords, else its
+    corpus was melodies ("melody": the highest part's top line, as chorales are imported)."""
+    for tok in vocab:
+        if tok in SPECIALS:
+            continue
+        if tok.startswith("c") and "_" in tok:  # a rhythm chord: c55.59.62_1
+            return "all"
+        if "." in tok and _PITCH_CLASSES.match(tok):  # a pitch-only chord: 0.4.7
+            return "all"
+    return "melody"
+
+
+def describe_token(token: str) -> str:
+    """A token in words, for messages: "n61_1/3" → "note C#4 lasting 1/3 quarter"."""
+    if is_pitch_only_token(token):
+        if "." in token:
+            return f"chord of pitch classes {token}"
+        return f"note {token}"
+    parsed = parse_text(token)
+    if parsed.meter:
+        return f"meter {parsed.meter}"
+    if parsed.key:
+        return f"key signature {key_name(parsed.key)}"
+    if parsed.items == ["|"]:
+        return "bar line"
+    if parsed.items and isinstance(parsed.items[0], str):
+        return f"meter change to {parsed.items[0][2:]}"
+    if parsed.items and isinstance(parsed.items[0], Event):
+        ev = parsed.items[0]
+        quarters = format_duration(units=ev.units)
+        unit = "quarter" if ev.units <= GRID else "quarters"
+        tie = ", tied on" if ev.tie else ""
+        if not ev.pitches:
+            return f"rest lasting {quarters} {unit}"
+        names = "-".join(pitch_name(p) for p in ev.pitches)
+        what = "note" if len(ev.pitches) == 1 else "chord"
+        return f"{what} {names} lasting {quarters} {unit}{tie}"
+    return token
+
+
 # --- the way -----------------------------------------------------------------------------------
 
 
@@ -958,10 +1047,22 @@ class MidiWay(Way):
         return render_text(parsed=parse_text(" ".join(out)))
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
-        # The vocabulary tells which tokenisation the run used.
+        """Event text → ids after START, in the run's tokenisation (its vocabulary tells
+        which). Symbols the model never saw raise, named in words: they are not mapped to a
+        "nearest" pitch or duration, which would put notes in the primer it does not have."""
         view = copy.copy(self)
         view.tokenization = _vocab_tokenization(vocab)
-        return Way.encode_prime(view, vocab=vocab, prime=prime)
+        index = {tok: i for i, tok in enumerate(vocab)}
+        tokens = view.tokenize(prime) if prime else []
+        missing = sorted({t for t in tokens if t not in index}, key=tokens.index)
+        if missing:
+            shown = "; ".join(f"{t} ({describe_token(t)})" for t in missing[:6])
+            more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+            raise ValueError(
+                f"the opening uses {len(missing)} symbol{'s' if len(missing) > 1 else ''} "
+                f"the model never saw: {shown}{more}"
+            )
+        return [SPECIALS.index(START), *(index[t] for t in tokens)]
 
     def normalise(self, text: str) -> str:
         return render_text(parsed=parse_text(text))
