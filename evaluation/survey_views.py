@@ -259,7 +259,9 @@ def survey_responses_csv(request: HttpRequest, pk: int) -> HttpResponse:
 # --- presentation of the results ------------------------------------------------------------
 
 
-def _mean_cell(stat: dict, lo: float = 1.0, hi: float = 5.0) -> dict | None:
+def _mean_cell(
+    stat: dict, lo: float = 1.0, hi: float = 5.0, *, percent: bool = False
+) -> dict | None:
     """A mean with its interval as text and as positions (%) on the 1–5 scale."""
     if stat["mean"] is None:
         return None
@@ -267,10 +269,13 @@ def _mean_cell(stat: dict, lo: float = 1.0, hi: float = 5.0) -> dict | None:
     def pos(v: float) -> float:
         return round(100 * (min(max(v, lo), hi) - lo) / (hi - lo), 1)
 
+    def fmt(v: float) -> str:
+        return f"{100 * v:.0f} %" if percent else f"{v:.2f}"
+
     has_ci = stat["low"] is not None
     return {
-        "text": f"{stat['mean']:.2f}",
-        "ci": f"{stat['low']:.2f}–{stat['high']:.2f}" if has_ci else "",
+        "text": fmt(stat["mean"]),
+        "ci": f"{fmt(stat['low'])} – {fmt(stat['high'])}" if has_ci else "",
         "at": pos(stat["mean"]),
         "left": pos(stat["low"]) if has_ci else pos(stat["mean"]),
         "width": round(pos(stat["high"]) - pos(stat["low"]), 1) if has_ci else 0,
@@ -305,5 +310,5 @@ def present_group(label: str, group: dict) -> dict:
         "coherence": _mean_cell(group["coherence"]),
         "correct": _rate_cell(group["correct"]),
         "judged_human": _rate_cell(group["judged_human"]),
-        "listener_accuracy": _mean_cell(group["listener_accuracy"], 0.0, 1.0),
+        "listener_accuracy": _mean_cell(group["listener_accuracy"], 0.0, 1.0, percent=True),
     }
