@@ -164,6 +164,9 @@ def listener_start(*, survey: Survey, experience: str = "", familiarity: str = "
     if not survey.is_open():
         raise SurveyError("This survey is not open.")
     with transaction.atomic():
+        # One enrolment at a time per survey (a row lock, held for a few queries): listeners
+        # starting together would otherwise all read the same counts and get the same clips.
+        Survey.objects.select_for_update().filter(pk=survey.pk).first()
         listener = Listener.objects.create(
             survey=survey, key=new_token(), experience=experience, familiarity=familiarity
         )

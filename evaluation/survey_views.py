@@ -30,7 +30,10 @@ BOT_MESSAGE = "This form could not be accepted."
 
 def _limit(name: str, default: int) -> int:
     """A throttle limit from settings or the environment (0 turns that limit off)."""
-    return int(getattr(settings, name, None) or os.environ.get(name) or default)
+    configured = getattr(settings, name, None)
+    if configured is None:
+        configured = os.environ.get(name) or default
+    return int(configured)
 
 
 def _allowed(scope: str, ident: str, *, limit: int, window_s: int) -> bool:

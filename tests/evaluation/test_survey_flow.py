@@ -291,3 +291,21 @@ def test_results_api_and_csv_report_the_answers(staff_client):
     assert sum(int(r["correct"]) for r in rows) == 6
     assert {r["source"] for r in rows} == {"human", "machine"}
     assert all(r["tune"] for r in rows if r["source"] == "human")
+
+
+def test_forms_without_a_csrf_token_are_refused():
+    survey = make_survey(render=False)
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(f"/survey/{survey.pk}/", {"consent": "on"}).status_code == 403
+    assert not Listener.objects.exists()
+    page = strict.get(f"/survey/{survey.pk}/")
+    token = page.context["csrf_token"]
+    assert (
+        strict.post(
+            f"/survey/{survey.pk}/", {"consent": "on", "csrfmiddlewaretoken": token}
+        ).status_code
+        == 302
+    )
+    clip = Listener.objects.get().assignments.first().clip.token
+    assert strict.post(f"/survey/{survey.pk}/listen/", {"clip": clip, **ANSWER}).status_code == 403
+    assert not SurveyResponse.objects.exists()
