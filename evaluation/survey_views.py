@@ -51,7 +51,11 @@ def _allowed(scope: str, ident: str, *, limit: int, window_s: int) -> bool:
 
 
 def _ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    # The generate page's rule (TRUSTED_PROXY_COUNT hops back in X-Forwarded-For), so that
+    # behind a proxy every listener is not counted as the proxy.
+    from generator.views import _client_ip
+
+    return _client_ip(request) or "unknown"
 
 
 def _throttled(request: HttpRequest, message: str) -> HttpResponse:
