@@ -5,5 +5,5 @@ from django.urls import path
 from .survey_api import SurveyResultsView
 
 urlpatterns = [
-    path("<int:pk>/results/", SurveyResultsView.as_view(), name="survey-results"),
+    path("<int:id>/results/", SurveyResultsView.as_view(), name="survey-results"),
 ]
