@@ -76,8 +76,7 @@ def _listener(request: HttpRequest, survey: Survey) -> Listener | None:
 
 
 def _open_survey(pk: int) -> Survey:
-    survey = get_object_or_404(Survey, pk=pk)
-    return survey
+    return get_object_or_404(Survey, pk=pk)
 
 
 @require_GET
@@ -138,6 +137,13 @@ def survey_listen(request: HttpRequest, pk: int) -> HttpResponse:
     listener = _listener(request, survey)
     if listener is None:
         return redirect("survey_consent", survey.pk)
+    if not survey.is_open():  # closed while they were listening: answers are no longer taken
+        return render(
+            request,
+            "evaluation/survey_closed.html",
+            {"survey": survey, "message": "This survey has closed; thank you for listening."},
+            status=200 if request.method == "GET" else 400,
+        )
     form = None
     status = 200
     if request.method == "POST":

@@ -100,6 +100,20 @@ def test_a_closed_or_unbuilt_survey_takes_no_listeners():
     assert not Listener.objects.exists()
 
 
+def test_a_survey_that_closes_mid_way_keeps_the_answers_given_and_takes_no_more():
+    survey = make_survey(render=False, clips_per_listener=3)
+    client = Client()
+    start(client, survey)
+    assert answer(client, survey, current_token(client, survey)).status_code == 302
+    token = current_token(client, survey)
+    survey.closes_at = timezone.now()
+    survey.save()
+    page = client.get(f"/survey/{survey.pk}/listen/")
+    assert page.status_code == 200 and b"This survey has closed" in page.content
+    assert answer(client, survey, token).status_code == 400
+    assert SurveyResponse.objects.count() == 1
+
+
 def test_listeners_get_the_clips_with_the_fewest_responses():
     survey = make_survey(render=False, tunes=6, pieces=3, clips_per_listener=3)  # 9 clips
     for _ in range(6):
