@@ -101,7 +101,9 @@ def survey_build_clips(*, survey: Survey) -> Survey:
     made: dict[str, int] = {}
     skipped: list[dict[str, Any]] = []
     try:
-        survey.clips.filter(responses__isnull=True).delete()
+        for stale in survey.clips.filter(responses__isnull=True):
+            stale.audio.delete(save=False)  # the file too, not only the row
+            stale.delete()
         kept = survey.clips.all()
         used_pieces = set(kept.exclude(piece=None).values_list("piece_id", flat=True))
         used_tunes = set(kept.exclude(tune=None).values_list("tune_id", flat=True))
@@ -403,7 +405,12 @@ def survey_responses_csv(*, survey: Survey) -> str:
                 r.confidence,
                 r.liking,
                 r.coherence,
-                r.comment,
+                _csv_safe(r.comment),
             ]
         )
     return out.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Free text that a spreadsheet will not run as a formula (a leading =, +, - or @)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

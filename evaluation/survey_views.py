@@ -14,7 +14,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -212,16 +212,19 @@ def survey_thanks(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def survey_clip_audio(request: HttpRequest, token: str) -> HttpResponse:
-    """The clip's Ogg file under its token. Every clip gets the same headers and a neutral
-    file name; FileResponse answers byte ranges, which seeking needs."""
+    """The clip's Ogg file under its token, with the same headers and neutral file name for
+    every clip, and byte ranges (seeking needs them) as the site's other audio."""
+    from generator.views import _bytes_response
+
     clip = SurveyClip.objects.filter(token=token).exclude(audio="").first()
     if clip is None:
         raise Http404("No such clip.")
-    response = FileResponse(
-        clip.audio.open("rb"), content_type="audio/ogg", as_attachment=False, filename="clip.ogg"
+    with clip.audio.open("rb") as fh:
+        data = fh.read()
+    response = _bytes_response(
+        request, data, content_type="audio/ogg", filename="clip.ogg", attachment=False
     )
     response["Cache-Control"] = "private, max-age=3600"
-    response["Accept-Ranges"] = "bytes"
     return response
 
 

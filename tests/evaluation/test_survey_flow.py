@@ -286,7 +286,7 @@ def test_results_api_and_csv_report_the_answers(staff_client):
             services.response_record(
                 listener=listener,
                 clip_token=assignment.clip.token,
-                answer=services.Answer(origin_of or truth, 5, 4, 3),
+                answer=services.Answer(origin_of or truth, 5, 4, 3, comment="=HYPERLINK(1)"),
             )
     data = staff_client.get(f"/api/v1/surveys/{survey.pk}/results/").json()
     assert data["survey"]["responses"] == 8
@@ -305,6 +305,7 @@ def test_results_api_and_csv_report_the_answers(staff_client):
     assert sum(int(r["correct"]) for r in rows) == 6
     assert {r["source"] for r in rows} == {"human", "machine"}
     assert all(r["tune"] for r in rows if r["source"] == "human")
+    assert {r["comment"] for r in rows} == {"'=HYPERLINK(1)"}  # not a formula in a spreadsheet
 
 
 def test_forms_without_a_csrf_token_are_refused():
