@@ -147,3 +147,13 @@ class RunReport(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("evaluation_run_report", args=[self.run_id])
+
+
+# The listener survey's models live in their own module (issue 7).
+from .survey_models import (  # noqa: E402, F401
+    Listener,
+    ListenerClip,
+    Survey,
+    SurveyClip,
+    SurveyResponse,
+)

@@ -29,3 +29,13 @@ def job_evaluate_task(job_id: int) -> None:
     job = GenerationJob.objects.filter(pk=job_id).first()
     if job is not None:
         job_evaluate(job=job)
+
+
+@shared_task(name="evaluation.tasks.survey_build_clips_task")
+def survey_build_clips_task(survey_id: int) -> None:
+    from .survey_models import Survey
+    from .survey_services import survey_build_clips
+
+    survey = Survey.objects.filter(pk=survey_id).first()
+    if survey is not None:  # deleted since it was queued: nothing to do
+        survey_build_clips(survey=survey)

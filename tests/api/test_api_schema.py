@@ -51,6 +51,7 @@ def test_the_schema_lists_every_endpoint_and_only_the_api(schema):
         "/api/v1/jobs/",
         "/api/v1/jobs/{id}/",
         "/api/v1/generate/",
+        "/api/v1/surveys/{id}/results/",
     } == paths
 
 

@@ -1,0 +1,9 @@
+"""Survey API routes, included under /api/v1/surveys/ by generator/api_urls.py."""
+
+from django.urls import path
+
+from .survey_api import SurveyResultsView
+
+urlpatterns = [
+    path("<int:id>/results/", SurveyResultsView.as_view(), name="survey-results"),
+]
