@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 
 from .models import (
     Checkpoint,
@@ -70,8 +71,34 @@ def novelty_field() -> str | None:
     return _evaluation_score_field(("novelty", "novelty_index", "novelty_score"))
 
 
+RATING = "mean_rating"  # the annotation `piece_list` adds once listeners have rated pieces
+
+
+def rating_expression() -> Subquery | None:
+    """The mean "overall liking" (1-5) listeners gave a piece's survey clips (NULL for a
+    piece no listener heard), or None without the survey app."""
+    try:
+        response = apps.get_model("evaluation", "SurveyResponse")
+    except LookupError:
+        return None
+    mean = (
+        response.objects.filter(clip__piece=OuterRef("pk"))
+        .order_by()
+        .values("clip__piece")
+        .annotate(mean=Avg("liking"))
+        .values("mean")[:1]
+    )
+    return Subquery(mean, output_field=FloatField())
+
+
 def rating_field() -> str | None:
-    return _evaluation_score_field(("rating", "mean_rating", "score"))
+    """The field a rating sort orders by: `piece_list`'s annotation, once a listener has
+    rated a generated piece (until then the sort falls back to newest, and says so)."""
+    try:
+        response = apps.get_model("evaluation", "SurveyResponse")
+    except LookupError:
+        return None
+    return RATING if response.objects.filter(clip__piece__isnull=False).exists() else None
 
 
 # --- pieces ----------------------------------------------------------------------------------
@@ -122,6 +149,8 @@ def piece_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Piece]:
     if relation:
         qs = qs.select_related(relation)
     qs = qs.defer(*PIECE_CARD_DEFERRED)
+    if (rating := rating_expression()) is not None:
+        qs = qs.annotate(**{RATING: rating})
     if way := _text(filters, "way"):
         qs = qs.filter(way=way)
     if corpus := filters.get("corpus"):
@@ -160,6 +189,8 @@ def piece_get(*, pk: int) -> Piece:
     qs = Piece.objects.select_related("run", "run__corpus", "checkpoint", "job")
     if relation := evaluation_relation():
         qs = qs.select_related(relation)
+    if (rating := rating_expression()) is not None:
+        qs = qs.annotate(**{RATING: rating})
     return qs.get(pk=pk)
 
 

@@ -669,7 +669,9 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
         return _score(self._evaluation(obj), ("novelty", "novelty_index", "novelty_score"))
 
     def get_rating(self, obj: Piece) -> float | None:
-        return _score(self._evaluation(obj), ("rating", "mean_rating", "score"))
+        """Mean overall liking (1-5) from listeners, when the piece was in a survey."""
+        rating = getattr(obj, "mean_rating", None)
+        return round(float(rating), 3) if rating is not None else None
 
     @extend_schema_field(
         {
