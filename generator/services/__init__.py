@@ -5,7 +5,12 @@ after the surrounding transaction commits.
 """
 
 from .corpora import corpus_get_or_create, corpus_import
-from .pieces import generation_job_create, generation_job_execute, piece_render_audio
+from .pieces import (
+    audio_prime_encode,
+    generation_job_create,
+    generation_job_execute,
+    piece_render_audio,
+)
 from .runs import (
     training_run_cancel,
     training_run_create,
@@ -16,6 +21,7 @@ from .runs import (
 )
 
 __all__ = [
+    "audio_prime_encode",
     "corpus_get_or_create",
     "corpus_import",
     "generation_job_create",
