@@ -1038,6 +1038,10 @@ def _tune_midi(tune: Tune) -> bytes:
 
 
 def _tune_audio(tune: Tune) -> bytes:
+    if tune.corpus.way == "audio":  # a recording: its own file (FLAC) plays as it is
+        if not tune.data:
+            raise Http404("This recording's file is missing.")
+        return _read_field(tune.data)
     path = _media_cache("tunes/audio", tune.pk, tune.text, "ogg")
     if path.exists():
         return path.read_bytes()
@@ -1056,10 +1060,15 @@ def _tune_audio(tune: Tune) -> bytes:
 @require_GET
 def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
-    pages, score_error = score_pages(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
+    if tune.corpus.way == "audio":  # a recording: no score, and no notes to download
+        pages, score_error, formats = [], "", ("audio",)
+    else:
+        pages, score_error = score_pages(
+            kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text
+        )
+        formats = (_text_format(tune.corpus.way), "midi", "musicxml", "audio")
     downloads = [
-        (reverse("tune_download", args=[tune.pk, fmt]), FORMATS[fmt][2], fmt)
-        for fmt in (_text_format(tune.corpus.way), "midi", "musicxml", "audio")
+        (reverse("tune_download", args=[tune.pk, fmt]), FORMATS[fmt][2], fmt) for fmt in formats
     ]
     return render(
         request,
@@ -1079,11 +1088,12 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def tune_audio(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
+    ext = "flac" if tune.corpus.way == "audio" else "ogg"
     response = _bytes_response(
         request,
         _tune_audio(tune),
-        content_type="audio/ogg",
-        filename=_filename(tune.title, f"tune-{tune.pk}", "ogg"),
+        content_type=AUDIO_TYPES[f".{ext}"],
+        filename=_filename(tune.title, f"tune-{tune.pk}", ext),
         attachment=False,
     )
     response["Cache-Control"] = "public, max-age=86400"
@@ -1106,6 +1116,8 @@ def tune_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         data = _musicxml(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
     else:
         data = _tune_audio(tune)
+        if tune.corpus.way == "audio":
+            ext, content_type = "flac", AUDIO_TYPES[".flac"]
     return _bytes_response(
         request,
         data,

@@ -139,6 +139,22 @@ def test_an_audio_run_trains_resumes_and_its_pieces_are_pitched_tones(melody_fol
         gallery.content.decode()
     )
 
+    # The corpus, a recording, the run and its report render for an audio run too.
+    assert client.get(reverse("corpus_detail", args=[corpus.pk])).status_code == 200
+    tune = corpus.tunes.first()
+    assert client.get(reverse("tune_detail", args=[tune.pk])).status_code == 200
+    assert client.get(reverse("tune_audio", args=[tune.pk])).content[:4] == b"fLaC"
+    assert client.get(reverse("run_detail", args=[run.pk])).status_code == 200
+    report = client.get(reverse("evaluation_run_report", args=[run.pk]))
+    assert report.status_code == 200
+    for name in ("generated", "corpus", "oracle", "control"):
+        assert f'data-set="{name}"' in report.content.decode()
+    from evaluation.audio_report import audio_run_report
+
+    sets = {s["name"]: s for s in audio_run_report(run=run)["sets"]}
+    assert sets["generated"]["noise"] == 0 and sets["generated"]["silent"] == 0
+    assert sets["oracle"]["stable_fraction"]["mean"] > 0.5
+
     # An audio prime: the pieces continue the uploaded recording.
     from generator.services import audio_prime_encode
 
