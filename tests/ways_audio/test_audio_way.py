@@ -175,3 +175,21 @@ def test_an_audio_run_trains_resumes_and_its_pieces_are_pitched_tones(melody_fol
     assert len(text.split()) == len(prime.split()) + 43
     with pytest.raises(ValueError, match="not audio that can be read"):
         audio_prime_encode(checkpoint=run.last_checkpoint, name="x.wav", data=b"nonsense" * 9)
+
+
+def test_the_import_command_renders_bach_chorales_into_an_audio_corpus():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from generator.models import Corpus
+
+    out = StringIO()
+    call_command("import_corpus", "music21:bach-audio#limit=2", stdout=out)
+    corpus = Corpus.objects.get(name="bach-audio")
+    assert corpus.way == Way.AUDIO and "imported 2" in out.getvalue()
+    for tune in corpus.tunes.all():
+        path = Path(settings.MEDIA_ROOT) / tune.data.name
+        assert path.is_file() and tune.title
+        m = clip_metrics(read_wav_bytes(path.read_bytes())[: 10 * 22050])
+        assert m["flatness"] < 0.005 and m["stable_fraction"] > 0.5, m
