@@ -36,6 +36,11 @@ def _run(pk: int) -> TrainingRun:
 @require_GET
 def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(pk)
+    if run.way == "audio":  # no notes to compare: music-vs-noise measures instead
+        from .audio_report import audio_run_report
+
+        report = audio_run_report(run=run)
+        return render(request, "evaluation/audio_report.html", {"run": run, "report": report})
     report = services.run_report(run=run)
     epochs = report["epochs"]
     human = report["human"]

@@ -196,6 +196,18 @@ class GenerateForm(forms.Form):
         initial=0,
         help_text="Sample only from the k likeliest symbols; 0 is off.",
     )
+    seconds = forms.FloatField(
+        label="Seconds (audio models)",
+        required=False,
+        min_value=1.0,
+        max_value=110.0,
+        help_text="For an audio model: the length in seconds (replaces Length).",
+    )
+    prime_audio = forms.FileField(
+        label="Opening recording (audio models)",
+        required=False,
+        help_text="A WAV, FLAC or OGG file of up to 30 s that the piece continues.",
+    )
     count = forms.IntegerField(
         label="How many pieces",
         min_value=1,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("pieces/cards.json", views.piece_cards, name="piece_cards"),
     path("pieces/<int:pk>/", views.piece_detail, name="piece_detail"),
     path("pieces/<int:pk>/audio/", views.piece_audio, name="piece_audio"),
+    path("pieces/<int:pk>/spectrogram.png", views.piece_spectrogram, name="piece_spectrogram"),
     path("pieces/<int:pk>/download/<str:fmt>/", views.piece_download, name="piece_download"),
     path("pieces/<int:pk>/reproduce/", views.piece_reproduce, name="piece_reproduce"),
     path("pieces/<int:pk>/more/", views.piece_more_like, name="piece_more_like"),

@@ -61,6 +61,8 @@ FORMATS = {
     "midi": ("mid", "audio/midi", "MIDI"),
     "musicxml": ("musicxml", "application/vnd.recordare.musicxml+xml", "MusicXML"),
     "audio": ("ogg", "audio/ogg", "Audio (OGG)"),
+    "wav": ("wav", "audio/wav", "Audio (WAV)"),
+    "ogg": ("ogg", "audio/ogg", "Audio (OGG)"),
 }
 AUDIO_TYPES = {
     ".ogg": "audio/ogg",
@@ -371,15 +373,21 @@ def _primer_context(job: GenerationJob) -> dict[str, Any]:
 def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     piece = _get_piece(pk)
     _decorate([piece])
-    pages, score_error = score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
     job = piece.job
     downloads = [(_text_format(piece.way), FORMATS[_text_format(piece.way)][2])]
-    if piece.midi:
-        downloads.append(("midi", FORMATS["midi"][2]))
-    if piece.parses is not False:
-        downloads.append(("musicxml", FORMATS["musicxml"][2]))
-    if piece.audio or piece.midi:
-        downloads.append(("audio", FORMATS["audio"][2]))
+    if piece.way == "audio":
+        # An audio piece has no notes: no score, MIDI or MusicXML; a spectrogram instead.
+        pages, score_error = [], ""
+        if piece.audio:
+            downloads += [("wav", FORMATS["wav"][2]), ("ogg", FORMATS["ogg"][2])]
+    else:
+        pages, score_error = score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+        if piece.midi:
+            downloads.append(("midi", FORMATS["midi"][2]))
+        if piece.parses is not False:
+            downloads.append(("musicxml", FORMATS["musicxml"][2]))
+        if piece.audio or piece.midi:
+            downloads.append(("audio", FORMATS["audio"][2]))
     remaining = _allowance(request)[0]
     return render(
         request,
@@ -398,7 +406,11 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "audio_url": reverse("piece_audio", args=[piece.pk])
             if (piece.audio or piece.midi)
             else "",
-            "midi_error": (piece.validity_detail or {}).get("midi_error", ""),
+            "midi_error": (piece.validity_detail or {}).get("midi_error", "")
+            or (piece.validity_detail or {}).get("audio_error", ""),
+            "spectrogram_url": reverse("piece_spectrogram", args=[piece.pk])
+            if piece.way == "audio" and piece.audio
+            else "",
             "text_format": _text_format(piece.way),
             "detail_rows": _detail_items(piece.validity_detail),
             "detail_messages": _detail_messages(piece.validity_detail),
@@ -454,6 +466,8 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         data = _read_field(piece.midi)
     elif fmt == "musicxml":
         data = _musicxml(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+    elif fmt in ("wav", "ogg"):
+        data = _audio_piece_file(piece, fmt)
     else:
         data = _piece_audio_bytes(piece)
         ext = Path(piece.audio.name).suffix.lstrip(".").lower() or "ogg"
@@ -465,6 +479,50 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         filename=_filename(piece.title, fallback, ext),
         attachment=True,
     )
+
+
+def _audio_piece_file(piece: Piece, fmt: str) -> bytes:
+    """An audio-way piece as WAV (its stored file) or OGG (encoded once, then cached)."""
+    if piece.way != "audio" or not piece.audio:
+        raise Http404(f"This piece has no {fmt.upper()} file.")
+    wav = _read_field(piece.audio)
+    if fmt == "wav":
+        return wav
+    path = _media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
+    if path.exists():
+        return path.read_bytes()
+    from .render._proc import run
+
+    with tempfile.TemporaryDirectory(prefix="piece-ogg-") as tmp:
+        Path(tmp, "in.wav").write_bytes(wav)
+        proc = run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", "in.wav"]
+            + ["-c:a", "libvorbis", "-q:a", "4", "out.ogg"],
+            cwd=Path(tmp),
+        )
+        out = Path(tmp, "out.ogg")
+        if proc.returncode != 0 or not out.is_file():
+            raise Http404("The OGG file could not be encoded.")
+        data = out.read_bytes()
+    _write_atomic(path, data)
+    return data
+
+
+@require_GET
+def piece_spectrogram(request: HttpRequest, pk: int) -> HttpResponse:
+    """An audio piece's spectrogram as a PNG, drawn once on the server and cached."""
+    piece = get_object_or_404(Piece.objects.only("pk", "way", "text", "audio"), pk=pk)
+    if piece.way != "audio" or not piece.audio:
+        raise Http404("Only an audio piece has a spectrogram.")
+    path = _media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
+    if not path.exists():
+        from .audio.dsp import read_wav_bytes
+        from .audio.image import spectrogram_png
+
+        _write_atomic(path, spectrogram_png(read_wav_bytes(_read_field(piece.audio))))
+    response = HttpResponse(path.read_bytes(), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def _musicxml(*, kind: str, pk: int, way: str, text: str) -> bytes:
@@ -559,6 +617,22 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
     if checkpoint is None:
         form.add_error("checkpoint", "Choose a model.")
         return None
+    max_length, prime = data["max_length"], form.prime()
+    if checkpoint.run.way == "audio":
+        # Audio models count seconds and continue a recording, not ABC headers.
+        from .audio import FRAME_RATE
+
+        if data.get("seconds"):
+            max_length = min(int(round(data["seconds"] * FRAME_RATE)), 5000)
+        prime = ""
+        if upload := data.get("prime_audio"):
+            try:
+                prime = services.audio_prime_encode(
+                    checkpoint=checkpoint, name=upload.name, data=upload.read()
+                )
+            except ValueError as exc:
+                form.add_error("prime_audio", str(exc))
+                return None
     try:
         return _create_job(
             request,
@@ -567,8 +641,8 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             temperature=data["temperature"],
             seed=data["seed"],
             top_k=data["top_k"],
-            max_length=data["max_length"],
-            prime=form.prime(),
+            max_length=max_length,
+            prime=prime,
             **form.primer(),
         )
     except services.PrimerError as exc:  # nothing was written: the message goes by its field
@@ -988,6 +1062,10 @@ def _tune_midi(tune: Tune) -> bytes:
 
 
 def _tune_audio(tune: Tune) -> bytes:
+    if tune.corpus.way == "audio":  # a recording: its own file (FLAC) plays as it is
+        if not tune.data:
+            raise Http404("This recording's file is missing.")
+        return _read_field(tune.data)
     path = _media_cache("tunes/audio", tune.pk, tune.text, "ogg")
     if path.exists():
         return path.read_bytes()
@@ -1006,10 +1084,15 @@ def _tune_audio(tune: Tune) -> bytes:
 @require_GET
 def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
-    pages, score_error = score_pages(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
+    if tune.corpus.way == "audio":  # a recording: no score, and no notes to download
+        pages, score_error, formats = [], "", ("audio",)
+    else:
+        pages, score_error = score_pages(
+            kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text
+        )
+        formats = (_text_format(tune.corpus.way), "midi", "musicxml", "audio")
     downloads = [
-        (reverse("tune_download", args=[tune.pk, fmt]), FORMATS[fmt][2], fmt)
-        for fmt in (_text_format(tune.corpus.way), "midi", "musicxml", "audio")
+        (reverse("tune_download", args=[tune.pk, fmt]), FORMATS[fmt][2], fmt) for fmt in formats
     ]
     return render(
         request,
@@ -1029,11 +1112,12 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def tune_audio(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
+    ext = "flac" if tune.corpus.way == "audio" else "ogg"
     response = _bytes_response(
         request,
         _tune_audio(tune),
-        content_type="audio/ogg",
-        filename=_filename(tune.title, f"tune-{tune.pk}", "ogg"),
+        content_type=AUDIO_TYPES[f".{ext}"],
+        filename=_filename(tune.title, f"tune-{tune.pk}", ext),
         attachment=False,
     )
     response["Cache-Control"] = "public, max-age=86400"
@@ -1056,6 +1140,8 @@ def tune_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         data = _musicxml(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
     else:
         data = _tune_audio(tune)
+        if tune.corpus.way == "audio":
+            ext, content_type = "flac", AUDIO_TYPES[".flac"]
     return _bytes_response(
         request,
         data,

@@ -231,9 +231,11 @@ def sample_windowed(
     return out
 
 
-def save_net(net: Net, path: str) -> None:
-    """Write the sampler's weights as one .npz (read back without TensorFlow)."""
-    arrays: dict[str, np.ndarray] = {"table": net.table, "units": np.asarray(net.units)}
+def save_net(net: Net, path: str, *, extra: dict[str, np.ndarray] | None = None) -> None:
+    """Write the sampler's weights as one .npz (read back without TensorFlow), with a way's
+    `extra` arrays (their names start with "way_") beside them."""
+    arrays: dict[str, np.ndarray] = {**(extra or {})}
+    arrays.update({"table": net.table, "units": np.asarray(net.units)})
     for k, (r, b) in enumerate(zip(net.recurrent, net.biases, strict=True)):
         arrays[f"recurrent_{k}"], arrays[f"bias_{k}"] = r, b
     for j, (w, b, relu) in enumerate(net.dense):
@@ -241,6 +243,15 @@ def save_net(net: Net, path: str) -> None:
         arrays[f"dense_relu_{j}"] = np.asarray(relu)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+def load_extra(path: str, *, prefix: str = "way_") -> dict[str, np.ndarray]:
+    """The way's arrays saved beside the weights by `save_net(extra=...)`."""
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files if k.startswith(prefix)}
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"the checkpoint's sampler file is missing or corrupt ({exc})") from exc
 
 
 def load_net(path: str) -> Net:

@@ -7,6 +7,7 @@ after the surrounding transaction commits.
 from .corpora import corpus_get_or_create, corpus_import
 from .pieces import (
     PrimerError,
+    audio_prime_encode,
     generation_job_create,
     generation_job_execute,
     piece_render_audio,
@@ -24,6 +25,7 @@ from .runs import (
 
 __all__ = [
     "PrimerError",
+    "audio_prime_encode",
     "corpus_get_or_create",
     "corpus_import",
     "generation_job_create",

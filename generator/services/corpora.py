@@ -218,6 +218,7 @@ def corpus_import(
                 source_file=item.file[:500],
                 content_hash=digest,
                 n_notes=n_notes,
+                data=getattr(item, "data_name", ""),  # the audio way's recording
             )
         )
     with transaction.atomic():

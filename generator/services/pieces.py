@@ -220,6 +220,25 @@ def prime_split(prime: str) -> tuple[dict[str, Any] | None, str]:
     return source, body
 
 
+def load_checkpoint_state(checkpoint: Checkpoint) -> dict:
+    """The way's arrays saved with the checkpoint (the audio way's codebook)."""
+    path = checkpoint_sampler_path(checkpoint)
+    return _cached_state(str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+@lru_cache(maxsize=8)
+def _cached_state(path: str, mtime: float) -> dict:
+    return sampler.load_extra(path)
+
+
+def audio_prime_encode(*, checkpoint: Checkpoint, name: str, data: bytes) -> str:
+    """An uploaded recording → the token text an audio model continues (its prime)."""
+    way = get_way(checkpoint.run.way)
+    if not hasattr(way, "encode_audio_prime"):
+        raise ValueError("only an audio model continues a recording")
+    return way.encode_audio_prime(state=load_checkpoint_state(checkpoint), data=data, name=name)
+
+
 def generation_job_create(
     *,
     checkpoint: Checkpoint,
@@ -330,7 +349,7 @@ def _generate(job: GenerationJob) -> None:
     glue = " " if source else ""
     seeds = [job.seed + i for i in range(job.count)]
     constraint = None
-    if job.grammar and hasattr(way, "grammar"):
+    if (job.grammar or getattr(way, "always_grammar", False)) and hasattr(way, "grammar"):
         constraint = way.grammar(vocab=run.vocab)
     t0 = time.perf_counter()
     outs = sampler.sample(
@@ -397,6 +416,21 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         checks.get("n_notes", 0),
     )
     piece.validity_detail = checks
+    if getattr(way, "renders_audio", False):
+        # The audio way decodes its tokens to audio here (a second or two for 10 s): its
+        # pieces have no MIDI, and their audio needs the checkpoint's codebook.
+        try:
+            wav, audio_checks = way.render(
+                text=full, state=load_checkpoint_state(checkpoint), seed=seed
+            )
+        except ValueError as exc:
+            piece.plays = False
+            piece.validity_detail["audio_error"] = str(exc)
+            return piece
+        piece.plays = audio_checks["plays"]
+        piece.validity_detail.update(audio_checks)
+        piece.audio.save(f"piece_{job.pk}_{index}.wav", ContentFile(wav), save=False)
+        return piece
     try:
         midi = way.to_midi(full)
         piece.midi.save(f"piece_{job.pk}_{index}.mid", ContentFile(midi), save=False)

@@ -163,9 +163,10 @@ def checkpoint_dir(run: TrainingRun) -> Path:
 class _RunHooks:
     """Trainer hooks that write to the run's row. Called in the worker process."""
 
-    def __init__(self, run: TrainingRun, vocab: list[str]):
+    def __init__(self, run: TrainingRun, vocab: list[str], state: dict | None = None):
         self.run = run
         self.vocab = vocab
+        self.state = state or {}
 
     def heartbeat(self, *, epoch: int, fraction: float) -> None:
         done = (epoch - 1 + fraction) / max(self.run.epochs, 1)
@@ -189,7 +190,7 @@ class _RunHooks:
         # needs TensorFlow. Both are written under temporary names and renamed into
         # place before the row exists: no row ever points at a half-written file.
         net_tmp = folder / f".epoch_{epoch:04d}.{os.getpid()}.tmp.npz"
-        save_net(net_from_keras(model), str(net_tmp))
+        save_net(net_from_keras(model), str(net_tmp), extra=self.state)
         os.replace(net_tmp, sampler_path(final))
         save_model(model, str(tmp))
         os.replace(tmp, final)
@@ -249,10 +250,19 @@ def _train(run: TrainingRun) -> TrainingRun:
 
     way = get_way(run.way)
     texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
-    prepared = way.prepare(texts=texts, config=run.config, seed=run.seed)
+    last = run.checkpoints.order_by("-epoch").first()
+    extra = {}
+    if getattr(way, "has_state", False):
+        # A resumed run keeps the state (the audio way's codebook) its checkpoints decode with.
+        state = None
+        if last is not None:
+            from ..ml.sampler import load_extra
+
+            state = load_extra(str(sampler_path(Path(settings.MEDIA_ROOT) / last.file.name)))
+        extra["state"] = state
+    prepared = way.prepare(texts=texts, config=run.config, seed=run.seed, **extra)
     if run.vocab and run.vocab != prepared.vocab:
         raise RuntimeError("the corpus changed under the run: its vocabulary differs")
-    last = run.checkpoints.order_by("-epoch").first()
     if last is not None:
         model = trainer.load_model(str(Path(settings.MEDIA_ROOT) / last.file.name))
         initial_epoch = last.epoch
@@ -280,7 +290,7 @@ def _train(run: TrainingRun) -> TrainingRun:
             seed=run.seed,
             epochs=run.epochs,
             initial_epoch=initial_epoch,
-            hooks=_RunHooks(run, prepared.vocab),
+            hooks=_RunHooks(run, prepared.vocab, prepared.state),
         )
     run.refresh_from_db()
     run.status = JobStatus.CANCELLED if outcome == "cancelled" else JobStatus.SUCCEEDED

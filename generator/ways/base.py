@@ -48,6 +48,9 @@ class Prepared:
     train: list[np.ndarray]
     val: list[np.ndarray]
     stats: dict[str, Any] = field(default_factory=dict)
+    # Arrays a way needs beside the weights to decode (the audio way's codebook); saved into
+    # every checkpoint's sampler file so a checkpoint is self-contained.
+    state: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Way:

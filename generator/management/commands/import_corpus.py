@@ -11,10 +11,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("source", help="folder, file, or music21:<name>")
         parser.add_argument("--corpus", help="corpus name (default: the source's name)")
-        parser.add_argument("--way", default=Way.ABC, choices=[w.value for w in Way])
+        parser.add_argument("--way", default=None, choices=[w.value for w in Way])
 
     def handle(self, *args, source, corpus, way, **options):
-        name = corpus or source.rstrip("/").rsplit("/", 1)[-1].replace("music21:", "")
+        # music21:bach-audio (chorales rendered with FluidSynth) can only be an audio corpus.
+        way = way or (Way.AUDIO if source.startswith("music21:bach-audio") else Way.ABC)
+        source_name = source.split("#", 1)[0] if source.startswith("music21:") else source
+        name = corpus or source_name.rstrip("/").rsplit("/", 1)[-1].replace("music21:", "")
         target = corpus_get_or_create(name=name, way=way, source=source)
         if target.way != way:
             raise CommandError(f"corpus {name} holds {target.way} pieces, not {way}")

@@ -1,0 +1,95 @@
+"""The run report of an audio-way run: is what it generates music rather than noise?
+
+Four sets of clips, measured with `evaluation.metrics.audio`: the run's generated pieces,
+clips of its corpus's recordings, the same clips through encode + decode alone (the
+representation's ceiling, "oracle") and with their token runs shuffled ("control": real
+codes and durations without a model's order). The original raw-FFT baseline needs a model
+of its own and is measured by bench/audio_quality.py (docs/audio.md). Cached on the run's
+RunReport row until its last checkpoint or its pieces change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from generator.models import Piece, TrainingRun
+
+from .metrics import audio as am
+from .models import RunReport
+
+CLIPS = 5
+SECONDS = 10.0
+
+
+def shuffled_runs(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Cut a token sequence into runs of one repeated code and shuffle the runs' order."""
+    runs = np.split(ids, np.flatnonzero(np.diff(ids)) + 1)
+    return np.concatenate([runs[i] for i in rng.permutation(len(runs))])
+
+
+def _key(run: TrainingRun, pieces: list[Piece]) -> str:
+    last = run.last_checkpoint
+    raw = f"audio|{last.pk if last else ''}|{[p.pk for p in pieces]}|{settings.CODE_VERSION}"
+    return hashlib.sha1(raw.encode()).hexdigest()
+
+
+def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, Any]:
+    from generator.audio import dsp
+    from generator.services.pieces import load_checkpoint_state
+    from generator.ways import get_way
+    from generator.ways.audio_frames import parse_tune_text
+
+    last = run.last_checkpoint
+    if last is None:
+        return {"error": "the run has no checkpoint yet"}
+    qs = Piece.objects.filter(run=run, checkpoint=last).exclude(audio="")
+    own = qs.filter(job__is_epoch_sample=False)
+    pieces = list((own if own.exists() else qs).order_by("pk")[:CLIPS])
+    key = _key(run, pieces)
+    cached = RunReport.objects.filter(run=run).first()
+    if cached is not None and cached.key == key and not refresh:
+        return cached.data
+    way = get_way(run.way)
+    book = way.codebook(load_checkpoint_state(last))
+    generated = []
+    for piece in pieces:
+        with piece.audio.open("rb") as fh:
+            generated.append(dsp.read_wav_bytes(fh.read())[: int(SECONDS * dsp.SAMPLE_RATE)])
+    rng = np.random.default_rng(run.seed)
+    tunes = list(run.corpus.tunes.filter(pk__lte=run.tune_id_max or 0).order_by("pk"))
+    corpus = []
+    for i in range(min(CLIPS, 2 * len(tunes))):
+        info = parse_tune_text(tunes[i % len(tunes)].text)
+        offset = float(rng.uniform(0, max(float(info["seconds"]) - SECONDS, 0)))
+        path = Path(settings.MEDIA_ROOT) / info["audio"]
+        corpus.append(dsp.load_clip(path, seconds=SECONDS, offset=offset))
+    oracle, control = [], []
+    for i, clip in enumerate(corpus):
+        ids = dsp.encode_samples(clip, book)
+        oracle.append(dsp.decode_tokens(ids, book, seed=i))
+        control.append(dsp.decode_tokens(shuffled_runs(ids, rng), book, seed=i))
+    sets = {"generated": generated, "corpus": corpus, "oracle": oracle, "control": control}
+    measured = {name: [am.clip_metrics(y) for y in ys] for name, ys in sets.items()}
+    reference = am.summarise(measured["corpus"], reference=None)["pitch_classes"]
+    data = {
+        "epoch": last.epoch,
+        "sets": [
+            {"name": name, **am.summarise(clips, reference=reference)}
+            for name, clips in measured.items()
+        ],
+    }
+    RunReport.objects.update_or_create(
+        run=run,
+        defaults={
+            "key": key,
+            "n_evaluated": len(pieces),
+            "data": data,
+            "code_version": settings.CODE_VERSION,
+        },
+    )
+    return data

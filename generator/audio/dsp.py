@@ -1,0 +1,377 @@
+"""Streamed audio → magnitude spectra → codebook tokens, and tokens → spectra → waveform.
+
+Representation (the audio way's "notes"): STFT magnitude frames of 2048 samples every 512
+at 22.05 kHz (43 frames a second, 10.8 Hz per bin, enough to tell semitones apart from
+~100 Hz up). A frame is clustered by the log magnitudes of its bins below 4 kHz (where the
+pitch and its first harmonics are); each codeword also keeps the mean *linear* magnitude
+over all bins of the corpus frames assigned to it, and decoding looks those up and rebuilds
+phase with Griffin-Lim. The original write-up fed raw FFT values to an LSTM as tokens: one
+token per coefficient, thousands a second, each meaningless alone (see `baseline`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 22050
+N_FFT = 2048
+HOP = 512
+FRAME_RATE = SAMPLE_RATE / HOP  # ≈ 43.07 frames (tokens) a second
+BINS = N_FFT // 2 + 1
+FEAT_BINS = int(4000 * N_FFT / SAMPLE_RATE) + 1  # bins below 4 kHz: 372
+SUPPORTED_RATES = (16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
+BLOCK = 65536  # samples read at a time
+MAX_SECONDS = 30 * 60  # one recording; a longer one is a broken or hostile file
+SILENCE_PEAK = 1e-4  # a file whose peak stays below this (-80 dBFS) is silence
+PEAK = 0.89  # decoded audio is scaled to -1 dBFS peak
+
+
+class AudioError(ValueError):
+    """A file that cannot be used; the message is the reason shown to the user."""
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    samplerate: int
+    frames: int
+    channels: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.samplerate
+
+
+def probe(path: str | Path, *, name: str | None = None, max_seconds: float = MAX_SECONDS) -> Probe:
+    """What soundfile says about a file, or an AudioError saying why it cannot be used."""
+    import soundfile as sf
+
+    name = name or Path(path).name
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise AudioError(f"{name} cannot be read: {exc.strerror}") from exc
+    if size == 0:
+        raise AudioError(f"{name} is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # LibsndfileError, RuntimeError: "not a sound file"
+        raise AudioError(
+            f"{name} is not audio that can be read (WAV, FLAC or OGG Vorbis expected)"
+        ) from exc
+    if info.frames <= 0:
+        raise AudioError(f"{name} holds no audio frames")
+    if info.samplerate not in SUPPORTED_RATES:
+        rates = ", ".join(str(r) for r in SUPPORTED_RATES)
+        raise AudioError(
+            f"{name} has a sample rate of {info.samplerate} Hz, which is not supported; "
+            f"use one of {rates} Hz"
+        )
+    found = Probe(samplerate=int(info.samplerate), frames=int(info.frames), channels=info.channels)
+    if found.seconds > max_seconds:
+        raise AudioError(
+            f"{name} is {found.seconds / 60:.1f} minutes long; one recording may be at most "
+            f"{max_seconds / 60:g} minutes"
+        )
+    return found
+
+
+def iter_samples(path: str | Path, *, name: str | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at SAMPLE_RATE, read and resampled block by block."""
+    import soundfile as sf
+    import soxr
+
+    info = probe(path, name=name)
+    stream = None
+    if info.samplerate != SAMPLE_RATE:
+        stream = soxr.ResampleStream(info.samplerate, SAMPLE_RATE, 1, dtype="float32")
+    try:
+        for block in sf.blocks(str(path), blocksize=BLOCK, dtype="float32", always_2d=True):
+            mono = np.ascontiguousarray(block.mean(axis=1), dtype=np.float32)
+            out = mono if stream is None else stream.resample_chunk(mono)
+            if out.size:
+                yield out
+        if stream is not None:
+            tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            if tail.size:
+                yield tail
+    except AudioError:
+        raise
+    except Exception as exc:  # a truncated or corrupt body after a good header
+        raise AudioError(f"{name or Path(path).name} is damaged: {exc}") from exc
+
+
+def write_canonical(path: str | Path, *, name: str, folder: Path) -> tuple[Path, float, str]:
+    """Stream a recording into `folder` as mono 16-bit FLAC at SAMPLE_RATE.
+
+    Returns (file, seconds, sha256 of its samples). Written under a temporary name and renamed
+    to its content hash, so a failure leaves no file and equal audio gives the same file."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".flac")
+    os.close(fd)
+    digest, count, peak = hashlib.sha256(), 0, 0.0
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=SAMPLE_RATE, channels=1, format="FLAC") as out:
+            for block in iter_samples(path, name=name):
+                pcm = np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")
+                digest.update(pcm.tobytes())
+                out.write(pcm)
+                count += pcm.size
+                peak = max(peak, float(np.abs(block).max()))
+        if peak < SILENCE_PEAK:
+            raise AudioError(f"{name} is silent")
+        sha = digest.hexdigest()
+        final = folder / f"{sha[:40]}.flac"
+        os.replace(tmp, final)
+        return final, count / SAMPLE_RATE, sha
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read_canonical(path: str | Path) -> Iterator[np.ndarray]:
+    return iter_samples(path)
+
+
+def load_clip(path: str | Path, *, seconds: float | None = None, offset: float = 0.0) -> np.ndarray:
+    """Up to `seconds` of a file from `offset`, mono at SAMPLE_RATE (for metrics and primes)."""
+    start = int(offset * SAMPLE_RATE)
+    stop = None if seconds is None else start + int(seconds * SAMPLE_RATE)
+    parts, have = [], 0
+    for block in iter_samples(path):
+        lo, hi = have, have + block.size
+        have = hi
+        if hi <= start:
+            continue
+        parts.append(block[max(start - lo, 0) : None if stop is None else max(stop - lo, 0)])
+        if stop is not None and have >= stop:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+# --- spectra ---------------------------------------------------------------------------------
+
+
+def _window() -> np.ndarray:
+    from scipy.signal import get_window
+
+    return get_window("hann", N_FFT, fftbins=True).astype(np.float32)  # as librosa.stft
+
+
+def audio_frames(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """STFT magnitude frames (n, BINS) of a stream of sample blocks, block by block.
+
+    Centred like librosa.stft(center=True) with zero padding: frame t covers samples
+    t*HOP - N_FFT/2 .. t*HOP + N_FFT/2, so frames and a decoded signal line up."""
+    window = _window()
+    buf = np.zeros(N_FFT // 2, dtype=np.float32)
+
+    def take(buf: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        n = (buf.size - N_FFT) // HOP + 1
+        if n <= 0:
+            return None, buf
+        idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
+        mag = np.abs(np.fft.rfft(buf[idx] * window, axis=1)).astype(np.float32)
+        return mag, buf[n * HOP :]
+
+    for block in blocks:
+        buf = np.concatenate([buf, np.asarray(block, dtype=np.float32)])
+        mag, buf = take(buf)
+        if mag is not None:
+            yield mag
+    # The last frames: pad like librosa so every sample is covered by a frame centre.
+    mag, _ = take(np.concatenate([buf, np.zeros(N_FFT // 2, dtype=np.float32)]))
+    if mag is not None:
+        yield mag
+
+
+def features(mag: np.ndarray) -> np.ndarray:
+    """What frames are clustered by: log magnitude of the bins below 4 kHz."""
+    return np.log1p(mag[:, :FEAT_BINS]).astype(np.float32)
+
+
+# --- codebook --------------------------------------------------------------------------------
+
+
+@dataclass
+class Codebook:
+    centroids: np.ndarray  # (K, FEAT_BINS) in feature space: what a frame is matched to
+    magnitudes: np.ndarray  # (K, BINS) mean linear magnitude of the corpus frames of each code
+    counts: np.ndarray  # (K,) corpus frames per code
+
+    @property
+    def size(self) -> int:
+        return int(self.centroids.shape[0])
+
+    def assign(self, mag: np.ndarray) -> np.ndarray:
+        return nearest(features(mag), self.centroids)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "centroids": self.centroids.astype(np.float32),
+            "magnitudes": self.magnitudes.astype(np.float32),
+            "counts": self.counts.astype(np.int64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Codebook:
+        try:
+            return cls(
+                centroids=np.asarray(arrays["centroids"], dtype=np.float32),
+                magnitudes=np.asarray(arrays["magnitudes"], dtype=np.float32),
+                counts=np.asarray(arrays["counts"], dtype=np.int64),
+            )
+        except KeyError as exc:
+            raise ValueError(f"the codebook is incomplete: no {exc}") from exc
+
+
+def nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Index of the nearest centroid (squared Euclidean) of each row, in chunks (BLAS)."""
+    c2 = (centroids.astype(np.float32) ** 2).sum(axis=1)
+    out = np.empty(x.shape[0], dtype=np.int64)
+    for s in range(0, x.shape[0], chunk):
+        part = x[s : s + chunk]
+        out[s : s + chunk] = np.argmin(c2[None, :] - 2.0 * part @ centroids.T, axis=1)
+    return out
+
+
+def kmeans(x: np.ndarray, *, k: int, seed: int, iters: int = 20) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding on a (bounded) sample of frames."""
+    rng = np.random.default_rng(seed)
+    n = x.shape[0]
+    k = min(k, n)
+    centroids = np.empty((k, x.shape[1]), dtype=np.float32)
+    centroids[0] = x[rng.integers(n)]
+    d2 = ((x - centroids[0]) ** 2).sum(axis=1)
+    x2 = (x**2).sum(axis=1)
+    for j in range(1, k):
+        total = float(d2.sum())
+        pick = rng.integers(n) if total <= 0 else rng.choice(n, p=d2 / total)
+        centroids[j] = x[pick]
+        d2 = np.minimum(d2, x2 - 2.0 * x @ centroids[j] + float(centroids[j] @ centroids[j]))
+        np.maximum(d2, 0, out=d2)
+    for _ in range(iters):
+        labels = nearest(x, centroids)
+        sums = np.zeros_like(centroids, dtype=np.float64)
+        np.add.at(sums, labels, x)
+        counts = np.bincount(labels, minlength=k)
+        moved = counts > 0
+        new = centroids.copy()
+        new[moved] = (sums[moved] / counts[moved, None]).astype(np.float32)
+        # An empty cluster takes the frame worst served by its centroid.
+        for j in np.flatnonzero(~moved):
+            far = int(np.argmax(((x - new[labels]) ** 2).sum(axis=1)))
+            new[j], labels[far] = x[far], j
+        if np.allclose(new, centroids, atol=1e-5):
+            centroids = new
+            break
+        centroids = new
+    return centroids
+
+
+def fit_codebook(
+    sources: Callable[[], Iterable[Iterable[np.ndarray]]],
+    *,
+    k: int,
+    seed: int,
+    sample_size: int = 20000,
+) -> Codebook:
+    """Fit a codebook in two streamed passes over `sources()` (one frame-block stream per
+    recording): a reservoir sample of `sample_size` frames for k-means, then every frame
+    once to count codes and average their full magnitude spectra. Memory: the reservoir and
+    K×BINS sums, whatever the corpus length."""
+    rng = np.random.default_rng(seed)
+    reservoir = np.empty((sample_size, FEAT_BINS), dtype=np.float32)
+    seen = 0
+    for frames in sources():
+        for mag in frames:
+            feats = features(mag)
+            g = seen + np.arange(feats.shape[0])
+            slots = np.where(g < sample_size, g, rng.integers(0, g + 1))
+            keep = slots < sample_size
+            reservoir[slots[keep]] = feats[keep]
+            seen += feats.shape[0]
+    if seen == 0:
+        raise AudioError("the recordings hold no audio frames")
+    centroids = kmeans(reservoir[: min(seen, sample_size)], k=k, seed=seed)
+    book = Codebook(
+        centroids=centroids,
+        magnitudes=np.zeros((centroids.shape[0], BINS), dtype=np.float32),
+        counts=np.zeros(centroids.shape[0], dtype=np.int64),
+    )
+    sums = np.zeros((book.size, BINS), dtype=np.float64)
+    for frames in sources():
+        for mag in frames:
+            labels = book.assign(mag)
+            np.add.at(sums, labels, mag)
+            book.counts += np.bincount(labels, minlength=book.size)
+    used = book.counts > 0
+    book.magnitudes[used] = (sums[used] / book.counts[used, None]).astype(np.float32)
+    # A code no frame uses (possible only with duplicate frames) decodes from its centroid.
+    book.magnitudes[~used, :FEAT_BINS] = np.expm1(centroids[~used])
+    return book
+
+
+def encode_file(path: str | Path, book: Codebook) -> np.ndarray:
+    """A recording's token ids (codebook indices), one per frame."""
+    parts = [book.assign(mag) for mag in audio_frames(iter_samples(path))]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def encode_samples(samples: np.ndarray, book: Codebook) -> np.ndarray:
+    parts = [book.assign(mag) for mag in audio_frames([samples])]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def decode_tokens(tokens: np.ndarray | list[int], book: Codebook, *, seed: int = 0) -> np.ndarray:
+    """Codebook indices → waveform: each code's mean magnitude spectrum, phase by Griffin-Lim
+    (32 iterations, momentum 0.99), peak at -1 dBFS."""
+    import librosa
+
+    ids = np.asarray(tokens, dtype=np.int64)
+    if ids.size < 2:
+        return np.zeros(0, dtype=np.float32)
+    mags = book.magnitudes[ids].T.astype(np.float32)
+    y = librosa.griffinlim(
+        mags,
+        n_iter=32,
+        hop_length=HOP,
+        win_length=N_FFT,
+        n_fft=N_FFT,
+        window="hann",
+        center=True,
+        length=(ids.size - 1) * HOP,
+        random_state=int(seed) % (2**32),
+    )
+    peak = float(np.abs(y).max()) if y.size else 0.0
+    if peak > 0:
+        y = y * (PEAK / peak)
+    return y.astype(np.float32)
+
+
+def wav_bytes(y: np.ndarray, *, samplerate: int = SAMPLE_RATE) -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(y, dtype=np.float32), samplerate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def read_wav_bytes(data: bytes) -> np.ndarray:
+    """WAV bytes written by `wav_bytes` → float32 samples."""
+    import soundfile as sf
+
+    y, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    return y if y.ndim == 1 else y.mean(axis=1)
