@@ -45,9 +45,17 @@ def _png(rgb: np.ndarray) -> bytes:
 
 
 def spectrogram_png(
-    y: np.ndarray, *, height: int = 256, max_width: int = 1200, top_hz: float = 5000.0
+    y: np.ndarray,
+    *,
+    height: int = 256,
+    width: int = 1000,
+    low_hz: float = 50.0,
+    top_hz: float = 5000.0,
 ) -> bytes:
-    """Log-magnitude spectrogram up to `top_hz` (low frequencies at the bottom), 80 dB range."""
+    """Log-magnitude spectrogram, 80 dB range, `width` x `height` pixels whatever the clip's
+    length (a short clip is stretched, not drawn as a sliver). The frequency axis is
+    logarithmic from `low_hz` to `top_hz`, low at the bottom, so an octave is the same
+    height everywhere, as on a keyboard."""
     from .dsp import audio_frames
 
     y = np.asarray(y, dtype=np.float32)
@@ -57,9 +65,9 @@ def spectrogram_png(
     db = 20 * np.log10(np.maximum(mag[:, :top], 1e-6))
     db = np.clip((db - (db.max() - 80.0)) / 80.0, 0.0, 1.0)
     cols = mag.shape[0]
-    width = min(cols, max_width)
     xi = np.minimum((np.arange(width) * cols / width).astype(int), cols - 1)
-    yi = np.minimum((np.arange(height)[::-1] * top / height).astype(int), top - 1)
+    rows_hz = np.geomspace(low_hz, top_hz, height)[::-1]  # top row first
+    yi = np.minimum(np.round(rows_hz * N_FFT / SAMPLE_RATE).astype(int), top - 1)
     img = db[xi][:, yi].T  # (height, width), low frequencies last row
     pos = img * (len(_STOPS) - 1)
     lo = np.floor(pos).astype(int)

@@ -1,0 +1,38 @@
+"""An audio piece in real headless Chromium: the player plays, the spectrogram loads."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from generator.models import JobStatus, Piece, Way
+from generator.services import corpus_get_or_create, corpus_import, training_run_execute
+from tests.factories import make_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_listener_plays_an_audio_piece_and_sees_its_spectrogram(
+    melody_folder, live_server, page: Page, screenshot
+):
+    corpus = corpus_get_or_create(name="sine melodies", way=Way.AUDIO)
+    assert corpus_import(corpus=corpus, source=str(melody_folder)).status == JobStatus.SUCCEEDED
+    run = training_run_execute(run_id=make_run(corpus, epochs=2, seed=3).pk, worker="here")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    piece = Piece.objects.filter(run=run).order_by("pk").first()
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/pieces/{piece.pk}/")
+    spectrogram = page.locator("img[src*='spectrogram']")
+    expect(spectrogram).to_be_visible()
+    page.wait_for_function(
+        "() => [...document.images].some(i => i.src.includes('spectrogram') && i.naturalWidth > 0)"
+    )
+    audio = page.locator("audio").first
+    audio.evaluate("a => { a.muted = true; return a.play(); }")
+    page.wait_for_function(
+        "() => { const a = document.querySelector('audio'); return a.currentTime > 0.2; }",
+        timeout=30_000,
+    )
+    assert audio.evaluate("a => a.duration") > 1
+    screenshot(page, "piece-audio-desktop")
