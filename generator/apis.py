@@ -1184,6 +1184,19 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 raise PayloadTooLarge(_too_large(limit, name=upload.name))
             upload.seek(0)
             primer_midi = (upload.name, upload.read())  # read, checked, never stored
+        prime = data.get("prime") or ""
+        if (recording := data.get("prime_audio")) is not None:
+            if recording.size > limit:
+                raise PayloadTooLarge(_too_large(limit, name=recording.name))
+            recording.seek(0)
+            try:  # read, encoded with the checkpoint's codebook, never stored
+                prime = services.audio_prime_encode(
+                    checkpoint=data["checkpoint_object"],
+                    name=recording.name,
+                    data=recording.read(),
+                )
+            except ValueError as exc:
+                raise serializers.ValidationError({"prime_audio": [str(exc)]}) from None
         job = _generation_request(
             checkpoint=data["checkpoint_object"],
             count=data["count"],
@@ -1191,7 +1204,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
             seed=data.get("seed"),
             top_k=data["top_k"],
             max_length=data["max_length"],
-            prime=data.get("prime") or "",
+            prime=prime,
             primer_tune=data.get("primer_tune"),
             primer_midi=primer_midi,
             primer_bars=data.get("primer_bars"),

@@ -46,6 +46,7 @@ MAX_EPOCHS = 10_000
 MAX_TOP_K = 500
 MAX_PRIME_CHARS = 2000
 MAX_ID = 2**63 - 1
+MAX_AUDIO_SECONDS = 60.0  # seconds of audio a generated piece may last (about 2,600 frames)
 
 # --- extension point: extra sections of a piece -----------------------------------------------
 
@@ -885,6 +886,24 @@ class GenerationRequestSerializer(serializers.Serializer):
         help_text="Bars of the primer (default 4); only with `primer_tune` or `primer_midi`.",
     )
     grammar = StrictBooleanField(default=False, help_text="Grammar-aware sampling mask.")
+    seconds = StrictFloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.5,
+        max_value=MAX_AUDIO_SECONDS,
+        help_text="Audio-way runs: seconds of audio per piece (replaces max_length).",
+    )
+    prime_audio = serializers.FileField(
+        required=False,
+        allow_null=True,
+        allow_empty_file=False,
+        error_messages={
+            "empty": "The recording is empty.",
+            "invalid": "Upload a recording (multipart/form-data), not text.",
+        },
+        help_text="Audio-way runs: a WAV, FLAC or OGG recording (multipart/form-data, at most "
+        "settings.MAX_UPLOAD_BYTES bytes) that the pieces continue. It is read, never stored.",
+    )
 
     def validate_prime(self, value: str) -> str:
         if value.startswith(PRIMER_TAG):
@@ -939,6 +958,7 @@ class GenerationRequestSerializer(serializers.Serializer):
                 )
         attrs["checkpoint_object"] = checkpoint
         self._validate_primer(attrs, checkpoint)
+        self._validate_audio(attrs, checkpoint)
         meter, key = attrs.get("meter", ""), attrs.get("key", "")
         opening = (attrs.get("opening") or "").replace("\r\n", "\n").replace("\r", "\n")
         opening = opening.strip("\n")
@@ -960,6 +980,30 @@ class GenerationRequestSerializer(serializers.Serializer):
                 prime += f"K:{key}\n" + opening
             attrs["prime"] = prime
         return attrs
+
+    def _validate_audio(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
+        """`seconds` and `prime_audio` belong to audio-way runs, whose tokens are frames."""
+        audio = checkpoint.run.way == Way.AUDIO
+        for field in ("seconds", "prime_audio"):
+            if attrs.get(field) is not None and not audio:
+                raise serializers.ValidationError(
+                    {
+                        field: [
+                            f"{field} is for audio-way runs; run {checkpoint.run_id} is "
+                            f"{checkpoint.run.get_way_display()}."
+                        ]
+                    }
+                )
+        if not audio:
+            return
+        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
+            raise serializers.ValidationError(
+                {"prime": ["An audio-way run continues a recording: give prime_audio."]}
+            )
+        if attrs.get("seconds") is not None:
+            from .audio.dsp import FRAME_RATE
+
+            attrs["max_length"] = max(16, round(attrs["seconds"] * FRAME_RATE))
 
     def _validate_primer(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
         """Which opening fields go together; the primer itself is checked by the service."""

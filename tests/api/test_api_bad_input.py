@@ -185,7 +185,9 @@ def test_training_on_an_empty_corpus_is_refused(staff_api, world):
 
 
 def test_a_run_of_a_way_this_server_lacks_is_refused_not_a_500(staff_api, world):
-    corpus = Corpus.objects.create(name="Audio corpus", way="audio")
+    # Every way of the form's choices exists now; a row can still name one that does not
+    # (written by a newer version of the site, say).
+    corpus = Corpus.objects.create(name="Video corpus", way="video")
     Tune.objects.create(corpus=corpus, text="frames", content_hash="x")
     before = counts()
     response = staff_api.post(
