@@ -69,9 +69,21 @@ class BestHooks:
     """Trainer hooks: record each epoch, save the weights with the lowest validation loss,
     and stop when the wall-clock budget is spent (the epoch under way is then dropped)."""
 
-    def __init__(self, *, best_path: Path, last_path: Path, deadline: float | None) -> None:
+    def __init__(
+        self,
+        *,
+        best_path: Path,
+        last_path: Path,
+        deadline: float | None,
+        snapshots: dict[float, Path] | None = None,
+    ) -> None:
         self.best_path, self.last_path = best_path, last_path
         self.deadline = deadline
+        # {minutes: path}: the best weights so far once that much training time has passed,
+        # so one long run also gives the model a shorter budget would have kept.
+        self.snapshots = dict(snapshots or {})
+        self.t0 = time.monotonic()
+        self.snapshot_log: list[dict] = []
         self.best = math.inf
         self.best_epoch = 0
         self.history: list[dict] = []
@@ -88,6 +100,20 @@ class BestHooks:
         if val < self.best:
             self.best, self.best_epoch = val, epoch
             model.save(self.best_path)
+        elapsed = (time.monotonic() - self.t0) / 60
+        for minutes in sorted(m for m in self.snapshots if m <= elapsed):
+            path = self.snapshots.pop(minutes)
+            path.write_bytes(self.best_path.read_bytes())
+            self.snapshot_log.append(
+                {
+                    "path": str(path),
+                    "minutes": round(elapsed, 1),
+                    "epochs": epoch,
+                    "best_epoch": self.best_epoch,
+                    "best_val_loss": self.best,
+                }
+            )
+            print(f"  snapshot at {elapsed:.1f} min (best epoch {self.best_epoch}): {path.name}")
 
     def should_stop(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -105,7 +131,10 @@ def train(args, way, prepared, config, tag: str) -> dict:
     best_path, last_path = out / f"{tag}-best.keras", out / f"{tag}-last.keras"
     model = build_model(config=config, vocab_size=len(prepared.vocab), seed=args.seed)
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
-    hooks = BestHooks(best_path=best_path, last_path=last_path, deadline=deadline)
+    snapshots = {m: out / f"{tag}-at{m:g}min.keras" for m in args.snapshot_minutes}
+    hooks = BestHooks(
+        best_path=best_path, last_path=last_path, deadline=deadline, snapshots=snapshots
+    )
     t0 = time.monotonic()
     outcome = trainer.train(
         model=model,
@@ -133,6 +162,7 @@ def train(args, way, prepared, config, tag: str) -> dict:
         "best_epoch": hooks.best_epoch,
         "best_val_loss": hooks.best,
         "history": hooks.history,
+        "snapshots": hooks.snapshot_log,
         "checkpoints": {"best": str(best_path), "last": str(last_path)},
     }
 
@@ -411,6 +441,16 @@ def main() -> None:
     parser.add_argument("--sequence-mode", choices=["tunes", "windows"], default=None)
     parser.add_argument("--epochs", type=int, default=10, help="at most this many epochs")
     parser.add_argument("--minutes", type=float, default=0, help="training time budget")
+    parser.add_argument(
+        "--snapshot-minutes",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also keep the best weights as they stood after these many minutes",
+    )
+    parser.add_argument(
+        "--patience", type=int, default=0, help="early stopping: epochs without val gain"
+    )
     parser.add_argument("--checkpoint", help="evaluate this .keras model instead of training")
     parser.add_argument("--eval", default="best,last", help="checkpoints to evaluate")
     parser.add_argument("--n", type=int, default=100, help="unprimed tunes per sampler")
@@ -438,6 +478,8 @@ def main() -> None:
 
     way = get_way("abc")
     overrides = {"sequence_mode": args.sequence_mode} if args.sequence_mode else {}
+    if args.patience:
+        overrides["early_stopping_patience"] = args.patience
     config = way.resolve_config(preset=args.preset, overrides=overrides)
     args.window = int(config["seq_length"])
     tag = args.tag or f"{args.corpus}-{args.preset}-{config['sequence_mode']}"
