@@ -395,9 +395,14 @@ def sample_texts(*, net_path: Path, vocab, primes: list[str], sampler_name: str,
         "max_tokens": args.max_tokens,
     }
     job_path = net_path.with_name(f"{net_path.stem}-{sampler_name}-{seed0}.job.json")
-    job_path.write_text(json.dumps(job))
-    subprocess.run([sys.executable, __file__, "--sample-worker", str(job_path)], check=True)
-    out = json.loads(job_path.with_suffix(".out.json").read_text())
+    out_path = job_path.with_suffix(".out.json")
+    same = job_path.exists() and json.loads(job_path.read_text()) == job
+    if args.reuse_samples and same and out_path.exists():
+        print(f"    reusing the samples (and their timing) of {out_path.name}")
+    else:
+        job_path.write_text(json.dumps(job))
+        subprocess.run([sys.executable, __file__, "--sample-worker", str(job_path)], check=True)
+    out = json.loads(out_path.read_text())
     if out["grammar_stats"]:
         steps = sum(s["steps"] for s in out["grammar_stats"])
         built = sum(s["masks_built"] for s in out["grammar_stats"])
@@ -451,6 +456,9 @@ def main() -> None:
     parser.add_argument(
         "--patience", type=int, default=0, help="early stopping: epochs without val gain"
     )
+    parser.add_argument(
+        "--transpose", action="store_true", help="augment with transpositions (ABC way)"
+    )
     parser.add_argument("--checkpoint", help="evaluate this .keras model instead of training")
     parser.add_argument("--eval", default="best,last", help="checkpoints to evaluate")
     parser.add_argument("--n", type=int, default=100, help="unprimed tunes per sampler")
@@ -459,6 +467,11 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reuse-samples",
+        action="store_true",
+        help="measure the texts an earlier run sampled with the same job, when present",
+    )
     parser.add_argument("--tag")
     parser.add_argument("--out")
     parser.add_argument("--sample-worker", help=argparse.SUPPRESS)
@@ -470,6 +483,12 @@ def main() -> None:
         for path in args.tables:
             report = json.loads(Path(path).read_text())
             print(f"\n{report['tag']}\n")
+            t = report.get("training")
+            if t:
+                print(
+                    f"trained {t['epochs']} epochs in {t['minutes']} min ({t['outcome']}), "
+                    f"best val_loss {t['best_val_loss']:.4f} at epoch {t['best_epoch']}\n"
+                )
             print(table(list(report["results"].items())))
         return
     setup_django()
@@ -480,16 +499,26 @@ def main() -> None:
     overrides = {"sequence_mode": args.sequence_mode} if args.sequence_mode else {}
     if args.patience:
         overrides["early_stopping_patience"] = args.patience
+    if args.transpose:
+        overrides["transpose"] = True
     config = way.resolve_config(preset=args.preset, overrides=overrides)
     args.window = int(config["seq_length"])
     tag = args.tag or f"{args.corpus}-{args.preset}-{config['sequence_mode']}"
     texts = load_texts(args.corpus)
     prepared = way.prepare(texts=texts, config=config, seed=args.seed)
     vocab = prepared.vocab
-    train_texts = [way.decode(vocab=vocab, ids=ids) for ids in prepared.train]
-    human = [way.decode(vocab=vocab, ids=ids) for ids in prepared.val]
+    # Copies and idiom are judged against the corpus's own training tunes, never against
+    # the transposed copies the augmentation added.
+    plain = (
+        way.prepare(texts=texts, config={**config, "transpose": False}, seed=args.seed)
+        if config.get("transpose")
+        else prepared
+    )
+    train_texts = [way.decode(vocab=plain.vocab, ids=ids) for ids in plain.train]
+    human = [way.decode(vocab=plain.vocab, ids=ids) for ids in plain.val]
     print(
-        f"corpus {args.corpus}: {len(prepared.train)} training tunes, {len(human)} held out, "
+        f"corpus {args.corpus}: {len(prepared.train)} training tunes "
+        f"({len(plain.train)} before augmentation), {len(human)} held out, "
         f"vocabulary {len(vocab)}; preset {args.preset} {config['units']}, sequence_mode "
         f"{config['sequence_mode']}"
     )
@@ -504,6 +533,8 @@ def main() -> None:
             checkpoints.pop("last", None)  # the same weights
             report["training"]["last_is_best"] = True
 
+    out_path = Path(args.out) if args.out else ROOT / "var" / "quality" / f"{tag}.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     judge = Judge(train_texts)
     rows: list[tuple[str, dict]] = []
     t0 = time.perf_counter()
@@ -549,13 +580,13 @@ def main() -> None:
             )
             report["results"][label] = result
             rows.append((label, result))
+            # After every row: a run stopped during a slow sampler keeps what it measured.
+            out_path.write_text(json.dumps(report, indent=1, default=str))
     print()
     print(table(rows))
     print()
     for label, r in rows:
         print(f"{label}: meters {r['meters']}; keys {r['keys']}; errors {r['errors']}")
-    out_path = Path(args.out) if args.out else ROOT / "var" / "quality" / f"{tag}.json"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(report, indent=1, default=str))
     print(f"\nwritten to {out_path}")
 
