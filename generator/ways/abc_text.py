@@ -240,6 +240,13 @@ class AbcWay(Way):
     def tokenize(self, text: str) -> list[str]:
         return list(text)
 
+    def resolve_config(self, *, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        config = super().resolve_config(preset=preset, overrides=overrides)
+        if not isinstance(config.get("transpose"), bool):
+            # The MIDI way takes a semitone span; the ABC way's transpositions are fixed.
+            raise ValueError(f"transpose must be true or false (got {config['transpose']!r})")
+        return config
+
     def augment(self, text: str, config: dict[str, Any]) -> list[str]:
         """With `transpose` on: the tune a major second up and down (see TRANSPOSITIONS),
         each kept when its key has at most MAX_SIGNATURE sharps or flats and the transposer

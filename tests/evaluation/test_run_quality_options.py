@@ -57,3 +57,8 @@ def test_transpose_adds_training_tunes_but_never_validation_tunes(tunes):
     assert len(b.val) == len(a.val)
     assert [v.tolist() for v in b.val] == [v.tolist() for v in a.val]
     assert len(a.train) < len(b.train) <= 3 * len(a.train)
+
+
+def test_transpose_on_the_abc_way_is_true_or_false():
+    with pytest.raises(ValueError, match="transpose must be true or false"):
+        WAY.resolve_config(preset="tiny", overrides={"transpose": 3})
