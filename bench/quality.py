@@ -394,7 +394,9 @@ def sample_texts(*, net_path: Path, vocab, primes: list[str], sampler_name: str,
         "temperature": args.temperature,
         "max_tokens": args.max_tokens,
     }
-    job_path = net_path.with_name(f"{net_path.stem}-{sampler_name}-{seed0}.job.json")
+    # A non-default temperature is part of the name, so its samples never replace T 1.0's.
+    temp = "" if args.temperature == 1.0 else f"-t{args.temperature:g}"
+    job_path = net_path.with_name(f"{net_path.stem}-{sampler_name}-{seed0}{temp}.job.json")
     out_path = job_path.with_suffix(".out.json")
     same = job_path.exists() and json.loads(job_path.read_text()) == job
     if args.reuse_samples and same and out_path.exists():
