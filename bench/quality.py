@@ -69,9 +69,21 @@ class BestHooks:
     """Trainer hooks: record each epoch, save the weights with the lowest validation loss,
     and stop when the wall-clock budget is spent (the epoch under way is then dropped)."""
 
-    def __init__(self, *, best_path: Path, last_path: Path, deadline: float | None) -> None:
+    def __init__(
+        self,
+        *,
+        best_path: Path,
+        last_path: Path,
+        deadline: float | None,
+        snapshots: dict[float, Path] | None = None,
+    ) -> None:
         self.best_path, self.last_path = best_path, last_path
         self.deadline = deadline
+        # {minutes: path}: the best weights so far once that much training time has passed,
+        # so one long run also gives the model a shorter budget would have kept.
+        self.snapshots = dict(snapshots or {})
+        self.t0 = time.monotonic()
+        self.snapshot_log: list[dict] = []
         self.best = math.inf
         self.best_epoch = 0
         self.history: list[dict] = []
@@ -88,6 +100,20 @@ class BestHooks:
         if val < self.best:
             self.best, self.best_epoch = val, epoch
             model.save(self.best_path)
+        elapsed = (time.monotonic() - self.t0) / 60
+        for minutes in sorted(m for m in self.snapshots if m <= elapsed):
+            path = self.snapshots.pop(minutes)
+            path.write_bytes(self.best_path.read_bytes())
+            self.snapshot_log.append(
+                {
+                    "path": str(path),
+                    "minutes": round(elapsed, 1),
+                    "epochs": epoch,
+                    "best_epoch": self.best_epoch,
+                    "best_val_loss": self.best,
+                }
+            )
+            print(f"  snapshot at {elapsed:.1f} min (best epoch {self.best_epoch}): {path.name}")
 
     def should_stop(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -105,7 +131,10 @@ def train(args, way, prepared, config, tag: str) -> dict:
     best_path, last_path = out / f"{tag}-best.keras", out / f"{tag}-last.keras"
     model = build_model(config=config, vocab_size=len(prepared.vocab), seed=args.seed)
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
-    hooks = BestHooks(best_path=best_path, last_path=last_path, deadline=deadline)
+    snapshots = {m: out / f"{tag}-at{m:g}min.keras" for m in args.snapshot_minutes}
+    hooks = BestHooks(
+        best_path=best_path, last_path=last_path, deadline=deadline, snapshots=snapshots
+    )
     t0 = time.monotonic()
     outcome = trainer.train(
         model=model,
@@ -133,6 +162,7 @@ def train(args, way, prepared, config, tag: str) -> dict:
         "best_epoch": hooks.best_epoch,
         "best_val_loss": hooks.best,
         "history": hooks.history,
+        "snapshots": hooks.snapshot_log,
         "checkpoints": {"best": str(best_path), "last": str(last_path)},
     }
 
@@ -364,10 +394,17 @@ def sample_texts(*, net_path: Path, vocab, primes: list[str], sampler_name: str,
         "temperature": args.temperature,
         "max_tokens": args.max_tokens,
     }
-    job_path = net_path.with_name(f"{net_path.stem}-{sampler_name}-{seed0}.job.json")
-    job_path.write_text(json.dumps(job))
-    subprocess.run([sys.executable, __file__, "--sample-worker", str(job_path)], check=True)
-    out = json.loads(job_path.with_suffix(".out.json").read_text())
+    # A non-default temperature is part of the name, so its samples never replace T 1.0's.
+    temp = "" if args.temperature == 1.0 else f"-t{args.temperature:g}"
+    job_path = net_path.with_name(f"{net_path.stem}-{sampler_name}-{seed0}{temp}.job.json")
+    out_path = job_path.with_suffix(".out.json")
+    same = job_path.exists() and json.loads(job_path.read_text()) == job
+    if args.reuse_samples and same and out_path.exists():
+        print(f"    reusing the samples (and their timing) of {out_path.name}")
+    else:
+        job_path.write_text(json.dumps(job))
+        subprocess.run([sys.executable, __file__, "--sample-worker", str(job_path)], check=True)
+    out = json.loads(out_path.read_text())
     if out["grammar_stats"]:
         steps = sum(s["steps"] for s in out["grammar_stats"])
         built = sum(s["masks_built"] for s in out["grammar_stats"])
@@ -411,6 +448,19 @@ def main() -> None:
     parser.add_argument("--sequence-mode", choices=["tunes", "windows"], default=None)
     parser.add_argument("--epochs", type=int, default=10, help="at most this many epochs")
     parser.add_argument("--minutes", type=float, default=0, help="training time budget")
+    parser.add_argument(
+        "--snapshot-minutes",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also keep the best weights as they stood after these many minutes",
+    )
+    parser.add_argument(
+        "--patience", type=int, default=0, help="early stopping: epochs without val gain"
+    )
+    parser.add_argument(
+        "--transpose", action="store_true", help="augment with transpositions (ABC way)"
+    )
     parser.add_argument("--checkpoint", help="evaluate this .keras model instead of training")
     parser.add_argument("--eval", default="best,last", help="checkpoints to evaluate")
     parser.add_argument("--n", type=int, default=100, help="unprimed tunes per sampler")
@@ -419,6 +469,11 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reuse-samples",
+        action="store_true",
+        help="measure the texts an earlier run sampled with the same job, when present",
+    )
     parser.add_argument("--tag")
     parser.add_argument("--out")
     parser.add_argument("--sample-worker", help=argparse.SUPPRESS)
@@ -430,6 +485,12 @@ def main() -> None:
         for path in args.tables:
             report = json.loads(Path(path).read_text())
             print(f"\n{report['tag']}\n")
+            t = report.get("training")
+            if t:
+                print(
+                    f"trained {t['epochs']} epochs in {t['minutes']} min ({t['outcome']}), "
+                    f"best val_loss {t['best_val_loss']:.4f} at epoch {t['best_epoch']}\n"
+                )
             print(table(list(report["results"].items())))
         return
     setup_django()
@@ -438,16 +499,28 @@ def main() -> None:
 
     way = get_way("abc")
     overrides = {"sequence_mode": args.sequence_mode} if args.sequence_mode else {}
+    if args.patience:
+        overrides["early_stopping_patience"] = args.patience
+    if args.transpose:
+        overrides["transpose"] = True
     config = way.resolve_config(preset=args.preset, overrides=overrides)
     args.window = int(config["seq_length"])
     tag = args.tag or f"{args.corpus}-{args.preset}-{config['sequence_mode']}"
     texts = load_texts(args.corpus)
     prepared = way.prepare(texts=texts, config=config, seed=args.seed)
     vocab = prepared.vocab
-    train_texts = [way.decode(vocab=vocab, ids=ids) for ids in prepared.train]
-    human = [way.decode(vocab=vocab, ids=ids) for ids in prepared.val]
+    # Copies and idiom are judged against the corpus's own training tunes, never against
+    # the transposed copies the augmentation added.
+    plain = (
+        way.prepare(texts=texts, config={**config, "transpose": False}, seed=args.seed)
+        if config.get("transpose")
+        else prepared
+    )
+    train_texts = [way.decode(vocab=plain.vocab, ids=ids) for ids in plain.train]
+    human = [way.decode(vocab=plain.vocab, ids=ids) for ids in plain.val]
     print(
-        f"corpus {args.corpus}: {len(prepared.train)} training tunes, {len(human)} held out, "
+        f"corpus {args.corpus}: {len(prepared.train)} training tunes "
+        f"({len(plain.train)} before augmentation), {len(human)} held out, "
         f"vocabulary {len(vocab)}; preset {args.preset} {config['units']}, sequence_mode "
         f"{config['sequence_mode']}"
     )
@@ -462,6 +535,8 @@ def main() -> None:
             checkpoints.pop("last", None)  # the same weights
             report["training"]["last_is_best"] = True
 
+    out_path = Path(args.out) if args.out else ROOT / "var" / "quality" / f"{tag}.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     judge = Judge(train_texts)
     rows: list[tuple[str, dict]] = []
     t0 = time.perf_counter()
@@ -492,6 +567,7 @@ def main() -> None:
                 args=args,
                 seed0=1000 * primed + 1,
             )
+            t1 = time.perf_counter()
             result = judge.measure(out, way=way)
             result.update(
                 chars_per_s=chars / seconds if seconds else None,
@@ -502,18 +578,18 @@ def main() -> None:
             )
             print(
                 f"  {label}: sampled {chars:,} chars in {seconds:.1f} s, measured in "
-                f"{time.perf_counter() - t0 - seconds:.0f} s",
+                f"{time.perf_counter() - t1:.0f} s",
                 flush=True,
             )
             report["results"][label] = result
             rows.append((label, result))
+            # After every row: a run stopped during a slow sampler keeps what it measured.
+            out_path.write_text(json.dumps(report, indent=1, default=str))
     print()
     print(table(rows))
     print()
     for label, r in rows:
         print(f"{label}: meters {r['meters']}; keys {r['keys']}; errors {r['errors']}")
-    out_path = Path(args.out) if args.out else ROOT / "var" / "quality" / f"{tag}.json"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(report, indent=1, default=str))
     print(f"\nwritten to {out_path}")
 

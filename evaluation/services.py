@@ -45,7 +45,16 @@ RECALIBRATE_GROWTH = 1.1  # recalibrate once the corpus has grown by 10%
 HUMAN_SAMPLE = 100  # tunes per half of the human-against-human baseline
 GENERATED_SAMPLE = 200  # generated pieces compared per run report
 IDIOM_FALLBACK = 0.8  # "idiomatic" cut when a corpus has no calibration
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: quality targets (issue 11), abc2midi and pooled bar rates per epoch
+# Issue 11's targets for the ABC way, checked on a run's report: (key, label, target, higher is
+# better). "copies" has no fixed target: it must not exceed the share of held-out human tunes
+# the calibration flags against the rest of the corpus.
+QUALITY_TARGETS = (
+    ("parse", "parse in music21 with at least 8 notes", 0.98),
+    ("abc2midi", "convert with abc2midi with no error line", 0.90),
+    ("bars", "checked bars of the meter's length", 0.93),
+    ("idiom", "median share of 4-note pitch patterns found in the corpus", 0.90),
+)
 
 
 class EvaluationError(ValueError):
@@ -569,6 +578,47 @@ def run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, Any]:
     return data
 
 
+def pooled_bar_rate(pieces: list[Piece]) -> float | None:
+    """Share of all checked bars, over the pieces, whose length matches the meter: each bar
+    counts once, so a long tune weighs more than a two-bar one (a mean of per-piece shares
+    would let a short, wrong piece count as much as a whole correct tune)."""
+    good = checked = 0.0
+    for piece in pieces:
+        n = int((piece.validity_detail or {}).get("n_bars_checked") or 0)
+        if n and piece.bar_accuracy is not None:
+            good, checked = good + piece.bar_accuracy * n, checked + n
+    return good / checked if checked else None
+
+
+def _quality(
+    pieces: list[Piece], done: list[PieceEvaluation], human_flagged: float | None
+) -> dict[str, Any]:
+    """Issue 11's measures of a set of ABC pieces, each beside its target."""
+    measured = {
+        "parse": st.rate(p.parses for p in pieces),
+        "abc2midi": st.rate(p.plays for p in pieces),
+        "bars": pooled_bar_rate(pieces),
+        "idiom": st.median(e.idiom_pitch for e in done),
+        "copies": st.rate(e.likely_copy for e in done),
+    }
+    rows = []
+    for key, label, target in QUALITY_TARGETS:
+        value = measured[key]
+        met = None if value is None else value >= target
+        rows.append({"key": key, "label": label, "value": value, "target": target, "met": met})
+    copies = measured["copies"]
+    rows.append(
+        {
+            "key": "copies",
+            "label": "likely copies, at most as many as held-out human tunes show",
+            "value": copies,
+            "target": human_flagged,
+            "met": None if copies is None or human_flagged is None else copies <= human_flagged,
+        }
+    )
+    return {"n": len(pieces), "rows": rows}
+
+
 def _human_rows(corpus: Corpus, state: CorpusIndexState) -> list[dict[str, Any]]:
     """Features of the human reference half (set A of the calibration's baseline)."""
     ids = (state.human_features or {}).get("sample_a") or []
@@ -652,6 +702,10 @@ def _build_report(run: TrainingRun, state: CorpusIndexState) -> dict[str, Any]:
             "calibration_error": cal.get("error") or "",
         },
         "features": feature_rows,
+        # Issue 11's targets concern ABC text: abc2midi and bar lengths mean nothing elsewhere.
+        "quality": _quality(pieces, done, cal.get("flagged_fraction"))
+        if run.way == "abc"
+        else None,
         "epochs": _epoch_series(run, human, human_intra),
         "computed_at": timezone.now().isoformat(),
         "code_version": settings.CODE_VERSION,
@@ -692,7 +746,9 @@ def _epoch_series(
                 "n_done": len(done),
                 "valid": st.rate(p.is_valid for p in group),
                 "parses": st.rate(p.parses for p in group),
+                "plays": st.rate(p.plays for p in group),
                 "bar_accuracy": st.mean(p.bar_accuracy for p in group),
+                "bars": pooled_bar_rate(group),
                 "copy_length": st.median(e.copy_length for e in done),
                 "max_copy_length": max((e.copy_length or 0 for e in done), default=None),
                 "flagged": st.rate(e.likely_copy for e in done),

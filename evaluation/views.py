@@ -63,12 +63,24 @@ def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
             {"y": human.get("copy_len_threshold"), "label": "likely-copy threshold"},
         ],
     )
+    # Issue 11's measures per epoch: where the model gets valid (parse, abc2midi, bars) and
+    # idiomatic; the copy chart beside it shows where it starts to copy.
     quality_chart = charts.line_chart(
         series=[
             {
-                "key": "valid",
-                "label": "valid",
-                "points": [(e["epoch"], e["valid"]) for e in epochs],
+                "key": "parse",
+                "label": "parse",
+                "points": [(e["epoch"], e["parses"]) for e in epochs],
+            },
+            {
+                "key": "abc2midi",
+                "label": "abc2midi",
+                "points": [(e["epoch"], e.get("plays")) for e in epochs],
+            },
+            {
+                "key": "bars",
+                "label": "bars of the meter's length",
+                "points": [(e["epoch"], e.get("bars")) for e in epochs],
             },
             {
                 "key": "idiom",
@@ -76,15 +88,10 @@ def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
                 "points": [(e["epoch"], e["idiom_pitch"]) for e in epochs],
             },
             {
-                "key": "rhythm",
-                "label": "rhythm idiom",
-                "points": [(e["epoch"], e["idiom_rhythm"]) for e in epochs],
-                "dashed": True,
-            },
-            {
                 "key": "overlap",
                 "label": "feature overlap with human tunes",
                 "points": [(e["epoch"], e["feature_overlap"]) for e in epochs],
+                "dashed": True,
             },
         ],
         y_label="share",

@@ -8,6 +8,7 @@ not music, and the site names generated tunes itself.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 from typing import Any
@@ -52,6 +53,141 @@ def parse_header(text: str) -> dict[str, str]:
         if name == "K":
             break
     return fields
+
+
+# --- transposition (augmentation) -------------------------------------------------------------
+LETTERS = "CDEFGAB"
+LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+LETTER_FIFTHS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
+SHARP_ORDER = "FCGDAEB"
+# Mode → fifths from its major key (A minor has the signature of C: -3 from A major).
+MODES = {"": 0, "maj": 0, "ion": 0, "m": -3, "min": -3, "aeo": -3, "mix": -1, "dor": -2,
+         "phr": -4, "lyd": 1, "loc": -5}  # fmt: skip
+ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
+ACCIDENTAL_TEXT = {v: k for k, v in ACCIDENTALS.items()}
+# Transpositions of the augmentation: (letter steps, semitones). A major second up and down
+# keeps the range of a tune and turns the commonest folk keys (G, D, A minor, E minor) into
+# other common ones (A, F, E, C, B minor, D minor…); MAX_SIGNATURE drops the rare far keys.
+TRANSPOSITIONS = ((1, 2), (-1, -2))
+MAX_SIGNATURE = 4  # at most this many sharps or flats in a transposed key
+KEY_VALUE = re.compile(r"^([A-G])([#b]?)\s*([A-Za-z]*)(.*)$")
+NOTE_OR_SKIP = re.compile(
+    r'"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]|(\^\^|\^|__|_|=)?([A-Ga-g])([,\']*)'
+)
+CHORD_ROOT = re.compile(r'(^"|/)([A-G])([#b]?)')
+
+
+class NotTransposable(ValueError):
+    """A tune this simple transposer leaves alone (an unknown key, explicit signatures…)."""
+
+
+def _key(value: str) -> tuple[str, int, int, str, str]:
+    """K: value → (letter, accidental, fifths of the signature, mode text, rest)."""
+    m = KEY_VALUE.match(value.strip())
+    if not m:
+        raise NotTransposable(f"key {value!r}")
+    letter, acc, mode, rest = m.group(1), m.group(2), m.group(3), m.group(4)
+    mode_key = mode.lower()[:3] if mode.lower() not in ("m", "") else mode.lower()
+    if mode_key not in MODES or any(c in rest for c in "^_="):
+        raise NotTransposable(f"key {value!r}")
+    shift = {"#": 1, "b": -1, "": 0}[acc]
+    fifths = LETTER_FIFTHS[letter] + 7 * shift + MODES[mode_key]
+    return letter, shift, fifths, mode, rest
+
+
+def _signature(fifths: int) -> dict[str, int]:
+    """Fifths (+sharps / −flats) → accidental of each letter."""
+    if abs(fifths) > 7:
+        raise NotTransposable(f"{fifths} fifths")
+    sig = dict.fromkeys(LETTERS, 0)
+    for letter in SHARP_ORDER[:fifths] if fifths > 0 else SHARP_ORDER[::-1][:-fifths]:
+        sig[letter] = 1 if fifths > 0 else -1
+    return sig
+
+
+def _spell(letter: str, acc: int, steps: int, semitones: int) -> tuple[str, int]:
+    """The note `steps` letters and `semitones` above letter+acc, as (letter, accidental)."""
+    new = LETTERS[(LETTERS.index(letter) + steps) % 7]
+    diff = (LETTER_PC[letter] + acc + semitones - LETTER_PC[new]) % 12
+    diff = diff - 12 if diff > 6 else diff
+    if abs(diff) > 2:
+        raise NotTransposable(f"{letter}{acc:+d} by {semitones}")
+    return new, diff
+
+
+def transpose_abc(text: str, *, steps: int, semitones: int) -> str:
+    """A normalised tune (`AbcWay.normalise`) moved `steps` letters and `semitones` up (down
+    when negative): key fields, notes (their explicit accidentals re-spelt against the new
+    key's signature, so a raised 7th stays a raised 7th), and chord-symbol roots. Raises
+    NotTransposable for what it does not handle, so augmentation skips the tune."""
+    out: list[str] = []
+    old_sig = new_sig = None
+    for line in text.split("\n"):
+        m = FIELD.match(line)
+        if m and m.group(1) == "K":
+            letter, acc, fifths, mode, rest = _key(m.group(2))
+            new_letter, new_acc = _spell(letter, acc, steps, semitones)
+            new_fifths = (
+                fifths
+                + (LETTER_FIFTHS[new_letter] + 7 * new_acc)
+                - (LETTER_FIFTHS[letter] + 7 * acc)
+            )
+            if abs(new_fifths) > MAX_SIGNATURE or abs(new_acc) > 1:
+                raise NotTransposable(f"{new_letter} with {new_fifths} fifths")
+            old_sig, new_sig = _signature(fifths), _signature(new_fifths)
+            acc_text = {1: "#", -1: "b", 0: ""}[new_acc]
+            out.append(f"K:{new_letter}{acc_text}{mode}{rest}")
+            continue
+        if m or old_sig is None:  # other field lines (M:, L:) and the header before K:
+            out.append(line)
+            continue
+        if "+" in line:  # +decorations+ or old-style +chords+: not worth the ambiguity
+            raise NotTransposable("a '+' in the body")
+        move = functools.partial(
+            _move, steps=steps, semitones=semitones, old_sig=old_sig, new_sig=new_sig
+        )
+        out.append(NOTE_OR_SKIP.sub(move, line))
+    return "\n".join(out)
+
+
+def _move(match: re.Match, *, steps: int, semitones: int, old_sig, new_sig) -> str:
+    token = match.group(0)
+    if token.startswith('"'):
+        return CHORD_ROOT.sub(lambda r: _chord_root(r, steps, semitones), token, count=2)
+    if match.group(2) is None:
+        if token.startswith("[K:"):
+            raise NotTransposable("an inline key change")
+        return token  # decorations and other inline fields
+    acc_text, letter, marks = match.group(1), match.group(2), match.group(3)
+    octave = (1 if letter.islower() else 0) + marks.count("'") - marks.count(",")
+    upper = letter.upper()
+    index = octave * 7 + LETTERS.index(upper) + steps
+    octave, new = divmod(index, 7)
+    new_letter = LETTERS[new]
+    if acc_text is None:
+        new_acc_text = ""
+        # The key's own accidental moves with the note: only a mismatch needs writing.
+        _, want = _spell(upper, old_sig[upper], steps, semitones)
+        if want != new_sig[new_letter]:
+            new_acc_text = ACCIDENTAL_TEXT[want]
+    else:
+        _, want = _spell(upper, ACCIDENTALS[acc_text], steps, semitones)
+        if want not in ACCIDENTAL_TEXT:
+            raise NotTransposable(token)
+        new_acc_text = ACCIDENTAL_TEXT[want]
+    if octave >= 1:
+        body = new_letter.lower() + "'" * (octave - 1)
+    else:
+        body = new_letter + "," * (-octave)
+    return new_acc_text + body
+
+
+def _chord_root(match: re.Match, steps: int, semitones: int) -> str:
+    acc = {"#": 1, "b": -1, "": 0}[match.group(3)]
+    letter, new_acc = _spell(match.group(2), acc, steps, semitones)
+    if abs(new_acc) > 1:
+        raise NotTransposable(match.group(0))
+    return match.group(1) + letter + {1: "#", -1: "b", 0: ""}[new_acc]
 
 
 def default_unit_length(meter: str) -> str:
@@ -103,6 +239,27 @@ class AbcWay(Way):
 
     def tokenize(self, text: str) -> list[str]:
         return list(text)
+
+    def resolve_config(self, *, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        config = super().resolve_config(preset=preset, overrides=overrides)
+        if not isinstance(config.get("transpose"), bool):
+            # The MIDI way takes a semitone span; the ABC way's transpositions are fixed.
+            raise ValueError(f"transpose must be true or false (got {config['transpose']!r})")
+        return config
+
+    def augment(self, text: str, config: dict[str, Any]) -> list[str]:
+        """With `transpose` on: the tune a major second up and down (see TRANSPOSITIONS),
+        each kept when its key has at most MAX_SIGNATURE sharps or flats and the transposer
+        understands every note."""
+        if not config.get("transpose"):
+            return []
+        out = []
+        for steps, semitones in TRANSPOSITIONS:
+            try:
+                out.append(transpose_abc(text, steps=steps, semitones=semitones))
+            except NotTransposable:
+                continue
+        return out
 
     def detokenize(self, tokens: list[str]) -> str:
         return "".join(tokens)
