@@ -189,6 +189,14 @@ class GenerateForm(forms.Form):
         initial=800,
         help_text="At most this many characters (tokens) per piece.",
     )
+    grammar = forms.BooleanField(
+        label="Grammar-aware sampling",
+        required=False,
+        initial=True,
+        help_text="Never writes an invalid next symbol (a bar that overflows, an unclosed "
+        "chord). On ABC models it lifts the share of tunes that parse from about 76 % to 100 % "
+        "(docs/quality.md); off samples the model as it is.",
+    )
     top_k = forms.IntegerField(
         label="Top-k",
         min_value=0,

@@ -643,6 +643,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             top_k=data["top_k"],
             max_length=max_length,
             prime=prime,
+            grammar=bool(data.get("grammar")),
             **form.primer(),
         )
     except services.PrimerError as exc:  # nothing was written: the message goes by its field
@@ -683,6 +684,7 @@ def _again(request: HttpRequest, pk: int, *, same_seed: bool) -> HttpResponse:
             top_k=job.top_k,
             max_length=job.max_length,
             prime=job.prime,
+            grammar=job.grammar,
         )
     except ValueError as exc:
         messages.error(request, str(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -62,6 +63,17 @@ def test_generating_queues_a_job_and_redirects_to_its_page(client, world):
     assert (job.seed, job.count, job.max_length, job.temperature) == (99, 2, 400, 1.0)
     assert job.prime == "M:6/8\nL:1/8\nK:G\nGAG"
     assert job.status == JobStatus.QUEUED
+
+
+def test_grammar_aware_sampling_is_offered_checked_and_stored_as_chosen(client, world):
+    page = client.get(reverse("generate")).content.decode()
+    assert re.search(r'<input type="checkbox" name="grammar"[^>]*checked', page)
+    client.post(reverse("generate"), form_data(world, grammar="on"), REMOTE_ADDR="10.0.0.2")
+    client.post(reverse("generate"), form_data(world), REMOTE_ADDR="10.0.0.3")
+    on = GenerationJob.objects.get(requester_ip="10.0.0.2")
+    off = GenerationJob.objects.get(requester_ip="10.0.0.3")
+    assert (on.grammar, off.grammar) == (True, False)
+    assert "<dt>Grammar</dt><dd>on</dd>" in client.get(on.get_absolute_url()).content.decode()
 
 
 def test_a_blank_seed_is_chosen_at_random_and_shown_on_the_job_page(client, world):

@@ -178,6 +178,15 @@ def test_reproduce_queues_a_job_with_the_same_checkpoint_seed_and_settings(clien
     )
 
 
+def test_reproduce_keeps_grammar_aware_sampling_on_when_the_piece_used_it(client, world):
+    piece = make_piece(world, index=3, seed=778)
+    GenerationJob.objects.filter(pk=piece.job_id).update(grammar=True)
+    assert "<dt>Grammar</dt><dd>on</dd>" in client.get(piece.get_absolute_url()).content.decode()
+    client.post(reverse("piece_reproduce", args=[piece.pk]))
+    job = GenerationJob.objects.latest("pk")
+    assert (job.seed, job.grammar) == (778, True)
+
+
 def test_more_like_this_queues_a_job_with_the_same_settings_and_a_new_seed(client, piece):
     response = client.post(reverse("piece_more_like", args=[piece.pk]))
     job = GenerationJob.objects.latest("pk")
