@@ -37,7 +37,7 @@ def test_the_generate_page_offers_every_run_and_checkpoint(client, world):
     html = response.content.decode()
     assert f"{world.run} · latest, epoch 3" in html
     assert f"{world.run} · epoch 1" in html
-    assert 'name="temperature"' in html and 'value="1.0"' in html
+    assert 'name="temperature"' in html and 'value="0.9"' in html
     assert "<label" in html and 'for="id_opening"' in html
     assert "12 pieces an hour" in html or "pieces an hour" in html
 
