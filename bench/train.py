@@ -106,16 +106,6 @@ def main() -> None:
     # --- the site's trainer ---------------------------------------------------------------
     from generator.ml import trainer
 
-    class NoHooks:
-        def epoch_end(self, **kwargs):
-            pass
-
-        def should_stop(self):
-            return False
-
-        def heartbeat(self, **kwargs):
-            pass
-
     model = build_model(config=config, vocab_size=vocab, seed=0)
     run_ds = list(data.batches(prepared.train, config=config, seed=0))
     rng = np.random.default_rng(0)
@@ -130,7 +120,7 @@ def main() -> None:
             seed=0,
             epochs=1,
             initial_epoch=0,
-            hooks=NoHooks(),
+            hooks=trainer.NullHooks(),
         )
 
     one_epoch(warm)  # builds the step function

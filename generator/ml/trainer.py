@@ -27,6 +27,20 @@ class Hooks(Protocol):
     def heartbeat(self, *, epoch: int, fraction: float) -> None: ...
 
 
+class NullHooks:
+    """Hooks that record nothing and never stop: for benchmarks and tests that train outside
+    a run."""
+
+    def epoch_end(self, *, epoch: int, logs: dict[str, float], model: Any, seconds: float) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+    def heartbeat(self, *, epoch: int, fraction: float) -> None:
+        pass
+
+
 def _step(step_fn, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """One batch through `step_fn` (train_on_batch or test_on_batch). Returns (mean loss per
     real token, number of real tokens).

@@ -284,16 +284,6 @@ def test_a_tiny_model_sampled_with_the_grammar_writes_bars_of_the_right_length()
     prepared = WAY.prepare(texts=texts, config=config, seed=0)
     model = build_model(config=config, vocab_size=len(prepared.vocab), seed=0)
 
-    class Hooks:
-        def epoch_end(self, **kwargs):
-            pass
-
-        def should_stop(self):
-            return False
-
-        def heartbeat(self, **kwargs):
-            pass
-
     trainer.train(
         model=model,
         train_pieces=prepared.train,
@@ -302,7 +292,7 @@ def test_a_tiny_model_sampled_with_the_grammar_writes_bars_of_the_right_length()
         seed=0,
         epochs=2,
         initial_epoch=0,
-        hooks=Hooks(),
+        hooks=trainer.NullHooks(),
     )
     net = sampler.net_from_keras(model)
     constraint = WAY.grammar(vocab=prepared.vocab)
