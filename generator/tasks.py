@@ -61,3 +61,10 @@ def training_runs_recover_task() -> None:
     from .services import training_runs_recover
 
     training_runs_recover()
+
+
+@shared_task(name="generator.tasks.jobs_recover_task")
+def jobs_recover_task() -> None:
+    from .services import jobs_recover
+
+    jobs_recover()

@@ -6,6 +6,7 @@ after the surrounding transaction commits.
 
 from .corpora import corpus_get_or_create, corpus_import
 from .pieces import generation_job_create, generation_job_execute, piece_render_audio
+from .recovery import jobs_recover
 from .runs import (
     training_run_cancel,
     training_run_create,
@@ -20,6 +21,7 @@ __all__ = [
     "corpus_import",
     "generation_job_create",
     "generation_job_execute",
+    "jobs_recover",
     "piece_render_audio",
     "training_run_cancel",
     "training_run_create",
