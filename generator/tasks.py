@@ -65,6 +65,7 @@ def training_runs_recover_task() -> None:
 
 @shared_task(name="generator.tasks.jobs_recover_task")
 def jobs_recover_task() -> None:
-    from .services import jobs_recover
+    from .services import jobs_recover, queued_recover
 
     jobs_recover()
+    queued_recover()

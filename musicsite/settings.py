@@ -155,13 +155,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "recover-stale-runs": {
         "task": "generator.tasks.training_runs_recover_task",
-        "schedule": 60.0,
+        "schedule": float(os.environ.get("RECOVER_EVERY_S", "60")),
     },
     # Generation and import jobs whose worker was killed fail with a reason (not "running"
-    # forever); see generator/services/recovery.py.
+    # forever), and queued work whose broker message was lost is sent again; see
+    # generator/services/recovery.py.
     "recover-lost-jobs": {
         "task": "generator.tasks.jobs_recover_task",
-        "schedule": 60.0,
+        "schedule": float(os.environ.get("RECOVER_EVERY_S", "60")),
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -6,7 +6,7 @@ after the surrounding transaction commits.
 
 from .corpora import corpus_get_or_create, corpus_import
 from .pieces import generation_job_create, generation_job_execute, piece_render_audio
-from .recovery import jobs_recover
+from .recovery import jobs_recover, queued_recover
 from .runs import (
     training_run_cancel,
     training_run_create,
@@ -23,6 +23,7 @@ __all__ = [
     "generation_job_execute",
     "jobs_recover",
     "piece_render_audio",
+    "queued_recover",
     "training_run_cancel",
     "training_run_create",
     "training_run_execute",

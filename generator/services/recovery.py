@@ -13,6 +13,8 @@ without a heartbeat.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from datetime import timedelta
 
@@ -20,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import GenerationJob, ImportJob, JobStatus
+from ..models import GenerationJob, ImportJob, JobStatus, TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +93,94 @@ def jobs_recover(*, exclude_task_id: str | None = None) -> list[tuple[str, int]]
     if failed:
         log.warning("jobs_recover: failed jobs whose worker was lost: %s", failed)
     return failed
+
+
+# --- queued work whose message was lost -------------------------------------------------------
+# A broker restart without persistence (or a worker killed holding prefetched messages) loses
+# the messages of queued runs and jobs: their rows would say "queued" forever. Both tasks
+# claim their row (queued → running) in a transaction, so a second message for the same row
+# is harmless; it is sent only when no message for the row is waiting or held by a worker.
+_QUEUED_TASKS = {
+    "generator.tasks.training_run_task": TrainingRun,
+    "generator.tasks.generation_job_task": GenerationJob,
+}
+_QUEUES = ("gpu", "default")
+
+
+def _waiting_messages() -> dict[type, set[int]] | None:
+    """Row ids of the run and generation messages waiting in the Redis queues, or None
+    when the broker is not Redis or cannot be read."""
+    from musicsite.celery import app
+
+    found: dict[type, set[int]] = {model: set() for model in _QUEUED_TASKS.values()}
+    try:
+        with app.connection_for_read() as conn:
+            if conn.transport_cls not in ("redis", "rediss"):
+                return None
+            client = conn.default_channel.client
+            keys = [k for q in _QUEUES for k in (q, *(f"{q}\x06\x16{p}" for p in (3, 6, 9)))]
+            raw = [m for key in keys for m in client.lrange(key, 0, -1)]
+            raw += list(client.hvals("unacked"))
+    except Exception:
+        log.warning("queued_recover: could not read the broker's queues", exc_info=True)
+        return None
+    for item in raw:
+        try:
+            message = json.loads(item)
+            if isinstance(message, list):  # the unacked hash holds [message, exchange, key]
+                message = message[0]
+            model = _QUEUED_TASKS.get(message["headers"]["task"])
+            if model is None:
+                continue
+            body = message["body"]
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            args = json.loads(body)[0]
+            found[model].add(int(args[0]))
+        except (KeyError, ValueError, TypeError, IndexError):
+            continue
+    return found
+
+
+def _held_by_workers() -> dict[type, set[int]] | None:
+    from musicsite.celery import app
+
+    try:
+        inspect = app.control.inspect(timeout=settings.HEALTH_TIMEOUT_S)
+        replies = [inspect.active() or {}, inspect.reserved() or {}]
+    except Exception:
+        return None
+    held: dict[type, set[int]] = {model: set() for model in _QUEUED_TASKS.values()}
+    for reply in replies:
+        for tasks in reply.values():
+            for task in tasks or []:
+                model = _QUEUED_TASKS.get(task.get("name"))
+                if model is not None and task.get("args"):
+                    held[model].add(int(task["args"][0]))
+    return held
+
+
+def queued_recover() -> list[tuple[str, int]]:
+    """Send again the message of every queued run or generation job that has none."""
+    from ..tasks import generation_job_task, training_run_task
+
+    waiting, held = _waiting_messages(), _held_by_workers()
+    if waiting is None or held is None:
+        return []
+    settled_before = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_S)
+    resent: list[tuple[str, int]] = []
+    runs = TrainingRun.objects.filter(status=JobStatus.QUEUED, created_at__lt=settled_before)
+    for pk in runs.values_list("pk", flat=True):
+        if pk not in waiting[TrainingRun] and pk not in held[TrainingRun]:
+            training_run_task.delay(pk)
+            resent.append(("run", pk))
+    jobs = GenerationJob.objects.filter(
+        status=JobStatus.QUEUED, is_epoch_sample=False, created_at__lt=settled_before
+    )
+    for pk in jobs.values_list("pk", flat=True):
+        if pk not in waiting[GenerationJob] and pk not in held[GenerationJob]:
+            generation_job_task.delay(pk)
+            resent.append(("generation", pk))
+    if resent:
+        log.warning("queued_recover: sent the lost messages of %s again", resent)
+    return resent

@@ -189,10 +189,16 @@ class _RunHooks:
         # needs TensorFlow. Both are written under temporary names and renamed into
         # place before the row exists: no row ever points at a half-written file.
         net_tmp = folder / f".epoch_{epoch:04d}.{os.getpid()}.tmp.npz"
-        save_net(net_from_keras(model), str(net_tmp))
-        os.replace(net_tmp, sampler_path(final))
-        save_model(model, str(tmp))
-        os.replace(tmp, final)
+        try:
+            save_net(net_from_keras(model), str(net_tmp))
+            os.replace(net_tmp, sampler_path(final))
+            save_model(model, str(tmp))
+            os.replace(tmp, final)
+        except BaseException:
+            # A full disk (ENOSPC) fails the run: leave no half-written file behind either.
+            tmp.unlink(missing_ok=True)
+            net_tmp.unlink(missing_ok=True)
+            raise
         entry = {
             "epoch": epoch,
             "loss": logs.get("loss"),
