@@ -152,17 +152,21 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Every minute, runs whose worker died (stale heartbeat) go back on the queue, so no run is
 # left "running" forever even when no worker restarts to claim it at start-up.
+# RECOVER_EVERY_S: seconds between sweeps; a sweep not started by the next one is dropped.
+RECOVER_EVERY_S = float(os.environ.get("RECOVER_EVERY_S", "60"))
 CELERY_BEAT_SCHEDULE = {
     "recover-stale-runs": {
         "task": "generator.tasks.training_runs_recover_task",
-        "schedule": float(os.environ.get("RECOVER_EVERY_S", "60")),
+        "schedule": RECOVER_EVERY_S,
+        "options": {"expires": RECOVER_EVERY_S},
     },
     # Generation and import jobs whose worker was killed fail with a reason (not "running"
     # forever), and queued work whose broker message was lost is sent again; see
     # generator/services/recovery.py.
     "recover-lost-jobs": {
         "task": "generator.tasks.jobs_recover_task",
-        "schedule": float(os.environ.get("RECOVER_EVERY_S", "60")),
+        "schedule": RECOVER_EVERY_S,
+        "options": {"expires": RECOVER_EVERY_S},
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

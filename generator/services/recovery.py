@@ -30,39 +30,61 @@ LOST_REASON = (
     "The worker running this job stopped (it was killed or restarted) before the job "
     "finished. Nothing of it was saved; start it again."
 )
-_TASKS = {
-    "generator.tasks.generation_job_task": GenerationJob,
-    "generator.tasks.corpus_import_task": ImportJob,
-}
+GENERATION_TASK = "generator.tasks.generation_job_task"
+IMPORT_TASK = "generator.tasks.corpus_import_task"
+RUN_TASK = "generator.tasks.training_run_task"
 
 
-def active_task_rows(*, timeout: float = 1.0) -> dict[type, set[int]] | None:
-    """Row ids of the generation and import tasks the live workers are executing, or None
-    when the broker cannot be reached (then nothing can be concluded)."""
+class WorkerTasks:
+    """What the live workers hold, by task name: row ids `active` (executing) and `held`
+    (executing or reserved). One `inspect` round answers both sweeps."""
+
+    def __init__(self, active: dict[str, set[int]], held: dict[str, set[int]]):
+        self.active, self.held = active, held
+
+    def is_active(self, task: str, pk: int) -> bool:
+        return pk in self.active.get(task, set())
+
+    def is_held(self, task: str, pk: int) -> bool:
+        return pk in self.held.get(task, set())
+
+
+def worker_tasks(*, timeout: float | None = None) -> WorkerTasks | None:
+    """Ask the workers (Celery `inspect`) what they execute and hold; None when the broker
+    cannot be reached (then nothing can be concluded)."""
     from musicsite.celery import app
 
+    timeout = settings.HEALTH_TIMEOUT_S if timeout is None else timeout
     try:
-        replies = app.control.inspect(timeout=timeout).active() or {}
-    except Exception:  # broker down: do not fail jobs that may well be running
-        log.warning("jobs_recover: could not ask the workers; skipped", exc_info=True)
+        inspect = app.control.inspect(timeout=timeout)
+        active_replies, reserved_replies = inspect.active() or {}, inspect.reserved() or {}
+    except Exception:  # broker down: do not touch jobs that may well be running
+        log.warning("recovery: could not ask the workers; skipped", exc_info=True)
         return None
-    held: dict[type, set[int]] = {model: set() for model in _TASKS.values()}
-    for tasks in replies.values():
-        for task in tasks or []:
-            model = _TASKS.get(task.get("name"))
-            args = task.get("args") or []
-            if model is not None and args:
-                held[model].add(int(args[0]))
-    return held
+
+    def by_task(replies: dict) -> dict[str, set[int]]:
+        rows: dict[str, set[int]] = {}
+        for tasks in replies.values():
+            for task in tasks or []:
+                args = task.get("args") or []
+                if args and isinstance(args[0], int):
+                    rows.setdefault(task.get("name"), set()).add(args[0])
+        return rows
+
+    active = by_task(active_replies)
+    held = by_task(reserved_replies)
+    for name, ids in active.items():
+        held.setdefault(name, set()).update(ids)
+    return WorkerTasks(active, held)
 
 
-def jobs_recover(*, exclude_task_id: str | None = None) -> list[tuple[str, int]]:
+def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
     """Fail the running generation and import jobs no live worker is executing.
 
     Jobs started less than JOB_LOST_AFTER_S ago are left alone: their worker may have
     claimed the row a moment before `inspect` looked."""
-    held = active_task_rows(timeout=settings.HEALTH_TIMEOUT_S)
-    if held is None:
+    tasks = tasks or worker_tasks()
+    if tasks is None:
         return []
     now = timezone.now()
     old_enough = now - timedelta(seconds=settings.JOB_LOST_AFTER_S)
@@ -76,7 +98,7 @@ def jobs_recover(*, exclude_task_id: str | None = None) -> list[tuple[str, int]]
             lost = (
                 job.started_at < sample_lost
                 if job.is_epoch_sample
-                else job.pk not in held[GenerationJob]
+                else not tasks.is_active(GENERATION_TASK, job.pk)
             )
             if lost:
                 job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
@@ -86,7 +108,7 @@ def jobs_recover(*, exclude_task_id: str | None = None) -> list[tuple[str, int]]
             status=JobStatus.RUNNING, started_at__lt=old_enough
         )
         for job in imports:
-            if job.pk not in held[ImportJob]:
+            if not tasks.is_active(IMPORT_TASK, job.pk):
                 job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
                 job.save(update_fields=["status", "error", "finished_at"])
                 failed.append(("import", job.pk))
@@ -100,10 +122,7 @@ def jobs_recover(*, exclude_task_id: str | None = None) -> list[tuple[str, int]]
 # the messages of queued runs and jobs: their rows would say "queued" forever. Both tasks
 # claim their row (queued → running) in a transaction, so a second message for the same row
 # is harmless; it is sent only when no message for the row is waiting or held by a worker.
-_QUEUED_TASKS = {
-    "generator.tasks.training_run_task": TrainingRun,
-    "generator.tasks.generation_job_task": GenerationJob,
-}
+_QUEUED_TASKS = {RUN_TASK: TrainingRun, GENERATION_TASK: GenerationJob}
 _QUEUES = ("gpu", "default")
 
 
@@ -142,43 +161,26 @@ def _waiting_messages() -> dict[type, set[int]] | None:
     return found
 
 
-def _held_by_workers() -> dict[type, set[int]] | None:
-    from musicsite.celery import app
-
-    try:
-        inspect = app.control.inspect(timeout=settings.HEALTH_TIMEOUT_S)
-        replies = [inspect.active() or {}, inspect.reserved() or {}]
-    except Exception:
-        return None
-    held: dict[type, set[int]] = {model: set() for model in _QUEUED_TASKS.values()}
-    for reply in replies:
-        for tasks in reply.values():
-            for task in tasks or []:
-                model = _QUEUED_TASKS.get(task.get("name"))
-                if model is not None and task.get("args"):
-                    held[model].add(int(task["args"][0]))
-    return held
-
-
-def queued_recover() -> list[tuple[str, int]]:
+def queued_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
     """Send again the message of every queued run or generation job that has none."""
     from ..tasks import generation_job_task, training_run_task
 
-    waiting, held = _waiting_messages(), _held_by_workers()
-    if waiting is None or held is None:
+    tasks = tasks or worker_tasks()
+    waiting = _waiting_messages()
+    if waiting is None or tasks is None:
         return []
     settled_before = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_S)
     resent: list[tuple[str, int]] = []
     runs = TrainingRun.objects.filter(status=JobStatus.QUEUED, created_at__lt=settled_before)
     for pk in runs.values_list("pk", flat=True):
-        if pk not in waiting[TrainingRun] and pk not in held[TrainingRun]:
+        if pk not in waiting[TrainingRun] and not tasks.is_held(RUN_TASK, pk):
             training_run_task.delay(pk)
             resent.append(("run", pk))
     jobs = GenerationJob.objects.filter(
         status=JobStatus.QUEUED, is_epoch_sample=False, created_at__lt=settled_before
     )
     for pk in jobs.values_list("pk", flat=True):
-        if pk not in waiting[GenerationJob] and pk not in held[GenerationJob]:
+        if pk not in waiting[GenerationJob] and not tasks.is_held(GENERATION_TASK, pk):
             generation_job_task.delay(pk)
             resent.append(("generation", pk))
     if resent:

@@ -59,9 +59,14 @@ def restart_redis() -> None:
 @pytest.fixture
 def beat_worker(celery_worker, tmp_path, request) -> Iterator[CeleryWorker]:
     """The test worker restarted with an embedded beat that runs the recovery sweeps every
-    2 seconds (RECOVER_EVERY_S), lost jobs counted after 2 s (JOB_LOST_AFTER_S)."""
+    5 seconds (RECOVER_EVERY_S), lost jobs counted after 2 s (JOB_LOST_AFTER_S)."""
     celery_worker.stop()
-    env = {**celery_worker.env, "RECOVER_EVERY_S": "2", "JOB_LOST_AFTER_S": "2"}
+    env = {
+        **celery_worker.env,
+        "RECOVER_EVERY_S": "5",
+        "JOB_LOST_AFTER_S": "2",
+        "HEALTH_TIMEOUT_S": "0.5",
+    }
     log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}-beat.log"
     log_path.unlink(missing_ok=True)
     worker = CeleryWorker(env, log_path)
