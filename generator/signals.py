@@ -18,3 +18,14 @@ def recover_runs_on_worker_start(sender=None, **kwargs) -> None:
         training_runs_recover(dead_worker=hostname)
     except Exception:  # the database may not be migrated yet; never stop the worker
         log.exception("could not recover runs at worker start")
+
+
+@worker_ready.connect
+def recover_jobs_on_worker_start(sender=None, **kwargs) -> None:
+    # Jobs a killed worker was running fail with a reason now rather than at the next beat.
+    from .services import jobs_recover
+
+    try:
+        jobs_recover()
+    except Exception:  # the database may not be migrated yet; never stop the worker
+        log.exception("could not recover jobs at worker start")

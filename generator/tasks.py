@@ -61,3 +61,14 @@ def training_runs_recover_task() -> None:
     from .services import training_runs_recover
 
     training_runs_recover()
+
+
+@shared_task(name="generator.tasks.jobs_recover_task")
+def jobs_recover_task() -> None:
+    from .services import jobs_recover, queued_recover
+    from .services.recovery import worker_tasks
+
+    tasks = worker_tasks()  # one round of `inspect` for both sweeps
+    if tasks is not None:
+        jobs_recover(tasks=tasks)
+        queued_recover(tasks=tasks)

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
@@ -202,8 +202,13 @@ def _bytes_response(
 
 
 def _read_field(field) -> bytes:
-    with field.open("rb") as fh:
-        return fh.read()
+    # A stored name outside MEDIA_ROOT (a tampered row) or a file that is gone is a 404,
+    # never a 400/500 and never a read outside media storage (storage.path refuses it).
+    try:
+        with field.open("rb") as fh:
+            return fh.read()
+    except (SuspiciousFileOperation, FileNotFoundError, IsADirectoryError):
+        raise Http404("This file is not available.") from None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

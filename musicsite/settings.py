@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "musicsite.security.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "musicsite.urls"
@@ -151,10 +152,21 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Every minute, runs whose worker died (stale heartbeat) go back on the queue, so no run is
 # left "running" forever even when no worker restarts to claim it at start-up.
+# RECOVER_EVERY_S: seconds between sweeps; a sweep not started by the next one is dropped.
+RECOVER_EVERY_S = float(os.environ.get("RECOVER_EVERY_S", "60"))
 CELERY_BEAT_SCHEDULE = {
     "recover-stale-runs": {
         "task": "generator.tasks.training_runs_recover_task",
-        "schedule": 60.0,
+        "schedule": RECOVER_EVERY_S,
+        "options": {"expires": RECOVER_EVERY_S},
+    },
+    # Generation and import jobs whose worker was killed fail with a reason (not "running"
+    # forever), and queued work whose broker message was lost is sent again; see
+    # generator/services/recovery.py.
+    "recover-lost-jobs": {
+        "task": "generator.tasks.jobs_recover_task",
+        "schedule": RECOVER_EVERY_S,
+        "options": {"expires": RECOVER_EVERY_S},
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -225,15 +237,41 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy and Permissions-Policy: musicsite/security.py. Paths whose pages
+# need an inline script (Swagger UI) get the same policy with 'unsafe-inline' scripts.
+CSP_RELAXED_PATHS = ("/api/docs/",)
 
+# --- operations --------------------------------------------------------------------------------
+# GET /health/ waits at most this long (seconds) for the broker and for a worker to answer.
+HEALTH_TIMEOUT_S = float(os.environ.get("HEALTH_TIMEOUT_S", "1.0"))
+# A generation or import job marked running that no live worker is executing (a worker was
+# killed) fails with a clear reason once it is this old (seconds); see jobs_recover.
+JOB_LOST_AFTER_S = env_int("JOB_LOST_AFTER_S", 30)
+
+# LOG_FORMAT=json: one JSON object per line, with the Celery task, its id and the run or job
+# it works on (musicsite/logs.py); `plain` (default) is for reading in a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise RuntimeError("LOG_FORMAT must be plain or json")
+# Celery keeps Django's logging configuration (and so the JSON format) in the worker.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "musicsite.logs.ContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "musicsite.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -8,6 +8,8 @@ from drf_spectacular.views import (
 )
 
 from generator.apis import api_not_found
+from musicsite.health import health
+from musicsite.monitoring import monitoring
 
 # REST API (issue 8), versioned. The OpenAPI schema describes these routes only (not the
 # schema view itself), with separate request and response components so that read-only
@@ -25,6 +27,10 @@ API_SCHEMA_SETTINGS = {
 }
 
 urlpatterns = [
+    # For load balancers and uptime checks: database, broker, a worker (503 when one is down).
+    path("health/", health, name="health"),
+    # Staff: workers, queues, in-flight and failed runs and jobs.
+    path("ops/", monitoring, name="ops_monitoring"),
     path("admin/", admin.site.urls),
     *api_patterns,
     # The schema and its docs (Swagger UI, Redoc), served locally by the sidecar: no CDN.

@@ -14,6 +14,7 @@ from .pieces import (
     prime_split,
     primer_build,
 )
+from .recovery import jobs_recover, queued_recover
 from .runs import (
     training_run_cancel,
     training_run_create,
@@ -30,9 +31,11 @@ __all__ = [
     "corpus_import",
     "generation_job_create",
     "generation_job_execute",
+    "jobs_recover",
     "piece_render_audio",
     "prime_split",
     "primer_build",
+    "queued_recover",
     "training_run_cancel",
     "training_run_create",
     "training_run_execute",

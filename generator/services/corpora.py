@@ -8,6 +8,7 @@ leaves nothing half-written, and re-importing adds nothing (content hash per cor
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -113,6 +114,10 @@ def _check_abc(text: str) -> tuple[str | None, int]:
 def _check_all(texts: list[str], progress: Progress | None) -> list[tuple[str | None, int]]:
     results: list[tuple[str | None, int]] = []
     try:
+        # A process that has started TensorFlow's threads must not fork: a child can inherit
+        # a lock held by one of them and hang (seen in the test suite). Parse in-process then.
+        if "tensorflow" in sys.modules:
+            raise RuntimeError("no fork after TensorFlow started")
         # music21 parsing is CPU bound: use both cores where a pool can be made.
         with ProcessPoolExecutor(max_workers=max(1, min(4, _cpu_count()))) as pool:
             for i, res in enumerate(pool.map(_check_abc, texts, chunksize=16)):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -26,6 +26,8 @@ from ..ways import get_way
 from .corpora import iter_corpus_texts
 
 log = logging.getLogger(__name__)
+# Database losses (restarts) a run survives before it fails: see training_run_execute.
+MAX_DB_ATTEMPTS = 5
 
 
 def _enqueue_training(run_id: int) -> None:
@@ -190,10 +192,16 @@ class _RunHooks:
         # needs TensorFlow. Both are written under temporary names and renamed into
         # place before the row exists: no row ever points at a half-written file.
         net_tmp = folder / f".epoch_{epoch:04d}.{os.getpid()}.tmp.npz"
-        save_net(net_from_keras(model), str(net_tmp), extra=self.state)
-        os.replace(net_tmp, sampler_path(final))
-        save_model(model, str(tmp))
-        os.replace(tmp, final)
+        try:
+            save_net(net_from_keras(model), str(net_tmp), extra=self.state)
+            os.replace(net_tmp, sampler_path(final))
+            save_model(model, str(tmp))
+            os.replace(tmp, final)
+        except BaseException:
+            # A full disk (ENOSPC) fails the run: leave no half-written file behind either.
+            tmp.unlink(missing_ok=True)
+            net_tmp.unlink(missing_ok=True)
+            raise
         entry = {
             "epoch": epoch,
             "loss": logs.get("loss"),
@@ -233,6 +241,22 @@ def training_run_execute(*, run_id: int, worker: str | None = None) -> TrainingR
         return None
     try:
         return _train(run)
+    except (OperationalError, InterfaceError):
+        # The database went away (a restart, a failover): not the run's fault. Its heartbeat
+        # goes stale and `training_runs_recover` resumes it from its last checkpoint; after
+        # MAX_DB_ATTEMPTS such losses it fails like any other error.
+        connection.close()  # the next task connects afresh
+        if run.attempts < MAX_DB_ATTEMPTS:
+            log.warning("run %s lost its database connection; it will resume", run.pk)
+            return None
+        log.exception("run %s failed", run.pk)
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=JobStatus.FAILED,
+            error=f"the database connection was lost {run.attempts} times; last: "
+            f"{traceback.format_exc()[-3000:]}",
+            finished_at=timezone.now(),
+        )
+        return None
     except Exception as exc:
         log.exception("run %s failed", run.pk)
         TrainingRun.objects.filter(pk=run.pk).update(

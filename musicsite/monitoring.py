@@ -1,0 +1,87 @@
+"""GET /ops/: the Celery facts a staff member looks for (Flower is not installed).
+
+Workers online with their active and reserved tasks, the length of each queue, runs and jobs
+in flight, and the most recent failures with their reasons. Staff only; read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from generator.models import ACTIVE_STATUSES, GenerationJob, ImportJob, JobStatus, TrainingRun
+
+QUEUES = ("gpu", "default")
+RECENT_FAILURES = 20
+
+
+def _workers() -> tuple[list[dict[str, Any]], str]:
+    from musicsite.celery import app
+
+    try:
+        inspect = app.control.inspect(timeout=settings.HEALTH_TIMEOUT_S)
+        active = inspect.active() or {}
+        reserved = inspect.reserved() or {}
+        queues = inspect.active_queues() or {}
+    except Exception as exc:  # the broker is down: say so on the page
+        return [], f"{type(exc).__name__}: {exc}"
+    workers = []
+    for name in sorted(set(active) | set(reserved) | set(queues)):
+        workers.append(
+            {
+                "name": name,
+                "queues": sorted(q["name"] for q in queues.get(name, [])),
+                "active": active.get(name, []),
+                "reserved": reserved.get(name, []),
+            }
+        )
+    return workers, ""
+
+
+def _queue_lengths() -> tuple[dict[str, int | None], str]:
+    from musicsite.celery import app
+
+    lengths: dict[str, int | None] = {}
+    try:
+        with app.connection_for_read() as conn:
+            channel = conn.default_channel
+            for queue in QUEUES:
+                try:
+                    lengths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                except Exception:  # a queue nobody declared yet holds nothing
+                    lengths[queue] = None
+    except Exception as exc:
+        return {q: None for q in QUEUES}, f"{type(exc).__name__}: {exc}"
+    return lengths, ""
+
+
+@never_cache
+@staff_member_required
+def monitoring(request: HttpRequest) -> HttpResponse:
+    workers, workers_error = _workers()
+    queues, queues_error = _queue_lengths()
+    failed = JobStatus.FAILED
+    context = {
+        "workers": workers,
+        "workers_error": workers_error,
+        "queues": queues,
+        "queues_error": queues_error,
+        "active_runs": TrainingRun.objects.filter(status__in=ACTIVE_STATUSES).order_by("pk"),
+        "active_jobs": GenerationJob.objects.filter(status__in=ACTIVE_STATUSES).order_by("pk"),
+        "active_imports": ImportJob.objects.filter(status__in=ACTIVE_STATUSES).order_by("pk"),
+        "failed_runs": TrainingRun.objects.filter(status=failed).order_by("-finished_at")[
+            :RECENT_FAILURES
+        ],
+        "failed_jobs": GenerationJob.objects.filter(status=failed).order_by("-finished_at")[
+            :RECENT_FAILURES
+        ],
+        "failed_imports": ImportJob.objects.filter(status=failed).order_by("-finished_at")[
+            :RECENT_FAILURES
+        ],
+    }
+    return render(request, "ops/monitoring.html", context)
