@@ -8,9 +8,7 @@ leaves nothing half-written, and re-importing adds nothing (content hash per cor
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +18,13 @@ from django.utils import timezone
 
 from ..models import Corpus, ImportJob, JobStatus, Tune, Way
 from ..ways import get_way
-from ..ways.abc_text import split_tunes
+from ..ways.abc_text import check_abc_tune, split_tunes
 from ..ways.base import content_hash
+from ..ways.pool import cpu_count, map_processes
 
 log = logging.getLogger(__name__)
 
 ABC_SUFFIXES = {".abc", ".txt"}
-MAX_TUNE_CHARS = 20_000  # a folk tune is 200..3000 characters; longer is not a tune
 MAX_TUNES_PER_IMPORT = 200_000
 Progress = Callable[[int, int], None]
 
@@ -93,52 +91,11 @@ def abc_source_files(source: str) -> list[Path]:
     raise ImportRefused(f"{source} does not exist")
 
 
-def _check_abc(text: str) -> tuple[str | None, int]:
-    """(reason it is not a valid tune or None, number of notes). Runs in a worker process."""
-    if len(text) > MAX_TUNE_CHARS:
-        return f"tune is longer than {MAX_TUNE_CHARS} characters", 0
-    if not any(line.startswith("K:") for line in text.splitlines()):
-        return "no K: (key) field", 0
-    try:
-        from music21 import converter
-
-        score = converter.parse(text, format="abc")
-        n = len(score.recurse().notes)
-    except Exception as exc:  # music21 raises many kinds; any of them means "malformed"
-        return f"music21 cannot parse it: {type(exc).__name__}: {str(exc)[:200]}", 0
-    if n == 0:
-        return "it has no notes", 0
-    return None, n
-
-
 def _check_all(texts: list[str], progress: Progress | None) -> list[tuple[str | None, int]]:
-    results: list[tuple[str | None, int]] = []
-    try:
-        # A process that has started TensorFlow's threads must not fork: a child can inherit
-        # a lock held by one of them and hang (seen in the test suite). Parse in-process then.
-        if "tensorflow" in sys.modules:
-            raise RuntimeError("no fork after TensorFlow started")
-        # music21 parsing is CPU bound: use both cores where a pool can be made.
-        with ProcessPoolExecutor(max_workers=max(1, min(4, _cpu_count()))) as pool:
-            for i, res in enumerate(pool.map(_check_abc, texts, chunksize=16)):
-                results.append(res)
-                if progress:
-                    progress(i + 1, len(texts))
-        return results
-    except (AssertionError, OSError, RuntimeError):
-        # Inside a daemonic Celery child a pool cannot be made: parse in this process.
-        results = []
-    for i, text in enumerate(texts):
-        results.append(_check_abc(text))
-        if progress:
-            progress(i + 1, len(texts))
-    return results
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    # music21 parsing is CPU bound: every core, from a process pool that is safe to start here.
+    return map_processes(
+        texts, worker=check_abc_tune, processes=min(4, cpu_count()), progress=progress
+    )
 
 
 def _items_for(corpus: Corpus, source: str, upload: tuple[str, bytes] | None) -> list[Item]:

@@ -326,3 +326,25 @@ class AbcWay(Way):
 
 
 WAY = AbcWay()
+
+
+MAX_TUNE_CHARS = 20_000  # a folk tune is 200..3000 characters; longer is not a tune
+
+
+def check_abc_tune(text: str) -> tuple[str | None, int]:
+    """(the reason a text is not a usable tune, or None; its number of notes). Module-level
+    and Django-free: corpus imports run it in worker processes (`pool.map_processes`)."""
+    if len(text) > MAX_TUNE_CHARS:
+        return f"tune is longer than {MAX_TUNE_CHARS} characters", 0
+    if not any(line.startswith("K:") for line in text.splitlines()):
+        return "no K: (key) field", 0
+    try:
+        from music21 import converter
+
+        score = converter.parse(text, format="abc")
+        n = len(score.recurse().notes)
+    except Exception as exc:  # music21 raises many kinds; any of them means "malformed"
+        return f"music21 cannot parse it: {type(exc).__name__}: {str(exc)[:200]}", 0
+    if n == 0:
+        return "it has no notes", 0
+    return None, n

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import END, SPECIALS, START, Way
+from .pool import cpu_count, map_processes
 
 GRID = 12  # grid steps per quarter note
 MAX_UNITS = 8 * GRID  # the longest event token: 8 quarters
@@ -804,39 +805,12 @@ def parse_all(
     processes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[MidiItem]:
-    """Run `worker` over `jobs` on every core; in a daemonic Celery child, in this process."""
-    n = processes if processes is not None else _cpu_count()
-    results: list[MidiItem] = []
-    if n > 1 and len(jobs) > 4:
-        import multiprocessing
-        import sys
-        import threading
-        from concurrent.futures import ProcessPoolExecutor
-
-        # fork is the cheapest start, but forking a process that runs other threads (e.g.
-        # TensorFlow's pools) can leave a child waiting on a lock that no thread will free.
-        threaded = threading.active_count() > 1 or "tensorflow" in sys.modules
-        context = multiprocessing.get_context("forkserver" if threaded else "fork")
-        try:
-            with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-                chunk = max(1, min(32, len(jobs) // (n * 8)))
-                for res in pool.map(worker, jobs, chunksize=chunk):
-                    results.append(res)
-                    if progress:
-                        progress(len(results), len(jobs))
-            return results
-        except (AssertionError, OSError, RuntimeError):
-            # "daemonic processes are not allowed to have children": parse here instead.
-            results = []
-    for job in jobs:
-        results.append(worker(job))
-        if progress:
-            progress(len(results), len(jobs))
-    return results
+    """Run `worker` over `jobs` on every core (`pool.map_processes`)."""
+    return map_processes(jobs, worker=worker, processes=processes, progress=progress)
 
 
 def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpu_count()
 
 
 def split_source(source: str) -> tuple[str, dict[str, str]]:

@@ -25,6 +25,7 @@ from generator.models import (
     TrainingRun,
     Tune,
 )
+from tests.evaluation.survey_builders import make_survey
 from tests.web.builders import make_import, make_piece, make_tune, make_world
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,9 @@ def resolver_routes() -> dict[str, str]:
 #   staff-post  a POST that only staff may make: others 403 and nothing changes
 #   open-post   a POST anyone may make (generation, within the hourly allowance)
 #   login       the sign-in and sign-out views
+#   same        the answer does not depend on who asks (the listener survey, which knows
+#               listeners only by an anonymous cookie; files a piece or clip may lack)
+#   staff-403   anonymous and users are refused (403); staff 200
 SITE = {
     "health": ("get", "/health/", "health"),
     "ops_monitoring": ("get", "/ops/", "staff"),
@@ -62,6 +66,7 @@ SITE = {
     "piece_cards": ("get", "/pieces/cards.json", "public"),
     "piece_detail": ("get", "/pieces/{piece}/", "public"),
     "piece_audio": ("get", "/pieces/{piece}/audio/", "public"),
+    "piece_spectrogram": ("get", "/pieces/{piece}/spectrogram.png", "same"),
     "piece_download": ("get", "/pieces/{piece}/download/midi/", "public"),
     "piece_reproduce": ("post", "/pieces/{piece}/reproduce/", "open-post"),
     "piece_more_like": ("post", "/pieces/{piece}/more/", "open-post"),
@@ -85,6 +90,13 @@ SITE = {
     "evaluation_run_scores_json": ("get", "/evaluation/runs/{run}/scores.json", "public"),
     "evaluation_piece_scores": ("get", "/evaluation/pieces/{piece}/scores.json", "public"),
     "evaluation_corpus": ("get", "/evaluation/corpora/{corpus}/", "public"),
+    "survey_index": ("get", "/survey/", "same"),
+    "survey_consent": ("get", "/survey/{survey}/", "same"),
+    "survey_listen": ("get", "/survey/{survey}/listen/", "same"),
+    "survey_thanks": ("get", "/survey/{survey}/thanks/", "same"),
+    "survey_clip_audio": ("get", "/survey/audio/{clip}/", "same"),
+    "survey_results": ("get", "/survey/{survey}/results/", "staff-403"),
+    "survey_responses_csv": ("get", "/survey/{survey}/responses.csv", "staff-403"),
     "api-schema": ("get", "/api/schema/", "public"),
     "api-docs": ("get", "/api/docs/", "public"),
     "api-redoc": ("get", "/api/redoc/", "public"),
@@ -115,6 +127,7 @@ API = {
     "api_v1:piece-reproduce": ("post", "/api/v1/pieces/{piece}/reproduce/", "open-post"),
     "api_v1:job-list": ("get", "/api/v1/jobs/", "public"),
     "api_v1:job-detail": ("get", "/api/v1/jobs/{job}/", "public"),
+    "api_v1:survey-results": ("get", "/api/v1/surveys/{survey}/results/", "api-staff"),
     "api_v1:not-found": ("get", "/api/v1/no-such-thing/", "api-404"),
 }
 # Admin routes that are not model pages, and whether staff sees them with a GET.
@@ -138,7 +151,10 @@ def objects(db):
     piece = make_piece(world, title="A piece")
     tune = make_tune(world.corpus)
     imp = make_import(world.corpus)
+    survey = make_survey(tunes=2, pieces=1, render=False)
     return {
+        "survey": survey.pk,
+        "clip": survey.clips.first().token,
         "corpus": world.corpus.pk,
         "run": world.run.pk,
         "checkpoint": world.checkpoint.pk,
@@ -203,6 +219,11 @@ def test_each_page_and_endpoint_answers_each_role_by_its_rule(name, objects, cli
         assert all(200 <= c < 300 for c in codes.values()), codes
     elif rule == "health":  # 200 or 503 by the state of the services, never a login wall
         assert set(codes.values()) <= {200, 503}, codes
+    elif rule == "same":
+        assert len(set(codes.values())) == 1 and codes["anonymous"] != 403, codes
+    elif rule == "staff-403":
+        assert codes["anonymous"] == 403 and codes["user"] == 403, codes
+        assert codes["staff"] == 200, codes
     elif rule == "staff":
         assert _signs_in(answers["anonymous"]) and _signs_in(answers["user"]), codes
         assert codes["staff"] == 200, codes
@@ -212,6 +233,8 @@ def test_each_page_and_endpoint_answers_each_role_by_its_rule(name, objects, cli
     elif rule == "api-staff":
         assert codes["anonymous"] == 401 and codes["user"] == 403, codes
         assert codes["staff"] not in (401, 403), codes
+        if method == "get":
+            assert codes["staff"] == 200, codes
     elif rule == "open-post":
         assert all(c not in (401, 403) for c in codes.values()), codes
     elif rule == "api-404":
