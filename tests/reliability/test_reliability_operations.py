@@ -20,7 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PRIME = "M:6/8\nL:1/8\nK:G\n"
 
 
-def test_health_is_200_with_details_when_database_broker_and_a_worker_answer(client, celery_worker):
+def test_health_is_200_with_details_when_database_broker_and_a_worker_answer(
+    client, celery_worker, settings
+):
+    # What is tested is the answer, not how fast a worker on a loaded machine pings back.
+    settings.HEALTH_TIMEOUT_S = 5.0
     response = client.get("/health/")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -102,10 +106,7 @@ def in_process_import_corpus(monkeypatch):
     from generator.services import corpora
     from tests.factories import make_tiny_corpus
 
-    def no_pool(*args, **kwargs):
-        raise OSError("no process pool in this test process")
-
-    monkeypatch.setattr(corpora, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(corpora, "cpu_count", lambda: 1)
     corpus = make_tiny_corpus(name="logs", tunes=20)
     return make_trained_run(corpus, epochs=1, sample_every=0).checkpoints.get()
 
