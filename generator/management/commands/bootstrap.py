@@ -3,6 +3,7 @@
 Every step is skipped when already done, so a second start costs a few queries.
 """
 
+import os
 import secrets
 
 from django.conf import settings
@@ -40,7 +41,8 @@ class Command(BaseCommand):
             )
             training_run_start(run=run)
             self.stdout.write(
-                f"Started a quick ABC run: http://127.0.0.1:8000{run.get_absolute_url()}"
+                f"Started a quick ABC run: http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+                f"{run.get_absolute_url()}"
             )
 
     def _midi_corpus(self) -> None:
