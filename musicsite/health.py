@@ -46,7 +46,10 @@ def check_broker() -> dict[str, Any]:
 def check_workers() -> dict[str, Any]:
     from musicsite.celery import app
 
-    replies = app.control.ping(timeout=settings.HEALTH_TIMEOUT_S) or []
+    # A fresh connection, not the pool's: a pooled one may have been cut by a broker restart
+    # since its last use, and the check would then report a healthy worker as missing.
+    with app.connection_for_write() as conn:
+        replies = app.control.ping(timeout=settings.HEALTH_TIMEOUT_S, connection=conn) or []
     names = sorted(name for reply in replies for name in reply)
     if not names:
         raise RuntimeError(f"no Celery worker answered within {settings.HEALTH_TIMEOUT_S} s")
