@@ -24,10 +24,13 @@ def _workers() -> tuple[list[dict[str, Any]], str]:
     from musicsite.celery import app
 
     try:
-        inspect = app.control.inspect(timeout=settings.HEALTH_TIMEOUT_S)
-        active = inspect.active() or {}
-        reserved = inspect.reserved() or {}
-        queues = inspect.active_queues() or {}
+        # A fresh connection, as /health/ uses: a pooled one may have been cut by a broker
+        # restart since its last use.
+        with app.connection_for_write() as conn:
+            inspect = app.control.inspect(timeout=settings.HEALTH_TIMEOUT_S, connection=conn)
+            active = inspect.active() or {}
+            reserved = inspect.reserved() or {}
+            queues = inspect.active_queues() or {}
     except Exception as exc:  # the broker is down: say so on the page
         return [], f"{type(exc).__name__}: {exc}"
     workers = []
