@@ -286,3 +286,12 @@ def screenshot() -> Callable[..., Path]:
         return path
 
     return take
+
+
+@pytest.fixture
+def in_process_import(monkeypatch):
+    """Imports parse in this process: for a tiny corpus that is quicker than starting a
+    process pool from a forkserver (which a process running TensorFlow's threads needs)."""
+    from generator.services import corpora
+
+    monkeypatch.setattr(corpora, "cpu_count", lambda: 1)

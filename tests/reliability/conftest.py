@@ -79,15 +79,6 @@ def beat_worker(celery_worker, tmp_path, request) -> Iterator[CeleryWorker]:
 
 
 @pytest.fixture
-def in_process_import(monkeypatch):
-    """Imports parse in this process: for a tiny corpus that is quicker than starting a
-    process pool from a forkserver (which a process running TensorFlow's threads needs)."""
-    from generator.services import corpora
-
-    monkeypatch.setattr(corpora, "cpu_count", lambda: 1)
-
-
-@pytest.fixture
 def small_disk(tmp_path) -> Iterator:
     """`mount(size_bytes)` → a tmpfs of that size (a full disk on demand); unmounted after.
 

@@ -102,11 +102,9 @@ def test_json_logs_carry_the_task_and_the_job_id(in_process_import_corpus, json_
 
 
 @pytest.fixture
-def in_process_import_corpus(monkeypatch):
-    from generator.services import corpora
+def in_process_import_corpus(in_process_import):
     from tests.factories import make_tiny_corpus
 
-    monkeypatch.setattr(corpora, "cpu_count", lambda: 1)
     corpus = make_tiny_corpus(name="logs", tunes=20)
     return make_trained_run(corpus, epochs=1, sample_every=0).checkpoints.get()
 
