@@ -17,6 +17,7 @@ from pathlib import Path
 
 from generator.render import RenderError, midi_to_audio
 from generator.render._proc import output_tail, run
+from generator.ways.midi_notes import MidiError, read_varlen
 
 TAIL_SECONDS = 1.0  # release after the cut, faded out
 END_TOLERANCE_QUARTERS = 0.25  # a last bar this short of full still counts as played
@@ -30,16 +31,11 @@ class Clip:
 
 
 def _vlq(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    for _ in range(4):
-        if pos >= len(data):
-            raise RenderError("the MIDI file is truncated")
-        byte = data[pos]
-        pos += 1
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            return value, pos
-    raise RenderError("the MIDI file has a malformed length")
+    """The MIDI way's variable-length reader, its MidiError told as a RenderError here."""
+    try:
+        return read_varlen(data, pos, len(data))
+    except MidiError as exc:
+        raise RenderError(f"the MIDI file cannot be read: {exc}") from exc
 
 
 def _write_vlq(value: int) -> bytes:

@@ -217,7 +217,7 @@ class RawPiece:
     title: str
 
 
-def _varlen(data: bytes, pos: int, end: int) -> tuple[int, int]:
+def read_varlen(data: bytes, pos: int, end: int) -> tuple[int, int]:
     value = 0
     for _ in range(4):
         if pos >= end:
@@ -326,7 +326,7 @@ def _read_track(
             notes.append((a, max(b, a + 1), pitch, track * 16 + chan))
 
     while pos < end:
-        delta, pos = _varlen(data, pos, end)
+        delta, pos = read_varlen(data, pos, end)
         tick += delta
         if pos >= end:
             raise MidiError("it is truncated: the data ends inside an event")
@@ -343,7 +343,7 @@ def _read_track(
             if pos >= end:
                 raise MidiError("it is truncated: the data ends inside an event")
             kind = data[pos]
-            length, pos = _varlen(data, pos + 1, end)
+            length, pos = read_varlen(data, pos + 1, end)
             body = data[pos : pos + length]
             if len(body) < length:
                 raise MidiError("it is truncated: the data ends inside an event")
@@ -362,7 +362,7 @@ def _read_track(
                     keys.setdefault(grid(tick), f"{sharps}{'m' if body[1] == 1 else ''}")
             continue
         if b in (0xF0, 0xF7):
-            length, pos = _varlen(data, pos, end)
+            length, pos = read_varlen(data, pos, end)
             pos += length
             continue
         if b >= 0xF0:
