@@ -37,6 +37,7 @@ BIN_ADVANCE = 2 * np.pi * HOP * np.arange(BINS) / N_FFT  # radians a bin's centr
 DECODERS = ("phase", "griffinlim")  # see `decode_tokens`
 GRIFFIN_LIM_ITERS = 32
 TRIM_DB = 30.0  # training drops a recording's edge frames this far below its loud level
+MAX_GAP_FRAMES = int(round(1.0 * FRAME_RATE))  # a quiet stretch over 1 s splits a recording
 PEAK_FLOOR_DB = 60.0  # spectral peaks this far below a frame's loudest bin are not locked
 
 
@@ -385,14 +386,23 @@ def encode_file_levels(path: str | Path, book: Codebook) -> tuple[np.ndarray, np
     return np.concatenate(ids), np.concatenate(levels)
 
 
-def sounding_span(levels: np.ndarray, *, trim_db: float = TRIM_DB) -> tuple[int, int]:
-    """(first, stop) frames of a recording without its leading silence and its trailing
-    release and silence: the frames from the first to the last one within `trim_db` of the
-    recording's loud level (its 90th-percentile frame). trim_db 0 keeps every frame."""
-    if levels.size == 0 or trim_db <= 0:
-        return 0, int(levels.size)
+def sounding_spans(
+    levels: np.ndarray, *, trim_db: float = TRIM_DB, max_gap: int = MAX_GAP_FRAMES
+) -> list[tuple[int, int]]:
+    """(first, stop) frame spans of a recording that sound: from the first to the last frame
+    within `trim_db` of its loud level (its 90th-percentile frame), so without leading
+    silence and trailing release, and split where it stays quieter than that for more than
+    `max_gap` frames (a rest of over a second is a break, not a held sound). trim_db 0
+    keeps every frame as one span."""
+    if levels.size == 0:
+        return []
+    if trim_db <= 0:
+        return [(0, int(levels.size))]
     loud = np.flatnonzero(levels >= np.percentile(levels, 90) - trim_db)
-    return int(loud[0]), int(loud[-1]) + 1
+    breaks = np.flatnonzero(np.diff(loud) > max_gap + 1)
+    starts = [int(loud[0]), *(int(loud[j + 1]) for j in breaks)]
+    stops = [*(int(loud[j]) + 1 for j in breaks), int(loud[-1]) + 1]
+    return list(zip(starts, stops, strict=True))
 
 
 def encode_samples(samples: np.ndarray, book: Codebook) -> np.ndarray:

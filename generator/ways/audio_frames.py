@@ -215,21 +215,23 @@ class AudioWay(Way):
 
         def chunks(i: int) -> list[np.ndarray]:
             ids, levels = dsp.encode_file_levels(paths[i], book)
-            # Without its leading silence and trailing release: trained on them, the model
-            # learnt a quiet fading note that it never left (two of eight 10 s clips held
-            # one for the whole clip). The recording's real end is then an END.
-            first, stop = dsp.sounding_span(levels, trim_db=trim_db)
-            trimmed[0] += ids.size - (stop - first)
-            ids = ids[first:stop].astype(np.int32) + offset
-            # START then tokens; each recording's last chunk ends with END. Sampling restarts
-            # a phrase on END (`restarts_phrases`), so a piece lasts the seconds asked for.
+            # Only the spans that sound: without leading silence, trailing release and breaks
+            # of over a second. Trained on those, the model learnt a silence code that it
+            # never left (two of eight 10 s clips held it throughout; one recording of the
+            # chorale corpus has 38 s of silence inside it). Each span ends with END.
+            spans = dsp.sounding_spans(levels, trim_db=trim_db)
+            trimmed[0] += ids.size - sum(stop - first for first, stop in spans)
             out = []
-            for s in range(0, len(ids), chunk):
-                part = ids[s : s + chunk]
-                last = s + chunk >= len(ids)
-                if len(part) >= 2 or (last and len(part) >= 1):
-                    tail = [END_ID] if last else []
-                    out.append(np.concatenate([[START_ID], part, tail]).astype(np.int32))
+            for first, stop in spans:
+                span = ids[first:stop].astype(np.int32) + offset
+                # START then tokens; a span's last chunk ends with END. Sampling restarts a
+                # phrase on END (`restarts_phrases`), so a piece lasts the seconds asked for.
+                for s in range(0, len(span), chunk):
+                    part = span[s : s + chunk]
+                    last = s + chunk >= len(span)
+                    if len(part) >= 2 or (last and len(part) >= 1):
+                        tail = [END_ID] if last else []
+                        out.append(np.concatenate([[START_ID], part, tail]).astype(np.int32))
             return out
 
         train = [c for i in train_idx for c in chunks(i)]
@@ -248,7 +250,7 @@ class AudioWay(Way):
             "codebook_size": book.size,
             "codes_used": int((book.counts > 0).sum()),
             "frame_rate": round(dsp.FRAME_RATE, 3),
-            "frames_trimmed": trimmed[0],
+            "frames_trimmed": trimmed[0],  # silent or fading frames not trained on
             "decoder": config.get("decoder", "griffinlim"),
         }
         return Prepared(

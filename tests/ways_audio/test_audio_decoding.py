@@ -87,7 +87,7 @@ def test_a_codebook_saved_without_phase_advances_decodes_with_griffin_lim(sine_t
         dsp.decode_tokens(tokens, book, refine=100)
 
 
-def test_the_sounding_span_drops_leading_silence_and_the_trailing_release(tmp_path):
+def test_the_sounding_spans_drop_silence_and_the_release_and_split_at_long_breaks(tmp_path):
     sr = dsp.SAMPLE_RATE
     tune = melody(NOTES, sr=sr, note_s=0.5)
     release = 0.4 * np.sin(2 * np.pi * 262 * np.arange(sr) / sr)
@@ -100,10 +100,37 @@ def test_the_sounding_span_drops_leading_silence_and_the_trailing_release(tmp_pa
     )
     ids, levels = dsp.encode_file_levels(path, book)
     assert ids.size == levels.size == 1 + y.size // dsp.HOP
-    first, stop = dsp.sounding_span(levels, trim_db=30.0)
+    [(first, stop)] = dsp.sounding_spans(levels, trim_db=30.0)
     # It starts within a frame or two of the melody (frames are 2048 samples wide) and
     # stops inside the release, well before the silence.
     assert abs(first - sr / dsp.HOP) <= 3
     tune_end = (sr + tune.size) / dsp.HOP  # the melody's end, in frames
     assert tune_end - 2 <= stop - 1 <= tune_end + 0.6 * dsp.FRAME_RATE
-    assert dsp.sounding_span(levels, trim_db=0) == (0, ids.size)
+    assert dsp.sounding_spans(levels, trim_db=0) == [(0, ids.size)]
+    # A break of 2 s inside a recording splits it; a rest of half a second does not.
+    gap = np.zeros(2 * sr, dtype=np.float32)
+    rest = np.zeros(sr // 2, dtype=np.float32)
+    y = np.concatenate([tune, rest, tune, gap, tune]).astype(np.float32)
+    mags = np.concatenate(list(dsp.audio_frames([y])))
+    levels = 10 * np.log10(np.square(mags, dtype=np.float64).sum(axis=1) + 1e-20)
+    spans = dsp.sounding_spans(levels)
+    assert len(spans) == 2
+    assert spans[0][1] == pytest.approx((2 * tune.size + rest.size) / dsp.HOP, abs=3)
+    assert spans[1][0] == pytest.approx((2 * tune.size + rest.size + gap.size) / dsp.HOP, abs=3)
+
+
+def test_an_old_checkpoints_state_without_phase_advances_still_renders(sine_tune):
+    from generator.ways.audio_frames import WAY, decoder_state
+
+    y, book, tokens = sine_tune
+    text = " ".join(f"a{int(t)}" for t in tokens)
+    new = {"way_" + k: v for k, v in book.to_arrays().items()}
+    new.update(decoder_state({"decoder": "phase", "decoder_refine": 8}))
+    # As saved before this decoder: the codebook's three arrays and no decoder choice.
+    old = {k: v for k, v in new.items() if k in ("way_centroids", "way_magnitudes", "way_counts")}
+    wav_new, checks_new = WAY.render(text=text, state=new, seed=1)
+    wav_old, checks_old = WAY.render(text=text, state=old, seed=1)
+    assert checks_new["decoder"] == "phase" and checks_old["decoder"] == "griffinlim"
+    assert checks_old["plays"] and checks_new["plays"]
+    length = (tokens.size - 1) * dsp.HOP
+    assert dsp.read_wav_bytes(wav_old).size == dsp.read_wav_bytes(wav_new).size == length
