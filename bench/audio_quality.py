@@ -1,14 +1,16 @@
 """Is the audio way's output music rather than noise? (issue 9)
 
-    .venv/bin/python bench/audio_quality.py --chorales 30 --epochs 12
-    .venv/bin/python bench/audio_quality.py --chorales 30 --epochs 12 --no-baseline
+    .venv/bin/python bench/audio_quality.py --chorales 30 --epochs 40 --temperature 1.0 --clips 8
+    .venv/bin/python bench/audio_quality.py --chorales 30 --epochs 40 --no-baseline --units 256
 
 Renders Bach chorale melodies from music21's corpus with FluidSynth (the `music21:bach-audio`
 import, into var/audio_quality/media), trains the audio way's quick model with the site's
 own code (`AudioWay.prepare`, `ml.model`, `ml.trainer`), samples N unprimed clips of 10 s
-and measures five sets of N clips with `evaluation.metrics.audio`:
+as the site does (the way's grammar, a new phrase after each END) and measures sets of N
+clips with `evaluation.metrics.audio`, generated and oracle clips once per decoder
+(Griffin-Lim, phase, phase+--refine) with codec figures beside them:
 
-- generated: the model's clips, decoded with the run's codebook (Griffin-Lim);
+- generated: the model's clips, decoded with the run's codebook;
 - corpus: 10 s clips of held-out (validation) recordings;
 - oracle: the same corpus clips through encode + decode alone (the representation's ceiling);
 - control: the same clips' token runs (a code and its repeats) shuffled, then decoded: real
@@ -74,6 +76,7 @@ def main() -> None:
     ap.add_argument("--refine", type=int, default=8, help="Griffin-Lim iterations after phase")
     ap.add_argument("--trim-db", type=float, default=None, help="override the preset's trim_db")
     ap.add_argument("--decoder", choices=("phase", "griffinlim"), default=None)
+    ap.add_argument("--units", type=int, default=None, help="LSTM units instead of the preset's")
     args = ap.parse_args()
     setup_django()
     from evaluation.metrics import audio as am
@@ -99,6 +102,8 @@ def main() -> None:
         overrides["trim_db"] = args.trim_db
     if args.decoder is not None:
         overrides["decoder"] = args.decoder
+    if args.units is not None:
+        overrides["units"] = [args.units]
     config = WAY.resolve_config(preset="quick", overrides=overrides)
     t0 = time.perf_counter()
     prepared = WAY.prepare(texts=texts, config=config, seed=args.seed)
