@@ -125,8 +125,9 @@ class AudioWay(Way):
             "kmeans_sample": 20000,  # frames sampled from the corpus to fit the codebook
             "samples_per_epoch": 2,
             "sample_max_tokens": 431,  # 10 s of audio
-            # Leading and trailing frames of a recording quieter than this many dB below its
-            # loud level are not trained on (0 = keep them; 10..60).
+            # Frames quieter than this many dB below a recording's loud level are not trained
+            # on at its start and end, and a stretch of them over 1 s splits it into phrases
+            # (0 = train on every frame; 10..60).
             "trim_db": 30.0,
             # "phase": phase-coherent decoding from each code's learnt phase advances;
             # "griffinlim": Griffin-Lim from random phase, 32 iterations (the first decoder).
@@ -251,7 +252,7 @@ class AudioWay(Way):
             "codes_used": int((book.counts > 0).sum()),
             "frame_rate": round(dsp.FRAME_RATE, 3),
             "frames_trimmed": trimmed[0],  # silent or fading frames not trained on
-            "decoder": config.get("decoder", "griffinlim"),
+            "decoder": dsp.decoder_used(book, str(config.get("decoder", "phase"))),
         }
         return Prepared(
             vocab=vocab,
