@@ -2,15 +2,18 @@
 
 Four sets of clips, measured with `evaluation.metrics.audio`: the run's generated pieces,
 clips of its corpus's recordings, the same clips through encode + decode alone (the
-representation's ceiling, "oracle") and with their token runs shuffled ("control": real
-codes and durations without a model's order). The original raw-FFT baseline needs a model
-of its own and is measured by bench/audio_quality.py (docs/audio.md). Cached on the run's
-RunReport row until its last checkpoint or its pieces change.
+representation's ceiling, "oracle", with the run's decoder) and with their token runs
+shuffled ("control": real codes and durations without a model's order). The original raw-FFT
+baseline needs a model of its own and is measured by bench/audio_quality.py (docs/audio.md).
+Beside them, the codec on the oracle clips: the run's decoder against Griffin-Lim (spectral
+convergence, log-spectral distance to the recording, CPU seconds per second of audio).
+Cached on the run's RunReport row until its last checkpoint or its pieces change.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +58,10 @@ def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, An
     if cached is not None and cached.key == key and not refresh:
         return cached.data
     way = get_way(run.way)
-    book = way.codebook(load_checkpoint_state(last))
+    state = load_checkpoint_state(last)
+    book = way.codebook(state)
+    decoder = dsp.decoder_used(book, str(state.get("way_decoder", "phase")))
+    refine = int(state.get("way_decoder_refine", 0)) if decoder == "phase" else 0
     generated = []
     for piece in pieces:
         with piece.audio.open("rb") as fh:
@@ -68,16 +74,50 @@ def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, An
         offset = float(rng.uniform(0, max(float(info["seconds"]) - SECONDS, 0)))
         path = Path(settings.MEDIA_ROOT) / info["audio"]
         corpus.append(dsp.load_clip(path, seconds=SECONDS, offset=offset))
-    oracle, control = [], []
-    for i, clip in enumerate(corpus):
-        ids = dsp.encode_samples(clip, book)
-        oracle.append(dsp.decode_tokens(ids, book, seed=i))
-        control.append(dsp.decode_tokens(shuffled_runs(ids, rng), book, seed=i))
+    corpus_ids = [dsp.encode_samples(clip, book) for clip in corpus]
+    # The codec on the oracle clips: the run's decoder and, beside it, Griffin-Lim (the
+    # first decoder), by how close each comes to the magnitudes and to the recording.
+    codec, oracle = [], []
+    for name in dict.fromkeys([decoder, "griffinlim"]):
+        n_iter = refine if name == "phase" else 0
+        cpu = time.process_time()
+        ys = [
+            dsp.decode_tokens(ids, book, seed=i, decoder=name, refine=n_iter)
+            for i, ids in enumerate(corpus_ids)
+        ]
+        cpu = time.process_time() - cpu
+        audio_s = sum(y.size for y in ys) / dsp.SAMPLE_RATE
+        if name == decoder:
+            oracle = ys
+        # Clips shorter than one STFT frame (a recording of a few ms) have no spectrum.
+        pairs = [
+            (y, ids, x)
+            for y, ids, x in zip(ys, corpus_ids, corpus, strict=True)
+            if min(y.size, x.size) >= dsp.N_FFT
+        ]
+        if pairs:
+            sc = [am.spectral_convergence(y, book.magnitudes[ids].T) for y, ids, _ in pairs]
+            lsd = [am.log_spectral_distance(y, x) for y, _, x in pairs]
+            codec.append(
+                {
+                    "decoder": name if name == "griffinlim" else f"phase + {n_iter} Griffin-Lim",
+                    "used": name == decoder,
+                    "spectral_convergence": float(np.mean(sc)),
+                    "log_spectral_distance": float(np.mean(lsd)),
+                    "cpu_per_audio_second": cpu / audio_s if audio_s else None,
+                }
+            )
+    control = [
+        dsp.decode_tokens(shuffled_runs(ids, rng), book, seed=i, decoder=decoder, refine=refine)
+        for i, ids in enumerate(corpus_ids)
+    ]
     sets = {"generated": generated, "corpus": corpus, "oracle": oracle, "control": control}
     measured = {name: [am.clip_metrics(y) for y in ys] for name, ys in sets.items()}
     reference = am.summarise(measured["corpus"], reference=None)["pitch_classes"]
     data = {
         "epoch": last.epoch,
+        "decoder": decoder,
+        "codec": codec,
         "sets": [
             {"name": name, **am.summarise(clips, reference=reference)}
             for name, clips in measured.items()

@@ -7,6 +7,13 @@ stable pitch        share of all frames (silence included) where pYIN hears a pi
 note rate           held notes a second: runs of stable frames on one semitone
 pitch classes       histogram of the stable frames' pitch classes; its distance to the
                     corpus's is the total variation (0 = same, 1 = disjoint)
+
+And of a codec (decode against what was asked for):
+spectral convergence  ||(|STFT(y)|) - S|| / ||S||: how far the decoded audio's magnitudes
+                    are from the magnitudes S it was decoded from (0 = exactly them; a
+                    decoder whose phases do not fit together cancels or smears energy)
+log-spectral distance  RMS over bins of the dB difference between the decoded audio's power
+                    spectrum and the original recording's, averaged over frames (0 dB = same)
 """
 
 from __future__ import annotations
@@ -101,6 +108,32 @@ def clip_metrics(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> dict[str, Any]:
         "silent": rms < SILENCE_RMS,
         "noise": flatness is not None and flatness > NOISE_FLATNESS,
     }
+
+
+def spectral_convergence(y: np.ndarray, target: np.ndarray) -> float:
+    """||a|STFT(y)| - S||_F / ||S||_F with `target` S (bins, frames), where a is the
+    least-squares gain (decoders normalise loudness, so only the shape counts)."""
+    mag = np.sqrt(_power(np.asarray(y, dtype=np.float32)))
+    n = min(mag.shape[1], target.shape[1])
+    mag, target = mag[:, :n].astype(np.float64), np.asarray(target[:, :n], dtype=np.float64)
+    denom = float((mag * mag).sum())
+    gain = float((mag * target).sum()) / denom if denom > 0 else 0.0
+    return float(np.linalg.norm(gain * mag - target) / max(np.linalg.norm(target), 1e-12))
+
+
+def log_spectral_distance(y: np.ndarray, x: np.ndarray, *, floor_db: float = 80.0) -> float:
+    """Mean over frames of the RMS over bins of 10·log10(P_y / P_x) in dB, after matching
+    the two clips' total power; powers are floored `floor_db` below the original's loudest
+    bin so that near-silent bins do not dominate."""
+    py, px = _power(np.asarray(y, dtype=np.float32)), _power(np.asarray(x, dtype=np.float32))
+    n = min(py.shape[1], px.shape[1])
+    py, px = py[:, :n].astype(np.float64), px[:, :n].astype(np.float64)
+    if px.sum() <= 0 or py.sum() <= 0:
+        return float("inf")
+    py *= px.sum() / py.sum()
+    floor = px.max() * 10 ** (-floor_db / 10)
+    diff = 10 * np.log10(np.maximum(py, floor) / np.maximum(px, floor))
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
 
 
 def pitch_class_distance(a: list[float], b: list[float]) -> float | None:

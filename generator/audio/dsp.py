@@ -33,6 +33,12 @@ BLOCK = 65536  # samples read at a time
 MAX_SECONDS = 30 * 60  # one recording; a longer one is a broken or hostile file
 SILENCE_PEAK = 1e-4  # a file whose peak stays below this (-80 dBFS) is silence
 PEAK = 0.89  # decoded audio is scaled to -1 dBFS peak
+BIN_ADVANCE = 2 * np.pi * HOP * np.arange(BINS) / N_FFT  # radians a bin's centre turns a hop
+DECODERS = ("phase", "griffinlim")  # see `decode_tokens`
+GRIFFIN_LIM_ITERS = 32
+TRIM_DB = 30.0  # training drops a recording's edge frames this far below its loud level
+MAX_GAP_FRAMES = int(round(1.0 * FRAME_RATE))  # a quiet stretch over 1 s splits a recording
+PEAK_FLOOR_DB = 60.0  # spectral peaks this far below a frame's loudest bin are not locked
 
 
 class AudioError(ValueError):
@@ -170,8 +176,8 @@ def _window() -> np.ndarray:
     return get_window("hann", N_FFT, fftbins=True).astype(np.float32)  # as librosa.stft
 
 
-def audio_frames(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """STFT magnitude frames (n, BINS) of a stream of sample blocks, block by block.
+def audio_spectra(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Complex STFT frames (n, BINS) of a stream of sample blocks, block by block.
 
     Centred like librosa.stft(center=True) with zero padding: frame t covers samples
     t*HOP - N_FFT/2 .. t*HOP + N_FFT/2, so frames and a decoded signal line up."""
@@ -183,18 +189,24 @@ def audio_frames(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         if n <= 0:
             return None, buf
         idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
-        mag = np.abs(np.fft.rfft(buf[idx] * window, axis=1)).astype(np.float32)
-        return mag, buf[n * HOP :]
+        spec = np.fft.rfft(buf[idx] * window, axis=1).astype(np.complex64)
+        return spec, buf[n * HOP :]
 
     for block in blocks:
         buf = np.concatenate([buf, np.asarray(block, dtype=np.float32)])
-        mag, buf = take(buf)
-        if mag is not None:
-            yield mag
+        spec, buf = take(buf)
+        if spec is not None:
+            yield spec
     # The last frames: pad like librosa so every sample is covered by a frame centre.
-    mag, _ = take(np.concatenate([buf, np.zeros(N_FFT // 2, dtype=np.float32)]))
-    if mag is not None:
-        yield mag
+    spec, _ = take(np.concatenate([buf, np.zeros(N_FFT // 2, dtype=np.float32)]))
+    if spec is not None:
+        yield spec
+
+
+def audio_frames(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """STFT magnitude frames (n, BINS) of a stream of sample blocks (see `audio_spectra`)."""
+    for spec in audio_spectra(blocks):
+        yield np.abs(spec).astype(np.float32)
 
 
 def features(mag: np.ndarray) -> np.ndarray:
@@ -210,6 +222,10 @@ class Codebook:
     centroids: np.ndarray  # (K, FEAT_BINS) in feature space: what a frame is matched to
     magnitudes: np.ndarray  # (K, BINS) mean linear magnitude of the corpus frames of each code
     counts: np.ndarray  # (K,) corpus frames per code
+    # (K, BINS) radians in [-pi, pi]: each bin's phase advance over one hop into a frame of
+    # this code, the magnitude-weighted circular mean over the corpus (the bin's
+    # instantaneous frequency). None in codebooks saved before phase-coherent decoding.
+    advance: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -219,22 +235,29 @@ class Codebook:
         return nearest(features(mag), self.centroids)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
+        arrays = {
             "centroids": self.centroids.astype(np.float32),
             "magnitudes": self.magnitudes.astype(np.float32),
             "counts": self.counts.astype(np.int64),
         }
+        if self.advance is not None:
+            arrays["advance"] = self.advance.astype(np.float32)
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Codebook:
         try:
-            return cls(
+            book = cls(
                 centroids=np.asarray(arrays["centroids"], dtype=np.float32),
                 magnitudes=np.asarray(arrays["magnitudes"], dtype=np.float32),
                 counts=np.asarray(arrays["counts"], dtype=np.int64),
             )
         except KeyError as exc:
             raise ValueError(f"the codebook is incomplete: no {exc}") from exc
+        advance = arrays.get("advance")
+        if advance is not None and np.shape(advance) == book.magnitudes.shape:
+            book.advance = np.asarray(advance, dtype=np.float32)
+        return book
 
 
 def nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -291,13 +314,17 @@ def fit_codebook(
     """Fit a codebook in two streamed passes over `sources()` (one frame-block stream per
     recording): a reservoir sample of `sample_size` frames for k-means, then every frame
     once to count codes and average their full magnitude spectra. Memory: the reservoir and
-    K×BINS sums, whatever the corpus length."""
+    K×BINS sums, whatever the corpus length.
+
+    Blocks may be magnitudes (`audio_frames`) or complex spectra (`audio_spectra`); from
+    complex ones the second pass also averages each code's per-bin phase advance between a
+    frame and the one before it (`Codebook.advance`), for phase-coherent decoding."""
     rng = np.random.default_rng(seed)
     reservoir = np.empty((sample_size, FEAT_BINS), dtype=np.float32)
     seen = 0
     for frames in sources():
-        for mag in frames:
-            feats = features(mag)
+        for block in frames:
+            feats = features(np.abs(block))
             g = seen + np.arange(feats.shape[0])
             slots = np.where(g < sample_size, g, rng.integers(0, g + 1))
             keep = slots < sample_size
@@ -312,15 +339,33 @@ def fit_codebook(
         counts=np.zeros(centroids.shape[0], dtype=np.int64),
     )
     sums = np.zeros((book.size, BINS), dtype=np.float64)
+    # X_t * conj(X_{t-1}): its angle is the phase advance over one hop, its size the product
+    # of the two magnitudes, so summing them is a magnitude-weighted circular mean.
+    cross = np.zeros((book.size, BINS), dtype=np.complex128)
+    complex_seen = False
     for frames in sources():
-        for mag in frames:
+        prev = None  # the recording's previous complex frame, across block boundaries
+        for block in frames:
+            mag = np.abs(block).astype(np.float32)
             labels = book.assign(mag)
             np.add.at(sums, labels, mag)
             book.counts += np.bincount(labels, minlength=book.size)
+            if np.iscomplexobj(block):
+                complex_seen = True
+                before = block[:-1] if prev is None else np.vstack([prev, block[:-1]])
+                after, codes = (block[1:], labels[1:]) if prev is None else (block, labels)
+                np.add.at(cross, codes, after * np.conj(before))
+                prev = block[-1:]
     used = book.counts > 0
     book.magnitudes[used] = (sums[used] / book.counts[used, None]).astype(np.float32)
     # A code no frame uses (possible only with duplicate frames) decodes from its centroid.
     book.magnitudes[~used, :FEAT_BINS] = np.expm1(centroids[~used])
+    if complex_seen:
+        # A bin never seen with energy advances at its own centre frequency.
+        centre = np.broadcast_to(BIN_ADVANCE, cross.shape)
+        book.advance = np.where(
+            np.abs(cross) > 0, np.angle(cross), np.angle(np.exp(1j * centre))
+        ).astype(np.float32)
     return book
 
 
@@ -330,35 +375,146 @@ def encode_file(path: str | Path, book: Codebook) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+def encode_file_levels(path: str | Path, book: Codebook) -> tuple[np.ndarray, np.ndarray]:
+    """A recording's token ids and each frame's level in dB (10·log10 of its energy)."""
+    ids, levels = [], []
+    for mag in audio_frames(iter_samples(path)):
+        ids.append(book.assign(mag))
+        levels.append(10 * np.log10(np.square(mag, dtype=np.float64).sum(axis=1) + 1e-20))
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    return np.concatenate(ids), np.concatenate(levels)
+
+
+def sounding_spans(
+    levels: np.ndarray, *, trim_db: float = TRIM_DB, max_gap: int = MAX_GAP_FRAMES
+) -> list[tuple[int, int]]:
+    """(first, stop) frame spans of a recording that sound: from the first to the last frame
+    within `trim_db` of its loud level (its 90th-percentile frame), so without leading
+    silence and trailing release, and split where it stays quieter than that for more than
+    `max_gap` frames (a rest of over a second is a break, not a held sound). trim_db 0
+    keeps every frame as one span."""
+    if levels.size == 0:
+        return []
+    if trim_db <= 0:
+        return [(0, int(levels.size))]
+    loud = np.flatnonzero(levels >= np.percentile(levels, 90) - trim_db)
+    breaks = np.flatnonzero(np.diff(loud) > max_gap + 1)
+    starts = [int(loud[0]), *(int(loud[j + 1]) for j in breaks)]
+    stops = [*(int(loud[j]) + 1 for j in breaks), int(loud[-1]) + 1]
+    return list(zip(starts, stops, strict=True))
+
+
 def encode_samples(samples: np.ndarray, book: Codebook) -> np.ndarray:
     parts = [book.assign(mag) for mag in audio_frames([samples])]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def decode_tokens(tokens: np.ndarray | list[int], book: Codebook, *, seed: int = 0) -> np.ndarray:
-    """Codebook indices → waveform: each code's mean magnitude spectrum, phase by Griffin-Lim
-    (32 iterations, momentum 0.99), peak at -1 dBFS."""
-    import librosa
+def decoder_used(book: Codebook, decoder: str = "phase") -> str:
+    """The decoder that will run: "phase" needs the codebook's phase advances, which
+    codebooks saved before it lack; those decode with Griffin-Lim, as they always did."""
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(DECODERS)} (got {decoder!r})")
+    return "phase" if decoder == "phase" and book.advance is not None else "griffinlim"
 
+
+def decode_tokens(
+    tokens: np.ndarray | list[int],
+    book: Codebook,
+    *,
+    seed: int = 0,
+    decoder: str = "phase",
+    refine: int = 0,
+) -> np.ndarray:
+    """Codebook indices → waveform at -1 dBFS peak, from each code's mean magnitude spectrum.
+
+    decoder "phase": phase-coherent (`coherent_phases`), then `refine` fast Griffin-Lim
+        iterations (0..64) starting from that phase; falls back to "griffinlim" for a
+        codebook without phase advances (see `decoder_used`);
+    decoder "griffinlim": phase by Griffin-Lim from random phase (32 iterations, momentum
+        0.99), the first decoder."""
     ids = np.asarray(tokens, dtype=np.int64)
     if ids.size < 2:
         return np.zeros(0, dtype=np.float32)
+    if not 0 <= int(refine) <= 64:
+        raise ValueError(f"refine must be 0..64 Griffin-Lim iterations (got {refine!r})")
     mags = book.magnitudes[ids].T.astype(np.float32)
-    y = librosa.griffinlim(
-        mags,
-        n_iter=32,
-        hop_length=HOP,
-        win_length=N_FFT,
-        n_fft=N_FFT,
-        window="hann",
-        center=True,
-        length=(ids.size - 1) * HOP,
-        random_state=int(seed) % (2**32),
-    )
+    length = (ids.size - 1) * HOP
+    if decoder_used(book, decoder) == "phase":
+        phase = coherent_phases(ids, book, seed=seed)
+        y = griffin_lim(mags, n_iter=int(refine), phase=phase, length=length)
+    else:
+        import librosa
+
+        y = librosa.griffinlim(
+            mags,
+            n_iter=GRIFFIN_LIM_ITERS,
+            hop_length=HOP,
+            win_length=N_FFT,
+            n_fft=N_FFT,
+            window="hann",
+            center=True,
+            length=length,
+            random_state=int(seed) % (2**32),
+        )
     peak = float(np.abs(y).max()) if y.size else 0.0
     if peak > 0:
         y = y * (PEAK / peak)
     return y.astype(np.float32)
+
+
+def coherent_phases(ids: np.ndarray, book: Codebook, *, seed: int = 0) -> np.ndarray:
+    """(BINS, T) phases for the codes `ids`, phase-vocoder style with peak locking.
+
+    A stationary sinusoid seen through this STFT (Hann window centred on the frame, FFT
+    origin at the frame's start) gives every bin of its main lobe the phase psi + pi*k,
+    where psi is the sinusoid's phase at the frame centre. So per frame: find the spectral
+    peaks of the code's magnitude; each peak's psi advances by the code's stored phase
+    advance at that bin (its instantaneous frequency, measured on the corpus); every bin
+    takes the psi of its nearest peak (vertical coherence inside a partial) plus pi*k.
+    Horizontal coherence comes from integrating psi frame to frame, so a held note is one
+    steady sinusoid per partial instead of Griffin-Lim's random-start compromise."""
+    if book.advance is None:
+        raise ValueError("the codebook has no phase advances (saved before phase decoding)")
+    mags = book.magnitudes[ids]
+    advance = book.advance[ids]
+    k = np.arange(BINS)
+    psi = np.random.default_rng(int(seed) % (2**32)).uniform(-np.pi, np.pi, BINS)
+    out = np.empty((BINS, ids.size), dtype=np.float32)
+    for t in range(ids.size):
+        m = mags[t]
+        floor = float(m.max()) * 10 ** (-PEAK_FLOOR_DB / 20)
+        inner = (m[1:-1] > m[:-2]) & (m[1:-1] >= m[2:]) & (m[1:-1] > floor)
+        peaks = np.flatnonzero(inner) + 1
+        if peaks.size == 0:
+            psi = psi + advance[t]
+        else:
+            moved = psi[peaks] + (advance[t, peaks] if t else 0.0)
+            # Each bin belongs to its nearest peak: boundaries half-way between peaks.
+            owner = np.searchsorted((peaks[:-1] + peaks[1:]) / 2.0, k)
+            psi = moved[owner]
+        psi = np.angle(np.exp(1j * psi))  # keep it in [-pi, pi] so float32 stays exact
+        out[:, t] = psi + np.pi * k
+    return out
+
+
+def griffin_lim(
+    mags: np.ndarray, *, n_iter: int, phase: np.ndarray, length: int, momentum: float = 0.99
+) -> np.ndarray:
+    """Fast Griffin-Lim (Perraudin et al. 2013, as librosa's) from a given phase; with
+    n_iter 0 it is the inverse STFT of mags at that phase."""
+    import librosa
+
+    kw = {"hop_length": HOP, "win_length": N_FFT, "n_fft": N_FFT, "window": "hann"}
+    angles = np.exp(1j * phase.astype(np.float64)).astype(np.complex64)
+    prev = None
+    for _ in range(n_iter):
+        y = librosa.istft(mags * angles, length=length, **kw)
+        rebuilt = librosa.stft(y, pad_mode="constant", **kw)[:, : mags.shape[1]]
+        step = rebuilt if prev is None else rebuilt - (momentum / (1 + momentum)) * prev
+        angles = step / (np.abs(step) + 1e-12)
+        prev = rebuilt
+    return librosa.istft(mags * angles, length=length, **kw)
 
 
 def wav_bytes(y: np.ndarray, *, samplerate: int = SAMPLE_RATE) -> bytes:

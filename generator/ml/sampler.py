@@ -163,23 +163,33 @@ def sample(
     max_tokens: int = 1000,
     end_id: int = 2,
     constraint: Constraint | None = None,
+    restart_id: int | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch. Returns the new ids of each piece
-    (the prime excluded), up to and including `end_id` when the piece ended."""
+    (the prime excluded), up to and including `end_id` when the piece ended.
+
+    With `restart_id` (the audio way's START), a row that draws `end_id` does not end: the
+    end stays in its ids, its state is reset to zeros and `restart_id` fed, exactly as a new
+    piece begins, and it carries on with a new phrase until it holds `max_tokens` ids other
+    than `end_id` (at most 2 * max_tokens draws). Constraints then see `restart_id` after
+    the end in the row's history."""
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     if not prime:
         raise ValueError("the prime must contain at least the start token")
     rows = len(seeds)
-    uniforms = np.stack([np.random.default_rng(int(s)).random(max_tokens) for s in seeds])
+    draws = max_tokens if restart_id is None else 2 * max_tokens
+    # The first max_tokens uniforms are the same whatever `draws` is (one stream per seed).
+    uniforms = np.stack([np.random.default_rng(int(s)).random(draws) for s in seeds])
     state = State(net, rows)
     logits = None
     for tok in prime:
         logits = step(net, state, np.full(rows, tok, dtype=np.int64))
     out: list[list[int]] = [[] for _ in range(rows)]
     done = np.zeros(rows, dtype=bool)
+    kept = np.zeros(rows, dtype=np.int64)  # ids other than end_id, in restart mode
     history = [list(prime) for _ in range(rows)] if constraint else None
-    for t in range(max_tokens):
+    for t in range(draws):
         if constraint is not None:
             for r in range(rows):
                 if not done[r]:
@@ -191,7 +201,20 @@ def sample(
             out[r].append(int(chosen[r]))
             if history is not None:
                 history[r].append(int(chosen[r]))
-        done |= chosen == end_id
+        if restart_id is None:
+            done |= chosen == end_id
+        else:
+            ended = (chosen == end_id) & ~done
+            kept += (~ended & ~done).astype(np.int64)
+            done |= kept >= max_tokens
+            chosen = chosen.copy()
+            for r in np.flatnonzero(ended):
+                for k in range(len(net.units)):
+                    state.xh[k][r] = 0.0
+                    state.c[k][r] = 0.0
+                chosen[r] = restart_id
+                if history is not None:
+                    history[r].append(int(restart_id))
         if done.all():
             break
         logits = step(net, state, chosen)

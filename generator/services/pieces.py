@@ -18,6 +18,7 @@ from django.utils import timezone
 from ..ml import sampler
 from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun, Tune, Way
 from ..ways import get_way
+from ..ways.base import START_ID
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +361,8 @@ def _generate(job: GenerationJob) -> None:
         top_k=job.top_k,
         max_tokens=job.max_length,
         constraint=constraint,
+        # A way whose END closes a phrase, not the piece (audio): restart from START.
+        restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
     )
     seconds = time.perf_counter() - t0
     pieces = [

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import SPECIALS, START_ID, Prepared, Way
+from .base import END_ID, SPECIALS, START_ID, Prepared, Way
 
 STATE_PREFIX = "way_"  # arrays of the way's state in a checkpoint's sampler .npz
 CORPUS_FOLDER = "corpora/audio"  # under MEDIA_ROOT
@@ -67,6 +67,14 @@ def parse_tune_text(text: str) -> dict[str, Any]:
     return data
 
 
+def decoder_state(config: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The run's decoder choice, saved beside the codebook so a checkpoint decodes alone."""
+    return {
+        STATE_PREFIX + "decoder": np.asarray(str(config.get("decoder", "phase"))),
+        STATE_PREFIX + "decoder_refine": np.asarray(int(config.get("decoder_refine", 0))),
+    }
+
+
 def media_root() -> Path:
     from django.conf import settings
 
@@ -89,6 +97,7 @@ class AudioWay(Way):
     has_state = True  # a codebook travels with the run (see `prepare` and checkpoints)
     renders_audio = True  # pieces are decoded to audio when they are made, with no MIDI
     always_grammar = True  # sampling always masks the special tokens (see `grammar`)
+    restarts_phrases = True  # on END, sampling starts a new phrase (see `grammar`, `prepare`)
     presets = {
         # For tests: a model and codebook that train in seconds on a few short recordings.
         "tiny": {
@@ -101,6 +110,9 @@ class AudioWay(Way):
             "kmeans_sample": 2000,
             "samples_per_epoch": 1,
             "sample_max_tokens": 86,  # 2 s
+            "trim_db": 30.0,
+            "decoder": "phase",
+            "decoder_refine": 8,
         },
         # ~2 s an epoch on two CPU cores for a few minutes of audio.
         "quick": {
@@ -113,6 +125,14 @@ class AudioWay(Way):
             "kmeans_sample": 20000,  # frames sampled from the corpus to fit the codebook
             "samples_per_epoch": 2,
             "sample_max_tokens": 431,  # 10 s of audio
+            # Frames quieter than this many dB below a recording's loud level are not trained
+            # on at its start and end, and a stretch of them over 1 s splits it into phrases
+            # (0 = train on every frame; 10..60).
+            "trim_db": 30.0,
+            # "phase": phase-coherent decoding from each code's learnt phase advances;
+            # "griffinlim": Griffin-Lim from random phase, 32 iterations (the first decoder).
+            "decoder": "phase",
+            "decoder_refine": 8,  # Griffin-Lim iterations after "phase", 0..64
         },
         "full": {
             "embedding_dim": 128,
@@ -124,6 +144,9 @@ class AudioWay(Way):
             "kmeans_sample": 50000,
             "samples_per_epoch": 2,
             "sample_max_tokens": 431,
+            "trim_db": 30.0,
+            "decoder": "phase",
+            "decoder_refine": 8,
         },
     }
 
@@ -134,6 +157,16 @@ class AudioWay(Way):
             raise ValueError(f"codebook_size must be 16..1024 (got {size!r})")
         if not (isinstance(sample, int) and 1000 <= sample <= 200_000):
             raise ValueError(f"kmeans_sample must be 1000..200000 frames (got {sample!r})")
+        from ..audio.dsp import DECODERS
+
+        if config["decoder"] not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}")
+        refine = config["decoder_refine"]
+        if not (isinstance(refine, int) and 0 <= refine <= 64):
+            raise ValueError(f"decoder_refine must be 0..64 iterations (got {refine!r})")
+        trim = config["trim_db"]
+        if not (isinstance(trim, (int, float)) and (trim == 0 or 10 <= trim <= 60)):
+            raise ValueError(f"trim_db must be 0 (off) or 10..60 dB (got {trim!r})")
         if config["sequence_mode"] != "tunes":
             raise ValueError("the audio way trains on chunks of recordings: sequence_mode tunes")
         return config
@@ -169,24 +202,38 @@ class AudioWay(Way):
         if state:
             book = self.codebook(state)
         else:
+            # Complex spectra: the codebook also learns each code's phase advance per bin.
             book = dsp.fit_codebook(
-                lambda: (dsp.audio_frames(dsp.iter_samples(paths[i])) for i in train_idx),
+                lambda: (dsp.audio_spectra(dsp.iter_samples(paths[i])) for i in train_idx),
                 k=int(config["codebook_size"]),
                 seed=seed,
                 sample_size=int(config["kmeans_sample"]),
             )
-        chunk = int(config["max_tokens"]) - 1
+        chunk = int(config["max_tokens"]) - 2  # START + chunk (+ END) ≤ max_tokens
         offset = len(SPECIALS)
+        trim_db = float(config.get("trim_db", 0.0))
+        trimmed = [0]
 
         def chunks(i: int) -> list[np.ndarray]:
-            ids = dsp.encode_file(paths[i], book).astype(np.int32) + offset
-            # START then tokens, no END: a recording does not end where a chunk does, and a
-            # piece lasts as many seconds as asked for.
-            return [
-                np.concatenate([[START_ID], ids[s : s + chunk]]).astype(np.int32)
-                for s in range(0, len(ids), chunk)
-                if len(ids[s : s + chunk]) >= 2
-            ]
+            ids, levels = dsp.encode_file_levels(paths[i], book)
+            # Only the spans that sound: without leading silence, trailing release and breaks
+            # of over a second. Trained on those, the model learnt a silence code that it
+            # never left (two of eight 10 s clips held it throughout; one recording of the
+            # chorale corpus has 38 s of silence inside it). Each span ends with END.
+            spans = dsp.sounding_spans(levels, trim_db=trim_db)
+            trimmed[0] += ids.size - sum(stop - first for first, stop in spans)
+            out = []
+            for first, stop in spans:
+                span = ids[first:stop].astype(np.int32) + offset
+                # START then tokens; a span's last chunk ends with END. Sampling restarts a
+                # phrase on END (`restarts_phrases`), so a piece lasts the seconds asked for.
+                for s in range(0, len(span), chunk):
+                    part = span[s : s + chunk]
+                    last = s + chunk >= len(span)
+                    if len(part) >= 2 or (last and len(part) >= 1):
+                        tail = [END_ID] if last else []
+                        out.append(np.concatenate([[START_ID], part, tail]).astype(np.int32))
+            return out
 
         train = [c for i in train_idx for c in chunks(i)]
         val = [c for i in val_idx for c in chunks(i)]
@@ -204,17 +251,27 @@ class AudioWay(Way):
             "codebook_size": book.size,
             "codes_used": int((book.counts > 0).sum()),
             "frame_rate": round(dsp.FRAME_RATE, 3),
+            "frames_trimmed": trimmed[0],  # silent or fading frames not trained on
+            "decoder": dsp.decoder_used(book, str(config.get("decoder", "phase"))),
         }
         return Prepared(
             vocab=vocab,
             train=train,
             val=val,
             stats=stats,
-            state={STATE_PREFIX + k: v for k, v in book.to_arrays().items()},
+            state={
+                **{STATE_PREFIX + k: v for k, v in book.to_arrays().items()},
+                **decoder_state(config),
+            },
         )
 
     def tokenize(self, text: str) -> list[str]:
         return [f"a{i}" for i in token_ids(text)]
+
+    def decode(self, *, vocab: list[str], ids: list[int] | np.ndarray) -> str:
+        """Sampled ids → token text. An END closes a phrase and the next one follows (the
+        sampler restarts on it), so it is skipped rather than cutting the piece short."""
+        return self.detokenize([vocab[int(i)] for i in ids if vocab[int(i)] not in SPECIALS])
 
     def detokenize(self, tokens: list[str]) -> str:
         # A leading space: the generation service glues the prime's text and this together.
@@ -262,12 +319,16 @@ class AudioWay(Way):
         raise ValueError("an audio piece has no notes, so no score")
 
     def grammar(self, *, vocab: list[str]):
-        """Only audio tokens: a piece lasts the seconds asked for (no END; none was trained,
-        but an untrained or barely trained model could still draw one)."""
+        """Audio tokens, and END (a phrase's end: the sampler then starts a new phrase, see
+        `restarts_phrases`) except straight after a START, so no phrase is empty. Models
+        trained before END was taught give it almost no weight."""
         allowed = np.array([tok not in SPECIALS for tok in vocab], dtype=bool)
+        with_end = allowed.copy()
+        if len(vocab) > END_ID and vocab[END_ID] == SPECIALS[END_ID]:
+            with_end[END_ID] = True
 
         def constraint(row: int, ids: list[int]) -> np.ndarray:
-            return allowed
+            return allowed if not ids or ids[-1] == START_ID else with_end
 
         return constraint
 
@@ -288,9 +349,12 @@ class AudioWay(Way):
         ids = token_ids(text)
         if any(i >= book.size for i in ids):
             raise ValueError("the piece uses codewords its checkpoint's codebook lacks")
-        y = dsp.decode_tokens(np.asarray(ids), book, seed=seed)
+        decoder = str(state.get(STATE_PREFIX + "decoder", "phase"))
+        refine = int(state.get(STATE_PREFIX + "decoder_refine", 0))
+        y = dsp.decode_tokens(np.asarray(ids), book, seed=seed, decoder=decoder, refine=refine)
         rms, flatness = loudness_and_flatness(y)
         checks = {
+            "decoder": dsp.decoder_used(book, decoder),
             "seconds": round(y.size / dsp.SAMPLE_RATE, 2),
             "rms": round(rms, 4),
             "spectral_flatness": round(flatness, 5) if flatness is not None else None,

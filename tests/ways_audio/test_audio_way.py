@@ -149,9 +149,16 @@ def test_an_audio_run_trains_resumes_and_its_pieces_are_pitched_tones(melody_fol
     assert report.status_code == 200
     for name in ("generated", "corpus", "oracle", "control"):
         assert f'data-set="{name}"' in report.content.decode()
+    # The decoder table: the run's phase-coherent decoder beside Griffin-Lim.
+    assert 'data-decoder="phase + 8 Griffin-Lim"' in report.content.decode()
+    assert 'data-decoder="griffinlim"' in report.content.decode()
     from evaluation.audio_report import audio_run_report
 
-    sets = {s["name"]: s for s in audio_run_report(run=run)["sets"]}
+    data = audio_run_report(run=run)
+    assert data["decoder"] == "phase" and [c["used"] for c in data["codec"]] == [True, False]
+    assert all(0 <= c["spectral_convergence"] < 1 for c in data["codec"])
+    assert {p.validity_detail["decoder"] for p in pieces} == {"phase"}
+    sets = {s["name"]: s for s in data["sets"]}
     assert sets["generated"]["noise"] == 0 and sets["generated"]["silent"] == 0
     assert sets["oracle"]["stable_fraction"]["mean"] > 0.5
 
