@@ -6,7 +6,9 @@ that keep the text a well-formed tune in the form the ABC way trains on,
 `M:…\nL:…\nK:…\n<body>` between START and END. Each row keeps an incremental parser
 state: a step folds in the one new character and looks the mask up in a cache keyed by the
 parser state (a mask is built, by trying each character on a copy of the state, only for a
-state never seen before). O(1) per step, no re-parsing.
+state never seen before). O(1) per step, no re-parsing. `AbcTokenGrammar` (at the end) is
+the same constraint for a token vocabulary (`abc_tokens`): a token is allowed when this
+parser accepts each of its characters.
 
 Structural rules (always on: what music21 and the bar check of `render.abc_validity` need)
 

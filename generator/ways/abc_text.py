@@ -1,4 +1,5 @@
-"""The ABC way: a character-level LSTM over ABC notation (folk tunes).
+"""The ABC way: an LSTM over ABC notation (folk tunes), by characters (the default) or by
+folk-rnn-style tokens (`vocabulary: "tokens"`, see `abc_tokens`).
 
 Each tune trains as `M:…\nL:…\nK:…\n<body>` between START and END: the header fields a user
 may prime come first and in a fixed order, so a prime of `M:6/8\nL:1/8\nK:D\n` is exactly the
@@ -361,8 +362,9 @@ class AbcWay(Way):
         """A sampling constraint (see `ml.sampler.Constraint`) that keeps generated text a
         well-formed tune: headers in order, closed chord symbols, chords and grace groups,
         no header fields in the body, bars of the meter's length, repeats abc2midi accepts,
-        END only after a bar line. See `abc_grammar`. None when the vocabulary cannot even
-        write a bar line or a header (a model trained on something else)."""
+        END only after a bar line. See `abc_grammar`; a token vocabulary gets
+        `AbcTokenGrammar`, the same rules judged token by token. None when the vocabulary
+        cannot even write a bar line or a header (a model trained on something else)."""
         from .abc_grammar import AbcGrammar, AbcTokenGrammar
 
         if abc_tokens.vocabulary_of(vocab) == abc_tokens.TOKENS:
