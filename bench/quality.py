@@ -1,6 +1,7 @@
 """Musical quality of the ABC way: valid, idiomatic and new (issue 11), measured on every run.
 
     .venv/bin/python bench/quality.py --corpus oneills --preset quick
+    .venv/bin/python bench/quality.py --corpus oneills --preset quick --vocabulary tokens
     .venv/bin/python bench/quality.py --corpus nottingham --preset full --minutes 25
     .venv/bin/python bench/quality.py --corpus nottingham --checkpoint var/quality/X-best.keras
     .venv/bin/python bench/quality.py --tables var/quality/*.json     # the tables again
@@ -22,9 +23,14 @@ and measures them, beside the held-out human tunes of the validation split:
   corpus (`CorpusIndex.idiom`);
 - copies: share of tunes `is_likely_copy` flags against the training corpus, with a
   calibration computed on the training corpus (`evaluation.metrics.calibration`);
-- chars/s: sampling speed (characters generated per second, all rows of the batch), timed
-  in a child process without TensorFlow; for the grammar also "warm": a second batch in the
-  same process, whose grammars share the mask cache (as a generation worker's later jobs).
+- chars/s and tokens/s: sampling speed (characters of ABC text, and model steps = tokens,
+  END included, generated per second, all rows of the batch; the same for a character
+  vocabulary but for END), timed in a child process without TensorFlow; for the grammar
+  also "warm": a second batch in the same process, whose grammars share the mask cache (as
+  a generation worker's later jobs).
+
+--vocabulary tokens trains on the token-level vocabulary (`generator/ways/abc_tokens.py`)
+instead of characters; the grammar is then `AbcTokenGrammar`.
 
 Samplers: "incremental" (the site's sampler, state carried), "grammar" (the same with
 `AbcWay.grammar` as the constraint), "windowed" (the original write-up's: every character
@@ -317,7 +323,7 @@ def sample_worker(job_path: str) -> None:
 
     job = json.loads(Path(job_path).read_text())
     net, vocab = sampler.load_net(job["net"]), job["vocab"]
-    texts, seconds, chars, ended, stats = [], 0.0, 0, 0, []
+    texts, seconds, chars, tokens, ended, stats = [], 0.0, 0, 0, 0, []
     groups = collections.defaultdict(list)
     for i, prime in enumerate(job["primes"]):
         groups[prime].append(job["seed0"] + i)
@@ -349,14 +355,16 @@ def sample_worker(job_path: str) -> None:
                 stats.append(constraint.stats)
         seconds += time.perf_counter() - t0
         for ids in outs:
-            chars += len(ids)
+            tokens += len(ids)
             ended += bool(ids) and ids[-1] == END_ID
-            texts.append(prime + way.decode(vocab=vocab, ids=ids))
-    warm_seconds = warm_chars = None
+            text = way.decode(vocab=vocab, ids=ids)
+            chars += len(text)
+            texts.append(prime + text)
+    warm_seconds = warm_chars = warm_tokens = None
     if job["sampler"] == "grammar":
         # Again with other seeds: the mask cache is shared by the process's grammars over this
         # vocabulary, as in a generation worker after its first jobs.
-        warm_seconds, warm_chars = 0.0, 0
+        warm_seconds, warm_chars, warm_tokens = 0.0, 0, 0
         for prime, seeds in groups.items():
             t0 = time.perf_counter()
             outs = sampler.sample(
@@ -369,21 +377,25 @@ def sample_worker(job_path: str) -> None:
                 constraint=way.grammar(vocab=vocab),
             )
             warm_seconds += time.perf_counter() - t0
-            warm_chars += sum(len(ids) for ids in outs)
+            warm_tokens += sum(len(ids) for ids in outs)
+            warm_chars += sum(len(way.decode(vocab=vocab, ids=ids)) for ids in outs)
     result = {
         "texts": texts,
         "seconds": seconds,
         "chars": chars,
+        "tokens": tokens,
         "ended": ended / max(len(job["primes"]), 1),
         "grammar_stats": stats,
         "warm_seconds": warm_seconds,
         "warm_chars": warm_chars,
+        "warm_tokens": warm_tokens,
     }
     Path(job_path).with_suffix(".out.json").write_text(json.dumps(result))
 
 
 def sample_texts(*, net_path: Path, vocab, primes: list[str], sampler_name: str, args, seed0):
-    """Texts (prime included), seconds, characters generated, share that reached END."""
+    """Texts (prime included), seconds, characters and tokens generated, share that reached
+    END, warm characters/s and tokens/s (grammar only)."""
     job = {
         "net": str(net_path),
         "vocab": vocab,
@@ -410,8 +422,12 @@ def sample_texts(*, net_path: Path, vocab, primes: list[str], sampler_name: str,
         built = sum(s["masks_built"] for s in out["grammar_stats"])
         falls = sum(s["fallbacks"] for s in out["grammar_stats"])
         print(f"    grammar: {steps:,} steps, {built:,} masks built, {falls} fallbacks")
-    warm = out["warm_chars"] / out["warm_seconds"] if out.get("warm_seconds") else None
-    return out["texts"], out["seconds"], out["chars"], out["ended"], warm
+    warm = warm_tokens = None
+    if out.get("warm_seconds"):
+        warm = out["warm_chars"] / out["warm_seconds"]
+        warm_tokens = out.get("warm_tokens", out["warm_chars"]) / out["warm_seconds"]
+    tokens = out.get("tokens", out["chars"])
+    return out["texts"], out["seconds"], out["chars"], tokens, out["ended"], warm, warm_tokens
 
 
 def common_headers(texts: list[str], k: int) -> list[str]:
@@ -425,18 +441,23 @@ COLUMNS = ("parse", "abc2midi", "bars", "idiom", "copies")
 
 def table(rows: list[tuple[str, dict]]) -> str:
     head = "| configuration | tunes | parse | abc2midi | bars | bars* | median idiom |"
-    head += " likely copies | chars/s | ended |\n|---|---|---|---|---|---|---|---|---|---|"
+    head += " likely copies | chars/s | tokens/s | ended |"
+    head += "\n|---|---|---|---|---|---|---|---|---|---|---|"
     # chars/s: cold mask cache (a fresh process); "warm": a second batch in the same process
     lines = [head]
     for label, r in rows:
         speed = f"{r['chars_per_s']:,.0f}" if r.get("chars_per_s") else "–"
         if r.get("warm_chars_per_s"):
             speed += f" (warm {r['warm_chars_per_s']:,.0f})"
+        tps = r.get("tokens_per_s", r.get("chars_per_s"))  # (older reports: chars only)
+        tspeed = f"{tps:,.0f}" if tps else "–"
+        if r.get("warm_tokens_per_s"):
+            tspeed += f" (warm {r['warm_tokens_per_s']:,.0f})"
         ended = f"{r['ended']:.0%}" if r.get("ended") is not None else "–"
         lines.append(
             f"| {label} | {r['n']} | {r['parse']:.0%} | {r['abc2midi']:.0%} | "
             f"{r['bars']:.1%} | {r.get('bars_meter', float('nan')):.1%} | {r['idiom']:.2f} | "
-            f"{r['copies']:.0%} | {speed} | {ended} |"
+            f"{r['copies']:.0%} | {speed} | {tspeed} | {ended} |"
         )
     return "\n".join(lines)
 
@@ -446,6 +467,12 @@ def main() -> None:
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="oneills")
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--sequence-mode", choices=["tunes", "windows"], default=None)
+    parser.add_argument(
+        "--vocabulary",
+        choices=["chars", "tokens"],
+        default=None,
+        help="the ABC way's vocabulary (default: the preset's, chars)",
+    )
     parser.add_argument("--epochs", type=int, default=10, help="at most this many epochs")
     parser.add_argument("--minutes", type=float, default=0, help="training time budget")
     parser.add_argument(
@@ -503,9 +530,13 @@ def main() -> None:
         overrides["early_stopping_patience"] = args.patience
     if args.transpose:
         overrides["transpose"] = True
+    if args.vocabulary:
+        overrides["vocabulary"] = args.vocabulary
     config = way.resolve_config(preset=args.preset, overrides=overrides)
     args.window = int(config["seq_length"])
     tag = args.tag or f"{args.corpus}-{args.preset}-{config['sequence_mode']}"
+    if not args.tag and config.get("vocabulary", "chars") != "chars":
+        tag += f"-{config['vocabulary']}"
     texts = load_texts(args.corpus)
     prepared = way.prepare(texts=texts, config=config, seed=args.seed)
     vocab = prepared.vocab
@@ -522,7 +553,7 @@ def main() -> None:
         f"corpus {args.corpus}: {len(prepared.train)} training tunes "
         f"({len(plain.train)} before augmentation), {len(human)} held out, "
         f"vocabulary {len(vocab)}; preset {args.preset} {config['units']}, sequence_mode "
-        f"{config['sequence_mode']}"
+        f"{config['sequence_mode']}, vocabulary {config.get('vocabulary', 'chars')}"
     )
     report: dict = {"args": vars(args), "config": config, "tag": tag, "results": {}}
     if args.checkpoint:
@@ -559,7 +590,7 @@ def main() -> None:
             primed = bool(primes and primes[0])
             label = f"{name} · {sampler_name}" + (" · primed" if primed else "")
             t0 = time.perf_counter()
-            out, seconds, chars, ended, warm = sample_texts(
+            out, seconds, chars, tokens, ended, warm, warm_tokens = sample_texts(
                 net_path=net_path,
                 vocab=vocab,
                 primes=primes,
@@ -571,13 +602,16 @@ def main() -> None:
             result = judge.measure(out, way=way)
             result.update(
                 chars_per_s=chars / seconds if seconds else None,
+                tokens_per_s=tokens / seconds if seconds else None,
                 warm_chars_per_s=warm,
+                warm_tokens_per_s=warm_tokens,
                 sample_seconds=round(seconds, 2),
                 ended=ended,
                 samples=out[:5],
             )
             print(
-                f"  {label}: sampled {chars:,} chars in {seconds:.1f} s, measured in "
+                f"  {label}: sampled {tokens:,} tokens ({chars:,} chars) in {seconds:.1f} s, "
+                f"measured in "
                 f"{time.perf_counter() - t1:.0f} s",
                 flush=True,
             )

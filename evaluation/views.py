@@ -33,6 +33,15 @@ def _run(pk: int) -> TrainingRun:
     return get_object_or_404(TrainingRun.objects.select_related("corpus"), pk=pk)
 
 
+def _abc_vocabulary(run) -> str | None:
+    """Which vocabulary an ABC run trained on ("chars" or "tokens"), None for other ways."""
+    if run.way != "abc":
+        return None
+    from generator.ways.abc_tokens import vocabulary_of
+
+    return (run.config or {}).get("vocabulary") or vocabulary_of(run.vocab or [])
+
+
 @require_GET
 def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(pk)
@@ -119,6 +128,7 @@ def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "report": report,
+            "vocabulary": _abc_vocabulary(run),
             "copy_chart": copy_chart,
             "quality_chart": quality_chart,
             "feature_chart": feature_chart,

@@ -87,6 +87,12 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "corpus"]
     search_fields = ["source"]
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None:  # a stored run's vocabulary is in its (read-only) config
+            fields = [f for f in fields if f != "vocabulary"]
+        return fields
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
@@ -110,21 +116,37 @@ class TrainingRunForm(forms.ModelForm):
         initial=dict,
         help_text='Overrides of the preset, e.g. {"units": [256, 256], "dropout": 0.2}.',
     )
+    # The ABC way's vocabulary, as a choice rather than a config key to remember; it goes
+    # into the config as "vocabulary" (docs/quality.md compares the two).
+    vocabulary = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "the preset's (characters)"),
+            ("chars", "characters"),
+            ("tokens", "tokens: notes, durations, bar lines, header fields"),
+        ],
+        help_text="ABC runs only: what one symbol of the model is.",
+    )
 
     class Meta:
         model = TrainingRun
-        fields = ["name", "corpus", "way", "preset", "epochs", "seed", "config"]
+        fields = ["name", "corpus", "way", "preset", "epochs", "seed", "config", "vocabulary"]
 
     def clean(self):
         data = super().clean()
         corpus, way = data.get("corpus"), data.get("way")
         if corpus and way and corpus.way != way:
             raise forms.ValidationError(f"The corpus holds {corpus.way} pieces, not {way}.")
+        overrides = dict(data.get("config") or {})
+        if data.get("vocabulary"):
+            if way and way != "abc":
+                raise forms.ValidationError("The vocabulary is an option of ABC runs only.")
+            overrides["vocabulary"] = data["vocabulary"]
         if way:
             try:
                 data["config"] = get_way(way).resolve_config(
                     preset=data.get("preset") or "quick",
-                    overrides=data.get("config") or {},
+                    overrides=overrides,
                 )
             except ValueError as exc:
                 raise forms.ValidationError(str(exc)) from exc

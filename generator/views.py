@@ -858,6 +858,18 @@ def _duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
+def _shown_config(run: TrainingRun) -> dict:
+    """The run's hyperparameters as the page lists them. An ABC run stored before the
+    `vocabulary` option existed trained on characters: its vocabulary is shown all the same,
+    read from its symbol list."""
+    config = dict(run.config or {})
+    if run.way == "abc" and "vocabulary" not in config:
+        from .ways.abc_tokens import vocabulary_of
+
+        config["vocabulary"] = vocabulary_of(run.vocab or [])
+    return config
+
+
 def _run_timing(run: TrainingRun) -> dict[str, str]:
     epoch_seconds = [h.get("seconds") or 0 for h in run.history or []]
     training = sum(epoch_seconds)
@@ -896,7 +908,7 @@ def _run_context(request: HttpRequest, run: TrainingRun) -> dict[str, Any]:
         "progress_pct": round((run.progress or 0) * 100, 1),
         "config_rows": [
             (key, value if isinstance(value, str) else json.dumps(value))
-            for key, value in sorted((run.config or {}).items())
+            for key, value in sorted(_shown_config(run).items())
         ],
         "stats_rows": [
             (key.replace("_", " ").capitalize(), value)

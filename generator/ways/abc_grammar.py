@@ -6,7 +6,9 @@ that keep the text a well-formed tune in the form the ABC way trains on,
 `M:…\nL:…\nK:…\n<body>` between START and END. Each row keeps an incremental parser
 state: a step folds in the one new character and looks the mask up in a cache keyed by the
 parser state (a mask is built, by trying each character on a copy of the state, only for a
-state never seen before). O(1) per step, no re-parsing.
+state never seen before). O(1) per step, no re-parsing. `AbcTokenGrammar` (at the end) is
+the same constraint for a token vocabulary (`abc_tokens`): a token is allowed when this
+parser accepts each of its characters.
 
 Structural rules (always on: what music21 and the bar check of `render.abc_validity` need)
 
@@ -81,6 +83,8 @@ allowed no character at all, the constraint would return None (no mask) and coun
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from fractions import Fraction
 from functools import lru_cache
@@ -198,6 +202,16 @@ def _length_items() -> list[tuple[str, Fraction]]:
     for d in (2, 4, 8):
         items[f"/{d}"] = Fraction(1, d)
     return [(k, v) for k, v in items.items() if v >= MIN_LENGTH]
+
+
+def _grid(values: list[Fraction]) -> Fraction:
+    """The step every sum of these lengths is a multiple of: the shortest one, when every
+    other is a multiple of it (then any multiple of it can be written), else their gcd."""
+    shortest = min(values)
+    if all((v / shortest).denominator == 1 for v in values):
+        return shortest
+    denominator = math.lcm(*(v.denominator for v in values))
+    return Fraction(math.gcd(*(int(v * denominator) for v in values)), denominator)
 
 
 def _meter_items() -> list[tuple[str, tuple[Fraction, bool]]]:
@@ -366,7 +380,11 @@ class AbcGrammar:
         min_notes: int = 8,
         abc2midi: bool = True,
         short_final: str = "any",
+        lengths: Iterable[str] | None = None,
     ) -> None:
+        """`lengths`: the note length suffixes the model can write (default: every one from
+        1/8 to 32 units its characters spell). A token vocabulary writes only its duration
+        tokens: bars must then be filled with those, or a state could be a dead end."""
         if short_final not in ("pickup", "any"):
             raise ValueError("short_final must be 'pickup' or 'any'")
         self.vocab = list(vocab)
@@ -384,10 +402,17 @@ class AbcGrammar:
             tries["bars"],
             tries["chords"],
         )
+        self.grid = MIN_LENGTH  # every multiple of it is a sum of allowed lengths
+        lengths_key = None
+        if lengths is not None:
+            lengths_key = frozenset(lengths) | {""}
+            items = [(k, v) for k, v in _length_items() if k in lengths_key]
+            self.lengths = _Trie.build(items, self.alphabet)
+            self.grid = _grid([v for _, v in items])
         self.field_values = {f: tries[f] for f in BODY_FIELDS}
         self.top_chars = [(i, ch) for i, ch in self.chars if ch in TOP_CHARS]
         self.letter_ids = np.array([i for i, ch in self.chars if ch in NOTE_LETTERS], np.int64)
-        shared = (tuple(self.vocab), self.min_notes, self.abc2midi, self.short_final)
+        shared = (tuple(self.vocab), self.min_notes, self.abc2midi, self.short_final, lengths_key)
         if shared not in _SHARED:
             _SHARED[shared] = ({}, {}, {})
         self._cache, self._fits_cache, self._sum_cache = _SHARED[shared]
@@ -554,7 +579,7 @@ class AbcGrammar:
         return st.bar is not None and not st.lost
 
     def _fillable(self, st: _Row, rest: Fraction) -> bool:
-        return rest >= 0 and (rest / (st.unit * MIN_LENGTH)).denominator == 1
+        return rest >= 0 and (rest / (st.unit * self.grid)).denominator == 1
 
     def _fits(self, st: _Row, node: _Trie, base: Fraction) -> bool:
         """Does some length in `node`'s subtree, times `base`, fit what is left of the bar
@@ -589,7 +614,7 @@ class AbcGrammar:
     def _completable(self, st: _Row, end: Fraction, notes: int) -> bool:
         """Can `notes` more tuplet notes, from bar position `end`, leave a rest of the bar
         that plain notes fill exactly?"""
-        grid = st.unit * MIN_LENGTH
+        grid = st.unit * self.grid
         if not notes:
             return self._fillable(st, st.bar - end)
         step = grid * st.tuplet_mult
@@ -604,7 +629,7 @@ class AbcGrammar:
     def _sums(self, notes: int) -> list[int]:
         """The lengths (in grid steps) `notes` allowed notes can add up to, ascending."""
         if notes not in self._sum_cache:
-            steps = {int(v / MIN_LENGTH) for v in self.lengths.values}
+            steps = {int(v / self.grid) for v in self.lengths.values}
             sums = {0}
             for _ in range(notes):
                 sums = {a + b for a in sums for b in steps if a + b <= 1024}
@@ -861,7 +886,7 @@ class AbcGrammar:
                 ok = False
             if ok and self._checking(st):  # with equal lengths the pair takes twice that
                 w = last_written * st.unit
-                end = st.pos + (w if self.abc2midi else w / 2 + MIN_LENGTH * st.unit / 2)
+                end = st.pos + (w if self.abc2midi else w / 2 + self.grid * st.unit / 2)
                 ok = end <= st.bar and (not self.abc2midi or self._fillable(st, st.bar - end))
             return ok
         if ch == " ":
@@ -1178,7 +1203,7 @@ class AbcGrammar:
         st.need_note = True
         ok = True
         if self._checking(st):
-            end = st.pos + (w if self.abc2midi else MIN_LENGTH) * st.unit * (2 - factor_a)
+            end = st.pos + (w if self.abc2midi else self.grid) * st.unit * (2 - factor_a)
             ok = end <= st.bar and (not self.abc2midi or self._fillable(st, st.bar - end))
             if not ok:
                 st.lost = True
@@ -1262,3 +1287,191 @@ class AbcGrammar:
         st.ending_bar = ending > 0
         st.boundary = True
         return ok
+
+
+# --- token vocabularies ---------------------------------------------------------------------------
+class _TokenTrie:
+    """The vocabulary's token texts as a trie: a node's `ids` are the tokens ending there."""
+
+    __slots__ = ("children", "ids")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _TokenTrie] = {}
+        self.ids: list[int] = []
+
+
+_TOKEN_SHARED: dict[tuple, tuple[dict, dict]] = {}
+VIABLE_DEPTH = 3  # tokens looked ahead before a token is allowed
+_DURATION = re.compile(r"\d+/*\d*|/+\d*")  # abc_tokens' duration tokens
+
+
+class AbcTokenGrammar:
+    """Grammar-aware sampling over a token vocabulary (`abc_tokens`), by the character
+    grammar: a token is allowed iff each of its characters, fed in turn into a copy of the
+    row's parser state, is allowed there (so the text a token run writes is text the
+    character grammar would have let through, character by character, whatever the token
+    boundaries: a duration token after a chord symbol is refused because its first
+    character is), and the state it leaves is not a dead end (some token, or END, is
+    allowed after it). END is allowed exactly where the character grammar allows it.
+
+    Masks are cached by parser state (the character grammar's `_Row.key`), shared by every
+    grammar over the same vocabulary and options, as the character masks are. A mask is
+    built by walking a trie of the vocabulary's tokens, so tokens sharing a prefix share
+    its parsing, and a refused character prunes every token that continues it."""
+
+    def __init__(
+        self,
+        vocab: list[str],
+        *,
+        min_notes: int = 8,
+        abc2midi: bool = True,
+        short_final: str = "any",
+    ) -> None:
+        self.vocab = list(vocab)
+        self.size = len(vocab)
+        specials = (PAD, START, END)
+        alphabet = sorted({ch for tok in self.vocab if tok not in specials for ch in tok})
+        # The parser, over the characters the tokens are made of (its length, chord and bar
+        # tries are built from them, as for a character vocabulary).
+        # Its note lengths are the duration tokens' (so that a bar it lets begin can be
+        # filled with them).
+        durations = [tok for tok in self.vocab if _DURATION.fullmatch(tok)]
+        self.chars = AbcGrammar(
+            [PAD, START, END, *alphabet],
+            min_notes=min_notes,
+            abc2midi=abc2midi,
+            short_final=short_final,
+            lengths=durations,
+        )
+        self.end_id = self.vocab.index(END) if END in self.vocab else -1
+        self.index = {tok: i for i, tok in enumerate(self.vocab)}
+        self.trie = _TokenTrie()
+        for i, tok in enumerate(self.vocab):
+            if tok in specials or not tok:
+                continue
+            node = self.trie
+            for ch in tok:
+                node = node.children.setdefault(ch, _TokenTrie())
+            node.ids.append(i)
+        shared = (tuple(self.vocab), int(min_notes), bool(abc2midi), short_final)
+        if shared not in _TOKEN_SHARED:
+            _TOKEN_SHARED[shared] = ({}, {})
+        self._cache, self._viable_cache = _TOKEN_SHARED[shared]
+        self._rows: dict[int, tuple[list[int], int, _Row]] = {}
+        self.stats = {"steps": 0, "masks_built": 0, "fallbacks": 0}
+
+    # --- the constraint --------------------------------------------------------------------
+    def __call__(self, row: int, ids: list[int]) -> np.ndarray | None:
+        ref, read, st = self._rows.get(row, (None, 0, None))
+        if st is None or ref is not ids or len(ids) < read:
+            ref, read, st = ids, 0, _Row()  # a new piece in this row
+        for i in ids[read:]:
+            self._feed_id(st, int(i))
+        self._rows[row] = (ref, len(ids), st)
+        self.stats["steps"] += 1
+        return self._mask(st)
+
+    def reset(self) -> None:
+        self._rows.clear()
+
+    # --- helpers for tests and tools -------------------------------------------------------
+    def state_after(self, tokens: list[str]) -> _Row:
+        st = _Row()
+        for tok in tokens:
+            for ch in tok:
+                self.chars._feed(st, ch)
+        return st
+
+    def allowed_after(self, tokens: list[str]) -> set[str]:
+        """The tokens (and END as '</s>') allowed after START + tokens."""
+        mask = self._mask(self.state_after(tokens))
+        if mask is None:
+            return set(self.vocab)
+        return {self.vocab[i] for i in np.flatnonzero(mask)}
+
+    def violations(self, tokens: list[str], *, end: bool = True) -> list[int]:
+        """Positions in `tokens` the grammar would not have allowed there (len(tokens) for
+        END after them, when `end`)."""
+        st, bad = _Row(), []
+        for k, tok in enumerate(tokens):
+            mask = self._mask(st)
+            if mask is not None and (tok not in self.index or not mask[self.index[tok]]):
+                bad.append(k)
+            for ch in tok:
+                self.chars._feed(st, ch)
+        if end and self.end_id >= 0:
+            mask = self._mask(st)
+            if mask is not None and not mask[self.end_id]:
+                bad.append(len(tokens))
+        return bad
+
+    # --- masks -----------------------------------------------------------------------------
+    def _feed_id(self, st: _Row, i: int) -> None:
+        tok = self.vocab[i] if 0 <= i < self.size else PAD
+        if tok == START:
+            st.__init__()
+        elif tok == END:
+            st.phase = "E"
+        elif tok != PAD:
+            for ch in tok:
+                self.chars._feed(st, ch)
+
+    def _mask(self, st: _Row) -> np.ndarray | None:
+        if st.phase == "E":
+            return None
+        key = st.key()
+        if key in self._cache:
+            return self._cache[key]
+        self.stats["masks_built"] += 1
+        mask = np.zeros(self.size, dtype=bool)
+        self._walk(st, self.trie, mask)
+        if self.end_id >= 0 and self.chars._can_end(st):
+            mask[self.end_id] = True
+        if not mask.any():
+            self.stats["fallbacks"] += 1
+            mask = None
+        if len(self._cache) > MAX_CACHED:
+            self._cache.clear()
+        self._cache[key] = mask
+        return mask
+
+    def _walk(self, st: _Row, node: _TokenTrie, mask: np.ndarray) -> None:
+        """Mark the tokens below `node` whose characters the parser accepts from `st` and
+        that leave a state with a way on."""
+        for ch, child in node.children.items():
+            after = st.clone()
+            if not self.chars._feed(after, ch):
+                continue  # refused here: so is every token that continues with ch
+            if child.ids and self._viable(after):
+                mask[child.ids] = True
+            if child.children:
+                self._walk(after, child, mask)
+
+    def _viable(self, st: _Row, depth: int = VIABLE_DEPTH) -> bool:
+        """Can the text go on from `st` for `depth` more tokens (or end before)? The
+        character grammar refuses most dead ends itself, but it judges some constructs only
+        once they end (a tuplet spec `(9:8:` gets its last digit before its room is
+        checked), and a token vocabulary may lack the characters that would save a state:
+        looking a few tokens ahead catches those."""
+        key = st.key()
+        hit = self._viable_cache.get(key)
+        if hit is not None:
+            known, ok = hit  # ok for `known` tokens: so for fewer; not ok: not for more
+            if (ok and known >= depth) or (not ok and known <= depth):
+                return ok
+        ok = bool(self.end_id >= 0 and self.chars._can_end(st)) or self._any(st, self.trie, depth)
+        if len(self._viable_cache) > MAX_CACHED:
+            self._viable_cache.clear()
+        self._viable_cache[key] = (depth, ok)
+        return ok
+
+    def _any(self, st: _Row, node: _TokenTrie, depth: int) -> bool:
+        for ch, child in node.children.items():
+            after = st.clone()
+            if not self.chars._feed(after, ch):
+                continue
+            if child.ids and (depth <= 1 or self._viable(after, depth - 1)):
+                return True
+            if child.children and self._any(after, child, depth):
+                return True
+        return False

@@ -1,4 +1,5 @@
-"""The ABC way: a character-level LSTM over ABC notation (folk tunes).
+"""The ABC way: an LSTM over ABC notation (folk tunes), by characters (the default) or by
+folk-rnn-style tokens (`vocabulary: "tokens"`, see `abc_tokens`).
 
 Each tune trains as `M:…\nL:…\nK:…\n<body>` between START and END: the header fields a user
 may prime come first and in a fixed order, so a prime of `M:6/8\nL:1/8\nK:D\n` is exactly the
@@ -8,12 +9,14 @@ not music, and the site names generated tunes itself.
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from fractions import Fraction
 from typing import Any
 
-from .base import Way
+from . import abc_tokens
+from .base import START_ID, Way
 
 FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 # Header fields kept inside the body: they change meter, unit or key mid-tune.
@@ -206,6 +209,7 @@ class AbcWay(Way):
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.
         "quick": {
+            "vocabulary": "chars",  # "chars" or "tokens" (see abc_tokens)
             "embedding_dim": 32,
             "units": [192],
             "batch_size": 32,
@@ -215,6 +219,7 @@ class AbcWay(Way):
         },
         # The original write-up's sizes: two stacked LSTM(256), 100-char sequences, batch 64.
         "full": {
+            "vocabulary": "chars",
             "embedding_dim": 64,
             "units": [256, 256],
             "dropout": 0.2,
@@ -226,6 +231,7 @@ class AbcWay(Way):
         },
         # For tests: trains in seconds.
         "tiny": {
+            "vocabulary": "chars",
             "embedding_dim": 8,
             "units": [16],
             "batch_size": 8,
@@ -237,15 +243,55 @@ class AbcWay(Way):
         },
     }
 
+    # "chars" (one symbol per character) or "tokens" (notes, durations, bar lines, header
+    # fields…, see abc_tokens). A run's own choice lives in its config; `prepare` and
+    # `encode_prime` tokenize with a copy of the way set to it, so that two runs in one
+    # process never see each other's choice.
+    vocabulary = abc_tokens.CHARS
+
     def tokenize(self, text: str) -> list[str]:
+        if self.vocabulary == abc_tokens.TOKENS:
+            return abc_tokens.tokenize(text)
         return list(text)
+
+    def with_vocabulary(self, vocabulary: str) -> AbcWay:
+        """This way tokenizing with `vocabulary` ("chars" or "tokens")."""
+        view = copy.copy(self)
+        view.vocabulary = abc_tokens.check_vocabulary(vocabulary)
+        return view
 
     def resolve_config(self, *, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
         config = super().resolve_config(preset=preset, overrides=overrides)
         if not isinstance(config.get("transpose"), bool):
             # The MIDI way takes a semitone span; the ABC way's transpositions are fixed.
             raise ValueError(f"transpose must be true or false (got {config['transpose']!r})")
+        abc_tokens.check_vocabulary(config.get("vocabulary"))
         return config
+
+    def prepare(self, *, texts: list[str], config: dict[str, Any], seed: int):
+        # A run stored before the option existed has no "vocabulary": it trained on characters.
+        vocabulary = config.get("vocabulary", abc_tokens.CHARS)
+        view = self.with_vocabulary(vocabulary)
+        prepared = Way.prepare(view, texts=texts, config=config, seed=seed)
+        prepared.stats["vocabulary"] = vocabulary
+        return prepared
+
+    def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
+        """A prime → ids after START, tokenized as the run's vocabulary was (its symbol list
+        tells which). A symbol the model never saw raises, named."""
+        view = self.with_vocabulary(abc_tokens.vocabulary_of(vocab))
+        index = {tok: i for i, tok in enumerate(vocab)}
+        tokens = view.tokenize(prime) if prime else []
+        missing = list(dict.fromkeys(t for t in tokens if t not in index))
+        if missing:
+            what = "tokens" if view.vocabulary == abc_tokens.TOKENS else "characters"
+            shown = ", ".join(repr(t) for t in missing[:10])
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            raise ValueError(
+                f"the opening uses symbols the model never saw ({what} not in the "
+                f"vocabulary it trained on): {shown}{more}"
+            )
+        return [START_ID, *(index[t] for t in tokens)]
 
     def augment(self, text: str, config: dict[str, Any]) -> list[str]:
         """With `transpose` on: the tune a major second up and down (see TRANSPOSITIONS),
@@ -316,10 +362,16 @@ class AbcWay(Way):
         """A sampling constraint (see `ml.sampler.Constraint`) that keeps generated text a
         well-formed tune: headers in order, closed chord symbols, chords and grace groups,
         no header fields in the body, bars of the meter's length, repeats abc2midi accepts,
-        END only after a bar line. See `abc_grammar`. None when the vocabulary cannot even
-        write a bar line or a header (a model trained on something else)."""
-        from .abc_grammar import AbcGrammar
+        END only after a bar line. See `abc_grammar`; a token vocabulary gets
+        `AbcTokenGrammar`, the same rules judged token by token. None when the vocabulary
+        cannot even write a bar line or a header (a model trained on something else)."""
+        from .abc_grammar import AbcGrammar, AbcTokenGrammar
 
+        if abc_tokens.vocabulary_of(vocab) == abc_tokens.TOKENS:
+            fields = {tok[:2] for tok in vocab if len(tok) > 2}
+            if not ({"|", "\n"} <= set(vocab) and {"M:", "L:", "K:"} <= fields):
+                return None
+            return AbcTokenGrammar(vocab)
         if not {"|", "\n", ":", "M", "L", "K"} <= set(vocab):
             return None
         return AbcGrammar(vocab)

@@ -151,6 +151,7 @@ def test_an_unsupported_method_is_a_405(anon, staff_api, world, unchanged):
         ({"config": {"dropout": [1]}}, "config"),
         ({"config": {"colour": "blue"}}, "config"),
         ({"config": {"learning_rate": 5}}, "config"),
+        ({"config": {"vocabulary": "words"}}, "config"),
         ({"corpus": 999999}, "corpus"),
         ({"corpus": "tiny"}, "corpus"),
         ({"corpus": None}, "corpus"),
