@@ -1,0 +1,63 @@
+"""Compile the numba functions the site uses, once and in one process (called by setup.sh).
+
+Why: librosa's and our sampler's numba functions are cached on disk (`cache=True`), and
+numba's cache is not safe against concurrent writers. Two processes that compile the same
+function at once (two Celery workers, a test and its worker, two checkouts sharing a
+virtualenv) can leave an index that points one signature at another's machine code; every
+later process that loads it then segfaults. Seen here: after two processes first ran pYIN
+together, `librosa.pyin` crashed in `util.localmin` in every new process. Compiling every
+signature the site uses here, before anything runs in parallel, means later processes only
+read the cache.
+
+Exit status: 0 when every function ran. setup.sh runs this in a child process, and when it
+dies of a signal (a cache already corrupted) deletes the numba caches and runs it again.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def warm_librosa() -> None:
+    # The calls the audio way and its measures make, with the dtypes they pass (float32).
+    from evaluation.metrics import audio as metrics
+    from generator.audio import dsp
+
+    sr = metrics.SAMPLE_RATE
+    t = np.arange(sr, dtype=np.float64) / sr
+    y = (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    metrics.clip_metrics(y)
+    mag = np.sqrt(metrics._power(y)).astype(np.float32)
+    dsp.griffin_lim(mag, n_iter=2, phase=np.zeros_like(mag), length=y.size)
+
+
+def warm_sampler() -> None:
+    from generator.ml import sampler
+
+    rng = np.random.default_rng(0)
+    vocab, units = 12, 8
+    net = sampler.Net(
+        table=rng.standard_normal((vocab, 4 * units)).astype(np.float32),
+        recurrent=[rng.standard_normal((units, 4 * units)).astype(np.float32)],
+        biases=[np.zeros(4 * units, dtype=np.float32)],
+        dense=[
+            (
+                rng.standard_normal((units, vocab)).astype(np.float32),
+                np.zeros(vocab, np.float32),
+                False,
+            )
+        ],
+        units=[units],
+    )
+    sampler.sample(net, prime=[1], seeds=[1, 2], max_tokens=8)
+
+
+if __name__ == "__main__":
+    warm_librosa()
+    warm_sampler()
+    print("warm_numba: numba caches written")
