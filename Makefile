@@ -19,10 +19,11 @@ run: setup
 test: setup
 	@scripts/test.sh $(PYTEST_ARGS)
 
-## lint: ruff check and ruff format --check
+## lint: ruff check, ruff format --check and the import contracts (lint-imports)
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 ## format: apply ruff's fixes and formatting
 format: setup

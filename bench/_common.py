@@ -37,7 +37,7 @@ def ratio(label: str, fast: float, slow: float) -> str:
 def nottingham_abc_texts() -> list[str] | None:
     from django.conf import settings
 
-    from generator.ways.abc_text import split_tunes
+    from musiclib.ways.abc_text import split_tunes
 
     folder = settings.NOTTINGHAM_DIR / "ABC_cleaned"
     if not folder.is_dir():
@@ -51,7 +51,7 @@ def nottingham_abc_texts() -> list[str] | None:
 def oneills_texts() -> list[str]:
     from music21 import corpus
 
-    from generator.ways.abc_text import split_tunes
+    from musiclib.ways.abc_text import split_tunes
 
     texts = []
     for path in sorted(corpus.getWork("oneills1850")):

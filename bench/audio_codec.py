@@ -40,9 +40,9 @@ def main() -> None:
     ap.add_argument("--refine", type=int, nargs="+", default=[8, 32])
     args = ap.parse_args()
     setup_django()
-    from evaluation.metrics import audio as am
-    from generator.audio import dsp
-    from generator.ways.audio_frames import WAY, media_root, parse_tune_text
+    from musiclib.audio import dsp
+    from musiclib.metrics import audio as am
+    from musiclib.ways.audio_frames import WAY, media_root, parse_tune_text
 
     cache = ROOT / "var" / "audio_quality" / f"corpus_{args.chorales}.json"
     texts = json.loads(cache.read_text()) if cache.is_file() else []

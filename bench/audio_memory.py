@@ -64,7 +64,7 @@ def synthesise(folder: Path, minutes: int) -> list[Path]:
 
 
 def child(approach: str, folder: str, k: int) -> None:
-    from generator.audio import dsp
+    from musiclib.audio import dsp
 
     paths = sorted(Path(folder).glob("*.flac"))
     t0 = time.perf_counter()
@@ -103,10 +103,10 @@ def measure(approach: str, folder: Path, k: int) -> dict:
 
 def generation_speed() -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from generator.audio import dsp
-    from generator.ml import model as ml_model
-    from generator.ml import sampler
-    from generator.ways.audio_frames import WAY
+    from musiclib.audio import dsp
+    from musiclib.ml import model as ml_model
+    from musiclib.ml import sampler
+    from musiclib.ways.audio_frames import WAY
 
     config = WAY.resolve_config(preset="quick", overrides=None)
     k = config["codebook_size"]

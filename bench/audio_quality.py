@@ -7,7 +7,7 @@ Renders Bach chorale melodies from music21's corpus with FluidSynth (the `music2
 import, into var/audio_quality/media), trains the audio way's quick model with the site's
 own code (`AudioWay.prepare`, `ml.model`, `ml.trainer`), samples N unprimed clips of 10 s
 as the site does (the way's grammar, a new phrase after each END) and measures sets of N
-clips with `evaluation.metrics.audio`, generated and oracle clips once per decoder
+clips with `musiclib.metrics.audio`, generated and oracle clips once per decoder
 (Griffin-Lim, phase, phase+--refine) with codec figures beside them:
 
 - generated: the model's clips, decoded with the run's codebook;
@@ -15,7 +15,7 @@ clips with `evaluation.metrics.audio`, generated and oracle clips once per decod
 - oracle: the same corpus clips through encode + decode alone (the representation's ceiling);
 - control: the same clips' token runs (a code and its repeats) shuffled, then decoded: real
   codes and durations without a model's order (no-model control);
-- raw FFT: the original write-up's approach (`generator.audio.baseline`), trained on the
+- raw FFT: the original write-up's approach (`musiclib.audio.baseline`), trained on the
   training recordings' first seconds for one epoch.
 
 Prints a Markdown table and writes var/audio_quality/report.json.
@@ -79,12 +79,12 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=None, help="LSTM units instead of the preset's")
     args = ap.parse_args()
     setup_django()
-    from evaluation.metrics import audio as am
-    from generator.audio import dsp
-    from generator.ml import model as ml_model
-    from generator.ml import sampler, trainer
-    from generator.ways.audio_frames import WAY, media_root, parse_tune_text
-    from generator.ways.base import END_ID, START_ID
+    from musiclib.audio import dsp
+    from musiclib.metrics import audio as am
+    from musiclib.ml import model as ml_model
+    from musiclib.ml import sampler, trainer
+    from musiclib.ways.audio_frames import WAY, media_root, parse_tune_text
+    from musiclib.ways.base import END_ID, START_ID
 
     t0 = time.perf_counter()
     # Rendering costs ~1.5 s of CPU a chorale: reuse the last render of as many chorales
@@ -300,7 +300,7 @@ def main() -> None:
 
 
 def train_and_sample_baseline(clips, args):
-    from generator.audio.baseline import train_and_sample
+    from musiclib.audio.baseline import train_and_sample
 
     return train_and_sample(
         clips, seconds=args.seconds, count=args.clips, seed=args.seed, sr=22050, epochs=1

@@ -39,7 +39,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from music21 import converter
 
-    from generator.ways import midi_notes as mn
+    from musiclib.ways import midi_notes as mn
 
     cores = mn._cpu_count()
     print(f"{cores} cores; load average {os.getloadavg()[0]:.1f} at start")

@@ -42,7 +42,7 @@ def best_of(fn, repeat: int) -> tuple[float, object]:
 def fast_only(path: str, n: int) -> None:
     """Child process: time the shared sampler alone (no TensorFlow imported)."""
     sys.path.insert(0, str(ROOT))
-    from generator.ml import sampler
+    from musiclib.ml import sampler
 
     net = sampler.load_net(path)
 
@@ -60,8 +60,8 @@ def fast_only(path: str, n: int) -> None:
 
 def vocabulary() -> tuple[list[str], str]:
     sys.path.insert(0, str(ROOT))
-    from generator.ways import midi_notes as mn
-    from generator.ways.midi_notes import WAY
+    from musiclib.ways import midi_notes as mn
+    from musiclib.ways.midi_notes import WAY
 
     folder = NOTTINGHAM / "MIDI"
     if folder.is_dir():
@@ -87,9 +87,9 @@ def main() -> None:
         return fast_only(args.fast_only, args.tokens)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     vocab, corpus = vocabulary()
-    from generator.ml import sampler
-    from generator.ml.model import build_model
-    from generator.ways.midi_notes import WAY
+    from musiclib.ml import sampler
+    from musiclib.ml.model import build_model
+    from musiclib.ways.midi_notes import WAY
 
     config = WAY.resolve_config(preset="full", overrides={})
     model = build_model(config=config, vocab_size=len(vocab), seed=0)

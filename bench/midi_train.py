@@ -12,7 +12,7 @@ LSTM(512)×3 with 30% dropout and dense 256, on both sides.
   LSTM → LSTM → LSTM (last state only) → dense 256 → softmax, categorical cross-entropy,
   RMSprop, batch 64. An epoch makes every token a target once, at 100 LSTM steps each.
   Timed on `--original-windows` windows after a warm-up batch, extrapolated to the epoch.
-- site: the shared trainer (`generator.ml.trainer.train`) on the rhythm tokens of the same
+- site: the shared trainer (`musiclib.ml.trainer.train`) on the rhythm tokens of the same
   pieces: whole pieces from a zero state, every position a target, batch 32 (the preset).
   Timed on a second epoch over `--limit` random pieces (the first builds the graph), and
   extrapolated to the whole corpus by padded tokens (batch rows × width, counted exactly for
@@ -56,7 +56,7 @@ class Timer:
 
 
 def padded_tokens(pieces: list[np.ndarray], *, config: dict) -> int:
-    from generator.ml import data
+    from musiclib.ml import data
 
     return int(sum(x.size for x, _, _ in data.batches(pieces, config=config, seed=1)))
 
@@ -68,8 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(ROOT))
-    from generator.ways import midi_notes as mn
-    from generator.ways.midi_notes import WAY
+    from musiclib.ways import midi_notes as mn
+    from musiclib.ways.midi_notes import WAY
 
     folder = NOTTINGHAM / "MIDI"
     if folder.is_dir():
@@ -85,8 +85,8 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from generator.ml import data, trainer
-    from generator.ml.model import build_model
+    from musiclib.ml import data, trainer
+    from musiclib.ml.model import build_model
 
     config = WAY.resolve_config(preset="full", overrides={"val_fraction": 0.0})
     full = WAY.prepare(texts=texts, config=config, seed=0)

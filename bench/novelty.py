@@ -27,8 +27,8 @@ from _common import ROOT, ratio
 
 sys.path.insert(0, str(ROOT))
 
-from evaluation.metrics.index import CorpusIndex, brute_force_symbols, encode  # noqa: E402
-from evaluation.metrics.notes import Note, notes_from_abc, split_abc  # noqa: E402
+from musiclib.metrics.index import CorpusIndex, brute_force_symbols, encode  # noqa: E402
+from musiclib.metrics.notes import Note, notes_from_abc, split_abc  # noqa: E402
 
 COLLECTIONS = (("oneills1850", "O'Neill 1850"), ("ryansMammoth", "Ryan's Mammoth"),
                ("essenFolksong", "Essen"))  # fmt: skip

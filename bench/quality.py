@@ -22,14 +22,14 @@ and measures them, beside the held-out human tunes of the validation split:
 - idiom: median over tunes of the share of 4-note pitch patterns found in the training
   corpus (`CorpusIndex.idiom`);
 - copies: share of tunes `is_likely_copy` flags against the training corpus, with a
-  calibration computed on the training corpus (`evaluation.metrics.calibration`);
+  calibration computed on the training corpus (`musiclib.metrics.calibration`);
 - chars/s and tokens/s: sampling speed (characters of ABC text, and model steps = tokens,
   END included, generated per second, all rows of the batch; the same for a character
   vocabulary but for END), timed in a child process without TensorFlow; for the grammar
   also "warm": a second batch in the same process, whose grammars share the mask cache (as
   a generation worker's later jobs).
 
---vocabulary tokens trains on the token-level vocabulary (`generator/ways/abc_tokens.py`)
+--vocabulary tokens trains on the token-level vocabulary (`musiclib/ways/abc_tokens.py`)
 instead of characters; the grammar is then `AbcTokenGrammar`.
 
 Samplers: "incremental" (the site's sampler, state carried), "grammar" (the same with
@@ -129,8 +129,8 @@ class BestHooks:
 
 
 def train(args, way, prepared, config, tag: str) -> dict:
-    from generator.ml import trainer
-    from generator.ml.model import build_model
+    from musiclib.ml import trainer
+    from musiclib.ml.model import build_model
 
     out = ROOT / "var" / "quality"
     out.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ def bar_counts_with_meter_changes(tune: str) -> tuple[int, int]:
     its end. Identical to `_bar_counts` on tunes without a meter change."""
     from music21 import abcFormat
 
-    from generator.render.abc import _fraction, _is_section_mark, _token_length, first_tune
+    from musiclib.render.abc import _fraction, _is_section_mark, _token_length, first_tune
 
     handler = abcFormat.ABCFile().readstr(first_tune(tune))
     if not handler.tokens or not handler.definesMeasures():
@@ -232,9 +232,9 @@ class Judge:
     """The five measures for a set of tunes, against the training corpus."""
 
     def __init__(self, train_texts: list[str]) -> None:
-        from evaluation.metrics.calibration import calibrate
-        from evaluation.metrics.index import CorpusIndex
-        from evaluation.metrics.notes import notes_from_abc
+        from musiclib.metrics.calibration import calibrate
+        from musiclib.metrics.index import CorpusIndex
+        from musiclib.metrics.notes import notes_from_abc
 
         t0 = time.perf_counter()
         tunes = {i: notes_from_abc(abc=t) for i, t in enumerate(train_texts)}
@@ -253,8 +253,8 @@ class Judge:
         )
 
     def measure(self, texts: list[str], *, way) -> dict:
-        from evaluation.metrics.calibration import is_likely_copy
-        from evaluation.metrics.notes import notes_from_abc
+        from musiclib.metrics.calibration import is_likely_copy
+        from musiclib.metrics.notes import notes_from_abc
 
         rows = []
         for k, text in enumerate(texts):
@@ -317,9 +317,9 @@ def sample_worker(job_path: str) -> None:
     training and would steal the sampler's core, as bench/sampler.py notes): sample the
     job's tunes and write texts and timings next to the job file."""
     sys.path.insert(0, str(ROOT))
-    from generator.ml import sampler
-    from generator.ways.abc_text import WAY as way
-    from generator.ways.base import END_ID
+    from musiclib.ml import sampler
+    from musiclib.ways.abc_text import WAY as way
+    from musiclib.ways.base import END_ID
 
     job = json.loads(Path(job_path).read_text())
     net, vocab = sampler.load_net(job["net"]), job["vocab"]
@@ -521,8 +521,8 @@ def main() -> None:
             print(table(list(report["results"].items())))
         return
     setup_django()
-    from generator.ml import sampler, trainer
-    from generator.ways import get_way
+    from musiclib.ml import sampler, trainer
+    from musiclib.ways import get_way
 
     way = get_way("abc")
     overrides = {"sequence_mode": args.sequence_mode} if args.sequence_mode else {}

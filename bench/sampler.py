@@ -25,7 +25,7 @@ from _common import ratio, setup_django, timed
 
 def fast_only(path: str, n: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from generator.ml import sampler
+    from musiclib.ml import sampler
 
     net = sampler.load_net(path)
 
@@ -54,9 +54,9 @@ def main() -> None:
     if args.fast_only:
         return fast_only(args.fast_only, args.chars)
     setup_django()
-    from generator.ml import model as ml_model
-    from generator.ml import sampler, trainer
-    from generator.ways import get_way
+    from musiclib.ml import model as ml_model
+    from musiclib.ml import sampler, trainer
+    from musiclib.ways import get_way
 
     config = get_way("abc").resolve_config(preset="full", overrides={})
     if args.checkpoint:

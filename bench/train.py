@@ -10,7 +10,7 @@ corpus a training target once:
   timed on `--original-windows` windows and extrapolated to the epoch;
 - plain sequence fit: one-hot 100-character windows, every position a target, `model.fit`
   on numpy arrays — the same work per character as the site's trainer;
-- site: `generator.ml.trainer.train` for one epoch: token ids through an embedding, whole
+- site: `musiclib.ml.trainer.train` for one epoch: token ids through an embedding, whole
   tunes batched by length, one `train_on_batch` per batch, every position a target.
 Each is timed after a warm-up on a few batches (which builds its graph).
 """
@@ -34,9 +34,9 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from generator.ml import data
-    from generator.ml.model import build_model
-    from generator.ways import get_way
+    from musiclib.ml import data
+    from musiclib.ml.model import build_model
+    from musiclib.ways import get_way
 
     way = get_way("abc")
     texts = None if args.corpus == "oneills" else nottingham_abc_texts()
@@ -104,7 +104,7 @@ def main() -> None:
     )
 
     # --- the site's trainer ---------------------------------------------------------------
-    from generator.ml import trainer
+    from musiclib.ml import trainer
 
     model = build_model(config=config, vocab_size=vocab, seed=0)
     run_ds = list(data.batches(prepared.train, config=config, seed=0))

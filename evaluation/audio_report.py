@@ -1,6 +1,6 @@
 """The run report of an audio-way run: is what it generates music rather than noise?
 
-Four sets of clips, measured with `evaluation.metrics.audio`: the run's generated pieces,
+Four sets of clips, measured with `musiclib.metrics.audio`: the run's generated pieces,
 clips of its corpus's recordings, the same clips through encode + decode alone (the
 representation's ceiling, "oracle", with the run's decoder) and with their token runs
 shuffled ("control": real codes and durations without a model's order). The original raw-FFT
@@ -21,8 +21,8 @@ import numpy as np
 from django.conf import settings
 
 from generator.models import Piece, TrainingRun
+from musiclib.metrics import audio as am
 
-from .metrics import audio as am
 from .models import RunReport
 
 CLIPS = 5
@@ -42,10 +42,10 @@ def _key(run: TrainingRun, pieces: list[Piece]) -> str:
 
 
 def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, Any]:
-    from generator.audio import dsp
     from generator.services.pieces import load_checkpoint_state
-    from generator.ways import get_way
-    from generator.ways.audio_frames import parse_tune_text
+    from musiclib.audio import dsp
+    from musiclib.ways import get_way
+    from musiclib.ways.audio_frames import parse_tune_text
 
     last = run.last_checkpoint
     if last is None:

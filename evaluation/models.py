@@ -20,7 +20,7 @@ class EvaluationStatus(models.TextChoices):
 class PieceEvaluation(models.Model):
     """How much one generated piece borrows from its run's corpus, and what it is like.
 
-    Copies are found up to transposition and tempo (see evaluation/metrics/index.py): a
+    Copies are found up to transposition and tempo (see musiclib/metrics/index.py): a
     passage counts as copied when its intervals and duration ratios occur, in order, in one
     corpus tune. Positions are note indexes (0-based) in the piece's and the tune's melody.
     """
@@ -73,7 +73,7 @@ class PieceEvaluation(models.Model):
     idiom_rhythm = models.FloatField(
         null=True, blank=True, help_text="Share of 4-note rhythm patterns found in the corpus."
     )
-    features = models.JSONField(default=dict, blank=True, help_text="evaluation.metrics.features")
+    features = models.JSONField(default=dict, blank=True, help_text="musiclib.metrics.features")
     computed_at = models.DateTimeField(null=True, blank=True)
     code_version = models.CharField(max_length=40, blank=True)
 

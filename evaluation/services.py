@@ -27,13 +27,13 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from generator.models import Corpus, GenerationJob, Piece, TrainingRun, Tune
+from musiclib.metrics import statistics as st
+from musiclib.metrics.calibration import Calibration, calibrate, group_variants, is_likely_copy
+from musiclib.metrics.features import features
+from musiclib.metrics.index import CorpusIndex, encode, longest_common_run
+from musiclib.metrics.melody import UnreadableText, notes_from_text
+from musiclib.metrics.notes import Note
 
-from . import statistics as st
-from .melody import UnreadableText, notes_from_text
-from .metrics.calibration import Calibration, calibrate, group_variants, is_likely_copy
-from .metrics.features import features
-from .metrics.index import CorpusIndex, encode, longest_common_run
-from .metrics.notes import Note
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, RunReport
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from generator.apis import ApiMixin, errors
+from musiclib.metrics.statistics import json_safe
 
 from . import survey_services
-from .statistics import json_safe
 from .survey_models import Survey
 
 

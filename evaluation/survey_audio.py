@@ -3,7 +3,7 @@
 Every clip, generated or human, goes through the same steps: the way's own MIDI (the same
 `Way.to_midi` the site plays), then `normalise_midi` (one fixed tempo, one instrument, every
 name, text, lyric and tempo event dropped, cut at a bar line of the first time signature,
-a fixed release tail), then `generator.render.midi_to_audio` (FluidSynth, the site's
+a fixed release tail), then `musiclib.render.midi_to_audio` (FluidSynth, the site's
 soundfont, ffmpeg to Ogg Vorbis) with the output's metadata stripped. What a listener gets
 depends on the notes and the meter only.
 """
@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.render import RenderError, midi_to_audio
-from generator.render._proc import output_tail, run
-from generator.ways.midi_notes import MidiError, read_varlen
+from musiclib.render import RenderError, midi_to_audio
+from musiclib.render._proc import output_tail, run
+from musiclib.ways.midi_notes import MidiError, read_varlen
 
 TAIL_SECONDS = 1.0  # release after the cut, faded out
 END_TOLERANCE_QUARTERS = 0.25  # a last bar this short of full still counts as played

@@ -84,7 +84,7 @@ def _sources(survey: Survey) -> list[tuple[str, str, list[Any]]]:
 
 def clip_render(*, survey: Survey, way: str, text: str) -> tuple[bytes, int, float]:
     """(Ogg bytes, bars, seconds) of one piece's text, the same steps for every source."""
-    from generator.ways import get_way
+    from musiclib.ways import get_way
 
     midi = get_way(way).to_midi(text)
     clip = normalise_midi(midi, tempo_qpm=survey.tempo_qpm, target_seconds=survey.clip_seconds)

@@ -11,9 +11,9 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from generator.models import Corpus, Piece, TrainingRun
+from musiclib.metrics import statistics as st
 
 from . import charts, services
-from . import statistics as st
 from .models import EvaluationStatus, PieceEvaluation
 
 # Scalar features exported as CSV columns (the histograms and the transition matrix are in
@@ -37,7 +37,7 @@ def _abc_vocabulary(run) -> str | None:
     """Which vocabulary an ABC run trained on ("chars" or "tokens"), None for other ways."""
     if run.way != "abc":
         return None
-    from generator.ways.abc_tokens import vocabulary_of
+    from musiclib.ways.abc_tokens import vocabulary_of
 
     return (run.config or {}).get("vocabulary") or vocabulary_of(run.vocab or [])
 

@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
+from musiclib.ways import get_way
+
 from . import services
 from .models import (
     Checkpoint,
@@ -16,7 +18,6 @@ from .models import (
     TrainingRun,
     Tune,
 )
-from .ways import get_way
 
 
 def _report(modeladmin, request, rows, verb, fn):

@@ -685,7 +685,7 @@ def _check_upload(corpus: Corpus, upload: Any) -> None:
     """Refuse at once what the import would refuse (ABC corpora: binary or no tune)."""
     if corpus.way != Way.ABC:
         return
-    from .ways.abc_text import split_tunes
+    from musiclib.ways.abc_text import split_tunes
 
     upload.seek(0)
     raw = upload.read()

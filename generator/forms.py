@@ -5,11 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from musiclib.ways.abc_text import default_unit_length
+from musiclib.ways.midi_notes import MAX_PRIMER_BARS
+
 from . import selectors
 from .models import Tune, Way
 from .services.pieces import DEFAULT_PRIMER_BARS
-from .ways.abc_text import default_unit_length
-from .ways.midi_notes import MAX_PRIMER_BARS
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
 

@@ -24,6 +24,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from musiclib.ways.midi_notes import MAX_PRIMER_BARS
+
 from . import selectors
 from .models import (
     Checkpoint,
@@ -37,7 +39,6 @@ from .models import (
     Way,
 )
 from .services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
-from .ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
 DOWNLOAD_FORMATS = ("abc", "midi", "musicxml", "audio")
@@ -930,7 +931,7 @@ class GenerationRequestSerializer(serializers.Serializer):
         return self._header(value, "key")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from .ways.abc_text import default_unit_length
+        from musiclib.ways.abc_text import default_unit_length
 
         ckpt_id, run_id = attrs.get("checkpoint"), attrs.get("run")
         if ckpt_id is None and run_id is None:
@@ -1001,7 +1002,7 @@ class GenerationRequestSerializer(serializers.Serializer):
                 {"prime": ["An audio-way run continues a recording: give prime_audio."]}
             )
         if attrs.get("seconds") is not None:
-            from .audio.dsp import FRAME_RATE
+            from musiclib.audio.dsp import FRAME_RATE
 
             attrs["max_length"] = max(16, round(attrs["seconds"] * FRAME_RATE))
 

@@ -236,7 +236,7 @@ def _media_cache(kind: str, pk: int, text: str, ext: str) -> Path:
 def _score_input(way_name: str, text: str) -> tuple[str, str]:
     if way_name == "abc":
         return text, "abc"
-    from .ways import get_way
+    from musiclib.ways import get_way
 
     return get_way(way_name).to_musicxml(text).decode("utf-8"), "musicxml"
 
@@ -252,7 +252,7 @@ def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], 
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     try:
-        from .render import score_svg
+        from musiclib.render import score_svg
 
         data, fmt = _score_input(way, text)
         pages = score_svg(data=data, fmt=fmt)
@@ -496,7 +496,7 @@ def _audio_piece_file(piece: Piece, fmt: str) -> bytes:
     path = _media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
     if path.exists():
         return path.read_bytes()
-    from .render._proc import run
+    from musiclib.render._proc import run
 
     with tempfile.TemporaryDirectory(prefix="piece-ogg-") as tmp:
         Path(tmp, "in.wav").write_bytes(wav)
@@ -521,8 +521,8 @@ def piece_spectrogram(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("Only an audio piece has a spectrogram.")
     path = _media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
     if not path.exists():
-        from .audio.dsp import read_wav_bytes
-        from .audio.image import spectrogram_png
+        from musiclib.audio.dsp import read_wav_bytes
+        from musiclib.audio.image import spectrogram_png
 
         _write_atomic(path, spectrogram_png(read_wav_bytes(_read_field(piece.audio))))
     response = HttpResponse(path.read_bytes(), content_type="image/png")
@@ -534,7 +534,7 @@ def _musicxml(*, kind: str, pk: int, way: str, text: str) -> bytes:
     path = _media_cache(f"musicxml/{kind}", pk, f"{way}\n{text}", "musicxml")
     if path.exists():
         return path.read_bytes()
-    from .ways import get_way
+    from musiclib.ways import get_way
 
     try:
         data = get_way(way).to_musicxml(text)
@@ -625,7 +625,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
     max_length, prime = data["max_length"], form.prime()
     if checkpoint.run.way == "audio":
         # Audio models count seconds and continue a recording, not ABC headers.
-        from .audio import FRAME_RATE
+        from musiclib.audio import FRAME_RATE
 
         if data.get("seconds"):
             max_length = min(int(round(data["seconds"] * FRAME_RATE)), 5000)
@@ -864,7 +864,7 @@ def _shown_config(run: TrainingRun) -> dict:
     read from its symbol list."""
     config = dict(run.config or {})
     if run.way == "abc" and "vocabulary" not in config:
-        from .ways.abc_tokens import vocabulary_of
+        from musiclib.ways.abc_tokens import vocabulary_of
 
         config["vocabulary"] = vocabulary_of(run.vocab or [])
     return config
@@ -1070,7 +1070,7 @@ def _tune_midi(tune: Tune) -> bytes:
     path = _media_cache("tunes/midi", tune.pk, tune.text, "mid")
     if path.exists():
         return path.read_bytes()
-    from .ways import get_way
+    from musiclib.ways import get_way
 
     try:
         data = get_way(tune.corpus.way).to_midi(tune.text)
@@ -1090,7 +1090,7 @@ def _tune_audio(tune: Tune) -> bytes:
         return path.read_bytes()
     midi = _tune_midi(tune)
     try:
-        from .render import midi_to_audio
+        from musiclib.render import midi_to_audio
 
         data = midi_to_audio(midi=midi, fmt="ogg")
     except Exception as exc:

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def warm_librosa() -> None:
     # The calls the audio way and its measures make, with the dtypes they pass (float32).
-    from evaluation.metrics import audio as metrics
-    from generator.audio import dsp
+    from musiclib.audio import dsp
+    from musiclib.metrics import audio as metrics
 
     sr = metrics.SAMPLE_RATE
     t = np.arange(sr, dtype=np.float64) / sr
@@ -37,7 +37,7 @@ def warm_librosa() -> None:
 
 
 def warm_sampler() -> None:
-    from generator.ml import sampler
+    from musiclib.ml import sampler
 
     rng = np.random.default_rng(0)
     vocab, units = 12, 8

@@ -14,7 +14,7 @@ def oneills_tunes(n: int) -> list[str]:
     """The first n tunes of O'Neill's 1850 (bundled with music21: present everywhere)."""
     from music21 import corpus as m21corpus
 
-    from generator.ways.abc_text import split_tunes
+    from musiclib.ways.abc_text import split_tunes
 
     texts: list[str] = []
     for path in sorted(m21corpus.getWork("oneills1850")):

@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
                 ('likely_copy', models.BooleanField(help_text='Borrows more than 95% of held-out human tunes (calibrated).', null=True)),
                 ('idiom_pitch', models.FloatField(blank=True, help_text='Share of 4-note pitch patterns found in the corpus.', null=True)),
                 ('idiom_rhythm', models.FloatField(blank=True, help_text='Share of 4-note rhythm patterns found in the corpus.', null=True)),
-                ('features', models.JSONField(blank=True, default=dict, help_text='evaluation.metrics.features')),
+                ('features', models.JSONField(blank=True, default=dict, help_text='musiclib.metrics.features')),
                 ('computed_at', models.DateTimeField(blank=True, null=True)),
                 ('code_version', models.CharField(blank=True, max_length=40)),
                 ('copy_tune', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='generator.tune')),

@@ -16,11 +16,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from musiclib.ways import get_way
+from musiclib.ways.abc_text import check_abc_tune, split_tunes
+from musiclib.ways.base import ImportRefused, content_hash
+from musiclib.ways.pool import cpu_count, map_processes
+
 from ..models import Corpus, ImportJob, JobStatus, Tune, Way
-from ..ways import get_way
-from ..ways.abc_text import check_abc_tune, split_tunes
-from ..ways.base import content_hash
-from ..ways.pool import cpu_count, map_processes
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ class Item:
     file: str
     number: int
     text: str
-
-
-class ImportRefused(ValueError):
-    """The source as a whole cannot be imported (not ABC, missing, empty)."""
 
 
 def corpus_get_or_create(*, name: str, way: str = Way.ABC, source: str = "") -> Corpus:
@@ -99,17 +96,15 @@ def _check_all(texts: list[str], progress: Progress | None) -> list[tuple[str | 
 
 
 def _items_for(corpus: Corpus, source: str, upload: tuple[str, bytes] | None) -> list[Item]:
+    if upload is not None and len(upload[1]) > settings.MAX_UPLOAD_BYTES:
+        raise ImportRefused(f"{upload[0]} is larger than {settings.MAX_UPLOAD_BYTES} bytes")
     if corpus.way != Way.ABC:
-        from ..ways import get_way as _get
-
-        reader = getattr(_get(corpus.way), "import_items", None)
+        reader = getattr(get_way(corpus.way), "import_items", None)
         if reader is None:
             raise ImportRefused(f"importing is not available for the {corpus.way} way yet")
         return reader(source=source, upload=upload)
     if upload is not None:
         name, raw = upload
-        if len(raw) > settings.MAX_UPLOAD_BYTES:
-            raise ImportRefused(f"{name} is larger than {settings.MAX_UPLOAD_BYTES} bytes")
         if b"\x00" in raw[:4096]:
             raise ImportRefused(f"{name} is not an ABC file: it is binary")
         try:

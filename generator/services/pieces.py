@@ -15,10 +15,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from ..ml import sampler
+from musiclib.ml import sampler
+from musiclib.ways import get_way
+from musiclib.ways.base import START_ID
+
 from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun, Tune, Way
-from ..ways import get_way
-from ..ways.base import START_ID
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def primer_build(
     Returns (event text, its source for the job). The upload is read in memory and never
     stored. Raises PrimerError naming the field (`primer_tune`, `primer_midi`,
     `primer_bars`); nothing is written either way."""
-    from ..ways import midi_notes
+    from musiclib.ways import midi_notes
 
     field = "primer_midi" if upload is not None else "primer_tune"
     if (tune_id is None) == (upload is None):
@@ -463,7 +464,7 @@ def epoch_sample(*, checkpoint: Checkpoint) -> GenerationJob:
 
 def piece_render_audio(*, piece: Piece, fmt: str = "ogg") -> Piece:
     """Render the piece's MIDI to audio with FluidSynth and store it as the piece's file."""
-    from ..render import midi_to_audio
+    from musiclib.render import midi_to_audio
 
     if piece.audio or not piece.midi:
         return piece

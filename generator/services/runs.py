@@ -21,8 +21,9 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from musiclib.ways import get_way
+
 from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
-from ..ways import get_way
 from .corpora import iter_corpus_texts
 
 log = logging.getLogger(__name__)
@@ -180,8 +181,8 @@ class _RunHooks:
         return TrainingRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
     def epoch_end(self, *, epoch: int, logs: dict[str, float], model: Any, seconds: float) -> None:
-        from ..ml.sampler import net_from_keras, save_net
-        from ..ml.trainer import save_model
+        from musiclib.ml.sampler import net_from_keras, save_net
+        from musiclib.ml.trainer import save_model
 
         run = self.run
         folder = checkpoint_dir(run)
@@ -269,8 +270,8 @@ def training_run_execute(*, run_id: int, worker: str | None = None) -> TrainingR
 
 
 def _train(run: TrainingRun) -> TrainingRun:
-    from ..ml import model as ml_model
-    from ..ml import trainer
+    from musiclib.ml import model as ml_model
+    from musiclib.ml import trainer
 
     way = get_way(run.way)
     texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
@@ -280,7 +281,7 @@ def _train(run: TrainingRun) -> TrainingRun:
         # A resumed run keeps the state (the audio way's codebook) its checkpoints decode with.
         state = None
         if last is not None:
-            from ..ml.sampler import load_extra
+            from musiclib.ml.sampler import load_extra
 
             state = load_extra(str(sampler_path(Path(settings.MEDIA_ROOT) / last.file.name)))
         extra["state"] = state

@@ -53,8 +53,8 @@ class World:
 
 
 def make_tune(corpus: Corpus, *, text: str = REEL, number: int = 1, title: str = "") -> Tune:
-    from generator.ways.abc_text import parse_header
-    from generator.ways.base import content_hash
+    from musiclib.ways.abc_text import parse_header
+    from musiclib.ways.base import content_hash
 
     header = parse_header(text)
     return Tune.objects.create(

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from generator.audio.dsp import FRAME_RATE
 from generator.models import GenerationJob, JobStatus, Way
 from generator.services import corpus_get_or_create, corpus_import, training_run_execute
+from musiclib.audio.dsp import FRAME_RATE
 from tests.api.conftest import assert_error
 from tests.factories import make_run
 from tests.ways_audio.conftest import write_melodies

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from generator.models import GenerationJob
 from generator.services import prime_split
-from generator.ways.midi_notes import WAY, first_bars
+from musiclib.ways.midi_notes import WAY, first_bars
 from tests.api.conftest import assert_error
 from tests.ways_midi.builders import ASCENT, WALTZ, make_midi_world, midi_file_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.melody import notes_from_text
+from musiclib.metrics.melody import notes_from_text
 from tests.factories import make_tiny_corpus, make_trained_run
 
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from evaluation.metrics.notes import Note
 from generator.models import GenerationJob, Piece, TrainingRun
+from musiclib.metrics.notes import Note
 
 _NAMES = ("=C", "^C", "=D", "^D", "=E", "=F", "^F", "=G", "^G", "=A", "^A", "=B")
 _seq = itertools.count(1)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from evaluation import services
-from evaluation.melody import notes_from_text
+from musiclib.metrics.melody import notes_from_text
 from tests.evaluation.helpers import junk, make_piece, notes_to_abc, transposed
 from tests.factories import make_tiny_corpus, make_trained_run
 

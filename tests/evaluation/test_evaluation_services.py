@@ -9,12 +9,12 @@ import pytest
 from django.conf import settings
 
 from evaluation import services
-from evaluation.melody import notes_from_text
-from evaluation.metrics.calibration import is_likely_copy
-from evaluation.metrics.index import encode
 from evaluation.models import CorpusIndexState, EvaluationStatus, PieceEvaluation
 from evaluation.tasks import job_evaluate_task, piece_evaluate_task
 from generator.models import Checkpoint, Corpus, Piece, TrainingRun
+from musiclib.metrics.calibration import is_likely_copy
+from musiclib.metrics.index import encode
+from musiclib.metrics.melody import notes_from_text
 from tests.evaluation.helpers import junk, make_piece, notes_to_abc, transposed
 from tests.factories import make_tiny_corpus, oneills_tunes
 

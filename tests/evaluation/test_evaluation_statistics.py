@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from evaluation import charts
-from evaluation import statistics as st
-from evaluation.melody import UnreadableText, notes_from_event_text, notes_from_text
-from evaluation.metrics.features import features, intra_inter
-from evaluation.metrics.notes import notes_from_music21
-from generator.ways.midi_notes import parse_text, to_stream
+from musiclib.metrics import statistics as st
+from musiclib.metrics.features import features, intra_inter
+from musiclib.metrics.melody import UnreadableText, notes_from_event_text, notes_from_text
+from musiclib.metrics.notes import notes_from_music21
+from musiclib.ways.midi_notes import parse_text, to_stream
 from tests.factories import oneills_tunes
 
 
@@ -40,7 +40,7 @@ def test_a_text_that_cannot_be_read_raises_a_readable_error_and_an_empty_one_giv
 
 
 def test_compare_sets_gives_the_numbers_of_mgeval_intra_inter():
-    from evaluation.metrics.notes import notes_from_abc
+    from musiclib.metrics.notes import notes_from_abc
 
     melodies = [notes_from_abc(abc=t) for t in oneills_tunes(50)]
     feats = [features(notes=m) for m in melodies]

@@ -7,7 +7,7 @@ import pytest
 
 from evaluation import services
 from generator.models import Piece
-from generator.render import abc_validity
+from musiclib.render import abc_validity
 from tests.evaluation.helpers import make_piece
 
 pytestmark = pytest.mark.django_db

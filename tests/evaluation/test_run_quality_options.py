@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.metrics.notes import notes_from_abc
-from generator.ways.abc_text import WAY, NotTransposable, parse_header, transpose_abc
+from musiclib.metrics.notes import notes_from_abc
+from musiclib.ways.abc_text import WAY, NotTransposable, parse_header, transpose_abc
 from tests.factories import oneills_tunes
 
 

@@ -14,8 +14,8 @@ from django.test import Client
 
 from evaluation.survey_audio import TAIL_SECONDS, normalise_midi, parse_midi
 from evaluation.survey_models import Listener
-from generator.render import audio_duration
-from generator.ways import get_way
+from musiclib.render import audio_duration
+from musiclib.ways import get_way
 from tests.evaluation.survey_builders import MACHINE_TITLE, make_survey
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from metrics_corpus import ONEILL_FILES, bundled_abc
 
-from evaluation.metrics.notes import Note, notes_from_abc
+from musiclib.metrics.notes import Note, notes_from_abc
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evaluation.metrics.notes import split_abc
+from musiclib.metrics.notes import split_abc
 
 ONEILL_FILES = ("0001-0050.abc", "0051-0100.abc", "0201-0300.abc", "0301-0350.abc",
                 "0401-0486.abc", "0811-0899.abc")  # fmt: skip

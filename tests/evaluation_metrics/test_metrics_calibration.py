@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.metrics.calibration import calibrate, group_variants, is_likely_copy
-from evaluation.metrics.index import CorpusIndex
-from evaluation.metrics.notes import Note
+from musiclib.metrics.calibration import calibrate, group_variants, is_likely_copy
+from musiclib.metrics.index import CorpusIndex
+from musiclib.metrics.notes import Note
 
 
 def transposed(notes: list[Note], semitones: int) -> list[Note]:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from evaluation.metrics.features import LENGTH_BINS, SCALAR_FEATURES, features, intra_inter
-from evaluation.metrics.notes import Note
+from musiclib.metrics.features import LENGTH_BINS, SCALAR_FEATURES, features, intra_inter
+from musiclib.metrics.notes import Note
 
 # C4 quarter, E4 quarter, G4 half, E-flat4 eighth, D4 eighth, C4 quarter
 SIX = [Note(60, 1.0, 0.0), Note(64, 1.0, 1.0), Note(67, 2.0, 2.0), Note(63, 0.5, 4.0),

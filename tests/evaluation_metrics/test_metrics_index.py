@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluation.metrics.index import (
+from musiclib.metrics.index import (
     Copy,
     CorpusIndex,
     brute_force_longest_copy,
@@ -15,7 +15,7 @@ from evaluation.metrics.index import (
     gram_keys,
     longest_common_run,
 )
-from evaluation.metrics.notes import Note
+from musiclib.metrics.notes import Note
 
 
 def melody(pitches, durations=None) -> list[Note]:

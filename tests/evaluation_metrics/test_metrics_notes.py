@@ -8,7 +8,7 @@ import pytest
 from metrics_corpus import bundled_abc
 from music21 import chord, converter, note, stream, tie
 
-from evaluation.metrics.notes import Note, notes_from_abc, notes_from_music21, split_abc
+from musiclib.metrics.notes import Note, notes_from_abc, notes_from_music21, split_abc
 
 
 def tune(body: str, header: str = "M:4/4\nL:1/8\nK:C") -> str:

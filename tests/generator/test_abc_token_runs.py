@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from generator.models import JobStatus
 from generator.services import generation_job_create, generation_job_execute, training_run_create
-from generator.ways.abc_tokens import vocabulary_of
+from musiclib.ways.abc_tokens import vocabulary_of
 from tests.factories import make_trained_run
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,8 @@
 import pytest
 
-from generator.ways import get_way
-from generator.ways.abc_text import default_unit_length, split_tunes
-from generator.ways.base import END_ID, START_ID
+from musiclib.ways import get_way
+from musiclib.ways.abc_text import default_unit_length, split_tunes
+from musiclib.ways.base import END_ID, START_ID
 
 WAY = get_way("abc")
 

@@ -10,7 +10,7 @@ from generator.services import (
     training_run_create,
     training_run_start,
 )
-from generator.ways import get_way
+from musiclib.ways import get_way
 from tests.factories import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

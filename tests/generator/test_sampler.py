@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from generator.ml import sampler
-from generator.ml.model import build_model
-from generator.ways import get_way
+from musiclib.ml import sampler
+from musiclib.ml.model import build_model
+from musiclib.ways import get_way
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from generator.ml.trainer import load_model
 from generator.models import Checkpoint, JobStatus, Piece, TrainingRun
 from generator.services import (
     corpus_get_or_create,
@@ -16,6 +15,7 @@ from generator.services import (
     training_run_execute,
     training_run_resume,
 )
+from musiclib.ml.trainer import load_model
 from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db

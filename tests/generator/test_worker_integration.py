@@ -6,11 +6,11 @@ import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from generator.ml.trainer import load_model
 from generator.models import Checkpoint, JobStatus, Piece, TrainingRun
-from generator.render import abc_to_midi, audio_duration
 from generator.services import generation_job_create, training_run_create, training_run_start
 from generator.tasks import piece_render_task
+from musiclib.ml.trainer import load_model
+from musiclib.render import abc_to_midi, audio_duration
 from tests.factories import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from generator.ml.trainer import load_model
 from generator.models import Checkpoint, JobStatus, Piece
 from generator.services import (
     generation_job_create,
@@ -23,6 +22,7 @@ from generator.services import (
     training_run_resume,
 )
 from generator.services.runs import sampler_path
+from musiclib.ml.trainer import load_model
 from tests.factories import make_run, make_tiny_corpus
 
 pytestmark = pytest.mark.django_db

@@ -17,11 +17,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection
 
-from generator.ml.trainer import load_model
 from generator.models import Corpus, GenerationJob, ImportJob, JobStatus, Piece, TrainingRun
 from generator.services import generation_job_create, training_run_create, training_run_start
 from generator.services.recovery import LOST_REASON
 from generator.tasks import corpus_import_task
+from musiclib.ml.trainer import load_model
 from tests.factories import make_tiny_corpus, make_trained_run, oneills_tunes, wait_for
 from tests.reliability.conftest import restart_postgres, restart_redis
 

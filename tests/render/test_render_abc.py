@@ -5,7 +5,7 @@ import time
 import pytest
 from music21 import converter, harmony
 
-from generator.render import (
+from musiclib.render import (
     RenderError,
     abc_header,
     abc_to_midi,

@@ -4,8 +4,8 @@ from xml.dom import minidom
 
 import pytest
 
-from generator.render import RenderError, abc_to_musicxml, score_svg
-from generator.render.score import sanitize_svg
+from musiclib.render import RenderError, abc_to_musicxml, score_svg
+from musiclib.render.score import sanitize_svg
 from tests.render.tunes import GARBAGE, JIG, REEL, SCRIPT_TITLE
 
 # Verovio 6.4 segfaults on this ABC (the stray "]"); music21 reads it fine.

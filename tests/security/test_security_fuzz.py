@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from generator.models import Corpus, GenerationJob, ImportJob, JobStatus, Piece, Tune
 from generator.services import corpus_import
-from generator.ways.abc_text import MAX_TUNE_CHARS
-from generator.ways.midi_notes import MAX_FILE_BYTES, parse_midi_file
+from musiclib.ways.abc_text import MAX_TUNE_CHARS
+from musiclib.ways.midi_notes import MAX_FILE_BYTES, parse_midi_file
 from tests.factories import oneills_tunes
 
 pytestmark = pytest.mark.django_db

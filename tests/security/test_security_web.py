@@ -201,7 +201,7 @@ def test_the_api_returns_hostile_titles_as_json_strings(hostile, client):
 
 @pytest.mark.django_db
 def test_the_engraved_svg_keeps_a_hostile_title_as_text(hostile):
-    from generator.render.score import score_svg
+    from musiclib.render.score import score_svg
 
     for title in (True, False):
         pages = score_svg(data=HOSTILE_ABC, fmt="abc", title=title)
@@ -211,7 +211,7 @@ def test_the_engraved_svg_keeps_a_hostile_title_as_text(hostile):
             # The hostile composer line may appear, escaped, as text; never as markup.
             assert not re.search(r"<[^>]*\son\w+\s*=", svg, re.IGNORECASE)
             assert "<img" not in svg and "javascript:" not in svg.lower()
-    from generator.render.score import sanitize_svg
+    from musiclib.render.score import sanitize_svg
 
     evil = (
         '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script>'

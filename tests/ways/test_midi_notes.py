@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.ways import get_way
-from generator.ways import midi_notes as mn
-from generator.ways.midi_notes import WAY, Event, parse_text
+from musiclib.ways import get_way
+from musiclib.ways import midi_notes as mn
+from musiclib.ways.midi_notes import WAY, Event, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTTINGHAM = (
@@ -419,9 +419,9 @@ class NoHooks:
 def test_a_tiny_model_trains_on_chorale_melodies_and_samples_varied_reproducible_pieces(
     chorale_texts,
 ):
-    from generator.ml import sampler
-    from generator.ml.model import build_model
-    from generator.ml.trainer import train
+    from musiclib.ml import sampler
+    from musiclib.ml.model import build_model
+    from musiclib.ml.trainer import train
 
     config = WAY.resolve_config(preset="tiny", overrides={"sample_every": 0})
     prepared = WAY.prepare(texts=chorale_texts[:20], config=config, seed=3)

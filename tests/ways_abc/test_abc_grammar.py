@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.ways.abc_grammar import AbcGrammar
-from generator.ways.abc_text import WAY, split_tunes
-from generator.ways.base import END, SPECIALS
+from musiclib.ways.abc_grammar import AbcGrammar
+from musiclib.ways.abc_text import WAY, split_tunes
+from musiclib.ways.base import END, SPECIALS
 
 HEADER = "M:4/4\nL:1/8\nK:G\n"
 # Every character the two folk corpora use, so that masks are judged on a full vocabulary.
@@ -213,7 +213,7 @@ def malformed(text: str) -> str | None:
     render.abc_validity (music21's tokens), or a bar that overflows its meter anywhere."""
     from music21 import abcFormat
 
-    from generator.render.abc import _bar_counts, _sections, first_tune
+    from musiclib.render.abc import _bar_counts, _sections, first_tune
 
     full = WAY.finish(text, title="t")
     good, checked = _bar_counts(full)
@@ -226,7 +226,7 @@ def malformed(text: str) -> str | None:
 
 
 def abc2midi_error(text: str) -> str | None:
-    from generator.render.abc import _abc2midi
+    from musiclib.render.abc import _abc2midi
 
     _, output = _abc2midi(WAY.finish(text, title="t"))
     errors = [line for line in output if "error" in line.lower()]
@@ -274,10 +274,10 @@ def test_a_tiny_model_sampled_with_the_grammar_writes_bars_of_the_right_length()
     grammar, and check them with render.abc_validity's own bar check: every checked bar has
     the meter's length, and every tune music21 reads has at least 8 notes."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from generator.ml import sampler, trainer
-    from generator.ml.model import build_model
-    from generator.render import abc_validity
-    from generator.ways.base import END_ID
+    from musiclib.ml import sampler, trainer
+    from musiclib.ml.model import build_model
+    from musiclib.render import abc_validity
+    from musiclib.ways.base import END_ID
 
     texts = oneills_texts(150)
     config = WAY.resolve_config(preset="tiny", overrides={"val_fraction": 0.0})

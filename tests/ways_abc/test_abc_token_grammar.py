@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.ml import sampler
-from generator.ways import abc_tokens
-from generator.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
-from generator.ways.abc_text import WAY, split_tunes
-from generator.ways.base import END, END_ID, SPECIALS
+from musiclib.ml import sampler
+from musiclib.ways import abc_tokens
+from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
+from musiclib.ways.abc_text import WAY, split_tunes
+from musiclib.ways.base import END, END_ID, SPECIALS
 
 HEADER = ["M:6/8", "\n", "L:1/8", "\n", "K:G", "\n"]
 
@@ -116,7 +116,7 @@ def test_token_grammar_never_produces_an_invalid_tune_from_a_random_model(vocab)
     """An untrained model's tunes, sampled with the token grammar: every finished one
     parses in music21 with every checked bar of the meter's length and plays in abc2midi,
     and the grammar never had to give up (no fallback to an unconstrained step)."""
-    from generator.render import abc_validity
+    from musiclib.render import abc_validity
 
     constraint = WAY.grammar(vocab=vocab)
     # A few temperatures: a flat model wanders everywhere, a peaked one repeats itself.

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from generator.ways import abc_tokens
-from generator.ways.abc_text import WAY, split_tunes
-from generator.ways.base import END_ID, SPECIALS, START_ID
+from musiclib.ways import abc_tokens
+from musiclib.ways.abc_text import WAY, split_tunes
+from musiclib.ways.base import END_ID, SPECIALS, START_ID
 
 TUNE = """X:1
 T:Test

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evaluation.metrics.audio import (
+from musiclib.audio import dsp
+from musiclib.metrics.audio import (
     log_spectral_distance,
     pitch_track,
     spectral_convergence,
 )
-from generator.audio import dsp
 
 from .conftest import melody
 
@@ -120,7 +120,7 @@ def test_the_sounding_spans_drop_silence_and_the_release_and_split_at_long_break
 
 
 def test_an_old_checkpoints_state_without_phase_advances_still_renders(sine_tune):
-    from generator.ways.audio_frames import WAY, decoder_state
+    from musiclib.ways.audio_frames import WAY, decoder_state
 
     y, book, tokens = sine_tune
     text = " ".join(f"a{int(t)}" for t in tokens)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evaluation.metrics.audio import clip_metrics, pitch_class_distance
-from generator.audio import dsp
+from musiclib.audio import dsp
+from musiclib.metrics.audio import clip_metrics, pitch_class_distance
 
 from .conftest import hz, melody
 
@@ -22,7 +22,7 @@ def test_a_sine_melody_keeps_its_pitches_through_encode_and_decode(tmp_path):
     tokens = dsp.encode_file(path, book)
     assert tokens.size == 1 + int(4.0 * dsp.SAMPLE_RATE) // dsp.HOP
     y = dsp.decode_tokens(tokens, book, seed=1)
-    from evaluation.metrics.audio import pitch_track
+    from musiclib.metrics.audio import pitch_track
 
     midi = pitch_track(y)
     frames_per_note = tokens.size / len(notes)

@@ -9,10 +9,10 @@ import numpy as np
 import soundfile as sf
 from django.conf import settings
 
-from generator.audio import dsp
-from generator.ml import sampler
-from generator.ways.audio_frames import CORPUS_FOLDER, WAY, tune_text
-from generator.ways.base import END_ID, PAD_ID, START_ID
+from musiclib.audio import dsp
+from musiclib.ml import sampler
+from musiclib.ways.audio_frames import CORPUS_FOLDER, WAY, tune_text
+from musiclib.ways.base import END_ID, PAD_ID, START_ID
 
 from .conftest import SCALE, melody
 

@@ -9,8 +9,6 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from evaluation.metrics.audio import clip_metrics
-from generator.audio.dsp import read_wav_bytes
 from generator.models import JobStatus, Piece, Tune, Way
 from generator.services import (
     corpus_get_or_create,
@@ -20,6 +18,8 @@ from generator.services import (
     training_run_execute,
     training_run_resume,
 )
+from musiclib.audio.dsp import read_wav_bytes
+from musiclib.metrics.audio import clip_metrics
 from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db

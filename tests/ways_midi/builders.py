@@ -8,8 +8,8 @@ import itertools
 from dataclasses import dataclass
 
 from generator.models import Checkpoint, Corpus, JobStatus, TrainingRun, Tune, Way
-from generator.ways.base import SPECIALS, content_hash
-from generator.ways.midi_notes import WAY
+from musiclib.ways.base import SPECIALS, content_hash
+from musiclib.ways.midi_notes import WAY
 
 # Two little melodies in the MIDI way's event text (what a MIDI corpus tune stores).
 ASCENT = "M:4/4 K:0 n60_1 n62_1 n64_1 n65_1 | n67_2 n65_1 n64_1 | n62_1 n60_1 n62_2 | n60_4"

@@ -13,7 +13,7 @@ from generator.services import (
     prime_split,
     primer_build,
 )
-from generator.ways.midi_notes import (
+from musiclib.ways.midi_notes import (
     WAY,
     MidiError,
     describe_token,

@@ -43,14 +43,14 @@ _seq = itertools.count(1)
 
 @cache
 def midi_bytes(text: str = REEL) -> bytes:
-    from generator.render import abc_to_midi
+    from musiclib.render import abc_to_midi
 
     return abc_to_midi(abc=text)
 
 
 @cache
 def ogg_bytes(text: str = REEL) -> bytes:
-    from generator.render import midi_to_audio
+    from musiclib.render import midi_to_audio
 
     return midi_to_audio(midi=midi_bytes(text), fmt="ogg")
 
@@ -176,8 +176,8 @@ def bulk_pieces(world: World, n: int, **fields) -> list[Piece]:
 
 
 def make_tune(corpus: Corpus, *, text: str = REEL, number: int = 1, title: str = "") -> Tune:
-    from generator.ways.abc_text import parse_header
-    from generator.ways.base import content_hash
+    from musiclib.ways.abc_text import parse_header
+    from musiclib.ways.base import content_hash
 
     header = parse_header(text)
     return Tune.objects.create(

@@ -63,7 +63,7 @@ def test_a_tune_page_shows_score_player_and_downloads_like_a_piece(client, corpu
 
 
 def test_tune_audio_is_rendered_once_and_cached_under_media_root_tunes(client, corpus, monkeypatch):
-    from generator.render import audio_duration
+    from musiclib.render import audio_duration
 
     tune = corpus.tunes.get(number=1)
     response = client.get(reverse("tune_audio", args=[tune.pk]))
@@ -75,7 +75,7 @@ def test_tune_audio_is_rendered_once_and_cached_under_media_root_tunes(client, c
     def fail(**kwargs):
         raise AssertionError("rendered twice")
 
-    monkeypatch.setattr("generator.render.midi_to_audio", fail)
+    monkeypatch.setattr("musiclib.render.midi_to_audio", fail)
     assert client.get(reverse("tune_audio", args=[tune.pk])).content == response.content
 
 

@@ -51,7 +51,7 @@ def test_the_score_is_engraved_once_and_kept_under_media_root(client, piece, mon
     def fail(**kwargs):
         raise AssertionError("the score was engraved a second time")
 
-    monkeypatch.setattr("generator.render.score_svg", fail)
+    monkeypatch.setattr("musiclib.render.score_svg", fail)
     response = client.get(piece.get_absolute_url())
     assert response.status_code == 200 and "<svg" in response.content.decode()
 
@@ -114,7 +114,7 @@ def test_the_musicxml_download_is_musicxml_music21_reads(client, piece):
 
 
 def test_the_audio_download_is_an_ogg_with_a_duration(client, piece):
-    from generator.render import audio_duration
+    from musiclib.render import audio_duration
 
     response, body = download(client, piece, "audio")
     assert response["Content-Type"] == "audio/ogg"

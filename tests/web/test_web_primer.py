@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from generator.models import GenerationJob, JobStatus, Piece
 from generator.services import generation_job_create, prime_split
-from generator.ways.midi_notes import first_bars
+from musiclib.ways.midi_notes import first_bars
 from tests.ways_midi.builders import ASCENT, WALTZ, make_midi_tune, make_midi_world, midi_file_of
 
 pytestmark = pytest.mark.django_db

@@ -112,7 +112,7 @@ def test_nothing_user_given_is_marked_safe_in_the_templates():
         for line in path.read_text().splitlines()
         if re.search(r"\|\s*safe|autoescape off", line)
     ]
-    # Only the score: SVG that generator.render sanitises.
+    # Only the score: SVG that musiclib.render sanitises.
     assert uses == [("_score.html", uses[0][1])] and "svg|safe" in uses[0][1]
 
 

@@ -7,9 +7,9 @@ and every recording was held in memory at once. It produced noise and ran out of
 Here a recording becomes a sequence of *audio tokens*: short-time magnitude spectra (2048
 samples every 512 at 22.05 kHz, 43 a second) quantised into a codebook of a few hundred
 codewords fitted with k-means on a streamed sample of the run's training frames. The token
-LSTM is the shared one (`generator.ml`), trained with the same runs, checkpoints, epoch
+LSTM is the shared one (`musiclib.ml`), trained with the same runs, checkpoints, epoch
 samples and resume as the ABC and MIDI ways. Tokens decode to each codeword's mean magnitude
-spectrum and a waveform by Griffin-Lim (`generator.audio.dsp`). The codebook is saved into
+spectrum and a waveform by Griffin-Lim (`musiclib.audio.dsp`). The codebook is saved into
 every checkpoint's sampler file, so a checkpoint decodes on its own.
 
 Texts:
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import END_ID, SPECIALS, START_ID, Prepared, Way
+from .base import END_ID, SPECIALS, START_ID, ImportRefused, Prepared, Way
 
 STATE_PREFIX = "way_"  # arrays of the way's state in a checkpoint's sampler .npz
 CORPUS_FOLDER = "corpora/audio"  # under MEDIA_ROOT
@@ -76,9 +76,9 @@ def decoder_state(config: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def media_root() -> Path:
-    from django.conf import settings
+    from .. import config
 
-    return Path(settings.MEDIA_ROOT)
+    return config.media_root()
 
 
 def token_ids(text: str) -> list[int]:
@@ -341,7 +341,7 @@ class AudioWay(Way):
 
     def render(self, *, text: str, state: dict[str, np.ndarray], seed: int) -> tuple[bytes, dict]:
         """A piece's tokens → (WAV bytes, checks: seconds, RMS, spectral flatness, plays)."""
-        from evaluation.metrics.audio import loudness_and_flatness
+        from musiclib.metrics.audio import loudness_and_flatness
 
         from ..audio import dsp
 
@@ -437,12 +437,8 @@ class AudioWay(Way):
         return items
 
     def _import_upload(self, *, name: str, data: bytes, folder: Path) -> AudioItem:
-        from django.conf import settings
-
         from ..audio import dsp
 
-        if len(data) > settings.MAX_UPLOAD_BYTES:
-            raise _refused(f"{name} is larger than {settings.MAX_UPLOAD_BYTES} bytes")
         suffix = Path(name).suffix.lower()
         if suffix not in dsp.AUDIO_SUFFIXES:
             raise _refused(f"{name} is not a WAV, FLAC or OGG file")
@@ -509,8 +505,6 @@ def render_bach(
 
 
 def _refused(message: str) -> ValueError:
-    from ..services.corpora import ImportRefused
-
     return ImportRefused(message)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.stats import gaussian_kde
 
-from evaluation.metrics.notes import Note
+from musiclib.metrics.notes import Note
 
 # Note-length bins in quarterLength, MGEval's 12 classes: whole, dotted half, half, dotted
 # quarter, quarter, dotted eighth, eighth, dotted sixteenth, sixteenth, then the half,

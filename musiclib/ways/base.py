@@ -2,7 +2,7 @@
 
 A way turns a corpus piece's text into tokens and back, names its presets, and says how a
 decoded piece is described and validated. Everything else (vocabulary, train/validation
-split, the Keras model, training, sampling) is shared and lives in `generator.ml`.
+split, the Keras model, training, sampling) is shared and lives in `musiclib.ml`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+
+class ImportRefused(ValueError):
+    """The source as a whole cannot be imported (not this way's kind of file, missing, empty)."""
+
 
 PAD, START, END = "<pad>", "<s>", "</s>"
 SPECIALS = (PAD, START, END)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.metrics.index import CorpusIndex, encode, gram_keys
-from evaluation.metrics.notes import Note
+from musiclib.metrics.index import CorpusIndex, encode, gram_keys
+from musiclib.metrics.notes import Note
 
 VARIANT_N = 8
 VARIANT_THRESHOLD = 0.8

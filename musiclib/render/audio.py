@@ -8,12 +8,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
+from ..config import DEFAULT_SOUNDFONT  # noqa: F401  (re-exported for callers)
 from ._proc import output_tail, run
 from .errors import RenderError
 
-DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 SAMPLE_RATE = 44100
 # Peak level of the output. FluidSynth's default gain leaves a solo melody near -40 dBFS RMS,
 # too quiet next to other audio; it renders in float (no clipping) and the peak is set here.
@@ -30,9 +29,10 @@ _ENCODERS: dict[str, list[str]] = {
 
 
 def soundfont_path() -> Path:
-    """settings.SOUNDFONT_PATH, or Debian's FluidR3 GM font when Django is not configured."""
-    configured = getattr(settings, "SOUNDFONT_PATH", None) if settings.configured else None
-    return Path(configured or DEFAULT_SOUNDFONT)
+    """The site's SOUNDFONT_PATH setting, or Debian's FluidR3 GM font outside the site."""
+    from .. import config
+
+    return config.soundfont_path()
 
 
 def midi_to_audio(
@@ -59,7 +59,7 @@ def midi_to_audio(
     midi = _scale_tempo(_checked_midi(midi), tempo)
     soundfont = soundfont_path()
     if not soundfont.is_file():
-        raise RenderError(f"soundfont {soundfont} does not exist (settings.SOUNDFONT_PATH)")
+        raise RenderError(f"soundfont {soundfont} does not exist (the SOUNDFONT_PATH setting)")
 
     with tempfile.TemporaryDirectory(prefix="render-audio-") as tmp:
         workdir = Path(tmp)

@@ -44,7 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .base import END, SPECIALS, START, Way
+from .base import END, SPECIALS, START, ImportRefused, Way
 from .pool import cpu_count, map_processes
 
 GRID = 12  # grid steps per quarter note
@@ -1289,9 +1289,6 @@ class MidiWay(Way):
 
 
 def _refused(message: str) -> ValueError:
-    """The service's ImportRefused, imported only to refuse: its module needs Django set up."""
-    from ..services.corpora import ImportRefused
-
     return ImportRefused(message)
 
 

@@ -1,7 +1,7 @@
 """Piece and tune texts as melodies (`list[Note]`), whatever way they were written in.
 
 * ABC way: the text is ABC; `notes_from_abc` reads it (~0.2 ms a tune).
-* MIDI way: the text is the event text of generator/ways/midi_notes.py. `layout` (the first
+* MIDI way: the text is the event text of musiclib/ways/midi_notes.py. `layout` (the first
   half of that module's `to_stream`) already merges ties and places every event in time, so
   the melody is read from it directly: each note or chord becomes one Note with the chord's
   highest pitch, rests are skipped. That is exactly what
@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-from generator.models import Way
-
-from .metrics.notes import Note, notes_from_abc
+from .notes import Note, notes_from_abc
 
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
@@ -24,7 +22,7 @@ class UnreadableText(ValueError):
 
 def notes_from_event_text(*, text: str) -> list[Note]:
     """A MIDI-way event text → its melody (chord tops, ties merged, rests skipped)."""
-    from generator.ways.midi_notes import GRID, layout, parse_text
+    from musiclib.ways.midi_notes import GRID, layout, parse_text
 
     lay = layout(parse_text(text))
     return [Note(max(pitches), units / GRID, start / GRID) for start, units, pitches in lay.notes]
@@ -36,9 +34,9 @@ def notes_from_text(*, text: str, way: str) -> list[Note]:
     Raises UnreadableText when the text cannot be read at all (a malformed field, an
     unsupported way); an empty list means it reads but holds no notes."""
     try:
-        if way == Way.ABC:
+        if way == "abc":
             notes = notes_from_abc(abc=text)
-        elif way == Way.MIDI:
+        elif way == "midi":
             notes = notes_from_event_text(text=text)
         else:
             raise UnreadableText(

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.metrics.notes import Note
+from musiclib.metrics.notes import Note
 
 _INTERVAL_CLIP = 63
 _RATIO_CLIP = 48

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial.distance import cdist, pdist
 from scipy.stats import gaussian_kde
 
-from .metrics.features import Features
+from .features import Features
 
 FEATURE_NAMES = tuple(f.name for f in fields(Features))
 FEATURE_LABELS = {

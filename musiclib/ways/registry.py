@@ -9,9 +9,9 @@ if TYPE_CHECKING:
     from .base import Way
 
 _MODULES = {
-    "abc": "generator.ways.abc_text",
-    "midi": "generator.ways.midi_notes",
-    "audio": "generator.ways.audio_frames",
+    "abc": "musiclib.ways.abc_text",
+    "midi": "musiclib.ways.midi_notes",
+    "audio": "musiclib.ways.audio_frames",
 }
 
 
