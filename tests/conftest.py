@@ -3,6 +3,10 @@
 Run the tests with `make test` (or `scripts/test.sh [pytest args]`): it starts throwaway
 PostgreSQL and Redis servers and exports DATABASE_URL and CELERY_BROKER_URL.
 
+The library's tests (tests/library: musiclib alone) need neither Django nor a server:
+`make test-fast` or `.venv/bin/python -m pytest -p no:django tests/library`. The server
+checks below apply only when pytest-django is loaded and site tests were asked for.
+
 Fixtures
 - `media_root` (session): the per-session MEDIA_ROOT; AUTOSTART_QUICK_RUN is off in tests.
 - `user`, `staff_user`: users with password `user.raw_password`; staff is a superuser.
@@ -42,7 +46,22 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ["AUTOSTART_QUICK_RUN"] = "0"
 
 
+LIBRARY = ROOT / "tests" / "library"
+
+
+def site_tests_requested(config: pytest.Config) -> bool:
+    """Whether this run may collect the site's tests: pytest-django is loaded and some path
+    asked for (or testpaths) lies outside tests/library."""
+    if not config.pluginmanager.has_plugin("django"):
+        return False  # `-p no:django`: site tests could not even import
+    paths = [Path(arg.split("::")[0]) for arg in config.args]
+    paths = [p if p.is_absolute() else Path(config.invocation_params.dir) / p for p in paths]
+    return any(not p.resolve().is_relative_to(LIBRARY) for p in paths)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not site_tests_requested(config):
+        return
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         raise pytest.UsageError(
             "DATABASE_URL does not point at PostgreSQL. The tests run against real PostgreSQL "
@@ -76,8 +95,12 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _test_settings(media_root: Path) -> Iterator[None]:
-    """Session-wide overrides: media in a temporary directory, no automatic quick run."""
+def _test_settings(media_root: Path, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Session-wide overrides: media in a temporary directory, no automatic quick run (only
+    where Django is loaded: the library's tests run without it too)."""
+    if not request.config.pluginmanager.has_plugin("django"):
+        yield
+        return
     from django.test.utils import override_settings
 
     os.environ["MEDIA_ROOT"] = str(media_root)
