@@ -73,6 +73,30 @@ def pytest_configure(config: pytest.Config) -> None:
             "CELERY_BROKER_URL does not point at Redis: run the tests with `make test` "
             "or `scripts/test.sh [pytest args]`."
         )
+    _broker_of_this_xdist_worker()
+
+
+def _broker_of_this_xdist_worker() -> None:
+    """Under pytest-xdist each test process has its own Redis database (gw0 → 1, gw1 → 2...;
+    a run without xdist keeps the URL's), so its Celery workers never take another process's
+    tasks nor answer its pings; pytest-django gives each its own test database likewise
+    (test_musicsite_gw0, ...). Set in the environment (subprocesses), the settings and the
+    Celery app (already configured when this runs)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = urlunsplit(
+        urlsplit(os.environ["CELERY_BROKER_URL"])._replace(path=f"/{int(worker[2:]) + 1}")
+    )
+    os.environ["CELERY_BROKER_URL"] = url
+    from django.conf import settings
+
+    from musicsite.celery import app
+
+    settings.CELERY_BROKER_URL = url
+    app.conf.broker_url = url
 
 
 try:  # Hypothesis keeps its example database under test-artifacts/ (gitignored); on
