@@ -11,6 +11,8 @@
 #                              2. the site's tests in parallel (pytest-xdist; each process has
 #                                 its own test database and Redis database), but for
 #                              3. the tests marked `serial` (they restart PostgreSQL or Redis), alone.
+#   TEST_FAST=1 scripts/test.sh  (make test-fast) step 1, then step 2 without the tests marked
+#                              slow, integration, browser or serial: no worker, no browser.
 #   scripts/test.sh ARGS...    one `python -m pytest ARGS...` (add `-n 2` to spread it).
 #
 # Extra options for every step: PYTEST_ADDOPTS="--durations=30". Exits with the first failing
@@ -94,6 +96,13 @@ serial_step() {
   if [ "$code" -eq 5 ]; then code=0; fi
   return "$code"
 }
+if [ "${TEST_FAST:-0}" = 1 ]; then
+  step "1/2 the library (tests/library): no Django, no server" library_step
+  step "2/2 the site's unit tests (no worker, browser, training or corpus import), $jobs at a time" \
+    pytest_step "${parallel[@]}" -m "not slow and not integration and not browser and not serial" \
+    --ignore=tests/library
+  exit "$rc"
+fi
 step "1/3 the library (tests/library): no Django, no server" library_step
 step "2/3 the site's tests, $jobs at a time" \
   pytest_step "${parallel[@]}" -m "not serial" --ignore=tests/library

@@ -77,6 +77,29 @@ def pytest_configure(config: pytest.Config) -> None:
     _broker_of_this_xdist_worker()
 
 
+# A site test that asks for one of these trains a model, imports a real corpus, or starts a
+# worker, a live server or a browser: it is marked `slow` and left out of `make test-fast`.
+SLOW_FIXTURES = {
+    "celery_worker",
+    "beat_worker",
+    "live_server",
+    "page",
+    "trained_run",
+    "two_epoch_run",
+    "tiny_corpus",
+    "corpus_melodies",
+    "audio_run",
+    "small_disk",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def _broker_of_this_xdist_worker() -> None:
     """Under pytest-xdist each test process has its own Redis database (gw0 → 1, gw1 → 2...;
     a run without xdist keeps the URL's), so its Celery workers never take another process's

@@ -133,6 +133,7 @@ def _first_tokens(text: str, n: int) -> list[str]:
     return WAY.tokenize(text)[:n]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_pieces_start_with_the_primer_and_the_same_seed_and_primer_give_the_same_piece():
     run = make_trained_midi_run()
