@@ -5,20 +5,23 @@
 # reused and left running), exports DATABASE_URL and CELERY_BROKER_URL, runs pytest and
 # stops the services it started.
 #
-#   scripts/test.sh            every test, in three steps on TEST_JOBS processes (default: 2,
-#                              or the cores there are if fewer):
-#                              1. the library (tests/library) with no Django and no server URL;
-#                              2. the site's tests in parallel (pytest-xdist; each process has
-#                                 its own test database and Redis database), but for
-#                              3. the tests marked `serial` (they restart PostgreSQL or Redis), alone.
-#   TEST_FAST=1 scripts/test.sh  (make test-fast) step 1, then step 2 without the tests marked
-#                              slow, integration, browser or serial: no worker, no browser.
+#   scripts/test.sh            every test, in three parts:
+#                              - the library (tests/library): one process with no Django and
+#                                no server URL, beside
+#                              - the site's tests on TEST_JOBS processes (pytest-xdist, default
+#                                2, or 1 on one core; each process has its own test database
+#                                and Redis database), then
+#                              - the tests marked `serial` (they restart PostgreSQL or Redis),
+#                                alone.
+#   TEST_FAST=1 scripts/test.sh  (make test-fast) the library beside the site's unit tests: no
+#                              test marked slow, integration, browser or serial.
 #   scripts/test.sh ARGS...    one `python -m pytest ARGS...` (add `-n 2` to spread it).
 #
-# Extra options for every step: PYTEST_ADDOPTS="--durations=30". Exits with the first failing
-# step's code; code 5 (no tests collected) is reported and counts as a failure, except in
-# step 3 (no test marked serial). Two runs in the same checkout would share the test
-# databases, so they take turns.
+# The library's output is kept in test-artifacts/library.log and printed when the site's
+# tests are done. Extra options for every pytest: PYTEST_ADDOPTS="--durations=30". Exits
+# with the first failing part's code; code 5 (no tests collected) is reported and counts as
+# a failure, except for the serial part (no test marked serial). Two runs in the same
+# checkout would share the test databases, so they take turns.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var test-artifacts
@@ -75,36 +78,44 @@ jobs=${TEST_JOBS:-$((cores < 2 ? cores : 2))}
 parallel=()
 if [ "$jobs" -gt 1 ]; then parallel=(-n "$jobs"); fi
 rc=0
-step() {  # step NAME COMMAND...: run a step; the first failure's code is the run's
-  local name=$1 code
-  shift
-  echo "test: $name" >&2
-  "$@"
-  code=$?
-  if [ "$code" -ne 0 ] && [ "$rc" -eq 0 ]; then rc=$code; fi
-  return 0
+failed() {  # failed CODE: the first failure's code is the run's
+  if [ "$1" -ne 0 ] && [ "$rc" -eq 0 ]; then rc=$1; fi
 }
-library_step() {
-  (
-    unset DATABASE_URL CELERY_BROKER_URL
-    pytest_step -p no:django "${parallel[@]}" tests/library
-  )
-}
-serial_step() {
-  pytest_step -m serial --ignore=tests/library
-  local code=$?
-  if [ "$code" -eq 5 ]; then code=0; fi
-  return "$code"
-}
+
+# The library's tests need no server: they run in one process beside the site's tests (it
+# would otherwise wait for them), with the site's URLs and Django out of reach.
+library_log=test-artifacts/library.log
+echo "test: the library (tests/library), no Django and no server, beside the site's tests;" \
+  "output in $library_log" >&2
+(
+  unset DATABASE_URL CELERY_BROKER_URL
+  # Its own Playwright folder: pytest-playwright empties the folder at the start of a session.
+  pytest_step -p no:django --output=test-artifacts/playwright-library tests/library
+) >"$library_log" 2>&1 &
+library_pid=$!
+
 if [ "${TEST_FAST:-0}" = 1 ]; then
-  step "1/2 the library (tests/library): no Django, no server" library_step
-  step "2/2 the site's unit tests (no worker, browser, training or corpus import), $jobs at a time" \
-    pytest_step "${parallel[@]}" -m "not slow and not integration and not browser and not serial" \
+  echo "test: the site's unit tests (no worker, browser, training or corpus import)," \
+    "$jobs at a time" >&2
+  pytest_step "${parallel[@]}" -m "not slow and not integration and not browser and not serial" \
     --ignore=tests/library
-  exit "$rc"
-fi
-step "1/3 the library (tests/library): no Django, no server" library_step
-step "2/3 the site's tests, $jobs at a time" \
+  failed $?
+else
+  echo "test: the site's tests, $jobs at a time" >&2
   pytest_step "${parallel[@]}" -m "not serial" --ignore=tests/library
-step "3/3 the tests that restart PostgreSQL or Redis, alone" serial_step
+  failed $?
+fi
+
+wait "$library_pid"
+library_rc=$?
+echo "test: the library's tests (tests/library):" >&2
+cat "$library_log"
+failed "$library_rc"
+
+if [ "${TEST_FAST:-0}" != 1 ]; then
+  echo "test: the tests that restart PostgreSQL or Redis, alone" >&2
+  pytest_step -m serial --ignore=tests/library
+  code=$?
+  if [ "$code" -ne 5 ]; then failed "$code"; fi
+fi
 exit "$rc"
