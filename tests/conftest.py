@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,11 +94,15 @@ SLOW_FIXTURES = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` selects
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects and pytest-django sorts
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    # The tests with a Celery worker come last (pytest-django's sort into plain, transactional
+    # and database-free tests keeps this order within each): one after another, they pass
+    # the same worker on (`celery_worker`).
+    items.sort(key=lambda item: "celery_worker" in getattr(item, "fixturenames", ()))
 
 
 def _broker_of_this_xdist_worker() -> None:
@@ -219,7 +224,11 @@ def _database_url(settings_dict: dict) -> str:
 
 
 class CeleryWorker:
-    """A real `celery -A musicsite worker` subprocess in its own process group."""
+    """A real `celery -A musicsite worker` subprocess in its own process group.
+
+    Its output is copied line by line into `log_path` by a thread of this process, so the
+    file it goes to can change between tests (`log_to`) while the worker runs on.
+    """
 
     def __init__(self, env: dict[str, str], log_path: Path, name: str = "test") -> None:
         self.env = env
@@ -231,37 +240,67 @@ class CeleryWorker:
             "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "info",
         ]  # fmt: skip
         self.proc: subprocess.Popen | None = None
+        self._copier: threading.Thread | None = None
+        self._log_lock = threading.Lock()
+
+    def log_to(self, log_path: Path) -> None:
+        """Send the worker's output from now on to `log_path` (appended to)."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._log_lock:
+            self.log_path = log_path
+
+    def _copy_output(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            with self._log_lock, open(self.log_path, "ab") as log:
+                log.write(line)
+        proc.stdout.close()
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._copier = threading.Thread(
+            target=self._copy_output, args=(self.proc,), name="celery-log", daemon=True
+        )
+        self._copier.start()
         deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
         ready = re.compile(rb"\b" + re.escape(self.name.encode()) + rb" ready\.")
         while time.monotonic() < deadline:
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                if ready.search(log.read()):
-                    return
+            if self.log_path.exists():
+                with open(self.log_path, "rb") as log:
+                    log.seek(offset)
+                    if ready.search(log.read()):
+                        return
             if self.proc.poll() is not None:
                 break
             time.sleep(0.1)
-        output = self.log_path.read_bytes()[offset:].decode(errors="replace")
         self.stop()
+        output = self.log_path.read_bytes()[offset:].decode(errors="replace")
         pytest.fail(f"Celery worker did not become ready; its log:\n{output[-5000:]}")
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def idle(self) -> bool:
+        """It answers, and holds no task: none running, reserved or scheduled."""
+        from musicsite.celery import app
+
+        inspect = app.control.inspect(destination=[self.name], timeout=2, limit=1)
+        for ask in (inspect.active, inspect.reserved, inspect.scheduled):
+            reply = ask()
+            if not reply or reply.get(self.name):
+                return False
+        return True
 
     def _signal_group(self, sig: int) -> None:
         if self.proc is not None:
@@ -270,11 +309,17 @@ class CeleryWorker:
             except ProcessLookupError:
                 pass
 
+    def _wait_for_output(self) -> None:
+        """The last lines reach the log once every process holding the pipe has exited."""
+        if self._copier is not None:
+            self._copier.join(timeout=10)
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes, as a crash or power cut would."""
         self._signal_group(signal.SIGKILL)
         if self.proc is not None:
             self.proc.wait()
+        self._wait_for_output()
 
     def restart(self) -> None:
         """Start the worker again with the same environment (after kill() or stop())."""
@@ -294,6 +339,7 @@ class CeleryWorker:
                 pass
         self._signal_group(signal.SIGKILL)  # pool children too
         self.proc.wait()
+        self._wait_for_output()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -303,13 +349,37 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:150]
 
 
+@pytest.fixture(scope="session")
+def _kept_worker() -> Iterator[dict[str, CeleryWorker]]:
+    """The Celery worker that tests pass on to the next one; stopped at the session's end."""
+    kept: dict[str, CeleryWorker] = {}
+    yield kept
+    if "worker" in kept:
+        kept.pop("worker").stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_unless_asked(request, _kept_worker: dict[str, CeleryWorker]) -> None:
+    """A test that does not ask for a worker finds none running (one may test exactly that)."""
+    if "worker" in _kept_worker and "celery_worker" not in request.fixturenames:
+        _kept_worker.pop("worker").stop()
+
+
 @pytest.fixture
-def celery_worker(transactional_db, media_root: Path, request) -> Iterator[CeleryWorker]:
+def celery_worker(
+    transactional_db, media_root: Path, request, _kept_worker: dict[str, CeleryWorker]
+) -> Iterator[CeleryWorker]:
     """A real Celery worker (queues gpu and default, concurrency 1) on the test database.
 
     Use it with `@pytest.mark.django_db(transaction=True)` so that the worker sees the rows
     the test commits. RUN_STALE_AFTER_S is 3 in the worker. The queues are purged first.
     Logs: test-artifacts/celery/<test id>.log (appended to by restart()).
+
+    Started once and passed on: after a test the worker is kept for the next one if it is
+    alive and idle (no task running, reserved or scheduled), else stopped (a test that
+    killed, stopped or replaced it, or left a task running, gets the next test a fresh one).
+    The database it reads is flushed between tests like the test's own connection. A test
+    that does not ask for it finds it stopped; the tests that do run one after another.
     """
     from django.db import connection
 
@@ -324,15 +394,29 @@ def celery_worker(transactional_db, media_root: Path, request) -> Iterator[Celer
         PYTHONUNBUFFERED="1",
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.pop("PYTEST_CURRENT_TEST", None)  # changes with every test; the worker never reads it
     log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}.log"
     log_path.unlink(missing_ok=True)
     purge_queues()
-    worker = CeleryWorker(env, log_path)
-    worker.start()
+    worker = _kept_worker.pop("worker", None)
+    if worker is not None and worker.alive and worker.env == env:
+        worker.log_to(log_path)
+        with open(log_path, "ab") as log:
+            log.write(
+                f"[tests] {worker.name} (pid {worker.proc.pid}) kept from a test before\n".encode()
+            )
+    else:
+        if worker is not None:
+            worker.stop()
+        worker = CeleryWorker(env, log_path)
+        worker.start()
     try:
         yield worker
     finally:
-        worker.stop()
+        if worker.alive and worker.idle():
+            _kept_worker["worker"] = worker
+        else:
+            worker.stop()
 
 
 # --- Playwright / Chromium ------------------------------------------------------------------
