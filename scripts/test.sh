@@ -46,8 +46,8 @@ eval "$(scripts/services.sh env)"
 export AUTOSTART_QUICK_RUN=0
 
 # The whole run is bounded too (seconds), so a process that hangs outside any test, e.g.
-# after a native crash, fails well inside CI's 90 minutes. The suite took 29 minutes on an
-# idle 2-core machine on 1 Dec 2026 run serially; see README.md for today's figure.
+# after a native crash, fails well inside CI's 90 minutes. The suite took 7.5 minutes on a
+# 2-core machine on 3 Dec 2026 (16 in one pytest process; README.md), so 80 leaves room.
 deadline=$((SECONDS + ${TEST_TIMEOUT_S:-4800}))
 
 # pytest ARGS...: one bounded pytest run; prints why it failed; returns its code.
