@@ -19,6 +19,7 @@ Fixtures
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -103,6 +104,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # and database-free tests keeps this order within each): one after another, they pass
     # the same worker on (`celery_worker`).
     items.sort(key=lambda item: "celery_worker" in getattr(item, "fixturenames", ()))
+    _refuse_transactional_use_of_module_rows(items)
 
 
 def _broker_of_this_xdist_worker() -> None:
@@ -159,6 +161,63 @@ def _test_settings(media_root: Path, request: pytest.FixtureRequest) -> Iterator
     os.environ["MEDIA_ROOT"] = str(media_root)
     with override_settings(MEDIA_ROOT=media_root, AUTOSTART_QUICK_RUN=False):
         yield
+
+
+# --- rows built once per module --------------------------------------------------------------
+def once_per_module(fixture_function):
+    """Marks a module-scoped fixture whose rows live in `module_transaction`: a transactional
+    test (or one with a live server or a worker) that asks for it is refused at collection."""
+    fixture_function.once_per_module = True
+    return fixture_function
+
+
+@contextlib.contextmanager
+def module_transaction(django_db_blocker) -> Iterator[None]:
+    """A transaction around a test module's shared rows, rolled back after its last test.
+
+    pytest-django's `db` runs each test in a savepoint within it, so a test's changes are
+    undone after the test and the next one sees the rows as built (what Django's
+    TestCase.setUpTestData does for a class). Build the rows under
+    `django_db_blocker.unblock()` inside it."""
+    from django.db import transaction
+
+    atomic = transaction.atomic()
+    with django_db_blocker.unblock():
+        atomic.__enter__()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+def _refuse_transactional_use_of_module_rows(items: list[pytest.Item]) -> None:
+    """A module whose tests share rows built once may hold no transactional test (one with
+    transaction=True, a live server or a worker): its flush would run inside the module's
+    transaction, or after tests it would see."""
+    users: dict[Path, str] = {}
+    transactional: dict[Path, str] = {}
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        defs = [d for name in item.fixturenames for d in info.name2fixturedefs.get(name, ())]
+        if any(getattr(d.func, "once_per_module", False) for d in defs):
+            users.setdefault(item.path, item.nodeid)
+        marker = item.get_closest_marker("django_db")
+        if (marker and marker.kwargs.get("transaction")) or {
+            "transactional_db",
+            "live_server",
+            "celery_worker",
+        }.intersection(item.fixturenames):
+            transactional.setdefault(item.path, item.nodeid)
+    for path in users.keys() & transactional.keys():
+        raise pytest.UsageError(
+            f"{transactional[path]} is transactional, but {users[path]} in the same module "
+            "shares rows built once per module (a transaction a transactional test would "
+            "flush). Move the transactional test to a module of its own."
+        )
 
 
 # --- users ----------------------------------------------------------------------------------
