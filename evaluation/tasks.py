@@ -33,8 +33,8 @@ def job_evaluate_task(job_id: int) -> None:
 
 @shared_task(name="evaluation.tasks.survey_build_clips_task")
 def survey_build_clips_task(survey_id: int) -> None:
-    from .survey_models import Survey
-    from .survey_services import survey_build_clips
+    from .survey.models import Survey
+    from .survey.services import survey_build_clips
 
     survey = Survey.objects.filter(pk=survey_id).first()
     if survey is not None:  # deleted since it was queued: nothing to do

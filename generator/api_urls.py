@@ -20,7 +20,7 @@ urlpatterns = [
     path("", apis.ApiRootView.as_view(), name="root"),
     path("generate/", apis.GenerateView.as_view(), name="generate"),
     *router.urls,
-    path("surveys/", include("evaluation.survey_api_urls")),  # issue 7, staff only
+    path("surveys/", include("evaluation.survey.api_urls")),  # issue 7, staff only
     # Anything else under /api/v1/ is a 404 in the API's error format, not an HTML page.
     re_path(r"^.*$", apis.api_not_found, name="not-found"),
 ]

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 from generator.apis import ApiMixin, errors
 from musiclib.metrics.statistics import json_safe
 
-from . import survey_services
-from .survey_models import Survey
+from . import services as survey_services
+from .models import Survey
 
 
 class SurveyResultsView(ApiMixin, APIView):

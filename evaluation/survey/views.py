@@ -19,9 +19,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import survey_services as services
-from .survey_forms import AnswerForm, ConsentForm
-from .survey_models import Experience, Listener, Survey, SurveyClip
+from . import services
+from .forms import AnswerForm, ConsentForm
+from .models import Experience, Listener, Survey, SurveyClip
 
 COOKIE_SALT = "survey-listener"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # 60 days: long enough to finish another day

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from generator.models import Piece, Tune
 
-from . import survey_stats
-from .survey_audio import clip_audio, normalise_midi
-from .survey_models import (
+from . import stats as survey_stats
+from .audio import clip_audio, normalise_midi
+from .models import (
     BuildStatus,
     ClipSource,
     Experience,
@@ -53,7 +53,7 @@ def new_token() -> str:
 
 def survey_build_queue(*, survey: Survey) -> Survey:
     """Mark the survey queued and build its clips in the worker once this transaction commits."""
-    from .tasks import survey_build_clips_task
+    from ..tasks import survey_build_clips_task
 
     Survey.objects.filter(pk=survey.pk).update(build_status=BuildStatus.QUEUED, build_error="")
     survey.build_status = BuildStatus.QUEUED
