@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from common.tasks import send_on_commit
 from generator.models import Corpus, GenerationJob, Piece, TrainingRun, Tune
 from musiclib.metrics import statistics as st
 from musiclib.metrics.calibration import Calibration, calibrate, group_variants, is_likely_copy
@@ -35,6 +36,7 @@ from musiclib.metrics.melody import UnreadableText, notes_from_text
 from musiclib.metrics.notes import Note
 
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, RunReport
+from .task_names import JOB_EVALUATE_TASK
 
 log = logging.getLogger(__name__)
 
@@ -490,6 +492,11 @@ def piece_evaluate(*, piece: Piece) -> PieceEvaluation:
     evaluation.code_version = settings.CODE_VERSION
     evaluation.save()
     return evaluation
+
+
+def job_evaluate_queue(*, job: GenerationJob) -> None:
+    """Evaluate the job's pieces in the worker (default queue) once this transaction commits."""
+    send_on_commit(JOB_EVALUATE_TASK, job.pk)
 
 
 def job_evaluate(*, job: GenerationJob) -> list[PieceEvaluation]:

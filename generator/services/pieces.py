@@ -15,11 +15,14 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from common.tasks import send_on_commit
 from musiclib.ml import sampler
 from musiclib.ways import get_way
 from musiclib.ways.base import START_ID
 
+from .. import signals
 from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun, Tune, Way
+from ..task_names import GENERATION_TASK, RENDER_TASK
 
 log = logging.getLogger(__name__)
 
@@ -307,9 +310,7 @@ def generation_job_create(
             requester_ip=ip,
         )
         if enqueue:
-            from ..tasks import generation_job_task
-
-            transaction.on_commit(lambda: generation_job_task.delay(job.pk))
+            send_on_commit(GENERATION_TASK, job.pk)
     return job
 
 
@@ -385,14 +386,13 @@ def _generate(job: GenerationJob) -> None:
             seconds,
         )
         job.save(update_fields=["status", "finished_at", "seconds"])
-        from ..tasks import piece_render_task
-
         for piece in pieces:
-            transaction.on_commit(lambda pk=piece.pk: piece_render_task.delay(pk))
-        # Novelty, idiom and features against the corpus, on the default queue.
-        from evaluation.tasks import job_evaluate_task
-
-        transaction.on_commit(lambda: job_evaluate_task.delay(job.pk))
+            send_on_commit(RENDER_TASK, piece.pk)
+        # Other apps react to new pieces (evaluation scores them against the corpus) through
+        # this signal; generator never imports them. See generator/signals.py.
+        transaction.on_commit(
+            lambda: signals.generation_job_succeeded.send(sender=GenerationJob, job=job)
+        )
 
 
 def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) -> Piece:

@@ -21,9 +21,11 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from common.tasks import send_on_commit
 from musiclib.ways import get_way
 
 from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
+from ..task_names import RUN_TASK
 from .corpora import iter_corpus_texts
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,7 @@ MAX_DB_ATTEMPTS = 5
 
 
 def _enqueue_training(run_id: int) -> None:
-    from ..tasks import training_run_task
-
-    transaction.on_commit(lambda: training_run_task.delay(run_id))
+    send_on_commit(RUN_TASK, run_id)
 
 
 def training_run_create(
