@@ -341,8 +341,6 @@ class AudioWay(Way):
 
     def render(self, *, text: str, state: dict[str, np.ndarray], seed: int) -> tuple[bytes, dict]:
         """A piece's tokens → (WAV bytes, checks: seconds, RMS, spectral flatness, plays)."""
-        from musiclib.metrics.audio import loudness_and_flatness
-
         from ..audio import dsp
 
         book = self.codebook(state)
@@ -352,7 +350,7 @@ class AudioWay(Way):
         decoder = str(state.get(STATE_PREFIX + "decoder", "phase"))
         refine = int(state.get(STATE_PREFIX + "decoder_refine", 0))
         y = dsp.decode_tokens(np.asarray(ids), book, seed=seed, decoder=decoder, refine=refine)
-        rms, flatness = loudness_and_flatness(y)
+        rms, flatness = dsp.loudness_and_flatness(y)
         checks = {
             "decoder": dsp.decoder_used(book, decoder),
             "seconds": round(y.size / dsp.SAMPLE_RATE, 2),
