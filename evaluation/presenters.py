@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from common import charts
 from generator.models import Piece, Tune
 from musiclib.metrics.melody import UnreadableText, note_name, notes_from_text
 from musiclib.metrics.notes import Note
 
-from . import charts
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation
 from .services import idiom_cut
 

@@ -10,10 +10,11 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
+from common import charts
 from generator.models import Corpus, Piece, TrainingRun
 from musiclib.metrics import statistics as st
 
-from . import charts, services
+from . import services
 from .models import EvaluationStatus, PieceEvaluation
 
 # Scalar features exported as CSV columns (the histograms and the transition matrix are in

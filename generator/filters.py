@@ -18,6 +18,8 @@ from django.db.models.functions import Cast, Coalesce
 from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import extend_schema_field
 
+from common.api.schema import blank_ok
+
 from . import selectors
 from .models import (
     Checkpoint,
@@ -41,11 +43,6 @@ def described(filter_: django_filters.Filter, schema: dict[str, Any]) -> django_
     so that what the schema allows is exactly what the filter accepts."""
     set_override(filter_, "field", schema)
     return filter_
-
-
-def blank_ok(schema: dict[str, Any]) -> dict[str, Any]:
-    """An empty value means "no filter" (as an HTML form sends it): say so in the schema."""
-    return {"anyOf": [schema, {"type": "string", "enum": [""]}]}
 
 
 def choice(choices: list[tuple[str, str]], **kwargs: Any) -> django_filters.ChoiceFilter:

@@ -198,7 +198,7 @@ class GenerateForm(forms.Form):
         initial=True,
         help_text="Never writes an invalid next symbol (a bar that overflows, an unclosed "
         "chord). On ABC models it lifts the share of tunes that parse from about 76 % to 100 % "
-        "(docs/quality.md); off samples the model as it is.",
+        "in our measurements; off samples the model as it is.",
     )
     top_k = forms.IntegerField(
         label="Top-k",

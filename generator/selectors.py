@@ -14,7 +14,7 @@ from typing import Any
 from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, QuerySet, Subquery
 
 from .models import (
     Checkpoint,
@@ -353,16 +353,6 @@ def job_get(*, pk: int) -> GenerationJob:
 
 def job_pieces(*, job: GenerationJob) -> list[Piece]:
     return list(piece_list().filter(job=job).order_by("index", "pk"))
-
-
-def generations_in_last_hour(*, ip: str | None, since) -> int:
-    """Pieces requested from this address since `since` (epoch samples are not requests)."""
-    if not ip:
-        return 0
-    total = GenerationJob.objects.filter(
-        requester_ip=ip, created_at__gte=since, is_epoch_sample=False
-    ).aggregate(n=Sum("count"))
-    return int(total["n"] or 0)
 
 
 def pieces_valid_share(qs: QuerySet[Piece]) -> dict[str, int]:

@@ -7,14 +7,14 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from generator.apis import api_not_found
+from common.api.errors import api_not_found
 from musicsite.health import health
 from musicsite.monitoring import monitoring
 
 # REST API (issue 8), versioned. The OpenAPI schema describes these routes only (not the
 # schema view itself), with separate request and response components so that read-only
 # fields never appear in requests.
-api_patterns = [path("api/v1/", include("generator.api_urls"))]
+api_patterns = [path("api/v1/", include("generator.api.urls"))]
 API_SCHEMA_SETTINGS = {
     "DESCRIPTION": (
         "Corpora, tunes, training runs, checkpoints, generated pieces and generation for "

@@ -62,11 +62,11 @@ if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_hash" ]; then
 fi
 
 # --- numba caches ----------------------------------------------------------------------------
-# Compile librosa's and the sampler's numba functions once, in one process, before anything
+# Compile librosa's numba functions once, in one process, before anything
 # runs in parallel: numba's on-disk cache is not safe against concurrent writers, and a
 # corrupted one segfaults every later process (scripts/warm_numba.py says more). A run that
 # dies of a signal means a cache is already corrupted: delete the caches and compile afresh.
-numba_key=$(cat requirements.txt scripts/warm_numba.py musiclib/ml/fastloop.py | sha256sum | cut -c1-16)
+numba_key=$(cat requirements.txt scripts/warm_numba.py | sha256sum | cut -c1-16)
 numba_stamp="$STAMP_DIR/numba-$numba_key"
 if [ ! -e "$numba_stamp" ]; then
   echo "setup: compiling numba functions (once)"

@@ -1,6 +1,6 @@
 """Compile the numba functions the site uses, once and in one process (called by setup.sh).
 
-Why: librosa's and our sampler's numba functions are cached on disk (`cache=True`), and
+Why: librosa's numba functions are cached on disk (`cache=True`), and
 numba's cache is not safe against concurrent writers. Two processes that compile the same
 function at once (two Celery workers, a test and its worker, two checkouts sharing a
 virtualenv) can leave an index that points one signature at another's machine code; every
@@ -36,28 +36,6 @@ def warm_librosa() -> None:
     dsp.griffin_lim(mag, n_iter=2, phase=np.zeros_like(mag), length=y.size)
 
 
-def warm_sampler() -> None:
-    from musiclib.ml import sampler
-
-    rng = np.random.default_rng(0)
-    vocab, units = 12, 8
-    net = sampler.Net(
-        table=rng.standard_normal((vocab, 4 * units)).astype(np.float32),
-        recurrent=[rng.standard_normal((units, 4 * units)).astype(np.float32)],
-        biases=[np.zeros(4 * units, dtype=np.float32)],
-        dense=[
-            (
-                rng.standard_normal((units, vocab)).astype(np.float32),
-                np.zeros(vocab, np.float32),
-                False,
-            )
-        ],
-        units=[units],
-    )
-    sampler.sample(net, prime=[1], seeds=[1, 2], max_tokens=8)
-
-
 if __name__ == "__main__":
     warm_librosa()
-    warm_sampler()
     print("warm_numba: numba caches written")

@@ -1,6 +1,6 @@
 """Survey results in the REST API: GET /api/v1/surveys/<id>/results/, staff only, read-only.
 
-It shares the API's authentication, throttles and error format (generator.apis.ApiMixin).
+It shares the API's authentication, throttles and error format (common.api.views.ApiMixin).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generator.apis import ApiMixin, errors
+from common.api.schema import errors
+from common.api.views import ApiMixin
 from musiclib.metrics.statistics import json_safe
 
 from . import services as survey_services

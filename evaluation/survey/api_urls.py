@@ -1,4 +1,4 @@
-"""Survey API routes, included under /api/v1/surveys/ by generator/api_urls.py."""
+"""Survey API routes, included under /api/v1/surveys/ by generator.api.urls."""
 
 from django.urls import path
 

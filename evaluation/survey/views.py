@@ -19,6 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from common.http import bytes_response, client_ip
+
 from . import services
 from .forms import AnswerForm, ConsentForm
 from .models import Experience, Listener, Survey, SurveyClip
@@ -51,11 +53,9 @@ def _allowed(scope: str, ident: str, *, limit: int, window_s: int) -> bool:
 
 
 def _ip(request: HttpRequest) -> str:
-    # The generate page's rule (TRUSTED_PROXY_COUNT hops back in X-Forwarded-For), so that
+    # The site's one rule (TRUSTED_PROXY_COUNT hops back in X-Forwarded-For), so that
     # behind a proxy every listener is not counted as the proxy.
-    from generator.views import _client_ip
-
-    return _client_ip(request) or "unknown"
+    return client_ip(request) or "unknown"
 
 
 def _throttled(request: HttpRequest, message: str) -> HttpResponse:
@@ -214,14 +214,12 @@ def survey_thanks(request: HttpRequest, pk: int) -> HttpResponse:
 def survey_clip_audio(request: HttpRequest, token: str) -> HttpResponse:
     """The clip's Ogg file under its token, with the same headers and neutral file name for
     every clip, and byte ranges (seeking needs them) as the site's other audio."""
-    from generator.views import _bytes_response
-
     clip = SurveyClip.objects.filter(token=token).exclude(audio="").first()
     if clip is None:
         raise Http404("No such clip.")
     with clip.audio.open("rb") as fh:
         data = fh.read()
-    response = _bytes_response(
+    response = bytes_response(
         request, data, content_type="audio/ogg", filename="clip.ogg", attachment=False
     )
     response["Cache-Control"] = "private, max-age=3600"

@@ -4,6 +4,7 @@ Functions are keyword-only and named <entity>_<action>. Anything queued to Celer
 after the surrounding transaction commits.
 """
 
+from .allowance import Allowance, generation_allowance
 from .corpora import corpus_get_or_create, corpus_import
 from .pieces import (
     PrimerError,
@@ -25,6 +26,8 @@ from .runs import (
 )
 
 __all__ = [
+    "Allowance",
+    "generation_allowance",
     "PrimerError",
     "audio_prime_encode",
     "corpus_get_or_create",

@@ -118,7 +118,7 @@ def test_the_download_links_serve_the_files(anon, world):
 
 
 def test_scores_and_survey_are_null_until_their_apps_fill_them(anon, world, monkeypatch):
-    from generator import serializers
+    from generator.api import serializers
 
     piece = make_piece(world.job)
     body = anon.get(f"/api/v1/pieces/{piece.pk}/").json()
@@ -132,7 +132,7 @@ def test_scores_and_survey_are_null_until_their_apps_fill_them(anon, world, monk
 def test_a_registered_section_must_be_declared_first():
     import pytest
 
-    from generator.serializers import register_piece_section
+    from generator.api.serializers import register_piece_section
 
     with pytest.raises(ValueError, match="unknown piece section"):
         register_piece_section("horoscope", lambda piece: None)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from evaluation import charts
+from common import charts
 from musiclib.metrics import statistics as st
 from musiclib.metrics.features import features, intra_inter
 from musiclib.metrics.melody import UnreadableText, notes_from_event_text, notes_from_text

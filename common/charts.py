@@ -263,3 +263,76 @@ def bar_pairs(
         "b_label": b_label,
         "x_ticks": [{"x": px(t / 4), "label": f"{t * 25}%"} for t in range(5)],
     }
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        high = low + 1.0
+    import math
+
+    raw = (high - low) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = min((m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw), default=raw)
+    start = math.floor(low / step) * step
+    ticks = []
+    value = start
+    while value <= high + step * 0.5 and len(ticks) < 12:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def loss_chart(history: list[dict[str, Any]], *, epochs: int) -> dict[str, Any] | None:
+    """The training and validation loss by epoch as SVG coordinates (drawn server-side)."""
+    points = [h for h in history or [] if h.get("loss") is not None]
+    if not points:
+        return None
+    width, height = 640, 260
+    left, right, top, bottom = 52, 16, 14, 34
+    values = [h["loss"] for h in points] + [
+        h["val_loss"] for h in points if h.get("val_loss") is not None
+    ]
+    ticks = nice_ticks(min(values) * 0.95, max(values) * 1.02)
+    y0, y1 = ticks[0], ticks[-1]
+    last_epoch = max(max(h["epoch"] for h in points), epochs or 1)
+    first_epoch = 1
+
+    def x(epoch: float) -> float:
+        span = max(last_epoch - first_epoch, 1)
+        return round(left + (epoch - first_epoch) / span * (width - left - right), 1)
+
+    def y(value: float) -> float:
+        return round(top + (y1 - value) / (y1 - y0) * (height - top - bottom), 1)
+
+    def series(key: str) -> dict[str, Any]:
+        pts = [
+            (x(h["epoch"]), y(h[key]), h["epoch"], h[key]) for h in points if h.get(key) is not None
+        ]
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{px},{py}" for i, (px, py, _, _) in enumerate(pts)
+        )
+        return {
+            "path": path,
+            "points": [{"x": px, "y": py, "epoch": e, "value": f"{v:.4f}"} for px, py, e, v in pts],
+        }
+
+    step = max(1, round((last_epoch - first_epoch + 1) / 10))
+    x_ticks = [
+        {"x": x(e), "label": e}
+        for e in range(first_epoch, last_epoch + 1)
+        if (e - first_epoch) % step == 0 or e == last_epoch
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - right,
+        "top": top,
+        "bottom": height - bottom,
+        "y_ticks": [{"y": y(t), "label": f"{t:g}"} for t in ticks],
+        "x_ticks": x_ticks,
+        "loss": series("loss"),
+        "val_loss": series("val_loss"),
+        "has_val": any(h.get("val_loss") is not None for h in points),
+        "label_y": (height - bottom) + 28,
+    }

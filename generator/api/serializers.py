@@ -24,10 +24,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from musiclib.ways.midi_notes import MAX_PRIMER_BARS
-
-from . import selectors
-from .models import (
+from common.api.schema import ErrorBodySerializer, ErrorSerializer  # noqa: F401  (re-exported)
+from generator import selectors
+from generator.models import (
     Checkpoint,
     Corpus,
     GenerationJob,
@@ -38,7 +37,8 @@ from .models import (
     Tune,
     Way,
 )
-from .services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
+from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
+from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
 DOWNLOAD_FORMATS = ("abc", "midi", "musicxml", "audio")
@@ -139,21 +139,6 @@ class StrictBooleanField(JsonTyped, serializers.BooleanField):
 
 
 # --- shared response pieces ------------------------------------------------------------------
-
-
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="A stable machine-readable code, e.g. `invalid`.")
-    message = serializers.CharField(help_text="What went wrong, for people.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Messages by request field (dotted for nested fields); empty when none.",
-    )
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every error the API answers: `{"error": {"code", "message", "fields"}}`."""
-
-    error = ErrorBodySerializer()
 
 
 class HistoryEntrySerializer(serializers.Serializer):

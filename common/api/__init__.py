@@ -1,0 +1,1 @@
+"""Plumbing the API views of both apps share: errors, permissions, throttles, pagination, schema."""

@@ -1,0 +1,155 @@
+"""The API's one error format and the exception handler that answers every error in it.
+
+Every error, from a bad field to an unknown id, a throttle or a server fault, has one shape:
+`{"error": {"code": ..., "message": ..., "fields": {field: [messages]}}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+log = logging.getLogger(__name__)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class ServiceRefused(exceptions.APIException):
+    """A service's ValueError: the request is well-formed but cannot be done."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(detail=message, code=self.default_code)
+        self.fields = {field: [message]} if field else {}
+
+
+def sentence(text: str) -> str:
+    text = str(text).strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+@contextmanager
+def service_call(hints: list[tuple[str, str]] | None = None) -> Iterator[None]:
+    """Turn a service's ValueError (and the TypeError a malformed config value raises) into
+    a 400 answer; `hints` pairs a phrase of the message with the request field it is about
+    (the first that matches wins)."""
+    try:
+        yield
+    except ImportError as exc:  # a way whose module is not there yet
+        raise ServiceRefused("This way is not available on this server yet.") from exc
+    except (ValueError, TypeError) as exc:
+        message = str(exc) or type(exc).__name__
+        lowered = message.lower()
+        field = next((f for phrase, f in hints or [] if phrase in lowered), None)
+        raise ServiceRefused(sentence(message), field=field) from exc
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            if detail:
+                out.setdefault(prefix or "non_field_errors", []).extend(str(i) for i in detail)
+        else:
+            for i, item in enumerate(detail):
+                if item:
+                    out.update(_flatten(item, f"{prefix}.{i}" if prefix else str(i)))
+    else:
+        out.setdefault(prefix or "non_field_errors", []).append(str(detail))
+    return out
+
+
+def _words(model_name: str) -> str:
+    """TrainingRun → training run."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", model_name).lower()
+
+
+def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _validation_error_body(exc: exceptions.ValidationError) -> dict:
+    fields = _flatten(exc.detail)
+    general = fields.pop("non_field_errors", [])
+    if general:
+        message = " ".join(general)
+    elif fields:
+        message = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
+    else:
+        message = "The request is not valid."
+    return error_body("invalid", message, fields)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's handler, answering every error in the API's one format (and never a bare 500).
+
+    Settings: REST_FRAMEWORK["EXCEPTION_HANDLER"] = "common.api.errors.api_exception_handler"
+    (the API's views also name it themselves, so it applies without that line)."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge("The request body is larger than this server accepts.")
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=as_serializer_error(exc))
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        view = context.get("view")
+        log.exception("API error in %s", type(view).__name__ if view else "?", exc_info=exc)
+        from rest_framework.views import set_rollback
+
+        set_rollback()
+        return Response(
+            error_body("server_error", "Something went wrong on the server; it is logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = _validation_error_body(exc)
+    elif isinstance(exc, (Http404, exceptions.NotFound)):
+        detail = str(exc if isinstance(exc, Http404) else exc.detail) or "Not found."
+        if match := re.fullmatch(r"No (\w+) matches the given query\.", detail):
+            detail = f"There is no {_words(match.group(1))} with that id."
+        elif detail == "Not found.":
+            detail = "There is nothing with that id here."
+        response.data = error_body("not_found", sentence(detail))
+    elif isinstance(exc, DjangoPermissionDenied):
+        response.data = error_body("permission_denied", str(exc) or "Permission denied.")
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        code = exc.get_codes() if not isinstance(detail, (dict, list)) else exc.default_code
+        message = str(detail) if not isinstance(detail, (dict, list)) else str(exc.default_detail)
+        fields = getattr(exc, "fields", None)
+        response.data = error_body(str(code), message, fields)
+    return response
+
+
+@csrf_exempt  # it changes nothing: a POST to no endpoint is a 404, not a CSRF page
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any `/api/` path that names no endpoint: a 404 in the API's format, not a page."""
+    return JsonResponse(
+        error_body("not_found", f"There is no API endpoint at {request.path}."), status=404
+    )
+
+
+def too_large(limit: int, *, name: str | None = None) -> str:
+    what = f"{name} is" if name else "The upload is"
+    return f"{what} larger than {limit} bytes (settings.MAX_UPLOAD_BYTES)."

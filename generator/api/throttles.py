@@ -1,0 +1,38 @@
+"""The hourly allowance of pieces as an API throttle."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from common.http import client_ip
+from generator import services
+
+
+class GenerationThrottle(BaseThrottle):
+    """Pieces per hour (not requests): a POST asking for more pieces than the visitor has
+    left is answered 429 with a Retry-After and a message saying what is left."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method != "POST":
+            return True
+        allowance = services.generation_allowance(user=request.user, ip=client_ip(request))
+        asked = view.pieces_asked(request) if hasattr(view, "pieces_asked") else 1
+        if allowance.allows(asked):
+            return True
+        self._wait = allowance.wait_seconds()
+        if allowance.remaining == 0:
+            request.throttle_message = (
+                f"You have generated the {allowance.limit} pieces you may make in an hour "
+                f"(counted by {allowance.scope}). Please come back later, or use a staff token."
+            )
+        else:
+            request.throttle_message = (
+                f"You may generate {allowance.limit} pieces an hour: {allowance.remaining} "
+                f"left for now, and you asked for {asked}."
+            )
+        return False
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None)

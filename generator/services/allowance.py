@@ -1,0 +1,81 @@
+"""The hourly allowance of generated pieces: one rule for the generate page and the API.
+
+Anonymous visitors may generate settings.ANON_GENERATIONS_PER_HOUR pieces an hour per
+address (the address `common.http.client_ip` reads, so it is the same behind a proxy);
+signed-in users get more, counted per user (settings.API_USER_GENERATIONS_PER_HOUR, by
+default USER_GENERATION_FACTOR times the anonymous allowance); staff have no limit.
+Epoch samples are not requests and never count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from ..models import GenerationJob
+
+# A signed-in user's allowance as a multiple of the anonymous one (when not set explicitly).
+USER_GENERATION_FACTOR = 5
+WINDOW = timedelta(hours=1)
+
+
+@dataclass
+class Allowance:
+    limit: int | None  # pieces per hour; None: no limit
+    used: int
+    scope: str  # "address", "user" or "staff": what the count is kept by
+    oldest: datetime | None = None  # when the oldest counted request was made
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+    def allows(self, asked: int) -> bool:
+        return self.limit is None or asked <= (self.remaining or 0)
+
+    def wait_seconds(self) -> float:
+        """Seconds until the oldest counted request leaves the hour (at least 1)."""
+        if self.oldest is None:
+            return WINDOW.total_seconds()
+        return max((self.oldest + WINDOW - timezone.now()).total_seconds(), 1.0)
+
+    def refusal(self, asked: int) -> str:
+        """Why `asked` more pieces are refused, for people."""
+        who = {"address": "visitors", "user": "signed-in users"}.get(self.scope, "you")
+        if not self.remaining:
+            return (
+                f"You have generated the {self.limit} pieces {who} may make in an hour. "
+                "Please come back a little later."
+            )
+        return (
+            f"{who.capitalize()} may generate {self.limit} pieces an hour: {self.remaining} "
+            f"left for now, and you asked for {asked}."
+        )
+
+
+def user_generations_per_hour() -> int:
+    explicit = getattr(settings, "API_USER_GENERATIONS_PER_HOUR", None)
+    if explicit is not None:
+        return int(explicit)
+    return int(settings.ANON_GENERATIONS_PER_HOUR) * USER_GENERATION_FACTOR
+
+
+def generation_allowance(*, user: Any, ip: str | None) -> Allowance:
+    """What this visitor (a user, or an anonymous address) may still generate this hour."""
+    if user is not None and user.is_authenticated and user.is_staff:
+        return Allowance(limit=None, used=0, scope="staff")
+    since = timezone.now() - WINDOW
+    jobs = GenerationJob.objects.filter(created_at__gte=since, is_epoch_sample=False)
+    if user is not None and user.is_authenticated:
+        limit, scope, jobs = user_generations_per_hour(), "user", jobs.filter(requested_by=user)
+    else:
+        limit, scope = int(settings.ANON_GENERATIONS_PER_HOUR), "address"
+        jobs = jobs.filter(requester_ip=ip) if ip else jobs.none()
+    used = int(jobs.aggregate(n=Sum("count"))["n"] or 0)
+    oldest = jobs.order_by("created_at").values_list("created_at", flat=True).first()
+    return Allowance(limit=limit, used=used, scope=scope, oldest=oldest)

@@ -1,0 +1,189 @@
+"""Files made from pieces and tunes on demand (scores, MusicXML, MIDI, audio), made once and
+kept under MEDIA_ROOT, named by the object and a hash of its text: a changed text gets a new
+file, and nothing from a request ever reaches a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+
+from generator import services
+from generator.models import Piece, Tune
+
+log = logging.getLogger(__name__)
+
+
+class FileUnavailable(LookupError):
+    """The file cannot be had (missing, or it could not be made); the message says why,
+    for people. Pages answer it with a 404."""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def media_cache(kind: str, pk: int, text: str, ext: str) -> Path:
+    """A file under MEDIA_ROOT named by the object and a hash of its text: a changed text
+    gets a new file, and nothing from the request ever reaches the path."""
+    return Path(settings.MEDIA_ROOT) / kind / f"{int(pk)}-{digest(text)}.{ext}"
+
+
+def score_input(way_name: str, text: str) -> tuple[str, str]:
+    if way_name == "abc":
+        return text, "abc"
+    from musiclib.ways import get_way
+
+    return get_way(way_name).to_musicxml(text).decode("utf-8"), "musicxml"
+
+
+def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], str]:
+    """Engraved score pages (sanitised SVG from the render module), computed once.
+
+    Returns (pages, error message)."""
+    path = media_cache(f"scores/{kind}", pk, f"{way}\n{text}", "json")
+    if path.exists():
+        try:
+            return json.loads(path.read_text(encoding="utf-8")), ""
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+    try:
+        from musiclib.render import score_svg
+
+        data, fmt = score_input(way, text)
+        pages = score_svg(data=data, fmt=fmt)
+    except Exception as exc:  # RenderError, a missing way, a converter's own error
+        log.info("no score for %s %s: %s", kind, pk, exc)
+        return [], short_error(exc)
+    write_atomic(path, json.dumps(pages).encode("utf-8"))
+    return pages, ""
+
+
+def piece_audio_bytes(piece: Piece) -> bytes:
+    """The piece's audio file, rendered now with FluidSynth when the worker has not yet."""
+    if not piece.audio:
+        if not piece.midi:
+            raise FileUnavailable("This piece has no MIDI, so it has no audio.")
+        try:
+            services.piece_render_audio(piece=piece)
+        except Exception as exc:
+            log.warning("audio for piece %s failed: %s", piece.pk, exc)
+            raise FileUnavailable(f"The audio could not be rendered: {short_error(exc)}") from None
+    return field_bytes(piece.audio)
+
+
+def piece_audio_file(piece: Piece, fmt: str) -> bytes:
+    """An audio-way piece as WAV (its stored file) or OGG (encoded once, then cached)."""
+    if piece.way != "audio" or not piece.audio:
+        raise FileUnavailable(f"This piece has no {fmt.upper()} file.")
+    wav = field_bytes(piece.audio)
+    if fmt == "wav":
+        return wav
+    path = media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
+    if path.exists():
+        return path.read_bytes()
+    from musiclib.render import RenderError, wav_to_ogg
+
+    try:
+        data = wav_to_ogg(wav=wav)
+    except RenderError:
+        raise FileUnavailable("The OGG file could not be encoded.") from None
+    write_atomic(path, data)
+    return data
+
+
+def musicxml_bytes(*, kind: str, pk: int, way: str, text: str) -> bytes:
+    path = media_cache(f"musicxml/{kind}", pk, f"{way}\n{text}", "musicxml")
+    if path.exists():
+        return path.read_bytes()
+    from musiclib.ways import get_way
+
+    try:
+        data = get_way(way).to_musicxml(text)
+    except Exception as exc:
+        raise FileUnavailable(
+            f"This piece cannot be written as MusicXML: {short_error(exc)}"
+        ) from None
+    write_atomic(path, data)
+    return data
+
+
+def tune_midi_bytes(tune: Tune) -> bytes:
+    path = media_cache("tunes/midi", tune.pk, tune.text, "mid")
+    if path.exists():
+        return path.read_bytes()
+    from musiclib.ways import get_way
+
+    try:
+        data = get_way(tune.corpus.way).to_midi(tune.text)
+    except Exception as exc:
+        raise FileUnavailable(f"This tune cannot be turned into MIDI: {short_error(exc)}") from None
+    write_atomic(path, data)
+    return data
+
+
+def tune_audio_bytes(tune: Tune) -> bytes:
+    if tune.corpus.way == "audio":  # a recording: its own file (FLAC) plays as it is
+        if not tune.data:
+            raise FileUnavailable("This recording's file is missing.")
+        return field_bytes(tune.data)
+    path = media_cache("tunes/audio", tune.pk, tune.text, "ogg")
+    if path.exists():
+        return path.read_bytes()
+    midi = tune_midi_bytes(tune)
+    try:
+        from musiclib.render import midi_to_audio
+
+        data = midi_to_audio(midi=midi, fmt="ogg")
+    except Exception as exc:
+        log.warning("audio for tune %s failed: %s", tune.pk, exc)
+        raise FileUnavailable(f"The audio could not be rendered: {short_error(exc)}") from None
+    write_atomic(path, data)
+    return data
+
+
+def field_bytes(field) -> bytes:
+    # A stored name outside MEDIA_ROOT (a tampered row) or a file that is gone is a 404,
+    # never a 400/500 and never a read outside media storage (storage.path refuses it).
+    try:
+        with field.open("rb") as fh:
+            return fh.read()
+    except (SuspiciousFileOperation, FileNotFoundError, IsADirectoryError):
+        raise FileUnavailable("This file is not available.") from None
+
+
+def short_error(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def piece_spectrogram_png(piece: Piece) -> bytes:
+    """An audio piece's spectrogram as a PNG, drawn once and kept."""
+    if piece.way != "audio" or not piece.audio:
+        raise FileUnavailable("Only an audio piece has a spectrogram.")
+    path = media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
+    if not path.exists():
+        from musiclib.audio.dsp import read_wav_bytes
+        from musiclib.audio.image import spectrogram_png
+
+        write_atomic(path, spectrogram_png(read_wav_bytes(field_bytes(piece.audio))))
+    return path.read_bytes()

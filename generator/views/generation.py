@@ -1,0 +1,228 @@
+"""Generation: the generate page, jobs, and reproducing a piece."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import messages
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+
+from common.http import client_ip
+from generator import selectors, services
+from generator.forms import (
+    COMMON_KEYS,
+    COMMON_METERS,
+    GenerateForm,
+)
+from generator.models import GenerationJob, JobStatus, TrainingRun
+from generator.views.helpers import decorate
+from generator.views.pieces import get_piece, primer_context
+
+log = logging.getLogger(__name__)
+
+
+def _allowance(request: HttpRequest) -> services.Allowance:
+    return services.generation_allowance(user=request.user, ip=client_ip(request))
+
+
+def _create_job(request: HttpRequest, **params) -> GenerationJob:
+    return services.generation_job_create(user=request.user, ip=client_ip(request), **params)
+
+
+def generate(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    allowance = _allowance(request)
+    remaining, limit = allowance.remaining, allowance.limit
+    status = 200
+    if request.method == "POST":
+        form = GenerateForm(request.POST, request.FILES)
+        if form.is_valid():
+            count = form.cleaned_data["count"]
+            if not allowance.allows(count):
+                form.add_error(None, allowance.refusal(count))
+                status = 429
+            else:
+                job = _try_create(request, form)
+                if job is not None:
+                    return redirect(job)
+    else:
+        initial = {}
+        if ckpt := request.GET.get("checkpoint", "").strip():
+            initial["checkpoint"] = ckpt
+        elif run_id := request.GET.get("run", "").strip():
+            run = TrainingRun.objects.filter(pk=run_id).first() if run_id.isdigit() else None
+            last = run.last_checkpoint if run else None
+            if last is not None:
+                initial["checkpoint"] = last.pk
+        form = GenerateForm(initial=initial)
+    return render(
+        request,
+        "generator/generate.html",
+        {
+            "form": form,
+            "remaining": remaining,
+            "limit": limit,
+            "limit_hit": remaining is not None and remaining <= 0,
+            "meters": COMMON_METERS,
+            "keys": COMMON_KEYS,
+            "has_models": bool(form.fields["checkpoint"].choices),
+        },
+        status=status,
+    )
+
+
+def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | None:
+    data = form.cleaned_data
+    checkpoint = form.checkpoint_object()
+    if checkpoint is None:
+        form.add_error("checkpoint", "Choose a model.")
+        return None
+    max_length, prime = data["max_length"], form.prime()
+    if checkpoint.run.way == "audio":
+        # Audio models count seconds and continue a recording, not ABC headers.
+        from musiclib.audio import FRAME_RATE
+
+        if data.get("seconds"):
+            max_length = min(int(round(data["seconds"] * FRAME_RATE)), 5000)
+        prime = ""
+        if upload := data.get("prime_audio"):
+            try:
+                prime = services.audio_prime_encode(
+                    checkpoint=checkpoint, name=upload.name, data=upload.read()
+                )
+            except ValueError as exc:
+                form.add_error("prime_audio", str(exc))
+                return None
+    try:
+        return _create_job(
+            request,
+            checkpoint=checkpoint,
+            count=data["count"],
+            temperature=data["temperature"],
+            seed=data["seed"],
+            top_k=data["top_k"],
+            max_length=max_length,
+            prime=prime,
+            grammar=bool(data.get("grammar")),
+            **form.primer(),
+        )
+    except services.PrimerError as exc:  # nothing was written: the message goes by its field
+        message = str(exc)
+        form.add_error(exc.field, message[:1].upper() + message[1:])
+        return None
+    except ValueError as exc:
+        message = str(exc)
+        field = None
+        lowered = message.lower()
+        for name in ("temperature", "count", "max_length", "top_k", "seed"):
+            if lowered.startswith(name):
+                field = name
+        if field is None and ("opening" in lowered or "symbol" in lowered):
+            field = "opening" if data.get("opening") else ("key" if data.get("key") else "meter")
+        form.add_error(field, message[:1].upper() + message[1:])
+        return None
+
+
+def _again(request: HttpRequest, pk: int, *, same_seed: bool) -> HttpResponse:
+    piece = get_piece(pk)
+    allowance = _allowance(request)
+    if not allowance.allows(1):
+        return render(
+            request,
+            "429.html",
+            {"message": allowance.refusal(1), "limit": allowance.limit},
+            status=429,
+        )
+    job = piece.job
+    try:
+        new = _create_job(
+            request,
+            checkpoint=piece.checkpoint,
+            count=1,
+            temperature=job.temperature,
+            seed=piece.seed if same_seed else None,
+            top_k=job.top_k,
+            max_length=job.max_length,
+            prime=job.prime,
+            grammar=job.grammar,
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect(piece)
+    return redirect(new)
+
+
+@require_POST
+def piece_reproduce(request: HttpRequest, pk: int) -> HttpResponse:
+    return _again(request, pk, same_seed=True)
+
+
+@require_POST
+def piece_more_like(request: HttpRequest, pk: int) -> HttpResponse:
+    return _again(request, pk, same_seed=False)
+
+
+def _job_context(request: HttpRequest, job: GenerationJob) -> dict[str, Any]:
+    pieces = decorate(selectors.job_pieces(job=job))
+    done = job.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
+    rendering = any(not p.audio and p.midi for p in pieces)
+    return {
+        "job": job,
+        "pieces": pieces,
+        "done": done,
+        "poll_done": done and not rendering,
+        **primer_context(job),
+    }
+
+
+def _get_job(pk: int) -> GenerationJob:
+    try:
+        return selectors.job_get(pk=pk)
+    except GenerationJob.DoesNotExist:
+        raise Http404("No generation job with that number.") from None
+
+
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(pk)
+    return render(request, "generator/job_detail.html", _job_context(request, job))
+
+
+@require_GET
+def job_status(request: HttpRequest, pk: int) -> JsonResponse:
+    job = _get_job(pk)
+    ctx = _job_context(request, job)
+    pieces = ctx["pieces"]
+    return JsonResponse(
+        {
+            "status": job.status,
+            "text": {
+                "status": job.get_status_display(),
+                "pieces-count": str(len(pieces)),
+                "seconds": f"{job.seconds:.2f} s" if job.seconds is not None else "—",
+            },
+            "state": job.status,
+            "error": job.error,
+            "html": {
+                "pieces": render_to_string(
+                    "generator/_piece_cards.html", {"pieces": pieces}, request=request
+                ),
+                "error": render_to_string(
+                    "generator/_job_error.html", {"job": job}, request=request
+                ),
+            },
+            # keep polling while audio is still being rendered for the new cards
+            "done": ctx["poll_done"],
+        }
+    )

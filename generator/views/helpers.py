@@ -1,0 +1,115 @@
+"""What several of the site's pages share: page sizes, download formats, card badges."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.http import (
+    Http404,
+    HttpRequest,
+)
+from django.template.loader import render_to_string
+from django.utils.text import slugify
+
+from generator import selectors
+from generator.models import Piece
+from generator.services.files import FileUnavailable
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZES = (12, 24, 48, 96)
+DEFAULT_PAGE_SIZE = 24
+FORMATS = {
+    # fmt: (extension, content type, label)
+    "abc": ("abc", "text/vnd.abc; charset=utf-8", "ABC"),
+    "text": ("txt", "text/plain; charset=utf-8", "Notes as text"),
+    "midi": ("mid", "audio/midi", "MIDI"),
+    "musicxml": ("musicxml", "application/vnd.recordare.musicxml+xml", "MusicXML"),
+    "audio": ("ogg", "audio/ogg", "Audio (OGG)"),
+    "wav": ("wav", "audio/wav", "Audio (WAV)"),
+    "ogg": ("ogg", "audio/ogg", "Audio (OGG)"),
+}
+AUDIO_TYPES = {
+    ".ogg": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+}
+
+
+def page_size(request: HttpRequest) -> int:
+    try:
+        size = int(request.GET.get("per_page", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def text_format(way: str) -> str:
+    """How a piece's own text downloads: ABC for the ABC way, plain text (tokens) otherwise."""
+    return "abc" if way == "abc" else "text"
+
+
+def filename(title: str, fallback: str, ext: str) -> str:
+    return f"{slugify(title)[:80] or fallback}.{ext}"
+
+
+def validity_badge(piece: Piece) -> dict[str, str]:
+    """valid / parses / invalid / checking, with a sentence saying why."""
+    acc = piece.bar_accuracy
+    acc_text = f"{acc:.0%} of bars add up" if acc is not None else "bars not checked"
+    if piece.parses is None:
+        return {"kind": "pending", "label": "checking", "title": "Not checked yet"}
+    if piece.is_valid:
+        return {"kind": "valid", "label": "valid", "title": f"Parses, plays; {acc_text}"}
+    if piece.parses:
+        plays = "plays" if piece.plays else "does not play"
+        return {"kind": "parses", "label": "parses", "title": f"Parses, {plays}; {acc_text}"}
+    return {"kind": "invalid", "label": "invalid", "title": "Does not parse as a tune"}
+
+
+def novelty_of(piece: Piece) -> float | None:
+    """The evaluation app's novelty score, once it exists (getattr: it may not yet)."""
+    if selectors.evaluation_relation() is None:
+        return None
+    evaluation = getattr(piece, "evaluation", None)
+    if evaluation is None:
+        return None
+    for name in ("novelty", "novelty_index", "novelty_score"):
+        value = getattr(evaluation, name, None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def likely_copy(piece: Piece) -> bool:
+    """The evaluation's verdict that the piece borrows too much from its corpus."""
+    if selectors.evaluation_relation() is None:
+        return False
+    return getattr(getattr(piece, "evaluation", None), "likely_copy", None) is True
+
+
+def decorate(pieces) -> list[Piece]:
+    """Attach what a card shows and the model cannot say by itself; no queries."""
+    pieces = list(pieces)
+    for piece in pieces:
+        piece.badge = validity_badge(piece)
+        piece.novelty = novelty_of(piece)
+        piece.likely_copy = likely_copy(piece)
+    return pieces
+
+
+def card_html(request: HttpRequest, piece: Piece) -> str:
+    return render_to_string("generator/_piece_card.html", {"piece": piece}, request=request)
+
+
+@contextmanager
+def file_or_404() -> Iterator[None]:
+    """A file the services cannot give (missing, or it could not be made) is a 404 page
+    with the reason, never a 500. Use it as a `with` block or as a view decorator."""
+    try:
+        yield
+    except FileUnavailable as exc:
+        raise Http404(str(exc)) from None

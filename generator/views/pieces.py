@@ -1,0 +1,200 @@
+"""One piece: its page, audio, downloads and spectrogram."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+)
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from common.http import bytes_response, client_ip
+from generator import selectors, services
+from generator.models import GenerationJob, Piece
+from generator.services.files import (
+    field_bytes,
+    musicxml_bytes,
+    piece_audio_bytes,
+    piece_audio_file,
+    piece_spectrogram_png,
+    score_pages,
+)
+from generator.views.helpers import (
+    AUDIO_TYPES,
+    FORMATS,
+    decorate,
+    file_or_404,
+    filename,
+    text_format,
+)
+
+log = logging.getLogger(__name__)
+
+
+def get_piece(pk: int) -> Piece:
+    try:
+        return selectors.piece_get(pk=pk)
+    except Piece.DoesNotExist:
+        raise Http404("No piece with that number.") from None
+
+
+def _detail_items(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    """validity_detail as readable (label, value) rows; messages are listed separately."""
+    rows = []
+    for key, value in (detail or {}).items():
+        if key in ("messages", "errors", "warnings"):
+            continue
+        label = key.replace("_", " ").capitalize()
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, float):
+            value = f"{value:.0%}" if "accuracy" in key or "share" in key else f"{value:.3g}"
+        elif isinstance(value, (list, dict)):
+            value = json.dumps(value, ensure_ascii=False)[:300]
+        rows.append((label, str(value)))
+    return rows
+
+
+def _detail_messages(detail: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key in ("messages", "errors", "warnings"):
+        value = (detail or {}).get(key)
+        if isinstance(value, list):
+            out.extend(str(v) for v in value[:30])
+        elif value:
+            out.append(str(value))
+    return out
+
+
+def primer_context(job: GenerationJob) -> dict[str, Any]:
+    """The text a job primed its model with and, for a MIDI primer, where it came from."""
+    try:
+        source, text = services.prime_split(job.prime)
+    except ValueError:
+        source, text = None, job.prime
+    tune_url = ""
+    if source and source.get("kind") == "tune" and str(source.get("tune", "")).isdigit():
+        tune_url = reverse("tune_detail", args=[int(source["tune"])])
+    return {"primer": source, "prime_text": text, "primer_tune_url": tune_url}
+
+
+@require_GET
+def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    piece = get_piece(pk)
+    decorate([piece])
+    job = piece.job
+    downloads = [(text_format(piece.way), FORMATS[text_format(piece.way)][2])]
+    if piece.way == "audio":
+        # An audio piece has no notes: no score, MIDI or MusicXML; a spectrogram instead.
+        pages, score_error = [], ""
+        if piece.audio:
+            downloads += [("wav", FORMATS["wav"][2]), ("ogg", FORMATS["ogg"][2])]
+    else:
+        pages, score_error = score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+        if piece.midi:
+            downloads.append(("midi", FORMATS["midi"][2]))
+        if piece.parses is not False:
+            downloads.append(("musicxml", FORMATS["musicxml"][2]))
+        if piece.audio or piece.midi:
+            downloads.append(("audio", FORMATS["audio"][2]))
+    remaining = services.generation_allowance(user=request.user, ip=client_ip(request)).remaining
+    return render(
+        request,
+        "generator/piece_detail.html",
+        {
+            "piece": piece,
+            "job": job,
+            "run": piece.run,
+            "checkpoint": piece.checkpoint,
+            "pages": pages,
+            "score_error": score_error,
+            "downloads": [
+                (reverse("piece_download", args=[piece.pk, fmt]), label, fmt)
+                for fmt, label in downloads
+            ],
+            "audio_url": reverse("piece_audio", args=[piece.pk])
+            if (piece.audio or piece.midi)
+            else "",
+            "midi_error": (piece.validity_detail or {}).get("midi_error", "")
+            or (piece.validity_detail or {}).get("audio_error", ""),
+            "spectrogram_url": reverse("piece_spectrogram", args=[piece.pk])
+            if piece.way == "audio" and piece.audio
+            else "",
+            "text_format": text_format(piece.way),
+            "detail_rows": _detail_items(piece.validity_detail),
+            "detail_messages": _detail_messages(piece.validity_detail),
+            "can_generate": remaining is None or remaining > 0,
+            **primer_context(job),
+        },
+    )
+
+
+@require_GET
+@file_or_404()
+def piece_audio(request: HttpRequest, pk: int) -> HttpResponse:
+    piece = get_object_or_404(Piece.objects.only("pk", "title", "midi", "audio"), pk=pk)
+    data = piece_audio_bytes(piece)
+    ext = Path(piece.audio.name).suffix.lower()
+    response = bytes_response(
+        request,
+        data,
+        content_type=AUDIO_TYPES.get(ext, "application/octet-stream"),
+        filename=filename(piece.title, f"piece-{piece.pk}", ext.lstrip(".") or "ogg"),
+        attachment=False,
+    )
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@require_GET
+@file_or_404()
+def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    if fmt not in FORMATS:
+        raise Http404("Unknown format.")
+    piece = get_object_or_404(Piece, pk=pk)
+    fallback = f"piece-{piece.pk}"
+    ext, content_type, _ = FORMATS[fmt]
+    if fmt in ("abc", "text"):
+        if fmt != text_format(piece.way):
+            raise Http404(f"This piece is not written as {FORMATS[fmt][2]}.")
+        data = piece.text.encode("utf-8")
+    elif fmt == "midi":
+        if not piece.midi:
+            raise Http404("This piece has no MIDI file.")
+        data = field_bytes(piece.midi)
+    elif fmt == "musicxml":
+        data = musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+    elif fmt in ("wav", "ogg"):
+        data = piece_audio_file(piece, fmt)
+    else:
+        data = piece_audio_bytes(piece)
+        ext = Path(piece.audio.name).suffix.lstrip(".").lower() or "ogg"
+        content_type = AUDIO_TYPES.get(f".{ext}", content_type)
+    return bytes_response(
+        request,
+        data,
+        content_type=content_type,
+        filename=filename(piece.title, fallback, ext),
+        attachment=True,
+    )
+
+
+@require_GET
+def piece_spectrogram(request: HttpRequest, pk: int) -> HttpResponse:
+    """An audio piece's spectrogram as a PNG, drawn once on the server and cached."""
+    piece = get_object_or_404(Piece.objects.only("pk", "way", "text", "audio"), pk=pk)
+    if piece.way != "audio" or not piece.audio:
+        raise Http404("Only an audio piece has a spectrogram.")
+    with file_or_404():
+        png = piece_spectrogram_png(piece)
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
