@@ -15,13 +15,11 @@ from .models import ImportJob, Piece
 from .services import (
     corpus_import,
     generation_job_execute,
-    jobs_recover,
+    lost_work_recover,
     piece_render_audio,
-    queued_recover,
     training_run_execute,
     training_runs_recover,
 )
-from .services.recovery import worker_tasks
 from .task_names import (
     GENERATION_TASK,
     IMPORT_TASK,
@@ -76,7 +74,4 @@ def training_runs_recover_task() -> None:
 
 @shared_task(name=JOBS_RECOVER_TASK)
 def jobs_recover_task() -> None:
-    tasks = worker_tasks()  # one round of `inspect` for both sweeps
-    if tasks is not None:
-        jobs_recover(tasks=tasks)
-        queued_recover(tasks=tasks)
+    lost_work_recover()

@@ -49,7 +49,7 @@ def test_no_module_imports_another_packages_private_names():
         text=True,
         timeout=120,
     )
-    assert caught.returncode == 1 and "PLC2701" in caught.stdout, caught.stdout
+    assert caught.returncode == 1 and "import-private-name" in caught.stdout, caught.stdout
     site = subprocess.run(
         [str(ruff), "check", "--select", "PLC2701", "."],
         cwd=ROOT,
@@ -58,3 +58,25 @@ def test_no_module_imports_another_packages_private_names():
         timeout=120,
     )
     assert site.returncode == 0, site.stdout[-4000:]
+
+
+def test_services_queue_tasks_by_registered_names():
+    """Services send tasks by name (common/tasks.py): every name they use is registered in
+    this process, and a wrong one fails at once instead of sending a message nobody reads."""
+    import pytest
+    from celery import current_app
+
+    from common.tasks import send_on_commit
+    from evaluation import task_names as evaluation_names
+    from generator import task_names as generator_names
+
+    names = [
+        value
+        for module in (generator_names, evaluation_names)
+        for key, value in vars(module).items()
+        if key.endswith("_TASK")
+    ]
+    assert len(names) == 9
+    assert all(name in current_app.tasks for name in names)
+    with pytest.raises(KeyError):
+        send_on_commit("generator.tasks.no_such_task", 1)

@@ -15,7 +15,7 @@ from .pieces import (
     prime_split,
     primer_build,
 )
-from .recovery import jobs_recover, queued_recover
+from .recovery import jobs_recover, lost_work_recover, queued_recover
 from .runs import (
     training_run_cancel,
     training_run_create,
@@ -35,6 +35,7 @@ __all__ = [
     "generation_job_create",
     "generation_job_execute",
     "jobs_recover",
+    "lost_work_recover",
     "piece_render_audio",
     "prime_split",
     "primer_build",

@@ -181,3 +181,12 @@ def queued_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]
     if resent:
         log.warning("queued_recover: sent the lost messages of %s again", resent)
     return resent
+
+
+def lost_work_recover() -> None:
+    """The beat's sweep: fail running jobs no worker holds and send again the lost messages
+    of queued ones, asking the workers once (one round of `inspect` for both)."""
+    tasks = worker_tasks()
+    if tasks is not None:
+        jobs_recover(tasks=tasks)
+        queued_recover(tasks=tasks)
