@@ -126,3 +126,31 @@ def test_requests_per_user_are_throttled_but_staff_are_not(user_api, staff_api, 
     assert_error(user_api.get("/api/v1/pieces/", REMOTE_ADDR="10.3.3.3"), 429, "throttled")
     for _ in range(5):
         assert staff_api.get("/api/v1/pieces/").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_api_counts_the_address_the_proxy_saw(anon, world, limit):
+    # One rule for pages and API: with one trusted proxy, the right-most forwarded address
+    # is the caller, so callers behind the proxy are not all counted as the proxy.
+    limit.TRUSTED_PROXY_COUNT = 1
+    make_job(world.checkpoint, count=3, requester_ip="203.0.113.7")
+    behind = {"REMOTE_ADDR": "10.0.0.1"}
+    assert_error(
+        generate(anon, world, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7", **behind),
+        429,
+        "throttled",
+    )
+    other = generate(anon, world, HTTP_X_FORWARDED_FOR="203.0.113.8", **behind)
+    assert other.status_code == 202
+    job = GenerationJob.objects.get(pk=other.json()["id"])
+    assert job.requester_ip == "203.0.113.8"
+
+
+def test_a_signed_in_user_has_the_same_allowance_on_the_generate_page_as_in_the_api(
+    client, user, world, limit
+):
+    from django.urls import reverse
+
+    make_job(world.checkpoint, count=5, requested_by=user, requester_ip="10.0.0.5")
+    client.force_login(user)
+    page = client.get(reverse("generate"))
+    assert page.context["remaining"] == 0 and page.context["limit"] == 5
