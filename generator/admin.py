@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 
+from common.forms import add_service_error
 from musiclib.ways import get_way
 
 from . import services
@@ -50,27 +50,34 @@ class TuneAdmin(admin.ModelAdmin):
 
 
 class ImportJobForm(forms.ModelForm):
+    """A new import: the form parses the fields; what may be imported is the service's
+    (`import_job_check`, as for the API and the commands)."""
+
+    user = None  # who asks: set per request by ImportJobAdmin.get_form
+
     class Meta:
         model = ImportJob
         fields = ["corpus", "source", "upload"]
         help_texts = {
-            "source": "A folder or file on the server, or music21:<name> "
-            "(e.g. music21:oneills1850).",
+            "source": "music21:<name> (e.g. music21:oneills1850), or a folder or file on the "
+            "server inside its import folders (settings.API_IMPORT_ROOTS).",
         }
 
     source = forms.CharField(required=False, max_length=500)
 
     def clean(self):
         data = super().clean()
-        if not data.get("source") and not data.get("upload"):
-            raise forms.ValidationError("Give a source path, a music21 corpus name or an upload.")
-        upload = data.get("upload")
-        from django.conf import settings
-
-        if upload and upload.size > settings.MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                f"The upload is larger than {settings.MAX_UPLOAD_BYTES} bytes."
-            )
+        corpus = data.get("corpus")
+        if corpus is not None and not self.errors:
+            try:
+                services.import_job_check(
+                    corpus=corpus,
+                    source=data.get("source") or "",
+                    upload=data.get("upload") or None,
+                    user=self.user,
+                )
+            except services.ServiceError as exc:
+                add_service_error(self, exc)
         return data
 
 
@@ -88,6 +95,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "corpus"]
     search_fields = ["source"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user  # a class made for this request (modelform_factory)
+        return form
+
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if obj is not None:  # a stored run's vocabulary is in its (read-only) config
@@ -100,15 +112,17 @@ class ImportJobAdmin(admin.ModelAdmin):
         return [f.name for f in ImportJob._meta.fields]
 
     def save_model(self, request, obj, form, change):
-        from django.conf import settings
-
-        obj.code_version = settings.CODE_VERSION
-        super().save_model(request, obj, form, change)
-        if not change:
-            from .tasks import corpus_import_task
-
-            transaction.on_commit(lambda: corpus_import_task.delay(obj.pk))
-            self.message_user(request, "Import queued: this page shows its report when done.")
+        if change:  # every field of a stored import is read-only
+            return
+        job = services.import_job_create(
+            corpus=form.cleaned_data["corpus"],
+            source=form.cleaned_data.get("source") or "",
+            upload=form.cleaned_data.get("upload") or None,
+            user=request.user,
+        )
+        obj.pk = job.pk  # the admin's log entry and redirect name the stored job
+        obj.refresh_from_db()
+        self.message_user(request, "Import queued: this page shows its report when done.")
 
 
 class TrainingRunForm(forms.ModelForm):
