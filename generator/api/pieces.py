@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api.errors import PayloadTooLarge, ServiceRefused, service_errors, too_large
+from common.api.errors import PayloadTooLarge, service_errors, too_large
 from common.api.schema import DETAIL_ERRORS, LIST_ERRORS, LOCATION, READ_ERRORS, accepted, errors
 from common.api.views import ApiMixin, content_length, created, validated
 from common.http import client_ip
@@ -103,19 +103,16 @@ class PieceViewSet(GenerationMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
 
     def _again(self, request: Request, *, same_seed: bool) -> Response:
         piece = self.get_object()
-        try:
-            with service_errors():
+        with service_errors():
+            try:
                 job = services.piece_reproduce(
                     piece=piece, same_seed=same_seed, user=request.user, ip=client_ip(request)
                 )
-        except ServiceRefused as exc:
-            if isinstance(exc.__cause__, services.AllowanceExceeded):
-                cause = exc.__cause__
+            except services.AllowanceExceeded as exc:  # as GenerationThrottle answers it
                 raise exceptions.Throttled(
-                    wait=cause.allowance.wait_seconds(),
-                    detail=allowance_message(cause.allowance, cause.asked),
-                ) from cause
-            raise
+                    wait=exc.allowance.wait_seconds(),
+                    detail=allowance_message(exc.allowance, exc.asked),
+                ) from exc
         return created(_job_body(self, job))
 
     @extend_schema(

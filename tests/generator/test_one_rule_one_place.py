@@ -330,3 +330,19 @@ def test_the_reproduce_service_refuses_past_the_allowance_and_writes_nothing(set
         services.piece_reproduce(piece=piece, same_seed=False, ip="10.5.5.5")
     assert isinstance(refused.value, ServiceError) and refused.value.allowance.remaining == 0
     assert GenerationJob.objects.filter(requester_ip="10.5.5.5").count() == 1
+
+
+def test_the_api_reproduce_is_held_to_the_allowance_by_the_service_not_only_its_throttle(
+    settings, monkeypatch
+):
+    from generator.api.throttles import GenerationThrottle
+
+    monkeypatch.setattr(GenerationThrottle, "allow_request", lambda self, request, view: True)
+    settings.ANON_GENERATIONS_PER_HOUR = 1
+    world = make_world()
+    piece = make_piece(world.job, index=1)
+    api, ip = APIClient(), {"REMOTE_ADDR": "10.6.6.6"}
+    assert api.post(f"/api/v1/pieces/{piece.pk}/more/", **ip).status_code == 202
+    refused = api.post(f"/api/v1/pieces/{piece.pk}/reproduce/", **ip)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "You have generated the 1 pieces" in refused.json()["error"]["message"]
