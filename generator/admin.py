@@ -6,7 +6,6 @@ from django import forms
 from django.contrib import admin, messages
 
 from common.forms import add_service_error
-from musiclib.ways import get_way
 
 from . import services
 from .models import (
@@ -148,25 +147,27 @@ class TrainingRunForm(forms.ModelForm):
         fields = ["name", "corpus", "way", "preset", "epochs", "seed", "config", "vocabulary"]
 
     def clean(self):
+        """The form parses the fields (the vocabulary goes into the config); what makes a
+        run is the service's (`training_run_check`, as for the API and the commands)."""
         data = super().clean()
         corpus, way = data.get("corpus"), data.get("way")
-        if corpus and way and corpus.way != way:
-            raise forms.ValidationError(f"The corpus holds {corpus.way} pieces, not {way}.")
         overrides = dict(data.get("config") or {})
         if data.get("vocabulary"):
             if way and way != "abc":
                 raise forms.ValidationError("The vocabulary is an option of ABC runs only.")
             overrides["vocabulary"] = data["vocabulary"]
-        if way:
+        data["config"] = overrides
+        if corpus is not None and way and not self.errors:
             try:
-                data["config"] = get_way(way).resolve_config(
+                services.training_run_check(
+                    corpus=corpus,
+                    way=way,
                     preset=data.get("preset") or "quick",
-                    overrides=overrides,
+                    epochs=data["epochs"],
+                    config=overrides,
                 )
-            except ValueError as exc:
-                raise forms.ValidationError(str(exc)) from exc
-        if corpus and not corpus.tunes.exists():
-            raise forms.ValidationError("The corpus is empty: import tunes before training.")
+            except services.ServiceError as exc:
+                add_service_error(self, exc)
         return data
 
 
@@ -194,15 +195,21 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return [f.name for f in TrainingRun._meta.fields if f.name not in {"name"}]
 
     def save_model(self, request, obj, form, change):
-        from django.conf import settings
-        from django.db.models import Max
-
-        if not change:
-            obj.code_version = settings.CODE_VERSION
-            obj.created_by = request.user
-            obj.tune_id_max = obj.corpus.tunes.aggregate(m=Max("pk"))["m"]
-            obj.config = form.cleaned_data["config"]
-        super().save_model(request, obj, form, change)
+        if change:  # only the name of a stored run can change
+            super().save_model(request, obj, form, change)
+            return
+        run = services.training_run_create(
+            corpus=obj.corpus,
+            way=obj.way,
+            preset=obj.preset,
+            epochs=obj.epochs,
+            seed=obj.seed,
+            config=form.cleaned_data["config"],
+            name=obj.name,
+            user=request.user,
+        )
+        obj.pk = run.pk  # the admin's log entry and redirect name the stored run
+        obj.refresh_from_db()
 
     @admin.action(description="Start the selected draft runs")
     def start(self, request, queryset):

@@ -33,6 +33,7 @@ from .primes import (
 from .recovery import jobs_recover, queued_recover
 from .runs import (
     training_run_cancel,
+    training_run_check,
     training_run_create,
     training_run_execute,
     training_run_resume,
@@ -65,6 +66,7 @@ __all__ = [
     "primer_build",
     "queued_recover",
     "training_run_cancel",
+    "training_run_check",
     "training_run_create",
     "training_run_execute",
     "training_run_resume",

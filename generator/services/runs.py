@@ -38,20 +38,17 @@ def _enqueue_training(run_id: int) -> None:
     transaction.on_commit(lambda: training_run_task.delay(run_id))
 
 
-def training_run_create(
+def training_run_check(
     *,
     corpus: Corpus,
     way: str | None = None,
     preset: str = "quick",
     epochs: int = 10,
-    seed: int = 0,
     config: dict[str, Any] | None = None,
-    name: str = "",
-    user=None,
-) -> TrainingRun:
-    """Validate the inputs and store a draft run; `training_run_start` queues it.
-
-    Raises ServiceError naming `corpus`, `epochs`, `preset` or `config`."""
+) -> dict[str, Any]:
+    """What `training_run_create` would refuse, refused now; else the run's config: the
+    preset's values with `config`'s overrides. Raises ServiceError naming `corpus`,
+    `epochs`, `preset` or `config`."""
     way_name = way or corpus.way
     if way_name != corpus.way:
         raise ServiceError(
@@ -73,10 +70,29 @@ def training_run_create(
         raise ServiceError(
             f"the corpus {corpus} is empty: import tunes before training", field="corpus"
         )
+    return resolved
+
+
+def training_run_create(
+    *,
+    corpus: Corpus,
+    way: str | None = None,
+    preset: str = "quick",
+    epochs: int = 10,
+    seed: int = 0,
+    config: dict[str, Any] | None = None,
+    name: str = "",
+    user=None,
+) -> TrainingRun:
+    """Validate the inputs (`training_run_check`) and store a draft run;
+    `training_run_start` queues it."""
+    resolved = training_run_check(
+        corpus=corpus, way=way, preset=preset, epochs=epochs, config=config
+    )
     return TrainingRun.objects.create(
         corpus=corpus,
         name=name,
-        way=way_name,
+        way=way or corpus.way,
         preset=preset,
         config=resolved,
         epochs=int(epochs),

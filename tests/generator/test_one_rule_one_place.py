@@ -346,3 +346,59 @@ def test_the_api_reproduce_is_held_to_the_allowance_by_the_service_not_only_its_
     refused = api.post(f"/api/v1/pieces/{piece.pk}/reproduce/", **ip)
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert "You have generated the 1 pieces" in refused.json()["error"]["message"]
+
+
+# --- training runs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"preset": "enormous"}, "preset"), ({"config": '{"colour": "blue"}'}, "config")],
+)
+def test_a_run_the_api_refuses_is_refused_on_the_same_field_by_the_admin(
+    staff_client, staff_user, fields, field
+):
+    from generator.models import TrainingRun
+    from tests.api.conftest import token_client
+
+    world = make_world()
+    body = {"corpus": world.corpus.pk, "preset": "tiny", "epochs": 1, "seed": 0, "config": "{}"}
+    page = staff_client.post(
+        reverse("admin:generator_trainingrun_add"), {**body, "way": "abc", **fields}
+    )
+    admin = {k: list(v) for k, v in page.context["adminform"].form.errors.items()}
+    api_body = {**body, "config": {}, "start": False}
+    if "config" in fields:
+        api_body["config"] = {"colour": "blue"}
+    else:
+        api_body.update(fields)
+    error = token_client(staff_user).post("/api/v1/runs/", api_body, format="json").json()
+    if field == "preset":  # the admin's preset is a choice: it refuses before the service
+        assert list(admin) == list(error["error"]["fields"]) == ["preset"]
+    else:
+        assert admin == error["error"]["fields"] == {"config": [error["error"]["message"]]}
+    assert TrainingRun.objects.count() == 1  # the world's own
+
+
+def test_an_admin_run_is_made_by_the_service_the_api_uses(staff_client, staff_user):
+    from generator.models import TrainingRun
+
+    world = make_world()
+    response = staff_client.post(
+        reverse("admin:generator_trainingrun_add"),
+        {
+            "name": "from the admin",
+            "corpus": world.corpus.pk,
+            "way": "abc",
+            "preset": "tiny",
+            "epochs": 3,
+            "seed": 5,
+            "config": '{"dropout": 0.1}',
+        },
+    )
+    assert response.status_code == 302
+    run = TrainingRun.objects.get(name="from the admin")
+    assert run.status == JobStatus.DRAFT and run.created_by == staff_user
+    assert run.config["dropout"] == 0.1 and run.config["units"]  # the preset's, resolved
+    assert run.tune_id_max == world.corpus.tunes.order_by("-pk").first().pk
+    assert run.code_version == django_settings.CODE_VERSION
