@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
-from musiclib.ways.abc_text import default_unit_length
+from common.forms import add_service_error
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
-from . import selectors
+from . import selectors, services
 from .models import Tune, Way
-from .services.pieces import DEFAULT_PRIMER_BARS
+from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
+
+# The generate form's fields that say how the pieces begin (services.generation_prime_build
+# checks and builds them); while one of them is not valid, the others wait.
+OPENING_FIELDS = (
+    "meter",
+    "key",
+    "opening",
+    "primer_tune",
+    "primer_midi",
+    "primer_bars",
+    "prime_audio",
+    "seconds",
+)
+# services.generation_prime_build's keywords → the generate form's fields, where they differ:
+# the form has no raw `prime`, so a refusal of the opening as a whole is the form's.
+SERVICE_FIELDS: dict[str, str | None] = {"prime": None}
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
 
@@ -109,8 +124,9 @@ class CheckpointChoiceField(forms.TypedChoiceField):
 
 
 class GenerateForm(forms.Form):
-    """What a visitor may ask of a checkpoint. The services check it again (the prime's
-    symbols against the model's vocabulary); their message lands next to the field."""
+    """What a visitor may ask of a checkpoint. The form parses the fields; which go
+    together, and the prime they make, are the service's (`generation_prime_build`), whose
+    messages land next to their fields."""
 
     MAX_COUNT = 16
 
@@ -275,91 +291,45 @@ class GenerateForm(forms.Form):
         groups += [(corpora[pk], options) for pk, options in by_corpus.items() if options]
         field.choices = groups
 
-    def clean_primer_midi(self):
-        upload = self.cleaned_data.get("primer_midi")
-        limit = int(settings.MAX_UPLOAD_BYTES)
-        if upload is not None and upload.size > limit:
-            raise forms.ValidationError(
-                f"{upload.name} is larger than {limit // (1024 * 1024)} MB; a MIDI primer is "
-                "a few kilobytes."
-            )
-        return upload
-
-    def clean_meter(self) -> str:
-        return _header_value(self.cleaned_data.get("meter", ""), "meter")
-
-    def clean_key(self) -> str:
-        return _header_value(self.cleaned_data.get("key", ""), "key")
-
-    def clean_opening(self) -> str:
-        text = self.cleaned_data.get("opening", "") or ""
-        return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-
     def clean(self):
+        """The opening of the pieces, checked and built by the service the API uses too;
+        its refusals land next to their fields."""
         data = super().clean()
-        meter, key, opening = (data.get(k) for k in ("meter", "key", "opening"))
-        if key and not meter:
-            self.add_error("key", "Choose a meter as well: a tune names its meter first.")
-        if opening and not (meter and key):
-            self.add_error("opening", "Choose a meter and a key for the opening notes.")
-        tune, upload = data.get("primer_tune"), data.get("primer_midi")
+        self.opening_built: GenerationPrime | None = None
         checkpoint = self.checkpoint_object()
-        way = checkpoint.run.way if checkpoint is not None else None
-        if tune is not None and upload is not None:
-            self.add_error("primer_midi", "Start from a corpus piece or a MIDI file, not both.")
-        if way == Way.MIDI and (meter or key or opening):
-            self.add_error(
-                "meter" if meter else ("key" if key else "opening"),
-                "Meter, key and opening notes are for ABC runs; a MIDI run starts from a "
-                "corpus piece or a MIDI file.",
+        if checkpoint is None or any(name in self.errors for name in OPENING_FIELDS):
+            return data
+        tune, upload = data.get("primer_tune"), data.get("primer_midi")
+        # The bars field always has a value: alone it means nothing.
+        bars = (
+            (data.get("primer_bars") or DEFAULT_PRIMER_BARS)
+            if tune is not None or upload is not None
+            else None
+        )
+        try:
+            self.opening_built = services.generation_prime_build(
+                checkpoint=checkpoint,
+                meter=data.get("meter") or "",
+                key=data.get("key") or "",
+                opening=data.get("opening") or "",
+                primer_tune=tune,
+                primer_midi=upload,
+                primer_bars=bars,
+                prime_audio=data.get("prime_audio"),
+                seconds=data.get("seconds"),
             )
-        if way not in (None, Way.MIDI):
-            for name, value in (("primer_tune", tune), ("primer_midi", upload)):
-                if value is not None:
-                    self.add_error(
-                        name,
-                        "A primer from a corpus piece or a MIDI file is for MIDI runs; for "
-                        "this run give a meter, key and opening notes.",
-                    )
+        except services.ServiceError as exc:
+            add_service_error(self, exc, rename=SERVICE_FIELDS)
         return data
 
-    def primer(self) -> dict:
-        """The primer fields for `generation_job_create`: none without a primer (the bars
-        field always has a value, and alone it means nothing)."""
-        data = self.cleaned_data
-        tune, upload = data.get("primer_tune"), data.get("primer_midi")
-        if tune is None and upload is None:
-            return {}
-        params: dict = {"primer_bars": data.get("primer_bars") or DEFAULT_PRIMER_BARS}
-        if tune is not None:
-            params["primer_tune"] = tune
-        else:
-            upload.seek(0)
-            params["primer_midi"] = (upload.name, upload.read())
-        return params
-
     def prime(self) -> str:
-        """`M:<meter>\\nL:<unit>\\nK:<key>\\n<opening>`, as far as the form says."""
-        data = self.cleaned_data
-        meter, key, opening = data.get("meter"), data.get("key"), data.get("opening")
-        if not meter:
-            return ""
-        prime = f"M:{meter}\nL:{default_unit_length(meter)}\n"
-        if key:
-            prime += f"K:{key}\n"
-            if opening:
-                prime += opening
-        return prime
+        """The prime the job stores: `M:<meter>\\nL:<unit>\\nK:<key>\\n<opening>` as far as
+        the form says, or a MIDI primer's, or an audio recording's tokens."""
+        built = getattr(self, "opening_built", None)
+        return built.prime if built is not None else ""
 
     def checkpoint_object(self):
         return self.checkpoints.get(getattr(self, "cleaned_data", {}).get("checkpoint"))
-
-
-def _header_value(value: str, what: str) -> str:
-    value = (value or "").strip()
-    if any(ch in value for ch in "\n\r%:[]"):
-        raise forms.ValidationError(f"A {what} is one short value, like the examples.")
-    return value
 
 
 class ResumeForm(forms.Form):

@@ -24,8 +24,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.api.errors import service_errors
 from common.api.schema import ErrorBodySerializer, ErrorSerializer  # noqa: F401  (re-exported)
-from generator import selectors
+from generator import selectors, services
 from generator.models import (
     Checkpoint,
     Corpus,
@@ -37,7 +38,8 @@ from generator.models import (
     Tune,
     Way,
 )
-from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
+from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
+from generator.services.primes import prime_split
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
@@ -48,6 +50,19 @@ MAX_TOP_K = 500
 MAX_PRIME_CHARS = 2000
 MAX_ID = 2**63 - 1
 MAX_AUDIO_SECONDS = 60.0  # seconds of audio a generated piece may last (about 2,600 frames)
+# The request fields that say how the pieces begin: `services.generation_prime_build`'s
+# keywords, which name them alike.
+PRIME_FIELDS = (
+    "prime",
+    "meter",
+    "key",
+    "opening",
+    "primer_tune",
+    "primer_midi",
+    "primer_bars",
+    "prime_audio",
+    "seconds",
+)
 
 # --- extension point: extra sections of a piece -----------------------------------------------
 
@@ -324,7 +339,8 @@ class ImportJobSerializer(ContextMixin, serializers.ModelSerializer):
 
 
 class ImportRequestSerializer(serializers.Serializer):
-    """Either an uploaded ABC file (multipart field `file`) or a `source`."""
+    """Either an uploaded ABC file (multipart field `file`) or a `source`; which may be
+    imported is `services.import_job_create`'s to say."""
 
     source = StrictCharField(
         max_length=500,
@@ -337,16 +353,6 @@ class ImportRequestSerializer(serializers.Serializer):
         required=False,
         help_text="An ABC file (multipart/form-data), at most settings.MAX_UPLOAD_BYTES bytes.",
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        source = (attrs.get("source") or "").strip()
-        upload = attrs.get("file")
-        if bool(source) == bool(upload):
-            raise serializers.ValidationError(
-                {"source": ["Give either a source or a file to upload, not both and not neither."]}
-            )
-        attrs["source"] = source
-        return attrs
 
 
 # --- runs and checkpoints --------------------------------------------------------------------
@@ -891,33 +897,15 @@ class GenerationRequestSerializer(serializers.Serializer):
         "settings.MAX_UPLOAD_BYTES bytes) that the pieces continue. It is read, never stored.",
     )
 
-    def validate_prime(self, value: str) -> str:
-        if value.startswith(PRIMER_TAG):
-            raise serializers.ValidationError(
-                "A prime may not start with %primer: give primer_tune or primer_midi."
-            )
-        return value
-
     def validate_temperature(self, value: float) -> float:
         if not value > 0:
             raise serializers.ValidationError("Temperature must be greater than 0.")
         return value
 
-    def _header(self, value: str, what: str) -> str:
-        value = (value or "").strip()
-        if any(ch in value for ch in "\n\r%:[]"):
-            raise serializers.ValidationError(f"A {what} is one short value, like 6/8 or D.")
-        return value
-
-    def validate_meter(self, value: str) -> str:
-        return self._header(value, "meter")
-
-    def validate_key(self, value: str) -> str:
-        return self._header(value, "key")
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from musiclib.ways.abc_text import default_unit_length
-
+        """The checkpoint (or the run's latest), then the opening of the pieces, built by
+        the service the generate page uses too: `prime` and `max_length` as the job takes
+        them. A refusal names its field, as the service does."""
         ckpt_id, run_id = attrs.get("checkpoint"), attrs.get("run")
         if ckpt_id is None and run_id is None:
             raise serializers.ValidationError(
@@ -943,81 +931,15 @@ class GenerationRequestSerializer(serializers.Serializer):
                     {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
                 )
         attrs["checkpoint_object"] = checkpoint
-        self._validate_primer(attrs, checkpoint)
-        self._validate_audio(attrs, checkpoint)
-        meter, key = attrs.get("meter", ""), attrs.get("key", "")
-        opening = (attrs.get("opening") or "").replace("\r\n", "\n").replace("\r", "\n")
-        opening = opening.strip("\n")
-        if attrs.get("prime") and (meter or key or opening):
-            raise serializers.ValidationError(
-                {"prime": ["Give a prime, or meter/key/opening, not both."]}
+        with service_errors():
+            opening = services.generation_prime_build(
+                checkpoint=checkpoint,
+                **{name: attrs[name] for name in PRIME_FIELDS if attrs.get(name) is not None},
             )
-        if key and not meter:
-            raise serializers.ValidationError(
-                {"key": ["Give a meter as well: a tune names its meter first."]}
-            )
-        if opening and not (meter and key):
-            raise serializers.ValidationError(
-                {"opening": ["Give a meter and a key for the opening notes."]}
-            )
-        if meter:
-            prime = f"M:{meter}\nL:{default_unit_length(meter)}\n"
-            if key:
-                prime += f"K:{key}\n" + opening
-            attrs["prime"] = prime
+        attrs["prime"] = opening.prime
+        if opening.max_length is not None:
+            attrs["max_length"] = opening.max_length
         return attrs
-
-    def _validate_audio(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
-        """`seconds` and `prime_audio` belong to audio-way runs, whose tokens are frames."""
-        audio = checkpoint.run.way == Way.AUDIO
-        for field in ("seconds", "prime_audio"):
-            if attrs.get(field) is not None and not audio:
-                raise serializers.ValidationError(
-                    {
-                        field: [
-                            f"{field} is for audio-way runs; run {checkpoint.run_id} is "
-                            f"{checkpoint.run.get_way_display()}."
-                        ]
-                    }
-                )
-        if not audio:
-            return
-        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
-            raise serializers.ValidationError(
-                {"prime": ["An audio-way run continues a recording: give prime_audio."]}
-            )
-        if attrs.get("seconds") is not None:
-            from musiclib.audio.dsp import FRAME_RATE
-
-            attrs["max_length"] = max(16, round(attrs["seconds"] * FRAME_RATE))
-
-    def _validate_primer(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
-        """Which opening fields go together; the primer itself is checked by the service."""
-        tune, upload = attrs.get("primer_tune"), attrs.get("primer_midi")
-        if tune is None and upload is None:
-            if attrs.get("primer_bars") is not None:
-                raise serializers.ValidationError(
-                    {"primer_bars": ["Give primer_tune or primer_midi with primer_bars."]}
-                )
-            return
-        field = "primer_midi" if upload is not None else "primer_tune"
-        if tune is not None and upload is not None:
-            raise serializers.ValidationError(
-                {"primer_midi": ["Give primer_tune or primer_midi, not both."]}
-            )
-        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
-            raise serializers.ValidationError(
-                {field: ["Give a primer, or prime/meter/key/opening, not both."]}
-            )
-        if checkpoint.run.way != Way.MIDI:
-            raise serializers.ValidationError(
-                {
-                    field: [
-                        f"A primer is for MIDI-way runs; run {checkpoint.run_id} is "
-                        f"{checkpoint.run.get_way_display()}: give prime or meter/key/opening."
-                    ]
-                }
-            )
 
 
 class AllowanceSerializer(serializers.Serializer):

@@ -44,14 +44,19 @@ def corpus_get_or_create(*, name: str, way: str = Way.ABC, source: str = "") -> 
     return corpus
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+def abc_file_text(*, name: str, raw: bytes) -> str:
+    """The text of an ABC file; ImportRefused when it is binary."""
     if b"\x00" in raw[:4096]:
-        raise ImportRefused(f"{path.name} is not an ABC file: it is binary")
+        raise ImportRefused(f"{name} is not an ABC file: it is binary")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")  # older ABC collections are Latin-1
+
+
+def abc_upload_items(*, name: str, raw: bytes) -> list[Item]:
+    """The tunes of an uploaded ABC file; ImportRefused when it is binary or has none."""
+    return _abc_items_from_text(abc_file_text(name=name, raw=raw), file=name)
 
 
 def _abc_items_from_text(text: str, *, file: str) -> list[Item]:
@@ -104,17 +109,11 @@ def _items_for(corpus: Corpus, source: str, upload: tuple[str, bytes] | None) ->
             raise ImportRefused(f"importing is not available for the {corpus.way} way yet")
         return reader(source=source, upload=upload)
     if upload is not None:
-        name, raw = upload
-        if b"\x00" in raw[:4096]:
-            raise ImportRefused(f"{name} is not an ABC file: it is binary")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-        return _abc_items_from_text(text, file=name)
+        return abc_upload_items(name=upload[0], raw=upload[1])
     items: list[Item] = []
     for path in abc_source_files(source):
-        items.extend(_abc_items_from_text(_read_text(path), file=path.name))
+        text = abc_file_text(name=path.name, raw=path.read_bytes())
+        items.extend(_abc_items_from_text(text, file=path.name))
     return items
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from generator.models import Way
-from generator.services import corpus_get_or_create, corpus_import
+from generator.services import ServiceError, corpus_get_or_create, corpus_import, import_job_create
 
 
 class Command(BaseCommand):
@@ -19,8 +19,10 @@ class Command(BaseCommand):
         source_name = source.split("#", 1)[0] if source.startswith("music21:") else source
         name = corpus or source_name.rstrip("/").rsplit("/", 1)[-1].replace("music21:", "")
         target = corpus_get_or_create(name=name, way=way, source=source)
-        if target.way != way:
-            raise CommandError(f"corpus {name} holds {target.way} pieces, not {way}")
+        try:  # the checks of every import (the server's shell may name any folder)
+            job = import_job_create(corpus=target, source=source, user=None, way=way, enqueue=False)
+        except ServiceError as exc:
+            raise CommandError(exc.message) from None
         bar = tqdm(total=0, unit="tune", desc=f"checking {name}", disable=None)
 
         def progress(done: int, total: int) -> None:
@@ -28,7 +30,7 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
-        job = corpus_import(corpus=target, source=source, progress=progress)
+        job = corpus_import(corpus=target, source=source, job=job, progress=progress)
         bar.close()
         if job.error and not job.imported:
             raise CommandError(job.error)
