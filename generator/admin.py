@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from musiclib.ways import get_way
+from musiclib.ways import all_ways, get_way
 
 from . import services
 from .models import (
@@ -140,8 +140,13 @@ class TrainingRunForm(forms.ModelForm):
             raise forms.ValidationError(f"The corpus holds {corpus.way} pieces, not {way}.")
         overrides = dict(data.get("config") or {})
         if data.get("vocabulary"):
-            if way and way != "abc":
-                raise forms.ValidationError("The vocabulary is an option of ABC runs only.")
+            if way and data["vocabulary"] not in get_way(way).capabilities.vocabularies:
+                takers = [
+                    w.noun for w in all_ways() if data["vocabulary"] in w.capabilities.vocabularies
+                ]
+                raise forms.ValidationError(
+                    f"The vocabulary is an option of {' and '.join(takers)} runs only."
+                )
             overrides["vocabulary"] = data["vocabulary"]
         if way:
             try:

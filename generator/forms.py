@@ -5,14 +5,30 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from musiclib.ways import get_way, ways_taking
 from musiclib.ways.abc_text import default_unit_length
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 from . import selectors
-from .models import Tune, Way
+from .models import Tune, way_choices
 from .services.pieces import DEFAULT_PRIMER_BARS
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
+DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
+# Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
+# by what a visitor gets when a field does not apply to the chosen model: fields that hold
+# a value by default are ignored; a value typed or chosen is refused, with the reason.
+IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "primer_bars")
+REFUSED_WHERE_NOT_APPLICABLE = {
+    # field: what it is, in a sentence
+    "meter": "A meter",
+    "key": "A key",
+    "opening": "Opening notes",
+    "primer_tune": "A primer from a corpus piece",
+    "primer_midi": "A primer from a MIDI file",
+    "seconds": "A length in seconds",
+    "prime_audio": "An opening recording",
+}
 
 COMMON_METERS = ["6/8", "4/4", "C", "C|", "2/4", "3/4", "9/8", "12/8", "3/2"]
 COMMON_KEYS = [
@@ -41,7 +57,7 @@ class GalleryFilterForm(forms.Form):
             attrs={"type": "search", "placeholder": "e.g. Heron", "autocomplete": "off"}
         ),
     )
-    way = forms.ChoiceField(label="Way", required=False, choices=[("", "Any way"), *Way.choices])
+    way = forms.ChoiceField(label="Way", required=False)
     corpus = forms.TypedChoiceField(label="Corpus", required=False, coerce=int, empty_value=None)
     run = forms.TypedChoiceField(label="Run", required=False, coerce=int, empty_value=None)
     key = forms.ChoiceField(label="Key", required=False)
@@ -53,6 +69,7 @@ class GalleryFilterForm(forms.Form):
         super().__init__(data, *args, **kwargs)
         data = data or {}
         facets = selectors.piece_facets()
+        self.fields["way"].choices = [("", "Any way"), *way_choices()]
         self.fields["corpus"].choices = [
             ("", "Any corpus"),
             *selectors.corpus_choices(),
@@ -165,16 +182,14 @@ class GenerateForm(forms.Form):
         coerce=int,
         empty_value=None,
         widget=DataSelect,
-        help_text="MIDI runs: the pieces begin with the first bars of this tune of the "
-        "run's corpus.",
+        help_text="The pieces begin with the first bars of this tune of the run's corpus.",
     )
     primer_midi = forms.FileField(
         label="Or upload a MIDI primer",
         required=False,
         allow_empty_file=False,
         error_messages={"empty": "The MIDI file is empty."},
-        help_text="MIDI runs: a .mid file; the pieces begin with its first bars. It is read, "
-        "not kept.",
+        help_text="A .mid file; the pieces begin with its first bars. It is read, not kept.",
         widget=forms.FileInput(attrs={"accept": ".mid,.midi,audio/midi,audio/x-midi"}),
     )
     primer_bars = forms.IntegerField(
@@ -187,9 +202,10 @@ class GenerateForm(forms.Form):
     )
     max_length = forms.IntegerField(
         label="Length",
+        required=False,  # required where it applies (`clean`); a hidden one is not sent
         min_value=16,
         max_value=5000,
-        initial=800,
+        initial=DEFAULT_LENGTH,
         help_text="At most this many characters (tokens) per piece.",
     )
     grammar = forms.BooleanField(
@@ -208,14 +224,14 @@ class GenerateForm(forms.Form):
         help_text="Sample only from the k likeliest symbols; 0 is off.",
     )
     seconds = forms.FloatField(
-        label="Seconds (audio models)",
+        label="Seconds",
         required=False,
         min_value=1.0,
         max_value=110.0,
-        help_text="For an audio model: the length in seconds (replaces Length).",
+        help_text=f"The length of each piece in seconds; blank: {DEFAULT_LENGTH} tokens.",
     )
     prime_audio = forms.FileField(
-        label="Opening recording (audio models)",
+        label="Opening recording",
         required=False,
         help_text="A WAV, FLAC or OGG file of up to 30 s that the piece continues.",
     )
@@ -231,16 +247,19 @@ class GenerateForm(forms.Form):
         groups = []
         self.checkpoints = {}
         widget = self.fields["checkpoint"].widget
-        midi_corpora: dict[int, str] = {}
+        primer_corpora: dict[int, str] = {}
         for run, checkpoints in selectors.generation_checkpoints():
             options = []
-            if run.way == Way.MIDI:
-                midi_corpora[run.corpus_id] = str(run.corpus)
+            fields = _generation_fields(run.way)
+            if "primer_tune" in fields:
+                primer_corpora[run.corpus_id] = str(run.corpus)
             for i, ckpt in enumerate(checkpoints):
                 self.checkpoints[ckpt.pk] = ckpt
                 widget.option_data[str(ckpt.pk)] = {
                     "data-way": run.way,
                     "data-corpus": str(run.corpus_id),
+                    # the fields this model uses: the page's script shows only those
+                    "data-fields": " ".join(fields),
                 }
                 loss = f", val loss {ckpt.val_loss:.3f}" if ckpt.val_loss is not None else ""
                 label = (
@@ -253,11 +272,18 @@ class GenerateForm(forms.Form):
         self.fields["checkpoint"].choices = groups
         if groups and not self.is_bound and "checkpoint" not in self.initial:
             self.initial["checkpoint"] = groups[0][1][0][0]
-        self._primer_tune_choices(midi_corpora)
+        self._primer_tune_choices(primer_corpora)
+        for name in (*IGNORED_WHERE_NOT_APPLICABLE, *REFUSED_WHERE_NOT_APPLICABLE):
+            field = self.fields[name]
+            field.ways = _nouns(ways_taking(name))  # "ABC", "ABC and MIDI": on the page
+            if field.help_text:
+                field.help_text = (
+                    f"{field.ways[:1].upper()}{field.ways[1:]} runs: {field.help_text}"
+                )
 
     def _primer_tune_choices(self, corpora: dict[int, str]) -> None:
-        """The tunes of every corpus a MIDI run here learned, grouped by corpus; the page's
-        script shows only the chosen run's corpus."""
+        """The tunes of every corpus a run here learned whose way starts from a corpus piece,
+        grouped by corpus; the page's script shows only the chosen run's corpus."""
         field = self.fields["primer_tune"]
         groups: list = [("", "No primer: the model starts alone")]
         by_corpus: dict[int, list[tuple[int, str]]] = {pk: [] for pk in corpora}
@@ -303,25 +329,35 @@ class GenerateForm(forms.Form):
         if opening and not (meter and key):
             self.add_error("opening", "Choose a meter and a key for the opening notes.")
         tune, upload = data.get("primer_tune"), data.get("primer_midi")
-        checkpoint = self.checkpoint_object()
-        way = checkpoint.run.way if checkpoint is not None else None
         if tune is not None and upload is not None:
             self.add_error("primer_midi", "Start from a corpus piece or a MIDI file, not both.")
-        if way == Way.MIDI and (meter or key or opening):
-            self.add_error(
-                "meter" if meter else ("key" if key else "opening"),
-                "Meter, key and opening notes are for ABC runs; a MIDI run starts from a "
-                "corpus piece or a MIDI file.",
-            )
-        if way not in (None, Way.MIDI):
-            for name, value in (("primer_tune", tune), ("primer_midi", upload)):
-                if value is not None:
-                    self.add_error(
-                        name,
-                        "A primer from a corpus piece or a MIDI file is for MIDI runs; for "
-                        "this run give a meter, key and opening notes.",
-                    )
+        checkpoint = self.checkpoint_object()
+        if checkpoint is not None:
+            self._only_fields_that_apply(data, checkpoint.run)
         return data
+
+    def _only_fields_that_apply(self, data: dict, run) -> None:
+        """Without the page's script every field shows: what does not apply to the chosen
+        model is ignored where it holds a default, and refused where it was filled in."""
+        caps = get_way(run.way).capabilities
+        fields = caps.generation_fields
+        for name in IGNORED_WHERE_NOT_APPLICABLE:
+            if name not in fields:
+                data[name] = None if name != "grammar" else False
+        if (
+            "max_length" in fields
+            and data.get("max_length") is None
+            and "max_length" not in self.errors
+        ):
+            self.add_error("max_length", "Give a length.")
+        starts = caps.starts_from(without=("text",))  # the page has no field for a raw prime
+        for name, what in REFUSED_WHERE_NOT_APPLICABLE.items():
+            if data.get(name) not in (None, "") and name not in fields:
+                self.add_error(
+                    name,
+                    f"{what} is for {self.fields[name].ways} runs; this is a "
+                    f"{get_way(run.way).label} run: {starts}.",
+                )
 
     def primer(self) -> dict:
         """The primer fields for `generation_job_create`: none without a primer (the bars
@@ -353,6 +389,18 @@ class GenerateForm(forms.Form):
 
     def checkpoint_object(self):
         return self.checkpoints.get(getattr(self, "cleaned_data", {}).get("checkpoint"))
+
+
+def _generation_fields(way: str) -> tuple[str, ...]:
+    try:
+        return get_way(way).capabilities.generation_fields
+    except ValueError:  # a way no longer registered: its models offer nothing to set
+        return ()
+
+
+def _nouns(ways) -> str:
+    """ "ABC", "ABC and MIDI": the ways that take a field, for its help and messages."""
+    return " and ".join(way.noun for way in ways) or "no"
 
 
 def _header_value(value: str, what: str) -> str:

@@ -33,8 +33,9 @@ from generator.models import (
     Corpus,
     ImportJob,
     Tune,
-    Way,
 )
+from musiclib.ways import get_way
+from musiclib.ways.base import ImportRefused
 
 UPLOAD_SLACK_BYTES = 64 * 1024  # multipart framing around an upload
 
@@ -180,24 +181,14 @@ class CorpusViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelVie
 
 
 def _check_upload(corpus: Corpus, upload: Any) -> None:
-    """Refuse at once what the import would refuse (ABC corpora: binary or no tune)."""
-    if corpus.way != Way.ABC:
-        return
-    from musiclib.ways.abc_text import split_tunes
-
+    """Refuse at once what the import would refuse (for ABC corpora: binary or no tune)."""
     upload.seek(0)
     raw = upload.read()
     upload.seek(0)
-    if b"\x00" in raw[:4096]:
-        raise exceptions.ValidationError({"file": [f"{upload.name} is not an ABC file: binary."]})
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    if not split_tunes(text):
-        raise exceptions.ValidationError(
-            {"file": [f"{upload.name} is not an ABC file: no tune starts with an X: line."]}
-        )
+        get_way(corpus.way).check_import(upload=(upload.name, raw))
+    except ImportRefused as exc:
+        raise exceptions.ValidationError({"file": [sentence(str(exc))]}) from None
 
 
 def import_roots() -> list[Path]:
@@ -220,12 +211,8 @@ def _check_source(corpus: Corpus, source: str) -> None:
                     ]
                 }
             )
-    if corpus.way != Way.ABC:
-        return
-    from generator.services.corpora import abc_source_files
-
     try:
-        abc_source_files(source)
+        get_way(corpus.way).check_import(source=source)
     except Exception as exc:  # ImportRefused, and music21's own CorpusException
         message = str(exc).split(";")[0] or type(exc).__name__
         raise exceptions.ValidationError({"source": [sentence(message)]}) from None

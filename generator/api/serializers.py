@@ -35,13 +35,13 @@ from generator.models import (
     Piece,
     TrainingRun,
     Tune,
-    Way,
 )
+from generator.presenters import piece_downloads, tune_downloads
 from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
+from musiclib.ways import DEFAULT_WAY, get_way, way_choices, ways_taking
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
-DOWNLOAD_FORMATS = ("abc", "midi", "musicxml", "audio")
 MAX_SEED = 2**62
 MAX_EPOCHS = 10_000
 MAX_TOP_K = 500
@@ -148,21 +148,42 @@ class HistoryEntrySerializer(serializers.Serializer):
     seconds = serializers.FloatField(allow_null=True, required=False)
 
 
+def _link(what: str) -> serializers.URLField:
+    return serializers.URLField(allow_null=True, required=False, help_text=what)
+
+
 class PieceDownloadsSerializer(serializers.Serializer):
-    """Absolute download links; null where the piece has no such file (no MIDI yet, or it
+    """Absolute download links of the formats the piece's way offers, and only those (an
+    ABC piece: abc, midi, musicxml, audio; a MIDI piece: text, midi, musicxml, audio; an
+    audio piece: text, wav, ogg); null where the piece has no such file (no MIDI yet, or it
     does not parse, so it has no score)."""
 
-    abc = serializers.URLField(allow_null=True)
-    midi = serializers.URLField(allow_null=True)
-    musicxml = serializers.URLField(allow_null=True)
-    audio = serializers.URLField(allow_null=True)
+    abc = _link("The ABC text (ways written in ABC).")
+    text = _link("The piece's tokens as plain text (ways not written in ABC).")
+    midi = _link("MIDI (ways with notes).")
+    musicxml = _link("MusicXML (ways with notes).")
+    audio = _link("Audio rendered from the MIDI (ways with notes).")
+    wav = _link("The recording as WAV (audio ways).")
+    ogg = _link("The recording as OGG Vorbis (audio ways).")
 
 
 class TuneDownloadsSerializer(serializers.Serializer):
-    abc = serializers.URLField(allow_null=True)
-    midi = serializers.URLField(allow_null=True)
-    musicxml = serializers.URLField(allow_null=True)
-    audio = serializers.URLField(allow_null=True)
+    """Absolute download links of the formats the tune's way offers, and only those (a
+    recording: audio, its FLAC)."""
+
+    abc = _link("The ABC text (ways written in ABC).")
+    text = _link("The tune's tokens as plain text (other ways with notes).")
+    midi = _link("MIDI (ways with notes).")
+    musicxml = _link("MusicXML (ways with notes).")
+    audio = _link("Audio: rendered from the MIDI, or the recording itself (FLAC).")
+
+
+class WayChoiceField(serializers.ChoiceField):
+    """A way's name, one of the registry's (read for each request, so a way registered
+    later is accepted and in the schema)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(choices=way_choices(), **kwargs)
 
 
 # --- corpora and tunes -----------------------------------------------------------------------
@@ -218,7 +239,7 @@ class CorpusSerializer(ContextMixin, serializers.ModelSerializer):
 
 class CorpusCreateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
-    way = serializers.ChoiceField(choices=Way.choices, default=Way.ABC)
+    way = WayChoiceField(default=DEFAULT_WAY)
     source = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
     description = StrictCharField(required=False, allow_blank=True, default="")
 
@@ -267,7 +288,7 @@ class TuneSerializer(ContextMixin, serializers.ModelSerializer):
     @extend_schema_field(TuneDownloadsSerializer)
     def get_downloads(self, obj: Tune) -> dict[str, str | None]:
         return {
-            fmt: web_url(self.request, "tune_download", obj.pk, fmt) for fmt in DOWNLOAD_FORMATS
+            fmt: web_url(self.request, "tune_download", obj.pk, fmt) for fmt in tune_downloads(obj)
         }
 
 
@@ -684,16 +705,11 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
 
     @extend_schema_field(PieceDownloadsSerializer)
     def get_downloads(self, obj: Piece) -> dict[str, str | None]:
-        """The formats the site's piece page offers, each as an absolute link."""
-        available = {
-            "abc": True,
-            "midi": bool(obj.midi),
-            "musicxml": obj.parses is not False,
-            "audio": bool(obj.audio or obj.midi),
-        }
+        """The formats the piece's way offers, each as an absolute link where the piece has
+        the file: the same the site's piece page lists."""
         return {
-            fmt: piece_download_url(self.request, obj.pk, fmt) if ok else None
-            for fmt, ok in available.items()
+            fmt: piece_download_url(self.request, obj.pk, fmt) if has else None
+            for fmt, has in piece_downloads(obj).items()
         }
 
 
@@ -943,8 +959,8 @@ class GenerationRequestSerializer(serializers.Serializer):
                     {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
                 )
         attrs["checkpoint_object"] = checkpoint
-        self._validate_primer(attrs, checkpoint)
-        self._validate_audio(attrs, checkpoint)
+        self._validate_primer(attrs)
+        self._validate_fields_apply(attrs, checkpoint)
         meter, key = attrs.get("meter", ""), attrs.get("key", "")
         opening = (attrs.get("opening") or "").replace("\r\n", "\n").replace("\r", "\n")
         opening = opening.strip("\n")
@@ -965,33 +981,35 @@ class GenerationRequestSerializer(serializers.Serializer):
             if key:
                 prime += f"K:{key}\n" + opening
             attrs["prime"] = prime
+        seconds = attrs.get("seconds")
+        if seconds is not None:
+            tokens = get_way(checkpoint.run.way).capabilities.tokens_for(seconds)
+            attrs["max_length"] = max(16, tokens)
         return attrs
 
-    def _validate_audio(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
-        """`seconds` and `prime_audio` belong to audio-way runs, whose tokens are frames."""
-        audio = checkpoint.run.way == Way.AUDIO
-        for field in ("seconds", "prime_audio"):
-            if attrs.get(field) is not None and not audio:
+    def _validate_fields_apply(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
+        """A field the run's way does not take is a 400 naming it, the ways that take it and
+        what this run opens with. Fields with defaults (max_length, grammar) are left alone:
+        `seconds` replaces max_length, and a way that always masks ignores grammar. meter,
+        key and opening are written into `prime`, so their refusal is prime's."""
+        run = checkpoint.run
+        caps = get_way(run.way).capabilities
+        for field in OPTIONAL_FIELDS:
+            if _given(attrs.get(field)) and field not in caps.generation_fields:
+                given = [f for f in OPENING_TEXT_FIELDS if _given(attrs.get(f))]
+                key = "prime" if field in OPENING_TEXT_FIELDS else field
+                what = "/".join(given) if key == "prime" else field
+                takers = ways_taking(field)
                 raise serializers.ValidationError(
                     {
-                        field: [
-                            f"{field} is for audio-way runs; run {checkpoint.run_id} is "
-                            f"{checkpoint.run.get_way_display()}."
+                        key: [
+                            f"{what} is for {_way_nouns(takers)}-way runs; run {run.pk} is "
+                            f"{run.get_way_display()}: {_openings(caps)}."
                         ]
                     }
                 )
-        if not audio:
-            return
-        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
-            raise serializers.ValidationError(
-                {"prime": ["An audio-way run continues a recording: give prime_audio."]}
-            )
-        if attrs.get("seconds") is not None:
-            from musiclib.audio.dsp import FRAME_RATE
 
-            attrs["max_length"] = max(16, round(attrs["seconds"] * FRAME_RATE))
-
-    def _validate_primer(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
+    def _validate_primer(self, attrs: dict[str, Any]) -> None:
         """Which opening fields go together; the primer itself is checked by the service."""
         tune, upload = attrs.get("primer_tune"), attrs.get("primer_midi")
         if tune is None and upload is None:
@@ -1005,19 +1023,41 @@ class GenerationRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"primer_midi": ["Give primer_tune or primer_midi, not both."]}
             )
-        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
+        if any(attrs.get(k) for k in OPENING_TEXT_FIELDS):
             raise serializers.ValidationError(
                 {field: ["Give a primer, or prime/meter/key/opening, not both."]}
             )
-        if checkpoint.run.way != Way.MIDI:
-            raise serializers.ValidationError(
-                {
-                    field: [
-                        f"A primer is for MIDI-way runs; run {checkpoint.run_id} is "
-                        f"{checkpoint.run.get_way_display()}: give prime or meter/key/opening."
-                    ]
-                }
-            )
+
+
+# The request fields a way may not take, checked in this order; those that write `prime`.
+OPTIONAL_FIELDS = (
+    "prime", "meter", "key", "opening", "primer_tune", "primer_midi", "primer_bars",
+    "seconds", "prime_audio",
+)  # fmt: skip
+OPENING_TEXT_FIELDS = ("prime", "meter", "key", "opening")
+# How a way's pieces may open (`Capabilities.openings`), in the request's fields.
+OPENING_FIELD_NAMES = {
+    "text": "prime",
+    "header": "meter/key/opening",
+    "tune": "primer_tune",
+    "midi_file": "primer_midi",
+    "recording": "prime_audio",
+}
+
+
+def _given(value: Any) -> bool:
+    return value not in (None, "")
+
+
+def _way_nouns(ways: list) -> str:
+    """ "ABC", "ABC- and MIDI" (for "…-way runs")."""
+    nouns = [way.noun for way in ways] or ["no"]
+    return nouns[0] if len(nouns) == 1 else "- and ".join(nouns)
+
+
+def _openings(caps) -> str:
+    names = [name for kind, name in OPENING_FIELD_NAMES.items() if kind in caps.openings]
+    return f"give {' or '.join(names)}" if names else "its pieces open by themselves"
 
 
 class AllowanceSerializer(serializers.Serializer):

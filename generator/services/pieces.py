@@ -16,10 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from musiclib.ml import sampler
-from musiclib.ways import get_way
+from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import START_ID
 
-from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun, Tune, Way
+from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun, Tune
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,16 @@ NOUNS = [
 ]
 
 
-def piece_title(*, seed: int, meter: str) -> str:
-    """A tune-like name, fixed by the seed, so a reproduced piece keeps its name."""
+def piece_title(*, seed: int, meter: str, style: str = "tune") -> str:
+    """A name fixed by the seed, so a reproduced piece keeps its name. In the "tune" style
+    (ways that write tunes) it ends with the tune type its meter makes it, "(Jig)", or
+    "(Air)"; in the "plain" style (a recording has no meter) it does not
+    (`Capabilities.title_style`)."""
     rng = random.Random(seed)
-    kind = TUNE_TYPES.get(meter.strip(), "Air")
-    return f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} ({kind})"
+    name = f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+    if style != "tune":
+        return name
+    return f"{name} ({TUNE_TYPES.get(meter.strip(), 'Air')})"
 
 
 def checkpoint_sampler_path(checkpoint: Checkpoint) -> Path:
@@ -141,10 +146,12 @@ def primer_build(
     field = "primer_midi" if upload is not None else "primer_tune"
     if (tune_id is None) == (upload is None):
         raise PrimerError("give a corpus piece or a MIDI file as the primer, not both", field=field)
-    if run.way != Way.MIDI:
+    caps = get_way(run.way).capabilities
+    if ("midi_file" if upload is not None else "tune") not in caps.openings:
+        takers = " and ".join(w.noun for w in ways_taking(field))
         raise PrimerError(
-            f"a primer from a corpus piece or a MIDI file is for MIDI-way runs; {run} is "
-            f"{run.get_way_display()}: give its opening as meter, key and notes instead",
+            f"a primer from a corpus piece or a MIDI file is for {takers}-way runs; {run} is "
+            f"{run.get_way_display()}: {caps.starts_from()}",
             field=field,
         )
     bars = DEFAULT_PRIMER_BARS if bars is None else int(bars)
@@ -236,7 +243,7 @@ def _cached_state(path: str, mtime: float) -> dict:
 def audio_prime_encode(*, checkpoint: Checkpoint, name: str, data: bytes) -> str:
     """An uploaded recording → the token text an audio model continues (its prime)."""
     way = get_way(checkpoint.run.way)
-    if not hasattr(way, "encode_audio_prime"):
+    if "recording" not in way.capabilities.openings:
         raise ValueError("only an audio model continues a recording")
     return way.encode_audio_prime(state=load_checkpoint_state(checkpoint), data=data, name=name)
 
@@ -399,7 +406,7 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
     """Build (unsaved) a piece with its validity and MIDI file written to storage."""
     checkpoint = job.checkpoint
     meta = way.describe(text)
-    title = piece_title(seed=seed, meter=meta.get("meter", ""))
+    title = piece_title(seed=seed, meter=meta.get("meter", ""), style=way.capabilities.title_style)
     full = way.finish(text, title=title)
     piece = Piece(
         job=job,
@@ -420,7 +427,7 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         checks.get("n_notes", 0),
     )
     piece.validity_detail = checks
-    if getattr(way, "renders_audio", False):
+    if way.capabilities.is_audio:
         # The audio way decodes its tokens to audio here (a second or two for 10 s): its
         # pieces have no MIDI, and their audio needs the checkpoint's codebook.
         try:

@@ -22,11 +22,13 @@ from generator import selectors, services
 from generator.forms import (
     COMMON_KEYS,
     COMMON_METERS,
+    DEFAULT_LENGTH,
     GenerateForm,
 )
 from generator.models import GenerationJob, JobStatus, TrainingRun
 from generator.views.helpers import decorate
 from generator.views.pieces import get_piece, primer_context
+from musiclib.ways import get_way
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +90,19 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
     if checkpoint is None:
         form.add_error("checkpoint", "Choose a model.")
         return None
-    max_length, prime = data["max_length"], form.prime()
-    if checkpoint.run.way == "audio":
-        # Audio models count seconds and continue a recording, not ABC headers.
-        from musiclib.audio import FRAME_RATE
-
-        if data.get("seconds"):
-            max_length = min(int(round(data["seconds"] * FRAME_RATE)), 5000)
-        prime = ""
-        if upload := data.get("prime_audio"):
-            try:
-                prime = services.audio_prime_encode(
-                    checkpoint=checkpoint, name=upload.name, data=upload.read()
-                )
-            except ValueError as exc:
-                form.add_error("prime_audio", str(exc))
-                return None
+    # The form has refused or dropped every field the model's way does not take.
+    caps = get_way(checkpoint.run.way).capabilities
+    max_length, prime = data["max_length"] or DEFAULT_LENGTH, form.prime()
+    if data.get("seconds"):  # a way whose length is asked in seconds
+        max_length = min(caps.tokens_for(data["seconds"]), 5000)
+    if upload := data.get("prime_audio"):  # a way whose pieces continue a recording
+        try:
+            prime = services.audio_prime_encode(
+                checkpoint=checkpoint, name=upload.name, data=upload.read()
+            )
+        except ValueError as exc:
+            form.add_error("prime_audio", str(exc))
+            return None
     try:
         return _create_job(
             request,
