@@ -274,12 +274,15 @@ class GenerateForm(forms.Form):
             self.initial["checkpoint"] = groups[0][1][0][0]
         self._primer_tune_choices(primer_corpora)
         for name in (*IGNORED_WHERE_NOT_APPLICABLE, *REFUSED_WHERE_NOT_APPLICABLE):
-            field = self.fields[name]
-            field.ways = _nouns(ways_taking(name))  # "ABC", "ABC and MIDI": on the page
-            if field.help_text:
-                field.help_text = (
-                    f"{field.ways[:1].upper()}{field.ways[1:]} runs: {field.help_text}"
-                )
+            # "ABC", "ABC and MIDI": which runs use the field, said on the page (where its
+            # script does not already show only the chosen model's fields) and in refusals
+            self.fields[name].ways = _nouns(ways_taking(name))
+        rates = {w.capabilities.tokens_per_second for w in ways_taking("seconds")}
+        if len(rates) == 1:
+            seconds = DEFAULT_LENGTH / rates.pop()
+            self.fields[
+                "seconds"
+            ].help_text = f"The length of each piece in seconds; blank: about {seconds:.0f} s."
 
     def _primer_tune_choices(self, corpora: dict[int, str]) -> None:
         """The tunes of every corpus a run here learned whose way starts from a corpus piece,
@@ -355,8 +358,8 @@ class GenerateForm(forms.Form):
             if data.get(name) not in (None, "") and name not in fields:
                 self.add_error(
                     name,
-                    f"{what} is for {self.fields[name].ways} runs; this is a "
-                    f"{get_way(run.way).label} run: {starts}.",
+                    f"{what} is for {self.fields[name].ways} runs; this model's way is "
+                    f"{get_way(run.way).label}: {starts}.",
                 )
 
     def primer(self) -> dict:
@@ -399,8 +402,9 @@ def _generation_fields(way: str) -> tuple[str, ...]:
 
 
 def _nouns(ways) -> str:
-    """ "ABC", "ABC and MIDI": the ways that take a field, for its help and messages."""
-    return " and ".join(way.noun for way in ways) or "no"
+    """The ways that take a field, in words: "ABC", "ABC and MIDI", "ABC, MIDI and toy"."""
+    nouns = [way.noun for way in ways] or ["no"]
+    return " and ".join([", ".join(nouns[:-1]), nouns[-1]] if len(nouns) > 1 else nouns)
 
 
 def _header_value(value: str, what: str) -> str:

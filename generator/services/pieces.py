@@ -442,6 +442,8 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         piece.validity_detail.update(audio_checks)
         piece.audio.save(f"piece_{job.pk}_{index}.wav", ContentFile(wav), save=False)
         return piece
+    if not way.capabilities.has_score:  # tokens without notes: there is no MIDI to write
+        return piece
     try:
         midi = way.to_midi(full)
         piece.midi.save(f"piece_{job.pk}_{index}.mid", ContentFile(midi), save=False)

@@ -63,9 +63,12 @@ def download_links(
 
 
 def format_label(fmt: str, caps: Capabilities) -> str:
-    """A download's label; a text of tokens is not "notes" when the way has no score."""
+    """A download's label; a text of tokens is not "notes" when the way has no score, and a
+    recording's own sound is its FLAC file."""
     if fmt == "text" and not caps.has_score:
         return "Tokens as text"
+    if fmt == "audio" and caps.is_audio:
+        return "Recording (FLAC)"
     return FORMATS[fmt][2]
 
 

@@ -24,11 +24,11 @@
           input.disabled = hidden;
         });
       });
-      form.querySelectorAll("[data-field-group]").forEach(function (group) {
-        var boxes = group.querySelectorAll("[data-field]");
-        var shown = group.querySelectorAll("[data-field]:not([hidden])");
-        group.hidden = boxes.length > 0 && shown.length === 0 &&
-          !group.querySelector(".field:not([data-field])");
+      // A row or fieldset whose every field is hidden goes too (its legend, its gap).
+      form.querySelectorAll(".field-row, [data-field-group]").forEach(function (group) {
+        var fields = group.querySelectorAll(".field");
+        group.hidden = !!group.querySelector("[data-field]") &&
+          Array.prototype.every.call(fields, function (f) { return f.hidden; });
       });
       if (!tunes) return;
       Array.prototype.forEach.call(tunes.querySelectorAll("optgroup"), function (group) {
@@ -45,6 +45,7 @@
       if (chosen && chosen.disabled) tunes.value = "";
     }
 
+    form.classList.add("fields-follow-model");
     checkpoint.addEventListener("change", update);
     update();
   }
