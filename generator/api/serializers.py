@@ -179,17 +179,35 @@ class TuneDownloadsSerializer(serializers.Serializer):
 
 
 class WayChoiceField(serializers.ChoiceField):
-    """A way's name, one of the registry's (read for each request, so a way registered
-    later is accepted and in the schema)."""
+    """A way's name, one of the registry's. The choices are read again whenever they are
+    used, so a way registered later is accepted and in the schema, even by a serializer
+    made once (as `extend_schema` declarations are)."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(choices=way_choices(), **kwargs)
+
+    def _get_choices(self) -> dict:
+        current = way_choices()
+        if [name for name, _ in current] != list(self._choices):
+            self._set_choices(current)
+        return self._choices
+
+    choices = property(_get_choices, serializers.ChoiceField._set_choices)
+
+    def to_internal_value(self, data: Any) -> Any:
+        self._get_choices()
+        return super().to_internal_value(data)
+
+    def to_representation(self, value: Any) -> Any:
+        self._get_choices()
+        return super().to_representation(value)
 
 
 # --- corpora and tunes -----------------------------------------------------------------------
 
 
 class CorpusSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     n_tunes = serializers.SerializerMethodField()
     n_runs = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -400,6 +418,7 @@ class CheckpointSerializer(ContextMixin, serializers.ModelSerializer):
 
 
 class TrainingRunSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     corpus_name = serializers.CharField(source="corpus.name", read_only=True)
     label = serializers.SerializerMethodField()
     history = HistoryEntrySerializer(many=True, read_only=True)
@@ -593,6 +612,7 @@ def _score(evaluation: dict[str, Any] | None, names: tuple[str, ...]) -> float |
 
 
 class PieceSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     run_label = serializers.SerializerMethodField()
     corpus = serializers.IntegerField(source="run.corpus_id", read_only=True)
     corpus_name = serializers.CharField(source="run.corpus.name", read_only=True)

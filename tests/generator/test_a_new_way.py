@@ -110,3 +110,16 @@ def test_a_new_way_imports_trains_and_generates_through_the_shared_spine(toy):
     for piece in job.pieces.all():
         assert piece.way == "toy" and not piece.midi and not piece.audio
         assert set(piece.text.split()) <= set(WORDS) and "(" not in piece.title
+
+
+def test_a_way_registered_after_the_schema_was_made_is_in_the_next_one(db):
+    """Serializers made once (those of `extend_schema`) read the registry again."""
+    api = APIClient()
+    api.get("/api/schema/", {"format": "json"})
+    register(ToyWay())
+    try:
+        schema = api.get("/api/schema/", {"format": "json"}).json()
+    finally:
+        unregister("toy")
+    enums = {k: v["enum"] for k, v in schema["components"]["schemas"].items() if "Way" in k}
+    assert enums == {"WayEnum": ["abc", "midi", "audio", "toy"]}
