@@ -39,6 +39,7 @@ from generator.models import (
 from generator.presenters import piece_downloads, tune_downloads
 from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
 from musiclib.ways import DEFAULT_WAY, get_way, way_choices, ways_taking
+from musiclib.ways.base import OPENING_FIELDS
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
@@ -1049,20 +1050,14 @@ class GenerationRequestSerializer(serializers.Serializer):
             )
 
 
-# The request fields a way may not take, checked in this order; those that write `prime`.
-OPTIONAL_FIELDS = (
-    "prime", "meter", "key", "opening", "primer_tune", "primer_midi", "primer_bars",
-    "seconds", "prime_audio",
-)  # fmt: skip
-OPENING_TEXT_FIELDS = ("prime", "meter", "key", "opening")
-# How a way's pieces may open (`Capabilities.openings`), in the request's fields.
-OPENING_FIELD_NAMES = {
-    "text": "prime",
-    "header": "meter/key/opening",
-    "tune": "primer_tune",
-    "midi_file": "primer_midi",
-    "recording": "prime_audio",
-}
+# The request fields a way may not take (those of its openings, and `seconds`), checked in
+# this order (`primer_bars` last: given with a primer, the primer is the field to name); and
+# those that write `prime`.
+_OPENING = dict.fromkeys(
+    f for names in OPENING_FIELDS.values() for f in names if f != "primer_bars"
+)
+OPTIONAL_FIELDS = (*_OPENING, "seconds", "primer_bars")
+OPENING_TEXT_FIELDS = (*OPENING_FIELDS["text"], *OPENING_FIELDS["header"])
 
 
 def _given(value: Any) -> bool:
@@ -1076,7 +1071,12 @@ def _way_nouns(ways: list) -> str:
 
 
 def _openings(caps) -> str:
-    names = [name for kind, name in OPENING_FIELD_NAMES.items() if kind in caps.openings]
+    """What a run of this way may open with, in request fields: "give prime or primer_tune"."""
+    names = [
+        "/".join(f for f in fields if f != "primer_bars")
+        for kind, fields in OPENING_FIELDS.items()
+        if kind in caps.openings
+    ]
     return f"give {' or '.join(names)}" if names else "its pieces open by themselves"
 
 

@@ -151,3 +151,25 @@ def test_the_generate_page_shows_only_the_fields_of_the_chosen_models_way(client
     assert '<span class="field-ways">Audio runs: </span>A WAV, FLAC or OGG file' in html
     assert '<span class="field-ways">ABC and MIDI runs: </span>At most' in html
     assert 'src="/static/js/generate.js"' in html
+
+
+def test_the_api_refuses_a_field_the_runs_way_does_not_take_and_says_who_takes_it(audio):
+    run, _, _ = audio
+    midi = make_midi_world()
+    api, jobs = APIClient(), GenerationJob.objects.count()
+    body = {"run": run.pk, "primer_tune": midi.tunes[0].pk}
+    error = api.post("/api/v1/generate/", body, format="json").json()["error"]
+    assert error["fields"] == {
+        "primer_tune": [
+            f"primer_tune is for MIDI-way runs; run {run.pk} is Audio frames: give prime_audio."
+        ]
+    }
+    body = {"run": midi.run.pk, "meter": "6/8", "key": "D"}
+    error = api.post("/api/v1/generate/", body, format="json").json()["error"]
+    assert error["fields"] == {
+        "prime": [
+            f"meter/key is for ABC-way runs; run {midi.run.pk} is MIDI notes: give prime or "
+            "primer_tune or primer_midi."
+        ]
+    }
+    assert GenerationJob.objects.count() == jobs
