@@ -278,11 +278,11 @@ class GenerateForm(forms.Form):
             # script does not already show only the chosen model's fields) and in refusals
             self.fields[name].ways = _nouns(ways_taking(name))
         rates = {w.capabilities.tokens_per_second for w in ways_taking("seconds")}
-        if len(rates) == 1:
-            seconds = DEFAULT_LENGTH / rates.pop()
+        if len(rates) == 1:  # say what a blank means in seconds, where that is one figure
+            blank = f"about {DEFAULT_LENGTH / rates.pop():.0f} s"
             self.fields[
                 "seconds"
-            ].help_text = f"The length of each piece in seconds; blank: about {seconds:.0f} s."
+            ].help_text = f"The length of each piece in seconds; blank: {blank}."
 
     def _primer_tune_choices(self, corpora: dict[int, str]) -> None:
         """The tunes of every corpus a run here learned whose way starts from a corpus piece,
@@ -342,7 +342,12 @@ class GenerateForm(forms.Form):
     def _only_fields_that_apply(self, data: dict, run) -> None:
         """Without the page's script every field shows: what does not apply to the chosen
         model is ignored where it holds a default, and refused where it was filled in."""
-        caps = get_way(run.way).capabilities
+        try:
+            way = get_way(run.way)
+        except ValueError:
+            self.add_error("checkpoint", f"This model's way ({run.way}) is no longer available.")
+            return
+        caps = way.capabilities
         fields = caps.generation_fields
         for name in IGNORED_WHERE_NOT_APPLICABLE:
             if name not in fields:
@@ -359,7 +364,7 @@ class GenerateForm(forms.Form):
                 self.add_error(
                     name,
                     f"{what} is for {self.fields[name].ways} runs; this model's way is "
-                    f"{get_way(run.way).label}: {starts}.",
+                    f"{way.label}: {starts}.",
                 )
 
     def primer(self) -> dict:
