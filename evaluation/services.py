@@ -34,6 +34,7 @@ from musiclib.metrics.features import features
 from musiclib.metrics.index import CorpusIndex, encode, longest_common_run
 from musiclib.metrics.melody import UnreadableText, notes_from_text
 from musiclib.metrics.notes import Note
+from musiclib.ways import get_way
 
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, RunReport
 from .task_names import JOB_EVALUATE_TASK
@@ -709,9 +710,10 @@ def _build_report(run: TrainingRun, state: CorpusIndexState) -> dict[str, Any]:
             "calibration_error": cal.get("error") or "",
         },
         "features": feature_rows,
-        # Issue 11's targets concern ABC text: abc2midi and bar lengths mean nothing elsewhere.
+        # Issue 11's targets were set on ABC text (abc2midi, bar lengths): the way says
+        # whether they apply to its pieces.
         "quality": _quality(pieces, done, cal.get("flagged_fraction"))
-        if run.way == "abc"
+        if get_way(run.way).capabilities.quality_targets
         else None,
         "epochs": _epoch_series(run, human, human_intra),
         "computed_at": timezone.now().isoformat(),

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from common.forms import add_service_error
+from musiclib.ways import all_ways, get_way
 
 from . import services
 from .models import (
@@ -153,8 +154,13 @@ class TrainingRunForm(forms.ModelForm):
         corpus, way = data.get("corpus"), data.get("way")
         overrides = dict(data.get("config") or {})
         if data.get("vocabulary"):
-            if way and way != "abc":
-                raise forms.ValidationError("The vocabulary is an option of ABC runs only.")
+            if way and data["vocabulary"] not in get_way(way).capabilities.vocabularies:
+                takers = [
+                    w.noun for w in all_ways() if data["vocabulary"] in w.capabilities.vocabularies
+                ]
+                raise forms.ValidationError(
+                    f"The vocabulary is an option of {' and '.join(takers)} runs only."
+                )
             overrides["vocabulary"] = data["vocabulary"]
         data["config"] = overrides
         if corpus is not None and way and not self.errors:

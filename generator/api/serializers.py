@@ -36,14 +36,15 @@ from generator.models import (
     Piece,
     TrainingRun,
     Tune,
-    Way,
 )
+from generator.presenters import piece_downloads, tune_downloads
 from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
 from generator.services.primes import prime_split
+from musiclib.ways import DEFAULT_WAY, get_way, way_choices, ways_taking
+from musiclib.ways.base import OPENING_FIELDS
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
-DOWNLOAD_FORMATS = ("abc", "midi", "musicxml", "audio")
 MAX_SEED = 2**62
 MAX_EPOCHS = 10_000
 MAX_TOP_K = 500
@@ -163,27 +164,66 @@ class HistoryEntrySerializer(serializers.Serializer):
     seconds = serializers.FloatField(allow_null=True, required=False)
 
 
+def _link(what: str) -> serializers.URLField:
+    return serializers.URLField(allow_null=True, required=False, help_text=what)
+
+
 class PieceDownloadsSerializer(serializers.Serializer):
-    """Absolute download links; null where the piece has no such file (no MIDI yet, or it
+    """Absolute download links of the formats the piece's way offers, and only those (an
+    ABC piece: abc, midi, musicxml, audio; a MIDI piece: text, midi, musicxml, audio; an
+    audio piece: text, wav, ogg); null where the piece has no such file (no MIDI yet, or it
     does not parse, so it has no score)."""
 
-    abc = serializers.URLField(allow_null=True)
-    midi = serializers.URLField(allow_null=True)
-    musicxml = serializers.URLField(allow_null=True)
-    audio = serializers.URLField(allow_null=True)
+    abc = _link("The ABC text (ways written in ABC).")
+    text = _link("The piece's tokens as plain text (ways not written in ABC).")
+    midi = _link("MIDI (ways with notes).")
+    musicxml = _link("MusicXML (ways with notes).")
+    audio = _link("Audio rendered from the MIDI (ways with notes).")
+    wav = _link("The recording as WAV (audio ways).")
+    ogg = _link("The recording as OGG Vorbis (audio ways).")
 
 
 class TuneDownloadsSerializer(serializers.Serializer):
-    abc = serializers.URLField(allow_null=True)
-    midi = serializers.URLField(allow_null=True)
-    musicxml = serializers.URLField(allow_null=True)
-    audio = serializers.URLField(allow_null=True)
+    """Absolute download links of the formats the tune's way offers, and only those (a
+    recording: audio, its FLAC)."""
+
+    abc = _link("The ABC text (ways written in ABC).")
+    text = _link("The tune's tokens as plain text (other ways with notes).")
+    midi = _link("MIDI (ways with notes).")
+    musicxml = _link("MusicXML (ways with notes).")
+    audio = _link("Audio: rendered from the MIDI, or the recording itself (FLAC).")
+
+
+class WayChoiceField(serializers.ChoiceField):
+    """A way's name, one of the registry's. The choices are read again whenever they are
+    used, so a way registered later is accepted and in the schema, even by a serializer
+    made once (as `extend_schema` declarations are)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(choices=way_choices(), **kwargs)
+
+    def _get_choices(self) -> dict:
+        current = way_choices()
+        if [name for name, _ in current] != list(self._choices):
+            self._set_choices(current)
+        return self._choices
+
+    choices = property(_get_choices, serializers.ChoiceField._set_choices)
+
+    def to_internal_value(self, data: Any) -> Any:
+        self._get_choices()
+        return super().to_internal_value(data)
+
+    def to_representation(self, value: Any) -> Any:
+        self._get_choices()
+        return super().to_representation(value)
 
 
 # --- corpora and tunes -----------------------------------------------------------------------
 
 
 class CorpusSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     n_tunes = serializers.SerializerMethodField()
     n_runs = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -233,7 +273,7 @@ class CorpusSerializer(ContextMixin, serializers.ModelSerializer):
 
 class CorpusCreateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
-    way = serializers.ChoiceField(choices=Way.choices, default=Way.ABC)
+    way = WayChoiceField(default=DEFAULT_WAY)
     source = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
     description = StrictCharField(required=False, allow_blank=True, default="")
 
@@ -282,7 +322,7 @@ class TuneSerializer(ContextMixin, serializers.ModelSerializer):
     @extend_schema_field(TuneDownloadsSerializer)
     def get_downloads(self, obj: Tune) -> dict[str, str | None]:
         return {
-            fmt: web_url(self.request, "tune_download", obj.pk, fmt) for fmt in DOWNLOAD_FORMATS
+            fmt: web_url(self.request, "tune_download", obj.pk, fmt) for fmt in tune_downloads(obj)
         }
 
 
@@ -385,6 +425,7 @@ class CheckpointSerializer(ContextMixin, serializers.ModelSerializer):
 
 
 class TrainingRunSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     corpus_name = serializers.CharField(source="corpus.name", read_only=True)
     label = serializers.SerializerMethodField()
     history = HistoryEntrySerializer(many=True, read_only=True)
@@ -578,6 +619,7 @@ def _score(evaluation: dict[str, Any] | None, names: tuple[str, ...]) -> float |
 
 
 class PieceSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     run_label = serializers.SerializerMethodField()
     corpus = serializers.IntegerField(source="run.corpus_id", read_only=True)
     corpus_name = serializers.CharField(source="run.corpus.name", read_only=True)
@@ -690,16 +732,11 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
 
     @extend_schema_field(PieceDownloadsSerializer)
     def get_downloads(self, obj: Piece) -> dict[str, str | None]:
-        """The formats the site's piece page offers, each as an absolute link."""
-        available = {
-            "abc": True,
-            "midi": bool(obj.midi),
-            "musicxml": obj.parses is not False,
-            "audio": bool(obj.audio or obj.midi),
-        }
+        """The formats the piece's way offers, each as an absolute link where the piece has
+        the file: the same the site's piece page lists."""
         return {
-            fmt: piece_download_url(self.request, obj.pk, fmt) if ok else None
-            for fmt, ok in available.items()
+            fmt: piece_download_url(self.request, obj.pk, fmt) if has else None
+            for fmt, has in piece_downloads(obj).items()
         }
 
 
@@ -931,6 +968,7 @@ class GenerationRequestSerializer(serializers.Serializer):
                     {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
                 )
         attrs["checkpoint_object"] = checkpoint
+        self._validate_fields_apply(attrs, checkpoint)
         with service_errors():
             opening = services.generation_prime_build(
                 checkpoint=checkpoint,
@@ -940,6 +978,58 @@ class GenerationRequestSerializer(serializers.Serializer):
         if opening.max_length is not None:
             attrs["max_length"] = opening.max_length
         return attrs
+
+    def _validate_fields_apply(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
+        """A field the run's way does not take is a 400 naming it, the ways that take it and
+        what this run opens with. Fields with defaults (max_length, grammar) are left alone:
+        `seconds` replaces max_length, and a way that always masks ignores grammar. meter,
+        key and opening are written into `prime`, so their refusal is prime's."""
+        run = checkpoint.run
+        caps = get_way(run.way).capabilities
+        for field in OPTIONAL_FIELDS:
+            if _given(attrs.get(field)) and field not in caps.generation_fields:
+                given = [f for f in OPENING_TEXT_FIELDS if _given(attrs.get(f))]
+                key = "prime" if field in OPENING_TEXT_FIELDS else field
+                what = "/".join(given) if key == "prime" else field
+                takers = ways_taking(field)
+                raise serializers.ValidationError(
+                    {
+                        key: [
+                            f"{what} is for {_way_nouns(takers)}-way runs; run {run.pk} is "
+                            f"{run.get_way_display()}: {_openings(caps)}."
+                        ]
+                    }
+                )
+
+
+# The request fields a way may not take (those of its openings, and `seconds`), checked in
+# this order (`primer_bars` last: given with a primer, the primer is the field to name); and
+# those that write `prime`.
+_OPENING = dict.fromkeys(
+    f for names in OPENING_FIELDS.values() for f in names if f != "primer_bars"
+)
+OPTIONAL_FIELDS = (*_OPENING, "seconds", "primer_bars")
+OPENING_TEXT_FIELDS = (*OPENING_FIELDS["text"], *OPENING_FIELDS["header"])
+
+
+def _given(value: Any) -> bool:
+    return value not in (None, "")
+
+
+def _way_nouns(ways: list) -> str:
+    """ "ABC", "ABC- and MIDI" (for "…-way runs")."""
+    nouns = [way.noun for way in ways] or ["no"]
+    return nouns[0] if len(nouns) == 1 else "- and ".join(nouns)
+
+
+def _openings(caps) -> str:
+    """What a run of this way may open with, in request fields: "give prime or primer_tune"."""
+    names = [
+        "/".join(f for f in fields if f != "primer_bars")
+        for kind, fields in OPENING_FIELDS.items()
+        if kind in caps.openings
+    ]
+    return f"give {' or '.join(names)}" if names else "its pieces open by themselves"
 
 
 class AllowanceSerializer(serializers.Serializer):

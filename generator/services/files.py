@@ -49,11 +49,13 @@ def media_cache(kind: str, pk: int, text: str, ext: str) -> Path:
 
 
 def score_input(way_name: str, text: str) -> tuple[str, str]:
-    if way_name == "abc":
-        return text, "abc"
+    """What verovio engraves: ABC as it is, any other way's notes as MusicXML."""
     from musiclib.ways import get_way
 
-    return get_way(way_name).to_musicxml(text).decode("utf-8"), "musicxml"
+    way = get_way(way_name)
+    if way.capabilities.text_format == "abc":
+        return text, "abc"
+    return way.to_musicxml(text).decode("utf-8"), "musicxml"
 
 
 def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], str]:
@@ -93,7 +95,7 @@ def piece_audio_bytes(piece: Piece) -> bytes:
 
 def piece_audio_file(piece: Piece, fmt: str) -> bytes:
     """An audio-way piece as WAV (its stored file) or OGG (encoded once, then cached)."""
-    if piece.way != "audio" or not piece.audio:
+    if not _is_audio(piece.way) or not piece.audio:
         raise FileUnavailable(f"This piece has no {fmt.upper()} file.")
     wav = field_bytes(piece.audio)
     if fmt == "wav":
@@ -142,7 +144,7 @@ def tune_midi_bytes(tune: Tune) -> bytes:
 
 
 def tune_audio_bytes(tune: Tune) -> bytes:
-    if tune.corpus.way == "audio":  # a recording: its own file (FLAC) plays as it is
+    if _is_audio(tune.corpus.way):  # a recording: its own file (FLAC) plays as it is
         if not tune.data:
             raise FileUnavailable("This recording's file is missing.")
         return field_bytes(tune.data)
@@ -159,6 +161,16 @@ def tune_audio_bytes(tune: Tune) -> bytes:
         raise FileUnavailable(f"The audio could not be rendered: {short_error(exc)}") from None
     write_atomic(path, data)
     return data
+
+
+def _is_audio(way_name: str) -> bool:
+    """The way's pieces and tunes are recordings."""
+    from musiclib.ways import get_way
+
+    try:
+        return get_way(way_name).capabilities.is_audio
+    except ValueError:  # a way no longer registered
+        return False
 
 
 def field_bytes(field) -> bytes:
@@ -178,7 +190,7 @@ def short_error(exc: Exception) -> str:
 
 def piece_spectrogram_png(piece: Piece) -> bytes:
     """An audio piece's spectrogram as a PNG, drawn once and kept."""
-    if piece.way != "audio" or not piece.audio:
+    if not _is_audio(piece.way) or not piece.audio:
         raise FileUnavailable("Only an audio piece has a spectrogram.")
     path = media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
     if not path.exists():

@@ -21,9 +21,8 @@ from common.tasks import send_on_commit
 from musiclib.ways import get_way
 from musiclib.ways.base import ImportRefused
 
-from ..models import Corpus, ImportJob, Way
+from ..models import Corpus, ImportJob
 from ..task_names import IMPORT_TASK
-from .corpora import abc_source_files, abc_upload_items
 from .uploads import UploadedFile, upload_read
 
 
@@ -45,10 +44,8 @@ def _source_check(*, corpus: Corpus, source: str, anywhere: bool) -> None:
                 "inside the server's import folders (settings.API_IMPORT_ROOTS).",
                 field="source",
             )
-    if corpus.way != Way.ABC:
-        return  # the way's importer reads its sources when the job runs
     try:
-        abc_source_files(source)
+        get_way(corpus.way).check_import(source=source)
     except Exception as exc:  # ImportRefused, and music21's own CorpusException
         message = str(exc).split(";")[0] or type(exc).__name__
         raise ServiceError(message, field="source") from None
@@ -76,25 +73,21 @@ def import_job_check(
         )
     if way is not None and corpus.way != way:
         raise ServiceError(f"corpus {corpus} holds {corpus.way} pieces, not {way}", field="way")
-    if corpus.way != Way.ABC:
-        try:
-            importable = hasattr(get_way(corpus.way), "import_items")
-        except (ValueError, ImportError):
-            importable = False
-        if not importable:
-            raise ServiceError(
-                f"importing is not available for the {corpus.way} way yet", field="corpus"
-            )
+    try:
+        get_way(corpus.way)
+    except (ValueError, ImportError, KeyError):
+        raise ServiceError(
+            f"importing is not available for the {corpus.way} way here", field="corpus"
+        ) from None
     if upload is None:
         _source_check(corpus=corpus, source=source, anywhere=user is None)
         return
     name, raw = upload_read(upload, field="upload")
     upload.seek(0)
-    if corpus.way == Way.ABC:
-        try:
-            abc_upload_items(name=name, raw=raw)
-        except ImportRefused as exc:
-            raise ServiceError(str(exc), field="upload") from None
+    try:
+        get_way(corpus.way).check_import(upload=(name, raw))
+    except ImportRefused as exc:
+        raise ServiceError(str(exc), field="upload") from None
 
 
 def import_job_create(

@@ -96,11 +96,16 @@ NOUNS = [
 ]
 
 
-def piece_title(*, seed: int, meter: str) -> str:
-    """A tune-like name, fixed by the seed, so a reproduced piece keeps its name."""
+def piece_title(*, seed: int, meter: str, style: str = "tune") -> str:
+    """A name fixed by the seed, so a reproduced piece keeps its name. In the "tune" style
+    (ways that write tunes) it ends with the tune type its meter makes it, "(Jig)", or
+    "(Air)"; in the "plain" style (a recording has no meter) it does not
+    (`Capabilities.title_style`)."""
     rng = random.Random(seed)
-    kind = TUNE_TYPES.get(meter.strip(), "Air")
-    return f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} ({kind})"
+    name = f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+    if style != "tune":
+        return name
+    return f"{name} ({TUNE_TYPES.get(meter.strip(), 'Air')})"
 
 
 def generation_job_create(
@@ -287,7 +292,7 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
     """Build (unsaved) a piece with its validity and MIDI file written to storage."""
     checkpoint = job.checkpoint
     meta = way.describe(text)
-    title = piece_title(seed=seed, meter=meta.get("meter", ""))
+    title = piece_title(seed=seed, meter=meta.get("meter", ""), style=way.capabilities.title_style)
     full = way.finish(text, title=title)
     piece = Piece(
         job=job,
@@ -308,7 +313,7 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         checks.get("n_notes", 0),
     )
     piece.validity_detail = checks
-    if getattr(way, "renders_audio", False):
+    if way.capabilities.is_audio:
         # The audio way decodes its tokens to audio here (a second or two for 10 s): its
         # pieces have no MIDI, and their audio needs the checkpoint's codebook.
         try:
@@ -322,6 +327,8 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         piece.plays = audio_checks["plays"]
         piece.validity_detail.update(audio_checks)
         piece.audio.save(f"piece_{job.pk}_{index}.wav", ContentFile(wav), save=False)
+        return piece
+    if not way.capabilities.has_score:  # tokens without notes: there is no MIDI to write
         return piece
     try:
         midi = way.to_midi(full)

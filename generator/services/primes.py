@@ -24,7 +24,7 @@ from common.errors import ServiceError
 from musiclib.ways import get_way
 from musiclib.ways.abc_text import default_unit_length
 
-from ..models import Checkpoint, TrainingRun, Tune, Way
+from ..models import Checkpoint, TrainingRun, Tune
 from .checkpoint_files import load_checkpoint_state
 from .uploads import Upload, upload_read
 
@@ -70,7 +70,9 @@ def primer_build(
         raise ServiceError(
             "give a corpus piece or a MIDI file as the primer, not both", field="primer_midi"
         )
-    if run.way != Way.MIDI:
+    if ("midi_file" if upload is not None else "tune") not in get_way(
+        run.way
+    ).capabilities.openings:
         raise ServiceError(
             "a primer from a corpus piece or a MIDI file is for MIDI runs (primer_tune and "
             f"primer_midi are for MIDI-way runs); {run} is {run.get_way_display()}: give its "
@@ -248,19 +250,23 @@ def generation_prime_build(
         )
 
     # What the run's way takes.
-    audio, midi = run.way == Way.AUDIO, run.way == Way.MIDI
-    if not audio:
-        for name, value in (("seconds", seconds), ("prime_audio", prime_audio)):
-            if value is not None:
-                raise ServiceError(
-                    f"{name} is for audio-way runs; run {run.pk} is {run.get_way_display()}",
-                    field=name,
-                )
-    elif given:
+    caps = get_way(run.way).capabilities
+    by_seconds, recording = caps.length == "seconds", "recording" in caps.openings
+    audio = by_seconds or recording
+    for name, value, takes in (
+        ("seconds", seconds, by_seconds),
+        ("prime_audio", prime_audio, recording),
+    ):
+        if value is not None and not takes:
+            raise ServiceError(
+                f"{name} is for audio-way runs; run {run.pk} is {run.get_way_display()}",
+                field=name,
+            )
+    if recording and given and not {"text", "header"} & caps.openings:
         raise ServiceError(
             "an audio-way run continues a recording: give prime_audio", field="prime"
         )
-    if midi and (header := [f for f in given if f != "prime"]):
+    if "header" not in caps.openings and (header := [f for f in given if f != "prime"]):
         raise ServiceError(
             "meter, key and opening notes are for ABC runs; a MIDI run starts from a corpus "
             "piece or a MIDI file",
@@ -277,9 +283,7 @@ def generation_prime_build(
     if audio:
         max_length = None
         if seconds is not None:
-            from musiclib.audio.dsp import FRAME_RATE
-
-            max_length = max(MIN_TOKENS, round(float(seconds) * FRAME_RATE))
+            max_length = max(MIN_TOKENS, caps.tokens_for(float(seconds)))
         text = ""
         if prime_audio is not None:
             name, data = upload_read(prime_audio, field="prime_audio")
