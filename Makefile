@@ -5,7 +5,7 @@ VENV := .venv
 # Extra pytest arguments: make test PYTEST_ARGS="-k infra -x"
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint format architecture prod services-start services-stop clean
+.PHONY: setup run test test-fast lint format architecture prod services-start services-stop clean
 
 ## setup: install missing system packages and the Python virtualenv (fast when done)
 setup:
@@ -15,9 +15,14 @@ setup:
 run: setup
 	@scripts/run.sh
 
-## test: set up, start throwaway PostgreSQL + Redis, run pytest, stop them
+## test: set up, start throwaway PostgreSQL + Redis, run every test (two at a time), stop them
 test: setup
 	@scripts/test.sh $(PYTEST_ARGS)
+
+## test-fast: the library's tests (no server) and the site's unit tests (PostgreSQL and
+## Redis, but no worker, browser, model training or corpus import), two at a time
+test-fast: setup
+	@TEST_FAST=1 scripts/test.sh
 
 ## lint: ruff check, ruff format --check and the import contracts (lint-imports)
 lint: setup

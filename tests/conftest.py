@@ -3,6 +3,10 @@
 Run the tests with `make test` (or `scripts/test.sh [pytest args]`): it starts throwaway
 PostgreSQL and Redis servers and exports DATABASE_URL and CELERY_BROKER_URL.
 
+The library's tests (tests/library: musiclib alone) need neither Django nor a server:
+`make test-fast` or `.venv/bin/python -m pytest -p no:django tests/library`. The server
+checks below apply only when pytest-django is loaded and site tests were asked for.
+
 Fixtures
 - `media_root` (session): the per-session MEDIA_ROOT; AUTOSTART_QUICK_RUN is off in tests.
 - `user`, `staff_user`: users with password `user.raw_password`; staff is a superuser.
@@ -15,12 +19,15 @@ Fixtures
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,7 +49,22 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ["AUTOSTART_QUICK_RUN"] = "0"
 
 
+LIBRARY = ROOT / "tests" / "library"
+
+
+def site_tests_requested(config: pytest.Config) -> bool:
+    """Whether this run may collect the site's tests: pytest-django is loaded and some path
+    asked for (or testpaths) lies outside tests/library."""
+    if not config.pluginmanager.has_plugin("django"):
+        return False  # `-p no:django`: site tests could not even import
+    paths = [Path(arg.split("::")[0]) for arg in config.args]
+    paths = [p if p.is_absolute() else Path(config.invocation_params.dir) / p for p in paths]
+    return any(not p.resolve().is_relative_to(LIBRARY) for p in paths)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not site_tests_requested(config):
+        return
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         raise pytest.UsageError(
             "DATABASE_URL does not point at PostgreSQL. The tests run against real PostgreSQL "
@@ -54,6 +76,58 @@ def pytest_configure(config: pytest.Config) -> None:
             "CELERY_BROKER_URL does not point at Redis: run the tests with `make test` "
             "or `scripts/test.sh [pytest args]`."
         )
+    _broker_of_this_xdist_worker()
+
+
+# A site test that asks for one of these trains a model, imports a real corpus, or starts a
+# worker, a live server or a browser: it is marked `slow` and left out of `make test-fast`.
+SLOW_FIXTURES = {
+    "celery_worker",
+    "beat_worker",
+    "live_server",
+    "page",
+    "trained_run",
+    "two_epoch_run",
+    "tiny_corpus",
+    "corpus_melodies",
+    "audio_run",
+    "small_disk",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects and pytest-django sorts
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    # The tests with a Celery worker come last (pytest-django's sort into plain, transactional
+    # and database-free tests keeps this order within each): one after another, they pass
+    # the same worker on (`celery_worker`).
+    items.sort(key=lambda item: "celery_worker" in getattr(item, "fixturenames", ()))
+    _refuse_transactional_use_of_module_rows(items)
+
+
+def _broker_of_this_xdist_worker() -> None:
+    """Under pytest-xdist each test process has its own Redis database (gw0 → 1, gw1 → 2...;
+    a run without xdist keeps the URL's), so its Celery workers never take another process's
+    tasks nor answer its pings; pytest-django gives each its own test database likewise
+    (test_musicsite_gw0, ...). Set in the environment (subprocesses), the settings and the
+    Celery app (already configured when this runs)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = urlunsplit(
+        urlsplit(os.environ["CELERY_BROKER_URL"])._replace(path=f"/{int(worker[2:]) + 1}")
+    )
+    os.environ["CELERY_BROKER_URL"] = url
+    from django.conf import settings
+
+    from musicsite.celery import app
+
+    settings.CELERY_BROKER_URL = url
+    app.conf.broker_url = url
 
 
 try:  # Hypothesis keeps its example database under test-artifacts/ (gitignored); on
@@ -76,8 +150,12 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _test_settings(media_root: Path) -> Iterator[None]:
-    """Session-wide overrides: media in a temporary directory, no automatic quick run."""
+def _test_settings(media_root: Path, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Session-wide overrides: media in a temporary directory, no automatic quick run (only
+    where Django is loaded: the library's tests run without it too)."""
+    if not request.config.pluginmanager.has_plugin("django"):
+        yield
+        return
     from django.test.utils import override_settings
 
     os.environ["MEDIA_ROOT"] = str(media_root)
@@ -85,11 +163,77 @@ def _test_settings(media_root: Path) -> Iterator[None]:
         yield
 
 
+# --- rows built once per module --------------------------------------------------------------
+def once_per_module(fixture_function):
+    """Marks a module-scoped fixture whose rows live in `module_transaction`: a transactional
+    test (or one with a live server or a worker) that asks for it is refused at collection."""
+    fixture_function.once_per_module = True
+    return fixture_function
+
+
+@contextlib.contextmanager
+def module_transaction(django_db_blocker) -> Iterator[None]:
+    """A transaction around a test module's shared rows, rolled back after its last test.
+
+    pytest-django's `db` runs each test in a savepoint within it, so a test's changes are
+    undone after the test and the next one sees the rows as built (what Django's
+    TestCase.setUpTestData does for a class). Build the rows under
+    `django_db_blocker.unblock()` inside it."""
+    from django.db import transaction
+
+    atomic = transaction.atomic()
+    with django_db_blocker.unblock():
+        atomic.__enter__()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+def _refuse_transactional_use_of_module_rows(items: list[pytest.Item]) -> None:
+    """A module whose tests share rows built once may hold no transactional test (one with
+    transaction=True, a live server or a worker): its flush would run inside the module's
+    transaction, or after tests it would see."""
+    users: dict[Path, str] = {}
+    transactional: dict[Path, str] = {}
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        defs = [d for name in item.fixturenames for d in info.name2fixturedefs.get(name, ())]
+        if any(getattr(d.func, "once_per_module", False) for d in defs):
+            users.setdefault(item.path, item.nodeid)
+        marker = item.get_closest_marker("django_db")
+        if (marker and marker.kwargs.get("transaction")) or {
+            "transactional_db",
+            "live_server",
+            "celery_worker",
+        }.intersection(item.fixturenames):
+            transactional.setdefault(item.path, item.nodeid)
+    for path in users.keys() & transactional.keys():
+        raise pytest.UsageError(
+            f"{transactional[path]} is transactional, but {users[path]} in the same module "
+            "shares rows built once per module (a transaction a transactional test would "
+            "flush). Move the transactional test to a module of its own."
+        )
+
+
 # --- users ----------------------------------------------------------------------------------
+@functools.cache
+def _test_password_hash() -> str:
+    """TEST_PASSWORD hashed once per test process with the site's own hasher (PBKDF2, a
+    million rounds: 0.4 s a hash here); every test user stores this hash."""
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(TEST_PASSWORD)
+
+
 def _make_user(django_user_model, username: str, **extra):
-    user = django_user_model.objects.create_user(
-        username=username, email=f"{username}@example.org", password=TEST_PASSWORD, **extra
-    )
+    user = django_user_model(username=username, email=f"{username}@example.org", **extra)
+    user.password = _test_password_hash()
+    user.save()
     user.raw_password = TEST_PASSWORD
     return user
 
@@ -139,7 +283,11 @@ def _database_url(settings_dict: dict) -> str:
 
 
 class CeleryWorker:
-    """A real `celery -A musicsite worker` subprocess in its own process group."""
+    """A real `celery -A musicsite worker` subprocess in its own process group.
+
+    Its output is copied line by line into `log_path` by a thread of this process, so the
+    file it goes to can change between tests (`log_to`) while the worker runs on.
+    """
 
     def __init__(self, env: dict[str, str], log_path: Path, name: str = "test") -> None:
         self.env = env
@@ -151,37 +299,67 @@ class CeleryWorker:
             "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "info",
         ]  # fmt: skip
         self.proc: subprocess.Popen | None = None
+        self._copier: threading.Thread | None = None
+        self._log_lock = threading.Lock()
+
+    def log_to(self, log_path: Path) -> None:
+        """Send the worker's output from now on to `log_path` (appended to)."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._log_lock:
+            self.log_path = log_path
+
+    def _copy_output(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            with self._log_lock, open(self.log_path, "ab") as log:
+                log.write(line)
+        proc.stdout.close()
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._copier = threading.Thread(
+            target=self._copy_output, args=(self.proc,), name="celery-log", daemon=True
+        )
+        self._copier.start()
         deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
         ready = re.compile(rb"\b" + re.escape(self.name.encode()) + rb" ready\.")
         while time.monotonic() < deadline:
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                if ready.search(log.read()):
-                    return
+            if self.log_path.exists():
+                with open(self.log_path, "rb") as log:
+                    log.seek(offset)
+                    if ready.search(log.read()):
+                        return
             if self.proc.poll() is not None:
                 break
             time.sleep(0.1)
-        output = self.log_path.read_bytes()[offset:].decode(errors="replace")
         self.stop()
+        output = self.log_path.read_bytes()[offset:].decode(errors="replace")
         pytest.fail(f"Celery worker did not become ready; its log:\n{output[-5000:]}")
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def idle(self) -> bool:
+        """It answers, and holds no task: none running, reserved or scheduled."""
+        from musicsite.celery import app
+
+        inspect = app.control.inspect(destination=[self.name], timeout=2, limit=1)
+        for ask in (inspect.active, inspect.reserved, inspect.scheduled):
+            reply = ask()
+            if not reply or reply.get(self.name):
+                return False
+        return True
 
     def _signal_group(self, sig: int) -> None:
         if self.proc is not None:
@@ -190,11 +368,17 @@ class CeleryWorker:
             except ProcessLookupError:
                 pass
 
+    def _wait_for_output(self) -> None:
+        """The last lines reach the log once every process holding the pipe has exited."""
+        if self._copier is not None:
+            self._copier.join(timeout=10)
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes, as a crash or power cut would."""
         self._signal_group(signal.SIGKILL)
         if self.proc is not None:
             self.proc.wait()
+        self._wait_for_output()
 
     def restart(self) -> None:
         """Start the worker again with the same environment (after kill() or stop())."""
@@ -214,6 +398,7 @@ class CeleryWorker:
                 pass
         self._signal_group(signal.SIGKILL)  # pool children too
         self.proc.wait()
+        self._wait_for_output()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -223,13 +408,37 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:150]
 
 
+@pytest.fixture(scope="session")
+def _kept_worker() -> Iterator[dict[str, CeleryWorker]]:
+    """The Celery worker that tests pass on to the next one; stopped at the session's end."""
+    kept: dict[str, CeleryWorker] = {}
+    yield kept
+    if "worker" in kept:
+        kept.pop("worker").stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_unless_asked(request, _kept_worker: dict[str, CeleryWorker]) -> None:
+    """A test that does not ask for a worker finds none running (one may test exactly that)."""
+    if "worker" in _kept_worker and "celery_worker" not in request.fixturenames:
+        _kept_worker.pop("worker").stop()
+
+
 @pytest.fixture
-def celery_worker(transactional_db, media_root: Path, request) -> Iterator[CeleryWorker]:
+def celery_worker(
+    transactional_db, media_root: Path, request, _kept_worker: dict[str, CeleryWorker]
+) -> Iterator[CeleryWorker]:
     """A real Celery worker (queues gpu and default, concurrency 1) on the test database.
 
     Use it with `@pytest.mark.django_db(transaction=True)` so that the worker sees the rows
     the test commits. RUN_STALE_AFTER_S is 3 in the worker. The queues are purged first.
     Logs: test-artifacts/celery/<test id>.log (appended to by restart()).
+
+    Started once and passed on: after a test the worker is kept for the next one if it is
+    alive and idle (no task running, reserved or scheduled), else stopped (a test that
+    killed, stopped or replaced it, or left a task running, gets the next test a fresh one).
+    The database it reads is flushed between tests like the test's own connection. A test
+    that does not ask for it finds it stopped; the tests that do run one after another.
     """
     from django.db import connection
 
@@ -244,15 +453,29 @@ def celery_worker(transactional_db, media_root: Path, request) -> Iterator[Celer
         PYTHONUNBUFFERED="1",
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.pop("PYTEST_CURRENT_TEST", None)  # changes with every test; the worker never reads it
     log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}.log"
     log_path.unlink(missing_ok=True)
     purge_queues()
-    worker = CeleryWorker(env, log_path)
-    worker.start()
+    worker = _kept_worker.pop("worker", None)
+    if worker is not None and worker.alive and worker.env == env:
+        worker.log_to(log_path)
+        with open(log_path, "ab") as log:
+            log.write(
+                f"[tests] {worker.name} (pid {worker.proc.pid}) kept from a test before\n".encode()
+            )
+    else:
+        if worker is not None:
+            worker.stop()
+        worker = CeleryWorker(env, log_path)
+        worker.start()
     try:
         yield worker
     finally:
-        worker.stop()
+        if worker.alive and worker.idle():
+            _kept_worker["worker"] = worker
+        else:
+            worker.stop()
 
 
 # --- Playwright / Chromium ------------------------------------------------------------------

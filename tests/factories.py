@@ -24,13 +24,23 @@ def oneills_tunes(n: int) -> list[str]:
     return texts[:n]
 
 
+# Up to this many tunes, make_tiny_corpus parses in this process: starting the import's
+# process pool (a forkserver once TensorFlow is loaded) takes longer than parsing them here.
+# The pool itself is tested by tests/generator/test_corpus_import.py.
+IN_PROCESS_TUNES = 50
+
+
 def make_tiny_corpus(*, name: str = "tiny", tunes: int = 40) -> Corpus:
     """A real ABC corpus of the first `tunes` O'Neill tunes, imported through the service."""
-    from generator.services import corpus_get_or_create, corpus_import
+    from unittest import mock
+
+    from generator.services import corpora, corpus_get_or_create, corpus_import
 
     corpus = corpus_get_or_create(name=name)
     raw = "\n\n".join(oneills_tunes(tunes)).encode()
-    job = corpus_import(corpus=corpus, upload=(f"{name}.abc", raw))
+    cores = (lambda: 1) if tunes <= IN_PROCESS_TUNES else corpora.cpu_count
+    with mock.patch.object(corpora, "cpu_count", cores):
+        job = corpus_import(corpus=corpus, upload=(f"{name}.abc", raw))
     assert job.status == JobStatus.SUCCEEDED, job.error
     return corpus
 

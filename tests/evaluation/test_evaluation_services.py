@@ -86,6 +86,7 @@ def test_a_shuffled_piece_is_not_flagged(trained_run, tiny_corpus, corpus_melodi
     assert calibration["ok"] and calibration["copy_len_threshold"] >= 5
 
 
+@pytest.mark.slow
 def test_most_held_out_human_tunes_are_not_flagged(db):
     corpus = make_tiny_corpus(name="oneill 300", tunes=300)
     state = services.corpus_calibrate(corpus=corpus)

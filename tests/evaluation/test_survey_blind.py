@@ -54,6 +54,7 @@ def test_the_normalised_midi_keeps_notes_and_drops_names_texts_and_tempos():
     assert last_note <= 5 * 3 * division  # nothing sounds past the cut at the bar line
 
 
+@pytest.mark.slow
 def test_clips_of_machine_and_human_pieces_are_indistinguishable_in_every_byte_served():
     survey = make_survey(tunes=3, pieces=3, clips_per_listener=6)
     clips = list(survey.clips.select_related("piece", "tune"))

@@ -16,6 +16,7 @@ from tests.factories import make_tiny_corpus
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.slow
 def test_a_rebuild_keeps_answered_clips_and_skips_what_cannot_be_a_clip(settings):
     corpus = make_tiny_corpus(name="survey build", tunes=2)
     run, pieces = make_machine_run(corpus, pieces=1)

@@ -10,7 +10,7 @@ from generator.services import generation_job_create, generation_job_execute, tr
 from musiclib.ways.abc_tokens import vocabulary_of
 from tests.factories import make_trained_run
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_a_token_run_trains_and_generates_a_valid_tune_with_the_grammar(tiny_corpus, client):

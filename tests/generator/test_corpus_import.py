@@ -72,6 +72,7 @@ def test_an_upload_imports_like_a_file():
     assert job.imported == 2 and ImportJob.objects.filter(pk=job.pk).exists()
 
 
+@pytest.mark.slow
 def test_the_default_corpus_is_oneills_1850_from_music21():
     corpus = corpus_get_or_create(name="oneills1850")
     job = corpus_import(corpus=corpus, source="music21:oneills1850")
@@ -81,6 +82,7 @@ def test_the_default_corpus_is_oneills_1850_from_music21():
     assert job.imported >= 2000
 
 
+@pytest.mark.slow
 def test_the_nottingham_database_imports_in_full_when_present(settings):
     folder = settings.NOTTINGHAM_DIR / "ABC_cleaned"
     if not folder.is_dir():

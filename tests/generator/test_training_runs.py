@@ -18,7 +18,7 @@ from generator.services import (
 from musiclib.ml.trainer import load_model
 from tests.factories import make_run
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_a_run_writes_a_checkpoint_and_a_sample_every_epoch(tiny_corpus):

@@ -7,6 +7,7 @@ import hashlib
 import os
 import secrets
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -35,8 +36,22 @@ def fresh_database():
     try:
         yield admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin_url, name)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    """DROP ... WITH (FORCE) cannot end an autovacuum worker (a superuser's process) that
+    happens to be in the new database: such a worker leaves within seconds, so try again."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_a_backup_restored_into_a_fresh_database_has_every_piece_file_and_evaluation(

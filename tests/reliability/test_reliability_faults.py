@@ -139,6 +139,7 @@ def _train_through(fault, corpus, worker) -> TrainingRun:
     return done
 
 
+@pytest.mark.serial
 def test_a_run_survives_a_postgresql_restart_and_finishes_from_its_checkpoints(corpus, beat_worker):
     done = _train_through(restart_postgres, corpus, beat_worker)
     assert done.attempts >= 1
@@ -150,6 +151,7 @@ def test_a_run_survives_a_postgresql_restart_and_finishes_from_its_checkpoints(c
     assert job.status == JobStatus.SUCCEEDED, job.error
 
 
+@pytest.mark.serial
 def test_a_run_survives_a_redis_restart_and_lost_queued_jobs_are_sent_again(
     corpus, checkpoint, beat_worker
 ):

@@ -20,7 +20,7 @@ from musiclib.ways.abc_text import MAX_TUNE_CHARS
 from musiclib.ways.midi_notes import MAX_FILE_BYTES, parse_midi_file
 from tests.factories import oneills_tunes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 FUZZ_EXAMPLES = {
     "abc": 60,

@@ -80,6 +80,7 @@ def test_an_upload_at_an_unsupported_sample_rate_is_refused(tmp_path):
     assert job.status == JobStatus.FAILED and "12345 Hz" in job.error
 
 
+@pytest.mark.slow
 def test_an_audio_run_trains_resumes_and_its_pieces_are_pitched_tones(melody_folder, client):
     corpus = corpus_get_or_create(name="sines", way=Way.AUDIO)
     assert corpus_import(corpus=corpus, source=str(melody_folder)).status == JobStatus.SUCCEEDED
@@ -184,6 +185,7 @@ def test_an_audio_run_trains_resumes_and_its_pieces_are_pitched_tones(melody_fol
         audio_prime_encode(checkpoint=run.last_checkpoint, name="x.wav", data=b"nonsense" * 9)
 
 
+@pytest.mark.slow
 def test_the_import_command_renders_bach_chorales_into_an_audio_corpus():
     from io import StringIO
 

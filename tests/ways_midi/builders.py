@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from generator.models import Checkpoint, Corpus, JobStatus, TrainingRun, Tune, Way
 from musiclib.ways.base import SPECIALS, content_hash
 from musiclib.ways.midi_notes import WAY
+from tests.library.ways_midi.midi_texts import ASCENT, WALTZ, midi_file_of
 
-# Two little melodies in the MIDI way's event text (what a MIDI corpus tune stores).
-ASCENT = "M:4/4 K:0 n60_1 n62_1 n64_1 n65_1 | n67_2 n65_1 n64_1 | n62_1 n60_1 n62_2 | n60_4"
-WALTZ = "M:3/4 K:1 r_2 n67_1 | n67_2 n74_1 | n71_3/2 n69_1/2 n67_1 | n67_3"
+__all__ = ["ASCENT", "WALTZ", "midi_file_of"]  # re-exported for the site's tests
+
 _seq = itertools.count(1)
 
 
@@ -79,8 +79,3 @@ def make_trained_midi_run(*, chorales: int = 10, **config) -> TrainingRun:
     job = corpus_import(corpus=corpus, source=f"music21:bach#limit={chorales}")
     assert job.status == JobStatus.SUCCEEDED, job.error
     return make_trained_run(Corpus.objects.get(pk=corpus.pk), epochs=1, **config)
-
-
-def midi_file_of(text: str) -> bytes:
-    """A real Standard MIDI File of a piece text, written by music21."""
-    return WAY.to_midi(text)

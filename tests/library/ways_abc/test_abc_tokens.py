@@ -6,15 +6,20 @@ bundled corpus, and the Nottingham database when it is present (GPL data, read i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from musiclib.ways import abc_tokens
 from musiclib.ways.abc_text import WAY, split_tunes
 from musiclib.ways.base import END_ID, SPECIALS, START_ID
 
+ROOT = Path(__file__).resolve().parents[3]
+# Where the site looks too (musicsite.settings.NOTTINGHAM_DIR), without asking Django.
+NOTTINGHAM = Path(
+    os.environ.get("NOTTINGHAM_DIR", ROOT.parent / "shared" / "datasets" / "nottingham")
+)
 TUNE = """X:1
 T:Test
 M:6/8
@@ -54,7 +59,7 @@ def test_tokens_round_trip_every_oneills_tune():
 
 
 def test_tokens_round_trip_every_nottingham_tune():
-    folder = Path(settings.NOTTINGHAM_DIR) / "ABC_cleaned"
+    folder = NOTTINGHAM / "ABC_cleaned"
     if not folder.is_dir():
         pytest.skip(f"the Nottingham database is not at {folder} (GPL data, never committed)")
     texts = [

@@ -12,7 +12,14 @@ from musiclib.render import (
     abc_to_musicxml,
     abc_validity,
 )
-from tests.render.tunes import BROKEN_CHORD, GARBAGE, JIG, METER_CHANGE, PICKUP_HORNPIPE, REEL
+from tests.library.render.tunes import (
+    BROKEN_CHORD,
+    GARBAGE,
+    JIG,
+    METER_CHANGE,
+    PICKUP_HORNPIPE,
+    REEL,
+)
 
 # Eight plain bars of 4/4, no repeats: bars 2-7 are checked. Bar 3 has an eighth too many,
 # bar 6 an eighth too few, so 4 of the 6 checked bars are right.

@@ -8,8 +8,7 @@ import soundfile as sf
 
 from musiclib.audio import dsp
 from musiclib.metrics.audio import clip_metrics, pitch_class_distance
-
-from .conftest import hz, melody
+from tests.library.ways_audio.melodies import hz, melody
 
 
 def test_a_sine_melody_keeps_its_pitches_through_encode_and_decode(tmp_path):

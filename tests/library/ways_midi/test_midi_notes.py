@@ -1,7 +1,6 @@
 """The MIDI way: import, piece text, round trip, tokenisations, and a tiny model end to end.
 
-No test here touches the database. Run alone with
-`.venv/bin/python -m pytest tests/ways -q -p no:django -p no:cacheprovider --noconftest`.
+No test here touches the database or Django (like every test under tests/library).
 Nottingham tests run only where ../shared/datasets/nottingham/MIDI exists (GPL data: it is
 read in place, never copied into the repository).
 """
@@ -17,9 +16,10 @@ import pytest
 
 from musiclib.ways import get_way
 from musiclib.ways import midi_notes as mn
+from musiclib.ways.base import ImportRefused
 from musiclib.ways.midi_notes import WAY, Event, parse_text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NOTTINGHAM = (
     Path(os.environ.get("NOTTINGHAM_DIR", ROOT.parent / "shared" / "datasets" / "nottingham"))
     / "MIDI"
@@ -36,19 +36,6 @@ EMPTY_MIDI = (
 
 def events(text: str) -> list[Event]:
     return [it for it in parse_text(text).items if isinstance(it, Event)]
-
-
-def import_refused():
-    """The service's exception; it lives in a Django module, so Django must be set up."""
-    import django
-    from django.apps import apps
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musicsite.settings")
-    if not apps.ready:
-        django.setup()
-    from generator.services.corpora import ImportRefused
-
-    return ImportRefused
 
 
 @pytest.fixture(scope="module")
@@ -155,15 +142,14 @@ def test_it_refuses_a_file_whose_notes_lie_hours_apart():
 
 
 def test_it_refuses_a_missing_source_a_folder_without_midi_and_other_collections(tmp_path):
-    refused = import_refused()
-    with pytest.raises(refused, match="does not exist"):
+    with pytest.raises(ImportRefused, match="does not exist"):
         WAY.import_items(source=str(tmp_path / "nowhere"), upload=None)
     (tmp_path / "a.txt").write_text("hello")
-    with pytest.raises(refused, match="no .mid or .midi files"):
+    with pytest.raises(ImportRefused, match="no .mid or .midi files"):
         WAY.import_items(source=str(tmp_path), upload=None)
-    with pytest.raises(refused, match="music21:bach"):
+    with pytest.raises(ImportRefused, match="music21:bach"):
         WAY.import_items(source="music21:oneills1850", upload=None)
-    with pytest.raises(refused, match="parts must be"):
+    with pytest.raises(ImportRefused, match="parts must be"):
         WAY.import_items(source="music21:bach#parts=bass", upload=None)
 
 

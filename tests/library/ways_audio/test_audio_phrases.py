@@ -3,18 +3,15 @@ phrase after an END instead of stopping (no database)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import soundfile as sf
-from django.conf import settings
 
+from musiclib import config as musiclib_config
 from musiclib.audio import dsp
 from musiclib.ml import sampler
 from musiclib.ways.audio_frames import CORPUS_FOLDER, WAY, tune_text
 from musiclib.ways.base import END_ID, PAD_ID, START_ID
-
-from .conftest import SCALE, melody
+from tests.library.ways_audio.melodies import SCALE, melody
 
 
 def random_net(vocab: int = 10, units: int = 8, end_bias: float = 1.5) -> sampler.Net:
@@ -69,7 +66,7 @@ def test_the_audio_grammar_allows_end_except_straight_after_start():
 
 def test_training_chunks_drop_the_edges_and_end_with_end_at_each_recordings_end(tmp_path):
     sr = dsp.SAMPLE_RATE
-    folder = Path(settings.MEDIA_ROOT) / CORPUS_FOLDER
+    folder = musiclib_config.media_root() / CORPUS_FOLDER
     texts = []
     for i in range(3):
         tune = melody([SCALE[(i + j) % len(SCALE)] for j in range(12)], sr=sr)
@@ -77,7 +74,7 @@ def test_training_chunks_drop_the_edges_and_end_with_end_at_each_recordings_end(
         raw = tmp_path / f"padded_{i}.wav"
         sf.write(raw, y, sr)
         final, seconds, sha = dsp.write_canonical(raw, name=raw.name, folder=folder)
-        name = str(final.relative_to(settings.MEDIA_ROOT))
+        name = str(final.relative_to(musiclib_config.media_root()))
         texts.append(tune_text(data_name=name, seconds=seconds, sha256=sha, title=raw.name))
     config = WAY.resolve_config(preset="tiny", overrides={"val_fraction": 0.34})
     prepared = WAY.prepare(texts=texts, config=config, seed=0)

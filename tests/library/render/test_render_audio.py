@@ -3,7 +3,7 @@
 import pytest
 
 from musiclib.render import RenderError, abc_to_midi, audio_duration, audio_rms, midi_to_audio
-from tests.render.tunes import SHORT_REEL
+from tests.library.render.tunes import SHORT_REEL
 
 MUSIC_SECONDS = 16.0  # SHORT_REEL: 16 bars of 4 quarters at 240 quarters a minute
 TAIL_SECONDS = 4.0  # FluidSynth renders on until the last notes have died away (about 2.6 s)

@@ -1,7 +1,6 @@
 """Grammar-aware sampling for the ABC way: what the constraint allows, on real and sampled text.
 
-No test here touches the database. Run alone with
-`.venv/bin/python -m pytest tests/ways_abc -q -p no:django --noconftest`.
+No test here touches the database or Django (like every test under tests/library).
 States are built by feeding tune prefixes through the grammar and reading the mask.
 """
 

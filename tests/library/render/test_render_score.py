@@ -6,7 +6,7 @@ import pytest
 
 from musiclib.render import RenderError, abc_to_musicxml, score_svg
 from musiclib.render.score import sanitize_svg
-from tests.render.tunes import GARBAGE, JIG, REEL, SCRIPT_TITLE
+from tests.library.render.tunes import GARBAGE, JIG, REEL, SCRIPT_TITLE
 
 # Verovio 6.4 segfaults on this ABC (the stray "]"); music21 reads it fine.
 CRASHES_VEROVIO = 'X:1\nM:4/4\nL:1/8\nK:G\n"Am"A B c d e f g a | "D7"e4 e4 ]|\n'

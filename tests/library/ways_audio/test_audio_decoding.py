@@ -12,8 +12,7 @@ from musiclib.metrics.audio import (
     pitch_track,
     spectral_convergence,
 )
-
-from .conftest import melody
+from tests.library.ways_audio.melodies import melody
 
 NOTES = [60, 64, 67, 72, 67, 64, 60, 62]
 
