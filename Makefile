@@ -5,7 +5,7 @@ VENV := .venv
 # Extra pytest arguments: make test PYTEST_ARGS="-k infra -x"
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast lint format prod services-start services-stop clean
+.PHONY: setup run test test-fast lint format architecture prod services-start services-stop clean
 
 ## setup: install missing system packages and the Python virtualenv (fast when done)
 setup:
@@ -34,6 +34,10 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## architecture: redraw the layers picture in docs/architecture.md from the import graph
+architecture: setup
+	$(VENV)/bin/python scripts/architecture.py
 
 ## prod: production profile (gunicorn + separate Celery workers); ROLE=all|web|gpu|default
 prod: setup

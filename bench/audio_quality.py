@@ -15,7 +15,7 @@ clips with `musiclib.metrics.audio`, generated and oracle clips once per decoder
 - oracle: the same corpus clips through encode + decode alone (the representation's ceiling);
 - control: the same clips' token runs (a code and its repeats) shuffled, then decoded: real
   codes and durations without a model's order (no-model control);
-- raw FFT: the original write-up's approach (`musiclib.audio.baseline`), trained on the
+- raw FFT: the original write-up's approach (`bench/audio_baseline.py`), trained on the
   training recordings' first seconds for one epoch.
 
 Prints a Markdown table and writes var/audio_quality/report.json.
@@ -300,7 +300,7 @@ def main() -> None:
 
 
 def train_and_sample_baseline(clips, args):
-    from musiclib.audio.baseline import train_and_sample
+    from audio_baseline import train_and_sample
 
     return train_and_sample(
         clips, seconds=args.seconds, count=args.clips, seed=args.seed, sr=22050, epochs=1

@@ -74,8 +74,8 @@ def free_port() -> int:
 
 def make_survey():
     """A built survey over 20 human tunes and 20 machine pieces (rows only)."""
-    from evaluation.survey_models import Survey, SurveyClip
-    from evaluation.survey_services import new_token
+    from evaluation.survey.models import Survey, SurveyClip
+    from evaluation.survey.services import new_token
     from generator.models import Checkpoint, Corpus, GenerationJob, Piece, TrainingRun, Tune
 
     corpus = Corpus.objects.create(name="bench corpus")
@@ -203,8 +203,8 @@ def main() -> None:
         import django
 
         django.setup()
-        from evaluation.survey_models import Listener as ListenerRow
-        from evaluation.survey_models import ListenerClip, SurveyResponse
+        from evaluation.survey.models import Listener as ListenerRow
+        from evaluation.survey.models import ListenerClip, SurveyResponse
 
         survey = make_survey()
         survey.clips_per_listener = args.clips

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class EvaluationConfig(AppConfig):
     name = "evaluation"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the Celery tasks in every process (services send them by name: see
+        # common/tasks.py), and connects the receiver that evaluates the pieces of every
+        # generation job that succeeds (generator sends a signal; it never imports evaluation).
+        from . import receivers, tasks  # noqa: F401

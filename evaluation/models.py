@@ -149,8 +149,9 @@ class RunReport(models.Model):
         return reverse("evaluation_run_report", args=[self.run_id])
 
 
-# The listener survey's models live in their own module (issue 7).
-from .survey_models import (  # noqa: E402, F401
+# The listener survey (issue 7) is the subpackage evaluation/survey/; its models keep this
+# app's label (`evaluation`): importing them here is how Django finds them.
+from .survey.models import (  # noqa: E402, F401
     Listener,
     ListenerClip,
     Survey,

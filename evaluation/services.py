@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from common.tasks import send_on_commit
 from generator.models import Corpus, GenerationJob, Piece, TrainingRun, Tune
 from musiclib.metrics import statistics as st
 from musiclib.metrics.calibration import Calibration, calibrate, group_variants, is_likely_copy
@@ -33,8 +34,10 @@ from musiclib.metrics.features import features
 from musiclib.metrics.index import CorpusIndex, encode, longest_common_run
 from musiclib.metrics.melody import UnreadableText, notes_from_text
 from musiclib.metrics.notes import Note
+from musiclib.ways import get_way
 
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, RunReport
+from .task_names import JOB_EVALUATE_TASK
 
 log = logging.getLogger(__name__)
 
@@ -492,6 +495,11 @@ def piece_evaluate(*, piece: Piece) -> PieceEvaluation:
     return evaluation
 
 
+def job_evaluate_queue(*, job: GenerationJob) -> None:
+    """Evaluate the job's pieces in the worker (default queue) once this transaction commits."""
+    send_on_commit(JOB_EVALUATE_TASK, job.pk)
+
+
 def job_evaluate(*, job: GenerationJob) -> list[PieceEvaluation]:
     """Evaluate every piece of a generation job."""
     pieces = job.pieces.select_related("run__corpus").order_by("index", "pk")
@@ -702,9 +710,10 @@ def _build_report(run: TrainingRun, state: CorpusIndexState) -> dict[str, Any]:
             "calibration_error": cal.get("error") or "",
         },
         "features": feature_rows,
-        # Issue 11's targets concern ABC text: abc2midi and bar lengths mean nothing elsewhere.
+        # Issue 11's targets were set on ABC text (abc2midi, bar lengths): the way says
+        # whether they apply to its pieces.
         "quality": _quality(pieces, done, cal.get("flagged_fraction"))
-        if run.way == "abc"
+        if get_way(run.way).capabilities.quality_targets
         else None,
         "epochs": _epoch_series(run, human, human_intra),
         "computed_at": timezone.now().isoformat(),

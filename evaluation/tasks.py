@@ -2,40 +2,38 @@
 
 They run on the `default` queue (CPU work, beside imports and rendering): it is
 CELERY_TASK_DEFAULT_QUEUE and no route in CELERY_TASK_ROUTES names them, so no routing is needed.
+Services queue them by name (task_names.py, `common.tasks.send_on_commit`); only this module
+imports the services, never the reverse.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from generator.models import GenerationJob, Piece
 
-@shared_task(name="evaluation.tasks.piece_evaluate_task")
+from .services import job_evaluate, piece_evaluate
+from .survey.models import Survey
+from .survey.services import survey_build_clips
+from .task_names import JOB_EVALUATE_TASK, PIECE_EVALUATE_TASK, SURVEY_BUILD_TASK
+
+
+@shared_task(name=PIECE_EVALUATE_TASK)
 def piece_evaluate_task(piece_id: int) -> None:
-    from generator.models import Piece
-
-    from .services import piece_evaluate
-
     piece = Piece.objects.select_related("run__corpus").filter(pk=piece_id).first()
     if piece is not None:  # deleted since it was queued: nothing to do
         piece_evaluate(piece=piece)
 
 
-@shared_task(name="evaluation.tasks.job_evaluate_task")
+@shared_task(name=JOB_EVALUATE_TASK)
 def job_evaluate_task(job_id: int) -> None:
-    from generator.models import GenerationJob
-
-    from .services import job_evaluate
-
     job = GenerationJob.objects.filter(pk=job_id).first()
     if job is not None:
         job_evaluate(job=job)
 
 
-@shared_task(name="evaluation.tasks.survey_build_clips_task")
+@shared_task(name=SURVEY_BUILD_TASK)
 def survey_build_clips_task(survey_id: int) -> None:
-    from .survey_models import Survey
-    from .survey_services import survey_build_clips
-
     survey = Survey.objects.filter(pk=survey_id).first()
     if survey is not None:  # deleted since it was queued: nothing to do
         survey_build_clips(survey=survey)

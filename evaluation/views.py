@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from common import charts
 from generator.models import Corpus, Piece, TrainingRun
 from musiclib.metrics import statistics as st
+from musiclib.ways import get_way
 
 from . import services
 from .models import EvaluationStatus, PieceEvaluation
@@ -34,19 +35,16 @@ def _run(pk: int) -> TrainingRun:
     return get_object_or_404(TrainingRun.objects.select_related("corpus"), pk=pk)
 
 
-def _abc_vocabulary(run) -> str | None:
-    """Which vocabulary an ABC run trained on ("chars" or "tokens"), None for other ways."""
-    if run.way != "abc":
-        return None
-    from musiclib.ways.abc_tokens import vocabulary_of
-
-    return (run.config or {}).get("vocabulary") or vocabulary_of(run.vocab or [])
+def _vocabulary(run) -> str | None:
+    """Which vocabulary the run trained on ("chars" or "tokens" for ABC), None for a way
+    without a choice of vocabularies."""
+    return get_way(run.way).vocabulary_kind(config=run.config or {}, vocab=run.vocab or [])
 
 
 @require_GET
 def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(pk)
-    if run.way == "audio":  # no notes to compare: music-vs-noise measures instead
+    if get_way(run.way).capabilities.is_audio:  # no notes: music-vs-noise measures instead
         from .audio_report import audio_run_report
 
         report = audio_run_report(run=run)
@@ -129,7 +127,7 @@ def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "report": report,
-            "vocabulary": _abc_vocabulary(run),
+            "vocabulary": _vocabulary(run),
             "copy_chart": copy_chart,
             "quality_chart": quality_chart,
             "feature_chart": feature_chart,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 
-from musiclib.ways import get_way
+from common.forms import add_service_error
+from musiclib.ways import all_ways, get_way
 
 from . import services
 from .models import (
@@ -50,27 +50,34 @@ class TuneAdmin(admin.ModelAdmin):
 
 
 class ImportJobForm(forms.ModelForm):
+    """A new import: the form parses the fields; what may be imported is the service's
+    (`import_job_check`, as for the API and the commands)."""
+
+    user = None  # who asks: set per request by ImportJobAdmin.get_form
+
     class Meta:
         model = ImportJob
         fields = ["corpus", "source", "upload"]
         help_texts = {
-            "source": "A folder or file on the server, or music21:<name> "
-            "(e.g. music21:oneills1850).",
+            "source": "music21:<name> (e.g. music21:oneills1850), or a folder or file on the "
+            "server inside its import folders (settings.API_IMPORT_ROOTS).",
         }
 
     source = forms.CharField(required=False, max_length=500)
 
     def clean(self):
         data = super().clean()
-        if not data.get("source") and not data.get("upload"):
-            raise forms.ValidationError("Give a source path, a music21 corpus name or an upload.")
-        upload = data.get("upload")
-        from django.conf import settings
-
-        if upload and upload.size > settings.MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                f"The upload is larger than {settings.MAX_UPLOAD_BYTES} bytes."
-            )
+        corpus = data.get("corpus")
+        if corpus is not None and not self.errors:
+            try:
+                services.import_job_check(
+                    corpus=corpus,
+                    source=data.get("source") or "",
+                    upload=data.get("upload") or None,
+                    user=self.user,
+                )
+            except services.ServiceError as exc:
+                add_service_error(self, exc)
         return data
 
 
@@ -88,6 +95,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "corpus"]
     search_fields = ["source"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user  # a class made for this request (modelform_factory)
+        return form
+
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if obj is not None:  # a stored run's vocabulary is in its (read-only) config
@@ -100,15 +112,17 @@ class ImportJobAdmin(admin.ModelAdmin):
         return [f.name for f in ImportJob._meta.fields]
 
     def save_model(self, request, obj, form, change):
-        from django.conf import settings
-
-        obj.code_version = settings.CODE_VERSION
-        super().save_model(request, obj, form, change)
-        if not change:
-            from .tasks import corpus_import_task
-
-            transaction.on_commit(lambda: corpus_import_task.delay(obj.pk))
-            self.message_user(request, "Import queued: this page shows its report when done.")
+        if change:  # every field of a stored import is read-only
+            return
+        job = services.import_job_create(
+            corpus=form.cleaned_data["corpus"],
+            source=form.cleaned_data.get("source") or "",
+            upload=form.cleaned_data.get("upload") or None,
+            user=request.user,
+        )
+        obj.pk = job.pk  # the admin's log entry and redirect name the stored job
+        obj.refresh_from_db()
+        self.message_user(request, "Import queued: this page shows its report when done.")
 
 
 class TrainingRunForm(forms.ModelForm):
@@ -134,25 +148,32 @@ class TrainingRunForm(forms.ModelForm):
         fields = ["name", "corpus", "way", "preset", "epochs", "seed", "config", "vocabulary"]
 
     def clean(self):
+        """The form parses the fields (the vocabulary goes into the config); what makes a
+        run is the service's (`training_run_check`, as for the API and the commands)."""
         data = super().clean()
         corpus, way = data.get("corpus"), data.get("way")
-        if corpus and way and corpus.way != way:
-            raise forms.ValidationError(f"The corpus holds {corpus.way} pieces, not {way}.")
         overrides = dict(data.get("config") or {})
         if data.get("vocabulary"):
-            if way and way != "abc":
-                raise forms.ValidationError("The vocabulary is an option of ABC runs only.")
-            overrides["vocabulary"] = data["vocabulary"]
-        if way:
-            try:
-                data["config"] = get_way(way).resolve_config(
-                    preset=data.get("preset") or "quick",
-                    overrides=overrides,
+            if way and data["vocabulary"] not in get_way(way).capabilities.vocabularies:
+                takers = [
+                    w.noun for w in all_ways() if data["vocabulary"] in w.capabilities.vocabularies
+                ]
+                raise forms.ValidationError(
+                    f"The vocabulary is an option of {' and '.join(takers)} runs only."
                 )
-            except ValueError as exc:
-                raise forms.ValidationError(str(exc)) from exc
-        if corpus and not corpus.tunes.exists():
-            raise forms.ValidationError("The corpus is empty: import tunes before training.")
+            overrides["vocabulary"] = data["vocabulary"]
+        data["config"] = overrides
+        if corpus is not None and way and not self.errors:
+            try:
+                services.training_run_check(
+                    corpus=corpus,
+                    way=way,
+                    preset=data.get("preset") or "quick",
+                    epochs=data["epochs"],
+                    config=overrides,
+                )
+            except services.ServiceError as exc:
+                add_service_error(self, exc)
         return data
 
 
@@ -180,15 +201,21 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return [f.name for f in TrainingRun._meta.fields if f.name not in {"name"}]
 
     def save_model(self, request, obj, form, change):
-        from django.conf import settings
-        from django.db.models import Max
-
-        if not change:
-            obj.code_version = settings.CODE_VERSION
-            obj.created_by = request.user
-            obj.tune_id_max = obj.corpus.tunes.aggregate(m=Max("pk"))["m"]
-            obj.config = form.cleaned_data["config"]
-        super().save_model(request, obj, form, change)
+        if change:  # only the name of a stored run can change
+            super().save_model(request, obj, form, change)
+            return
+        run = services.training_run_create(
+            corpus=obj.corpus,
+            way=obj.way,
+            preset=obj.preset,
+            epochs=obj.epochs,
+            seed=obj.seed,
+            config=form.cleaned_data["config"],
+            name=obj.name,
+            user=request.user,
+        )
+        obj.pk = run.pk  # the admin's log entry and redirect name the stored run
+        obj.refresh_from_db()
 
     @admin.action(description="Start the selected draft runs")
     def start(self, request, queryset):

@@ -12,10 +12,12 @@ class GeneratorConfig(AppConfig):
 
         import musiclib.config
 
-        from . import signals  # noqa: F401  (connects the worker_ready recovery hook)
-
         # The library reads these lazily, so tests that override the settings are seen.
         musiclib.config.configure(
             media_root=lambda: Path(settings.MEDIA_ROOT),
             soundfont=lambda: Path(settings.SOUNDFONT_PATH),
         )
+
+        # Registers the Celery tasks in every process (services send them by name: see
+        # common/tasks.py) and connects the worker_ready recovery hooks.
+        from . import receivers, tasks  # noqa: F401

@@ -9,6 +9,7 @@ cursor pagination can page through them (`piece_cursor_queryset`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -29,7 +30,7 @@ from .models import (
     Piece,
     TrainingRun,
     Tune,
-    Way,
+    way_choices,
 )
 
 MAX_ID = 2**63 - 1
@@ -45,10 +46,30 @@ def described(filter_: django_filters.Filter, schema: dict[str, Any]) -> django_
     return filter_
 
 
-def choice(choices: list[tuple[str, str]], **kwargs: Any) -> django_filters.ChoiceFilter:
+class LiveSchema(dict):
+    """A filter's schema made again each time the OpenAPI schema is (drf-spectacular copies
+    the override), for choices read from a registry: a way added later is in the enum."""
+
+    def __init__(self, make: Callable[[], dict[str, Any]]):
+        super().__init__(make())
+        self.make = make
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self.make())
+
+
+def choice(
+    choices: list[tuple[str, str]] | Callable[[], list[tuple[str, str]]], **kwargs: Any
+) -> django_filters.ChoiceFilter:
+    """A choice filter; `choices` may be a callable (read on each request and schema)."""
+
+    def schema() -> dict[str, Any]:
+        values = choices() if callable(choices) else choices
+        return {"type": "string", "enum": [value for value, _ in values] + [""]}
+
     return described(
         django_filters.ChoiceFilter(choices=choices, **kwargs),
-        {"type": "string", "enum": [value for value, _ in choices] + [""]},
+        LiveSchema(schema) if callable(choices) else schema(),
     )
 
 
@@ -107,7 +128,7 @@ GALLERY_KEYS = ("way", "corpus", "run", "key", "meter", "q", "sort")
 class PieceFilter(django_filters.FilterSet):
     """The gallery's filters, by the gallery's names; applied by `selectors.piece_list`."""
 
-    way = choice(Way.choices, help_text="abc, midi or audio.")
+    way = choice(way_choices, help_text="abc, midi or audio.")
     corpus = IdFilter(help_text="Pieces of runs trained on this corpus (id).")
     run = IdFilter(help_text="Pieces of this training run (id).")
     key = text(40, help_text="Exact key, e.g. D or Ador.")
@@ -195,7 +216,7 @@ class TuneFilter(django_filters.FilterSet):
 class TrainingRunFilter(django_filters.FilterSet):
     status = choice(JobStatus.choices)
     corpus = IdFilter(field_name="corpus_id", help_text="Runs on this corpus (id).")
-    way = choice(Way.choices)
+    way = choice(way_choices)
     preset = text(20, help_text="tiny, quick or full.")
 
     class Meta:

@@ -3,16 +3,47 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
-from musiclib.ways.abc_text import default_unit_length
+from common.forms import add_service_error
+from musiclib.ways import get_way, ways_taking
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
-from . import selectors
-from .models import Tune, Way
-from .services.pieces import DEFAULT_PRIMER_BARS
+from . import selectors, services
+from .models import Tune, way_choices
+from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
+
+# The generate form's fields that say how the pieces begin (services.generation_prime_build
+# checks and builds them); while one of them is not valid, the others wait.
+OPENING_FIELDS = (
+    "meter",
+    "key",
+    "opening",
+    "primer_tune",
+    "primer_midi",
+    "primer_bars",
+    "prime_audio",
+    "seconds",
+)
+# services.generation_prime_build's keywords → the generate form's fields, where they differ:
+# the form has no raw `prime`, so a refusal of the opening as a whole is the form's.
+SERVICE_FIELDS: dict[str, str | None] = {"prime": None}
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
+DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
+# Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
+# by what a visitor gets when a field does not apply to the chosen model: fields that hold
+# a value by default are ignored; a value typed or chosen is refused, with the reason.
+IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "primer_bars")
+REFUSED_WHERE_NOT_APPLICABLE = {
+    # field: what it is, in a sentence
+    "meter": "A meter",
+    "key": "A key",
+    "opening": "Opening notes",
+    "primer_tune": "A primer from a corpus piece",
+    "primer_midi": "A primer from a MIDI file",
+    "seconds": "A length in seconds",
+    "prime_audio": "An opening recording",
+}
 
 COMMON_METERS = ["6/8", "4/4", "C", "C|", "2/4", "3/4", "9/8", "12/8", "3/2"]
 COMMON_KEYS = [
@@ -41,7 +72,7 @@ class GalleryFilterForm(forms.Form):
             attrs={"type": "search", "placeholder": "e.g. Heron", "autocomplete": "off"}
         ),
     )
-    way = forms.ChoiceField(label="Way", required=False, choices=[("", "Any way"), *Way.choices])
+    way = forms.ChoiceField(label="Way", required=False)
     corpus = forms.TypedChoiceField(label="Corpus", required=False, coerce=int, empty_value=None)
     run = forms.TypedChoiceField(label="Run", required=False, coerce=int, empty_value=None)
     key = forms.ChoiceField(label="Key", required=False)
@@ -53,6 +84,7 @@ class GalleryFilterForm(forms.Form):
         super().__init__(data, *args, **kwargs)
         data = data or {}
         facets = selectors.piece_facets()
+        self.fields["way"].choices = [("", "Any way"), *way_choices()]
         self.fields["corpus"].choices = [
             ("", "Any corpus"),
             *selectors.corpus_choices(),
@@ -109,8 +141,9 @@ class CheckpointChoiceField(forms.TypedChoiceField):
 
 
 class GenerateForm(forms.Form):
-    """What a visitor may ask of a checkpoint. The services check it again (the prime's
-    symbols against the model's vocabulary); their message lands next to the field."""
+    """What a visitor may ask of a checkpoint. The form parses the fields; which go
+    together, and the prime they make, are the service's (`generation_prime_build`), whose
+    messages land next to their fields."""
 
     MAX_COUNT = 16
 
@@ -165,16 +198,14 @@ class GenerateForm(forms.Form):
         coerce=int,
         empty_value=None,
         widget=DataSelect,
-        help_text="MIDI runs: the pieces begin with the first bars of this tune of the "
-        "run's corpus.",
+        help_text="The pieces begin with the first bars of this tune of the run's corpus.",
     )
     primer_midi = forms.FileField(
         label="Or upload a MIDI primer",
         required=False,
         allow_empty_file=False,
         error_messages={"empty": "The MIDI file is empty."},
-        help_text="MIDI runs: a .mid file; the pieces begin with its first bars. It is read, "
-        "not kept.",
+        help_text="A .mid file; the pieces begin with its first bars. It is read, not kept.",
         widget=forms.FileInput(attrs={"accept": ".mid,.midi,audio/midi,audio/x-midi"}),
     )
     primer_bars = forms.IntegerField(
@@ -187,9 +218,10 @@ class GenerateForm(forms.Form):
     )
     max_length = forms.IntegerField(
         label="Length",
+        required=False,  # required where it applies (`clean`); a hidden one is not sent
         min_value=16,
         max_value=5000,
-        initial=800,
+        initial=DEFAULT_LENGTH,
         help_text="At most this many characters (tokens) per piece.",
     )
     grammar = forms.BooleanField(
@@ -208,14 +240,14 @@ class GenerateForm(forms.Form):
         help_text="Sample only from the k likeliest symbols; 0 is off.",
     )
     seconds = forms.FloatField(
-        label="Seconds (audio models)",
+        label="Seconds",
         required=False,
         min_value=1.0,
         max_value=110.0,
-        help_text="For an audio model: the length in seconds (replaces Length).",
+        help_text=f"The length of each piece in seconds; blank: {DEFAULT_LENGTH} tokens.",
     )
     prime_audio = forms.FileField(
-        label="Opening recording (audio models)",
+        label="Opening recording",
         required=False,
         help_text="A WAV, FLAC or OGG file of up to 30 s that the piece continues.",
     )
@@ -231,16 +263,19 @@ class GenerateForm(forms.Form):
         groups = []
         self.checkpoints = {}
         widget = self.fields["checkpoint"].widget
-        midi_corpora: dict[int, str] = {}
+        primer_corpora: dict[int, str] = {}
         for run, checkpoints in selectors.generation_checkpoints():
             options = []
-            if run.way == Way.MIDI:
-                midi_corpora[run.corpus_id] = str(run.corpus)
+            fields = _generation_fields(run.way)
+            if "primer_tune" in fields:
+                primer_corpora[run.corpus_id] = str(run.corpus)
             for i, ckpt in enumerate(checkpoints):
                 self.checkpoints[ckpt.pk] = ckpt
                 widget.option_data[str(ckpt.pk)] = {
                     "data-way": run.way,
                     "data-corpus": str(run.corpus_id),
+                    # the fields this model uses: the page's script shows only those
+                    "data-fields": " ".join(fields),
                 }
                 loss = f", val loss {ckpt.val_loss:.3f}" if ckpt.val_loss is not None else ""
                 label = (
@@ -253,11 +288,21 @@ class GenerateForm(forms.Form):
         self.fields["checkpoint"].choices = groups
         if groups and not self.is_bound and "checkpoint" not in self.initial:
             self.initial["checkpoint"] = groups[0][1][0][0]
-        self._primer_tune_choices(midi_corpora)
+        self._primer_tune_choices(primer_corpora)
+        for name in (*IGNORED_WHERE_NOT_APPLICABLE, *REFUSED_WHERE_NOT_APPLICABLE):
+            # "ABC", "ABC and MIDI": which runs use the field, said on the page (where its
+            # script does not already show only the chosen model's fields) and in refusals
+            self.fields[name].ways = _nouns(ways_taking(name))
+        rates = {w.capabilities.tokens_per_second for w in ways_taking("seconds")}
+        if len(rates) == 1:  # say what a blank means in seconds, where that is one figure
+            blank = f"about {DEFAULT_LENGTH / rates.pop():.0f} s"
+            self.fields[
+                "seconds"
+            ].help_text = f"The length of each piece in seconds; blank: {blank}."
 
     def _primer_tune_choices(self, corpora: dict[int, str]) -> None:
-        """The tunes of every corpus a MIDI run here learned, grouped by corpus; the page's
-        script shows only the chosen run's corpus."""
+        """The tunes of every corpus a run here learned whose way starts from a corpus piece,
+        grouped by corpus; the page's script shows only the chosen run's corpus."""
         field = self.fields["primer_tune"]
         groups: list = [("", "No primer: the model starts alone")]
         by_corpus: dict[int, list[tuple[int, str]]] = {pk: [] for pk in corpora}
@@ -275,84 +320,88 @@ class GenerateForm(forms.Form):
         groups += [(corpora[pk], options) for pk, options in by_corpus.items() if options]
         field.choices = groups
 
-    def clean_primer_midi(self):
-        upload = self.cleaned_data.get("primer_midi")
-        limit = int(settings.MAX_UPLOAD_BYTES)
-        if upload is not None and upload.size > limit:
-            raise forms.ValidationError(
-                f"{upload.name} is larger than {limit // (1024 * 1024)} MB; a MIDI primer is "
-                "a few kilobytes."
-            )
-        return upload
-
-    def clean_meter(self) -> str:
-        return _header_value(self.cleaned_data.get("meter", ""), "meter")
-
-    def clean_key(self) -> str:
-        return _header_value(self.cleaned_data.get("key", ""), "key")
-
-    def clean_opening(self) -> str:
-        text = self.cleaned_data.get("opening", "") or ""
-        return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-
     def clean(self):
+        """The opening of the pieces, checked and built by the service the API uses too;
+        its refusals land next to their fields."""
         data = super().clean()
-        meter, key, opening = (data.get(k) for k in ("meter", "key", "opening"))
-        if key and not meter:
-            self.add_error("key", "Choose a meter as well: a tune names its meter first.")
-        if opening and not (meter and key):
-            self.add_error("opening", "Choose a meter and a key for the opening notes.")
-        tune, upload = data.get("primer_tune"), data.get("primer_midi")
+        self.opening_built: GenerationPrime | None = None
         checkpoint = self.checkpoint_object()
-        way = checkpoint.run.way if checkpoint is not None else None
-        if tune is not None and upload is not None:
-            self.add_error("primer_midi", "Start from a corpus piece or a MIDI file, not both.")
-        if way == Way.MIDI and (meter or key or opening):
-            self.add_error(
-                "meter" if meter else ("key" if key else "opening"),
-                "Meter, key and opening notes are for ABC runs; a MIDI run starts from a "
-                "corpus piece or a MIDI file.",
+        if checkpoint is not None:
+            self._only_fields_that_apply(data, checkpoint.run)
+        if checkpoint is None or any(name in self.errors for name in OPENING_FIELDS):
+            return data
+        tune, upload = data.get("primer_tune"), data.get("primer_midi")
+        # The bars field always has a value: alone it means nothing.
+        bars = (
+            (data.get("primer_bars") or DEFAULT_PRIMER_BARS)
+            if tune is not None or upload is not None
+            else None
+        )
+        try:
+            self.opening_built = services.generation_prime_build(
+                checkpoint=checkpoint,
+                meter=data.get("meter") or "",
+                key=data.get("key") or "",
+                opening=data.get("opening") or "",
+                primer_tune=tune,
+                primer_midi=upload,
+                primer_bars=bars,
+                prime_audio=data.get("prime_audio"),
+                seconds=data.get("seconds"),
             )
-        if way not in (None, Way.MIDI):
-            for name, value in (("primer_tune", tune), ("primer_midi", upload)):
-                if value is not None:
-                    self.add_error(
-                        name,
-                        "A primer from a corpus piece or a MIDI file is for MIDI runs; for "
-                        "this run give a meter, key and opening notes.",
-                    )
+        except services.ServiceError as exc:
+            add_service_error(self, exc, rename=SERVICE_FIELDS)
         return data
 
-    def primer(self) -> dict:
-        """The primer fields for `generation_job_create`: none without a primer (the bars
-        field always has a value, and alone it means nothing)."""
-        data = self.cleaned_data
-        tune, upload = data.get("primer_tune"), data.get("primer_midi")
-        if tune is None and upload is None:
-            return {}
-        params: dict = {"primer_bars": data.get("primer_bars") or DEFAULT_PRIMER_BARS}
-        if tune is not None:
-            params["primer_tune"] = tune
-        else:
-            upload.seek(0)
-            params["primer_midi"] = (upload.name, upload.read())
-        return params
+    def _only_fields_that_apply(self, data: dict, run) -> None:
+        """Without the page's script every field shows: what does not apply to the chosen
+        model is ignored where it holds a default, and refused where it was filled in."""
+        try:
+            way = get_way(run.way)
+        except ValueError:
+            self.add_error("checkpoint", f"This model's way ({run.way}) is no longer available.")
+            return
+        caps = way.capabilities
+        fields = caps.generation_fields
+        for name in IGNORED_WHERE_NOT_APPLICABLE:
+            if name not in fields:
+                data[name] = None if name != "grammar" else False
+        if (
+            "max_length" in fields
+            and data.get("max_length") is None
+            and "max_length" not in self.errors
+        ):
+            self.add_error("max_length", "Give a length.")
+        starts = caps.starts_from(without=("text",))  # the page has no field for a raw prime
+        for name, what in REFUSED_WHERE_NOT_APPLICABLE.items():
+            if data.get(name) not in (None, "") and name not in fields:
+                self.add_error(
+                    name,
+                    f"{what} is for {self.fields[name].ways} runs; this model's way is "
+                    f"{way.label}: {starts}.",
+                )
 
     def prime(self) -> str:
-        """`M:<meter>\\nL:<unit>\\nK:<key>\\n<opening>`, as far as the form says."""
-        data = self.cleaned_data
-        meter, key, opening = data.get("meter"), data.get("key"), data.get("opening")
-        if not meter:
-            return ""
-        prime = f"M:{meter}\nL:{default_unit_length(meter)}\n"
-        if key:
-            prime += f"K:{key}\n"
-            if opening:
-                prime += opening
-        return prime
+        """The prime the job stores: `M:<meter>\\nL:<unit>\\nK:<key>\\n<opening>` as far as
+        the form says, or a MIDI primer's, or an audio recording's tokens."""
+        built = getattr(self, "opening_built", None)
+        return built.prime if built is not None else ""
 
     def checkpoint_object(self):
         return self.checkpoints.get(getattr(self, "cleaned_data", {}).get("checkpoint"))
+
+
+def _generation_fields(way: str) -> tuple[str, ...]:
+    try:
+        return get_way(way).capabilities.generation_fields
+    except ValueError:  # a way no longer registered: its models offer nothing to set
+        return ()
+
+
+def _nouns(ways) -> str:
+    """The ways that take a field, in words: "ABC", "ABC and MIDI", "ABC, MIDI and toy"."""
+    nouns = [way.noun for way in ways] or ["no"]
+    return " and ".join([", ".join(nouns[:-1]), nouns[-1]] if len(nouns) > 1 else nouns)
 
 
 def _header_value(value: str, what: str) -> str:

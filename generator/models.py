@@ -10,11 +10,24 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from musiclib.ways.registry import DEFAULT_WAY
 
-class Way(models.TextChoices):
-    ABC = "abc", "Text (ABC)"
-    MIDI = "midi", "MIDI notes"
-    AUDIO = "audio", "Audio frames"
+
+class Way:
+    """The built-in ways' names, for code that means one of them (the bootstrap's MIDI
+    corpus). What a way can do, and which ways there are, is the registry's to say:
+    `musiclib.ways.get_way(name).capabilities`, `way_choices()`."""
+
+    ABC, MIDI, AUDIO = "abc", "midi", "audio"
+
+
+def way_choices() -> list[tuple[str, str]]:
+    """The `way` fields' choices: every registered way, read when a form or serializer is
+    made, so a way added to the registry is offered everywhere. (Migrations refer to this
+    function by name: keep it here.)"""
+    from musiclib.ways import way_choices as registered
+
+    return registered()
 
 
 class JobStatus(models.TextChoices):
@@ -31,7 +44,7 @@ ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 class Corpus(models.Model):
     name = models.CharField(max_length=200, unique=True)
-    way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
+    way = models.CharField(max_length=10, choices=way_choices, default=DEFAULT_WAY)
     source = models.CharField(max_length=500, blank=True, help_text="Where the tunes came from.")
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -107,7 +120,7 @@ class ImportJob(models.Model):
 class TrainingRun(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="runs")
     name = models.CharField(max_length=200, blank=True)
-    way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
+    way = models.CharField(max_length=10, choices=way_choices, default=DEFAULT_WAY)
     preset = models.CharField(max_length=20, default="quick")
     config = models.JSONField(
         default=dict,
@@ -222,7 +235,7 @@ class Piece(models.Model):
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="pieces")
     checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="pieces")
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="pieces")
-    way = models.CharField(max_length=10, choices=Way.choices, default=Way.ABC)
+    way = models.CharField(max_length=10, choices=way_choices, default=DEFAULT_WAY)
     index = models.PositiveIntegerField(default=0, help_text="Position within its job.")
     seed = models.BigIntegerField(help_text="This piece's own seed: reproduces it alone.")
     title = models.CharField(max_length=300, blank=True)

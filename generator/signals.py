@@ -1,31 +1,14 @@
-"""When a worker starts, runs that its previous life owned are put back on the queue."""
+"""The signals generator sends, so that other apps can react to its work without generator
+importing them.
 
-from __future__ import annotations
+evaluation depends on generator (it evaluates generator's pieces), never the reverse. When a
+generation job has stored its pieces, generator sends `generation_job_succeeded` once the
+transaction commits; evaluation's AppConfig.ready connects a receiver that queues the job's
+evaluation (evaluation/receivers.py). A new consumer connects its own receiver the same way.
+"""
 
-import logging
+from django.dispatch import Signal
 
-from celery.signals import worker_ready
-
-log = logging.getLogger(__name__)
-
-
-@worker_ready.connect
-def recover_runs_on_worker_start(sender=None, **kwargs) -> None:
-    from .services import training_runs_recover
-
-    hostname = getattr(sender, "hostname", None)
-    try:
-        training_runs_recover(dead_worker=hostname)
-    except Exception:  # the database may not be migrated yet; never stop the worker
-        log.exception("could not recover runs at worker start")
-
-
-@worker_ready.connect
-def recover_jobs_on_worker_start(sender=None, **kwargs) -> None:
-    # Jobs a killed worker was running fail with a reason now rather than at the next beat.
-    from .services import jobs_recover
-
-    try:
-        jobs_recover()
-    except Exception:  # the database may not be migrated yet; never stop the worker
-        log.exception("could not recover jobs at worker start")
+# Sent with sender=GenerationJob and job=<the GenerationJob>, after the transaction that
+# stored its pieces commits (so receivers, and the tasks they queue, see the pieces).
+generation_job_succeeded = Signal()

@@ -43,7 +43,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     re_path(r"^api/", api_not_found),
     path("evaluation/", include("evaluation.urls")),
-    path("survey/", include("evaluation.survey_urls")),
+    path("survey/", include("evaluation.survey.urls")),
     path("", include("generator.urls")),
 ]
 

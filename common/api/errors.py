@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.errors import ServiceError, UploadTooLarge, sentence
+
 log = logging.getLogger(__name__)
 
 
@@ -32,35 +34,50 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 class ServiceRefused(exceptions.APIException):
-    """A service's ValueError: the request is well-formed but cannot be done."""
+    """A service's refusal: the request is well-formed but cannot be done. `fields` maps
+    request fields to their messages, as a serializer's field errors do."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None):
         super().__init__(detail=message, code=self.default_code)
-        self.fields = {field: [message]} if field else {}
+        self.fields = fields or {}
 
 
-def sentence(text: str) -> str:
-    text = str(text).strip()
-    return text[:1].upper() + text[1:] if text else text
+def refused(
+    exc: ServiceError, *, rename: Mapping[str, str] | None = None
+) -> exceptions.APIException:
+    """The API's answer to a service's refusal: 413 for an upload over the limit, else 400
+    with the message and `fields` named as the request names them (`rename` maps a service
+    keyword to the request field where the two differ; the rest keep their name)."""
+    if isinstance(exc, UploadTooLarge):
+        return PayloadTooLarge(sentence(exc.message))
+    fields: dict[str, list[str]] = {}
+    general: list[str] = []
+    for field, message in exc.items():
+        name = (rename or {}).get(field, field) if field else None
+        (fields.setdefault(name, []) if name else general).append(sentence(message))
+    if len(fields) > 1 and not general:
+        message = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
+    else:
+        message = sentence(exc.message)
+    return ServiceRefused(message, fields=fields)
 
 
 @contextmanager
-def service_call(hints: list[tuple[str, str]] | None = None) -> Iterator[None]:
-    """Turn a service's ValueError (and the TypeError a malformed config value raises) into
-    a 400 answer; `hints` pairs a phrase of the message with the request field it is about
-    (the first that matches wins)."""
+def service_errors(rename: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Answer a service's refusal in the API's format: a ServiceError by its field (see
+    `refused`); any other ValueError (and the TypeError a malformed config value raises) as
+    a 400 about the request as a whole."""
     try:
         yield
     except ImportError as exc:  # a way whose module is not there yet
         raise ServiceRefused("This way is not available on this server yet.") from exc
+    except ServiceError as exc:
+        raise refused(exc, rename=rename) from exc
     except (ValueError, TypeError) as exc:
-        message = str(exc) or type(exc).__name__
-        lowered = message.lower()
-        field = next((f for phrase, f in hints or [] if phrase in lowered), None)
-        raise ServiceRefused(sentence(message), field=field) from exc
+        raise ServiceRefused(sentence(str(exc) or type(exc).__name__)) from exc
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import (
     extend_schema,
@@ -16,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import PayloadTooLarge, sentence, too_large
+from common.api.errors import PayloadTooLarge, service_errors, too_large
 from common.api.permissions import is_staff
 from common.api.schema import (
     DETAIL_ERRORS,
@@ -27,16 +25,17 @@ from common.api.schema import (
     errors,
 )
 from common.api.views import ApiMixin, content_length, created, validated
-from generator import filters, selectors
+from generator import filters, selectors, services
 from generator.api import serializers as s
 from generator.models import (
     Corpus,
     ImportJob,
     Tune,
-    Way,
 )
 
 UPLOAD_SLACK_BYTES = 64 * 1024  # multipart framing around an upload
+# services.import_job_create's keywords → this API's request fields, where they differ.
+IMPORT_FIELDS = {"upload": "file"}
 
 
 @extend_schema_view(
@@ -155,80 +154,15 @@ class CorpusViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelVie
         if content_length(request) > limit + UPLOAD_SLACK_BYTES:
             raise PayloadTooLarge(too_large(limit))
         data = validated(s.ImportRequestSerializer, request)
-        upload = data.get("file")
-        source = data.get("source", "")
-        if upload is not None:
-            if upload.size > limit:
-                raise PayloadTooLarge(too_large(limit, name=upload.name))
-            _check_upload(corpus, upload)
-        else:
-            _check_source(corpus, source)
-        with transaction.atomic():
-            job = ImportJob(
+        with service_errors(rename=IMPORT_FIELDS):
+            job = services.import_job_create(
                 corpus=corpus,
-                source=(upload.name if upload is not None else source)[:500],
-                code_version=settings.CODE_VERSION,
+                source=data.get("source", ""),
+                upload=data.get("file"),
+                user=request.user,
             )
-            if upload is not None:
-                job.upload = upload
-            job.save()
-            from generator.tasks import corpus_import_task
-
-            transaction.on_commit(lambda: corpus_import_task.delay(job.pk))
         body = s.ImportJobSerializer(job, context=self.get_serializer_context()).data
         return created(body)
-
-
-def _check_upload(corpus: Corpus, upload: Any) -> None:
-    """Refuse at once what the import would refuse (ABC corpora: binary or no tune)."""
-    if corpus.way != Way.ABC:
-        return
-    from musiclib.ways.abc_text import split_tunes
-
-    upload.seek(0)
-    raw = upload.read()
-    upload.seek(0)
-    if b"\x00" in raw[:4096]:
-        raise exceptions.ValidationError({"file": [f"{upload.name} is not an ABC file: binary."]})
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    if not split_tunes(text):
-        raise exceptions.ValidationError(
-            {"file": [f"{upload.name} is not an ABC file: no tune starts with an X: line."]}
-        )
-
-
-def import_roots() -> list[Path]:
-    roots = getattr(settings, "API_IMPORT_ROOTS", None)
-    if roots is None:
-        roots = [settings.NOTTINGHAM_DIR]
-    return [Path(r).resolve() for r in roots]
-
-
-def _check_source(corpus: Corpus, source: str) -> None:
-    """`music21:<name>`, or a path on the server inside settings.API_IMPORT_ROOTS."""
-    if not source.startswith("music21:"):
-        path = Path(source).resolve()
-        if not any(path.is_relative_to(root) for root in import_roots()):
-            raise exceptions.ValidationError(
-                {
-                    "source": [
-                        "Give music21:<name> (e.g. music21:oneills1850), upload a file, or a "
-                        "path inside the server's import folders (settings.API_IMPORT_ROOTS)."
-                    ]
-                }
-            )
-    if corpus.way != Way.ABC:
-        return
-    from generator.services.corpora import abc_source_files
-
-    try:
-        abc_source_files(source)
-    except Exception as exc:  # ImportRefused, and music21's own CorpusException
-        message = str(exc).split(";")[0] or type(exc).__name__
-        raise exceptions.ValidationError({"source": [sentence(message)]}) from None
 
 
 @extend_schema_view(

@@ -8,50 +8,27 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import exceptions, serializers, viewsets
+from rest_framework import exceptions, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api.errors import PayloadTooLarge, ServiceRefused, sentence, service_call, too_large
+from common.api.errors import PayloadTooLarge, service_errors, too_large
 from common.api.schema import DETAIL_ERRORS, LIST_ERRORS, LOCATION, READ_ERRORS, accepted, errors
 from common.api.views import ApiMixin, content_length, created, validated
 from common.http import client_ip
 from generator import filters, selectors, services
 from generator.api import serializers as s
 from generator.api.pagination import PieceCursorPagination
-from generator.api.throttles import GenerationThrottle
+from generator.api.throttles import GenerationThrottle, allowance_message
 from generator.models import (
     GenerationJob,
     Piece,
 )
 
 UPLOAD_SLACK_BYTES = 64 * 1024  # multipart framing around an upload
-
-
-GENERATION_HINTS = [
-    ("temperature", "temperature"),
-    ("count must", "count"),
-    ("max_length", "max_length"),
-    ("top_k", "top_k"),
-    ("opening", "prime"),
-    ("symbol", "prime"),
-    ("vocabulary", "checkpoint"),
-    ("sampler file", "checkpoint"),
-]
-
-
-def _generation_request(**params: Any) -> GenerationJob:
-    try:
-        with service_call(GENERATION_HINTS):
-            return services.generation_job_create(**params)
-    except ServiceRefused as exc:
-        cause = exc.__cause__
-        if isinstance(cause, services.PrimerError):  # a field error, like the serializer's
-            raise exceptions.ValidationError({cause.field: [sentence(str(cause))]}) from cause
-        raise
 
 
 def _job_body(view: APIView, job: GenerationJob) -> dict[str, Any]:
@@ -126,20 +103,17 @@ class PieceViewSet(GenerationMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
 
     def _again(self, request: Request, *, same_seed: bool) -> Response:
         piece = self.get_object()
-        job = piece.job
-        new = _generation_request(
-            checkpoint=piece.checkpoint,
-            count=1,
-            temperature=job.temperature,
-            seed=piece.seed if same_seed else None,
-            top_k=job.top_k,
-            max_length=job.max_length,
-            prime=job.prime,
-            grammar=job.grammar,
-            user=request.user,
-            ip=client_ip(request),
-        )
-        return created(_job_body(self, new))
+        with service_errors():
+            try:
+                job = services.piece_reproduce(
+                    piece=piece, same_seed=same_seed, user=request.user, ip=client_ip(request)
+                )
+            except services.AllowanceExceeded as exc:  # as GenerationThrottle answers it
+                raise exceptions.Throttled(
+                    wait=exc.allowance.wait_seconds(),
+                    detail=allowance_message(exc.allowance, exc.asked),
+                ) from exc
+        return created(_job_body(self, job))
 
     @extend_schema(
         summary="Generate this piece again from its seed (anyone, within the allowance)",
@@ -250,38 +224,17 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
         if content_length(request) > limit + UPLOAD_SLACK_BYTES:
             raise PayloadTooLarge(too_large(limit))
         data = validated(s.GenerationRequestSerializer, request)
-        primer_midi = None
-        if (upload := data.get("primer_midi")) is not None:
-            if upload.size > limit:
-                raise PayloadTooLarge(too_large(limit, name=upload.name))
-            upload.seek(0)
-            primer_midi = (upload.name, upload.read())  # read, checked, never stored
-        prime = data.get("prime") or ""
-        if (recording := data.get("prime_audio")) is not None:
-            if recording.size > limit:
-                raise PayloadTooLarge(too_large(limit, name=recording.name))
-            recording.seek(0)
-            try:  # read, encoded with the checkpoint's codebook, never stored
-                prime = services.audio_prime_encode(
-                    checkpoint=data["checkpoint_object"],
-                    name=recording.name,
-                    data=recording.read(),
-                )
-            except ValueError as exc:
-                raise serializers.ValidationError({"prime_audio": [str(exc)]}) from None
-        job = _generation_request(
-            checkpoint=data["checkpoint_object"],
-            count=data["count"],
-            temperature=data["temperature"],
-            seed=data.get("seed"),
-            top_k=data["top_k"],
-            max_length=data["max_length"],
-            prime=prime,
-            primer_tune=data.get("primer_tune"),
-            primer_midi=primer_midi,
-            primer_bars=data.get("primer_bars"),
-            grammar=data["grammar"],
-            user=request.user,
-            ip=client_ip(request),
-        )
+        with service_errors():
+            job = services.generation_job_create(
+                checkpoint=data["checkpoint_object"],
+                count=data["count"],
+                temperature=data["temperature"],
+                seed=data.get("seed"),
+                top_k=data["top_k"],
+                max_length=data["max_length"],
+                prime=data["prime"],
+                grammar=data["grammar"],
+                user=request.user,
+                ip=client_ip(request),
+            )
         return created(_job_body(self, job))

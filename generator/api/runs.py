@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import service_call
+from common.api.errors import service_errors
 from common.api.permissions import IsStaff
 from common.api.schema import (
     DETAIL_ERRORS,
@@ -33,16 +33,6 @@ from generator.models import (
     JobStatus,
     TrainingRun,
 )
-
-# (phrase of a service's message, the request field it is about), most specific first.
-RUN_HINTS = [
-    ("unknown preset", "preset"),
-    ("hyperparameter", "config"),
-    ("epochs must", "epochs"),
-    ("all its epochs", "epochs"),
-    ("the corpus", "corpus"),
-    ("must be", "config"),
-]
 
 
 @extend_schema_view(
@@ -91,7 +81,7 @@ class TrainingRunViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMod
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = validated(s.TrainingRunCreateSerializer, request)
-        with service_call(RUN_HINTS), transaction.atomic():
+        with service_errors(), transaction.atomic():
             run = services.training_run_create(
                 corpus=data["corpus"],
                 preset=data["preset"],
@@ -108,7 +98,7 @@ class TrainingRunViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMod
 
     def _act(self, request: Request, verb, **kwargs: Any) -> Response:
         run = self.get_object()
-        with service_call(RUN_HINTS):
+        with service_errors():
             run = verb(run=run, **kwargs)
         return run
 
@@ -159,7 +149,7 @@ class TrainingRunViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMod
     def resume(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
         data = validated(s.RunResumeSerializer, request)
-        with service_call(RUN_HINTS):
+        with service_errors():
             run = services.training_run_resume(run=run, epochs=data.get("epochs"))
         return created(self._body(run))
 

@@ -24,8 +24,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.api.errors import service_errors
 from common.api.schema import ErrorBodySerializer, ErrorSerializer  # noqa: F401  (re-exported)
-from generator import selectors
+from generator import selectors, services
 from generator.models import (
     Checkpoint,
     Corpus,
@@ -35,19 +36,34 @@ from generator.models import (
     Piece,
     TrainingRun,
     Tune,
-    Way,
 )
-from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT, PRIMER_TAG, prime_split
+from generator.presenters import piece_downloads, tune_downloads
+from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
+from generator.services.primes import prime_split
+from musiclib.ways import DEFAULT_WAY, get_way, way_choices, ways_taking
+from musiclib.ways.base import OPENING_FIELDS
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
-DOWNLOAD_FORMATS = ("abc", "midi", "musicxml", "audio")
 MAX_SEED = 2**62
 MAX_EPOCHS = 10_000
 MAX_TOP_K = 500
 MAX_PRIME_CHARS = 2000
 MAX_ID = 2**63 - 1
 MAX_AUDIO_SECONDS = 60.0  # seconds of audio a generated piece may last (about 2,600 frames)
+# The request fields that say how the pieces begin: `services.generation_prime_build`'s
+# keywords, which name them alike.
+PRIME_FIELDS = (
+    "prime",
+    "meter",
+    "key",
+    "opening",
+    "primer_tune",
+    "primer_midi",
+    "primer_bars",
+    "prime_audio",
+    "seconds",
+)
 
 # --- extension point: extra sections of a piece -----------------------------------------------
 
@@ -148,27 +164,66 @@ class HistoryEntrySerializer(serializers.Serializer):
     seconds = serializers.FloatField(allow_null=True, required=False)
 
 
+def _link(what: str) -> serializers.URLField:
+    return serializers.URLField(allow_null=True, required=False, help_text=what)
+
+
 class PieceDownloadsSerializer(serializers.Serializer):
-    """Absolute download links; null where the piece has no such file (no MIDI yet, or it
+    """Absolute download links of the formats the piece's way offers, and only those (an
+    ABC piece: abc, midi, musicxml, audio; a MIDI piece: text, midi, musicxml, audio; an
+    audio piece: text, wav, ogg); null where the piece has no such file (no MIDI yet, or it
     does not parse, so it has no score)."""
 
-    abc = serializers.URLField(allow_null=True)
-    midi = serializers.URLField(allow_null=True)
-    musicxml = serializers.URLField(allow_null=True)
-    audio = serializers.URLField(allow_null=True)
+    abc = _link("The ABC text (ways written in ABC).")
+    text = _link("The piece's tokens as plain text (ways not written in ABC).")
+    midi = _link("MIDI (ways with notes).")
+    musicxml = _link("MusicXML (ways with notes).")
+    audio = _link("Audio rendered from the MIDI (ways with notes).")
+    wav = _link("The recording as WAV (audio ways).")
+    ogg = _link("The recording as OGG Vorbis (audio ways).")
 
 
 class TuneDownloadsSerializer(serializers.Serializer):
-    abc = serializers.URLField(allow_null=True)
-    midi = serializers.URLField(allow_null=True)
-    musicxml = serializers.URLField(allow_null=True)
-    audio = serializers.URLField(allow_null=True)
+    """Absolute download links of the formats the tune's way offers, and only those (a
+    recording: audio, its FLAC)."""
+
+    abc = _link("The ABC text (ways written in ABC).")
+    text = _link("The tune's tokens as plain text (other ways with notes).")
+    midi = _link("MIDI (ways with notes).")
+    musicxml = _link("MusicXML (ways with notes).")
+    audio = _link("Audio: rendered from the MIDI, or the recording itself (FLAC).")
+
+
+class WayChoiceField(serializers.ChoiceField):
+    """A way's name, one of the registry's. The choices are read again whenever they are
+    used, so a way registered later is accepted and in the schema, even by a serializer
+    made once (as `extend_schema` declarations are)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(choices=way_choices(), **kwargs)
+
+    def _get_choices(self) -> dict:
+        current = way_choices()
+        if [name for name, _ in current] != list(self._choices):
+            self._set_choices(current)
+        return self._choices
+
+    choices = property(_get_choices, serializers.ChoiceField._set_choices)
+
+    def to_internal_value(self, data: Any) -> Any:
+        self._get_choices()
+        return super().to_internal_value(data)
+
+    def to_representation(self, value: Any) -> Any:
+        self._get_choices()
+        return super().to_representation(value)
 
 
 # --- corpora and tunes -----------------------------------------------------------------------
 
 
 class CorpusSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     n_tunes = serializers.SerializerMethodField()
     n_runs = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -218,7 +273,7 @@ class CorpusSerializer(ContextMixin, serializers.ModelSerializer):
 
 class CorpusCreateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
-    way = serializers.ChoiceField(choices=Way.choices, default=Way.ABC)
+    way = WayChoiceField(default=DEFAULT_WAY)
     source = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
     description = StrictCharField(required=False, allow_blank=True, default="")
 
@@ -267,7 +322,7 @@ class TuneSerializer(ContextMixin, serializers.ModelSerializer):
     @extend_schema_field(TuneDownloadsSerializer)
     def get_downloads(self, obj: Tune) -> dict[str, str | None]:
         return {
-            fmt: web_url(self.request, "tune_download", obj.pk, fmt) for fmt in DOWNLOAD_FORMATS
+            fmt: web_url(self.request, "tune_download", obj.pk, fmt) for fmt in tune_downloads(obj)
         }
 
 
@@ -324,7 +379,8 @@ class ImportJobSerializer(ContextMixin, serializers.ModelSerializer):
 
 
 class ImportRequestSerializer(serializers.Serializer):
-    """Either an uploaded ABC file (multipart field `file`) or a `source`."""
+    """Either an uploaded ABC file (multipart field `file`) or a `source`; which may be
+    imported is `services.import_job_create`'s to say."""
 
     source = StrictCharField(
         max_length=500,
@@ -337,16 +393,6 @@ class ImportRequestSerializer(serializers.Serializer):
         required=False,
         help_text="An ABC file (multipart/form-data), at most settings.MAX_UPLOAD_BYTES bytes.",
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        source = (attrs.get("source") or "").strip()
-        upload = attrs.get("file")
-        if bool(source) == bool(upload):
-            raise serializers.ValidationError(
-                {"source": ["Give either a source or a file to upload, not both and not neither."]}
-            )
-        attrs["source"] = source
-        return attrs
 
 
 # --- runs and checkpoints --------------------------------------------------------------------
@@ -379,6 +425,7 @@ class CheckpointSerializer(ContextMixin, serializers.ModelSerializer):
 
 
 class TrainingRunSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     corpus_name = serializers.CharField(source="corpus.name", read_only=True)
     label = serializers.SerializerMethodField()
     history = HistoryEntrySerializer(many=True, read_only=True)
@@ -572,6 +619,7 @@ def _score(evaluation: dict[str, Any] | None, names: tuple[str, ...]) -> float |
 
 
 class PieceSerializer(ContextMixin, serializers.ModelSerializer):
+    way = WayChoiceField(read_only=True)
     run_label = serializers.SerializerMethodField()
     corpus = serializers.IntegerField(source="run.corpus_id", read_only=True)
     corpus_name = serializers.CharField(source="run.corpus.name", read_only=True)
@@ -684,16 +732,11 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
 
     @extend_schema_field(PieceDownloadsSerializer)
     def get_downloads(self, obj: Piece) -> dict[str, str | None]:
-        """The formats the site's piece page offers, each as an absolute link."""
-        available = {
-            "abc": True,
-            "midi": bool(obj.midi),
-            "musicxml": obj.parses is not False,
-            "audio": bool(obj.audio or obj.midi),
-        }
+        """The formats the piece's way offers, each as an absolute link where the piece has
+        the file: the same the site's piece page lists."""
         return {
-            fmt: piece_download_url(self.request, obj.pk, fmt) if ok else None
-            for fmt, ok in available.items()
+            fmt: piece_download_url(self.request, obj.pk, fmt) if has else None
+            for fmt, has in piece_downloads(obj).items()
         }
 
 
@@ -891,33 +934,15 @@ class GenerationRequestSerializer(serializers.Serializer):
         "settings.MAX_UPLOAD_BYTES bytes) that the pieces continue. It is read, never stored.",
     )
 
-    def validate_prime(self, value: str) -> str:
-        if value.startswith(PRIMER_TAG):
-            raise serializers.ValidationError(
-                "A prime may not start with %primer: give primer_tune or primer_midi."
-            )
-        return value
-
     def validate_temperature(self, value: float) -> float:
         if not value > 0:
             raise serializers.ValidationError("Temperature must be greater than 0.")
         return value
 
-    def _header(self, value: str, what: str) -> str:
-        value = (value or "").strip()
-        if any(ch in value for ch in "\n\r%:[]"):
-            raise serializers.ValidationError(f"A {what} is one short value, like 6/8 or D.")
-        return value
-
-    def validate_meter(self, value: str) -> str:
-        return self._header(value, "meter")
-
-    def validate_key(self, value: str) -> str:
-        return self._header(value, "key")
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from musiclib.ways.abc_text import default_unit_length
-
+        """The checkpoint (or the run's latest), then the opening of the pieces, built by
+        the service the generate page uses too: `prime` and `max_length` as the job takes
+        them. A refusal names its field, as the service does."""
         ckpt_id, run_id = attrs.get("checkpoint"), attrs.get("run")
         if ckpt_id is None and run_id is None:
             raise serializers.ValidationError(
@@ -943,81 +968,68 @@ class GenerationRequestSerializer(serializers.Serializer):
                     {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
                 )
         attrs["checkpoint_object"] = checkpoint
-        self._validate_primer(attrs, checkpoint)
-        self._validate_audio(attrs, checkpoint)
-        meter, key = attrs.get("meter", ""), attrs.get("key", "")
-        opening = (attrs.get("opening") or "").replace("\r\n", "\n").replace("\r", "\n")
-        opening = opening.strip("\n")
-        if attrs.get("prime") and (meter or key or opening):
-            raise serializers.ValidationError(
-                {"prime": ["Give a prime, or meter/key/opening, not both."]}
+        self._validate_fields_apply(attrs, checkpoint)
+        with service_errors():
+            opening = services.generation_prime_build(
+                checkpoint=checkpoint,
+                **{name: attrs[name] for name in PRIME_FIELDS if attrs.get(name) is not None},
             )
-        if key and not meter:
-            raise serializers.ValidationError(
-                {"key": ["Give a meter as well: a tune names its meter first."]}
-            )
-        if opening and not (meter and key):
-            raise serializers.ValidationError(
-                {"opening": ["Give a meter and a key for the opening notes."]}
-            )
-        if meter:
-            prime = f"M:{meter}\nL:{default_unit_length(meter)}\n"
-            if key:
-                prime += f"K:{key}\n" + opening
-            attrs["prime"] = prime
+        attrs["prime"] = opening.prime
+        if opening.max_length is not None:
+            attrs["max_length"] = opening.max_length
         return attrs
 
-    def _validate_audio(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
-        """`seconds` and `prime_audio` belong to audio-way runs, whose tokens are frames."""
-        audio = checkpoint.run.way == Way.AUDIO
-        for field in ("seconds", "prime_audio"):
-            if attrs.get(field) is not None and not audio:
+    def _validate_fields_apply(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
+        """A field the run's way does not take is a 400 naming it, the ways that take it and
+        what this run opens with. Fields with defaults (max_length, grammar) are left alone:
+        `seconds` replaces max_length, and a way that always masks ignores grammar. meter,
+        key and opening are written into `prime`, so their refusal is prime's."""
+        run = checkpoint.run
+        caps = get_way(run.way).capabilities
+        for field in OPTIONAL_FIELDS:
+            if _given(attrs.get(field)) and field not in caps.generation_fields:
+                given = [f for f in OPENING_TEXT_FIELDS if _given(attrs.get(f))]
+                key = "prime" if field in OPENING_TEXT_FIELDS else field
+                what = "/".join(given) if key == "prime" else field
+                takers = ways_taking(field)
                 raise serializers.ValidationError(
                     {
-                        field: [
-                            f"{field} is for audio-way runs; run {checkpoint.run_id} is "
-                            f"{checkpoint.run.get_way_display()}."
+                        key: [
+                            f"{what} is for {_way_nouns(takers)}-way runs; run {run.pk} is "
+                            f"{run.get_way_display()}: {_openings(caps)}."
                         ]
                     }
                 )
-        if not audio:
-            return
-        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
-            raise serializers.ValidationError(
-                {"prime": ["An audio-way run continues a recording: give prime_audio."]}
-            )
-        if attrs.get("seconds") is not None:
-            from musiclib.audio.dsp import FRAME_RATE
 
-            attrs["max_length"] = max(16, round(attrs["seconds"] * FRAME_RATE))
 
-    def _validate_primer(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
-        """Which opening fields go together; the primer itself is checked by the service."""
-        tune, upload = attrs.get("primer_tune"), attrs.get("primer_midi")
-        if tune is None and upload is None:
-            if attrs.get("primer_bars") is not None:
-                raise serializers.ValidationError(
-                    {"primer_bars": ["Give primer_tune or primer_midi with primer_bars."]}
-                )
-            return
-        field = "primer_midi" if upload is not None else "primer_tune"
-        if tune is not None and upload is not None:
-            raise serializers.ValidationError(
-                {"primer_midi": ["Give primer_tune or primer_midi, not both."]}
-            )
-        if any(attrs.get(k) for k in ("prime", "meter", "key", "opening")):
-            raise serializers.ValidationError(
-                {field: ["Give a primer, or prime/meter/key/opening, not both."]}
-            )
-        if checkpoint.run.way != Way.MIDI:
-            raise serializers.ValidationError(
-                {
-                    field: [
-                        f"A primer is for MIDI-way runs; run {checkpoint.run_id} is "
-                        f"{checkpoint.run.get_way_display()}: give prime or meter/key/opening."
-                    ]
-                }
-            )
+# The request fields a way may not take (those of its openings, and `seconds`), checked in
+# this order (`primer_bars` last: given with a primer, the primer is the field to name); and
+# those that write `prime`.
+_OPENING = dict.fromkeys(
+    f for names in OPENING_FIELDS.values() for f in names if f != "primer_bars"
+)
+OPTIONAL_FIELDS = (*_OPENING, "seconds", "primer_bars")
+OPENING_TEXT_FIELDS = (*OPENING_FIELDS["text"], *OPENING_FIELDS["header"])
+
+
+def _given(value: Any) -> bool:
+    return value not in (None, "")
+
+
+def _way_nouns(ways: list) -> str:
+    """ "ABC", "ABC- and MIDI" (for "…-way runs")."""
+    nouns = [way.noun for way in ways] or ["no"]
+    return nouns[0] if len(nouns) == 1 else "- and ".join(nouns)
+
+
+def _openings(caps) -> str:
+    """What a run of this way may open with, in request fields: "give prime or primer_tune"."""
+    names = [
+        "/".join(f for f in fields if f != "primer_bars")
+        for kind, fields in OPENING_FIELDS.items()
+        if kind in caps.openings
+    ]
+    return f"give {' or '.join(names)}" if names else "its pieces open by themselves"
 
 
 class AllowanceSerializer(serializers.Serializer):

@@ -22,17 +22,21 @@ class GenerationThrottle(BaseThrottle):
         if allowance.allows(asked):
             return True
         self._wait = allowance.wait_seconds()
-        if allowance.remaining == 0:
-            request.throttle_message = (
-                f"You have generated the {allowance.limit} pieces you may make in an hour "
-                f"(counted by {allowance.scope}). Please come back later, or use a staff token."
-            )
-        else:
-            request.throttle_message = (
-                f"You may generate {allowance.limit} pieces an hour: {allowance.remaining} "
-                f"left for now, and you asked for {asked}."
-            )
+        request.throttle_message = allowance_message(allowance, asked)
         return False
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None)
+
+
+def allowance_message(allowance: services.Allowance, asked: int) -> str:
+    """Why `asked` more pieces are refused, for a program's user: what is left, by what."""
+    if allowance.remaining == 0:
+        return (
+            f"You have generated the {allowance.limit} pieces you may make in an hour "
+            f"(counted by {allowance.scope}). Please come back later, or use a staff token."
+        )
+    return (
+        f"You may generate {allowance.limit} pieces an hour: {allowance.remaining} "
+        f"left for now, and you asked for {asked}."
+    )

@@ -25,7 +25,7 @@ urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),
     path("generate/", GenerateView.as_view(), name="generate"),
     *router.urls,
-    path("surveys/", include("evaluation.survey_api_urls")),  # staff only
+    path("surveys/", include("evaluation.survey.api_urls")),  # staff only
     # Anything else under /api/v1/ is a 404 in the API's error format, not an HTML page.
     re_path(r"^.*$", api_not_found, name="not-found"),
 ]

@@ -1,23 +1,39 @@
 """The verbs of the site. Views, admin actions, API views and tasks call these and only these.
 
 Functions are keyword-only and named <entity>_<action>. Anything queued to Celery is queued
-after the surrounding transaction commits.
+after the surrounding transaction commits. A refusal is a `ServiceError` (common/errors.py)
+naming the input it is about, so pages, API, admin and commands show it by its field without
+reading its message.
 """
 
-from .allowance import Allowance, generation_allowance
+from common.errors import ServiceError, UploadTooLarge
+
+from .allowance import (
+    Allowance,
+    AllowanceExceeded,
+    generation_allowance,
+    generation_allowance_check,
+)
 from .corpora import corpus_get_or_create, corpus_import
+from .imports import import_job_check, import_job_create, import_roots
 from .pieces import (
-    PrimerError,
-    audio_prime_encode,
     generation_job_create,
     generation_job_execute,
     piece_render_audio,
+    piece_reproduce,
+)
+from .primes import (
+    GenerationPrime,
+    PrimerError,
+    audio_prime_encode,
+    generation_prime_build,
     prime_split,
     primer_build,
 )
-from .recovery import jobs_recover, queued_recover
+from .recovery import jobs_recover, lost_work_recover, queued_recover
 from .runs import (
     training_run_cancel,
+    training_run_check,
     training_run_create,
     training_run_execute,
     training_run_resume,
@@ -27,19 +43,31 @@ from .runs import (
 
 __all__ = [
     "Allowance",
-    "generation_allowance",
+    "AllowanceExceeded",
+    "GenerationPrime",
     "PrimerError",
+    "ServiceError",
+    "UploadTooLarge",
     "audio_prime_encode",
     "corpus_get_or_create",
     "corpus_import",
+    "generation_allowance",
+    "generation_allowance_check",
     "generation_job_create",
     "generation_job_execute",
+    "generation_prime_build",
+    "import_job_check",
+    "import_job_create",
+    "import_roots",
     "jobs_recover",
+    "lost_work_recover",
     "piece_render_audio",
+    "piece_reproduce",
     "prime_split",
     "primer_build",
     "queued_recover",
     "training_run_cancel",
+    "training_run_check",
     "training_run_create",
     "training_run_execute",
     "training_run_resume",

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
+from common.errors import ServiceError
+
 from ..models import GenerationJob
 
 # A signed-in user's allowance as a multiple of the anonymous one (when not set explicitly).
@@ -58,6 +60,16 @@ class Allowance:
         )
 
 
+class AllowanceExceeded(ServiceError):
+    """More pieces asked than the visitor has left this hour (pages answer 429, the API a
+    429 with Retry-After); `allowance` and `asked` say how far over."""
+
+    def __init__(self, allowance: Allowance, asked: int) -> None:
+        super().__init__(allowance.refusal(asked))
+        self.allowance = allowance
+        self.asked = asked
+
+
 def user_generations_per_hour() -> int:
     explicit = getattr(settings, "API_USER_GENERATIONS_PER_HOUR", None)
     if explicit is not None:
@@ -79,3 +91,11 @@ def generation_allowance(*, user: Any, ip: str | None) -> Allowance:
     used = int(jobs.aggregate(n=Sum("count"))["n"] or 0)
     oldest = jobs.order_by("created_at").values_list("created_at", flat=True).first()
     return Allowance(limit=limit, used=used, scope=scope, oldest=oldest)
+
+
+def generation_allowance_check(*, user: Any, ip: str | None, asked: int) -> Allowance:
+    """The visitor's allowance, when it covers `asked` more pieces; else AllowanceExceeded."""
+    allowance = generation_allowance(user=user, ip=ip)
+    if not allowance.allows(asked):
+        raise AllowanceExceeded(allowance, asked)
+    return allowance

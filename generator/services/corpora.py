@@ -9,113 +9,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from musiclib.ways import get_way
-from musiclib.ways.abc_text import check_abc_tune, split_tunes
+from musiclib.ways import DEFAULT_WAY, get_way
 from musiclib.ways.base import ImportRefused, content_hash
-from musiclib.ways.pool import cpu_count, map_processes
+from musiclib.ways.pool import cpu_count
 
-from ..models import Corpus, ImportJob, JobStatus, Tune, Way
+from ..models import Corpus, ImportJob, JobStatus, Tune
 
 log = logging.getLogger(__name__)
 
-ABC_SUFFIXES = {".abc", ".txt"}
 MAX_TUNES_PER_IMPORT = 200_000
 Progress = Callable[[int, int], None]
 
 
-@dataclass
-class Item:
-    """One candidate tune: where it came from and its text."""
-
-    file: str
-    number: int
-    text: str
-
-
-def corpus_get_or_create(*, name: str, way: str = Way.ABC, source: str = "") -> Corpus:
+def corpus_get_or_create(*, name: str, way: str = DEFAULT_WAY, source: str = "") -> Corpus:
     corpus, _ = Corpus.objects.get_or_create(name=name, defaults={"way": way, "source": source})
     return corpus
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise ImportRefused(f"{path.name} is not an ABC file: it is binary")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")  # older ABC collections are Latin-1
-
-
-def _abc_items_from_text(text: str, *, file: str) -> list[Item]:
-    tunes = split_tunes(text)
-    if not tunes:
-        raise ImportRefused(f"{file} is not an ABC file: no tune starts with an X: line")
-    return [Item(file=file, number=n, text=t) for n, t in tunes]
-
-
-def abc_source_files(source: str) -> list[Path]:
-    """A folder, a file or `music21:<name>` → the ABC files it names."""
-    if source.startswith("music21:"):
-        from music21 import corpus as m21corpus
-
-        name = source.split(":", 1)[1]
-        try:
-            found = m21corpus.getWork(name)
-        except Exception as exc:  # music21's CorpusException: no such work
-            raise ImportRefused(f"music21's corpus has no collection named {name!r}") from exc
-        found = [found] if isinstance(found, (str, Path)) else list(found or [])
-        paths = [Path(str(p)) for p in found]
-        paths = [p for p in paths if p.suffix.lower() == ".abc"]
-        if not paths:
-            raise ImportRefused(f"music21's corpus has no ABC collection named {name!r}")
-        return sorted(paths)
-    path = Path(source)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in ABC_SUFFIXES)
-        if not files:
-            raise ImportRefused(f"{source} holds no .abc files")
-        return files
-    if path.is_file():
-        return [path]
-    raise ImportRefused(f"{source} does not exist")
-
-
-def _check_all(texts: list[str], progress: Progress | None) -> list[tuple[str | None, int]]:
-    # music21 parsing is CPU bound: every core, from a process pool that is safe to start here.
-    return map_processes(
-        texts, worker=check_abc_tune, processes=min(4, cpu_count()), progress=progress
-    )
-
-
-def _items_for(corpus: Corpus, source: str, upload: tuple[str, bytes] | None) -> list[Item]:
+def _items_for(
+    corpus: Corpus,
+    source: str,
+    upload: tuple[str, bytes] | None,
+    progress: Progress | None,
+) -> list:
+    """The way's candidate pieces of the source, each with its check (`Way.import_items`)."""
     if upload is not None and len(upload[1]) > settings.MAX_UPLOAD_BYTES:
         raise ImportRefused(f"{upload[0]} is larger than {settings.MAX_UPLOAD_BYTES} bytes")
-    if corpus.way != Way.ABC:
-        reader = getattr(get_way(corpus.way), "import_items", None)
-        if reader is None:
-            raise ImportRefused(f"importing is not available for the {corpus.way} way yet")
-        return reader(source=source, upload=upload)
-    if upload is not None:
-        name, raw = upload
-        if b"\x00" in raw[:4096]:
-            raise ImportRefused(f"{name} is not an ABC file: it is binary")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-        return _abc_items_from_text(text, file=name)
-    items: list[Item] = []
-    for path in abc_source_files(source):
-        items.extend(_abc_items_from_text(_read_text(path), file=path.name))
-    return items
+    # Parsing is CPU bound: every core, from a process pool that is safe to start here.
+    return get_way(corpus.way).import_items(
+        source=source, upload=upload, progress=progress, processes=cpu_count()
+    )
 
 
 def corpus_import(
@@ -139,17 +67,14 @@ def corpus_import(
     job.status, job.started_at = JobStatus.RUNNING, timezone.now()
     job.save(update_fields=["status", "started_at"])
     try:
-        items = _items_for(corpus, source, upload)
+        items = _items_for(corpus, source, upload, progress)
         if len(items) > MAX_TUNES_PER_IMPORT:
             raise ImportRefused(f"more than {MAX_TUNES_PER_IMPORT} tunes in one import")
     except ImportRefused as exc:
         return _finish(job, status=JobStatus.FAILED, error=str(exc))
     way = get_way(corpus.way)
     failures: list[dict] = []
-    if corpus.way == Way.ABC:
-        checks = _check_all([it.text for it in items], progress)
-    else:
-        checks = [(getattr(it, "failure", None), getattr(it, "n_notes", 0)) for it in items]
+    checks = [(it.failure, it.n_notes) for it in items]
     existing = set(corpus.tunes.values_list("content_hash", flat=True))
     new: list[Tune] = []
     duplicates = 0

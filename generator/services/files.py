@@ -49,11 +49,13 @@ def media_cache(kind: str, pk: int, text: str, ext: str) -> Path:
 
 
 def score_input(way_name: str, text: str) -> tuple[str, str]:
-    if way_name == "abc":
-        return text, "abc"
+    """What verovio engraves: ABC as it is, any other way's notes as MusicXML."""
     from musiclib.ways import get_way
 
-    return get_way(way_name).to_musicxml(text).decode("utf-8"), "musicxml"
+    way = get_way(way_name)
+    if way.capabilities.text_format == "abc":
+        return text, "abc"
+    return way.to_musicxml(text).decode("utf-8"), "musicxml"
 
 
 def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], str]:
@@ -93,7 +95,7 @@ def piece_audio_bytes(piece: Piece) -> bytes:
 
 def piece_audio_file(piece: Piece, fmt: str) -> bytes:
     """An audio-way piece as WAV (its stored file) or OGG (encoded once, then cached)."""
-    if piece.way != "audio" or not piece.audio:
+    if not _is_audio(piece.way) or not piece.audio:
         raise FileUnavailable(f"This piece has no {fmt.upper()} file.")
     wav = field_bytes(piece.audio)
     if fmt == "wav":
@@ -101,19 +103,12 @@ def piece_audio_file(piece: Piece, fmt: str) -> bytes:
     path = media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
     if path.exists():
         return path.read_bytes()
-    from musiclib.render._proc import run
+    from musiclib.render import RenderError, wav_to_ogg
 
-    with tempfile.TemporaryDirectory(prefix="piece-ogg-") as tmp:
-        Path(tmp, "in.wav").write_bytes(wav)
-        proc = run(
-            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", "in.wav"]
-            + ["-c:a", "libvorbis", "-q:a", "4", "out.ogg"],
-            cwd=Path(tmp),
-        )
-        out = Path(tmp, "out.ogg")
-        if proc.returncode != 0 or not out.is_file():
-            raise FileUnavailable("The OGG file could not be encoded.")
-        data = out.read_bytes()
+    try:
+        data = wav_to_ogg(wav=wav)
+    except RenderError:
+        raise FileUnavailable("The OGG file could not be encoded.") from None
     write_atomic(path, data)
     return data
 
@@ -149,7 +144,7 @@ def tune_midi_bytes(tune: Tune) -> bytes:
 
 
 def tune_audio_bytes(tune: Tune) -> bytes:
-    if tune.corpus.way == "audio":  # a recording: its own file (FLAC) plays as it is
+    if _is_audio(tune.corpus.way):  # a recording: its own file (FLAC) plays as it is
         if not tune.data:
             raise FileUnavailable("This recording's file is missing.")
         return field_bytes(tune.data)
@@ -166,6 +161,16 @@ def tune_audio_bytes(tune: Tune) -> bytes:
         raise FileUnavailable(f"The audio could not be rendered: {short_error(exc)}") from None
     write_atomic(path, data)
     return data
+
+
+def _is_audio(way_name: str) -> bool:
+    """The way's pieces and tunes are recordings."""
+    from musiclib.ways import get_way
+
+    try:
+        return get_way(way_name).capabilities.is_audio
+    except ValueError:  # a way no longer registered
+        return False
 
 
 def field_bytes(field) -> bytes:
@@ -185,7 +190,7 @@ def short_error(exc: Exception) -> str:
 
 def piece_spectrogram_png(piece: Piece) -> bytes:
     """An audio piece's spectrogram as a PNG, drawn once and kept."""
-    if piece.way != "audio" or not piece.audio:
+    if not _is_audio(piece.way) or not piece.audio:
         raise FileUnavailable("Only an audio piece has a spectrogram.")
     path = media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
     if not path.exists():

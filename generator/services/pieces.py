@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,21 +12,28 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import ServiceError
+from common.tasks import send_on_commit
 from musiclib.ml import sampler
 from musiclib.ways import get_way
 from musiclib.ways.base import START_ID
 
-from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun, Tune, Way
+from .. import signals
+from ..models import Checkpoint, GenerationJob, JobStatus, Piece
+from ..task_names import GENERATION_TASK, RENDER_TASK
+from .allowance import generation_allowance_check
+from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests clear the cache)
+    _cached_net,
+    checkpoint_sampler_path,
+    load_checkpoint_net,
+    load_checkpoint_state,
+)
+from .primes import MIN_TOKENS, Upload, generation_prime_build, prime_split
 
 log = logging.getLogger(__name__)
 
 MAX_PIECES_PER_JOB = 64
 MAX_TOKENS_LIMIT = 5000
-DEFAULT_PRIMER_BARS = 4
-# A job's `prime` holds the primer's event text; where it came from rides on a first line
-# `%primer {json}` (the model never sees it), so the job row needs no new column and a
-# reproduced piece keeps its provenance with its prime.
-PRIMER_TAG = "%primer "
 TUNE_TYPES = {
     "6/8": "Jig",
     "9/8": "Slip Jig",
@@ -92,153 +96,16 @@ NOUNS = [
 ]
 
 
-def piece_title(*, seed: int, meter: str) -> str:
-    """A tune-like name, fixed by the seed, so a reproduced piece keeps its name."""
+def piece_title(*, seed: int, meter: str, style: str = "tune") -> str:
+    """A name fixed by the seed, so a reproduced piece keeps its name. In the "tune" style
+    (ways that write tunes) it ends with the tune type its meter makes it, "(Jig)", or
+    "(Air)"; in the "plain" style (a recording has no meter) it does not
+    (`Capabilities.title_style`)."""
     rng = random.Random(seed)
-    kind = TUNE_TYPES.get(meter.strip(), "Air")
-    return f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} ({kind})"
-
-
-def checkpoint_sampler_path(checkpoint: Checkpoint) -> Path:
-    return (Path(settings.MEDIA_ROOT) / checkpoint.file.name).with_suffix(".npz")
-
-
-@lru_cache(maxsize=8)
-def _cached_net(path: str, mtime: float) -> sampler.Net:
-    return sampler.load_net(path)
-
-
-def load_checkpoint_net(checkpoint: Checkpoint) -> sampler.Net:
-    path = checkpoint_sampler_path(checkpoint)
-    if not path.exists():
-        raise ValueError(f"checkpoint {checkpoint.pk} has no sampler file at {path.name}")
-    return _cached_net(str(path), path.stat().st_mtime)
-
-
-class PrimerError(ValueError):
-    """A primer that cannot open a piece; `field` is the request field it is about."""
-
-    def __init__(self, message: str, *, field: str):
-        super().__init__(message)
-        self.field = field
-
-
-def primer_build(
-    *,
-    run: TrainingRun,
-    tune_id: int | None = None,
-    upload: tuple[str, bytes] | None = None,
-    bars: int | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """A MIDI-way primer: the first `bars` bars of a tune of the run's corpus, or of an
-    uploaded MIDI file, as event text the run's model knows every symbol of.
-
-    Returns (event text, its source for the job). The upload is read in memory and never
-    stored. Raises PrimerError naming the field (`primer_tune`, `primer_midi`,
-    `primer_bars`); nothing is written either way."""
-    from musiclib.ways import midi_notes
-
-    field = "primer_midi" if upload is not None else "primer_tune"
-    if (tune_id is None) == (upload is None):
-        raise PrimerError("give a corpus piece or a MIDI file as the primer, not both", field=field)
-    if run.way != Way.MIDI:
-        raise PrimerError(
-            f"a primer from a corpus piece or a MIDI file is for MIDI-way runs; {run} is "
-            f"{run.get_way_display()}: give its opening as meter, key and notes instead",
-            field=field,
-        )
-    bars = DEFAULT_PRIMER_BARS if bars is None else int(bars)
-    if not 1 <= bars <= midi_notes.MAX_PRIMER_BARS:
-        raise PrimerError(
-            f"primer_bars must be 1..{midi_notes.MAX_PRIMER_BARS} (got {bars})", field="primer_bars"
-        )
-    if tune_id is not None:
-        tune = (
-            Tune.objects.filter(pk=tune_id, corpus_id=run.corpus_id)
-            .only("pk", "title", "number", "text", "corpus_id")
-            .first()
-        )
-        if tune is None:
-            raise PrimerError(
-                f"there is no tune {tune_id} in {run.corpus}, the corpus run {run.pk} learned",
-                field=field,
-            )
-        what = f"tune {tune.pk} ({tune.title or f'No. {tune.number}'})"
-        try:
-            text = midi_notes.first_bars(tune.text, bars=bars)
-        except midi_notes.MidiError as exc:
-            raise PrimerError(f"{what} cannot be a primer: {exc}", field=field) from exc
-        source: dict[str, Any] = {"kind": "tune", "tune": tune.pk, "title": tune.title}
-    else:
-        name, data = upload
-        name = Path(name or "upload.mid").name[:200]
-        limit = int(settings.MAX_UPLOAD_BYTES)
-        if len(data) > limit:
-            raise PrimerError(
-                f"the file {name} is larger than {limit} bytes (settings.MAX_UPLOAD_BYTES)",
-                field=field,
-            )
-        what = f"the file {name}"
-        parts = midi_notes.vocab_parts(run.vocab)
-        try:
-            text = midi_notes.midi_primer_text(data=data, name=name, bars=bars, parts=parts)
-        except midi_notes.MidiError as exc:
-            raise PrimerError(f"{what} cannot be a primer: {exc}", field=field) from exc
-        source = {"kind": "midi", "file": name, "parts": parts}
-    try:
-        ids = get_way(run.way).encode_prime(vocab=run.vocab, prime=text)
-    except ValueError as exc:
-        raise PrimerError(f"{what} cannot open this model's pieces: {exc}", field=field) from exc
-    items = midi_notes.parse_text(text).items
-    source["bars"] = items.count("|") + (0 if _ends_bar(items) else 1)
-    source["tokens"] = len(ids) - 1
-    return text, source
-
-
-def _ends_bar(items: list) -> bool:
-    """The primer ends with a bar line followed only by a meter change."""
-    rest = [it for it in reversed(items) if not (isinstance(it, str) and it.startswith("M:"))]
-    return bool(rest) and rest[0] == "|"
-
-
-def prime_compose(*, text: str, source: dict[str, Any] | None) -> str:
-    """What a job stores: the source line (when there is one) and the primer's text."""
-    if not source:
-        return text
-    return f"{PRIMER_TAG}{json.dumps(source, sort_keys=True, ensure_ascii=False)}\n{text}"
-
-
-def prime_split(prime: str) -> tuple[dict[str, Any] | None, str]:
-    """A stored prime → (its source or None, the text the model is primed with)."""
-    if not (prime or "").startswith(PRIMER_TAG):
-        return None, prime or ""
-    line, _, body = prime.partition("\n")
-    try:
-        source = json.loads(line[len(PRIMER_TAG) :])
-    except ValueError:
-        raise ValueError("the prime's %primer line is not valid JSON") from None
-    if not isinstance(source, dict):
-        raise ValueError("the prime's %primer line is not a JSON object")
-    return source, body
-
-
-def load_checkpoint_state(checkpoint: Checkpoint) -> dict:
-    """The way's arrays saved with the checkpoint (the audio way's codebook)."""
-    path = checkpoint_sampler_path(checkpoint)
-    return _cached_state(str(path), path.stat().st_mtime if path.exists() else 0.0)
-
-
-@lru_cache(maxsize=8)
-def _cached_state(path: str, mtime: float) -> dict:
-    return sampler.load_extra(path)
-
-
-def audio_prime_encode(*, checkpoint: Checkpoint, name: str, data: bytes) -> str:
-    """An uploaded recording → the token text an audio model continues (its prime)."""
-    way = get_way(checkpoint.run.way)
-    if not hasattr(way, "encode_audio_prime"):
-        raise ValueError("only an audio model continues a recording")
-    return way.encode_audio_prime(state=load_checkpoint_state(checkpoint), data=data, name=name)
+    name = f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+    if style != "tune":
+        return name
+    return f"{name} ({TUNE_TYPES.get(meter.strip(), 'Air')})"
 
 
 def generation_job_create(
@@ -251,7 +118,7 @@ def generation_job_create(
     max_length: int = 1000,
     prime: str = "",
     primer_tune: int | None = None,
-    primer_midi: tuple[str, bytes] | None = None,
+    primer_midi: Upload | None = None,
     primer_bars: int | None = None,
     grammar: bool = False,
     is_epoch_sample: bool = False,
@@ -261,34 +128,39 @@ def generation_job_create(
 ) -> GenerationJob:
     """Validate a generation request, store it as a job and queue it after commit.
 
-    The opening is `prime` (the way's text, e.g. ABC header fields and notes), or for a
-    MIDI-way run a primer: `primer_tune` (a tune id of the run's corpus) or `primer_midi`
-    (file name, bytes), cut to `primer_bars` bars (see `primer_build`)."""
+    The opening is `prime`, as a job stores it (the way's text, e.g. ABC header fields and
+    notes, or what `generation_prime_build` made), or for a MIDI-way run a primer:
+    `primer_tune` (a tune id of the run's corpus) or `primer_midi` (file name, bytes), cut
+    to `primer_bars` bars, built here by `generation_prime_build`. Raises ServiceError
+    naming its field (`temperature`, `count`, `max_length`, `top_k`, `checkpoint`,
+    `prime`, the primer's fields)."""
     if not (temperature > 0):
-        raise ValueError("temperature must be a positive number")
+        raise ServiceError("temperature must be a positive number", field="temperature")
     if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
-        raise ValueError(f"count must be 1..{MAX_PIECES_PER_JOB}")
-    if not (16 <= int(max_length) <= MAX_TOKENS_LIMIT):
-        raise ValueError(f"max_length must be 16..{MAX_TOKENS_LIMIT}")
+        raise ServiceError(f"count must be 1..{MAX_PIECES_PER_JOB}", field="count")
+    if not (MIN_TOKENS <= int(max_length) <= MAX_TOKENS_LIMIT):
+        raise ServiceError(
+            f"max_length must be {MIN_TOKENS}..{MAX_TOKENS_LIMIT}", field="max_length"
+        )
     if int(top_k) < 0:
-        raise ValueError("top_k must be 0 (off) or positive")
+        raise ServiceError("top_k must be 0 (off) or positive", field="top_k")
     run = checkpoint.run
     if not run.vocab:
-        raise ValueError("the checkpoint's run has no vocabulary")
-    if primer_tune is not None or primer_midi is not None:
-        if prime:
-            field = "primer_tune" if primer_tune is not None else "primer_midi"
-            raise PrimerError("give a prime or a primer, not both", field=field)
-        text, source = primer_build(
-            run=run, tune_id=primer_tune, upload=primer_midi, bars=primer_bars
-        )
-        prime = prime_compose(text=text, source=source)
-    elif primer_bars is not None:
-        raise PrimerError(
-            "primer_bars goes with a primer: primer_tune or primer_midi", field="primer_bars"
-        )
-    _, body = prime_split(prime)
-    get_way(run.way).encode_prime(vocab=run.vocab, prime=body)  # raises on unknown symbols
+        raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
+    if primer_tune is not None or primer_midi is not None or primer_bars is not None:
+        prime = generation_prime_build(
+            checkpoint=checkpoint,
+            prime=prime,
+            primer_tune=primer_tune,
+            primer_midi=primer_midi,
+            primer_bars=primer_bars,
+        ).prime
+    else:
+        _, body = prime_split(prime)
+        try:
+            get_way(run.way).encode_prime(vocab=run.vocab, prime=body)
+        except ValueError as exc:  # a symbol the model never saw
+            raise ServiceError(str(exc), field="prime") from exc
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     with transaction.atomic():
@@ -307,10 +179,32 @@ def generation_job_create(
             requester_ip=ip,
         )
         if enqueue:
-            from ..tasks import generation_job_task
-
-            transaction.on_commit(lambda: generation_job_task.delay(job.pk))
+            send_on_commit(GENERATION_TASK, job.pk)
     return job
+
+
+def piece_reproduce(
+    *, piece: Piece, same_seed: bool, user: Any = None, ip: str | None = None
+) -> GenerationJob:
+    """One more piece from the checkpoint and settings that made `piece`: the same piece
+    again from its seed (`same_seed`), or one like it from a new seed.
+
+    It counts one piece against the visitor's hourly allowance, as any request does:
+    AllowanceExceeded when none is left. Other refusals are ServiceErrors."""
+    generation_allowance_check(user=user, ip=ip, asked=1)
+    job = piece.job
+    return generation_job_create(
+        checkpoint=piece.checkpoint,
+        count=1,
+        temperature=job.temperature,
+        seed=piece.seed if same_seed else None,
+        top_k=job.top_k,
+        max_length=job.max_length,
+        prime=job.prime,
+        grammar=job.grammar,
+        user=user,
+        ip=ip,
+    )
 
 
 def _claim(job_id: int) -> GenerationJob | None:
@@ -385,21 +279,20 @@ def _generate(job: GenerationJob) -> None:
             seconds,
         )
         job.save(update_fields=["status", "finished_at", "seconds"])
-        from ..tasks import piece_render_task
-
         for piece in pieces:
-            transaction.on_commit(lambda pk=piece.pk: piece_render_task.delay(pk))
-        # Novelty, idiom and features against the corpus, on the default queue.
-        from evaluation.tasks import job_evaluate_task
-
-        transaction.on_commit(lambda: job_evaluate_task.delay(job.pk))
+            send_on_commit(RENDER_TASK, piece.pk)
+        # Other apps react to new pieces (evaluation scores them against the corpus) through
+        # this signal; generator never imports them. See generator/signals.py.
+        transaction.on_commit(
+            lambda: signals.generation_job_succeeded.send(sender=GenerationJob, job=job)
+        )
 
 
 def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) -> Piece:
     """Build (unsaved) a piece with its validity and MIDI file written to storage."""
     checkpoint = job.checkpoint
     meta = way.describe(text)
-    title = piece_title(seed=seed, meter=meta.get("meter", ""))
+    title = piece_title(seed=seed, meter=meta.get("meter", ""), style=way.capabilities.title_style)
     full = way.finish(text, title=title)
     piece = Piece(
         job=job,
@@ -420,7 +313,7 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         checks.get("n_notes", 0),
     )
     piece.validity_detail = checks
-    if getattr(way, "renders_audio", False):
+    if way.capabilities.is_audio:
         # The audio way decodes its tokens to audio here (a second or two for 10 s): its
         # pieces have no MIDI, and their audio needs the checkpoint's codebook.
         try:
@@ -434,6 +327,8 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
         piece.plays = audio_checks["plays"]
         piece.validity_detail.update(audio_checks)
         piece.audio.save(f"piece_{job.pk}_{index}.wav", ContentFile(wav), save=False)
+        return piece
+    if not way.capabilities.has_score:  # tokens without notes: there is no MIDI to write
         return piece
     try:
         midi = way.to_midi(full)

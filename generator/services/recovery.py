@@ -18,11 +18,15 @@ import json
 import logging
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common.tasks import send_now
+
 from ..models import GenerationJob, ImportJob, JobStatus, TrainingRun
+from ..task_names import GENERATION_TASK, IMPORT_TASK, RUN_TASK
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +34,6 @@ LOST_REASON = (
     "The worker running this job stopped (it was killed or restarted) before the job "
     "finished. Nothing of it was saved; start it again."
 )
-GENERATION_TASK = "generator.tasks.generation_job_task"
-IMPORT_TASK = "generator.tasks.corpus_import_task"
-RUN_TASK = "generator.tasks.training_run_task"
 
 
 class WorkerTasks:
@@ -52,11 +53,9 @@ class WorkerTasks:
 def worker_tasks(*, timeout: float | None = None) -> WorkerTasks | None:
     """Ask the workers (Celery `inspect`) what they execute and hold; None when the broker
     cannot be reached (then nothing can be concluded)."""
-    from musicsite.celery import app
-
     timeout = settings.HEALTH_TIMEOUT_S if timeout is None else timeout
     try:
-        inspect = app.control.inspect(timeout=timeout)
+        inspect = current_app.control.inspect(timeout=timeout)
         active_replies, reserved_replies = inspect.active() or {}, inspect.reserved() or {}
     except Exception:  # broker down: do not touch jobs that may well be running
         log.warning("recovery: could not ask the workers; skipped", exc_info=True)
@@ -129,11 +128,9 @@ _QUEUES = ("gpu", "default")
 def _waiting_messages() -> dict[type, set[int]] | None:
     """Row ids of the run and generation messages waiting in the Redis queues, or None
     when the broker is not Redis or cannot be read."""
-    from musicsite.celery import app
-
     found: dict[type, set[int]] = {model: set() for model in _QUEUED_TASKS.values()}
     try:
-        with app.connection_for_read() as conn:
+        with current_app.connection_for_read() as conn:
             if conn.transport_cls not in ("redis", "rediss"):
                 return None
             client = conn.default_channel.client
@@ -163,8 +160,6 @@ def _waiting_messages() -> dict[type, set[int]] | None:
 
 def queued_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
     """Send again the message of every queued run or generation job that has none."""
-    from ..tasks import generation_job_task, training_run_task
-
     tasks = tasks or worker_tasks()
     waiting = _waiting_messages()
     if waiting is None or tasks is None:
@@ -174,15 +169,24 @@ def queued_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]
     runs = TrainingRun.objects.filter(status=JobStatus.QUEUED, created_at__lt=settled_before)
     for pk in runs.values_list("pk", flat=True):
         if pk not in waiting[TrainingRun] and not tasks.is_held(RUN_TASK, pk):
-            training_run_task.delay(pk)
+            send_now(RUN_TASK, pk)
             resent.append(("run", pk))
     jobs = GenerationJob.objects.filter(
         status=JobStatus.QUEUED, is_epoch_sample=False, created_at__lt=settled_before
     )
     for pk in jobs.values_list("pk", flat=True):
         if pk not in waiting[GenerationJob] and not tasks.is_held(GENERATION_TASK, pk):
-            generation_job_task.delay(pk)
+            send_now(GENERATION_TASK, pk)
             resent.append(("generation", pk))
     if resent:
         log.warning("queued_recover: sent the lost messages of %s again", resent)
     return resent
+
+
+def lost_work_recover() -> None:
+    """The beat's sweep: fail running jobs no worker holds and send again the lost messages
+    of queued ones, asking the workers once (one round of `inspect` for both)."""
+    tasks = worker_tasks()
+    if tasks is not None:
+        jobs_recover(tasks=tasks)
+        queued_recover(tasks=tasks)

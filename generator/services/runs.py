@@ -21,9 +21,12 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from common.errors import ServiceError
+from common.tasks import send_on_commit
 from musiclib.ways import get_way
 
 from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
+from ..task_names import RUN_TASK
 from .corpora import iter_corpus_texts
 
 log = logging.getLogger(__name__)
@@ -32,9 +35,42 @@ MAX_DB_ATTEMPTS = 5
 
 
 def _enqueue_training(run_id: int) -> None:
-    from ..tasks import training_run_task
+    send_on_commit(RUN_TASK, run_id)
 
-    transaction.on_commit(lambda: training_run_task.delay(run_id))
+
+def training_run_check(
+    *,
+    corpus: Corpus,
+    way: str | None = None,
+    preset: str = "quick",
+    epochs: int = 10,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What `training_run_create` would refuse, refused now; else the run's config: the
+    preset's values with `config`'s overrides. Raises ServiceError naming `corpus`,
+    `epochs`, `preset` or `config`."""
+    way_name = way or corpus.way
+    if way_name != corpus.way:
+        raise ServiceError(
+            f"the corpus {corpus} holds {corpus.way} pieces, not {way_name}", field="corpus"
+        )
+    if not (1 <= int(epochs) <= 10_000):
+        raise ServiceError("epochs must be 1..10000", field="epochs")
+    try:
+        way_impl = get_way(way_name)
+    except ValueError as exc:  # a row naming a way this server does not have
+        raise ServiceError(str(exc), field="corpus") from exc
+    try:
+        resolved = way_impl.resolve_config(preset=preset, overrides=config)
+    except (ValueError, TypeError) as exc:
+        raise ServiceError(
+            str(exc), field="preset" if preset not in way_impl.presets else "config"
+        ) from exc
+    if not corpus.tunes.exists():
+        raise ServiceError(
+            f"the corpus {corpus} is empty: import tunes before training", field="corpus"
+        )
+    return resolved
 
 
 def training_run_create(
@@ -48,19 +84,15 @@ def training_run_create(
     name: str = "",
     user=None,
 ) -> TrainingRun:
-    """Validate the inputs and store a draft run; `training_run_start` queues it."""
-    way_name = way or corpus.way
-    if way_name != corpus.way:
-        raise ValueError(f"the corpus {corpus} holds {corpus.way} pieces, not {way_name}")
-    if not (1 <= int(epochs) <= 10_000):
-        raise ValueError("epochs must be 1..10000")
-    resolved = get_way(way_name).resolve_config(preset=preset, overrides=config)
-    if not corpus.tunes.exists():
-        raise ValueError(f"the corpus {corpus} is empty: import tunes before training")
+    """Validate the inputs (`training_run_check`) and store a draft run;
+    `training_run_start` queues it."""
+    resolved = training_run_check(
+        corpus=corpus, way=way, preset=preset, epochs=epochs, config=config
+    )
     return TrainingRun.objects.create(
         corpus=corpus,
         name=name,
-        way=way_name,
+        way=way or corpus.way,
         preset=preset,
         config=resolved,
         epochs=int(epochs),
@@ -77,7 +109,7 @@ def training_run_start(*, run: TrainingRun) -> TrainingRun:
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status != JobStatus.DRAFT:
-            raise ValueError(f"only a draft run can be started; this one is {run.status}")
+            raise ServiceError(f"only a draft run can be started; this one is {run.status}")
         run.status = JobStatus.QUEUED
         run.save(update_fields=["status"])
         _enqueue_training(run.pk)
@@ -93,7 +125,7 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
         elif run.status == JobStatus.RUNNING:
             run.cancel_requested = True
         else:
-            raise ValueError(f"a {run.status} run cannot be cancelled")
+            raise ServiceError(f"a {run.status} run cannot be cancelled")
         run.save()
     return run
 
@@ -103,11 +135,13 @@ def training_run_resume(*, run: TrainingRun, epochs: int | None = None) -> Train
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status in (*ACTIVE_STATUSES, JobStatus.DRAFT):
-            raise ValueError(f"a {run.status} run cannot be resumed")
+            raise ServiceError(f"a {run.status} run cannot be resumed")
         if epochs is not None:
             run.epochs = int(epochs)
         if run.epochs_done >= run.epochs:
-            raise ValueError("the run has finished all its epochs: raise the epoch count first")
+            raise ServiceError(
+                "the run has finished all its epochs: raise the epoch count first", field="epochs"
+            )
         run.status, run.cancel_requested, run.error = JobStatus.QUEUED, False, ""
         run.finished_at = None
         run.save()

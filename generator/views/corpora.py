@@ -20,10 +20,12 @@ from generator.forms import (
     TuneFilterForm,
 )
 from generator.models import Corpus, Tune
+from generator.presenters import capabilities, text_name, tune_downloads
 from generator.services.files import musicxml_bytes, score_pages, tune_audio_bytes, tune_midi_bytes
 from generator.views.helpers import (
     AUDIO_TYPES,
     FORMATS,
+    download_links,
     file_or_404,
     filename,
     page_size,
@@ -50,6 +52,7 @@ def corpus_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "generator/corpus_detail.html",
         {
             "corpus": corpus,
+            "caps": capabilities(corpus.way),
             "form": form,
             "page": page,
             "tunes": page.object_list,
@@ -71,39 +74,43 @@ def _get_tune(pk: int) -> Tune:
 @require_GET
 def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
-    if tune.corpus.way == "audio":  # a recording: no score, and no notes to download
-        pages, score_error, formats = [], "", ("audio",)
-    else:
+    caps = capabilities(tune.corpus.way)
+    if caps.has_score:
         pages, score_error = score_pages(
             kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text
         )
-        formats = (text_format(tune.corpus.way), "midi", "musicxml", "audio")
-    downloads = [
-        (reverse("tune_download", args=[tune.pk, fmt]), FORMATS[fmt][2], fmt) for fmt in formats
-    ]
+    else:  # a recording, or tokens without notes: nothing to engrave
+        pages, score_error = [], ""
     return render(
         request,
         "generator/tune_detail.html",
         {
             "tune": tune,
             "corpus": tune.corpus,
+            "caps": caps,
             "pages": pages,
             "score_error": score_error,
-            "downloads": downloads,
+            "downloads": download_links("tune_download", tune.pk, tune_downloads(tune), caps),
             "audio_url": reverse("tune_audio", args=[tune.pk]),
-            "text_format": text_format(tune.corpus.way),
+            "text_format": caps.text_format,
+            "text_name": text_name(caps),
         },
     )
+
+
+def _tune_audio(tune: Tune) -> tuple[bytes, str]:
+    """The tune's sound and its extension: a recording's own FLAC, or OGG made from MIDI."""
+    return tune_audio_bytes(tune), "flac" if capabilities(tune.corpus.way).is_audio else "ogg"
 
 
 @require_GET
 @file_or_404()
 def tune_audio(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
-    ext = "flac" if tune.corpus.way == "audio" else "ogg"
+    data, ext = _tune_audio(tune)
     response = bytes_response(
         request,
-        tune_audio_bytes(tune),
+        data,
         content_type=AUDIO_TYPES[f".{ext}"],
         filename=filename(tune.title, f"tune-{tune.pk}", ext),
         attachment=False,
@@ -123,14 +130,15 @@ def tune_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         if fmt != text_format(tune.corpus.way):
             raise Http404(f"This tune is not written as {FORMATS[fmt][2]}.")
         data = tune.text.encode("utf-8")
+    elif fmt not in tune_downloads(tune):
+        raise Http404(f"A tune of this corpus has no {FORMATS[fmt][2]} file.")
     elif fmt == "midi":
         data = tune_midi_bytes(tune)
     elif fmt == "musicxml":
         data = musicxml_bytes(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
     else:
-        data = tune_audio_bytes(tune)
-        if tune.corpus.way == "audio":
-            ext, content_type = "flac", AUDIO_TYPES[".flac"]
+        data, ext = _tune_audio(tune)
+        content_type = AUDIO_TYPES[f".{ext}"]
     return bytes_response(
         request,
         data,

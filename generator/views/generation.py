@@ -17,11 +17,14 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
+from common.errors import sentence
+from common.forms import add_service_error
 from common.http import client_ip
 from generator import selectors, services
 from generator.forms import (
     COMMON_KEYS,
     COMMON_METERS,
+    SERVICE_FIELDS,
     GenerateForm,
 )
 from generator.models import GenerationJob, JobStatus, TrainingRun
@@ -33,10 +36,6 @@ log = logging.getLogger(__name__)
 
 def _allowance(request: HttpRequest) -> services.Allowance:
     return services.generation_allowance(user=request.user, ip=client_ip(request))
-
-
-def _create_job(request: HttpRequest, **params) -> GenerationJob:
-    return services.generation_job_create(user=request.user, ip=client_ip(request), **params)
 
 
 def generate(request: HttpRequest) -> HttpResponse:
@@ -88,77 +87,40 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
     if checkpoint is None:
         form.add_error("checkpoint", "Choose a model.")
         return None
-    max_length, prime = data["max_length"], form.prime()
-    if checkpoint.run.way == "audio":
-        # Audio models count seconds and continue a recording, not ABC headers.
-        from musiclib.audio import FRAME_RATE
-
-        if data.get("seconds"):
-            max_length = min(int(round(data["seconds"] * FRAME_RATE)), 5000)
-        prime = ""
-        if upload := data.get("prime_audio"):
-            try:
-                prime = services.audio_prime_encode(
-                    checkpoint=checkpoint, name=upload.name, data=upload.read()
-                )
-            except ValueError as exc:
-                form.add_error("prime_audio", str(exc))
-                return None
+    opening = form.opening_built
     try:
-        return _create_job(
-            request,
+        return services.generation_job_create(
             checkpoint=checkpoint,
             count=data["count"],
             temperature=data["temperature"],
             seed=data["seed"],
             top_k=data["top_k"],
-            max_length=max_length,
-            prime=prime,
+            max_length=opening.max_length or data["max_length"],
+            prime=opening.prime,
             grammar=bool(data.get("grammar")),
-            **form.primer(),
+            user=request.user,
+            ip=client_ip(request),
         )
-    except services.PrimerError as exc:  # nothing was written: the message goes by its field
-        message = str(exc)
-        form.add_error(exc.field, message[:1].upper() + message[1:])
-        return None
-    except ValueError as exc:
-        message = str(exc)
-        field = None
-        lowered = message.lower()
-        for name in ("temperature", "count", "max_length", "top_k", "seed"):
-            if lowered.startswith(name):
-                field = name
-        if field is None and ("opening" in lowered or "symbol" in lowered):
-            field = "opening" if data.get("opening") else ("key" if data.get("key") else "meter")
-        form.add_error(field, message[:1].upper() + message[1:])
+    except services.ServiceError as exc:  # nothing was written: each message by its field
+        add_service_error(form, exc, rename=SERVICE_FIELDS)
         return None
 
 
 def _again(request: HttpRequest, pk: int, *, same_seed: bool) -> HttpResponse:
     piece = get_piece(pk)
-    allowance = _allowance(request)
-    if not allowance.allows(1):
+    try:
+        new = services.piece_reproduce(
+            piece=piece, same_seed=same_seed, user=request.user, ip=client_ip(request)
+        )
+    except services.AllowanceExceeded as exc:
         return render(
             request,
             "429.html",
-            {"message": allowance.refusal(1), "limit": allowance.limit},
+            {"message": exc.message, "limit": exc.allowance.limit},
             status=429,
         )
-    job = piece.job
-    try:
-        new = _create_job(
-            request,
-            checkpoint=piece.checkpoint,
-            count=1,
-            temperature=job.temperature,
-            seed=piece.seed if same_seed else None,
-            top_k=job.top_k,
-            max_length=job.max_length,
-            prime=job.prime,
-            grammar=job.grammar,
-        )
-    except ValueError as exc:
-        messages.error(request, str(exc))
+    except services.ServiceError as exc:
+        messages.error(request, sentence(exc.message))
         return redirect(piece)
     return redirect(new)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.http import (
@@ -11,11 +11,14 @@ from django.http import (
     HttpRequest,
 )
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.text import slugify
 
 from generator import selectors
 from generator.models import Piece
+from generator.presenters import capabilities
 from generator.services.files import FileUnavailable
+from musiclib.ways.base import Capabilities
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +51,36 @@ def page_size(request: HttpRequest) -> int:
 
 
 def text_format(way: str) -> str:
-    """How a piece's own text downloads: ABC for the ABC way, plain text (tokens) otherwise."""
-    return "abc" if way == "abc" else "text"
+    """How a piece's own text downloads, as its way says: "abc" or "text" (tokens)."""
+    return capabilities(way).text_format
+
+
+def download_links(
+    url_name: str, pk: int, formats: Iterable[str], caps: Capabilities
+) -> list[tuple[str, str, str]]:
+    """(url, label, format) of each download a page lists."""
+    return [(reverse(url_name, args=[pk, fmt]), format_label(fmt, caps), fmt) for fmt in formats]
+
+
+def format_label(fmt: str, caps: Capabilities) -> str:
+    """A download's label; a text of tokens is not "notes" when the way has no score, and a
+    recording's own sound is its FLAC file."""
+    if fmt == "text" and not caps.has_score:
+        return "Tokens as text"
+    if fmt == "audio" and caps.is_audio:
+        return "Recording (FLAC)"
+    return FORMATS[fmt][2]
 
 
 def filename(title: str, fallback: str, ext: str) -> str:
     return f"{slugify(title)[:80] or fallback}.{ext}"
 
 
-def validity_badge(piece: Piece) -> dict[str, str]:
-    """valid / parses / invalid / checking, with a sentence saying why."""
+def validity_badge(piece: Piece) -> dict[str, str] | None:
+    """valid / parses / invalid / checking, with a sentence saying why; None for a way whose
+    validity is not notation's (a recording neither parses nor has bars)."""
+    if not capabilities(piece.way).checks_bars:
+        return None
     acc = piece.bar_accuracy
     acc_text = f"{acc:.0%} of bars add up" if acc is not None else "bars not checked"
     if piece.parses is None:
@@ -95,6 +118,7 @@ def decorate(pieces) -> list[Piece]:
     """Attach what a card shows and the model cannot say by itself; no queries."""
     pieces = list(pieces)
     for piece in pieces:
+        piece.caps = capabilities(piece.way)
         piece.badge = validity_badge(piece)
         piece.novelty = novelty_of(piece)
         piece.likely_copy = likely_copy(piece)

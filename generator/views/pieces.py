@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from common.http import bytes_response, client_ip
 from generator import selectors, services
 from generator.models import GenerationJob, Piece
+from generator.presenters import capabilities, piece_downloads, text_name
 from generator.services.files import (
     field_bytes,
     musicxml_bytes,
@@ -31,10 +32,12 @@ from generator.views.helpers import (
     AUDIO_TYPES,
     FORMATS,
     decorate,
+    download_links,
     file_or_404,
     filename,
     text_format,
 )
+from musiclib.ways.base import Capabilities
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +49,19 @@ def get_piece(pk: int) -> Piece:
         raise Http404("No piece with that number.") from None
 
 
-def _detail_items(detail: dict[str, Any]) -> list[tuple[str, str]]:
-    """validity_detail as readable (label, value) rows; messages are listed separately."""
+# Rows the validity panel shows itself (those of notation only where the way checks bars),
+# or as messages: left out of the rows read from validity_detail.
+SHOWN_APART = {
+    "messages", "errors", "warnings", "midi_error", "parses", "plays", "bar_accuracy", "n_notes",
+}  # fmt: skip
+
+
+def _detail_items(detail: dict[str, Any], caps: Capabilities) -> list[tuple[str, str]]:
+    """validity_detail as readable (label, value) rows; messages are listed separately, and
+    the notation measures (parses, bars, notes) only where the way has them."""
     rows = []
     for key, value in (detail or {}).items():
-        if key in ("messages", "errors", "warnings"):
+        if key in SHOWN_APART:
             continue
         label = key.replace("_", " ").capitalize()
         if isinstance(value, bool):
@@ -91,20 +102,12 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     piece = get_piece(pk)
     decorate([piece])
     job = piece.job
-    downloads = [(text_format(piece.way), FORMATS[text_format(piece.way)][2])]
-    if piece.way == "audio":
-        # An audio piece has no notes: no score, MIDI or MusicXML; a spectrogram instead.
-        pages, score_error = [], ""
-        if piece.audio:
-            downloads += [("wav", FORMATS["wav"][2]), ("ogg", FORMATS["ogg"][2])]
-    else:
+    caps = capabilities(piece.way)
+    if caps.has_score:
         pages, score_error = score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
-        if piece.midi:
-            downloads.append(("midi", FORMATS["midi"][2]))
-        if piece.parses is not False:
-            downloads.append(("musicxml", FORMATS["musicxml"][2]))
-        if piece.audio or piece.midi:
-            downloads.append(("audio", FORMATS["audio"][2]))
+    else:  # no notes: no score (a recording shows its spectrogram instead)
+        pages, score_error = [], ""
+    offered = [fmt for fmt, has in piece_downloads(piece).items() if has]
     remaining = services.generation_allowance(user=request.user, ip=client_ip(request)).remaining
     return render(
         request,
@@ -114,22 +117,21 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job": job,
             "run": piece.run,
             "checkpoint": piece.checkpoint,
+            "caps": caps,
             "pages": pages,
             "score_error": score_error,
-            "downloads": [
-                (reverse("piece_download", args=[piece.pk, fmt]), label, fmt)
-                for fmt, label in downloads
-            ],
+            "downloads": download_links("piece_download", piece.pk, offered, caps),
             "audio_url": reverse("piece_audio", args=[piece.pk])
             if (piece.audio or piece.midi)
             else "",
             "midi_error": (piece.validity_detail or {}).get("midi_error", "")
             or (piece.validity_detail or {}).get("audio_error", ""),
             "spectrogram_url": reverse("piece_spectrogram", args=[piece.pk])
-            if piece.way == "audio" and piece.audio
+            if caps.is_audio and piece.audio
             else "",
-            "text_format": text_format(piece.way),
-            "detail_rows": _detail_items(piece.validity_detail),
+            "text_format": caps.text_format,
+            "text_name": text_name(caps),
+            "detail_rows": _detail_items(piece.validity_detail, caps),
             "detail_messages": _detail_messages(piece.validity_detail),
             "can_generate": remaining is None or remaining > 0,
             **primer_context(job),
@@ -166,6 +168,8 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         if fmt != text_format(piece.way):
             raise Http404(f"This piece is not written as {FORMATS[fmt][2]}.")
         data = piece.text.encode("utf-8")
+    elif fmt not in piece_downloads(piece):
+        raise Http404(f"A piece of this way has no {FORMATS[fmt][2]} file.")
     elif fmt == "midi":
         if not piece.midi:
             raise Http404("This piece has no MIDI file.")
@@ -191,7 +195,7 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 def piece_spectrogram(request: HttpRequest, pk: int) -> HttpResponse:
     """An audio piece's spectrogram as a PNG, drawn once on the server and cached."""
     piece = get_object_or_404(Piece.objects.only("pk", "way", "text", "audio"), pk=pk)
-    if piece.way != "audio" or not piece.audio:
+    if not capabilities(piece.way).is_audio or not piece.audio:
         raise Http404("Only an audio piece has a spectrogram.")
     with file_or_404():
         png = piece_spectrogram_png(piece)

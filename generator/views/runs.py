@@ -27,6 +27,7 @@ from generator.forms import (
 )
 from generator.models import JobStatus, TrainingRun
 from generator.views.helpers import decorate
+from musiclib.ways import get_way
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,23 @@ def _duration(seconds: float | None) -> str:
 
 
 def _shown_config(run: TrainingRun) -> dict:
-    """The run's hyperparameters as the page lists them. An ABC run stored before the
-    `vocabulary` option existed trained on characters: its vocabulary is shown all the same,
-    read from its symbol list."""
+    """The run's hyperparameters as the page lists them. A run of a way with vocabularies
+    stored before the `vocabulary` option existed shows the one it trained on all the same,
+    as the way reads it from its symbol list."""
     config = dict(run.config or {})
-    if run.way == "abc" and "vocabulary" not in config:
-        from musiclib.ways.abc_tokens import vocabulary_of
-
-        config["vocabulary"] = vocabulary_of(run.vocab or [])
+    if "vocabulary" not in config:
+        kind = _vocabulary_kind(run)
+        if kind is not None:
+            config["vocabulary"] = kind
     return config
+
+
+def _vocabulary_kind(run: TrainingRun) -> str | None:
+    try:
+        way = get_way(run.way)
+    except ValueError:  # a way no longer registered
+        return None
+    return way.vocabulary_kind(config=run.config or {}, vocab=run.vocab or [])
 
 
 def _run_timing(run: TrainingRun) -> dict[str, str]:

@@ -531,3 +531,30 @@ def read_wav_bytes(data: bytes) -> np.ndarray:
 
     y, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
     return y if y.ndim == 1 else y.mean(axis=1)
+
+
+# --- measures of a clip (musiclib.metrics.audio uses them too) -------------------------------
+SILENT_DB = 60.0  # frames this far below the loudest are silence (not judged for flatness)
+
+
+def power_spectrum(y: np.ndarray) -> np.ndarray:
+    """|STFT|² of a clip (N_FFT, HOP), bins × frames."""
+    import librosa
+
+    return np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2
+
+
+def loudness_and_flatness(y: np.ndarray) -> tuple[float, float | None]:
+    """(RMS of the clip, mean spectral flatness over its non-silent frames or None)."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.size < N_FFT:
+        return 0.0, None
+    rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
+    power = power_spectrum(y)
+    energy = power.sum(axis=0)
+    if energy.max() <= 0:
+        return rms, None
+    loud = energy >= energy.max() * 10 ** (-SILENT_DB / 10)
+    p = np.maximum(power[:, loud], 1e-20)
+    flat = np.exp(np.mean(np.log(p), axis=0)) / np.mean(p, axis=0)
+    return rms, float(np.mean(flat))

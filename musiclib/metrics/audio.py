@@ -22,37 +22,18 @@ from typing import Any
 
 import numpy as np
 
+# The audio way checks its own renders with these too, so they live below the ways, in dsp.
+from ..audio.dsp import SILENT_DB, loudness_and_flatness  # noqa: F401  (re-exported)
+from ..audio.dsp import power_spectrum as _power
+
 SAMPLE_RATE = 22050
 N_FFT = 2048
 HOP = 512
 FMIN, FMAX = 65.4, 1046.5  # C2..C6: chorale voices, sine melodies
 STABLE_SECONDS = 0.1
 STABLE_BAND = 0.25  # semitones either side: a note "held" when its pitch stays this close
-SILENT_DB = 60.0  # frames this far below the loudest are silence (not judged for flatness)
 SILENCE_RMS = 1e-3  # a clip quieter than -60 dBFS RMS is silence
 NOISE_FLATNESS = 0.05  # a clip flatter than this is noise (white noise ≈ 0.5, music ≈ 1e-3)
-
-
-def _power(y: np.ndarray) -> np.ndarray:
-    import librosa
-
-    return np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2
-
-
-def loudness_and_flatness(y: np.ndarray) -> tuple[float, float | None]:
-    """(RMS of the clip, mean spectral flatness over its non-silent frames or None)."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.size < N_FFT:
-        return 0.0, None
-    rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
-    power = _power(y)
-    energy = power.sum(axis=0)
-    if energy.max() <= 0:
-        return rms, None
-    loud = energy >= energy.max() * 10 ** (-SILENT_DB / 10)
-    p = np.maximum(power[:, loud], 1e-20)
-    flat = np.exp(np.mean(np.log(p), axis=0)) / np.mean(p, axis=0)
-    return rms, float(np.mean(flat))
 
 
 def pitch_track(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:

@@ -1,17 +1,25 @@
 """Piece and tune texts as melodies (`list[Note]`), whatever way they were written in.
 
-* ABC way: the text is ABC; `notes_from_abc` reads it (~0.2 ms a tune).
-* MIDI way: the text is the event text of musiclib/ways/midi_notes.py. `layout` (the first
-  half of that module's `to_stream`) already merges ties and places every event in time, so
-  the melody is read from it directly: each note or chord becomes one Note with the chord's
-  highest pitch, rests are skipped. That is exactly what
+A way's `capabilities.melody` names how its text is read:
+
+* "abc" (the ABC way): the text is ABC; `notes_from_abc` reads it (~0.2 ms a tune).
+* "events" (the MIDI way): the text is the event text of musiclib/ways/midi_notes.py.
+  `layout` (the first half of that module's `to_stream`) already merges ties and places
+  every event in time, so the melody is read from it directly: each note or chord becomes
+  one Note with the chord's highest pitch, rests are skipped. That is exactly what
   `notes_from_music21(stream=to_stream(parsed)[0])` gives (a test checks it), without
   building a music21 stream, which costs milliseconds per note.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from .notes import Note, notes_from_abc
+
+if TYPE_CHECKING:
+    from musiclib.ways.base import Way
 
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
@@ -28,21 +36,26 @@ def notes_from_event_text(*, text: str) -> list[Note]:
     return [Note(max(pitches), units / GRID, start / GRID) for start, units, pitches in lay.notes]
 
 
-def notes_from_text(*, text: str, way: str) -> list[Note]:
-    """The melody of a piece or tune text of the given way, rests dropped.
+def notes_from_text(*, text: str, way: Way | str) -> list[Note]:
+    """The melody of a piece or tune text of the given way (or way name), rests dropped.
 
-    Raises UnreadableText when the text cannot be read at all (a malformed field, an
-    unsupported way); an empty list means it reads but holds no notes."""
+    The way's `capabilities.melody` says how its text is read. Raises UnreadableText when
+    the text cannot be read at all (a malformed field, a way without notes); an empty list
+    means it reads but holds no notes."""
+    if isinstance(way, str):
+        from musiclib.ways import get_way
+
+        try:
+            way = get_way(way)
+        except ValueError as exc:
+            raise UnreadableText(str(exc)) from None
+    read = READERS.get(way.capabilities.melody)
+    if read is None:
+        raise UnreadableText(
+            f"pieces of the {way.name!r} way cannot be evaluated: they have no notes to compare"
+        )
     try:
-        if way == "abc":
-            notes = notes_from_abc(abc=text)
-        elif way == "midi":
-            notes = notes_from_event_text(text=text)
-        else:
-            raise UnreadableText(
-                f"pieces of the {way!r} way cannot be evaluated: only ABC and MIDI-way pieces "
-                "have notes to compare"
-            )
+        notes = read(text=text)
     except UnreadableText:
         raise
     except Exception as exc:  # a malformed L: or K: field and the like
@@ -50,6 +63,17 @@ def notes_from_text(*, text: str, way: str) -> list[Note]:
             f"its text cannot be read as music: {type(exc).__name__}: {exc}"
         ) from exc
     return [n for n in notes if n.pitch >= 0]
+
+
+def _notes_from_abc(*, text: str) -> list[Note]:
+    return notes_from_abc(abc=text)
+
+
+# `Capabilities.melody` → how a text of that kind is read as a melody.
+READERS: dict[str, Callable[..., list[Note]]] = {
+    "abc": _notes_from_abc,
+    "events": notes_from_event_text,
+}
 
 
 def note_name(pitch: int) -> str:

@@ -5,7 +5,7 @@ music21 and verovio. Every failure is a RenderError with a message fit to show.
 """
 
 from .abc import Validity, abc_header, abc_to_midi, abc_to_musicxml, abc_validity
-from .audio import audio_duration, audio_rms, midi_to_audio
+from .audio import audio_duration, audio_rms, midi_to_audio, wav_to_ogg
 from .errors import RenderError
 from .score import score_svg
 
@@ -20,4 +20,5 @@ __all__ = [
     "audio_rms",
     "midi_to_audio",
     "score_svg",
+    "wav_to_ogg",
 ]

@@ -91,6 +91,28 @@ def midi_to_audio(
         return out.read_bytes()
 
 
+def wav_to_ogg(*, wav: bytes, seconds: float | None = None, bare: bool = False) -> bytes:
+    """Encode WAV bytes as Ogg Vorbis (quality 4, as `midi_to_audio` does).
+
+    seconds: pad with silence or cut to exactly this long. bare: no metadata tags and no
+    encoder version in the stream, so the bytes say nothing but the sound (survey clips).
+    Raises RenderError when ffmpeg cannot encode it.
+    """
+    args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", "in.wav"]
+    if seconds is not None:
+        # apad + -t: audio that stops early is padded with silence to the exact length.
+        args += ["-af", "apad", "-t", f"{seconds:.3f}"]
+    if bare:
+        args += ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
+    with tempfile.TemporaryDirectory(prefix="render-ogg-") as tmp:
+        Path(tmp, "in.wav").write_bytes(wav)
+        proc = run([*args, *_ENCODERS["ogg"], "out.ogg"], cwd=tmp)
+        out = Path(tmp, "out.ogg")
+        if proc.returncode != 0 or not out.is_file():
+            raise RenderError(f"ffmpeg could not encode the audio as OGG: {output_tail(proc)}")
+        return out.read_bytes()
+
+
 def audio_duration(*, data: bytes) -> float:
     """Length in seconds of encoded audio (any format ffmpeg reads), from ffprobe."""
     with tempfile.TemporaryDirectory(prefix="render-probe-") as tmp:

@@ -12,11 +12,15 @@ from __future__ import annotations
 import copy
 import functools
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from . import abc_tokens
-from .base import START_ID, Way
+from .base import START_ID, Capabilities, ImportRefused, Way
+from .pool import cpu_count, map_processes
 
 FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 # Header fields kept inside the body: they change meter, unit or key mid-tune.
@@ -206,6 +210,19 @@ def default_unit_length(meter: str) -> str:
 class AbcWay(Way):
     name = "abc"
     label = "Text (ABC)"
+    short_label = "ABC"
+    capabilities = Capabilities(
+        has_score=True,
+        text_format="abc",
+        melody="abc",
+        checks_bars=True,
+        quality_targets=True,
+        title_style="tune",
+        vocabularies=abc_tokens.VOCABULARIES,
+        openings=frozenset({"text", "header"}),
+        length="tokens",
+        grammar=True,
+    )
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.
         "quick": {
@@ -376,8 +393,108 @@ class AbcWay(Way):
             return None
         return AbcGrammar(vocab)
 
+    def vocabulary_kind(self, *, config: dict[str, Any], vocab: list[str]) -> str | None:
+        """A run stored before the `vocabulary` option existed trained on characters: its
+        symbol list tells."""
+        return (config or {}).get("vocabulary") or abc_tokens.vocabulary_of(vocab or [])
+
+    # --- import ------------------------------------------------------------------------------
+    def import_items(
+        self,
+        *,
+        source: str,
+        upload: tuple[str, bytes] | None,
+        progress: Callable[[int, int], None] | None = None,
+        processes: int | None = None,
+    ) -> list[AbcItem]:
+        """ABC files (a folder, a file, `music21:<name>`) or an upload → one item per tune,
+        each checked with music21 on up to 4 of `processes` cores (`check_abc_tune`)."""
+        if upload is not None:
+            name, raw = upload
+            items = _items_from_text(_decode(raw, name=name), file=name)
+        else:
+            items = []
+            for path in abc_source_files(source):
+                items.extend(
+                    _items_from_text(_decode(path.read_bytes(), name=path.name), file=path.name)
+                )
+        checks = map_processes(
+            [it.text for it in items],
+            worker=check_abc_tune,
+            processes=min(4, processes or cpu_count()),
+            progress=progress,
+        )
+        for item, (failure, n_notes) in zip(items, checks, strict=True):
+            item.failure, item.n_notes = failure, n_notes
+        return items
+
+    def check_import(self, *, source: str = "", upload: tuple[str, bytes] | None = None) -> None:
+        """Binary uploads and uploads without a tune; sources that name no ABC file."""
+        if upload is not None:
+            name, raw = upload
+            if not split_tunes(_decode(raw, name=name)):
+                raise ImportRefused(f"{name} is not an ABC file: no tune starts with an X: line")
+        elif source:
+            abc_source_files(source)
+
 
 WAY = AbcWay()
+
+ABC_SUFFIXES = {".abc", ".txt"}
+
+
+@dataclass
+class AbcItem:
+    """One candidate tune of an import: where it came from, its text and its check."""
+
+    file: str
+    number: int
+    text: str
+    n_notes: int = 0
+    failure: str | None = None
+
+
+def _decode(raw: bytes, *, name: str) -> str:
+    if b"\x00" in raw[:4096]:
+        raise ImportRefused(f"{name} is not an ABC file: it is binary")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")  # older ABC collections are Latin-1
+
+
+def _items_from_text(text: str, *, file: str) -> list[AbcItem]:
+    tunes = split_tunes(text)
+    if not tunes:
+        raise ImportRefused(f"{file} is not an ABC file: no tune starts with an X: line")
+    return [AbcItem(file=file, number=n, text=t) for n, t in tunes]
+
+
+def abc_source_files(source: str) -> list[Path]:
+    """A folder, a file or `music21:<name>` → the ABC files it names."""
+    if source.startswith("music21:"):
+        from music21 import corpus as m21corpus
+
+        name = source.split(":", 1)[1]
+        try:
+            found = m21corpus.getWork(name)
+        except Exception as exc:  # music21's CorpusException: no such work
+            raise ImportRefused(f"music21's corpus has no collection named {name!r}") from exc
+        found = [found] if isinstance(found, (str, Path)) else list(found or [])
+        paths = [Path(str(p)) for p in found]
+        paths = [p for p in paths if p.suffix.lower() == ".abc"]
+        if not paths:
+            raise ImportRefused(f"music21's corpus has no ABC collection named {name!r}")
+        return sorted(paths)
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in ABC_SUFFIXES)
+        if not files:
+            raise ImportRefused(f"{source} holds no .abc files")
+        return files
+    if path.is_file():
+        return [path]
+    raise ImportRefused(f"{source} does not exist")
 
 
 MAX_TUNE_CHARS = 20_000  # a folk tune is 200..3000 characters; longer is not a tune

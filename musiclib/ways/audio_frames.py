@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import END_ID, SPECIALS, START_ID, ImportRefused, Prepared, Way
+from ..audio.dsp import FRAME_RATE
+from .base import END_ID, SPECIALS, START_ID, Capabilities, ImportRefused, Prepared, Way
 
 STATE_PREFIX = "way_"  # arrays of the way's state in a checkpoint's sampler .npz
 CORPUS_FOLDER = "corpora/audio"  # under MEDIA_ROOT
@@ -94,8 +95,17 @@ def token_ids(text: str) -> list[int]:
 class AudioWay(Way):
     name = "audio"
     label = "Audio frames"
+    short_label = "audio"
+    capabilities = Capabilities(
+        is_audio=True,  # pieces are decoded to audio when they are made, with no MIDI
+        text_format="text",
+        title_style="plain",  # a recording is not a jig or a reel
+        openings=frozenset({"recording"}),
+        length="seconds",
+        tokens_per_second=FRAME_RATE,  # one token a frame
+        grammar=False,  # always masked (`always_grammar`): there is nothing to switch on
+    )
     has_state = True  # a codebook travels with the run (see `prepare` and checkpoints)
-    renders_audio = True  # pieces are decoded to audio when they are made, with no MIDI
     always_grammar = True  # sampling always masks the special tokens (see `grammar`)
     restarts_phrases = True  # on END, sampling starts a new phrase (see `grammar`, `prepare`)
     presets = {
@@ -341,8 +351,6 @@ class AudioWay(Way):
 
     def render(self, *, text: str, state: dict[str, np.ndarray], seed: int) -> tuple[bytes, dict]:
         """A piece's tokens → (WAV bytes, checks: seconds, RMS, spectral flatness, plays)."""
-        from musiclib.metrics.audio import loudness_and_flatness
-
         from ..audio import dsp
 
         book = self.codebook(state)
@@ -352,7 +360,7 @@ class AudioWay(Way):
         decoder = str(state.get(STATE_PREFIX + "decoder", "phase"))
         refine = int(state.get(STATE_PREFIX + "decoder_refine", 0))
         y = dsp.decode_tokens(np.asarray(ids), book, seed=seed, decoder=decoder, refine=refine)
-        rms, flatness = loudness_and_flatness(y)
+        rms, flatness = dsp.loudness_and_flatness(y)
         checks = {
             "decoder": dsp.decoder_used(book, decoder),
             "seconds": round(y.size / dsp.SAMPLE_RATE, 2),
@@ -382,6 +390,9 @@ class AudioWay(Way):
         return " ".join(f"a{int(i)}" for i in ids)
 
     # --- import ------------------------------------------------------------------------------
+    def claims_source(self, source: str) -> bool:
+        return source.startswith("music21:bach-audio")  # chorales rendered as recordings
+
     def import_items(
         self,
         *,
@@ -389,13 +400,15 @@ class AudioWay(Way):
         upload: tuple[str, bytes] | None,
         limit: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        processes: int | None = None,
     ) -> list[AudioItem]:
         """Recordings → canonical mono 22.05 kHz FLAC files under MEDIA_ROOT, one item each.
 
         `source`: a folder (every .wav/.flac/.ogg below it), one file, or `music21:bach-audio`
         (Bach chorales from music21's corpus rendered with FluidSynth, nothing downloaded;
         options `#limit=40,parts=melody|all`); `upload`: (file name, bytes). A bad file in a
-        folder is listed as a failure; a bad upload refuses the import with the reason."""
+        folder is listed as a failure; a bad upload refuses the import with the reason.
+        Recordings are read one by one in this process (`processes` is not used)."""
         from ..audio import dsp
         from .midi_notes import split_source
 

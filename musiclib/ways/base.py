@@ -1,15 +1,17 @@
 """The way interface: what differs between ABC text, MIDI notes and audio frames.
 
-A way turns a corpus piece's text into tokens and back, names its presets, and says how a
-decoded piece is described and validated. Everything else (vocabulary, train/validation
-split, the Keras model, training, sampling) is shared and lives in `musiclib.ml`.
+A way turns a corpus piece's text into tokens and back, names its presets, says how a
+decoded piece is described and validated, and declares what it can do (`Capabilities`).
+Everything else (vocabulary, train/validation split, the Keras model, training, sampling) is
+shared and lives in `musiclib.ml`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -45,6 +47,128 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 
 
+# The request fields every way's generation takes, whatever its capabilities.
+SAMPLING_FIELDS = ("count", "temperature", "seed", "top_k")
+# How a way's pieces may open, and the request fields each kind of opening takes.
+OPENING_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": ("prime",),  # the way's own text, as the model saw it in training
+    "header": ("meter", "key", "opening"),  # ABC header fields and first notes
+    "tune": ("primer_tune", "primer_bars"),  # the first bars of a tune of the run's corpus
+    "midi_file": ("primer_midi", "primer_bars"),  # the first bars of an uploaded MIDI file
+    "recording": ("prime_audio",),  # an uploaded recording the pieces continue
+}
+# The same kinds of opening, in words for people ("it starts from a corpus piece").
+OPENING_WORDS = {
+    "text": "its own text",
+    "header": "a meter, key and opening notes",
+    "tune": "a corpus piece",
+    "midi_file": "a MIDI file",
+    "recording": "a recording",
+}
+LENGTH_FIELDS = {"tokens": "max_length", "seconds": "seconds"}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a way's pieces are and what generating them takes.
+
+    Pages, the API, forms and services ask these instead of naming a way, so a new way is
+    one module: it declares its capabilities and every interface follows. The meaning of
+    each lives here, and nowhere else.
+    """
+
+    # --- what a piece is -------------------------------------------------------------------
+    # Notes: an engraved score, MIDI and MusicXML files, audio rendered from the MIDI.
+    has_score: bool = False
+    # Sound: pieces are decoded to a recording when made (WAV, OGG, a spectrogram), tunes are
+    # recordings (FLAC); there are no notes.
+    is_audio: bool = False
+    # How a piece's text is written and downloaded: "abc" (ABC notation) or "text" (tokens).
+    text_format: Literal["abc", "text"] = "text"
+    # How the metrics read a melody from the text: "abc", "events" (the MIDI way's event
+    # text) or "" (no notes: novelty, idiom and features do not apply).
+    melody: Literal["abc", "events", ""] = ""
+    # Validity is notation's: the text parses, plays, and its bars add up (the validity
+    # badge, the "bars that add up" and "notes" rows).
+    checks_bars: bool = False
+    # The quality targets of docs/quality.md (set on ABC tunes) apply to its run reports.
+    quality_targets: bool = False
+    # Generated titles: "tune" ("The Foggy Heron (Jig)", a tune type read from the meter)
+    # or "plain" ("The Foggy Heron").
+    title_style: Literal["tune", "plain"] = "plain"
+    # Training vocabularies a run may choose between (the `vocabulary` hyperparameter).
+    vocabularies: tuple[str, ...] = ()
+
+    # --- what generating a piece takes ----------------------------------------------------
+    # How a piece may open (keys of OPENING_FIELDS); none: the model always starts alone.
+    openings: frozenset[str] = frozenset()
+    # Its length is asked in "tokens" (`max_length`) or "seconds" (`seconds`), which
+    # become tokens at `tokens_per_second`.
+    length: Literal["tokens", "seconds"] = "tokens"
+    tokens_per_second: float = 0.0
+    # Grammar-aware sampling can be switched on (a way that always masks says False).
+    grammar: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = set(self.openings) - set(OPENING_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown openings {sorted(unknown)}; known: {list(OPENING_FIELDS)}")
+        if self.length not in LENGTH_FIELDS:
+            raise ValueError(f"length must be tokens or seconds (got {self.length!r})")
+        if self.length == "seconds" and not self.tokens_per_second > 0:
+            raise ValueError("a length in seconds needs tokens_per_second")
+        if self.text_format not in ("abc", "text") or self.melody not in ("abc", "events", ""):
+            raise ValueError("text_format is abc or text; melody is abc, events or empty")
+        if self.title_style not in ("tune", "plain"):
+            raise ValueError(f"title_style must be tune or plain (got {self.title_style!r})")
+
+    @property
+    def has_melody(self) -> bool:
+        """Its pieces have notes the evaluation can compare with the corpus."""
+        return bool(self.melody)
+
+    @property
+    def generation_fields(self) -> tuple[str, ...]:
+        """The generation request's fields that apply, in the generate page's order."""
+        fields = [*SAMPLING_FIELDS, LENGTH_FIELDS[self.length]]
+        if self.grammar:
+            fields.append("grammar")
+        for kind, names in OPENING_FIELDS.items():
+            if kind in self.openings:
+                fields.extend(n for n in names if n not in fields)
+        return tuple(fields)
+
+    def starts_from(self, *, without: tuple[str, ...] = ()) -> str:
+        """How its pieces may open, in words: "it starts from a corpus piece or a MIDI file"
+        (leaving out the kinds in `without`, e.g. those a form has no field for)."""
+        kinds = [OPENING_WORDS[k] for k in OPENING_WORDS if k in self.openings and k not in without]
+        return f"it starts from {' or '.join(kinds)}" if kinds else "it starts on its own"
+
+    def tokens_for(self, seconds: float) -> int:
+        """How many tokens last `seconds` (a way whose length is asked in seconds)."""
+        return int(round(seconds * self.tokens_per_second))
+
+    @property
+    def piece_downloads(self) -> tuple[str, ...]:
+        """The formats a generated piece may be downloaded in (where it has the file)."""
+        formats = [self.text_format]
+        if self.has_score:
+            formats += ["midi", "musicxml", "audio"]
+        if self.is_audio:
+            formats += ["wav", "ogg"]
+        return tuple(formats)
+
+    @property
+    def tune_downloads(self) -> tuple[str, ...]:
+        """The formats a corpus tune may be downloaded in: a recording is only its sound."""
+        if self.is_audio:
+            return ("audio",)
+        formats = [self.text_format]
+        if self.has_score:
+            formats += ["midi", "musicxml", "audio"]
+        return tuple(formats)
+
+
 @dataclass
 class Prepared:
     """Encoded training data: token id arrays, one per piece, split by piece."""
@@ -59,11 +183,14 @@ class Prepared:
 
 
 class Way:
-    """Base class. Subclasses set `name`, `presets` and implement the text ↔ tokens pair."""
+    """Base class. Subclasses set `name`, `label`, `presets` and `capabilities`, and
+    implement the text ↔ tokens pair."""
 
     name: str = ""
-    label: str = ""
+    label: str = ""  # for choices and headings, e.g. "Text (ABC)"
+    short_label: str = ""  # in sentences, e.g. "meter is for ABC runs"; default: the name
     presets: dict[str, dict[str, Any]] = {}
+    capabilities: Capabilities = Capabilities()
 
     # --- what a way must implement -------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:
@@ -102,7 +229,38 @@ class Way:
         """A finished piece as MusicXML, for the score and downloads."""
         raise NotImplementedError
 
+    def import_items(
+        self,
+        *,
+        source: str,
+        upload: tuple[str, bytes] | None,
+        progress: Callable[[int, int], None] | None = None,
+        processes: int | None = None,
+    ) -> list[Any]:
+        """A corpus source (folder, file, `music21:<name>`) or an upload (name, bytes) →
+        candidate pieces, each with `file`, `number`, `text`, `n_notes` and `failure` (the
+        reason it is skipped, or None), checked on up to `processes` cores. Raises
+        ImportRefused when the source as a whole is refused."""
+        raise ImportRefused(f"importing is not available for the {self.name} way yet")
+
+    def check_import(self, *, source: str = "", upload: tuple[str, bytes] | None = None) -> None:
+        """Raise ImportRefused at once for what `import_items` would refuse as a whole, where
+        that is cheap to tell (a request can then answer before an import job is queued)."""
+
+    def claims_source(self, source: str) -> bool:
+        """This source can only be imported by this way (e.g. `music21:bach-audio`)."""
+        return False
+
+    def vocabulary_kind(self, *, config: dict[str, Any], vocab: list[str]) -> str | None:
+        """Which of `capabilities.vocabularies` a run trained on; None for a way without."""
+        return None
+
     # --- shared --------------------------------------------------------------------------
+    @property
+    def noun(self) -> str:
+        """How sentences name the way: "ABC", "MIDI", "audio"."""
+        return self.short_label or self.name
+
     def resolve_config(self, *, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
         if preset not in self.presets:
             raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(self.presets)}")

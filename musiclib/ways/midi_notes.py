@@ -44,7 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .base import END, SPECIALS, START, ImportRefused, Way
+from .base import END, SPECIALS, START, Capabilities, ImportRefused, Way
 from .pool import cpu_count, map_processes
 
 GRID = 12  # grid steps per quarter note
@@ -929,6 +929,17 @@ def describe_token(token: str) -> str:
 class MidiWay(Way):
     name = "midi"
     label = "MIDI notes"
+    short_label = "MIDI"
+    capabilities = Capabilities(
+        has_score=True,
+        text_format="text",
+        melody="events",
+        checks_bars=True,
+        title_style="tune",
+        openings=frozenset({"text", "tune", "midi_file"}),
+        length="tokens",
+        grammar=True,
+    )
     tokenization = "rhythm"  # set per call by `prepare` on a copy, never on the shared WAY
     presets = {
         # The original's network: LSTM(512)×3, 30% dropout, dense 256. It trained on windows

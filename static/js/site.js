@@ -299,46 +299,11 @@
     number.addEventListener("input", function () { if (number.value !== "") range.value = number.value; });
   }
 
-  /* Generate form: show the opening fields of the chosen run's way, and only the tunes of
-     its corpus. Without script every field shows and the server says which apply. */
-  function generateForm(form) {
-    var checkpoint = form.querySelector('select[name="checkpoint"]');
-    var tunes = form.querySelector('select[name="primer_tune"]');
-    if (!checkpoint) return;
-    function update() {
-      var option = checkpoint.options[checkpoint.selectedIndex];
-      var way = option ? option.getAttribute("data-way") : null;
-      var corpus = option ? option.getAttribute("data-corpus") : null;
-      form.querySelectorAll("[data-way-fields]").forEach(function (box) {
-        box.hidden = !!way && box.getAttribute("data-way-fields") !== way;
-        if (box.hidden) {  // a hidden file choice would still be sent
-          box.querySelectorAll('input[type="file"]').forEach(function (f) { f.value = ""; });
-        }
-      });
-      if (!tunes) return;
-      Array.prototype.forEach.call(tunes.querySelectorAll("optgroup"), function (group) {
-        var mine = false;
-        Array.prototype.forEach.call(group.querySelectorAll("option"), function (o) {
-          var ok = o.getAttribute("data-corpus") === corpus;
-          o.hidden = !ok;
-          o.disabled = !ok;
-          mine = mine || ok;
-        });
-        group.hidden = !mine;
-      });
-      var chosen = tunes.options[tunes.selectedIndex];
-      if (chosen && chosen.disabled) tunes.value = "";
-    }
-    checkpoint.addEventListener("change", update);
-    update();
-  }
-
   function init() {
     enhanceAll(document);
     document.querySelectorAll("[data-poll]").forEach(startPolling);
     document.querySelectorAll("form[data-autosubmit]").forEach(autosubmit);
     document.querySelectorAll("[data-range-pair]").forEach(rangePair);
-    document.querySelectorAll("form[data-generate-form]").forEach(generateForm);
     watchRendering(document);
   }
 

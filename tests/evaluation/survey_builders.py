@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.survey_models import ClipSource, Survey, SurveyClip
-from evaluation.survey_services import new_token, survey_build_clips
+from evaluation.survey.models import ClipSource, Survey, SurveyClip
+from evaluation.survey.services import new_token, survey_build_clips
 from generator.models import Checkpoint, JobStatus, Piece, TrainingRun
 from musiclib.metrics.melody import notes_from_text
 from tests.evaluation.helpers import make_piece, notes_to_abc

@@ -263,3 +263,27 @@ def test_the_run_report_has_per_epoch_series_and_features_with_kl_and_overlap(
     make_piece(run, text=notes_to_abc(tunes[10]))
     again = services.run_report(run=run)
     assert again["n_pieces"] == 10 and again["computed_at"] != report["computed_at"]
+
+
+def test_a_generation_job_that_succeeds_queues_its_evaluation_after_commit(
+    trained_run, monkeypatch, django_capture_on_commit_callbacks
+):
+    """generator never imports evaluation: it sends generation_job_succeeded once the pieces
+    are committed, and evaluation's receiver queues job_evaluate_task (evaluation/receivers.py)."""
+    from generator import tasks as generator_tasks
+    from generator.services import generation_job_create, generation_job_execute
+
+    sent: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(job_evaluate_task, "delay", lambda *a: sent.append(("evaluate", a)))
+    monkeypatch.setattr(
+        generator_tasks.piece_render_task, "delay", lambda *a: sent.append(("render", a))
+    )
+    job = generation_job_create(
+        checkpoint=trained_run.last_checkpoint, count=2, seed=1, max_length=60, enqueue=False
+    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        generation_job_execute(job_id=job.pk)
+        assert sent == []  # nothing is queued before the pieces are committed
+    pieces = list(job.pieces.order_by("index").values_list("pk", flat=True))
+    assert len(pieces) == 2 and len(callbacks) >= 3
+    assert sent == [*(("render", (pk,)) for pk in pieces), ("evaluate", (job.pk,))]

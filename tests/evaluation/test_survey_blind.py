@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from evaluation.survey_audio import TAIL_SECONDS, normalise_midi, parse_midi
-from evaluation.survey_models import Listener
+from evaluation.survey.audio import TAIL_SECONDS, normalise_midi, parse_midi
+from evaluation.survey.models import Listener
 from musiclib.render import audio_duration
 from musiclib.ways import get_way
 from tests.evaluation.survey_builders import MACHINE_TITLE, make_survey

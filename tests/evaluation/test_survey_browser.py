@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from evaluation.survey_models import Listener, SurveyResponse
+from evaluation.survey.models import Listener, SurveyResponse
 from tests.evaluation.survey_builders import make_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation import survey_services as services
-from evaluation.survey_models import Survey
+from evaluation.survey import services
+from evaluation.survey.models import Survey
 from tests.evaluation.helpers import make_piece
 from tests.evaluation.survey_builders import make_machine_run
 from tests.factories import make_tiny_corpus

@@ -14,8 +14,8 @@ from django.db import IntegrityError, close_old_connections, transaction
 from django.test import Client
 from django.utils import timezone
 
-from evaluation import survey_services as services
-from evaluation.survey_models import Listener, SurveyResponse
+from evaluation.survey import services
+from evaluation.survey.models import Listener, SurveyResponse
 from tests.evaluation.survey_builders import make_survey
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from evaluation.survey_models import Listener, SurveyResponse
-from evaluation.survey_services import new_token
+from evaluation.survey.models import Listener, SurveyResponse
+from evaluation.survey.services import new_token
 from generator import selectors
 from tests.evaluation.survey_builders import make_survey
 

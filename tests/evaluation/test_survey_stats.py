@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evaluation.survey_stats import (
+from evaluation.survey.stats import (
     binomial_p_value,
     group_summary,
     krippendorff_alpha,

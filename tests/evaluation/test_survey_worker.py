@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.survey_models import Survey
+from evaluation.survey.models import Survey
 from tests.evaluation.survey_builders import make_machine_run
 from tests.factories import make_tiny_corpus, wait_for
 

@@ -35,4 +35,11 @@ def test_a_listener_plays_an_audio_piece_and_sees_its_spectrogram(
         timeout=30_000,
     )
     assert audio.evaluate("a => a.duration") > 1
+    # A recording is not a tune: no parse badge, bars or notes, no tune type in its title.
+    expect(page.locator(".hero .badge-parses, .hero .badge-valid")).to_have_count(0)
+    expect(page.get_by_text("Bars that add up")).to_have_count(0)
+    assert "(" not in piece.title
     screenshot(page, "piece-audio-desktop")
+    page.goto(f"{live_server.url}/tunes/{corpus.tunes.first().pk}/")
+    expect(page.get_by_text("human recording")).to_be_visible()
+    screenshot(page, "tune-audio-desktop")

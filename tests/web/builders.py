@@ -19,6 +19,10 @@ from generator.models import (
     TrainingRun,
     Tune,
 )
+from generator.services.pieces import piece_title
+from musiclib.audio.dsp import SAMPLE_RATE, wav_bytes
+from musiclib.ways import get_way
+from musiclib.ways.base import SPECIALS
 
 REEL = """X:1
 T:The Test Reel
@@ -203,3 +207,78 @@ def make_import(corpus: Corpus) -> ImportJob:
         duplicates=1,
         failures=[{"file": "broken.abc", "tune": 7, "reason": "no K: (key) field"}],
     )
+
+
+def make_audio_world() -> tuple[TrainingRun, Checkpoint, Piece]:
+    """An audio run (no weights) and one of its pieces with a real WAV recording."""
+    n = next(_seq)
+    corpus = Corpus.objects.create(name=f"Recordings {n}", way="audio", source="tests")
+    run = TrainingRun.objects.create(
+        corpus=corpus,
+        name=f"Audio run {n}",
+        way="audio",
+        preset="tiny",
+        status=JobStatus.SUCCEEDED,
+        vocab=[*SPECIALS, *(f"a{i}" for i in range(32))],
+        epochs=1,
+        epochs_done=1,
+    )
+    checkpoint = Checkpoint.objects.create(run=run, epoch=1, file=f"checkpoints/audio{n}.keras")
+    job = GenerationJob.objects.create(
+        checkpoint=checkpoint, seed=7, max_length=86, status=JobStatus.SUCCEEDED
+    )
+    text = "a1 a2 a3 a3 a5"
+    piece = Piece(
+        job=job,
+        checkpoint=checkpoint,
+        run=run,
+        way="audio",
+        seed=7,
+        title=piece_title(seed=7, meter="", style=get_way("audio").capabilities.title_style),
+        text=text,
+        parses=True,
+        plays=True,
+        validity_detail={
+            **get_way("audio").validate(text),
+            "plays": True,
+            "seconds": 1.2,
+            "rms": 0.1,
+        },
+    )
+    from tests.ways_audio.conftest import melody
+
+    wav = wav_bytes(melody([60, 64, 67], sr=SAMPLE_RATE))
+    piece.audio.save(f"audio_{n}.wav", ContentFile(wav))
+    return run, checkpoint, piece
+
+
+def make_toy_world() -> tuple[TrainingRun, Checkpoint, Piece]:
+    """A corpus of the toy way (tests/generator/toy_way.py, registered by the caller) with a
+    finished run, a checkpoint and a piece, made by hand."""
+    from tests.generator.toy_way import WORDS
+
+    corpus = Corpus.objects.create(name="Toy corpus", way="toy")
+    run = TrainingRun.objects.create(
+        corpus=corpus,
+        way="toy",
+        preset="tiny",
+        status=JobStatus.SUCCEEDED,
+        vocab=[*SPECIALS, *WORDS],
+        epochs=1,
+        epochs_done=1,
+    )
+    checkpoint = Checkpoint.objects.create(run=run, epoch=1, file="checkpoints/toy.keras")
+    job = GenerationJob.objects.create(
+        checkpoint=checkpoint, seed=1, max_length=24, status=JobStatus.SUCCEEDED
+    )
+    piece = Piece.objects.create(
+        job=job,
+        checkpoint=checkpoint,
+        run=run,
+        way="toy",
+        seed=1,
+        title="The Foggy Heron",
+        text="do re mi",
+        parses=True,
+    )
+    return run, checkpoint, piece

@@ -46,7 +46,11 @@ def test_the_page_offers_a_midi_runs_corpus_pieces_and_a_file_input(client, worl
     assert f'<optgroup label="{midi.corpus}">' in html
     assert f'value="{midi.tunes[1].pk}" data-corpus="{midi.corpus.pk}">2. melody 2</option>' in html
     assert 'type="file" name="primer_midi"' in html and 'accept=".mid,.midi' in html
-    assert 'data-way-fields="abc"' in html and 'data-way-fields="midi"' in html
+    # Each model names the fields it uses (its way's capabilities); the page marks the fields
+    # only some ways use, and its script shows those of the chosen model.
+    assert re.search(rf'value="{midi.checkpoint.pk}"[^>]* data-fields="[^"]*primer_tune', html)
+    assert re.search(rf'value="{world.checkpoint.pk}"[^>]* data-fields="[^"]*meter', html)
+    assert 'data-field="meter"' in html and 'data-field="primer_tune"' in html
 
 
 def test_a_corpus_piece_primes_a_midi_run(client):

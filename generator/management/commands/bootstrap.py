@@ -10,11 +10,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from generator.models import Corpus, ImportJob, JobStatus, TrainingRun, Way
-from generator.services import training_run_create, training_run_start
-from generator.tasks import corpus_import_task
+from generator.models import Corpus, JobStatus, TrainingRun, Way
+from generator.services import import_job_create, training_run_create, training_run_start
 
 DEFAULT_CORPUS = ("oneills1850", "music21:oneills1850")
 # The MIDI way's default corpus: music21's Bach chorales, imported by a worker in the
@@ -52,11 +50,7 @@ class Command(BaseCommand):
         )
         if corpus.tunes.exists() or corpus.imports.exclude(status=JobStatus.FAILED).exists():
             return
-        with transaction.atomic():
-            job = ImportJob.objects.create(
-                corpus=corpus, source=source, code_version=settings.CODE_VERSION
-            )
-            transaction.on_commit(lambda: corpus_import_task.delay(job.pk))
+        import_job_create(corpus=corpus, source=source, user=None)
         self.stdout.write("Queued the MIDI corpus import (Bach chorales) for a worker.")
 
     def _superuser(self) -> None:

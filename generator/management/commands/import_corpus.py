@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from generator.models import Way
-from generator.services import corpus_get_or_create, corpus_import
+from generator.services import ServiceError, corpus_get_or_create, corpus_import, import_job_create
+from musiclib.ways import way_for_source, way_names
 
 
 class Command(BaseCommand):
@@ -11,16 +11,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("source", help="folder, file, or music21:<name>")
         parser.add_argument("--corpus", help="corpus name (default: the source's name)")
-        parser.add_argument("--way", default=None, choices=[w.value for w in Way])
+        parser.add_argument("--way", default=None, choices=way_names())
 
     def handle(self, *args, source, corpus, way, **options):
-        # music21:bach-audio (chorales rendered with FluidSynth) can only be an audio corpus.
-        way = way or (Way.AUDIO if source.startswith("music21:bach-audio") else Way.ABC)
+        # A source only one way reads (music21:bach-audio: chorales rendered with FluidSynth,
+        # an audio corpus) names its way; any other is ABC unless --way says otherwise.
+        way = way or way_for_source(source)
         source_name = source.split("#", 1)[0] if source.startswith("music21:") else source
         name = corpus or source_name.rstrip("/").rsplit("/", 1)[-1].replace("music21:", "")
         target = corpus_get_or_create(name=name, way=way, source=source)
-        if target.way != way:
-            raise CommandError(f"corpus {name} holds {target.way} pieces, not {way}")
+        try:  # the checks of every import (the server's shell may name any folder)
+            job = import_job_create(corpus=target, source=source, user=None, way=way, enqueue=False)
+        except ServiceError as exc:
+            raise CommandError(exc.message) from None
         bar = tqdm(total=0, unit="tune", desc=f"checking {name}", disable=None)
 
         def progress(done: int, total: int) -> None:
@@ -28,7 +31,7 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
-        job = corpus_import(corpus=target, source=source, progress=progress)
+        job = corpus_import(corpus=target, source=source, job=job, progress=progress)
         bar.close()
         if job.error and not job.imported:
             raise CommandError(job.error)

@@ -16,8 +16,8 @@ from common.api.schema import errors
 from common.api.views import ApiMixin
 from musiclib.metrics.statistics import json_safe
 
-from . import survey_services
-from .survey_models import Survey
+from . import services as survey_services
+from .models import Survey
 
 
 class SurveyResultsView(ApiMixin, APIView):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .survey_api import SurveyResultsView
+from .api import SurveyResultsView
 
 urlpatterns = [
     path("<int:id>/results/", SurveyResultsView.as_view(), name="survey-results"),

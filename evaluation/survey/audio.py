@@ -11,12 +11,9 @@ depends on the notes and the meter only.
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from musiclib.render import RenderError, midi_to_audio
-from musiclib.render._proc import output_tail, run
+from musiclib.render import RenderError, midi_to_audio, wav_to_ogg
 from musiclib.ways.midi_notes import MidiError, read_varlen
 
 TAIL_SECONDS = 1.0  # release after the cut, faded out
@@ -170,19 +167,6 @@ def clip_audio(clip: Clip) -> bytes:
         max_seconds=clip.seconds + TAIL_SECONDS,
         fade_seconds=TAIL_SECONDS,
     )
-    with tempfile.TemporaryDirectory(prefix="survey-clip-") as tmp:
-        Path(tmp, "in.wav").write_bytes(audio)
-        # apad + -t: a render that stops early (FluidSynth ends at the last event) is padded
-        # with silence, so every clip of a bar count and meter lasts exactly as long;
-        # -map_metadata -1 and bitexact: no tags, no encoder version in the stream.
-        proc = run(
-            ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", "in.wav"]
-            + ["-af", "apad", "-t", f"{clip.seconds + TAIL_SECONDS:.3f}"]
-            + ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
-            + ["-c:a", "libvorbis", "-q:a", "4", "out.ogg"],
-            cwd=tmp,
-        )
-        out = Path(tmp, "out.ogg")
-        if proc.returncode != 0 or not out.is_file():
-            raise RenderError(f"ffmpeg could not encode the clip: {output_tail(proc)}")
-        return out.read_bytes()
+    # Padded to the exact length (FluidSynth ends at the last event), so every clip of a bar
+    # count and meter lasts exactly as long; bare: no tags, no encoder version in the stream.
+    return wav_to_ogg(wav=audio, seconds=clip.seconds + TAIL_SECONDS, bare=True)

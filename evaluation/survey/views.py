@@ -21,9 +21,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from common.http import bytes_response, client_ip
 
-from . import survey_services as services
-from .survey_forms import AnswerForm, ConsentForm
-from .survey_models import Experience, Listener, Survey, SurveyClip
+from . import services
+from .forms import AnswerForm, ConsentForm
+from .models import Experience, Listener, Survey, SurveyClip
 
 COOKIE_SALT = "survey-listener"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # 60 days: long enough to finish another day

@@ -17,11 +17,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from common.tasks import send_on_commit
 from generator.models import Piece, Tune
 
-from . import survey_stats
-from .survey_audio import clip_audio, normalise_midi
-from .survey_models import (
+from ..task_names import SURVEY_BUILD_TASK
+from . import stats as survey_stats
+from .audio import clip_audio, normalise_midi
+from .models import (
     BuildStatus,
     ClipSource,
     Experience,
@@ -53,11 +55,9 @@ def new_token() -> str:
 
 def survey_build_queue(*, survey: Survey) -> Survey:
     """Mark the survey queued and build its clips in the worker once this transaction commits."""
-    from .tasks import survey_build_clips_task
-
     Survey.objects.filter(pk=survey.pk).update(build_status=BuildStatus.QUEUED, build_error="")
     survey.build_status = BuildStatus.QUEUED
-    transaction.on_commit(lambda: survey_build_clips_task.delay(survey.pk))
+    send_on_commit(SURVEY_BUILD_TASK, survey.pk)
     return survey
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import survey_views as views
+from . import views
 
 urlpatterns = [
     path("", views.survey_index, name="survey_index"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .survey_models import Experience, Familiarity, Origin
+from .models import Experience, Familiarity, Origin
 
 HONEYPOT = "website"
 SCALE = [(str(i), str(i)) for i in range(1, 6)]

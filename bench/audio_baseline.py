@@ -1,4 +1,5 @@
 """The original write-up's audio approach, rebuilt small for comparison: raw FFT values as tokens.
+bench/audio_quality.py trains and samples it beside the audio way (`--no-baseline` skips it).
 
 It cut the signal into short frames, took their FFT and fed the raw values to an LSTM as a
 vocabulary. Here: frames of 64 samples without overlap, the 33 complex coefficients as 66
@@ -49,9 +50,9 @@ def train_and_sample(
     clips: list[np.ndarray], *, seconds: float, count: int, seed: int, sr: int, epochs: int = 1
 ) -> list[np.ndarray]:
     """Train the raw-FFT LSTM on `clips` and sample `count` clips of `seconds`."""
-    from ..ml import model as ml_model
-    from ..ml import sampler, trainer
-    from ..ways.base import COMMON_DEFAULTS
+    from musiclib.ml import model as ml_model
+    from musiclib.ml import sampler, trainer
+    from musiclib.ways.base import COMMON_DEFAULTS
 
     offset = 3  # pad, start, end come first as in every way's vocabulary
     pieces = [np.concatenate([[1], raw_fft_tokens(c) + offset]).astype(np.int32) for c in clips]

@@ -1,0 +1,9 @@
+"""The names evaluation's Celery tasks are registered under (evaluation/tasks.py).
+
+Services and receivers queue tasks by name (`common.tasks.send_on_commit`) and never import
+the tasks module, which imports the services.
+"""
+
+PIECE_EVALUATE_TASK = "evaluation.tasks.piece_evaluate_task"
+JOB_EVALUATE_TASK = "evaluation.tasks.job_evaluate_task"
+SURVEY_BUILD_TASK = "evaluation.tasks.survey_build_clips_task"

@@ -1,0 +1,31 @@
+"""Receivers of Celery's signals: when a worker starts, runs that its previous life owned are
+put back on the queue. Connected by GeneratorConfig.ready. (The signals generator itself sends
+are in generator/signals.py.)"""
+
+from __future__ import annotations
+
+import logging
+
+from celery.signals import worker_ready
+
+from .services import jobs_recover, training_runs_recover
+
+log = logging.getLogger(__name__)
+
+
+@worker_ready.connect
+def recover_runs_on_worker_start(sender=None, **kwargs) -> None:
+    hostname = getattr(sender, "hostname", None)
+    try:
+        training_runs_recover(dead_worker=hostname)
+    except Exception:  # the database may not be migrated yet; never stop the worker
+        log.exception("could not recover runs at worker start")
+
+
+@worker_ready.connect
+def recover_jobs_on_worker_start(sender=None, **kwargs) -> None:
+    # Jobs a killed worker was running fail with a reason now rather than at the next beat.
+    try:
+        jobs_recover()
+    except Exception:  # the database may not be migrated yet; never stop the worker
+        log.exception("could not recover jobs at worker start")

@@ -1,0 +1,59 @@
+/* The generate page: show only the fields the chosen model uses, and only the corpus pieces
+   of its corpus. Each model option carries its way's fields (data-fields, from the way's
+   capabilities); a field that only some ways take is marked data-field="name". A hidden
+   field is disabled, so it is not sent. Without this script every field shows, each says
+   which runs use it, and the server ignores or refuses what does not apply. */
+(function () {
+  "use strict";
+
+  function setUp(form) {
+    var checkpoint = form.querySelector('select[name="checkpoint"]');
+    var tunes = form.querySelector('select[name="primer_tune"]');
+    if (!checkpoint) return;
+    var page = form.closest(".generate-layout") || document;
+
+    function update() {
+      var option = checkpoint.options[checkpoint.selectedIndex];
+      var fields = option && option.hasAttribute("data-fields")
+        ? option.getAttribute("data-fields").split(" ") : null;
+      var corpus = option ? option.getAttribute("data-corpus") : null;
+      page.querySelectorAll("[data-field]").forEach(function (box) {
+        var hidden = !!fields && fields.indexOf(box.getAttribute("data-field")) < 0;
+        box.hidden = hidden;
+        box.querySelectorAll("input, select, textarea").forEach(function (input) {
+          input.disabled = hidden;
+        });
+      });
+      // A row or fieldset whose every field is hidden goes too (its legend, its gap).
+      form.querySelectorAll(".field-row, [data-field-group]").forEach(function (group) {
+        var fields = group.querySelectorAll(".field");
+        group.hidden = !!group.querySelector("[data-field]") &&
+          Array.prototype.every.call(fields, function (f) { return f.hidden; });
+      });
+      if (!tunes) return;
+      Array.prototype.forEach.call(tunes.querySelectorAll("optgroup"), function (group) {
+        var mine = false;
+        Array.prototype.forEach.call(group.querySelectorAll("option"), function (o) {
+          var ok = o.getAttribute("data-corpus") === corpus;
+          o.hidden = !ok;
+          o.disabled = !ok;
+          mine = mine || ok;
+        });
+        group.hidden = !mine;
+      });
+      var chosen = tunes.options[tunes.selectedIndex];
+      if (chosen && chosen.disabled) tunes.value = "";
+    }
+
+    form.classList.add("fields-follow-model");
+    checkpoint.addEventListener("change", update);
+    update();
+  }
+
+  function init() {
+    document.querySelectorAll("form[data-generate-form]").forEach(setUp);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

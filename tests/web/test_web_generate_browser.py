@@ -1,0 +1,78 @@
+"""The generate page in headless Chromium shows only the fields the chosen model's way uses
+(ABC, MIDI, audio and a toy fourth way registered for the test), and sends only those."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from generator.models import GenerationJob
+from musiclib.ways import register, unregister
+from tests.generator.toy_way import ToyWay
+from tests.ways_midi.builders import make_midi_world
+from tests.web.builders import make_audio_world, make_toy_world, make_world
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# label on the page → the field's name; the fields every model uses are always shown.
+LABELS = {
+    "Length": "max_length",
+    "Grammar-aware sampling": "grammar",
+    "Meter": "meter",
+    "Key": "key",
+    "Opening notes (ABC)": "opening",
+    "Start from a corpus piece": "primer_tune",
+    "Or upload a MIDI primer": "primer_midi",
+    "Bars of the primer": "primer_bars",
+    "Seconds": "seconds",
+    "Opening recording": "prime_audio",
+}
+SHOWN = {
+    "abc": {"max_length", "grammar", "meter", "key", "opening"},
+    "midi": {"max_length", "grammar", "primer_tune", "primer_midi", "primer_bars"},
+    "audio": {"seconds", "prime_audio"},
+    "toy": {"max_length"},
+}
+
+
+@pytest.fixture
+def toy():
+    way = register(ToyWay())
+    yield way
+    unregister(way.name)
+
+
+def test_the_generate_page_shows_only_the_fields_of_the_chosen_models_way(
+    live_server, page: Page, screenshot, toy
+):
+    checkpoints = {
+        "abc": make_world().checkpoint,
+        "midi": make_midi_world().checkpoint,
+        "audio": make_audio_world()[1],
+        "toy": make_toy_world()[1],
+    }
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + "/generate/")
+    model = page.get_by_label("Run and checkpoint")
+    for way, checkpoint in checkpoints.items():
+        model.select_option(str(checkpoint.pk))
+        for label, name in LABELS.items():
+            field = page.get_by_label(label, exact=True)
+            if name in SHOWN[way]:
+                expect(field, f"{way}: {label}").to_be_visible()
+            else:
+                expect(field, f"{way}: {label}").to_be_hidden()
+        expect(page.get_by_label("Temperature", exact=True)).to_be_visible()
+        screenshot(page, f"generate-{way}-model")
+    opening = page.locator("fieldset", has_text="Opening")
+    expect(opening).to_be_hidden()  # the toy way takes no opening the page offers
+
+    # What was typed for one model and is hidden for the next is not sent.
+    model.select_option(str(checkpoints["abc"].pk))
+    page.get_by_label("Meter", exact=True).fill("6/8")
+    model.select_option(str(checkpoints["audio"].pk))
+    page.get_by_label("Seconds", exact=True).fill("2")
+    page.get_by_role("button", name="Generate").click()
+    expect(page).to_have_url(f"{live_server.url}/jobs/{GenerationJob.objects.latest('pk').pk}/")
+    job = GenerationJob.objects.latest("pk")
+    assert job.checkpoint_id == checkpoints["audio"].pk and job.prime == "" and not job.grammar
