@@ -40,8 +40,7 @@ from generator.presenters import piece_downloads, tune_downloads
 from generator.sections import piece_section
 from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
 from generator.services.primes import prime_split
-from musiclib.ways import DEFAULT_WAY, get_way, way_choices, ways_taking
-from musiclib.ways.base import OPENING_FIELDS
+from musiclib.ways import DEFAULT_WAY, way_choices
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
@@ -955,7 +954,6 @@ class GenerationRequestSerializer(serializers.Serializer):
                     {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
                 )
         attrs["checkpoint_object"] = checkpoint
-        self._validate_fields_apply(attrs, checkpoint)
         with service_errors():
             opening = services.generation_prime_build(
                 checkpoint=checkpoint,
@@ -965,58 +963,6 @@ class GenerationRequestSerializer(serializers.Serializer):
         if opening.max_length is not None:
             attrs["max_length"] = opening.max_length
         return attrs
-
-    def _validate_fields_apply(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
-        """A field the run's way does not take is a 400 naming it, the ways that take it and
-        what this run opens with. Fields with defaults (max_length, grammar) are left alone:
-        `seconds` replaces max_length, and a way that always masks ignores grammar. meter,
-        key and opening are written into `prime`, so their refusal is prime's."""
-        run = checkpoint.run
-        caps = get_way(run.way).capabilities
-        for field in OPTIONAL_FIELDS:
-            if _given(attrs.get(field)) and field not in caps.generation_fields:
-                given = [f for f in OPENING_TEXT_FIELDS if _given(attrs.get(f))]
-                key = "prime" if field in OPENING_TEXT_FIELDS else field
-                what = "/".join(given) if key == "prime" else field
-                takers = ways_taking(field)
-                raise serializers.ValidationError(
-                    {
-                        key: [
-                            f"{what} is for {_way_nouns(takers)}-way runs; run {run.pk} is "
-                            f"{run.get_way_display()}: {_openings(caps)}."
-                        ]
-                    }
-                )
-
-
-# The request fields a way may not take (those of its openings, and `seconds`), checked in
-# this order (`primer_bars` last: given with a primer, the primer is the field to name); and
-# those that write `prime`.
-_OPENING = dict.fromkeys(
-    f for names in OPENING_FIELDS.values() for f in names if f != "primer_bars"
-)
-OPTIONAL_FIELDS = (*_OPENING, "seconds", "primer_bars")
-OPENING_TEXT_FIELDS = (*OPENING_FIELDS["text"], *OPENING_FIELDS["header"])
-
-
-def _given(value: Any) -> bool:
-    return value not in (None, "")
-
-
-def _way_nouns(ways: list) -> str:
-    """ "ABC", "ABC- and MIDI" (for "…-way runs")."""
-    nouns = [way.noun for way in ways] or ["no"]
-    return nouns[0] if len(nouns) == 1 else "- and ".join(nouns)
-
-
-def _openings(caps) -> str:
-    """What a run of this way may open with, in request fields: "give prime or primer_tune"."""
-    names = [
-        "/".join(f for f in fields if f != "primer_bars")
-        for kind, fields in OPENING_FIELDS.items()
-        if kind in caps.openings
-    ]
-    return f"give {' or '.join(names)}" if names else "its pieces open by themselves"
 
 
 class AllowanceSerializer(serializers.Serializer):

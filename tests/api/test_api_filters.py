@@ -180,7 +180,7 @@ def test_tunes_and_runs_filter_by_their_own_fields(anon, world):
 
 def test_once_pieces_are_evaluated_they_show_their_scores_and_sort_by_novelty(anon, world):
     relation = selectors.evaluation_relation()
-    assert relation == "evaluation" and selectors.novelty_field() == "novelty"
+    assert relation == "evaluation" and selectors.novelty_field() == "evaluation__novelty"
     from generator.models import Piece
 
     Evaluation = Piece._meta.get_field(relation).related_model
