@@ -15,7 +15,8 @@
 #                                alone.
 #   TEST_FAST=1 scripts/test.sh  (make test-fast) the library beside the site's unit tests: no
 #                              test marked slow, integration, browser or serial.
-#   scripts/test.sh ARGS...    one `python -m pytest ARGS...` (add `-n 2` to spread it).
+#   scripts/test.sh ARGS...    one `python -m pytest ARGS...` (add `-n 2` to spread it, with
+#                              `-m "not serial"`: those restart the servers under the others).
 #
 # The library's output is kept in test-artifacts/library.log and printed when the site's
 # tests are done. Extra options for every pytest: PYTEST_ADDOPTS="--durations=30". Exits

@@ -165,8 +165,9 @@ def _test_settings(media_root: Path, request: pytest.FixtureRequest) -> Iterator
 
 # --- rows built once per module --------------------------------------------------------------
 def once_per_module(fixture_function):
-    """Marks a module-scoped fixture whose rows live in `module_transaction`: a transactional
-    test (or one with a live server or a worker) that asks for it is refused at collection."""
+    """Marks a module-scoped fixture whose rows live in `module_transaction`: a module whose
+    tests use it and that holds a transactional test (transaction=True, a live server or a
+    worker) is refused at collection."""
     fixture_function.once_per_module = True
     return fixture_function
 

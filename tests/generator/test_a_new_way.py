@@ -90,6 +90,7 @@ def test_a_new_ways_piece_offers_only_its_text_and_shows_no_notation(client, toy
     assert "badge-parses" not in html and "badge-valid" not in html
 
 
+@pytest.mark.slow
 def test_a_new_way_imports_trains_and_generates_through_the_shared_spine(toy):
     from generator.services import (
         corpus_get_or_create,
