@@ -355,7 +355,7 @@ class GenerateForm(forms.Form):
 
     def _only_fields_that_apply(self, data: dict, run) -> None:
         """Without the page's script every field shows: what does not apply to the chosen
-        model is ignored where it holds a default, and refused where it was filled in."""
+        model is ignored where it holds a default (the service refuses the rest)."""
         try:
             way = get_way(run.way)
         except ValueError:
@@ -372,14 +372,8 @@ class GenerateForm(forms.Form):
             and "max_length" not in self.errors
         ):
             self.add_error("max_length", "Give a length.")
-        starts = caps.starts_from(without=("text",))  # the page has no field for a raw prime
-        for name, what in REFUSED_WHERE_NOT_APPLICABLE.items():
-            if data.get(name) not in (None, "") and name not in fields:
-                self.add_error(
-                    name,
-                    f"{what} is for {self.fields[name].ways} runs; this model's way is "
-                    f"{way.label}: {starts}.",
-                )
+        # A filled-in field the way does not take is refused by generation_prime_build, on
+        # its field and in the words the API uses too.
 
     def prime(self) -> str:
         """The prime the job stores: `M:<meter>\\nL:<unit>\\nK:<key>\\n<opening>` as far as

@@ -41,11 +41,14 @@ PIECE_CARD_DEFERRED = (
 RUN_DEFERRED = ("vocab", "data_stats")
 
 
-# --- evaluation (another app adds it later) ------------------------------------------------
+# --- evaluation ---------------------------------------------------------------------------
+# The evaluation app judges generator's pieces, so generator never imports it: these reads
+# find its one-to-one `Piece.evaluation` and its survey answers through Django's registry by
+# name. A site that leaves the evaluation app out still serves pages (no scores, no ratings).
 
 
 def evaluation_relation() -> str | None:
-    """The name of the one-to-one from a piece to its evaluation, once that app adds one."""
+    """The name of the one-to-one from a piece to its evaluation (the evaluation app's)."""
     try:
         field = Piece._meta.get_field("evaluation")
     except FieldDoesNotExist:
@@ -68,7 +71,7 @@ def _evaluation_score_field(candidates: tuple[str, ...]) -> str | None:
 
 
 def novelty_field() -> str | None:
-    return _evaluation_score_field(("novelty", "novelty_index", "novelty_score"))
+    return _evaluation_score_field(("novelty",))
 
 
 RATING = "mean_rating"  # the annotation `piece_list` adds once listeners have rated pieces

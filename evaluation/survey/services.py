@@ -414,3 +414,38 @@ def survey_responses_csv(*, survey: Survey) -> str:
 def _csv_safe(text: str) -> str:
     """Free text that a spreadsheet will not run as a formula (a leading =, +, - or @)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def piece_survey_summary(*, piece: Piece) -> dict[str, Any] | None:
+    """What listeners said of one generated piece across every survey that played it: the
+    number of ratings, clips and listeners, mean liking, coherence and confidence with 95 %
+    intervals, and the share who took it for a person's (`judged_human`). None while no
+    listener has rated it. Shown as the piece's `survey` in the API."""
+    rows = [
+        {
+            "clip": token,
+            "is_human": False,  # a generated piece's clip is never a person's
+            "says_human": origin == Origin.HUMAN,
+            "confidence": confidence,
+            "liking": liking,
+            "coherence": coherence,
+            "listener": listener_id,
+        }
+        for token, origin, confidence, liking, coherence, listener_id in (
+            SurveyResponse.objects.filter(clip__piece=piece)
+            .order_by("pk")
+            .values_list("clip__token", "origin", "confidence", "liking", "coherence", "listener")
+        )
+    ]
+    if not rows:
+        return None
+    summary = survey_stats.group_summary(rows)
+    return {
+        "ratings": summary["n"],
+        "clips": summary["clips"],
+        "listeners": summary["listeners"],
+        "liking": summary["liking"],
+        "coherence": summary["coherence"],
+        "confidence": summary["confidence"],
+        "judged_human": summary["judged_human"],
+    }

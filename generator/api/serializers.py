@@ -8,14 +8,13 @@ Extension points
 - Evaluation scores: a piece's `evaluation` is filled from the one-to-one `evaluation`
   relation as soon as the evaluation app adds it (looked up with getattr, so this module
   works before it lands).
-- Survey results and any later per-piece section: register a function with
-  `register_piece_section("survey", fn)` (e.g. in the survey app's `AppConfig.ready`);
-  `fn(piece)` returns a JSON-able dict or None and appears as the piece's `survey` field.
+- Survey results and any later per-piece section of a piece's detail: the app that owns
+  them registers a function with `generator.sections.register_piece_section("survey", fn)`
+  in its `AppConfig.ready` (the survey does); `fn(piece)` returns a JSON-able dict or None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -38,10 +37,10 @@ from generator.models import (
     Tune,
 )
 from generator.presenters import piece_downloads, tune_downloads
+from generator.sections import piece_section
 from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
 from generator.services.primes import prime_split
-from musiclib.ways import DEFAULT_WAY, get_way, way_choices, ways_taking
-from musiclib.ways.base import OPENING_FIELDS
+from musiclib.ways import DEFAULT_WAY, way_choices
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 API_NAMESPACE = "api_v1"
@@ -64,22 +63,6 @@ PRIME_FIELDS = (
     "prime_audio",
     "seconds",
 )
-
-# --- extension point: extra sections of a piece -----------------------------------------------
-
-PieceSection = Callable[[Piece], "dict[str, Any] | None"]
-PIECE_SECTIONS: dict[str, PieceSection] = {}
-KNOWN_PIECE_SECTIONS = ("survey",)
-
-
-def register_piece_section(name: str, fn: PieceSection) -> None:
-    """Fill a piece's `name` field (one of KNOWN_PIECE_SECTIONS) with `fn(piece)`.
-
-    A section is declared in the schema before the app that fills it exists, so clients can
-    rely on the field being there (null until the app registers)."""
-    if name not in KNOWN_PIECE_SECTIONS:
-        raise ValueError(f"unknown piece section {name!r}; add it to KNOWN_PIECE_SECTIONS")
-    PIECE_SECTIONS[name] = fn
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -630,7 +613,6 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
     evaluation = serializers.SerializerMethodField()
     novelty = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
-    survey = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
     job_url = serializers.SerializerMethodField()
@@ -663,7 +645,6 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
             "evaluation",
             "novelty",
             "rating",
-            "survey",
             "created_at",
             "url",
             "web_url",
@@ -701,24 +682,12 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
         return self._evaluation(obj)
 
     def get_novelty(self, obj: Piece) -> float | None:
-        return _score(self._evaluation(obj), ("novelty", "novelty_index", "novelty_score"))
+        return _score(self._evaluation(obj), ("novelty",))
 
     def get_rating(self, obj: Piece) -> float | None:
         """Mean overall liking (1-5) from listeners, when the piece was in a survey."""
         rating = getattr(obj, "mean_rating", None)
         return round(float(rating), 3) if rating is not None else None
-
-    @extend_schema_field(
-        {
-            "type": "object",
-            "nullable": True,
-            "additionalProperties": True,
-            "description": "Survey results of the piece; null until the survey app fills them.",
-        }
-    )
-    def get_survey(self, obj: Piece) -> dict[str, Any] | None:
-        fn = PIECE_SECTIONS.get("survey")
-        return fn(obj) if fn is not None else None
 
     def get_url(self, obj: Piece) -> str:
         return api_url(self.request, "piece-detail", obj.pk)
@@ -743,15 +712,32 @@ class PieceSerializer(ContextMixin, serializers.ModelSerializer):
 class PieceDetailSerializer(PieceSerializer):
     validity_detail = serializers.JSONField(read_only=True)
     primer = serializers.SerializerMethodField()
+    survey = serializers.SerializerMethodField()
 
     class Meta(PieceSerializer.Meta):
-        fields = [*PieceSerializer.Meta.fields, "text", "validity_detail", "primer"]
+        fields = [*PieceSerializer.Meta.fields, "text", "validity_detail", "primer", "survey"]
         read_only_fields = fields
 
     @extend_schema_field(PrimerSourceSerializer(allow_null=True))
     def get_primer(self, obj: Piece) -> dict[str, Any] | None:
         """Where the opening of the piece came from: null without a MIDI primer."""
         return primer_of(obj.job)
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": True,
+            "description": (
+                "What listeners said of the piece in blind surveys: how many rated it, "
+                "their mean liking and coherence (1-5, with 95 % intervals) and the share "
+                "who took it for a person's; null while no listener has rated it."
+            ),
+        }
+    )
+    def get_survey(self, obj: Piece) -> dict[str, Any] | None:
+        fn = piece_section("survey")
+        return fn(obj) if fn is not None else None
 
 
 # --- generation ------------------------------------------------------------------------------
@@ -968,7 +954,6 @@ class GenerationRequestSerializer(serializers.Serializer):
                     {"run": [f"Run {run_id} has no checkpoint yet: wait for its first epoch."]}
                 )
         attrs["checkpoint_object"] = checkpoint
-        self._validate_fields_apply(attrs, checkpoint)
         with service_errors():
             opening = services.generation_prime_build(
                 checkpoint=checkpoint,
@@ -978,58 +963,6 @@ class GenerationRequestSerializer(serializers.Serializer):
         if opening.max_length is not None:
             attrs["max_length"] = opening.max_length
         return attrs
-
-    def _validate_fields_apply(self, attrs: dict[str, Any], checkpoint: Checkpoint) -> None:
-        """A field the run's way does not take is a 400 naming it, the ways that take it and
-        what this run opens with. Fields with defaults (max_length, grammar) are left alone:
-        `seconds` replaces max_length, and a way that always masks ignores grammar. meter,
-        key and opening are written into `prime`, so their refusal is prime's."""
-        run = checkpoint.run
-        caps = get_way(run.way).capabilities
-        for field in OPTIONAL_FIELDS:
-            if _given(attrs.get(field)) and field not in caps.generation_fields:
-                given = [f for f in OPENING_TEXT_FIELDS if _given(attrs.get(f))]
-                key = "prime" if field in OPENING_TEXT_FIELDS else field
-                what = "/".join(given) if key == "prime" else field
-                takers = ways_taking(field)
-                raise serializers.ValidationError(
-                    {
-                        key: [
-                            f"{what} is for {_way_nouns(takers)}-way runs; run {run.pk} is "
-                            f"{run.get_way_display()}: {_openings(caps)}."
-                        ]
-                    }
-                )
-
-
-# The request fields a way may not take (those of its openings, and `seconds`), checked in
-# this order (`primer_bars` last: given with a primer, the primer is the field to name); and
-# those that write `prime`.
-_OPENING = dict.fromkeys(
-    f for names in OPENING_FIELDS.values() for f in names if f != "primer_bars"
-)
-OPTIONAL_FIELDS = (*_OPENING, "seconds", "primer_bars")
-OPENING_TEXT_FIELDS = (*OPENING_FIELDS["text"], *OPENING_FIELDS["header"])
-
-
-def _given(value: Any) -> bool:
-    return value not in (None, "")
-
-
-def _way_nouns(ways: list) -> str:
-    """ "ABC", "ABC- and MIDI" (for "…-way runs")."""
-    nouns = [way.noun for way in ways] or ["no"]
-    return nouns[0] if len(nouns) == 1 else "- and ".join(nouns)
-
-
-def _openings(caps) -> str:
-    """What a run of this way may open with, in request fields: "give prime or primer_tune"."""
-    names = [
-        "/".join(f for f in fields if f != "primer_bars")
-        for kind, fields in OPENING_FIELDS.items()
-        if kind in caps.openings
-    ]
-    return f"give {' or '.join(names)}" if names else "its pieces open by themselves"
 
 
 class AllowanceSerializer(serializers.Serializer):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.errors import ServiceError
-from musiclib.ways import get_way
+from musiclib.ways import get_way, ways_taking
 from musiclib.ways.abc_text import default_unit_length
 
 from ..models import Checkpoint, TrainingRun, Tune
@@ -191,6 +191,19 @@ def _refuse(problems: list[ServiceError]) -> None:
         raise ServiceError.of(problems)
 
 
+# The request fields that say how pieces begin, in words, for refusals.
+FIELD_WORDS = {
+    "prime": "a prime (the opening as text)",
+    "meter": "a meter",
+    "key": "a key",
+    "opening": "opening notes",
+    "primer_tune": "a primer from a corpus piece",
+    "primer_midi": "a primer from a MIDI file",
+    "seconds": "a length in seconds",
+    "prime_audio": "an opening recording",
+}
+
+
 def generation_prime_build(
     *,
     checkpoint: Checkpoint,
@@ -249,29 +262,31 @@ def generation_prime_build(
             "give a primer, or prime/meter/key/opening, not both", field=primer_field
         )
 
-    # What the run's way takes.
+    # What the run's way takes: one rule, here, for the generate page and the API alike.
     caps = get_way(run.way).capabilities
-    by_seconds, recording = caps.length == "seconds", "recording" in caps.openings
-    audio = by_seconds or recording
-    for name, value, takes in (
-        ("seconds", seconds, by_seconds),
-        ("prime_audio", prime_audio, recording),
-    ):
-        if value is not None and not takes:
-            raise ServiceError(
-                f"{name} is for audio-way runs; run {run.pk} is {run.get_way_display()}",
+    audio = caps.length == "seconds" or "recording" in caps.openings
+    asked = (
+        ("prime_audio", prime_audio),
+        ("primer_tune", primer_tune),
+        ("primer_midi", primer_midi),
+        ("seconds", seconds),
+        ("prime", prime),
+        ("meter", meter),
+        ("key", key),
+        ("opening", opening),
+    )
+    for name, value in asked:
+        if value in (None, "") or name in caps.generation_fields:
+            continue
+        takers = " and ".join(w.noun for w in ways_taking(name)) or "no"
+        problems.append(
+            ServiceError(
+                f"{FIELD_WORDS[name]} is for {takers} runs; run {run.pk} is "
+                f"{run.get_way_display()}: {caps.starts_from()}.",
                 field=name,
             )
-    if recording and given and not {"text", "header"} & caps.openings:
-        raise ServiceError(
-            "an audio-way run continues a recording: give prime_audio", field="prime"
         )
-    if "header" not in caps.openings and (header := [f for f in given if f != "prime"]):
-        raise ServiceError(
-            "meter, key and opening notes are for ABC runs; a MIDI run starts from a corpus "
-            "piece or a MIDI file",
-            field=header[0],
-        )
+    _refuse(problems)
     if not run.vocab:
         raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
 

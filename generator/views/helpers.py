@@ -94,17 +94,11 @@ def validity_badge(piece: Piece) -> dict[str, str] | None:
 
 
 def novelty_of(piece: Piece) -> float | None:
-    """The evaluation app's novelty score, once it exists (getattr: it may not yet)."""
+    """The evaluation app's novelty score of the piece, None until it is evaluated."""
     if selectors.evaluation_relation() is None:
         return None
-    evaluation = getattr(piece, "evaluation", None)
-    if evaluation is None:
-        return None
-    for name in ("novelty", "novelty_index", "novelty_score"):
-        value = getattr(evaluation, name, None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
+    value = getattr(getattr(piece, "evaluation", None), "novelty", None)
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def likely_copy(piece: Piece) -> bool:

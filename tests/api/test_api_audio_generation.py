@@ -58,11 +58,11 @@ def test_a_file_that_is_not_audio_is_a_400_on_prime_audio_and_writes_nothing(ano
 def test_an_abc_prime_on_an_audio_run_is_a_400(anon, audio_run):
     body = {"run": audio_run.pk, "meter": "6/8", "key": "D"}
     error = assert_error(anon.post("/api/v1/generate/", body, format="json"), 400)
-    assert "prime_audio" in error["fields"]["prime"][0]
+    assert "it starts from a recording" in error["fields"]["meter"][0]
 
 
 def test_seconds_on_an_abc_run_is_a_400(anon, world):
     body = {"run": world.run.pk, "seconds": 5}
     error = assert_error(anon.post("/api/v1/generate/", body, format="json"), 400)
     assert list(error["fields"]) == ["seconds"]
-    assert "audio-way runs" in error["fields"]["seconds"][0]
+    assert "for audio runs" in error["fields"]["seconds"][0]

@@ -94,7 +94,7 @@ def test_a_bad_primer_field_is_a_400_naming_it(anon, midi, body, field, message)
 def test_a_primer_for_an_abc_run_is_a_400(anon, world, midi):
     body = {"run": world.run.pk, "primer_tune": midi.tunes[0].pk}
     error = assert_error(anon.post("/api/v1/generate/", body, format="json"), 400, "invalid")
-    assert "for MIDI-way runs" in error["fields"]["primer_tune"][0]
+    assert "for MIDI runs" in error["fields"]["primer_tune"][0]
 
 
 def test_a_tune_with_symbols_the_model_never_saw_is_a_400_naming_them(anon):

@@ -117,14 +117,14 @@ def test_the_download_links_serve_the_files(anon, world):
     assert abc.status_code == 200 and abc.content.decode() == piece.text
 
 
-def test_scores_and_survey_are_null_until_their_apps_fill_them(anon, world, monkeypatch):
-    from generator.api import serializers
+def test_scores_and_survey_are_null_until_the_piece_is_evaluated_or_rated(anon, world, monkeypatch):
+    from generator import sections
 
     piece = make_piece(world.job)
     body = anon.get(f"/api/v1/pieces/{piece.pk}/").json()
     assert body["evaluation"] is None and body["novelty"] is None and body["rating"] is None
     assert body["survey"] is None
-    monkeypatch.setitem(serializers.PIECE_SECTIONS, "survey", lambda p: {"votes": p.pk % 7})
+    monkeypatch.setitem(sections.PIECE_SECTIONS, "survey", lambda p: {"votes": p.pk % 7})
     body = anon.get(f"/api/v1/pieces/{piece.pk}/").json()
     assert body["survey"] == {"votes": piece.pk % 7}
 
@@ -132,7 +132,7 @@ def test_scores_and_survey_are_null_until_their_apps_fill_them(anon, world, monk
 def test_a_registered_section_must_be_declared_first():
     import pytest
 
-    from generator.api.serializers import register_piece_section
+    from generator.sections import register_piece_section
 
     with pytest.raises(ValueError, match="unknown piece section"):
         register_piece_section("horoscope", lambda piece: None)

@@ -77,3 +77,19 @@ def test_before_any_listener_rates_a_piece_the_rating_sort_says_it_falls_back(cl
     assert "No ratings have been collected yet: showing the newest first" in (
         response.content.decode()
     )
+
+
+def test_a_rated_pieces_api_detail_says_what_its_listeners_said(client):
+    survey = make_survey(tunes=3, pieces=2, render=False)
+    rated, unrated = (c.piece for c in survey.clips.filter(piece__isnull=False).order_by("pk"))
+    _rate(survey, {rated.pk: [2, 4, 3]})
+
+    body = client.get(f"/api/v1/pieces/{rated.pk}/").json()
+    said = body["survey"]
+    assert said["ratings"] == 3 and said["listeners"] == 3 and said["clips"] == 1
+    assert said["liking"]["mean"] == pytest.approx(3.0)
+    assert said["judged_human"]["k"] == 0 and said["judged_human"]["n"] == 3
+    assert client.get(f"/api/v1/pieces/{unrated.pk}/").json()["survey"] is None
+    # Lists stay one query whatever their length: the survey is in the detail only.
+    listed = client.get("/api/v1/pieces/").json()["results"]
+    assert listed and all("survey" not in row for row in listed)

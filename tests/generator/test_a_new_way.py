@@ -49,7 +49,8 @@ def test_the_generate_page_shows_only_the_fields_of_a_new_ways_model(client, toy
     data = {"checkpoint": checkpoint.pk, "temperature": "1", "max_length": "24", "top_k": "0"}
     refused = client.post(reverse("generate"), {**data, "count": "1", "meter": "6/8"})
     assert refused.context["form"].errors["meter"] == [
-        "A meter is for ABC runs; this model's way is Toy words: it starts on its own."
+        f"A meter is for ABC runs; run {checkpoint.run_id} is Toy words: it starts from its "
+        "own text."
     ]
     # The grammar box is ticked by default: a way without grammar ignores it.
     made = client.post(reverse("generate"), {**data, "count": "1", "grammar": "on"})

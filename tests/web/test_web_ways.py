@@ -113,7 +113,8 @@ def test_without_script_a_filled_in_field_the_model_does_not_use_is_refused(clie
     response = client.post(reverse("generate"), form(checkpoint, meter="6/8", key="D"))
     errors = response.context["form"].errors
     assert errors["meter"] == [
-        "A meter is for ABC runs; this model's way is Audio frames: it starts from a recording."
+        f"A meter is for ABC runs; run {checkpoint.run_id} is Audio frames: it starts from a "
+        "recording."
     ]
     assert "A key is for ABC runs" in errors["key"][0]
     response = client.post(reverse("generate"), form(world.checkpoint, seconds="3"))
@@ -161,15 +162,15 @@ def test_the_api_refuses_a_field_the_runs_way_does_not_take_and_says_who_takes_i
     error = api.post("/api/v1/generate/", body, format="json").json()["error"]
     assert error["fields"] == {
         "primer_tune": [
-            f"primer_tune is for MIDI-way runs; run {run.pk} is Audio frames: give prime_audio."
+            f"A primer from a corpus piece is for MIDI runs; run {run.pk} is Audio frames: it "
+            "starts from a recording."
         ]
     }
     body = {"run": midi.run.pk, "meter": "6/8", "key": "D"}
     error = api.post("/api/v1/generate/", body, format="json").json()["error"]
+    starts = "it starts from its own text or a corpus piece or a MIDI file."
     assert error["fields"] == {
-        "prime": [
-            f"meter/key is for ABC-way runs; run {midi.run.pk} is MIDI notes: give prime or "
-            "primer_tune or primer_midi."
-        ]
+        "meter": [f"A meter is for ABC runs; run {midi.run.pk} is MIDI notes: {starts}"],
+        "key": [f"A key is for ABC runs; run {midi.run.pk} is MIDI notes: {starts}"],
     }
     assert GenerationJob.objects.count() == jobs
