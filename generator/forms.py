@@ -34,16 +34,17 @@ DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
 IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "primer_bars")
-REFUSED_WHERE_NOT_APPLICABLE = {
-    # field: what it is, in a sentence
-    "meter": "A meter",
-    "key": "A key",
-    "opening": "Opening notes",
-    "primer_tune": "A primer from a corpus piece",
-    "primer_midi": "A primer from a MIDI file",
-    "seconds": "A length in seconds",
-    "prime_audio": "An opening recording",
-}
+# Fields that, filled in for a model whose way does not take them, are refused (by
+# services.generation_prime_build, which words the refusal for the page and the API alike).
+REFUSED_WHERE_NOT_APPLICABLE = (
+    "meter",
+    "key",
+    "opening",
+    "primer_tune",
+    "primer_midi",
+    "seconds",
+    "prime_audio",
+)
 
 COMMON_METERS = ["6/8", "4/4", "C", "C|", "2/4", "3/4", "9/8", "12/8", "3/2"]
 COMMON_KEYS = [
