@@ -39,7 +39,7 @@ format: setup
 architecture: setup
 	$(VENV)/bin/python scripts/architecture.py
 
-## prod: production profile (gunicorn + separate Celery workers); ROLE=all|web|gpu|default
+## prod: production profile (gunicorn + separate Celery workers); ROLE=all|web|train|sample|default|beat
 prod: setup
 	@scripts/prod.sh $(ROLE)
 

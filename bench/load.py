@@ -6,9 +6,9 @@ PostgreSQL while a training run is going in a Celery worker; against one visitor
 Self-contained and bounded: it starts scripts/services.sh (PostgreSQL, Redis) unless they
 already run, makes its own database (dropped at the end) and media folder, migrates,
 collects static files, seeds a corpus of 40 O'Neill tunes, a finished run and --pieces
-pieces, queues a tiny training run of many epochs, starts one Celery worker (queues gpu and
-default) and gunicorn (DEBUG=0, the production settings) on a free port, and waits for
-/health/ to say the database, broker and worker answer. Then, in this one run:
+pieces, queues a tiny training run of many epochs, starts one Celery worker (queues
+train, sample and default) and gunicorn (DEBUG=0, the production settings) on a free
+port, and waits for /health/ to say the database, broker and worker answer. Then, in this one run:
 - warm-up: every piece page the visitors will open is opened once (scores are engraved on
   first view and cached, as on the live site);
 - baseline: one visitor for --baseline-seconds;
@@ -189,8 +189,9 @@ def main() -> int:
         run_id, piece_ids = seed["run"], seed["pieces"]
         log = open(tmp / "services.log", "wb")  # noqa: SIM115 (closed with the folder)
         procs.append(subprocess.Popen(
-            [PY, "-m", "celery", "-A", "musicsite", "worker", "-Q", "gpu,default", "-c", "1",
-             "-n", "load@%h", "--without-mingle", "--without-gossip", "-l", "warning"],
+            [PY, "-m", "celery", "-A", "musicsite", "worker",
+             "-Q", "train,sample,default", "-c", "1", "-n", "load@%h",
+             "--without-mingle", "--without-gossip", "-l", "warning"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))  # fmt: skip
         procs.append(subprocess.Popen(

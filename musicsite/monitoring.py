@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 
 from generator.models import ACTIVE_STATUSES, GenerationJob, ImportJob, JobStatus, TrainingRun
 
-QUEUES = ("gpu", "default")
+QUEUES = settings.WORK_QUEUES
 RECENT_FAILURES = 20
 
 

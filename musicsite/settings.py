@@ -143,11 +143,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Training and sampling go to the `gpu` queue, which a concurrency-1 worker consumes so
-# one device trains one model at a time. On a machine without a GPU it is just a queue.
+# Queues by kind of work, each consumed by its own worker (see scripts/prod.sh):
+#   train   training runs (TensorFlow; the GPU host when there is one), concurrency 1 so one
+#           device trains one model at a time;
+#   sample  a visitor's generations (the numpy sampler, no TensorFlow), one process per core,
+#           so a generation never waits behind a training run or an import;
+#   default everything else: imports, evaluation, rendering, the recovery sweeps.
+WORK_QUEUES = ("train", "sample", "default")
 CELERY_TASK_ROUTES = {
-    "generator.tasks.training_run_task": {"queue": "gpu"},
-    "generator.tasks.generation_job_task": {"queue": "gpu"},
+    "generator.tasks.training_run_task": {"queue": "train"},
+    "generator.tasks.generation_job_task": {"queue": "sample"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Every minute, runs whose worker died (stale heartbeat) go back on the queue, so no run is

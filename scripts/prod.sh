@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Production profile (called by `make prod ROLE=...`, after `make setup`). See README.md.
 #
-#   ROLE=all      (default) one machine: both Celery workers in the background, gunicorn
+#   ROLE=all      (default) one machine: every worker and the beat in the background, gunicorn
 #   ROLE=web      gunicorn only: check --deploy, migrate (unless MIGRATE=0), collectstatic
-#   ROLE=gpu      a Celery worker for the `gpu` queue, concurrency 1 (training, sampling)
+#   ROLE=train    a Celery worker for the `train` queue, concurrency 1 (training; the GPU host)
+#   ROLE=sample   a Celery worker for the `sample` queue, $SAMPLE_CONCURRENCY (one per core)
 #   ROLE=default  a Celery worker for the `default` queue, concurrency $CELERY_CONCURRENCY (2)
+#   ROLE=beat     the Celery beat (the recovery sweeps): run exactly one in a deployment
 #
 # Every machine needs the same DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and a MEDIA_ROOT
 # on storage they share. Settings come from the environment and ./.env (see .env.example).
@@ -41,12 +43,15 @@ case "$ROLE" in
   all)
     kill_stale_workers
     stop_workers_on_exit
-    start_worker gpu gpu 1
+    start_worker train train 1
+    start_worker sample sample "${SAMPLE_CONCURRENCY:-$(nproc)}"
     start_worker default default "${CELERY_CONCURRENCY:-2}" -B -s "${MUSICSITE_VAR_DIR:-var}/celerybeat-schedule"
     web
     ;;
   web) web ;;
-  gpu) worker gpu gpu 1 ;;
+  train) worker train train 1 ;;
+  sample) worker sample sample "${SAMPLE_CONCURRENCY:-$(nproc)}" ;;
   default) worker default default "${CELERY_CONCURRENCY:-2}" ;;
-  *) fail "ROLE must be all, web, gpu or default (got '$ROLE')" ;;
+  beat) exec .venv/bin/celery -A musicsite beat -l info -s "${MUSICSITE_VAR_DIR:-var}/celerybeat-schedule" ;;
+  *) fail "ROLE must be all, web, train, sample, default or beat (got '$ROLE')" ;;
 esac

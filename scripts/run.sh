@@ -2,11 +2,12 @@
 # Start the development site (called by `make run`, after `make setup`).
 #
 # Migrates, runs `manage.py bootstrap` (staff login, default corpus, first quick run),
-# collects static files when they changed, starts two Celery workers in the background
-#   gpu@<host>:     queue `gpu`, concurrency 1 (training and sampling: one model at a time)
-#   default@<host>: queue `default`, concurrency 2 (imports, rendering, evaluation)
+# collects static files when they changed, starts three Celery workers in the background
+#   train@<host>:   queue `train`, concurrency 1 (training: one model at a time)
+#   sample@<host>:  queue `sample`, one process per core (a visitor's generations)
+#   default@<host>: queue `default`, concurrency 2 (imports, rendering, evaluation) + beat
 # and the development server on 127.0.0.1:$PORT (8000) in the foreground. Stopping the
-# server (Ctrl-C) stops the workers. Worker logs: var/log/celery-{gpu,default}.log.
+# server (Ctrl-C) stops the workers. Worker logs: var/log/celery-{train,sample,default}.log.
 # Settings come from the environment and from ./.env when present (see .env.example);
 # without any, the site uses SQLite and a filesystem broker under var/.
 set -euo pipefail
@@ -31,7 +32,8 @@ if [ ! -d "$static_root" ] || [ ! -e "$stamp" ] ||
 fi
 
 stop_workers_on_exit
-start_worker gpu gpu 1
+start_worker train train 1
+start_worker sample sample "$(nproc)"
 # -B: the default worker also runs the beat schedule (the stale-run sweep, every minute).
 start_worker default default 2 -B -s "$VAR/celerybeat-schedule"
 

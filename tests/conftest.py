@@ -39,7 +39,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 TEST_PASSWORD = "correct-horse-battery-staple"
 WORKER_READY_TIMEOUT_S = 120
-WORKER_QUEUES = ("gpu", "default")
+WORKER_QUEUES = ("train", "sample", "default")
 
 # Playwright's sync API runs an event loop in the test's thread, which makes Django refuse
 # ORM calls there ("You cannot call this from an async context"). Tests are sequential,
@@ -429,7 +429,7 @@ def _no_worker_unless_asked(request, _kept_worker: dict[str, CeleryWorker]) -> N
 def celery_worker(
     transactional_db, media_root: Path, request, _kept_worker: dict[str, CeleryWorker]
 ) -> Iterator[CeleryWorker]:
-    """A real Celery worker (queues gpu and default, concurrency 1) on the test database.
+    """A real Celery worker (queues train, sample and default, concurrency 1) on the test database.
 
     Use it with `@pytest.mark.django_db(transaction=True)` so that the worker sees the rows
     the test commits. RUN_STALE_AFTER_S is 3 in the worker. The queues are purged first.

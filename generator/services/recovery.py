@@ -122,7 +122,7 @@ def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
 # claim their row (queued → running) in a transaction, so a second message for the same row
 # is harmless; it is sent only when no message for the row is waiting or held by a worker.
 _QUEUED_TASKS = {RUN_TASK: TrainingRun, GENERATION_TASK: GenerationJob}
-_QUEUES = ("gpu", "default")
+_QUEUES = settings.WORK_QUEUES
 
 
 def _waiting_messages() -> dict[type, set[int]] | None:

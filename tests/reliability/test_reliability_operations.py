@@ -118,7 +118,7 @@ def test_the_monitoring_page_shows_workers_queues_and_recent_failures(staff_clie
     assert response.status_code == 200
     html = response.content.decode()
     assert celery_worker.name in html
-    assert "gpu" in html and "default" in html
+    assert "train" in html and "sample" in html and "default" in html
     assert "Messages waiting" in html
     assert (
         f"Generation job {world.job.pk}" in html and "The worker running this job stopped" in html
