@@ -145,7 +145,22 @@ class TrainingRunForm(forms.ModelForm):
 
     class Meta:
         model = TrainingRun
-        fields = ["name", "corpus", "way", "preset", "epochs", "seed", "config", "vocabulary"]
+        fields = [
+            "name",
+            "corpus",
+            "way",
+            "preset",
+            "epochs",
+            "seed",
+            "config",
+            "vocabulary",
+            "staff_checkpoint",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "staff_checkpoint" in self.fields and self.instance.pk:  # its own checkpoints only
+            self.fields["staff_checkpoint"].queryset = self.instance.checkpoints.order_by("epoch")
 
     def clean(self):
         """The form parses the fields (the vocabulary goes into the config); what makes a
@@ -195,10 +210,16 @@ class TrainingRunAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     actions = ["start", "cancel", "resume", "generate_from_last"]
 
+    def get_exclude(self, request, obj=None):
+        # A new run has no checkpoints to choose from yet.
+        return ["staff_checkpoint"] if obj is None else []
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [f.name for f in TrainingRun._meta.fields if f.name not in {"name"}]
+        # Staff may rename a stored run and choose the checkpoint that speaks for it.
+        editable = {"name", "staff_checkpoint"}
+        return [f.name for f in TrainingRun._meta.fields if f.name not in editable]
 
     def save_model(self, request, obj, form, change):
         if change:  # only the name of a stored run can change

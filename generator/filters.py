@@ -30,6 +30,7 @@ from .models import (
     Piece,
     TrainingRun,
     Tune,
+    valid_pieces,
     way_choices,
 )
 
@@ -122,7 +123,7 @@ class BooleanFilter(django_filters.BooleanFilter):
 
 # --- pieces: the gallery's filters ------------------------------------------------------------
 
-GALLERY_KEYS = ("way", "corpus", "run", "key", "meter", "q", "sort")
+GALLERY_KEYS = ("way", "corpus", "run", "key", "meter", "q", "epoch_samples", "sort")
 
 
 class PieceFilter(django_filters.FilterSet):
@@ -134,12 +135,16 @@ class PieceFilter(django_filters.FilterSet):
     key = text(40, help_text="Exact key, e.g. D or Ador.")
     meter = text(20, help_text="Exact meter, e.g. 6/8.")
     valid = BooleanFilter(
-        help_text="true: only valid pieces (parse, play, ≥ 90% of bars add up), as the "
-        "gallery's 'Valid only'; false: only pieces that are not valid."
+        help_text="true: only valid pieces, as the gallery's 'Valid only' (they parse and "
+        "play, and ≥ 90% of their bars add up where the way writes bars; a recording: it "
+        "decodes and is audible); false: only pieces that are not valid."
     )
     q = text(100, help_text="Search titles (case-insensitive).")
-    epoch_samples = BooleanFilter(
-        help_text="false: leave out the pieces runs make at the end of epochs."
+    epoch_samples = choice(
+        [(k, v) for k, v in selectors.EPOCH_SAMPLES.items() if k],
+        help_text="Left out (default): the pieces made on request only, as the gallery "
+        "shows; include: those and the samples runs make at epoch ends; only: the epoch "
+        "samples alone.",
     )
     sort = choice(
         list(selectors.SORTS.items()),
@@ -158,8 +163,6 @@ class PieceFilter(django_filters.FilterSet):
         filters = {k: data[k] for k in GALLERY_KEYS if data.get(k) not in (None, "")}
         if data.get("valid") is True:
             filters["valid"] = True
-        if data.get("epoch_samples") is False:
-            filters["epoch_samples"] = False
         return filters
 
     def filter_queryset(self, queryset: QuerySet[Piece]) -> QuerySet[Piece]:
@@ -167,7 +170,7 @@ class PieceFilter(django_filters.FilterSet):
         # filters, order): `queryset` is the unfiltered `selectors.piece_list()`.
         qs = selectors.piece_list(filters=self.gallery_filters())
         if self.form.cleaned_data.get("valid") is False:
-            qs = qs.exclude(parses=True, plays=True, bar_accuracy__gte=0.9)
+            qs = qs.exclude(valid_pieces())
         qs, used = piece_cursor_queryset(qs, self.form.cleaned_data.get("sort") or None)
         if self.request is not None:
             self.request.piece_sort = used

@@ -79,6 +79,11 @@ class GalleryFilterForm(forms.Form):
     key = forms.ChoiceField(label="Key", required=False)
     meter = forms.ChoiceField(label="Meter", required=False)
     valid = forms.BooleanField(label="Valid only", required=False)
+    epoch_samples = forms.ChoiceField(
+        label="Show",
+        required=False,
+        choices=list(selectors.EPOCH_SAMPLES.items()),
+    )
     sort = forms.ChoiceField(label="Sort by", required=False, choices=list(selectors.SORTS.items()))
 
     def __init__(self, data=None, *args, **kwargs):

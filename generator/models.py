@@ -41,6 +41,35 @@ class JobStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
+# A piece is valid when it parses and plays and, for a way whose validity is notation's
+# (`Capabilities.checks_bars`), at least this share of its bars add up (0..1). A recording
+# (the audio way) is valid when its tokens decode and it is audible. `Piece.is_valid` and
+# `valid_pieces()` say the same thing, for one row and for a query: this is the one rule.
+VALID_BAR_SHARE = 0.9
+
+
+def _ways_checking_bars() -> list[str]:
+    from musiclib.ways import all_ways
+
+    return [way.name for way in all_ways() if way.capabilities.checks_bars]
+
+
+def _checks_bars(way: str) -> bool:
+    from musiclib.ways import get_way
+
+    try:
+        return get_way(way).capabilities.checks_bars
+    except ValueError:  # a way no longer registered: nothing to check its bars with
+        return False
+
+
+def valid_pieces() -> models.Q:
+    """The filter of valid pieces (the gallery's "Valid only", the API's `valid`, run
+    reports' valid shares): parses and plays, and bars that add up where the way has bars."""
+    return models.Q(parses=True, plays=True) & (
+        models.Q(bar_accuracy__gte=VALID_BAR_SHARE) | ~models.Q(way__in=_ways_checking_bars())
+    )
+
 
 class Corpus(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -158,6 +187,16 @@ class TrainingRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    staff_checkpoint = models.ForeignKey(
+        "Checkpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="chosen checkpoint",
+        help_text="The checkpoint that speaks for this run (survey clips, judged pieces). "
+        "Empty: the one with the lowest validation loss.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -176,6 +215,16 @@ class TrainingRun(models.Model):
     @property
     def last_checkpoint(self) -> Checkpoint | None:
         return self.checkpoints.order_by("-epoch").first()
+
+    @property
+    def chosen_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint that speaks for the run (its survey clips, its judged pieces):
+        the one staff chose, else the lowest validation loss (the later epoch on a tie),
+        else the last one (a run without validation losses). None before the first epoch."""
+        if self.staff_checkpoint_id is not None:
+            return self.staff_checkpoint
+        best = self.checkpoints.exclude(val_loss=None).order_by("val_loss", "-epoch").first()
+        return best or self.last_checkpoint
 
 
 class Checkpoint(models.Model):
@@ -267,4 +316,7 @@ class Piece(models.Model):
 
     @property
     def is_valid(self) -> bool:
-        return bool(self.parses and self.plays and (self.bar_accuracy or 0) >= 0.9)
+        """See `valid_pieces()`: the same rule for one piece."""
+        if not (self.parses and self.plays):
+            return False
+        return not _checks_bars(self.way) or (self.bar_accuracy or 0) >= VALID_BAR_SHARE

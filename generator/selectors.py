@@ -14,7 +14,7 @@ from typing import Any
 from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, F, FloatField, OuterRef, QuerySet, Subquery
 
 from .models import (
     Checkpoint,
@@ -25,6 +25,7 @@ from .models import (
     Piece,
     TrainingRun,
     Tune,
+    valid_pieces,
 )
 
 # Columns a piece card never shows: left in the database until a piece page asks.
@@ -140,13 +141,19 @@ def _text(filters: Mapping[str, Any], name: str) -> str:
     return str(value).strip() if value not in (None, "") else ""
 
 
-def piece_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Piece]:
-    """Generated pieces for gallery cards, filtered and sorted.
+# Which pieces the gallery shows: those the site made on request (the default: what a
+# visitor or staff asked for), the samples runs make at epoch ends (mostly invalid early in
+# training; every run page shows them on its timeline), or both.
+EPOCH_SAMPLES = {
+    "": "Pieces made on request",
+    "include": "Training samples too",
+    "only": "Training samples only",
+}
 
-    filters: way, corpus (id), run (id), key, meter, valid (bool), q (title search), sort,
-    epoch_samples (bool: include the pieces runs make at epoch ends; default True).
-    """
-    filters = filters or {}
+
+def piece_rows() -> QuerySet[Piece]:
+    """Every piece, as cards show them: relations joined, heavy columns deferred, the rating
+    annotated. No gallery filter or default applies (`piece_list` adds them)."""
     qs = Piece.objects.select_related("run", "run__corpus", "checkpoint")
     relation = evaluation_relation()
     if relation:
@@ -154,6 +161,23 @@ def piece_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Piece]:
     qs = qs.defer(*PIECE_CARD_DEFERRED)
     if (rating := rating_expression()) is not None:
         qs = qs.annotate(**{RATING: rating})
+    return qs
+
+
+def piece_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Piece]:
+    """Generated pieces for gallery cards, filtered and sorted.
+
+    filters: way, corpus (id), run (id), key, meter, valid (bool: `models.valid_pieces`),
+    q (title search), sort, epoch_samples (a key of EPOCH_SAMPLES: "" or absent, the pieces
+    made on request; "include", those and the runs' epoch samples; "only", epoch samples).
+    """
+    filters = filters or {}
+    qs = piece_rows()
+    samples = _text(filters, "epoch_samples")
+    if samples == "only":
+        qs = qs.filter(job__is_epoch_sample=True)
+    elif samples != "include":
+        qs = qs.filter(job__is_epoch_sample=False)
     if way := _text(filters, "way"):
         qs = qs.filter(way=way)
     if corpus := filters.get("corpus"):
@@ -165,11 +189,9 @@ def piece_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Piece]:
     if meter := _text(filters, "meter"):
         qs = qs.filter(meter=meter)
     if filters.get("valid"):
-        qs = qs.filter(parses=True, plays=True, bar_accuracy__gte=0.9)
+        qs = qs.filter(valid_pieces())
     if q := _text(filters, "q"):
         qs = qs.filter(title__icontains=q)
-    if filters.get("epoch_samples") is False:
-        qs = qs.filter(job__is_epoch_sample=False)
     return qs.order_by(*piece_ordering(filters.get("sort")).fields)
 
 
@@ -183,7 +205,7 @@ def piece_page_rows(page_qs: QuerySet[Piece]) -> list[Piece]:
     ids = list(page_qs.values_list("pk", flat=True))
     if not ids:
         return []
-    rows = {piece.pk: piece for piece in piece_list().filter(pk__in=ids).order_by()}
+    rows = {piece.pk: piece for piece in piece_rows().filter(pk__in=ids).order_by()}
     return [rows[pk] for pk in ids if pk in rows]
 
 
@@ -198,7 +220,7 @@ def piece_get(*, pk: int) -> Piece:
 
 
 def pieces_by_ids(*, ids: list[int]) -> list[Piece]:
-    return list(piece_list().filter(pk__in=ids[:200]))
+    return list(piece_rows().filter(pk__in=ids[:200]))
 
 
 def _common_values(qs: QuerySet, field: str, limit: int = 40) -> list[str]:
@@ -303,7 +325,7 @@ def run_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
 def run_epoch_samples(*, run: TrainingRun) -> list[tuple[int, list[Piece]]]:
     """The pieces a run made at its epoch ends, grouped by epoch, oldest epoch first."""
     pieces = (
-        piece_list()
+        piece_rows()
         .filter(run=run, job__is_epoch_sample=True)
         .order_by("checkpoint__epoch", "index", "pk")
     )
@@ -355,11 +377,11 @@ def job_get(*, pk: int) -> GenerationJob:
 
 
 def job_pieces(*, job: GenerationJob) -> list[Piece]:
-    return list(piece_list().filter(job=job).order_by("index", "pk"))
+    return list(piece_rows().filter(job=job).order_by("index", "pk"))
 
 
 def pieces_valid_share(qs: QuerySet[Piece]) -> dict[str, int]:
     return qs.aggregate(
         total=Count("pk"),
-        valid=Count("pk", filter=Q(parses=True, plays=True, bar_accuracy__gte=0.9)),
+        valid=Count("pk", filter=valid_pieces()),
     )

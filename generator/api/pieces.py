@@ -85,7 +85,7 @@ class PieceViewSet(GenerationMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         )
         page = self.paginate_queryset(light)
         ids = [piece.pk for piece in page]
-        rows = {p.pk: p for p in selectors.piece_list().filter(pk__in=ids).order_by()}
+        rows = {p.pk: p for p in selectors.piece_rows().filter(pk__in=ids).order_by()}
         pieces = [rows[pk] for pk in ids if pk in rows]
         data = self.get_serializer(pieces, many=True).data
         return self.get_paginated_response(data)
