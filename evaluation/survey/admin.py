@@ -15,7 +15,18 @@ class SurveyClipInline(admin.TabularInline):
     model = SurveyClip
     extra = 0
     can_delete = False
-    fields = ["token", "source", "way", "run", "piece", "corpus", "tune", "bars", "seconds"]
+    fields = [
+        "token",
+        "source",
+        "way",
+        "run",
+        "checkpoint",
+        "piece",
+        "corpus",
+        "tune",
+        "bars",
+        "seconds",
+    ]
     readonly_fields = fields
     show_change_link = False
 
@@ -31,7 +42,8 @@ class SurveyAdmin(admin.ModelAdmin):
     readonly_fields = ["build_status", "build_error", "build_report", "built_at", "created_at"]
     fieldsets = [
         (None, {"fields": ["title", "introduction", "opens_at", "closes_at", "public_results"]}),
-        ("Clips", {"fields": ["runs", "checkpoints", "corpora", "clips_per_source",
+        ("Clips", {"fields": ["runs", "checkpoints", "include_epoch_samples", "corpora",
+                              "clips_per_source",
                               "clips_per_listener", "clip_seconds", "tempo_qpm", "min_bars"]}),
         ("Questions", {"fields": ["origin_question", "liking_question", "coherence_question",
                                   "ask_comment", "comment_question"]}),

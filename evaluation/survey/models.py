@@ -39,13 +39,19 @@ class Survey(models.Model):
         "generator.TrainingRun",
         blank=True,
         related_name="surveys",
-        help_text="Generated pieces of these runs (any checkpoint) supply machine clips.",
+        help_text="Pieces generated from each run's chosen checkpoint (the one staff chose "
+        "on the run, else the lowest validation loss) supply machine clips.",
     )
     checkpoints = models.ManyToManyField(
         "generator.Checkpoint",
         blank=True,
         related_name="surveys",
-        help_text="Generated pieces of these checkpoints supply machine clips.",
+        help_text="Pieces generated from these checkpoints supply machine clips.",
+    )
+    include_epoch_samples = models.BooleanField(
+        default=False,
+        help_text="Also use the pieces runs write at the end of each epoch while training "
+        "(by default only pieces generated on request are used).",
     )
     corpora = models.ManyToManyField(
         "generator.Corpus",
@@ -54,7 +60,10 @@ class Survey(models.Model):
         help_text="Tunes of these corpora supply the human clips.",
     )
     clips_per_listener = models.PositiveIntegerField(
-        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+        default=10,
+        validators=[MinValueValidator(2), MaxValueValidator(100)],
+        help_text="Half human, half machine clips (an odd number is rounded down), in a "
+        "random order of each listener's own.",
     )
     clips_per_source = models.PositiveIntegerField(
         default=12,

@@ -63,12 +63,23 @@ def survey_build_queue(*, survey: Survey) -> Survey:
 
 def _sources(survey: Survey) -> list[tuple[str, str, list[Any]]]:
     """(label, kind, candidate rows) per run, checkpoint and corpus, in a shuffled order that
-    depends on the survey only (a rebuild draws the same pieces)."""
+    depends on the survey only (a rebuild draws the same pieces).
+
+    A run speaks through its chosen checkpoint only (`TrainingRun.chosen_checkpoint`: the
+    one staff chose, else the lowest validation loss), never through its early epochs; and
+    only pieces generated on request are used unless the survey includes epoch samples."""
     rng = random.Random(f"survey-{survey.pk}")
     sources: list[tuple[str, str, list[Any]]] = []
     playable = Q(plays=True) | Q(plays__isnull=True)
+    if not survey.include_epoch_samples:
+        playable &= Q(job__is_epoch_sample=False)
     for run in survey.runs.order_by("pk"):
-        pieces = list(Piece.objects.filter(playable, run=run).order_by("pk"))
+        checkpoint = run.chosen_checkpoint
+        pieces = (
+            list(Piece.objects.filter(playable, checkpoint=checkpoint).order_by("pk"))
+            if checkpoint is not None
+            else []
+        )
         rng.shuffle(pieces)
         sources.append((f"run {run.pk}", ClipSource.MACHINE, pieces))
     for checkpoint in survey.checkpoints.select_related("run").order_by("pk"):
@@ -147,15 +158,38 @@ def survey_build_clips(*, survey: Survey) -> Survey:
         )
         survey.refresh_from_db()
         return survey
-    status = BuildStatus.DONE if survey.clips.exists() else BuildStatus.FAILED
+    error = _build_error(survey)
     Survey.objects.filter(pk=survey.pk).update(
-        build_status=status,
-        build_error="" if status == BuildStatus.DONE else "No piece could be made into a clip.",
-        build_report={"made": made, "skipped": skipped},
+        build_status=BuildStatus.FAILED if error else BuildStatus.DONE,
+        build_error=error,
+        build_report={"made": made, "skipped": skipped, "checkpoints": _run_checkpoints(survey)},
         built_at=timezone.now(),
     )
     survey.refresh_from_db()
     return survey
+
+
+def _run_checkpoints(survey: Survey) -> dict[str, int | None]:
+    """The epoch of the checkpoint each run's clips came from ("run 5": 12), for the report."""
+    out: dict[str, int | None] = {}
+    for run in survey.runs.order_by("pk"):
+        checkpoint = run.chosen_checkpoint
+        out[f"run {run.pk}"] = checkpoint.epoch if checkpoint else None
+    return out
+
+
+def _build_error(survey: Survey) -> str:
+    """Why the built survey cannot be played fairly, or "": every listener hears as many
+    human as machine clips, so it needs both."""
+    sources = set(survey.clips.values_list("source", flat=True))
+    if ClipSource.MACHINE not in sources:
+        where = "the runs' chosen checkpoints and the checkpoints listed"
+        if not survey.include_epoch_samples:
+            where += " (pieces generated on request only: generate some, or include epoch samples)"
+        return f"No machine clips: no piece of {where} could be made into a clip."
+    if ClipSource.HUMAN not in sources:
+        return "No human clips: add a corpus whose tunes can be made into clips."
+    return ""
 
 
 # --- listeners ------------------------------------------------------------------------------
@@ -172,16 +206,17 @@ def listener_start(*, survey: Survey, experience: str = "", familiarity: str = "
         listener = Listener.objects.create(
             survey=survey, key=new_token(), experience=experience, familiarity=familiarity
         )
-        clips = listener_assign(listener=listener)
-    if not clips:
-        raise SurveyError("This survey has no clips yet.")
+        if not listener_assign(listener=listener):  # rolled back: no listener without clips
+            raise SurveyError("This survey has no clips to play yet.")
     return listener
 
 
 def listener_assign(*, listener: Listener, rng: random.Random | None = None) -> list[SurveyClip]:
-    """Give the listener the clips with the fewest responses so far (then the fewest
-    assignments, so listeners starting together spread too; remaining ties at random), and
-    play them in a random order of their own."""
+    """Give the listener as many human as machine clips: half of clips_per_listener each
+    (fewer of both when either side has fewer clips), so that guessing one answer every time
+    scores exactly 50 %. On each side, the clips with the fewest responses so far (then the
+    fewest assignments, so listeners starting together spread too; remaining ties at random).
+    They play in a random order of the listener's own."""
     rng = rng or random.SystemRandom()
     survey = listener.survey
     clips = list(
@@ -192,7 +227,10 @@ def listener_assign(*, listener: Listener, rng: random.Random | None = None) -> 
     )
     rng.shuffle(clips)  # sorted() is stable: equal counts stay in this random order
     clips.sort(key=lambda c: (c.n_responses, c.n_assigned))
-    chosen = clips[: survey.clips_per_listener]
+    human = [c for c in clips if c.source == ClipSource.HUMAN]
+    machine = [c for c in clips if c.source == ClipSource.MACHINE]
+    half = min(survey.clips_per_listener // 2, len(human), len(machine))
+    chosen = human[:half] + machine[:half]
     rng.shuffle(chosen)
     ListenerClip.objects.bulk_create(
         ListenerClip(listener=listener, clip=clip, position=i) for i, clip in enumerate(chosen)
@@ -273,7 +311,9 @@ def _clip_groups(clip: SurveyClip, labels: dict[str, str]) -> list[str]:
 
 def survey_results(*, survey: Survey) -> dict[str, Any]:
     """Everything the results page, the API and the tests show, computed from the rows."""
-    clips = list(survey.clips.select_related("run", "corpus", "checkpoint").order_by("pk"))
+    clips = list(
+        survey.clips.select_related("run", "corpus", "checkpoint", "piece__job").order_by("pk")
+    )
     labels: dict[str, str] = {}
     for clip in clips:
         if clip.run_id:
@@ -336,6 +376,7 @@ def survey_results(*, survey: Survey) -> dict[str, Any]:
     return {
         "survey": {
             "id": survey.pk,
+            "include_epoch_samples": survey.include_epoch_samples,
             "title": survey.title,
             "opens_at": survey.opens_at.isoformat(),
             "closes_at": survey.closes_at.isoformat() if survey.closes_at else None,
@@ -350,8 +391,43 @@ def survey_results(*, survey: Survey) -> dict[str, Any]:
             (level or "not stated"): value for level, value in summary["by_experience"].items()
         },
         "agreement": summary["agreement"],
+        "runs": _per_run(clips, summary["groups"], group_of),
         "clips": per_clip,
     }
+
+
+def _per_run(
+    clips: list[SurveyClip], groups: dict[str, Any], group_of: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Each run's own results (read beside the human baseline group): the checkpoint
+    epochs its clips came from, how many were epoch samples, and its group's summary."""
+    runs: dict[int, dict[str, Any]] = {}
+    for clip in clips:
+        if clip.source != ClipSource.MACHINE or clip.run_id is None:
+            continue
+        entry = runs.setdefault(
+            clip.run_id,
+            {
+                "id": clip.run_id,
+                "name": str(clip.run) if clip.run else f"run {clip.run_id}",
+                "way": clip.way,
+                "epochs": set(),
+                "clips": 0,
+                "epoch_sample_clips": 0,
+                "group": group_of[clip.token][0],
+            },
+        )
+        entry["clips"] += 1
+        if clip.checkpoint is not None:
+            entry["epochs"].add(clip.checkpoint.epoch)
+        if clip.piece is not None and clip.piece.job.is_epoch_sample:
+            entry["epoch_sample_clips"] += 1
+    out = []
+    for entry in runs.values():
+        entry["epochs"] = sorted(entry["epochs"])
+        entry["results"] = groups[entry["group"]]
+        out.append(entry)
+    return sorted(out, key=lambda e: e["id"])
 
 
 CSV_COLUMNS = [

@@ -250,6 +250,15 @@ def survey_results(request: HttpRequest, pk: int) -> HttpResponse:
             "is_staff": is_staff,
             "overall": present_group("All clips", results["overall"]),
             "groups": [present_group(k, v) for k, v in results["groups"].items()],
+            "baseline": present_group(
+                services.HUMAN_BASELINE, results["groups"].get(services.HUMAN_BASELINE)
+            )
+            if services.HUMAN_BASELINE in results["groups"]
+            else None,
+            "runs": [
+                {**run, "row": present_group(run["name"], run["results"])}
+                for run in results["runs"]
+            ],
             "by_experience": [
                 present_group(experiences.get(level, level).capitalize(), value)
                 for level, value in results["by_experience"].items()

@@ -96,16 +96,26 @@ NOUNS = [
 ]
 
 
-def piece_title(*, seed: int, meter: str, style: str = "tune") -> str:
-    """A name fixed by the seed, so a reproduced piece keeps its name. In the "tune" style
-    (ways that write tunes) it ends with the tune type its meter makes it, "(Jig)", or
-    "(Air)"; in the "plain" style (a recording has no meter) it does not
-    (`Capabilities.title_style`)."""
+def piece_title(*, seed: int, meter: str = "", key: str = "", style: str = "tune") -> str:
+    """A name fixed by the seed, so a reproduced piece keeps its name, in the style of its
+    way's corpus (`Capabilities.title_style`):
+
+    - "tune" (folk tunes): a folk name and the tune type its meter makes it, "The Foggy
+      Heron (Jig)", or "(Air)" for a meter no dance is in;
+    - "melody" (melodies such as chorale tunes, not dances): "Melody no. 214 in G minor";
+    - "recording" (sound, which has no meter or key): "Sketch no. 214";
+    - "plain": the folk name alone, "The Foggy Heron".
+    """
     rng = random.Random(seed)
     name = f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
-    if style != "tune":
-        return name
-    return f"{name} ({TUNE_TYPES.get(meter.strip(), 'Air')})"
+    number = rng.randint(1, 999)
+    if style == "tune":
+        return f"{name} ({TUNE_TYPES.get(meter.strip(), 'Air')})"
+    if style == "melody":
+        return f"Melody no. {number}" + (f" in {key.strip()}" if key.strip() else "")
+    if style == "recording":
+        return f"Sketch no. {number}"
+    return name
 
 
 def generation_job_create(
@@ -292,7 +302,12 @@ def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) ->
     """Build (unsaved) a piece with its validity and MIDI file written to storage."""
     checkpoint = job.checkpoint
     meta = way.describe(text)
-    title = piece_title(seed=seed, meter=meta.get("meter", ""), style=way.capabilities.title_style)
+    title = piece_title(
+        seed=seed,
+        meter=meta.get("meter") or "",
+        key=meta.get("key") or "",
+        style=way.capabilities.title_style,
+    )
     full = way.finish(text, title=title)
     piece = Piece(
         job=job,

@@ -99,7 +99,7 @@ class AudioWay(Way):
     capabilities = Capabilities(
         is_audio=True,  # pieces are decoded to audio when they are made, with no MIDI
         text_format="text",
-        title_style="plain",  # a recording is not a jig or a reel
+        title_style="recording",  # a recording is not a jig, a reel or an air
         openings=frozenset({"recording"}),
         length="seconds",
         tokens_per_second=FRAME_RATE,  # one token a frame

@@ -66,6 +66,7 @@ OPENING_WORDS = {
     "recording": "a recording",
 }
 LENGTH_FIELDS = {"tokens": "max_length", "seconds": "seconds"}
+TITLE_STYLES = ("tune", "melody", "recording", "plain")
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,11 @@ class Capabilities:
     checks_bars: bool = False
     # The quality targets of docs/quality.md (set on ABC tunes) apply to its run reports.
     quality_targets: bool = False
-    # Generated titles: "tune" ("The Foggy Heron (Jig)", a tune type read from the meter)
-    # or "plain" ("The Foggy Heron").
-    title_style: Literal["tune", "plain"] = "plain"
+    # Generated titles, in the style of the way's corpus: "tune" (folk tunes: "The Foggy
+    # Heron (Jig)", a tune type read from the meter), "melody" (melodies that are not dances,
+    # such as chorale tunes: "Melody no. 214 in G minor"), "recording" (sound without meter
+    # or key: "Sketch no. 214") or "plain" ("The Foggy Heron").
+    title_style: Literal["tune", "melody", "recording", "plain"] = "plain"
     # Training vocabularies a run may choose between (the `vocabulary` hyperparameter).
     vocabularies: tuple[str, ...] = ()
 
@@ -119,8 +122,8 @@ class Capabilities:
             raise ValueError("a length in seconds needs tokens_per_second")
         if self.text_format not in ("abc", "text") or self.melody not in ("abc", "events", ""):
             raise ValueError("text_format is abc or text; melody is abc, events or empty")
-        if self.title_style not in ("tune", "plain"):
-            raise ValueError(f"title_style must be tune or plain (got {self.title_style!r})")
+        if self.title_style not in TITLE_STYLES:
+            raise ValueError(f"title_style must be one of {TITLE_STYLES} (got {self.title_style!r})")
 
     @property
     def has_melody(self) -> bool:

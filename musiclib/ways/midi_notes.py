@@ -935,7 +935,7 @@ class MidiWay(Way):
         text_format="text",
         melody="events",
         checks_bars=True,
-        title_style="tune",
+        title_style="melody",  # chorale melodies and the like: not jigs and reels
         openings=frozenset({"text", "tune", "midi_file"}),
         length="tokens",
         grammar=True,

@@ -56,6 +56,7 @@ def test_a_midi_run_trains_on_the_worker_and_its_pieces_keep_rhythm(celery_worke
     )
     pieces = list(Piece.objects.filter(job=gen))
     assert len(pieces) == 4 and all(p.way == Way.MIDI for p in pieces)
+    assert all(p.title.startswith("Melody no. ") for p in pieces)  # a chorale tune is no reel
     tokens = [t for p in pieces for t in get_way("midi").tokenize(p.text)]
     pitches = {t.split("_")[0] for t in tokens if t.startswith(("n", "c"))}
     durations = {t.rsplit("_", 1)[1] for t in tokens if "_" in t}

@@ -108,6 +108,7 @@ def test_an_audio_run_trains_resumes_and_its_pieces_are_pitched_tones(melody_fol
     assert job.status == JobStatus.SUCCEEDED, job.error
     pieces = list(job.pieces.order_by("index"))
     assert [p.midi.name for p in pieces] == ["", "", "", ""]
+    assert all(p.title.startswith("Sketch no. ") for p in pieces)  # a recording, not an air
     stable = []
     for piece in pieces:
         with piece.audio.open("rb") as fh:

@@ -28,11 +28,24 @@ def audio():
     return make_audio_world()
 
 
-def test_a_recording_is_named_without_a_tune_type():
+def test_a_folk_tune_is_named_with_the_tune_type_its_meter_makes_it():
     assert piece_title(seed=3, meter="6/8", style="tune").endswith("(Jig)")
     assert piece_title(seed=3, meter="", style="tune").endswith("(Air)")
     plain = piece_title(seed=3, meter="", style="plain")
     assert "(" not in plain and piece_title(seed=3, meter="", style="tune").startswith(plain)
+
+
+def test_a_midi_melody_is_named_a_melody_in_its_key_never_a_dance():
+    title = piece_title(seed=3, meter="4/4", key="G minor", style="melody")
+    assert title.startswith("Melody no. ") and title.endswith(" in G minor")
+    assert not any(dance in title for dance in ("Reel", "Jig", "Air", "Waltz", "Polka"))
+    assert piece_title(seed=3, meter="4/4", key="G minor", style="melody") == title  # the seed's
+    assert " in " not in piece_title(seed=3, style="melody")  # no key, no key in the name
+
+
+def test_a_recording_is_named_a_sketch_without_a_tune_type_or_key():
+    title = piece_title(seed=3, meter="6/8", key="D major", style="recording")
+    assert title.startswith("Sketch no. ") and "(" not in title and "major" not in title
 
 
 def test_an_audio_piece_page_shows_no_bar_or_parse_measures(client, audio):

@@ -25,7 +25,11 @@ def test_each_built_in_way_says_what_its_pieces_are():
         False,
         False,
     )
-    assert (abc.title_style, midi.title_style, audio.title_style) == ("tune", "tune", "plain")
+    assert (abc.title_style, midi.title_style, audio.title_style) == (
+        "tune",
+        "melody",
+        "recording",
+    )
 
 
 def test_the_generation_fields_follow_from_openings_length_and_grammar():
