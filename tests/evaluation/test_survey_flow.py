@@ -115,7 +115,7 @@ def test_a_survey_that_closes_mid_way_keeps_the_answers_given_and_takes_no_more(
 
 
 def test_listeners_get_the_clips_with_the_fewest_responses():
-    survey = make_survey(render=False, tunes=6, pieces=3, clips_per_listener=3)  # 9 clips
+    survey = make_survey(render=False, tunes=3, pieces=3, clips_per_listener=2)  # 6 clips
     for _ in range(6):
         listener = services.listener_start(survey=survey)
         for assignment in listener.assignments.select_related("clip"):
@@ -125,16 +125,16 @@ def test_listeners_get_the_clips_with_the_fewest_responses():
                 answer=services.Answer("human", 3, 3, 3),
             )
     counts = Counter(SurveyResponse.objects.values_list("clip_id", flat=True))
-    assert len(counts) == 9 and set(counts.values()) == {2}  # 18 answers over 9 clips: 2 each
+    assert len(counts) == 6 and set(counts.values()) == {2}  # 12 answers over 6 clips: 2 each
 
 
 def test_each_listener_hears_their_clips_in_their_own_order():
-    survey = make_survey(render=False, tunes=6, pieces=3, clips_per_listener=9)
+    survey = make_survey(render=False, tunes=3, pieces=3, clips_per_listener=6)
     orders = {
         tuple(services.listener_start(survey=survey).assignments.values_list("clip_id", flat=True))
         for _ in range(5)
     }
-    assert len(orders) > 1  # the same 9 clips, shuffled per listener (5 equal orders: 1 in 9!⁴)
+    assert len(orders) > 1  # the same 6 clips, shuffled per listener (5 equal orders: 1 in 6!⁴)
 
 
 def test_the_database_allows_one_response_per_listener_and_clip():
