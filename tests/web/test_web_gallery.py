@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from generator.models import Piece
+from generator.models import Piece, valid_pieces
 from tests.web.builders import bulk_pieces, make_piece, make_world
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +186,61 @@ def test_an_empty_gallery_invites_you_to_generate(client, db):
     html = client.get(reverse("gallery")).content.decode()
     assert "The gallery is still quiet" in html
     assert reverse("generate") in html
+
+
+def _epoch_sample_job(world):
+    from generator.models import GenerationJob
+
+    return GenerationJob.objects.create(
+        checkpoint=world.checkpoint, seed=77, is_epoch_sample=True, status="succeeded"
+    )
+
+
+def test_the_gallery_shows_pieces_made_on_request_and_keeps_epoch_samples_behind_show(
+    client, world
+):
+    make_piece(world, title="Asked for", audio=False, midi=False)
+    make_piece(
+        world, title="Training draft", valid=False, job=_epoch_sample_job(world), audio=False
+    )
+    url = reverse("gallery")
+    first = client.get(url)
+    assert titles(first) == ["Asked for"]  # a new visitor's first gallery: no drafts
+    assert "Training samples only" in first.content.decode()  # the Show filter offers them
+    assert titles(client.get(url, {"epoch_samples": "only"})) == ["Training draft"]
+    assert set(titles(client.get(url, {"epoch_samples": "include"}))) == {
+        "Asked for",
+        "Training draft",
+    }
+
+
+def test_the_run_page_timeline_still_shows_its_epoch_samples(client, world):
+    make_piece(world, title="Training draft", job=_epoch_sample_job(world), audio=False)
+    assert "Training draft" in client.get(world.run.get_absolute_url()).content.decode()
+
+
+def test_an_empty_gallery_points_a_newcomer_to_the_training_drafts(client, world):
+    make_piece(world, title="Training draft", job=_epoch_sample_job(world), audio=False)
+    html = client.get(reverse("gallery")).content.decode()
+    assert "Nobody has asked a model for tunes yet" in html and "epoch_samples=only" in html
+
+
+def test_valid_only_keeps_audible_recordings_and_drops_silent_ones(client, world):
+    from tests.web.builders import make_audio_world
+
+    _, _, recording = make_audio_world()
+    _, _, silent = make_audio_world()
+    Piece.objects.filter(pk=silent.pk).update(plays=False)
+    make_piece(world, title="Good tune", audio=False, midi=False)
+    make_piece(world, title="Broken tune", valid=False, audio=False, midi=False)
+    valid = titles(client.get(reverse("gallery"), {"valid": "on"}))
+    assert set(valid) == {"Good tune", recording.title}  # a recording has no bars to add up
+    assert recording.is_valid and not Piece.objects.get(pk=silent.pk).is_valid
+    assert Piece.objects.filter(valid_pieces(), pk=recording.pk).exists()
+
+
+def test_a_piece_of_a_way_no_longer_registered_is_valid_by_parse_and_play_alone(world):
+    piece = make_piece(world, title="Orphan", audio=False, midi=False)
+    Piece.objects.filter(pk=piece.pk).update(way="gone", bar_accuracy=None)
+    orphan = Piece.objects.get(pk=piece.pk)
+    assert orphan.is_valid and Piece.objects.filter(valid_pieces(), pk=piece.pk).exists()
