@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_GET
 from common import charts
 from generator.models import Corpus, Piece, TrainingRun
 from musiclib.metrics import statistics as st
-from musiclib.ways import get_way
+from musiclib.ways import get_way, way_names
 
 from . import services
 from .models import EvaluationStatus, PieceEvaluation
@@ -41,7 +43,22 @@ def _vocabulary(run) -> str | None:
     return get_way(run.way).vocabulary_kind(config=run.config or {}, vocab=run.vocab or [])
 
 
+def way_registered(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A run whose way is no longer registered (removed from the registry, or a deployment
+    without it) cannot be measured: its report is a page that says so, never a 500."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
+        run = _run(pk)
+        if run.way not in way_names():
+            return render(request, "evaluation/run_report_unavailable.html", {"run": run})
+        return view(request, pk, *args, **kwargs)
+
+    return wrapped
+
+
 @require_GET
+@way_registered
 def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(pk)
     if get_way(run.way).capabilities.is_audio:  # no notes: music-vs-noise measures instead
