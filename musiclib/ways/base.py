@@ -123,7 +123,7 @@ class Capabilities:
         if self.text_format not in ("abc", "text") or self.melody not in ("abc", "events", ""):
             raise ValueError("text_format is abc or text; melody is abc, events or empty")
         if self.title_style not in TITLE_STYLES:
-            raise ValueError(f"title_style must be one of {TITLE_STYLES} (got {self.title_style!r})")
+            raise ValueError(f"title_style is one of {TITLE_STYLES} (got {self.title_style!r})")
 
     @property
     def has_melody(self) -> bool:
