@@ -9,7 +9,7 @@ from musiclib.ways import get_way, ways_taking
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 from . import selectors, services
-from .models import Tune, way_choices
+from .models import Tune, chosen_among, way_choices
 from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
 
 # The generate form's fields that say how the pieces begin (services.generation_prime_build
@@ -155,7 +155,8 @@ class GenerateForm(forms.Form):
 
     checkpoint = CheckpointChoiceField(
         label="Run and checkpoint",
-        help_text="A run's latest epoch is usually its best; earlier ones sound rougher.",
+        help_text="Each run's chosen checkpoint (its lowest validation loss, unless staff "
+        "chose another) is usually its best; earlier epochs sound rougher.",
     )
     temperature = forms.FloatField(
         label="Temperature",
@@ -270,11 +271,13 @@ class GenerateForm(forms.Form):
         self.checkpoints = {}
         widget = self.fields["checkpoint"].widget
         primer_corpora: dict[int, str] = {}
+        defaults: list[int] = []
         for run, checkpoints in selectors.generation_checkpoints():
             options = []
             fields = _generation_fields(run.way)
             if "primer_tune" in fields:
                 primer_corpora[run.corpus_id] = str(run.corpus)
+            chosen = chosen_among(run, checkpoints)
             for i, ckpt in enumerate(checkpoints):
                 self.checkpoints[ckpt.pk] = ckpt
                 widget.option_data[str(ckpt.pk)] = {
@@ -289,11 +292,14 @@ class GenerateForm(forms.Form):
                     if i == 0
                     else f"{run} · epoch {ckpt.epoch}{loss}"
                 )
+                if ckpt == chosen:
+                    label += " · chosen"
+                    defaults.append(ckpt.pk)
                 options.append((ckpt.pk, label))
             groups.append((f"{run} · {run.corpus} · {run.get_status_display()}", options))
         self.fields["checkpoint"].choices = groups
-        if groups and not self.is_bound and "checkpoint" not in self.initial:
-            self.initial["checkpoint"] = groups[0][1][0][0]
+        if defaults and not self.is_bound and "checkpoint" not in self.initial:
+            self.initial["checkpoint"] = defaults[0]  # the first run's chosen checkpoint
         self._primer_tune_choices(primer_corpora)
         for name in (*IGNORED_WHERE_NOT_APPLICABLE, *REFUSED_WHERE_NOT_APPLICABLE):
             # "ABC", "ABC and MIDI": which runs use the field, said on the page (where its

@@ -218,13 +218,23 @@ class TrainingRun(models.Model):
 
     @property
     def chosen_checkpoint(self) -> Checkpoint | None:
-        """The checkpoint that speaks for the run (its survey clips, its judged pieces):
-        the one staff chose, else the lowest validation loss (the later epoch on a tie),
-        else the last one (a run without validation losses). None before the first epoch."""
-        if self.staff_checkpoint_id is not None:
-            return self.staff_checkpoint
-        best = self.checkpoints.exclude(val_loss=None).order_by("val_loss", "-epoch").first()
-        return best or self.last_checkpoint
+        """The checkpoint that speaks for the run (its survey clips, the generate page's
+        default): see `chosen_among`. None before the first epoch."""
+        return chosen_among(self, self.checkpoints.all())
+
+
+def chosen_among(run: TrainingRun, checkpoints) -> Checkpoint | None:
+    """The run's chosen checkpoint among `checkpoints` (all of the run's): the one staff
+    chose, else the lowest validation loss (the later epoch on a tie), else the last one (a
+    run without validation losses). The one rule, for a query or a list already loaded."""
+    checkpoints = list(checkpoints)
+    for checkpoint in checkpoints:
+        if checkpoint.pk == run.staff_checkpoint_id:
+            return checkpoint
+    scored = [c for c in checkpoints if c.val_loss is not None]
+    if scored:
+        return min(scored, key=lambda c: (c.val_loss, -c.epoch))
+    return max(checkpoints, key=lambda c: c.epoch, default=None)
 
 
 class Checkpoint(models.Model):

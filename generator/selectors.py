@@ -145,9 +145,9 @@ def _text(filters: Mapping[str, Any], name: str) -> str:
 # visitor or staff asked for), the samples runs make at epoch ends (mostly invalid early in
 # training; every run page shows them on its timeline), or both.
 EPOCH_SAMPLES = {
-    "": "Pieces made on request",
-    "include": "Training samples too",
-    "only": "Training samples only",
+    "": "Requested pieces",
+    "include": "With training drafts",
+    "only": "Training drafts only",
 }
 
 

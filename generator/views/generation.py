@@ -61,9 +61,9 @@ def generate(request: HttpRequest) -> HttpResponse:
             initial["checkpoint"] = ckpt
         elif run_id := request.GET.get("run", "").strip():
             run = TrainingRun.objects.filter(pk=run_id).first() if run_id.isdigit() else None
-            last = run.last_checkpoint if run else None
-            if last is not None:
-                initial["checkpoint"] = last.pk
+            chosen = run.chosen_checkpoint if run else None
+            if chosen is not None:
+                initial["checkpoint"] = chosen.pk
         form = GenerateForm(initial=initial)
     return render(
         request,

@@ -56,6 +56,17 @@ SHOWN_APART = {
 }  # fmt: skip
 
 
+# The checkers' keys in words a musician reads; a key not here is shown as it is named.
+DETAIL_LABELS = {
+    "n_bars_checked": "Bars checked",
+    "tokens": "Length (symbols)",
+    "decoder": "Decoded with",
+    "seconds": "Seconds",
+    "rms": "Loudness (RMS)",
+    "spectral_flatness": "Noisiness (0 a pure tone, 1 noise)",
+}
+
+
 def _detail_items(detail: dict[str, Any], caps: Capabilities) -> list[tuple[str, str]]:
     """validity_detail as readable (label, value) rows; messages are listed separately, and
     the notation measures (parses, bars, notes) only where the way has them."""
@@ -63,7 +74,7 @@ def _detail_items(detail: dict[str, Any], caps: Capabilities) -> list[tuple[str,
     for key, value in (detail or {}).items():
         if key in SHOWN_APART:
             continue
-        label = key.replace("_", " ").capitalize()
+        label = DETAIL_LABELS.get(key) or key.replace("_", " ").capitalize()
         if isinstance(value, bool):
             value = "yes" if value else "no"
         elif isinstance(value, float):

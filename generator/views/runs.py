@@ -106,6 +106,7 @@ def _run_context(request: HttpRequest, run: TrainingRun) -> dict[str, Any]:
         "best": best,
         "samples": samples,
         "checkpoints": selectors.run_checkpoints(run=run),
+        "chosen_checkpoint": run.chosen_checkpoint,
         "timing": _run_timing(run),
         "progress_pct": round((run.progress or 0) * 100, 1),
         "config_rows": [

@@ -206,7 +206,7 @@ def test_the_gallery_shows_pieces_made_on_request_and_keeps_epoch_samples_behind
     url = reverse("gallery")
     first = client.get(url)
     assert titles(first) == ["Asked for"]  # a new visitor's first gallery: no drafts
-    assert "Training samples only" in first.content.decode()  # the Show filter offers them
+    assert "Training drafts only" in first.content.decode()  # the Show filter offers them
     assert titles(client.get(url, {"epoch_samples": "only"})) == ["Training draft"]
     assert set(titles(client.get(url, {"epoch_samples": "include"}))) == {
         "Asked for",

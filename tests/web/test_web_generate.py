@@ -35,14 +35,14 @@ def test_the_generate_page_offers_every_run_and_checkpoint(client, world):
     response = client.get(reverse("generate"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert f"{world.run} · latest, epoch 3" in html
+    assert f"{world.run} · latest, epoch 3" in html and "· chosen" in html
     assert f"{world.run} · epoch 1" in html
     assert 'name="temperature"' in html and 'value="0.9"' in html
     assert "<label" in html and 'for="id_opening"' in html
     assert "12 pieces an hour" in html or "pieces an hour" in html
 
 
-def test_a_run_link_preselects_its_latest_checkpoint(client, world):
+def test_a_run_link_preselects_its_chosen_checkpoint(client, world):
     html = client.get(reverse("generate"), {"run": world.run.pk}).content.decode()
     assert f'value="{world.checkpoint.pk}" selected' in html
 
