@@ -301,12 +301,22 @@ def response_record(
 # --- results --------------------------------------------------------------------------------
 
 
+def way_label(name: str) -> str:
+    """A way's name for people ("Text (ABC)"); the bare name for a way no longer registered."""
+    from musiclib.ways import get_way
+
+    try:
+        return get_way(name).label
+    except ValueError:
+        return name
+
+
 def _clip_groups(clip: SurveyClip, labels: dict[str, str]) -> list[str]:
     if clip.source == ClipSource.HUMAN:
         corpus = labels.get(f"corpus {clip.corpus_id}", f"corpus {clip.corpus_id}")
         return [f"Human: {corpus}", HUMAN_BASELINE]
     run = labels.get(f"run {clip.run_id}", f"run {clip.run_id}")
-    return [f"Run: {run}", f"Machine, way {clip.way}", "Machine (all runs)"]
+    return [f"Run: {run}", f"Machine: {way_label(clip.way)}", "Machine (all runs)"]
 
 
 def survey_results(*, survey: Survey) -> dict[str, Any]:

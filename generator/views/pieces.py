@@ -78,7 +78,10 @@ def _detail_items(detail: dict[str, Any], caps: Capabilities) -> list[tuple[str,
         if isinstance(value, bool):
             value = "yes" if value else "no"
         elif isinstance(value, float):
-            value = f"{value:.0%}" if "accuracy" in key or "share" in key else f"{value:.3g}"
+            if "accuracy" in key or "share" in key:
+                value = f"{value:.0%}"
+            else:  # 1e-05 is no way to write a measure for people
+                value = "< 0.001" if 0 < abs(value) < 0.001 else f"{value:.3g}"
         elif isinstance(value, (list, dict)):
             value = json.dumps(value, ensure_ascii=False)[:300]
         rows.append((label, str(value)))
