@@ -189,6 +189,8 @@ def naive_piece_list(*, filters=None):
         qs = qs.filter(run__corpus_id=filters["corpus"])
     if filters.get("valid"):
         qs = qs.filter(parses=True, plays=True, bar_accuracy__gte=0.9)
+    if not filters.get("epoch_samples"):  # the gallery's default: pieces made on request
+        qs = qs.filter(job__is_epoch_sample=False)
     if filters.get("q"):
         qs = qs.filter(title__icontains=filters["q"])
     order = ["created_at"] if filters.get("sort") == "oldest" else ["-created_at"]

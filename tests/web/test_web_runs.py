@@ -132,3 +132,21 @@ def test_resuming_a_run_that_finished_its_epochs_shows_the_message(staff_client,
 
 def test_run_actions_need_a_post(staff_client, world):
     assert staff_client.get(reverse("run_cancel", args=[world.run.pk])).status_code == 405
+
+
+def test_staff_choose_a_runs_checkpoint_in_the_admin_and_the_run_page_marks_it(
+    client, staff_client, world
+):
+    first = world.run.checkpoints.get(epoch=1)
+    page = client.get(world.run.get_absolute_url()).content.decode()
+    assert world.run.chosen_checkpoint == world.checkpoint  # the lowest validation loss
+    assert page.count(">chosen</span>") == 1
+    url = f"/admin/generator/trainingrun/{world.run.pk}/change/"
+    form = staff_client.get(url).content.decode()
+    other = make_world(name="Elsewhere")
+    assert f'value="{first.pk}"' in form and f'value="{other.checkpoint.pk}"' not in form
+    response = staff_client.post(url, {"name": world.run.name, "staff_checkpoint": first.pk})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    world.run.refresh_from_db()
+    assert world.run.chosen_checkpoint == first
+    assert "Chosen by staff" in client.get(world.run.get_absolute_url()).content.decode()
