@@ -1,7 +1,7 @@
 """Settings read from the environment, with safe development defaults.
 
 Every variable is listed in `.env.example`. Without any, the site runs on SQLite, a
-filesystem Celery broker and media under ./var: nothing needs a server.
+Celery broker in the Redis `make run` starts, media under ./var: nothing to set up.
 """
 
 import os
@@ -126,18 +126,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Celery -------------------------------------------------------------------------
-# CELERY_BROKER_URL: redis://host:6379/0 in production. The default filesystem transport
-# needs no server, so `make run` works on a bare machine.
-BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR),
-        "data_folder_out": str(BROKER_DIR),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
+# CELERY_BROKER_URL: redis://host:6379/0 in production. `make run` starts a Redis of its own
+# (scripts/lib.sh, data under var/redis) and passes its URL; this default is that Redis's
+# usual address, for commands run beside `make run` (manage.py generate). kombu's filesystem
+# transport is not used: several processes sharing it read half-written messages.
+EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 63790)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or (
+    f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
