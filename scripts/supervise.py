@@ -116,7 +116,9 @@ class Supervisor:
         LOG_FILE = var / "log" / "supervisor.log"
         self.pid_path = var / "run" / "supervisor.pid"
         self.programs = [
-            Program(name, argv, var / "log" / f"celery-{name}.log", var / "run" / f"celery-{name}.pid")
+            Program(
+                name, argv, var / "log" / f"celery-{name}.log", var / "run" / f"celery-{name}.pid"
+            )
             for name, argv in programs(var).items()
             if not only or name in only
         ]
@@ -170,9 +172,12 @@ class Supervisor:
             # The pool children of a killed worker may outlive it: end the whole group.
             program.signal_group(signal.SIGKILL)
             up = now - program.started_at
-            program.delay = 1.0 if up >= STABLE_AFTER_S else min(program.delay * 2, RESTART_MAX_DELAY_S)
+            if up >= STABLE_AFTER_S:  # it had been running well: restart at once
+                program.delay = 1.0
+            else:  # it dies as it starts: wait longer each time
+                program.delay = min(program.delay * 2, RESTART_MAX_DELAY_S)
             program.restarts += 1
-            program.restart_at = now + (1.0 if up >= STABLE_AFTER_S else program.delay)
+            program.restart_at = now + program.delay
             how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
             program.note(
                 f"{program.name} (pid {program.proc.pid}) died ({how}) after {up:.0f} s; "
