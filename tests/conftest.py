@@ -83,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # worker, a live server or a browser: it is marked `slow` and left out of `make test-fast`.
 SLOW_FIXTURES = {
     "celery_worker",
+    "queue_workers",
     "beat_worker",
     "live_server",
     "page",
@@ -290,13 +291,20 @@ class CeleryWorker:
     file it goes to can change between tests (`log_to`) while the worker runs on.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path, name: str = "test") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        name: str = "test",
+        queues: tuple[str, ...] = WORKER_QUEUES,
+        concurrency: int = 1,
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.name = f"{name}@{socket.gethostname()}"
         self.argv = [
             sys.executable, "-m", "celery", "-A", "musicsite", "worker",
-            "-Q", ",".join(WORKER_QUEUES), "-c", "1", "-n", f"{name}@%h",
+            "-Q", ",".join(queues), "-c", str(concurrency), "-n", f"{name}@%h",
             "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "info",
         ]  # fmt: skip
         self.proc: subprocess.Popen | None = None
@@ -409,6 +417,25 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:150]
 
 
+def worker_env(media_root: Path) -> dict[str, str]:
+    """The environment of a test's worker processes: the test database, broker and media."""
+    from django.db import connection
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=_database_url(connection.settings_dict),
+        MEDIA_ROOT=str(media_root),
+        RUN_STALE_AFTER_S="3",
+        AUTOSTART_QUICK_RUN="0",
+        CELERY_TASK_ALWAYS_EAGER="0",
+        DJANGO_SETTINGS_MODULE="musicsite.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.pop("PYTEST_CURRENT_TEST", None)  # changes with every test; the worker never reads it
+    return env
+
+
 @pytest.fixture(scope="session")
 def _kept_worker() -> Iterator[dict[str, CeleryWorker]]:
     """The Celery worker that tests pass on to the next one; stopped at the session's end."""
@@ -441,20 +468,7 @@ def celery_worker(
     The database it reads is flushed between tests like the test's own connection. A test
     that does not ask for it finds it stopped; the tests that do run one after another.
     """
-    from django.db import connection
-
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=_database_url(connection.settings_dict),
-        MEDIA_ROOT=str(media_root),
-        RUN_STALE_AFTER_S="3",
-        AUTOSTART_QUICK_RUN="0",
-        CELERY_TASK_ALWAYS_EAGER="0",
-        DJANGO_SETTINGS_MODULE="musicsite.settings",
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env.pop("PYTEST_CURRENT_TEST", None)  # changes with every test; the worker never reads it
+    env = worker_env(media_root)
     log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}.log"
     log_path.unlink(missing_ok=True)
     purge_queues()
@@ -476,6 +490,34 @@ def celery_worker(
         if worker.alive and worker.idle():
             _kept_worker["worker"] = worker
         else:
+            worker.stop()
+
+
+@pytest.fixture
+def queue_workers(
+    transactional_db, media_root: Path, request, _kept_worker: dict[str, CeleryWorker]
+) -> Iterator[Callable[..., CeleryWorker]]:
+    """`start(name, queues, concurrency=1)`: a real worker consuming only `queues` (a tuple of
+    settings.WORK_QUEUES), named `name@<host>`, as the roles of a deployment run them. The
+    queues are purged first; every worker started is stopped at teardown. Logs:
+    test-artifacts/celery/<test id>-<name>.log."""
+    if "worker" in _kept_worker:  # a kept all-queue worker would take these tests' tasks
+        _kept_worker.pop("worker").stop()
+    purge_queues()
+    started: list[CeleryWorker] = []
+
+    def start(name: str, queues: tuple[str, ...], concurrency: int = 1) -> CeleryWorker:
+        log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}-{name}.log"
+        log_path.unlink(missing_ok=True)
+        worker = CeleryWorker(worker_env(media_root), log_path, name, queues, concurrency)
+        started.append(worker)
+        worker.start()
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
             worker.stop()
 
 
