@@ -17,6 +17,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from common.tasks import send_on_commit
-from generator.models import Corpus, GenerationJob, Piece, TrainingRun, Tune
+from common.tasks import send_now, send_on_commit
+from generator.models import Corpus, GenerationJob, JobStatus, Piece, TrainingRun, Tune
+from generator.services import waiting_rows, worker_tasks
 from musiclib.metrics import statistics as st
 from musiclib.metrics.calibration import Calibration, calibrate, group_variants, is_likely_copy
 from musiclib.metrics.features import features
@@ -37,7 +39,7 @@ from musiclib.metrics.notes import Note
 from musiclib.ways import get_way
 
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, RunReport
-from .task_names import JOB_EVALUATE_TASK
+from .task_names import JOB_EVALUATE_TASK, PIECE_EVALUATE_TASK
 
 log = logging.getLogger(__name__)
 
@@ -495,6 +497,10 @@ def piece_evaluate(*, piece: Piece) -> PieceEvaluation:
     return evaluation
 
 
+# Most lost evaluations one sweep queues again (the next sweep takes the rest).
+EVALUATIONS_RECOVER_MAX = 500
+
+
 def job_evaluate_queue(*, job: GenerationJob) -> None:
     """Evaluate the job's pieces in the worker (default queue) once this transaction commits."""
     send_on_commit(JOB_EVALUATE_TASK, job.pk)
@@ -504,6 +510,39 @@ def job_evaluate(*, job: GenerationJob) -> list[PieceEvaluation]:
     """Evaluate every piece of a generation job."""
     pieces = job.pieces.select_related("run__corpus").order_by("index", "pk")
     return [piece_evaluate(piece=piece) for piece in pieces]
+
+
+def evaluations_recover() -> list[int]:
+    """Queue again the evaluation of every piece that should have one by now and whose
+    evaluation message is gone (a worker killed while holding it); returns the piece ids.
+
+    A piece is due once its job succeeded more than JOB_LOST_AFTER_S ago. Pieces whose job's
+    or own evaluation message still waits in a queue, or is held by a live worker, are left
+    alone. The beat runs this every RECOVER_EVERY_S; evaluating a piece twice stores the
+    same scores, so a message that was only late costs time, not correctness."""
+    due_before = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_S)
+    missing = list(
+        Piece.objects.filter(job__status=JobStatus.SUCCEEDED, job__finished_at__lt=due_before)
+        .filter(Q(evaluation__isnull=True) | Q(evaluation__status=EvaluationStatus.PENDING))
+        .values_list("pk", "job_id")[:EVALUATIONS_RECOVER_MAX]
+    )
+    if not missing:
+        return []
+    waiting = waiting_rows((PIECE_EVALUATE_TASK, JOB_EVALUATE_TASK))
+    tasks = worker_tasks()
+    if waiting is None or tasks is None:  # the broker cannot be read: conclude nothing
+        return []
+    sent = []
+    for piece_id, job_id in missing:
+        if piece_id in waiting[PIECE_EVALUATE_TASK] or job_id in waiting[JOB_EVALUATE_TASK]:
+            continue
+        if tasks.is_held(PIECE_EVALUATE_TASK, piece_id) or tasks.is_held(JOB_EVALUATE_TASK, job_id):
+            continue
+        send_now(PIECE_EVALUATE_TASK, piece_id)
+        sent.append(piece_id)
+    if sent:
+        log.warning("evaluations_recover: queued the lost evaluations of pieces %s", sent)
+    return sent
 
 
 def run_evaluate_missing(*, run: TrainingRun) -> int:

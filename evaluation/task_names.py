@@ -7,3 +7,4 @@ the tasks module, which imports the services.
 PIECE_EVALUATE_TASK = "evaluation.tasks.piece_evaluate_task"
 JOB_EVALUATE_TASK = "evaluation.tasks.job_evaluate_task"
 SURVEY_BUILD_TASK = "evaluation.tasks.survey_build_clips_task"
+EVALUATIONS_RECOVER_TASK = "evaluation.tasks.evaluations_recover_task"

@@ -12,10 +12,15 @@ from celery import shared_task
 
 from generator.models import GenerationJob, Piece
 
-from .services import job_evaluate, piece_evaluate
+from .services import evaluations_recover, job_evaluate, piece_evaluate
 from .survey.models import Survey
 from .survey.services import survey_build_clips
-from .task_names import JOB_EVALUATE_TASK, PIECE_EVALUATE_TASK, SURVEY_BUILD_TASK
+from .task_names import (
+    EVALUATIONS_RECOVER_TASK,
+    JOB_EVALUATE_TASK,
+    PIECE_EVALUATE_TASK,
+    SURVEY_BUILD_TASK,
+)
 
 
 @shared_task(name=PIECE_EVALUATE_TASK)
@@ -37,3 +42,8 @@ def survey_build_clips_task(survey_id: int) -> None:
     survey = Survey.objects.filter(pk=survey_id).first()
     if survey is not None:  # deleted since it was queued: nothing to do
         survey_build_clips(survey=survey)
+
+
+@shared_task(name=EVALUATIONS_RECOVER_TASK)
+def evaluations_recover_task() -> None:
+    evaluations_recover()

@@ -169,6 +169,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECOVER_EVERY_S,
         "options": {"expires": RECOVER_EVERY_S},
     },
+    # Pieces whose evaluation message was lost with a killed worker are evaluated after all
+    # (evaluation/services.py, evaluations_recover).
+    "recover-lost-evaluations": {
+        "task": "evaluation.tasks.evaluations_recover_task",
+        "schedule": RECOVER_EVERY_S,
+        "options": {"expires": RECOVER_EVERY_S},
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -30,7 +30,13 @@ from .primes import (
     prime_split,
     primer_build,
 )
-from .recovery import jobs_recover, lost_work_recover, queued_recover
+from .recovery import (
+    jobs_recover,
+    lost_work_recover,
+    queued_recover,
+    waiting_rows,
+    worker_tasks,
+)
 from .runs import (
     training_run_cancel,
     training_run_check,
@@ -42,6 +48,8 @@ from .runs import (
 )
 
 __all__ = [
+    "waiting_rows",
+    "worker_tasks",
     "Allowance",
     "AllowanceExceeded",
     "GenerationPrime",

@@ -24,6 +24,7 @@ EXPECTED_QUEUE = {
     evaluation_tasks.PIECE_EVALUATE_TASK: "default",
     evaluation_tasks.JOB_EVALUATE_TASK: "default",
     evaluation_tasks.SURVEY_BUILD_TASK: "default",
+    evaluation_tasks.EVALUATIONS_RECOVER_TASK: "default",
 }
 
 
