@@ -9,8 +9,8 @@ Redis) unless they already run, makes its own database (dropped at the end), Red
 (8) and media folder, migrates, imports 40 O'Neill tunes and trains a `full`-preset ABC
 model (two LSTM(256)) for one epoch in this process: the model the visitors sample from.
 Then, for each setup:
-- split: workers as `make run` and `make prod` start them: `-Q train -c 1`, `-Q sample -c
-  <cores>`, `-Q default -c 2`;
+- split: workers as `make run` and `make prod ROLE=all` start them: `-Q train -c 1` at
+  nice 10, `-Q sample -c <cores>`, `-Q default -c 2`;
 - single: one worker `-Q train,sample,default -c 1`, as before the split;
 a `full` run of many epochs on the same tunes is started and, once it is training (TensorFlow
 loaded, first batches done), --requests generation requests are made, one every
@@ -44,9 +44,10 @@ from _common import ROOT, ratio
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 PRIME = "M:6/8\nL:1/8\nK:D\n"
-SPLIT = [("train", "train", "1"), ("sample", "sample", str(os.cpu_count() or 1)),
-         ("default", "default", "2")]  # fmt: skip
-SINGLE = [("single", "train,sample,default", "1")]
+# name, queues, concurrency, CPU priority (nice): as scripts/supervise.py starts them.
+SPLIT = [("train", "train", "1", "10"), ("sample", "sample", str(os.cpu_count() or 1), "0"),
+         ("default", "default", "2", "0")]  # fmt: skip
+SINGLE = [("single", "train,sample,default", "1", "0")]
 SEED_SCRIPT = """
 from generator.models import JobStatus, TrainingRun
 from generator.services import training_run_create, training_run_execute
@@ -70,15 +71,16 @@ def services_env() -> dict[str, str]:
 
 def start_workers(spec, env, log_dir: Path) -> list[subprocess.Popen]:
     procs = []
-    for name, queues, concurrency in spec:
+    for name, queues, concurrency, nice in spec:
         log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
         procs.append(subprocess.Popen(
-            [PY, "-m", "celery", "-A", "musicsite", "worker", "-Q", queues, "-c", concurrency,
+            ["nice", "-n", nice, PY, "-m", "celery", "-A", "musicsite", "worker",
+             "-Q", queues, "-c", concurrency,
              "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "-l", "info"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))  # fmt: skip
     deadline = time.monotonic() + 300
-    for name, _, _ in spec:
+    for name, *_ in spec:
         while b" ready." not in (log_dir / f"{name}.log").read_bytes():
             if time.monotonic() > deadline:
                 sys.exit(f"worker {name} did not start; see {log_dir}")

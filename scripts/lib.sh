@@ -29,8 +29,12 @@ kill_stale_workers() {
 
 # start_worker NAME QUEUE CONCURRENCY [EXTRA ARGS...]: `celery worker -Q QUEUE -c CONCURRENCY
 # -n NAME@%h EXTRA...`, logging to $WORKER_LOG_DIR/celery-NAME.log.
+# The `train` worker runs at CPU priority nice $TRAIN_NICE (10), so on a machine that also
+# samples and serves, a visitor's generation takes the cores first.
 start_worker() {
-  setsid .venv/bin/celery -A musicsite worker -Q "$2" -c "$3" -n "$1@%h" -l info "${@:4}" \
+  local nice=()
+  [ "$1" = train ] && nice=(nice -n "${TRAIN_NICE:-10}")
+  setsid "${nice[@]}" .venv/bin/celery -A musicsite worker -Q "$2" -c "$3" -n "$1@%h" -l info "${@:4}" \
     >>"$WORKER_LOG_DIR/celery-$1.log" 2>&1 </dev/null &
   WORKER_PIDS+=("$!")
   echo "$!" >"$WORKER_PID_DIR/celery-$1.pid"

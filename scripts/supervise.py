@@ -6,7 +6,9 @@
 Programs (one process group each, output appended to DIR/log/celery-NAME.log, pid of the
 group leader in DIR/run/celery-NAME.pid):
 
-  train    celery worker -Q train -c 1              training, one model at a time
+  train    celery worker -Q train -c 1              training, one model at a time, at
+           CPU priority nice $TRAIN_NICE (10): on a machine that also serves, a visitor's
+           sampling takes the cores first and training uses what is left
   sample   celery worker -Q sample -c $SAMPLE_CONCURRENCY (one per core), a visitor's generations
   default  celery worker -Q default -c $CELERY_CONCURRENCY (2): imports, rendering, evaluation
   beat     celery beat: the recovery sweeps (exactly one)
@@ -46,12 +48,14 @@ def programs(var: Path) -> dict[str, list[str]]:
     celery = [sys.executable, "-m", "celery", "-A", "musicsite"]
     sample_c = os.environ.get("SAMPLE_CONCURRENCY") or str(os.cpu_count() or 1)
     default_c = os.environ.get("CELERY_CONCURRENCY") or "2"
+    # 0..19; 10 gives a process at nice 0 about ten times the CPU share of the trainer.
+    train_nice = os.environ.get("TRAIN_NICE") or "10"
 
     def worker(name: str, queue: str, concurrency: str) -> list[str]:
         return [*celery, "worker", "-Q", queue, "-c", concurrency, "-n", f"{name}@%h", "-l", "info"]
 
     return {
-        "train": worker("train", "train", "1"),
+        "train": ["nice", "-n", train_nice, *worker("train", "train", "1")],
         "sample": worker("sample", "sample", sample_c),
         "default": worker("default", "default", default_c),
         "beat": [*celery, "beat", "-l", "info", "-s", str(var / "celerybeat-schedule")],
