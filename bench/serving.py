@@ -79,6 +79,10 @@ def start_workers(spec, env, log_dir: Path) -> list[subprocess.Popen]:
              "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "-l", "info"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))  # fmt: skip
+        try:  # as scripts/supervise.py does: a nice counts only within its session's autogroup
+            Path(f"/proc/{procs[-1].pid}/autogroup").write_text(nice)
+        except OSError:
+            pass
     deadline = time.monotonic() + 300
     for name, *_ in spec:
         while b" ready." not in (log_dir / f"{name}.log").read_bytes():

@@ -36,6 +36,9 @@ start_worker() {
   [ "$1" = train ] && nice=(nice -n "${TRAIN_NICE:-10}")
   setsid "${nice[@]}" .venv/bin/celery -A musicsite worker -Q "$2" -c "$3" -n "$1@%h" -l info "${@:4}" \
     >>"$WORKER_LOG_DIR/celery-$1.log" 2>&1 </dev/null &
+  # With the kernel's autogroups a nice counts only within its own session: give the new
+  # session (setsid) the same nice as a whole.
+  if [ ${#nice[@]} -gt 0 ]; then echo "${nice[2]}" >"/proc/$!/autogroup" 2>/dev/null || true; fi
   WORKER_PIDS+=("$!")
   echo "$!" >"$WORKER_PID_DIR/celery-$1.pid"
   echo "Celery worker $1@$(hostname) (queue $2, concurrency $3): log $WORKER_LOG_DIR/celery-$1.log"

@@ -95,6 +95,14 @@ class Program:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a kill reaches the pool too
             )
+        if self.argv[:2] == ["nice", "-n"]:
+            # With the kernel's autogroups (sched_autogroup_enabled), CPU is shared between
+            # sessions first and a process's nice counts only within its own session: the
+            # new session gets the same nice as a whole, or the nice above changes nothing.
+            try:
+                Path(f"/proc/{self.proc.pid}/autogroup").write_text(self.argv[2])
+            except OSError:  # no autogroups (the plain nice applies) or not allowed
+                pass
         self.started_at = time.monotonic()
         self.restart_at = None
         self.pid_path.write_text(f"{self.proc.pid}\n")
