@@ -164,6 +164,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # Its increments rewrite the entry with this timeout (seconds): longer than the
+            # longest throttle window (an hour), so a counter outlives its window.
+            "TIMEOUT": 7200,
         }
     }
 
