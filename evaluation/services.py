@@ -166,10 +166,11 @@ def corpus_index_get(*, corpus: Corpus) -> CorpusIndex:
     """The copy index of every tune of the corpus, built once and then kept up to date.
 
     Cached in this process by corpus id and largest tune id; saved as an npz under
-    MEDIA_ROOT/evaluation/ and described by the corpus's CorpusIndexState. When tunes are
-    added, only those with a pk above the largest indexed id are read, encoded and added to
-    the cached (or saved) index; saving then compacts the file into one segment, under a
-    second for ~10,000 tunes. If tunes were deleted, the index is rebuilt from scratch.
+    evaluation/ in the site's storage (common.storage) and described by the corpus's
+    CorpusIndexState. When tunes are added, only those with a pk above the largest indexed
+    id are read, encoded and added to the cached (or saved) index; saving then compacts
+    the file into one segment, under a second for ~10,000 tunes. If tunes were deleted,
+    the index is rebuilt from scratch.
     """
     extent = corpus.tunes.aggregate(n=Count("pk"), m=Max("pk"))
     n_total, max_id = extent["n"], extent["m"]
