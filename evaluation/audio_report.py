@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 
+from common.storage import local_copy
 from generator.models import Piece, TrainingRun
 from musiclib.metrics import audio as am
 
@@ -72,7 +72,7 @@ def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, An
     for i in range(min(CLIPS, 2 * len(tunes))):
         info = parse_tune_text(tunes[i % len(tunes)].text)
         offset = float(rng.uniform(0, max(float(info["seconds"]) - SECONDS, 0)))
-        path = Path(settings.MEDIA_ROOT) / info["audio"]
+        path = local_copy(info["audio"])
         corpus.append(dsp.load_clip(path, seconds=SECONDS, offset=offset))
     corpus_ids = [dsp.encode_samples(clip, book) for clip in corpus]
     # The codec on the oracle clips: the run's decoder and, beside it, Griffin-Lim (the

@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from common.storage import file_delete, file_put, local_copy
 from common.tasks import send_now, send_on_commit
 from generator.models import Corpus, GenerationJob, JobStatus, Piece, TrainingRun, Tune
 from generator.services import waiting_rows, worker_tasks
@@ -43,7 +44,7 @@ from .task_names import JOB_EVALUATE_TASK, PIECE_EVALUATE_TASK
 
 log = logging.getLogger(__name__)
 
-INDEX_DIR = "evaluation"  # under MEDIA_ROOT
+INDEX_DIR = "evaluation"  # a folder of the site's storage (common.storage)
 MIN_CALIBRATION_TUNES = 10  # fewer readable tunes: no calibration, no likely-copy flag
 HELDOUT_MIN, HELDOUT_MAX = 50, 2000  # held-out tunes: 10% of the corpus within these bounds
 RECALIBRATE_GROWTH = 1.1  # recalibrate once the corpus has grown by 10%
@@ -103,8 +104,9 @@ def _load_saved(corpus: Corpus) -> _Entry | None:
     state = CorpusIndexState.objects.filter(corpus=corpus).first()
     if state is None or not state.path:
         return None
-    path = Path(settings.MEDIA_ROOT) / state.path
-    if not path.exists():
+    try:
+        path = local_copy(state.path)
+    except FileNotFoundError:
         return None
     try:
         index = CorpusIndex.load(path)
@@ -123,11 +125,16 @@ def _save(corpus: Corpus, entry: _Entry) -> None:
     if saved and saved["tune_id_max"] == entry.tune_id_max and saved["n_tunes"] == entry.n_tunes:
         return
     rel = _index_path(corpus, entry.tune_id_max, entry.n_tunes)
-    path = Path(settings.MEDIA_ROOT) / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    entry.index.save(tmp)
-    os.replace(tmp, path)
+    # Written locally, then stored whole under its name (renamed into place on the local
+    # disk, one PUT to an object store): a reader never sees half an index.
+    scratch = Path(settings.FILE_CACHE_DIR) / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    tmp = scratch / f".{Path(rel).name}.{os.getpid()}.{threading.get_ident()}.tmp.npz"
+    try:
+        entry.index.save(tmp)
+        file_put(rel, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
     old = None
     try:
         CorpusIndexState.objects.get_or_create(corpus=corpus)
@@ -142,10 +149,10 @@ def _save(corpus: Corpus, entry: _Entry) -> None:
         )
         if newer:  # another process saved a bigger index meanwhile: keep theirs
             if state.path != rel:
-                path.unlink(missing_ok=True)
+                file_delete(rel)
             return
         if state.path and state.path != rel:
-            old = Path(settings.MEDIA_ROOT) / state.path
+            old = state.path
         state.path = rel
         state.n_tunes = entry.n_tunes
         state.n_unreadable = entry.n_unreadable
@@ -154,17 +161,18 @@ def _save(corpus: Corpus, entry: _Entry) -> None:
         state.code_version = settings.CODE_VERSION
         state.save()
     if old is not None:
-        old.unlink(missing_ok=True)
+        file_delete(old)
 
 
 def corpus_index_get(*, corpus: Corpus) -> CorpusIndex:
     """The copy index of every tune of the corpus, built once and then kept up to date.
 
     Cached in this process by corpus id and largest tune id; saved as an npz under
-    MEDIA_ROOT/evaluation/ and described by the corpus's CorpusIndexState. When tunes are
-    added, only those with a pk above the largest indexed id are read, encoded and added to
-    the cached (or saved) index; saving then compacts the file into one segment, under a
-    second for ~10,000 tunes. If tunes were deleted, the index is rebuilt from scratch.
+    evaluation/ in the site's storage (common.storage) and described by the corpus's
+    CorpusIndexState. When tunes are added, only those with a pk above the largest indexed
+    id are read, encoded and added to the cached (or saved) index; saving then compacts
+    the file into one segment, under a second for ~10,000 tunes. If tunes were deleted,
+    the index is rebuilt from scratch.
     """
     extent = corpus.tunes.aggregate(n=Count("pk"), m=Max("pk"))
     n_total, max_id = extent["n"], extent["m"]

@@ -72,7 +72,7 @@ stop_workers_on_exit() {
 # When CELERY_BROKER_URL is not set, `make run` starts its own Redis on 127.0.0.1 with its data
 # under $VAR/redis (append-only file, so queued work survives a restart of `make run`) and
 # stops it on exit. Port: EMBEDDED_REDIS_PORT (63790; the next free one when something else
-# holds it). The processes it starts get CELERY_BROKER_URL (database 0) and REDIS_URL
+# holds it). The processes it starts get CELERY_BROKER_URL (database 0) and CACHE_URL
 # (database 1, the shared cache).
 EMBEDDED_REDIS_DIR=${MUSICSITE_VAR_DIR:-var}/redis
 EMBEDDED_REDIS_STARTED=0
@@ -103,7 +103,7 @@ start_embedded_redis() {
   fi
   echo "$port" >"$EMBEDDED_REDIS_DIR/port"
   export CELERY_BROKER_URL="redis://127.0.0.1:$port/0"
-  export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$port/1}
+  export CACHE_URL=${CACHE_URL:-redis://127.0.0.1:$port/1}
   echo "Redis (broker and cache) on 127.0.0.1:$port: data and log in $EMBEDDED_REDIS_DIR"
 }
 

@@ -11,7 +11,7 @@ SCRIPT = """
 set -euo pipefail
 . scripts/lib.sh
 start_embedded_redis >/dev/null
-echo "$CELERY_BROKER_URL $REDIS_URL $EMBEDDED_REDIS_STARTED"
+echo "$CELERY_BROKER_URL $CACHE_URL $EMBEDDED_REDIS_STARTED"
 redis-cli -u "$CELERY_BROKER_URL" rpush probe kept >/dev/null
 """
 
