@@ -102,7 +102,7 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
 
 
 def measure(label, spec, env, tmp, corpus, checkpoint, args) -> list[float]:
-    from generator.models import GenerationJob, JobStatus, TrainingRun
+    from generator.models import ACTIVE_STATUSES, GenerationJob, JobStatus, TrainingRun
     from generator.services import (
         generation_job_create,
         training_run_cancel,
@@ -178,6 +178,10 @@ def measure(label, spec, env, tmp, corpus, checkpoint, args) -> list[float]:
         return sorted(latencies.values()) if not failed else []
     finally:
         stop_workers(procs)
+        # Nothing of this setup may reach the next one's worker (its start-up recovery would
+        # resume the killed training run and send the unfinished jobs again).
+        TrainingRun.objects.filter(status__in=ACTIVE_STATUSES).update(status=JobStatus.CANCELLED)
+        GenerationJob.objects.filter(status__in=ACTIVE_STATUSES).update(status=JobStatus.FAILED)
 
 
 def quantiles(values: list[float]) -> tuple[float, float]:
