@@ -7,3 +7,4 @@ the tasks module, which imports the services.
 PIECE_EVALUATE_TASK = "evaluation.tasks.piece_evaluate_task"
 JOB_EVALUATE_TASK = "evaluation.tasks.job_evaluate_task"
 SURVEY_BUILD_TASK = "evaluation.tasks.survey_build_clips_task"
+RUN_REPORT_TASK = "evaluation.tasks.run_report_task"
