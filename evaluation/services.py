@@ -508,7 +508,7 @@ def job_evaluate(*, job: GenerationJob) -> list[PieceEvaluation]:
     again if someone has asked for it and the run is done)."""
     pieces = job.pieces.select_related("run__corpus").order_by("index", "pk")
     evaluations = [piece_evaluate(piece=piece) for piece in pieces]
-    run_report_after_evaluation(run=job.run)
+    run_report_after_evaluation(run=job.checkpoint.run)
     return evaluations
 
 

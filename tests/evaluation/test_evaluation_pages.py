@@ -54,6 +54,7 @@ def pieces(trained_run, tiny_corpus, corpus_melodies):
 def test_the_run_report_page_shows_plots_and_tables(client, trained_run, pieces):
     # A one-epoch model's own sample may have no notes: add a readable one for the series.
     make_piece(trained_run, text=pieces["source"].text, epoch_sample=True)
+    services.run_report_measure(run=trained_run)  # what the report task does
     response = client.get(f"/evaluation/runs/{trained_run.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
