@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
@@ -40,7 +41,7 @@ from musiclib.ways import get_way
 
 from . import audio_report
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, ReportState, RunReport
-from .task_names import JOB_EVALUATE_TASK, RUN_REPORT_TASK
+from .task_names import CORPUS_CALIBRATE_TASK, JOB_EVALUATE_TASK, RUN_REPORT_TASK
 
 log = logging.getLogger(__name__)
 
@@ -328,19 +329,55 @@ def _human_features(tunes: dict[int, list[Note]]) -> dict[str, Any]:
     }
 
 
-def corpus_calibration_get(*, corpus: Corpus) -> dict[str, Any]:
-    """The corpus's calibration, computed now if it has none or the corpus grew by 10%."""
-    state = corpus_index_state(corpus=corpus)
-    cal = state.calibration or {}
-    n_now = state.n_tunes
-    if (
+def _calibration_due(cal: dict[str, Any], n_now: int) -> bool:
+    """A corpus is calibrated again when it has no calibration or has grown by 10%."""
+    return (
         not cal
         or n_now > RECALIBRATE_GROWTH * (cal.get("n_tunes") or 0)
-        or (n_now and not cal.get("n_tunes"))
-    ):
+        or bool(n_now and not cal.get("n_tunes"))
+    )
+
+
+def corpus_calibration_get(*, corpus: Corpus) -> dict[str, Any]:
+    """The corpus's calibration, computed now if it has none or the corpus grew by 10%
+    (seconds for a large corpus: tasks call this, pages `corpus_calibration_stored`)."""
+    state = corpus_index_state(corpus=corpus)
+    cal = state.calibration or {}
+    if _calibration_due(cal, state.n_tunes):
         state = corpus_calibrate(corpus=corpus)
         cal = state.calibration
     return cal
+
+
+def _calibrating_key(corpus_id: int) -> str:
+    return f"evaluation:calibrating:{corpus_id}"
+
+
+def corpus_calibration_stored(
+    *, corpus: Corpus
+) -> tuple[CorpusIndexState | None, dict[str, Any], bool]:
+    """For a page, in a few queries: the corpus's stored index row and calibration, and
+    whether a calibration is under way. One is queued (default queue) when there is none
+    or the corpus has grown by 10% since."""
+    state = CorpusIndexState.objects.filter(corpus=corpus).first()
+    cal = (state.calibration if state else None) or {}
+    calibrating = cache.get(_calibrating_key(corpus.pk)) is not None
+    if not calibrating and _calibration_due(cal, corpus.tunes.count()):
+        # One queued calibration per corpus at a time (cache.add is atomic); after
+        # REPORT_LOST_AFTER a lost one is queued again.
+        if cache.add(_calibrating_key(corpus.pk), 1, timeout=REPORT_LOST_AFTER.total_seconds()):
+            send_on_commit(CORPUS_CALIBRATE_TASK, corpus.pk)
+        calibrating = True
+    return state, cal, calibrating
+
+
+def corpus_calibration_measure(*, corpus: Corpus) -> CorpusIndexState:
+    """The calibration task: index and calibrate the corpus if due, then say it is done."""
+    try:
+        corpus_calibration_get(corpus=corpus)
+    finally:
+        cache.delete(_calibrating_key(corpus.pk))
+    return CorpusIndexState.objects.get(corpus=corpus)
 
 
 def _calibration_object(cal: dict[str, Any]) -> Calibration | None:

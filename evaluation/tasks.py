@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from generator.models import GenerationJob, Piece, TrainingRun
+from generator.models import Corpus, GenerationJob, Piece, TrainingRun
 
-from .services import job_evaluate, piece_evaluate, run_report_measure
+from .services import corpus_calibration_measure, job_evaluate, piece_evaluate, run_report_measure
 from .survey.models import Survey
 from .survey.services import survey_build_clips
 from .task_names import (
+    CORPUS_CALIBRATE_TASK,
     JOB_EVALUATE_TASK,
     PIECE_EVALUATE_TASK,
     RUN_REPORT_TASK,
@@ -49,3 +50,10 @@ def run_report_task(run_id: int) -> None:
     run = TrainingRun.objects.select_related("corpus").filter(pk=run_id).first()
     if run is not None:  # deleted since it was queued: nothing to do
         run_report_measure(run=run)
+
+
+@shared_task(name=CORPUS_CALIBRATE_TASK)
+def corpus_calibrate_task(corpus_id: int) -> None:
+    corpus = Corpus.objects.filter(pk=corpus_id).first()
+    if corpus is not None:  # deleted since it was queued: nothing to do
+        corpus_calibration_measure(corpus=corpus)

@@ -56,9 +56,14 @@ def run_report_measure_again(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def corpus_calibration_page(request: HttpRequest, pk: int) -> HttpResponse:
     corpus = get_object_or_404(Corpus, pk=pk)
-    cal = services.corpus_calibration_get(corpus=corpus)
-    state = services.corpus_index_state(corpus=corpus)
-    context: dict[str, Any] = {"corpus": corpus, "state": state, "cal": cal}
+    state, cal, calibrating = services.corpus_calibration_stored(corpus=corpus)
+    context: dict[str, Any] = {
+        "corpus": corpus,
+        "state": state,
+        "cal": cal,
+        "calibrating": calibrating,
+        "refresh_s": presenters.REFRESH_S,
+    }
     if cal.get("ok"):
         context["copy_chart"] = charts.histogram(
             values=cal["copy_lengths"],
@@ -81,7 +86,7 @@ def corpus_calibration_page(request: HttpRequest, pk: int) -> HttpResponse:
             percent=True,
             x_label="share of 4-note pitch patterns found in other tunes",
         )
-        human = state.human_features or {}
+        human = (state.human_features if state else None) or {}
         # In feature order: PostgreSQL's jsonb does not keep the keys' order.
         scalars, baseline = human.get("scalars") or {}, human.get("baseline") or {}
         context["scalars"] = [
