@@ -11,7 +11,9 @@ a survey, a staff login) and reused by later runs (`--rebuild` starts again). Th
 1. Before: the run report as the page used to make it, inside the request: for every run,
    `evaluation.services.run_report` from nothing (no stored report), timed in this process.
 2. Cold cache: the stored reports are deleted, and every file the pages make on first view
-   (engraved scores, MusicXML, tune audio, OGG, spectrograms) is removed.
+   (engraved scores, MusicXML, tune audio, OGG, spectrograms) is removed; then every piece is
+   rendered as the render task does when a piece is stored (audio, engraved score), unless
+   `--engrave-in-request` (the previous behaviour: scores engraved on first view).
 3. gunicorn (2 processes × 4 threads, freshly started: empty in-process caches) serves the
    site; Chromium opens every page once, each in a new browser context (no browser cache),
    and the time to the `load` event is recorded per page kind: the gallery, piece pages of
@@ -172,6 +174,18 @@ def cold_cache() -> None:
         shutil.rmtree(MEDIA / name, ignore_errors=True)
 
 
+def worker_render() -> float:
+    """What the render task does for every new piece (audio, engraved score): the workers
+    do it when a piece is stored, before anyone opens its page. Seconds taken."""
+    from generator.models import Piece
+    from generator.services import piece_render
+
+    t0 = time.perf_counter()
+    for piece in Piece.objects.order_by("pk"):
+        piece_render(piece=piece)
+    return time.perf_counter() - t0
+
+
 def urls() -> list[tuple[str, str, bool]]:
     """(kind, path, as staff) of every page crawled."""
     from django.contrib import admin
@@ -261,9 +275,14 @@ def crawl(base: str, pages: list[tuple[str, str, bool]]) -> list[tuple[str, str,
             ctx = browser.new_context(storage_state=staff_state if as_staff else None)
             page = ctx.new_page()
             t0 = time.perf_counter()
-            response = page.goto(base + path, wait_until="load", timeout=180_000)
+            try:
+                response = page.goto(base + path, wait_until="load", timeout=180_000)
+                status = response.status if response else 0
+            except Exception as exc:  # noqa: BLE001 - a page that fails is reported, not fatal
+                print(f"  {path}: {type(exc).__name__}: {str(exc)[:200]}")
+                status = 599
             elapsed = time.perf_counter() - t0
-            out.append((kind, path, elapsed, response.status if response else 0))
+            out.append((kind, path, elapsed, status))
             ctx.close()
         browser.close()
     return out
@@ -287,6 +306,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pieces", type=int, default=6, help="pieces per run (1-50)")
     parser.add_argument("--rebuild", action="store_true", help="build the world again")
+    parser.add_argument(
+        "--engrave-in-request",
+        action="store_true",
+        help="the previous behaviour: piece scores engraved on the page's first view",
+    )
     args = parser.parse_args()
     use_bench_database(args.rebuild)
     setup_django()
@@ -298,6 +322,8 @@ def main() -> None:
     for pk, s in before.items():
         print(f"  run {pk}: {s:6.2f} s")
     cold_cache()
+    if not args.engrave_in_request:
+        print(f"worker: rendered every piece in {worker_render():.1f} s (not timed as pages)")
     pages = urls()
     port = free_port()
     server = start_server(port)
@@ -317,7 +343,10 @@ def main() -> None:
         rows += crawl(f"http://127.0.0.1:{port}", ready)
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
     bad = [r for r in rows if r[3] >= 400]
     print(f"after: {len(rows)} pages in Chromium, cold cache (p50 / p95 per kind)")
     summary = summarise(rows)
