@@ -19,6 +19,7 @@ from .imports import import_job_check, import_job_create, import_roots
 from .pieces import (
     generation_job_create,
     generation_job_execute,
+    piece_render,
     piece_render_audio,
     piece_reproduce,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "import_roots",
     "jobs_recover",
     "lost_work_recover",
+    "piece_render",
     "piece_render_audio",
     "piece_reproduce",
     "prime_split",

@@ -28,6 +28,7 @@ from common.storage import file_put, is_local, local_copy, storage
 from common.tasks import send_on_commit
 from musiclib.ways import get_way
 
+from .. import signals
 from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
 from ..task_names import RUN_TASK
 from .checkpoint_files import sampler_name
@@ -387,5 +388,9 @@ def _train(run: TrainingRun) -> TrainingRun:
     run.cancel_requested = False
     run.finished_at = timezone.now()
     run.save()
+    finished = run
+    transaction.on_commit(
+        lambda: signals.training_run_finished.send(sender=TrainingRun, run=finished)
+    )
     log.info("run %s %s after %s epochs", run.pk, outcome, run.epochs_done)
     return run
