@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evaluation', '0002_survey'),
+        ('evaluation', '0003_run_report_state'),
         ('generator', '0004_run_staff_checkpoint'),
     ]
 
