@@ -2,7 +2,10 @@
 
 "tunes" mode trains on whole pieces from a zero state, exactly as the sampler generates
 them, so the model has seen its state carried over every length it will be asked to sample.
-Pieces of similar length are batched together so padding stays small.
+Pieces of similar length are batched together so padding stays small (a few per cent).
+"carried" mode uses the same batches of whole pieces, but the trainer cuts each into
+windows of seq_length tokens and carries the LSTM state from one window to the next
+(back-propagation truncated at window edges).
 "windows" mode reproduces the original write-up: independent fixed-length windows cut from
 the concatenated corpus, each from a zero state.
 """
@@ -13,26 +16,43 @@ from collections.abc import Iterator
 
 import numpy as np
 
-PAD_MULTIPLE = 16  # pad batch lengths up to a multiple of this: fewer distinct shapes
+PAD_MULTIPLE = 16  # batch widths are multiples of this many tokens: a bounded set of shapes
+
+
+def bucket_width(longest: int) -> int:
+    """The padded width of a batch whose longest row has `longest` tokens: rounded up to a
+    multiple of PAD_MULTIPLE, so every batch shape comes from a small fixed set (at most
+    max_tokens / PAD_MULTIPLE widths)."""
+    return max(PAD_MULTIPLE, -(-int(longest) // PAD_MULTIPLE) * PAD_MULTIPLE)
+
+
+def tune_order(pieces: list[np.ndarray], *, batch_size: int, seed: int, shuffle: bool = True):
+    """Which pieces go in each batch: every piece exactly once per epoch, pieces of nearly
+    equal length together, the batches in random order.
+
+    All pieces are sorted by length plus a random jitter of under PAD_MULTIPLE tokens (so
+    a batch's members change from epoch to epoch among tunes of about the same length),
+    then cut into consecutive batches. Sorting the whole corpus, rather than within chunks
+    of a few batches, is what keeps padding under a few per cent."""
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.float64, count=len(pieces))
+    if shuffle:
+        rng = np.random.default_rng(seed)
+        key = lengths + rng.uniform(0.0, PAD_MULTIPLE, size=len(pieces))
+    else:
+        key = lengths
+    order = np.argsort(key, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
 
 
 def tune_batches(
     pieces: list[np.ndarray], *, batch_size: int, seed: int, shuffle: bool = True
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(inputs, targets, weights) batches of whole pieces, padded on the right with 0."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(pieces)) if shuffle else np.arange(len(pieces))
-    # Sort within chunks of 20 batches: similar lengths together, order still random.
-    chunk = batch_size * 20
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start : start + chunk], key=lambda i: len(pieces[i]))
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    if shuffle:
-        rng.shuffle(batches)
-    for idx in batches:
-        longest = max(len(pieces[i]) for i in idx) - 1
-        width = -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
+    for idx in tune_order(pieces, batch_size=batch_size, seed=seed, shuffle=shuffle):
+        width = bucket_width(max(len(pieces[i]) for i in idx) - 1)
         x = np.zeros((len(idx), width), dtype=np.int32)
         y = np.zeros((len(idx), width), dtype=np.int32)
         for row, i in enumerate(idx):
@@ -40,6 +60,15 @@ def tune_batches(
             x[row, : len(seq) - 1] = seq[:-1]
             y[row, : len(seq) - 1] = seq[1:]
         yield x, y, (y != 0).astype(np.float32)
+
+
+def padding_share(batches) -> float:
+    """Share of the batch cells that are padding (weight 0), 0..1."""
+    cells = real = 0.0
+    for _, _, w in batches:
+        cells += w.size
+        real += float(w.sum())
+    return 1.0 - real / cells if cells else 0.0
 
 
 def window_batches(
@@ -83,7 +112,4 @@ def count_batches(pieces: list[np.ndarray], *, config: dict) -> int:
     if config["sequence_mode"] == "windows":
         total = int(sum(len(p) for p in pieces))
         return -(-max((total - 1) // int(config["seq_length"]), 0) // int(config["batch_size"]))
-    return sum(
-        -(-len(pieces[i : i + int(config["batch_size"]) * 20]) // int(config["batch_size"]))
-        for i in range(0, len(pieces), int(config["batch_size"]) * 20)
-    )
+    return -(-len(pieces) // int(config["batch_size"]))
