@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 # How a new model computes (its weights are float32 in every case):
 # "float32" everywhere; "mixed_float16" (GPUs with tensor cores: float16 arithmetic,
 # float32 weights, a dynamically scaled loss); "mixed_bfloat16" (float16's range, no loss
@@ -37,21 +36,17 @@ def build_model(
     inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
     # No mask: padding is only ever on the right, so padded steps cannot influence the real
     # ones before them, and their loss weight is 0. A mask would add a select per step.
-    x = keras.layers.Embedding(vocab_size, int(config["embedding_dim"]), dtype=precision)(
-        inputs
-    )
+    x = keras.layers.Embedding(vocab_size, int(config["embedding_dim"]), dtype=precision)(inputs)
     for i, units in enumerate(config["units"]):
         if i > 0 and float(config["dropout"]) > 0:
             x = keras.layers.Dropout(float(config["dropout"]), dtype=precision)(x)
-        x = keras.layers.LSTM(
-            int(units), return_sequences=True, name=f"lstm_{i}", dtype=precision
-        )(x)
+        x = keras.layers.LSTM(int(units), return_sequences=True, name=f"lstm_{i}", dtype=precision)(
+            x
+        )
     for j, units in enumerate(config.get("dense") or []):
         if float(config["dropout"]) > 0:
             x = keras.layers.Dropout(float(config["dropout"]), dtype=precision)(x)
-        x = keras.layers.Dense(int(units), activation="relu", name=f"dense_{j}", dtype=precision)(
-            x
-        )
+        x = keras.layers.Dense(int(units), activation="relu", name=f"dense_{j}", dtype=precision)(x)
     # The logits in float32 whatever the precision: a softmax over float16 logits loses the
     # small probabilities the loss and the sampler need.
     logits = keras.layers.Dense(vocab_size, name="logits", dtype="float32")(x)
@@ -73,6 +68,13 @@ def compile_model(model, *, config: dict[str, Any], precision: str = "float32") 
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=[],
     )
+
+
+def model_precision(model) -> str:
+    """The precision a built or loaded model computes in (one of PRECISIONS)."""
+    policy = getattr(model.layers[1], "dtype_policy", None)  # the embedding
+    name = getattr(policy, "name", "float32")
+    return name if name in PRECISIONS else "float32"
 
 
 def configure_tensorflow() -> list[str]:
