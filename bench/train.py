@@ -21,7 +21,7 @@ The two are interleaved: the epoch's windows and the epoch's batches are each sp
 `--rounds` groups, and each round times a plain fit over one group of windows and then
 the site's step over one group of batches, so both see the same load from the rest of the
 machine; the ratio is of the summed times. Each is timed after a warm-up that builds its
-step function.
+step function. `--rounds 0` skips this comparison.
 
 `--precision P` also trains a float32 model and a model in precision P from the same
 weights on the same batches for one epoch and prints both losses and speeds.
@@ -86,7 +86,8 @@ def main() -> None:
     )
     if args.original_windows:
         original(prepared, config, vocab, tokens, args.original_windows)
-    speed(prepared, config, vocab, args.rounds)
+    if args.rounds:
+        speed(prepared, config, vocab, args.rounds)
     if args.precision:
         precision(prepared, config, vocab, args.precision)
     if args.equal_time:
