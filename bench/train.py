@@ -1,23 +1,42 @@
-"""Training speed: seconds per epoch of the site's trainer against plain `model.fit`.
+"""Training speed: the site's trainer against plain `model.fit`, per character.
 
     .venv/bin/python bench/train.py [--preset full] [--corpus nottingham|oneills]
+        [--device cpu|gpu] [--rounds 4] [--original-windows 1280]
+        [--precision mixed_float16|mixed_bfloat16] [--equal-time SECONDS]
 
 Same text (the Nottingham ABC database when present, else O'Neill's 1850), same model
-sizes (two LSTM(256) for `full`), same batch size; an epoch makes every character of the
-corpus a training target once:
+sizes (two LSTM(256) for `full`), same batch size; every character is a training target:
 - original: the write-up's `model.fit` — one-hot inputs, a 100-character window for every
   character, the LSTM stack predicting the one character after it (100 steps per target);
-  timed on `--original-windows` windows and extrapolated to the epoch;
+  timed on `--original-windows` windows and extrapolated to the epoch (`--original-windows
+  0` skips it);
 - plain sequence fit: one-hot 100-character windows, every position a target, `model.fit`
   on numpy arrays — the same work per character as the site's trainer;
-- site: `musiclib.ml.trainer.train` for one epoch: token ids through an embedding, whole
-  tunes batched by length, one `train_on_batch` per batch, every position a target.
-Each is timed after a warm-up on a few batches (which builds its graph).
+- site: one epoch of `musiclib.ml.trainer`: token ids through an embedding, whole tunes
+  in the batches `data.batches` makes for `trainer.train` (the whole corpus sorted by
+  length and cut; making them is timed too; the padding share is printed), each through
+  the compiled step `trainer.Steps.train_batch` that `trainer.train` calls.
+
+The two are interleaved: the epoch's windows and the epoch's batches are each split into
+`--rounds` groups, and each round times a plain fit over one group of windows and then
+the site's step over one group of batches, so both see the same load from the rest of the
+machine; the ratio is of the summed times. Each is timed after a warm-up that builds its
+step function. `--rounds 0` skips this comparison.
+
+`--precision P` also trains a float32 model and a model in precision P from the same
+weights on the same batches for one epoch and prints both losses and speeds.
+`--equal-time S` trains whole tunes ("tunes") and 100-step windows with the state carried
+("carried") from the same initial weights, interleaved batch by batch, each for S seconds
+of its own training time, and prints the validation loss (whole held-out tunes) each
+reached at the same times.
+`--device gpu` trains on the first GPU and exits 2 when there is none; `--device cpu`
+hides every GPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -28,14 +47,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="full")
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default=None)
+    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--original-windows", type=int, default=64 * 20)
+    parser.add_argument("--precision", default="")
+    parser.add_argument("--equal-time", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args()
     setup_django()
-    import keras
     import tensorflow as tf
 
-    from musiclib.ml import data
-    from musiclib.ml.model import build_model
+    from musiclib.ml.model import configure_tensorflow
+
+    if args.device == "cpu":
+        tf.config.set_visible_devices([], "GPU")
+        device = "CPU"
+    else:
+        gpus = configure_tensorflow()
+        if not gpus:
+            print("no GPU: TensorFlow finds no GPU device on this machine", file=sys.stderr)
+            sys.exit(2)
+        from musiclib.ml.model import device_name
+
+        device = device_name()
+
     from musiclib.ways import get_way
 
     way = get_way("abc")
@@ -45,103 +79,208 @@ def main() -> None:
     config = way.resolve_config(preset=args.preset, overrides={"val_fraction": 0.0})
     prepared = way.prepare(texts=texts, config=config, seed=0)
     vocab = len(prepared.vocab)
-    tokens = int(sum(len(p) for p in prepared.train))
+    tokens = int(sum(len(p) - 1 for p in prepared.train))
     print(
-        f"corpus: {name}, {len(prepared.train)} tunes, {tokens:,} characters, vocab {vocab}; "
-        f"model {config['units']}, batch {config['batch_size']}; device "
-        f"{'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}"
+        f"corpus: {name}, {len(prepared.train)} tunes, {tokens:,} target characters, vocab "
+        f"{vocab}; model {config['units']}, batch {config['batch_size']}; device {device}"
     )
-    batch, window = int(config["batch_size"]), int(config["seq_length"])
+    if args.original_windows:
+        original(prepared, config, vocab, tokens, args.original_windows)
+    if args.rounds:
+        speed(prepared, config, vocab, args.rounds)
+    if args.precision:
+        precision(prepared, config, vocab, args.precision)
+    if args.equal_time:
+        equal_time(way, texts, args.preset, args.equal_time)
 
-    stream = np.concatenate(prepared.train)
-    onehot = np.eye(vocab, dtype=np.float32)
 
-    # --- the original: many-to-one windows, one target per 100-step window ------------------
-    orig = keras.Sequential([keras.Input((window, vocab))])
+def _plain_model(config: dict, vocab: int, window: int, *, last_sequence: bool = True):
+    import keras
+
+    model = keras.Sequential([keras.Input((window, vocab))])
     for i, units in enumerate(config["units"]):
         last = i == len(config["units"]) - 1
-        orig.add(keras.layers.LSTM(units, return_sequences=not last))
-    orig.add(keras.layers.Dense(vocab))
-    orig.compile(
+        model.add(keras.layers.LSTM(units, return_sequences=last_sequence or not last))
+    model.add(keras.layers.Dense(vocab))
+    model.compile(
         optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    count = args.original_windows + batch * 3
+    return model
+
+
+def original(prepared, config: dict, vocab: int, tokens: int, windows: int) -> None:
+    """The write-up's many-to-one `model.fit`: one target per 100-step window."""
+    batch, window = int(config["batch_size"]), int(config["seq_length"])
+    stream = np.concatenate(prepared.train)
+    onehot = np.eye(vocab, dtype=np.float32)
+    orig = _plain_model(config, vocab, window, last_sequence=False)
+    count = windows + batch * 3
     idx = np.random.default_rng(0).choice(len(stream) - window - 1, count, replace=False)
     xo = onehot[np.stack([stream[i : i + window] for i in idx])]
     yo = stream[idx + window]
     orig.fit(xo[: batch * 3], yo[: batch * 3], batch_size=batch, epochs=1, verbose=0)
     t0 = time.perf_counter()
     orig.fit(xo[batch * 3 :], yo[batch * 3 :], batch_size=batch, epochs=1, verbose=0)
-    orig_rate = args.original_windows / (time.perf_counter() - t0)
+    rate = windows / (time.perf_counter() - t0)
     print(
-        f"original model.fit (one target per window): {orig_rate:,.0f} chars/s "
-        f"-> {tokens / orig_rate:,.0f} s per epoch (extrapolated from "
-        f"{args.original_windows:,} windows)"
+        f"original model.fit (one target per window): {rate:,.0f} chars/s -> "
+        f"{tokens / rate:,.0f} s per epoch (extrapolated from {windows:,} windows)"
     )
+    return rate
 
-    # --- plain model.fit on one-hot windows, every position a target ----------------------
-    n_windows = (len(stream) - 1) // window
-    starts = np.arange(n_windows) * window
-    x = np.stack([stream[s : s + window] for s in starts])
-    y = np.stack([stream[s + 1 : s + window + 1] for s in starts])
-    x_onehot = onehot[x]
-    plain = keras.Sequential([keras.Input((window, vocab))])
-    for units in config["units"]:
-        plain.add(keras.layers.LSTM(units, return_sequences=True))
-    plain.add(keras.layers.Dense(vocab))
-    plain.compile(
-        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
-    warm = batch * 5
-    plain.fit(x_onehot[:warm], y[:warm], batch_size=batch, epochs=1, verbose=0)
-    t0 = time.perf_counter()
-    plain.fit(x_onehot[warm:], y[warm:], batch_size=batch, epochs=1, verbose=0)
-    plain_s = time.perf_counter() - t0
-    plain_rate = (len(x) - warm) * window / plain_s
-    print(
-        f"plain sequence model.fit: {plain_rate:,.0f} chars/s ({plain_s:.1f} s for "
-        f"{(len(x) - warm) * window:,} chars) -> {tokens / plain_rate:,.0f} s per epoch"
-    )
 
-    # --- the site's trainer ---------------------------------------------------------------
-    from musiclib.ml import trainer
+def speed(prepared, config: dict, vocab: int, rounds: int) -> None:
+    """Plain sequence fit against the site's trainer, interleaved in `rounds` rounds."""
+    from musiclib.ml import data, trainer
+    from musiclib.ml.model import build_model
+
+    batch, window = int(config["batch_size"]), int(config["seq_length"])
+    onehot = np.eye(vocab, dtype=np.float32)
+    stream = np.concatenate(prepared.train)
+    n = (len(stream) - 1) // window
+    xw = np.stack([stream[s * window : (s + 1) * window] for s in range(n)])
+    yw = np.stack([stream[s * window + 1 : (s + 1) * window + 1] for s in range(n)])
+    plain = _plain_model(config, vocab, window)
+    plain.fit(onehot[xw[: batch * 2]], yw[: batch * 2], batch_size=batch, epochs=1, verbose=0)
 
     model = build_model(config=config, vocab_size=vocab, seed=0)
-    run_ds = list(data.batches(prepared.train, config=config, seed=0))
-    rng = np.random.default_rng(0)
-    warm = [prepared.train[i] for i in rng.choice(len(prepared.train), 5 * batch, replace=False)]
-
-    def one_epoch(pieces):
-        trainer.train(
-            model=model,
-            train_pieces=pieces,
-            val_pieces=[],
-            config=config,
-            seed=0,
-            epochs=1,
-            initial_epoch=0,
-            hooks=trainer.NullHooks(),
-        )
-
-    one_epoch(warm)  # builds the step function
+    steps = trainer.Steps(model)
+    # The epoch's batches as `trainer.train` makes them (the whole corpus, sorted and cut);
+    # making them is timed and counted in the site's time.
     t0 = time.perf_counter()
-    one_epoch(prepared.train)
+    site_batches = list(data.batches(prepared.train, config=config, seed=0, shuffle=True))
     site_s = time.perf_counter() - t0
-    site_chars = int(sum(w.sum() for _, _, w in run_ds))
-    padded = int(sum(w.size for _, _, w in run_ds))
-    site_rate = site_chars / site_s
+    steps.train_batch(*site_batches[0])  # builds its step function
+
+    plain_s = 0.0
+    plain_chars = site_chars = 0
+    window_groups = np.array_split(np.arange(n), rounds)
+    batch_groups = np.array_split(np.arange(len(site_batches)), rounds)
+    for windows, group in zip(window_groups, batch_groups, strict=True):
+        x, y = onehot[xw[windows]], yw[windows]
+        t0 = time.perf_counter()
+        plain.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+        plain_s += time.perf_counter() - t0
+        plain_chars += y.size
+        t0 = time.perf_counter()
+        for i in group:
+            steps.train_batch(*site_batches[i])
+        site_s += time.perf_counter() - t0
+        site_chars += int(sum(site_batches[i][2].sum() for i in group))
+    rows = [len(x) for x, _, _ in site_batches]
+    widths = [x.shape[1] for x, _, _ in site_batches]
+    plain_rate, site_rate = plain_chars / plain_s, site_chars / site_s
     print(
-        f"site trainer: {site_rate:,.0f} chars/s ({site_s:.1f} s for {site_chars:,} chars, "
-        f"{padded / site_chars - 1:.0%} padding) -> {tokens / site_rate:,.0f} s per epoch"
+        f"plain sequence model.fit: {plain_rate:,.0f} chars/s ({plain_s:.1f} s for "
+        f"{plain_chars:,} chars in {rounds} rounds)"
     )
-    print(ratio("speedup per epoch against the original model.fit", 1 / site_rate, 1 / orig_rate))
+    print(
+        f"site trainer: {site_rate:,.0f} chars/s ({site_s:.1f} s for {site_chars:,} chars in "
+        f"{len(site_batches)} batches of {np.mean(rows):.1f} tunes on average, widths "
+        f"{min(widths)}..{max(widths)}; "
+        f"padding {data.padding_share(site_batches):.1%}); step traced "
+        f"{steps.traces['train']} time(s)"
+    )
     print(
         ratio(
-            "speedup per epoch against plain sequence model.fit (same work)",
+            "site trainer against plain sequence model.fit per character (same work)",
             1 / site_rate,
             1 / plain_rate,
         )
+        + f" ({site_rate / plain_rate:.2f})"
     )
+
+
+def precision(prepared, config: dict, vocab: int, name: str) -> None:
+    """One epoch in float32 and in `name` from the same initial weights and batches."""
+    from musiclib.ml import data, trainer
+    from musiclib.ml.model import build_model
+
+    results = {}
+    for prec in ("float32", name):
+        model = build_model(config=config, vocab_size=vocab, seed=0, precision=prec)
+        steps = trainer.Steps(model)
+        batches = list(data.batches(prepared.train, config=config, seed=0, shuffle=True))
+        steps.train_batch(*batches[0])  # traces the step (both precisions train this batch)
+        total = tokens = 0.0
+        t0 = time.perf_counter()
+        for x, y, w in batches[1:]:
+            loss, n = steps.train_batch(x, y, w)
+            total, tokens = total + loss * n, tokens + n
+        seconds = time.perf_counter() - t0
+        results[prec] = (total / tokens, tokens / seconds)
+        print(
+            f"precision {prec}: mean training loss over one epoch {total / tokens:.4f} nats, "
+            f"{tokens / seconds:,.0f} chars/s"
+        )
+    (l32, r32), (lp, rp) = results["float32"], results[name]
+    print(
+        f"{name} against float32: loss {lp - l32:+.4f} nats, "
+        + ratio("speed", 1 / rp, 1 / r32)
+        + f" ({rp / r32:.2f})"
+    )
+
+
+def equal_time(way, texts: list[str], preset: str, budget_s: float) -> None:
+    """Validation loss reached at equal training time: whole tunes against carried windows."""
+    from musiclib.ml import data, trainer
+    from musiclib.ml.model import build_model
+
+    runs = {}
+    for mode in ("tunes", "carried"):
+        config = way.resolve_config(
+            preset=preset, overrides={"sequence_mode": mode, "val_fraction": 0.1}
+        )
+        prepared = way.prepare(texts=texts, config=config, seed=0)
+        model = build_model(config=config, vocab_size=len(prepared.vocab), seed=0)
+        steps = trainer.Steps(model, carried=mode == "carried")
+        runs[mode] = {
+            "config": config,
+            "prepared": prepared,
+            "steps": steps,
+            "window": int(config["seq_length"]) if mode == "carried" else 0,
+            "epoch": 0,
+            "batches": iter(()),
+            "seconds": 0.0,
+        }
+    print(
+        f"equal time: {budget_s:.0f} s of training each, interleaved batch by batch; "
+        f"validation: {len(runs['tunes']['prepared'].val)} held-out whole tunes from a zero "
+        "state, mean loss per character (nats)"
+    )
+
+    def val(run):
+        return trainer.validation_loss(
+            run["steps"], run["prepared"].val, config=run["config"], seed=0
+        )
+
+    marks = [budget_s * k / 6 for k in range(1, 7)]
+    table = {mode: [] for mode in runs}
+    for run in runs.values():  # trace the steps outside the budget
+        run["steps"].train_batch(
+            *next(data.batches(run["prepared"].train, config=run["config"], seed=99)),
+            window=run["window"],
+        )
+    for mark in marks:
+        for mode, run in runs.items():
+            while run["seconds"] < mark:
+                batch = next(run["batches"], None)
+                if batch is None:
+                    run["epoch"] += 1
+                    run["batches"] = data.batches(
+                        run["prepared"].train, config=run["config"], seed=run["epoch"]
+                    )
+                    continue
+                t0 = time.perf_counter()
+                run["steps"].train_batch(*batch, window=run["window"])
+                run["seconds"] += time.perf_counter() - t0
+            table[mode].append((run["seconds"], val(run), run["epoch"]))
+        t, v, e = table["tunes"][-1]
+        tc, vc, ec = table["carried"][-1]
+        print(
+            f"  {mark:6.0f} s: tunes {v:.4f} (epoch {e}, {t:.0f} s), carried {vc:.4f} "
+            f"(epoch {ec}, {tc:.0f} s)"
+        )
 
 
 if __name__ == "__main__":

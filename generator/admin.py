@@ -125,6 +125,15 @@ class ImportJobAdmin(admin.ModelAdmin):
         self.message_user(request, "Import queued: this page shows its report when done.")
 
 
+def _preset_choices() -> list[tuple[str, str]]:
+    """Every preset of every way, in the ways' order; the service refuses one the chosen
+    way lacks."""
+    names: list[str] = []
+    for way in all_ways():
+        names += [name for name in way.presets if name not in names]
+    return [(name, name) for name in names]
+
+
 class TrainingRunForm(forms.ModelForm):
     config = forms.JSONField(
         required=False,
@@ -143,6 +152,20 @@ class TrainingRunForm(forms.ModelForm):
         help_text="ABC runs only: what one symbol of the model is.",
     )
 
+    preset = forms.ChoiceField(
+        choices=_preset_choices,
+        initial="quick",
+        help_text="Sizes and settings to start from; the way must have it (large: ABC only).",
+    )
+    early_stopping_patience = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=1000,
+        label="Stop early after",
+        help_text="Epochs in a row without a lower validation loss after which the run stops "
+        "(0: never; empty: the preset's, 5 for large, else never).",
+    )
+
     class Meta:
         model = TrainingRun
         fields = [
@@ -154,6 +177,7 @@ class TrainingRunForm(forms.ModelForm):
             "seed",
             "config",
             "vocabulary",
+            "early_stopping_patience",
             "staff_checkpoint",
         ]
 
@@ -177,6 +201,8 @@ class TrainingRunForm(forms.ModelForm):
                     f"The vocabulary is an option of {' and '.join(takers)} runs only."
                 )
             overrides["vocabulary"] = data["vocabulary"]
+        if data.get("early_stopping_patience") is not None:
+            overrides["early_stopping_patience"] = data["early_stopping_patience"]
         data["config"] = overrides
         if corpus is not None and way and not self.errors:
             try:
@@ -210,9 +236,13 @@ class TrainingRunAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     actions = ["start", "cancel", "resume", "generate_from_last"]
 
-    def get_exclude(self, request, obj=None):
-        # A new run has no checkpoints to choose from yet.
-        return ["staff_checkpoint"] if obj is None else []
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None:  # a stored run's options are in its (read-only) config
+            fields = [f for f in fields if f not in ("vocabulary", "early_stopping_patience")]
+        else:  # a new run has no checkpoints to choose from yet
+            fields = [f for f in fields if f != "staff_checkpoint"]
+        return fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -196,6 +196,11 @@ CELERY_TASK_ROUTES = {
     "generator.tasks.generation_job_task": {"queue": "sample"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# How a new training run's model computes on the train role (musiclib.ml.model.PRECISIONS):
+# "float32" (default), "mixed_float16" (GPUs with tensor cores; float16 arithmetic, float32
+# weights, a scaled loss) or "mixed_bfloat16". A resumed run keeps the precision its
+# checkpoint was built with; the run page's device line names any precision but float32.
+TRAIN_PRECISION = os.environ.get("TRAIN_PRECISION", "float32")
 # Every minute, runs whose worker died (stale heartbeat) go back on the queue, so no run is
 # left "running" forever even when no worker restarts to claim it at start-up.
 # RECOVER_EVERY_S: seconds between sweeps; a sweep not started by the next one is dropped.

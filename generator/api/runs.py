@@ -47,9 +47,9 @@ from generator.models import (
     create=extend_schema(
         summary="Create and start a training run (staff)",
         description=(
-            "Creates the run from a corpus and a preset (tiny, quick or full) with optional "
-            "`config` overrides, and queues it unless `start` is false. Poll `Location` for "
-            "its progress and loss history."
+            "Creates the run from a corpus and a preset (tiny, quick, full; large for ABC) "
+            "with optional `config` overrides, and queues it unless `start` is false. Poll "
+            "`Location` for its progress and loss history."
         ),
         request=s.TrainingRunCreateSerializer,
         responses={

@@ -509,14 +509,19 @@ class TrainingRunCreateSerializer(serializers.Serializer):
     corpus = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="A corpus id.")
     name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     preset = StrictCharField(
-        max_length=20, default="quick", help_text="A preset of the corpus's way: tiny, quick, full."
+        max_length=20,
+        default="quick",
+        help_text="A preset of the corpus's way: tiny, quick, full; large (ABC: three LSTM(512) "
+        "layers, stops early).",
     )
     epochs = StrictIntegerField(min_value=1, max_value=MAX_EPOCHS, default=10)
     seed = StrictIntegerField(min_value=0, max_value=MAX_SEED, default=0)
     config = serializers.DictField(
         required=False,
         default=dict,
-        help_text='Overrides of the preset, e.g. {"units": [256, 256], "dropout": 0.2}.',
+        help_text='Overrides of the preset, e.g. {"units": [256, 256], "dropout": 0.2}; '
+        '{"early_stopping_patience": 3} stops the run once 3 epochs in a row bring no lower '
+        "validation loss (0: never).",
     )
     start = StrictBooleanField(
         default=True, help_text="Queue the run at once (default); false keeps it a draft."

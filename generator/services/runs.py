@@ -353,18 +353,23 @@ def _train(run: TrainingRun) -> TrainingRun:
     prepared = way.prepare(texts=texts, config=run.config, seed=run.seed, **extra)
     if run.vocab and run.vocab != prepared.vocab:
         raise RuntimeError("the corpus changed under the run: its vocabulary differs")
+    ml_model.configure_tensorflow()  # before the first operation touches a GPU
     if last is not None:
         model = trainer.load_model(str(local_copy(last.file.name)))
         initial_epoch = last.epoch
     else:
         model = ml_model.build_model(
-            config=run.config, vocab_size=len(prepared.vocab), seed=run.seed
+            config=run.config,
+            vocab_size=len(prepared.vocab),
+            seed=run.seed,
+            precision=settings.TRAIN_PRECISION,
         )
         initial_epoch = 0
+    precision = ml_model.model_precision(model)
     TrainingRun.objects.filter(pk=run.pk).update(
         vocab=prepared.vocab,
         data_stats=prepared.stats,
-        device=ml_model.device_name(),
+        device=ml_model.device_name() + ("" if precision == "float32" else f", {precision}"),
         epochs_done=initial_epoch,
     )
     run.refresh_from_db()
@@ -381,6 +386,7 @@ def _train(run: TrainingRun) -> TrainingRun:
             epochs=run.epochs,
             initial_epoch=initial_epoch,
             hooks=_RunHooks(run, prepared.vocab, prepared.state),
+            history=run.history,
         )
     run.refresh_from_db()
     run.status = JobStatus.CANCELLED if outcome == "cancelled" else JobStatus.SUCCEEDED

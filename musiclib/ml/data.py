@@ -2,7 +2,10 @@
 
 "tunes" mode trains on whole pieces from a zero state, exactly as the sampler generates
 them, so the model has seen its state carried over every length it will be asked to sample.
-Pieces of similar length are batched together so padding stays small.
+Pieces of similar length are batched together so padding stays small (a few per cent).
+"carried" mode uses the same batches of whole pieces, but the trainer cuts each into
+windows of seq_length tokens and carries the LSTM state from one window to the next
+(back-propagation truncated at window edges).
 "windows" mode reproduces the original write-up: independent fixed-length windows cut from
 the concatenated corpus, each from a zero state.
 """
@@ -13,26 +16,93 @@ from collections.abc import Iterator
 
 import numpy as np
 
-PAD_MULTIPLE = 16  # pad batch lengths up to a multiple of this: fewer distinct shapes
+PAD_MULTIPLE = 8  # batch widths are multiples of this many tokens: a bounded set of shapes
+
+
+def bucket_width(longest: int) -> int:
+    """The padded width of a batch whose longest row has `longest` tokens: rounded up to a
+    multiple of PAD_MULTIPLE, so every batch shape comes from a small fixed set (at most
+    max_tokens / PAD_MULTIPLE widths)."""
+    return max(PAD_MULTIPLE, -(-int(longest) // PAD_MULTIPLE) * PAD_MULTIPLE)
+
+
+MAX_PADDING = 0.04  # share of an epoch's batch cells that may be padding, 0..1
+
+
+def tune_order(pieces: list[np.ndarray], *, batch_size: int, seed: int, shuffle: bool = True):
+    """Which pieces go in each batch: every piece exactly once per epoch, pieces of nearly
+    equal length together, the batches in random order.
+
+    All pieces are sorted by length plus a random jitter of under PAD_MULTIPLE tokens (so
+    a batch's members change from epoch to epoch among tunes of about the same length),
+    then cut into runs of at most batch_size consecutive pieces. Where lengths are sparse
+    (the few longest tunes) a batch of batch_size would pad its shorter rows heavily, so
+    the cut is chosen by `_cut`: as few, full batches as keep the epoch's padding under
+    MAX_PADDING. Sorting the whole corpus, rather than within chunks of a few batches, is
+    what keeps padding to a few per cent."""
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+    rng = np.random.default_rng(seed)
+    key = lengths + rng.uniform(0.0, PAD_MULTIPLE, size=len(pieces)) if shuffle else lengths
+    order = np.argsort(key, kind="stable")
+    batches = [order[a:b] for a, b in _cut(lengths[order], batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
+def _cut(lengths: np.ndarray, batch_size: int) -> list[tuple[int, int]]:
+    """Cut (nearly) sorted lengths into runs [a, b) of at most batch_size.
+
+    A step over a batch costs about width × (rows + overhead): time steps run one after
+    another, and each has a fixed cost besides its rows. For an overhead of `rows_cost`
+    rows, dynamic programming finds the cut of least total cost; the largest overhead whose
+    cut pads under MAX_PADDING wins (a large overhead favours full batches, a small one
+    short batches with little padding)."""
+    n = len(lengths)
+    if n == 0:
+        return []
+    widths_of = np.maximum(PAD_MULTIPLE, -(-(lengths - 1) // PAD_MULTIPLE) * PAD_MULTIPLE)
+    real = float((lengths - 1).sum())
+
+    def cut(rows_cost: float) -> tuple[list[tuple[int, int]], float]:
+        cost = np.zeros(n + 1)
+        take = np.zeros(n + 1, dtype=np.int64)
+        for i in range(1, n + 1):
+            k = np.arange(1, min(batch_size, i) + 1)
+            # the width of the run ending at i with k rows: its longest piece, rounded up
+            width = np.maximum.accumulate(widths_of[i - 1 :: -1][: len(k)])
+            total = cost[i - k] + width * (rows_cost + k)
+            j = int(np.argmin(total))
+            cost[i], take[i] = total[j], k[j]
+        runs, i = [], n
+        while i > 0:
+            runs.append((i - int(take[i]), i))
+            i -= int(take[i])
+        runs.reverse()
+        cells = sum(float(widths_of[a:b].max()) * (b - a) for a, b in runs)
+        return runs, 1.0 - real / cells
+
+    runs, padding = cut(batch_size / 4)
+    if padding <= MAX_PADDING:
+        return runs
+    low, high = 0.0, batch_size / 4  # bisect: the largest overhead that pads little enough
+    runs, _ = cut(low)
+    for _ in range(7):
+        mid = (low + high) / 2
+        trial, padding = cut(mid)
+        if padding <= MAX_PADDING:
+            low, runs = mid, trial
+        else:
+            high = mid
+    return runs
 
 
 def tune_batches(
     pieces: list[np.ndarray], *, batch_size: int, seed: int, shuffle: bool = True
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(inputs, targets, weights) batches of whole pieces, padded on the right with 0."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(pieces)) if shuffle else np.arange(len(pieces))
-    # Sort within chunks of 20 batches: similar lengths together, order still random.
-    chunk = batch_size * 20
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start : start + chunk], key=lambda i: len(pieces[i]))
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    if shuffle:
-        rng.shuffle(batches)
-    for idx in batches:
-        longest = max(len(pieces[i]) for i in idx) - 1
-        width = -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
+    for idx in tune_order(pieces, batch_size=batch_size, seed=seed, shuffle=shuffle):
+        width = bucket_width(max(len(pieces[i]) for i in idx) - 1)
         x = np.zeros((len(idx), width), dtype=np.int32)
         y = np.zeros((len(idx), width), dtype=np.int32)
         for row, i in enumerate(idx):
@@ -40,6 +110,15 @@ def tune_batches(
             x[row, : len(seq) - 1] = seq[:-1]
             y[row, : len(seq) - 1] = seq[1:]
         yield x, y, (y != 0).astype(np.float32)
+
+
+def padding_share(batches) -> float:
+    """Share of the batch cells that are padding (weight 0), 0..1."""
+    cells = real = 0.0
+    for _, _, w in batches:
+        cells += w.size
+        real += float(w.sum())
+    return 1.0 - real / cells if cells else 0.0
 
 
 def window_batches(
@@ -80,10 +159,9 @@ def batches(
 
 
 def count_batches(pieces: list[np.ndarray], *, config: dict) -> int:
+    """Batches in an epoch (for progress): exact for windows and an unshuffled epoch of
+    tunes; a shuffled epoch's jitter may cut one or two more or fewer."""
     if config["sequence_mode"] == "windows":
         total = int(sum(len(p) for p in pieces))
         return -(-max((total - 1) // int(config["seq_length"]), 0) // int(config["batch_size"]))
-    return sum(
-        -(-len(pieces[i : i + int(config["batch_size"]) * 20]) // int(config["batch_size"]))
-        for i in range(0, len(pieces), int(config["batch_size"]) * 20)
-    )
+    return len(tune_order(pieces, batch_size=int(config["batch_size"]), seed=0, shuffle=False))

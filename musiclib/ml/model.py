@@ -13,40 +13,85 @@ from __future__ import annotations
 
 from typing import Any
 
+# How a new model computes (its weights are float32 in every case):
+# "float32" everywhere; "mixed_float16" (GPUs with tensor cores: float16 arithmetic,
+# float32 weights, a dynamically scaled loss); "mixed_bfloat16" (float16's range, no loss
+# scaling; newer GPUs and CPUs with AMX). The logits and the loss stay float32.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
-def build_model(*, config: dict[str, Any], vocab_size: int, seed: int = 0):
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    return precision
+
+
+def build_model(
+    *, config: dict[str, Any], vocab_size: int, seed: int = 0, precision: str = "float32"
+):
     import keras
 
+    check_precision(precision)
     keras.utils.set_random_seed(int(seed) % (2**31))
     inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
     # No mask: padding is only ever on the right, so padded steps cannot influence the real
     # ones before them, and their loss weight is 0. A mask would add a select per step.
-    x = keras.layers.Embedding(vocab_size, int(config["embedding_dim"]))(inputs)
+    x = keras.layers.Embedding(vocab_size, int(config["embedding_dim"]), dtype=precision)(inputs)
     for i, units in enumerate(config["units"]):
         if i > 0 and float(config["dropout"]) > 0:
-            x = keras.layers.Dropout(float(config["dropout"]))(x)
-        x = keras.layers.LSTM(int(units), return_sequences=True, name=f"lstm_{i}")(x)
+            x = keras.layers.Dropout(float(config["dropout"]), dtype=precision)(x)
+        x = keras.layers.LSTM(int(units), return_sequences=True, name=f"lstm_{i}", dtype=precision)(
+            x
+        )
     for j, units in enumerate(config.get("dense") or []):
         if float(config["dropout"]) > 0:
-            x = keras.layers.Dropout(float(config["dropout"]))(x)
-        x = keras.layers.Dense(int(units), activation="relu", name=f"dense_{j}")(x)
-    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+            x = keras.layers.Dropout(float(config["dropout"]), dtype=precision)(x)
+        x = keras.layers.Dense(int(units), activation="relu", name=f"dense_{j}", dtype=precision)(x)
+    # The logits in float32 whatever the precision: a softmax over float16 logits loses the
+    # small probabilities the loss and the sampler need.
+    logits = keras.layers.Dense(vocab_size, name="logits", dtype="float32")(x)
     model = keras.Model(inputs, logits)
-    compile_model(model, config=config)
+    compile_model(model, config=config, precision=precision)
     return model
 
 
-def compile_model(model, *, config: dict[str, Any]) -> None:
+def compile_model(model, *, config: dict[str, Any], precision: str = "float32") -> None:
     import keras
 
     clip = float(config.get("clipnorm") or 0) or None
+    optimizer = keras.optimizers.Adam(learning_rate=float(config["learning_rate"]), clipnorm=clip)
+    if precision == "mixed_float16":
+        # float16 gradients underflow without it; the scale adapts (halves on inf/nan).
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=float(config["learning_rate"]), clipnorm=clip
-        ),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=[],
     )
+
+
+def model_precision(model) -> str:
+    """The precision a built or loaded model computes in (one of PRECISIONS)."""
+    policy = getattr(model.layers[1], "dtype_policy", None)  # the embedding
+    name = getattr(policy, "name", "float32")
+    return name if name in PRECISIONS else "float32"
+
+
+def configure_tensorflow() -> list[str]:
+    """Set up TensorFlow for training on this machine; returns the GPUs it found.
+
+    Memory growth on every GPU: TensorFlow otherwise reserves all of a GPU's memory at the
+    first operation, which starves anything else on the device. Must run before the first
+    operation touches a GPU; a second call (or a call after that) changes nothing."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the device is already initialised: its setting stays
+            pass
+    return [gpu.name for gpu in gpus]
 
 
 def device_name() -> str:

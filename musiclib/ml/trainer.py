@@ -41,19 +41,173 @@ class NullHooks:
         pass
 
 
-def _step(step_fn, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """One batch through `step_fn` (train_on_batch or test_on_batch). Returns (mean loss per
-    real token, number of real tokens).
+class Steps:
+    """The compiled training and evaluation steps of one model.
 
-    Keras divides a weighted loss by every element, padding included, so a batch that is half
-    padding would count half; scaling the weights to sum to the element count makes the loss,
-    and its gradient, the mean over real tokens."""
-    tokens = float(w.sum())
-    if tokens <= 0:
-        return 0.0, 0.0
-    scaled = (w * (w.size / tokens)).astype(np.float32)
-    logs = step_fn(x, y, sample_weight=scaled, return_dict=True)
-    return float(logs["loss"]), tokens
+    Each is a `tf.function` with an input signature whose batch and time dimensions are
+    None, so it is traced once and then runs every batch width without retracing (`traces`
+    counts the traces; the library tests check it stays at one per step over an epoch of
+    many widths). The loss is the mean cross-entropy per real token: padding has weight 0
+    and does not count in the mean, so a batch's gradient does not depend on its padding.
+
+    "tunes" mode runs the Keras model itself (the fused cuDNN kernel on a GPU). "carried"
+    mode runs the same weights through an LSTM loop that takes and returns the state, so a
+    long batch is trained window by window with the state carried across windows."""
+
+    def __init__(self, model: Any, *, carried: bool = False):
+        import keras
+        import tensorflow as tf
+
+        self.model = model
+        self.traces = {"train": 0, "evaluate": 0}
+        self.lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+        self.optimizer = model.optimizer
+        if not self.optimizer.built:
+            self.optimizer.build(model.trainable_variables)
+        ids = tf.TensorSpec([None, None], tf.int32)
+        weights = tf.TensorSpec([None, None], tf.float32)
+        self.evaluate = tf.function(self._evaluate, input_signature=[ids, ids, weights])
+        if carried:
+            states = [
+                (tf.TensorSpec([None, layer.units]), tf.TensorSpec([None, layer.units]))
+                for layer in self.lstms
+            ]
+            self.train_carried = tf.function(
+                self._train_carried, input_signature=[ids, ids, weights, states]
+            )
+        else:
+            self.train = tf.function(self._train, input_signature=[ids, ids, weights])
+
+    # --- the arithmetic -------------------------------------------------------------------
+    @staticmethod
+    def _mean_loss(y, logits, w):
+        import keras
+        import tensorflow as tf
+
+        logits = tf.cast(logits, tf.float32)  # mixed precision: the loss in float32
+        per_token = keras.ops.sparse_categorical_crossentropy(y, logits, from_logits=True)
+        tokens = tf.reduce_sum(w)
+        return tf.reduce_sum(per_token * w) / tf.maximum(tokens, 1.0), tokens
+
+    def _apply(self, tape, scaled_loss) -> None:
+        variables = self.model.trainable_variables
+        self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)
+
+    def _train(self, x, y, w):
+        import tensorflow as tf
+
+        self.traces["train"] += 1  # runs only while tracing
+        with tf.GradientTape() as tape:
+            loss, tokens = self._mean_loss(y, self.model(x, training=True), w)
+            scaled = self.optimizer.scale_loss(loss)  # mixed float16: scaled, else itself
+        self._apply(tape, scaled)
+        return loss, tokens
+
+    def _evaluate(self, x, y, w):
+        self.traces["evaluate"] += 1
+        return self._mean_loss(y, self.model(x, training=False), w)
+
+    def _train_carried(self, x, y, w, states):
+        import tensorflow as tf
+
+        self.traces["train"] += 1
+        with tf.GradientTape() as tape:
+            logits, new_states = self._forward_with_state(x, states, training=True)
+            loss, tokens = self._mean_loss(y, logits, w)
+            scaled = self.optimizer.scale_loss(loss)
+        self._apply(tape, scaled)
+        carry = [tuple(tf.cast(tf.stop_gradient(t), tf.float32) for t in s) for s in new_states]
+        return loss, tokens, carry
+
+    def _forward_with_state(self, x, states, *, training: bool):
+        """The model's layers in order, each LSTM started from `states` and returning its
+        final state. The same weights and the same arithmetic as `model(x)` (a library
+        test compares the two)."""
+        import keras
+
+        out, finals, k = x, [], 0
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if isinstance(layer, keras.layers.LSTM):
+                out, state = _lstm_sequence(layer, out, states[k])
+                finals.append(state)
+                k += 1
+            else:
+                out = layer(out, training=training)
+        return out, finals
+
+    # --- batches --------------------------------------------------------------------------
+    def zero_states(self, rows: int):
+        import numpy as np
+
+        return [
+            (np.zeros((rows, n), np.float32), np.zeros((rows, n), np.float32))
+            for n in (layer.units for layer in self.lstms)
+        ]
+
+    def train_batch(self, x, y, w, *, window: int = 0) -> tuple[float, float]:
+        """One batch; returns (mean loss per real token, real tokens). With `window`, the
+        batch is trained `window` steps at a time, the state carried between windows."""
+        if not window:
+            loss, tokens = self.train(x, y, w)
+            return float(loss), float(tokens)
+        states = self.zero_states(x.shape[0])
+        total = count = 0.0
+        for start in range(0, x.shape[1], window):
+            sl = slice(start, start + window)
+            if not w[:, sl].any():
+                break  # only padding is left: right padding, so nothing real follows
+            loss, tokens, states = self.train_carried(x[:, sl], y[:, sl], w[:, sl], states)
+            total, count = total + float(loss) * float(tokens), count + float(tokens)
+        return total / max(count, 1.0), count
+
+
+def _lstm_sequence(layer, inputs, state):
+    """A Keras LSTM layer (implementation 2, tanh/sigmoid, gates i, f, c, o) over `inputs`
+    from `state`; returns (every step's output, the final (h, c)). The input projection of
+    every step is one matrix product before the loop."""
+    import tensorflow as tf
+
+    cell = layer.cell
+    h0, c0 = state
+    kernel = tf.cast(cell.kernel, inputs.dtype)
+    recurrent = tf.cast(cell.recurrent_kernel, inputs.dtype)
+    projected = tf.einsum("btd,dk->tbk", inputs, kernel) + tf.cast(cell.bias, inputs.dtype)
+
+    def step(carry, z):
+        h, c = carry
+        z = z + tf.matmul(h, recurrent)
+        i, f, g, o = tf.split(z, 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        return tf.sigmoid(o) * tf.tanh(c), c
+
+    hs, cs = tf.scan(
+        step, projected, initializer=(tf.cast(h0, inputs.dtype), tf.cast(c0, inputs.dtype))
+    )
+    return tf.transpose(hs, [1, 0, 2]), (hs[-1], cs[-1])
+
+
+def improvement_stop(history: list[dict], patience: int) -> bool:
+    """The early-stopping rule: True when the last `patience` epochs of `history` (dicts
+    with "val_loss") brought no validation loss below the best before them by more than
+    1e-4 nats. Epochs without a validation loss do not count; patience 0 never stops."""
+    losses = [h["val_loss"] for h in history if h.get("val_loss") is not None]
+    if patience <= 0 or len(losses) <= patience:
+        return False
+    best_before = min(losses[:-patience])
+    return min(losses[-patience:]) >= best_before - 1e-4
+
+
+def validation_loss(steps: Steps, pieces: list[np.ndarray], *, config: dict, seed: int):
+    """Mean cross-entropy per real token over `pieces`, in nats; None without pieces.
+    "tunes" and "carried" runs are measured alike: whole tunes from a zero state, as the
+    sampler generates them."""
+    total = tokens = 0.0
+    for x, y, w in data.batches(pieces, config=config, seed=seed, shuffle=False):
+        loss, n = steps.evaluate(x, y, w)
+        total, tokens = total + float(loss) * float(n), tokens + float(n)
+    return total / tokens if tokens else None
 
 
 def train(
@@ -66,20 +220,28 @@ def train(
     epochs: int,
     initial_epoch: int,
     hooks: Hooks,
+    history: list[dict] | None = None,
+    steps: Steps | None = None,
 ) -> str:
     """Train epochs initial_epoch+1 .. epochs. Returns "finished", "cancelled" or "stopped
     early". Epoch numbers given to hooks count from 1; `loss` and `val_loss` are mean
-    cross-entropy per real token, in nats.
+    cross-entropy per real token, in nats. `history` holds the logs of the epochs already
+    trained (a resumed run), so early stopping counts across a resume.
 
-    A plain loop over `train_on_batch` rather than `fit` over a `tf.data` pipeline: the
+    A plain loop over compiled steps rather than `fit` over a `tf.data` pipeline: the
     pipeline's prefetch thread kept calling the Python generator after `fit` returned, and
     when the garbage collector later freed its functions the process could crash (seen as a
     segfault in `context.remove_function`). Here nothing of TensorFlow runs between calls."""
-    steps = data.count_batches(train_pieces, config=config)
-    if steps == 0:
+    n_batches = data.count_batches(train_pieces, config=config)
+    if n_batches == 0:
         raise ValueError("the corpus is too small to make a single training batch")
+    carried = config["sequence_mode"] == "carried"
+    window = int(config["seq_length"]) if carried else 0
+    steps = steps or Steps(model, carried=carried)
     patience = int(config.get("early_stopping_patience") or 0)
-    best, bad_epochs = float("inf"), 0
+    seen = [dict(h) for h in (history or []) if h.get("epoch", 0) <= initial_epoch]
+    if improvement_stop(seen, patience):
+        return "stopped early"
     last_beat = 0.0  # the first batch beats, so a cancel is seen at once
     for epoch in range(initial_epoch, epochs):
         t0 = time.monotonic()
@@ -87,32 +249,25 @@ def train(
         # seed + epoch: a resumed run shuffles epoch k exactly as an uninterrupted one would.
         batches = data.batches(train_pieces, config=config, seed=seed + epoch, shuffle=True)
         for i, (x, y, w) in enumerate(batches):
-            loss, n = _step(model.train_on_batch, x, y, w)
+            loss, n = steps.train_batch(x, y, w, window=window)
             total, tokens = total + loss * n, tokens + n
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_EVERY_S:
                 last_beat = now
-                hooks.heartbeat(epoch=epoch + 1, fraction=min(1.0, (i + 1) / steps))
+                hooks.heartbeat(epoch=epoch + 1, fraction=min(1.0, (i + 1) / n_batches))
                 if hooks.should_stop():
                     return "cancelled"  # an incomplete epoch gets no checkpoint
         logs = {"loss": total / max(tokens, 1.0)}
         if val_pieces:
-            v_total = v_tokens = 0.0
-            for x, y, w in data.batches(val_pieces, config=config, seed=seed, shuffle=False):
-                loss, n = _step(model.test_on_batch, x, y, w)
-                v_total, v_tokens = v_total + loss * n, v_tokens + n
-            if v_tokens:
-                logs["val_loss"] = v_total / v_tokens
+            val = validation_loss(steps, val_pieces, config=config, seed=seed)
+            if val is not None:
+                logs["val_loss"] = val
         hooks.epoch_end(epoch=epoch + 1, logs=logs, model=model, seconds=time.monotonic() - t0)
         if hooks.should_stop():
             return "cancelled"
-        if patience and "val_loss" in logs:
-            if logs["val_loss"] < best - 1e-4:
-                best, bad_epochs = logs["val_loss"], 0
-            else:
-                bad_epochs += 1
-                if bad_epochs >= patience:
-                    return "stopped early"
+        seen.append({"epoch": epoch + 1, **logs})
+        if improvement_stop(seen, patience):
+            return "stopped early"
     return "finished"
 
 

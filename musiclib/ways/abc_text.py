@@ -246,6 +246,21 @@ class AbcWay(Way):
             "sample_every": 1,
             "samples_per_epoch": 4,
         },
+        # folk-rnn's sizes: three stacked LSTM(512) with dropout 0.5. Slow on a CPU (about
+        # ten times `full` per epoch); meant for a GPU host. Stops by itself once 5 epochs in
+        # a row bring no lower validation loss, so a generous epoch count is safe.
+        "large": {
+            "vocabulary": "chars",
+            "embedding_dim": 128,
+            "units": [512, 512, 512],
+            "dropout": 0.5,
+            "batch_size": 64,
+            "learning_rate": 0.002,
+            "max_tokens": 2000,
+            "sample_every": 1,
+            "samples_per_epoch": 4,
+            "early_stopping_patience": 5,
+        },
         # For tests: trains in seconds.
         "tiny": {
             "vocabulary": "chars",

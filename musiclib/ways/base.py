@@ -34,8 +34,10 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.002,  # Adam step size, 1e-5..1e-1
     "clipnorm": 5.0,  # gradient norm clip, 0 = off
     "sequence_mode": "tunes",  # "tunes": whole tunes from a zero state, as sampling runs;
+    # "carried": the same whole tunes trained seq_length steps at a time, the LSTM state
+    # carried from window to window (back-propagation truncated at window edges);
     # "windows": independent windows of seq_length (the original write-up), for comparison
-    "seq_length": 100,  # window length in tokens for "windows" mode and the windowed sampler
+    "seq_length": 100,  # window length in tokens for "windows"/"carried" and the windowed sampler
     "max_tokens": 2000,  # longer pieces are cut to this many tokens in "tunes" mode
     "val_fraction": 0.1,  # share of tunes held out for validation, 0..0.5
     "sample_every": 1,  # epochs between epoch samples, 0 = never
@@ -43,7 +45,9 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "sample_temperature": 1.0,
     "sample_max_tokens": 800,
     "transpose": False,  # augment with transpositions (ways that support it)
-    "early_stopping_patience": 0,  # epochs without val improvement before stopping, 0 = off
+    # Stop when this many epochs in a row bring no validation loss below the best before
+    # them (by 1e-4 nats); in epochs, 0..1000, 0 = off. Needs val_fraction > 0.
+    "early_stopping_patience": 0,
 }
 
 
@@ -371,8 +375,14 @@ def _validate_config(config: dict[str, Any]) -> None:
     check("learning_rate", 0 < float(config["learning_rate"]) <= 0.1, "in (0, 0.1]")
     check(
         "sequence_mode",
-        config["sequence_mode"] in ("tunes", "windows"),
-        "tunes or windows",
+        config["sequence_mode"] in ("tunes", "carried", "windows"),
+        "tunes, carried or windows",
+    )
+    patience = config.get("early_stopping_patience", 0)
+    check(
+        "early_stopping_patience",
+        isinstance(patience, int) and not isinstance(patience, bool) and 0 <= patience <= 1000,
+        "a whole number of epochs, 0..1000 (0 = off)",
     )
     check("seq_length", 2 <= int(config["seq_length"]) <= 4000, "2..4000")
     check("max_tokens", 16 <= int(config["max_tokens"]) <= 100000, "16..100000")

@@ -1,0 +1,63 @@
+"""Early stopping and the large preset as run options: the admin form, the API and a run
+that stops by itself."""
+
+import pytest
+
+from generator.models import JobStatus, TrainingRun
+from generator.services import training_run_execute, training_run_resume
+from tests.factories import make_run
+
+pytestmark = [pytest.mark.django_db]
+
+ADD = "/admin/generator/trainingrun/add/"
+
+
+def run_form(corpus, **fields):
+    return {
+        "name": "stops early",
+        "corpus": corpus.pk,
+        "way": "abc",
+        "preset": "tiny",
+        "epochs": 40,
+        "seed": 0,
+        "config": "{}",
+        **fields,
+    }
+
+
+def test_staff_pick_the_large_preset_and_a_patience_on_the_admin_run_form(
+    tiny_corpus, staff_client
+):
+    response = staff_client.post(
+        ADD, run_form(tiny_corpus, preset="large", early_stopping_patience=3)
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    run = TrainingRun.objects.get(name="stops early")
+    assert run.preset == "large" and run.config["units"] == [512, 512, 512]
+    assert run.config["early_stopping_patience"] == 3
+    # Left empty, the preset's own patience holds.
+    staff_client.post(ADD, run_form(tiny_corpus, name="default patience", preset="large"))
+    assert TrainingRun.objects.get(name="default patience").config["early_stopping_patience"] == 5
+
+
+def test_a_negative_patience_is_refused_on_the_admin_form_and_no_run_is_made(
+    tiny_corpus, staff_client
+):
+    response = staff_client.post(ADD, run_form(tiny_corpus, early_stopping_patience=-1))
+    assert response.status_code == 200 and "early_stopping_patience" in response.content.decode()
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_run_whose_validation_loss_had_stalled_stops_early_and_says_so(tiny_corpus):
+    run = training_run_execute(run_id=make_run(tiny_corpus, epochs=3).pk, worker="here")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    # As if its last two epochs had brought no lower validation loss, with a patience of 2.
+    history = [dict(h, val_loss=v) for h, v in zip(run.history, (2.0, 2.5, 2.6), strict=True)]
+    TrainingRun.objects.filter(pk=run.pk).update(
+        history=history, config={**run.config, "early_stopping_patience": 2}
+    )
+    run = training_run_resume(run=TrainingRun.objects.get(pk=run.pk), epochs=10)
+    run = training_run_execute(run_id=run.pk, worker="here")
+    assert run.status == JobStatus.SUCCEEDED and run.outcome == "stopped early"
+    assert run.epochs_done == 3 and run.checkpoints.count() == 3  # nothing more trained

@@ -1,0 +1,214 @@
+"""The trainer's batches, its compiled steps and early stopping, on tiny models."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from musiclib.ml import data, trainer
+from musiclib.ml.model import build_model
+from musiclib.ways import get_way
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+WAY = get_way("abc")
+VOCAB = 20
+
+
+def folk_like_pieces(count: int, *, seed: int = 0) -> list[np.ndarray]:
+    """Pieces with the spread of lengths of folk-tune corpora (Nottingham: median about 300
+    characters, a long tail past 1,000), cut at 2,000 tokens as `max_tokens` does."""
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(rng.lognormal(np.log(300), 0.5, count).astype(int), 20, 2000)
+    return [np.r_[1, rng.integers(3, VOCAB, n - 2), 2].astype(np.int32) for n in lengths]
+
+
+def tiny_config(**overrides):
+    return WAY.resolve_config(preset="tiny", overrides={"sample_every": 0, **overrides})
+
+
+class Recorder(trainer.NullHooks):
+    def __init__(self):
+        self.logs: list[dict] = []
+
+    def epoch_end(self, *, epoch, logs, model, seconds):
+        self.logs.append({"epoch": epoch, **logs})
+
+
+# --- batches -----------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_size", [8, 32, 64])
+def test_whole_tune_batches_cover_every_tune_once_per_epoch_with_under_5_percent_padding(
+    batch_size,
+):
+    pieces = folk_like_pieces(1000)
+    for seed in (0, 1):
+        batches = list(data.tune_batches(pieces, batch_size=batch_size, seed=seed))
+        rows = sorted(tuple(x[r][: int(w[r].sum())]) for x, _, w in batches for r in range(len(x)))
+        assert rows == sorted(tuple(p[:-1]) for p in pieces)  # each tune once, whole
+        assert data.padding_share(batches) < 0.05
+        assert all(x.shape[1] % data.PAD_MULTIPLE == 0 for x, _, _ in batches)
+    unshuffled = list(data.tune_batches(pieces, batch_size=batch_size, seed=0, shuffle=False))
+    assert len(unshuffled) == data.count_batches(pieces, config=tiny_config(batch_size=batch_size))
+
+
+def test_each_epoch_shuffles_the_batches_and_their_members():
+    pieces = folk_like_pieces(400)
+    first = [tuple(idx) for idx in data.tune_order(pieces, batch_size=16, seed=1)]
+    second = [tuple(idx) for idx in data.tune_order(pieces, batch_size=16, seed=2)]
+    assert first != second  # another order of batches
+    assert set(first) != set(second)  # and other tunes side by side
+    assert first == [tuple(idx) for idx in data.tune_order(pieces, batch_size=16, seed=1)]
+
+
+# --- compiled steps ----------------------------------------------------------------------
+def test_an_epoch_over_many_batch_widths_traces_each_step_once():
+    pieces = folk_like_pieces(160, seed=3)
+    config = tiny_config(batch_size=8)
+    widths = {x.shape[1] for x, _, _ in data.batches(pieces, config=config, seed=0)}
+    assert len(widths) >= 8  # many shapes, so a shape-specialised step would retrace
+    model = build_model(config=config, vocab_size=VOCAB, seed=0)
+    steps = trainer.Steps(model)
+    outcome = trainer.train(
+        model=model,
+        train_pieces=pieces[:140],
+        val_pieces=pieces[140:],
+        config=config,
+        seed=0,
+        epochs=2,
+        initial_epoch=0,
+        hooks=trainer.NullHooks(),
+        steps=steps,
+    )
+    assert outcome == "finished"
+    assert steps.traces == {"train": 1, "evaluate": 1}
+
+
+def test_the_loss_is_the_mean_over_real_tokens_whatever_the_padding():
+    config = tiny_config()
+    model = build_model(config=config, vocab_size=VOCAB, seed=0)
+    steps = trainer.Steps(model)
+    x, y, w = next(data.tune_batches(folk_like_pieces(8), batch_size=8, seed=0))
+    loss, tokens = steps.evaluate(x, y, w)
+    pad = np.zeros((x.shape[0], 64), np.int32)
+    wider = [np.concatenate([a, pad.astype(a.dtype)], axis=1) for a in (x, y, w)]
+    loss_wide, tokens_wide = steps.evaluate(*wider)
+    assert float(tokens) == float(tokens_wide) == w.sum()
+    assert float(loss) == pytest.approx(float(loss_wide), rel=1e-5)
+
+
+def test_the_carried_state_loop_computes_what_the_keras_model_computes():
+    config = tiny_config(units=[16, 12], dense=[10])
+    model = build_model(config=config, vocab_size=VOCAB, seed=2)
+    steps = trainer.Steps(model, carried=True)
+    x = np.random.default_rng(0).integers(3, VOCAB, (3, 40)).astype(np.int32)
+    expected = model(x, training=False).numpy()
+    whole, _ = steps._forward_with_state(x, steps.zero_states(3), training=False)
+    first, state = steps._forward_with_state(x[:, :25], steps.zero_states(3), training=False)
+    rest, _ = steps._forward_with_state(x[:, 25:], state, training=False)
+    np.testing.assert_allclose(whole.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([first, rest], axis=1), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["tunes", "carried", "windows"])
+def test_every_sequence_mode_lowers_the_loss(mode):
+    rng = np.random.default_rng(0)
+    # A learnable pattern: each piece counts up through the vocabulary from a random start.
+    pieces = [
+        np.r_[1, (rng.integers(3, VOCAB) + np.arange(n)) % (VOCAB - 3) + 3, 2].astype(np.int32)
+        for n in rng.integers(40, 200, 64)
+    ]
+    config = tiny_config(sequence_mode=mode, seq_length=32)
+    model = build_model(config=config, vocab_size=VOCAB, seed=0)
+    hooks = Recorder()
+    trainer.train(
+        model=model,
+        train_pieces=pieces[:56],
+        val_pieces=pieces[56:],
+        config=config,
+        seed=0,
+        epochs=4,
+        initial_epoch=0,
+        hooks=hooks,
+    )
+    assert hooks.logs[-1]["val_loss"] < hooks.logs[0]["val_loss"] * 0.8
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_a_mixed_precision_model_computes_in_half_precision_and_trains(precision):
+    config = tiny_config()
+    model = build_model(config=config, vocab_size=VOCAB, seed=0, precision=precision)
+    lstm = model.get_layer("lstm_0")
+    assert lstm.compute_dtype == precision.removeprefix("mixed_")
+    assert lstm.cell.kernel.dtype == "float32"  # the weights stay float32
+    assert model.get_layer("logits").compute_dtype == "float32"
+    steps = trainer.Steps(model)
+    x, y, w = next(data.tune_batches(folk_like_pieces(8), batch_size=8, seed=0))
+    losses = [steps.train_batch(x, y, w)[0] for _ in range(5)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        build_model(config=tiny_config(), vocab_size=VOCAB, precision="float8")
+
+
+# --- early stopping ----------------------------------------------------------------------
+def test_the_early_stopping_rule_counts_epochs_without_a_lower_validation_loss():
+    history = [{"val_loss": v} for v in (3.0, 2.5, 2.4, 2.45, 2.41)]
+    assert trainer.improvement_stop(history, 2)  # 2.45 and 2.41 are not below 2.4
+    assert not trainer.improvement_stop(history, 3)  # 2.4 came within the last 3
+    assert not trainer.improvement_stop(history, 0)  # off
+    assert not trainer.improvement_stop([*history, {"val_loss": 2.3}], 2)
+
+
+def test_a_tiny_run_stops_early_when_validation_loss_stops_improving():
+    """Training and validation pieces are unrelated random tokens: nothing learnt from the
+    one helps the other, so after an epoch or two validation loss stops falling."""
+    rng = np.random.default_rng(5)
+    pieces = [np.r_[1, rng.integers(3, VOCAB, 60), 2].astype(np.int32) for _ in range(48)]
+    config = tiny_config(learning_rate=0.05, early_stopping_patience=2)
+    model = build_model(config=config, vocab_size=VOCAB, seed=0)
+    hooks = Recorder()
+    outcome = trainer.train(
+        model=model,
+        train_pieces=pieces[:40],
+        val_pieces=pieces[40:],
+        config=config,
+        seed=0,
+        epochs=30,
+        initial_epoch=0,
+        hooks=hooks,
+    )
+    assert outcome == "stopped early"
+    assert len(hooks.logs) < 30
+    val = [h["val_loss"] for h in hooks.logs]
+    assert min(val[-2:]) >= min(val[:-2]) - 1e-4  # the last two brought nothing lower
+
+    # A resumed run counts the epochs before the resume: it stops without training more.
+    again = Recorder()
+    outcome = trainer.train(
+        model=model,
+        train_pieces=pieces[:40],
+        val_pieces=pieces[40:],
+        config=config,
+        seed=0,
+        epochs=30,
+        initial_epoch=len(hooks.logs),
+        hooks=again,
+        history=hooks.logs,
+    )
+    assert outcome == "stopped early" and again.logs == []
+
+
+def test_patience_outside_its_range_is_refused_naming_the_field():
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        tiny_config(early_stopping_patience=-1)
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        tiny_config(early_stopping_patience="3")
+
+
+def test_the_large_preset_has_folk_rnns_sizes_and_stops_early():
+    config = WAY.resolve_config(preset="large", overrides=None)
+    assert config["units"] == [512, 512, 512]
+    assert config["early_stopping_patience"] > 0 and config["val_fraction"] > 0
