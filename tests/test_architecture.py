@@ -76,7 +76,8 @@ def test_services_queue_tasks_by_registered_names():
         for key, value in vars(module).items()
         if key.endswith("_TASK")
     ]
-    assert len(names) == 10
-    assert all(name in current_app.tasks for name in names)
+    # Every task the apps define has its registered name, and every name is a task.
+    defined = {name for name in current_app.tasks if name.startswith(("generator.", "evaluation."))}
+    assert sorted(names) == sorted(defined)
     with pytest.raises(KeyError):
         send_on_commit("generator.tasks.no_such_task", 1)
