@@ -1,10 +1,11 @@
 """Could a run's tunes pass for the corpus? The blind listener, form and the tightened
 measures, on tunes bench/quality.py sampled, beside the held-out human tunes.
 
-    # the samples bench/quality.py wrote (its job files: <checkpoint>-<sampler>-<seed>[-tT].job.out.json)
+    # the samples bench/quality.py wrote (its job files, <checkpoint>-<sampler>-<seed>[-tT]):
+    Q=var/quality/nottingham-full-judge-best
     .venv/bin/python bench/judge.py --corpus nottingham \\
-        --samples "grammar T0.9=var/quality/nottingham-full-judge-best-grammar-1-t0.9.job.out.json" \\
-                  "plain T0.9=var/quality/nottingham-full-judge-best-incremental-1-t0.9.job.out.json"
+        --samples "grammar T0.9=$Q-grammar-1-t0.9.job.out.json" \\
+                  "plain T0.9=$Q-incremental-1-t0.9.job.out.json"
     # or sample here from a checkpoint (the site's default sampler: grammar, T 0.9):
     .venv/bin/python bench/judge.py --corpus oneills --checkpoint var/quality/X-best.keras \\
         --sampler grammar --n 240 --temperature 0.9

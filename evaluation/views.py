@@ -15,7 +15,7 @@ from generator.models import Corpus, Piece, TrainingRun
 from musiclib.metrics import statistics as st
 from musiclib.ways import get_way
 
-from . import services
+from . import listener, presenters, services
 from .models import EvaluationStatus, PieceEvaluation
 
 # Scalar features exported as CSV columns (the histograms and the transition matrix are in
@@ -135,6 +135,7 @@ def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
             "failed": list(failed.select_related("piece").order_by("piece_id")[:10]),
             "failed_count": failed.count(),
             "computed_at": parse_datetime(report.get("computed_at") or ""),
+            "listener": presenters.listener_view(report.get("judge")),
         },
     )
 
@@ -219,6 +220,33 @@ def run_scores_json(request: HttpRequest, pk: int) -> JsonResponse:
     )
     response["Content-Disposition"] = f'inline; filename="run_{run.pk}_scores.json"'
     return response
+
+
+@require_GET
+def run_judge_json(request: HttpRequest, pk: int) -> JsonResponse:
+    """The blind listener's verdict on the run, as on its report. Staff may name another
+    checkpoint with ?epoch=N (judged in this request, from that checkpoint's pieces)."""
+    run = _run(pk)
+    epoch = request.GET.get("epoch")
+    if get_way(run.way).capabilities.melody is None:
+        data: dict[str, Any] = {"available": False, "reason": "pieces of this kind have no notes"}
+    elif epoch is None:
+        data = services.run_report(run=run).get("judge") or {}
+    elif not request.user.is_staff:
+        return JsonResponse(
+            {"errors": {"epoch": ["Only staff may choose the checkpoint."]}}, status=403
+        )
+    else:
+        checkpoint = run.checkpoints.filter(epoch=epoch).first() if epoch.isdigit() else None
+        if checkpoint is None:
+            return JsonResponse(
+                {"errors": {"epoch": [f"The run has no checkpoint at epoch {epoch!r}."]}},
+                status=400,
+            )
+        data = listener.run_judge(run=run, checkpoint=checkpoint)
+    return JsonResponse(
+        {"run": run.pk, **st.json_safe(data)}, json_dumps_params={"allow_nan": False}
+    )
 
 
 @require_GET
