@@ -48,5 +48,17 @@ class CorpusIndexStateAdmin(admin.ModelAdmin):
 
 @admin.register(RunReport)
 class RunReportAdmin(admin.ModelAdmin):
-    list_display = ["run", "n_evaluated", "computed_at"]
-    readonly_fields = ["key", "computed_at", "code_version"]
+    list_display = ["run", "state", "n_evaluated", "computed_at"]
+    list_filter = ["state"]
+    readonly_fields = ["state", "error", "key", "requested_at", "computed_at", "code_version"]
+    actions = ["measure_again"]
+
+    @admin.action(description="Measure again")
+    def measure_again(self, request, queryset):
+        for report in queryset.select_related("run__corpus"):
+            services.run_report_request(run=report.run)
+        self.message_user(
+            request,
+            f"Queued {queryset.count()} report(s); they are measured in the background.",
+            messages.SUCCESS,
+        )

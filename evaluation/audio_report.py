@@ -7,23 +7,24 @@ shuffled ("control": real codes and durations without a model's order). The orig
 baseline needs a model of its own and is measured by bench/audio_quality.py (docs/audio.md).
 Beside them, the codec on the oracle clips: the run's decoder against Griffin-Lim (spectral
 convergence, log-spectral distance to the recording, CPU seconds per second of audio).
-Cached on the run's RunReport row until its last checkpoint or its pieces change.
+Measured by the run report task (`evaluation.services.run_report_measure` calls
+`audio_report_build`) and stored on the run's RunReport row; `audio_report_key` says what it
+was measured from (the last checkpoint, the pieces, the code version).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 
+from common.errors import ServiceError
+from common.storage import local_copy
 from generator.models import Piece, TrainingRun
 from musiclib.metrics import audio as am
-
-from .models import RunReport
 
 CLIPS = 5
 SECONDS = 10.0
@@ -35,13 +36,24 @@ def shuffled_runs(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([runs[i] for i in rng.permutation(len(runs))])
 
 
-def _key(run: TrainingRun, pieces: list[Piece]) -> str:
+def _pieces(run: TrainingRun) -> list[Piece]:
+    """The generated clips measured: the last checkpoint's own pieces with audio, else its
+    epoch samples."""
+    qs = Piece.objects.filter(run=run, checkpoint=run.last_checkpoint).exclude(audio="")
+    own = qs.filter(job__is_epoch_sample=False)
+    return list((own if own.exists() else qs).order_by("pk")[:CLIPS])
+
+
+def audio_report_key(*, run: TrainingRun) -> str:
+    """What an audio run's report is measured from: a report with another key is stale."""
     last = run.last_checkpoint
-    raw = f"audio|{last.pk if last else ''}|{[p.pk for p in pieces]}|{settings.CODE_VERSION}"
+    pieces = [p.pk for p in _pieces(run)] if last else []
+    raw = f"audio|{last.pk if last else ''}|{pieces}|{settings.CODE_VERSION}"
     return hashlib.sha1(raw.encode()).hexdigest()
 
 
-def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, Any]:
+def audio_report_build(*, run: TrainingRun) -> dict[str, Any]:
+    """The audio measures of the run's last checkpoint (tens of seconds: a task runs it)."""
     from generator.services.pieces import load_checkpoint_state
     from musiclib.audio import dsp
     from musiclib.ways import get_way
@@ -49,14 +61,8 @@ def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, An
 
     last = run.last_checkpoint
     if last is None:
-        return {"error": "the run has no checkpoint yet"}
-    qs = Piece.objects.filter(run=run, checkpoint=last).exclude(audio="")
-    own = qs.filter(job__is_epoch_sample=False)
-    pieces = list((own if own.exists() else qs).order_by("pk")[:CLIPS])
-    key = _key(run, pieces)
-    cached = RunReport.objects.filter(run=run).first()
-    if cached is not None and cached.key == key and not refresh:
-        return cached.data
+        raise ServiceError("The run has no checkpoint yet, so there is nothing to measure.")
+    pieces = _pieces(run)
     way = get_way(run.way)
     state = load_checkpoint_state(last)
     book = way.codebook(state)
@@ -72,7 +78,7 @@ def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, An
     for i in range(min(CLIPS, 2 * len(tunes))):
         info = parse_tune_text(tunes[i % len(tunes)].text)
         offset = float(rng.uniform(0, max(float(info["seconds"]) - SECONDS, 0)))
-        path = Path(settings.MEDIA_ROOT) / info["audio"]
+        path = local_copy(info["audio"])
         corpus.append(dsp.load_clip(path, seconds=SECONDS, offset=offset))
     corpus_ids = [dsp.encode_samples(clip, book) for clip in corpus]
     # The codec on the oracle clips: the run's decoder and, beside it, Griffin-Lim (the
@@ -120,6 +126,7 @@ def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, An
     reference = am.summarise(measured["corpus"], reference=None)["pitch_classes"]
     data = {
         "epoch": last.epoch,
+        "n_evaluated": len(pieces),
         "decoder": decoder,
         "codec": codec,
         "sets": [
@@ -127,13 +134,4 @@ def audio_run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, An
             for name, clips in measured.items()
         ],
     }
-    RunReport.objects.update_or_create(
-        run=run,
-        defaults={
-            "key": key,
-            "n_evaluated": len(pieces),
-            "data": data,
-            "code_version": settings.CODE_VERSION,
-        },
-    )
     return data

@@ -129,21 +129,42 @@ class CorpusIndexState(models.Model):
         return reverse("evaluation_corpus", args=[self.corpus_id])
 
 
+class ReportState(models.TextChoices):
+    MEASURING = "measuring", "Measuring"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
 class RunReport(models.Model):
-    """A run's report, cached: recomputed when `key` (pieces evaluated, their latest
-    evaluation, the corpus index and calibration, the code version) changes."""
+    """A run's report, measured by a task (`evaluation.services.run_report_measure`) and
+    stored here; pages and the API only read it.
+
+    `key` says what the payload was measured from (pieces evaluated, their latest
+    evaluation, the last checkpoint, the corpus index and calibration, the code version):
+    when it no longer matches the run, the report is stale and is measured again. While a
+    measure is under way the previous payload (if any) stays, so a page can show it.
+    """
 
     run = models.OneToOneField(
         "generator.TrainingRun", on_delete=models.CASCADE, related_name="evaluation_report"
     )
-    key = models.CharField(max_length=200)
+    state = models.CharField(
+        max_length=10, choices=ReportState.choices, default=ReportState.MEASURING
+    )
+    error = models.TextField(blank=True, help_text="Why the last measure failed, in words.")
+    key = models.CharField(max_length=200, blank=True)
     n_evaluated = models.IntegerField(default=0)
-    data = models.JSONField(default=dict, blank=True)
-    computed_at = models.DateTimeField(auto_now=True)
+    data = models.JSONField(default=dict, blank=True, help_text="The report's payload.")
+    requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the measure under way (or the last) was queued."
+    )
+    computed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the stored payload (or failure) was measured."
+    )
     code_version = models.CharField(max_length=40, blank=True)
 
     def __str__(self) -> str:
-        return f"Report of run {self.run_id} ({self.n_evaluated} pieces)"
+        return f"Report of run {self.run_id} ({self.state}, {self.n_evaluated} pieces)"
 
     def get_absolute_url(self) -> str:
         return reverse("evaluation_run_report", args=[self.run_id])

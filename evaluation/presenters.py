@@ -9,15 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from common import charts
-from generator.models import Piece, Tune
+from generator.models import Piece, TrainingRun, Tune
 from musiclib.metrics.melody import UnreadableText, note_name, notes_from_text
 from musiclib.metrics.notes import Note
+from musiclib.ways import get_way
 
-from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation
-from .services import idiom_cut
+from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, ReportState, RunReport
+from .services import idiom_cut, run_report_pieces
 
 CONTEXT_NOTES = 8  # notes shown either side of a shared passage
 MAX_SHARED_SHOWN = 96  # a longer shared passage is shown with its middle elided
+TOP_PIECES = 25  # pieces listed under "the pieces that borrow most"
+REFRESH_S = 5  # a page whose report is being measured reloads itself this often (seconds)
 
 
 def pct(value: float | None) -> str:
@@ -173,6 +176,117 @@ def piece_evaluation_view(piece: Piece) -> dict[str, Any]:
     view["human_idiom_rhythm"] = (cal.get("idiom_rhythm_summary") or {}).get("p50")
     view["human_copy_median"] = (cal.get("copy_length_summary") or {}).get("p50")
     return view
+
+
+# --- run reports -------------------------------------------------------------------------------
+
+
+def run_report_page_context(*, run: TrainingRun, report: RunReport) -> tuple[str, dict[str, Any]]:
+    """The template and context of a run's report page, from the stored report: its state
+    (measuring, ready, failed), and once it has a payload, its charts and tables. Reads
+    stored rows only."""
+    data = report.data or {}
+    context: dict[str, Any] = {
+        "run": run,
+        "report_row": report,
+        "measuring": report.state == ReportState.MEASURING,
+        "failed": report.state == ReportState.FAILED,
+        "refresh_s": REFRESH_S,
+    }
+    if not data:
+        return "evaluation/run_report_waiting.html", context
+    context["report"] = data
+    context["computed_at"] = report.computed_at
+    if get_way(run.way).capabilities.is_audio:  # no notes: music-vs-noise measures instead
+        return "evaluation/audio_report.html", context
+    context.update(_notes_report_charts(data))
+    context["vocabulary"] = get_way(run.way).vocabulary_kind(
+        config=run.config or {}, vocab=run.vocab or []
+    )
+    pieces_qs, _ = run_report_pieces(run=run)
+    top = (
+        pieces_qs.filter(evaluation__status=EvaluationStatus.DONE)
+        .select_related("evaluation", "evaluation__copy_tune", "checkpoint")
+        .order_by("-evaluation__copy_length", "pk")[:TOP_PIECES]
+    )
+    unevaluable = PieceEvaluation.objects.filter(piece__run=run, status=EvaluationStatus.FAILED)
+    context["top_pieces"] = list(top)
+    context["failed_pieces"] = list(unevaluable.select_related("piece").order_by("piece_id")[:10])
+    context["failed_count"] = unevaluable.count()
+    context["listener"] = listener_view(data.get("judge"))
+    return "evaluation/run_report.html", context
+
+
+def _notes_report_charts(report: dict[str, Any]) -> dict[str, Any]:
+    epochs = report.get("epochs") or []
+    human = report.get("human") or {}
+    copy_chart = charts.line_chart(
+        series=[
+            {
+                "key": "copy",
+                "label": "median longest copy",
+                "points": [(e["epoch"], e["copy_length"]) for e in epochs],
+            },
+            {
+                "key": "copy-max",
+                "label": "longest copy of any sample",
+                "points": [(e["epoch"], e["max_copy_length"]) for e in epochs],
+                "dashed": True,
+            },
+        ],
+        y_label="notes",
+        hlines=[
+            {"y": human.get("copy_len_threshold"), "label": "likely-copy threshold"},
+        ],
+    )
+    # Per epoch: where the model gets valid (parse, abc2midi, bars) and idiomatic; the copy
+    # chart beside it shows where it starts to copy.
+    quality_chart = charts.line_chart(
+        series=[
+            {
+                "key": "parse",
+                "label": "parse",
+                "points": [(e["epoch"], e["parses"]) for e in epochs],
+            },
+            {
+                "key": "abc2midi",
+                "label": "abc2midi",
+                "points": [(e["epoch"], e.get("plays")) for e in epochs],
+            },
+            {
+                "key": "bars",
+                "label": "bars of the meter's length",
+                "points": [(e["epoch"], e.get("bars")) for e in epochs],
+            },
+            {
+                "key": "idiom",
+                "label": "pitch idiom",
+                "points": [(e["epoch"], e["idiom_pitch"]) for e in epochs],
+            },
+            {
+                "key": "overlap",
+                "label": "feature overlap with human tunes",
+                "points": [(e["epoch"], e["feature_overlap"]) for e in epochs],
+                "dashed": True,
+            },
+        ],
+        y_label="share",
+        y_max=1.0,
+        percent=True,
+    )
+    feature_chart = charts.bar_pairs(
+        rows=[
+            {"label": f["label"], "a": f["overlap"], "b": f["baseline_overlap"]}
+            for f in report.get("features") or []
+        ],
+        a_label="this run's pieces against human tunes",
+        b_label="human tunes against human tunes",
+    )
+    return {
+        "copy_chart": copy_chart,
+        "quality_chart": quality_chart,
+        "feature_chart": feature_chart,
+    }
 
 
 # --- the blind listener ------------------------------------------------------------------

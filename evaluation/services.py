@@ -17,17 +17,30 @@ import math
 import os
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from common.tasks import send_on_commit
-from generator.models import Corpus, GenerationJob, Piece, TrainingRun, Tune
+from common.errors import ServiceError
+from common.storage import file_delete, file_put, local_copy
+from common.tasks import send_now, send_on_commit
+from generator.models import (
+    ACTIVE_STATUSES,
+    Corpus,
+    GenerationJob,
+    JobStatus,
+    Piece,
+    TrainingRun,
+    Tune,
+)
+from generator.services import waiting_rows, worker_tasks
 from musiclib.metrics import statistics as st
 from musiclib.metrics.calibration import Calibration, calibrate, group_variants, is_likely_copy
 from musiclib.metrics.features import features
@@ -36,13 +49,18 @@ from musiclib.metrics.melody import UnreadableText, notes_from_text
 from musiclib.metrics.notes import Note
 from musiclib.ways import get_way
 
-from . import listener
-from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, RunReport
-from .task_names import JOB_EVALUATE_TASK
+from . import audio_report, listener
+from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, ReportState, RunReport
+from .task_names import (
+    CORPUS_CALIBRATE_TASK,
+    JOB_EVALUATE_TASK,
+    PIECE_EVALUATE_TASK,
+    RUN_REPORT_TASK,
+)
 
 log = logging.getLogger(__name__)
 
-INDEX_DIR = "evaluation"  # under MEDIA_ROOT
+INDEX_DIR = "evaluation"  # a folder of the site's storage (common.storage)
 MIN_CALIBRATION_TUNES = 10  # fewer readable tunes: no calibration, no likely-copy flag
 HELDOUT_MIN, HELDOUT_MAX = 50, 2000  # held-out tunes: 10% of the corpus within these bounds
 RECALIBRATE_GROWTH = 1.1  # recalibrate once the corpus has grown by 10%
@@ -112,8 +130,9 @@ def _load_saved(corpus: Corpus) -> _Entry | None:
     state = CorpusIndexState.objects.filter(corpus=corpus).first()
     if state is None or not state.path:
         return None
-    path = Path(settings.MEDIA_ROOT) / state.path
-    if not path.exists():
+    try:
+        path = local_copy(state.path)
+    except FileNotFoundError:
         return None
     try:
         index = CorpusIndex.load(path)
@@ -132,11 +151,16 @@ def _save(corpus: Corpus, entry: _Entry) -> None:
     if saved and saved["tune_id_max"] == entry.tune_id_max and saved["n_tunes"] == entry.n_tunes:
         return
     rel = _index_path(corpus, entry.tune_id_max, entry.n_tunes)
-    path = Path(settings.MEDIA_ROOT) / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    entry.index.save(tmp)
-    os.replace(tmp, path)
+    # Written locally, then stored whole under its name (renamed into place on the local
+    # disk, one PUT to an object store): a reader never sees half an index.
+    scratch = Path(settings.FILE_CACHE_DIR) / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    tmp = scratch / f".{Path(rel).name}.{os.getpid()}.{threading.get_ident()}.tmp.npz"
+    try:
+        entry.index.save(tmp)
+        file_put(rel, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
     old = None
     try:
         CorpusIndexState.objects.get_or_create(corpus=corpus)
@@ -151,10 +175,10 @@ def _save(corpus: Corpus, entry: _Entry) -> None:
         )
         if newer:  # another process saved a bigger index meanwhile: keep theirs
             if state.path != rel:
-                path.unlink(missing_ok=True)
+                file_delete(rel)
             return
         if state.path and state.path != rel:
-            old = Path(settings.MEDIA_ROOT) / state.path
+            old = state.path
         state.path = rel
         state.n_tunes = entry.n_tunes
         state.n_unreadable = entry.n_unreadable
@@ -163,17 +187,18 @@ def _save(corpus: Corpus, entry: _Entry) -> None:
         state.code_version = settings.CODE_VERSION
         state.save()
     if old is not None:
-        old.unlink(missing_ok=True)
+        file_delete(old)
 
 
 def corpus_index_get(*, corpus: Corpus) -> CorpusIndex:
     """The copy index of every tune of the corpus, built once and then kept up to date.
 
     Cached in this process by corpus id and largest tune id; saved as an npz under
-    MEDIA_ROOT/evaluation/ and described by the corpus's CorpusIndexState. When tunes are
-    added, only those with a pk above the largest indexed id are read, encoded and added to
-    the cached (or saved) index; saving then compacts the file into one segment, under a
-    second for ~10,000 tunes. If tunes were deleted, the index is rebuilt from scratch.
+    evaluation/ in the site's storage (common.storage) and described by the corpus's
+    CorpusIndexState. When tunes are added, only those with a pk above the largest indexed
+    id are read, encoded and added to the cached (or saved) index; saving then compacts
+    the file into one segment, under a second for ~10,000 tunes. If tunes were deleted,
+    the index is rebuilt from scratch.
     """
     extent = corpus.tunes.aggregate(n=Count("pk"), m=Max("pk"))
     n_total, max_id = extent["n"], extent["m"]
@@ -336,19 +361,55 @@ def _human_features(tunes: dict[int, list[Note]]) -> dict[str, Any]:
     }
 
 
-def corpus_calibration_get(*, corpus: Corpus) -> dict[str, Any]:
-    """The corpus's calibration, computed now if it has none or the corpus grew by 10%."""
-    state = corpus_index_state(corpus=corpus)
-    cal = state.calibration or {}
-    n_now = state.n_tunes
-    if (
+def _calibration_due(cal: dict[str, Any], n_now: int) -> bool:
+    """A corpus is calibrated again when it has no calibration or has grown by 10%."""
+    return (
         not cal
         or n_now > RECALIBRATE_GROWTH * (cal.get("n_tunes") or 0)
-        or (n_now and not cal.get("n_tunes"))
-    ):
+        or bool(n_now and not cal.get("n_tunes"))
+    )
+
+
+def corpus_calibration_get(*, corpus: Corpus) -> dict[str, Any]:
+    """The corpus's calibration, computed now if it has none or the corpus grew by 10%
+    (seconds for a large corpus: tasks call this, pages `corpus_calibration_stored`)."""
+    state = corpus_index_state(corpus=corpus)
+    cal = state.calibration or {}
+    if _calibration_due(cal, state.n_tunes):
         state = corpus_calibrate(corpus=corpus)
         cal = state.calibration
     return cal
+
+
+def _calibrating_key(corpus_id: int) -> str:
+    return f"evaluation:calibrating:{corpus_id}"
+
+
+def corpus_calibration_stored(
+    *, corpus: Corpus
+) -> tuple[CorpusIndexState | None, dict[str, Any], bool]:
+    """For a page, in a few queries: the corpus's stored index row and calibration, and
+    whether a calibration is under way. One is queued (default queue) when there is none
+    or the corpus has grown by 10% since."""
+    state = CorpusIndexState.objects.filter(corpus=corpus).first()
+    cal = (state.calibration if state else None) or {}
+    calibrating = cache.get(_calibrating_key(corpus.pk)) is not None
+    if not calibrating and _calibration_due(cal, corpus.tunes.count()):
+        # One queued calibration per corpus at a time (cache.add is atomic); after
+        # REPORT_LOST_AFTER a lost one is queued again.
+        if cache.add(_calibrating_key(corpus.pk), 1, timeout=REPORT_LOST_AFTER.total_seconds()):
+            send_on_commit(CORPUS_CALIBRATE_TASK, corpus.pk)
+        calibrating = True
+    return state, cal, calibrating
+
+
+def corpus_calibration_measure(*, corpus: Corpus) -> CorpusIndexState:
+    """The calibration task: index and calibrate the corpus if due, then say it is done."""
+    try:
+        corpus_calibration_get(corpus=corpus)
+    finally:
+        cache.delete(_calibrating_key(corpus.pk))
+    return CorpusIndexState.objects.get(corpus=corpus)
 
 
 def _calibration_object(cal: dict[str, Any]) -> Calibration | None:
@@ -506,15 +567,55 @@ def piece_evaluate(*, piece: Piece) -> PieceEvaluation:
     return evaluation
 
 
+# Most lost evaluations one sweep queues again (the next sweep takes the rest).
+EVALUATIONS_RECOVER_MAX = 500
+
+
 def job_evaluate_queue(*, job: GenerationJob) -> None:
     """Evaluate the job's pieces in the worker (default queue) once this transaction commits."""
     send_on_commit(JOB_EVALUATE_TASK, job.pk)
 
 
 def job_evaluate(*, job: GenerationJob) -> list[PieceEvaluation]:
-    """Evaluate every piece of a generation job."""
+    """Evaluate every piece of a generation job (then its run's report is stale: measured
+    again if someone has asked for it and the run is done)."""
     pieces = job.pieces.select_related("run__corpus").order_by("index", "pk")
-    return [piece_evaluate(piece=piece) for piece in pieces]
+    evaluations = [piece_evaluate(piece=piece) for piece in pieces]
+    run_report_after_evaluation(run=job.checkpoint.run)
+    return evaluations
+
+
+def evaluations_recover() -> list[int]:
+    """Queue again the evaluation of every piece that should have one by now and whose
+    evaluation message is gone (a worker killed while holding it); returns the piece ids.
+
+    A piece is due once its job succeeded more than JOB_LOST_AFTER_S ago. Pieces whose job's
+    or own evaluation message still waits in a queue, or is held by a live worker, are left
+    alone. The beat runs this every RECOVER_EVERY_S; evaluating a piece twice stores the
+    same scores, so a message that was only late costs time, not correctness."""
+    due_before = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_S)
+    missing = list(
+        Piece.objects.filter(job__status=JobStatus.SUCCEEDED, job__finished_at__lt=due_before)
+        .filter(Q(evaluation__isnull=True) | Q(evaluation__status=EvaluationStatus.PENDING))
+        .values_list("pk", "job_id")[:EVALUATIONS_RECOVER_MAX]
+    )
+    if not missing:
+        return []
+    waiting = waiting_rows((PIECE_EVALUATE_TASK, JOB_EVALUATE_TASK))
+    tasks = worker_tasks()
+    if waiting is None or tasks is None:  # the broker cannot be read: conclude nothing
+        return []
+    sent = []
+    for piece_id, job_id in missing:
+        if piece_id in waiting[PIECE_EVALUATE_TASK] or job_id in waiting[JOB_EVALUATE_TASK]:
+            continue
+        if tasks.is_held(PIECE_EVALUATE_TASK, piece_id) or tasks.is_held(JOB_EVALUATE_TASK, job_id):
+            continue
+        send_now(PIECE_EVALUATE_TASK, piece_id)
+        sent.append(piece_id)
+    if sent:
+        log.warning("evaluations_recover: queued the lost evaluations of pieces %s", sent)
+    return sent
 
 
 def run_evaluate_missing(*, run: TrainingRun) -> int:
@@ -549,7 +650,12 @@ def run_report_pieces(*, run: TrainingRun) -> tuple[QuerySet[Piece], str]:
     )
 
 
-def _report_key(run: TrainingRun, state: CorpusIndexState) -> tuple[str, int]:
+REPORT_LOST_AFTER = timedelta(minutes=15)  # a measure queued this long ago and not done
+# is taken as lost (its worker died, its message dropped) and queued again. The longest
+# measure seen, an audio run's, takes about a minute on a 2-core machine.
+
+
+def _report_key(run: TrainingRun, state: CorpusIndexState | None) -> tuple[str, int]:
     agg = Piece.objects.filter(run=run).aggregate(
         n=Count("pk"),
         evaluated=Count("evaluation", filter=~Q(evaluation__status=EvaluationStatus.PENDING)),
@@ -562,9 +668,9 @@ def _report_key(run: TrainingRun, state: CorpusIndexState) -> tuple[str, int]:
         agg["evaluated"],
         agg["last"].isoformat() if agg["last"] else "",
         last.pk if last else "",
-        state.tune_id_max,
-        state.n_tunes,
-        state.calibrated_at.isoformat() if state.calibrated_at else "",
+        state.tune_id_max if state else "",
+        state.n_tunes if state else "",
+        state.calibrated_at.isoformat() if state and state.calibrated_at else "",
         settings.CODE_VERSION,
         len(run.history or []),
     ]
@@ -572,29 +678,131 @@ def _report_key(run: TrainingRun, state: CorpusIndexState) -> tuple[str, int]:
     return hashlib.sha1(raw.encode()).hexdigest(), agg["evaluated"]
 
 
-def run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, Any]:
-    """MGEval/MusPy statistics, validity, novelty and per-epoch series of a run's pieces
-    against its corpus. Evaluates pieces that have no evaluation yet; the result is cached
-    on a RunReport row until the pieces, their evaluations or the corpus index change."""
-    corpus = run.corpus
-    run_evaluate_missing(run=run)
-    corpus_calibration_get(corpus=corpus)
-    state = CorpusIndexState.objects.get(corpus=corpus)
-    key, n_evaluated = _report_key(run, state)
-    cached = RunReport.objects.filter(run=run).first()
-    if cached is not None and cached.key == key and not refresh:
-        return cached.data
-    data = st.json_safe(_build_report(run, state))
-    RunReport.objects.update_or_create(
-        run=run,
-        defaults={
-            "key": key,
-            "n_evaluated": n_evaluated,
+def _is_audio(run: TrainingRun) -> bool:
+    return get_way(run.way).capabilities.is_audio
+
+
+def run_report_key(*, run: TrainingRun) -> str:
+    """What the run's report would be measured from now: a stored report with another key
+    is stale. A few queries, no measuring: pages call it."""
+    if _is_audio(run):
+        return audio_report.audio_report_key(run=run)
+    state = CorpusIndexState.objects.filter(corpus_id=run.corpus_id).first()
+    return _report_key(run, state)[0]
+
+
+def run_report_build(*, run: TrainingRun) -> dict[str, Any]:
+    """The payload of the run's report, from the pieces' stored evaluations and the corpus's
+    calibration (notes), or from the run's clips (audio): seconds to a minute of work, so
+    only the report task (`run_report_measure`) and commands call it. Every measure the
+    report shows is computed here."""
+    if _is_audio(run):
+        return st.json_safe(audio_report.audio_report_build(run=run))
+    state = CorpusIndexState.objects.get(corpus_id=run.corpus_id)
+    return st.json_safe(_build_report(run, state))
+
+
+def _run_report_prepare(run: TrainingRun) -> None:
+    """What a notes report needs first: every piece evaluated, the corpus calibrated."""
+    if not _is_audio(run):
+        run_evaluate_missing(run=run)
+        corpus_calibration_get(corpus=run.corpus)
+
+
+def run_report_measure(*, run: TrainingRun) -> RunReport:
+    """Measure the run's report and store it: ready with its payload, or failed with the
+    reason in words (the previous payload is kept then). The report task calls this."""
+    row, _ = RunReport.objects.get_or_create(run=run, defaults={"requested_at": timezone.now()})
+    key = ""
+    try:
+        _run_report_prepare(run)
+        key = run_report_key(run=run)  # before building: pieces evaluated meanwhile make it stale
+        data = run_report_build(run=run)
+    except (EvaluationError, ServiceError) as exc:
+        updates = {"state": ReportState.FAILED, "error": str(exc)}
+    except Exception as exc:  # a bug must not leave the page measuring forever: say so
+        log.exception("report of run %s failed", run.pk)
+        error = f"The report could not be measured: {type(exc).__name__}: {exc}"
+        updates = {"state": ReportState.FAILED, "error": error[:2000]}
+    else:
+        updates = {
+            "state": ReportState.READY,
+            "error": "",
             "data": data,
-            "code_version": settings.CODE_VERSION,
-        },
+            "n_evaluated": int(data.get("n_evaluated") or 0),
+        }
+    RunReport.objects.filter(pk=row.pk).update(
+        key=key, computed_at=timezone.now(), code_version=settings.CODE_VERSION, **updates
     )
-    return data
+    row.refresh_from_db()
+    return row
+
+
+def run_report_request(*, run: TrainingRun) -> RunReport:
+    """Queue a measure of the run's report (default queue, once this transaction commits),
+    unless one is already under way; the row says "measuring" until the task is done."""
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            row, created = RunReport.objects.select_for_update().get_or_create(
+                run=run, defaults={"state": ReportState.MEASURING, "requested_at": now}
+            )
+        except IntegrityError:  # another request created it at the same moment: it queued
+            return RunReport.objects.get(run=run)
+        if not created:
+            under_way = (
+                row.state == ReportState.MEASURING
+                and row.requested_at is not None
+                and row.requested_at > now - REPORT_LOST_AFTER
+            )
+            if under_way:
+                return row
+            row.state, row.requested_at = ReportState.MEASURING, now
+            row.save(update_fields=["state", "requested_at"])
+        send_on_commit(RUN_REPORT_TASK, run.pk)
+    return row
+
+
+def run_report_get(*, run: TrainingRun) -> RunReport:
+    """The run's stored report for a page or the API, in a few queries. A measure is queued
+    when there is none yet, when it is stale (new pieces evaluated, a new checkpoint, the
+    corpus recalibrated, new code) or when a queued measure was lost."""
+    row = RunReport.objects.filter(run=run).first()
+    if row is None:
+        return run_report_request(run=run)
+    if row.state == ReportState.MEASURING:
+        if row.requested_at is None or row.requested_at <= timezone.now() - REPORT_LOST_AFTER:
+            return run_report_request(run=run)
+        return row
+    if row.key != run_report_key(run=run):
+        return run_report_request(run=run)
+    return row
+
+
+def run_report_after_evaluation(*, run: TrainingRun) -> None:
+    """New pieces of a finished run were evaluated: a report someone has asked for is
+    measured again now, so the next visit finds it ready."""
+    if run.status in ACTIVE_STATUSES or not RunReport.objects.filter(run=run).exists():
+        return  # a running run's report is measured when it finishes
+    run_report_get(run=run)
+
+
+def run_report(*, run: TrainingRun, refresh: bool = False) -> dict[str, Any]:
+    """The run's report measured in this process when the stored one is missing or stale
+    (commands, tests, benchmarks; pages use `run_report_get`). Raises EvaluationError with
+    the reason when it cannot be measured."""
+    row = RunReport.objects.filter(run=run).first()
+    fresh = (
+        row is not None
+        and row.state == ReportState.READY
+        and not refresh
+        and row.key == run_report_key(run=run)
+    )
+    if not fresh:
+        row = run_report_measure(run=run)
+    if row.state != ReportState.READY:
+        raise EvaluationError(row.error)
+    return row.data
 
 
 def pooled_bar_rate(pieces: list[Piece]) -> float | None:

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from generator.models import GenerationJob, Piece
+from generator.models import Corpus, GenerationJob, Piece, TrainingRun
 
-from .services import job_evaluate, piece_evaluate
+from .services import (
+    corpus_calibration_measure,
+    evaluations_recover,
+    job_evaluate,
+    piece_evaluate,
+    run_report_measure,
+)
 from .survey.models import Survey
 from .survey.services import survey_build_clips
-from .task_names import JOB_EVALUATE_TASK, PIECE_EVALUATE_TASK, SURVEY_BUILD_TASK
+from .task_names import (
+    CORPUS_CALIBRATE_TASK,
+    EVALUATIONS_RECOVER_TASK,
+    JOB_EVALUATE_TASK,
+    PIECE_EVALUATE_TASK,
+    RUN_REPORT_TASK,
+    SURVEY_BUILD_TASK,
+)
 
 
 @shared_task(name=PIECE_EVALUATE_TASK)
@@ -37,3 +50,22 @@ def survey_build_clips_task(survey_id: int) -> None:
     survey = Survey.objects.filter(pk=survey_id).first()
     if survey is not None:  # deleted since it was queued: nothing to do
         survey_build_clips(survey=survey)
+
+
+@shared_task(name=EVALUATIONS_RECOVER_TASK)
+def evaluations_recover_task() -> None:
+    evaluations_recover()
+
+
+@shared_task(name=RUN_REPORT_TASK)
+def run_report_task(run_id: int) -> None:
+    run = TrainingRun.objects.select_related("corpus").filter(pk=run_id).first()
+    if run is not None:  # deleted since it was queued: nothing to do
+        run_report_measure(run=run)
+
+
+@shared_task(name=CORPUS_CALIBRATE_TASK)
+def corpus_calibrate_task(corpus_id: int) -> None:
+    corpus = Corpus.objects.filter(pk=corpus_id).first()
+    if corpus is not None:  # deleted since it was queued: nothing to do
+        corpus_calibration_measure(corpus=corpus)

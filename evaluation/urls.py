@@ -4,6 +4,11 @@ from . import views
 
 urlpatterns = [
     path("runs/<int:pk>/", views.run_report_page, name="evaluation_run_report"),
+    path(
+        "runs/<int:pk>/measure/",
+        views.run_report_measure_again,
+        name="evaluation_run_report_measure",
+    ),
     path("runs/<int:pk>/scores.csv", views.run_scores_csv, name="evaluation_run_scores_csv"),
     path("runs/<int:pk>/scores.json", views.run_scores_json, name="evaluation_run_scores_json"),
     path("runs/<int:pk>/judge.json", views.run_judge_json, name="evaluation_run_judge"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
-from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from common import charts
 from generator.models import Corpus, Piece, TrainingRun
@@ -28,124 +28,43 @@ CSV_FEATURES = (
     "scale_consistency",
     "pitch_entropy",
 )
-TOP_PIECES = 25
 
 
 def _run(pk: int) -> TrainingRun:
     return get_object_or_404(TrainingRun.objects.select_related("corpus"), pk=pk)
 
 
-def _vocabulary(run) -> str | None:
-    """Which vocabulary the run trained on ("chars" or "tokens" for ABC), None for a way
-    without a choice of vocabularies."""
-    return get_way(run.way).vocabulary_kind(config=run.config or {}, vocab=run.vocab or [])
-
-
 @require_GET
 def run_report_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """The stored report; measured by a task, so the page says "measuring" until it is."""
     run = _run(pk)
-    if get_way(run.way).capabilities.is_audio:  # no notes: music-vs-noise measures instead
-        from .audio_report import audio_run_report
+    report = services.run_report_get(run=run)
+    template, context = presenters.run_report_page_context(run=run, report=report)
+    context["can_measure"] = request.user.is_staff
+    return render(request, template, context)
 
-        report = audio_run_report(run=run)
-        return render(request, "evaluation/audio_report.html", {"run": run, "report": report})
-    report = services.run_report(run=run)
-    epochs = report["epochs"]
-    human = report["human"]
-    copy_chart = charts.line_chart(
-        series=[
-            {
-                "key": "copy",
-                "label": "median longest copy",
-                "points": [(e["epoch"], e["copy_length"]) for e in epochs],
-            },
-            {
-                "key": "copy-max",
-                "label": "longest copy of any sample",
-                "points": [(e["epoch"], e["max_copy_length"]) for e in epochs],
-                "dashed": True,
-            },
-        ],
-        y_label="notes",
-        hlines=[
-            {"y": human.get("copy_len_threshold"), "label": "likely-copy threshold"},
-        ],
-    )
-    # Issue 11's measures per epoch: where the model gets valid (parse, abc2midi, bars) and
-    # idiomatic; the copy chart beside it shows where it starts to copy.
-    quality_chart = charts.line_chart(
-        series=[
-            {
-                "key": "parse",
-                "label": "parse",
-                "points": [(e["epoch"], e["parses"]) for e in epochs],
-            },
-            {
-                "key": "abc2midi",
-                "label": "abc2midi",
-                "points": [(e["epoch"], e.get("plays")) for e in epochs],
-            },
-            {
-                "key": "bars",
-                "label": "bars of the meter's length",
-                "points": [(e["epoch"], e.get("bars")) for e in epochs],
-            },
-            {
-                "key": "idiom",
-                "label": "pitch idiom",
-                "points": [(e["epoch"], e["idiom_pitch"]) for e in epochs],
-            },
-            {
-                "key": "overlap",
-                "label": "feature overlap with human tunes",
-                "points": [(e["epoch"], e["feature_overlap"]) for e in epochs],
-                "dashed": True,
-            },
-        ],
-        y_label="share",
-        y_max=1.0,
-        percent=True,
-    )
-    feature_chart = charts.bar_pairs(
-        rows=[
-            {"label": f["label"], "a": f["overlap"], "b": f["baseline_overlap"]}
-            for f in report["features"]
-        ],
-        a_label="this run's pieces against human tunes",
-        b_label="human tunes against human tunes",
-    )
-    pieces_qs, _ = services.run_report_pieces(run=run)
-    top = (
-        pieces_qs.filter(evaluation__status=EvaluationStatus.DONE)
-        .select_related("evaluation", "evaluation__copy_tune", "checkpoint")
-        .order_by("-evaluation__copy_length", "pk")[:TOP_PIECES]
-    )
-    failed = PieceEvaluation.objects.filter(piece__run=run, status=EvaluationStatus.FAILED)
-    return render(
-        request,
-        "evaluation/run_report.html",
-        {
-            "run": run,
-            "report": report,
-            "vocabulary": _vocabulary(run),
-            "copy_chart": copy_chart,
-            "quality_chart": quality_chart,
-            "feature_chart": feature_chart,
-            "top_pieces": list(top),
-            "failed": list(failed.select_related("piece").order_by("piece_id")[:10]),
-            "failed_count": failed.count(),
-            "computed_at": parse_datetime(report.get("computed_at") or ""),
-            "listener": presenters.listener_view(report.get("judge")),
-        },
-    )
+
+@require_POST
+def run_report_measure_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff: measure the report again now (it is queued; the page shows it measuring)."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    run = _run(pk)
+    services.run_report_request(run=run)
+    return redirect("evaluation_run_report", pk=run.pk)
 
 
 @require_GET
 def corpus_calibration_page(request: HttpRequest, pk: int) -> HttpResponse:
     corpus = get_object_or_404(Corpus, pk=pk)
-    cal = services.corpus_calibration_get(corpus=corpus)
-    state = services.corpus_index_state(corpus=corpus)
-    context: dict[str, Any] = {"corpus": corpus, "state": state, "cal": cal}
+    state, cal, calibrating = services.corpus_calibration_stored(corpus=corpus)
+    context: dict[str, Any] = {
+        "corpus": corpus,
+        "state": state,
+        "cal": cal,
+        "calibrating": calibrating,
+        "refresh_s": presenters.REFRESH_S,
+    }
     if cal.get("ok"):
         context["copy_chart"] = charts.histogram(
             values=cal["copy_lengths"],
@@ -168,7 +87,7 @@ def corpus_calibration_page(request: HttpRequest, pk: int) -> HttpResponse:
             percent=True,
             x_label="share of 4-note pitch patterns found in other tunes",
         )
-        human = state.human_features or {}
+        human = (state.human_features if state else None) or {}
         # In feature order: PostgreSQL's jsonb does not keep the keys' order.
         scalars, baseline = human.get("scalars") or {}, human.get("baseline") or {}
         context["scalars"] = [
@@ -224,14 +143,17 @@ def run_scores_json(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 def run_judge_json(request: HttpRequest, pk: int) -> JsonResponse:
-    """The blind listener's verdict on the run, as on its report. Staff may name another
+    """The blind listener's verdict on the run, from its stored report (while the report is
+    measuring: `state` says so and there is no verdict yet). Staff may name another
     checkpoint with ?epoch=N (judged in this request, from that checkpoint's pieces)."""
     run = _run(pk)
     epoch = request.GET.get("epoch")
     if get_way(run.way).capabilities.melody is None:
         data: dict[str, Any] = {"available": False, "reason": "pieces of this kind have no notes"}
     elif epoch is None:
-        data = services.run_report(run=run).get("judge") or {}
+        row = services.run_report_get(run=run)
+        stored = (row.data or {}).get("judge")
+        data = {"state": row.state, **(stored or {"available": False, "reason": "measuring"})}
     elif not request.user.is_staff:
         return JsonResponse(
             {"errors": {"epoch": ["Only staff may choose the checkpoint."]}}, status=403

@@ -8,7 +8,8 @@ from __future__ import annotations
 from musiclib.ways import get_way
 from musiclib.ways.base import Capabilities
 
-from .models import Piece, Tune
+from .models import GenerationJob, JobStatus, Piece, Tune
+from .selectors import QueuePlace
 
 NO_CAPABILITIES = Capabilities()
 
@@ -48,3 +49,16 @@ def text_name(caps: Capabilities) -> str:
     if caps.text_format == "abc":
         return "ABC notation"
     return "The notes as text" if caps.has_score else "The tokens as text"
+
+
+def job_waiting_text(job: GenerationJob, place: QueuePlace | None) -> str:
+    """What a job in progress is doing, in a sentence for its page and the API: its place in
+    the queue while it waits, "writing" only once a sampler has started on it."""
+    if job.status == JobStatus.RUNNING:
+        return "The model is writing. The tunes appear here by themselves; no need to reload."
+    if job.status != JobStatus.QUEUED:
+        return ""
+    if place is None or place.ahead == 0:
+        return "Waiting: yours is next in line."
+    ahead = place.ahead
+    return f"Waiting: {ahead} generation{'s' if ahead != 1 else ''} ahead of yours."

@@ -354,6 +354,29 @@ def job_get(*, pk: int) -> GenerationJob:
     ).get(pk=pk)
 
 
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued generation job stands on the `sample` queue."""
+
+    ahead: int  # a visitor's generations queued before it, not started yet
+    writing: int  # generations being sampled now
+
+
+def job_queue_place(*, job: GenerationJob) -> QueuePlace | None:
+    """The place of a queued job among a visitor's generations (None once it has started).
+
+    The `sample` worker takes jobs in the order they were queued, so the jobs ahead are the
+    queued ones created before it. Epoch samples are drawn inside the training worker and
+    never wait on this queue, so they are not counted."""
+    if job.status != JobStatus.QUEUED or job.is_epoch_sample:
+        return None
+    visitors = GenerationJob.objects.filter(is_epoch_sample=False)
+    return QueuePlace(
+        ahead=visitors.filter(status=JobStatus.QUEUED, pk__lt=job.pk).count(),
+        writing=visitors.filter(status=JobStatus.RUNNING).count(),
+    )
+
+
 def job_pieces(*, job: GenerationJob) -> list[Piece]:
     return list(piece_list().filter(job=job).order_by("index", "pk"))
 

@@ -12,3 +12,7 @@ from django.dispatch import Signal
 # Sent with sender=GenerationJob and job=<the GenerationJob>, after the transaction that
 # stored its pieces commits (so receivers, and the tasks they queue, see the pieces).
 generation_job_succeeded = Signal()
+
+# Sent with sender=TrainingRun and run=<the TrainingRun>, after the transaction that marked
+# the run finished (succeeded or cancelled) commits: evaluation measures its report then.
+training_run_finished = Signal()

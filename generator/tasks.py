@@ -16,7 +16,7 @@ from .services import (
     corpus_import,
     generation_job_execute,
     lost_work_recover,
-    piece_render_audio,
+    piece_render,
     training_run_execute,
     training_runs_recover,
 )
@@ -47,7 +47,7 @@ def generation_job_task(job_id: int) -> None:
 def piece_render_task(piece_id: int) -> None:
     piece = Piece.objects.filter(pk=piece_id).first()
     if piece is not None:
-        piece_render_audio(piece=piece)
+        piece_render(piece=piece)
 
 
 @shared_task(name=IMPORT_TASK)

@@ -1,8 +1,13 @@
-"""GET /health/: is the site able to do its work? Database, broker and a Celery worker.
+"""GET /health/: is the site able to do its work? Database, broker, and each queue's workers.
 
-200 with `{"status": "ok", "checks": {...}}` when all three answer, 503 with the same
-shape and `"status": "unavailable"` otherwise; each check says `ok`, how long it took
-and, when it failed, why. For load balancers and uptime monitors: no login, never cached.
+200 with `{"status": "ok", "checks": {...}}` when the database and the broker answer and
+every queue of settings.WORK_QUEUES has a live consumer, 503 with the same shape and
+`"status": "unavailable"` otherwise. `checks.queues` holds one check per queue.
+
+Anonymous callers (load balancers, uptime monitors) see only `ok` for each check: no host
+names, no error text (which can name hosts). Staff see everything: how long each check
+took, why it failed, which workers consume each queue and how many messages wait in it
+(`backlog`). No login needed, never cached.
 """
 
 from __future__ import annotations
@@ -44,30 +49,85 @@ def check_broker() -> dict[str, Any]:
 
 
 def check_workers() -> dict[str, Any]:
+    """Every worker that answers a ping, with the queues it consumes."""
     from musicsite.celery import app
 
     # A fresh connection, not the pool's: a pooled one may have been cut by a broker restart
     # since its last use, and the check would then report a healthy worker as missing.
     with app.connection_for_write() as conn:
-        replies = app.control.ping(timeout=settings.HEALTH_TIMEOUT_S, connection=conn) or []
-    names = sorted(name for reply in replies for name in reply)
-    if not names:
-        raise RuntimeError(f"no Celery worker answered within {settings.HEALTH_TIMEOUT_S} s")
-    return {"workers": names}
+        inspect = app.control.inspect(timeout=settings.HEALTH_TIMEOUT_S, connection=conn)
+        replies = inspect.active_queues() or {}
+    return {name: sorted(q["name"] for q in queues or []) for name, queues in replies.items()}
+
+
+def queue_backlogs() -> dict[str, int]:
+    """Messages waiting in each work queue (none for a queue nobody declared yet)."""
+    from musicsite.celery import app
+
+    backlog: dict[str, int] = {}
+    with app.connection_for_read() as conn:
+        channel = conn.default_channel
+        for queue in settings.WORK_QUEUES:
+            try:
+                backlog[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except Exception:  # a queue no one declared holds nothing
+                backlog[queue] = 0
+    return backlog
+
+
+def check_queues() -> dict[str, dict[str, Any]]:
+    """One check per queue: ok when at least one live worker consumes it."""
+    t0 = time.perf_counter()
+    try:
+        workers = check_workers()
+        backlog = queue_backlogs()
+        error = ""
+    except Exception as exc:
+        workers, backlog, error = {}, {}, f"{type(exc).__name__}: {exc}"[:300]
+    ms = round((time.perf_counter() - t0) * 1000, 1)
+    checks: dict[str, dict[str, Any]] = {}
+    for queue in settings.WORK_QUEUES:
+        consumers = sorted(name for name, queues in workers.items() if queue in queues)
+        check: dict[str, Any] = {
+            "ok": bool(consumers),
+            "workers": consumers,
+            "backlog": backlog.get(queue),
+            "ms": ms,
+        }
+        if not consumers:
+            check["error"] = error or (
+                f"no live worker consumes this queue (none answered within "
+                f"{settings.HEALTH_TIMEOUT_S} s)"
+            )
+        checks[queue] = check
+    return checks
+
+
+def _public(checks: dict[str, Any]) -> dict[str, Any]:
+    """Only whether each check passed: what an anonymous caller may see."""
+    return {
+        name: {"ok": check["ok"]} if "ok" in check else _public(check)
+        for name, check in checks.items()
+    }
 
 
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _timed(check_database), "broker": _timed(check_broker)}
+    checks: dict[str, Any] = {"database": _timed(check_database), "broker": _timed(check_broker)}
     if checks["broker"]["ok"]:
-        checks["workers"] = _timed(check_workers)
-    else:  # pinging workers through a broker that is down would only wait for the timeout
-        checks["workers"] = {"ok": False, "error": "broker unavailable", "ms": 0.0}
-    ok = all(c["ok"] for c in checks.values())
+        checks["queues"] = check_queues()
+    else:  # asking workers through a broker that is down would only wait for the timeout
+        checks["queues"] = {
+            queue: {"ok": False, "error": "broker unavailable", "ms": 0.0}
+            for queue in settings.WORK_QUEUES
+        }
+    ok = checks["database"]["ok"] and checks["broker"]["ok"]
+    ok = ok and all(c["ok"] for c in checks["queues"].values())
+    staff = getattr(request.user, "is_staff", False)
     body = {
         "status": "ok" if ok else "unavailable",
         "version": settings.CODE_VERSION,
-        "checks": checks,
+        "checks": checks if staff else _public(checks),
     }
     return JsonResponse(body, status=200 if ok else 503)

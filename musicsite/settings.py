@@ -1,7 +1,7 @@
 """Settings read from the environment, with safe development defaults.
 
 Every variable is listed in `.env.example`. Without any, the site runs on SQLite, a
-filesystem Celery broker and media under ./var: nothing needs a server.
+Celery broker in the Redis `make run` starts, media under ./var: nothing to set up.
 """
 
 import os
@@ -111,8 +111,30 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Every file (corpora, checkpoints, sampler files, pieces' MIDI and audio, rendered scores
+# and audio, the novelty index, uploads) is read and written through Django's `default`
+# storage (common/storage.py): MEDIA_ROOT on the local disk unless AWS_STORAGE_BUCKET_NAME
+# names a bucket of an S3-compatible object store (django-storages' S3Storage), which every
+# machine of a deployment then shares. django-storages reads the AWS_* settings below.
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None  # None: Amazon S3
+AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+AWS_S3_ACCESS_KEY_ID = os.environ.get("AWS_S3_ACCESS_KEY_ID") or None  # None: boto3's own
+AWS_S3_SECRET_ACCESS_KEY = os.environ.get("AWS_S3_SECRET_ACCESS_KEY") or None  # lookup
+AWS_S3_ADDRESSING_STYLE = os.environ.get("AWS_S3_ADDRESSING_STYLE") or None  # path | virtual
+AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # a prefix for every key in the bucket
+AWS_S3_FILE_OVERWRITE = True  # names are chosen by the site (content-hashed or one per row)
+AWS_DEFAULT_ACL = None  # the bucket's own policy; files are served by the site, not by URL
+# Code that needs a file on the local disk (TensorFlow loading a checkpoint, the audio way
+# reading a recording) copies it from the object store into this folder, one copy per
+# content (common.storage.local_copy). Not pruned: delete it at will, it refills on demand.
+FILE_CACHE_DIR = Path(os.environ.get("FILE_CACHE_DIR", VAR_DIR / "filecache"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage"
+        if AWS_STORAGE_BUCKET_NAME
+        else "django.core.files.storage.FileSystemStorage"
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -125,19 +147,38 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# --- Celery -------------------------------------------------------------------------
-# CELERY_BROKER_URL: redis://host:6379/0 in production. The default filesystem transport
-# needs no server, so `make run` works on a bare machine.
-BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR),
-        "data_folder_out": str(BROKER_DIR),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
+# --- cache ------------------------------------------------------------------------------
+# The API's and the survey's throttles count in this cache, so every process on every host
+# enforces one limit. CACHE_URL: redis://host:6379/1 in production (a Redis database of its
+# own: clearing the cache empties that database); default: files under <var>/cache, shared
+# by the processes of one machine only.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
     }
+elif CACHE_URL:
+    raise RuntimeError("CACHE_URL must be a redis:// URL (or unset for the file cache)")
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            # Its increments rewrite the entry with this timeout (seconds): longer than the
+            # longest throttle window (an hour), so a counter outlives its window.
+            "TIMEOUT": 7200,
+        }
+    }
+
+# --- Celery -------------------------------------------------------------------------
+# CELERY_BROKER_URL: redis://host:6379/0 in production. `make run` starts a Redis of its own
+# (scripts/lib.sh, data under var/redis) and passes its URL; this default is that Redis's
+# usual address, for commands run beside `make run` (manage.py generate). kombu's filesystem
+# transport is not used: several processes sharing it read half-written messages.
+EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 63790)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or (
+    f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -170,6 +211,13 @@ CELERY_BEAT_SCHEDULE = {
     # generator/services/recovery.py.
     "recover-lost-jobs": {
         "task": "generator.tasks.jobs_recover_task",
+        "schedule": RECOVER_EVERY_S,
+        "options": {"expires": RECOVER_EVERY_S},
+    },
+    # Pieces whose evaluation message was lost with a killed worker are evaluated after all
+    # (evaluation/services.py, evaluations_recover).
+    "recover-lost-evaluations": {
+        "task": "evaluation.tasks.evaluations_recover_task",
         "schedule": RECOVER_EVERY_S,
         "options": {"expires": RECOVER_EVERY_S},
     },

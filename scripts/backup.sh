@@ -21,6 +21,11 @@ load_dotenv
 : "${DATABASE_URL:?DATABASE_URL must point at the PostgreSQL database to back up}"
 [[ "$DATABASE_URL" == postgres* ]] || { echo "backup: DATABASE_URL is not PostgreSQL" >&2; exit 2; }
 MEDIA=${MEDIA_ROOT:-${MUSICSITE_VAR_DIR:-var}/media}
+if [ -n "${AWS_STORAGE_BUCKET_NAME:-}" ]; then
+  # The files are in the object store, not in MEDIA_ROOT: this archive holds none of them.
+  echo "backup: files are kept in the bucket $AWS_STORAGE_BUCKET_NAME; back it up with the" \
+    "store's own tools (versioning, replication); media.tar.gz holds only MEDIA_ROOT" >&2
+fi
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$PG_BIN/pg_dump" ] || { echo "backup: pg_dump not found under /usr/lib/postgresql" >&2; exit 1; }
 

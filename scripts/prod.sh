@@ -8,8 +8,9 @@
 #   ROLE=default  a Celery worker for the `default` queue, concurrency $CELERY_CONCURRENCY (2)
 #   ROLE=beat     the Celery beat (the recovery sweeps): run exactly one in a deployment
 #
-# Every machine needs the same DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and a MEDIA_ROOT
-# on storage they share. Settings come from the environment and ./.env (see .env.example).
+# Every machine needs the same DATABASE_URL, CELERY_BROKER_URL, CACHE_URL, SECRET_KEY and,
+# with more than one machine, the same object store (AWS_STORAGE_BUCKET_NAME and its
+# AWS_S3_* variables): machines share no disk. Settings come from the environment and ./.env (see .env.example).
 # gunicorn listens on $BIND (127.0.0.1:8000) with $WEB_CONCURRENCY (3) processes, behind a
 # TLS-terminating reverse proxy that sets X-Forwarded-Proto.
 set -euo pipefail
@@ -19,12 +20,20 @@ load_dotenv
 ROLE=${1:-${ROLE:-all}}
 export DEBUG=${DEBUG:-0}
 PY=.venv/bin/python
+# A fresh machine has no var folder yet (the beat keeps its schedule there).
+mkdir -p "${MUSICSITE_VAR_DIR:-var}"
 
 fail() { echo "prod: $*" >&2; exit 1; }
 case "$DEBUG" in 0 | false | no | off) ;; *) fail "DEBUG must be off in production" ;; esac
 [ -n "${SECRET_KEY:-}" ] || fail "SECRET_KEY is not set (see .env.example)"
 [[ "${DATABASE_URL:-}" == postgres* ]] || fail "DATABASE_URL must point at PostgreSQL"
 [[ "${CELERY_BROKER_URL:-}" == redis* ]] || fail "CELERY_BROKER_URL must point at Redis"
+# The throttles count in this cache: one Redis for every machine, so they agree on one limit.
+[[ "${CACHE_URL:-}" == redis* ]] || fail "CACHE_URL must point at Redis (e.g. redis://host:6379/1)"
+if [ -z "${AWS_STORAGE_BUCKET_NAME:-}" ]; then
+  echo "prod: files are kept in MEDIA_ROOT on this machine (set AWS_STORAGE_BUCKET_NAME to" \
+    "keep them in an object store every machine shares)" >&2
+fi
 
 web() {
   $PY manage.py check --deploy --fail-level WARNING

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL and Redis servers for the tests (and for trying the site against them).
 #
-#   scripts/services.sh start    start both (reuses them when already running); idempotent
-#   scripts/services.sh stop     stop both (the PostgreSQL data directory is kept for a fast restart)
-#   scripts/services.sh status   exit 0 when both are running
-#   scripts/services.sh env      print the `export DATABASE_URL=...` / `export CELERY_BROKER_URL=...` lines
-#   scripts/services.sh clean    stop both and delete their state directory
+#   scripts/services.sh start    start all three (reuses them when already running); idempotent
+#   scripts/services.sh stop     stop them (the PostgreSQL data directory is kept for a fast restart)
+#   scripts/services.sh status   exit 0 when all three are running
+#   scripts/services.sh env      print the `export DATABASE_URL=...` / `export CELERY_BROKER_URL=...`
+#                                / `export CACHE_URL=...` / `export MUSICSITE_TEST_S3_URL=...` lines
+#   scripts/services.sh clean    stop them and delete their state directory
 #
-# Both listen on 127.0.0.1 only. PostgreSQL: trust auth, fsync off, role and database
-# `musicsite` (CREATEDB, so pytest-django can create `test_musicsite`). Redis: no persistence.
-# Ports: MUSICSITE_PG_PORT (54329) and MUSICSITE_REDIS_PORT (63799); when one is taken by
-# something else the next free port is used, and `env` prints the one in use.
+# All listen on 127.0.0.1 only. PostgreSQL: trust auth, fsync off, role and database
+# `musicsite` (CREATEDB, so pytest-django can create `test_musicsite`). Redis: no persistence
+# (database 0: the broker; 8: the cache). S3: moto's standalone server (`moto_server`, from
+# the moto[server] package in requirements.txt), an S3-compatible HTTP API kept in memory;
+# tests that store files in an object store make their own bucket there.
+# Ports: MUSICSITE_PG_PORT (54329), MUSICSITE_REDIS_PORT (63799) and MUSICSITE_S3_PORT
+# (59000); when one is taken by something else the next free port is used, and `env` prints
+# the one in use.
 # State (data, logs, pids, ports) lives in MUSICSITE_SERVICES_DIR, by default
 # /tmp/musicsite-services-<hash of this checkout's path>, so two checkouts do not collide.
 set -euo pipefail
@@ -37,6 +42,7 @@ free_port() {  # first port from $1 on that nothing listens on
 load_ports() {  # the ports of the last start (a fresh start picks them again)
   PG_PORT=${MUSICSITE_PG_PORT:-54329}
   REDIS_PORT=${MUSICSITE_REDIS_PORT:-63799}
+  S3_PORT=${MUSICSITE_S3_PORT:-59000}
   # shellcheck disable=SC1090
   [ -f "$PORTS_FILE" ] && . "$PORTS_FILE"
   return 0
@@ -44,6 +50,7 @@ load_ports() {  # the ports of the last start (a fresh start picks them again)
 pid_alive() { [ -f "$1" ] && kill -0 "$(head -n 1 "$1")" 2>/dev/null; }
 pg_running() { pid_alive "$PGDATA_DIR/postmaster.pid" && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 redis_running() { pid_alive "$STATE/redis.pid" && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; }
+s3_running() { pid_alive "$STATE/s3.pid" && listening "$S3_PORT"; }
 psql_pg() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"; }
 
 init_pg() {
@@ -97,6 +104,22 @@ start_redis() {
   return 1
 }
 
+start_s3() {
+  s3_running && return 0
+  [ -x "$ROOT/.venv/bin/moto_server" ] || { echo "services: no .venv/bin/moto_server (run make setup)" >&2; return 1; }
+  S3_PORT=$(free_port "${MUSICSITE_S3_PORT:-59000}")
+  # Its own session, so it outlives this script; stdin closed, output to its log.
+  setsid "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" </dev/null >"$STATE/s3.log" 2>&1 &
+  echo $! >"$STATE/s3.pid"
+  for _ in $(seq 300); do
+    s3_running && return 0
+    sleep 0.1
+  done
+  echo "services: the S3 server (moto_server) did not start on port $S3_PORT" >&2
+  tail -n 20 "$STATE/s3.log" >&2 || true
+  return 1
+}
+
 stop_all() {
   if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
@@ -105,11 +128,15 @@ stop_all() {
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$STATE/redis.pid")" 2>/dev/null || true
   fi
   rm -f "$STATE/redis.pid"
+  if pid_alive "$STATE/s3.pid"; then kill "$(cat "$STATE/s3.pid")" 2>/dev/null || true; fi
+  rm -f "$STATE/s3.pid"
 }
 
 print_env() {
   echo "export DATABASE_URL=postgres://$DB@127.0.0.1:$PG_PORT/$DB"
   echo "export CELERY_BROKER_URL=redis://127.0.0.1:$REDIS_PORT/0"
+  echo "export CACHE_URL=redis://127.0.0.1:$REDIS_PORT/8"
+  echo "export MUSICSITE_TEST_S3_URL=http://127.0.0.1:$S3_PORT"
 }
 
 mkdir -p "$STATE"
@@ -119,11 +146,13 @@ case "${1:-}" in
   start)
     start_pg
     start_redis
-    printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$PORTS_FILE"
-    echo "services: PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT (state in $STATE)" >&2
+    start_s3
+    printf 'PG_PORT=%s\nREDIS_PORT=%s\nS3_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" "$S3_PORT" >"$PORTS_FILE"
+    echo "services: PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT," \
+      "S3 on 127.0.0.1:$S3_PORT (state in $STATE)" >&2
     ;;
   stop) stop_all ;;
-  status) pg_running && redis_running ;;
+  status) pg_running && redis_running && s3_running ;;
   env) print_env ;;
   clean)
     stop_all

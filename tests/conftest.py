@@ -77,12 +77,14 @@ def pytest_configure(config: pytest.Config) -> None:
             "or `scripts/test.sh [pytest args]`."
         )
     _broker_of_this_xdist_worker()
+    _cache_of_this_xdist_worker()
 
 
 # A site test that asks for one of these trains a model, imports a real corpus, or starts a
 # worker, a live server or a browser: it is marked `slow` and left out of `make test-fast`.
 SLOW_FIXTURES = {
     "celery_worker",
+    "queue_workers",
     "beat_worker",
     "live_server",
     "page",
@@ -130,6 +132,25 @@ def _broker_of_this_xdist_worker() -> None:
     app.conf.broker_url = url
 
 
+def _cache_of_this_xdist_worker() -> None:
+    """The shared cache (CACHE_URL, a Redis database: the throttles count there) is one
+    Redis database per test process too (8 without xdist, gw0 → 9, gw1 → 10...): a test that
+    clears the cache empties only its own process's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("CACHE_URL", "")
+    if not worker.startswith("gw") or not url.startswith("redis://"):
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+    from django.test.signals import clear_cache_handlers
+
+    url = urlunsplit(urlsplit(url)._replace(path=f"/{8 + int(worker[2:]) + 1}"))
+    os.environ["CACHE_URL"] = url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": url}}
+    clear_cache_handlers(setting="CACHES")
+
+
 try:  # Hypothesis keeps its example database under test-artifacts/ (gitignored); on
     # slow shared CI machines there is no per-example deadline.
     from hypothesis import settings as hypothesis_settings
@@ -159,8 +180,86 @@ def _test_settings(media_root: Path, request: pytest.FixtureRequest) -> Iterator
     from django.test.utils import override_settings
 
     os.environ["MEDIA_ROOT"] = str(media_root)
+    # The cache is a Redis database that outlives a run: counts of an earlier run (an hour's
+    # survey limit) must not refuse this one's requests.
+    from django.core.cache import cache
+
+    cache.clear()
     with override_settings(MEDIA_ROOT=media_root, AUTOSTART_QUICK_RUN=False):
         yield
+
+
+# --- the object store ------------------------------------------------------------------------
+@pytest.fixture
+def s3_bucket(request) -> dict[str, str]:
+    """A fresh bucket on the test S3 server (moto's standalone server that scripts/services.sh
+    starts, at MUSICSITE_TEST_S3_URL), as the environment a process needs to store its files
+    there (the variables of .env.example)."""
+    import uuid
+
+    url = os.environ.get("MUSICSITE_TEST_S3_URL", "")
+    if not url:
+        raise pytest.UsageError(
+            "MUSICSITE_TEST_S3_URL is not set: run the tests with `make test` or "
+            "`scripts/test.sh [pytest args]`, which start the S3 server."
+        )
+    env = {
+        "AWS_STORAGE_BUCKET_NAME": f"test-{uuid.uuid4().hex[:16]}",
+        "AWS_S3_ENDPOINT_URL": url,
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_S3_ACCESS_KEY_ID": "testing",
+        "AWS_S3_SECRET_ACCESS_KEY": "testing",
+        "AWS_S3_ADDRESSING_STYLE": "path",
+    }
+    s3_client(env).create_bucket(Bucket=env["AWS_STORAGE_BUCKET_NAME"])
+    return env
+
+
+def s3_client(env: dict[str, str]):
+    """A boto3 client of the bucket's server (to look at the bucket beside the site)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_S3_ENDPOINT_URL"],
+        region_name=env["AWS_S3_REGION_NAME"],
+        aws_access_key_id=env["AWS_S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_S3_SECRET_ACCESS_KEY"],
+    )
+
+
+def s3_keys(env: dict[str, str]) -> list[str]:
+    """Every key in the bucket."""
+    pages = s3_client(env).get_paginator("list_objects_v2")
+    return [
+        item["Key"]
+        for page in pages.paginate(Bucket=env["AWS_STORAGE_BUCKET_NAME"])
+        for item in page.get("Contents", [])
+    ]
+
+
+@pytest.fixture
+def s3_storage(s3_bucket: dict[str, str], settings, tmp_path: Path) -> dict[str, str]:
+    """This test's files go to a fresh bucket on the test S3 server (django-storages'
+    S3Storage, as production with AWS_STORAGE_BUCKET_NAME set), local copies to a fresh
+    FILE_CACHE_DIR. Returns the bucket's environment."""
+    settings.FILE_CACHE_DIR = tmp_path / "filecache"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": s3_bucket["AWS_STORAGE_BUCKET_NAME"],
+                "endpoint_url": s3_bucket["AWS_S3_ENDPOINT_URL"],
+                "region_name": s3_bucket["AWS_S3_REGION_NAME"],
+                "access_key": s3_bucket["AWS_S3_ACCESS_KEY_ID"],
+                "secret_key": s3_bucket["AWS_S3_SECRET_ACCESS_KEY"],
+                "addressing_style": "path",
+                "file_overwrite": True,
+            },
+        },
+    }
+    return s3_bucket
 
 
 # --- rows built once per module --------------------------------------------------------------
@@ -290,13 +389,20 @@ class CeleryWorker:
     file it goes to can change between tests (`log_to`) while the worker runs on.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path, name: str = "test") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        name: str = "test",
+        queues: tuple[str, ...] = WORKER_QUEUES,
+        concurrency: int = 1,
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.name = f"{name}@{socket.gethostname()}"
         self.argv = [
             sys.executable, "-m", "celery", "-A", "musicsite", "worker",
-            "-Q", ",".join(WORKER_QUEUES), "-c", "1", "-n", f"{name}@%h",
+            "-Q", ",".join(queues), "-c", str(concurrency), "-n", f"{name}@%h",
             "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "info",
         ]  # fmt: skip
         self.proc: subprocess.Popen | None = None
@@ -409,6 +515,25 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:150]
 
 
+def worker_env(media_root: Path) -> dict[str, str]:
+    """The environment of a test's worker processes: the test database, broker and media."""
+    from django.db import connection
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=_database_url(connection.settings_dict),
+        MEDIA_ROOT=str(media_root),
+        RUN_STALE_AFTER_S="3",
+        AUTOSTART_QUICK_RUN="0",
+        CELERY_TASK_ALWAYS_EAGER="0",
+        DJANGO_SETTINGS_MODULE="musicsite.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.pop("PYTEST_CURRENT_TEST", None)  # changes with every test; the worker never reads it
+    return env
+
+
 @pytest.fixture(scope="session")
 def _kept_worker() -> Iterator[dict[str, CeleryWorker]]:
     """The Celery worker that tests pass on to the next one; stopped at the session's end."""
@@ -441,20 +566,7 @@ def celery_worker(
     The database it reads is flushed between tests like the test's own connection. A test
     that does not ask for it finds it stopped; the tests that do run one after another.
     """
-    from django.db import connection
-
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=_database_url(connection.settings_dict),
-        MEDIA_ROOT=str(media_root),
-        RUN_STALE_AFTER_S="3",
-        AUTOSTART_QUICK_RUN="0",
-        CELERY_TASK_ALWAYS_EAGER="0",
-        DJANGO_SETTINGS_MODULE="musicsite.settings",
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env.pop("PYTEST_CURRENT_TEST", None)  # changes with every test; the worker never reads it
+    env = worker_env(media_root)
     log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}.log"
     log_path.unlink(missing_ok=True)
     purge_queues()
@@ -476,6 +588,34 @@ def celery_worker(
         if worker.alive and worker.idle():
             _kept_worker["worker"] = worker
         else:
+            worker.stop()
+
+
+@pytest.fixture
+def queue_workers(
+    transactional_db, media_root: Path, request, _kept_worker: dict[str, CeleryWorker]
+) -> Iterator[Callable[..., CeleryWorker]]:
+    """`start(name, queues, concurrency=1)`: a real worker consuming only `queues` (a tuple of
+    settings.WORK_QUEUES), named `name@<host>`, as the roles of a deployment run them. The
+    queues are purged first; every worker started is stopped at teardown. Logs:
+    test-artifacts/celery/<test id>-<name>.log."""
+    if "worker" in _kept_worker:  # a kept all-queue worker would take these tests' tasks
+        _kept_worker.pop("worker").stop()
+    purge_queues()
+    started: list[CeleryWorker] = []
+
+    def start(name: str, queues: tuple[str, ...], concurrency: int = 1) -> CeleryWorker:
+        log_path = ARTIFACTS / "celery" / f"{_slug(request.node.nodeid)}-{name}.log"
+        log_path.unlink(missing_ok=True)
+        worker = CeleryWorker(worker_env(media_root), log_path, name, queues, concurrency)
+        started.append(worker)
+        worker.start()
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
             worker.stop()
 
 

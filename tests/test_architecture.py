@@ -76,7 +76,7 @@ def test_services_queue_tasks_by_registered_names():
         for key, value in vars(module).items()
         if key.endswith("_TASK")
     ]
-    assert len(names) == 9
+    assert len(names) == 10
     assert all(name in current_app.tasks for name in names)
     with pytest.raises(KeyError):
         send_on_commit("generator.tasks.no_such_task", 1)

@@ -7,12 +7,9 @@ random token only, with the same headers for every clip.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from common.http import bytes_response, client_ip
+from common.throttle import window_hit
 
 from . import services
 from .forms import AnswerForm, ConsentForm
@@ -39,17 +37,8 @@ def _limit(name: str, default: int) -> int:
 
 
 def _allowed(scope: str, ident: str, *, limit: int, window_s: int) -> bool:
-    """A fixed-window counter in the cache: False once `limit` hits in this window."""
-    if limit <= 0:
-        return True
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:24]  # no address kept in the cache
-    key = f"survey-throttle:{scope}:{digest}:{int(time.time() // window_s)}"
-    cache.add(key, 0, timeout=window_s * 2)
-    try:
-        return cache.incr(key) <= limit
-    except ValueError:  # expired between add and incr: this is the first hit
-        cache.set(key, 1, timeout=window_s * 2)
-        return True
+    """A fixed-window counter in the shared cache: False once `limit` hits in this window."""
+    return window_hit(f"survey-{scope}", ident, limit=limit, window_s=window_s) is None
 
 
 def _ip(request: HttpRequest) -> str:

@@ -25,7 +25,7 @@ from rest_framework import serializers
 
 from common.api.errors import service_errors
 from common.api.schema import ErrorBodySerializer, ErrorSerializer  # noqa: F401  (re-exported)
-from generator import selectors, services
+from generator import presenters, selectors, services
 from generator.models import (
     Checkpoint,
     Corpus,
@@ -749,6 +749,14 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
     prime = serializers.SerializerMethodField()
     primer = serializers.SerializerMethodField()
     done = serializers.SerializerMethodField()
+    queue_place = serializers.SerializerMethodField(
+        help_text="While queued: how many generations are queued ahead of this one "
+        "(0: next in line); null once started."
+    )
+    waiting = serializers.SerializerMethodField(
+        help_text="What the job is doing while not done, in a sentence: its place in the "
+        "queue while queued, writing while running; empty once done."
+    )
     pieces = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
@@ -771,6 +779,8 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "is_epoch_sample",
             "status",
             "done",
+            "queue_place",
+            "waiting",
             "error",
             "code_version",
             "created_at",
@@ -796,6 +806,20 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
 
     def get_done(self, obj: GenerationJob) -> bool:
         return obj.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    def _place(self, obj: GenerationJob) -> selectors.QueuePlace | None:
+        cache = self.context.setdefault("_queue_places", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = selectors.job_queue_place(job=obj)
+        return cache[obj.pk]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queue_place(self, obj: GenerationJob) -> int | None:
+        place = self._place(obj)
+        return None if place is None else place.ahead
+
+    def get_waiting(self, obj: GenerationJob) -> str:
+        return presenters.job_waiting_text(obj, self._place(obj))
 
     @extend_schema_field(PieceSerializer(many=True))
     def get_pieces(self, obj: GenerationJob) -> list[dict[str, Any]]:

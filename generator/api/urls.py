@@ -24,6 +24,7 @@ router.register("jobs", GenerationJobViewSet, basename="job")
 urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),
     path("generate/", GenerateView.as_view(), name="generate"),
+    path("runs/", include("evaluation.api_urls")),  # a run's report, with its state
     *router.urls,
     path("surveys/", include("evaluation.survey.api_urls")),  # staff only
     # Anything else under /api/v1/ is a 404 in the API's error format, not an HTML page.

@@ -19,6 +19,7 @@ from .imports import import_job_check, import_job_create, import_roots
 from .pieces import (
     generation_job_create,
     generation_job_execute,
+    piece_render,
     piece_render_audio,
     piece_reproduce,
 )
@@ -30,7 +31,13 @@ from .primes import (
     prime_split,
     primer_build,
 )
-from .recovery import jobs_recover, lost_work_recover, queued_recover
+from .recovery import (
+    jobs_recover,
+    lost_work_recover,
+    queued_recover,
+    waiting_rows,
+    worker_tasks,
+)
 from .runs import (
     training_run_cancel,
     training_run_check,
@@ -42,6 +49,8 @@ from .runs import (
 )
 
 __all__ = [
+    "waiting_rows",
+    "worker_tasks",
     "Allowance",
     "AllowanceExceeded",
     "GenerationPrime",
@@ -61,6 +70,7 @@ __all__ = [
     "import_roots",
     "jobs_recover",
     "lost_work_recover",
+    "piece_render",
     "piece_render_audio",
     "piece_reproduce",
     "prime_split",

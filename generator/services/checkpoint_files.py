@@ -1,20 +1,27 @@
 """A checkpoint's sampler file (the numpy weights and the way's state), loaded once per
-process and kept while the file is unchanged."""
+process and kept while the file is unchanged. The file lives in the site's storage; a
+sampling machine reads it from its local copy (common.storage.local_copy), so it needs no
+disk shared with the training machine."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from django.conf import settings
-
+from common.storage import local_copy
 from musiclib.ml import sampler
 
 from ..models import Checkpoint
 
 
+def sampler_name(keras_name: str) -> str:
+    """The storage name of the sampler file written beside a checkpoint's Keras file."""
+    return str(PurePosixPath(keras_name).with_suffix(".npz"))
+
+
 def checkpoint_sampler_path(checkpoint: Checkpoint) -> Path:
-    return (Path(settings.MEDIA_ROOT) / checkpoint.file.name).with_suffix(".npz")
+    """The sampler file on this machine's disk (FileNotFoundError when it is not stored)."""
+    return local_copy(sampler_name(checkpoint.file.name))
 
 
 @lru_cache(maxsize=8)
@@ -23,16 +30,21 @@ def _cached_net(path: str, mtime: float) -> sampler.Net:
 
 
 def load_checkpoint_net(checkpoint: Checkpoint) -> sampler.Net:
-    path = checkpoint_sampler_path(checkpoint)
-    if not path.exists():
-        raise ValueError(f"checkpoint {checkpoint.pk} has no sampler file at {path.name}")
+    try:
+        path = checkpoint_sampler_path(checkpoint)
+    except FileNotFoundError:
+        name = PurePosixPath(sampler_name(checkpoint.file.name)).name
+        raise ValueError(f"checkpoint {checkpoint.pk} has no sampler file at {name}") from None
     return _cached_net(str(path), path.stat().st_mtime)
 
 
 def load_checkpoint_state(checkpoint: Checkpoint) -> dict:
     """The way's arrays saved with the checkpoint (the audio way's codebook)."""
-    path = checkpoint_sampler_path(checkpoint)
-    return _cached_state(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    try:
+        path = checkpoint_sampler_path(checkpoint)
+    except FileNotFoundError:
+        return _cached_state(sampler_name(checkpoint.file.name), 0.0)
+    return _cached_state(str(path), path.stat().st_mtime)
 
 
 @lru_cache(maxsize=8)

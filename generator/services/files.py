@@ -1,6 +1,7 @@
 """Files made from pieces and tunes on demand (scores, MusicXML, MIDI, audio), made once and
-kept under MEDIA_ROOT, named by the object and a hash of its text: a changed text gets a new
-file, and nothing from a request ever reaches a path.
+kept in the site's storage (common.storage: MEDIA_ROOT or the object store), named by the
+object and a hash of its text: a changed text gets a new file, and nothing from a request
+ever reaches a name.
 """
 
 from __future__ import annotations
@@ -8,13 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
-from pathlib import Path
 
-from django.conf import settings
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import SuspiciousOperation
 
+from common.storage import file_read, file_write
 from generator import services
 from generator.models import Piece, Tune
 
@@ -26,26 +24,22 @@ class FileUnavailable(LookupError):
     for people. Pages answer it with a 404."""
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def media_cache(kind: str, pk: int, text: str, ext: str) -> Path:
-    """A file under MEDIA_ROOT named by the object and a hash of its text: a changed text
-    gets a new file, and nothing from the request ever reaches the path."""
-    return Path(settings.MEDIA_ROOT) / kind / f"{int(pk)}-{digest(text)}.{ext}"
+def media_cache(kind: str, pk: int, text: str, ext: str) -> str:
+    """A storage name made of the object and a hash of its text: a changed text gets a new
+    file, and nothing from the request ever reaches the name."""
+    return f"{kind}/{int(pk)}-{digest(text)}.{ext}"
+
+
+def _cached(name: str) -> bytes | None:
+    """The stored bytes of a made file, or None when it was not made yet."""
+    try:
+        return file_read(name)
+    except FileNotFoundError:
+        return None
 
 
 def score_input(way_name: str, text: str) -> tuple[str, str]:
@@ -62,12 +56,13 @@ def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], 
     """Engraved score pages (sanitised SVG from the render module), computed once.
 
     Returns (pages, error message)."""
-    path = media_cache(f"scores/{kind}", pk, f"{way}\n{text}", "json")
-    if path.exists():
+    name = media_cache(f"scores/{kind}", pk, f"{way}\n{text}", "json")
+    stored = _cached(name)
+    if stored is not None:
         try:
-            return json.loads(path.read_text(encoding="utf-8")), ""
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)
+            return json.loads(stored.decode("utf-8")), ""
+        except ValueError:  # a damaged file is made again below, and replaced
+            pass
     try:
         from musiclib.render import score_svg
 
@@ -76,7 +71,7 @@ def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], 
     except Exception as exc:  # RenderError, a missing way, a converter's own error
         log.info("no score for %s %s: %s", kind, pk, exc)
         return [], short_error(exc)
-    write_atomic(path, json.dumps(pages).encode("utf-8"))
+    file_write(name, json.dumps(pages).encode("utf-8"))
     return pages, ""
 
 
@@ -100,23 +95,25 @@ def piece_audio_file(piece: Piece, fmt: str) -> bytes:
     wav = field_bytes(piece.audio)
     if fmt == "wav":
         return wav
-    path = media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
-    if path.exists():
-        return path.read_bytes()
+    name = media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
+    stored = _cached(name)
+    if stored is not None:
+        return stored
     from musiclib.render import RenderError, wav_to_ogg
 
     try:
         data = wav_to_ogg(wav=wav)
     except RenderError:
         raise FileUnavailable("The OGG file could not be encoded.") from None
-    write_atomic(path, data)
+    file_write(name, data)
     return data
 
 
 def musicxml_bytes(*, kind: str, pk: int, way: str, text: str) -> bytes:
-    path = media_cache(f"musicxml/{kind}", pk, f"{way}\n{text}", "musicxml")
-    if path.exists():
-        return path.read_bytes()
+    name = media_cache(f"musicxml/{kind}", pk, f"{way}\n{text}", "musicxml")
+    stored = _cached(name)
+    if stored is not None:
+        return stored
     from musiclib.ways import get_way
 
     try:
@@ -125,21 +122,22 @@ def musicxml_bytes(*, kind: str, pk: int, way: str, text: str) -> bytes:
         raise FileUnavailable(
             f"This piece cannot be written as MusicXML: {short_error(exc)}"
         ) from None
-    write_atomic(path, data)
+    file_write(name, data)
     return data
 
 
 def tune_midi_bytes(tune: Tune) -> bytes:
-    path = media_cache("tunes/midi", tune.pk, tune.text, "mid")
-    if path.exists():
-        return path.read_bytes()
+    name = media_cache("tunes/midi", tune.pk, tune.text, "mid")
+    stored = _cached(name)
+    if stored is not None:
+        return stored
     from musiclib.ways import get_way
 
     try:
         data = get_way(tune.corpus.way).to_midi(tune.text)
     except Exception as exc:
         raise FileUnavailable(f"This tune cannot be turned into MIDI: {short_error(exc)}") from None
-    write_atomic(path, data)
+    file_write(name, data)
     return data
 
 
@@ -148,9 +146,10 @@ def tune_audio_bytes(tune: Tune) -> bytes:
         if not tune.data:
             raise FileUnavailable("This recording's file is missing.")
         return field_bytes(tune.data)
-    path = media_cache("tunes/audio", tune.pk, tune.text, "ogg")
-    if path.exists():
-        return path.read_bytes()
+    name = media_cache("tunes/audio", tune.pk, tune.text, "ogg")
+    stored = _cached(name)
+    if stored is not None:
+        return stored
     midi = tune_midi_bytes(tune)
     try:
         from musiclib.render import midi_to_audio
@@ -159,7 +158,7 @@ def tune_audio_bytes(tune: Tune) -> bytes:
     except Exception as exc:
         log.warning("audio for tune %s failed: %s", tune.pk, exc)
         raise FileUnavailable(f"The audio could not be rendered: {short_error(exc)}") from None
-    write_atomic(path, data)
+    file_write(name, data)
     return data
 
 
@@ -174,12 +173,12 @@ def _is_audio(way_name: str) -> bool:
 
 
 def field_bytes(field) -> bytes:
-    # A stored name outside MEDIA_ROOT (a tampered row) or a file that is gone is a 404,
-    # never a 400/500 and never a read outside media storage (storage.path refuses it).
+    # A stored name outside the storage's root (a tampered row) or a file that is gone is a
+    # 404, never a 400/500 and never a read outside media storage (the storage refuses it).
     try:
         with field.open("rb") as fh:
             return fh.read()
-    except (SuspiciousFileOperation, FileNotFoundError, IsADirectoryError):
+    except (SuspiciousOperation, FileNotFoundError, IsADirectoryError):
         raise FileUnavailable("This file is not available.") from None
 
 
@@ -192,10 +191,13 @@ def piece_spectrogram_png(piece: Piece) -> bytes:
     """An audio piece's spectrogram as a PNG, drawn once and kept."""
     if not _is_audio(piece.way) or not piece.audio:
         raise FileUnavailable("Only an audio piece has a spectrogram.")
-    path = media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
-    if not path.exists():
-        from musiclib.audio.dsp import read_wav_bytes
-        from musiclib.audio.image import spectrogram_png
+    name = media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
+    stored = _cached(name)
+    if stored is not None:
+        return stored
+    from musiclib.audio.dsp import read_wav_bytes
+    from musiclib.audio.image import spectrogram_png
 
-        write_atomic(path, spectrogram_png(read_wav_bytes(field_bytes(piece.audio))))
-    return path.read_bytes()
+    data = spectrogram_png(read_wav_bytes(field_bytes(piece.audio)))
+    file_write(name, data)
+    return data

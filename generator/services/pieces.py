@@ -357,6 +357,17 @@ def epoch_sample(*, checkpoint: Checkpoint) -> GenerationJob:
     return generation_job_execute(job_id=job.pk)
 
 
+def piece_render(*, piece: Piece) -> Piece:
+    """What a new piece's page shows, made in the worker so the first view is fast: its
+    audio (FluidSynth) and, for a way with a score, its engraved score pages (cached)."""
+    from .files import score_pages
+
+    piece = piece_render_audio(piece=piece)
+    if get_way(piece.way).capabilities.has_score:
+        score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+    return piece
+
+
 def piece_render_audio(*, piece: Piece, fmt: str = "ogg") -> Piece:
     """Render the piece's MIDI to audio with FluidSynth and store it as the piece's file."""
     from musiclib.render import midi_to_audio

@@ -121,14 +121,19 @@ def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
 # the messages of queued runs and jobs: their rows would say "queued" forever. Both tasks
 # claim their row (queued → running) in a transaction, so a second message for the same row
 # is harmless; it is sent only when no message for the row is waiting or held by a worker.
-_QUEUED_TASKS = {RUN_TASK: TrainingRun, GENERATION_TASK: GenerationJob}
 _QUEUES = settings.WORK_QUEUES
 
 
-def _waiting_messages() -> dict[type, set[int]] | None:
-    """Row ids of the run and generation messages waiting in the Redis queues, or None
-    when the broker is not Redis or cannot be read."""
-    found: dict[type, set[int]] = {model: set() for model in _QUEUED_TASKS.values()}
+def waiting_rows(task_names: tuple[str, ...]) -> dict[str, set[int]] | None:
+    """Row ids (each message's first argument) of the messages of `task_names` waiting in
+    the Redis queues, by task name; None when the broker is not Redis or cannot be read.
+
+    Messages a worker took but has not acknowledged (Redis's `unacked` hash) are not
+    counted: a live worker's are found by `inspect` (WorkerTasks.held), and a killed
+    worker's would come back only after the broker's visibility timeout (an hour), so they
+    count as lost. Sending such a row's task again is harmless: every task claims its row
+    first, or (evaluation) computes the same result again."""
+    found: dict[str, set[int]] = {name: set() for name in task_names}
     try:
         with current_app.connection_for_read() as conn:
             if conn.transport_cls not in ("redis", "rediss"):
@@ -136,23 +141,20 @@ def _waiting_messages() -> dict[type, set[int]] | None:
             client = conn.default_channel.client
             keys = [k for q in _QUEUES for k in (q, *(f"{q}\x06\x16{p}" for p in (3, 6, 9)))]
             raw = [m for key in keys for m in client.lrange(key, 0, -1)]
-            raw += list(client.hvals("unacked"))
     except Exception:
-        log.warning("queued_recover: could not read the broker's queues", exc_info=True)
+        log.warning("recovery: could not read the broker's queues", exc_info=True)
         return None
     for item in raw:
         try:
             message = json.loads(item)
-            if isinstance(message, list):  # the unacked hash holds [message, exchange, key]
-                message = message[0]
-            model = _QUEUED_TASKS.get(message["headers"]["task"])
-            if model is None:
+            name = message["headers"]["task"]
+            if name not in found:
                 continue
             body = message["body"]
             if message.get("properties", {}).get("body_encoding") == "base64":
                 body = base64.b64decode(body)
             args = json.loads(body)[0]
-            found[model].add(int(args[0]))
+            found[name].add(int(args[0]))
         except (KeyError, ValueError, TypeError, IndexError):
             continue
     return found
@@ -161,21 +163,21 @@ def _waiting_messages() -> dict[type, set[int]] | None:
 def queued_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
     """Send again the message of every queued run or generation job that has none."""
     tasks = tasks or worker_tasks()
-    waiting = _waiting_messages()
+    waiting = waiting_rows((RUN_TASK, GENERATION_TASK))
     if waiting is None or tasks is None:
         return []
     settled_before = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_S)
     resent: list[tuple[str, int]] = []
     runs = TrainingRun.objects.filter(status=JobStatus.QUEUED, created_at__lt=settled_before)
     for pk in runs.values_list("pk", flat=True):
-        if pk not in waiting[TrainingRun] and not tasks.is_held(RUN_TASK, pk):
+        if pk not in waiting[RUN_TASK] and not tasks.is_held(RUN_TASK, pk):
             send_now(RUN_TASK, pk)
             resent.append(("run", pk))
     jobs = GenerationJob.objects.filter(
         status=JobStatus.QUEUED, is_epoch_sample=False, created_at__lt=settled_before
     )
     for pk in jobs.values_list("pk", flat=True):
-        if pk not in waiting[GenerationJob] and not tasks.is_held(GENERATION_TASK, pk):
+        if pk not in waiting[GENERATION_TASK] and not tasks.is_held(GENERATION_TASK, pk):
             send_now(GENERATION_TASK, pk)
             resent.append(("generation", pk))
     if resent:

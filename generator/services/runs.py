@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import traceback
 from datetime import timedelta
 from pathlib import Path
@@ -22,11 +24,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from common.errors import ServiceError
+from common.storage import file_put, is_local, local_copy, storage
 from common.tasks import send_on_commit
 from musiclib.ways import get_way
 
+from .. import signals
 from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
 from ..task_names import RUN_TASK
+from .checkpoint_files import sampler_name
 from .corpora import iter_corpus_texts
 
 log = logging.getLogger(__name__)
@@ -193,8 +198,23 @@ def sampler_path(keras_path: Path) -> Path:
     return keras_path.with_suffix(".npz")
 
 
+def checkpoint_name(run: TrainingRun, epoch: int) -> str:
+    """The storage name of a run's checkpoint (its sampler file: `sampler_name` of it)."""
+    return f"checkpoints/run_{run.pk}/epoch_{epoch:04d}.keras"
+
+
 def checkpoint_dir(run: TrainingRun) -> Path:
-    return Path(settings.MEDIA_ROOT) / "checkpoints" / f"run_{run.pk}"
+    """Where the epoch files are written first: the media folder itself on the local disk
+    (renamed into place there), else a scratch folder they are uploaded from."""
+    if is_local():
+        return Path(storage().path(checkpoint_name(run, 1))).parent
+    return Path(tempfile.mkdtemp(prefix=f"run_{run.pk}-", dir=_scratch_dir()))
+
+
+def _scratch_dir() -> Path:
+    folder = Path(settings.FILE_CACHE_DIR) / "scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class _RunHooks:
@@ -219,9 +239,10 @@ class _RunHooks:
         from musiclib.ml.trainer import save_model
 
         run = self.run
+        name = checkpoint_name(run, epoch)
         folder = checkpoint_dir(run)
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"epoch_{epoch:04d}.keras"
+        final = folder / Path(name).name
         tmp = folder / f".epoch_{epoch:04d}.{os.getpid()}.tmp.keras"
         # The sampler's numpy weights go beside the Keras file, so generation never
         # needs TensorFlow. Both are written under temporary names and renamed into
@@ -236,7 +257,17 @@ class _RunHooks:
             # A full disk (ENOSPC) fails the run: leave no half-written file behind either.
             tmp.unlink(missing_ok=True)
             net_tmp.unlink(missing_ok=True)
+            if not is_local():
+                shutil.rmtree(folder, ignore_errors=True)
             raise
+        size = final.stat().st_size
+        if not is_local():
+            # To the object store, sampler file first: the row below points at both.
+            try:
+                file_put(sampler_name(name), sampler_path(final))
+                file_put(name, final)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
         entry = {
             "epoch": epoch,
             "loss": logs.get("loss"),
@@ -248,8 +279,8 @@ class _RunHooks:
             ckpt = Checkpoint.objects.create(
                 run=run,
                 epoch=epoch,
-                file=str(final.relative_to(settings.MEDIA_ROOT)),
-                size_bytes=final.stat().st_size,
+                file=name,
+                size_bytes=size,
                 loss=entry["loss"],
                 val_loss=entry["val_loss"],
             )
@@ -317,13 +348,13 @@ def _train(run: TrainingRun) -> TrainingRun:
         if last is not None:
             from musiclib.ml.sampler import load_extra
 
-            state = load_extra(str(sampler_path(Path(settings.MEDIA_ROOT) / last.file.name)))
+            state = load_extra(str(local_copy(sampler_name(last.file.name))))
         extra["state"] = state
     prepared = way.prepare(texts=texts, config=run.config, seed=run.seed, **extra)
     if run.vocab and run.vocab != prepared.vocab:
         raise RuntimeError("the corpus changed under the run: its vocabulary differs")
     if last is not None:
-        model = trainer.load_model(str(Path(settings.MEDIA_ROOT) / last.file.name))
+        model = trainer.load_model(str(local_copy(last.file.name)))
         initial_epoch = last.epoch
     else:
         model = ml_model.build_model(
@@ -357,5 +388,9 @@ def _train(run: TrainingRun) -> TrainingRun:
     run.cancel_requested = False
     run.finished_at = timezone.now()
     run.save()
+    finished = run
+    transaction.on_commit(
+        lambda: signals.training_run_finished.send(sender=TrainingRun, run=finished)
+    )
     log.info("run %s %s after %s epochs", run.pk, outcome, run.epochs_done)
     return run

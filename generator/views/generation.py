@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from common.errors import sentence
 from common.forms import add_service_error
 from common.http import client_ip
-from generator import selectors, services
+from generator import presenters, selectors, services
 from generator.forms import (
     COMMON_KEYS,
     COMMON_METERS,
@@ -139,10 +139,13 @@ def _job_context(request: HttpRequest, job: GenerationJob) -> dict[str, Any]:
     pieces = decorate(selectors.job_pieces(job=job))
     done = job.status not in (JobStatus.QUEUED, JobStatus.RUNNING)
     rendering = any(not p.audio and p.midi for p in pieces)
+    place = selectors.job_queue_place(job=job)
     return {
         "job": job,
         "pieces": pieces,
         "done": done,
+        "place": place,
+        "waiting": presenters.job_waiting_text(job, place),
         "poll_done": done and not rendering,
         **primer_context(job),
     }
@@ -173,6 +176,7 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
                 "status": job.get_status_display(),
                 "pieces-count": str(len(pieces)),
                 "seconds": f"{job.seconds:.2f} s" if job.seconds is not None else "—",
+                "waiting": ctx["waiting"],
             },
             "state": job.status,
             "error": job.error,

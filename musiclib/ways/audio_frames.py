@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import config as config_module
 from ..audio.dsp import FRAME_RATE
 from .base import END_ID, SPECIALS, START_ID, Capabilities, ImportRefused, Prepared, Way
 
@@ -80,6 +82,11 @@ def media_root() -> Path:
     from .. import config
 
     return config.media_root()
+
+
+def file_store() -> config_module.FileStore:
+    """Where recordings are kept (the site's storage, or media_root() outside the site)."""
+    return config_module.file_store()
 
 
 def token_ids(text: str) -> list[int]:
@@ -199,10 +206,13 @@ class AudioWay(Way):
             raise ValueError("the corpus is empty: there is nothing to train on")
         paths = []
         for text in texts:
-            path = media_root() / parse_tune_text(text)["audio"]
-            if not path.is_file():
-                raise ValueError(f"the recording {path.name} is missing from the media folder")
-            paths.append(path)
+            name = parse_tune_text(text)["audio"]
+            try:
+                paths.append(file_store().local_path(name))
+            except FileNotFoundError:
+                raise ValueError(
+                    f"the recording {Path(name).name} is missing from the media folder"
+                ) from None
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(paths))
         n_val = int(round(len(paths) * float(config["val_fraction"])))
@@ -409,7 +419,6 @@ class AudioWay(Way):
         options `#limit=40,parts=melody|all`); `upload`: (file name, bytes). A bad file in a
         folder is listed as a failure; a bad upload refuses the import with the reason.
         Recordings are read one by one in this process (`processes` is not used)."""
-        from ..audio import dsp
         from .midi_notes import split_source
 
         base, options = split_source(source or "")
@@ -417,7 +426,32 @@ class AudioWay(Way):
             if not options["limit"].isdigit() or int(options["limit"]) < 1:
                 raise _refused(f"limit must be a positive number (got {options['limit']})")
             limit = int(options["limit"])
-        folder = media_root() / CORPUS_FOLDER
+        # Canonical files are written in a scratch folder, then kept in the file store.
+        folder = Path(tempfile.mkdtemp(prefix="audio-import-"))
+        try:
+            return self._import_items(
+                base=base,
+                options=options,
+                upload=upload,
+                limit=limit,
+                progress=progress,
+                folder=folder,
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _import_items(
+        self,
+        *,
+        base: str,
+        options: dict[str, str],
+        upload: tuple[str, bytes] | None,
+        limit: int | None,
+        progress: Callable[[int, int], None] | None,
+        folder: Path,
+    ) -> list[AudioItem]:
+        from ..audio import dsp
+
         if upload is not None:
             name, data = upload
             return [self._import_upload(name=name, data=data, folder=folder)]
@@ -474,7 +508,7 @@ def _import_file(path: Path, *, name: str, number: int, folder: Path, title: str
         final, seconds, sha = dsp.write_canonical(path, name=name, folder=folder)
     except dsp.AudioError as exc:
         return AudioItem(file=name, number=number, failure=str(exc))
-    rel = str(final.relative_to(media_root()))
+    rel = file_store().put(f"{CORPUS_FOLDER}/{final.name}", final)
     title = title or Path(name).stem
     return AudioItem(
         file=name,

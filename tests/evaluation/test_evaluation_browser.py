@@ -38,6 +38,7 @@ def test_the_run_report_and_the_corpus_calibration_pages_lay_out_on_desktop_and_
         make_piece(run, text=notes_to_abc(transposed(notes, 2)))
     for notes in tunes[16:24]:
         make_piece(run, text=notes_to_abc([notes[i] for i in rng.permutation(len(notes))]))
+    services.run_report_measure(run=run)  # what the report task does
 
     for path, name, heading in (
         (f"/evaluation/runs/{run.pk}/", "evaluation-run-report", "copying its corpus"),

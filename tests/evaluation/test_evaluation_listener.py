@@ -66,8 +66,12 @@ def test_the_listener_tells_shuffled_tunes_from_the_held_out_ones(client, shuffl
 def test_the_verdict_is_in_the_json_and_staff_may_choose_the_checkpoint(
     client, admin_client, shuffled_run
 ):
+    services.run_report(run=shuffled_run, refresh=True)  # measured and stored, as the task does
     data = json.loads(client.get(f"/evaluation/runs/{shuffled_run.pk}/judge.json").content)
-    assert data["run"] == shuffled_run.pk and data["verdict"]["accuracy"] >= 0.8
+    assert data["run"] == shuffled_run.pk and data["state"] == "ready"
+    assert data["verdict"]["accuracy"] >= 0.8
+    report = json.loads(client.get(f"/api/v1/runs/{shuffled_run.pk}/report/").content)
+    assert report["report"]["judge"]["verdict"] == data["verdict"]
     url = f"/evaluation/runs/{shuffled_run.pk}/judge.json?epoch=1"
     assert client.get(url).status_code == 403
     chosen = json.loads(admin_client.get(url).content)

@@ -54,6 +54,7 @@ def pieces(trained_run, tiny_corpus, corpus_melodies):
 def test_the_run_report_page_shows_plots_and_tables(client, trained_run, pieces):
     # A one-epoch model's own sample may have no notes: add a readable one for the series.
     make_piece(trained_run, text=pieces["source"].text, epoch_sample=True)
+    services.run_report_measure(run=trained_run)  # what the report task does
     response = client.get(f"/evaluation/runs/{trained_run.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -67,9 +68,11 @@ def test_the_run_report_page_shows_plots_and_tables(client, trained_run, pieces)
 
 
 def test_the_corpus_calibration_page_shows_how_real_tunes_borrow(client, tiny_corpus):
+    services.corpus_calibration_measure(corpus=tiny_corpus)  # what the calibration task does
     response = client.get(f"/evaluation/corpora/{tiny_corpus.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
+    assert "Calibrating…" not in html and 'http-equiv="refresh"' not in html
     assert "95th percentile" in html and 'class="eval-bar' in html
     assert "Human tunes flagged" in html and "Human against human" in html
 
@@ -78,9 +81,36 @@ def test_an_empty_corpus_page_says_it_is_not_calibrated(client):
     from generator.models import Corpus
 
     corpus = Corpus.objects.create(name="nothing here")
+    services.corpus_calibration_measure(corpus=corpus)
     response = client.get(f"/evaluation/corpora/{corpus.pk}/")
     assert response.status_code == 200
     assert "Not calibrated" in response.content.decode()
+
+
+def test_the_corpus_calibration_page_says_calibrating_until_the_task_has_calibrated_it(
+    client, tiny_corpus, monkeypatch, django_capture_on_commit_callbacks
+):
+    from celery import current_app
+
+    from evaluation.models import CorpusIndexState
+    from evaluation.task_names import CORPUS_CALIBRATE_TASK
+    from evaluation.tasks import corpus_calibrate_task
+
+    sent: list[int] = []
+    monkeypatch.setattr(current_app.tasks[CORPUS_CALIBRATE_TASK], "delay", sent.append)
+    CorpusIndexState.objects.filter(corpus=tiny_corpus).delete()
+    for _ in range(2):  # the second visit finds it under way: queued once
+        with django_capture_on_commit_callbacks(execute=True):
+            html = client.get(f"/evaluation/corpora/{tiny_corpus.pk}/").content.decode()
+        assert "Calibrating…" in html and 'http-equiv="refresh"' in html
+        assert "Not calibrated" not in html
+    assert sent == [tiny_corpus.pk]
+    assert not CorpusIndexState.objects.filter(corpus=tiny_corpus).exists()  # not in the request
+
+    corpus_calibrate_task(tiny_corpus.pk)  # what the worker does with the message
+    html = client.get(f"/evaluation/corpora/{tiny_corpus.pk}/").content.decode()
+    assert "Calibrating…" not in html and "95th percentile" in html
+    assert sent == [tiny_corpus.pk]
 
 
 def test_the_piece_partial_shows_the_copy_its_source_the_shared_passage_and_the_calibration(

@@ -35,3 +35,28 @@ def test_the_evaluation_tasks_run_through_a_real_celery_worker(celery_worker):
     failed = PieceEvaluation.objects.get(piece=silent)
     assert failed.status == EvaluationStatus.FAILED and "no notes" in failed.error
     assert "evaluation.tasks.job_evaluate_task" in celery_worker.log()
+
+
+def test_a_run_report_page_measures_in_the_worker_and_is_ready_after(celery_worker, client):
+    """The page queues the report; the real worker measures it; the page then shows it."""
+    from evaluation.models import ReportState, RunReport
+
+    corpus = make_tiny_corpus(name="worker report", tunes=20)
+    run = make_trained_run(corpus, epochs=1)
+    make_piece(run, text=corpus.tunes.order_by("pk")[3].text, title="A real tune")
+
+    html = client.get(f"/evaluation/runs/{run.pk}/").content.decode()
+    assert "Measuring…" in html and 'data-report-state="measuring"' in html
+    assert client.get(f"/api/v1/runs/{run.pk}/report/").json()["state"] == "measuring"
+
+    def ready() -> bool:
+        return RunReport.objects.filter(run=run).exclude(state=ReportState.MEASURING).exists()
+
+    wait_for(ready, timeout=180, what="the run report", worker=celery_worker)
+    report = RunReport.objects.get(run=run)
+    assert report.state == ReportState.READY, report.error
+    html = client.get(f"/evaluation/runs/{run.pk}/").content.decode()
+    assert "copying its corpus" in html and "Measuring…" not in html
+    body = client.get(f"/api/v1/runs/{run.pk}/report/").json()
+    assert body["state"] == "ready" and body["report"]["n_pieces"] == 1
+    assert "evaluation.tasks.run_report_task" in celery_worker.log()

@@ -82,6 +82,7 @@ def test_the_report_gives_parse_abc2midi_and_bar_rates_per_epoch(two_epoch_run):
 
 
 def test_the_run_page_shows_the_per_epoch_table_and_chart(client, two_epoch_run):
+    services.run_report_measure(run=two_epoch_run)  # what the report task does
     response = client.get(f"/evaluation/runs/{two_epoch_run.pk}/")
     assert response.status_code == 200
     html = response.content.decode()

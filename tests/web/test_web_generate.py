@@ -163,7 +163,7 @@ def test_the_job_page_polls_its_status_and_shows_the_pieces_as_cards(client, wor
     )
     page = client.get(job.get_absolute_url()).content.decode()
     assert f'data-poll="/jobs/{job.pk}/status.json"' in page
-    assert "The model is writing" in page
+    assert "The model is writing" in page  # running: a sampler has started on it
     status = client.get(reverse("job_status", args=[job.pk])).json()
     assert status["status"] == "running" and status["done"] is False
     make_piece(world, job=job, title="First out", index=0)

@@ -1,0 +1,152 @@
+"""Files through Django's `default` storage: the local MEDIA_ROOT, or an S3-compatible object
+store shared by every machine when settings.AWS_STORAGE_BUCKET_NAME is set.
+
+Names are relative to the storage's root (what FileFields hold: "pieces/midi/piece_3_0.mid"),
+so rows written before the object store keep working against MEDIA_ROOT. Nothing here reads
+or writes a path a request chose: callers build names from rows and hashes.
+
+Code that needs a file on the local disk (TensorFlow loading a `.keras` file, the audio way
+reading a recording) asks `local_copy(name)`: on the local filesystem that is the file itself;
+with an object store it is a copy under settings.FILE_CACHE_DIR keyed by the object's content
+(its ETag, the MD5 of its bytes for files stored in one part), so each machine downloads a
+given content once and a changed file (same name, new content) gets a new copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
+
+
+def storage() -> Storage:
+    """The site's file storage (settings.STORAGES["default"])."""
+    return default_storage
+
+
+def is_local() -> bool:
+    """The storage is a folder on this machine's disk (MEDIA_ROOT)."""
+    return isinstance(default_storage, FileSystemStorage)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` under a temporary name and rename it into place: a reader sees the old
+    file or the whole new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def file_write(name: str, data: bytes) -> str:
+    """Store `data` under exactly `name` (replacing what was there); returns the name."""
+    if is_local():
+        write_atomic(Path(default_storage.path(name)), data)
+        return name
+    # S3Storage overwrites (AWS_S3_FILE_OVERWRITE) and a PUT is atomic: readers see the old
+    # object or the new one.
+    return default_storage.save(name, ContentFile(data))
+
+
+def file_put(name: str, path: Path) -> str:
+    """Store the local file `path` under exactly `name` (streamed, not read into memory)."""
+    if is_local():
+        dest = Path(default_storage.path(name))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return name
+    with open(path, "rb") as fh:
+        return default_storage.save(name, File(fh, name=Path(name).name))
+
+
+def file_read(name: str) -> bytes:
+    """The bytes stored under `name`; FileNotFoundError when there are none."""
+    with default_storage.open(name, "rb") as fh:
+        return fh.read()
+
+
+def file_exists(name: str) -> bool:
+    return bool(name) and default_storage.exists(name)
+
+
+def file_delete(name: str) -> None:
+    """Remove `name` (nothing happens when it is not there)."""
+    default_storage.delete(name)
+
+
+def local_copy(name: str) -> Path:
+    """A file on this machine's disk with the content stored under `name`.
+
+    The local filesystem storage gives its own file; an object store's file is downloaded
+    once per content into settings.FILE_CACHE_DIR/<key>/<file name> (the file name is kept:
+    Keras reads the format from the suffix). FileNotFoundError when nothing is stored."""
+    if is_local():
+        path = Path(default_storage.path(name))
+        if not path.is_file():
+            raise FileNotFoundError(f"{name} is not in the media folder")
+        return path
+    key = content_key(name)
+    dest = Path(settings.FILE_CACHE_DIR) / key[:2] / key / Path(name).name
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out, default_storage.open(name, "rb") as src:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        os.replace(tmp, dest)  # two processes fetching at once both end with a whole file
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def content_key(name: str) -> str:
+    """What identifies the content stored under `name` without downloading it: the object
+    store's ETag (one HEAD request), else the SHA-256 of the bytes."""
+    client = getattr(default_storage, "connection", None)
+    if client is not None and hasattr(default_storage, "bucket_name"):
+        from botocore.exceptions import ClientError
+        from storages.utils import clean_name
+
+        key = default_storage._normalize_name(clean_name(name))
+        try:
+            head = client.meta.client.head_object(Bucket=default_storage.bucket_name, Key=key)
+        except ClientError as err:
+            if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                raise FileNotFoundError(f"{name} is not in the object store") from None
+            raise
+        etag = str(head.get("ETag", "")).strip('"').replace("-", "_")
+        if etag:
+            return f"s3-{etag}-{int(head.get('ContentLength', 0))}"
+    return "sha256-" + hashlib.sha256(file_read(name)).hexdigest()
+
+
+class SiteFileStore:
+    """The site's storage as the library's FileStore (musiclib.config.configure(files=...))."""
+
+    def local_path(self, name: str) -> Path:
+        return local_copy(name)
+
+    def put(self, name: str, path: Path) -> str:
+        stored = file_put(name, path)
+        Path(path).unlink(missing_ok=True)
+        return stored
