@@ -18,7 +18,7 @@ from _common import ROOT
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))  # after PYTHONPATH: another checkout's sampler may be named
     from musiclib.ml import sampler
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.base import END_ID
