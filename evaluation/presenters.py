@@ -213,6 +213,7 @@ def run_report_page_context(*, run: TrainingRun, report: RunReport) -> tuple[str
     context["top_pieces"] = list(top)
     context["failed_pieces"] = list(unevaluable.select_related("piece").order_by("piece_id")[:10])
     context["failed_count"] = unevaluable.count()
+    context["listener"] = listener_view(data.get("judge"))
     return "evaluation/run_report.html", context
 
 
@@ -286,3 +287,57 @@ def _notes_report_charts(report: dict[str, Any]) -> dict[str, Any]:
         "quality_chart": quality_chart,
         "feature_chart": feature_chart,
     }
+
+
+# --- the blind listener ------------------------------------------------------------------
+
+# How easily the listener told the run from people, in words, by accuracy (upper bounds).
+LISTENER_WORDS = (
+    (0.6, "could hardly tell this run's tunes from human ones"),
+    (0.75, "often told this run's tunes from human ones"),
+    (0.9, "told this run's tunes from human ones most of the time"),
+    (1.01, "told this run's tunes from human ones almost every time"),
+)
+
+
+def listener_view(judge: dict[str, Any] | None) -> dict[str, Any]:
+    """The run report's listener section: a headline in words, the interval, the control,
+    the giveaways, the form table and the per-epoch rows, from the stored report."""
+    if not judge or not judge.get("available"):
+        reason = (judge or {}).get("reason") or "the report was made before the listener existed"
+        return {"available": False, "reason": reason}
+    verdict = judge["verdict"]
+    control = verdict.get("control") or {}
+    accuracy = verdict.get("accuracy")
+    out: dict[str, Any] = {
+        "available": True,
+        "epoch": judge["checkpoint_epoch"],
+        "chosen_by": judge["chosen_by"],
+        "n": verdict.get("n"),
+        "n_pieces": judge["n_pieces"],
+        "n_human": judge["n_human_heldout"],
+        "min_per_side": judge["min_per_side"],
+        "form": judge.get("form") or [],
+        "tightened": judge.get("tightened") or {},
+        "epochs": [
+            {**e, "text": f"{pct(e['accuracy'])} ({pct(e['low'])}–{pct(e['high'])})"}
+            for e in judge.get("epochs") or []
+        ],
+    }
+    if accuracy is None:
+        out["headline"] = None
+        return out
+    words = next(w for bound, w in LISTENER_WORDS if accuracy < bound)
+    out["headline"] = (
+        f"A classifier {words}: it named the right side for {pct(accuracy)} of "
+        f"{2 * verdict['n']} tunes ({verdict['n']} a side; 95% interval "
+        f"{pct(verdict['low'])}–{pct(verdict['high'])}). 50% is chance."
+    )
+    out["control"] = (
+        f"Two halves of the human tunes ({control['n']} a side): {pct(control['accuracy'])} "
+        f"({pct(control['low'])}–{pct(control['high'])})."
+        if control.get("accuracy") is not None
+        else None
+    )
+    out["giveaways"] = verdict.get("giveaways") or []
+    return out

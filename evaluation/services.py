@@ -49,7 +49,7 @@ from musiclib.metrics.melody import UnreadableText, notes_from_text
 from musiclib.metrics.notes import Note
 from musiclib.ways import get_way
 
-from . import audio_report
+from . import audio_report, listener
 from .models import CorpusIndexState, EvaluationStatus, PieceEvaluation, ReportState, RunReport
 from .task_names import (
     CORPUS_CALIBRATE_TASK,
@@ -67,7 +67,7 @@ RECALIBRATE_GROWTH = 1.1  # recalibrate once the corpus has grown by 10%
 HUMAN_SAMPLE = 100  # tunes per half of the human-against-human baseline
 GENERATED_SAMPLE = 200  # generated pieces compared per run report
 IDIOM_FALLBACK = 0.8  # "idiomatic" cut when a corpus has no calibration
-REPORT_VERSION = 2  # 2: quality targets (issue 11), abc2midi and pooled bar rates per epoch
+REPORT_VERSION = 3  # 3: the blind listener, form, bars counting section ends, phrase idiom
 # Issue 11's targets for the ABC way, checked on a run's report: (key, label, target, higher is
 # better). "copies" has no fixed target: it must not exceed the share of held-out human tunes
 # the calibration flags against the rest of the corpus.
@@ -77,6 +77,16 @@ QUALITY_TARGETS = (
     ("bars", "checked bars of the meter's length", 0.93),
     ("idiom", "median share of 4-note pitch patterns found in the corpus", 0.90),
 )
+# The tightened measures, whose target is the level of the run's held-out human tunes (met
+# within HUMAN_LEVEL_MARGIN below it): (key, label).
+HUMAN_LEVEL_TARGETS = (
+    (
+        "bars_sections",
+        "bars of the meter's length, section ends counted (pickup and closing bar as one)",
+    ),
+    ("phrase_idiom", "median share of phrases of 4 to 8 notes found in the corpus"),
+)
+HUMAN_LEVEL_MARGIN = 0.01  # one percentage point
 
 
 class EvaluationError(ValueError):
@@ -808,7 +818,10 @@ def pooled_bar_rate(pieces: list[Piece]) -> float | None:
 
 
 def _quality(
-    pieces: list[Piece], done: list[PieceEvaluation], human_flagged: float | None
+    pieces: list[Piece],
+    done: list[PieceEvaluation],
+    human_flagged: float | None,
+    tightened: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Issue 11's measures of a set of ABC pieces, each beside its target."""
     measured = {
@@ -833,6 +846,19 @@ def _quality(
             "met": None if copies is None or human_flagged is None else copies <= human_flagged,
         }
     )
+    for key, label in HUMAN_LEVEL_TARGETS if tightened else ():
+        value, human = tightened["run"].get(key), tightened["human"].get(key)
+        met = None if value is None or human is None else value >= human - HUMAN_LEVEL_MARGIN
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value,
+                "target": human,
+                "met": met,
+                "human_level": True,
+            }
+        )
     return {"n": len(pieces), "rows": rows}
 
 
@@ -851,6 +877,7 @@ def _build_report(run: TrainingRun, state: CorpusIndexState) -> dict[str, Any]:
     done = [e for e in evaluations if e is not None and e.status == EvaluationStatus.DONE]
     human = _human_rows(run.corpus, state)
     human_intra = st.intra_of(human) if len(human) > 1 else None
+    reference, judge = _listener(run)
     baseline = (state.human_features or {}).get("baseline") or {}
 
     feature_rows = []
@@ -921,13 +948,32 @@ def _build_report(run: TrainingRun, state: CorpusIndexState) -> dict[str, Any]:
         "features": feature_rows,
         # Issue 11's targets were set on ABC text (abc2midi, bar lengths): the way says
         # whether they apply to its pieces.
-        "quality": _quality(pieces, done, cal.get("flagged_fraction"))
+        "quality": _quality(
+            pieces,
+            done,
+            cal.get("flagged_fraction"),
+            listener.tightened(reference=reference, texts=[p.text for p in pieces])
+            if reference is not None
+            else None,
+        )
         if get_way(run.way).capabilities.quality_targets
         else None,
+        "judge": judge,
         "epochs": _epoch_series(run, human, human_intra),
         "computed_at": timezone.now().isoformat(),
         "code_version": settings.CODE_VERSION,
     }
+
+
+def _listener(run: TrainingRun) -> tuple[listener.Reference | None, dict[str, Any]]:
+    """The blind listener's section of the report; a failure is said there, never raised
+    (the rest of the report stands without it)."""
+    try:
+        reference = listener.run_reference(run=run)
+        return reference, listener.run_judge(run=run, reference=reference)
+    except Exception as exc:
+        log.exception("the listener failed on run %s", run.pk)
+        return None, {"available": False, "reason": f"it failed: {type(exc).__name__}"}
 
 
 def _epoch_series(

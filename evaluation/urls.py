@@ -11,6 +11,7 @@ urlpatterns = [
     ),
     path("runs/<int:pk>/scores.csv", views.run_scores_csv, name="evaluation_run_scores_csv"),
     path("runs/<int:pk>/scores.json", views.run_scores_json, name="evaluation_run_scores_json"),
+    path("runs/<int:pk>/judge.json", views.run_judge_json, name="evaluation_run_judge"),
     path("pieces/<int:pk>/scores.json", views.piece_scores_json, name="evaluation_piece_scores"),
     path("corpora/<int:pk>/", views.corpus_calibration_page, name="evaluation_corpus"),
 ]

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from common import charts
 from generator.models import Corpus, Piece, TrainingRun
 from musiclib.metrics import statistics as st
-from musiclib.ways import way_names
+from musiclib.ways import get_way, way_names
 
-from . import presenters, services
+from . import listener, presenters, services
 from .models import EvaluationStatus, PieceEvaluation
 
 # Scalar features exported as CSV columns (the histograms and the transition matrix are in
@@ -156,6 +156,36 @@ def run_scores_json(request: HttpRequest, pk: int) -> JsonResponse:
     )
     response["Content-Disposition"] = f'inline; filename="run_{run.pk}_scores.json"'
     return response
+
+
+@require_GET
+def run_judge_json(request: HttpRequest, pk: int) -> JsonResponse:
+    """The blind listener's verdict on the run, from its stored report (while the report is
+    measuring: `state` says so and there is no verdict yet). Staff may name another
+    checkpoint with ?epoch=N (judged in this request, from that checkpoint's pieces)."""
+    run = _run(pk)
+    epoch = request.GET.get("epoch")
+    if get_way(run.way).capabilities.melody is None:
+        data: dict[str, Any] = {"available": False, "reason": "pieces of this kind have no notes"}
+    elif epoch is None:
+        row = services.run_report_get(run=run)
+        stored = (row.data or {}).get("judge")
+        data = {"state": row.state, **(stored or {"available": False, "reason": "measuring"})}
+    elif not request.user.is_staff:
+        return JsonResponse(
+            {"errors": {"epoch": ["Only staff may choose the checkpoint."]}}, status=403
+        )
+    else:
+        checkpoint = run.checkpoints.filter(epoch=epoch).first() if epoch.isdigit() else None
+        if checkpoint is None:
+            return JsonResponse(
+                {"errors": {"epoch": [f"The run has no checkpoint at epoch {epoch!r}."]}},
+                status=400,
+            )
+        data = listener.run_judge(run=run, checkpoint=checkpoint)
+    return JsonResponse(
+        {"run": run.pk, **st.json_safe(data)}, json_dumps_params={"allow_nan": False}
+    )
 
 
 @require_GET

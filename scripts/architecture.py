@@ -35,7 +35,7 @@ END = "<!-- architecture:end -->"
 # The name of each layer of an app's `layers` contract, top to bottom.
 LAYER_NAMES = {
     "generator": ["interfaces", "helpers", "services", "selectors", "models"],
-    "evaluation": ["interfaces", "helpers", "services", "models"],
+    "evaluation": ["interfaces", "helpers", "services", "listener", "models"],
 }
 # Two pictures: the site, with the project, common and the library drawn as one box each
 # (their modules listed), and the library on its own, one box per subpackage.

@@ -51,7 +51,7 @@ _TOKEN = re.compile(
       | ![^!\n]*! | \+[^+\n\s]*\+                     # !trill! +fermata+ decorations
       | \{[^}]*\})                                   # grace notes
   | (?P<note>(\^\^|\^|__|_|=)?([A-Ga-g])([',]*)(\d*/*\d*))   # accidental letter octave length
-  | (?P<bar>:*\|[\]\|:]*|\[\||::)                   # bar line: ends bar-scoped accidentals
+  | (?P<bar>:*\|[\]\|:]*(?:\[?\d)?|\[\||::|\[\d)    # bar line (with an ending's number)
   | (?P<field>\[([A-Za-z]):([^\]]*)\])              # inline field [K:Dm] [L:1/16]
   | (?P<tuplet>\((\d)(?::(\d*))?(?::(\d*))?)        # tuplet (3 or (p:q:r
   | (?P<chord>\[((?:[\^=_]*[A-Ga-g][',]*[\d/]*-?\s*)+)\](\d*/*\d*))   # chord [CEG]2
@@ -150,8 +150,31 @@ def _tuplet_q(p: int, meter: tuple[int, int] | None) -> int:
     return 3 if compound else 2
 
 
+@dataclass(frozen=True, slots=True)
+class BarMark:
+    """A bar line as read: where it falls and what it says, for measures of form."""
+
+    time: float  # quarterLength from the start of the tune
+    n_notes: int  # notes before it
+    text: str  # as written: "|", ":|", "||", "|:", "::", "|]", "|1", ":|2", "[2"
+    bar_length: float | None  # the meter's bar in quarterLength there (None: free meter)
+
+
+@dataclass(frozen=True, slots=True)
+class AbcReading:
+    notes: list[Note]
+    bars: list[BarMark]
+    key: str  # the first K: field's text ("" when none)
+    end: float  # quarterLength at the end of the tune
+
+
 def notes_from_abc(*, abc: str) -> list[Note]:
-    """The melody of one ABC tune (header and body) as notes; see the module docstring.
+    """The melody of one ABC tune (header and body) as notes; see the module docstring."""
+    return read_abc(abc=abc).notes
+
+
+def read_abc(*, abc: str) -> AbcReading:
+    """The melody of one ABC tune (header and body) as notes, with its bar lines and key.
 
     A hand-written tokenizer rather than music21: music21 takes ~25 ms per tune, this
     ~0.2 ms (bench/novelty.py), which is what lets a whole corpus be read in seconds. Supported:
@@ -176,9 +199,11 @@ def notes_from_abc(*, abc: str) -> list[Note]:
     broken_next = 1.0  # factor for the note after a > or <
     tie_open = False
     last_ql, last_was_note = 0.0, False  # the event a following > or < stretches
+    marks: list[BarMark] = []
+    first_key: str | None = None
 
     def set_field(name: str, value: str) -> None:
-        nonlocal unit, meter, key, in_body, first_voice, voice_ok
+        nonlocal unit, meter, key, in_body, first_voice, voice_ok, first_key
         if name == "L":
             unit = _fraction(value, Fraction(1, 8))
         elif name == "M":
@@ -186,6 +211,7 @@ def notes_from_abc(*, abc: str) -> list[Note]:
         elif name == "K":
             key = _key_signature(value)
             in_body = True
+            first_key = value.strip() if first_key is None else first_key
         elif name == "V":
             voice = value.split()[0] if value.split() else ""
             first_voice = voice if first_voice is None else first_voice
@@ -240,6 +266,8 @@ def notes_from_abc(*, abc: str) -> list[Note]:
                 continue
             elif kind == "bar":
                 bar_acc.clear()
+                bar = 4.0 * meter[0] / meter[1] if meter else None
+                marks.append(BarMark(t, len(pitches), m.group(kind), bar))
             elif kind == "chord":
                 chord, length = m.group(_CHORD + 1, _CHORD + 2)
                 notes = _CHORD_NOTE.findall(chord)
@@ -274,7 +302,8 @@ def notes_from_abc(*, abc: str) -> list[Note]:
             elif kind == "field":
                 set_field(m.group(_FIELD + 1), m.group(_FIELD + 2))
                 unit_length = unit_ql()
-    return [Note(p, d, o) for p, d, o in zip(pitches, durations, onsets, strict=True)]
+    notes = [Note(p, d, o) for p, d, o in zip(pitches, durations, onsets, strict=True)]
+    return AbcReading(notes=notes, bars=marks, key=first_key or "", end=t)
 
 
 def split_abc(*, text: str) -> list[str]:

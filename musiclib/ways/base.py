@@ -189,6 +189,22 @@ class Prepared:
     state: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def _order(n: int, seed: int) -> list[int]:
+    return np.random.default_rng(seed).permutation(n).tolist()
+
+
+def validation_indices(n: int, *, val_fraction: float, seed: int) -> list[int]:
+    """Positions (in corpus order) of the pieces `Way.prepare` holds out for validation: the
+    run's human reference, never trained on. At least one when val_fraction > 0 and there
+    are two pieces or more; never all of them."""
+    n_val = int(round(n * float(val_fraction)))
+    if n > 1:
+        n_val = min(max(n_val, 1 if val_fraction > 0 else 0), n - 1)
+    else:
+        n_val = 0
+    return sorted(_order(n, seed)[:n_val])
+
+
 class Way:
     """Base class. Subclasses set `name`, `label`, `presets` and `capabilities`, and
     implement the text ↔ tokens pair."""
@@ -282,14 +298,10 @@ class Way:
         """Tokenise, build the vocabulary and split by piece (never inside a piece)."""
         if not texts:
             raise ValueError("the corpus is empty: there is nothing to train on")
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(texts))
-        n_val = int(round(len(texts) * float(config["val_fraction"])))
-        if len(texts) > 1:
-            n_val = min(max(n_val, 1 if config["val_fraction"] > 0 else 0), len(texts) - 1)
-        else:
-            n_val = 0
-        val_idx, train_idx = set(order[:n_val].tolist()), order[n_val:]
+        val_idx = set(
+            validation_indices(len(texts), val_fraction=config["val_fraction"], seed=seed)
+        )
+        train_idx = [i for i in _order(len(texts), seed) if i not in val_idx]
         train_texts = []
         for i in train_idx:
             text = self.normalise(texts[i])

@@ -1,0 +1,213 @@
+"""The blind listener on a run: could its pieces pass for the human tunes it learnt from?
+
+A classifier two-sample test (`musiclib.metrics.judge`) between the pieces of one checkpoint
+(the one with the lowest validation loss unless staff choose another) and the human tunes
+the run held out for validation (its validation split: the same tunes `Way.prepare` kept
+out of training, recomputed from the corpus, the run's seed and val_fraction). Beside it:
+the same test between two halves of those human tunes, the form measures on both sides,
+and the two tightened measures (bars counting section ends, phrase idiom over 4 to 8
+notes), the human figures beside the run's. Per epoch too, for epochs whose samples are
+enough for a verdict.
+
+Called by `services._build_report` (the report's "judge" section) and by the JSON view for
+a checkpoint staff choose.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from generator.models import Checkpoint, Piece, TrainingRun
+from musiclib.metrics import judge as jd
+from musiclib.metrics.form import Shape, pooled_bar_rate, shape_from_text
+from musiclib.metrics.melody import READERS
+from musiclib.metrics.notes import Note
+from musiclib.metrics.phrases import PhraseIndex
+from musiclib.ways import get_way
+from musiclib.ways.base import validation_indices
+
+# Form measures shown beside the human figures (names of `judge.FEATURES`).
+FORM_ROWS = ("parts", "bars_per_part", "parts_8_16", "has_repeat", "endings", "repeated_bars",
+             "repeated_phrases", "distinct_patterns", "ends_on_tonic")  # fmt: skip
+MAX_PER_SIDE = 400  # pieces a side at most: the verdict's interval is ±2.5 points by then
+MIN_PER_SIDE = jd.MIN_PER_SIDE
+
+
+def _shapes(texts: list[str], melody: str) -> list[Shape]:
+    out = []
+    for text in texts:
+        try:
+            out.append(shape_from_text(text=text, melody=melody))
+        except Exception:  # a text that cannot be read is described as an empty tune
+            out.append(Shape(notes=[], bars=[], tonic=None))
+    return out
+
+
+def run_split_texts(*, run: TrainingRun) -> tuple[list[str], list[str]]:
+    """(training texts, held-out texts) of the run's corpus as the trainer split them."""
+    way = get_way(run.way)
+    qs = run.corpus.tunes.order_by("pk")
+    if run.tune_id_max is not None:
+        qs = qs.filter(pk__lte=run.tune_id_max)
+    texts = [way.normalise(t) for t in qs.values_list("text", flat=True)]
+    config = run.config or {}
+    fraction = float(config.get("val_fraction", 0.1))
+    held = set(validation_indices(len(texts), val_fraction=fraction, seed=run.seed))
+    train = [t for i, t in enumerate(texts) if i not in held]
+    return train, [texts[i] for i in sorted(held)]
+
+
+def judged_checkpoint(*, run: TrainingRun) -> Checkpoint | None:
+    """The run's chosen checkpoint: the one staff chose on the run, else the lowest
+    validation loss, else the last one (`TrainingRun.chosen_checkpoint`, the one rule)."""
+    return run.chosen_checkpoint
+
+
+def _figures(shapes: list[Shape], phrases: PhraseIndex) -> dict[str, Any]:
+    idioms = [phrases.idiom(notes=s.notes) for s in shapes]
+    idioms = [v for v in idioms if not math.isnan(v)]
+    return {
+        "bars_sections": pooled_bar_rate(shapes),
+        "phrase_idiom": float(np.median(idioms)) if idioms else None,
+    }
+
+
+def _form_rows(human: list[dict], machine: list[dict]) -> list[dict[str, Any]]:
+    rows = {r["name"]: r for r in jd.compare(human, machine)}
+    out = []
+    for name in FORM_ROWS:
+        f = jd.BY_NAME[name]
+        r = rows.get(name)
+        out.append(
+            {
+                "name": name,
+                "label": f.label,
+                "kind": f.kind,
+                "human": r["human"] if r else None,
+                "machine": r["machine"] if r else None,
+                "human_text": jd.fmt(r["human"] if r else None, f.kind),
+                "machine_text": jd.fmt(r["machine"] if r else None, f.kind),
+                "separation": r["separation"] if r else None,
+            }
+        )
+    return out
+
+
+def _sample(items: list, k: int, seed: int) -> list:
+    if len(items) <= k:
+        return items
+    rng = np.random.default_rng(seed)
+    return [items[i] for i in sorted(rng.choice(len(items), k, replace=False))]
+
+
+@dataclass
+class Reference:
+    """What a run's pieces are set beside: its held-out human tunes (shapes and features)
+    and the phrases of its training tunes."""
+
+    melody: str
+    human_shapes: list[Shape]
+    human: list[dict[str, float]]
+    phrases: PhraseIndex
+    n_heldout: int
+
+
+def run_reference(*, run: TrainingRun) -> Reference | None:
+    """None for a way whose pieces have no notes (audio)."""
+    melody = get_way(run.way).capabilities.melody
+    if melody is None:
+        return None
+    train, held = run_split_texts(run=run)
+    shapes = _shapes(_sample(held, MAX_PER_SIDE, seed=1), melody)
+    read = READERS[melody]
+    return Reference(
+        melody=melody,
+        human_shapes=shapes,
+        human=[jd.describe(s) for s in shapes],
+        phrases=PhraseIndex(_notes(read, t) for t in train),
+        n_heldout=len(held),
+    )
+
+
+def tightened(*, reference: Reference, texts: list[str]) -> dict[str, dict[str, Any]]:
+    """Bars counting section ends and phrase idiom (4 to 8 notes) of the texts, beside the
+    held-out human tunes' figures."""
+    return {
+        "human": _figures(reference.human_shapes, reference.phrases),
+        "run": _figures(_shapes(texts, reference.melody), reference.phrases),
+    }
+
+
+def run_judge(
+    *,
+    run: TrainingRun,
+    checkpoint: Checkpoint | None = None,
+    reference: Reference | None = None,
+) -> dict[str, Any]:
+    """The listener's verdict on the run (see the module docstring). `checkpoint`: staff's
+    choice; by default the run's chosen checkpoint."""
+    reference = reference or run_reference(run=run)
+    if reference is None:
+        return {"available": False, "reason": "pieces of this kind have no notes to compare"}
+    if checkpoint is not None or run.staff_checkpoint_id:
+        chosen_by = "staff"
+    else:
+        chosen_by = "best validation loss"
+    checkpoint = checkpoint or judged_checkpoint(run=run)
+    if checkpoint is None:
+        return {"available": False, "reason": "the run has no checkpoint yet"}
+    texts = list(
+        Piece.objects.filter(run=run, checkpoint=checkpoint)
+        .order_by("pk")
+        .values_list("text", flat=True)
+    )
+    drawn = _sample(texts, MAX_PER_SIDE, seed=2)
+    machine_shapes = _shapes(drawn, reference.melody)
+    machine = [jd.describe(s) for s in machine_shapes]
+    verdict = jd.judge(machine=machine, human=reference.human, seed=0)
+    return {
+        "available": True,
+        "checkpoint_epoch": checkpoint.epoch,
+        "checkpoint_val_loss": checkpoint.val_loss,
+        "chosen_by": chosen_by,
+        "n_pieces": len(texts),
+        "n_human_heldout": reference.n_heldout,
+        "min_per_side": MIN_PER_SIDE,
+        "verdict": {k: v for k, v in verdict.items() if k != "features"},
+        "features": verdict["features"],
+        "form": _form_rows(reference.human, machine),
+        "tightened": {
+            "human": _figures(reference.human_shapes, reference.phrases),
+            "run": _figures(machine_shapes, reference.phrases),
+        },
+        "epochs": _epochs(run, reference),
+    }
+
+
+def _notes(read, text: str) -> list[Note]:
+    try:
+        return read(text=text)
+    except Exception:  # an unreadable corpus tune adds no phrases
+        return []
+
+
+def _epochs(run: TrainingRun, reference: Reference) -> list[dict[str, Any]]:
+    """Per epoch with enough epoch samples: the listener's accuracy on them."""
+    by_epoch: dict[int, list[str]] = {}
+    rows = Piece.objects.filter(run=run, job__is_epoch_sample=True).values_list(
+        "checkpoint__epoch", "text"
+    )
+    for epoch, text in rows:
+        by_epoch.setdefault(epoch, []).append(text)
+    out = []
+    for epoch, texts in sorted(by_epoch.items()):
+        if len(texts) < MIN_PER_SIDE:
+            continue
+        machine = [jd.describe(s) for s in _shapes(texts, reference.melody)]
+        test = jd.two_sample(reference.human, machine, seed=epoch)
+        out.append({"epoch": epoch, **test})
+    return out

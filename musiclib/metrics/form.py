@@ -1,0 +1,308 @@
+"""The form of a tune: its parts, bars, repeats and endings, its key and how it ends.
+
+A folk tune comes in parts of 8 bars (or 16), usually played twice (AABB), built from bars
+and phrases that come back, and ends on its tonic. `shape_from_text` reads a tune (ABC text,
+or the MIDI way's event text) into a `Shape`; `form_measures` turns a shape into numbers
+that can be set beside the same numbers for human tunes.
+
+Bars "counting section ends": a section (a part between repeat signs, double bars or the
+tune's ends) often opens with a pickup, an incomplete bar, and closes on a bar short by
+exactly that much, so that played round the repeat the two make one bar. The site's older
+bar check left every section's first and last bar aside; `section_bar_counts` checks them
+too, a pickup and its closing bar together as one bar, which is where generated tunes break.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .notes import Note, read_abc
+
+_EPS = 1e-6
+_LETTER = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_MINOR_MODES = {"m", "min", "aeo"}
+# Tonic pitch class of a key signature given as sharps (negative: flats), major and minor.
+_MAJOR_OF_SHARPS = {s: (7 * s) % 12 for s in range(-7, 8)}
+
+
+@dataclass(frozen=True)
+class Bar:
+    first: int  # index of its first note in Shape.notes
+    stop: int  # one past its last note
+    length: float  # quarterLength
+    expected: float | None  # the meter's bar in quarterLength (None: free meter, unknown)
+    left: str  # the bar line(s) before it, as written ("" for none)
+    right: str  # the bar line(s) after it
+    ending: int | None  # 1, 2…: the bar opens a first or second ending
+
+
+@dataclass
+class Shape:
+    notes: list[Note]
+    bars: list[Bar]
+    tonic: int | None  # pitch class of the key's tonic (None: no key)
+    minor: bool = False
+    sections: list[list[int]] = field(default_factory=list)  # bar indexes per section
+    in_later_ending: set[int] = field(default_factory=set)  # bars of a 2nd (3rd…) ending
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def key_tonic(text: str) -> tuple[int | None, bool]:
+    """An ABC K: field → (tonic pitch class, minor?); (None, False) for none or pipes."""
+    m = re.match(r"\s*([A-G])([#b]?)\s*([A-Za-z]*)", text or "")
+    if not m:
+        return None, False
+    pc = (_LETTER[m.group(1)] + {"#": 1, "b": -1, "": 0}[m.group(2)]) % 12
+    word = m.group(3).lower()
+    return pc, (word == "m" or word[:3] in _MINOR_MODES)
+
+
+def _is_section_mark(text: str) -> bool:
+    return ":" in text or "||" in text or "|]" in text or "[|" in text
+
+
+def _ending(text: str) -> int | None:
+    m = re.search(r"(\d)$", text)
+    return int(m.group(1)) if m else None
+
+
+def shape_from_abc(*, abc: str) -> Shape:
+    reading = read_abc(abc=abc)
+    tonic, minor = key_tonic(reading.key)
+    notes = reading.notes
+    bars: list[Bar] = []
+    start_t, start_n, left, expected = 0.0, 0, "", None
+    marks = [*reading.bars, None]  # None: the tune's end, closing a last bar without a line
+    for mark in marks:
+        t = reading.end if mark is None else mark.time
+        n = len(notes) if mark is None else mark.n_notes
+        text = "" if mark is None else mark.text
+        if mark is not None:
+            expected = mark.bar_length
+        if t - start_t > _EPS:
+            bars.append(Bar(start_n, n, t - start_t, expected, left, text, _ending(left)))
+            start_t, start_n, left = t, n, text
+        else:  # two lines in a row (":|" then "[2"), or a line at the very start
+            left = left + text
+            start_t, start_n = t, n
+    return _with_sections(Shape(notes=notes, bars=bars, tonic=tonic, minor=minor))
+
+
+def shape_from_events(*, text: str) -> Shape:
+    """The MIDI way's event text: bars from its bar lines, the key from K: (sharps, `m`)."""
+    from musiclib.ways.midi_notes import GRID, layout, parse_text
+
+    parsed = parse_text(text)
+    lay = layout(parsed)
+    notes = [Note(max(p), u / GRID, s / GRID) for s, u, p in lay.notes]
+    tonic, minor = None, False
+    if parsed.key:
+        sharps = int(parsed.key.rstrip("m"))
+        minor = parsed.key.endswith("m")
+        tonic = (_MAJOR_OF_SHARPS[max(-7, min(7, sharps))] - (3 if minor else 0)) % 12
+    bars, t, k = [], 0, 0
+    for meter, units in lay.bars:
+        first = k
+        while k < len(lay.notes) and lay.notes[k][0] < t + units:
+            k += 1
+        expected = None
+        if meter:
+            num, den = (int(x) for x in meter.split("/"))
+            expected = 4.0 * num / den
+        if units:
+            bars.append(Bar(first, k, units / GRID, expected, "|" if bars else "", "|", None))
+        t += units
+    return _with_sections(Shape(notes=notes, bars=bars, tonic=tonic, minor=minor))
+
+
+def shape_from_text(*, text: str, melody: str) -> Shape:
+    """`melody` is the way's `capabilities.melody`: "abc" or "events"."""
+    if melody == "events":
+        return shape_from_events(text=text)
+    return shape_from_abc(abc=text)
+
+
+def _with_sections(shape: Shape) -> Shape:
+    """Sections: a new one starts at a bar whose left line is a repeat sign or a double bar,
+    unless that bar opens a second (or later) ending, which belongs to the part it ends."""
+    sections: list[list[int]] = []
+    later: set[int] = set()
+    current: list[int] = []
+    in_later = False
+    for i, bar in enumerate(shape.bars):
+        ending = bar.ending
+        lone_pickup = (
+            len(current) == 1
+            and (shape.bars[current[0]].expected or 0.0) > shape.bars[current[0]].length + _EPS
+        )  # a pickup before "|:" opens the part after it
+        if (
+            current
+            and _is_section_mark(bar.left)
+            and not (ending and ending >= 2)
+            and not lone_pickup
+        ):
+            sections.append(current)
+            current, in_later = [], False
+        if ending is not None:
+            in_later = ending >= 2
+        if in_later:
+            later.add(i)
+        current.append(i)
+    if current:
+        sections.append(current)
+    shape.sections, shape.in_later_ending = sections, later
+    return shape
+
+
+# --- measures ----------------------------------------------------------------------------
+
+
+def _full(length: float, expected: float) -> bool:
+    return abs(length - expected) < _EPS
+
+
+def section_bar_counts(shape: Shape) -> tuple[int, int]:
+    """(bars of the right length, bars checked), every bar of every section checked.
+
+    A bar passes when it is full. A section's short opening bar (a pickup) and a short
+    closing bar (before a repeat sign, a double bar, an ending or the tune's end) pass when
+    the two add up to one bar: the pickup with a closing bar of its own section (played
+    round the repeat) or with the last bar of the section before (the pickup into the next
+    part). Bars under a free meter are not checked."""
+    ok: dict[int, bool] = {}
+    sections = [s for s in shape.sections if s]
+
+    def short(i: int) -> bool:
+        b = shape.bars[i]
+        return b.expected is not None and b.length < b.expected - _EPS
+
+    def complements(i: int, j: int) -> bool:
+        a, b = shape.bars[i], shape.bars[j]
+        return short(i) and short(j) and _full(a.length + b.length, a.expected or 0.0)
+
+    for k, section in enumerate(sections):
+        opening = section[0]
+        closing = {section[-1]} | {
+            i for i in section if _is_section_mark(shape.bars[i].right) and i != opening
+        }
+        for i in section:
+            bar = shape.bars[i]
+            if bar.expected is not None:
+                ok[i] = ok.get(i, False) or _full(bar.length, bar.expected)
+        pairs = [(opening, c) for c in closing if c != opening]
+        if k:
+            pairs.append((opening, sections[k - 1][-1]))
+        for a, b in pairs:
+            if complements(a, b):
+                ok[a] = ok[b] = True
+    return sum(ok.values()), len(ok)
+
+
+def part_lengths(shape: Shape) -> list[float]:
+    """Each section's length in bars, played once through (a later ending left out, so a
+    part with first and second endings counts its body and first ending); sections under
+    two bars long (a lone pickup, a stray bar) are not parts."""
+    out = []
+    for section in shape.sections:
+        bars = [shape.bars[i] for i in section if i not in shape.in_later_ending]
+        expected = [b.expected for b in bars if b.expected]
+        if not expected:
+            continue
+        n = sum(b.length for b in bars) / float(np.median(expected))
+        if n >= 2 - _EPS:
+            out.append(n)
+    return out
+
+
+def _bar_content(shape: Shape, bar: Bar) -> tuple:
+    return tuple((n.pitch, round(n.duration, 4)) for n in shape.notes[bar.first : bar.stop])
+
+
+def repeated_bar_share(shape: Shape) -> float:
+    """Share of the bars after the first that repeat an earlier bar note for note (written
+    out: a repeat sign does not count, it repeats nothing on paper)."""
+    seen: set[tuple] = set()
+    repeats = total = 0
+    for bar in shape.bars:
+        content = _bar_content(shape, bar)
+        if not content:
+            continue
+        if seen:
+            total += 1
+            repeats += content in seen
+        seen.add(content)
+    return repeats / total if total else float("nan")
+
+
+def repeated_phrase_share(shape: Shape, *, bars: int = 2) -> float:
+    """Share of the 2-bar phrases (starting at each bar after the first) that repeat an
+    earlier one note for note."""
+    contents = [_bar_content(shape, b) for b in shape.bars]
+    phrases = [tuple(contents[i : i + bars]) for i in range(len(contents) - bars + 1)]
+    seen: set[tuple] = set()
+    repeats = total = 0
+    for k, phrase in enumerate(phrases):
+        if k:
+            total += 1
+            repeats += phrase in seen
+        seen.add(phrase)
+    return repeats / total if total else float("nan")
+
+
+def distinct_pattern_share(notes: list[Note], *, intervals: int = 4) -> float:
+    """Distinct 4-interval pitch patterns over all of them: 1.0 when no melodic figure ever
+    comes back; human folk tunes, which repeat themselves, sit far lower."""
+    pitch = [n.pitch for n in notes]
+    steps = np.diff(pitch)
+    windows = [tuple(steps[i : i + intervals]) for i in range(len(steps) - intervals + 1)]
+    return len(set(windows)) / len(windows) if windows else float("nan")
+
+
+def final_degree(shape: Shape) -> int | None:
+    """Semitones of the last note above the tonic (0: the tonic), None without key or notes."""
+    if shape.tonic is None or not shape.notes:
+        return None
+    return (shape.notes[-1].pitch - shape.tonic) % 12
+
+
+def form_measures(shape: Shape) -> dict[str, float]:
+    """The form of one tune as numbers (NaN where a measure does not apply)."""
+    parts = part_lengths(shape)
+    rounded = [round(p) for p in parts]
+    good, checked = section_bar_counts(shape)
+    degree = final_degree(shape)
+    expected = [b.expected for b in shape.bars if b.expected]
+    total = sum(b.length for b in shape.bars) / float(np.median(expected)) if expected else 0.0
+    marks = [b.left for b in shape.bars] + ([shape.bars[-1].right] if shape.bars else [])
+    nan = float("nan")
+    return {
+        "parts": float(len(parts)),
+        "bars_per_part": float(np.mean(parts)) if parts else nan,
+        "parts_8_16": float(np.mean([r in (8, 16) for r in rounded])) if parts else nan,
+        "repeats": float(sum(m.count(":|") + m.count("::") for m in marks)),
+        "has_repeat": float(any(":" in m for m in marks)),
+        "endings": float(sum(b.ending is not None for b in shape.bars)),
+        "bars": total,
+        "bar_ok": good / checked if checked else nan,
+        "repeated_bars": repeated_bar_share(shape),
+        "repeated_phrases": repeated_phrase_share(shape),
+        "distinct_patterns": distinct_pattern_share(shape.notes),
+        "ends_on_tonic": nan if degree is None else float(degree == 0),
+        "ends_on_fifth": nan if degree is None else float(degree == 7),
+        "ends_on_third": nan if degree is None else float(degree in (3, 4)),
+    }
+
+
+def pooled_bar_rate(shapes: Iterable[Shape]) -> float | None:
+    """Bars of the right length over all bars checked, section ends counted, each bar once."""
+    good = checked = 0
+    for shape in shapes:
+        g, c = section_bar_counts(shape)
+        good, checked = good + g, checked + c
+    return good / checked if checked else None
