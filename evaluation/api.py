@@ -14,7 +14,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api.schema import errors
+from common.api.schema import DETAIL_ERRORS, errors
 from common.api.views import ApiMixin
 from generator.models import TrainingRun
 
@@ -66,7 +66,7 @@ class RunReportView(ApiMixin, APIView):
             "The stored report. Measured by a worker when the run finishes and whenever it is "
             "stale: `state` is `measuring` until it is ready; poll again."
         ),
-        responses={200: RunReportSerializer, **errors(404, 429)},
+        responses={200: RunReportSerializer, **errors(*DETAIL_ERRORS)},
         operation_id="run_report",
     )
     def get(self, request, id: int):  # noqa: A002

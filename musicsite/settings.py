@@ -189,7 +189,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 #           device trains one model at a time;
 #   sample  a visitor's generations (the numpy sampler, no TensorFlow), one process per core,
 #           so a generation never waits behind a training run or an import;
-#   default everything else: imports, evaluation, rendering, the recovery sweeps.
+#   default everything else: imports, evaluation, run reports and corpus calibrations (so
+#           no page computes them), rendering (audio and scores), the recovery sweeps.
 WORK_QUEUES = ("train", "sample", "default")
 CELERY_TASK_ROUTES = {
     "generator.tasks.training_run_task": {"queue": "train"},

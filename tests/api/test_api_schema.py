@@ -42,6 +42,7 @@ def test_the_schema_lists_every_endpoint_and_only_the_api(schema):
         "/api/v1/runs/{id}/cancel/",
         "/api/v1/runs/{id}/resume/",
         "/api/v1/runs/{id}/checkpoints/",
+        "/api/v1/runs/{id}/report/",
         "/api/v1/checkpoints/",
         "/api/v1/checkpoints/{id}/",
         "/api/v1/pieces/",
