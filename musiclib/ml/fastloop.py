@@ -38,7 +38,8 @@ class GrammarTables:
     (before temperature, top-k and top-p) and moves to `next_state[state, symbol]`.
     `start` is the state sampling begins in, after the prime (the prime is not walked: a
     grammar that depends on the prime gives the state it leaves). A way whose END restarts
-    a phrase (audio) goes back to `start` on the restart. A state that allows nothing is
+    a phrase (audio) moves on END as on any symbol, to the state after START. A state
+    that allows nothing is
     not masked, and a row that reaches -1 is not masked from then on (as a Python
     constraint that returns None)."""
 
@@ -66,7 +67,7 @@ _F = np.float32
 GEMM_ROWS = 8
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _tanh(x):
     """tanh for float32 as Eigen computes it: a 13/6 rational approximation, a few ulps from
     the exact value, that LLVM vectorises (libm's scalar tanhf does not)."""
@@ -84,34 +85,48 @@ def _tanh(x):
     return x * p / q
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _matmul_rows(x, w, out, active):
     """out[r] = x[r] @ w for the active rows, summing over the input in order (vectorised
-    over the output columns); each weight row is read once per active row."""
+    over the output columns). Each weight row is used by every active row while it is in
+    the first-level cache, so the weights are read from memory once per step."""
     n_in, n_out = w.shape
-    for r in range(x.shape[0]):
-        if not active[r]:
-            continue
+    rows = np.flatnonzero(active)
+    for r in rows:
         o = out[r]
         for j in range(n_out):
             o[j] = _F(0.0)
-        xr = x[r]
-        for i in range(n_in):
-            xi = xr[i]
-            wi = w[i]
+    for i in range(n_in):
+        wi = w[i]
+        for r in rows:
+            xi = x[r, i]
+            o = out[r]
             for j in range(n_out):
                 o[j] += xi * wi[j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _step(
-    table, weights, biases, dense_w, dense_b, dense_relu, units, xh, cs, zs, hs, tokens, active
+    table,
+    weights,
+    biases,
+    dense_w,
+    dense_b,
+    dense_relu,
+    units,
+    xh,
+    cs,
+    zs,
+    hs,
+    tokens,
+    active,
+    gemm_rows,
 ):
     """One LSTM step for every active row (see `sampler.step`: gate columns i, f, o, g, the
     first three halved so that sigmoid(x) = 0.5 * tanh(x / 2) + 0.5). Returns the logits."""
     rows = tokens.shape[0]
     n_layers = units.shape[0]
-    gemm = rows >= GEMM_ROWS
+    gemm = 0 < gemm_rows <= rows
     half = _F(0.5)
     for k in range(n_layers):
         H = units[k]
@@ -167,7 +182,7 @@ def _step(
     return h
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
     """One row's draw, as `sampler._choose`: logits / temperature (float32); masked symbols
     and those below the k-th largest get no weight; top-p keeps the most likely symbols
@@ -221,7 +236,7 @@ def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
     return V - 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _loop(
     table,
     weights,
@@ -242,6 +257,7 @@ def _loop(
     next_state,
     start,
     out,
+    gemm_rows,
 ):
     """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`."""
     rows, draws = uniforms.shape
@@ -288,6 +304,7 @@ def _loop(
             hs,
             tokens,
             active,
+            gemm_rows,
         )
     for t in range(draws):
         all_done = True
@@ -312,12 +329,12 @@ def _loop(
                 if chosen == end_id:
                     active[r] = False
             elif chosen == end_id:
-                # A phrase ends, the piece goes on: zero state, START fed, grammar reset.
+                # A phrase ends, the piece goes on: zero state, START fed (the grammar
+                # state follows END's transition, as after any symbol).
                 for k in range(n_layers):
                     xh[k][r, :] = 0.0
                     cs[k][r, :] = 0.0
                 tokens[r] = restart_id
-                state[r] = start
             else:
                 kept[r] += 1
                 if kept[r] >= max_tokens:
@@ -340,11 +357,12 @@ def _loop(
             hs,
             tokens,
             active,
+            gemm_rows,
         )
     return lengths
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _choose_rows(logits, masks, use_mask, temperature, top_k, top_p, u, active, out):
     V = logits.shape[1]
     p = np.empty(V, dtype=np.float32)
@@ -442,6 +460,7 @@ def sample(
         next_state,
         start,
         out,
+        GEMM_ROWS,
     )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
@@ -479,7 +498,7 @@ def sample_constrained(
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
         tokens[:] = tok
-        logits = _step(*c.args, xh, cs, zs, hs, tokens, active)
+        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
     out: list[list[int]] = [[] for _ in range(rows)]
     history = [list(prime) for _ in range(rows)]
     kept = np.zeros(rows, dtype=np.int64)
@@ -514,5 +533,5 @@ def sample_constrained(
                 active[r] = kept[r] < max_tokens
         if not active.any():
             break
-        logits = _step(*c.args, xh, cs, zs, hs, tokens, active)
+        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
     return out

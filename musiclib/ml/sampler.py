@@ -196,7 +196,7 @@ def sample(
     end stays in its ids, its state is reset to zeros and `restart_id` fed, exactly as a new
     piece begins, and it carries on with a new phrase until it holds `max_tokens` ids other
     than `end_id` (at most 2 * max_tokens draws). Constraints then see `restart_id` after
-    the end in the row's history; tables go back to their start state.
+    the end in the row's history; tables follow END's transition.
 
     The same arguments give the same pieces as `sample_numpy` (the numpy reference)."""
     from . import fastloop
