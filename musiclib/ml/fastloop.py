@@ -378,12 +378,13 @@ def _choose_rows(logits, masks, use_mask, temperature, top_k, top_p, u, active, 
 
 class Compiled:
     """A net's weights in the layout the compiled functions take (gate columns i, f, o, g,
-    the first three halved, as `sampler._fuse` makes them); made once per net."""
+    the first three halved): those `sampler._fuse` left on the net (the sampler calls it
+    before it calls here; this module does not import the sampler), copied once per net."""
 
     def __init__(self, net) -> None:
-        from .sampler import _fuse
-
-        fused = _fuse(net)
+        fused = getattr(net, "_fused", None)
+        if fused is None:
+            raise ValueError("the net's gates are not fused yet: sample through sampler.sample")
         self.table = np.ascontiguousarray(net._table, dtype=np.float32)
         self.weights, self.biases = List(), List()
         for k, (w, b) in enumerate(fused):

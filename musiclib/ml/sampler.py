@@ -1,4 +1,7 @@
-"""The incremental sampler: the LSTM stack run step by step in numpy, state carried forward.
+"""The incremental sampler: the LSTM stack run step by step, state carried forward.
+
+`sample` runs the compiled loop (`fastloop`); `sample_numpy` and `step` are the same
+arithmetic in numpy, the reference the loop is tested and benchmarked against.
 
 The original called `model.predict` on the last 100 characters for every new character:
 100 LSTM steps plus a TensorFlow call (~70 ms) per character. Here the weights are copied
@@ -6,7 +9,7 @@ out of the Keras model once, each step feeds one token per row and carries (h, c
 pieces are sampled as one batch. The first layer's input projection is folded into a
 table (embedding @ kernel + bias), so the token input costs a row lookup, not a matmul.
 
-Sampling is a pure function of (weights, prime, temperature, top-k, seeds): each row draws
+Sampling is a pure function of (weights, prime, temperature, top-k, top-p, seeds): each row draws
 its uniforms from its own generator seeded by that piece's seed, so a piece is reproduced
 by its seed alone, whatever batch it was sampled in.
 """
@@ -202,6 +205,7 @@ def sample(
     from . import fastloop
 
     _check(temperature=temperature, top_k=top_k, top_p=top_p, prime=prime)
+    _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
     uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if constraint is not None and tables is None and hasattr(constraint, "tables"):
