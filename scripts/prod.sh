@@ -4,7 +4,9 @@
 #   ROLE=all      (default) one machine: every worker and the beat in the background, gunicorn
 #   ROLE=web      gunicorn only: check --deploy, migrate (unless MIGRATE=0), collectstatic
 #   ROLE=train    a Celery worker for the `train` queue, concurrency 1 (training; the GPU host)
-#   ROLE=sample   a Celery worker for the `sample` queue, $SAMPLE_CONCURRENCY (one per core)
+#   ROLE=sample   a Celery worker for the `sample` queue, $SAMPLE_CONCURRENCY (one per core),
+#                 BLAS on one thread per process (bench/sampler.py: a batch of 64 took 0.85 s
+#                 so, 6.1 s with two threads per process fighting for the cores)
 #   ROLE=default  a Celery worker for the `default` queue, concurrency $CELERY_CONCURRENCY (2)
 #   ROLE=beat     the Celery beat (the recovery sweeps): run exactly one in a deployment
 #
@@ -53,13 +55,13 @@ case "$ROLE" in
     kill_stale_workers
     stop_workers_on_exit
     start_worker train train 1
-    start_worker sample sample "${SAMPLE_CONCURRENCY:-$(nproc)}"
+    OPENBLAS_NUM_THREADS=1 start_worker sample sample "${SAMPLE_CONCURRENCY:-$(nproc)}"
     start_worker default default "${CELERY_CONCURRENCY:-2}" -B -s "${MUSICSITE_VAR_DIR:-var}/celerybeat-schedule"
     web
     ;;
   web) web ;;
   train) worker train train 1 ;;
-  sample) worker sample sample "${SAMPLE_CONCURRENCY:-$(nproc)}" ;;
+  sample) OPENBLAS_NUM_THREADS=1 worker sample sample "${SAMPLE_CONCURRENCY:-$(nproc)}" ;;
   default) worker default default "${CELERY_CONCURRENCY:-2}" ;;
   beat) exec .venv/bin/celery -A musicsite beat -l info -s "${MUSICSITE_VAR_DIR:-var}/celerybeat-schedule" ;;
   *) fail "ROLE must be all, web, train, sample, default or beat (got '$ROLE')" ;;

@@ -56,7 +56,9 @@ def programs(var: Path) -> dict[str, list[str]]:
 
     return {
         "train": ["nice", "-n", train_nice, *worker("train", "train", "1")],
-        "sample": worker("sample", "sample", sample_c),
+        # One BLAS thread per process: the worker runs one process per core already, and two
+        # threads each thrash (bench/sampler.py: a batch of 64 in 0.85 s against 6.1 s).
+        "sample": ["env", "OPENBLAS_NUM_THREADS=1", *worker("sample", "sample", sample_c)],
         "default": worker("default", "default", default_c),
         "beat": [*celery, "beat", "-l", "info", "-s", str(var / "celerybeat-schedule")],
     }
