@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .automaton import LazyAutomaton
+
 # A constraint sees (row, ids so far) and returns a boolean mask over the vocabulary of the
 # allowed next tokens, or None for "anything goes". Used by grammar-aware sampling.
 Constraint = Callable[[int, list[int]], np.ndarray | None]
@@ -162,7 +164,7 @@ def sample(
     top_k: int = 0,
     max_tokens: int = 1000,
     end_id: int = 2,
-    constraint: Constraint | None = None,
+    constraint: Constraint | LazyAutomaton | None = None,
     restart_id: int | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch. Returns the new ids of each piece
@@ -188,15 +190,26 @@ def sample(
     out: list[list[int]] = [[] for _ in range(rows)]
     done = np.zeros(rows, dtype=bool)
     kept = np.zeros(rows, dtype=np.int64)  # ids other than end_id, in restart mode
-    history = [list(prime) for _ in range(rows)] if constraint else None
+    # A grammar compiled into tables (`ml.automaton`): each row's parser state is a number,
+    # its mask a table row (the same masks as calling the grammar); Python runs only for
+    # the successors not built yet.
+    automaton = constraint if isinstance(constraint, LazyAutomaton) else None
+    if automaton is not None and restart_id is not None:
+        raise ValueError("compiled grammar tables do not follow phrase restarts")
+    states = np.full(rows, automaton.start(prime), np.int32) if automaton is not None else None
+    history = [list(prime) for _ in range(rows)] if constraint and automaton is None else None
     for t in range(draws):
-        if constraint is not None:
+        if automaton is not None:
+            logits[~automaton.allowed[states]] = -np.inf
+        elif constraint is not None:
             for r in range(rows):
                 if not done[r]:
                     mask = constraint(r, history[r])
                     if mask is not None:
                         logits[r, ~mask] = -np.inf
         chosen = _choose(logits, temperature=temperature, top_k=top_k, u=uniforms[:, t])
+        if automaton is not None:
+            states = automaton.step(states, chosen)
         for r in np.flatnonzero(~done):
             out[r].append(int(chosen[r]))
             if history is not None:
