@@ -668,6 +668,7 @@ class AbcGrammar(_Compiled):
         the key's tonic."""
         return (
             st.part_bars == 0
+            and st.free  # the last bar line was a section mark
             and not st.expect_second
             and st.ending == 0
             and st.tonic != ""
@@ -1380,7 +1381,7 @@ class AbcGrammar(_Compiled):
         bars = st.part_bars + self._bar_counts(st)
         if kind == "plain":
             return bars < 16
-        return bars in (0, 8, 16)
+        return bars in (8, 16) or (bars == 0 and st.pos == 0)
 
     def _end_bar(self, st: _Row) -> bool:
         info = st.node.value if st.node is not None else None
