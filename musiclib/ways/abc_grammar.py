@@ -909,6 +909,7 @@ class AbcGrammar(_Compiled):
             return ok
         if ch == "[":  # a chord, [| or an ending [1: decided by the next character
             st.mode = "K"
+            st.bar_line_start = False  # as `_bracket` reads a [| (not the last bar's value)
             chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(st)
             node = self.bar_tokens.children.get("[")
             return chord or (node is not None and any(self._bar_ok(st, v) for v in node.values))

@@ -222,6 +222,7 @@ class AbcWay(Way):
         openings=frozenset({"text", "header"}),
         length="tokens",
         grammar=True,
+        folk_form=True,
     )
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.

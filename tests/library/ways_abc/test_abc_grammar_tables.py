@@ -21,7 +21,7 @@ from musiclib.ml.automaton import NOT_ALLOWED, LazyAutomaton
 from musiclib.ways import abc_tokens
 from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
 from musiclib.ways.abc_text import WAY, split_tunes
-from musiclib.ways.base import END, END_ID, SPECIALS, START_ID
+from musiclib.ways.base import END_ID, SPECIALS, START_ID
 
 # Every character the two folk corpora use (as in test_abc_grammar).
 CHARS = "\n !\"#'()+,-./0123456789:<=>ABCDEFGHKLMPRSTZ[\\]^_abcdefgmuvxz{|}~"
