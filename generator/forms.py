@@ -248,6 +248,20 @@ class GenerateForm(forms.Form):
         initial=0,
         help_text="Sample only from the k likeliest symbols; 0 is off.",
     )
+    top_p = forms.FloatField(
+        label="Top-p",
+        required=False,  # blank: off (1)
+        min_value=0.01,
+        max_value=1.0,
+        initial=1.0,
+        error_messages={
+            "min_value": "Top-p must be more than 0 (at least 0.01).",
+            "max_value": "Top-p must be at most 1 (1 is off).",
+        },
+        help_text="Sample only from the likeliest symbols that together make up this "
+        "share of the probability (nucleus sampling); 1 is off.",
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
     seconds = forms.FloatField(
         label="Seconds",
         required=False,

@@ -204,6 +204,11 @@ class GenerationJob(models.Model):
     count = models.PositiveIntegerField(default=1)
     temperature = models.FloatField(default=1.0)
     top_k = models.PositiveIntegerField(default=0, help_text="0 means no top-k cut.")
+    top_p = models.FloatField(
+        default=1.0,
+        help_text="Nucleus sampling: the likeliest symbols up to this share of the "
+        "probability, 0 < p <= 1; 1 means no cut.",
+    )
     seed = models.BigIntegerField()
     max_length = models.PositiveIntegerField(default=1000, help_text="Tokens per piece.")
     prime = models.TextField(blank=True, help_text="Header fields and opening notes (ABC).")

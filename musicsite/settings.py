@@ -146,7 +146,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues by kind of work, each consumed by its own worker (see scripts/prod.sh):
 #   train   training runs (TensorFlow; the GPU host when there is one), concurrency 1 so one
 #           device trains one model at a time;
-#   sample  a visitor's generations (the numpy sampler, no TensorFlow), one process per core,
+#   sample  a visitor's generations (the compiled sampler, no TensorFlow), one process per core,
 #           so a generation never waits behind a training run or an import;
 #   default everything else: imports, evaluation, rendering, the recovery sweeps.
 WORK_QUEUES = ("train", "sample", "default")

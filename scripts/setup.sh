@@ -62,11 +62,11 @@ if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_hash" ]; then
 fi
 
 # --- numba caches ----------------------------------------------------------------------------
-# Compile librosa's numba functions once, in one process, before anything
+# Compile librosa's numba functions and the sampling loop once, in one process, before anything
 # runs in parallel: numba's on-disk cache is not safe against concurrent writers, and a
 # corrupted one segfaults every later process (scripts/warm_numba.py says more). A run that
 # dies of a signal means a cache is already corrupted: delete the caches and compile afresh.
-numba_key=$(cat requirements.txt scripts/warm_numba.py | sha256sum | cut -c1-16)
+numba_key=$(cat requirements.txt scripts/warm_numba.py musiclib/ml/fastloop.py | sha256sum | cut -c1-16)
 numba_stamp="$STAMP_DIR/numba-$numba_key"
 if [ ! -e "$numba_stamp" ]; then
   echo "setup: compiling numba functions (once)"
@@ -74,7 +74,7 @@ if [ ! -e "$numba_stamp" ]; then
   .venv/bin/python scripts/warm_numba.py || rc=$?
   if [ "$rc" -ge 128 ]; then
     echo "setup: the numba cache was corrupted (exit $rc): deleting it and compiling again"
-    find .venv/lib/ generator/ \( -name '*.nbi' -o -name '*.nbc' \) -delete
+    find .venv/lib/ generator/ musiclib/ \( -name '*.nbi' -o -name '*.nbc' \) -delete
     .venv/bin/python scripts/warm_numba.py
   elif [ "$rc" -ne 0 ]; then
     exit "$rc"

@@ -1,6 +1,7 @@
 """Compile the numba functions the site uses, once and in one process (called by setup.sh).
 
-Why: librosa's numba functions are cached on disk (`cache=True`), and
+Why: librosa's numba functions and the sampling loop (`musiclib/ml/fastloop.py`) are
+cached on disk (`cache=True`), and
 numba's cache is not safe against concurrent writers. Two processes that compile the same
 function at once (two Celery workers, a test and its worker, two checkouts sharing a
 virtualenv) can leave an index that points one signature at another's machine code; every
@@ -36,6 +37,37 @@ def warm_librosa() -> None:
     dsp.griffin_lim(mag, n_iter=2, phase=np.zeros_like(mag), length=y.size)
 
 
+def warm_sampler() -> None:
+    # Every path of the compiled loop: a few rows (plain loops) and many (BLAS), top-k and
+    # top-p, restarts, grammar tables and a Python constraint. The types are the same for
+    # every net, so one small net compiles them all.
+    from musiclib.ml import fastloop, sampler
+
+    rng = np.random.default_rng(0)
+    vocab, units = 8, [4, 4]
+
+    def w(*shape):
+        return rng.normal(0, 0.5, shape).astype(np.float32)
+
+    net = sampler.Net(
+        table=w(vocab, 16),
+        recurrent=[w(4, 16), w(8, 16)],
+        biases=[w(16), w(16)],
+        dense=[(w(4, 6), w(6), True), (w(6, vocab), w(vocab), False)],
+        units=units,
+    )
+    allowed = np.ones((1, vocab), dtype=bool)
+    tables = fastloop.GrammarTables(
+        allowed=allowed, next_state=np.zeros((1, vocab), dtype=np.int32), start=0
+    )
+    for rows in (1, fastloop.GEMM_ROWS):
+        seeds = list(range(rows))
+        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, top_k=3, top_p=0.9)
+        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, restart_id=1, constraint=tables)
+        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, constraint=lambda r, ids: None)
+
+
 if __name__ == "__main__":
     warm_librosa()
+    warm_sampler()
     print("warm_numba: numba caches written")

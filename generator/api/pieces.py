@@ -231,6 +231,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 temperature=data["temperature"],
                 seed=data.get("seed"),
                 top_k=data["top_k"],
+                top_p=data["top_p"],
                 max_length=data["max_length"],
                 prime=data["prime"],
                 grammar=data["grammar"],

@@ -763,6 +763,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "count",
             "temperature",
             "top_k",
+            "top_p",
             "seed",
             "max_length",
             "prime",
@@ -859,6 +860,12 @@ class GenerationRequestSerializer(serializers.Serializer):
     top_k = StrictIntegerField(
         min_value=0, max_value=MAX_TOP_K, default=0, help_text="0 means no top-k cut."
     )
+    top_p = StrictFloatField(
+        default=1.0,
+        max_value=1.0,
+        help_text="Nucleus sampling: sample only from the likeliest symbols whose "
+        "probabilities add up to this share; more than 0 and at most 1, 1 means no cut.",
+    )
     max_length = StrictIntegerField(
         min_value=16, max_value=MAX_TOKENS_LIMIT, default=800, help_text="Tokens per piece."
     )
@@ -929,6 +936,11 @@ class GenerationRequestSerializer(serializers.Serializer):
     def validate_temperature(self, value: float) -> float:
         if not value > 0:
             raise serializers.ValidationError("Temperature must be greater than 0.")
+        return value
+
+    def validate_top_p(self, value: float) -> float:
+        if not 0 < value <= 1:
+            raise serializers.ValidationError("Top-p must be more than 0 and at most 1.")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

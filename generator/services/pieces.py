@@ -115,6 +115,7 @@ def generation_job_create(
     temperature: float = 1.0,
     seed: int | None = None,
     top_k: int = 0,
+    top_p: float = 1.0,
     max_length: int = 1000,
     prime: str = "",
     primer_tune: int | None = None,
@@ -133,7 +134,7 @@ def generation_job_create(
     notes, or what `generation_prime_build` made), or for a MIDI-way run a primer:
     `primer_tune` (a tune id of the run's corpus) or `primer_midi` (file name, bytes), cut
     to `primer_bars` bars, built here by `generation_prime_build`. Raises ServiceError
-    naming its field (`temperature`, `count`, `max_length`, `top_k`, `checkpoint`,
+    naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
     `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
     it needs `grammar`, and a way that offers it)."""
     if not (temperature > 0):
@@ -146,6 +147,8 @@ def generation_job_create(
         )
     if int(top_k) < 0:
         raise ServiceError("top_k must be 0 (off) or positive", field="top_k")
+    if not (0 < float(top_p) <= 1):
+        raise ServiceError("top_p must be more than 0 and at most 1 (1 is off)", field="top_p")
     run = checkpoint.run
     if not run.vocab:
         raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
@@ -184,6 +187,7 @@ def generation_job_create(
             count=int(count),
             temperature=float(temperature),
             top_k=int(top_k),
+            top_p=float(top_p),
             seed=int(seed),
             max_length=int(max_length),
             prime=prime,
@@ -215,6 +219,7 @@ def piece_reproduce(
         temperature=job.temperature,
         seed=piece.seed if same_seed else None,
         top_k=job.top_k,
+        top_p=job.top_p,
         max_length=job.max_length,
         prime=job.prime,
         grammar=job.grammar,
@@ -273,6 +278,7 @@ def _generate(job: GenerationJob) -> None:
         seeds=seeds,
         temperature=job.temperature,
         top_k=job.top_k,
+        top_p=job.top_p,
         max_tokens=job.max_length,
         constraint=constraint,
         # A way whose END closes a phrase, not the piece (audio): restart from START.

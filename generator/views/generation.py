@@ -95,6 +95,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             temperature=data["temperature"],
             seed=data["seed"],
             top_k=data["top_k"],
+            top_p=1.0 if data.get("top_p") is None else data["top_p"],
             max_length=opening.max_length or data["max_length"],
             prime=opening.prime,
             grammar=bool(data.get("grammar")),

@@ -27,11 +27,12 @@ by comparing table masks with a fresh parse on thousands of prefixes.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .fastloop import GrammarTables
+if TYPE_CHECKING:
+    from .fastloop import GrammarTables
 
 UNBUILT = -2  # in next_state: allowed, the successor not built yet (see `resolve`)
 NOT_ALLOWED = -1
@@ -83,8 +84,13 @@ class LazyAutomaton:
         """int32 [n_states, vocab]: a state id, NOT_ALLOWED, or UNBUILT (see `resolve`)."""
         return self._next[: self.n]
 
-    def tables(self, prime: Sequence[int] = ()) -> GrammarTables:
-        """A snapshot for a loop that takes fixed tables: its unbuilt successors read -2."""
+    def snapshot(self, prime: Sequence[int] = ()) -> GrammarTables:
+        """The tables built so far, as `fastloop.GrammarTables`, with the state after
+        `prime` as the start. Their unbuilt successors read UNBUILT (-2), which the compiled
+        loop does not take: only a fully built automaton's snapshot (`build` reached every
+        state) is complete."""
+        from .fastloop import GrammarTables
+
         start = self.start(prime)
         return GrammarTables(
             allowed=self.allowed.copy(), next_state=self.next_state.copy(), start=start

@@ -1,13 +1,33 @@
 """The compiled sampling loop (numba): every way's LSTM step, the draw and the grammar masks.
 
-This module is being written; its first part is the interface the grammar compiler fills.
+Every way samples here (ABC characters and tokens, MIDI events, audio codewords): the same
+LSTM stack as `sampler.step`, one token per row per step with (h, c) carried, and the same
+draw as `sampler._choose` (temperature, then top-k, then top-p, then one inverse-CDF draw
+with the row's own uniform number). The arithmetic is the numpy step's, in the same float32
+operations and order, so a seed gives the same piece as the numpy sampler (`sampler.
+sample_numpy`, kept as the reference the tests and the benchmark compare against); only
+tanh is a rational approximation (a few float32 ulps from numpy's), which moves a draw only
+when a uniform number falls within that distance of a boundary of the cumulative sum.
+
+Why compiled: at batch size 1 the numpy step spent more time dispatching its twenty small
+array operations (and Python per row for restarts and masks) than reading the weights.
+Here a whole piece is one call: for a few rows the matrix-vector products are loops that
+read each weight once per step (rows in the inner loop), for many rows BLAS's sgemm.
+
+Grammar masks: a grammar compiled into `GrammarTables` is looked up per row per step, no
+Python. A grammar that is still a Python callable (a `sampler.Constraint`) runs through
+`sample_constrained`: the same compiled step and draw, with Python building the masks
+between steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
+from numba.typed import List
 
 
 @dataclass(frozen=True)
@@ -15,8 +35,504 @@ class GrammarTables:
     """A grammar compiled into a finite automaton over the vocabulary.
 
     Each sampled row carries its state id; the loop masks logits with `allowed[state]`
-    (before temperature, top-k and top-p) and moves to `next_state[state, symbol]`."""
+    (before temperature, top-k and top-p) and moves to `next_state[state, symbol]`.
+    `start` is the state sampling begins in, after the prime (the prime is not walked: a
+    grammar that depends on the prime gives the state it leaves). A way whose END restarts
+    a phrase (audio) moves on END as on any symbol, to the state after START. A state
+    that allows nothing is
+    not masked, and a row that reaches -1 is not masked from then on (as a Python
+    constraint that returns None)."""
 
     allowed: np.ndarray  # bool [n_states, vocab]: symbols allowed in each parser state
     next_state: np.ndarray  # int32 [n_states, vocab]: state after the symbol; -1 where not allowed
     start: int  # the state before the first symbol of a tune (after any prime)
+
+    def check(self, vocab_size: int) -> None:
+        """Raise ValueError when the tables do not fit a vocabulary of `vocab_size`."""
+        a, n = np.asarray(self.allowed), np.asarray(self.next_state)
+        if a.ndim != 2 or a.shape != n.shape or a.shape[1] != vocab_size:
+            raise ValueError(
+                f"grammar tables of shape {a.shape} and {n.shape} do not fit a vocabulary "
+                f"of {vocab_size}"
+            )
+        if not 0 <= int(self.start) < a.shape[0]:
+            raise ValueError(f"grammar start state {self.start} is not one of {a.shape[0]}")
+        if n.size and (n.min() < -1 or n.max() >= a.shape[0]):
+            raise ValueError("grammar next_state holds a state that does not exist")
+
+
+_F = np.float32
+# Rows at or above which the matrix products go to BLAS's sgemm (which reads the weights
+# once for all rows in cache blocks); below it, plain loops (no call overhead per step).
+GEMM_ROWS = 8
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _tanh(x):
+    """tanh for float32 as Eigen computes it: a 13/6 rational approximation, a few ulps from
+    the exact value, that LLVM vectorises (libm's scalar tanhf does not)."""
+    x = min(max(x, _F(-7.90531110763549805)), _F(7.90531110763549805))
+    x2 = x * x
+    p = x2 * _F(-2.76076847742355e-16) + _F(2.00018790482477e-13)
+    p = x2 * p + _F(-8.60467152213735e-11)
+    p = x2 * p + _F(5.12229709037114e-08)
+    p = x2 * p + _F(1.48572235717979e-05)
+    p = x2 * p + _F(6.37261928875436e-04)
+    p = x2 * p + _F(4.89352455891786e-03)
+    q = x2 * _F(1.19825839466702e-06) + _F(1.18534705686654e-04)
+    q = x2 * q + _F(2.26843463243900e-03)
+    q = x2 * q + _F(4.89352518554385e-03)
+    return x * p / q
+
+
+@njit(cache=True, error_model="numpy")
+def _matmul_rows(x, w, out, active):
+    """out[r] = x[r] @ w for the active rows, summing over the input in order (vectorised
+    over the output columns). Each weight row is used by every active row while it is in
+    the first-level cache, so the weights are read from memory once per step."""
+    n_in, n_out = w.shape
+    rows = np.flatnonzero(active)
+    for r in rows:
+        o = out[r]
+        for j in range(n_out):
+            o[j] = _F(0.0)
+    for i in range(n_in):
+        wi = w[i]
+        for r in rows:
+            xi = x[r, i]
+            o = out[r]
+            for j in range(n_out):
+                o[j] += xi * wi[j]
+
+
+@njit(cache=True, error_model="numpy")
+def _step(
+    table,
+    weights,
+    biases,
+    dense_w,
+    dense_b,
+    dense_relu,
+    units,
+    xh,
+    cs,
+    zs,
+    hs,
+    tokens,
+    active,
+    gemm_rows,
+):
+    """One LSTM step for every active row (see `sampler.step`: gate columns i, f, o, g, the
+    first three halved so that sigmoid(x) = 0.5 * tanh(x / 2) + 0.5). Returns the logits."""
+    rows = tokens.shape[0]
+    n_layers = units.shape[0]
+    gemm = 0 < gemm_rows <= rows
+    half = _F(0.5)
+    for k in range(n_layers):
+        H = units[k]
+        x = xh[k]
+        z = zs[k]
+        if gemm:
+            np.dot(x, weights[k], z)
+        else:
+            _matmul_rows(x, weights[k], z, active)
+        c = cs[k]
+        off = x.shape[1] - H
+        for r in range(rows):
+            if not active[r]:
+                continue
+            zr = z[r]
+            add = table[tokens[r]] if k == 0 else biases[k]
+            for j in range(4 * H):
+                zr[j] = _tanh(zr[j] + add[j])
+            for j in range(3 * H):
+                zr[j] = zr[j] * half + half
+            xr = x[r]
+            for j in range(H):
+                cn = c[r, j] * zr[H + j]
+                cn = cn + zr[j] * zr[3 * H + j]
+                c[r, j] = cn
+                xr[off + j] = _tanh(cn) * zr[2 * H + j]
+            if k + 1 < n_layers:
+                nxt = xh[k + 1][r]
+                for j in range(H):
+                    nxt[j] = xr[off + j]
+    last = xh[n_layers - 1]
+    H = units[n_layers - 1]
+    h = hs[0]
+    for r in range(rows):
+        if active[r]:
+            h[r, :] = last[r, last.shape[1] - H :]
+    for d in range(len(dense_w)):
+        y = hs[d + 1]
+        if gemm:
+            np.dot(h, dense_w[d], y)
+        else:
+            _matmul_rows(h, dense_w[d], y, active)
+        b = dense_b[d]
+        for r in range(rows):
+            if not active[r]:
+                continue
+            for j in range(y.shape[1]):
+                v = y[r, j] + b[j]
+                if dense_relu[d] and v < 0:
+                    v = _F(0.0)
+                y[r, j] = v
+        h = y
+    return h
+
+
+@njit(cache=True, error_model="numpy")
+def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
+    """One row's draw, as `sampler._choose`: logits / temperature (float32); masked symbols
+    and those below the k-th largest get no weight; top-p keeps the most likely symbols
+    whose weights first reach p of the total (ties with the last one kept); the token is
+    the first whose cumulative weight is not below u times the total."""
+    V = logits.shape[0]
+    for j in range(V):
+        v = logits[j] / temperature
+        if mask is not None and not mask[j]:
+            v = -np.inf
+        p[j] = v
+    if 0 < top_k < V:
+        s[:] = p
+        s.sort()
+        kth = s[V - top_k]
+        for j in range(V):
+            if p[j] < kth:
+                p[j] = -np.inf
+    m = p[0]
+    for j in range(1, V):
+        if p[j] > m:
+            m = p[j]
+    for j in range(V):
+        p[j] = np.exp(p[j] - m)
+    if top_p < 1.0:
+        s[:] = p
+        s.sort()
+        total = _F(0.0)
+        for j in range(V - 1, -1, -1):
+            total += s[j]
+        goal = _F(top_p) * total
+        cum = _F(0.0)
+        keep = V - 1  # index into the descending order of the last weight kept
+        for n in range(V):
+            cum += s[V - 1 - n]
+            if not cum < goal:
+                keep = n
+                break
+        thr = s[V - 1 - keep]
+        for j in range(V):
+            if p[j] < thr:
+                p[j] = _F(0.0)
+    total = _F(0.0)
+    for j in range(V):
+        total += p[j]
+        p[j] = total
+    target = u * np.float64(total)
+    for j in range(V - 1):
+        if not np.float64(p[j]) < target:
+            return j
+    return V - 1
+
+
+@njit(cache=True, error_model="numpy")
+def _loop(
+    table,
+    weights,
+    biases,
+    dense_w,
+    dense_b,
+    dense_relu,
+    units,
+    prime,
+    uniforms,
+    temperature,
+    top_k,
+    top_p,
+    end_id,
+    restart_id,
+    max_tokens,
+    allowed,
+    next_state,
+    start,
+    out,
+    gemm_rows,
+):
+    """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`."""
+    rows, draws = uniforms.shape
+    n_layers = units.shape[0]
+    xh, cs, zs = List(), List(), List()
+    for k in range(n_layers):
+        prev = 0 if k == 0 else units[k - 1]
+        xh.append(np.zeros((rows, prev + units[k]), dtype=np.float32))
+        cs.append(np.zeros((rows, units[k]), dtype=np.float32))
+        zs.append(np.zeros((rows, 4 * units[k]), dtype=np.float32))
+    hs = List()
+    hs.append(np.zeros((rows, units[n_layers - 1]), dtype=np.float32))
+    for d in range(len(dense_w)):
+        hs.append(np.zeros((rows, dense_w[d].shape[1]), dtype=np.float32))
+    V = table.shape[0]
+    tokens = np.empty(rows, dtype=np.int64)
+    active = np.ones(rows, dtype=np.bool_)
+    lengths = np.zeros(rows, dtype=np.int64)
+    kept = np.zeros(rows, dtype=np.int64)
+    masked = allowed.shape[0] > 0
+    state = np.full(rows, start, dtype=np.int64)
+    has_any = np.zeros(allowed.shape[0], dtype=np.bool_)
+    for q in range(allowed.shape[0]):
+        for j in range(V):
+            if allowed[q, j]:
+                has_any[q] = True
+                break
+    p = np.empty(V, dtype=np.float32)
+    s = np.empty(V, dtype=np.float32)
+    logits = hs[len(dense_w)]
+    for i in range(prime.shape[0]):
+        tokens[:] = prime[i]
+        logits = _step(
+            table,
+            weights,
+            biases,
+            dense_w,
+            dense_b,
+            dense_relu,
+            units,
+            xh,
+            cs,
+            zs,
+            hs,
+            tokens,
+            active,
+            gemm_rows,
+        )
+    for t in range(draws):
+        all_done = True
+        for r in range(rows):
+            if not active[r]:
+                continue
+            q = state[r]
+            if masked and q >= 0 and has_any[q]:
+                chosen = _choose_row(
+                    logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s
+                )
+            else:
+                chosen = _choose_row(
+                    logits[r], None, temperature, top_k, top_p, uniforms[r, t], p, s
+                )
+            out[r, lengths[r]] = chosen
+            lengths[r] += 1
+            if masked and q >= 0:
+                state[r] = next_state[q, chosen]
+            tokens[r] = chosen
+            if restart_id < 0:
+                if chosen == end_id:
+                    active[r] = False
+            elif chosen == end_id:
+                # A phrase ends, the piece goes on: zero state, START fed (the grammar
+                # state follows END's transition, as after any symbol).
+                for k in range(n_layers):
+                    xh[k][r, :] = 0.0
+                    cs[k][r, :] = 0.0
+                tokens[r] = restart_id
+            else:
+                kept[r] += 1
+                if kept[r] >= max_tokens:
+                    active[r] = False
+            if active[r]:
+                all_done = False
+        if all_done:
+            break
+        logits = _step(
+            table,
+            weights,
+            biases,
+            dense_w,
+            dense_b,
+            dense_relu,
+            units,
+            xh,
+            cs,
+            zs,
+            hs,
+            tokens,
+            active,
+            gemm_rows,
+        )
+    return lengths
+
+
+@njit(cache=True, error_model="numpy")
+def _choose_rows(logits, masks, use_mask, temperature, top_k, top_p, u, active, out):
+    V = logits.shape[1]
+    p = np.empty(V, dtype=np.float32)
+    s = np.empty(V, dtype=np.float32)
+    for r in range(logits.shape[0]):
+        if not active[r]:
+            continue
+        if use_mask[r]:
+            out[r] = _choose_row(logits[r], masks[r], temperature, top_k, top_p, u[r], p, s)
+        else:
+            out[r] = _choose_row(logits[r], None, temperature, top_k, top_p, u[r], p, s)
+
+
+class Compiled:
+    """A net's weights in the layout the compiled functions take (gate columns i, f, o, g,
+    the first three halved): those `sampler._fuse` left on the net (the sampler calls it
+    before it calls here; this module does not import the sampler), copied once per net."""
+
+    def __init__(self, net) -> None:
+        fused = getattr(net, "_fused", None)
+        if fused is None:
+            raise ValueError("the net's gates are not fused yet: sample through sampler.sample")
+        self.table = np.ascontiguousarray(net._table, dtype=np.float32)
+        self.weights, self.biases = List(), List()
+        for k, (w, b) in enumerate(fused):
+            self.weights.append(np.ascontiguousarray(w, dtype=np.float32))
+            width = 4 * net.units[k]
+            bias = np.zeros(width, dtype=np.float32) if b is None else b
+            self.biases.append(np.ascontiguousarray(bias, dtype=np.float32))
+        self.dense_w, self.dense_b = List(), List()
+        for w, b, _ in net.dense:
+            self.dense_w.append(np.ascontiguousarray(w, dtype=np.float32))
+            self.dense_b.append(np.ascontiguousarray(b, dtype=np.float32))
+        self.dense_relu = np.array([relu for _, _, relu in net.dense], dtype=np.bool_)
+        self.units = np.array(net.units, dtype=np.int64)
+
+    @property
+    def args(self) -> tuple:
+        return (
+            self.table,
+            self.weights,
+            self.biases,
+            self.dense_w,
+            self.dense_b,
+            self.dense_relu,
+            self.units,
+        )
+
+
+def compiled(net) -> Compiled:
+    cached = getattr(net, "_compiled", None)
+    if cached is None:
+        cached = net._compiled = Compiled(net)
+    return cached
+
+
+_NO_TABLES = (np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.int32))
+
+
+def sample(
+    net,
+    *,
+    prime: Sequence[int],
+    uniforms: np.ndarray,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    max_tokens: int,
+    end_id: int,
+    restart_id: int | None,
+    tables: GrammarTables | None,
+) -> list[list[int]]:
+    """One piece per row of `uniforms` (rows × draws, float64), in one compiled call. See
+    `sampler.sample` for what the arguments mean; `tables` masks the draws."""
+    c = compiled(net)
+    rows, draws = uniforms.shape
+    out = np.zeros((rows, draws), dtype=np.int64)
+    if tables is None:
+        allowed, next_state, start = *_NO_TABLES, 0
+    else:
+        tables.check(c.table.shape[0])
+        allowed = np.ascontiguousarray(tables.allowed, dtype=np.bool_)
+        next_state = np.ascontiguousarray(tables.next_state, dtype=np.int32)
+        start = int(tables.start)
+    lengths = _loop(
+        *c.args,
+        np.asarray(prime, dtype=np.int64),
+        np.ascontiguousarray(uniforms, dtype=np.float64),
+        np.float32(temperature),
+        int(top_k),
+        float(top_p),
+        int(end_id),
+        -1 if restart_id is None else int(restart_id),
+        int(max_tokens),
+        allowed,
+        next_state,
+        start,
+        out,
+        GEMM_ROWS,
+    )
+    return [out[r, : lengths[r]].tolist() for r in range(rows)]
+
+
+def sample_constrained(
+    net,
+    *,
+    prime: Sequence[int],
+    uniforms: np.ndarray,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    max_tokens: int,
+    end_id: int,
+    restart_id: int | None,
+    constraint: Callable[[int, list[int]], np.ndarray | None],
+) -> list[list[int]]:
+    """As `sample`, with a Python constraint asked for each unfinished row's mask at each
+    step (it sees the prime and the ids drawn so far, and `restart_id` after an end in
+    restart mode). The step and the draw are the compiled ones."""
+    c = compiled(net)
+    rows, draws = uniforms.shape
+    units = list(net.units)
+    xh = List(
+        [np.zeros((rows, (units[k - 1] if k else 0) + h), np.float32) for k, h in enumerate(units)]
+    )
+    cs = List([np.zeros((rows, h), np.float32) for h in units])
+    zs = List([np.zeros((rows, 4 * h), np.float32) for h in units])
+    hs = List(
+        [np.zeros((rows, units[-1]), np.float32)]
+        + [np.zeros((rows, w.shape[1]), np.float32) for w in c.dense_w]
+    )
+    vocab = c.table.shape[0]
+    active = np.ones(rows, dtype=np.bool_)
+    tokens = np.empty(rows, dtype=np.int64)
+    for tok in prime:
+        tokens[:] = tok
+        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+    out: list[list[int]] = [[] for _ in range(rows)]
+    history = [list(prime) for _ in range(rows)]
+    kept = np.zeros(rows, dtype=np.int64)
+    masks = np.ones((rows, vocab), dtype=np.bool_)
+    use_mask = np.zeros(rows, dtype=np.bool_)
+    chosen = np.zeros(rows, dtype=np.int64)
+    temp = np.float32(temperature)
+    for t in range(draws):
+        for r in np.flatnonzero(active):
+            mask = constraint(int(r), history[r])
+            use_mask[r] = mask is not None
+            if mask is not None:
+                masks[r] = mask
+        _choose_rows(
+            logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen
+        )
+        for r in np.flatnonzero(active):
+            tok = int(chosen[r])
+            out[r].append(tok)
+            history[r].append(tok)
+            tokens[r] = tok
+            if restart_id is None:
+                active[r] = tok != end_id
+            elif tok == end_id:
+                for k in range(len(units)):
+                    xh[k][r] = 0.0
+                    cs[k][r] = 0.0
+                tokens[r] = restart_id
+                history[r].append(int(restart_id))
+            else:
+                kept[r] += 1
+                active[r] = kept[r] < max_tokens
+        if not active.any():
+            break
+        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+    return out

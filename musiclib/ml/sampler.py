@@ -1,4 +1,7 @@
-"""The incremental sampler: the LSTM stack run step by step in numpy, state carried forward.
+"""The incremental sampler: the LSTM stack run step by step, state carried forward.
+
+`sample` runs the compiled loop (`fastloop`); `sample_numpy` and `step` are the same
+arithmetic in numpy, the reference the loop is tested and benchmarked against.
 
 The original called `model.predict` on the last 100 characters for every new character:
 100 LSTM steps plus a TensorFlow call (~70 ms) per character. Here the weights are copied
@@ -6,7 +9,7 @@ out of the Keras model once, each step feeds one token per row and carries (h, c
 pieces are sampled as one batch. The first layer's input projection is folded into a
 table (embedding @ kernel + bias), so the token input costs a row lookup, not a matmul.
 
-Sampling is a pure function of (weights, prime, temperature, top-k, seeds): each row draws
+Sampling is a pure function of (weights, prime, temperature, top-k, top-p, seeds): each row draws
 its uniforms from its own generator seeded by that piece's seed, so a piece is reproduced
 by its seed alone, whatever batch it was sampled in.
 """
@@ -15,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .automaton import LazyAutomaton
+
+if TYPE_CHECKING:
+    from .fastloop import GrammarTables
 
 # A constraint sees (row, ids so far) and returns a boolean mask over the vocabulary of the
 # allowed next tokens, or None for "anything goes". Used by grammar-aware sampling.
@@ -143,13 +150,23 @@ def step(net: Net, state: State, tokens: np.ndarray) -> np.ndarray:
     return x
 
 
-def _choose(logits: np.ndarray, *, temperature: float, top_k: int, u: np.ndarray) -> np.ndarray:
+def _choose(
+    logits: np.ndarray, *, temperature: float, top_k: int, u: np.ndarray, top_p: float = 1.0
+) -> np.ndarray:
     z = logits / temperature
     if 0 < top_k < z.shape[1]:
         kth = np.partition(z, -top_k, axis=1)[:, -top_k][:, None]
         z = np.where(z < kth, -np.inf, z)
     z = z - z.max(axis=1, keepdims=True)
     p = np.exp(z)
+    if top_p < 1.0:
+        # Nucleus: keep the most likely symbols until their weights first reach top_p of
+        # the total, and any tied with the last one kept.
+        desc = -np.sort(-p, axis=1)
+        cum = np.cumsum(desc, axis=1)
+        n = (cum < np.float32(top_p) * cum[:, -1:]).sum(axis=1)
+        thr = desc[np.arange(p.shape[0]), np.minimum(n, p.shape[1] - 1)][:, None]
+        p = np.where(p < thr, np.float32(0.0), p)
     cdf = np.cumsum(p, axis=1)
     # Inverse-CDF draw with each row's own uniform number.
     return np.minimum((cdf < u[:, None] * cdf[:, -1:]).sum(axis=1), z.shape[1] - 1)
@@ -162,27 +179,92 @@ def sample(
     seeds: Sequence[int],
     temperature: float = 1.0,
     top_k: int = 0,
+    top_p: float = 1.0,
     max_tokens: int = 1000,
     end_id: int = 2,
-    constraint: Constraint | LazyAutomaton | None = None,
+    constraint: Constraint | GrammarTables | None = None,
     restart_id: int | None = None,
 ) -> list[list[int]]:
-    """Sample one piece per seed, all as one batch. Returns the new ids of each piece
-    (the prime excluded), up to and including `end_id` when the piece ended.
+    """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
+    Returns the new ids of each piece (the prime excluded), up to and including `end_id`
+    when the piece ended.
+
+    `temperature` divides the logits (> 0); `top_k` keeps the k most likely symbols (0:
+    all); `top_p` (0 < p <= 1, 1: off) keeps the most likely symbols until their weights
+    first reach p of the total (nucleus sampling); both may be on (top-k first).
+
+    `constraint` masks the draws: `GrammarTables` (looked up inside the compiled loop), an
+    object whose `tables(prime)` gives them (None: no tables for this prime), or a Python
+    `Constraint` (asked per row per step between compiled steps, slower).
 
     With `restart_id` (the audio way's START), a row that draws `end_id` does not end: the
     end stays in its ids, its state is reset to zeros and `restart_id` fed, exactly as a new
     piece begins, and it carries on with a new phrase until it holds `max_tokens` ids other
     than `end_id` (at most 2 * max_tokens draws). Constraints then see `restart_id` after
-    the end in the row's history."""
-    if temperature <= 0:
+    the end in the row's history; tables follow END's transition.
+
+    The same arguments give the same pieces as `sample_numpy` (the numpy reference)."""
+    from . import fastloop
+
+    _check(temperature=temperature, top_k=top_k, top_p=top_p, prime=prime)
+    _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
+    uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
+    tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
+    if constraint is not None and tables is None and hasattr(constraint, "tables"):
+        tables = constraint.tables(list(prime))
+    common = dict(
+        prime=prime,
+        uniforms=uniforms,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        end_id=end_id,
+        restart_id=restart_id,
+    )
+    if constraint is None or tables is not None:
+        return fastloop.sample(net, tables=tables, **common)
+    return fastloop.sample_constrained(net, constraint=constraint, **common)
+
+
+def _check(*, temperature: float, top_k: int, top_p: float, prime: Sequence[int]) -> None:
+    if not temperature > 0:
         raise ValueError("temperature must be positive")
+    if top_k < 0:
+        raise ValueError("top_k must be 0 (off) or positive")
+    if not 0 < top_p <= 1:
+        raise ValueError("top_p must be more than 0 and at most 1 (1: off)")
     if not prime:
         raise ValueError("the prime must contain at least the start token")
-    rows = len(seeds)
+
+
+def _uniforms(seeds: Sequence[int], *, max_tokens: int, restart_id: int | None) -> np.ndarray:
+    """Each row's uniform numbers, from its own generator seeded by the piece's seed. The
+    first max_tokens are the same whatever the number of draws (one stream per seed)."""
     draws = max_tokens if restart_id is None else 2 * max_tokens
-    # The first max_tokens uniforms are the same whatever `draws` is (one stream per seed).
-    uniforms = np.stack([np.random.default_rng(int(s)).random(draws) for s in seeds])
+    return np.stack([np.random.default_rng(int(s)).random(draws) for s in seeds])
+
+
+def sample_numpy(
+    net: Net,
+    *,
+    prime: Sequence[int],
+    seeds: Sequence[int],
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    max_tokens: int = 1000,
+    end_id: int = 2,
+    constraint: Constraint | LazyAutomaton | None = None,
+    restart_id: int | None = None,
+) -> list[list[int]]:
+    """The numpy reference `sample` is checked against (tests and `bench/sampler.py`): the
+    same pieces, one numpy step per token, a Python constraint asked per row per step, or
+    a grammar's lazily built tables (`ml.automaton`) looked up per step."""
+    _check(temperature=temperature, top_k=top_k, top_p=top_p, prime=prime)
+    rows = len(seeds)
+    uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
+    draws = uniforms.shape[1]
     state = State(net, rows)
     logits = None
     for tok in prime:
@@ -190,12 +272,12 @@ def sample(
     out: list[list[int]] = [[] for _ in range(rows)]
     done = np.zeros(rows, dtype=bool)
     kept = np.zeros(rows, dtype=np.int64)  # ids other than end_id, in restart mode
-    # A grammar compiled into tables (`ml.automaton`): each row's parser state is a number,
-    # its mask a table row (the same masks as calling the grammar); Python runs only for
-    # the successors not built yet.
+    # A grammar's tables (`ml.automaton`): each row's parser state is a number, its mask a
+    # table row (the same masks as calling the grammar); Python runs only for successors
+    # not built yet.
     automaton = constraint if isinstance(constraint, LazyAutomaton) else None
     if automaton is not None and restart_id is not None:
-        raise ValueError("compiled grammar tables do not follow phrase restarts")
+        raise ValueError("lazily built grammar tables do not follow phrase restarts")
     states = np.full(rows, automaton.start(prime), np.int32) if automaton is not None else None
     history = [list(prime) for _ in range(rows)] if constraint and automaton is None else None
     for t in range(draws):
@@ -207,7 +289,9 @@ def sample(
                     mask = constraint(r, history[r])
                     if mask is not None:
                         logits[r, ~mask] = -np.inf
-        chosen = _choose(logits, temperature=temperature, top_k=top_k, u=uniforms[:, t])
+        chosen = _choose(
+            logits, temperature=temperature, top_k=top_k, top_p=top_p, u=uniforms[:, t]
+        )
         if automaton is not None:
             states = automaton.step(states, chosen)
         for r in np.flatnonzero(~done):

@@ -39,6 +39,33 @@ DEFAULT_BACH_LIMIT = 40  # chorales rendered for `music21:bach-audio` unless #li
 PARTS = ("melody", "all")
 
 
+@dataclass(frozen=True)
+class PhraseMask:
+    """What may follow in an audio piece: `allowed` straight after START (a phrase begins),
+    `with_end` after anything else. A sampling constraint (called with a row and its ids)
+    and, compiled, two grammar states: 0 after START, 1 after a codeword; END leads back
+    to 0, as the sampler restarts the phrase with START."""
+
+    allowed: np.ndarray
+    with_end: np.ndarray
+
+    def __call__(self, row: int, ids: list[int]) -> np.ndarray:
+        return self.allowed if not ids or ids[-1] == START_ID else self.with_end
+
+    def tables(self, prime: list[int]):
+        from ..ml.fastloop import GrammarTables
+
+        size = self.allowed.size
+        next_state = np.ones((2, size), dtype=np.int32)
+        next_state[:, END_ID] = 0
+        next_state[0, ~self.allowed] = -1
+        next_state[1, ~self.with_end] = -1
+        start = 0 if not prime or prime[-1] == START_ID else 1
+        return GrammarTables(
+            allowed=np.stack([self.allowed, self.with_end]), next_state=next_state, start=start
+        )
+
+
 @dataclass
 class AudioItem:
     """One candidate recording for `corpus_import`; `failure` set means list it, skip it."""
@@ -328,7 +355,7 @@ class AudioWay(Way):
     def to_musicxml(self, text: str) -> bytes:
         raise ValueError("an audio piece has no notes, so no score")
 
-    def grammar(self, *, vocab: list[str]):
+    def grammar(self, *, vocab: list[str]) -> PhraseMask:
         """Audio tokens, and END (a phrase's end: the sampler then starts a new phrase, see
         `restarts_phrases`) except straight after a START, so no phrase is empty. Models
         trained before END was taught give it almost no weight."""
@@ -336,11 +363,7 @@ class AudioWay(Way):
         with_end = allowed.copy()
         if len(vocab) > END_ID and vocab[END_ID] == SPECIALS[END_ID]:
             with_end[END_ID] = True
-
-        def constraint(row: int, ids: list[int]) -> np.ndarray:
-            return allowed if not ids or ids[-1] == START_ID else with_end
-
-        return constraint
+        return PhraseMask(allowed=allowed, with_end=with_end)
 
     def codebook(self, state: dict[str, np.ndarray]):
         from ..audio import dsp

@@ -15,6 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--temperature", type=float, default=1.0)
         parser.add_argument("--seed", type=int, default=None, help="blank: random")
         parser.add_argument("--top-k", type=int, default=0)
+        parser.add_argument(
+            "--top-p", type=float, default=1.0, help="nucleus sampling, 0 < p <= 1 (1: off)"
+        )
         parser.add_argument("--max-length", type=int, default=1000)
         parser.add_argument("--prime", default="", help='e.g. "M:6/8\\nL:1/8\\nK:D\\n"')
         parser.add_argument("--now", action="store_true", help="run here instead of queueing")
@@ -34,6 +37,7 @@ class Command(BaseCommand):
                 temperature=o["temperature"],
                 seed=o["seed"],
                 top_k=o["top_k"],
+                top_p=o["top_p"],
                 max_length=o["max_length"],
                 prime=o["prime"].encode().decode("unicode_escape"),
                 enqueue=not o["now"],

@@ -31,7 +31,7 @@ def test_each_built_in_way_says_what_its_pieces_are():
 def test_the_generation_fields_follow_from_openings_length_and_grammar():
     abc, midi, audio = (get_way(n).capabilities for n in ("abc", "midi", "audio"))
     assert abc.generation_fields == (
-        "count", "temperature", "seed", "top_k", "max_length", "grammar",
+        "count", "temperature", "seed", "top_k", "top_p", "max_length", "grammar",
         "prime", "meter", "key", "opening",
     )  # fmt: skip
     assert {"primer_tune", "primer_midi", "primer_bars"} <= set(midi.generation_fields)
@@ -41,6 +41,7 @@ def test_the_generation_fields_follow_from_openings_length_and_grammar():
         "temperature",
         "seed",
         "top_k",
+        "top_p",
         "seconds",
         "prime_audio",
     )

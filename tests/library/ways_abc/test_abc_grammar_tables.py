@@ -136,9 +136,9 @@ def test_sampling_through_the_tables_draws_what_sampling_through_the_parser_draw
         units=[units],
     )
     seeds = [3, 4, 5, 6]
-    parsed = sampler.sample(net, prime=[START_ID], seeds=seeds, max_tokens=300,
+    parsed = sampler.sample_numpy(net, prime=[START_ID], seeds=seeds, max_tokens=300,
                             constraint=AbcGrammar(VOCAB))  # fmt: skip
-    tabled = sampler.sample(net, prime=[START_ID], seeds=seeds, max_tokens=300,
+    tabled = sampler.sample_numpy(net, prime=[START_ID], seeds=seeds, max_tokens=300,
                             constraint=AbcGrammar(VOCAB).automaton())  # fmt: skip
     assert parsed == tabled
     assert all(len(ids) > 20 for ids in tabled)
@@ -159,7 +159,7 @@ def test_a_breadth_first_build_stops_at_its_limit_and_marks_unbuilt_successors()
     assert automaton.build(limit=300) >= 300
     allowed, nxt = automaton.allowed, automaton.next_state
     assert ((nxt == NOT_ALLOWED) == ~allowed).all()  # -1 exactly where not allowed
-    tables = automaton.tables([START_ID])
+    tables = automaton.snapshot([START_ID])
     assert tables.allowed.shape == tables.next_state.shape
     assert tables.allowed[tables.start].tolist() == [ch == "M" for ch in VOCAB]
 
