@@ -10,13 +10,25 @@ Why lazily. The ABC grammar's states are the product of independent counters: wh
 bar stands (in steps of the shortest note: 64 positions in a 4/4 bar), the characters on the
 current line (the 150-character rule), the last note's pitch (a tie must repeat it), a chord
 symbol's text (45,000 names abc2midi knows, with their prefixes), the meter and unit chosen
-in the header (320 pairs), the repeat and ending context. Their product runs to billions of
-states, of which a model ever visits a few tens of thousands. So the tables are built on
+in the header (320 pairs), the repeat and ending context. Their product is far too large to
+enumerate (chord-symbol prefixes times bar positions alone come to millions), and sampled
+tunes keep reaching new states (a trained model's 64 tunes: over 10,000 states, still
+growing by thousands per 16 tunes). So the tables are built on
 demand: a state gets its mask row when it is first reached, and its successors are left
 `UNBUILT` until a row samples that symbol there; the sampling loop hands the unbuilt
 (state, symbol) pairs of a step to `resolve`, one Python call for the batch, and carries on
 with array look-ups. The tables stay in memory for the process (a worker's later jobs find
-them built) up to `max_bytes`, then start again.
+them built) up to `max_bytes`, then start again (between pieces).
+
+What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): little. At
+temperature 0.9 a trained Nottingham model's tunes almost never revisit a full parser
+state (the line's length, the bar position, the last pitch and the repeat context
+together are new nearly every step), so nearly every step builds a successor in Python and
+the tables run no faster than the parser. The site's sampler therefore asks the parser
+(`sampler.sample` with the grammar as a Python constraint); `sampler.sample_numpy` takes a
+`LazyAutomaton`, which the tests use to check the tables against the parser and the
+benchmark to measure them. A `snapshot` becomes the compiled loop's `GrammarTables` only
+once `build` has reached every state, which this grammar's state space does not allow.
 
 Soundness: two parser states share a table row only when their keys are equal, and a key
 must hold everything that decides every later mask (not only the next one), so that the
