@@ -292,8 +292,9 @@ def sample_numpy(
         chosen = _choose(
             logits, temperature=temperature, top_k=top_k, top_p=top_p, u=uniforms[:, t]
         )
-        if automaton is not None:
-            states = automaton.step(states, chosen)
+        if automaton is not None:  # (a finished row's state no longer matters)
+            live = ~done
+            states[live] = automaton.step(states[live], chosen[live])
         for r in np.flatnonzero(~done):
             out[r].append(int(chosen[r]))
             if history is not None:
