@@ -239,7 +239,8 @@ class GenerateForm(forms.Form):
         initial=False,
         help_text="With grammar-aware sampling: parts of 8 or 16 bars (a pickup and the "
         "part's last bar counting as one), repeats and first and second endings closed, and "
-        "a last note on the key's home note, as folk tunes go.",
+        "a last note on the key's home note, as folk tunes go. The tune may end only where "
+        "all of that holds, so many run on to the length limit.",
     )
     top_k = forms.IntegerField(
         label="Top-k",
