@@ -536,3 +536,71 @@ def sample_constrained(
             break
         logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
     return out
+
+
+def sample_lazy_tables(
+    net,
+    *,
+    prime: Sequence[int],
+    uniforms: np.ndarray,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    max_tokens: int,
+    end_id: int,
+    restart_id: int | None,
+    automaton,
+) -> list[list[int]]:
+    """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
+    → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
+    states, building the successors not built yet): each step looks every row's mask up
+    in one array operation and moves every row in one call, between compiled steps."""
+    c = compiled(net)
+    rows, draws = uniforms.shape
+    units = list(net.units)
+    xh = List(
+        [np.zeros((rows, (units[k - 1] if k else 0) + h), np.float32) for k, h in enumerate(units)]
+    )
+    cs = List([np.zeros((rows, h), np.float32) for h in units])
+    zs = List([np.zeros((rows, 4 * h), np.float32) for h in units])
+    hs = List(
+        [np.zeros((rows, units[-1]), np.float32)]
+        + [np.zeros((rows, w.shape[1]), np.float32) for w in c.dense_w]
+    )
+    active = np.ones(rows, dtype=np.bool_)
+    tokens = np.empty(rows, dtype=np.int64)
+    for tok in prime:
+        tokens[:] = tok
+        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+    states = np.full(rows, automaton.start(list(prime)), dtype=np.int64)
+    out = np.zeros((rows, draws), dtype=np.int64)
+    lengths = np.zeros(rows, dtype=np.int64)
+    kept = np.zeros(rows, dtype=np.int64)
+    use_mask = np.ones(rows, dtype=np.bool_)
+    chosen = np.zeros(rows, dtype=np.int64)
+    temp = np.float32(temperature)
+    for t in range(draws):
+        live = np.flatnonzero(active)
+        masks = np.ascontiguousarray(automaton.allowed[states])
+        _choose_rows(
+            logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen
+        )
+        out[live, lengths[live]] = chosen[live]
+        lengths[live] += 1
+        states[live] = automaton.step(states[live], chosen[live])
+        tokens[live] = chosen[live]
+        ended = chosen[live] == end_id
+        if restart_id is None:
+            active[live[ended]] = False
+        else:
+            for r in live[ended]:
+                for k in range(len(units)):
+                    xh[k][r] = 0.0
+                    cs[k][r] = 0.0
+                tokens[r] = restart_id
+            kept[live[~ended]] += 1
+            active[live[kept[live] >= max_tokens]] = False
+        if not active.any():
+            break
+        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+    return [out[r, : lengths[r]].tolist() for r in range(rows)]

@@ -194,8 +194,10 @@ def sample(
     first reach p of the total (nucleus sampling); both may be on (top-k first).
 
     `constraint` masks the draws: `GrammarTables` (looked up inside the compiled loop), an
-    object whose `tables(prime)` gives them (None: no tables for this prime), or a Python
-    `Constraint` (asked per row per step between compiled steps, slower).
+    automaton that builds its tables while sampling (`start(prime)`, `allowed`,
+    `step(states, symbols)`: looked up for all rows at once between compiled steps), an
+    object whose `tables(prime)` gives fixed tables (None: no tables for this prime), or a
+    Python `Constraint` (asked per row per step between compiled steps, slower).
 
     With `restart_id` (the audio way's START), a row that draws `end_id` does not end: the
     end stays in its ids, its state is reset to zeros and `restart_id` fed, exactly as a new
@@ -210,6 +212,20 @@ def sample(
     _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
     uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
+    if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
+        # Tables built while sampling (an automaton whose successors are made on demand).
+        return fastloop.sample_lazy_tables(
+            net,
+            automaton=constraint,
+            prime=prime,
+            uniforms=uniforms,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            end_id=end_id,
+            restart_id=restart_id,
+        )
     if constraint is not None and tables is None and hasattr(constraint, "tables"):
         tables = constraint.tables(list(prime))
     common = dict(

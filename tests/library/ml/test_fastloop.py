@@ -334,3 +334,30 @@ def test_the_audio_phrase_rule_as_tables_never_ends_an_empty_phrase():
             not (a == END_ID and b == END_ID) for a, b in zip(piece, piece[1:], strict=False)
         )
         assert not {0, START_ID} & set(piece)  # no PAD, and START only as the restart
+
+
+class ToyLazyTables:
+    """The toy grammar as an automaton that builds its successors while sampling, with the
+    protocol of one (`start`, `allowed`, `step`); it counts the successors it built."""
+
+    def __init__(self, tables: GrammarTables):
+        self.tables_ = tables
+        self.allowed = tables.allowed
+        self.built = 0
+
+    def start(self, prime):
+        return self.tables_.start
+
+    def step(self, states, symbols):
+        self.built += len(states)
+        return self.tables_.next_state[states, symbols]
+
+
+def test_tables_built_while_sampling_draw_what_fixed_tables_draw(small):
+    tables = toy_tables(30)
+    lazy = ToyLazyTables(tables)
+    args = dict(prime=[1, 4], seeds=list(range(12)), max_tokens=80, top_k=6, top_p=0.9)
+    fast = sampler.sample(small, constraint=lazy, **args)
+    assert lazy.built > 0
+    assert fast == sampler.sample(small, constraint=tables, **args)
+    assert fast == sampler.sample_numpy(small, constraint=tables_as_constraint(tables, 2), **args)
