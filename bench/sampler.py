@@ -17,8 +17,8 @@ read + written per second), is the least time any implementation could take.
 character and a token vocabulary (O'Neill's, random weights of the `full` sizes unless
 --net/--vocab give a trained sampler file and its vocabulary): plain in the compiled loop;
 the grammar as Python masks between compiled steps (the site's path); and the grammar's
-lazily built tables (`ml.automaton`) in the numpy reference sampler beside plain numpy
-sampling, cold (a fresh process's tables) and warm (a second batch, other seeds), with the
+lazily built tables (`ml.automaton`), looked up between compiled steps, cold (a fresh
+process's tables) and warm (a second batch, other seeds), with the
 share of row steps whose successor state was already built.
 
     .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
@@ -176,15 +176,14 @@ def grammar_bench(args) -> None:
         plain = run(sampler.sample, None, 100)
         python_cold = run(sampler.sample, way.grammar(vocab=vocab), 200)
         python_warm = run(sampler.sample, way.grammar(vocab=vocab), 300)
-        plain_numpy = run(sampler.sample_numpy, None, 100)
         automaton = LazyAutomaton(way.grammar(vocab=vocab))
         rates = []
         for seed0 in (400, 500):
             before = automaton.resolved
             t0 = time.perf_counter()
             seeds = list(range(seed0, seed0 + rows))
-            outs = sampler.sample_numpy(net, prime=[1], seeds=seeds, temperature=0.9,
-                                        max_tokens=n, constraint=automaton)  # fmt: skip
+            outs = sampler.sample(net, prime=[1], seeds=seeds, temperature=0.9,
+                                  max_tokens=n, constraint=automaton)  # fmt: skip
             steps = sum(len(o) for o in outs)
             seconds = time.perf_counter() - t0
             rates.append((steps / seconds, (automaton.resolved - before) / steps))
@@ -193,11 +192,10 @@ def grammar_bench(args) -> None:
         print(f"  compiled loop + Python grammar masks: {python_cold:,.0f} symbols/s cold, "
               f"{python_warm:,.0f} warm")  # fmt: skip
         print(ratio("  grammar (Python masks) against plain, warm", 1 / python_warm, 1 / plain))
-        print(f"  numpy sampler, plain: {plain_numpy:,.0f} symbols/s")
         for label, (speed, built) in zip(("cold", "warm"), rates, strict=True):
-            print(f"  numpy sampler + lazily built tables, {label}: {speed:,.0f} symbols/s, "
+            print(f"  compiled loop + lazily built tables, {label}: {speed:,.0f} symbols/s, "
                   f"{built:.2f} successors built in Python per symbol drawn")  # fmt: skip
-        print(ratio("  tables against plain numpy, warm", 1 / rates[1][0], 1 / plain_numpy))
+        print(ratio("  tables against plain, warm", 1 / rates[1][0], 1 / plain))
         print(f"  tables: {automaton.n:,} states after {2 * rows} pieces")
 
 

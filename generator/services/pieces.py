@@ -271,6 +271,10 @@ def _generate(job: GenerationJob) -> None:
         # (only a way whose capabilities offer folk_form is given a job that asks for it)
         form = {"form": True} if job.folk_form else {}
         constraint = way.grammar(vocab=run.vocab, **form)
+        # A grammar that compiles into tables is looked up in them (the same masks; the
+        # tables built for earlier jobs of this model in this worker are reused).
+        if hasattr(constraint, "automaton"):
+            constraint = constraint.automaton()
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,

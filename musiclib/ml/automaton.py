@@ -20,14 +20,14 @@ demand: a state gets its mask row when it is first reached, and its successors a
 with array look-ups. The tables stay in memory for the process (a worker's later jobs find
 them built) up to `max_bytes`, then start again (between pieces).
 
-What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): little. At
-temperature 0.9 a trained Nottingham model's tunes almost never revisit a full parser
-state (the line's length, the bar position, the last pitch and the repeat context
-together are new nearly every step), so nearly every step builds a successor in Python and
-the tables run no faster than the parser. The site's sampler therefore asks the parser
-(`sampler.sample` with the grammar as a Python constraint); `sampler.sample_numpy` takes a
-`LazyAutomaton`, which the tests use to check the tables against the parser and the
-benchmark to measure them. A `snapshot` becomes the compiled loop's `GrammarTables` only
+What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): sampled tunes
+rarely revisit a full parser state (the line's length, the bar position, the last pitch
+and the repeat context together are new most steps), so most steps still build a
+successor in Python; but building one is cheap once the parser's own mask cache is warm,
+and the loop looks every row up at once, so for characters the tables run at about
+plain speed where the parser, asked per row per step, does not. `sampler.sample` takes a
+`LazyAutomaton` (masks looked up between compiled steps, `fastloop`), and the generation
+service passes the ABC grammar's. A `snapshot` is a complete `fastloop.GrammarTables` only
 once `build` has reached every state, which this grammar's state space does not allow.
 
 Soundness: two parser states share a table row only when their keys are equal, and a key

@@ -415,8 +415,10 @@ _SHARED: dict[tuple, tuple[dict, dict, dict]] = {}
 MAX_CACHED = 200_000
 
 
-# Compiled tables by grammar class and options, one per process (see `ml.automaton`).
+# Compiled tables by grammar class and options, kept per process (see `ml.automaton`); each
+# holds up to its max_bytes (64 MB), so a worker keeps the tables of its last few models.
 _AUTOMATA: dict[tuple, LazyAutomaton] = {}
+MAX_AUTOMATA = 4
 
 
 class _Compiled:
@@ -442,9 +444,12 @@ class _Compiled:
     def automaton(self) -> LazyAutomaton:
         """The compiled tables the sampler looks masks up in (built as they are reached)."""
         key = (type(self).__name__, self._shared_key)
-        found = _AUTOMATA.get(key)
+        found = _AUTOMATA.pop(key, None)
         if found is None:
-            found = _AUTOMATA[key] = LazyAutomaton(self)
+            found = LazyAutomaton(self)
+            while len(_AUTOMATA) >= MAX_AUTOMATA:  # the least recently used goes
+                _AUTOMATA.pop(next(iter(_AUTOMATA)))
+        _AUTOMATA[key] = found  # (most recently used last)
         return found
 
 
