@@ -13,6 +13,16 @@ The floor: every step must read both LSTM layers' weights once; their bytes × s
 divided by the memory bandwidth measured in the same child (a large numpy copy, bytes
 read + written per second), is the least time any implementation could take.
 
+--grammar: grammar-aware sampling against plain sampling, in symbols per second, for a
+character and a token vocabulary (O'Neill's, random weights of the `full` sizes unless
+--net/--vocab give a trained sampler file and its vocabulary): plain in the compiled loop;
+the grammar as Python masks between compiled steps (the site's path); and the grammar's
+lazily built tables (`ml.automaton`), looked up between compiled steps, cold (a fresh
+process's tables) and warm (a second batch, other seeds), with the
+share of row steps whose successor state was already built.
+
+    .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
+
 The visitor: four 800-character tunes from the same model (random weights unless
 --checkpoint) over a vocabulary of O'Neill's tunes (the bundled corpus), one batch, with
 the grammar on, as the generate page does by default. The grammar runs compiled when the
@@ -102,8 +112,99 @@ def fast_only(path: str, n: int, vocab_path: str) -> None:
     )
 
 
+def _random_net(vocab_size: int, seed: int = 0):
+    """A sampler net of the `full` preset's sizes (embedding 64, two LSTM(256)) with random
+    weights, built without TensorFlow (weights do not change the cost per symbol)."""
+    from musiclib.ml import sampler
+
+    rng = np.random.default_rng(seed)
+    emb, units = 64, 256
+
+    def w(*shape, scale=0.1):
+        return rng.normal(0, scale, shape).astype(np.float32)
+
+    embedding, w0, b0 = w(vocab_size, emb), w(emb, 4 * units), np.zeros(4 * units, np.float32)
+    return sampler.Net(
+        table=np.ascontiguousarray(embedding @ w0 + b0),
+        recurrent=[w(units, 4 * units), w(2 * units, 4 * units)],
+        biases=[b0, np.zeros(4 * units, np.float32)],
+        dense=[(w(units, vocab_size, scale=0.3), np.zeros(vocab_size, np.float32), False)],
+        units=[units, units],
+    )
+
+
+def grammar_bench(args) -> None:
+    """See the module docstring (--grammar)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from musiclib.ml import sampler
+    from musiclib.ml.automaton import LazyAutomaton
+    from musiclib.ways import abc_tokens, get_way
+    from musiclib.ways.abc_text import WAY, split_tunes
+    from musiclib.ways.base import SPECIALS
+
+    assert "tensorflow" not in sys.modules
+    from music21 import corpus
+
+    texts = []
+    for path in sorted(corpus.getWork("oneills1850")):
+        texts.extend(t for _, t in split_tunes(Path(path).read_text(encoding="latin-1")))
+    texts = [WAY.normalise(t) for t in texts]
+    vocabs = {
+        "chars": [*SPECIALS, *sorted({ch for t in texts for ch in t})],
+        "tokens": [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})],
+    }
+    nets = {}
+    if args.net:
+        trained = json.loads(Path(args.vocab).read_text())
+        kind = abc_tokens.vocabulary_of(trained)
+        vocabs[kind], nets[kind] = trained, sampler.load_net(args.net)
+    way = get_way("abc")
+    rows, n = args.rows, args.chars
+    print(f"grammar-aware sampling, {rows} pieces of up to {n} symbols, temperature 0.9")
+    for kind, vocab in vocabs.items():
+        net = nets.get(kind) or _random_net(len(vocab))
+        weights = "trained" if kind in nets else "random"
+
+        def run(fn, constraint, seed0, net=net):
+            t0 = time.perf_counter()
+            outs = fn(net, prime=[1], seeds=list(range(seed0, seed0 + rows)),
+                      temperature=0.9, max_tokens=n, constraint=constraint)  # fmt: skip
+            seconds = time.perf_counter() - t0
+            return sum(len(o) for o in outs) / seconds
+
+        run(sampler.sample, None, 0)  # compile
+        plain = run(sampler.sample, None, 100)
+        python_cold = run(sampler.sample, way.grammar(vocab=vocab), 200)
+        python_warm = run(sampler.sample, way.grammar(vocab=vocab), 300)
+        automaton = LazyAutomaton(way.grammar(vocab=vocab))
+        rates = []
+        for seed0 in (400, 500):
+            before = automaton.resolved
+            t0 = time.perf_counter()
+            seeds = list(range(seed0, seed0 + rows))
+            outs = sampler.sample(net, prime=[1], seeds=seeds, temperature=0.9,
+                                  max_tokens=n, constraint=automaton)  # fmt: skip
+            steps = sum(len(o) for o in outs)
+            seconds = time.perf_counter() - t0
+            rates.append((steps / seconds, (automaton.resolved - before) / steps))
+        print(f"{kind} (vocabulary {len(vocab)}, {weights} weights):")
+        print(f"  compiled loop, plain: {plain:,.0f} symbols/s")
+        print(f"  compiled loop + Python grammar masks: {python_cold:,.0f} symbols/s cold, "
+              f"{python_warm:,.0f} warm")  # fmt: skip
+        print(ratio("  grammar (Python masks) against plain, warm", 1 / python_warm, 1 / plain))
+        for label, (speed, built) in zip(("cold", "warm"), rates, strict=True):
+            print(f"  compiled loop + lazily built tables, {label}: {speed:,.0f} symbols/s, "
+                  f"{built:.2f} successors built in Python per symbol drawn")  # fmt: skip
+        print(ratio("  tables against plain, warm", 1 / rates[1][0], 1 / plain))
+        print(f"  tables: {automaton.n:,} states after {2 * rows} pieces")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--grammar", action="store_true", help="grammar against plain")
+    parser.add_argument("--net", help="--grammar: a trained sampler file (.npz)")
+    parser.add_argument("--vocab", help="--grammar: its vocabulary (.json)")
+    parser.add_argument("--rows", type=int, default=16, help="--grammar: pieces per batch")
     parser.add_argument("--checkpoint")
     parser.add_argument("--chars", type=int, default=600)
     parser.add_argument(
@@ -113,8 +214,9 @@ def main() -> None:
         help="characters timed for the slow way (its rate is per character)",
     )
     parser.add_argument("--fast-only", help=argparse.SUPPRESS)
-    parser.add_argument("--vocab", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.grammar:
+        return grammar_bench(args)
     if args.fast_only:
         return fast_only(args.fast_only, args.chars, args.vocab)
     setup_django()

@@ -33,7 +33,7 @@ DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
 # Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
-IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "primer_bars")
+IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "folk_form", "primer_bars")
 # Fields that, filled in for a model whose way does not take them, are refused (by
 # services.generation_prime_build, which words the refusal for the page and the API alike).
 REFUSED_WHERE_NOT_APPLICABLE = (
@@ -239,6 +239,15 @@ class GenerateForm(forms.Form):
         "chord). On ABC models it lifts the share of tunes that parse from about 76 % to 100 % "
         "in our measurements; off samples the model as it is.",
     )
+    folk_form = forms.BooleanField(
+        label="Shape the tune in 8-bar parts",
+        required=False,
+        initial=False,
+        help_text="With grammar-aware sampling: parts of 8 or 16 bars (a pickup and the "
+        "part's last bar counting as one), repeats and first and second endings closed, and "
+        "a last note on the key's home note, as folk tunes go. The tune may end only where "
+        "all of that holds, so many run on to the length limit.",
+    )
     top_k = forms.IntegerField(
         label="Top-k",
         min_value=0,
@@ -391,7 +400,7 @@ class GenerateForm(forms.Form):
         fields = caps.generation_fields
         for name in IGNORED_WHERE_NOT_APPLICABLE:
             if name not in fields:
-                data[name] = None if name != "grammar" else False
+                data[name] = False if name in ("grammar", "folk_form") else None
         if (
             "max_length" in fields
             and data.get("max_length") is None

@@ -272,6 +272,11 @@ class GenerationJob(models.Model):
     max_length = models.PositiveIntegerField(default=1000, help_text="Tokens per piece.")
     prime = models.TextField(blank=True, help_text="Header fields and opening notes (ABC).")
     grammar = models.BooleanField(default=False, help_text="Grammar-aware sampling mask.")
+    folk_form = models.BooleanField(
+        default=False,
+        help_text="With the grammar: shape each tune in parts of 8 or 16 bars, repeats and "
+        "endings closed, ending on the tonic.",
+    )
     is_epoch_sample = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)

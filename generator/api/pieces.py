@@ -235,6 +235,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 max_length=data["max_length"],
                 prime=data["prime"],
                 grammar=data["grammar"],
+                folk_form=data["folk_form"],
                 user=request.user,
                 ip=client_ip(request),
             )

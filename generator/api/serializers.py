@@ -782,6 +782,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "prime",
             "primer",
             "grammar",
+            "folk_form",
             "is_epoch_sample",
             "status",
             "done",
@@ -937,6 +938,11 @@ class GenerationRequestSerializer(serializers.Serializer):
         help_text="Bars of the primer (default 4); only with `primer_tune` or `primer_midi`.",
     )
     grammar = StrictBooleanField(default=False, help_text="Grammar-aware sampling mask.")
+    folk_form = StrictBooleanField(
+        default=False,
+        help_text="ABC runs, with `grammar`: shape each tune in parts of 8 or 16 bars, "
+        "repeats and endings closed, ending on the tonic.",
+    )
     seconds = StrictFloatField(
         required=False,
         allow_null=True,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from common.errors import ServiceError
 from common.tasks import send_on_commit
 from musiclib.ml import sampler
-from musiclib.ways import get_way
+from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import START_ID
 
 from .. import signals
@@ -132,6 +132,7 @@ def generation_job_create(
     primer_midi: Upload | None = None,
     primer_bars: int | None = None,
     grammar: bool = False,
+    folk_form: bool = False,
     is_epoch_sample: bool = False,
     user=None,
     ip: str | None = None,
@@ -144,7 +145,8 @@ def generation_job_create(
     `primer_tune` (a tune id of the run's corpus) or `primer_midi` (file name, bytes), cut
     to `primer_bars` bars, built here by `generation_prime_build`. Raises ServiceError
     naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
-    `prime`, the primer's fields)."""
+    `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
+    it needs `grammar`, and a way that offers it)."""
     if not (temperature > 0):
         raise ServiceError("temperature must be a positive number", field="temperature")
     if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
@@ -160,6 +162,19 @@ def generation_job_create(
     run = checkpoint.run
     if not run.vocab:
         raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
+    if folk_form:
+        way = get_way(run.way)
+        if "folk_form" not in way.capabilities.generation_fields:
+            takers = " and ".join(w.noun for w in ways_taking("folk_form"))
+            raise ServiceError(
+                f"the folk-tune form is for {takers} runs; run {run.pk} is {run.get_way_display()}",
+                field="folk_form",
+            )
+        if not grammar:
+            raise ServiceError(
+                "the folk-tune form is kept by grammar-aware sampling: switch it on too",
+                field="folk_form",
+            )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
             checkpoint=checkpoint,
@@ -187,6 +202,7 @@ def generation_job_create(
             max_length=int(max_length),
             prime=prime,
             grammar=grammar,
+            folk_form=folk_form,
             is_epoch_sample=is_epoch_sample,
             code_version=settings.CODE_VERSION,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -217,6 +233,7 @@ def piece_reproduce(
         max_length=job.max_length,
         prime=job.prime,
         grammar=job.grammar,
+        folk_form=job.folk_form,
         user=user,
         ip=ip,
     )
@@ -261,7 +278,13 @@ def _generate(job: GenerationJob) -> None:
     seeds = [job.seed + i for i in range(job.count)]
     constraint = None
     if (job.grammar or getattr(way, "always_grammar", False)) and hasattr(way, "grammar"):
-        constraint = way.grammar(vocab=run.vocab)
+        # (only a way whose capabilities offer folk_form is given a job that asks for it)
+        form = {"form": True} if job.folk_form else {}
+        constraint = way.grammar(vocab=run.vocab, **form)
+        # A grammar that compiles into tables is looked up in them (the same masks; the
+        # tables built for earlier jobs of this model in this worker are reused).
+        if hasattr(constraint, "automaton"):
+            constraint = constraint.automaton()
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,

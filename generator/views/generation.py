@@ -99,6 +99,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             max_length=opening.max_length or data["max_length"],
             prime=opening.prime,
             grammar=bool(data.get("grammar")),
+            folk_form=bool(data.get("folk_form")),
             user=request.user,
             ip=client_ip(request),
         )

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .automaton import LazyAutomaton
+
 if TYPE_CHECKING:
     from .fastloop import GrammarTables
 
@@ -269,11 +271,12 @@ def sample_numpy(
     top_p: float = 1.0,
     max_tokens: int = 1000,
     end_id: int = 2,
-    constraint: Constraint | None = None,
+    constraint: Constraint | LazyAutomaton | None = None,
     restart_id: int | None = None,
 ) -> list[list[int]]:
     """The numpy reference `sample` is checked against (tests and `bench/sampler.py`): the
-    same pieces, one numpy step per token, a Python constraint asked per row per step."""
+    same pieces, one numpy step per token, a Python constraint asked per row per step, or
+    a grammar's lazily built tables (`ml.automaton`) looked up per step."""
     _check(temperature=temperature, top_k=top_k, top_p=top_p, prime=prime)
     rows = len(seeds)
     uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
@@ -285,9 +288,18 @@ def sample_numpy(
     out: list[list[int]] = [[] for _ in range(rows)]
     done = np.zeros(rows, dtype=bool)
     kept = np.zeros(rows, dtype=np.int64)  # ids other than end_id, in restart mode
-    history = [list(prime) for _ in range(rows)] if constraint else None
+    # A grammar's tables (`ml.automaton`): each row's parser state is a number, its mask a
+    # table row (the same masks as calling the grammar); Python runs only for successors
+    # not built yet.
+    automaton = constraint if isinstance(constraint, LazyAutomaton) else None
+    if automaton is not None and restart_id is not None:
+        raise ValueError("lazily built grammar tables do not follow phrase restarts")
+    states = np.full(rows, automaton.start(prime), np.int32) if automaton is not None else None
+    history = [list(prime) for _ in range(rows)] if constraint and automaton is None else None
     for t in range(draws):
-        if constraint is not None:
+        if automaton is not None:
+            logits[~automaton.allowed[states]] = -np.inf
+        elif constraint is not None:
             for r in range(rows):
                 if not done[r]:
                     mask = constraint(r, history[r])
@@ -296,6 +308,9 @@ def sample_numpy(
         chosen = _choose(
             logits, temperature=temperature, top_k=top_k, top_p=top_p, u=uniforms[:, t]
         )
+        if automaton is not None:  # (a finished row's state no longer matters)
+            live = ~done
+            states[live] = automaton.step(states[live], chosen[live])
         for r in np.flatnonzero(~done):
             out[r].append(int(chosen[r]))
             if history is not None:

@@ -8,7 +8,9 @@ state: a step folds in the one new character and looks the mask up in a cache ke
 parser state (a mask is built, by trying each character on a copy of the state, only for a
 state never seen before). O(1) per step, no re-parsing. `AbcTokenGrammar` (at the end) is
 the same constraint for a token vocabulary (`abc_tokens`): a token is allowed when this
-parser accepts each of its characters.
+parser accepts each of its characters. Both are also `ml.automaton` parsers (`automaton()`:
+tables built as sampling reaches their states, keyed by `_Row.full_key`); see that module
+for what the tables gain on this grammar (measured: little).
 
 Structural rules (always on: what music21 and the bar check of `render.abc_validity` need)
 
@@ -71,6 +73,20 @@ spots where music21 counts a bar differently from abc2midi)
 Real O'Neill text breaks these often (ties between different notes, "fine" or "~" as chord
 symbols): a third of those tunes do not play in abc2midi. `abc2midi=False` leaves them out.
 
+Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
+- Parts of 8 or 16 bars. A part runs from one section mark (`||`, `|]`, `|:`, `:|`, `::`,
+  `:|2` …) to the next; its bars are counted as a listener counts them: full bars, plus
+  one for the short closing bar that completes the part's pickup (the pickup itself counts
+  none; `short_final="pickup"` is implied, so the two always add up to one bar). A plain
+  bar line `|` only while the part has fewer than 16 bars; any other bar line only where a
+  part of 8 or 16 bars ends. A first ending counts in its part; a second ending replaces
+  it (the part is counted again from the bars before the first ending).
+- Repeats and endings close: END not after a first ending without its second (nor, as
+  always, inside a repeat or a first ending), and only right after a part has closed. Body
+  `M:`/`L:`/`K:` lines only between parts.
+- The tune ends on the tonic: END only when the last note (not a chord or rest) has the
+  key's tonic letter (`K:Ador` → A; accidentals aside, as the key signature sets them).
+
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
 the model has no business producing (comments, directives). A tune cut short by the
@@ -92,6 +108,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ml.automaton import LazyAutomaton
 from .base import END, PAD, START
 
 NOTE_LETTERS = frozenset("ABCDEFGabcdefg")
@@ -328,6 +345,13 @@ class _Row:
         self.ending = 0
         self.expect_second = False
         self.closed = False  # a :| closed the last repeat and no |: has opened another
+        # form (form=True only): bars in the part so far (a pickup and the closing bar
+        # together count one), the bars before its first ending, the key's tonic letter,
+        # the last note's letter
+        self.part_bars = 0
+        self.ending_from = 0
+        self.tonic = ""
+        self.last_letter = ""
 
     def clone(self) -> _Row:
         new = _Row.__new__(_Row)
@@ -355,6 +379,27 @@ class _Row:
         values[_I_LINE_LEN] = self.line_len >= MAX_LINE
         return tuple(values)
 
+    def full_key(self) -> tuple:
+        """Everything that decides what may come next and after (the compiled tables' state
+        key, see `ml.automaton`): every field, but an annotation's text only by its first
+        character and length (all the rules look at)."""
+        values = list(self.__dict__.values())
+        if self.mode == "Q" and self.tok[:1] in ANNOTATION_MARKS:
+            values[_I_TOK] = (self.tok[0], len(self.tok))
+        # Fields no later rule reads before they are set again: a length suffix's text
+        # beyond whether it has begun (its trie node holds its value), the tuplet factor
+        # with no tuplet running, the line-continuation flag away from a line start, and
+        # whether the bar token follows an upper-case note outside a bar token.
+        if self.mode == "N":
+            values[_I_TOK] = bool(self.tok)
+        if not self.tuplet_left:
+            values[_I_TUPLET_MULT] = None
+        if not self.line_start:
+            values[_I_CONT] = None
+        if self.mode != "B":
+            values[_I_BAR_AFTER_UPPER] = None
+        return tuple(values)
+
 
 _FIELDS = list(_Row().__dict__)
 _I_LAST_PITCH, _I_N_LETTER, _I_N_ACC, _I_TOK = (
@@ -370,7 +415,45 @@ _SHARED: dict[tuple, tuple[dict, dict, dict]] = {}
 MAX_CACHED = 200_000
 
 
-class AbcGrammar:
+# Compiled tables by grammar class and options, kept per process (see `ml.automaton`); each
+# holds up to its max_bytes (64 MB), so a worker keeps the tables of its last few models.
+_AUTOMATA: dict[tuple, LazyAutomaton] = {}
+MAX_AUTOMATA = 4
+
+
+class _Compiled:
+    """A grammar as an `ml.automaton.Parser`, and its tables, shared by every grammar of the
+    same class over the same vocabulary and options."""
+
+    _shared_key: tuple
+
+    def fresh(self) -> _Row:
+        return _Row()
+
+    def fed(self, state: _Row, symbol: int) -> _Row:
+        new = state.clone()
+        self._feed_id(new, symbol)
+        return new
+
+    def mask_of(self, state: _Row) -> np.ndarray | None:
+        return self._mask(state)
+
+    def state_key(self, state: _Row) -> tuple:
+        return state.full_key()
+
+    def automaton(self) -> LazyAutomaton:
+        """The compiled tables the sampler looks masks up in (built as they are reached)."""
+        key = (type(self).__name__, self._shared_key)
+        found = _AUTOMATA.pop(key, None)
+        if found is None:
+            found = LazyAutomaton(self)
+            while len(_AUTOMATA) >= MAX_AUTOMATA:  # the least recently used goes
+                _AUTOMATA.pop(next(iter(_AUTOMATA)))
+        _AUTOMATA[key] = found  # (most recently used last)
+        return found
+
+
+class AbcGrammar(_Compiled):
     """The constraint: `grammar(row, ids) -> mask | None`. See the module docstring."""
 
     def __init__(
@@ -381,12 +464,16 @@ class AbcGrammar:
         abc2midi: bool = True,
         short_final: str = "any",
         lengths: Iterable[str] | None = None,
+        form: bool = False,
     ) -> None:
         """`lengths`: the note length suffixes the model can write (default: every one from
         1/8 to 32 units its characters spell). A token vocabulary writes only its duration
         tokens: bars must then be filled with those, or a state could be a dead end."""
         if short_final not in ("pickup", "any"):
             raise ValueError("short_final must be 'pickup' or 'any'")
+        self.form = bool(form)
+        if self.form:  # a part's closing bar and its pickup make one bar
+            short_final = "pickup"
         self.vocab = list(vocab)
         self.size = len(vocab)
         self.min_notes = int(min_notes)
@@ -412,7 +499,15 @@ class AbcGrammar:
         self.field_values = {f: tries[f] for f in BODY_FIELDS}
         self.top_chars = [(i, ch) for i, ch in self.chars if ch in TOP_CHARS]
         self.letter_ids = np.array([i for i, ch in self.chars if ch in NOTE_LETTERS], np.int64)
-        shared = (tuple(self.vocab), self.min_notes, self.abc2midi, self.short_final, lengths_key)
+        shared = (
+            tuple(self.vocab),
+            self.min_notes,
+            self.abc2midi,
+            self.short_final,
+            lengths_key,
+            self.form,
+        )
+        self._shared_key = shared
         if shared not in _SHARED:
             _SHARED[shared] = ({}, {}, {})
         self._cache, self._fits_cache, self._sum_cache = _SHARED[shared]
@@ -572,6 +667,19 @@ class AbcGrammar:
             and st.tuplet_left == 0
             and st.notes >= self.min_notes
             and not (self.abc2midi and (st.open_repeat or st.ending == 1))
+            and (not self.form or self._form_can_end(st))
+        )
+
+    def _form_can_end(self, st: _Row) -> bool:
+        """The last bar line closed a part, no second ending is owed, and the last note is
+        the key's tonic."""
+        return (
+            st.part_bars == 0
+            and st.free  # the last bar line was a section mark
+            and not st.expect_second
+            and st.ending == 0
+            and st.tonic != ""
+            and st.last_letter == st.tonic
         )
 
     # --- durations -------------------------------------------------------------------------
@@ -752,6 +860,8 @@ class AbcGrammar:
             st.bar, st.compound = value if value is not None else (None, False)
         elif field == "L" and value is not None:
             st.unit = value
+        elif field == "K" and value is not None:
+            st.tonic = st.tok.strip()[:1].upper()
         st.mode, st.tok, st.node, st.field = "T", "", None, ""
         if st.phase == "H":
             st.hf = BODY_FIELDS.index(field) + 1
@@ -806,6 +916,7 @@ class AbcGrammar:
             return ok
         if ch == "[":  # a chord, [| or an ending [1: decided by the next character
             st.mode = "K"
+            st.bar_line_start = False  # as `_bracket` reads a [| (not the last bar's value)
             chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(st)
             node = self.bar_tokens.children.get("[")
             return chord or (node is not None and any(self._bar_ok(st, v) for v in node.values))
@@ -915,7 +1026,8 @@ class AbcGrammar:
 
     def _body_field_ok(self, st: _Row) -> bool:
         return (
-            not st.cont
+            not (self.form and st.part_bars)
+            and not st.cont
             and st.boundary
             and st.pos == 0
             and st.bars > 0
@@ -1025,6 +1137,7 @@ class AbcGrammar:
             ok = False
         if st.n_kind != "r":
             st.notes = min(st.notes + 1, self.min_notes)
+            st.last_letter = st.n_letter.upper() if self.form and st.n_kind == "n" else ""
         st.after_note, st.last_kind, st.last_written = True, st.n_kind, written
         st.last_pitch = (st.n_acc, st.n_letter, st.n_oct) if st.n_kind == "n" else None
         st.last_tuplet, st.last_b, st.last_deco = in_tuplet, was_b, "h" in st.pre
@@ -1238,6 +1351,8 @@ class AbcGrammar:
                 return False
             if self.short_final == "pickup" and st.pos + st.pickup != st.bar:
                 return False
+        if self.form and not self._form_bar_ok(st, kind):
+            return False
         if not self.abc2midi:
             return True
         if kind == "open" and (st.open_repeat or st.ending == 1):
@@ -1256,11 +1371,39 @@ class AbcGrammar:
                 return False
         return True
 
+    def _bar_counts(self, st: _Row) -> int:
+        """Does the bar a bar line closes here count in the part (form=True)? A full bar
+        does, and so does a short closing bar (with the part's pickup it makes one bar); a
+        part's short first bar, its pickup, does not."""
+        if st.pos == 0:
+            return 0
+        pickup = st.part_bars == 0 and st.free and not st.ending_bar
+        return 0 if pickup and self._checking(st) and st.pos < st.bar else 1
+
+    def _form_bar_ok(self, st: _Row, kind: str | None) -> bool:
+        """Parts of 8 or 16 bars: a plain bar line (| |1 |2) only while the part has room
+        for another bar, any other (|| |] |: :| :: :|2) only where a part of 8 or 16 bars
+        ends (or where none has begun: an opening |:, a second bar line)."""
+        if kind is None:  # [1 or [2 right after a bar line
+            return True
+        bars = st.part_bars + self._bar_counts(st)
+        if kind == "plain":
+            return bars < 16
+        return bars in (8, 16) or (bars == 0 and st.pos == 0)
+
     def _end_bar(self, st: _Row) -> bool:
         info = st.node.value if st.node is not None else None
         ok = info is not None and self._bar_ok(st, info)
         kind, ending = info if info is not None else ("section", 0)
         st.mode, st.tok, st.node = "T", "", None
+        if self.form:
+            bars = st.part_bars + self._bar_counts(st)
+            if kind is not None:  # a plain bar line goes on with the part, others close it
+                st.part_bars = bars if kind == "plain" else 0
+            if ending == 1:
+                st.ending_from = st.part_bars
+            elif ending == 2:  # the second ending takes the first's place in the part
+                st.part_bars = st.ending_from
         if kind is not None:
             if st.pos > 0:
                 if (
@@ -1305,7 +1448,7 @@ VIABLE_DEPTH = 3  # tokens looked ahead before a token is allowed
 _DURATION = re.compile(r"\d+/*\d*|/+\d*")  # abc_tokens' duration tokens
 
 
-class AbcTokenGrammar:
+class AbcTokenGrammar(_Compiled):
     """Grammar-aware sampling over a token vocabulary (`abc_tokens`), by the character
     grammar: a token is allowed iff each of its characters, fed in turn into a copy of the
     row's parser state, is allowed there (so the text a token run writes is text the
@@ -1326,6 +1469,7 @@ class AbcTokenGrammar:
         min_notes: int = 8,
         abc2midi: bool = True,
         short_final: str = "any",
+        form: bool = False,
     ) -> None:
         self.vocab = list(vocab)
         self.size = len(vocab)
@@ -1342,6 +1486,7 @@ class AbcTokenGrammar:
             abc2midi=abc2midi,
             short_final=short_final,
             lengths=durations,
+            form=form,
         )
         self.end_id = self.vocab.index(END) if END in self.vocab else -1
         self.index = {tok: i for i, tok in enumerate(self.vocab)}
@@ -1353,7 +1498,8 @@ class AbcTokenGrammar:
             for ch in tok:
                 node = node.children.setdefault(ch, _TokenTrie())
             node.ids.append(i)
-        shared = (tuple(self.vocab), int(min_notes), bool(abc2midi), short_final)
+        shared = (tuple(self.vocab), int(min_notes), bool(abc2midi), short_final, bool(form))
+        self._shared_key = shared
         if shared not in _TOKEN_SHARED:
             _TOKEN_SHARED[shared] = ({}, {})
         self._cache, self._viable_cache = _TOKEN_SHARED[shared]

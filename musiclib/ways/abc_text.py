@@ -222,6 +222,7 @@ class AbcWay(Way):
         openings=frozenset({"text", "header"}),
         length="tokens",
         grammar=True,
+        folk_form=True,
     )
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.
@@ -390,23 +391,25 @@ class AbcWay(Way):
 
         return abc_to_musicxml(abc=text)
 
-    def grammar(self, *, vocab: list[str]):
+    def grammar(self, *, vocab: list[str], form: bool = False):
         """A sampling constraint (see `ml.sampler.Constraint`) that keeps generated text a
         well-formed tune: headers in order, closed chord symbols, chords and grace groups,
         no header fields in the body, bars of the meter's length, repeats abc2midi accepts,
         END only after a bar line. See `abc_grammar`; a token vocabulary gets
         `AbcTokenGrammar`, the same rules judged token by token. None when the vocabulary
-        cannot even write a bar line or a header (a model trained on something else)."""
+        cannot even write a bar line or a header (a model trained on something else).
+        `form`: also shape the tune in parts of 8 or 16 bars that close their repeats and
+        end on the tonic (the grammar's form rules)."""
         from .abc_grammar import AbcGrammar, AbcTokenGrammar
 
         if abc_tokens.vocabulary_of(vocab) == abc_tokens.TOKENS:
             fields = {tok[:2] for tok in vocab if len(tok) > 2}
             if not ({"|", "\n"} <= set(vocab) and {"M:", "L:", "K:"} <= fields):
                 return None
-            return AbcTokenGrammar(vocab)
+            return AbcTokenGrammar(vocab, form=form)
         if not {"|", "\n", ":", "M", "L", "K"} <= set(vocab):
             return None
-        return AbcGrammar(vocab)
+        return AbcGrammar(vocab, form=form)
 
     def vocabulary_kind(self, *, config: dict[str, Any], vocab: list[str]) -> str | None:
         """A run stored before the `vocabulary` option existed trained on characters: its

@@ -115,6 +115,9 @@ class Capabilities:
     tokens_per_second: float = 0.0
     # Grammar-aware sampling can be switched on (a way that always masks says False).
     grammar: bool = False
+    # Its grammar can also shape a piece in the form of a folk tune (parts of 8 or 16 bars,
+    # repeats and endings closed, ending on the tonic): the `folk_form` option.
+    folk_form: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.openings) - set(OPENING_FIELDS)
@@ -140,6 +143,8 @@ class Capabilities:
         fields = [*SAMPLING_FIELDS, LENGTH_FIELDS[self.length]]
         if self.grammar:
             fields.append("grammar")
+        if self.folk_form:
+            fields.append("folk_form")
         for kind, names in OPENING_FIELDS.items():
             if kind in self.openings:
                 fields.extend(n for n in names if n not in fields)

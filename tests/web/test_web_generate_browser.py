@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LABELS = {
     "Length": "max_length",
     "Grammar-aware sampling": "grammar",
+    "Shape the tune in 8-bar parts": "folk_form",
     "Meter": "meter",
     "Key": "key",
     "Opening notes (ABC)": "opening",
@@ -28,7 +29,7 @@ LABELS = {
     "Opening recording": "prime_audio",
 }
 SHOWN = {
-    "abc": {"max_length", "grammar", "meter", "key", "opening"},
+    "abc": {"max_length", "grammar", "folk_form", "meter", "key", "opening"},
     "midi": {"max_length", "grammar", "primer_tune", "primer_midi", "primer_bars"},
     "audio": {"seconds", "prime_audio"},
     "toy": {"max_length"},

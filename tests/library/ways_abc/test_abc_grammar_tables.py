@@ -1,0 +1,287 @@
+"""The ABC grammar compiled into tables (`ml.automaton`): the same masks as the parser, and
+the form option (parts of 8 or 16 bars ending on the tonic).
+
+A table row is shared by every parser state with the same key, so a key that left out
+something a later rule reads would show here as a table mask that differs from a fresh
+parse of the same prefix. The reference masks are computed with an empty mask cache for
+each prefix, so that they come from the prefix's own parser state, never from another
+state's cached mask.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musiclib.ml import sampler
+from musiclib.ml.automaton import NOT_ALLOWED, LazyAutomaton
+from musiclib.ways import abc_tokens
+from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
+from musiclib.ways.abc_text import WAY, split_tunes
+from musiclib.ways.base import END_ID, SPECIALS, START_ID
+
+# Every character the two folk corpora use (as in test_abc_grammar).
+CHARS = "\n !\"#'()+,-./0123456789:<=>ABCDEFGHKLMPRSTZ[\\]^_abcdefgmuvxz{|}~"
+VOCAB = [*SPECIALS, *sorted(set(CHARS))]
+
+
+def oneills_texts(limit: int) -> list[str]:
+    from music21 import corpus
+
+    texts = []
+    for path in sorted(corpus.getWork("oneills1850")):
+        texts.extend(t for _, t in split_tunes(Path(path).read_text(encoding="latin-1")))
+    return [WAY.normalise(t) for t in texts[:limit]]
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return oneills_texts(120)
+
+
+def fresh_mask(grammar, state) -> np.ndarray:
+    """The parser's own mask in `state`, computed afresh (no state's cached mask reused)."""
+    grammar._cache = {}
+    if isinstance(grammar, AbcTokenGrammar):
+        grammar._viable_cache = {}
+    mask = grammar._mask(state)
+    return np.ones(grammar.size, dtype=bool) if mask is None else mask
+
+
+def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int]) -> int:
+    """Feed `ids` (after START) through the tables and through a fresh parser side by side,
+    asserting equal masks before each symbol and after the last. Returns the states checked."""
+    s = automaton.start([START_ID])
+    state = reference.fresh()
+    state = reference.fed(state, START_ID)
+    for k, i in enumerate([*ids, None]):
+        expected = fresh_mask(reference, state)
+        got = automaton.allowed[s]
+        assert np.array_equal(got, expected), (k, ids[:k])
+        if i is None:
+            return len(ids) + 1
+        s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+        state = reference.fed(state, i)
+    return 0
+
+
+def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int) -> list[list]:
+    """Paths through the grammar: each step picks an allowed symbol at random."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for _ in range(walks):
+        s, path = automaton.start([START_ID]), []
+        for _ in range(steps):
+            choices = np.flatnonzero(automaton.allowed[s])
+            i = int(rng.choice(choices))
+            if i == automaton.parser.end_id:
+                break
+            path.append(i)
+            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+        paths.append(path)
+    return paths
+
+
+# --- the same masks ------------------------------------------------------------------------------
+def test_character_tables_give_the_parsers_masks_on_corpus_prefixes_and_random_walks(texts):
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    reference = AbcGrammar(VOCAB)
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    checked = 0
+    for text in texts[:40]:
+        ids = [index[ch] for ch in text if ch in index]
+        checked += walk_and_compare(automaton, reference, ids)
+    for ids in random_walks(automaton, walks=30, steps=120, seed=1):
+        checked += walk_and_compare(automaton, reference, ids)
+    assert checked > 5_000
+
+
+def test_token_tables_give_the_parsers_masks_on_corpus_prefixes_and_random_walks(texts):
+    vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
+    automaton = LazyAutomaton(AbcTokenGrammar(vocab))
+    reference = AbcTokenGrammar(vocab)
+    index = {tok: i for i, tok in enumerate(vocab)}
+    checked = 0
+    for text in texts[:6]:
+        ids = [index[tok] for tok in abc_tokens.tokenize(text)]
+        checked += walk_and_compare(automaton, reference, ids[:150])
+    for ids in random_walks(automaton, walks=6, steps=60, seed=2):
+        checked += walk_and_compare(automaton, reference, ids)
+    assert checked > 1_000
+
+
+def test_the_form_grammars_tables_give_its_masks_too(texts):
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    reference = AbcGrammar(VOCAB, form=True)
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    checked = 0
+    for text in texts[:10]:
+        checked += walk_and_compare(automaton, reference, [index[ch] for ch in text[:300]])
+    for ids in random_walks(automaton, walks=20, steps=150, seed=3):
+        checked += walk_and_compare(automaton, reference, ids)
+    assert checked > 2_000
+
+
+def test_sampling_through_the_tables_draws_what_sampling_through_the_parser_draws():
+    rng = np.random.default_rng(0)
+    units, size = 32, len(VOCAB)
+    net = sampler.Net(
+        table=rng.normal(0, 0.5, (size, 4 * units)).astype(np.float32),
+        recurrent=[rng.normal(0, 0.3, (units, 4 * units)).astype(np.float32)],
+        biases=[np.zeros(4 * units, np.float32)],
+        dense=[(rng.normal(0, 0.5, (units, size)).astype(np.float32), np.zeros(size), False)],
+        units=[units],
+    )
+    seeds = [3, 4, 5, 6]
+    parsed = sampler.sample_numpy(net, prime=[START_ID], seeds=seeds, max_tokens=300,
+                            constraint=AbcGrammar(VOCAB))  # fmt: skip
+    tabled = sampler.sample_numpy(net, prime=[START_ID], seeds=seeds, max_tokens=300,
+                            constraint=AbcGrammar(VOCAB).automaton())  # fmt: skip
+    assert parsed == tabled
+    assert all(len(ids) > 20 for ids in tabled)
+
+
+# --- bounded -------------------------------------------------------------------------------------
+def test_tables_start_again_when_they_outgrow_their_memory_budget():
+    automaton = LazyAutomaton(AbcGrammar(VOCAB), max_bytes=200 * len(VOCAB) * 5)
+    automaton.build(limit=500)
+    assert automaton.n >= 500
+    automaton.start([START_ID])  # between pieces: over budget, so built afresh
+    assert automaton.n == 1
+    assert automaton.allowed.shape == (1, len(VOCAB))
+
+
+def test_a_breadth_first_build_stops_at_its_limit_and_marks_unbuilt_successors():
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    assert automaton.build(limit=300) >= 300
+    allowed, nxt = automaton.allowed, automaton.next_state
+    assert ((nxt == NOT_ALLOWED) == ~allowed).all()  # -1 exactly where not allowed
+    tables = automaton.snapshot([START_ID])
+    assert tables.allowed.shape == tables.next_state.shape
+    assert tables.allowed[tables.start].tolist() == [ch == "M" for ch in VOCAB]
+
+
+# --- form --------------------------------------------------------------------------------------
+HEADER = "M:4/4\nL:1/8\nK:G\n"
+BAR = "GABc dcBA|"
+
+
+def bars(n: int) -> str:
+    """n bars of BAR, four to a line."""
+    return "".join(BAR + ("\n" if k % 4 == 3 else "") for k in range(n))
+
+
+def can_end(grammar: AbcGrammar, body: str) -> bool:
+    """Is the whole text allowed, END included?"""
+    return grammar.violations(HEADER + body) == []
+
+
+@pytest.fixture(scope="module")
+def form() -> AbcGrammar:
+    return AbcGrammar(VOCAB, form=True)
+
+
+def test_a_part_closes_after_8_or_16_bars_and_no_other_number(form):
+    assert "|" in form.allowed_after(HEADER + BAR * 7 + "GABc dcBA")
+    assert ":" not in form.allowed_after(HEADER + "|:" + BAR * 6 + "GABc dcBA|")  # no :| at 7
+    assert "]" in form.allowed_after(HEADER + BAR * 7 + "GABc dcBA|")  # |] after 8
+    assert "]" not in form.allowed_after(HEADER + BAR * 8 + "GABc dcBA|")  # not after 9
+    assert "]" in form.allowed_after(HEADER + bars(15) + "GABc dcBA|")  # |] after 16
+    # a 16th bar may not be followed by a plain bar line: the part must close
+    after16 = form.allowed_after(HEADER + bars(15) + "GABc dcBA")
+    assert "|" in after16
+    assert form.violations(HEADER + bars(16) + "G", end=False)
+
+
+def test_a_pickup_and_the_closing_bar_make_one_bar_of_the_part(form):
+    # pickup of one eighth, 7 full bars, a closing bar of seven eighths: a part of 8
+    body = "D|" + BAR * 7 + "GABc dcB|]\n"
+    assert not form.violations(HEADER + body, end=False)
+    assert form.violations(HEADER + "D|" + BAR * 8 + "GABc dcB|]\n", end=False)
+    # and the closing bar must complete the pickup
+    assert form.violations(HEADER + "D|" + BAR * 7 + "GABc dc|]\n", end=False)
+
+
+def test_the_tune_ends_only_on_the_tonic_after_a_closed_part(form):
+    assert can_end(form, BAR * 7 + "GABc dcBG|]\n")  # last note G in G major
+    assert not can_end(form, BAR * 7 + "GABc dcBA|]\n")  # last note A
+    assert not can_end(form, BAR * 8 + "\n")  # 8 bars but no closing bar line
+    plain = AbcGrammar(VOCAB)
+    assert can_end(plain, BAR * 3 + "\n")  # without form: any whole bars
+    assert can_end(form, BAR * 7 + "GABc dcBG|]\n")
+
+
+def test_first_and_second_endings_close_and_count_as_one_part(form):
+    seven = "|:" + BAR * 6 + "GABc dcBA"
+    assert can_end(form, seven + "|1GABc dcBA:|2GABc dcBG|]\n")
+    # the first ending without its second does not end the tune
+    assert not can_end(form, seven + "|1GABc dcBG:|\n")
+    # a first ending that makes the part 9 bars long does not close it
+    assert not can_end(form, seven + "|1" + BAR + "GABc dcBA:|2GABc dcBG|]\n")
+
+
+# Random tunes under the form grammar, written with few symbols (notes of one or two eighths,
+# plain and closing bar lines) so that a few lines of Python can count their bars on their own.
+WALK = "ABcdGz2 \n|]"
+
+
+def walked_tunes(count: int, seed: int) -> list[str]:
+    """Random walks through the form grammar after a 4/4 header, choosing among the allowed
+    symbols of WALK and END, leaning towards bar lines and END so that tunes finish."""
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    prime = [START_ID, *(index[ch] for ch in HEADER)]
+    rng = np.random.default_rng(seed)
+    weight = np.zeros(len(VOCAB))
+    weight[[index[c] for c in WALK]] = 1.0
+    weight[[index["|"], index["]"], index["G"]]] = 6.0
+    weight[END_ID] = 1000.0
+    tunes = []
+    while len(tunes) < count:
+        s, text = automaton.start(prime), HEADER
+        for _ in range(600):
+            p = automaton.allowed[s] * weight
+            if not p.any():
+                break  # only symbols outside WALK would do here: walk again
+            i = int(rng.choice(len(VOCAB), p=p / p.sum()))
+            if i == END_ID:
+                tunes.append(text)
+                break
+            text += VOCAB[i]
+            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+    return tunes
+
+
+def parts_of(text: str) -> list[int]:
+    """Bars per part, counted independently of the grammar: a part ends at a bar line other
+    than a plain |; full bars count one, and a short bar closing a part counts one together
+    with the part's short first bar (which must add up to a full bar)."""
+    bar = 8  # eighths in a 4/4 bar
+    body = text.split("K:G\n", 1)[1].replace("\n", " ")  # (|\n| is two bar lines)
+    parts, bars, pickup = [], 0, None
+    for chunk, line in re.findall(r"([^|]*)(\|\]|\|\||\|)", body):
+        length = sum(2 if m[1] else 1 for m in re.finditer(r"[ABcdGz](2?)", chunk))
+        if length == bar:
+            bars += 1
+            pickup = 0 if pickup is None else pickup
+        elif length and pickup is None:
+            pickup = length  # the part's pickup
+        elif length:
+            assert length + pickup == bar, text  # the closing bar completes the pickup
+            bars += 1
+        if line != "|" and bars:
+            parts.append(bars)
+            bars, pickup = 0, None
+    return parts
+
+
+def test_tunes_written_under_the_form_grammar_come_in_parts_of_8_or_16_bars_ending_on_the_tonic():
+    tunes = walked_tunes(5, seed=5)
+    for tune in tunes:
+        parts = parts_of(tune)
+        assert parts and set(parts) <= {8, 16}, tune
+        last_note = re.findall(r"[ABcdG]", tune.split("K:G\n", 1)[1])[-1]
+        assert last_note.upper() == "G", tune
