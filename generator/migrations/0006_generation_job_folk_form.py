@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generator', '0004_generation_job_top_p'),
+        ('generator', '0005_generation_job_top_p'),
     ]
 
     operations = [
