@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.storage import file_exists, file_read
 from generator.services import piece_render
 from generator.services.files import media_cache
 from tests.web.builders import make_piece, make_world
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.django_db
 def test_rendering_a_new_piece_engraves_its_score_before_anyone_opens_its_page(client):
     piece = make_piece(make_world(), title="Engraved early", audio=True)
     cached = media_cache("scores/pieces", piece.pk, f"{piece.way}\n{piece.text}", "json")
-    assert not cached.exists()
+    assert not file_exists(cached)
     piece_render(piece=piece)  # what the render task does once the piece is stored
-    assert cached.exists() and "<svg" in cached.read_text()
+    assert file_exists(cached) and b"<svg" in file_read(cached)
     html = client.get(f"/pieces/{piece.pk}/").content.decode()
     assert "<svg" in html

@@ -25,6 +25,8 @@ EXPECTED_QUEUE = {
     evaluation_tasks.JOB_EVALUATE_TASK: "default",
     evaluation_tasks.SURVEY_BUILD_TASK: "default",
     evaluation_tasks.EVALUATIONS_RECOVER_TASK: "default",
+    evaluation_tasks.RUN_REPORT_TASK: "default",
+    evaluation_tasks.CORPUS_CALIBRATE_TASK: "default",
 }
 
 
