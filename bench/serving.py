@@ -16,7 +16,8 @@ a `full` run of many epochs on the same tunes is started and, once it is trainin
 loaded, first batches done), --requests generation requests are made, one every
 --interval seconds (open loop, as visitors arrive): 4 tunes of up to --chars characters,
 grammar on, through the same service the generate page and the API call. A request's
-latency runs from its job's creation to its finished state, as the database stamps them. The training run holds the training worker throughout the split setup. In the single
+latency runs from its job's creation to its finished state, as the database stamps them.
+The training run holds the training worker throughout the split setup. In the single
 setup it is cancelled as soon as the last request is sent (it stops at the end of its
 epoch), so the single queue's figures are a lower bound: a real `full` run would hold that
 worker for its whole length (25 minutes on the issue's machine).
