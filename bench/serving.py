@@ -16,8 +16,8 @@ a `full` run of many epochs on the same tunes is started and, once it is trainin
 loaded, first batches done), --requests generation requests are made, one every
 --interval seconds (open loop, as visitors arrive): 4 tunes of up to --chars characters,
 grammar on, through the same service the generate page and the API call. A request's
-latency runs from the call to its job's finished state in the database (polled every
-20 ms). The training run holds the training worker throughout the split setup. In the single
+latency runs from its job's creation to its finished state, as the database stamps them.
+The training run holds the training worker throughout the split setup. In the single
 setup it is cancelled as soon as the last request is sent (it stops at the end of its
 epoch), so the single queue's figures are a lower bound: a real `full` run would hold that
 worker for its whole length (25 minutes on the issue's machine).
@@ -145,20 +145,23 @@ def measure(label, spec, env, tmp, corpus, checkpoint, args) -> list[float]:
         training_state = TrainingRun.objects.get(pk=hold.pk).status
         if label == "single":
             training_run_cancel(run=hold)
+        # A request's latency: from its job's creation to its finished row, both stamped by
+        # this machine's clock in the database, so polling adds nothing to it.
         latencies: dict[int, float] = {}
         failed: list[str] = []
         deadline = time.monotonic() + args.timeout
         while len(latencies) + len(failed) < len(sent) and time.monotonic() < deadline:
-            for pk, status, error in GenerationJob.objects.filter(pk__in=sent).values_list(
-                "pk", "status", "error"
-            ):
-                if pk in latencies or pk in failed:
+            rows = GenerationJob.objects.filter(pk__in=sent).values_list(
+                "pk", "status", "error", "created_at", "finished_at"
+            )
+            for pk, status, error, created, finished in rows:
+                if pk in latencies or any(f.startswith(f"{pk}:") for f in failed):
                     continue
                 if status == JobStatus.SUCCEEDED:
-                    latencies[pk] = time.monotonic() - sent[pk]
+                    latencies[pk] = (finished - created).total_seconds()
                 elif status == JobStatus.FAILED:
                     failed.append(f"{pk}: {error}")
-            time.sleep(0.02)
+            time.sleep(0.2)
         if failed or len(latencies) < len(sent):
             print(
                 f"{label}: failed {failed}; unfinished {len(sent) - len(latencies) - len(failed)}"
