@@ -171,7 +171,7 @@ def test_a_bad_run_is_a_400_naming_the_field_and_no_run_is_made(
 def test_an_unknown_preset_names_the_presets_there_are(staff_api, world, unchanged):
     body = {"corpus": world.corpus.pk, "preset": "enormous"}
     error = assert_error(staff_api.post("/api/v1/runs/", body, format="json"), 400)
-    assert error["message"] == "Unknown preset 'enormous'; choose one of quick, full, tiny"
+    assert error["message"] == "Unknown preset 'enormous'; choose one of quick, full, large, tiny"
     assert error["fields"] == {"preset": [error["message"]]}
 
 

@@ -89,6 +89,7 @@ SITE = {
     "evaluation_run_report_measure": ("post", "/evaluation/runs/{run}/measure/", "staff-post"),
     "evaluation_run_scores_csv": ("get", "/evaluation/runs/{run}/scores.csv", "public"),
     "evaluation_run_scores_json": ("get", "/evaluation/runs/{run}/scores.json", "public"),
+    "evaluation_run_judge": ("get", "/evaluation/runs/{run}/judge.json", "public"),
     "evaluation_piece_scores": ("get", "/evaluation/pieces/{piece}/scores.json", "public"),
     "evaluation_corpus": ("get", "/evaluation/corpora/{corpus}/", "public"),
     "survey_index": ("get", "/survey/", "same"),
