@@ -8,6 +8,8 @@ schedule (musicsite/settings.py) and in the log context (musicsite/logs.py).
 RUN_TASK = "generator.tasks.training_run_task"
 GENERATION_TASK = "generator.tasks.generation_job_task"
 RENDER_TASK = "generator.tasks.piece_render_task"
+TUNE_RENDER_TASK = "generator.tasks.tune_render_task"
+CORPUS_RENDER_TASK = "generator.tasks.corpus_tunes_render_task"
 IMPORT_TASK = "generator.tasks.corpus_import_task"
 RUNS_RECOVER_TASK = "generator.tasks.training_runs_recover_task"
 JOBS_RECOVER_TASK = "generator.tasks.jobs_recover_task"

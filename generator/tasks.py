@@ -11,22 +11,26 @@ import socket
 
 from celery import current_task, shared_task
 
-from .models import ImportJob, Piece
+from .models import Corpus, ImportJob, Piece, Tune
 from .services import (
     corpus_import,
+    corpus_tunes_render,
     generation_job_execute,
     lost_work_recover,
     piece_render,
     training_run_execute,
     training_runs_recover,
+    tune_render,
 )
 from .task_names import (
+    CORPUS_RENDER_TASK,
     GENERATION_TASK,
     IMPORT_TASK,
     JOBS_RECOVER_TASK,
     RENDER_TASK,
     RUN_TASK,
     RUNS_RECOVER_TASK,
+    TUNE_RENDER_TASK,
 )
 
 
@@ -48,6 +52,20 @@ def piece_render_task(piece_id: int) -> None:
     piece = Piece.objects.filter(pk=piece_id).first()
     if piece is not None:
         piece_render(piece=piece)
+
+
+@shared_task(name=TUNE_RENDER_TASK)
+def tune_render_task(tune_id: int) -> None:
+    tune = Tune.objects.select_related("corpus").filter(pk=tune_id).first()
+    if tune is not None:
+        tune_render(tune=tune)
+
+
+@shared_task(name=CORPUS_RENDER_TASK)
+def corpus_tunes_render_task(corpus_id: int, after: int) -> None:
+    corpus = Corpus.objects.filter(pk=corpus_id).first()
+    if corpus is not None:
+        corpus_tunes_render(corpus=corpus, after=after)
 
 
 @shared_task(name=IMPORT_TASK)

@@ -38,6 +38,13 @@ from .recovery import (
     waiting_rows,
     worker_tasks,
 )
+from .renders import (
+    corpus_tunes_render,
+    corpus_tunes_render_queue,
+    piece_render_request,
+    tune_render,
+    tune_render_request,
+)
 from .runs import (
     training_run_cancel,
     training_run_check,
@@ -60,6 +67,8 @@ __all__ = [
     "audio_prime_encode",
     "corpus_get_or_create",
     "corpus_import",
+    "corpus_tunes_render",
+    "corpus_tunes_render_queue",
     "generation_allowance",
     "generation_allowance_check",
     "generation_job_create",
@@ -72,11 +81,14 @@ __all__ = [
     "lost_work_recover",
     "piece_render",
     "piece_render_audio",
+    "piece_render_request",
     "piece_reproduce",
     "prime_split",
     "primer_build",
     "queued_recover",
     "training_run_cancel",
+    "tune_render",
+    "tune_render_request",
     "training_run_check",
     "training_run_create",
     "training_run_execute",

@@ -19,6 +19,7 @@ from musiclib.ways.base import ImportRefused, content_hash
 from musiclib.ways.pool import cpu_count
 
 from ..models import Corpus, ImportJob, JobStatus, Tune
+from .renders import corpus_tunes_render_queue
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,11 @@ def corpus_import(
                 data=getattr(item, "data_name", ""),  # the audio way's recording
             )
         )
+    last_before = corpus.tunes.order_by("-pk").values_list("pk", flat=True).first() or 0
     with transaction.atomic():
         Tune.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        if new:  # their scores are engraved by the worker, before anyone opens their pages
+            corpus_tunes_render_queue(corpus=corpus, after=last_before)
         job.imported, job.duplicates, job.failures = len(new), duplicates, failures
         status = JobStatus.SUCCEEDED if new or duplicates else JobStatus.FAILED
         error = "" if status == JobStatus.SUCCEEDED else "no tune in the source could be imported"

@@ -12,7 +12,7 @@ import logging
 
 from django.core.exceptions import SuspiciousOperation
 
-from common.storage import file_read, file_write
+from common.storage import file_exists, file_read, file_write
 from generator import services
 from generator.models import Piece, Tune
 
@@ -52,27 +52,49 @@ def score_input(way_name: str, text: str) -> tuple[str, str]:
     return way.to_musicxml(text).decode("utf-8"), "musicxml"
 
 
-def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], str]:
-    """Engraved score pages (sanitised SVG from the render module), computed once.
+def score_name(*, kind: str, pk: int, way: str, text: str) -> str:
+    """Where the engraved score of this object's text is kept."""
+    return media_cache(f"scores/{kind}", pk, f"{way}\n{text}", "json")
 
-    Returns (pages, error message)."""
-    name = media_cache(f"scores/{kind}", pk, f"{way}\n{text}", "json")
-    stored = _cached(name)
-    if stored is not None:
-        try:
-            return json.loads(stored.decode("utf-8")), ""
-        except ValueError:  # a damaged file is made again below, and replaced
-            pass
+
+def score_stored(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], str] | None:
+    """The engraved score as it was kept: (pages, error message), or None when it has not
+    been made yet (or its file is damaged: then it is made again). Reads, never engraves:
+    this is what pages call, so no request waits on an engraving."""
+    stored = _cached(score_name(kind=kind, pk=pk, way=way, text=text))
+    if stored is None:
+        return None
+    try:
+        data = json.loads(stored.decode("utf-8"))
+    except ValueError:
+        return None
+    if isinstance(data, list):  # the pages themselves
+        return [str(page) for page in data], ""
+    if isinstance(data, dict):  # a score that could not be engraved, and why
+        return [str(page) for page in data.get("pages") or []], str(data.get("error") or "")
+    return None
+
+
+def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], str]:
+    """Engraved score pages (sanitised SVG from the render module), computed once and kept.
+
+    Returns (pages, error message). A text that cannot be engraved is kept as its reason (the
+    same text fails the same way), so its page says why instead of waiting for a score.
+    Called by the render tasks (generator.services.pieces.piece_render, tunes.tune_render)."""
+    found = score_stored(kind=kind, pk=pk, way=way, text=text)
+    if found is not None:
+        return found
     try:
         from musiclib.render import score_svg
 
         data, fmt = score_input(way, text)
-        pages = score_svg(data=data, fmt=fmt)
+        pages, error = score_svg(data=data, fmt=fmt), ""
     except Exception as exc:  # RenderError, a missing way, a converter's own error
         log.info("no score for %s %s: %s", kind, pk, exc)
-        return [], short_error(exc)
-    file_write(name, json.dumps(pages).encode("utf-8"))
-    return pages, ""
+        pages, error = [], short_error(exc)
+    kept = pages if not error else {"pages": [], "error": error}
+    file_write(score_name(kind=kind, pk=pk, way=way, text=text), json.dumps(kept).encode("utf-8"))
+    return pages, error
 
 
 def piece_audio_bytes(piece: Piece) -> bytes:
@@ -141,12 +163,24 @@ def tune_midi_bytes(tune: Tune) -> bytes:
     return data
 
 
+def tune_audio_name(tune: Tune) -> str:
+    """Where a notes tune's audio (OGG made from its MIDI) is kept."""
+    return media_cache("tunes/audio", tune.pk, tune.text, "ogg")
+
+
+def tune_audio_ready(tune: Tune) -> bool:
+    """The tune's audio can be served without rendering it (a recording, or made before)."""
+    if _is_audio(tune.corpus.way):
+        return True
+    return file_exists(tune_audio_name(tune))
+
+
 def tune_audio_bytes(tune: Tune) -> bytes:
     if _is_audio(tune.corpus.way):  # a recording: its own file (FLAC) plays as it is
         if not tune.data:
             raise FileUnavailable("This recording's file is missing.")
         return field_bytes(tune.data)
-    name = media_cache("tunes/audio", tune.pk, tune.text, "ogg")
+    name = tune_audio_name(tune)
     stored = _cached(name)
     if stored is not None:
         return stored

@@ -15,16 +15,23 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from common.http import bytes_response
-from generator import selectors
+from generator import selectors, services
 from generator.forms import (
     TuneFilterForm,
 )
 from generator.models import Corpus, Tune
 from generator.presenters import capabilities, text_name, tune_downloads
-from generator.services.files import musicxml_bytes, score_pages, tune_audio_bytes, tune_midi_bytes
+from generator.services.files import (
+    musicxml_bytes,
+    score_stored,
+    tune_audio_bytes,
+    tune_audio_ready,
+    tune_midi_bytes,
+)
 from generator.views.helpers import (
     AUDIO_TYPES,
     FORMATS,
+    SCORE_REFRESH_S,
     download_links,
     file_or_404,
     filename,
@@ -75,12 +82,14 @@ def _get_tune(pk: int) -> Tune:
 def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
     caps = capabilities(tune.corpus.way)
-    if caps.has_score:
-        pages, score_error = score_pages(
-            kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text
-        )
-    else:  # a recording, or tokens without notes: nothing to engrave
-        pages, score_error = [], ""
+    # The page reads what the worker made and never engraves or renders itself: what is
+    # missing is asked for (once) and the page says it is being prepared.
+    score = score_stored(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
+    preparing = caps.has_score and score is None
+    audio_ready = tune_audio_ready(tune)
+    if preparing or not audio_ready:
+        services.tune_render_request(tune=tune)
+    pages, score_error = score if caps.has_score and score is not None else ([], "")
     return render(
         request,
         "generator/tune_detail.html",
@@ -90,6 +99,9 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "caps": caps,
             "pages": pages,
             "score_error": score_error,
+            "score_preparing": preparing,
+            "refresh_s": SCORE_REFRESH_S,
+            "audio_ready": audio_ready,
             "downloads": download_links("tune_download", tune.pk, tune_downloads(tune), caps),
             "audio_url": reverse("tune_audio", args=[tune.pk]),
             "text_format": caps.text_format,

@@ -22,6 +22,8 @@ from musiclib.ways.base import Capabilities
 
 log = logging.getLogger(__name__)
 
+# Seconds between reloads of a page whose score is being prepared by the worker (2-60).
+SCORE_REFRESH_S = 3
 PAGE_SIZES = (12, 24, 48, 96)
 DEFAULT_PAGE_SIZE = 24
 FORMATS = {

@@ -26,11 +26,12 @@ from generator.services.files import (
     piece_audio_bytes,
     piece_audio_file,
     piece_spectrogram_png,
-    score_pages,
+    score_stored,
 )
 from generator.views.helpers import (
     AUDIO_TYPES,
     FORMATS,
+    SCORE_REFRESH_S,
     decorate,
     download_links,
     file_or_404,
@@ -117,10 +118,14 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     decorate([piece])
     job = piece.job
     caps = capabilities(piece.way)
-    if caps.has_score:
-        pages, score_error = score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
-    else:  # no notes: no score (a recording shows its spectrogram instead)
-        pages, score_error = [], ""
+    # The render task engraves a piece's score when the piece is stored; until it has, the
+    # page says the score is being prepared (and asks again, in case that task was lost).
+    score = score_stored(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+    preparing = caps.has_score and score is None
+    if preparing:
+        services.piece_render_request(piece=piece)
+    # No notes, no score (a recording shows its spectrogram instead).
+    pages, score_error = score if caps.has_score and score is not None else ([], "")
     offered = [fmt for fmt, has in piece_downloads(piece).items() if has]
     remaining = services.generation_allowance(user=request.user, ip=client_ip(request)).remaining
     return render(
@@ -134,6 +139,8 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "caps": caps,
             "pages": pages,
             "score_error": score_error,
+            "score_preparing": preparing,
+            "refresh_s": SCORE_REFRESH_S,
             "downloads": download_links("piece_download", piece.pk, offered, caps),
             "audio_url": reverse("piece_audio", args=[piece.pk])
             if (piece.audio or piece.midi)

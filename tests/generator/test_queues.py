@@ -18,6 +18,8 @@ EXPECTED_QUEUE = {
     generator_tasks.RUN_TASK: "train",
     generator_tasks.GENERATION_TASK: "sample",
     generator_tasks.RENDER_TASK: "default",
+    generator_tasks.TUNE_RENDER_TASK: "default",
+    generator_tasks.CORPUS_RENDER_TASK: "default",
     generator_tasks.IMPORT_TASK: "default",
     generator_tasks.RUNS_RECOVER_TASK: "default",
     generator_tasks.JOBS_RECOVER_TASK: "default",

@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from generator.models import Checkpoint, JobStatus, TrainingRun
+from generator.services import piece_render, tune_render
 from tests.web.builders import JIG, make_import, make_piece, make_tune, make_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,6 +40,7 @@ def test_a_visitor_filters_the_gallery_opens_a_piece_listens_and_downloads_each_
 ):
     world = make_world()
     heron = make_piece(world, title="The Foggy Heron (Reel)", key="D")
+    piece_render(piece=heron)  # its score, engraved by the render task when it was stored
     make_piece(world, title="The Little Test Jig", key="G", meter="6/8", text=JIG)
     make_piece(world, title="Still Rendering", key="G", audio=False)
     page.set_viewport_size(DESKTOP)
@@ -202,6 +204,8 @@ def test_every_page_looks_right_on_desktop_and_phone(
     make_import(world.corpus)
     tune = make_tune(world.corpus)
     make_tune(world.corpus, text=JIG, number=2)
+    piece_render(piece=piece)  # what the worker makes before these pages are first opened
+    tune_render(tune=tune)
     pages = {
         "gallery": "/",
         "piece": piece.get_absolute_url(),

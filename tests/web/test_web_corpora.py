@@ -53,7 +53,10 @@ def test_the_corpus_page_paginates(client, corpus):
 
 
 def test_a_tune_page_shows_score_player_and_downloads_like_a_piece(client, corpus):
+    from generator.services import tune_render
+
     tune = corpus.tunes.get(number=1)
+    tune_render(tune=tune)  # what the worker does after the import (score) and on first view
     html = client.get(tune.get_absolute_url()).content.decode()
     assert "<h1>The Test Reel</h1>" in html
     assert "<svg" in html and "Engraved score of The Test Reel" in html

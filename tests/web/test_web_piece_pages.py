@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from generator import services
 from generator.models import GenerationJob, Piece
 from tests.web.builders import make_piece
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_piece_page_shows_score_player_parameters_and_validity(client, piece):
+    services.piece_render(piece=piece)  # what the render task does once the piece is stored
     response = client.get(piece.get_absolute_url())
     assert response.status_code == 200
     html = response.content.decode()
@@ -44,7 +46,7 @@ def test_the_piece_page_shows_score_player_parameters_and_validity(client, piece
 
 
 def test_the_score_is_engraved_once_and_kept_under_media_root(client, piece, monkeypatch):
-    client.get(piece.get_absolute_url())
+    services.piece_render(piece=piece)
     cached = list((Path(settings.MEDIA_ROOT) / "scores" / "pieces").glob(f"{piece.pk}-*.json"))
     assert len(cached) == 1
 

@@ -1,0 +1,105 @@
+"""What a piece's or a tune's page shows, made by a task, never inside the request.
+
+Engraving a score (verovio; music21 first for a MIDI way's notes) takes seconds, and
+rendering audio (FluidSynth) as long. A page reads what was made (`files.score_stored`) and,
+when nothing was made yet, shows that the score is being prepared and asks for it here:
+`*_render_request` queues the render task on the `default` queue, once per object and text
+within RENDER_REQUEST_TTL_S, however many visitors (or page reloads) ask meanwhile.
+
+A piece's render task is queued when the piece is stored (pieces.generation_job_execute); a
+corpus's tunes are engraved after their import commits, a batch per task, each task queueing
+the next (`corpus_tunes_render`), so a long corpus never holds the queue from other work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.core.cache import cache
+
+from common.tasks import send_on_commit
+from musiclib.ways import get_way
+
+from ..models import Corpus, Piece, Tune
+from ..task_names import CORPUS_RENDER_TASK, RENDER_TASK, TUNE_RENDER_TASK
+from .files import FileUnavailable, digest, score_pages, tune_audio_bytes
+
+log = logging.getLogger(__name__)
+
+# Seconds a queued render is trusted to be on its way: a page asking again within this time
+# queues nothing more (2-3600; longer than a busy `default` queue's wait, short enough that a
+# render lost with its worker is asked for again by the next visit).
+RENDER_REQUEST_TTL_S = 300
+# Seconds of engraving one task does after an import before it queues the rest (1-600):
+# other `default` work queued meanwhile (evaluations, a piece's render) waits at most this.
+RENDER_TASK_BUDGET_S = 5.0
+
+
+def _has_score(way_name: str) -> bool:
+    try:
+        return get_way(way_name).capabilities.has_score
+    except ValueError:  # a way no longer registered: nothing to engrave
+        return False
+
+
+def tune_render(*, tune: Tune, audio: bool = True) -> Tune:
+    """Make what a tune's page shows: its engraved score and, with `audio`, its audio (OGG
+    from its MIDI; a recording plays its own file). Kept in storage; made once per text."""
+    way = tune.corpus.way
+    if _has_score(way):
+        score_pages(kind="tunes", pk=tune.pk, way=way, text=tune.text)
+    if audio:
+        try:
+            tune_audio_bytes(tune)
+        except FileUnavailable as exc:  # the page's player says so when it is pressed
+            log.info("no audio for tune %s: %s", tune.pk, exc)
+    return tune
+
+
+def corpus_tunes_render(*, corpus: Corpus, after: int = 0) -> int:
+    """Engrave the scores of `corpus`'s tunes numbered after `after` (by id), in order, for
+    about RENDER_TASK_BUDGET_S seconds, then queue a task for the rest. Returns the last tune
+    id engraved (0: none).
+
+    Audio is left to a tune's first view (tune_render_request): a corpus of a thousand tunes
+    would otherwise keep hours of audio nobody may play."""
+    if not _has_score(corpus.way):
+        return 0
+    started, last = time.monotonic(), 0
+    tunes = Tune.objects.select_related("corpus").filter(corpus=corpus, pk__gt=after)
+    for tune in tunes.order_by("pk").iterator(chunk_size=100):
+        if last and time.monotonic() - started > RENDER_TASK_BUDGET_S:
+            send_on_commit(CORPUS_RENDER_TASK, corpus.pk, last)
+            break
+        tune_render(tune=tune, audio=False)
+        last = tune.pk
+    return last
+
+
+def corpus_tunes_render_queue(*, corpus: Corpus, after: int) -> None:
+    """Queue the engraving of `corpus`'s tunes numbered after `after` once the current
+    transaction (an import's) commits."""
+    if _has_score(corpus.way):
+        send_on_commit(CORPUS_RENDER_TASK, corpus.pk, after)
+
+
+def _request_once(key: str, task: str, pk: int) -> bool:
+    # cache.add is atomic in Redis and the file cache: one of many simultaneous visitors
+    # queues the task.
+    if not cache.add(key, 1, timeout=RENDER_REQUEST_TTL_S):
+        return False
+    send_on_commit(task, pk)
+    return True
+
+
+def tune_render_request(*, tune: Tune) -> bool:
+    """Ask the worker for the tune's score and audio (a page found them missing). True when a
+    task was queued, False when one was asked for within RENDER_REQUEST_TTL_S."""
+    return _request_once(f"render:tune:{tune.pk}:{digest(tune.text)}", TUNE_RENDER_TASK, tune.pk)
+
+
+def piece_render_request(*, piece: Piece) -> bool:
+    """Ask the worker again for a piece's audio and score (its page found the score missing:
+    the render queued when it was stored has not run yet, or was lost)."""
+    return _request_once(f"render:piece:{piece.pk}:{digest(piece.text)}", RENDER_TASK, piece.pk)
