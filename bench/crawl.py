@@ -12,15 +12,19 @@ a survey, a staff login) and reused by later runs (`--rebuild` starts again). Th
    `evaluation.services.run_report` from nothing (no stored report), timed in this process.
 2. Cold cache: the stored reports are deleted, and every file the pages make on first view
    (engraved scores, MusicXML, tune audio, OGG, spectrograms) is removed; then every piece is
-   rendered as the render task does when a piece is stored (audio, engraved score), unless
-   `--engrave-in-request` (the previous behaviour: scores engraved on first view).
-3. gunicorn (2 processes × 4 threads, freshly started: empty in-process caches) serves the
-   site; Chromium opens every page once, each in a new browser context (no browser cache),
-   and the time to the `load` event is recorded per page kind: the gallery, piece pages of
+   rendered as the render task does when a piece is stored (audio, engraved score) and every
+   tune engraved as the import's engraving task does, unless `--no-render` (nothing made:
+   the pages then say "the score is being prepared").
+3. A fresh server's first requests (the gallery, a piece, the corpora), with cold workers
+   (no config: each worker imports on its first request, as before) and with warm ones
+   (scripts/gunicorn.conf.py: loaded and warmed before the workers fork): the ratio.
+4. gunicorn (2 processes × 4 threads, freshly started with scripts/gunicorn.conf.py)
+   serves the site; Chromium opens every page once, each in a new browser context (no
+   browser cache), and the time to the `load` event is recorded per page kind: the gallery, piece pages of
    each way, run pages, run reports (first visit: "measuring"), the generate page, corpus
    and tune pages, the corpus calibration page, the survey, API pages, and, signed in as
    staff, the admin's pages.
-4. The reports are measured as the worker does (the report task, here in this process),
+5. The reports are measured as the worker does (the report task, here in this process),
    and the report pages are opened again: "ready".
 
 Prints p50 / p95 per kind, the slowest page, and the report page's p95 against the request
@@ -36,6 +40,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -175,14 +180,19 @@ def cold_cache() -> None:
 
 
 def worker_render() -> float:
-    """What the render task does for every new piece (audio, engraved score): the workers
-    do it when a piece is stored, before anyone opens its page. Seconds taken."""
-    from generator.models import Piece
+    """What the render task does for every new piece (audio, engraved score), when a piece
+    is stored, and the engraving task for every imported tune (scores), after the import
+    commits: the workers do it before anyone opens the pages. Seconds taken."""
+    from generator.models import Corpus, Piece, Tune
     from generator.services import piece_render
+    from generator.services.renders import tune_render
 
     t0 = time.perf_counter()
     for piece in Piece.objects.order_by("pk"):
         piece_render(piece=piece)
+    for corpus in Corpus.objects.order_by("pk"):  # as corpus_tunes_render, without its queue
+        for tune in Tune.objects.filter(corpus=corpus).select_related("corpus").order_by("pk"):
+            tune_render(tune=tune, audio=False)
     return time.perf_counter() - t0
 
 
@@ -235,23 +245,69 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, *, warm: bool = True, workers: int = 2) -> subprocess.Popen:
+    """gunicorn as the web role runs it: with the site's config (scripts/gunicorn.conf.py:
+    the application loaded and warmed before the workers are forked) unless `warm` is off
+    (the previous way: each worker imports on its first request). Returns once every worker
+    is booted, so what the pages wait for is the request, not the server's start."""
     env = {**os.environ, "DEBUG": "1", "LOG_LEVEL": "WARNING"}
+    log = Path(tempfile.mkstemp(prefix="crawl-gunicorn-", suffix=".log")[1])
+    config = ["--config", str(ROOT / "scripts/gunicorn.conf.py")] if warm else []
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "musicsite.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--timeout", "120",
-         "--log-level", "warning"],
+        [str(ROOT / ".venv/bin/gunicorn"), "musicsite.wsgi:application", *config, "--bind",
+         f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4", "--timeout", "120",
+         "--log-level", "info", "--error-logfile", str(log)],
         cwd=ROOT, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.2)
+        booted = log.read_text(errors="replace").count("Booting worker with pid")
+        if booted >= workers and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                time.sleep(1.0)  # the forked workers' own start (after the log line)
+                proc.log_path = log  # type: ignore[attr-defined]
+                return proc
+            except OSError:
+                pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
     proc.kill()
-    sys.exit("gunicorn did not start")
+    sys.exit("gunicorn did not start:\n" + log.read_text(errors="replace")[-2000:])
+
+
+def first_requests(paths: list[str]) -> dict[bool, tuple[float, list[float]]]:
+    """A fresh server's first requests, cold workers against warm ones: {warm: (seconds from
+    start until it takes traffic, [seconds of each path's first request])}."""
+    import urllib.request
+
+    out = {}
+    for warm in (False, True):
+        port = free_port()
+        t0 = time.perf_counter()
+        server = start_server(port, warm=warm, workers=1)
+        started = time.perf_counter() - t0
+        times = []
+        try:
+            for path in paths:
+                t1 = time.perf_counter()
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=180) as r:
+                    r.read()
+                times.append(time.perf_counter() - t1)
+        finally:
+            stop_server(server)
+        out[warm] = (started, times)
+    return out
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    getattr(server, "log_path", Path("/nonexistent")).unlink(missing_ok=True)
 
 
 def crawl(base: str, pages: list[tuple[str, str, bool]]) -> list[tuple[str, str, float, int]]:
@@ -307,9 +363,9 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=6, help="pieces per run (1-50)")
     parser.add_argument("--rebuild", action="store_true", help="build the world again")
     parser.add_argument(
-        "--engrave-in-request",
+        "--no-render",
         action="store_true",
-        help="the previous behaviour: piece scores engraved on the page's first view",
+        help="render nothing before the crawl: score pages show that they are being prepared",
     )
     args = parser.parse_args()
     use_bench_database(args.rebuild)
@@ -322,9 +378,17 @@ def main() -> None:
     for pk, s in before.items():
         print(f"  run {pk}: {s:6.2f} s")
     cold_cache()
-    if not args.engrave_in_request:
+    if not args.no_render:
         print(f"worker: rendered every piece in {worker_render():.1f} s (not timed as pages)")
     pages = urls()
+    first_paths = ["/", next(p for k, p, _ in pages if k.startswith("piece")), "/corpora/"]
+    first = first_requests(first_paths)
+    print("a fresh server's first requests (1 worker): " + ", ".join(first_paths))
+    for warm, (started, times) in first.items():
+        what = "warm workers (scripts/gunicorn.conf.py)" if warm else "cold workers (before)    "
+        print(f"  {what}: takes traffic after {started:5.1f} s; first requests "
+              + " ".join(f"{t:6.3f} s" for t in times))  # fmt: skip
+    print(ratio("first gallery request, warm against cold", first[True][1][0], first[False][1][0]))
     port = free_port()
     server = start_server(port)
     try:
@@ -342,11 +406,7 @@ def main() -> None:
         ]
         rows += crawl(f"http://127.0.0.1:{port}", ready)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     bad = [r for r in rows if r[3] >= 400]
     print(f"after: {len(rows)} pages in Chromium, cold cache (p50 / p95 per kind)")
     summary = summarise(rows)

@@ -42,7 +42,10 @@ web() {
   if [ "${MIGRATE:-1}" = 1 ]; then $PY manage.py migrate --noinput; fi
   $PY manage.py collectstatic --noinput -v 0
   echo "gunicorn on ${BIND:-127.0.0.1:8000}"
-  .venv/bin/gunicorn musicsite.wsgi:application --bind "${BIND:-127.0.0.1:8000}" \
+  # scripts/gunicorn.conf.py: the application is loaded and warmed once, before the workers
+  # fork, so no worker's first visitor waits for its imports.
+  .venv/bin/gunicorn musicsite.wsgi:application --config scripts/gunicorn.conf.py \
+    --bind "${BIND:-127.0.0.1:8000}" \
     --workers "${WEB_CONCURRENCY:-3}" --timeout "${GUNICORN_TIMEOUT:-60}" \
     --access-logfile - --error-logfile -
 }
