@@ -21,9 +21,9 @@ a survey, a staff login) and reused by later runs (`--rebuild` starts again). Th
 4. gunicorn (2 processes × 4 threads, freshly started with scripts/gunicorn.conf.py)
    serves the site; Chromium opens every page once, each in a new browser context (no
    browser cache), and the time to the `load` event is recorded per page kind: the
-   gallery, piece pages of each way, run pages, run reports (first visit: "measuring"), the generate page, corpus
-   and tune pages, the corpus calibration page, the survey, API pages, and, signed in as
-   staff, the admin's pages.
+   gallery, piece pages of each way, run pages, run reports (first visit: "measuring"),
+   the generate page, corpus and tune pages, the corpus calibration page, the survey, API
+   pages, and, signed in as staff, the admin's pages.
 5. The reports are measured as the worker does (the report task, here in this process),
    and the report pages are opened again: "ready".
 
