@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 
 from common.api.errors import api_not_found
 from musicsite.health import health
-from musicsite.monitoring import monitoring
+from musicsite.monitoring import monitoring, monitoring_workers
 
 # REST API (issue 8), versioned. The OpenAPI schema describes these routes only (not the
 # schema view itself), with separate request and response components so that read-only
@@ -31,6 +31,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     # Staff: workers, queues, in-flight and failed runs and jobs.
     path("ops/", monitoring, name="ops_monitoring"),
+    path("ops/workers/", monitoring_workers, name="ops_workers"),
     path("admin/", admin.site.urls),
     *api_patterns,
     # The schema and its docs (Swagger UI, Redoc), served locally by the sidecar: no CDN.

@@ -62,6 +62,7 @@ def resolver_routes() -> dict[str, str]:
 SITE = {
     "health": ("get", "/health/", "health"),
     "ops_monitoring": ("get", "/ops/", "staff"),
+    "ops_workers": ("get", "/ops/workers/", "staff"),
     "gallery": ("get", "/", "public"),
     "piece_cards": ("get", "/pieces/cards.json", "public"),
     "piece_detail": ("get", "/pieces/{piece}/", "public"),
