@@ -71,6 +71,11 @@ class PieceViewSet(GenerationMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
             qs = qs.select_related(relation)
         return qs.order_by("-pk")
 
+    def filter_queryset(self, queryset):
+        # The filters choose what the list shows (epoch samples only when asked); a piece's
+        # own address answers for any piece, as its page does.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def get_serializer_class(self):
         return s.PieceSerializer if self.action == "list" else s.PieceDetailSerializer
 

@@ -108,6 +108,14 @@ def test_a_piece_links_every_format_absolutely_and_leaves_out_what_it_lacks(anon
     assert other["audio"] is None
 
 
+def test_a_piece_the_list_leaves_out_by_default_still_answers_at_its_own_address(anon, world):
+    sample = make_piece(make_job(world.checkpoint, is_epoch_sample=True))
+    listed = [p["id"] for p in anon.get("/api/v1/pieces/").json()["results"]]
+    assert sample.pk not in listed  # epoch samples are listed only when asked for
+    body = anon.get(f"/api/v1/pieces/{sample.pk}/").json()
+    assert body["id"] == sample.pk and body["text"] == sample.text
+
+
 def test_the_download_links_serve_the_files(anon, world):
     piece = make_piece(world.job, midi=True)
     downloads = anon.get(f"/api/v1/pieces/{piece.pk}/").json()["downloads"]
