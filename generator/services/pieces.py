@@ -402,13 +402,27 @@ def epoch_sample(*, checkpoint: Checkpoint) -> GenerationJob:
 
 
 def piece_render(*, piece: Piece) -> Piece:
-    """What a new piece's page shows, made in the worker so the first view is fast: its
-    audio (FluidSynth) and, for a way with a score, its engraved score pages (cached)."""
-    from .files import score_pages
+    """What a new piece's page and downloads show, made in the worker so that no request
+    waits for it: its audio (FluidSynth), and, as its way has them, its engraved score pages,
+    its MusicXML and a recording's spectrogram (each kept in storage)."""
+    from .files import (
+        FileUnavailable,
+        musicxml_bytes,
+        piece_spectrogram_png,
+        score_pages,
+    )
 
     piece = piece_render_audio(piece=piece)
-    if get_way(piece.way).capabilities.has_score:
+    caps = get_way(piece.way).capabilities
+    if caps.has_score:
         score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+    try:
+        if "musicxml" in caps.piece_downloads and piece.parses is not False:
+            musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+        if caps.is_audio and piece.audio:
+            piece_spectrogram_png(piece)
+    except FileUnavailable as exc:  # the download or image says why when it is asked for
+        log.info("piece %s: %s", piece.pk, exc)
     return piece
 
 

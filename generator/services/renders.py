@@ -23,7 +23,7 @@ from musiclib.ways import get_way
 
 from ..models import Corpus, Piece, Tune
 from ..task_names import CORPUS_RENDER_TASK, RENDER_TASK, TUNE_RENDER_TASK
-from .files import FileUnavailable, digest, score_pages, tune_audio_bytes
+from .files import FileUnavailable, digest, musicxml_bytes, score_pages, tune_audio_bytes
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,20 @@ def _has_score(way_name: str) -> bool:
 
 def tune_render(*, tune: Tune, audio: bool = True) -> Tune:
     """Make what a tune's page shows: its engraved score and, with `audio`, its audio (OGG
-    from its MIDI; a recording plays its own file). Kept in storage; made once per text."""
+    from its MIDI; a recording plays its own file) and its downloads (MIDI, MusicXML). Kept
+    in storage; made once per text."""
     way = tune.corpus.way
     if _has_score(way):
         score_pages(kind="tunes", pk=tune.pk, way=way, text=tune.text)
     if audio:
-        try:
-            tune_audio_bytes(tune)
-        except FileUnavailable as exc:  # the page's player says so when it is pressed
-            log.info("no audio for tune %s: %s", tune.pk, exc)
+        makers = [lambda: tune_audio_bytes(tune)]  # and its MIDI, the audio's source
+        if "musicxml" in get_way(way).capabilities.tune_downloads:
+            makers.append(lambda: musicxml_bytes(kind="tunes", pk=tune.pk, way=way, text=tune.text))
+        for make in makers:
+            try:
+                make()
+            except FileUnavailable as exc:  # the player or the download says why when asked
+                log.info("tune %s: %s", tune.pk, exc)
     return tune
 
 

@@ -17,7 +17,7 @@ from generator.services import (
     tune_render,
 )
 from generator.services import renders as renders_module
-from generator.services.files import score_name, score_stored, tune_audio_name
+from generator.services.files import media_cache, score_name, score_stored, tune_audio_name
 from generator.task_names import CORPUS_RENDER_TASK, RENDER_TASK, TUNE_RENDER_TASK
 from tests.factories import oneills_tunes, wait_for
 from tests.web.builders import JIG, REEL, make_piece, make_tune, make_world
@@ -88,7 +88,9 @@ def test_after_the_render_task_the_tune_page_shows_its_score_and_asks_for_nothin
     client, tune, queued, monkeypatch, django_capture_on_commit_callbacks
 ):
     tune_render(tune=tune)  # what the tune's render task does
-    assert file_exists(tune_audio_name(tune))
+    assert file_exists(tune_audio_name(tune))  # and the downloads: nothing made on a click
+    way_text = f"{tune.corpus.way}\n{tune.text}"
+    assert file_exists(media_cache("musicxml/tunes", tune.pk, way_text, "musicxml"))
 
     def refuse(**kwargs):
         raise AssertionError("the request engraved again")
