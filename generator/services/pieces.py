@@ -404,10 +404,11 @@ def epoch_sample(*, checkpoint: Checkpoint) -> GenerationJob:
 def piece_render(*, piece: Piece) -> Piece:
     """What a new piece's page and downloads show, made in the worker so that no request
     waits for it: its audio (FluidSynth), and, as its way has them, its engraved score pages,
-    its MusicXML and a recording's spectrogram (each kept in storage)."""
+    its MusicXML and a recording's spectrogram and OGG (each kept in storage)."""
     from .files import (
         FileUnavailable,
         musicxml_bytes,
+        piece_audio_file,
         piece_spectrogram_png,
         score_pages,
     )
@@ -419,8 +420,9 @@ def piece_render(*, piece: Piece) -> Piece:
     try:
         if "musicxml" in caps.piece_downloads and piece.parses is not False:
             musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
-        if caps.is_audio and piece.audio:
+        if caps.is_audio and piece.audio:  # a recording: its picture and its OGG download
             piece_spectrogram_png(piece)
+            piece_audio_file(piece, "ogg")
     except FileUnavailable as exc:  # the download or image says why when it is asked for
         log.info("piece %s: %s", piece.pk, exc)
     return piece
