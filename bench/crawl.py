@@ -180,12 +180,12 @@ def cold_cache() -> None:
         shutil.rmtree(MEDIA / name, ignore_errors=True)
 
 
-def worker_render() -> tuple[float, dict[str, list[float]]]:
+def worker_render() -> tuple[float, dict[str, float]]:
     """What the render task does for every new piece (audio, engraved score), when a piece
     is stored, and the engraving task for every imported tune (scores), after the import
     commits: the workers do it before anyone opens the pages. Returns the seconds taken and,
-    per tune kind, the seconds each crawled tune's score took to engrave: what its page's
-    request used to wait for on a first view."""
+    per crawled tune page (its path), the seconds its score took to engrave: what that page's
+    request used to wait for, on top of the rest, on a first view."""
     from generator.models import Corpus, Piece, Tune
     from generator.services import piece_render
     from generator.services.renders import tune_render
@@ -194,14 +194,14 @@ def worker_render() -> tuple[float, dict[str, list[float]]]:
     t0 = time.perf_counter()
     for piece in Piece.objects.order_by("pk"):
         piece_render(piece=piece)
-    engraving: dict[str, list[float]] = {}
+    engraving: dict[str, float] = {}
     for corpus in Corpus.objects.order_by("pk"):  # as corpus_tunes_render, without its queue
         tunes = Tune.objects.filter(corpus=corpus).select_related("corpus").order_by("pk")
         for i, tune in enumerate(tunes):
             t1 = time.perf_counter()
             tune_render(tune=tune, audio=False)
             if i < TUNES_PER_CORPUS and get_way(corpus.way).capabilities.has_score:
-                engraving.setdefault(f"tune ({corpus.way})", []).append(time.perf_counter() - t1)
+                engraving[f"/tunes/{tune.pk}/"] = time.perf_counter() - t1
     return time.perf_counter() - t0, engraving
 
 
@@ -325,6 +325,10 @@ def crawl(base: str, pages: list[tuple[str, str, bool]]) -> list[tuple[str, str,
     out = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        # The browser's own first page (its renderer starting) is not the site's time.
+        warmup = browser.new_context()
+        warmup.new_page().goto("about:blank")
+        warmup.close()
         staff_state = None
         for kind, path, as_staff in pages:
             if as_staff and staff_state is None:
@@ -351,6 +355,11 @@ def crawl(base: str, pages: list[tuple[str, str, bool]]) -> list[tuple[str, str,
             ctx.close()
         browser.close()
     return out
+
+
+def p95_of(times: list[float]) -> float:
+    times = sorted(times)
+    return times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
 
 def summarise(rows: list[tuple[str, str, float, int]]) -> dict[str, tuple[float, float]]:
@@ -387,7 +396,7 @@ def main() -> None:
     for pk, s in before.items():
         print(f"  run {pk}: {s:6.2f} s")
     cold_cache()
-    engraving: dict[str, list[float]] = {}
+    engraving: dict[str, float] = {}
     if not args.no_render:
         seconds, engraving = worker_render()
         print(f"worker: rendered every piece and tune in {seconds:.1f} s (not timed as pages)")
@@ -431,11 +440,15 @@ def main() -> None:
         if kind in summary:
             print(ratio(f"run report page p95, {kind} against in-request", summary[kind][1],
                         p95_before))  # fmt: skip
-    for kind, times in sorted(engraving.items()):
-        if kind in summary and times:
-            before_p95 = sorted(times)[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-            print(ratio(f"{kind} page p95 against its score engraved in the request "
-                        f"(p95 {before_p95:.2f} s)", summary[kind][1], before_p95))  # fmt: skip
+    # Before, a tune page's first view engraved its score inside the request: at least this
+    # page's time now plus the engraving's (an underestimate: the worker engraves warm, one
+    # at a time; the request engraved beside others, in a process that may not have imported
+    # music21 and verovio yet).
+    for kind in sorted({k for k, path, _, _ in rows if path in engraving}):
+        now = [t for k, path, t, _ in rows if k == kind]
+        then = [t + engraving[path] for k, path, t, _ in rows if k == kind]
+        print(ratio(f"{kind} page p95 against at least the engraving request's "
+                    f"({p95_of(then):.2f} s)", p95_of(now), p95_of(then)))  # fmt: skip
     met = all(p95 <= TARGET_P95_S for _, p95 in summary.values())
     print(f"in-request report, worst: {worst_before:.2f} s")
     print(f"target p95 <= {TARGET_P95_S:g} s per kind: {'met' if met else 'NOT met'}")
