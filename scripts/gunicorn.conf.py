@@ -40,7 +40,7 @@ WARM_MODULES = (
 def warm() -> float:
     """Import what the site's pages use and load the URL configuration and templates, as a
     first request would. Returns the seconds it took."""
-    from django.template import TemplateDoesNotExist, engines
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
     from django.urls import get_resolver
 
     started = time.perf_counter()
@@ -56,25 +56,31 @@ def warm() -> float:
     resolver = get_resolver()
     resolver.url_patterns  # noqa: B018 - imports every view, service and selector
     resolver.reverse_dict  # noqa: B018 - builds the reverse() tables once, before the fork
+    from django.utils import translation
+
+    translation.gettext("Home")  # the translation catalogues the admin's pages use
     for engine in engines.all():  # the cached loader keeps each compiled template
         for name in _template_names():
             try:
                 engine.get_template(name)
-            except TemplateDoesNotExist:
+            except (TemplateDoesNotExist, TemplateSyntaxError):  # one needing an absent library
                 pass
     return time.perf_counter() - started
 
 
 def _template_names() -> list[str]:
+    """Every template of the site and of its apps (the admin's, the API's)."""
     from pathlib import Path
 
     from django.conf import settings
+    from django.template.utils import get_app_template_dirs
 
+    folders = [Path(d) for d in settings.TEMPLATES[0].get("DIRS", [])]
+    folders += [Path(d) for d in get_app_template_dirs("templates")]
     names = []
-    for folder in settings.TEMPLATES[0].get("DIRS", []):
-        root = Path(folder)
+    for root in folders:
         names += [str(p.relative_to(root)) for p in sorted(root.rglob("*.html"))]
-    return names
+    return sorted(set(names))
 
 
 def when_ready(server) -> None:
