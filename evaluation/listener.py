@@ -6,11 +6,11 @@ the run held out for validation (its validation split: the same tunes `Way.prepa
 out of training, recomputed from the corpus, the run's seed and val_fraction). Beside it:
 the same test between two halves of those human tunes, the form measures on both sides,
 and the two tightened measures (bars counting section ends, phrase idiom over 4 to 8
-notes), the human figures beside the run's. Per epoch too, for epochs whose samples are
-enough for a verdict.
+notes), the human figures beside the run's. Per epoch too, on pieces drawn from each
+epoch's checkpoint for the purpose (`_epochs` says why not the epoch samples themselves).
 
-Called by `services._build_report` (the report's "judge" section) and by the JSON view for
-a checkpoint staff choose.
+Called by `services._build_report` (the report's "judge" section, measured by the report
+task, never in a request); the pages and JSON read the stored report.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from generator.models import Checkpoint, Piece, TrainingRun
+from generator.services import epoch_sample_texts
 from musiclib.metrics import judge as jd
 from musiclib.metrics.form import Shape, pooled_bar_rate, shape_from_text
 from musiclib.metrics.melody import READERS
@@ -35,6 +37,12 @@ FORM_ROWS = ("parts", "bars_per_part", "parts_8_16", "has_repeat", "endings", "r
              "repeated_phrases", "distinct_patterns", "ends_on_tonic")  # fmt: skip
 MAX_PER_SIDE = 400  # pieces a side at most: the verdict's interval is ±2.5 points by then
 MIN_PER_SIDE = jd.MIN_PER_SIDE
+# Per epoch (`_epochs`): pieces drawn from each checkpoint for its verdict. 40 a side gives a
+# 95 % interval of about ±10 points at 0.75 (±15 at 20 a side); more costs sampling time
+# (about 0.1 s a piece) on every measure of a new checkpoint. Range: MIN_PER_SIDE..MAX_PER_SIDE.
+JUDGE_PER_EPOCH = 40
+JUDGE_EPOCHS_MAX = 20  # epochs judged at most, spread over the run (1..)
+EPOCH_GIVEAWAYS = 3  # giveaways kept per epoch row
 
 
 def _shapes(texts: list[str], melody: str) -> list[Shape]:
@@ -147,9 +155,11 @@ def run_judge(
     run: TrainingRun,
     checkpoint: Checkpoint | None = None,
     reference: Reference | None = None,
+    previous_epochs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The listener's verdict on the run (see the module docstring). `checkpoint`: staff's
-    choice; by default the run's chosen checkpoint."""
+    choice; by default the run's chosen checkpoint. `previous_epochs`: the per-epoch rows of
+    the stored report, reused where nothing they were measured from has changed."""
     reference = reference or run_reference(run=run)
     if reference is None:
         return {"available": False, "reason": "pieces of this kind have no notes to compare"}
@@ -184,7 +194,8 @@ def run_judge(
             "human": _figures(reference.human_shapes, reference.phrases),
             "run": _figures(machine_shapes, reference.phrases),
         },
-        "epochs": _epochs(run, reference),
+        "judge_per_epoch": JUDGE_PER_EPOCH,
+        "epochs": _epochs(run, reference, previous_epochs or []),
     }
 
 
@@ -195,19 +206,58 @@ def _notes(read, text: str) -> list[Note]:
         return []
 
 
-def _epochs(run: TrainingRun, reference: Reference) -> list[dict[str, Any]]:
-    """Per epoch with enough epoch samples: the listener's accuracy on them."""
-    by_epoch: dict[int, list[str]] = {}
-    rows = Piece.objects.filter(run=run, job__is_epoch_sample=True).values_list(
-        "checkpoint__epoch", "text"
-    )
-    for epoch, text in rows:
-        by_epoch.setdefault(epoch, []).append(text)
+def _epoch_key(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -> str:
+    """What a per-epoch verdict is measured from: a stored row with the same key is reused
+    by the next measure of the report (the draws are fixed by their seeds)."""
+    config = run.config or {}
+    parts = (checkpoint.pk, checkpoint.file.name, reference.n_heldout, len(reference.human),
+             JUDGE_PER_EPOCH, config.get("sample_temperature"), config.get("sample_max_tokens"),
+             settings.CODE_VERSION)  # fmt: skip
+    return "|".join(str(p) for p in parts)
+
+
+def judged_epochs(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
+    """The checkpoints judged per epoch: every one, or JUDGE_EPOCHS_MAX spread evenly over a
+    longer run (the first and the last always among them)."""
+    if len(checkpoints) <= JUDGE_EPOCHS_MAX:
+        return checkpoints
+    picks = np.unique(np.linspace(0, len(checkpoints) - 1, JUDGE_EPOCHS_MAX).round().astype(int))
+    return [checkpoints[i] for i in picks]
+
+
+def _epoch_row(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch": checkpoint.epoch,
+        "val_loss": checkpoint.val_loss,
+        "key": _epoch_key(run, checkpoint, reference),
+    }
+    # Seeds apart from the epoch samples' (run.seed * 100_000 + epoch * samples_per_epoch).
+    seed = run.seed * 100_000 + 50_000 + checkpoint.epoch * JUDGE_PER_EPOCH
+    try:
+        texts = epoch_sample_texts(checkpoint=checkpoint, count=JUDGE_PER_EPOCH, seed=seed)
+    except ValueError as exc:  # its sampler file is gone: no verdict for this epoch
+        return {**row, "drawn": 0, "n": 0, "accuracy": None, "low": None, "high": None,
+                "reason": str(exc)}  # fmt: skip
+    machine = [jd.describe(s) for s in _shapes(texts, reference.melody)]
+    verdict = jd.judge(machine=machine, human=reference.human, seed=checkpoint.epoch,
+                       giveaways=EPOCH_GIVEAWAYS)  # fmt: skip
+    return {**row, "drawn": len(texts), **{k: v for k, v in verdict.items() if k != "features"}}
+
+
+def _epochs(
+    run: TrainingRun, reference: Reference, previous: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per epoch: the listener's verdict on JUDGE_PER_EPOCH pieces drawn from that epoch's
+    checkpoint as its epoch samples are drawn. A run keeps only a few epoch samples per
+    epoch (4 by default: enough to hear the model learn, too few for a verdict, which needs
+    MIN_PER_SIDE a side and still spans ±13 points at 20 a side), and drawing more of them in
+    training would fill the run's timeline and the render queue; drawing them here, for the
+    measure only, costs a few seconds per epoch on the report's worker and stores only the
+    verdicts. Rows of `previous` (the stored report's) with the same key are reused."""
+    reuse = {r.get("key"): r for r in previous if r.get("key")}
+    checkpoints = list(run.checkpoints.order_by("epoch"))
     out = []
-    for epoch, texts in sorted(by_epoch.items()):
-        if len(texts) < MIN_PER_SIDE:
-            continue
-        machine = [jd.describe(s) for s in _shapes(texts, reference.melody)]
-        test = jd.two_sample(reference.human, machine, seed=epoch)
-        out.append({"epoch": epoch, **test})
+    for checkpoint in judged_epochs(checkpoints):
+        key = _epoch_key(run, checkpoint, reference)
+        out.append(reuse.get(key) or _epoch_row(run, checkpoint, reference))
     return out
