@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from threadpoolctl import threadpool_limits
 
 from common.errors import ServiceError
 from common.tasks import send_on_commit
@@ -290,15 +291,20 @@ def epoch_sample_texts(*, checkpoint: Checkpoint, count: int, seed: int) -> list
     way = get_way(run.way)
     net = load_checkpoint_net(checkpoint)
     seeds = [seed + i for i in range(count)]
-    outs = sampler.sample(
-        net,
-        prime=way.encode_prime(vocab=run.vocab, prime=""),
-        seeds=seeds,
-        temperature=float(run.config.get("sample_temperature") or 1.0),
-        max_tokens=int(run.config.get("sample_max_tokens") or 800),
-        constraint=_constraint(way, run, grammar=False, folk_form=False),
-        restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
-    )
+    # Callers run on the default queue, whose worker leaves BLAS its default threads (the
+    # sample worker sets OPENBLAS_NUM_THREADS=1): on a busy 2-core machine (load 5.6) 40
+    # pieces of 800 characters took 17.0 s with two BLAS threads, 2.1 s with one (8×; LSTM
+    # [256, 256], the `full` preset's sizes).
+    with threadpool_limits(limits=1, user_api="blas"):
+        outs = sampler.sample(
+            net,
+            prime=way.encode_prime(vocab=run.vocab, prime=""),
+            seeds=seeds,
+            temperature=float(run.config.get("sample_temperature") or 1.0),
+            max_tokens=int(run.config.get("sample_max_tokens") or 800),
+            constraint=_constraint(way, run, grammar=False, folk_form=False),
+            restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
+        )
     return [
         _finish(way, seed=s, text=way.decode(vocab=run.vocab, ids=ids))[2]
         for s, ids in zip(seeds, outs, strict=True)
