@@ -129,3 +129,16 @@ def test_a_long_run_is_judged_at_twenty_epochs_spread_from_first_to_last():
     assert len(epochs) == listener.JUDGE_EPOCHS_MAX == 20
     assert epochs[0] == 1 and epochs[-1] == 100 and epochs == sorted(set(epochs))
     assert listener.judged_epochs(checkpoints[:5]) == checkpoints[:5]
+
+
+def test_a_midi_run_of_chorale_melodies_is_judged_per_epoch_too(client):
+    from tests.ways_midi.builders import make_trained_midi_run
+
+    run = make_trained_midi_run(chorales=24, val_fraction=0.5)
+    judge = services.run_report(run=run, refresh=True)["judge"]
+    assert judge["available"] and judge["n_human_heldout"] == 12
+    (row,) = judge["epochs"]
+    assert row["drawn"] == listener.JUDGE_PER_EPOCH and row["n"] == 12
+    assert row["low"] <= row["accuracy"] <= row["high"]
+    one = json.loads(client.get(f"/evaluation/runs/{run.pk}/judge.json?epoch=1").content)
+    assert one["accuracy"] == row["accuracy"]
