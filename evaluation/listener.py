@@ -15,6 +15,7 @@ task, never in a request); the pages and JSON read the stored report.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -213,7 +214,7 @@ def _epoch_key(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -
     parts = (checkpoint.pk, checkpoint.file.name, reference.n_heldout, len(reference.human),
              JUDGE_PER_EPOCH, config.get("sample_temperature"), config.get("sample_max_tokens"),
              settings.CODE_VERSION)  # fmt: skip
-    return "|".join(str(p) for p in parts)
+    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
 
 
 def judged_epochs(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
