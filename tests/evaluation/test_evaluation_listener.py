@@ -142,3 +142,14 @@ def test_a_midi_run_of_chorale_melodies_is_judged_per_epoch_too(client):
     assert row["low"] <= row["accuracy"] <= row["high"]
     one = json.loads(client.get(f"/evaluation/runs/{run.pk}/judge.json?epoch=1").content)
     assert one["accuracy"] == row["accuracy"]
+
+
+def test_the_tunes_drawn_for_an_epoch_are_written_exactly_as_its_epoch_samples(trained_run):
+    from generator.services import epoch_sample_texts
+
+    samples = list(trained_run.pieces.filter(job__is_epoch_sample=True).order_by("seed"))
+    assert samples
+    drawn = epoch_sample_texts(
+        checkpoint=samples[0].checkpoint, count=len(samples), seed=samples[0].seed
+    )
+    assert drawn == [p.text for p in samples]
