@@ -16,6 +16,7 @@ task, never in a request); the pages and JSON read the stored report.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +39,11 @@ FORM_ROWS = ("parts", "bars_per_part", "parts_8_16", "has_repeat", "endings", "r
              "repeated_phrases", "distinct_patterns", "ends_on_tonic")  # fmt: skip
 MAX_PER_SIDE = 400  # pieces a side at most: the verdict's interval is ±2.5 points by then
 MIN_PER_SIDE = jd.MIN_PER_SIDE
+log = logging.getLogger(__name__)
 # Per epoch (`_epochs`): pieces drawn from each checkpoint for its verdict. 40 a side gives a
-# 95 % interval of about ±10 points at 0.75 (±15 at 20 a side); more costs sampling time
-# (about 0.1 s a piece) on every measure of a new checkpoint. Range: MIN_PER_SIDE..MAX_PER_SIDE.
+# 95 % interval of about ±10 points at 0.75 (±13 at 20 a side); more costs sampling time
+# (about 0.05 s a piece, `bench/epoch_judge.py`) for each new checkpoint. Range:
+# MIN_PER_SIDE..MAX_PER_SIDE.
 JUDGE_PER_EPOCH = 40
 JUDGE_EPOCHS_MAX = 20  # epochs judged at most, spread over the run (1..)
 EPOCH_GIVEAWAYS = 3  # giveaways kept per epoch row
@@ -232,13 +235,17 @@ def _epoch_row(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -
         "val_loss": checkpoint.val_loss,
         "key": _epoch_key(run, checkpoint, reference),
     }
+    none = {"drawn": 0, "accuracy": None, "low": None, "high": None, "control": None}
+    if len(reference.human) < MIN_PER_SIDE:  # no verdict whatever is drawn: draw nothing
+        return {**row, **none, "n": len(reference.human)}
     # Seeds apart from the epoch samples' (run.seed * 100_000 + epoch * samples_per_epoch).
     seed = run.seed * 100_000 + 50_000 + checkpoint.epoch * JUDGE_PER_EPOCH
     try:
         texts = epoch_sample_texts(checkpoint=checkpoint, count=JUDGE_PER_EPOCH, seed=seed)
-    except ValueError as exc:  # its sampler file is gone: no verdict for this epoch
-        return {**row, "drawn": 0, "n": 0, "accuracy": None, "low": None, "high": None,
-                "reason": str(exc)}  # fmt: skip
+    except Exception as exc:  # its sampler file is gone or unreadable: no verdict this time
+        log.warning("run %s epoch %s: nothing drawn for the listener", run.pk,
+                    checkpoint.epoch, exc_info=True)  # fmt: skip
+        return {**row, **none, "n": 0, "reason": f"{type(exc).__name__}: {exc}"[:300]}
     machine = [jd.describe(s) for s in _shapes(texts, reference.melody)]
     verdict = jd.judge(machine=machine, human=reference.human, seed=checkpoint.epoch,
                        giveaways=EPOCH_GIVEAWAYS)  # fmt: skip
@@ -255,7 +262,8 @@ def _epochs(
     training would fill the run's timeline and the render queue; drawing them here, for the
     measure only, costs a few seconds per epoch on the report's worker and stores only the
     verdicts. Rows of `previous` (the stored report's) with the same key are reused."""
-    reuse = {r.get("key"): r for r in previous if r.get("key")}
+    # (a row that failed to draw is drawn again: what failed may be back)
+    reuse = {r.get("key"): r for r in previous if r.get("key") and not r.get("reason")}
     checkpoints = list(run.checkpoints.order_by("epoch"))
     out = []
     for checkpoint in judged_epochs(checkpoints):

@@ -310,8 +310,10 @@ def _epoch_view(row: dict[str, Any]) -> dict[str, Any]:
     """One epoch's verdict for the "By epoch" table: told apart, with its 95 % interval,
     beside the human-against-human control of the same size."""
     if row.get("accuracy") is None:
-        gone = row.get("reason")  # its model file could not be read
-        text = "no verdict: this epoch's model is gone" if gone else "no verdict: too few tunes"
+        unread = row.get("reason")  # nothing could be drawn: its model file was not read
+        text = "no verdict: " + (
+            "this epoch's model could not be read" if unread else "too few tunes"
+        )
     else:
         text = _interval(row)
     return {**row, "text": text, "control_text": _interval(row.get("control"))}

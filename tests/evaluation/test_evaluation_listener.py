@@ -36,6 +36,9 @@ def test_with_too_few_tunes_the_report_says_so_and_still_compares_form(client, t
     html = client.get(f"/evaluation/runs/{trained_run.pk}/").content.decode()
     assert "Could these pass for human tunes?" in html
     assert "Not enough pieces for a verdict" in html
+    (row,) = judge["epochs"]  # nothing is drawn when the human side is too small
+    assert row["n"] == 8 and row["accuracy"] is None and row["drawn"] == 0
+    assert "no verdict: too few tunes" in html
 
 
 @pytest.fixture
@@ -111,14 +114,17 @@ def test_an_epoch_whose_model_file_is_gone_has_no_verdict_and_the_report_still_s
     client, shuffled_run, monkeypatch
 ):
     def gone(**kwargs):
-        raise ValueError("checkpoint 1 has no sampler file at x.npz")
+        raise FileNotFoundError("the object store lost it")
 
     monkeypatch.setattr(listener, "epoch_sample_texts", gone)
     judge = services.run_report(run=shuffled_run, refresh=True)["judge"]
     (row,) = judge["epochs"]
     assert row["accuracy"] is None and row["drawn"] == 0 and judge["verdict"]["accuracy"] >= 0.8
     html = client.get(f"/evaluation/runs/{shuffled_run.pk}/").content.decode()
-    assert "no verdict: this epoch&#x27;s model is gone" in html
+    assert "no verdict: this epoch&#x27;s model could not be read" in html
+    monkeypatch.undo()  # the file is back: the next measure draws again
+    (row,) = services.run_report(run=shuffled_run, refresh=True)["judge"]["epochs"]
+    assert row["drawn"] == listener.JUDGE_PER_EPOCH and row["accuracy"] is not None
 
 
 def test_a_long_run_is_judged_at_twenty_epochs_spread_from_first_to_last():
