@@ -221,12 +221,15 @@ def _epoch_key(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -
 
 
 def judged_epochs(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
-    """The checkpoints judged per epoch: every one, or JUDGE_EPOCHS_MAX spread evenly over a
-    longer run (the first and the last always among them)."""
+    """The checkpoints judged per epoch: every one, or at most JUDGE_EPOCHS_MAX spread over
+    a longer run: every stride-th from the first, and the last. The stride changes only
+    when the run outgrows it, so a run measured while it trains keeps its earlier picks
+    (their stored rows are reused) instead of shifting them all at each new epoch."""
     if len(checkpoints) <= JUDGE_EPOCHS_MAX:
         return checkpoints
-    picks = np.unique(np.linspace(0, len(checkpoints) - 1, JUDGE_EPOCHS_MAX).round().astype(int))
-    return [checkpoints[i] for i in picks]
+    stride = math.ceil(len(checkpoints) / (JUDGE_EPOCHS_MAX - 1))
+    picks = checkpoints[::stride]
+    return picks if picks[-1] is checkpoints[-1] else [*picks, checkpoints[-1]]
 
 
 def _epoch_row(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -> dict[str, Any]:
