@@ -25,7 +25,7 @@ import numpy as np
 from django.conf import settings
 
 from generator.models import Checkpoint, Piece, TrainingRun
-from generator.services import epoch_sample_texts
+from generator.services.pieces import epoch_sample_texts
 from musiclib.metrics import judge as jd
 from musiclib.metrics.form import Shape, pooled_bar_rate, shape_from_text
 from musiclib.metrics.melody import READERS

@@ -17,7 +17,6 @@ from .allowance import (
 from .corpora import corpus_get_or_create, corpus_import
 from .imports import import_job_check, import_job_create, import_roots
 from .pieces import (
-    epoch_sample_texts,
     generation_job_create,
     generation_job_execute,
     piece_render,
@@ -61,7 +60,6 @@ __all__ = [
     "audio_prime_encode",
     "corpus_get_or_create",
     "corpus_import",
-    "epoch_sample_texts",
     "generation_allowance",
     "generation_allowance_check",
     "generation_job_create",

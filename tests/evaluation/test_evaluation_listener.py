@@ -153,7 +153,7 @@ def test_a_midi_run_of_chorale_melodies_is_judged_per_epoch_too(client):
 
 
 def test_the_tunes_drawn_for_an_epoch_are_written_exactly_as_its_epoch_samples(trained_run):
-    from generator.services import epoch_sample_texts
+    from generator.services.pieces import epoch_sample_texts
 
     samples = list(trained_run.pieces.filter(job__is_epoch_sample=True).order_by("seed"))
     assert samples
