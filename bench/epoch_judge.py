@@ -5,7 +5,7 @@ checkpoint and judging them (evaluation/listener.py, `_epochs`).
 
 Draws `--pieces` tunes of `--chars` symbols (END ignored, so every row does the full work)
 from a model of the `full` preset's sizes (random weights: they do not change the cost) in
-one batch, as `generator.services.epoch_sample_texts` does on the default worker: with BLAS
+one batch, as `generator.services.pieces.epoch_sample_texts` does on the default worker: with BLAS
 limited to one thread (what it does) beside BLAS's default threads (the straightforward
 call, what a default worker would use without the limit), best of two each. Then describes
 and judges that many O'Neill tunes against 200 others (the listener's features, the
