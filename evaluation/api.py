@@ -35,8 +35,10 @@ class RunReportSerializer(serializers.ModelSerializer):
         source="data",
         read_only=True,
         allow_null=True,
-        help_text="The payload: validity, novelty, features and per-epoch series (notes), or "
-        "the audio measures (recordings). Null until a first measure is done.",
+        help_text="The payload: validity, novelty, features, per-epoch series and the blind "
+        "listener's verdicts (`judge`, per epoch in `judge.epochs`: accuracy with its 95 % "
+        "interval) (notes), or the audio measures (recordings). Null until a first measure "
+        "is done.",
     )
 
     class Meta:

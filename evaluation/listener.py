@@ -6,22 +6,26 @@ the run held out for validation (its validation split: the same tunes `Way.prepa
 out of training, recomputed from the corpus, the run's seed and val_fraction). Beside it:
 the same test between two halves of those human tunes, the form measures on both sides,
 and the two tightened measures (bars counting section ends, phrase idiom over 4 to 8
-notes), the human figures beside the run's. Per epoch too, for epochs whose samples are
-enough for a verdict.
+notes), the human figures beside the run's. Per epoch too, on pieces drawn from each
+epoch's checkpoint for the purpose (`_epochs` says why not the epoch samples themselves).
 
-Called by `services._build_report` (the report's "judge" section) and by the JSON view for
-a checkpoint staff choose.
+Called by `services._build_report` (the report's "judge" section, measured by the report
+task, never in a request); the pages and JSON read the stored report.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from generator.models import Checkpoint, Piece, TrainingRun
+from generator.services.pieces import epoch_sample_texts
 from musiclib.metrics import judge as jd
 from musiclib.metrics.form import Shape, pooled_bar_rate, shape_from_text
 from musiclib.metrics.melody import READERS
@@ -35,6 +39,14 @@ FORM_ROWS = ("parts", "bars_per_part", "parts_8_16", "has_repeat", "endings", "r
              "repeated_phrases", "distinct_patterns", "ends_on_tonic")  # fmt: skip
 MAX_PER_SIDE = 400  # pieces a side at most: the verdict's interval is ±2.5 points by then
 MIN_PER_SIDE = jd.MIN_PER_SIDE
+log = logging.getLogger(__name__)
+# Per epoch (`_epochs`): pieces drawn from each checkpoint for its verdict. 40 a side gives a
+# 95 % interval of about ±10 points at 0.75 (±13 at 20 a side); more costs sampling time
+# (about 0.05 s a piece, `bench/epoch_judge.py`) for each new checkpoint. Range:
+# MIN_PER_SIDE..MAX_PER_SIDE.
+JUDGE_PER_EPOCH = 40
+JUDGE_EPOCHS_MAX = 20  # epochs judged at most, spread over the run (1..)
+EPOCH_GIVEAWAYS = 3  # giveaways kept per epoch row
 
 
 def _shapes(texts: list[str], melody: str) -> list[Shape]:
@@ -147,9 +159,11 @@ def run_judge(
     run: TrainingRun,
     checkpoint: Checkpoint | None = None,
     reference: Reference | None = None,
+    previous_epochs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The listener's verdict on the run (see the module docstring). `checkpoint`: staff's
-    choice; by default the run's chosen checkpoint."""
+    choice; by default the run's chosen checkpoint. `previous_epochs`: the per-epoch rows of
+    the stored report, reused where nothing they were measured from has changed."""
     reference = reference or run_reference(run=run)
     if reference is None:
         return {"available": False, "reason": "pieces of this kind have no notes to compare"}
@@ -184,7 +198,8 @@ def run_judge(
             "human": _figures(reference.human_shapes, reference.phrases),
             "run": _figures(machine_shapes, reference.phrases),
         },
-        "epochs": _epochs(run, reference),
+        "judge_per_epoch": JUDGE_PER_EPOCH,
+        "epochs": _epochs(run, reference, previous_epochs or []),
     }
 
 
@@ -195,19 +210,66 @@ def _notes(read, text: str) -> list[Note]:
         return []
 
 
-def _epochs(run: TrainingRun, reference: Reference) -> list[dict[str, Any]]:
-    """Per epoch with enough epoch samples: the listener's accuracy on them."""
-    by_epoch: dict[int, list[str]] = {}
-    rows = Piece.objects.filter(run=run, job__is_epoch_sample=True).values_list(
-        "checkpoint__epoch", "text"
-    )
-    for epoch, text in rows:
-        by_epoch.setdefault(epoch, []).append(text)
+def _epoch_key(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -> str:
+    """What a per-epoch verdict is measured from: a stored row with the same key is reused
+    by the next measure of the report (the draws are fixed by their seeds)."""
+    config = run.config or {}
+    parts = (checkpoint.pk, checkpoint.file.name, reference.n_heldout, len(reference.human),
+             JUDGE_PER_EPOCH, config.get("sample_temperature"), config.get("sample_max_tokens"),
+             settings.CODE_VERSION)  # fmt: skip
+    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+def judged_epochs(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
+    """The checkpoints judged per epoch: every one, or at most JUDGE_EPOCHS_MAX spread over
+    a longer run: every stride-th from the first, and the last. The stride changes only
+    when the run outgrows it, so a run measured while it trains keeps its earlier picks
+    (their stored rows are reused) instead of shifting them all at each new epoch."""
+    if len(checkpoints) <= JUDGE_EPOCHS_MAX:
+        return checkpoints
+    stride = math.ceil(len(checkpoints) / (JUDGE_EPOCHS_MAX - 1))
+    picks = checkpoints[::stride]
+    return picks if picks[-1] is checkpoints[-1] else [*picks, checkpoints[-1]]
+
+
+def _epoch_row(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "epoch": checkpoint.epoch,
+        "val_loss": checkpoint.val_loss,
+        "key": _epoch_key(run, checkpoint, reference),
+    }
+    none = {"drawn": 0, "accuracy": None, "low": None, "high": None, "control": None}
+    if len(reference.human) < MIN_PER_SIDE:  # no verdict whatever is drawn: draw nothing
+        return {**row, **none, "n": len(reference.human)}
+    # Seeds apart from the epoch samples' (run.seed * 100_000 + epoch * samples_per_epoch).
+    seed = run.seed * 100_000 + 50_000 + checkpoint.epoch * JUDGE_PER_EPOCH
+    try:
+        texts = epoch_sample_texts(checkpoint=checkpoint, count=JUDGE_PER_EPOCH, seed=seed)
+    except Exception as exc:  # its sampler file is gone or unreadable: no verdict this time
+        log.warning("run %s epoch %s: nothing drawn for the listener", run.pk,
+                    checkpoint.epoch, exc_info=True)  # fmt: skip
+        return {**row, **none, "n": 0, "reason": f"{type(exc).__name__}: {exc}"[:300]}
+    machine = [jd.describe(s) for s in _shapes(texts, reference.melody)]
+    verdict = jd.judge(machine=machine, human=reference.human, seed=checkpoint.epoch,
+                       giveaways=EPOCH_GIVEAWAYS)  # fmt: skip
+    return {**row, "drawn": len(texts), **{k: v for k, v in verdict.items() if k != "features"}}
+
+
+def _epochs(
+    run: TrainingRun, reference: Reference, previous: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per epoch: the listener's verdict on JUDGE_PER_EPOCH pieces drawn from that epoch's
+    checkpoint as its epoch samples are drawn. A run keeps only a few epoch samples per
+    epoch (4 by default: enough to hear the model learn, too few for a verdict, which needs
+    MIN_PER_SIDE a side and still spans ±13 points at 20 a side), and drawing more of them in
+    training would fill the run's timeline and the render queue; drawing them here, for the
+    measure only, costs a few seconds per epoch on the report's worker and stores only the
+    verdicts. Rows of `previous` (the stored report's) with the same key are reused."""
+    # (a row that failed to draw is drawn again: what failed may be back)
+    reuse = {r.get("key"): r for r in previous if r.get("key") and not r.get("reason")}
+    checkpoints = list(run.checkpoints.order_by("epoch"))
     out = []
-    for epoch, texts in sorted(by_epoch.items()):
-        if len(texts) < MIN_PER_SIDE:
-            continue
-        machine = [jd.describe(s) for s in _shapes(texts, reference.melody)]
-        test = jd.two_sample(reference.human, machine, seed=epoch)
-        out.append({"epoch": epoch, **test})
+    for checkpoint in judged_epochs(checkpoints):
+        key = _epoch_key(run, checkpoint, reference)
+        out.append(reuse.get(key) or _epoch_row(run, checkpoint, reference))
     return out

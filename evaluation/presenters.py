@@ -300,6 +300,25 @@ LISTENER_WORDS = (
 )
 
 
+def _interval(test: dict[str, Any] | None) -> str:
+    if not test or test.get("accuracy") is None:
+        return "—"
+    return f"{pct(test['accuracy'])} ({pct(test['low'])}–{pct(test['high'])})"
+
+
+def _epoch_view(row: dict[str, Any]) -> dict[str, Any]:
+    """One epoch's verdict for the "By epoch" table: told apart, with its 95 % interval,
+    beside the human-against-human control of the same size."""
+    if row.get("accuracy") is None:
+        unread = row.get("reason")  # nothing could be drawn: its model file was not read
+        text = "no verdict: " + (
+            "this epoch's model could not be read" if unread else "too few tunes"
+        )
+    else:
+        text = _interval(row)
+    return {**row, "text": text, "control_text": _interval(row.get("control"))}
+
+
 def listener_view(judge: dict[str, Any] | None) -> dict[str, Any]:
     """The run report's listener section: a headline in words, the interval, the control,
     the giveaways, the form table and the per-epoch rows, from the stored report."""
@@ -319,10 +338,8 @@ def listener_view(judge: dict[str, Any] | None) -> dict[str, Any]:
         "min_per_side": judge["min_per_side"],
         "form": judge.get("form") or [],
         "tightened": judge.get("tightened") or {},
-        "epochs": [
-            {**e, "text": f"{pct(e['accuracy'])} ({pct(e['low'])}–{pct(e['high'])})"}
-            for e in judge.get("epochs") or []
-        ],
+        "per_epoch": judge.get("judge_per_epoch"),
+        "epochs": [_epoch_view(e) for e in judge.get("epochs") or []],
     }
     if accuracy is None:
         out["headline"] = None

@@ -67,7 +67,7 @@ RECALIBRATE_GROWTH = 1.1  # recalibrate once the corpus has grown by 10%
 HUMAN_SAMPLE = 100  # tunes per half of the human-against-human baseline
 GENERATED_SAMPLE = 200  # generated pieces compared per run report
 IDIOM_FALLBACK = 0.8  # "idiomatic" cut when a corpus has no calibration
-REPORT_VERSION = 3  # 3: the blind listener, form, bars counting section ends, phrase idiom
+REPORT_VERSION = 4  # 3: listener, form, tightened measures; 4: per-epoch verdicts, drawn
 # Issue 11's targets for the ABC way, checked on a run's report: (key, label, target, higher is
 # better). "copies" has no fixed target: it must not exceed the share of held-out human tunes
 # the calibration flags against the rest of the corpus.
@@ -618,6 +618,37 @@ def evaluations_recover() -> list[int]:
     return sent
 
 
+def piece_evaluate_queue(*, piece: Piece) -> PieceEvaluation:
+    """The piece's evaluation row; when it has none, a pending one, and its evaluation is
+    queued (default queue, once this transaction commits). For pages and exports, which
+    answer at once: a piece still pending is said to be so, never evaluated in the request.
+    A pending row whose message was lost is queued again by `evaluations_recover`."""
+    evaluation = PieceEvaluation.objects.filter(piece=piece).first()
+    if evaluation is not None:
+        return evaluation
+    evaluation = _evaluation_row(piece)
+    if evaluation.status == EvaluationStatus.PENDING:
+        send_on_commit(PIECE_EVALUATE_TASK, piece.pk)
+    return evaluation
+
+
+def run_evaluate_queue(*, run: TrainingRun) -> int:
+    """Give every piece of the run that has no evaluation row a pending one and queue its
+    evaluation (as `piece_evaluate_queue`, in one query for the rows); returns how many.
+    Pieces already pending are left to the message that is on its way (or to the sweep)."""
+    missing = list(
+        Piece.objects.filter(run=run, evaluation__isnull=True).values_list("pk", flat=True)
+    )
+    if not missing:
+        return 0
+    PieceEvaluation.objects.bulk_create(
+        [PieceEvaluation(piece_id=pk) for pk in missing], ignore_conflicts=True
+    )
+    for pk in missing:  # a row another request created meanwhile: evaluated twice, same scores
+        send_on_commit(PIECE_EVALUATE_TASK, pk)
+    return len(missing)
+
+
 def run_evaluate_missing(*, run: TrainingRun) -> int:
     """Evaluate the run's pieces that have no finished evaluation; returns how many."""
     missing = (
@@ -777,6 +808,36 @@ def run_report_get(*, run: TrainingRun) -> RunReport:
     if row.key != run_report_key(run=run):
         return run_report_request(run=run)
     return row
+
+
+def run_judge_get(*, run: TrainingRun, epoch: str | None = None) -> dict[str, Any]:
+    """The blind listener's section of the run's stored report, with the report's `state`
+    (`run_report_get`: a missing or stale report is queued, never measured here). With
+    `epoch` (as a request gives it): that epoch's stored verdict. Raises ServiceError
+    (field "epoch") for an epoch the run has no checkpoint at."""
+    if get_way(run.way).capabilities.melody is None:
+        return {"available": False, "reason": "pieces of this kind have no notes"}
+    if epoch is not None and not (
+        epoch.isdigit() and len(epoch) < 10 and run.checkpoints.filter(epoch=int(epoch)).exists()
+    ):
+        raise ServiceError(f"the run has no checkpoint at epoch {epoch!r}", field="epoch")
+    row = run_report_get(run=run)
+    judge = (row.data or {}).get("judge") or None
+    if epoch is None:
+        return {"state": row.state, **(judge or {"available": False, "reason": "measuring"})}
+    found = next((e for e in (judge or {}).get("epochs") or [] if e["epoch"] == int(epoch)), None)
+    if found is not None:
+        return {"state": row.state, "available": True, **found}
+    if row.state == ReportState.MEASURING or not judge:
+        reason = "measuring"
+    elif not judge.get("available"):
+        reason = judge.get("reason") or "no verdict"
+    else:
+        reason = (
+            f"the report judges at most {listener.JUDGE_EPOCHS_MAX} epochs, spread over the "
+            "run, and this is not one of them"
+        )
+    return {"state": row.state, "epoch": int(epoch), "available": False, "reason": reason}
 
 
 def run_report_after_evaluation(*, run: TrainingRun) -> None:
@@ -968,9 +1029,12 @@ def _build_report(run: TrainingRun, state: CorpusIndexState) -> dict[str, Any]:
 def _listener(run: TrainingRun) -> tuple[listener.Reference | None, dict[str, Any]]:
     """The blind listener's section of the report; a failure is said there, never raised
     (the rest of the report stands without it)."""
+    stored = RunReport.objects.filter(run=run).values_list("data", flat=True).first() or {}
+    previous = (stored.get("judge") or {}).get("epochs") or []
     try:
         reference = listener.run_reference(run=run)
-        return reference, listener.run_judge(run=run, reference=reference)
+        judge = listener.run_judge(run=run, reference=reference, previous_epochs=previous)
+        return reference, judge
     except Exception as exc:
         log.exception("the listener failed on run %s", run.pk)
         return None, {"available": False, "reason": f"it failed: {type(exc).__name__}"}
@@ -1059,8 +1123,11 @@ EXPORT_FIELDS = (
 
 
 def piece_scores(*, piece: Piece, with_features: bool = True) -> dict[str, Any]:
-    """One piece's scores as a flat JSON-ready dict (its evaluation must exist)."""
+    """One piece's scores as a flat JSON-ready dict (its evaluation must exist). `status`
+    says what the scores are: done, failed (`error` says why; no scores) or pending (queued,
+    not measured yet: every score is null, nothing half-written)."""
     e = piece.evaluation
+    pending = e.status == EvaluationStatus.PENDING
     row: dict[str, Any] = {
         "piece_id": piece.pk,
         "title": piece.title,
@@ -1076,18 +1143,37 @@ def piece_scores(*, piece: Piece, with_features: bool = True) -> dict[str, Any]:
     }
     for name in EXPORT_FIELDS:
         if name not in row:
-            row[name] = getattr(e, name)
+            row[name] = None if pending else getattr(e, name)
     if with_features:
-        row["features"] = e.features
+        row["features"] = None if pending else e.features
     return st.json_safe(row)
 
 
-def run_scores(*, run: TrainingRun) -> list[dict[str, Any]]:
-    """Every piece of the run with its scores (evaluating any that have none yet)."""
-    run_evaluate_missing(run=run)
+def piece_scores_get(*, piece: Piece) -> dict[str, Any]:
+    """The piece's stored scores, at once: a piece with no evaluation yet has it queued and
+    is answered with status "pending" (`piece_scores`)."""
+    evaluation = piece_evaluate_queue(piece=piece)
+    piece.evaluation = evaluation
+    return piece_scores(piece=piece)
+
+
+def run_scores(*, run: TrainingRun) -> dict[str, Any]:
+    """Every piece of the run with its stored scores, at once: pieces with no evaluation
+    have theirs queued (`run_evaluate_queue`) and are listed as pending. `state` is
+    "measuring" while any piece is pending (ask again later), else "ready"."""
+    run_evaluate_queue(run=run)
     pieces = (
         Piece.objects.filter(run=run)
         .select_related("evaluation", "checkpoint", "job")
         .order_by("checkpoint__epoch", "pk")
     )
-    return [piece_scores(piece=p) for p in pieces]
+    rows = [piece_scores(piece=p) for p in pieces]
+    pending = sum(r["status"] == EvaluationStatus.PENDING for r in rows)
+    return {
+        "run": run.pk,
+        "corpus": run.corpus_id,
+        "state": ReportState.MEASURING if pending else ReportState.READY,
+        "count": len(rows),
+        "pending": pending,
+        "pieces": rows,
+    }

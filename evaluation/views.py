@@ -13,12 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from common import charts
+from common.errors import ServiceError, sentence
 from generator.models import Corpus, Piece, TrainingRun
 from musiclib.metrics import statistics as st
-from musiclib.ways import get_way, way_names
+from musiclib.ways import way_names
 
-from . import listener, presenters, services
-from .models import EvaluationStatus, PieceEvaluation
+from . import presenters, services
 
 # Scalar features exported as CSV columns (the histograms and the transition matrix are in
 # the JSON export).
@@ -131,13 +131,15 @@ def _csv_value(value: Any) -> Any:
 
 @require_GET
 def run_scores_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every piece's stored scores; a piece not evaluated yet is a row with status
+    "pending" and empty scores (its evaluation is queued, never run in the request)."""
     run = _run(pk)
-    rows = services.run_scores(run=run)
+    scores = services.run_scores(run=run)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run_{run.pk}_scores.csv"'
     writer = csv.writer(response)
     writer.writerow([*services.EXPORT_FIELDS, *CSV_FEATURES])
-    for row in rows:
+    for row in scores["pieces"]:
         feats = row.get("features") or {}
         writer.writerow(
             [_csv_value(row.get(f)) for f in services.EXPORT_FIELDS]
@@ -148,12 +150,9 @@ def run_scores_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def run_scores_json(request: HttpRequest, pk: int) -> JsonResponse:
+    """As the CSV, with `state` ("measuring" while any piece is pending) and `pending`."""
     run = _run(pk)
-    rows = services.run_scores(run=run)
-    response = JsonResponse(
-        {"run": run.pk, "corpus": run.corpus_id, "count": len(rows), "pieces": rows},
-        json_dumps_params={"allow_nan": False},
-    )
+    response = JsonResponse(services.run_scores(run=run), json_dumps_params={"allow_nan": False})
     response["Content-Disposition"] = f'inline; filename="run_{run.pk}_scores.json"'
     return response
 
@@ -161,28 +160,13 @@ def run_scores_json(request: HttpRequest, pk: int) -> JsonResponse:
 @require_GET
 def run_judge_json(request: HttpRequest, pk: int) -> JsonResponse:
     """The blind listener's verdict on the run, from its stored report (while the report is
-    measuring: `state` says so and there is no verdict yet). Staff may name another
-    checkpoint with ?epoch=N (judged in this request, from that checkpoint's pieces)."""
+    measuring: `state` says so and there is no verdict yet). ?epoch=N: the stored verdict on
+    that epoch's checkpoint (measured by the report task, as the report page shows it)."""
     run = _run(pk)
-    epoch = request.GET.get("epoch")
-    if get_way(run.way).capabilities.melody is None:
-        data: dict[str, Any] = {"available": False, "reason": "pieces of this kind have no notes"}
-    elif epoch is None:
-        row = services.run_report_get(run=run)
-        stored = (row.data or {}).get("judge")
-        data = {"state": row.state, **(stored or {"available": False, "reason": "measuring"})}
-    elif not request.user.is_staff:
-        return JsonResponse(
-            {"errors": {"epoch": ["Only staff may choose the checkpoint."]}}, status=403
-        )
-    else:
-        checkpoint = run.checkpoints.filter(epoch=epoch).first() if epoch.isdigit() else None
-        if checkpoint is None:
-            return JsonResponse(
-                {"errors": {"epoch": [f"The run has no checkpoint at epoch {epoch!r}."]}},
-                status=400,
-            )
-        data = listener.run_judge(run=run, checkpoint=checkpoint)
+    try:
+        data = services.run_judge_get(run=run, epoch=request.GET.get("epoch"))
+    except ServiceError as exc:
+        return JsonResponse({"errors": {exc.field: [sentence(exc.message)]}}, status=400)
     return JsonResponse(
         {"run": run.pk, **st.json_safe(data)}, json_dumps_params={"allow_nan": False}
     )
@@ -190,11 +174,10 @@ def run_judge_json(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 def piece_scores_json(request: HttpRequest, pk: int) -> JsonResponse:
+    """The piece's stored scores; "pending" (its evaluation queued) when it has none yet."""
     piece = get_object_or_404(
         Piece.objects.select_related("run__corpus", "checkpoint", "job"), pk=pk
     )
-    evaluation = PieceEvaluation.objects.filter(piece=piece).first()
-    if evaluation is None or evaluation.status == EvaluationStatus.PENDING:
-        services.piece_evaluate(piece=piece)
-    piece = Piece.objects.select_related("evaluation", "checkpoint", "job").get(pk=piece.pk)
-    return JsonResponse(services.piece_scores(piece=piece), json_dumps_params={"allow_nan": False})
+    return JsonResponse(
+        services.piece_scores_get(piece=piece), json_dumps_params={"allow_nan": False}
+    )

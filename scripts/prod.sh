@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Production profile (called by `make prod ROLE=...`, after `make setup`). See README.md.
 #
-#   ROLE=all      (default) one machine: every worker and the beat in the background, gunicorn
+#   ROLE=all      (default) one machine: every worker and the beat under scripts/supervise.py
+#                 (restarted when one dies), and gunicorn
 #   ROLE=web      gunicorn only: check --deploy, migrate (unless MIGRATE=0), collectstatic
 #   ROLE=train    a Celery worker for the `train` queue, concurrency 1 (training; the GPU host)
 #   ROLE=sample   a Celery worker for the `sample` queue, $SAMPLE_CONCURRENCY (one per core),
@@ -55,11 +56,14 @@ worker() {  # name queue concurrency, in the foreground (for a process superviso
 
 case "$ROLE" in
   all)
-    kill_stale_workers
-    stop_workers_on_exit
-    start_worker train train 1
-    OPENBLAS_NUM_THREADS=1 start_worker sample sample "${SAMPLE_CONCURRENCY:-$(nproc)}"
-    start_worker default default "${CELERY_CONCURRENCY:-2}" -B -s "${MUSICSITE_VAR_DIR:-var}/celerybeat-schedule"
+    # The workers and the beat under the supervisor of `make run`: one that dies is started
+    # again and var/log/supervisor.log says so. Stopping gunicorn stops them.
+    mkdir -p "${MUSICSITE_VAR_DIR:-var}/log" "${MUSICSITE_VAR_DIR:-var}/run"
+    $PY scripts/supervise.py --var "${MUSICSITE_VAR_DIR:-var}" &
+    SUPERVISOR_PID=$!
+    trap 'kill -TERM "$SUPERVISOR_PID" 2>/dev/null || true; wait "$SUPERVISOR_PID" 2>/dev/null || true' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     web
     ;;
   web) web ;;

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from threadpoolctl import threadpool_limits
 
 from common.errors import ServiceError
 from common.tasks import send_on_commit
@@ -266,6 +267,62 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     return job
 
 
+def _constraint(way, run, *, grammar: bool, folk_form: bool):
+    """The grammar the sampler keeps to (None: none), as a job with these options asks."""
+    if not ((grammar or getattr(way, "always_grammar", False)) and hasattr(way, "grammar")):
+        return None
+    # (only a way whose capabilities offer folk_form is given a job that asks for it)
+    form = {"form": True} if folk_form else {}
+    constraint = way.grammar(vocab=run.vocab, **form)
+    # A grammar that compiles into tables is looked up in them (the same masks; the
+    # tables built for earlier jobs of this model in this worker are reused).
+    if hasattr(constraint, "automaton"):
+        constraint = constraint.automaton()
+    return constraint
+
+
+def epoch_sample_texts(*, checkpoint: Checkpoint, count: int, seed: int) -> list[str]:
+    """`count` texts drawn from the checkpoint exactly as its epoch samples are (unprimed,
+    the run's sample temperature and length, no grammar unless the way always keeps one,
+    seeds seed..seed+count-1), finished as a piece's text is, but stored nowhere: for
+    measures that need more pieces than the epoch samples (the blind listener's per-epoch
+    verdicts). The numpy sampler, no TensorFlow: about 0.1 s per piece on one core."""
+    run = checkpoint.run
+    way = get_way(run.way)
+    net = load_checkpoint_net(checkpoint)
+    seeds = [seed + i for i in range(count)]
+    # Callers run on the default queue, whose worker leaves BLAS its default threads (the
+    # sample worker sets OPENBLAS_NUM_THREADS=1): on a busy 2-core machine (load 5.6) 40
+    # pieces of 800 characters took 17.0 s with two BLAS threads, 2.1 s with one (8×; LSTM
+    # [256, 256], the `full` preset's sizes).
+    with threadpool_limits(limits=1, user_api="blas"):
+        outs = sampler.sample(
+            net,
+            prime=way.encode_prime(vocab=run.vocab, prime=""),
+            seeds=seeds,
+            temperature=float(run.config.get("sample_temperature") or 1.0),
+            max_tokens=int(run.config.get("sample_max_tokens") or 800),
+            constraint=_constraint(way, run, grammar=False, folk_form=False),
+            restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
+        )
+    return [
+        _finish(way, seed=s, text=way.decode(vocab=run.vocab, ids=ids))[2]
+        for s, ids in zip(seeds, outs, strict=True)
+    ]
+
+
+def _finish(way, *, seed: int, text: str) -> tuple[dict, str, str]:
+    """(what the way reads in the text, the piece's title, the finished text)."""
+    meta = way.describe(text)
+    title = piece_title(
+        seed=seed,
+        meter=meta.get("meter") or "",
+        key=meta.get("key") or "",
+        style=way.capabilities.title_style,
+    )
+    return meta, title, way.finish(text, title=title)
+
+
 def _generate(job: GenerationJob) -> None:
     checkpoint = job.checkpoint
     run = checkpoint.run
@@ -276,15 +333,7 @@ def _generate(job: GenerationJob) -> None:
     # A primer's event text and the continuation are separate tokens: keep a space between.
     glue = " " if source else ""
     seeds = [job.seed + i for i in range(job.count)]
-    constraint = None
-    if (job.grammar or getattr(way, "always_grammar", False)) and hasattr(way, "grammar"):
-        # (only a way whose capabilities offer folk_form is given a job that asks for it)
-        form = {"form": True} if job.folk_form else {}
-        constraint = way.grammar(vocab=run.vocab, **form)
-        # A grammar that compiles into tables is looked up in them (the same masks; the
-        # tables built for earlier jobs of this model in this worker are reused).
-        if hasattr(constraint, "automaton"):
-            constraint = constraint.automaton()
+    constraint = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,
@@ -330,14 +379,7 @@ def _generate(job: GenerationJob) -> None:
 def _make_piece(*, job: GenerationJob, way, index: int, seed: int, text: str) -> Piece:
     """Build (unsaved) a piece with its validity and MIDI file written to storage."""
     checkpoint = job.checkpoint
-    meta = way.describe(text)
-    title = piece_title(
-        seed=seed,
-        meter=meta.get("meter") or "",
-        key=meta.get("key") or "",
-        style=way.capabilities.title_style,
-    )
-    full = way.finish(text, title=title)
+    meta, title, full = _finish(way, seed=seed, text=text)
     piece = Piece(
         job=job,
         checkpoint=checkpoint,

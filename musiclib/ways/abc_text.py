@@ -102,6 +102,34 @@ def _key(value: str) -> tuple[str, int, int, str, str]:
     return letter, shift, fifths, mode, rest
 
 
+MODE_WORDS = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "minor",
+              "aeo": "minor", "mix": "Mixolydian", "dor": "Dorian", "phr": "Phrygian",
+              "lyd": "Lydian", "loc": "Locrian"}  # fmt: skip
+
+
+ACCIDENTAL_SIGNS = {"#": "♯", "b": "♭", "": ""}
+
+
+def key_in_words(value: str) -> str:
+    """An ABC key field as a musician says it: "Em" → "E minor", "DDor" → "D Dorian",
+    "Bb" → "B♭ major". A value this does not recognise (already words, explicit
+    accidentals, none) comes back as it is."""
+    m = KEY_VALUE.match(value.strip())
+    if not m or m.group(4).strip():
+        return value
+    letter, acc, mode = m.group(1), m.group(2), m.group(3).lower()
+    words = MODE_WORDS.get(mode if mode in ("", "m") else mode[:3])
+    if words is None or (len(mode) > 3 and not _MODE_NAMES.get(mode[:3], "").startswith(mode)):
+        return value
+    return f"{letter}{ACCIDENTAL_SIGNS[acc]} {words}"
+
+
+# The full names a mode may be written as ("K:G mixolydian"); any prefix of 3 or more letters.
+_MODE_NAMES = {"maj": "major", "min": "minor", "ion": "ionian", "aeo": "aeolian",
+               "mix": "mixolydian", "dor": "dorian", "phr": "phrygian", "lyd": "lydian",
+               "loc": "locrian"}  # fmt: skip
+
+
 def _signature(fifths: int) -> dict[str, int]:
     """Fifths (+sharps / −flats) → accidental of each letter."""
     if abs(fifths) > 7:

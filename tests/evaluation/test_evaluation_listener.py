@@ -36,6 +36,9 @@ def test_with_too_few_tunes_the_report_says_so_and_still_compares_form(client, t
     html = client.get(f"/evaluation/runs/{trained_run.pk}/").content.decode()
     assert "Could these pass for human tunes?" in html
     assert "Not enough pieces for a verdict" in html
+    (row,) = judge["epochs"]  # nothing is drawn when the human side is too small
+    assert row["n"] == 8 and row["accuracy"] is None and row["drawn"] == 0
+    assert "no verdict: too few tunes" in html
 
 
 @pytest.fixture
@@ -63,18 +66,98 @@ def test_the_listener_tells_shuffled_tunes_from_the_held_out_ones(client, shuffl
     assert rows["bars_sections"]["target"] is not None and rows["phrase_idiom"]["met"] is False
 
 
-def test_the_verdict_is_in_the_json_and_staff_may_choose_the_checkpoint(
-    client, admin_client, shuffled_run
-):
+def test_the_verdict_is_in_the_json_with_each_epochs_stored_verdict(client, shuffled_run):
     services.run_report(run=shuffled_run, refresh=True)  # measured and stored, as the task does
     data = json.loads(client.get(f"/evaluation/runs/{shuffled_run.pk}/judge.json").content)
     assert data["run"] == shuffled_run.pk and data["state"] == "ready"
     assert data["verdict"]["accuracy"] >= 0.8
     report = json.loads(client.get(f"/api/v1/runs/{shuffled_run.pk}/report/").content)
     assert report["report"]["judge"]["verdict"] == data["verdict"]
-    url = f"/evaluation/runs/{shuffled_run.pk}/judge.json?epoch=1"
-    assert client.get(url).status_code == 403
-    chosen = json.loads(admin_client.get(url).content)
-    assert chosen["chosen_by"] == "staff" and chosen["checkpoint_epoch"] == 1
-    missing = admin_client.get(f"/evaluation/runs/{shuffled_run.pk}/judge.json?epoch=99")
+    one = json.loads(client.get(f"/evaluation/runs/{shuffled_run.pk}/judge.json?epoch=1").content)
+    assert one["state"] == "ready" and one["available"] and one["epoch"] == 1
+    assert one["accuracy"] == data["epochs"][0]["accuracy"] is not None
+    missing = client.get(f"/evaluation/runs/{shuffled_run.pk}/judge.json?epoch=99")
     assert missing.status_code == 400 and "epoch" in json.loads(missing.content)["errors"]
+    junk = client.get(f"/evaluation/runs/{shuffled_run.pk}/judge.json?epoch=1e400")
+    assert junk.status_code == 400
+
+
+def test_each_epoch_is_judged_on_forty_tunes_drawn_from_its_checkpoint_not_its_four_samples(
+    client, shuffled_run
+):
+    assert shuffled_run.pieces.filter(job__is_epoch_sample=True).count() < listener.MIN_PER_SIDE
+    judge = services.run_report(run=shuffled_run, refresh=True)["judge"]
+    (row,) = judge["epochs"]  # the tiny run has one epoch
+    assert row["epoch"] == 1 and row["drawn"] == listener.JUDGE_PER_EPOCH == 40
+    assert row["n"] == 20  # as many as the held-out human tunes allow
+    # A one-epoch model's tunes are obvious: a judge that cannot hear that is no judge.
+    assert row["accuracy"] >= 0.9 and row["low"] <= row["accuracy"] <= row["high"]
+    assert row["control"]["n"] == 10 and row["control"]["accuracy"] is not None
+    assert len(row["giveaways"]) == listener.EPOCH_GIVEAWAYS
+    html = client.get(f"/evaluation/runs/{shuffled_run.pk}/").content.decode()
+    assert "By epoch" in html and "Human against human" in html
+    assert f"{row['accuracy'] * 100:.0f}% ({row['low'] * 100:.0f}%–" in html
+
+
+def test_a_new_measure_reuses_the_epoch_verdicts_already_drawn(shuffled_run, monkeypatch):
+    first = services.run_report(run=shuffled_run, refresh=True)["judge"]["epochs"]
+
+    def refuse(**kwargs):
+        raise AssertionError("drew again a checkpoint whose verdict is stored")
+
+    monkeypatch.setattr(listener, "epoch_sample_texts", refuse)
+    again = services.run_report(run=shuffled_run, refresh=True)["judge"]["epochs"]
+    assert again == first
+
+
+def test_an_epoch_whose_model_file_is_gone_has_no_verdict_and_the_report_still_stands(
+    client, shuffled_run, monkeypatch
+):
+    def gone(**kwargs):
+        raise FileNotFoundError("the object store lost it")
+
+    monkeypatch.setattr(listener, "epoch_sample_texts", gone)
+    judge = services.run_report(run=shuffled_run, refresh=True)["judge"]
+    (row,) = judge["epochs"]
+    assert row["accuracy"] is None and row["drawn"] == 0 and judge["verdict"]["accuracy"] >= 0.8
+    html = client.get(f"/evaluation/runs/{shuffled_run.pk}/").content.decode()
+    assert "no verdict: this epoch&#x27;s model could not be read" in html
+    monkeypatch.undo()  # the file is back: the next measure draws again
+    (row,) = services.run_report(run=shuffled_run, refresh=True)["judge"]["epochs"]
+    assert row["drawn"] == listener.JUDGE_PER_EPOCH and row["accuracy"] is not None
+
+
+def test_a_long_run_is_judged_at_most_at_twenty_epochs_from_first_to_last_kept_as_it_grows():
+    from generator.models import Checkpoint
+
+    checkpoints = [Checkpoint(epoch=e) for e in range(1, 101)]
+    epochs = [c.epoch for c in listener.judged_epochs(checkpoints)]
+    assert len(epochs) <= listener.JUDGE_EPOCHS_MAX == 20 and len(epochs) >= 15
+    assert epochs[0] == 1 and epochs[-1] == 100 and epochs == sorted(set(epochs))
+    grown = [c.epoch for c in listener.judged_epochs(checkpoints[:99])]
+    assert set(grown[:-1]) <= set(epochs)  # one more epoch: the earlier picks stay
+    assert listener.judged_epochs(checkpoints[:5]) == checkpoints[:5]
+
+
+def test_a_midi_run_of_chorale_melodies_is_judged_per_epoch_too(client):
+    from tests.ways_midi.builders import make_trained_midi_run
+
+    run = make_trained_midi_run(chorales=24, val_fraction=0.5)
+    judge = services.run_report(run=run, refresh=True)["judge"]
+    assert judge["available"] and judge["n_human_heldout"] == 12
+    (row,) = judge["epochs"]
+    assert row["drawn"] == listener.JUDGE_PER_EPOCH and row["n"] == 12
+    assert row["low"] <= row["accuracy"] <= row["high"]
+    one = json.loads(client.get(f"/evaluation/runs/{run.pk}/judge.json?epoch=1").content)
+    assert one["accuracy"] == row["accuracy"]
+
+
+def test_the_tunes_drawn_for_an_epoch_are_written_exactly_as_its_epoch_samples(trained_run):
+    from generator.services.pieces import epoch_sample_texts
+
+    samples = list(trained_run.pieces.filter(job__is_epoch_sample=True).order_by("seed"))
+    assert samples
+    drawn = epoch_sample_texts(
+        checkpoint=samples[0].checkpoint, count=len(samples), seed=samples[0].seed
+    )
+    assert drawn == [p.text for p in samples]

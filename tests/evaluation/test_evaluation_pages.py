@@ -161,7 +161,9 @@ def test_the_csv_and_json_exports_parse(client, trained_run, pieces):
 
     data = _strict(client.get(f"/evaluation/runs/{trained_run.pk}/scores.json").content)
     assert data["run"] == trained_run.pk and data["count"] == n == len(data["pieces"])
-    assert {p["status"] for p in data["pieces"]} <= {"done", "failed"}
+    # (the run's own epoch sample was never evaluated here: no worker took its message)
+    assert {p["status"] for p in data["pieces"]} <= {"done", "failed", "pending"}
+    assert data["state"] == ("measuring" if data["pending"] else "ready")
 
     piece = pieces["copied"]
     one = _strict(client.get(f"/evaluation/pieces/{piece.pk}/scores.json").content)
@@ -169,10 +171,65 @@ def test_the_csv_and_json_exports_parse(client, trained_run, pieces):
     assert len(one["features"]["pitch_class_histogram"]) == 12
 
 
-def test_the_piece_scores_export_evaluates_a_piece_that_has_no_evaluation_yet(client, trained_run):
+@pytest.fixture
+def queued_evaluations(monkeypatch):
+    """The piece ids whose evaluation task was queued (its `delay`, recorded: no worker)."""
+    from celery import current_app
+
+    from evaluation.task_names import PIECE_EVALUATE_TASK
+
+    sent: list[int] = []
+    monkeypatch.setattr(current_app.tasks[PIECE_EVALUATE_TASK], "delay", sent.append)
+    return sent
+
+
+def test_the_piece_scores_export_queues_a_piece_that_has_no_evaluation_and_says_it_is_pending(
+    client, trained_run, queued_evaluations, django_capture_on_commit_callbacks
+):
+    from evaluation.tasks import piece_evaluate_task
+
     piece = make_piece(trained_run, text=trained_run.corpus.tunes.first().text)
+    with django_capture_on_commit_callbacks(execute=True):
+        one = _strict(client.get(f"/evaluation/pieces/{piece.pk}/scores.json").content)
+    assert one["status"] == EvaluationStatus.PENDING and one["piece_id"] == piece.pk
+    assert one["ngram_8"] is None and one["copy_length"] is None and one["features"] is None
+    assert queued_evaluations == [piece.pk]
+    with django_capture_on_commit_callbacks(execute=True):  # asked again: queued once only
+        client.get(f"/evaluation/pieces/{piece.pk}/scores.json")
+    assert queued_evaluations == [piece.pk]
+
+    piece_evaluate_task(piece.pk)  # what the worker does with the message
     one = _strict(client.get(f"/evaluation/pieces/{piece.pk}/scores.json").content)
     assert one["status"] == EvaluationStatus.DONE and one["ngram_8"] == 1.0
+
+
+def test_the_run_exports_list_unevaluated_pieces_as_pending_and_queue_them_once(
+    client, trained_run, queued_evaluations, django_capture_on_commit_callbacks
+):
+    from evaluation.tasks import piece_evaluate_task
+
+    for piece in trained_run.pieces.all():  # the run's epoch sample: evaluated, as a worker does
+        services.piece_evaluate(piece=piece)
+    piece = make_piece(trained_run, text=trained_run.corpus.tunes.first().text, title="Late")
+    with django_capture_on_commit_callbacks(execute=True):
+        data = _strict(client.get(f"/evaluation/runs/{trained_run.pk}/scores.json").content)
+    assert data["state"] == "measuring" and data["pending"] == 1
+    late = next(p for p in data["pieces"] if p["piece_id"] == piece.pk)
+    assert late["status"] == "pending" and late["copy_length"] is None and late["error"] == ""
+    assert queued_evaluations == [piece.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(f"/evaluation/runs/{trained_run.pk}/scores.csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    late = next(r for r in rows if r["title"] == "Late")
+    assert response.status_code == 200 and late["status"] == "pending"
+    assert late["copy_length"] == late["pitch_entropy"] == ""
+    assert queued_evaluations == [piece.pk]  # already pending: not queued again
+
+    piece_evaluate_task(piece.pk)
+    data = _strict(client.get(f"/evaluation/runs/{trained_run.pk}/scores.json").content)
+    assert data["state"] == "ready" and data["pending"] == 0
+    assert {p["status"] for p in data["pieces"]} <= {"done", "failed"}
 
 
 @pytest.mark.parametrize(

@@ -60,3 +60,22 @@ def test_a_run_report_page_measures_in_the_worker_and_is_ready_after(celery_work
     body = client.get(f"/api/v1/runs/{run.pk}/report/").json()
     assert body["state"] == "ready" and body["report"]["n_pieces"] == 1
     assert "evaluation.tasks.run_report_task" in celery_worker.log()
+
+
+def test_the_scores_export_answers_pending_at_once_and_the_worker_evaluates_the_piece(
+    celery_worker, client
+):
+    corpus = make_tiny_corpus(name="worker export", tunes=20)
+    run = make_trained_run(corpus, epochs=1)
+    piece = make_piece(run, text=corpus.tunes.order_by("pk")[2].text, title="A real tune")
+
+    data = client.get(f"/evaluation/runs/{run.pk}/scores.json").json()
+    row = next(p for p in data["pieces"] if p["piece_id"] == piece.pk)
+    assert data["state"] == "measuring" and row["status"] == "pending"
+
+    def evaluated() -> bool:
+        return PieceEvaluation.objects.filter(piece=piece, status=EvaluationStatus.DONE).exists()
+
+    wait_for(evaluated, timeout=120, what="the piece's evaluation", worker=celery_worker)
+    one = client.get(f"/evaluation/pieces/{piece.pk}/scores.json").json()
+    assert one["status"] == "done" and one["ngram_8"] == 1.0

@@ -154,3 +154,20 @@ def test_staff_can_have_a_report_measured_again_and_others_cannot(
     with django_capture_on_commit_callbacks(execute=True):
         assert staff_client.post(f"/api/v1/runs/{trained_run.pk}/report/").status_code == 202
     assert queued == [trained_run.pk]  # already measuring: not queued twice
+
+
+def test_the_judge_json_of_one_epoch_says_measuring_and_draws_nothing_in_the_request(
+    client, trained_run, queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    from evaluation import listener
+
+    def refuse(**kwargs):
+        raise AssertionError("the request drew pieces")
+
+    monkeypatch.setattr(listener, "epoch_sample_texts", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(f"/evaluation/runs/{trained_run.pk}/judge.json?epoch=1")
+    body = response.json()
+    assert response.status_code == 200 and body["state"] == "measuring"
+    assert body["available"] is False and body["reason"] == "measuring" and body["epoch"] == 1
+    assert queued == [trained_run.pk]  # the report task judges it

@@ -24,7 +24,7 @@ def test_the_gallery_shows_every_piece_as_a_card_with_its_facts(client, world):
     html = response.content.decode()
     assert "The Foggy Heron (Reel)" in html
     assert piece.get_absolute_url() in html
-    assert "Dmix" in html and "4/4" in html
+    assert "D Mixolydian" in html and "4/4" in html  # the key as a musician says it
     assert "Text (ABC)" in html
     assert f"{world.run}" in html and f"epoch {world.checkpoint.epoch}" in html
     assert "badge-valid" in html

@@ -95,3 +95,19 @@ def test_a_prime_encodes_after_the_start_token_and_refuses_unknown_symbols():
 def test_a_hyperparameter_of_the_wrong_type_is_a_clear_error_not_a_crash():
     with pytest.raises(ValueError, match="wrong type"):
         WAY.resolve_config(preset="quick", overrides={"dropout": [1]})
+
+
+def test_a_key_field_is_written_as_a_musician_says_it():
+    from musiclib.ways.abc_text import key_in_words
+
+    assert key_in_words("G") == "G major"
+    assert key_in_words("Em") == "E minor"
+    assert key_in_words("AAeo") == "A minor"
+    assert key_in_words("DDor") == "D Dorian"
+    assert key_in_words("Bb") == "B♭ major"
+    assert key_in_words("F#m") == "F♯ minor"
+    assert key_in_words("G mixolydian") == "G Mixolydian"
+    # Already words, or more than a key and a mode: left as they are.
+    assert key_in_words("B♭ major") == "B♭ major"
+    assert key_in_words("C exp ^f") == "C exp ^f"
+    assert key_in_words("Gmixer") == "Gmixer"
