@@ -195,3 +195,18 @@ def test_a_worker_engraves_an_imported_corpus_and_its_tune_pages_show_the_scores
     )
     html = client.get(tunes[-1].get_absolute_url()).content.decode()
     assert 'class="score-page"' in html and "being prepared" not in html
+
+
+@pytest.mark.django_db
+def test_a_command_queues_the_engraving_of_corpora_imported_before(
+    queued, django_capture_on_commit_callbacks
+):
+    from django.core.management import CommandError, call_command
+
+    old = Corpus.objects.create(name="Imported long ago", source="tests")
+    make_tune(old, text=REEL, number=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("engrave_tunes", corpus="Imported long ago")
+    assert queued == [(CORPUS_RENDER_TASK, (old.pk, 0))]
+    with pytest.raises(CommandError, match="no corpus named"):
+        call_command("engrave_tunes", corpus="Never imported")
