@@ -69,6 +69,8 @@ class PieceViewSet(GenerationMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         qs = Piece.objects.select_related("run", "run__corpus", "checkpoint", "job")
         if relation := selectors.evaluation_relation():
             qs = qs.select_related(relation)
+        if (rating := selectors.rating_expression()) is not None:
+            qs = qs.annotate(**{selectors.RATING: rating})  # the listeners' mean, as in the list
         return qs.order_by("-pk")
 
     def filter_queryset(self, queryset):
