@@ -22,9 +22,7 @@ between steps.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,45 +65,6 @@ _F = np.float32
 # Rows at or above which the matrix products go to BLAS's sgemm (which reads the weights
 # once for all rows in cache blocks); below it, plain loops (no call overhead per step).
 GEMM_ROWS = 8
-# With more than one thread allowed (`threads()`), a batch of at least SPLIT_ROWS rows per
-# thread is cut into contiguous parts sampled side by side, one thread each (the loop
-# releases the GIL). Rows are independent (each has its own uniforms, state and grammar
-# state), so the parts never wait for each other: unlike BLAS's own threads, which meet at
-# every matrix product (three per step) and spin while a busy machine runs someone else on
-# the other core. The price: sgemm packs the weights once per call, so 32 rows per call
-# cost about 1.35x the CPU per row of 64 (measured on this machine: 0.82 against 1.2
-# CPU-seconds for a batch of 64 × 600 steps). Off by default: the `sample` worker already
-# runs one process per core, and a split only pays when the other core is idle.
-SPLIT_ROWS = 32
-
-
-def threads() -> int:
-    """Threads one batch may use: SAMPLER_THREADS (a whole number, 1 to 64; default 1)."""
-    env = os.environ.get("SAMPLER_THREADS", "").strip()
-    if not env:
-        return 1
-    try:
-        return max(1, min(64, int(env)))
-    except ValueError:
-        raise ValueError(f"SAMPLER_THREADS must be a whole number, not {env!r}") from None
-
-
-def _parts(rows: int, n_threads: int) -> list[tuple[int, int]]:
-    """Contiguous (start, stop) row ranges, at least SPLIT_ROWS rows each, at most
-    `n_threads` of them."""
-    n = max(1, min(n_threads, rows // SPLIT_ROWS))
-    cuts = [rows * k // n for k in range(n + 1)]
-    return list(zip(cuts[:-1], cuts[1:], strict=True))
-
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:  # made on first use, not on import
-        _POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="fastloop")
-    return _POOL
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -277,7 +236,7 @@ def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
     return V - 1
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy")
 def _loop(
     table,
     weights,
@@ -475,10 +434,8 @@ def sample(
     end_id: int,
     restart_id: int | None,
     tables: GrammarTables | None,
-    n_threads: int | None = None,
 ) -> list[list[int]]:
-    """One piece per row of `uniforms` (rows × draws, float64), in one compiled call per
-    part of the batch (see SPLIT_ROWS; `n_threads` overrides `threads()`). See
+    """One piece per row of `uniforms` (rows × draws, float64), in one compiled call. See
     `sampler.sample` for what the arguments mean; `tables` masks the draws."""
     c = compiled(net)
     rows, draws = uniforms.shape
@@ -490,33 +447,22 @@ def sample(
         allowed = np.ascontiguousarray(tables.allowed, dtype=np.bool_)
         next_state = np.ascontiguousarray(tables.next_state, dtype=np.int32)
         start = int(tables.start)
-    uniforms = np.ascontiguousarray(uniforms, dtype=np.float64)
-    lengths = np.zeros(rows, dtype=np.int64)
-
-    def part(a: int, b: int) -> None:
-        lengths[a:b] = _loop(
-            *c.args,
-            np.asarray(prime, dtype=np.int64),
-            uniforms[a:b],
-            np.float32(temperature),
-            int(top_k),
-            float(top_p),
-            int(end_id),
-            -1 if restart_id is None else int(restart_id),
-            int(max_tokens),
-            allowed,
-            next_state,
-            start,
-            out[a:b],
-            GEMM_ROWS,
-        )
-
-    parts = _parts(rows, threads() if n_threads is None else n_threads)
-    if len(parts) == 1:
-        part(0, rows)
-    else:
-        for future in [_pool().submit(part, a, b) for a, b in parts]:
-            future.result()
+    lengths = _loop(
+        *c.args,
+        np.asarray(prime, dtype=np.int64),
+        np.ascontiguousarray(uniforms, dtype=np.float64),
+        np.float32(temperature),
+        int(top_k),
+        float(top_p),
+        int(end_id),
+        -1 if restart_id is None else int(restart_id),
+        int(max_tokens),
+        allowed,
+        next_state,
+        start,
+        out,
+        GEMM_ROWS,
+    )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
 

@@ -184,7 +184,6 @@ def sample(
     end_id: int = 2,
     constraint: Constraint | GrammarTables | None = None,
     restart_id: int | None = None,
-    threads: int | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
@@ -205,10 +204,6 @@ def sample(
     piece begins, and it carries on with a new phrase until it holds `max_tokens` ids other
     than `end_id` (at most 2 * max_tokens draws). Constraints then see `restart_id` after
     the end in the row's history; tables follow END's transition.
-
-    `threads` caps the threads a large batch is split across when the loop runs with no
-    tables or with fixed ones (None: `fastloop.threads()`: SAMPLER_THREADS, default 1;
-    the pieces do not depend on it).
 
     The same arguments give the same pieces as `sample_numpy` (the numpy reference)."""
     from . import fastloop
@@ -244,7 +239,7 @@ def sample(
         restart_id=restart_id,
     )
     if constraint is None or tables is not None:
-        return fastloop.sample(net, tables=tables, n_threads=threads, **common)
+        return fastloop.sample(net, tables=tables, **common)
     return fastloop.sample_constrained(net, constraint=constraint, **common)
 
 

@@ -128,25 +128,6 @@ def test_a_piece_is_the_same_alone_or_in_a_batch_and_differs_by_seed(way_case):
     assert batch[0] != batch[1]
 
 
-def test_a_batch_split_across_threads_gets_the_pieces_of_one_thread(way_case, monkeypatch):
-    """Rows are independent, so cutting a batch into parts sampled side by side changes
-    nothing; pieces of different lengths end in their own part."""
-    _, _, _, net, prime, extra = way_case
-    seeds = list(range(40, 107))  # 67 rows: two parts of 33 and 34
-    args = dict(prime=prime, seeds=seeds, max_tokens=150, **extra)
-    one = sampler.sample(net, threads=1, **args)
-    assert sampler.sample(net, threads=2, **args) == one
-    monkeypatch.setenv("SAMPLER_THREADS", "2")
-    assert sampler.sample(net, **args) == one
-    assert len({len(piece) for piece in one}) > 1 or "restart_id" in extra
-
-
-def test_it_refuses_a_sampler_thread_count_that_is_not_a_number(small, monkeypatch):
-    monkeypatch.setenv("SAMPLER_THREADS", "two")
-    with pytest.raises(ValueError, match="SAMPLER_THREADS must be a whole number"):
-        sampler.sample(small, prime=[1], seeds=list(range(64)), max_tokens=5)
-
-
 # --- the draw: top-k and top-p ---------------------------------------------------------------
 
 
