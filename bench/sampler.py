@@ -23,10 +23,9 @@ other seeds after --warm-batches more), with the successors built in Python per 
 
     .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
 
-A batch of 64 is timed five times each way: the loop on one thread and split in two parts
-on two threads (`fastloop.SPLIT_ROWS`, SAMPLER_THREADS), each with BLAS on one thread and
-on two (OPENBLAS_NUM_THREADS in the child); best and median wall time, and the CPU time of
-the child (what the work costs whatever else the machine runs).
+A batch of 64 is timed five times with BLAS on one thread (as the `sample` worker runs it)
+and five times with BLAS on two (OPENBLAS_NUM_THREADS in the child): best and median wall
+time, and the CPU time of the child (what the work costs whatever else the machine runs).
 
 The visitor: four 800-character tunes from the same model (random weights unless
 --checkpoint) over a vocabulary of O'Neill's tunes (the bundled corpus), one batch, with
@@ -82,7 +81,7 @@ def batch_times(run, repeat: int) -> dict:
 def fast_only(path: str, n: int, vocab_path: str, batch_only: bool) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from musiclib.ml import sampler
-    from musiclib.ways import get_way
+    from musiclib.ways import abc_grammar, get_way
 
     assert "tensorflow" not in sys.modules
     net = sampler.load_net(path)
@@ -91,18 +90,14 @@ def fast_only(path: str, n: int, vocab_path: str, batch_only: bool) -> None:
         return fn(net, prime=[1], seeds=list(range(rows)), max_tokens=n, end_id=-1, **kw)
 
     run(1)  # compile (numba caches the machine code on disk after the first time)
-    run(64, threads=2)
-    # A batch of 64: the loop on one thread, and split in two parts on two threads.
-    batch = {
-        "one_thread": batch_times(lambda: run(64, threads=1), 5),
-        "split_2": batch_times(lambda: run(64, threads=2), 5),
-    }
+    run(64)
+    batch = batch_times(lambda: run(64), 5)
     if batch_only:
         print(json.dumps({"batch": batch}))
         return
     t1, out = timed(run, 1, repeat=10)
     assert len(out[0]) == n
-    t64 = batch["one_thread"]["best"]
+    t64 = batch["best"]
     numpy1, _ = timed(run, 1, sampler.sample_numpy, repeat=3)
     numpy64, _ = timed(run, 64, sampler.sample_numpy, repeat=1)
     bw = bandwidth()
@@ -125,6 +120,10 @@ def fast_only(path: str, n: int, vocab_path: str, batch_only: bool) -> None:
             constraint=constraint,
         )
 
+    visitor(90, True)  # compile (or load) the functions sampling with tables calls
+    abc_grammar._SHARED.clear()  # ... and forget the masks and tables that built
+    abc_grammar._TOKEN_SHARED.clear()
+    abc_grammar._AUTOMATA.clear()
     tcold, outs = timed(visitor, 0, True)
     for seed0 in (10, 20, 30):
         visitor(seed0, True)
@@ -216,7 +215,10 @@ def grammar_bench(args) -> None:
             abc_grammar._TOKEN_SHARED.clear()
             abc_grammar._AUTOMATA.clear()
 
-        run(None, 0)  # compile
+        run(None, 0)  # compile (or load from numba's disk cache) the plain loop
+        # ... and the functions sampling with tables calls, so that no compile is timed
+        sampler.sample(net, prime=[1], seeds=[0], max_tokens=5,
+                       constraint=LazyAutomaton(way.grammar(vocab=vocab)))  # fmt: skip
         plain = [run(None, 100 + 10 * k) for k in range(3)]
         plain_wall = float(np.median([p[0] for p in plain]))
         plain_cpu = float(np.median([p[1] for p in plain]))
@@ -305,7 +307,6 @@ def main() -> None:
             """The sampler in a child process without TensorFlow, BLAS on `blas_threads`
             threads (as the `sample` worker sets it: OPENBLAS_NUM_THREADS=1)."""
             env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas_threads)}
-            env.pop("SAMPLER_THREADS", None)
             argv = [sys.executable, __file__, "--fast-only", path, "--chars", str(n)]
             out = subprocess.run(
                 [*argv, "--vocab", str(vocab_path), *extra],
@@ -336,13 +337,7 @@ def main() -> None:
     )
     print(f"compiled loop, 1 piece: {t1 * 1e3:.1f} ms for {n} chars ({n / t1:,.0f} chars/s)")
     print(f"compiled loop, batch of 64: {t64:.3f} s ({64 * n / t64:,.0f} chars/s)")
-    runs = (
-        ("BLAS 1 thread, one thread", fast["batch"]["one_thread"]),
-        ("BLAS 1 thread, split in 2 threads", fast["batch"]["split_2"]),
-        ("BLAS 2 threads, one thread", blas2["one_thread"]),
-        ("BLAS 2 threads, split in 2 threads", blas2["split_2"]),
-    )
-    for label, b in runs:
+    for label, b in (("BLAS on 1 thread", fast["batch"]), ("BLAS on 2 threads", blas2)):
         print(
             f"  batch of 64, {label}: best {b['best']:.3f} s, median {b['median']:.3f} s of "
             f"{b['repeat']}; CPU {b['cpu_best']:.3f} s best, {b['cpu_median']:.3f} s median"
