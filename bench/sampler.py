@@ -13,26 +13,31 @@ The floor: every step must read both LSTM layers' weights once; their bytes × s
 divided by the memory bandwidth measured in the same child (a large numpy copy, bytes
 read + written per second), is the least time any implementation could take.
 
---grammar: grammar-aware sampling against plain sampling, in symbols per second, for a
-character and a token vocabulary (O'Neill's, random weights of the `full` sizes unless
---net/--vocab give a trained sampler file and its vocabulary): plain in the compiled loop;
-the grammar as Python masks between compiled steps (the site's path); and the grammar's
-lazily built tables (`ml.automaton`), looked up between compiled steps, cold (a fresh
-process's tables) and warm (a second batch, other seeds), with the
-share of row steps whose successor state was already built.
+--grammar: grammar-aware sampling against plain sampling, in symbols per second (wall and
+CPU), for a character and a token vocabulary (O'Neill's, random weights of the `full`
+sizes unless --net/--vocab give a trained sampler file and its vocabulary): plain in the
+compiled loop; the grammar as Python masks between compiled steps (cold); and the
+grammar's lazily built tables (`ml.automaton`, what the generation service samples with),
+cold (the first batch of a process with no masks or tables built) and warm (a batch with
+other seeds after --warm-batches more), with the successors built in Python per symbol.
 
     .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
 
+A batch of 64 is timed five times with BLAS on one thread (as the `sample` worker runs it)
+and five times with BLAS on two (OPENBLAS_NUM_THREADS in the child): best and median wall
+time, and the CPU time of the child (what the work costs whatever else the machine runs).
+
 The visitor: four 800-character tunes from the same model (random weights unless
 --checkpoint) over a vocabulary of O'Neill's tunes (the bundled corpus), one batch, with
-the grammar on, as the generate page does by default. The grammar runs compiled when the
-way gives tables for it, else as Python masks between compiled steps; both are printed.
+the grammar on through the tables the generation service uses, cold (first batch of the
+process) and warm (a fifth batch, other seeds), and with the grammar off.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,47 +59,77 @@ def bandwidth(mb: int = 512, repeat: int = 5) -> float:
     return 2 * src.nbytes / best
 
 
-def fast_only(path: str, n: int, vocab_path: str) -> None:
+def batch_times(run, repeat: int) -> dict:
+    """Wall and CPU seconds (this process, all its threads) of `repeat` calls: best and
+    median of each. CPU seconds say what the work costs whatever the other processes on
+    the machine do; wall seconds what a caller waits."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        run()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return {
+        "best": min(walls),
+        "median": float(np.median(walls)),
+        "cpu_best": min(cpus),
+        "cpu_median": float(np.median(cpus)),
+        "repeat": repeat,
+    }
+
+
+def fast_only(path: str, n: int, vocab_path: str, batch_only: bool) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from musiclib.ml import sampler
-    from musiclib.ways import get_way
+    from musiclib.ways import abc_grammar, get_way
 
     assert "tensorflow" not in sys.modules
     net = sampler.load_net(path)
 
-    def run(rows: int, fn=sampler.sample):
-        return fn(net, prime=[1], seeds=list(range(rows)), max_tokens=n, end_id=-1)
+    def run(rows: int, fn=sampler.sample, **kw):
+        return fn(net, prime=[1], seeds=list(range(rows)), max_tokens=n, end_id=-1, **kw)
 
     run(1)  # compile (numba caches the machine code on disk after the first time)
-    run(16)
+    run(64)
+    batch = batch_times(lambda: run(64), 5)
+    if batch_only:
+        print(json.dumps({"batch": batch}))
+        return
     t1, out = timed(run, 1, repeat=10)
     assert len(out[0]) == n
-    t64, out = timed(run, 64, repeat=3)
+    t64 = batch["best"]
     numpy1, _ = timed(run, 1, sampler.sample_numpy, repeat=3)
     numpy64, _ = timed(run, 64, sampler.sample_numpy, repeat=1)
     bw = bandwidth()
 
-    # The visitor: four tunes, grammar on (and off, beside it).
+    # The visitor: four tunes, grammar on (the tables the generation service samples with,
+    # `grammar.automaton()`) and off. Cold: the first batch with the grammar in this
+    # process; warm: a later batch (other seeds, so not the same states again) after three.
     way = get_way("abc")
     vocab = json.loads(Path(vocab_path).read_text())
-    grammar = way.grammar(vocab=vocab)
-    compiled_grammar = hasattr(grammar, "tables") or "GrammarTables" in type(grammar).__name__
 
-    def visitor(constraint):
+    def visitor(seed0: int, grammar: bool):
+        constraint = way.grammar(vocab=vocab).automaton() if grammar else None
         return sampler.sample(
             net,
             prime=[1],
-            seeds=list(range(VISITOR_TUNES)),
+            seeds=list(range(seed0, seed0 + VISITOR_TUNES)),
             temperature=0.9,
             max_tokens=VISITOR_CHARS,
             end_id=-1,
             constraint=constraint,
         )
 
-    visitor(way.grammar(vocab=vocab))  # warm: compile, and the grammar's mask cache
-    tg, outs = timed(lambda: visitor(way.grammar(vocab=vocab)), repeat=3)
+    visitor(90, True)  # compile (or load) the functions sampling with tables calls
+    abc_grammar._SHARED.clear()  # ... and forget the masks and tables that built
+    abc_grammar._TOKEN_SHARED.clear()
+    abc_grammar._AUTOMATA.clear()
+    tcold, outs = timed(visitor, 0, True)
+    for seed0 in (10, 20, 30):
+        visitor(seed0, True)
+    tg, outs = timed(visitor, 40, True)
     chars = sum(len(way.decode(vocab=vocab, ids=ids)) for ids in outs)
-    tplain, _ = timed(visitor, None, repeat=3)
+    tplain = min(timed(visitor, seed0, False)[0] for seed0 in (50, 60, 70))
     print(
         json.dumps(
             {
@@ -104,9 +139,10 @@ def fast_only(path: str, n: int, vocab_path: str) -> None:
                 "numpy_batch64": numpy64,
                 "bandwidth": bw,
                 "visitor_grammar": tg,
+                "visitor_grammar_cold": tcold,
                 "visitor_plain": tplain,
                 "visitor_chars": chars,
-                "visitor_compiled_grammar": compiled_grammar,
+                "batch": batch,
             }
         )
     )
@@ -138,7 +174,7 @@ def grammar_bench(args) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from musiclib.ml import sampler
     from musiclib.ml.automaton import LazyAutomaton
-    from musiclib.ways import abc_tokens, get_way
+    from musiclib.ways import abc_grammar, abc_tokens, get_way
     from musiclib.ways.abc_text import WAY, split_tunes
     from musiclib.ways.base import SPECIALS
 
@@ -165,38 +201,54 @@ def grammar_bench(args) -> None:
         net = nets.get(kind) or _random_net(len(vocab))
         weights = "trained" if kind in nets else "random"
 
-        def run(fn, constraint, seed0, net=net):
-            t0 = time.perf_counter()
-            outs = fn(net, prime=[1], seeds=list(range(seed0, seed0 + rows)),
-                      temperature=0.9, max_tokens=n, constraint=constraint)  # fmt: skip
-            seconds = time.perf_counter() - t0
-            return sum(len(o) for o in outs) / seconds
-
-        run(sampler.sample, None, 0)  # compile
-        plain = run(sampler.sample, None, 100)
-        python_cold = run(sampler.sample, way.grammar(vocab=vocab), 200)
-        python_warm = run(sampler.sample, way.grammar(vocab=vocab), 300)
-        automaton = LazyAutomaton(way.grammar(vocab=vocab))
-        rates = []
-        for seed0 in (400, 500):
-            before = automaton.resolved
-            t0 = time.perf_counter()
-            seeds = list(range(seed0, seed0 + rows))
-            outs = sampler.sample(net, prime=[1], seeds=seeds, temperature=0.9,
-                                  max_tokens=n, constraint=automaton)  # fmt: skip
+        def run(constraint, seed0, net=net):
+            """(symbols per wall second, per CPU second, symbols) of one batch."""
+            w, c = time.perf_counter(), time.process_time()
+            outs = sampler.sample(net, prime=[1], seeds=list(range(seed0, seed0 + rows)),
+                                  temperature=0.9, max_tokens=n, constraint=constraint)  # fmt: skip
             steps = sum(len(o) for o in outs)
-            seconds = time.perf_counter() - t0
-            rates.append((steps / seconds, (automaton.resolved - before) / steps))
+            return steps / (time.perf_counter() - w), steps / (time.process_time() - c), steps
+
+        def forget() -> None:
+            """A fresh worker: no grammar masks or tables built yet in this process."""
+            abc_grammar._SHARED.clear()
+            abc_grammar._TOKEN_SHARED.clear()
+            abc_grammar._AUTOMATA.clear()
+
+        run(None, 0)  # compile (or load from numba's disk cache) the plain loop
+        # ... and the functions sampling with tables calls, so that no compile is timed
+        sampler.sample(net, prime=[1], seeds=[0], max_tokens=5,
+                       constraint=LazyAutomaton(way.grammar(vocab=vocab)))  # fmt: skip
+        plain = [run(None, 100 + 10 * k) for k in range(3)]
+        plain_wall = float(np.median([p[0] for p in plain]))
+        plain_cpu = float(np.median([p[1] for p in plain]))
+        forget()
+        automaton = LazyAutomaton(way.grammar(vocab=vocab))
+        tables = []
+        for b in range(1 + args.warm_batches + 1):
+            before = automaton.resolved
+            wall, cpu, steps = run(automaton, 400 + 100 * b)
+            tables.append((wall, cpu, (automaton.resolved - before) / steps))
+        cold, warm = tables[0], tables[-1]
+        forget()
+        python_cold = run(way.grammar(vocab=vocab), 200)
         print(f"{kind} (vocabulary {len(vocab)}, {weights} weights):")
-        print(f"  compiled loop, plain: {plain:,.0f} symbols/s")
-        print(f"  compiled loop + Python grammar masks: {python_cold:,.0f} symbols/s cold, "
-              f"{python_warm:,.0f} warm")  # fmt: skip
-        print(ratio("  grammar (Python masks) against plain, warm", 1 / python_warm, 1 / plain))
-        for label, (speed, built) in zip(("cold", "warm"), rates, strict=True):
-            print(f"  compiled loop + lazily built tables, {label}: {speed:,.0f} symbols/s, "
-                  f"{built:.2f} successors built in Python per symbol drawn")  # fmt: skip
-        print(ratio("  tables against plain, warm", 1 / rates[1][0], 1 / plain))
-        print(f"  tables: {automaton.n:,} states after {2 * rows} pieces")
+        print(f"  compiled loop, plain: {plain_wall:,.0f} symbols/s ({plain_cpu:,.0f} per "
+              "CPU second; median of 3 batches)")  # fmt: skip
+        print(f"  compiled loop + Python grammar masks, cold: {python_cold[0]:,.0f} symbols/s "
+              f"({python_cold[1]:,.0f} per CPU second)")  # fmt: skip
+        for label, (wall, cpu, built) in (
+            ("cold (first batch of a fresh process)", cold),
+            (f"warm (after {args.warm_batches + 1} batches of other seeds)", warm),
+        ):
+            print(f"  compiled loop + lazily built tables, {label}: {wall:,.0f} symbols/s "
+                  f"({cpu:,.0f} per CPU second), {built:.2f} successors built in Python per "
+                  "symbol drawn")  # fmt: skip
+        print(ratio("  tables against plain, cold, wall", 1 / cold[0], 1 / plain_wall)
+              + ratio("; CPU", 1 / cold[1], 1 / plain_cpu))  # fmt: skip
+        print(ratio("  tables against plain, warm, wall", 1 / warm[0], 1 / plain_wall)
+              + ratio("; CPU", 1 / warm[1], 1 / plain_cpu))  # fmt: skip
+        print(f"  tables: {automaton.n:,} states after {len(tables) * rows} pieces")
 
 
 def main() -> None:
@@ -205,6 +257,12 @@ def main() -> None:
     parser.add_argument("--net", help="--grammar: a trained sampler file (.npz)")
     parser.add_argument("--vocab", help="--grammar: its vocabulary (.json)")
     parser.add_argument("--rows", type=int, default=16, help="--grammar: pieces per batch")
+    parser.add_argument(
+        "--warm-batches",
+        type=int,
+        default=3,
+        help="--grammar: batches sampled between the cold and the warm one (0 to 50)",
+    )
     parser.add_argument("--checkpoint")
     parser.add_argument("--chars", type=int, default=600)
     parser.add_argument(
@@ -214,11 +272,12 @@ def main() -> None:
         help="characters timed for the slow way (its rate is per character)",
     )
     parser.add_argument("--fast-only", help=argparse.SUPPRESS)
+    parser.add_argument("--batch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.grammar:
         return grammar_bench(args)
     if args.fast_only:
-        return fast_only(args.fast_only, args.chars, args.vocab)
+        return fast_only(args.fast_only, args.chars, args.vocab, args.batch_only)
     setup_django()
     from _common import oneills_texts
 
@@ -243,23 +302,24 @@ def main() -> None:
         path, vocab_path = str(Path(tmp) / "net.npz"), Path(tmp) / "vocab.json"
         sampler.save_net(net, path)
         vocab_path.write_text(json.dumps(vocab))
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--fast-only",
-                path,
-                "--chars",
-                str(n),
-                "--vocab",
-                str(vocab_path),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode:
-            raise SystemExit(out.stderr)
-    fast = json.loads(out.stdout.strip().splitlines()[-1])
+
+        def child(blas_threads: int, *extra: str) -> dict:
+            """The sampler in a child process without TensorFlow, BLAS on `blas_threads`
+            threads (as the `sample` worker sets it: OPENBLAS_NUM_THREADS=1)."""
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas_threads)}
+            argv = [sys.executable, __file__, "--fast-only", path, "--chars", str(n)]
+            out = subprocess.run(
+                [*argv, "--vocab", str(vocab_path), *extra],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            if out.returncode:
+                raise SystemExit(out.stderr)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        fast = child(1)
+        blas2 = child(2, "--batch-only")["batch"]
 
     # The straightforward way: predict over the last 100 characters for every character.
     window = int(config["seq_length"])
@@ -277,6 +337,11 @@ def main() -> None:
     )
     print(f"compiled loop, 1 piece: {t1 * 1e3:.1f} ms for {n} chars ({n / t1:,.0f} chars/s)")
     print(f"compiled loop, batch of 64: {t64:.3f} s ({64 * n / t64:,.0f} chars/s)")
+    for label, b in (("BLAS on 1 thread", fast["batch"]), ("BLAS on 2 threads", blas2)):
+        print(
+            f"  batch of 64, {label}: best {b['best']:.3f} s, median {b['median']:.3f} s of "
+            f"{b['repeat']}; CPU {b['cpu_best']:.3f} s best, {b['cpu_median']:.3f} s median"
+        )
     print(
         f"numpy step (the reference), 1 piece: {fast['numpy_one'] * 1e3:.1f} ms; "
         f"batch of 64: {fast['numpy_batch64']:.3f} s"
@@ -292,13 +357,16 @@ def main() -> None:
         f"read per step: {lstm_bytes / 1e6:.2f} MB; floor for one piece: {floor * 1e3:.1f} ms"
     )
     print(f"one piece against the bandwidth floor: {t1 / floor:.2f}× the floor's time")
-    kind = "compiled tables" if fast["visitor_compiled_grammar"] else "Python masks"
     print(
-        f"visitor: {VISITOR_TUNES} tunes of {VISITOR_CHARS} chars, grammar on ({kind}): "
+        f"visitor: {VISITOR_TUNES} tunes of {VISITOR_CHARS} chars, grammar on (tables built "
+        f"while sampling): cold {fast['visitor_grammar_cold']:.3f} s, warm "
         f"{fast['visitor_grammar']:.3f} s ({fast['visitor_chars']} chars); grammar off: "
         f"{fast['visitor_plain']:.3f} s"
     )
-    print(ratio("grammar on against off", fast["visitor_grammar"], fast["visitor_plain"]))
+    print(ratio("grammar on against off, warm", fast["visitor_grammar"], fast["visitor_plain"]))
+    print(
+        ratio("grammar on against off, cold", fast["visitor_grammar_cold"], fast["visitor_plain"])
+    )
 
 
 if __name__ == "__main__":

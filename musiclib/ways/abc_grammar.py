@@ -102,13 +102,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from ..ml.automaton import LazyAutomaton
+
+try:
+    # GMP's rationals: the same exact values as fractions.Fraction (equal values compare and
+    # hash equal), their arithmetic and hashing in C. The grammar does rational arithmetic
+    # for every note (bar position, lengths, what can still fill the bar) and hashes its
+    # state for every mask look-up: with the pure-Python Fraction that was half its time.
+    from gmpy2 import mpq as Fraction
+except ImportError:  # pragma: no cover - gmpy2 is in requirements.txt
+    from fractions import Fraction
 from .base import END, PAD, START
 
 NOTE_LETTERS = frozenset("ABCDEFGabcdefg")
@@ -1436,11 +1444,29 @@ class AbcGrammar(_Compiled):
 class _TokenTrie:
     """The vocabulary's token texts as a trie: a node's `ids` are the tokens ending there."""
 
-    __slots__ = ("children", "ids")
+    __slots__ = ("children", "ids", "search", "size")
 
     def __init__(self) -> None:
         self.children: dict[str, _TokenTrie] = {}
         self.ids: list[int] = []
+        # The children in the order a search for any allowed token tries them (see
+        # `order`), and the number of tokens at and below this node.
+        self.search: list[tuple[str, _TokenTrie]] = []
+        self.size = 0
+
+    def order(self) -> int:
+        """Fill `search` and `size` below this node; returns `size`. A search for one token
+        that is allowed (`AbcTokenGrammar._any`) finds one sooner when it tries the children
+        that end a token and hold few tokens below them first: short tokens (a note, a bar,
+        a space) are allowed almost everywhere, while going down a long subtree (the dozens
+        of quoted annotations behind a `"`) parses many characters before the next try.
+        Whether some token is allowed does not depend on the order."""
+        sizes = {ch: child.order() for ch, child in self.children.items()}
+        self.search = sorted(
+            self.children.items(), key=lambda item: (not item[1].ids, sizes[item[0]])
+        )
+        self.size = len(self.ids) + sum(sizes.values())
+        return self.size
 
 
 _TOKEN_SHARED: dict[tuple, tuple[dict, dict]] = {}
@@ -1498,6 +1524,10 @@ class AbcTokenGrammar(_Compiled):
             for ch in tok:
                 node = node.children.setdefault(ch, _TokenTrie())
             node.ids.append(i)
+        self.trie.order()
+        self._root_search = list(self.trie.search)
+        self._wins: dict[str, int] = {}
+        self._finds = 0
         shared = (tuple(self.vocab), int(min_notes), bool(abc2midi), short_final, bool(form))
         self._shared_key = shared
         if shared not in _TOKEN_SHARED:
@@ -1612,12 +1642,28 @@ class AbcTokenGrammar(_Compiled):
         return ok
 
     def _any(self, st: _Row, node: _TokenTrie, depth: int) -> bool:
-        for ch, child in node.children.items():
+        root = node is self.trie
+        for ch, child in self._root_search if root else node.search:
             after = st.clone()
             if not self.chars._feed(after, ch):
                 continue
-            if child.ids and (depth <= 1 or self._viable(after, depth - 1)):
-                return True
-            if child.children and self._any(after, child, depth):
+            if (child.ids and (depth <= 1 or self._viable(after, depth - 1))) or (
+                child.children and self._any(after, child, depth)
+            ):
+                if root:
+                    self._found(ch)
                 return True
         return False
+
+    def _found(self, ch: str) -> None:
+        """Count the first character of a token `_any` found allowed; every 64 finds, the
+        search tries the characters that found most first (the tokens a tune's text allows
+        at most places: notes, spaces, bars), then the static order (`_TokenTrie.order`).
+        Only the order of the tries changes, not what is found."""
+        self._wins[ch] = self._wins.get(ch, 0) + 1
+        self._finds += 1
+        if self._finds % 64 == 0:
+            rank = {ch: k for k, (ch, _) in enumerate(self.trie.search)}
+            self._root_search = sorted(
+                self.trie.search, key=lambda item: (-self._wins.get(item[0], 0), rank[item[0]])
+            )

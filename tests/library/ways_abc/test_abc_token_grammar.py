@@ -143,3 +143,41 @@ def test_token_grammar_never_produces_an_invalid_tune_from_a_random_model(vocab)
             assert validity.bar_accuracy in (None, 1.0), (text, validity.messages)
     assert constraint.stats["fallbacks"] == 0
     assert finished >= 3
+
+
+def test_token_masks_do_not_depend_on_the_order_the_lookahead_tries_tokens(vocab, texts):
+    """The look-ahead that keeps dead ends out (`_viable`) stops at the first token it finds
+    allowed, trying first the characters that found one most often: the order changes how
+    soon it stops, never what it finds. The same masks come out with the tries reversed."""
+    from musiclib.ways import abc_grammar
+
+    prefixes = [abc_tokens.tokenize(t)[:k] for t in texts[:12] for k in range(0, 90, 3)]
+    net = sampler.Net(
+        table=np.random.default_rng(1).normal(0, 2, (len(vocab), 32)).astype(np.float32),
+        recurrent=[np.random.default_rng(2).normal(0, 0.3, (8, 32)).astype(np.float32)],
+        biases=[np.zeros(32, np.float32)],
+        dense=[
+            (
+                np.random.default_rng(3).normal(0, 3, (8, len(vocab))).astype(np.float32),
+                np.zeros(len(vocab), np.float32),
+                False,
+            )
+        ],  # fmt: skip
+        units=[8],
+    )
+    walks = sampler.sample(
+        net, prime=[1], seeds=range(6), temperature=1.5, max_tokens=120,
+        constraint=AbcTokenGrammar(vocab),
+    )  # fmt: skip
+    prefixes += [[vocab[i] for i in ids[:k] if i != END_ID] for ids in walks for k in (40, 80, 120)]
+
+    def masks(reverse: bool) -> list[frozenset[str]]:
+        abc_grammar._TOKEN_SHARED.clear()  # no masks from the other order
+        grammar = AbcTokenGrammar(vocab)
+        if reverse:
+            grammar._root_search.reverse()
+            grammar._found = lambda ch: None  # keep the reversed order
+        return [frozenset(grammar.allowed_after(p)) for p in prefixes]
+
+    assert len(prefixes) > 300
+    assert masks(reverse=False) == masks(reverse=True)
