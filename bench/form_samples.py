@@ -2,7 +2,7 @@
 bench/judge.py (its `--samples LABEL=PATH`).
 
     .venv/bin/python bench/form_samples.py NET.npz VOCAB.json OUT.json --n 240 \\
-        --temperature 0.9 [--top-p 0.9] [--top-k 0] [--form] [--max-parts 2]
+        --temperature 0.9 [--top-p 0.9] [--top-k 0] [--form] [--max-parts 2] [--part-lengths 8]
 
 NET.npz and VOCAB.json are what bench/quality.py leaves in var/quality/ (<tag>-best.npz,
 <tag>-vocab.json). The site's sampling path: the grammar's compiled tables
@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--form", action="store_true", help="the folk-tune form (folk_form)")
     parser.add_argument("--max-parts", type=int, default=None, help="form: parts before the end")
+    parser.add_argument("--part-lengths", default=None, help="form: bars a part may have, 8,16 or 8")
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=60)
     parser.add_argument("--first-seed", type=int, default=1)
@@ -46,8 +47,11 @@ def main() -> None:
     net = sampler.load_net(args.net)
     vocab = json.loads(open(args.vocab).read())
     prime = way.encode_prime(vocab=vocab, prime="")
-    if args.max_parts is not None:
-        grammar = AbcGrammar(vocab, form=args.form, max_parts=args.max_parts)
+    if args.max_parts is not None or args.part_lengths is not None:
+        options = {"max_parts": args.max_parts} if args.max_parts is not None else {}
+        if args.part_lengths is not None:
+            options["part_lengths"] = tuple(int(n) for n in args.part_lengths.split(","))
+        grammar = AbcGrammar(vocab, form=args.form, **options)
     else:
         grammar = way.grammar(vocab=vocab, form=args.form)
     tables = grammar.automaton()

@@ -135,6 +135,9 @@ MIN_LENGTH = Fraction(1, 8)  # the shortest note suffix allowed, in units of L
 # form=True: the tune ends after this many parts (Nottingham: 2 in 77 % of tunes, 1 in 11 %,
 # 3 or more in 12 %); it may end earlier, after any part that closes on the tonic.
 MAX_PARTS = 2
+# form=True: the bars a part may have. (8, 16): the corpus's parts (8 in most tunes, 16 in
+# a fifth); (8,): eight only (a model that does not close its parts by itself then must).
+PART_LENGTHS = (8, 16)
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
 CHORD_TYPES = ("", "m", "7", "m7", "maj7", "M7", "6", "m6", "9", "m9", "dim", "dim7",
@@ -356,6 +359,7 @@ class _Row:
         self.tonic = ""
         self.last_letter = ""
         self.parts = 0  # parts closed so far (form=True): the tune ends after `max_parts`
+        self.tonic_altered = False  # a note of the tonic's letter had an accidental in this bar
 
     def clone(self) -> _Row:
         new = _Row.__new__(_Row)
@@ -369,8 +373,8 @@ class _Row:
         whether it has begun): they are left out, so that more states share a mask."""
         values = list(self.__dict__.values())
         values[_I_LAST_PITCH] = None
-        if (self.tie is None or self.tie == "any") and self.part_bars != 15:
-            # (in a part's 16th bar, under form=True, the letter decides whether a note may
+        if (self.tie is None or self.tie == "any") and self.part_bars not in (7, 15):
+            # (in a part's last bar, under form=True, the letter decides whether a note may
             # end the tune's last bar: kept)
             values[_I_N_LETTER] = self.n_letter.isupper()
             values[_I_N_ACC] = ""
@@ -472,17 +476,23 @@ class AbcGrammar(_Compiled):
         lengths: Iterable[str] | None = None,
         form: bool = False,
         max_parts: int = MAX_PARTS,
+        part_lengths: tuple[int, ...] = PART_LENGTHS,
     ) -> None:
         """`lengths`: the note length suffixes the model can write (default: every one from
         1/8 to 32 units its characters spell). A token vocabulary writes only its duration
         tokens: bars must then be filled with those, or a state could be a dead end.
-        `max_parts` (form=True): the tune ends once this many parts have closed."""
+        `max_parts` (form=True): the tune ends once this many parts have closed;
+        `part_lengths`: the bars a part may have, (8, 16) or (8,)."""
         if short_final not in ("pickup", "any"):
             raise ValueError("short_final must be 'pickup' or 'any'")
         if not 1 <= int(max_parts) <= 8:
             raise ValueError("max_parts must be 1 to 8")
         self.form = bool(form)
         self.max_parts = int(max_parts)
+        if tuple(part_lengths) not in ((8, 16), (8,)):
+            raise ValueError("part_lengths must be (8, 16) or (8,)")
+        self.part_lengths = tuple(part_lengths)
+        self.part_max = max(self.part_lengths)
         if self.form:  # a part's closing bar and its pickup make one bar
             short_final = "pickup"
         self.vocab = list(vocab)
@@ -517,7 +527,7 @@ class AbcGrammar(_Compiled):
             self.short_final,
             lengths_key,
             self.form,
-            self.max_parts if self.form else 0,
+            (self.max_parts, self.part_lengths) if self.form else None,
         )
         self._shared_key = shared
         if shared not in _SHARED:
@@ -608,7 +618,7 @@ class AbcGrammar(_Compiled):
         letters behave alike unless a tie names the pitch."""
         if st.tie is not None and st.tie != "any" or not len(self.letter_ids):
             return self._trial_mask(st, self.top_chars)
-        if self.form and st.part_bars == 15:  # only the tonic may end the last bar
+        if self.form and st.part_bars == self.part_max - 1:  # the tonic ends the last bar
             return self._trial_mask(st, self.top_chars)
         mask = self._trial_mask(st, ((i, ch) for i, ch in self.top_chars if ch not in NOTE_LETTERS))
         i0 = int(self.letter_ids[0])
@@ -769,19 +779,19 @@ class AbcGrammar(_Compiled):
         return self._fits(st, self.lengths, Fraction(1))
 
     def _limit(self, st: _Row) -> Fraction:
-        """Where the current bar must stop: the bar's length, but in a part's 16th bar under
-        form=True (the part must close there) the bar less the part's pickup, so that the
-        two make one bar."""
-        if self.form and st.part_bars == 15 and st.pickup:
+        """Where the current bar must stop: the bar's length, but in a part's last possible
+        bar under form=True (the part must close there) the bar less the part's pickup, so
+        that the two make one bar."""
+        if self.form and st.part_bars == self.part_max - 1 and st.pickup:
             return st.bar - st.pickup
         return st.bar
 
     def _final_bar(self, st: _Row) -> bool:
-        """form=True: is this bar the tune's last (the 16th bar of the last part, not in a
-        first ending), whose last note must be the tonic?"""
+        """form=True: is this bar the tune's last (the last possible bar of the last part,
+        not in a first ending), whose last note must be the tonic?"""
         return (
             st.parts == self.max_parts - 1
-            and st.part_bars == 15
+            and st.part_bars == self.part_max - 1
             and st.ending != 1
             and self._checking(st)
         )
@@ -790,7 +800,9 @@ class AbcGrammar(_Compiled):
         """May the note being read end the tune's last bar: a note on the tonic's letter, a
         rest after one, a note whose letter is not read yet; never a chord."""
         if st.n_kind == "n":
-            return st.n_letter.upper() == st.tonic
+            tied_acc = st.tie[0] if isinstance(st.tie, tuple) else ""
+            unaltered = not (st.n_acc or tied_acc or st.tonic_altered)
+            return st.n_letter.upper() == st.tonic and unaltered
         if st.n_kind == "r":
             return st.last_letter == st.tonic
         return st.n_kind != "c"
@@ -1112,6 +1124,8 @@ class AbcGrammar(_Compiled):
     def _start_note(self, st: _Row, letter: str, acc: str) -> bool:
         st.n_acc, st.n_letter, st.n_oct = acc, letter, ""
         st.mode, st.n_kind, st.tok, st.node = "N", "n", "", self.lengths
+        if acc and self.form and letter.upper() == st.tonic and self._final_bar(st):
+            return False  # the tune's last bar keeps its tonic as the key signature has it
         if st.tie not in (None, "any"):
             t_acc, t_letter, _ = st.tie
             if letter != t_letter or acc not in ("", t_acc):
@@ -1178,6 +1192,7 @@ class AbcGrammar(_Compiled):
         if in_tuplet:
             mult *= st.tuplet_mult
             st.tuplet_left -= 1
+        tied_acc = st.tie[0] if isinstance(st.tie, tuple) else ""
         if st.tie is not None:
             if st.n_kind == "r":
                 ok = False
@@ -1192,7 +1207,13 @@ class AbcGrammar(_Compiled):
             ok = False
         if st.n_kind != "r":
             st.notes = min(st.notes + 1, self.min_notes)
-            st.last_letter = st.n_letter.upper() if self.form and st.n_kind == "n" else ""
+            st.last_letter = ""
+            if self.form and st.n_kind == "n":
+                letter = st.n_letter.upper()
+                if st.n_acc and letter == st.tonic:
+                    st.tonic_altered = True  # (an accidental holds to the bar's end)
+                altered = st.n_acc or tied_acc or (letter == st.tonic and st.tonic_altered)
+                st.last_letter = "" if altered else letter  # (as the key signature has it)
         st.after_note, st.last_kind, st.last_written = True, st.n_kind, written
         st.last_pitch = (st.n_acc, st.n_letter, st.n_oct) if st.n_kind == "n" else None
         st.last_tuplet, st.last_b, st.last_deco = in_tuplet, was_b, "h" in st.pre
@@ -1450,8 +1471,8 @@ class AbcGrammar(_Compiled):
         if kind == "plain":
             # (a bar before |1 or |2 is a middle bar of its part: full)
             short = counted and self._checking(st) and st.pos != st.bar and not st.free
-            return bars < 16 and not (ending and short)
-        if not (bars in (8, 16) or (bars == 0 and st.pos == 0)):
+            return bars < self.part_max and not (ending and short)
+        if not (bars in self.part_lengths or (bars == 0 and st.pos == 0)):
             return False
         if st.pos > 0 and self._checking(st) and st.pos + st.pickup != st.bar:
             return False  # a full closing bar after a pickup: a bar and a bit
@@ -1500,6 +1521,7 @@ class AbcGrammar(_Compiled):
             st.ending, st.expect_second, st.free = ending, False, True
         st.ending_bar = ending > 0
         st.boundary = True
+        st.tonic_altered = False
         if self.form and kind not in (None, "plain") and bars and not ending:
             if not st.expect_second:  # (a first ending's :| leaves the part open)
                 st.parts = min(st.parts + 1, self.max_parts)

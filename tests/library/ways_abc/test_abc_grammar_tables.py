@@ -317,7 +317,8 @@ def test_the_last_part_closes_only_after_the_tonic(form):
     last = HEADER + part_a + bars(15) + "GABc dcB"
     for ending in ("G|]", "g|]", "A/G/|]", "G/z/|]"):
         assert not form.violations(last + ending, end=False), ending
-    for ending in ("A|]", "B|]", "G/A/|]", "z|]", "[GB]|]"):  # a chord is no tonic either
+    # a chord is no tonic, nor is a G with an accidental (G sharp, flat or written natural)
+    for ending in ("A|]", "B|]", "G/A/|]", "z|]", "[GB]|]", "^G|]", "_g|]", "=G|]"):
         assert form.violations(last + ending, end=False), ending
 
 
@@ -367,3 +368,15 @@ def test_a_folk_form_tune_ends_after_two_parts_on_the_tonic_with_whole_closing_b
         body = tune.split("K:G\n", 1)[1]
         assert body.endswith(("|]\n", "||\n")), tune
         assert re.findall(r"[ABcdG]", body)[-1].upper() == "G", tune
+
+
+def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
+    eights = AbcGrammar(VOCAB, form=True, part_lengths=(8,))
+    seven = HEADER + "|:" + BAR * 7 + "GABc dcBA"
+    assert "|" in eights.allowed_after(seven)  # the bar line that closes the part …
+    assert eights.violations(seven + "|", end=False)  # … but no plain one
+    assert not eights.violations(seven + ":|", end=False)
+    # in the last part's 8th bar the tonic ends the tune
+    last = seven + ":|\n" + BAR * 7 + "GABc dcB"
+    assert not eights.violations(last + "G|]\n")
+    assert eights.violations(last + "A|]", end=False)
