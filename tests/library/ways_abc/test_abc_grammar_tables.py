@@ -374,7 +374,7 @@ def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
     eights = AbcGrammar(VOCAB, form=True, part_lengths=(8,))
     seven = HEADER + "|:" + BAR * 7 + "GABc dcBA"
     assert "|" in eights.allowed_after(seven)  # the bar line that closes the part …
-    assert eights.violations(seven + "|", end=False)  # … but no plain one
+    assert eights.violations(seven + "|G", end=False)  # … but no plain one
     assert not eights.violations(seven + ":|", end=False)
     # in the last part's 8th bar the tonic ends the tune
     last = seven + ":|\n" + BAR * 7 + "GABc dcB"
