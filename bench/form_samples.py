@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--form", action="store_true", help="the folk-tune form (folk_form)")
     parser.add_argument("--max-parts", type=int, default=None, help="form: parts before the end")
-    parser.add_argument("--part-lengths", default=None, help="form: bars a part may have, 8,16 or 8")
+    parser.add_argument("--part-lengths", default=None, help="form: 8,16 or 8 bars a part")
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=60)
     parser.add_argument("--first-seed", type=int, default=1)

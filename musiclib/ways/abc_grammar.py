@@ -74,18 +74,28 @@ Real O'Neill text breaks these often (ties between different notes, "fine" or "~
 symbols): a third of those tunes do not play in abc2midi. `abc2midi=False` leaves them out.
 
 Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
-- Parts of 8 or 16 bars. A part runs from one section mark (`||`, `|]`, `|:`, `:|`, `::`,
-  `:|2` …) to the next; its bars are counted as a listener counts them: full bars, plus
-  one for the short closing bar that completes the part's pickup (the pickup itself counts
-  none; `short_final="pickup"` is implied, so the two always add up to one bar). A plain
-  bar line `|` only while the part has fewer than 16 bars; any other bar line only where a
-  part of 8 or 16 bars ends. A first ending counts in its part; a second ending replaces
-  it (the part is counted again from the bars before the first ending).
-- Repeats and endings close: END not after a first ending without its second (nor, as
-  always, inside a repeat or a first ending), and only right after a part has closed. Body
-  `M:`/`L:`/`K:` lines only between parts.
-- The tune ends on the tonic: END only when the last note (not a chord or rest) has the
-  key's tonic letter (`K:Ador` → A; accidentals aside, as the key signature sets them).
+- Parts of 8 or 16 bars (`part_lengths=(8,)`: 8 only). A part runs from one section mark
+  (`||`, `|]`, `|:`, `:|`, `::`, `:|2` …) to the next; its bars are counted as a listener
+  counts them: full bars, plus one for the short closing bar that completes the part's
+  pickup (the pickup itself counts none). A plain bar line `|` only while the part has
+  fewer than its longest length; any other bar line only where a part of an allowed length
+  ends. A first ending counts in its part; a second ending replaces it (the part is counted
+  again from the bars before the first ending).
+- A part's closing bar is whole: with the part's pickup it makes exactly one bar (a full
+  closing bar after a pickup is refused; in the part's last possible bar the notes stop
+  where the part must close), as `metrics.form.section_bar_counts` counts section ends.
+  The bar before `|1` or `|2` is full.
+- The tune ends after its parts: once `max_parts` parts (2, as in three Nottingham tunes
+  in four) have closed, only a newline and then END may follow. It may end earlier, after
+  any closed part, when the model chooses END there. Repeats and endings close (END not
+  after a first ending without its second, nor inside a repeat), and body `M:`/`L:`/`K:`
+  lines come only between parts.
+- The tune ends on the tonic: END, and the bar line that closes the last part, only when
+  the last note is the key's tonic as the key signature has it (the `K:` line's letter,
+  with no accidental on the note, on a note of its letter earlier in the bar, or on the
+  note it is tied from; a rest after it is fine, a chord is not). In the last part's last
+  possible bar the note that fills the bar must be that tonic (so the grammar never walks
+  into a bar it cannot close); the bar line closing the last part leaves no repeat open.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
