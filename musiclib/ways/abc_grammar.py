@@ -979,6 +979,8 @@ class AbcGrammar(_Compiled):
             return self._start_note(st, ch, "")
         if ch in ACCIDENTAL_CHARS:
             st.mode, st.tok = "A", ch
+            if self.form and self._final_bar(st):  # (its note is no tonic: not the last)
+                st.n_kind, st.n_acc, st.n_letter = "n", ch, ""
             return self._room_for_note(st) and (not tie_pitch or st.tie[0].startswith(ch))
         if ch in "zx":  # (music21 drops x, the invisible rest, from the bar: not in strict)
             self._begin_length(st, "r")  # (a rest: form=True's last bar asks what ends it)
