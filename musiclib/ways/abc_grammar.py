@@ -803,6 +803,7 @@ class AbcGrammar(_Compiled):
             st.parts == self.max_parts - 1
             and st.part_bars == self.part_max - 1
             and st.ending != 1
+            and not st.expect_second
             and self._checking(st)
         )
 
@@ -989,7 +990,11 @@ class AbcGrammar(_Compiled):
         if ch == "[":  # a chord, [| or an ending [1: decided by the next character
             st.mode = "K"
             st.bar_line_start = False  # as `_bracket` reads a [| (not the last bar's value)
-            chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(st)
+            probe = st
+            if self.form and self._final_bar(st):  # (a chord cannot end the tune's last bar)
+                probe = st.clone()
+                probe.n_kind = "c"
+            chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(probe)
             node = self.bar_tokens.children.get("[")
             return chord or (node is not None and any(self._bar_ok(st, v) for v in node.values))
         if ch in "|:":
@@ -1489,7 +1494,8 @@ class AbcGrammar(_Compiled):
         if st.pos > 0 and self._checking(st) and st.pos + st.pickup != st.bar:
             return False  # a full closing bar after a pickup: a bar and a bit
         first_ending_closes = st.ending == 1 and kind in ("close", "both")
-        if bars and st.parts == self.max_parts - 1 and not ending and not first_ending_closes:
+        last = bars and st.parts == self.max_parts - 1 and not st.expect_second
+        if last and not ending and not first_ending_closes:
             left_open = kind in ("open", "both") or (kind == "section" and st.open_repeat)
             return not left_open and st.tonic != "" and st.last_letter == st.tonic
         return True
@@ -1500,6 +1506,10 @@ class AbcGrammar(_Compiled):
         kind, ending = info if info is not None else ("section", 0)
         st.mode, st.tok, st.node = "T", "", None
         bars = 0
+        # (a first ending's :| or :: leaves its part open: the second ending closes it)
+        closes_part = kind not in (None, "plain") and not ending
+        closes_part = closes_part and not (st.ending == 1 and kind in ("close", "both"))
+        closes_part = closes_part and not st.expect_second  # (nor bars after it, unclosed)
         if self.form:
             bars = st.part_bars + self._bar_counts(st)
             if kind is not None:  # a plain bar line goes on with the part, others close it
@@ -1534,9 +1544,8 @@ class AbcGrammar(_Compiled):
         st.ending_bar = ending > 0
         st.boundary = True
         st.tonic_altered = False
-        if self.form and kind not in (None, "plain") and bars and not ending:
-            if not st.expect_second:  # (a first ending's :| leaves the part open)
-                st.parts = min(st.parts + 1, self.max_parts)
+        if self.form and closes_part and bars:
+            st.parts = min(st.parts + 1, self.max_parts)
         return ok
 
 
