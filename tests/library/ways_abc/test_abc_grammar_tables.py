@@ -181,7 +181,7 @@ def can_end(grammar: AbcGrammar, body: str) -> bool:
 
 @pytest.fixture(scope="module")
 def form() -> AbcGrammar:
-    return AbcGrammar(VOCAB, form=True)
+    return AbcGrammar(VOCAB, form=True, part_lengths=(8, 16))
 
 
 def test_a_part_closes_after_8_or_16_bars_and_no_other_number(form):
@@ -334,10 +334,10 @@ def test_a_closing_bar_makes_one_bar_with_its_pickup(form):
     assert not form.violations(sixteenth + "G|]", end=False)
 
 
-def walked_to_the_end(count: int, seed: int) -> list[str]:
+def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
     """Random walks that never choose END while anything else is allowed: they end only
     where the grammar ends them."""
-    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True, **options))
     index = {ch: i for i, ch in enumerate(VOCAB)}
     prime = [START_ID, *(index[ch] for ch in HEADER)]
     rng = np.random.default_rng(seed)
@@ -362,7 +362,8 @@ def walked_to_the_end(count: int, seed: int) -> list[str]:
 
 
 def test_a_folk_form_tune_ends_after_two_parts_on_the_tonic_with_whole_closing_bars():
-    for tune in walked_to_the_end(6, seed=7):
+    tunes = walked_to_the_end(4, seed=7) + walked_to_the_end(3, seed=8, part_lengths=(8, 16))
+    for tune in tunes:
         parts = parts_of(tune)  # (also asserts each closing bar completes its pickup)
         assert len(parts) == 2 and set(parts) <= {8, 16}, tune
         body = tune.split("K:G\n", 1)[1]
