@@ -150,6 +150,7 @@ MAX_PARTS = 2
 # parts ran to 16 bars (16 + 16 in most tunes against 8 + 8 in the corpus's). (8, 16) stays
 # an option.
 PART_LENGTHS = (8,)
+FINAL_NOTE = Fraction(1, 4)  # form=True: the shortest last note, in whole notes (a quarter)
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
 CHORD_TYPES = ("", "m", "7", "m7", "maj7", "M7", "6", "m6", "9", "m9", "dim", "dim7",
@@ -755,8 +756,11 @@ class AbcGrammar(_Compiled):
         limit = self._limit(st)
         if end > limit:
             return False
-        if end == limit and self.form and self._final_bar(st) and not self._may_close_on(st):
-            return False  # the tune's last bar closes on the tonic
+        if self.form and self._final_bar(st):
+            if end == limit and not self._may_close_on(st):
+                return False  # the tune's last bar closes on the tonic
+            if not self._final_room_ok(st, limit - end):
+                return False
         # a tuplet's inner notes may leave odd remainders: its other notes must be able to
         # bring the bar back to a length the allowed notes can complete
         return self._completable(st, end, max(st.tuplet_left - 1, 0))
@@ -808,6 +812,13 @@ class AbcGrammar(_Compiled):
             and not st.expect_second
             and self._checking(st)
         )
+
+    def _final_room_ok(self, st: _Row, room: Fraction) -> bool:
+        """In the tune's last bar, what a note leaves is nothing (it is the last note) or
+        room for a last note of a quarter note or more (the whole rest of a shorter closing
+        bar): people end a tune on a long note, and a grammar that let the bar be filled
+        up to its last sliver squeezed the tonic into a 32nd."""
+        return room == 0 or room >= min(FINAL_NOTE, self._limit(st))
 
     def _may_close_on(self, st: _Row) -> bool:
         """May the note being read end the tune's last bar: a note on the tonic's letter, a
@@ -982,8 +993,11 @@ class AbcGrammar(_Compiled):
             return self._start_note(st, ch, "")
         if ch in ACCIDENTAL_CHARS:
             st.mode, st.tok = "A", ch
-            if self.form and self._final_bar(st):  # (its note is no tonic: not the last)
+            final = self.form and self._final_bar(st)
+            if final:  # (its note is no tonic: not the last)
                 st.n_kind, st.n_acc, st.n_letter = "n", ch, ""
+                if tie_pitch and st.tie[1].upper() == st.tonic:
+                    return False  # (a tonic letter takes no accidental here: tie it bare)
             return self._room_for_note(st) and (not tie_pitch or st.tie[0].startswith(ch))
         if ch in "zx":  # (music21 drops x, the invisible rest, from the bar: not in strict)
             self._begin_length(st, "r")  # (a rest: form=True's last bar asks what ends it)
@@ -1059,9 +1073,10 @@ class AbcGrammar(_Compiled):
             ok = after_note and last_kind == "n" and st.tie is None and not pending
             ok = ok and not last_deco  # abc2midi: "Cannot find note before tie" after .B2-
             if ok and self.form and self._final_bar(st):
-                # the tied note, then (unless it is the tonic) a tonic, must fit before the end
-                steps = 1 if st.last_letter == st.tonic else 2
-                ok = self._limit(st) - st.pos >= steps * self.grid * st.unit
+                # the tied note, then (unless it is the tonic) a last note, must fit
+                limit, grid = self._limit(st), self.grid * st.unit
+                last = Fraction(0) if st.last_letter == st.tonic else min(FINAL_NOTE, limit)
+                ok = limit - st.pos >= grid + last
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
             return ok
         if ch in "<>":
@@ -1130,12 +1145,12 @@ class AbcGrammar(_Compiled):
             st.mode, st.tok, st.node = "B", "[", node if node is not None else _DEAD
             return self._bar_char(st, ch)
         if ch in NOTE_LETTERS or ch in ACCIDENTAL_CHARS:
+            if self.form:  # (a chord never ends the tune's last bar: its kind is known now)
+                st.n_kind = "c"
             # abc2midi ties a note only to the same note, not into a chord
             ok = st.broken is None and self._room_for_note(st) and st.tie in (None, "any")
             st.mode, st.tok, st.node = "C", "", None
             st.chord_notes, st.chord_base = 0, Fraction(1)
-            if self.form:  # (a chord never ends the tune's last bar: its kind is known now)
-                st.n_kind = "c"
             return self._chord(st, ch) and ok
         return self._top(st, ch) and False  # inline fields [K:…] and the like
 
@@ -1393,6 +1408,8 @@ class AbcGrammar(_Compiled):
         fit in the bar at the shortest length."""
         if st.tuplet_left > 0 or st.broken is not None:
             return False
+        if self.form and self._final_bar(st):
+            return False  # (no tuplet in the tune's last bar: its long last note is simpler)
         if not self._checking(st):
             return True
         mult, st.tuplet_mult = st.tuplet_mult, _tuplet(p, q, st.compound)
@@ -1414,6 +1431,8 @@ class AbcGrammar(_Compiled):
             end = st.pos + (w if self.abc2midi else self.grid) * st.unit * (2 - factor_a)
             limit = self._limit(st)
             ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
+            if ok and self.form and self._final_bar(st):
+                ok = self._final_room_ok(st, limit - end)
             if not ok:
                 st.lost = True
         return ok
@@ -1499,7 +1518,8 @@ class AbcGrammar(_Compiled):
         last = bars and st.parts == self.max_parts - 1 and not st.expect_second
         if last and not ending and not first_ending_closes:
             left_open = kind in ("open", "both") or (kind == "section" and st.open_repeat)
-            return not left_open and st.tonic != "" and st.last_letter == st.tonic
+            tonic = st.tonic != "" and st.last_letter == st.tonic
+            return tonic and not left_open and st.tie is None  # (nothing tied past the end)
         return True
 
     def _end_bar(self, st: _Row) -> bool:
