@@ -314,12 +314,20 @@ def test_the_last_part_closes_only_after_the_tonic(form):
     assert form.violations(eighth + "|]", end=False)
     assert not form.violations(HEADER + part_a + BAR * 7 + "GABc dcBG|]", end=False)
     # in its 16th bar the note that fills the bar must be the tonic (G or g, any octave)
-    last = HEADER + part_a + bars(15) + "GABc dcB"
-    for ending in ("G|]", "g|]", "A/G/|]", "G/z/|]"):
+    last = HEADER + part_a + bars(15) + "GABc dc"
+    for ending in ("G2|]", "g2|]"):
         assert not form.violations(last + ending, end=False), ending
     # a chord is no tonic, nor is a G with an accidental (G sharp, flat or written natural)
-    for ending in ("A|]", "B|]", "G/A/|]", "z|]", "[GB]|]", "^G|]", "_g|]", "=G|]"):
+    for ending in ("A2|]", "GA|]", "z2|]", "[GB]2|]", "^G2|]", "_g2|]", "=G2|]"):
         assert form.violations(last + ending, end=False), ending
+
+
+def test_the_tunes_last_note_is_a_quarter_note_or_longer(form):
+    last = HEADER + "|:" + BAR * 7 + "GABc dcBA:|\n" + bars(15) + "GABc "
+    assert not form.violations(last + "d2G2|]", end=False)
+    assert not form.violations(last + "G4|]", end=False)
+    assert form.violations(last + "d3G|]", end=False)  # an eighth at the end: refused
+    assert form.violations(last + "d2 BG|]", end=False)
 
 
 def test_a_closing_bar_makes_one_bar_with_its_pickup(form):
@@ -378,6 +386,6 @@ def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
     assert eights.violations(seven + "|G", end=False)  # … but no plain one
     assert not eights.violations(seven + ":|", end=False)
     # in the last part's 8th bar the tonic ends the tune
-    last = seven + ":|\n" + BAR * 7 + "GABc dcB"
-    assert not eights.violations(last + "G|]\n")
-    assert eights.violations(last + "A|]", end=False)
+    last = seven + ":|\n" + BAR * 7 + "GABc dc"
+    assert not eights.violations(last + "G2|]\n")
+    assert eights.violations(last + "A2|]", end=False)
