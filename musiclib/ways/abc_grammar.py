@@ -95,7 +95,12 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   with no accidental on the note, on a note of its letter earlier in the bar, or on the
   note it is tied from; a rest after it is fine, a chord is not). In the last part's last
   possible bar the note that fills the bar must be that tonic (so the grammar never walks
-  into a bar it cannot close); the bar line closing the last part leaves no repeat open.
+  into a bar it cannot close); the bar line closing the last part leaves no repeat open
+  and no tie pending.
+- The last note is long: in the tune's last bar no note leaves less than `FINAL_NOTE` (a
+  quarter note, or the whole of a shorter closing bar) before the end, and no tuplet is
+  written there; a tie, chord or accidental that could not be followed by such a tonic is
+  refused.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
