@@ -243,10 +243,10 @@ class GenerateForm(forms.Form):
         label="Shape the tune in 8-bar parts",
         required=False,
         initial=False,
-        help_text="With grammar-aware sampling: parts of 8 or 16 bars (a pickup and the "
-        "part's last bar counting as one), repeats and first and second endings closed, and "
-        "a last note on the key's home note, as folk tunes go. The tune may end only where "
-        "all of that holds, so many run on to the length limit.",
+        help_text="With grammar-aware sampling: two parts of 8 bars (a pickup and the "
+        "part's last bar making one bar), repeats and first and second endings closed, and "
+        "a last note on the key's home note, as folk tunes go; the tune ends after its "
+        "second part (or after the first, if the model ends it there).",
     )
     top_k = forms.IntegerField(
         label="Top-k",

@@ -940,8 +940,8 @@ class GenerationRequestSerializer(serializers.Serializer):
     grammar = StrictBooleanField(default=False, help_text="Grammar-aware sampling mask.")
     folk_form = StrictBooleanField(
         default=False,
-        help_text="ABC runs, with `grammar`: shape each tune in parts of 8 or 16 bars, "
-        "repeats and endings closed, ending on the tonic.",
+        help_text="ABC runs, with `grammar`: shape each tune in two parts of 8 bars, "
+        "repeats and endings closed, ending on the tonic after its parts.",
     )
     seconds = StrictFloatField(
         required=False,

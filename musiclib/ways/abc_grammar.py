@@ -74,18 +74,33 @@ Real O'Neill text breaks these often (ties between different notes, "fine" or "~
 symbols): a third of those tunes do not play in abc2midi. `abc2midi=False` leaves them out.
 
 Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
-- Parts of 8 or 16 bars. A part runs from one section mark (`||`, `|]`, `|:`, `:|`, `::`,
-  `:|2` …) to the next; its bars are counted as a listener counts them: full bars, plus
-  one for the short closing bar that completes the part's pickup (the pickup itself counts
-  none; `short_final="pickup"` is implied, so the two always add up to one bar). A plain
-  bar line `|` only while the part has fewer than 16 bars; any other bar line only where a
-  part of 8 or 16 bars ends. A first ending counts in its part; a second ending replaces
-  it (the part is counted again from the bars before the first ending).
-- Repeats and endings close: END not after a first ending without its second (nor, as
-  always, inside a repeat or a first ending), and only right after a part has closed. Body
-  `M:`/`L:`/`K:` lines only between parts.
-- The tune ends on the tonic: END only when the last note (not a chord or rest) has the
-  key's tonic letter (`K:Ador` → A; accidentals aside, as the key signature sets them).
+- Parts of 8 bars (`part_lengths=(8, 16)`: 8 or 16). A part runs from one section mark
+  (`||`, `|]`, `|:`, `:|`, `::`, `:|2` …) to the next; its bars are counted as a listener
+  counts them: full bars, plus one for the short closing bar that completes the part's
+  pickup (the pickup itself counts none). A plain bar line `|` only while the part has
+  fewer than its longest length; any other bar line only where a part of an allowed length
+  ends. A first ending counts in its part; a second ending replaces it (the part is counted
+  again from the bars before the first ending).
+- A part's closing bar is whole: with the part's pickup it makes exactly one bar (a full
+  closing bar after a pickup is refused; in the part's last possible bar the notes stop
+  where the part must close), as `metrics.form.section_bar_counts` counts section ends.
+  The bar before `|1` or `|2` is full.
+- The tune ends after its parts: once `max_parts` parts (2, as in three Nottingham tunes
+  in four) have closed, only a newline and then END may follow. It may end earlier, after
+  any closed part, when the model chooses END there. Repeats and endings close (END not
+  after a first ending without its second, nor inside a repeat), and body `M:`/`L:`/`K:`
+  lines come only between parts.
+- The tune ends on the tonic: END, and the bar line that closes the last part, only when
+  the last note is the key's tonic as the key signature has it (the `K:` line's letter,
+  with no accidental on the note, on a note of its letter earlier in the bar, or on the
+  note it is tied from; a rest after it is fine, a chord is not). In the last part's last
+  possible bar the note that fills the bar must be that tonic (so the grammar never walks
+  into a bar it cannot close); the bar line closing the last part leaves no repeat open
+  and no tie pending.
+- The last note is long: in the tune's last bar no note leaves less than `FINAL_NOTE` (a
+  quarter note, or the whole of a shorter closing bar) before the end, and no tuplet is
+  written there; a tie, chord or accidental that could not be followed by such a tonic is
+  refused.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
@@ -140,6 +155,15 @@ MAX_SLURS = 2
 MAX_LINE = 150  # characters in a body line (real folk tunes stay under 125; abc2midi
 # misreads some very long lines), after which a line ends as soon as nothing is pending
 MIN_LENGTH = Fraction(1, 8)  # the shortest note suffix allowed, in units of L
+# form=True: the tune ends after this many parts (Nottingham: 2 in 77 % of tunes, 1 in 11 %,
+# 3 or more in 12 %); it may end earlier, after any part that closes on the tonic.
+MAX_PARTS = 2
+# form=True: the bars a part may have. (8,): eight, as in most Nottingham parts; the model
+# of docs/quality.md §6 rarely closes a part at its 8th bar by itself, so with (8, 16) its
+# parts ran to 16 bars (16 + 16 in most tunes against 8 + 8 in the corpus's). (8, 16) stays
+# an option.
+PART_LENGTHS = (8,)
+FINAL_NOTE = Fraction(1, 4)  # form=True: the shortest last note, in whole notes (a quarter)
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
 CHORD_TYPES = ("", "m", "7", "m7", "maj7", "M7", "6", "m6", "9", "m9", "dim", "dim7",
@@ -360,6 +384,8 @@ class _Row:
         self.ending_from = 0
         self.tonic = ""
         self.last_letter = ""
+        self.parts = 0  # parts closed so far (form=True): the tune ends after `max_parts`
+        self.tonic_altered = False  # a note of the tonic's letter had an accidental in this bar
 
     def clone(self) -> _Row:
         new = _Row.__new__(_Row)
@@ -373,7 +399,9 @@ class _Row:
         whether it has begun): they are left out, so that more states share a mask."""
         values = list(self.__dict__.values())
         values[_I_LAST_PITCH] = None
-        if self.tie is None or self.tie == "any":
+        if (self.tie is None or self.tie == "any") and self.part_bars not in (7, 15):
+            # (in a part's last bar, under form=True, the letter decides whether a note may
+            # end the tune's last bar: kept)
             values[_I_N_LETTER] = self.n_letter.isupper()
             values[_I_N_ACC] = ""
         if self.mode == "N":
@@ -473,13 +501,24 @@ class AbcGrammar(_Compiled):
         short_final: str = "any",
         lengths: Iterable[str] | None = None,
         form: bool = False,
+        max_parts: int = MAX_PARTS,
+        part_lengths: tuple[int, ...] = PART_LENGTHS,
     ) -> None:
         """`lengths`: the note length suffixes the model can write (default: every one from
         1/8 to 32 units its characters spell). A token vocabulary writes only its duration
-        tokens: bars must then be filled with those, or a state could be a dead end."""
+        tokens: bars must then be filled with those, or a state could be a dead end.
+        `max_parts` (form=True): the tune ends once this many parts have closed;
+        `part_lengths`: the bars a part may have, (8, 16) or (8,)."""
         if short_final not in ("pickup", "any"):
             raise ValueError("short_final must be 'pickup' or 'any'")
+        if not 1 <= int(max_parts) <= 8:
+            raise ValueError("max_parts must be 1 to 8")
         self.form = bool(form)
+        self.max_parts = int(max_parts)
+        if tuple(part_lengths) not in ((8, 16), (8,)):
+            raise ValueError("part_lengths must be (8, 16) or (8,)")
+        self.part_lengths = tuple(part_lengths)
+        self.part_max = max(self.part_lengths)
         if self.form:  # a part's closing bar and its pickup make one bar
             short_final = "pickup"
         self.vocab = list(vocab)
@@ -514,6 +553,7 @@ class AbcGrammar(_Compiled):
             self.short_final,
             lengths_key,
             self.form,
+            (self.max_parts, self.part_lengths) if self.form else None,
         )
         self._shared_key = shared
         if shared not in _SHARED:
@@ -603,6 +643,8 @@ class AbcGrammar(_Compiled):
         """Between tokens: characters outside TOP_CHARS are refused outright, and all note
         letters behave alike unless a tie names the pitch."""
         if st.tie is not None and st.tie != "any" or not len(self.letter_ids):
+            return self._trial_mask(st, self.top_chars)
+        if self.form and st.part_bars == self.part_max - 1:  # the tonic ends the last bar
             return self._trial_mask(st, self.top_chars)
         mask = self._trial_mask(st, ((i, ch) for i, ch in self.top_chars if ch not in NOTE_LETTERS))
         i0 = int(self.letter_ids[0])
@@ -704,6 +746,9 @@ class AbcGrammar(_Compiled):
             want = st.broken[0] if st.broken is not None else None
             return want is None or any(v * base == want for v in node.values)
         key = (node, base, st.unit, st.bar, st.pos, st.broken, st.tuplet_left, st.tuplet_mult)
+        if self.form:
+            final = self._final_bar(st)
+            key += (self._limit(st), final, final and self._may_close_on(st))
         hit = self._fits_cache.get(key)
         if hit is None:
             hit = any(self._fits_value(st, v * base) for v in node.values)
@@ -721,8 +766,14 @@ class AbcGrammar(_Compiled):
         if st.tuplet_left > 0:
             mult *= st.tuplet_mult
         end = st.pos + written * st.unit * mult
-        if end > st.bar:
+        limit = self._limit(st)
+        if end > limit:
             return False
+        if self.form and self._final_bar(st):
+            if end == limit and not self._may_close_on(st):
+                return False  # the tune's last bar closes on the tonic
+            if not self._final_room_ok(st, limit - end):
+                return False
         # a tuplet's inner notes may leave odd remainders: its other notes must be able to
         # bring the bar back to a length the allowed notes can complete
         return self._completable(st, end, max(st.tuplet_left - 1, 0))
@@ -732,9 +783,9 @@ class AbcGrammar(_Compiled):
         that plain notes fill exactly?"""
         grid = st.unit * self.grid
         if not notes:
-            return self._fillable(st, st.bar - end)
+            return self._fillable(st, self._limit(st) - end)
         step = grid * st.tuplet_mult
-        room = st.bar - end
+        room = self._limit(st) - end
         for total in self._sums(notes):  # in grid steps, ascending
             if total * step > room:
                 return False
@@ -755,6 +806,43 @@ class AbcGrammar(_Compiled):
     def _room_for_note(self, st: _Row) -> bool:
         """Is there room in the bar for the next note, at some allowed length?"""
         return self._fits(st, self.lengths, Fraction(1))
+
+    def _limit(self, st: _Row) -> Fraction:
+        """Where the current bar must stop: the bar's length, but in a part's last possible
+        bar under form=True (the part must close there) the bar less the part's pickup, so
+        that the two make one bar."""
+        if self.form and st.part_bars == self.part_max - 1 and st.pickup:
+            return st.bar - st.pickup
+        return st.bar
+
+    def _final_bar(self, st: _Row) -> bool:
+        """form=True: is this bar the tune's last (the last possible bar of the last part,
+        not in a first ending), whose last note must be the tonic?"""
+        return (
+            st.parts == self.max_parts - 1
+            and st.part_bars == self.part_max - 1
+            and st.ending != 1
+            and not st.expect_second
+            and self._checking(st)
+        )
+
+    def _final_room_ok(self, st: _Row, room: Fraction) -> bool:
+        """In the tune's last bar, what a note leaves is nothing (it is the last note) or
+        room for a last note of a quarter note or more (the whole rest of a shorter closing
+        bar): people end a tune on a long note, and a grammar that let the bar be filled
+        up to its last sliver squeezed the tonic into a 32nd."""
+        return room == 0 or room >= min(FINAL_NOTE, self._limit(st))
+
+    def _may_close_on(self, st: _Row) -> bool:
+        """May the note being read end the tune's last bar: a note on the tonic's letter, a
+        rest after one, a note whose letter is not read yet; never a chord."""
+        if st.n_kind == "n":
+            tied_acc = st.tie[0] if isinstance(st.tie, tuple) else ""
+            unaltered = not (st.n_acc or tied_acc or st.tonic_altered)
+            return st.n_letter.upper() == st.tonic and unaltered
+        if st.n_kind == "r":
+            return st.last_letter == st.tonic
+        return st.n_kind != "c"
 
     # --- feeding ---------------------------------------------------------------------------
     def _feed_id(self, st: _Row, i: int) -> None:
@@ -889,6 +977,8 @@ class AbcGrammar(_Compiled):
         """A character between tokens."""
         # abc2midi: a decoration is followed by its note ("~(A" is a malformed note)
         blocked = self.abc2midi and st.pre[-1:] == "d" and ch in '({"!+['
+        # form=True: once the last part has closed, the line ends and then the tune
+        blocked = blocked or (self.form and st.parts >= self.max_parts and ch != "\n")
         if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
             blocked = blocked or not (st.need_note or st.tuplet_left or st.broken or st.tie)
         return self._top_token(st, ch) and not blocked
@@ -916,16 +1006,24 @@ class AbcGrammar(_Compiled):
             return self._start_note(st, ch, "")
         if ch in ACCIDENTAL_CHARS:
             st.mode, st.tok = "A", ch
+            final = self.form and self._final_bar(st)
+            if final:  # (its note is no tonic: not the last)
+                st.n_kind, st.n_acc, st.n_letter = "n", ch, ""
+                if tie_pitch and st.tie[1].upper() == st.tonic:
+                    return False  # (a tonic letter takes no accidental here: tie it bare)
             return self._room_for_note(st) and (not tie_pitch or st.tie[0].startswith(ch))
         if ch in "zx":  # (music21 drops x, the invisible rest, from the bar: not in strict)
+            self._begin_length(st, "r")  # (a rest: form=True's last bar asks what ends it)
             ok = st.tie is None and "g" not in st.pre and self._room_for_note(st)
-            ok = ok and (ch == "z" or not self.abc2midi)
-            self._begin_length(st, "r")
-            return ok
+            return ok and (ch == "z" or not self.abc2midi)
         if ch == "[":  # a chord, [| or an ending [1: decided by the next character
             st.mode = "K"
             st.bar_line_start = False  # as `_bracket` reads a [| (not the last bar's value)
-            chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(st)
+            probe = st
+            if self.form and self._final_bar(st):  # (a chord cannot end the tune's last bar)
+                probe = st.clone()
+                probe.n_kind = "c"
+            chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(probe)
             node = self.bar_tokens.children.get("[")
             return chord or (node is not None and any(self._bar_ok(st, v) for v in node.values))
         if ch in "|:":
@@ -987,6 +1085,11 @@ class AbcGrammar(_Compiled):
             # (abc2midi ties a chord only to the same chord: left out)
             ok = after_note and last_kind == "n" and st.tie is None and not pending
             ok = ok and not last_deco  # abc2midi: "Cannot find note before tie" after .B2-
+            if ok and self.form and self._final_bar(st):
+                # the tied note, then (unless it is the tonic) a last note, must fit
+                limit, grid = self._limit(st), self.grid * st.unit
+                last = Fraction(0) if st.last_letter == st.tonic else min(FINAL_NOTE, limit)
+                ok = limit - st.pos >= grid + last
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
             return ok
         if ch in "<>":
@@ -1006,7 +1109,8 @@ class AbcGrammar(_Compiled):
             if ok and self._checking(st):  # with equal lengths the pair takes twice that
                 w = last_written * st.unit
                 end = st.pos + (w if self.abc2midi else w / 2 + self.grid * st.unit / 2)
-                ok = end <= st.bar and (not self.abc2midi or self._fillable(st, st.bar - end))
+                limit = self._limit(st)
+                ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
             return ok
         if ch == " ":
             st.space = space + 1
@@ -1054,6 +1158,8 @@ class AbcGrammar(_Compiled):
             st.mode, st.tok, st.node = "B", "[", node if node is not None else _DEAD
             return self._bar_char(st, ch)
         if ch in NOTE_LETTERS or ch in ACCIDENTAL_CHARS:
+            if self.form:  # (a chord never ends the tune's last bar: its kind is known now)
+                st.n_kind = "c"
             # abc2midi ties a note only to the same note, not into a chord
             ok = st.broken is None and self._room_for_note(st) and st.tie in (None, "any")
             st.mode, st.tok, st.node = "C", "", None
@@ -1065,6 +1171,8 @@ class AbcGrammar(_Compiled):
     def _start_note(self, st: _Row, letter: str, acc: str) -> bool:
         st.n_acc, st.n_letter, st.n_oct = acc, letter, ""
         st.mode, st.n_kind, st.tok, st.node = "N", "n", "", self.lengths
+        if acc and self.form and letter.upper() == st.tonic and self._final_bar(st):
+            return False  # the tune's last bar keeps its tonic as the key signature has it
         if st.tie not in (None, "any"):
             t_acc, t_letter, _ = st.tie
             if letter != t_letter or acc not in ("", t_acc):
@@ -1131,6 +1239,7 @@ class AbcGrammar(_Compiled):
         if in_tuplet:
             mult *= st.tuplet_mult
             st.tuplet_left -= 1
+        tied_acc = st.tie[0] if isinstance(st.tie, tuple) else ""
         if st.tie is not None:
             if st.n_kind == "r":
                 ok = False
@@ -1145,7 +1254,13 @@ class AbcGrammar(_Compiled):
             ok = False
         if st.n_kind != "r":
             st.notes = min(st.notes + 1, self.min_notes)
-            st.last_letter = st.n_letter.upper() if self.form and st.n_kind == "n" else ""
+            st.last_letter = ""
+            if self.form and st.n_kind == "n":
+                letter = st.n_letter.upper()
+                if st.n_acc and letter == st.tonic:
+                    st.tonic_altered = True  # (an accidental holds to the bar's end)
+                altered = st.n_acc or tied_acc or (letter == st.tonic and st.tonic_altered)
+                st.last_letter = "" if altered else letter  # (as the key signature has it)
         st.after_note, st.last_kind, st.last_written = True, st.n_kind, written
         st.last_pitch = (st.n_acc, st.n_letter, st.n_oct) if st.n_kind == "n" else None
         st.last_tuplet, st.last_b, st.last_deco = in_tuplet, was_b, "h" in st.pre
@@ -1306,6 +1421,8 @@ class AbcGrammar(_Compiled):
         fit in the bar at the shortest length."""
         if st.tuplet_left > 0 or st.broken is not None:
             return False
+        if self.form and self._final_bar(st):
+            return False  # (no tuplet in the tune's last bar: its long last note is simpler)
         if not self._checking(st):
             return True
         mult, st.tuplet_mult = st.tuplet_mult, _tuplet(p, q, st.compound)
@@ -1325,7 +1442,10 @@ class AbcGrammar(_Compiled):
         ok = True
         if self._checking(st):
             end = st.pos + (w if self.abc2midi else self.grid) * st.unit * (2 - factor_a)
-            ok = end <= st.bar and (not self.abc2midi or self._fillable(st, st.bar - end))
+            limit = self._limit(st)
+            ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
+            if ok and self.form and self._final_bar(st):
+                ok = self._final_room_ok(st, limit - end)
             if not ok:
                 st.lost = True
         return ok
@@ -1359,7 +1479,7 @@ class AbcGrammar(_Compiled):
                 return False
             if self.short_final == "pickup" and st.pos + st.pickup != st.bar:
                 return False
-        if self.form and not self._form_bar_ok(st, kind):
+        if self.form and not self._form_bar_ok(st, kind, ending):
             return False
         if not self.abc2midi:
             return True
@@ -1388,22 +1508,43 @@ class AbcGrammar(_Compiled):
         pickup = st.part_bars == 0 and st.free and not st.ending_bar
         return 0 if pickup and self._checking(st) and st.pos < st.bar else 1
 
-    def _form_bar_ok(self, st: _Row, kind: str | None) -> bool:
+    def _form_bar_ok(self, st: _Row, kind: str | None, ending: int) -> bool:
         """Parts of 8 or 16 bars: a plain bar line (| |1 |2) only while the part has room
         for another bar, any other (|| |] |: :| :: :|2) only where a part of 8 or 16 bars
-        ends (or where none has begun: an opening |:, a second bar line)."""
+        ends (or where none has begun: an opening |:, a second bar line). A part's closing
+        bar is whole: with its pickup it makes one bar (no more). The bar line that closes
+        the last part (`max_parts`) for good ends the tune: it follows the tonic, and it
+        leaves no repeat open (|] or :|)."""
         if kind is None:  # [1 or [2 right after a bar line
             return True
-        bars = st.part_bars + self._bar_counts(st)
+        counted = self._bar_counts(st)
+        bars = st.part_bars + counted
         if kind == "plain":
-            return bars < 16
-        return bars in (8, 16) or (bars == 0 and st.pos == 0)
+            # (a bar before |1 or |2 is a middle bar of its part: full)
+            short = counted and self._checking(st) and st.pos != st.bar and not st.free
+            return bars < self.part_max and not (ending and short)
+        if not (bars in self.part_lengths or (bars == 0 and st.pos == 0)):
+            return False
+        if st.pos > 0 and self._checking(st) and st.pos + st.pickup != st.bar:
+            return False  # a full closing bar after a pickup: a bar and a bit
+        first_ending_closes = st.ending == 1 and kind in ("close", "both")
+        last = bars and st.parts == self.max_parts - 1 and not st.expect_second
+        if last and not ending and not first_ending_closes:
+            left_open = kind in ("open", "both") or (kind == "section" and st.open_repeat)
+            tonic = st.tonic != "" and st.last_letter == st.tonic
+            return tonic and not left_open and st.tie is None  # (nothing tied past the end)
+        return True
 
     def _end_bar(self, st: _Row) -> bool:
         info = st.node.value if st.node is not None else None
         ok = info is not None and self._bar_ok(st, info)
         kind, ending = info if info is not None else ("section", 0)
         st.mode, st.tok, st.node = "T", "", None
+        bars = 0
+        # (a first ending's :| or :: leaves its part open: the second ending closes it)
+        closes_part = kind not in (None, "plain") and not ending
+        closes_part = closes_part and not (st.ending == 1 and kind in ("close", "both"))
+        closes_part = closes_part and not st.expect_second  # (nor bars after it, unclosed)
         if self.form:
             bars = st.part_bars + self._bar_counts(st)
             if kind is not None:  # a plain bar line goes on with the part, others close it
@@ -1437,6 +1578,9 @@ class AbcGrammar(_Compiled):
             st.ending, st.expect_second, st.free = ending, False, True
         st.ending_bar = ending > 0
         st.boundary = True
+        st.tonic_altered = False
+        if self.form and closes_part and bars:
+            st.parts = min(st.parts + 1, self.max_parts)
         return ok
 
 

@@ -115,8 +115,8 @@ class Capabilities:
     tokens_per_second: float = 0.0
     # Grammar-aware sampling can be switched on (a way that always masks says False).
     grammar: bool = False
-    # Its grammar can also shape a piece in the form of a folk tune (parts of 8 or 16 bars,
-    # repeats and endings closed, ending on the tonic): the `folk_form` option.
+    # Its grammar can also shape a piece in the form of a folk tune (two parts of 8 bars,
+    # repeats and endings closed, ending after them on the tonic): the `folk_form` option.
     folk_form: bool = False
 
     def __post_init__(self) -> None:

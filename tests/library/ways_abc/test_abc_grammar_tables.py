@@ -181,7 +181,7 @@ def can_end(grammar: AbcGrammar, body: str) -> bool:
 
 @pytest.fixture(scope="module")
 def form() -> AbcGrammar:
-    return AbcGrammar(VOCAB, form=True)
+    return AbcGrammar(VOCAB, form=True, part_lengths=(8, 16))
 
 
 def test_a_part_closes_after_8_or_16_bars_and_no_other_number(form):
@@ -285,3 +285,107 @@ def test_tunes_written_under_the_form_grammar_come_in_parts_of_8_or_16_bars_endi
         assert parts and set(parts) <= {8, 16}, tune
         last_note = re.findall(r"[ABcdG]", tune.split("K:G\n", 1)[1])[-1]
         assert last_note.upper() == "G", tune
+
+
+# --- a complete tune: parts, then the end -----------------------------------------------------
+TONIC_BAR = "GABc dcBG|"  # a full bar ending on G, the tonic of K:G
+
+
+def test_a_folk_form_tune_ends_after_its_last_part(form):
+    two_parts = BAR * 7 + TONIC_BAR[:-1] + "||\n" + BAR * 7 + TONIC_BAR[:-1] + "|]"
+    assert not form.violations(HEADER + two_parts, end=False)
+    # after the second part's closing bar line: the line ends, then the tune
+    assert form.allowed_after(HEADER + two_parts) == {"\n"}
+    assert form.allowed_after(HEADER + two_parts + "\n") == {"</s>"}
+    # after one part the model may go on (or end, on the tonic)
+    one_part = BAR * 7 + TONIC_BAR[:-1] + "||\n"
+    assert {"G", "|", "</s>"} <= form.allowed_after(HEADER + one_part)
+    # a grammar of three parts goes on after two
+    three = AbcGrammar(VOCAB, form=True, max_parts=3)
+    assert "G" in three.allowed_after(HEADER + two_parts + "\n")
+
+
+def test_the_last_part_closes_only_after_the_tonic(form):
+    part_a = "|:" + BAR * 7 + "GABc dcBA:|\n"  # the first part may close on any note
+    assert not form.violations(HEADER + part_a, end=False)
+    # the second part's 8th bar ends on A: no closing bar line there, the part runs to 16
+    eighth = HEADER + part_a + BAR * 7 + "GABc dcBA"
+    assert "|" in form.allowed_after(eighth)
+    assert form.violations(eighth + "|]", end=False)
+    assert not form.violations(HEADER + part_a + BAR * 7 + "GABc dcBG|]", end=False)
+    # in its 16th bar the note that fills the bar must be the tonic (G or g, any octave)
+    last = HEADER + part_a + bars(15) + "GABc dc"
+    for ending in ("G2|]", "g2|]"):
+        assert not form.violations(last + ending, end=False), ending
+    # a chord is no tonic, nor is a G with an accidental (G sharp, flat or written natural)
+    for ending in ("A2|]", "GA|]", "z2|]", "[GB]2|]", "^G2|]", "_g2|]", "=G2|]"):
+        assert form.violations(last + ending, end=False), ending
+
+
+def test_the_tunes_last_note_is_a_quarter_note_or_longer(form):
+    last = HEADER + "|:" + BAR * 7 + "GABc dcBA:|\n" + bars(15) + "GABc "
+    assert not form.violations(last + "d2G2|]", end=False)
+    assert not form.violations(last + "G4|]", end=False)
+    assert form.violations(last + "d3G|]", end=False)  # an eighth at the end: refused
+    assert form.violations(last + "d2 BG|]", end=False)
+
+
+def test_a_closing_bar_makes_one_bar_with_its_pickup(form):
+    pickup = "D|"  # one eighth: the part's closing bar has seven
+    assert not form.violations(HEADER + pickup + BAR * 7 + "GABc dcG|]", end=False)
+    # a whole 4/4 bar after that pickup would make the part a bar and an eighth long
+    assert form.violations(HEADER + pickup + BAR * 7 + "GABc dcBG|]", end=False)
+    # in a part's 16th bar the notes stop an eighth short, where the part must close
+    sixteenth = HEADER + pickup + bars(15) + "GABc dc"
+    assert "G" in form.allowed_after(sixteenth)
+    assert form.violations(sixteenth + "B2 ", end=False)  # past the closing point
+    assert not form.violations(sixteenth + "G|]", end=False)
+
+
+def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
+    """Random walks that never choose END while anything else is allowed: they end only
+    where the grammar ends them."""
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True, **options))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    prime = [START_ID, *(index[ch] for ch in HEADER)]
+    rng = np.random.default_rng(seed)
+    weight = np.zeros(len(VOCAB))
+    weight[[index[c] for c in WALK]] = 1.0
+    weight[[index["|"], index["]"], index["G"]]] = 6.0
+    tunes = []
+    while len(tunes) < count:
+        s, text = automaton.start(prime), HEADER
+        for _ in range(2000):
+            allowed = automaton.allowed[s]
+            if allowed.tolist() == [i == END_ID for i in range(len(VOCAB))]:
+                tunes.append(text)  # END is all that is left
+                break
+            p = allowed * weight
+            if not p.any():
+                break  # only symbols outside WALK would do here: walk again
+            i = int(rng.choice(len(VOCAB), p=p / p.sum()))
+            text += VOCAB[i]
+            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+    return tunes
+
+
+def test_a_folk_form_tune_ends_after_two_parts_on_the_tonic_with_whole_closing_bars():
+    tunes = walked_to_the_end(4, seed=7) + walked_to_the_end(3, seed=8, part_lengths=(8, 16))
+    for tune in tunes:
+        parts = parts_of(tune)  # (also asserts each closing bar completes its pickup)
+        assert len(parts) == 2 and set(parts) <= {8, 16}, tune
+        body = tune.split("K:G\n", 1)[1]
+        assert body.endswith(("|]\n", "||\n")), tune
+        assert re.findall(r"[ABcdG]", body)[-1].upper() == "G", tune
+
+
+def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
+    eights = AbcGrammar(VOCAB, form=True, part_lengths=(8,))
+    seven = HEADER + "|:" + BAR * 7 + "GABc dcBA"
+    assert "|" in eights.allowed_after(seven)  # the bar line that closes the part …
+    assert eights.violations(seven + "|G", end=False)  # … but no plain one
+    assert not eights.violations(seven + ":|", end=False)
+    # in the last part's 8th bar the tonic ends the tune
+    last = seven + ":|\n" + BAR * 7 + "GABc dc"
+    assert not eights.violations(last + "G2|]\n")
+    assert eights.violations(last + "A2|]", end=False)
