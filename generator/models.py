@@ -274,8 +274,8 @@ class GenerationJob(models.Model):
     grammar = models.BooleanField(default=False, help_text="Grammar-aware sampling mask.")
     folk_form = models.BooleanField(
         default=False,
-        help_text="With the grammar: shape each tune in parts of 8 or 16 bars, repeats and "
-        "endings closed, ending on the tonic.",
+        help_text="With the grammar: shape each tune in two parts of 8 bars, repeats and "
+        "endings closed, whole closing bars, ending after its parts on the tonic.",
     )
     is_epoch_sample = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
