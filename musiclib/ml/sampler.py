@@ -211,23 +211,6 @@ def sample(
     _check(temperature=temperature, top_k=top_k, top_p=top_p, prime=prime)
     _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
     uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
-    tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
-    if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
-        # Tables built while sampling (an automaton whose successors are made on demand).
-        return fastloop.sample_lazy_tables(
-            net,
-            automaton=constraint,
-            prime=prime,
-            uniforms=uniforms,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            end_id=end_id,
-            restart_id=restart_id,
-        )
-    if constraint is not None and tables is None and hasattr(constraint, "tables"):
-        tables = constraint.tables(list(prime))
     common = dict(
         prime=prime,
         uniforms=uniforms,
@@ -238,6 +221,12 @@ def sample(
         end_id=end_id,
         restart_id=restart_id,
     )
+    tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
+    if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
+        # Tables built while sampling (an automaton whose successors are made on demand).
+        return fastloop.sample_lazy_tables(net, automaton=constraint, **common)
+    if constraint is not None and tables is None and hasattr(constraint, "tables"):
+        tables = constraint.tables(list(prime))
     if constraint is None or tables is not None:
         return fastloop.sample(net, tables=tables, **common)
     return fastloop.sample_constrained(net, constraint=constraint, **common)
