@@ -102,11 +102,11 @@ def _key(value: str) -> tuple[str, int, int, str, str]:
     return letter, shift, fifths, mode, rest
 
 
-MODE_WORDS = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "minor",
-              "aeo": "minor", "mix": "Mixolydian", "dor": "Dorian", "phr": "Phrygian",
-              "lyd": "Lydian", "loc": "Locrian"}  # fmt: skip
-
-
+# A mode's full name (ABC accepts any prefix of 3 letters or more, in any case) → how a
+# musician says it after the tonic.
+MODE_WORDS = {"major": "major", "ionian": "major", "minor": "minor", "aeolian": "minor",
+              "mixolydian": "Mixolydian", "dorian": "Dorian", "phrygian": "Phrygian",
+              "lydian": "Lydian", "locrian": "Locrian"}  # fmt: skip
 ACCIDENTAL_SIGNS = {"#": "♯", "b": "♭", "": ""}
 
 
@@ -118,16 +118,14 @@ def key_in_words(value: str) -> str:
     if not m or m.group(4).strip():
         return value
     letter, acc, mode = m.group(1), m.group(2), m.group(3).lower()
-    words = MODE_WORDS.get(mode if mode in ("", "m") else mode[:3])
-    if words is None or (len(mode) > 3 and not _MODE_NAMES.get(mode[:3], "").startswith(mode)):
-        return value
+    if mode in ("", "m"):
+        words = "major" if mode == "" else "minor"
+    else:
+        names = [name for name in MODE_WORDS if len(mode) >= 3 and name.startswith(mode)]
+        if len(names) != 1:
+            return value
+        words = MODE_WORDS[names[0]]
     return f"{letter}{ACCIDENTAL_SIGNS[acc]} {words}"
-
-
-# The full names a mode may be written as ("K:G mixolydian"); any prefix of 3 or more letters.
-_MODE_NAMES = {"maj": "major", "min": "minor", "ion": "ionian", "aeo": "aeolian",
-               "mix": "mixolydian", "dor": "dorian", "phr": "phrygian", "lyd": "lydian",
-               "loc": "locrian"}  # fmt: skip
 
 
 def _signature(fifths: int) -> dict[str, int]:
