@@ -23,7 +23,6 @@ from generator.models import Corpus, Tune
 from generator.presenters import capabilities, text_name, tune_downloads
 from generator.services.files import (
     musicxml_bytes,
-    score_stored,
     tune_audio_bytes,
     tune_audio_ready,
     tune_midi_bytes,
@@ -36,6 +35,7 @@ from generator.views.helpers import (
     file_or_404,
     filename,
     page_size,
+    stored_score,
     text_format,
 )
 
@@ -84,12 +84,12 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     caps = capabilities(tune.corpus.way)
     # The page reads what the worker made and never engraves or renders itself: what is
     # missing is asked for (once) and the page says it is being prepared.
-    score = score_stored(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
-    preparing = caps.has_score and score is None
+    pages, score_error, preparing = stored_score(
+        caps, kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text
+    )
     audio_ready = tune_audio_ready(tune)
     if preparing or not audio_ready:
         services.tune_render_request(tune=tune)
-    pages, score_error = score if caps.has_score and score is not None else ([], "")
     return render(
         request,
         "generator/tune_detail.html",

@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from generator import selectors
 from generator.models import Piece
 from generator.presenters import capabilities
-from generator.services.files import FileUnavailable
+from generator.services.files import FileUnavailable, score_stored
 from musiclib.ways.base import Capabilities
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,21 @@ AUDIO_TYPES = {
     ".wav": "audio/wav",
     ".flac": "audio/flac",
 }
+
+
+def stored_score(
+    caps: Capabilities, *, kind: str, pk: int, way: str, text: str
+) -> tuple[list[str], str, bool]:
+    """What a piece's or tune's page shows of its score: (pages, error, preparing). Reads
+    what the worker made and never engraves; `preparing` when the way has a score and the
+    worker has not made it yet (the caller asks for it). A way without notes reads nothing."""
+    if not caps.has_score:
+        return [], "", False
+    score = score_stored(kind=kind, pk=pk, way=way, text=text)
+    if score is None:
+        return [], "", True
+    pages, error = score
+    return pages, error, False
 
 
 def page_size(request: HttpRequest) -> int:

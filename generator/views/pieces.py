@@ -26,7 +26,6 @@ from generator.services.files import (
     piece_audio_bytes,
     piece_audio_file,
     piece_spectrogram_png,
-    score_stored,
 )
 from generator.views.helpers import (
     AUDIO_TYPES,
@@ -36,6 +35,7 @@ from generator.views.helpers import (
     download_links,
     file_or_404,
     filename,
+    stored_score,
     text_format,
 )
 from musiclib.ways.base import Capabilities
@@ -120,12 +120,12 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     caps = capabilities(piece.way)
     # The render task engraves a piece's score when the piece is stored; until it has, the
     # page says the score is being prepared (and asks again, in case that task was lost).
-    score = score_stored(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
-    preparing = caps.has_score and score is None
+    # No notes, no score (a recording shows its spectrogram instead).
+    pages, score_error, preparing = stored_score(
+        caps, kind="pieces", pk=piece.pk, way=piece.way, text=piece.text
+    )
     if preparing:
         services.piece_render_request(piece=piece)
-    # No notes, no score (a recording shows its spectrogram instead).
-    pages, score_error = score if caps.has_score and score is not None else ([], "")
     offered = [fmt for fmt, has in piece_downloads(piece).items() if has]
     remaining = services.generation_allowance(user=request.user, ip=client_ip(request)).remaining
     return render(
