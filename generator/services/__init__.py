@@ -41,7 +41,9 @@ from .recovery import (
 from .renders import (
     corpus_tunes_render,
     corpus_tunes_render_queue,
+    piece_audio_get,
     piece_render_request,
+    tune_audio_get,
     tune_render,
     tune_render_request,
 )
@@ -79,6 +81,7 @@ __all__ = [
     "import_roots",
     "jobs_recover",
     "lost_work_recover",
+    "piece_audio_get",
     "piece_render",
     "piece_render_audio",
     "piece_render_request",
@@ -87,6 +90,7 @@ __all__ = [
     "primer_build",
     "queued_recover",
     "training_run_cancel",
+    "tune_audio_get",
     "tune_render",
     "tune_render_request",
     "training_run_check",

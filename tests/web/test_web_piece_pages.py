@@ -125,16 +125,6 @@ def test_the_audio_download_is_an_ogg_with_a_duration(client, piece):
     assert audio_duration(data=body) > 1.0
 
 
-def test_audio_not_rendered_yet_is_rendered_on_demand_and_stored(client, world):
-    piece = make_piece(world, title="Late", audio=False)
-    response = client.get(reverse("piece_audio", args=[piece.pk]))
-    assert response.status_code == 200
-    assert response["Content-Type"] == "audio/ogg"
-    assert response["Content-Disposition"].startswith("inline")
-    piece.refresh_from_db()
-    assert piece.audio and piece.audio.name.endswith(".ogg")
-
-
 def test_the_audio_answers_range_requests_so_players_can_seek(client, piece):
     whole = client.get(reverse("piece_audio", args=[piece.pk]))
     size = len(whole.content)
