@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -81,6 +82,62 @@ def file_read(name: str) -> bytes:
     """The bytes stored under `name`; FileNotFoundError when there are none."""
     with default_storage.open(name, "rb") as fh:
         return fh.read()
+
+
+# Bytes read (and sent) at a time when a stored file is streamed (4 KiB-8 MiB): what one slice
+# of an answer holds in memory, whatever the file's size.
+STREAM_CHUNK_BYTES = 64 * 1024
+
+
+class FileSlices:
+    """A stored file opened for reading byte ranges, reading only the bytes asked for.
+
+    On the local disk the file is opened once and seeked (a file replaced meanwhile, by
+    `write_atomic`'s rename, is read as it was when opened). In an object store the object
+    is looked up once (a HEAD, for its size) and a range is one ranged GET, streamed:
+    django-storages' S3File would download the whole object before the first read. Any
+    other storage is opened and seeked. FileNotFoundError when nothing is stored under
+    `name`; SuspiciousFileOperation for a name outside the storage."""
+
+    def __init__(self, name: str) -> None:
+        self._object = None
+        if is_local():
+            self._fh = open(default_storage.path(name), "rb")  # noqa: SIM115 (closed by slice)
+            self.size = os.fstat(self._fh.fileno()).st_size
+            return
+        self._fh = default_storage.open(name, "rb")
+        obj = getattr(self._fh, "obj", None)  # S3File: the boto3 Object, loaded by a HEAD
+        if obj is not None and hasattr(obj, "get") and hasattr(obj, "content_length"):
+            self._object, self.size = obj, int(obj.content_length)
+        else:
+            self.size = int(self._fh.size)
+
+    def slice(self, start: int, length: int, chunk: int = STREAM_CHUNK_BYTES) -> Iterator[bytes]:
+        """`length` bytes from byte `start`, `chunk` bytes at a time; closes the file when
+        done (or when the reader stops early)."""
+        try:
+            if length <= 0:
+                return
+            if self._object is not None:
+                body = self._object.get(Range=f"bytes={start}-{start + length - 1}")["Body"]
+                try:
+                    yield from body.iter_chunks(chunk)
+                finally:
+                    body.close()
+                return
+            self._fh.seek(start)
+            left = length
+            while left > 0:
+                data = self._fh.read(min(chunk, left))
+                if not data:
+                    break
+                left -= len(data)
+                yield data
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def file_exists(name: str) -> bool:

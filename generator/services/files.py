@@ -261,15 +261,6 @@ def field_bytes(field) -> bytes:
         raise FileUnavailable("This file is not available.") from None
 
 
-def stored_bytes(name: str) -> bytes:
-    """The bytes stored under `name` (a name a row or a hash made); FileUnavailable, as for
-    `field_bytes`, when it is gone or points outside the storage."""
-    try:
-        return file_read(name)
-    except (SuspiciousOperation, FileNotFoundError, IsADirectoryError):
-        raise FileUnavailable("This file is not available.") from None
-
-
 def short_error(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from common.http import bytes_response
+from common.http import bytes_response, stored_file_response
 from generator import selectors, services
 from generator.forms import (
     TuneFilterForm,
@@ -25,7 +25,6 @@ from generator.services.files import (
     FilePreparing,
     FileUnavailable,
     musicxml_bytes,
-    stored_bytes,
     tune_midi_bytes,
 )
 from generator.views.helpers import (
@@ -131,9 +130,9 @@ def _tune_audio(tune: Tune) -> tuple[str, str]:
 def tune_audio(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
     name, ext = _tune_audio(tune)
-    response = bytes_response(
+    response = stored_file_response(
         request,
-        stored_bytes(name),
+        name,
         content_type=AUDIO_TYPES[f".{ext}"],
         filename=filename(tune.title, f"tune-{tune.pk}", ext),
         attachment=False,
@@ -161,7 +160,13 @@ def tune_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         data = musicxml_bytes(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
     else:
         name, ext = _tune_audio(tune)
-        data, content_type = stored_bytes(name), AUDIO_TYPES[f".{ext}"]
+        return stored_file_response(
+            request,
+            name,
+            content_type=AUDIO_TYPES[f".{ext}"],
+            filename=filename(tune.title, f"tune-{tune.pk}", ext),
+            attachment=True,
+        )
     return bytes_response(
         request,
         data,

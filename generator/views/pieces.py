@@ -16,17 +16,15 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from common.http import bytes_response, client_ip
+from common.http import bytes_response, client_ip, stored_file_response
 from generator import selectors, services
 from generator.models import GenerationJob, Piece
 from generator.presenters import capabilities, piece_downloads, text_name
 from generator.services.files import (
     FilePreparing,
     FileUnavailable,
-    field_bytes,
     musicxml_bytes,
     piece_spectrogram_png,
-    stored_bytes,
 )
 from generator.views.helpers import (
     AUDIO_TYPES,
@@ -179,9 +177,9 @@ def piece_audio(request: HttpRequest, pk: int) -> HttpResponse:
     piece = get_object_or_404(Piece.objects.only(*PIECE_AUDIO_FIELDS), pk=pk)
     name = services.piece_audio_get(piece=piece)
     ext = Path(name).suffix.lower()
-    response = bytes_response(
+    response = stored_file_response(
         request,
-        stored_bytes(name),
+        name,
         content_type=AUDIO_TYPES.get(ext, "application/octet-stream"),
         filename=filename(piece.title, f"piece-{piece.pk}", ext.lstrip(".") or "ogg"),
         attachment=False,
@@ -198,6 +196,7 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     piece = get_object_or_404(Piece, pk=pk)
     fallback = f"piece-{piece.pk}"
     ext, content_type, _ = FORMATS[fmt]
+    stored = ""  # a stored file's name: streamed (by ranges too) instead of read here
     if fmt in ("abc", "text"):
         if fmt != text_format(piece.way):
             raise Http404(f"This piece is not written as {FORMATS[fmt][2]}.")
@@ -207,15 +206,22 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     elif fmt == "midi":
         if not piece.midi:
             raise Http404("This piece has no MIDI file.")
-        data = field_bytes(piece.midi)
+        stored = piece.midi.name
     elif fmt == "musicxml":
         data = musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
     else:  # its sound: as the worker made it, or 202 while it does
-        name = services.piece_audio_get(piece=piece, fmt=fmt)
-        data = stored_bytes(name)
+        stored = services.piece_audio_get(piece=piece, fmt=fmt)
         if fmt == "audio":
-            ext = Path(name).suffix.lstrip(".").lower() or "ogg"
+            ext = Path(stored).suffix.lstrip(".").lower() or "ogg"
             content_type = AUDIO_TYPES.get(f".{ext}", content_type)
+    if stored:
+        return stored_file_response(
+            request,
+            stored,
+            content_type=content_type,
+            filename=filename(piece.title, fallback, ext),
+            attachment=True,
+        )
     return bytes_response(
         request,
         data,
