@@ -12,7 +12,7 @@ from .allowance import (
     Allowance,
     AllowanceExceeded,
     generation_allowance,
-    generation_allowance_check,
+    generation_allowance_take,
 )
 from .corpora import corpus_get_or_create, corpus_import
 from .imports import import_job_check, import_job_create, import_roots
@@ -72,7 +72,7 @@ __all__ = [
     "corpus_tunes_render",
     "corpus_tunes_render_queue",
     "generation_allowance",
-    "generation_allowance_check",
+    "generation_allowance_take",
     "generation_job_create",
     "generation_job_execute",
     "generation_prime_build",
