@@ -194,7 +194,8 @@ def test_a_worker_engraves_an_imported_corpus_and_its_tune_pages_show_the_scores
         worker=celery_worker,
     )
     html = client.get(tunes[-1].get_absolute_url()).content.decode()
-    assert 'class="score-page"' in html and "being prepared" not in html
+    assert 'class="score-page"' in html and "The score is being prepared" not in html
+    assert "The audio is being prepared" in html  # left to the tune's first view, then made
 
 
 @pytest.mark.django_db
