@@ -6,7 +6,10 @@ import ipaddress
 import re
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+
+from .storage import FileSlices
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -32,6 +35,42 @@ def client_ip(request: HttpRequest) -> str | None:
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
+def byte_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """The (first, last) byte a Range header asks for in a file of `size` bytes, clipped to
+    it; None when the whole file is asked for (no header, or one this site does not serve
+    in parts: several ranges, another unit); False when nothing of the file is in it (416).
+    "bytes=100-" is from byte 100 to the end, "bytes=-500" the last 500 bytes."""
+    match = RANGE.match(header.strip())
+    if not match or not (match.group(1) or match.group(2)):
+        return None
+    first, last = match.group(1), match.group(2)
+    if first:
+        start, end = int(first), int(last) if last else size - 1
+    else:  # the last N bytes
+        start, end = max(size - int(last), 0), size - 1
+    end = min(end, size - 1)
+    if start >= size or start > end:
+        return False
+    return start, end
+
+
+def _unsatisfiable(size: int) -> HttpResponse:
+    response = HttpResponse(status=416)
+    response["Content-Range"] = f"bytes */{size}"
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _file_headers(
+    response: HttpResponse, *, length: int, filename: str, attachment: bool
+) -> HttpResponse:
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Length"] = str(length)
+    disposition = "attachment" if attachment else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
+
+
 def bytes_response(
     request: HttpRequest,
     data: bytes,
@@ -42,26 +81,49 @@ def bytes_response(
 ) -> HttpResponse:
     """The bytes, or the byte range the browser asked for (audio seeking needs ranges)."""
     size = len(data)
-    status, body, headers = 200, data, {}
-    match = RANGE.match(request.headers.get("Range", "").strip())
-    if match and (match.group(1) or match.group(2)):
-        first, last = match.group(1), match.group(2)
-        if first:
-            start, end = int(first), int(last) if last else size - 1
-        else:  # the last N bytes
-            start, end = max(size - int(last), 0), size - 1
-        end = min(end, size - 1)
-        if start >= size or start > end:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        status, body = 206, data[start : end + 1]
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response = HttpResponse(body, status=status, content_type=content_type)
-    for name, value in headers.items():
-        response[name] = value
-    response["Accept-Ranges"] = "bytes"
-    response["Content-Length"] = str(len(body))
-    disposition = "attachment" if attachment else "inline"
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    return response
+    wanted = byte_range(request.headers.get("Range", ""), size)
+    if wanted is False:
+        return _unsatisfiable(size)
+    if wanted is None:
+        response = HttpResponse(data, content_type=content_type)
+    else:
+        start, end = wanted
+        response = HttpResponse(data[start : end + 1], status=206, content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return _file_headers(
+        response, length=len(response.content), filename=filename, attachment=attachment
+    )
+
+
+def stored_file_response(
+    request: HttpRequest,
+    name: str,
+    *,
+    content_type: str,
+    filename: str,
+    attachment: bool,
+) -> HttpResponse:
+    """The file stored under `name` (a name a row or a hash made, never the request), or the
+    byte range the browser asked for, streamed from the storage: only the bytes sent are
+    read, a slice at a time (common.storage.FileSlices), so a player seeking in a long
+    recording costs what it plays. 206 with Content-Range for a range, 416 for a range past
+    the end; a missing file or a name outside the storage is a 404."""
+    try:
+        stored = FileSlices(name)
+    except (FileNotFoundError, IsADirectoryError, SuspiciousOperation):
+        raise Http404("This file is not available.") from None
+    size = stored.size
+    wanted = byte_range(request.headers.get("Range", ""), size)
+    if wanted is False:
+        stored.close()
+        return _unsatisfiable(size)
+    start, end = (0, size - 1) if wanted is None else wanted
+    length = end - start + 1
+    response = StreamingHttpResponse(
+        stored.slice(start, length),
+        status=200 if wanted is None else 206,
+        content_type=content_type,
+    )
+    if wanted is not None:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return _file_headers(response, length=length, filename=filename, attachment=attachment)

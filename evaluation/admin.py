@@ -28,22 +28,40 @@ class PieceEvaluationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Evaluate again")
     def reevaluate(self, request, queryset):
-        for evaluation in queryset.select_related("piece__run__corpus"):
-            services.piece_evaluate(piece=evaluation.piece)
-        self.message_user(request, f"Evaluated {queryset.count()} pieces.", messages.SUCCESS)
+        # In the worker, never in this request: marked pending until each is done.
+        queued = services.piece_evaluations_queue(
+            piece_ids=list(queryset.values_list("piece_id", flat=True))
+        )
+        self.message_user(
+            request,
+            f"Queued {queued} piece(s) for evaluation; they are evaluated in the background "
+            "and show as pending until then.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(CorpusIndexState)
 class CorpusIndexStateAdmin(admin.ModelAdmin):
-    list_display = ["corpus", "n_tunes", "tune_id_max", "built_at", "calibrated_at"]
+    list_display = ["corpus", "n_tunes", "tune_id_max", "built_at", "calibrated_at", "progress"]
     readonly_fields = ["built_at", "calibrated_at", "code_version"]
+
+    @admin.display(description="Calibration")
+    def progress(self, state: CorpusIndexState) -> str:
+        return "being calibrated" if services.corpus_calibrating(corpus_id=state.corpus_id) else "—"
+
     actions = ["recalibrate"]
 
     @admin.action(description="Calibrate again")
     def recalibrate(self, request, queryset):
-        for state in queryset.select_related("corpus"):
-            services.corpus_calibrate(corpus=state.corpus)
-        self.message_user(request, f"Calibrated {queryset.count()} corpora.", messages.SUCCESS)
+        states = list(queryset.select_related("corpus"))
+        for state in states:  # in the worker, never in this request
+            services.corpus_calibration_queue(corpus=state.corpus)
+        self.message_user(
+            request,
+            f"Queued {len(states)} corpus calibration(s); they are calibrated in the "
+            "background, and each corpus's calibration page shows progress until then.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(RunReport)

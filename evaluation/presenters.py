@@ -140,6 +140,14 @@ def side_by_side(piece: Piece, evaluation: PieceEvaluation) -> dict[str, Any] | 
     }
 
 
+def piece_evaluation_queued(piece: Piece) -> bool:
+    """The piece's evaluation is queued and not done yet (a pending row: a new piece's, or
+    one staff asked to evaluate again)."""
+    return PieceEvaluation.objects.filter(
+        piece_id=piece.pk, status=EvaluationStatus.PENDING
+    ).exists()
+
+
 def piece_evaluation_view(piece: Piece) -> dict[str, Any]:
     """Everything `_piece_evaluation.html` shows for one piece."""
     evaluation = (

@@ -385,6 +385,11 @@ def _calibrating_key(corpus_id: int) -> str:
     return f"evaluation:calibrating:{corpus_id}"
 
 
+def corpus_calibrating(*, corpus_id: int) -> bool:
+    """A calibration of the corpus is queued or running."""
+    return cache.get(_calibrating_key(corpus_id)) is not None
+
+
 def corpus_calibration_stored(
     *, corpus: Corpus
 ) -> tuple[CorpusIndexState | None, dict[str, Any], bool]:
@@ -393,7 +398,7 @@ def corpus_calibration_stored(
     or the corpus has grown by 10% since."""
     state = CorpusIndexState.objects.filter(corpus=corpus).first()
     cal = (state.calibration if state else None) or {}
-    calibrating = cache.get(_calibrating_key(corpus.pk)) is not None
+    calibrating = corpus_calibrating(corpus_id=corpus.pk)
     if not calibrating and _calibration_due(cal, corpus.tunes.count()):
         # One queued calibration per corpus at a time (cache.add is atomic); after
         # REPORT_LOST_AFTER a lost one is queued again.
@@ -403,13 +408,25 @@ def corpus_calibration_stored(
     return state, cal, calibrating
 
 
-def corpus_calibration_measure(*, corpus: Corpus) -> CorpusIndexState:
-    """The calibration task: index and calibrate the corpus if due, then say it is done."""
+def corpus_calibration_measure(*, corpus: Corpus, force: bool = False) -> CorpusIndexState:
+    """The calibration task: index and calibrate the corpus if due (or, with `force`, in any
+    case: staff asked for it again), then say it is done."""
     try:
-        corpus_calibration_get(corpus=corpus)
+        if force:
+            corpus_calibrate(corpus=corpus)
+        else:
+            corpus_calibration_get(corpus=corpus)
     finally:
         cache.delete(_calibrating_key(corpus.pk))
     return CorpusIndexState.objects.get(corpus=corpus)
+
+
+def corpus_calibration_queue(*, corpus: Corpus) -> None:
+    """Calibrate the corpus again in the worker (default queue, once this transaction
+    commits), due or not, and mark it as being calibrated meanwhile: its calibration page
+    says so and reloads itself until the task is done (REPORT_LOST_AFTER at most)."""
+    cache.set(_calibrating_key(corpus.pk), 1, timeout=REPORT_LOST_AFTER.total_seconds())
+    send_on_commit(CORPUS_CALIBRATE_TASK, corpus.pk, True)
 
 
 def _calibration_object(cal: dict[str, Any]) -> Calibration | None:
@@ -630,6 +647,24 @@ def piece_evaluate_queue(*, piece: Piece) -> PieceEvaluation:
     if evaluation.status == EvaluationStatus.PENDING:
         send_on_commit(PIECE_EVALUATE_TASK, piece.pk)
     return evaluation
+
+
+def piece_evaluations_queue(*, piece_ids: list[int]) -> int:
+    """Evaluate these pieces again in the worker: their evaluations are marked pending (the
+    pieces' pages say they are being evaluated and reload themselves until they are done)
+    and one task per piece is queued (default queue) once this transaction commits. Returns
+    how many were queued. A message lost with a worker is sent again by
+    `evaluations_recover`, which looks for pending evaluations."""
+    ids = sorted(set(Piece.objects.filter(pk__in=piece_ids).values_list("pk", flat=True)))
+    PieceEvaluation.objects.bulk_create(
+        [PieceEvaluation(piece_id=pk) for pk in ids], ignore_conflicts=True
+    )
+    PieceEvaluation.objects.filter(piece_id__in=ids).update(
+        status=EvaluationStatus.PENDING, error=""
+    )
+    for pk in ids:
+        send_on_commit(PIECE_EVALUATE_TASK, pk)
+    return len(ids)
 
 
 def run_evaluate_queue(*, run: TrainingRun) -> int:

@@ -65,7 +65,7 @@ def run_report_task(run_id: int) -> None:
 
 
 @shared_task(name=CORPUS_CALIBRATE_TASK)
-def corpus_calibrate_task(corpus_id: int) -> None:
+def corpus_calibrate_task(corpus_id: int, force: bool = False) -> None:
     corpus = Corpus.objects.filter(pk=corpus_id).first()
     if corpus is not None:  # deleted since it was queued: nothing to do
-        corpus_calibration_measure(corpus=corpus)
+        corpus_calibration_measure(corpus=corpus, force=force)

@@ -13,5 +13,6 @@ urlpatterns = [
     path("runs/<int:pk>/scores.json", views.run_scores_json, name="evaluation_run_scores_json"),
     path("runs/<int:pk>/judge.json", views.run_judge_json, name="evaluation_run_judge"),
     path("pieces/<int:pk>/scores.json", views.piece_scores_json, name="evaluation_piece_scores"),
+    path("pieces/<int:pk>/panel.json", views.piece_evaluation_panel, name="evaluation_piece_panel"),
     path("corpora/<int:pk>/", views.corpus_calibration_page, name="evaluation_corpus"),
 ]

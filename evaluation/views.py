@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from common import charts
@@ -180,4 +181,18 @@ def piece_scores_json(request: HttpRequest, pk: int) -> JsonResponse:
     )
     return JsonResponse(
         services.piece_scores_get(piece=piece), json_dumps_params={"allow_nan": False}
+    )
+
+
+@require_GET
+def piece_evaluation_panel(request: HttpRequest, pk: int) -> JsonResponse:
+    """The piece page's evaluation panel as it is now, for the page to fill in while a queued
+    evaluation is being done (site.js polls it until `done`)."""
+    piece = get_object_or_404(Piece.objects.select_related("run"), pk=pk)
+    ev = presenters.piece_evaluation_view(piece)
+    html = render_to_string(
+        "evaluation/_piece_evaluation_body.html", {"piece": piece, "ev": ev}, request=request
+    )
+    return JsonResponse(
+        {"state": ev["status"], "done": ev["status"] != "pending", "html": {"evaluation": html}}
     )

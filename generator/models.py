@@ -300,6 +300,20 @@ class GenerationJob(models.Model):
         return reverse("job_detail", args=[self.pk])
 
 
+class GenerationRequester(models.Model):
+    """One visitor that asks for pieces (a signed-in user, or an anonymous address), as a row
+    to lock: creating a generation job locks it (SELECT ... FOR UPDATE) before counting the
+    visitor's pieces of the last hour, so concurrent requests of one visitor take turns
+    between counting and creating and together never pass the hourly allowance
+    (services/allowance.py)."""
+
+    key = models.CharField(max_length=80, unique=True, help_text='"user:<id>" or "ip:<address>".')
+    last_request_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class Piece(models.Model):
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="pieces")
     checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="pieces")

@@ -11,6 +11,8 @@ import socket
 
 from celery import current_task, shared_task
 
+from common.storage import file_cache_prune
+
 from .models import Corpus, ImportJob, Piece, Tune
 from .services import (
     corpus_import,
@@ -24,6 +26,7 @@ from .services import (
 )
 from .task_names import (
     CORPUS_RENDER_TASK,
+    FILE_CACHE_PRUNE_TASK,
     GENERATION_TASK,
     IMPORT_TASK,
     JOBS_RECOVER_TASK,
@@ -93,3 +96,9 @@ def training_runs_recover_task() -> None:
 @shared_task(name=JOBS_RECOVER_TASK)
 def jobs_recover_task() -> None:
     lost_work_recover()
+
+
+@shared_task(name=FILE_CACHE_PRUNE_TASK)
+def file_cache_prune_task() -> None:
+    # The beat's: this machine's local copies of stored files within FILE_CACHE_MAX_MB.
+    file_cache_prune()

@@ -127,8 +127,21 @@ AWS_S3_FILE_OVERWRITE = True  # names are chosen by the site (content-hashed or 
 AWS_DEFAULT_ACL = None  # the bucket's own policy; files are served by the site, not by URL
 # Code that needs a file on the local disk (TensorFlow loading a checkpoint, the audio way
 # reading a recording) copies it from the object store into this folder, one copy per
-# content (common.storage.local_copy). Not pruned: delete it at will, it refills on demand.
+# content (common.storage.local_copy). Deleting it is always safe: it refills on demand.
 FILE_CACHE_DIR = Path(os.environ.get("FILE_CACHE_DIR", VAR_DIR / "filecache"))
+# Mebibytes those copies may take on each machine (0: no bound; else 16 to 10,000,000, and
+# more than the largest few checkpoints a machine uses at once). Past it the copies used
+# longest ago are deleted (common.storage.file_cache_prune) by the process that adds a copy
+# and every FILE_CACHE_PRUNE_EVERY_S seconds (60-86,400) by the beat's task on `default`.
+# A copy used in the last FILE_CACHE_KEEP_S seconds (60-86,400; longer than loading a
+# checkpoint takes) is never deleted, so the folder may pass the bound by what is in use.
+FILE_CACHE_MAX_MB = env_int("FILE_CACHE_MAX_MB", 4096)
+FILE_CACHE_KEEP_S = env_int("FILE_CACHE_KEEP_S", 600)
+FILE_CACHE_PRUNE_EVERY_S = env_int("FILE_CACHE_PRUNE_EVERY_S", 3600)
+if FILE_CACHE_MAX_MB != 0 and not 16 <= FILE_CACHE_MAX_MB <= 10_000_000:
+    raise RuntimeError("FILE_CACHE_MAX_MB must be 0 (no bound) or 16..10000000 (MiB)")
+if not (60 <= FILE_CACHE_KEEP_S <= 86_400 and 60 <= FILE_CACHE_PRUNE_EVERY_S <= 86_400):
+    raise RuntimeError("FILE_CACHE_KEEP_S and FILE_CACHE_PRUNE_EVERY_S must be 60..86400 (s)")
 STORAGES = {
     "default": {
         "BACKEND": "storages.backends.s3.S3Storage"
@@ -226,6 +239,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "evaluation.tasks.evaluations_recover_task",
         "schedule": RECOVER_EVERY_S,
         "options": {"expires": RECOVER_EVERY_S},
+    },
+    # The local copies of the `default` role's machine within FILE_CACHE_MAX_MB (every
+    # machine also prunes its own after it adds a copy; this catches a lowered bound).
+    "prune-file-cache": {
+        "task": "generator.tasks.file_cache_prune_task",
+        "schedule": FILE_CACHE_PRUNE_EVERY_S,
+        "options": {"expires": FILE_CACHE_PRUNE_EVERY_S},
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from common.http import bytes_response, client_ip
+from common.http import client_ip, stored_file_response
 from common.throttle import window_hit
 
 from . import services
@@ -206,10 +206,8 @@ def survey_clip_audio(request: HttpRequest, token: str) -> HttpResponse:
     clip = SurveyClip.objects.filter(token=token).exclude(audio="").first()
     if clip is None:
         raise Http404("No such clip.")
-    with clip.audio.open("rb") as fh:
-        data = fh.read()
-    response = bytes_response(
-        request, data, content_type="audio/ogg", filename="clip.ogg", attachment=False
+    response = stored_file_response(
+        request, clip.audio.name, content_type="audio/ogg", filename="clip.ogg", attachment=False
     )
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -8,7 +8,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import exceptions, viewsets
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -22,7 +22,7 @@ from common.http import client_ip
 from generator import filters, selectors, services
 from generator.api import serializers as s
 from generator.api.pagination import PieceCursorPagination
-from generator.api.throttles import GenerationThrottle, allowance_message
+from generator.api.throttles import GenerationThrottle, allowance_as_throttle
 from generator.models import (
     GenerationJob,
     Piece,
@@ -110,16 +110,10 @@ class PieceViewSet(GenerationMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
 
     def _again(self, request: Request, *, same_seed: bool) -> Response:
         piece = self.get_object()
-        with service_errors():
-            try:
-                job = services.piece_reproduce(
-                    piece=piece, same_seed=same_seed, user=request.user, ip=client_ip(request)
-                )
-            except services.AllowanceExceeded as exc:  # as GenerationThrottle answers it
-                raise exceptions.Throttled(
-                    wait=exc.allowance.wait_seconds(),
-                    detail=allowance_message(exc.allowance, exc.asked),
-                ) from exc
+        with service_errors(), allowance_as_throttle():
+            job = services.piece_reproduce(
+                piece=piece, same_seed=same_seed, user=request.user, ip=client_ip(request)
+            )
         return created(_job_body(self, job))
 
     @extend_schema(
@@ -231,7 +225,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
         if content_length(request) > limit + UPLOAD_SLACK_BYTES:
             raise PayloadTooLarge(too_large(limit))
         data = validated(s.GenerationRequestSerializer, request)
-        with service_errors():
+        with service_errors(), allowance_as_throttle():
             job = services.generation_job_create(
                 checkpoint=data["checkpoint_object"],
                 count=data["count"],

@@ -161,7 +161,10 @@ class PieceDownloadsSerializer(serializers.Serializer):
     text = _link("The piece's tokens as plain text (ways not written in ABC).")
     midi = _link("MIDI (ways with notes).")
     musicxml = _link("MusicXML (ways with notes).")
-    audio = _link("Audio rendered from the MIDI (ways with notes).")
+    audio = _link(
+        "Audio rendered from the MIDI (ways with notes); 202 with Retry-After while the "
+        "worker renders it."
+    )
     wav = _link("The recording as WAV (audio ways).")
     ogg = _link("The recording as OGG Vorbis (audio ways).")
 
@@ -174,7 +177,10 @@ class TuneDownloadsSerializer(serializers.Serializer):
     text = _link("The tune's tokens as plain text (other ways with notes).")
     midi = _link("MIDI (ways with notes).")
     musicxml = _link("MusicXML (ways with notes).")
-    audio = _link("Audio: rendered from the MIDI, or the recording itself (FLAC).")
+    audio = _link(
+        "Audio: rendered from the MIDI (202 with Retry-After while the worker renders it), "
+        "or the recording itself (FLAC)."
+    )
 
 
 class WayChoiceField(serializers.ChoiceField):

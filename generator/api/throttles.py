@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -40,3 +44,16 @@ def allowance_message(allowance: services.Allowance, asked: int) -> str:
         f"You may generate {allowance.limit} pieces an hour: {allowance.remaining} "
         f"left for now, and you asked for {asked}."
     )
+
+
+@contextmanager
+def allowance_as_throttle() -> Iterator[None]:
+    """The allowance a job's creation found spent (AllowanceExceeded: another request of the
+    same visitor took the rest between GenerationThrottle's look and the job) answered as
+    the throttle answers it: 429 with Retry-After and what is left."""
+    try:
+        yield
+    except services.AllowanceExceeded as exc:
+        raise exceptions.Throttled(
+            wait=exc.allowance.wait_seconds(), detail=allowance_message(exc.allowance, exc.asked)
+        ) from exc

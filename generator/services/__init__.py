@@ -12,7 +12,7 @@ from .allowance import (
     Allowance,
     AllowanceExceeded,
     generation_allowance,
-    generation_allowance_check,
+    generation_allowance_take,
 )
 from .corpora import corpus_get_or_create, corpus_import
 from .imports import import_job_check, import_job_create, import_roots
@@ -41,7 +41,9 @@ from .recovery import (
 from .renders import (
     corpus_tunes_render,
     corpus_tunes_render_queue,
+    piece_audio_get,
     piece_render_request,
+    tune_audio_get,
     tune_render,
     tune_render_request,
 )
@@ -70,7 +72,7 @@ __all__ = [
     "corpus_tunes_render",
     "corpus_tunes_render_queue",
     "generation_allowance",
-    "generation_allowance_check",
+    "generation_allowance_take",
     "generation_job_create",
     "generation_job_execute",
     "generation_prime_build",
@@ -79,6 +81,7 @@ __all__ = [
     "import_roots",
     "jobs_recover",
     "lost_work_recover",
+    "piece_audio_get",
     "piece_render",
     "piece_render_audio",
     "piece_render_request",
@@ -87,6 +90,7 @@ __all__ = [
     "primer_build",
     "queued_recover",
     "training_run_cancel",
+    "tune_audio_get",
     "tune_render",
     "tune_render_request",
     "training_run_check",

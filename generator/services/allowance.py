@@ -5,6 +5,11 @@ address (the address `common.http.client_ip` reads, so it is the same behind a p
 signed-in users get more, counted per user (settings.API_USER_GENERATIONS_PER_HOUR, by
 default USER_GENERATION_FACTOR times the anonymous allowance); staff have no limit.
 Epoch samples are not requests and never count.
+
+The check and the job it allows are one step: `generation_allowance_take`, called by
+`generation_job_create` in the transaction that creates the job, locks the visitor's
+GenerationRequester row first, so two requests of one visitor at the same moment cannot both
+count the same pieces left (the second counts after the first's job is committed).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from common.errors import ServiceError
 
-from ..models import GenerationJob
+from ..models import GenerationJob, GenerationRequester
 
 # A signed-in user's allowance as a multiple of the anonymous one (when not set explicitly).
 USER_GENERATION_FACTOR = 5
@@ -93,9 +99,31 @@ def generation_allowance(*, user: Any, ip: str | None) -> Allowance:
     return Allowance(limit=limit, used=used, scope=scope, oldest=oldest)
 
 
-def generation_allowance_check(*, user: Any, ip: str | None, asked: int) -> Allowance:
-    """The visitor's allowance, when it covers `asked` more pieces; else AllowanceExceeded."""
-    allowance = generation_allowance(user=user, ip=ip)
+def _requester_key(user: Any, ip: str | None) -> str | None:
+    """The row a visitor's requests lock: by user when signed in, else by address; None for
+    staff (no limit) and for callers that are no visitor (commands, benchmarks)."""
+    if user is not None and user.is_authenticated:
+        return None if user.is_staff else f"user:{user.pk}"
+    return f"ip:{ip}" if ip else None
+
+
+def generation_allowance_take(*, user: Any, ip: str | None, asked: int) -> Allowance:
+    """Count `asked` pieces against the visitor's allowance, for a job the caller creates in
+    the same transaction (it must be in one): locks the visitor's row until that transaction
+    ends, then counts; AllowanceExceeded (and the caller's transaction is rolled back) when
+    they are more than the visitor has left. Staff, and callers that are no visitor, take
+    nothing and are not limited."""
+    key = _requester_key(user, ip)
+    if key is None:
+        return generation_allowance(user=user, ip=ip)
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("generation_allowance_take needs the transaction creating the job")
+    # get_or_create inserts a new visitor's row in a savepoint; a second request inserting
+    # the same key waits for the first's transaction, then finds the row.
+    row, _ = GenerationRequester.objects.get_or_create(key=key)
+    row = GenerationRequester.objects.select_for_update().get(pk=row.pk)  # waits its turn
+    row.save(update_fields=["last_request_at"])
+    allowance = generation_allowance(user=user, ip=ip)  # counted under the lock
     if not allowance.allows(asked):
         raise AllowanceExceeded(allowance, asked)
     return allowance

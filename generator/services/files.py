@@ -13,7 +13,6 @@ import logging
 from django.core.exceptions import SuspiciousOperation
 
 from common.storage import file_exists, file_read, file_write
-from generator import services
 from generator.models import Piece, Tune
 
 log = logging.getLogger(__name__)
@@ -22,6 +21,11 @@ log = logging.getLogger(__name__)
 class FileUnavailable(LookupError):
     """The file cannot be had (missing, or it could not be made); the message says why,
     for people. Pages answer it with a 404."""
+
+
+class FilePreparing(LookupError):
+    """The worker has not made the file yet and was asked to (generator.services.renders):
+    pages say it is being prepared, a file's URL answers 202 with Retry-After."""
 
 
 def digest(text: str) -> str:
@@ -97,27 +101,30 @@ def score_pages(*, kind: str, pk: int, way: str, text: str) -> tuple[list[str], 
     return pages, error
 
 
-def piece_audio_bytes(piece: Piece) -> bytes:
-    """The piece's audio file, rendered now with FluidSynth when the worker has not yet."""
-    if not piece.audio:
-        if not piece.midi:
-            raise FileUnavailable("This piece has no MIDI, so it has no audio.")
-        try:
-            services.piece_render_audio(piece=piece)
-        except Exception as exc:
-            log.warning("audio for piece %s failed: %s", piece.pk, exc)
-            raise FileUnavailable(f"The audio could not be rendered: {short_error(exc)}") from None
-    return field_bytes(piece.audio)
+def piece_audio_error(piece: Piece) -> str:
+    """Why the piece has no audio and will get none ("" when it has or may still get it)."""
+    if piece.audio:
+        return ""
+    if not piece.midi:
+        return "This piece has no MIDI, so it has no audio."
+    error = (piece.validity_detail or {}).get("audio_error")
+    return f"The audio could not be rendered: {error}" if error else ""
+
+
+def piece_ogg_name(piece: Piece) -> str:
+    """Where an audio-way piece's OGG (encoded from its WAV) is kept."""
+    return media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
 
 
 def piece_audio_file(piece: Piece, fmt: str) -> bytes:
-    """An audio-way piece as WAV (its stored file) or OGG (encoded once, then cached)."""
+    """An audio-way piece as WAV (its stored file) or OGG (encoded once, then kept): for the
+    render task (pieces.piece_render); pages read what it kept."""
     if not _is_audio(piece.way) or not piece.audio:
         raise FileUnavailable(f"This piece has no {fmt.upper()} file.")
     wav = field_bytes(piece.audio)
     if fmt == "wav":
         return wav
-    name = media_cache("pieces/ogg", piece.pk, piece.text, "ogg")
+    name = piece_ogg_name(piece)
     stored = _cached(name)
     if stored is not None:
         return stored
@@ -129,6 +136,24 @@ def piece_audio_file(piece: Piece, fmt: str) -> bytes:
         raise FileUnavailable("The OGG file could not be encoded.") from None
     file_write(name, data)
     return data
+
+
+def piece_audio_stored_name(piece: Piece, fmt: str = "audio") -> str | None:
+    """The storage name of the piece's sound as it is kept, None when the worker has not
+    made it yet. `audio`: its audio file (OGG rendered from its MIDI, or a recording's WAV);
+    `wav`, `ogg`: a recording as WAV or OGG. Reads, never renders; FileUnavailable when the
+    piece has no such sound and will get none."""
+    if fmt in ("wav", "ogg") and not _is_audio(piece.way):
+        raise FileUnavailable(f"This piece has no {fmt.upper()} file.")
+    error = piece_audio_error(piece)
+    if error:
+        raise FileUnavailable(error)
+    if not piece.audio:
+        return None
+    if fmt == "ogg":
+        name = piece_ogg_name(piece)
+        return name if file_exists(name) else None
+    return piece.audio.name
 
 
 def musicxml_bytes(*, kind: str, pk: int, way: str, text: str) -> bytes:
@@ -168,15 +193,32 @@ def tune_audio_name(tune: Tune) -> str:
     return media_cache("tunes/audio", tune.pk, tune.text, "ogg")
 
 
-def tune_audio_ready(tune: Tune) -> bool:
-    """The tune's audio can be served without rendering it (a recording, or made before)."""
-    if _is_audio(tune.corpus.way):
-        return True
-    return file_exists(tune_audio_name(tune))
+def tune_audio_error_name(tune: Tune) -> str:
+    """Where the reason a notes tune's audio could not be made is kept (its page says it
+    instead of waiting for audio that will not come)."""
+    return media_cache("tunes/audio", tune.pk, tune.text, "error.txt")
+
+
+def tune_audio_stored_name(tune: Tune) -> str | None:
+    """The storage name of the tune's audio as it is kept (a recording's own file, or the
+    OGG the worker made), None when it has not been made yet. Reads, never renders."""
+    if _is_audio(tune.corpus.way):  # a recording: its own file (FLAC) plays as it is
+        if not tune.data:
+            raise FileUnavailable("This recording's file is missing.")
+        return tune.data.name
+    name = tune_audio_name(tune)
+    if file_exists(name):
+        return name
+    error = _cached(tune_audio_error_name(tune))
+    if error is not None:
+        raise FileUnavailable(error.decode("utf-8", "replace"))
+    return None
 
 
 def tune_audio_bytes(tune: Tune) -> bytes:
-    if _is_audio(tune.corpus.way):  # a recording: its own file (FLAC) plays as it is
+    """The tune's audio, rendered now (FluidSynth) when it was not made before: for the
+    render task (renders.tune_render); a reason it cannot be made is kept beside it."""
+    if _is_audio(tune.corpus.way):
         if not tune.data:
             raise FileUnavailable("This recording's file is missing.")
         return field_bytes(tune.data)
@@ -184,14 +226,17 @@ def tune_audio_bytes(tune: Tune) -> bytes:
     stored = _cached(name)
     if stored is not None:
         return stored
-    midi = tune_midi_bytes(tune)
     try:
+        midi = tune_midi_bytes(tune)
         from musiclib.render import midi_to_audio
 
         data = midi_to_audio(midi=midi, fmt="ogg")
     except Exception as exc:
         log.warning("audio for tune %s failed: %s", tune.pk, exc)
-        raise FileUnavailable(f"The audio could not be rendered: {short_error(exc)}") from None
+        reason = exc if isinstance(exc, FileUnavailable) else None
+        message = str(reason) if reason else f"The audio could not be rendered: {short_error(exc)}"
+        file_write(tune_audio_error_name(tune), message.encode("utf-8"))
+        raise FileUnavailable(message) from None
     file_write(name, data)
     return data
 

@@ -22,7 +22,7 @@ from musiclib.ways.base import START_ID
 from .. import signals
 from ..models import Checkpoint, GenerationJob, JobStatus, Piece
 from ..task_names import GENERATION_TASK, RENDER_TASK
-from .allowance import generation_allowance_check
+from .allowance import generation_allowance_take
 from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests clear the cache)
     _cached_net,
     checkpoint_sampler_path,
@@ -193,6 +193,8 @@ def generation_job_create(
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     with transaction.atomic():
+        if not is_epoch_sample:  # a visitor's pieces: counted and created in one step
+            generation_allowance_take(user=user, ip=ip, asked=int(count))
         job = GenerationJob.objects.create(
             checkpoint=checkpoint,
             count=int(count),
@@ -220,9 +222,9 @@ def piece_reproduce(
     """One more piece from the checkpoint and settings that made `piece`: the same piece
     again from its seed (`same_seed`), or one like it from a new seed.
 
-    It counts one piece against the visitor's hourly allowance, as any request does:
-    AllowanceExceeded when none is left. Other refusals are ServiceErrors."""
-    generation_allowance_check(user=user, ip=ip, asked=1)
+    It counts one piece against the visitor's hourly allowance, as any request does
+    (`generation_job_create`): AllowanceExceeded when none is left. Other refusals are
+    ServiceErrors."""
     job = piece.job
     return generation_job_create(
         checkpoint=piece.checkpoint,

@@ -23,7 +23,16 @@ from musiclib.ways import get_way
 
 from ..models import Corpus, Piece, Tune
 from ..task_names import CORPUS_RENDER_TASK, RENDER_TASK, TUNE_RENDER_TASK
-from .files import FileUnavailable, digest, musicxml_bytes, score_pages, tune_audio_bytes
+from .files import (
+    FilePreparing,
+    FileUnavailable,
+    digest,
+    musicxml_bytes,
+    piece_audio_stored_name,
+    score_pages,
+    tune_audio_bytes,
+    tune_audio_stored_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,9 @@ RENDER_REQUEST_TTL_S = 300
 # Seconds of engraving one task does after an import before it queues the rest (1-600):
 # other `default` work queued meanwhile (evaluations, a piece's render) waits at most this.
 RENDER_TASK_BUDGET_S = 5.0
+# Seconds a file's URL asks a player or a program to wait before asking again for a sound the
+# worker is making (its Retry-After; 1-60: a piece's audio takes a second or two to render).
+AUDIO_RETRY_AFTER_S = 3
 
 
 def _has_score(way_name: str) -> bool:
@@ -108,3 +120,26 @@ def piece_render_request(*, piece: Piece) -> bool:
     """Ask the worker again for a piece's audio and score (its page found the score missing:
     the render queued when it was stored has not run yet, or was lost)."""
     return _request_once(f"render:piece:{piece.pk}:{digest(piece.text)}", RENDER_TASK, piece.pk)
+
+
+def piece_audio_get(*, piece: Piece, fmt: str = "audio") -> str:
+    """The storage name of the piece's sound (`audio`, or a recording's `wav` or `ogg`; see
+    files.piece_audio_stored_name). When the worker has not made it yet, asks for it (once
+    within RENDER_REQUEST_TTL_S) and raises FilePreparing: no request renders audio.
+    FileUnavailable when the piece has no such sound and will get none."""
+    name = piece_audio_stored_name(piece, fmt)
+    if name is None:
+        piece_render_request(piece=piece)
+        raise FilePreparing("The audio is being prepared.")
+    return name
+
+
+def tune_audio_get(*, tune: Tune) -> str:
+    """The storage name of the tune's sound (a recording's own file, or the OGG made from its
+    MIDI). When the worker has not made it yet, asks for it and raises FilePreparing;
+    FileUnavailable (with the reason the worker kept) when it cannot be made."""
+    name = tune_audio_stored_name(tune)
+    if name is None:
+        tune_render_request(tune=tune)
+        raise FilePreparing("The audio is being prepared.")
+    return name

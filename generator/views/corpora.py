@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from common.http import bytes_response
+from common.http import bytes_response, stored_file_response
 from generator import selectors, services
 from generator.forms import (
     TuneFilterForm,
@@ -22,9 +22,9 @@ from generator.forms import (
 from generator.models import Corpus, Tune
 from generator.presenters import capabilities, text_name, tune_downloads
 from generator.services.files import (
+    FilePreparing,
+    FileUnavailable,
     musicxml_bytes,
-    tune_audio_bytes,
-    tune_audio_ready,
     tune_midi_bytes,
 )
 from generator.views.helpers import (
@@ -32,9 +32,9 @@ from generator.views.helpers import (
     FORMATS,
     SCORE_REFRESH_S,
     download_links,
-    file_or_404,
     filename,
     page_size,
+    serves_file,
     stored_score,
     text_format,
 )
@@ -87,8 +87,14 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pages, score_error, preparing = stored_score(
         caps, kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text
     )
-    audio_ready = tune_audio_ready(tune)
-    if preparing or not audio_ready:
+    audio_ready, audio_preparing, audio_error = False, False, ""
+    try:
+        audio_ready = bool(services.tune_audio_get(tune=tune))
+    except FilePreparing:  # asked for (once): the player appears when the worker has made it
+        audio_preparing = True
+    except FileUnavailable as exc:
+        audio_error = str(exc)
+    if preparing:
         services.tune_render_request(tune=tune)
     return render(
         request,
@@ -102,6 +108,8 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "score_preparing": preparing,
             "refresh_s": SCORE_REFRESH_S,
             "audio_ready": audio_ready,
+            "audio_preparing": audio_preparing,
+            "audio_error": audio_error,
             "downloads": download_links("tune_download", tune.pk, tune_downloads(tune), caps),
             "audio_url": reverse("tune_audio", args=[tune.pk]),
             "text_format": caps.text_format,
@@ -110,19 +118,21 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _tune_audio(tune: Tune) -> tuple[bytes, str]:
-    """The tune's sound and its extension: a recording's own FLAC, or OGG made from MIDI."""
-    return tune_audio_bytes(tune), "flac" if capabilities(tune.corpus.way).is_audio else "ogg"
+def _tune_audio(tune: Tune) -> tuple[str, str]:
+    """The storage name of the tune's sound and its extension: a recording's own FLAC, or
+    the OGG the worker made from its MIDI (FilePreparing until it has)."""
+    name = services.tune_audio_get(tune=tune)
+    return name, "flac" if capabilities(tune.corpus.way).is_audio else "ogg"
 
 
 @require_GET
-@file_or_404()
+@serves_file
 def tune_audio(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)
-    data, ext = _tune_audio(tune)
-    response = bytes_response(
+    name, ext = _tune_audio(tune)
+    response = stored_file_response(
         request,
-        data,
+        name,
         content_type=AUDIO_TYPES[f".{ext}"],
         filename=filename(tune.title, f"tune-{tune.pk}", ext),
         attachment=False,
@@ -132,7 +142,7 @@ def tune_audio(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@file_or_404()
+@serves_file
 def tune_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in FORMATS:
         raise Http404("Unknown format.")
@@ -149,8 +159,14 @@ def tune_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     elif fmt == "musicxml":
         data = musicxml_bytes(kind="tunes", pk=tune.pk, way=tune.corpus.way, text=tune.text)
     else:
-        data, ext = _tune_audio(tune)
-        content_type = AUDIO_TYPES[f".{ext}"]
+        name, ext = _tune_audio(tune)
+        return stored_file_response(
+            request,
+            name,
+            content_type=AUDIO_TYPES[f".{ext}"],
+            filename=filename(tune.title, f"tune-{tune.pk}", ext),
+            attachment=True,
+        )
     return bytes_response(
         request,
         data,

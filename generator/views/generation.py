@@ -52,7 +52,11 @@ def generate(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, allowance.refusal(count))
                 status = 429
             else:
-                job = _try_create(request, form)
+                try:
+                    job = _try_create(request, form)
+                except services.AllowanceExceeded as exc:  # another request took the rest
+                    form.add_error(None, exc.message)
+                    job, status = None, 429
                 if job is not None:
                     return redirect(job)
     else:
@@ -103,6 +107,8 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             user=request.user,
             ip=client_ip(request),
         )
+    except services.AllowanceExceeded:
+        raise
     except services.ServiceError as exc:  # nothing was written: each message by its field
         add_service_error(form, exc, rename=SERVICE_FIELDS)
         return None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.http import (
     Http404,
     HttpRequest,
+    HttpResponse,
 )
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -17,7 +19,8 @@ from django.utils.text import slugify
 from generator import selectors
 from generator.models import Piece
 from generator.presenters import capabilities
-from generator.services.files import FileUnavailable, score_stored
+from generator.services.files import FilePreparing, FileUnavailable, score_stored
+from generator.services.renders import AUDIO_RETRY_AFTER_S
 from musiclib.ways.base import Capabilities
 
 log = logging.getLogger(__name__)
@@ -148,3 +151,33 @@ def file_or_404() -> Iterator[None]:
         yield
     except FileUnavailable as exc:
         raise Http404(str(exc)) from None
+
+
+def preparing_response(message: str) -> HttpResponse:
+    """A file the worker is still making: 202 Accepted, a sentence saying so, and when to ask
+    again (Retry-After, seconds). Never cached: the next answer is the file."""
+    response = HttpResponse(
+        f"{message} Please try again in a few seconds.\n",
+        status=202,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(AUDIO_RETRY_AFTER_S)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def serves_file(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view that answers with a stored file: a file the worker is still making is a 202
+    with Retry-After (`preparing_response`), one that cannot be had a 404 with the reason;
+    never a 500, and never a render inside the request."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except FilePreparing as exc:
+            return preparing_response(str(exc))
+        except FileUnavailable as exc:
+            raise Http404(str(exc)) from None
+
+    return wrapped

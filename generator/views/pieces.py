@@ -16,15 +16,14 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from common.http import bytes_response, client_ip
+from common.http import bytes_response, client_ip, stored_file_response
 from generator import selectors, services
 from generator.models import GenerationJob, Piece
 from generator.presenters import capabilities, piece_downloads, text_name
 from generator.services.files import (
-    field_bytes,
+    FilePreparing,
+    FileUnavailable,
     musicxml_bytes,
-    piece_audio_bytes,
-    piece_audio_file,
     piece_spectrogram_png,
 )
 from generator.views.helpers import (
@@ -35,6 +34,7 @@ from generator.views.helpers import (
     download_links,
     file_or_404,
     filename,
+    serves_file,
     stored_score,
     text_format,
 )
@@ -126,6 +126,15 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if preparing:
         services.piece_render_request(piece=piece)
+    # The audio likewise: rendered by the worker; until then the page says it is being
+    # prepared (and reloads), and the player appears once there is something to play.
+    audio_preparing = False
+    try:
+        has_audio = bool(services.piece_audio_get(piece=piece))
+    except FilePreparing:
+        has_audio, audio_preparing = False, True
+    except FileUnavailable:  # the page says why from the piece's own reasons
+        has_audio = False
     offered = [fmt for fmt, has in piece_downloads(piece).items() if has]
     remaining = services.generation_allowance(user=request.user, ip=client_ip(request)).remaining
     return render(
@@ -140,11 +149,10 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "pages": pages,
             "score_error": score_error,
             "score_preparing": preparing,
+            "audio_preparing": audio_preparing,
             "refresh_s": SCORE_REFRESH_S,
             "downloads": download_links("piece_download", piece.pk, offered, caps),
-            "audio_url": reverse("piece_audio", args=[piece.pk])
-            if (piece.audio or piece.midi)
-            else "",
+            "audio_url": reverse("piece_audio", args=[piece.pk]) if has_audio else "",
             "midi_error": (piece.validity_detail or {}).get("midi_error", "")
             or (piece.validity_detail or {}).get("audio_error", ""),
             "spectrogram_url": reverse("piece_spectrogram", args=[piece.pk])
@@ -160,15 +168,18 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+PIECE_AUDIO_FIELDS = ("pk", "title", "way", "text", "midi", "audio", "validity_detail")
+
+
 @require_GET
-@file_or_404()
+@serves_file
 def piece_audio(request: HttpRequest, pk: int) -> HttpResponse:
-    piece = get_object_or_404(Piece.objects.only("pk", "title", "midi", "audio"), pk=pk)
-    data = piece_audio_bytes(piece)
-    ext = Path(piece.audio.name).suffix.lower()
-    response = bytes_response(
+    piece = get_object_or_404(Piece.objects.only(*PIECE_AUDIO_FIELDS), pk=pk)
+    name = services.piece_audio_get(piece=piece)
+    ext = Path(name).suffix.lower()
+    response = stored_file_response(
         request,
-        data,
+        name,
         content_type=AUDIO_TYPES.get(ext, "application/octet-stream"),
         filename=filename(piece.title, f"piece-{piece.pk}", ext.lstrip(".") or "ogg"),
         attachment=False,
@@ -178,13 +189,14 @@ def piece_audio(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@file_or_404()
+@serves_file
 def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in FORMATS:
         raise Http404("Unknown format.")
     piece = get_object_or_404(Piece, pk=pk)
     fallback = f"piece-{piece.pk}"
     ext, content_type, _ = FORMATS[fmt]
+    stored = ""  # a stored file's name: streamed (by ranges too) instead of read here
     if fmt in ("abc", "text"):
         if fmt != text_format(piece.way):
             raise Http404(f"This piece is not written as {FORMATS[fmt][2]}.")
@@ -194,15 +206,22 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     elif fmt == "midi":
         if not piece.midi:
             raise Http404("This piece has no MIDI file.")
-        data = field_bytes(piece.midi)
+        stored = piece.midi.name
     elif fmt == "musicxml":
         data = musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
-    elif fmt in ("wav", "ogg"):
-        data = piece_audio_file(piece, fmt)
-    else:
-        data = piece_audio_bytes(piece)
-        ext = Path(piece.audio.name).suffix.lstrip(".").lower() or "ogg"
-        content_type = AUDIO_TYPES.get(f".{ext}", content_type)
+    else:  # its sound: as the worker made it, or 202 while it does
+        stored = services.piece_audio_get(piece=piece, fmt=fmt)
+        if fmt == "audio":
+            ext = Path(stored).suffix.lstrip(".").lower() or "ogg"
+            content_type = AUDIO_TYPES.get(f".{ext}", content_type)
+    if stored:
+        return stored_file_response(
+            request,
+            stored,
+            content_type=content_type,
+            filename=filename(piece.title, fallback, ext),
+            attachment=True,
+        )
     return bytes_response(
         request,
         data,

@@ -5,7 +5,8 @@
  * - polling: [data-poll="url"] fetches JSON every data-poll-interval ms until `done`, and
  *   fills [data-text=name] (text), [data-html=name] (server-rendered, escaped HTML; a
  *   [data-keyed] region is merged child by child so a playing card keeps playing).
- * - cards still rendering their audio ([data-rendering]) are swapped in once it exists.
+ * - cards still rendering their audio ([data-rendering]) are swapped in once it exists; a
+ *   player whose sound is still being made (202) tries again after its Retry-After.
  * - filter forms with data-autosubmit submit when a select or checkbox changes.
  */
 (function () {
@@ -114,9 +115,30 @@
     ["playing", "canplay", "loadedmetadata"].forEach(function (ev) {
       audio.addEventListener(ev, function () { status.textContent = ""; });
     });
+    // A sound the worker is still making answers 202 with Retry-After (no request renders
+    // audio): the player says so and tries again then, playing if it was asked to.
+    var retries = 0, wanted = false;
+    button.addEventListener("click", function () { wanted = !audio.paused; });  // after the handler above
     audio.addEventListener("error", function () {
-      status.textContent = "audio unavailable";
-      showState();
+      var src = audio.currentSrc || audio.getAttribute("src");
+      if (!src || !window.fetch || retries >= 40) {
+        status.textContent = "audio unavailable";
+        showState();
+        return;
+      }
+      fetch(src, { headers: { Range: "bytes=0-0" }, credentials: "same-origin" }).then(function (r) {
+        if (r.status !== 202) throw new Error(String(r.status));
+        retries += 1;
+        status.textContent = "preparing audio…";
+        var wait = Math.min(Math.max(Number(r.headers.get("Retry-After")) || 3, 1), 30);
+        setTimeout(function () {
+          audio.load();
+          if (wanted) { var p = audio.play(); if (p && p.catch) p.catch(function () {}); }
+        }, wait * 1000);
+      }).catch(function () {
+        status.textContent = "audio unavailable";
+        showState();
+      });
     });
     if (audio.preload !== "none" && audio.readyState === 0 && !audio.error) status.textContent = "preparing audio…";
     if (audio.error) status.textContent = "audio unavailable";

@@ -69,7 +69,7 @@ def test_a_tune_page_answers_without_engraving_and_says_the_score_is_being_prepa
     assert "The score is being prepared" in html and 'data-score-state="preparing"' in html
     assert '<meta http-equiv="refresh" content="3">' in html
     assert 'class="score-page"' not in html and "No score could be engraved" not in html
-    assert 'preload="none"' in html  # the player does not make the request render audio
+    assert "The audio is being prepared" in html  # the player appears once it is made
     assert queued == [(TUNE_RENDER_TASK, (tune.pk,))]
 
 
@@ -119,7 +119,7 @@ def test_a_tune_that_cannot_be_engraved_says_why_instead_of_waiting_for_ever(
     broken = tune
     with django_capture_on_commit_callbacks(execute=True):
         html = client.get(broken.get_absolute_url()).content.decode()
-    assert "No score could be engraved" in html and "being prepared" not in html
+    assert "No score could be engraved" in html and "The score is being prepared" not in html
 
 
 @pytest.mark.django_db
@@ -194,7 +194,8 @@ def test_a_worker_engraves_an_imported_corpus_and_its_tune_pages_show_the_scores
         worker=celery_worker,
     )
     html = client.get(tunes[-1].get_absolute_url()).content.decode()
-    assert 'class="score-page"' in html and "being prepared" not in html
+    assert 'class="score-page"' in html and "The score is being prepared" not in html
+    assert "The audio is being prepared" in html  # left to the tune's first view, then made
 
 
 @pytest.mark.django_db

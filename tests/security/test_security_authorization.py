@@ -92,6 +92,7 @@ SITE = {
     "evaluation_run_scores_json": ("get", "/evaluation/runs/{run}/scores.json", "public"),
     "evaluation_run_judge": ("get", "/evaluation/runs/{run}/judge.json", "public"),
     "evaluation_piece_scores": ("get", "/evaluation/pieces/{piece}/scores.json", "public"),
+    "evaluation_piece_panel": ("get", "/evaluation/pieces/{piece}/panel.json", "public"),
     "evaluation_corpus": ("get", "/evaluation/corpora/{corpus}/", "public"),
     "survey_index": ("get", "/survey/", "same"),
     "survey_consent": ("get", "/survey/{survey}/", "same"),

@@ -125,30 +125,6 @@ def test_the_audio_download_is_an_ogg_with_a_duration(client, piece):
     assert audio_duration(data=body) > 1.0
 
 
-def test_audio_not_rendered_yet_is_rendered_on_demand_and_stored(client, world):
-    piece = make_piece(world, title="Late", audio=False)
-    response = client.get(reverse("piece_audio", args=[piece.pk]))
-    assert response.status_code == 200
-    assert response["Content-Type"] == "audio/ogg"
-    assert response["Content-Disposition"].startswith("inline")
-    piece.refresh_from_db()
-    assert piece.audio and piece.audio.name.endswith(".ogg")
-
-
-def test_the_audio_answers_range_requests_so_players_can_seek(client, piece):
-    whole = client.get(reverse("piece_audio", args=[piece.pk]))
-    size = len(whole.content)
-    assert whole["Accept-Ranges"] == "bytes"
-    part = client.get(reverse("piece_audio", args=[piece.pk]), HTTP_RANGE="bytes=100-199")
-    assert part.status_code == 206
-    assert part["Content-Range"] == f"bytes 100-199/{size}"
-    assert part.content == whole.content[100:200]
-    tail = client.get(reverse("piece_audio", args=[piece.pk]), HTTP_RANGE="bytes=-10")
-    assert tail.content == whole.content[-10:]
-    beyond = client.get(reverse("piece_audio", args=[piece.pk]), HTTP_RANGE=f"bytes={size}-")
-    assert beyond.status_code == 416
-
-
 def test_a_piece_without_midi_has_no_audio_download(client, world):
     piece = make_piece(world, midi=False, audio=False)
     assert client.get(reverse("piece_download", args=[piece.pk, "midi"])).status_code == 404

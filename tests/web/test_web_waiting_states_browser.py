@@ -41,3 +41,37 @@ def test_the_monitoring_page_answers_at_once_and_then_says_which_workers_answere
     page.goto(live_server.url + "/ops/")
     expect(page.get_by_role("heading", name="Queues", exact=True)).to_be_visible()
     expect(page.get_by_text("No worker answered")).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def test_a_tune_page_says_its_audio_is_being_prepared_then_shows_the_player_by_itself(
+    live_server, page: Page
+):
+    tune = make_tune(Corpus.objects.create(name="Tunes heard later", source="tests"), text=REEL)
+    page.goto(live_server.url + tune.get_absolute_url())
+    expect(page.locator("[data-audio-state=preparing]")).to_contain_text(
+        "The audio is being prepared"
+    )
+    expect(page.locator(".hero-play audio")).to_have_count(0)
+    tune_render(tune=tune)  # what the render task the page asked for does, on the worker
+    expect(page.locator(".hero-play [data-player]")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("[data-audio-state=preparing]")).to_have_count(0)
+
+
+def test_a_card_player_whose_audio_is_being_made_says_so_and_plays_once_it_is_made(
+    live_server, page: Page
+):
+    corpus = Corpus.objects.create(name="Cards heard later", source="tests")
+    tune = make_tune(corpus, text=REEL)
+    page.goto(live_server.url + corpus.get_absolute_url())
+    card = page.locator(".tune-card").first
+    card.get_by_role("button", name=f"Play {tune.title}").click()
+    # The audio's URL answered 202 (the worker has not made it): the player says so and
+    # asks again after its Retry-After.
+    expect(card.locator(".player-status")).to_have_text("preparing audio…", timeout=TIMEOUT_MS)
+    tune_render(tune=tune)
+    page.wait_for_function(
+        "() => { const a = document.querySelector('.tune-card audio');"
+        " return a && a.readyState >= 2 && !a.error; }",
+        timeout=TIMEOUT_MS,
+    )
+    expect(card.locator(".player-status")).not_to_have_text("audio unavailable")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from generator.models import GenerationJob, JobStatus, Piece
-from generator.services import corpus_get_or_create, corpus_import
+from generator.services import corpus_get_or_create, corpus_import, piece_render
 from generator.services.pieces import piece_title
 from musiclib.audio.dsp import SAMPLE_RATE, wav_bytes
 from musiclib.ways import get_way
@@ -73,6 +73,9 @@ def test_an_audio_piece_offers_only_its_text_and_recording_in_the_api(client, au
     assert downloads == {
         fmt: f"{BASE}/pieces/{piece.pk}/download/{fmt}/" for fmt in ("text", "wav", "ogg")
     }
+    ogg = downloads["ogg"].removeprefix(BASE)
+    assert client.get(ogg).status_code == 202  # encoded by the render task, not the request
+    piece_render(piece=piece)  # what that task does
     for url in downloads.values():
         assert client.get(url.removeprefix(BASE)).status_code == 200, url
     for fmt in ("abc", "musicxml", "midi", "audio"):
@@ -103,7 +106,7 @@ def test_a_recording_tune_shows_no_score_notes_or_text_and_offers_only_its_sound
     downloads = APIClient().get(f"/api/v1/tunes/{tune.pk}/").json()["downloads"]
     assert downloads == {"audio": f"{BASE}/tunes/{tune.pk}/download/audio/"}
     flac = client.get(downloads["audio"].removeprefix(BASE))
-    assert flac.status_code == 200 and flac.content[:4] == b"fLaC"
+    assert flac.status_code == 200 and b"".join(flac)[:4] == b"fLaC"
     page = client.get(corpus.get_absolute_url()).content.decode()
     assert "How its tunes borrow" not in page and "<dt>Key</dt>" not in page
 
