@@ -68,6 +68,10 @@ class Parser(Protocol):
     def state_key(self, state: Any) -> Hashable:
         """Equal keys ⇒ equal masks after every continuation."""
 
+    # A parser with a line register also has `line_window` = (lo, hi) and:
+    #   group_key(state): as state_key, the line's length left out;
+    #   line_of(state) -> int; with_line(state, line) -> a copy with that line length.
+
 
 class LazyAutomaton:
     """The tables of one parser, built as sampling reaches their states."""
@@ -76,15 +80,26 @@ class LazyAutomaton:
         self.parser = parser
         self.size = int(parser.size)
         self.max_bytes = int(max_bytes)
-        self.resolved = 0  # (state, symbol) pairs built, for benchmarks
+        # The line register (see the module docstring): lengths below `lo` share one
+        # bucket, those from `lo` up to `hi` have one each, those from `hi` on share one.
+        window = getattr(parser, "line_window", None)
+        self.registered = window is not None
+        self.lo, self.hi = (int(window[0]), int(window[1])) if window is not None else (0, 0)
+        self.buckets = self.hi - self.lo + 2 if self.registered else 1
+        self.resolved = 0  # successors built in Python (groups and states), for benchmarks
         self._clear()
 
     def _clear(self) -> None:
-        self._ids: dict[Hashable, int] = {}
-        self._states: list[Any] = []
+        self._ids: dict[Hashable, int] = {}  # (group key, line bucket) -> state
+        self._group_ids: dict[Hashable, int] = {}  # group key -> group
+        self._groups: list[Any] = []  # a parser state of each group (its line aside)
         self.n = 0
+        self.n_groups = 0
         self._allowed = np.zeros((64, self.size), dtype=bool)
-        self._next = np.full((64, self.size), NOT_ALLOWED, dtype=np.int32)
+        self._group = np.zeros(64, dtype=np.int32)
+        self._next = np.full((64, self.size), UNBUILT, dtype=np.int32)
+        self._line_op = np.zeros((64, self.size), dtype=np.int16)
+        self._variant = np.full((64, self.buckets), UNBUILT, dtype=np.int32)
 
     # --- the tables ------------------------------------------------------------------------
     @property
@@ -93,62 +108,116 @@ class LazyAutomaton:
         return self._allowed[: self.n]
 
     @property
-    def next_state(self) -> np.ndarray:
-        """int32 [n_states, vocab]: a state id, NOT_ALLOWED, or UNBUILT (see `resolve`)."""
-        return self._next[: self.n]
+    def group(self) -> np.ndarray:
+        """int32 [n_states]: each state's group (its parser state, the line register aside)."""
+        return self._group[: self.n]
+
+    @property
+    def next_group(self) -> np.ndarray:
+        """int32 [n_groups, vocab]: the group after each symbol, or UNBUILT (see `resolve`)."""
+        return self._next[: self.n_groups]
+
+    @property
+    def line_op(self) -> np.ndarray:
+        """int16 [n_groups, vocab]: what each symbol does to the line register: `op >= 0`
+        adds op, `op < 0` sets it to `-op - 1` (a new line began inside the symbol)."""
+        return self._line_op[: self.n_groups]
+
+    @property
+    def variant(self) -> np.ndarray:
+        """int32 [n_groups, buckets]: the state of each group in each line bucket, or
+        UNBUILT."""
+        return self._variant[: self.n_groups]
+
+    def bucket(self, lines: np.ndarray) -> np.ndarray:
+        """The bucket of each line register value (0 for every line when there is none)."""
+        if not self.registered:
+            return np.zeros(np.shape(lines), dtype=np.int64)
+        lines = np.asarray(lines, dtype=np.int64)
+        return np.where(lines < self.lo, 0, np.minimum(lines, self.hi) - self.lo + 1)
 
     def snapshot(self, prime: Sequence[int] = ()) -> GrammarTables:
-        """The tables built so far, as `fastloop.GrammarTables`, with the state after
-        `prime` as the start. Their unbuilt successors read UNBUILT (-2), which the compiled
-        loop does not take: only a fully built automaton's snapshot (`build` reached every
-        state) is complete."""
+        """The tables built so far as `fastloop.GrammarTables` (a state per group: only for a
+        parser without a line register), with the state after `prime` as the start. Unbuilt
+        successors read UNBUILT (-2), which the compiled loop does not take: only a fully
+        built automaton's snapshot (`build` reached every state) is complete."""
         from .fastloop import GrammarTables
 
+        if self.registered:
+            raise ValueError("tables with a line register have no fixed next_state table")
         start = self.start(prime)
-        return GrammarTables(
-            allowed=self.allowed.copy(), next_state=self.next_state.copy(), start=start
-        )
+        nxt = self._next[self._group[: self.n]].copy()
+        built = nxt >= 0
+        nxt[built] = self._variant[nxt[built], 0]
+        nxt[~self.allowed] = NOT_ALLOWED
+        return GrammarTables(allowed=self.allowed.copy(), next_state=nxt, start=start)
 
-    def start(self, prime: Sequence[int]) -> int:
-        """The state after the prime (which starts with START), built if new. The prime is
-        parsed symbol by symbol, as the parser reads it, whether or not it is allowed."""
-        if self.n * self.size * 5 > self.max_bytes:
+    def begin(self, prime: Sequence[int]) -> tuple[int, int]:
+        """(state, line register) after the prime (which starts with START), built if new.
+        The prime is parsed symbol by symbol, as the parser reads it, whether or not it is
+        allowed."""
+        if self._bytes() > self.max_bytes:
             self._clear()  # between pieces only: ids handed out during sampling stay valid
         state = self.parser.fresh()
         for symbol in prime:
             state = self.parser.fed(state, int(symbol))
-        return self._add(state)
+        line = int(self.parser.line_of(state)) if self.registered else 0
+        return self._state(self._group_of(state), line), line
 
-    def resolve(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-        """The successor of each (state, symbol) pair, building the ones not built yet."""
-        out = np.empty(len(states), dtype=np.int32)
-        for k, (s, v) in enumerate(zip(states.tolist(), symbols.tolist(), strict=True)):
-            nxt = int(self._next[s, v])
-            if nxt < 0:
-                nxt = self._add(self.parser.fed(self._states[s], v))
-                self._next[s, v] = nxt
-                self.resolved += 1
-            out[k] = nxt
-        return out
+    def start(self, prime: Sequence[int]) -> int:
+        """The state after the prime (see `begin`)."""
+        return self.begin(prime)[0]
 
-    def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-        """The next state of every row: look-ups, with the unbuilt ones resolved."""
-        nxt = self._next[states, symbols]
+    def advance(
+        self, states: np.ndarray, lines: np.ndarray, symbols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(next states, next line registers) of every row: look-ups, with the successors
+        not built yet built in Python (`resolve`)."""
+        states = np.asarray(states, dtype=np.int64)
+        symbols = np.asarray(symbols, dtype=np.int64)
+        groups = self._group[states]
+        nxt = self._next[groups, symbols]
         missing = nxt < 0
         if missing.any():
-            nxt[missing] = self.resolve(states[missing], symbols[missing])
-        return nxt
+            for k in np.flatnonzero(missing).tolist():
+                nxt[k] = self._resolve_group(int(groups[k]), int(symbols[k]))
+        op = self._line_op[groups, symbols].astype(np.int64)
+        lines = np.where(op >= 0, np.asarray(lines, dtype=np.int64) + op, -op - 1)
+        out = self._variant[nxt, self.bucket(lines)]
+        missing = out < 0
+        if missing.any():
+            for k in np.flatnonzero(missing).tolist():
+                out[k] = self._state(int(nxt[k]), int(lines[k]))
+        return out.astype(np.int64), lines
+
+    def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+        """The next state of every row, for a parser without a line register."""
+        if self.registered:
+            raise ValueError("these tables carry a line register: use advance()")
+        return self.advance(states, np.zeros(len(states), np.int64), symbols)[0]
+
+    def resolve(self, states: np.ndarray, symbols: np.ndarray, lines: np.ndarray | None = None):
+        """The successor of each (state, symbol) pair (with `lines`, the line registers
+        before it), building the ones not built yet."""
+        if lines is None:
+            return self.step(states, symbols)
+        return self.advance(states, lines, symbols)[0]
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every
-        reachable one is built). Returns the number of states."""
-        frontier = [self.start(prime)]
+        reachable one is built), each successor in the line bucket its parser state has.
+        Returns the number of states."""
+        start = self.start(prime)
+        frontier = [start]
         seen = set(frontier)
         while frontier and self.n < limit:
             nxt = []
             for s in frontier:
-                symbols = np.flatnonzero(self._next[s] == UNBUILT)
-                for t in self.resolve(np.full(len(symbols), s), symbols).tolist():
+                g = int(self._group[s])
+                for v in np.flatnonzero(self._allowed[s]).tolist():
+                    child = self._resolve_group(g, v) if self._next[g, v] < 0 else self._next[g, v]
+                    line = int(self.parser.line_of(self._groups[child])) if self.registered else 0
+                    t = self._state(int(child), line)
                     if t not in seen:
                         seen.add(t)
                         nxt.append(t)
@@ -157,21 +226,64 @@ class LazyAutomaton:
             frontier = nxt
         return self.n
 
-    def _add(self, state: Any) -> int:
-        key = self.parser.state_key(state)
-        found = self._ids.get(key)
+    # --- building --------------------------------------------------------------------------
+    def _bytes(self) -> int:
+        return self.n * (self.size + 4) + self.n_groups * (6 * self.size + 4 * self.buckets)
+
+    def _group_of(self, state: Any) -> int:
+        key = self.parser.group_key(state) if self.registered else self.parser.state_key(state)
+        found = self._group_ids.get(key)
         if found is not None:
             return found
+        g = self.n_groups
+        if g == len(self._next):
+            self._next = _grown(self._next, UNBUILT)
+            self._line_op = _grown(self._line_op, 0)
+            self._variant = _grown(self._variant, UNBUILT)
+        self._group_ids[key] = g
+        self._groups.append(state)
+        self.n_groups = g + 1
+        return g
+
+    def _resolve_group(self, g: int, symbol: int) -> int:
+        """The group after `symbol` from group `g`, and what the symbol does to the line."""
+        state = self._groups[g]
+        if self.registered:
+            state = self.parser.with_line(state, _PROBE)
+        after = self.parser.fed(state, symbol)
+        if self.registered:
+            line = int(self.parser.line_of(after))
+            self._line_op[g, symbol] = line - _PROBE if line >= _PROBE else -line - 1
+        child = self._group_of(after)
+        self._next[g, symbol] = child
+        self.resolved += 1
+        return child
+
+    def _state(self, g: int, line: int) -> int:
+        """The state of group `g` with the line register at `line` (built if new)."""
+        b = int(self.bucket(line)) if self.registered else 0
+        found = int(self._variant[g, b])
+        if found >= 0:
+            return found
+        state = self._groups[g]
+        if self.registered:
+            state = self.parser.with_line(state, line)
         i = self.n
         if i == len(self._allowed):
-            self._allowed = np.concatenate([self._allowed, np.zeros_like(self._allowed)])
-            self._next = np.concatenate([self._next, np.full_like(self._next, NOT_ALLOWED)])
+            self._allowed = _grown(self._allowed, False)
+            self._group = _grown(self._group, 0)
         mask = self.parser.mask_of(state)
-        if mask is None:
-            mask = np.ones(self.size, dtype=bool)
-        self._allowed[i] = mask
-        self._next[i] = np.where(mask, UNBUILT, NOT_ALLOWED)
-        self._ids[key] = i
-        self._states.append(state)
+        self._allowed[i] = True if mask is None else mask
+        self._group[i] = g
+        self._variant[g, b] = i
         self.n = i + 1
+        self.resolved += 1
         return i
+
+
+_PROBE = 1 << 14  # a line register value far past any limit (what a symbol adds is read off)
+
+
+def _grown(a: np.ndarray, fill) -> np.ndarray:
+    """`a` with twice its rows, the new ones filled with `fill`."""
+    return np.concatenate([a, np.full_like(a, fill)])

@@ -392,11 +392,13 @@ class _Row:
         new.__dict__ = self.__dict__.copy()
         return new
 
-    def key(self) -> tuple:
-        """Everything that decides which characters may come next. A few fields only shape
-        later states (the last note's exact pitch matters once a tie names it; a note's
-        letter beyond its case, while no tie is pending; the text of a length suffix beyond
-        whether it has begun): they are left out, so that more states share a mask."""
+    def key(self, reach: int = 1) -> tuple:
+        """Everything that decides which characters may come next (and, with `reach`, the
+        next `reach` characters: the line's length only within `reach` of its limit, see
+        `_line_bucket`). A few fields only shape later states (the last note's exact pitch
+        matters once a tie names it; a note's letter beyond its case, while no tie is
+        pending; the text of a length suffix beyond whether it has begun): they are left
+        out, so that more states share a mask."""
         values = list(self.__dict__.values())
         values[_I_LAST_PITCH] = None
         if (self.tie is None or self.tie == "any") and self.part_bars not in (7, 15):
@@ -412,7 +414,7 @@ class _Row:
             values[_I_BAR_AFTER_UPPER] = values[_I_BAR_LINE_START] = None
         if not self.line_start:
             values[_I_CONT] = None
-        values[_I_LINE_LEN] = self.line_len >= MAX_LINE
+        values[_I_LINE_LEN] = _line_bucket(self.line_len, reach)
         return tuple(values)
 
     def full_key(self) -> tuple:
@@ -437,6 +439,16 @@ class _Row:
         return tuple(values)
 
 
+def _line_bucket(line_len: int, reach: int) -> int:
+    """The line's length as far as the next `reach` characters can tell: -1 while they all
+    fit within MAX_LINE (the 150-character rule cannot refuse any of them), the exact length
+    nearer the limit, MAX_LINE past it (every character but a newline is then judged the
+    same way)."""
+    if line_len + reach <= MAX_LINE:
+        return -1
+    return min(line_len, MAX_LINE)
+
+
 _FIELDS = list(_Row().__dict__)
 _I_LAST_PITCH, _I_N_LETTER, _I_N_ACC, _I_TOK = (
     _FIELDS.index(f) for f in ("last_pitch", "n_letter", "n_acc", "tok")
@@ -445,6 +457,7 @@ _I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT, _I_LINE_LEN = (
     _FIELDS.index(f)
     for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont", "line_len")
 )
+_I_TONIC = _FIELDS.index("tonic")
 # Masks by parser state, shared by every grammar over the same vocabulary and options, so
 # that a worker's later jobs find most states already built (each is a few hundred bytes).
 _SHARED: dict[tuple, tuple[dict, dict, dict]] = {}
@@ -476,6 +489,34 @@ class _Compiled:
 
     def state_key(self, state: _Row) -> tuple:
         return state.full_key()
+
+    # The line register (see `ml.automaton`): a state's table key leaves the length of its
+    # line out; the sampling loop counts it per row, and the tables keep one mask per line
+    # bucket, the exact length only within `_line_reach` characters of the 150-character
+    # limit (`line_window`).
+    _form: bool
+    _line_reach: int
+
+    @property
+    def line_window(self) -> tuple[int, int]:
+        return (MAX_LINE - self._line_reach + 1, MAX_LINE)
+
+    def line_of(self, state: _Row) -> int:
+        return state.line_len
+
+    def with_line(self, state: _Row, line: int) -> _Row:
+        new = state.clone()
+        new.line_len = int(line)
+        return new
+
+    def group_key(self, state: _Row) -> tuple:
+        """`full_key` without the line's length (the register's), and without the key's
+        tonic where no form rule reads it."""
+        values = list(state.full_key())
+        values[_I_LINE_LEN] = None
+        if not self._form:
+            values[_I_TONIC] = ""
+        return tuple(values)
 
     def automaton(self) -> LazyAutomaton:
         """The compiled tables the sampler looks masks up in (built as they are reached)."""
@@ -513,7 +554,8 @@ class AbcGrammar(_Compiled):
             raise ValueError("short_final must be 'pickup' or 'any'")
         if not 1 <= int(max_parts) <= 8:
             raise ValueError("max_parts must be 1 to 8")
-        self.form = bool(form)
+        self.form = self._form = bool(form)
+        self._line_reach = 1  # a mask looks one character ahead
         self.max_parts = int(max_parts)
         if tuple(part_lengths) not in ((8, 16), (8,)):
             raise ValueError("part_lengths must be (8, 16) or (8,)")
@@ -1660,6 +1702,11 @@ class AbcTokenGrammar(_Compiled):
         )
         self.end_id = self.vocab.index(END) if END in self.vocab else -1
         self.index = {tok: i for i, tok in enumerate(self.vocab)}
+        self._form = bool(form)
+        # A token's mask feeds the token's characters and looks VIABLE_DEPTH tokens ahead:
+        # the line's length decides it only within that many characters of the limit.
+        longest = max((len(t) for t in self.vocab if t not in specials), default=1)
+        self._line_reach = (1 + VIABLE_DEPTH) * longest
         self.trie = _TokenTrie()
         for i, tok in enumerate(self.vocab):
             if tok in specials or not tok:
@@ -1739,7 +1786,7 @@ class AbcTokenGrammar(_Compiled):
     def _mask(self, st: _Row) -> np.ndarray | None:
         if st.phase == "E":
             return None
-        key = st.key()
+        key = st.key(self._line_reach)
         if key in self._cache:
             return self._cache[key]
         self.stats["masks_built"] += 1
@@ -1773,7 +1820,7 @@ class AbcTokenGrammar(_Compiled):
         once they end (a tuplet spec `(9:8:` gets its last digit before its room is
         checked), and a token vocabulary may lack the characters that would save a state:
         looking a few tokens ahead catches those."""
-        key = st.key()
+        key = st.key(self._line_reach)
         hit = self._viable_cache.get(key)
         if hit is not None:
             known, ok = hit  # ok for `known` tokens: so for fewer; not ok: not for more

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from musiclib.ml import sampler
-from musiclib.ml.automaton import NOT_ALLOWED, LazyAutomaton
+from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
 from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
 from musiclib.ways.abc_text import WAY, split_tunes
@@ -54,18 +54,25 @@ def fresh_mask(grammar, state) -> np.ndarray:
 def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int]) -> int:
     """Feed `ids` (after START) through the tables and through a fresh parser side by side,
     asserting equal masks before each symbol and after the last. Returns the states checked."""
-    s = automaton.start([START_ID])
+    s, line = automaton.begin([START_ID])
     state = reference.fresh()
     state = reference.fed(state, START_ID)
     for k, i in enumerate([*ids, None]):
         expected = fresh_mask(reference, state)
         got = automaton.allowed[s]
         assert np.array_equal(got, expected), (k, ids[:k])
+        assert line == state.line_len  # the register counts the line as the parser does
         if i is None:
             return len(ids) + 1
-        s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+        s, line = advance(automaton, s, line, i)
         state = reference.fed(state, i)
     return 0
+
+
+def advance(automaton: LazyAutomaton, s: int, line: int, i: int) -> tuple[int, int]:
+    """One row's (state, line register) after symbol i."""
+    states, lines = automaton.advance(np.array([s]), np.array([line]), np.array([i]))
+    return int(states[0]), int(lines[0])
 
 
 def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int) -> list[list]:
@@ -73,14 +80,14 @@ def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int)
     rng = np.random.default_rng(seed)
     paths = []
     for _ in range(walks):
-        s, path = automaton.start([START_ID]), []
+        (s, line), path = automaton.begin([START_ID]), []
         for _ in range(steps):
             choices = np.flatnonzero(automaton.allowed[s])
             i = int(rng.choice(choices))
             if i == automaton.parser.end_id:
                 break
             path.append(i)
-            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+            s, line = advance(automaton, s, line, i)
         paths.append(path)
     return paths
 
@@ -154,14 +161,19 @@ def test_tables_start_again_when_they_outgrow_their_memory_budget():
     assert automaton.allowed.shape == (1, len(VOCAB))
 
 
-def test_a_breadth_first_build_stops_at_its_limit_and_marks_unbuilt_successors():
+def test_a_breadth_first_build_stops_at_its_limit_and_builds_only_allowed_successors():
     automaton = LazyAutomaton(AbcGrammar(VOCAB))
     assert automaton.build(limit=300) >= 300
-    allowed, nxt = automaton.allowed, automaton.next_state
-    assert ((nxt == NOT_ALLOWED) == ~allowed).all()  # -1 exactly where not allowed
-    tables = automaton.snapshot([START_ID])
-    assert tables.allowed.shape == tables.next_state.shape
-    assert tables.allowed[tables.start].tolist() == [ch == "M" for ch in VOCAB]
+    allowed, group, nxt = automaton.allowed, automaton.group, automaton.next_group
+    # a group's successor is built only for a symbol some state of the group allows
+    allowed_in_group = np.zeros(nxt.shape, dtype=bool)
+    np.logical_or.at(allowed_in_group, group, allowed)
+    assert not ((nxt != UNBUILT) & ~allowed_in_group).any()
+    assert (nxt != UNBUILT).sum() > 300
+    start = automaton.start([START_ID])
+    assert automaton.allowed[start].tolist() == [ch == "M" for ch in VOCAB]
+    with pytest.raises(ValueError, match="line register"):
+        automaton.snapshot([START_ID])
 
 
 # --- form --------------------------------------------------------------------------------------
@@ -241,7 +253,7 @@ def walked_tunes(count: int, seed: int) -> list[str]:
     weight[END_ID] = 1000.0
     tunes = []
     while len(tunes) < count:
-        s, text = automaton.start(prime), HEADER
+        (s, line), text = automaton.begin(prime), HEADER
         for _ in range(600):
             p = automaton.allowed[s] * weight
             if not p.any():
@@ -251,7 +263,7 @@ def walked_tunes(count: int, seed: int) -> list[str]:
                 tunes.append(text)
                 break
             text += VOCAB[i]
-            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+            s, line = advance(automaton, s, line, i)
     return tunes
 
 
@@ -354,7 +366,7 @@ def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
     weight[[index["|"], index["]"], index["G"]]] = 6.0
     tunes = []
     while len(tunes) < count:
-        s, text = automaton.start(prime), HEADER
+        (s, line), text = automaton.begin(prime), HEADER
         for _ in range(2000):
             allowed = automaton.allowed[s]
             if allowed.tolist() == [i == END_ID for i in range(len(VOCAB))]:
@@ -365,7 +377,7 @@ def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
                 break  # only symbols outside WALK would do here: walk again
             i = int(rng.choice(len(VOCAB), p=p / p.sum()))
             text += VOCAB[i]
-            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+            s, line = advance(automaton, s, line, i)
     return tunes
 
 
