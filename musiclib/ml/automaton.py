@@ -47,8 +47,9 @@ import numpy as np
 if TYPE_CHECKING:
     from .fastloop import GrammarTables
 
-UNBUILT = -2  # in next_state: allowed, the successor not built yet (see `resolve`)
+UNBUILT = -2  # in next_group: the successor not built yet (see `advance`)
 NOT_ALLOWED = -1
+TIED = -3  # in next_group: the successor depends on the pitch register (a tie names it)
 
 
 class Parser(Protocol):
@@ -71,6 +72,9 @@ class Parser(Protocol):
     # A parser with a line register also has `line_window` = (lo, hi) and:
     #   group_key(state): as state_key, the line's length left out;
     #   line_of(state) -> int; with_line(state, line) -> a copy with that line length.
+    # With a pitch register too (`pitch_register` true): pitch_of(state) -> a code (0: no
+    # letter held), with_pitch(state, code) -> a copy holding that letter, and
+    # probe_pitches(state) -> two codes of the letter's case (0, 0 when it holds none).
 
 
 class LazyAutomaton:
@@ -86,19 +90,23 @@ class LazyAutomaton:
         self.registered = window is not None
         self.lo, self.hi = (int(window[0]), int(window[1])) if window is not None else (0, 0)
         self.buckets = self.hi - self.lo + 2 if self.registered else 1
+        # The pitch register: the letter of the last note, out of the key until a tie names it.
+        self.pitched = self.registered and bool(getattr(parser, "pitch_register", False))
         self.resolved = 0  # successors built in Python (groups and states), for benchmarks
         self._clear()
 
     def _clear(self) -> None:
         self._ids: dict[Hashable, int] = {}  # (group key, line bucket) -> state
         self._group_ids: dict[Hashable, int] = {}  # group key -> group
-        self._groups: list[Any] = []  # a parser state of each group (its line aside)
+        self._groups: list[Any] = []  # a parser state of each group (its registers aside)
+        self._tied: dict[tuple[int, int, int], int] = {}  # (group, symbol, pitch) -> group
         self.n = 0
         self.n_groups = 0
         self._allowed = np.zeros((64, self.size), dtype=bool)
         self._group = np.zeros(64, dtype=np.int32)
         self._next = np.full((64, self.size), UNBUILT, dtype=np.int32)
         self._line_op = np.zeros((64, self.size), dtype=np.int16)
+        self._pitch_op = np.full((64, self.size), KEEP, dtype=np.int8)
         self._variant = np.full((64, self.buckets), UNBUILT, dtype=np.int32)
 
     # --- the tables ------------------------------------------------------------------------
@@ -109,12 +117,13 @@ class LazyAutomaton:
 
     @property
     def group(self) -> np.ndarray:
-        """int32 [n_states]: each state's group (its parser state, the line register aside)."""
+        """int32 [n_states]: each state's group (its parser state, the registers aside)."""
         return self._group[: self.n]
 
     @property
     def next_group(self) -> np.ndarray:
-        """int32 [n_groups, vocab]: the group after each symbol, or UNBUILT (see `resolve`)."""
+        """int32 [n_groups, vocab]: the group after each symbol; UNBUILT (see `advance`);
+        TIED where it depends on the pitch register (a tie names the last note's pitch)."""
         return self._next[: self.n_groups]
 
     @property
@@ -124,21 +133,26 @@ class LazyAutomaton:
         return self._line_op[: self.n_groups]
 
     @property
+    def pitch_op(self) -> np.ndarray:
+        """int8 [n_groups, vocab]: what each symbol does to the pitch register: KEEP, or
+        the code it sets (the letter of a note the symbol begins)."""
+        return self._pitch_op[: self.n_groups]
+
+    @property
     def variant(self) -> np.ndarray:
         """int32 [n_groups, buckets]: the state of each group in each line bucket, or
         UNBUILT."""
         return self._variant[: self.n_groups]
 
-    def bucket(self, lines: np.ndarray) -> np.ndarray:
-        """The bucket of each line register value (0 for every line when there is none)."""
-        if not self.registered:
-            return np.zeros(np.shape(lines), dtype=np.int64)
-        lines = np.asarray(lines, dtype=np.int64)
-        return np.where(lines < self.lo, 0, np.minimum(lines, self.hi) - self.lo + 1)
+    def bucket(self, line: int) -> int:
+        """The bucket of a line register value (0 for every line when there is none)."""
+        if not self.registered or line < self.lo:
+            return 0
+        return min(line, self.hi) - self.lo + 1
 
     def snapshot(self, prime: Sequence[int] = ()) -> GrammarTables:
         """The tables built so far as `fastloop.GrammarTables` (a state per group: only for a
-        parser without a line register), with the state after `prime` as the start. Unbuilt
+        parser without registers), with the state after `prime` as the start. Unbuilt
         successors read UNBUILT (-2), which the compiled loop does not take: only a fully
         built automaton's snapshot (`build` reached every state) is complete."""
         from .fastloop import GrammarTables
@@ -152,60 +166,61 @@ class LazyAutomaton:
         nxt[~self.allowed] = NOT_ALLOWED
         return GrammarTables(allowed=self.allowed.copy(), next_state=nxt, start=start)
 
-    def begin(self, prime: Sequence[int]) -> tuple[int, int]:
-        """(state, line register) after the prime (which starts with START), built if new.
-        The prime is parsed symbol by symbol, as the parser reads it, whether or not it is
-        allowed."""
+    def begin(self, prime: Sequence[int]) -> tuple[int, np.ndarray]:
+        """(state, registers) after the prime (which starts with START), built if new: the
+        registers as `advance` takes them, [line, pitch]. The prime is parsed symbol by
+        symbol, as the parser reads it, whether or not it is allowed."""
         if self._bytes() > self.max_bytes:
             self._clear()  # between pieces only: ids handed out during sampling stay valid
         state = self.parser.fresh()
         for symbol in prime:
             state = self.parser.fed(state, int(symbol))
         line = int(self.parser.line_of(state)) if self.registered else 0
-        return self._state(self._group_of(state), line), line
+        pitch = int(self.parser.pitch_of(state)) if self.pitched else 0
+        regs = np.array([line, pitch], dtype=np.int64)
+        return self._state(self._group_of(state), line, pitch), regs
 
     def start(self, prime: Sequence[int]) -> int:
         """The state after the prime (see `begin`)."""
         return self.begin(prime)[0]
 
     def advance(
-        self, states: np.ndarray, lines: np.ndarray, symbols: np.ndarray
+        self, states: np.ndarray, regs: np.ndarray, symbols: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(next states, next line registers) of every row: look-ups, with the successors
-        not built yet built in Python (`resolve`)."""
-        states = np.asarray(states, dtype=np.int64)
-        symbols = np.asarray(symbols, dtype=np.int64)
-        groups = self._group[states]
-        nxt = self._next[groups, symbols]
-        missing = nxt < 0
-        if missing.any():
-            for k in np.flatnonzero(missing).tolist():
-                nxt[k] = self._resolve_group(int(groups[k]), int(symbols[k]))
-        op = self._line_op[groups, symbols].astype(np.int64)
-        lines = np.where(op >= 0, np.asarray(lines, dtype=np.int64) + op, -op - 1)
-        out = self._variant[nxt, self.bucket(lines)]
-        missing = out < 0
-        if missing.any():
-            for k in np.flatnonzero(missing).tolist():
-                out[k] = self._state(int(nxt[k]), int(lines[k]))
-        return out.astype(np.int64), lines
+        """(next states, next registers) of every row (`regs`: [rows, 2], each row's line
+        and pitch registers), building in Python the successors not built yet."""
+        out = np.empty(len(states), dtype=np.int64)
+        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), 2)
+        pairs = zip(np.asarray(states).tolist(), np.asarray(symbols).tolist(), strict=True)
+        for k, (s, v) in enumerate(pairs):
+            out[k], new[k, 0], new[k, 1] = self.advance_one(s, int(new[k, 0]), int(new[k, 1]), v)
+        return out, new
+
+    def advance_one(self, state: int, line: int, pitch: int, symbol: int) -> tuple[int, int, int]:
+        """One row's (state, line, pitch) after `symbol`, as the compiled loop moves it,
+        building in Python what is not built yet."""
+        g = int(self._group[state])
+        child = int(self._next[g, symbol])
+        if child == UNBUILT:
+            child = self._resolve_group(g, symbol)
+        if child == TIED:
+            child = self._tied_group(g, symbol, pitch)
+        op = int(self._line_op[g, symbol])
+        line = line + op if op >= 0 else -op - 1
+        op = int(self._pitch_op[g, symbol])
+        pitch = pitch if op == KEEP else op
+        found = int(self._variant[child, self.bucket(line)])
+        return (found if found >= 0 else self._state(child, line, pitch)), line, pitch
 
     def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-        """The next state of every row, for a parser without a line register."""
+        """The next state of every row, for a parser without registers."""
         if self.registered:
             raise ValueError("these tables carry a line register: use advance()")
-        return self.advance(states, np.zeros(len(states), np.int64), symbols)[0]
-
-    def resolve(self, states: np.ndarray, symbols: np.ndarray, lines: np.ndarray | None = None):
-        """The successor of each (state, symbol) pair (with `lines`, the line registers
-        before it), building the ones not built yet."""
-        if lines is None:
-            return self.step(states, symbols)
-        return self.advance(states, lines, symbols)[0]
+        return self.advance(states, np.zeros((len(states), 2), np.int64), symbols)[0]
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every
-        reachable one is built), each successor in the line bucket its parser state has.
+        reachable one is built), each successor with the registers its parser state has.
         Returns the number of states."""
         start = self.start(prime)
         frontier = [start]
@@ -214,10 +229,11 @@ class LazyAutomaton:
             nxt = []
             for s in frontier:
                 g = int(self._group[s])
+                rep = self._groups[g]
+                line = int(self.parser.line_of(rep)) if self.registered else 0
+                pitch = int(self.parser.pitch_of(rep)) if self.pitched else 0
                 for v in np.flatnonzero(self._allowed[s]).tolist():
-                    child = self._resolve_group(g, v) if self._next[g, v] < 0 else self._next[g, v]
-                    line = int(self.parser.line_of(self._groups[child])) if self.registered else 0
-                    t = self._state(int(child), line)
+                    t = self.advance_one(s, line, pitch, v)[0]
                     if t not in seen:
                         seen.add(t)
                         nxt.append(t)
@@ -228,7 +244,7 @@ class LazyAutomaton:
 
     # --- building --------------------------------------------------------------------------
     def _bytes(self) -> int:
-        return self.n * (self.size + 4) + self.n_groups * (6 * self.size + 4 * self.buckets)
+        return self.n * (self.size + 4) + self.n_groups * (7 * self.size + 4 * self.buckets)
 
     def _group_of(self, state: Any) -> int:
         key = self.parser.group_key(state) if self.registered else self.parser.state_key(state)
@@ -239,6 +255,7 @@ class LazyAutomaton:
         if g == len(self._next):
             self._next = _grown(self._next, UNBUILT)
             self._line_op = _grown(self._line_op, 0)
+            self._pitch_op = _grown(self._pitch_op, KEEP)
             self._variant = _grown(self._variant, UNBUILT)
         self._group_ids[key] = g
         self._groups.append(state)
@@ -246,28 +263,60 @@ class LazyAutomaton:
         return g
 
     def _resolve_group(self, g: int, symbol: int) -> int:
-        """The group after `symbol` from group `g`, and what the symbol does to the line."""
+        """The group after `symbol` from group `g` (or TIED), and what the symbol does to
+        the registers. The group's parser state is fed with the line far past its limit
+        (what the symbol adds is read off), and, with a pitch register, twice with two
+        letters of its case: a letter both give is the symbol's own (set), one that follows
+        the probe is the row's (kept), and a successor whose key differs by it is TIED."""
         state = self._groups[g]
         if self.registered:
             state = self.parser.with_line(state, _PROBE)
-        after = self.parser.fed(state, symbol)
+        p1, p2 = self.parser.probe_pitches(state) if self.pitched else (0, 0)
+        after = self.parser.fed(self.parser.with_pitch(state, p1) if p1 else state, symbol)
         if self.registered:
             line = int(self.parser.line_of(after))
             self._line_op[g, symbol] = line - _PROBE if line >= _PROBE else -line - 1
+        if self.pitched:
+            if p1:
+                other = self.parser.fed(self.parser.with_pitch(state, p2), symbol)
+                a, b = self.parser.pitch_of(after), self.parser.pitch_of(other)
+                if self.parser.group_key(after) != self.parser.group_key(other):
+                    self._pitch_op[g, symbol] = KEEP
+                    self._next[g, symbol] = TIED
+                    self.resolved += 1
+                    return TIED
+                self._pitch_op[g, symbol] = a if a == b and a else KEEP
+            else:
+                a = self.parser.pitch_of(after)
+                self._pitch_op[g, symbol] = a if a else KEEP
         child = self._group_of(after)
         self._next[g, symbol] = child
         self.resolved += 1
         return child
 
-    def _state(self, g: int, line: int) -> int:
-        """The state of group `g` with the line register at `line` (built if new)."""
-        b = int(self.bucket(line)) if self.registered else 0
+    def _tied_group(self, g: int, symbol: int, pitch: int) -> int:
+        """The group after `symbol` from group `g` for a row whose pitch register is `pitch`
+        (a successor that names the pitch, as a tie does)."""
+        key = (g, symbol, pitch)
+        found = self._tied.get(key)
+        if found is None:
+            state = self.parser.with_pitch(self._groups[g], pitch)
+            found = self._tied[key] = self._group_of(self.parser.fed(state, symbol))
+            self.resolved += 1
+        return found
+
+    def _state(self, g: int, line: int, pitch: int) -> int:
+        """The state of group `g` with the line register at `line` (built if new, its mask
+        computed with the row's own line and pitch)."""
+        b = self.bucket(line)
         found = int(self._variant[g, b])
         if found >= 0:
             return found
         state = self._groups[g]
         if self.registered:
             state = self.parser.with_line(state, line)
+        if self.pitched:
+            state = self.parser.with_pitch(state, pitch)
         i = self.n
         if i == len(self._allowed):
             self._allowed = _grown(self._allowed, False)
@@ -282,6 +331,7 @@ class LazyAutomaton:
 
 
 _PROBE = 1 << 14  # a line register value far past any limit (what a symbol adds is read off)
+KEEP = -1  # in pitch_op: the symbol leaves the pitch register as it is
 
 
 def _grown(a: np.ndarray, fill) -> np.ndarray:

@@ -587,14 +587,7 @@ def sample_lazy_tables(
     for tok in prime:
         tokens[:] = tok
         logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
-    # An automaton with a line register (`ml.automaton`) moves each row's line length too.
-    registered = hasattr(automaton, "advance")
-    if registered:
-        start, line = automaton.begin(list(prime))
-    else:
-        start, line = automaton.start(list(prime)), 0
-    states = np.full(rows, start, dtype=np.int64)
-    lines = np.full(rows, line, dtype=np.int64)
+    states = np.full(rows, automaton.start(list(prime)), dtype=np.int64)
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)
     kept = np.zeros(rows, dtype=np.int64)
@@ -609,10 +602,7 @@ def sample_lazy_tables(
         )
         out[live, lengths[live]] = chosen[live]
         lengths[live] += 1
-        if registered:
-            states[live], lines[live] = automaton.advance(states[live], lines[live], chosen[live])
-        else:
-            states[live] = automaton.step(states[live], chosen[live])
+        states[live] = automaton.step(states[live], chosen[live])
         tokens[live] = chosen[live]
         ended = chosen[live] == end_id
         if restart_id is None:
@@ -658,12 +648,13 @@ def _lazy_loop(
     kept,
     out,
     states,
-    lines,
+    regs,
     pending,
     allowed,
     group,
     next_group,
     line_op,
+    pitch_op,
     variant,
     lo,
     hi,
@@ -672,12 +663,13 @@ def _lazy_loop(
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
     successor the tables have not built (then it returns the draw to resume at, with
     `pending[r]` set and `states[r]`, `lines[r]` left at the row's state and line before
-    its last symbol, `tokens[r]`) or every row has finished (then it returns -1). The
+    its last symbol, `regs[r]`) or every row has finished (then it returns -1). The
     logits of the last step stay in `hs`, so the caller resumes where it stopped.
 
     A row moves by the tables of `ml.automaton`: its group's successor
-    `next_group[group[s], v]`, its line register by `line_op` (add, or a new line), and
-    the state of that group in the line's bucket, `variant[g, bucket]`."""
+    `next_group[group[s], v]`, its registers (`regs[r]`: line, pitch) by `line_op` (add,
+    or a new line) and `pitch_op` (keep, or set), and the state of that group in the line's
+    bucket, `variant[g, bucket]`."""
     rows, draws = uniforms.shape
     n_layers = units.shape[0]
     V = table.shape[0]
@@ -702,10 +694,10 @@ def _lazy_loop(
             tokens[r] = chosen
             g = next_group[group[q], chosen]
             if g < 0:
-                pending[r] = True
+                pending[r] = True  # (not built yet, or the successor names the pitch)
             else:
                 op = line_op[group[q], chosen]
-                line = lines[r] + op if op >= 0 else -op - 1
+                line = regs[r, 0] + op if op >= 0 else -op - 1
                 b = 0
                 if n_buckets > 1 and line >= lo:
                     b = min(line, hi) - lo + 1
@@ -714,7 +706,10 @@ def _lazy_loop(
                     pending[r] = True
                 else:
                     states[r] = nxt
-                    lines[r] = line
+                    regs[r, 0] = line
+                    pitch = pitch_op[group[q], chosen]
+                    if pitch >= 0:
+                        regs[r, 1] = pitch
             if restart_id < 0:
                 if chosen == end_id:
                     active[r] = False
@@ -786,9 +781,9 @@ def sample_registered_tables(
     for tok in prime:
         tokens[:] = tok
         _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
-    start, line = automaton.begin(list(prime))
+    start, regs0 = automaton.begin(list(prime))
     states = np.full(rows, start, dtype=np.int64)
-    lines = np.full(rows, line, dtype=np.int64)
+    regs = np.ascontiguousarray(np.tile(regs0, (rows, 1)), dtype=np.int64)
     pending = np.zeros(rows, dtype=np.bool_)
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)
@@ -799,13 +794,15 @@ def sample_registered_tables(
         t = _lazy_loop(
             *c.args, xh, cs, zs, hs, uniforms, temp, int(top_k), float(top_p), int(end_id),
             -1 if restart_id is None else int(restart_id), int(max_tokens), t, tokens, active,
-            lengths, kept, out, states, lines, pending, automaton._allowed, automaton._group,
-            automaton._next, automaton._line_op, automaton._variant, automaton.lo, automaton.hi,
-            GEMM_ROWS,
+            lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
+            automaton._next, automaton._line_op, automaton._pitch_op, automaton._variant,
+            automaton.lo, automaton.hi, GEMM_ROWS,
         )  # fmt: skip
         if t >= 0:
-            rs = np.flatnonzero(pending)
-            last = out[rs, lengths[rs] - 1]
-            states[rs], lines[rs] = automaton.advance(states[rs], lines[rs], last)
-            pending[rs] = False
+            for r in np.flatnonzero(pending).tolist():
+                last = int(out[r, lengths[r] - 1])
+                states[r], regs[r, 0], regs[r, 1] = automaton.advance_one(
+                    int(states[r]), int(regs[r, 0]), int(regs[r, 1]), last
+                )
+                pending[r] = False
     return [out[r, : lengths[r]].tolist() for r in range(rows)]

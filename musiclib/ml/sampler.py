@@ -283,10 +283,10 @@ def sample_numpy(
     automaton = constraint if isinstance(constraint, LazyAutomaton) else None
     if automaton is not None and restart_id is not None:
         raise ValueError("lazily built grammar tables do not follow phrase restarts")
-    states = lines = None
+    states = regs = None
     if automaton is not None:
-        start, line = automaton.begin(prime)
-        states, lines = np.full(rows, start, np.int64), np.full(rows, line, np.int64)
+        start, regs0 = automaton.begin(prime)
+        states, regs = np.full(rows, start, np.int64), np.tile(regs0, (rows, 1))
     history = [list(prime) for _ in range(rows)] if constraint and automaton is None else None
     for t in range(draws):
         if automaton is not None:
@@ -302,7 +302,7 @@ def sample_numpy(
         )
         if automaton is not None:  # (a finished row's state no longer matters)
             live = ~done
-            states[live], lines[live] = automaton.advance(states[live], lines[live], chosen[live])
+            states[live], regs[live] = automaton.advance(states[live], regs[live], chosen[live])
         for r in np.flatnonzero(~done):
             out[r].append(int(chosen[r]))
             if history is not None:

@@ -458,6 +458,20 @@ _I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT, _I_LINE_LEN = (
     for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont", "line_len")
 )
 _I_TONIC = _FIELDS.index("tonic")
+_LETTERS = "ABCDEFGabcdefg"  # a pitch register's codes: 1 + the index (0: no letter)
+
+
+def _letter_of(state: _Row) -> str:
+    """The letter a pitch register holds for a state: of the note being read, or of the
+    note just read. (A tie's pitch stays in the key, and so does the letter of a note read
+    while a tie is pending: it may differ from the tie's in a prime or a corpus text.)"""
+    if state.n_letter and not isinstance(state.tie, tuple):
+        return state.n_letter
+    if state.last_pitch is not None:
+        return state.last_pitch[1]
+    return ""
+
+
 # Masks by parser state, shared by every grammar over the same vocabulary and options, so
 # that a worker's later jobs find most states already built (each is a few hundred bytes).
 _SHARED: dict[tuple, tuple[dict, dict, dict]] = {}
@@ -509,13 +523,49 @@ class _Compiled:
         new.line_len = int(line)
         return new
 
+    # The pitch register (character grammar without form rules): the letter of the note
+    # being read or just read decides no mask until a tie names it (`_Row.key` leaves it
+    # out), so a state's table key keeps only its case, the loop keeps the letter, and a
+    # symbol that ties (`-`) is followed in Python with the row's letter (`ml.automaton`).
+    # Not for tokens (a token's mask looks tokens ahead, through ties) nor with form rules
+    # (the tune's last note must be the tonic).
+    pitch_register = False
+
+    def pitch_of(self, state: _Row) -> int:
+        letter = _letter_of(state)
+        return _LETTERS.index(letter) + 1 if letter and letter in _LETTERS else 0
+
+    def with_pitch(self, state: _Row, code: int) -> _Row:
+        if not code or not _letter_of(state):
+            return state
+        letter = _LETTERS[code - 1]
+        new = state.clone()
+        if new.n_letter and not isinstance(new.tie, tuple):
+            new.n_letter = letter
+        if new.last_pitch is not None:
+            new.last_pitch = (new.last_pitch[0], letter, new.last_pitch[2])
+        return new
+
+    def probe_pitches(self, state: _Row) -> tuple[int, int]:
+        letter = _letter_of(state)  # (two letters of its case)
+        if not letter:
+            return 0, 0
+        return (1, 2) if letter.isupper() else (8, 9)  # A, B or a, b
+
     def group_key(self, state: _Row) -> tuple:
-        """`full_key` without the line's length (the register's), and without the key's
-        tonic where no form rule reads it."""
+        """`full_key` without the line's length (the register's), without the key's tonic
+        where no form rule reads it, and with a pitch register the note's letter only by
+        its case (a tie's pitch stays)."""
         values = list(state.full_key())
         values[_I_LINE_LEN] = None
         if not self._form:
             values[_I_TONIC] = ""
+        if self.pitch_register:
+            if state.n_letter and not isinstance(state.tie, tuple):
+                values[_I_N_LETTER] = state.n_letter.isupper()
+            if state.last_pitch is not None:
+                acc, letter, octave = state.last_pitch
+                values[_I_LAST_PITCH] = (acc, letter.isupper(), octave)
         return tuple(values)
 
     def automaton(self) -> LazyAutomaton:
@@ -556,6 +606,7 @@ class AbcGrammar(_Compiled):
             raise ValueError("max_parts must be 1 to 8")
         self.form = self._form = bool(form)
         self._line_reach = 1  # a mask looks one character ahead
+        self.pitch_register = not self.form
         self.max_parts = int(max_parts)
         if tuple(part_lengths) not in ((8, 16), (8,)):
             raise ValueError("part_lengths must be (8, 16) or (8,)")

@@ -54,25 +54,28 @@ def fresh_mask(grammar, state) -> np.ndarray:
 def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int]) -> int:
     """Feed `ids` (after START) through the tables and through a fresh parser side by side,
     asserting equal masks before each symbol and after the last. Returns the states checked."""
-    s, line = automaton.begin([START_ID])
+    s, regs = automaton.begin([START_ID])
     state = reference.fresh()
     state = reference.fed(state, START_ID)
     for k, i in enumerate([*ids, None]):
         expected = fresh_mask(reference, state)
         got = automaton.allowed[s]
         assert np.array_equal(got, expected), (k, ids[:k])
-        assert line == state.line_len  # the register counts the line as the parser does
+        # the registers hold the line's length and the note's letter as the parser does
+        assert regs[0] == state.line_len
+        if automaton.pitched and reference.pitch_of(state):
+            assert regs[1] == reference.pitch_of(state), (k, ids[:k])
         if i is None:
             return len(ids) + 1
-        s, line = advance(automaton, s, line, i)
+        s, regs = advance(automaton, s, regs, i)
         state = reference.fed(state, i)
     return 0
 
 
-def advance(automaton: LazyAutomaton, s: int, line: int, i: int) -> tuple[int, int]:
-    """One row's (state, line register) after symbol i."""
-    states, lines = automaton.advance(np.array([s]), np.array([line]), np.array([i]))
-    return int(states[0]), int(lines[0])
+def advance(automaton: LazyAutomaton, s: int, regs: np.ndarray, i: int):
+    """One row's (state, registers) after symbol i."""
+    states, new = automaton.advance(np.array([s]), regs[None, :], np.array([i]))
+    return int(states[0]), new[0]
 
 
 def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int) -> list[list]:
@@ -80,14 +83,14 @@ def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int)
     rng = np.random.default_rng(seed)
     paths = []
     for _ in range(walks):
-        (s, line), path = automaton.begin([START_ID]), []
+        (s, regs), path = automaton.begin([START_ID]), []
         for _ in range(steps):
             choices = np.flatnonzero(automaton.allowed[s])
             i = int(rng.choice(choices))
             if i == automaton.parser.end_id:
                 break
             path.append(i)
-            s, line = advance(automaton, s, line, i)
+            s, regs = advance(automaton, s, regs, i)
         paths.append(path)
     return paths
 
@@ -253,7 +256,7 @@ def walked_tunes(count: int, seed: int) -> list[str]:
     weight[END_ID] = 1000.0
     tunes = []
     while len(tunes) < count:
-        (s, line), text = automaton.begin(prime), HEADER
+        (s, regs), text = automaton.begin(prime), HEADER
         for _ in range(600):
             p = automaton.allowed[s] * weight
             if not p.any():
@@ -263,7 +266,7 @@ def walked_tunes(count: int, seed: int) -> list[str]:
                 tunes.append(text)
                 break
             text += VOCAB[i]
-            s, line = advance(automaton, s, line, i)
+            s, regs = advance(automaton, s, regs, i)
     return tunes
 
 
@@ -366,7 +369,7 @@ def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
     weight[[index["|"], index["]"], index["G"]]] = 6.0
     tunes = []
     while len(tunes) < count:
-        (s, line), text = automaton.begin(prime), HEADER
+        (s, regs), text = automaton.begin(prime), HEADER
         for _ in range(2000):
             allowed = automaton.allowed[s]
             if allowed.tolist() == [i == END_ID for i in range(len(VOCAB))]:
@@ -377,7 +380,7 @@ def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
                 break  # only symbols outside WALK would do here: walk again
             i = int(rng.choice(len(VOCAB), p=p / p.sum()))
             text += VOCAB[i]
-            s, line = advance(automaton, s, line, i)
+            s, regs = advance(automaton, s, regs, i)
     return tunes
 
 
