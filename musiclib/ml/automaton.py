@@ -2,39 +2,57 @@
 
 A grammar written as an incremental parser (a state, a way to feed it one symbol, the mask
 of what may come next) becomes a finite automaton over the model's vocabulary: states are
-numbered by a hashable key of the parser state, `allowed[s]` is the mask in state `s` and
-`next_state[s, v]` the state after symbol `v`. A sampling loop then moves every row by two
-array look-ups per step instead of calling the parser in Python.
+numbered by a hashable key of the parser state, `allowed[s]` is the mask in state `s`, and
+a sampling loop moves every row by array look-ups per step instead of calling the parser
+in Python.
 
 Why lazily. The ABC grammar's states are the product of independent counters: where the
 bar stands (in steps of the shortest note: 64 positions in a 4/4 bar), the characters on the
 current line (the 150-character rule), the last note's pitch (a tie must repeat it), a chord
 symbol's text (45,000 names abc2midi knows, with their prefixes), the meter and unit chosen
 in the header (320 pairs), the repeat and ending context. Their product is far too large to
-enumerate (chord-symbol prefixes times bar positions alone come to millions), and sampled
-tunes keep reaching new states (a trained model's 64 tunes: over 10,000 states, still
-growing by thousands per 16 tunes). So the tables are built on
-demand: a state gets its mask row when it is first reached, and its successors are left
-`UNBUILT` until a row samples that symbol there; the sampling loop hands the unbuilt
-(state, symbol) pairs of a step to `resolve`, one Python call for the batch, and carries on
-with array look-ups. The tables stay in memory for the process (a worker's later jobs find
-them built) up to `max_bytes`, then start again (between pieces).
+enumerate, and sampled tunes keep reaching new combinations. So the tables are built on
+demand: a state gets its mask row when it is first reached, its successors are left
+`UNBUILT` until a row samples that symbol there, and the compiled loop
+(`fastloop.sample_registered_tables`) runs until a row needs a successor not built yet,
+hands that row to `advance_one` (Python: the parser fed once), and resumes at the same
+draw. The tables stay in memory for the process (a worker's later jobs find them built)
+up to `max_bytes`, then start again (between pieces).
 
-What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): sampled tunes
-rarely revisit a full parser state (the line's length, the bar position, the last pitch
-and the repeat context together are new most steps), so most steps still build a
-successor in Python (0.9-1.0 per symbol drawn, even in a warm process); on CPU time the
-tables ran at 0.34× plain sampling for characters and 0.12× for tokens (a trained model,
-warm), a little faster than the parser asked per row per step. The tables pay only once
-the grammar's counters leave its state (see docs/benchmarks.md). `sampler.sample` takes a
-`LazyAutomaton` (masks looked up between compiled steps, `fastloop`), and the generation
-service passes the ABC grammar's. A `snapshot` is a complete `fastloop.GrammarTables` only
-once `build` has reached every state, which this grammar's state space does not allow.
+Registers: counters kept out of the key. Two counters made almost every state new (a
+trained model's tunes reached a new full parser state at 0.8-0.9 of their symbols, even in
+a warm process), and neither decides a mask most of the time, so the loop counts them per
+row instead of the key holding them:
+- the line register: the characters on the current line. Each symbol adds a fixed number
+  of characters or starts a new line (`line_op`, read off by feeding the parser with the
+  line far past its limit), so the loop updates it with one table look-up. It decides a
+  mask only within `reach` characters of the limit (one for characters; for tokens the
+  longest token times the tokens a mask looks at, 1 + VIABLE_DEPTH), so a state's key
+  leaves it out (its *group*) and the tables keep one state per group and line bucket:
+  one for every line shorter than `lo`, one per length from `lo` to the limit `hi`, one
+  for all longer lines (`variant[group, bucket]`).
+- the pitch register (the character grammar without form rules): the letter of the note
+  being read or just read. No mask reads it until a tie names it (`-`), so the group keeps
+  only the letter's case; a symbol that begins a note sets the register (`pitch_op`), and
+  a successor whose key would hold the letter (a tie's pitch, `TIED` in `next_group`) is
+  built in Python from the row's own letter.
+A group's successors are computed from one parser state of the group (its representative)
+with the row's registers put in (`with_line`, `with_pitch`); masks with the row's own
+registers. So the key of a group must hold everything that decides every later mask and
+successor, registers aside, and a register must decide masks only through its bucket.
 
-Soundness: two parser states share a table row only when their keys are equal, and a key
-must hold everything that decides every later mask (not only the next one), so that the
-automaton allows exactly what the parser would on every path. `tests/library` checks this
-by comparing table masks with a fresh parse on thousands of prefixes.
+What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): see the
+figures there; in a warm worker most steps still build a successor in Python (the bar
+position, the repeat context, chord-symbol prefixes and the rest still multiply), so
+grammar-aware sampling is still slower than plain sampling. `sampler.sample` takes a
+`LazyAutomaton`, and the generation service passes the ABC grammar's. A `snapshot` is a
+complete `fastloop.GrammarTables` only for a parser without registers once `build` has
+reached every state.
+
+Soundness: two parser states share a table row only when their keys (group and line
+bucket) are equal. `tests/library` checks this by comparing table masks with a fresh parse
+on thousands of prefixes (corpus tunes and random walks, characters, tokens and the form
+grammar), and the registers with the parser's own line length and letter.
 """
 
 from __future__ import annotations

@@ -9,8 +9,11 @@ parser state (a mask is built, by trying each character on a copy of the state, 
 state never seen before). O(1) per step, no re-parsing. `AbcTokenGrammar` (at the end) is
 the same constraint for a token vocabulary (`abc_tokens`): a token is allowed when this
 parser accepts each of its characters. Both are also `ml.automaton` parsers (`automaton()`:
-tables built as sampling reaches their states, keyed by `_Row.full_key`); see that module
-for what the tables gain on this grammar (measured: little).
+tables built as sampling reaches their states, keyed by `_Compiled.group_key`: `_Row.
+full_key` less the line's length, which the sampling loop counts as a register, and for
+characters without form rules less the note's letter, a second register); see that module
+for what the tables gain on this grammar (docs/benchmarks.md: still slower than plain
+sampling).
 
 Structural rules (always on: what music21 and the bar check of `render.abc_validity` need)
 

@@ -135,6 +135,43 @@ def test_the_form_grammars_tables_give_its_masks_too(texts):
     assert checked > 2_000
 
 
+# --- registers ---------------------------------------------------------------------------------
+LONG_LINE = "M:4/4\nL:1/8\nK:G\n" + "GABc dcBA|" * 17 + "\n" + "GABc dcBA|" * 2 + "\n"
+
+
+def test_lines_near_the_150_character_limit_get_the_parsers_masks(texts):
+    # a 170-character body line: its masks near and past the limit come from line buckets
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    ids = [index[ch] for ch in LONG_LINE]
+    assert walk_and_compare(automaton, AbcGrammar(VOCAB), ids) == len(ids) + 1
+    assert automaton.variant.shape[1] == 2  # characters: short of the limit, or at it
+    vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
+    tokens = LazyAutomaton(AbcTokenGrammar(vocab))
+    index = {tok: i for i, tok in enumerate(vocab)}
+    ids = [index[tok] for tok in abc_tokens.tokenize(LONG_LINE)]
+    assert walk_and_compare(tokens, AbcTokenGrammar(vocab), ids) == len(ids) + 1
+    assert tokens.variant.shape[1] > 2  # tokens: each length within reach of the limit
+
+
+def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_row():
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    header = "M:4/4\nL:1/8\nK:G\n"
+    after = {}
+    for note in "ABFGcd":
+        s, regs = automaton.begin([START_ID])
+        for ch in header + "D" + note:
+            s, regs = advance(automaton, s, regs, index[ch])
+        after[note] = s
+        s, regs = advance(automaton, s, regs, index["-"])
+        letters = {VOCAB[i] for i in np.flatnonzero(automaton.allowed[s])} & set("ABCDEFGabcdefg")
+        assert letters == {note}, note
+    # the notes being read share a state by case: the letter is in the register, not the key
+    assert after["A"] == after["B"] == after["F"] == after["G"]
+    assert after["c"] == after["d"] != after["A"]
+
+
 def test_sampling_through_the_tables_draws_what_sampling_through_the_parser_draws():
     rng = np.random.default_rng(0)
     units, size = 32, len(VOCAB)
