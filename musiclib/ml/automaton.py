@@ -37,7 +37,7 @@ row instead of the key holding them:
   a successor whose key would hold the letter (a tie's pitch, `TIED` in `next_group`) is
   built in Python from the row's own letter.
 A group's successors are computed from one parser state of the group (its representative)
-with the row's registers put in (`with_line`, `with_pitch`); masks with the row's own
+with the row's registers put in (`with_registers`); masks with the row's own
 registers. So the key of a group must hold everything that decides every later mask and
 successor, registers aside, and a register must decide masks only through its bucket.
 
@@ -89,10 +89,11 @@ class Parser(Protocol):
 
     # A parser with a line register also has `line_window` = (lo, hi) and:
     #   group_key(state): as state_key, the line's length left out;
-    #   line_of(state) -> int; with_line(state, line) -> a copy with that line length.
+    #   line_of(state) -> int; with_registers(state, line, pitch) -> a copy with that
+    #   line length (and, pitch > 0, holding that letter).
     # With a pitch register too (`pitch_register` true): pitch_of(state) -> a code (0: no
-    # letter held), with_pitch(state, code) -> a copy holding that letter, and
-    # probe_pitches(state) -> two codes of the letter's case (0, 0 when it holds none).
+    # letter held), probe_pitches(state) -> two codes of the letter's case (0, 0 when it
+    # holds none), holds_letter(state) -> whether any field holds a letter (a tie's too).
 
 
 class LazyAutomaton:
@@ -264,8 +265,9 @@ class LazyAutomaton:
     def _bytes(self) -> int:
         return self.n * (self.size + 4) + self.n_groups * (7 * self.size + 4 * self.buckets)
 
-    def _group_of(self, state: Any) -> int:
-        key = self.parser.group_key(state) if self.registered else self.parser.state_key(state)
+    def _group_of(self, state: Any, key: Hashable | None = None) -> int:
+        if key is None:
+            key = self.parser.group_key(state) if self.registered else self.parser.state_key(state)
         found = self._group_ids.get(key)
         if found is not None:
             return found
@@ -283,31 +285,33 @@ class LazyAutomaton:
     def _resolve_group(self, g: int, symbol: int) -> int:
         """The group after `symbol` from group `g` (or TIED), and what the symbol does to
         the registers. The group's parser state is fed with the line far past its limit
-        (what the symbol adds is read off), and, with a pitch register, twice with two
-        letters of its case: a letter both give is the symbol's own (set), one that follows
-        the probe is the row's (kept), and a successor whose key differs by it is TIED."""
+        (what the symbol adds is read off), and, with a pitch register, with a letter of its
+        case, and again with another when the successor holds a letter: a letter both give
+        is the symbol's own (set), one that follows the probe is the row's (kept), and a
+        successor whose key differs by it is TIED."""
         state = self._groups[g]
-        if self.registered:
-            state = self.parser.with_line(state, _PROBE)
+        if not self.registered:
+            child = self._group_of(self.parser.fed(state, symbol))
+            self._next[g, symbol] = child
+            self.resolved += 1
+            return child
         p1, p2 = self.parser.probe_pitches(state) if self.pitched else (0, 0)
-        after = self.parser.fed(self.parser.with_pitch(state, p1) if p1 else state, symbol)
-        if self.registered:
-            line = int(self.parser.line_of(after))
-            self._line_op[g, symbol] = line - _PROBE if line >= _PROBE else -line - 1
+        after = self.parser.fed(self.parser.with_registers(state, _PROBE, p1), symbol)
+        line = int(self.parser.line_of(after))
+        self._line_op[g, symbol] = line - _PROBE if line >= _PROBE else -line - 1
+        key = self.parser.group_key(after)
         if self.pitched:
-            if p1:
-                other = self.parser.fed(self.parser.with_pitch(state, p2), symbol)
-                a, b = self.parser.pitch_of(after), self.parser.pitch_of(other)
-                if self.parser.group_key(after) != self.parser.group_key(other):
+            a = self.parser.pitch_of(after)
+            if p1 and self.parser.holds_letter(after):
+                other = self.parser.fed(self.parser.with_registers(state, _PROBE, p2), symbol)
+                if self.parser.group_key(other) != key:
                     self._pitch_op[g, symbol] = KEEP
                     self._next[g, symbol] = TIED
                     self.resolved += 1
                     return TIED
-                self._pitch_op[g, symbol] = a if a == b and a else KEEP
-            else:
-                a = self.parser.pitch_of(after)
-                self._pitch_op[g, symbol] = a if a else KEEP
-        child = self._group_of(after)
+                a = a if a == self.parser.pitch_of(other) else 0
+            self._pitch_op[g, symbol] = a if a else KEEP
+        child = self._group_of(after, key)
         self._next[g, symbol] = child
         self.resolved += 1
         return child
@@ -318,7 +322,8 @@ class LazyAutomaton:
         key = (g, symbol, pitch)
         found = self._tied.get(key)
         if found is None:
-            state = self.parser.with_pitch(self._groups[g], pitch)
+            state = self._groups[g]
+            state = self.parser.with_registers(state, self.parser.line_of(state), pitch)
             found = self._tied[key] = self._group_of(self.parser.fed(state, symbol))
             self.resolved += 1
         return found
@@ -332,9 +337,7 @@ class LazyAutomaton:
             return found
         state = self._groups[g]
         if self.registered:
-            state = self.parser.with_line(state, line)
-        if self.pitched:
-            state = self.parser.with_pitch(state, pitch)
+            state = self.parser.with_registers(state, line, pitch if self.pitched else 0)
         i = self.n
         if i == len(self._allowed):
             self._allowed = _grown(self._allowed, False)

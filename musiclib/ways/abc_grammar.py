@@ -521,11 +521,6 @@ class _Compiled:
     def line_of(self, state: _Row) -> int:
         return state.line_len
 
-    def with_line(self, state: _Row, line: int) -> _Row:
-        new = state.clone()
-        new.line_len = int(line)
-        return new
-
     # The pitch register (character grammar without form rules): the letter of the note
     # being read or just read decides no mask until a tie names it (`_Row.key` leaves it
     # out), so a state's table key keeps only its case, the loop keeps the letter, and a
@@ -538,16 +533,19 @@ class _Compiled:
         letter = _letter_of(state)
         return _LETTERS.index(letter) + 1 if letter and letter in _LETTERS else 0
 
-    def with_pitch(self, state: _Row, code: int) -> _Row:
-        if not code or not _letter_of(state):
-            return state
-        letter = _LETTERS[code - 1]
+    def with_registers(self, state: _Row, line: int, code: int) -> _Row:
         new = state.clone()
-        if new.n_letter and not isinstance(new.tie, tuple):
-            new.n_letter = letter
-        if new.last_pitch is not None:
-            new.last_pitch = (new.last_pitch[0], letter, new.last_pitch[2])
+        new.line_len = int(line)
+        if code and _letter_of(state):
+            letter = _LETTERS[code - 1]
+            if new.n_letter and not isinstance(new.tie, tuple):
+                new.n_letter = letter
+            if new.last_pitch is not None:
+                new.last_pitch = (new.last_pitch[0], letter, new.last_pitch[2])
         return new
+
+    def holds_letter(self, state: _Row) -> bool:
+        return bool(state.n_letter) or state.last_pitch is not None or isinstance(state.tie, tuple)
 
     def probe_pitches(self, state: _Row) -> tuple[int, int]:
         letter = _letter_of(state)  # (two letters of its case)
