@@ -194,8 +194,10 @@ def sample(
     first reach p of the total (nucleus sampling); both may be on (top-k first).
 
     `constraint` masks the draws: `GrammarTables` (looked up inside the compiled loop), an
-    automaton that builds its tables while sampling (`start(prime)`, `allowed`,
-    `step(states, symbols)`: looked up for all rows at once between compiled steps), an
+    automaton that builds its tables while sampling (an `ml.automaton.LazyAutomaton`:
+    looked up inside the compiled loop, which leaves it only for what is not built yet;
+    or any object with `start(prime)`, `allowed`, `step(states, symbols)`: looked up for
+    all rows at once between compiled steps), an
     object whose `tables(prime)` gives fixed tables (None: no tables for this prime), or a
     Python `Constraint` (asked per row per step between compiled steps, slower).
 

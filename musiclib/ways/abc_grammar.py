@@ -607,6 +607,7 @@ class AbcGrammar(_Compiled):
             raise ValueError("max_parts must be 1 to 8")
         self.form = self._form = bool(form)
         self._line_reach = 1  # a mask looks one character ahead
+        self._seen = 0  # the longest line `_top` saw (see AbcTokenGrammar._cached)
         self.pitch_register = not self.form
         self.max_parts = int(max_parts)
         if tuple(part_lengths) not in ((8, 16), (8,)):
@@ -1073,6 +1074,8 @@ class AbcGrammar(_Compiled):
         blocked = self.abc2midi and st.pre[-1:] == "d" and ch in '({"!+['
         # form=True: once the last part has closed, the line ends and then the tune
         blocked = blocked or (self.form and st.parts >= self.max_parts and ch != "\n")
+        if st.line_len > self._seen:
+            self._seen = st.line_len  # (how far along the line a token mask looked)
         if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
             blocked = blocked or not (st.need_note or st.tuplet_left or st.broken or st.tie)
         return self._top_token(st, ch) and not blocked
@@ -1838,10 +1841,11 @@ class AbcTokenGrammar(_Compiled):
     def _mask(self, st: _Row) -> np.ndarray | None:
         if st.phase == "E":
             return None
-        key = st.key(self._line_reach)
-        if key in self._cache:
-            return self._cache[key]
+        hit = self._cached(self._cache, st)
+        if hit is not None:
+            return hit[0]
         self.stats["masks_built"] += 1
+        outer = self._measure(st)
         mask = np.zeros(self.size, dtype=bool)
         self._walk(st, self.trie, mask)
         if self.end_id >= 0 and self.chars._can_end(st):
@@ -1849,10 +1853,39 @@ class AbcTokenGrammar(_Compiled):
         if not mask.any():
             self.stats["fallbacks"] += 1
             mask = None
-        if len(self._cache) > MAX_CACHED:
-            self._cache.clear()
-        self._cache[key] = mask
+        self._store(self._cache, st, (mask,), outer)
         return mask
+
+    # Masks and look-aheads are cached by the state's key with the line's length left out
+    # ("far"), together with how far along the line the computation went (the longest line
+    # `_top` saw, less the state's): reused for a state whose line plus that reach stays
+    # within MAX_LINE (then the 150-character rule refuses nothing on any path the
+    # computation took, as for the state it was computed from), else cached by the exact
+    # length. (A line past MAX_LINE is one key: every such line is judged alike.)
+    def _cached(self, cache: dict, st: _Row) -> tuple | None:
+        far = st.key(0)
+        hit = cache.get(far)
+        if hit is not None and (st.line_len > MAX_LINE or st.line_len + hit[-1] <= MAX_LINE):
+            self.chars._seen = max(self.chars._seen, st.line_len + hit[-1])
+            return hit
+        hit = cache.get(st.key(MAX_LINE + 1))
+        if hit is not None:
+            self.chars._seen = max(self.chars._seen, st.line_len + hit[-1])
+        return hit
+
+    def _measure(self, st: _Row) -> int:
+        """Start measuring a computation's reach from `st`; returns what to pass `_store`."""
+        outer = self.chars._seen
+        self.chars._seen = st.line_len
+        return outer
+
+    def _store(self, cache: dict, st: _Row, value: tuple, outer: int) -> None:
+        reach = self.chars._seen - st.line_len
+        self.chars._seen = max(outer, self.chars._seen)
+        if len(cache) > MAX_CACHED:
+            cache.clear()
+        far = st.line_len > MAX_LINE or st.line_len + reach <= MAX_LINE
+        cache[st.key(0) if far else st.key(MAX_LINE + 1)] = (*value, reach)
 
     def _walk(self, st: _Row, node: _TokenTrie, mask: np.ndarray) -> None:
         """Mark the tokens below `node` whose characters the parser accepts from `st` and
@@ -1872,16 +1905,14 @@ class AbcTokenGrammar(_Compiled):
         once they end (a tuplet spec `(9:8:` gets its last digit before its room is
         checked), and a token vocabulary may lack the characters that would save a state:
         looking a few tokens ahead catches those."""
-        key = st.key(self._line_reach)
-        hit = self._viable_cache.get(key)
+        hit = self._cached(self._viable_cache, st)
         if hit is not None:
-            known, ok = hit  # ok for `known` tokens: so for fewer; not ok: not for more
+            known, ok, _ = hit  # ok for `known` tokens: so for fewer; not ok: not for more
             if (ok and known >= depth) or (not ok and known <= depth):
                 return ok
+        outer = self._measure(st)
         ok = bool(self.end_id >= 0 and self.chars._can_end(st)) or self._any(st, self.trie, depth)
-        if len(self._viable_cache) > MAX_CACHED:
-            self._viable_cache.clear()
-        self._viable_cache[key] = (depth, ok)
+        self._store(self._viable_cache, st, (depth, ok), outer)
         return ok
 
     def _any(self, st: _Row, node: _TokenTrie, depth: int) -> bool:
