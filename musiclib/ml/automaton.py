@@ -30,7 +30,8 @@ row instead of the key holding them:
   longest token times the tokens a mask looks at, 1 + VIABLE_DEPTH), so a state's key
   leaves it out (its *group*) and the tables keep one state per group and line bucket:
   one for every line shorter than `lo`, one per length from `lo` to the limit `hi`, one
-  for all longer lines (`variant[group, bucket]`).
+  for all longer lines (`variant[group, bucket]`; the token grammar's own caches give
+  those states their masks without a new computation wherever the rule decided nothing).
 - the pitch register (the character grammar without form rules): the letter of the note
   being read or just read. No mask reads it until a tie names it (`-`), so the group keeps
   only the letter's case; a symbol that begins a note sets the register (`pitch_op`), and

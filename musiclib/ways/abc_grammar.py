@@ -1725,7 +1725,8 @@ class AbcTokenGrammar(_Compiled):
     allowed after it). END is allowed exactly where the character grammar allows it.
 
     Masks are cached by parser state (the character grammar's `_Row.key`), shared by every
-    grammar over the same vocabulary and options, as the character masks are. A mask is
+    grammar over the same vocabulary and options, as the character masks are; the line's
+    length is in the key only where the 150-character rule decided something (`_cached`). A mask is
     built by walking a trie of the vocabulary's tokens, so tokens sharing a prefix share
     its parsing, and a refused character prunes every token that continues it."""
 
