@@ -550,14 +550,15 @@ def sample_lazy_tables(
     end_id: int,
     restart_id: int | None,
     automaton,
+    compiled_loop: bool = True,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
     → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
     states, building the successors not built yet): each step looks every row's mask up
     in one array operation and moves every row in one call, between compiled steps.
     An `ml.automaton.LazyAutomaton` samples in the compiled loop instead
-    (`sample_registered_tables`)."""
-    if hasattr(automaton, "variant"):
+    (`sample_registered_tables`); this path is its reference (`compiled_loop=False`)."""
+    if compiled_loop and hasattr(automaton, "variant"):
         return sample_registered_tables(
             net,
             prime=prime,
@@ -587,7 +588,11 @@ def sample_lazy_tables(
     for tok in prime:
         tokens[:] = tok
         logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
-    states = np.full(rows, automaton.start(list(prime)), dtype=np.int64)
+    # (a LazyAutomaton also moves each row's registers: `advance`)
+    registered = hasattr(automaton, "advance")
+    start, regs0 = automaton.begin(list(prime)) if registered else (automaton.start(list(prime)), 0)
+    states = np.full(rows, start, dtype=np.int64)
+    regs = np.tile(regs0, (rows, 1)) if registered else None
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)
     kept = np.zeros(rows, dtype=np.int64)
@@ -602,7 +607,10 @@ def sample_lazy_tables(
         )
         out[live, lengths[live]] = chosen[live]
         lengths[live] += 1
-        states[live] = automaton.step(states[live], chosen[live])
+        if registered:
+            states[live], regs[live] = automaton.advance(states[live], regs[live], chosen[live])
+        else:
+            states[live] = automaton.step(states[live], chosen[live])
         tokens[live] = chosen[live]
         ended = chosen[live] == end_id
         if restart_id is None:

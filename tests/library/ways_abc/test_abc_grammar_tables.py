@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musiclib.ml import sampler
+from musiclib.ml import fastloop, sampler
 from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
 from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
@@ -172,16 +172,39 @@ def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_ro
     assert after["c"] == after["d"] != after["A"]
 
 
-def test_sampling_through_the_tables_draws_what_sampling_through_the_parser_draws():
+def small_net(size: int) -> sampler.Net:
     rng = np.random.default_rng(0)
-    units, size = 32, len(VOCAB)
-    net = sampler.Net(
+    units = 32
+    return sampler.Net(
         table=rng.normal(0, 0.5, (size, 4 * units)).astype(np.float32),
         recurrent=[rng.normal(0, 0.3, (units, 4 * units)).astype(np.float32)],
         biases=[np.zeros(4 * units, np.float32)],
         dense=[(rng.normal(0, 0.5, (units, size)).astype(np.float32), np.zeros(size), False)],
         units=[units],
     )
+
+
+@pytest.mark.parametrize("form", [False, True])
+def test_the_compiled_loop_moves_rows_through_the_tables_as_python_steps_do(form):
+    # the loop leaves for Python only where a successor is not built: the same draws
+    net, seeds = small_net(len(VOCAB)), list(range(10, 16))
+    common = dict(prime=[START_ID], temperature=1.0, top_k=0, top_p=1.0, max_tokens=400,
+                  end_id=END_ID, restart_id=None)  # fmt: skip
+    uniforms = sampler._uniforms(seeds, max_tokens=400, restart_id=None)
+    tables = LazyAutomaton(AbcGrammar(VOCAB, form=form))
+    compiled = sampler.sample(
+        net, seeds=seeds, constraint=tables, prime=[START_ID], max_tokens=400, end_id=END_ID
+    )
+    stepped = fastloop.sample_lazy_tables(
+        net, uniforms=uniforms, automaton=LazyAutomaton(AbcGrammar(VOCAB, form=form)),
+        compiled_loop=False, **common,
+    )  # fmt: skip
+    assert compiled == stepped
+    assert sum(len(ids) for ids in compiled) > 600
+
+
+def test_sampling_through_the_tables_draws_what_sampling_through_the_parser_draws():
+    net = small_net(len(VOCAB))
     seeds = [3, 4, 5, 6]
     parsed = sampler.sample_numpy(net, prime=[START_ID], seeds=seeds, max_tokens=300,
                             constraint=AbcGrammar(VOCAB))  # fmt: skip
