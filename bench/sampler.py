@@ -17,9 +17,11 @@ read + written per second), is the least time any implementation could take.
 CPU), for a character and a token vocabulary (O'Neill's, random weights of the `full`
 sizes unless --net/--vocab give a trained sampler file and its vocabulary): plain in the
 compiled loop; the grammar as Python masks between compiled steps (cold); and the
-grammar's lazily built tables (`ml.automaton`, what the generation service samples with),
-cold (the first batch of a process with no masks or tables built) and warm (a batch with
-other seeds after --warm-batches more), with the successors built in Python per symbol.
+grammar's lazily built tables (`ml.automaton`, what the generation service samples with:
+the compiled loop, leaving it only for what the tables lack), cold (the first batch of a
+process with no masks or tables built) and warm (a batch with other seeds after
+--warm-batches more), with what was built in Python per symbol drawn (a group's successor
+or a new state: each a parser step, a state also its mask) and the tables' size.
 
     .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
 
@@ -242,13 +244,14 @@ def grammar_bench(args) -> None:
             (f"warm (after {args.warm_batches + 1} batches of other seeds)", warm),
         ):
             print(f"  compiled loop + lazily built tables, {label}: {wall:,.0f} symbols/s "
-                  f"({cpu:,.0f} per CPU second), {built:.2f} successors built in Python per "
-                  "symbol drawn")  # fmt: skip
+                  f"({cpu:,.0f} per CPU second), {built:.2f} successors or states built in "
+                  "Python per symbol drawn")  # fmt: skip
         print(ratio("  tables against plain, cold, wall", 1 / cold[0], 1 / plain_wall)
               + ratio("; CPU", 1 / cold[1], 1 / plain_cpu))  # fmt: skip
         print(ratio("  tables against plain, warm, wall", 1 / warm[0], 1 / plain_wall)
               + ratio("; CPU", 1 / warm[1], 1 / plain_cpu))  # fmt: skip
-        print(f"  tables: {automaton.n:,} states after {len(tables) * rows} pieces")
+        print(f"  tables: {automaton.n:,} states in {automaton.n_groups:,} groups after "
+              f"{len(tables) * rows} pieces")  # fmt: skip
 
 
 def main() -> None:

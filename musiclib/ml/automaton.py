@@ -2,39 +2,58 @@
 
 A grammar written as an incremental parser (a state, a way to feed it one symbol, the mask
 of what may come next) becomes a finite automaton over the model's vocabulary: states are
-numbered by a hashable key of the parser state, `allowed[s]` is the mask in state `s` and
-`next_state[s, v]` the state after symbol `v`. A sampling loop then moves every row by two
-array look-ups per step instead of calling the parser in Python.
+numbered by a hashable key of the parser state, `allowed[s]` is the mask in state `s`, and
+a sampling loop moves every row by array look-ups per step instead of calling the parser
+in Python.
 
 Why lazily. The ABC grammar's states are the product of independent counters: where the
 bar stands (in steps of the shortest note: 64 positions in a 4/4 bar), the characters on the
 current line (the 150-character rule), the last note's pitch (a tie must repeat it), a chord
 symbol's text (45,000 names abc2midi knows, with their prefixes), the meter and unit chosen
 in the header (320 pairs), the repeat and ending context. Their product is far too large to
-enumerate (chord-symbol prefixes times bar positions alone come to millions), and sampled
-tunes keep reaching new states (a trained model's 64 tunes: over 10,000 states, still
-growing by thousands per 16 tunes). So the tables are built on
-demand: a state gets its mask row when it is first reached, and its successors are left
-`UNBUILT` until a row samples that symbol there; the sampling loop hands the unbuilt
-(state, symbol) pairs of a step to `resolve`, one Python call for the batch, and carries on
-with array look-ups. The tables stay in memory for the process (a worker's later jobs find
-them built) up to `max_bytes`, then start again (between pieces).
+enumerate, and sampled tunes keep reaching new combinations. So the tables are built on
+demand: a state gets its mask row when it is first reached, its successors are left
+`UNBUILT` until a row samples that symbol there, and the compiled loop
+(`fastloop.sample_registered_tables`) runs until a row needs a successor not built yet,
+hands that row to `advance_one` (Python: the parser fed once), and resumes at the same
+draw. The tables stay in memory for the process (a worker's later jobs find them built)
+up to `max_bytes`, then start again (between pieces).
 
-What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): sampled tunes
-rarely revisit a full parser state (the line's length, the bar position, the last pitch
-and the repeat context together are new most steps), so most steps still build a
-successor in Python (0.9-1.0 per symbol drawn, even in a warm process); on CPU time the
-tables ran at 0.34× plain sampling for characters and 0.12× for tokens (a trained model,
-warm), a little faster than the parser asked per row per step. The tables pay only once
-the grammar's counters leave its state (see docs/benchmarks.md). `sampler.sample` takes a
-`LazyAutomaton` (masks looked up between compiled steps, `fastloop`), and the generation
-service passes the ABC grammar's. A `snapshot` is a complete `fastloop.GrammarTables` only
-once `build` has reached every state, which this grammar's state space does not allow.
+Registers: counters kept out of the key. Two counters made almost every state new (a
+trained model's tunes reached a new full parser state at 0.8-0.9 of their symbols, even in
+a warm process), and neither decides a mask most of the time, so the loop counts them per
+row instead of the key holding them:
+- the line register: the characters on the current line. Each symbol adds a fixed number
+  of characters or starts a new line (`line_op`, read off by feeding the parser with the
+  line far past its limit), so the loop updates it with one table look-up. It decides a
+  mask only within `reach` characters of the limit (one for characters; for tokens the
+  longest token times the tokens a mask looks at, 1 + VIABLE_DEPTH), so a state's key
+  leaves it out (its *group*) and the tables keep one state per group and line bucket:
+  one for every line shorter than `lo`, one per length from `lo` to the limit `hi`, one
+  for all longer lines (`variant[group, bucket]`; the token grammar's own caches give
+  those states their masks without a new computation wherever the rule decided nothing).
+- the pitch register (the character grammar without form rules): the letter of the note
+  being read or just read. No mask reads it until a tie names it (`-`), so the group keeps
+  only the letter's case; a symbol that begins a note sets the register (`pitch_op`), and
+  a successor whose key would hold the letter (a tie's pitch, `TIED` in `next_group`) is
+  built in Python from the row's own letter.
+A group's successors are computed from one parser state of the group (its representative)
+with the row's registers put in (`with_registers`); masks with the row's own
+registers. So the key of a group must hold everything that decides every later mask and
+successor, registers aside, and a register must decide masks only through its bucket.
 
-Soundness: two parser states share a table row only when their keys are equal, and a key
-must hold everything that decides every later mask (not only the next one), so that the
-automaton allows exactly what the parser would on every path. `tests/library` checks this
-by comparing table masks with a fresh parse on thousands of prefixes.
+What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): see the
+figures there; in a warm worker most steps still build a successor in Python (the bar
+position, the repeat context, chord-symbol prefixes and the rest still multiply), so
+grammar-aware sampling is still slower than plain sampling. `sampler.sample` takes a
+`LazyAutomaton`, and the generation service passes the ABC grammar's. A `snapshot` is a
+complete `fastloop.GrammarTables` only for a parser without registers once `build` has
+reached every state.
+
+Soundness: two parser states share a table row only when their keys (group and line
+bucket) are equal. `tests/library` checks this by comparing table masks with a fresh parse
+on thousands of prefixes (corpus tunes and random walks, characters, tokens and the form
+grammar), and the registers with the parser's own line length and letter.
 """
 
 from __future__ import annotations
@@ -47,8 +66,9 @@ import numpy as np
 if TYPE_CHECKING:
     from .fastloop import GrammarTables
 
-UNBUILT = -2  # in next_state: allowed, the successor not built yet (see `resolve`)
+UNBUILT = -2  # in next_group: the successor not built yet (see `advance`)
 NOT_ALLOWED = -1
+TIED = -3  # in next_group: the successor depends on the pitch register (a tie names it)
 
 
 class Parser(Protocol):
@@ -68,6 +88,14 @@ class Parser(Protocol):
     def state_key(self, state: Any) -> Hashable:
         """Equal keys ⇒ equal masks after every continuation."""
 
+    # A parser with a line register also has `line_window` = (lo, hi) and:
+    #   group_key(state): as state_key, the line's length left out;
+    #   line_of(state) -> int; with_registers(state, line, pitch) -> a copy with that
+    #   line length (and, pitch > 0, holding that letter).
+    # With a pitch register too (`pitch_register` true): pitch_of(state) -> a code (0: no
+    # letter held), probe_pitches(state) -> two codes of the letter's case (0, 0 when it
+    # holds none), holds_letter(state) -> whether any field holds a letter (a tie's too).
+
 
 class LazyAutomaton:
     """The tables of one parser, built as sampling reaches their states."""
@@ -76,15 +104,30 @@ class LazyAutomaton:
         self.parser = parser
         self.size = int(parser.size)
         self.max_bytes = int(max_bytes)
-        self.resolved = 0  # (state, symbol) pairs built, for benchmarks
+        # The line register (see the module docstring): lengths below `lo` share one
+        # bucket, those from `lo` up to `hi` have one each, those from `hi` on share one.
+        window = getattr(parser, "line_window", None)
+        self.registered = window is not None
+        self.lo, self.hi = (int(window[0]), int(window[1])) if window is not None else (0, 0)
+        self.buckets = self.hi - self.lo + 2 if self.registered else 1
+        # The pitch register: the letter of the last note, out of the key until a tie names it.
+        self.pitched = self.registered and bool(getattr(parser, "pitch_register", False))
+        self.resolved = 0  # successors built in Python (groups and states), for benchmarks
         self._clear()
 
     def _clear(self) -> None:
-        self._ids: dict[Hashable, int] = {}
-        self._states: list[Any] = []
+        self._ids: dict[Hashable, int] = {}  # (group key, line bucket) -> state
+        self._group_ids: dict[Hashable, int] = {}  # group key -> group
+        self._groups: list[Any] = []  # a parser state of each group (its registers aside)
+        self._tied: dict[tuple[int, int, int], int] = {}  # (group, symbol, pitch) -> group
         self.n = 0
+        self.n_groups = 0
         self._allowed = np.zeros((64, self.size), dtype=bool)
-        self._next = np.full((64, self.size), NOT_ALLOWED, dtype=np.int32)
+        self._group = np.zeros(64, dtype=np.int32)
+        self._next = np.full((64, self.size), UNBUILT, dtype=np.int32)
+        self._line_op = np.zeros((64, self.size), dtype=np.int16)
+        self._pitch_op = np.full((64, self.size), KEEP, dtype=np.int8)
+        self._variant = np.full((64, self.buckets), UNBUILT, dtype=np.int32)
 
     # --- the tables ------------------------------------------------------------------------
     @property
@@ -93,62 +136,124 @@ class LazyAutomaton:
         return self._allowed[: self.n]
 
     @property
-    def next_state(self) -> np.ndarray:
-        """int32 [n_states, vocab]: a state id, NOT_ALLOWED, or UNBUILT (see `resolve`)."""
-        return self._next[: self.n]
+    def group(self) -> np.ndarray:
+        """int32 [n_states]: each state's group (its parser state, the registers aside)."""
+        return self._group[: self.n]
+
+    @property
+    def next_group(self) -> np.ndarray:
+        """int32 [n_groups, vocab]: the group after each symbol; UNBUILT (see `advance`);
+        TIED where it depends on the pitch register (a tie names the last note's pitch)."""
+        return self._next[: self.n_groups]
+
+    @property
+    def line_op(self) -> np.ndarray:
+        """int16 [n_groups, vocab]: what each symbol does to the line register: `op >= 0`
+        adds op, `op < 0` sets it to `-op - 1` (a new line began inside the symbol)."""
+        return self._line_op[: self.n_groups]
+
+    @property
+    def pitch_op(self) -> np.ndarray:
+        """int8 [n_groups, vocab]: what each symbol does to the pitch register: KEEP, or
+        the code it sets (the letter of a note the symbol begins)."""
+        return self._pitch_op[: self.n_groups]
+
+    @property
+    def variant(self) -> np.ndarray:
+        """int32 [n_groups, buckets]: the state of each group in each line bucket, or
+        UNBUILT."""
+        return self._variant[: self.n_groups]
+
+    def bucket(self, line: int) -> int:
+        """The bucket of a line register value (0 for every line when there is none)."""
+        if not self.registered or line < self.lo:
+            return 0
+        return min(line, self.hi) - self.lo + 1
 
     def snapshot(self, prime: Sequence[int] = ()) -> GrammarTables:
-        """The tables built so far, as `fastloop.GrammarTables`, with the state after
-        `prime` as the start. Their unbuilt successors read UNBUILT (-2), which the compiled
-        loop does not take: only a fully built automaton's snapshot (`build` reached every
-        state) is complete."""
+        """The tables built so far as `fastloop.GrammarTables` (a state per group: only for a
+        parser without registers), with the state after `prime` as the start. Unbuilt
+        successors read UNBUILT (-2), which the compiled loop does not take: only a fully
+        built automaton's snapshot (`build` reached every state) is complete."""
         from .fastloop import GrammarTables
 
+        if self.registered:
+            raise ValueError("tables with a line register have no fixed next_state table")
         start = self.start(prime)
-        return GrammarTables(
-            allowed=self.allowed.copy(), next_state=self.next_state.copy(), start=start
-        )
+        nxt = self._next[self._group[: self.n]].copy()
+        built = nxt >= 0
+        nxt[built] = self._variant[nxt[built], 0]
+        nxt[~self.allowed] = NOT_ALLOWED
+        return GrammarTables(allowed=self.allowed.copy(), next_state=nxt, start=start)
 
-    def start(self, prime: Sequence[int]) -> int:
-        """The state after the prime (which starts with START), built if new. The prime is
-        parsed symbol by symbol, as the parser reads it, whether or not it is allowed."""
-        if self.n * self.size * 5 > self.max_bytes:
+    def begin(self, prime: Sequence[int]) -> tuple[int, np.ndarray]:
+        """(state, registers) after the prime (which starts with START), built if new: the
+        registers as `advance` takes them, [line, pitch]. The prime is parsed symbol by
+        symbol, as the parser reads it, whether or not it is allowed."""
+        if self._bytes() > self.max_bytes:
             self._clear()  # between pieces only: ids handed out during sampling stay valid
         state = self.parser.fresh()
         for symbol in prime:
             state = self.parser.fed(state, int(symbol))
-        return self._add(state)
+        line = int(self.parser.line_of(state)) if self.registered else 0
+        pitch = int(self.parser.pitch_of(state)) if self.pitched else 0
+        regs = np.array([line, pitch], dtype=np.int64)
+        return self._state(self._group_of(state), line, pitch), regs
 
-    def resolve(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-        """The successor of each (state, symbol) pair, building the ones not built yet."""
-        out = np.empty(len(states), dtype=np.int32)
-        for k, (s, v) in enumerate(zip(states.tolist(), symbols.tolist(), strict=True)):
-            nxt = int(self._next[s, v])
-            if nxt < 0:
-                nxt = self._add(self.parser.fed(self._states[s], v))
-                self._next[s, v] = nxt
-                self.resolved += 1
-            out[k] = nxt
-        return out
+    def start(self, prime: Sequence[int]) -> int:
+        """The state after the prime (see `begin`)."""
+        return self.begin(prime)[0]
+
+    def advance(
+        self, states: np.ndarray, regs: np.ndarray, symbols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(next states, next registers) of every row (`regs`: [rows, 2], each row's line
+        and pitch registers), building in Python the successors not built yet."""
+        out = np.empty(len(states), dtype=np.int64)
+        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), 2)
+        pairs = zip(np.asarray(states).tolist(), np.asarray(symbols).tolist(), strict=True)
+        for k, (s, v) in enumerate(pairs):
+            out[k], new[k, 0], new[k, 1] = self.advance_one(s, int(new[k, 0]), int(new[k, 1]), v)
+        return out, new
+
+    def advance_one(self, state: int, line: int, pitch: int, symbol: int) -> tuple[int, int, int]:
+        """One row's (state, line, pitch) after `symbol`, as the compiled loop moves it,
+        building in Python what is not built yet."""
+        g = int(self._group[state])
+        child = int(self._next[g, symbol])
+        if child == UNBUILT:
+            child = self._resolve_group(g, symbol)
+        if child == TIED:
+            child = self._tied_group(g, symbol, pitch)
+        op = int(self._line_op[g, symbol])
+        line = line + op if op >= 0 else -op - 1
+        op = int(self._pitch_op[g, symbol])
+        pitch = pitch if op == KEEP else op
+        found = int(self._variant[child, self.bucket(line)])
+        return (found if found >= 0 else self._state(child, line, pitch)), line, pitch
 
     def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-        """The next state of every row: look-ups, with the unbuilt ones resolved."""
-        nxt = self._next[states, symbols]
-        missing = nxt < 0
-        if missing.any():
-            nxt[missing] = self.resolve(states[missing], symbols[missing])
-        return nxt
+        """The next state of every row, for a parser without registers."""
+        if self.registered:
+            raise ValueError("these tables carry a line register: use advance()")
+        return self.advance(states, np.zeros((len(states), 2), np.int64), symbols)[0]
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every
-        reachable one is built). Returns the number of states."""
-        frontier = [self.start(prime)]
+        reachable one is built), each successor with the registers its parser state has.
+        Returns the number of states."""
+        start = self.start(prime)
+        frontier = [start]
         seen = set(frontier)
         while frontier and self.n < limit:
             nxt = []
             for s in frontier:
-                symbols = np.flatnonzero(self._next[s] == UNBUILT)
-                for t in self.resolve(np.full(len(symbols), s), symbols).tolist():
+                g = int(self._group[s])
+                rep = self._groups[g]
+                line = int(self.parser.line_of(rep)) if self.registered else 0
+                pitch = int(self.parser.pitch_of(rep)) if self.pitched else 0
+                for v in np.flatnonzero(self._allowed[s]).tolist():
+                    t = self.advance_one(s, line, pitch, v)[0]
                     if t not in seen:
                         seen.add(t)
                         nxt.append(t)
@@ -157,21 +262,100 @@ class LazyAutomaton:
             frontier = nxt
         return self.n
 
-    def _add(self, state: Any) -> int:
-        key = self.parser.state_key(state)
-        found = self._ids.get(key)
+    # --- building --------------------------------------------------------------------------
+    def _bytes(self) -> int:
+        return self.n * (self.size + 4) + self.n_groups * (7 * self.size + 4 * self.buckets)
+
+    def _group_of(self, state: Any, key: Hashable | None = None) -> int:
+        if key is None:
+            key = self.parser.group_key(state) if self.registered else self.parser.state_key(state)
+        found = self._group_ids.get(key)
         if found is not None:
             return found
+        g = self.n_groups
+        if g == len(self._next):
+            self._next = _grown(self._next, UNBUILT)
+            self._line_op = _grown(self._line_op, 0)
+            self._pitch_op = _grown(self._pitch_op, KEEP)
+            self._variant = _grown(self._variant, UNBUILT)
+        self._group_ids[key] = g
+        self._groups.append(state)
+        self.n_groups = g + 1
+        return g
+
+    def _resolve_group(self, g: int, symbol: int) -> int:
+        """The group after `symbol` from group `g` (or TIED), and what the symbol does to
+        the registers. The group's parser state is fed with the line far past its limit
+        (what the symbol adds is read off), and, with a pitch register, with a letter of its
+        case, and again with another when the successor holds a letter: a letter both give
+        is the symbol's own (set), one that follows the probe is the row's (kept), and a
+        successor whose key differs by it is TIED."""
+        state = self._groups[g]
+        if not self.registered:
+            child = self._group_of(self.parser.fed(state, symbol))
+            self._next[g, symbol] = child
+            self.resolved += 1
+            return child
+        p1, p2 = self.parser.probe_pitches(state) if self.pitched else (0, 0)
+        after = self.parser.fed(self.parser.with_registers(state, _PROBE, p1), symbol)
+        line = int(self.parser.line_of(after))
+        self._line_op[g, symbol] = line - _PROBE if line >= _PROBE else -line - 1
+        key = self.parser.group_key(after)
+        if self.pitched:
+            a = self.parser.pitch_of(after)
+            if p1 and self.parser.holds_letter(after):
+                other = self.parser.fed(self.parser.with_registers(state, _PROBE, p2), symbol)
+                if self.parser.group_key(other) != key:
+                    self._pitch_op[g, symbol] = KEEP
+                    self._next[g, symbol] = TIED
+                    self.resolved += 1
+                    return TIED
+                a = a if a == self.parser.pitch_of(other) else 0
+            self._pitch_op[g, symbol] = a if a else KEEP
+        child = self._group_of(after, key)
+        self._next[g, symbol] = child
+        self.resolved += 1
+        return child
+
+    def _tied_group(self, g: int, symbol: int, pitch: int) -> int:
+        """The group after `symbol` from group `g` for a row whose pitch register is `pitch`
+        (a successor that names the pitch, as a tie does)."""
+        key = (g, symbol, pitch)
+        found = self._tied.get(key)
+        if found is None:
+            state = self._groups[g]
+            state = self.parser.with_registers(state, self.parser.line_of(state), pitch)
+            found = self._tied[key] = self._group_of(self.parser.fed(state, symbol))
+            self.resolved += 1
+        return found
+
+    def _state(self, g: int, line: int, pitch: int) -> int:
+        """The state of group `g` with the line register at `line` (built if new, its mask
+        computed with the row's own line and pitch)."""
+        b = self.bucket(line)
+        found = int(self._variant[g, b])
+        if found >= 0:
+            return found
+        state = self._groups[g]
+        if self.registered:
+            state = self.parser.with_registers(state, line, pitch if self.pitched else 0)
         i = self.n
         if i == len(self._allowed):
-            self._allowed = np.concatenate([self._allowed, np.zeros_like(self._allowed)])
-            self._next = np.concatenate([self._next, np.full_like(self._next, NOT_ALLOWED)])
+            self._allowed = _grown(self._allowed, False)
+            self._group = _grown(self._group, 0)
         mask = self.parser.mask_of(state)
-        if mask is None:
-            mask = np.ones(self.size, dtype=bool)
-        self._allowed[i] = mask
-        self._next[i] = np.where(mask, UNBUILT, NOT_ALLOWED)
-        self._ids[key] = i
-        self._states.append(state)
+        self._allowed[i] = True if mask is None else mask
+        self._group[i] = g
+        self._variant[g, b] = i
         self.n = i + 1
+        self.resolved += 1
         return i
+
+
+_PROBE = 1 << 14  # a line register value far past any limit (what a symbol adds is read off)
+KEEP = -1  # in pitch_op: the symbol leaves the pitch register as it is
+
+
+def _grown(a: np.ndarray, fill) -> np.ndarray:
+    """`a` with twice its rows, the new ones filled with `fill`."""
+    return np.concatenate([a, np.full_like(a, fill)])

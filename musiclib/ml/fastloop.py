@@ -550,11 +550,27 @@ def sample_lazy_tables(
     end_id: int,
     restart_id: int | None,
     automaton,
+    compiled_loop: bool = True,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
     → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
     states, building the successors not built yet): each step looks every row's mask up
-    in one array operation and moves every row in one call, between compiled steps."""
+    in one array operation and moves every row in one call, between compiled steps.
+    An `ml.automaton.LazyAutomaton` samples in the compiled loop instead
+    (`sample_registered_tables`); this path is its reference (`compiled_loop=False`)."""
+    if compiled_loop and hasattr(automaton, "variant"):
+        return sample_registered_tables(
+            net,
+            prime=prime,
+            uniforms=uniforms,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            end_id=end_id,
+            restart_id=restart_id,
+            automaton=automaton,
+        )
     c = compiled(net)
     rows, draws = uniforms.shape
     units = list(net.units)
@@ -572,7 +588,11 @@ def sample_lazy_tables(
     for tok in prime:
         tokens[:] = tok
         logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
-    states = np.full(rows, automaton.start(list(prime)), dtype=np.int64)
+    # (a LazyAutomaton also moves each row's registers: `advance`)
+    registered = hasattr(automaton, "advance")
+    start, regs0 = automaton.begin(list(prime)) if registered else (automaton.start(list(prime)), 0)
+    states = np.full(rows, start, dtype=np.int64)
+    regs = np.tile(regs0, (rows, 1)) if registered else None
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)
     kept = np.zeros(rows, dtype=np.int64)
@@ -587,7 +607,10 @@ def sample_lazy_tables(
         )
         out[live, lengths[live]] = chosen[live]
         lengths[live] += 1
-        states[live] = automaton.step(states[live], chosen[live])
+        if registered:
+            states[live], regs[live] = automaton.advance(states[live], regs[live], chosen[live])
+        else:
+            states[live] = automaton.step(states[live], chosen[live])
         tokens[live] = chosen[live]
         ended = chosen[live] == end_id
         if restart_id is None:
@@ -603,4 +626,191 @@ def sample_lazy_tables(
         if not active.any():
             break
         logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+    return [out[r, : lengths[r]].tolist() for r in range(rows)]
+
+
+@njit(cache=True, error_model="numpy")
+def _lazy_loop(
+    table,
+    weights,
+    biases,
+    dense_w,
+    dense_b,
+    dense_relu,
+    units,
+    xh,
+    cs,
+    zs,
+    hs,
+    uniforms,
+    temperature,
+    top_k,
+    top_p,
+    end_id,
+    restart_id,
+    max_tokens,
+    t0,
+    tokens,
+    active,
+    lengths,
+    kept,
+    out,
+    states,
+    regs,
+    pending,
+    allowed,
+    group,
+    next_group,
+    line_op,
+    pitch_op,
+    variant,
+    lo,
+    hi,
+    gemm_rows,
+):
+    """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
+    successor the tables have not built (then it returns the draw to resume at, with
+    `pending[r]` set and `states[r]`, `lines[r]` left at the row's state and line before
+    its last symbol, `regs[r]`) or every row has finished (then it returns -1). The
+    logits of the last step stay in `hs`, so the caller resumes where it stopped.
+
+    A row moves by the tables of `ml.automaton`: its group's successor
+    `next_group[group[s], v]`, its registers (`regs[r]`: line, pitch) by `line_op` (add,
+    or a new line) and `pitch_op` (keep, or set), and the state of that group in the line's
+    bucket, `variant[g, bucket]`."""
+    rows, draws = uniforms.shape
+    n_layers = units.shape[0]
+    V = table.shape[0]
+    p = np.empty(V, dtype=np.float32)
+    s = np.empty(V, dtype=np.float32)
+    logits = hs[len(dense_w)]
+    n_buckets = variant.shape[1]
+    for t in range(t0, draws):
+        for r in range(rows):
+            if pending[r]:
+                return t
+        all_done = True
+        for r in range(rows):
+            if not active[r]:
+                continue
+            q = states[r]
+            chosen = _choose_row(
+                logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s
+            )
+            out[r, lengths[r]] = chosen
+            lengths[r] += 1
+            tokens[r] = chosen
+            g = next_group[group[q], chosen]
+            if g < 0:
+                pending[r] = True  # (not built yet, or the successor names the pitch)
+            else:
+                op = line_op[group[q], chosen]
+                line = regs[r, 0] + op if op >= 0 else -op - 1
+                b = 0
+                if n_buckets > 1 and line >= lo:
+                    b = min(line, hi) - lo + 1
+                nxt = variant[g, b]
+                if nxt < 0:
+                    pending[r] = True
+                else:
+                    states[r] = nxt
+                    regs[r, 0] = line
+                    pitch = pitch_op[group[q], chosen]
+                    if pitch >= 0:
+                        regs[r, 1] = pitch
+            if restart_id < 0:
+                if chosen == end_id:
+                    active[r] = False
+            elif chosen == end_id:
+                for k in range(n_layers):
+                    xh[k][r, :] = 0.0
+                    cs[k][r, :] = 0.0
+                tokens[r] = restart_id
+            else:
+                kept[r] += 1
+                if kept[r] >= max_tokens:
+                    active[r] = False
+            if active[r]:
+                all_done = False
+            elif pending[r]:
+                pending[r] = False  # (a finished row's state no longer matters)
+        if all_done:
+            return -1
+        logits = _step(
+            table,
+            weights,
+            biases,
+            dense_w,
+            dense_b,
+            dense_relu,
+            units,
+            xh,
+            cs,
+            zs,
+            hs,
+            tokens,
+            active,
+            gemm_rows,
+        )
+    return -1
+
+
+def sample_registered_tables(
+    net,
+    *,
+    prime: Sequence[int],
+    uniforms: np.ndarray,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    max_tokens: int,
+    end_id: int,
+    restart_id: int | None,
+    automaton,
+) -> list[list[int]]:
+    """As `sample_lazy_tables`, for an `ml.automaton.LazyAutomaton` (tables with a line
+    register): the steps run in the compiled loop (`_lazy_loop`), which leaves it only when
+    a row reaches a successor not built yet; Python builds the successors of those rows
+    (`automaton.advance`) and the loop resumes at the same draw."""
+    c = compiled(net)
+    rows, draws = uniforms.shape
+    units = list(net.units)
+    xh = List(
+        [np.zeros((rows, (units[k - 1] if k else 0) + h), np.float32) for k, h in enumerate(units)]
+    )
+    cs = List([np.zeros((rows, h), np.float32) for h in units])
+    zs = List([np.zeros((rows, 4 * h), np.float32) for h in units])
+    hs = List(
+        [np.zeros((rows, units[-1]), np.float32)]
+        + [np.zeros((rows, w.shape[1]), np.float32) for w in c.dense_w]
+    )
+    active = np.ones(rows, dtype=np.bool_)
+    tokens = np.empty(rows, dtype=np.int64)
+    for tok in prime:
+        tokens[:] = tok
+        _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+    start, regs0 = automaton.begin(list(prime))
+    states = np.full(rows, start, dtype=np.int64)
+    regs = np.ascontiguousarray(np.tile(regs0, (rows, 1)), dtype=np.int64)
+    pending = np.zeros(rows, dtype=np.bool_)
+    out = np.zeros((rows, draws), dtype=np.int64)
+    lengths = np.zeros(rows, dtype=np.int64)
+    kept = np.zeros(rows, dtype=np.int64)
+    temp = np.float32(temperature)
+    t = 0
+    while t >= 0:
+        t = _lazy_loop(
+            *c.args, xh, cs, zs, hs, uniforms, temp, int(top_k), float(top_p), int(end_id),
+            -1 if restart_id is None else int(restart_id), int(max_tokens), t, tokens, active,
+            lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
+            automaton._next, automaton._line_op, automaton._pitch_op, automaton._variant,
+            automaton.lo, automaton.hi, GEMM_ROWS,
+        )  # fmt: skip
+        if t >= 0:
+            for r in np.flatnonzero(pending).tolist():
+                last = int(out[r, lengths[r] - 1])
+                states[r], regs[r, 0], regs[r, 1] = automaton.advance_one(
+                    int(states[r]), int(regs[r, 0]), int(regs[r, 1]), last
+                )
+                pending[r] = False
     return [out[r, : lengths[r]].tolist() for r in range(rows)]

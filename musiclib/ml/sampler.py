@@ -194,8 +194,10 @@ def sample(
     first reach p of the total (nucleus sampling); both may be on (top-k first).
 
     `constraint` masks the draws: `GrammarTables` (looked up inside the compiled loop), an
-    automaton that builds its tables while sampling (`start(prime)`, `allowed`,
-    `step(states, symbols)`: looked up for all rows at once between compiled steps), an
+    automaton that builds its tables while sampling (an `ml.automaton.LazyAutomaton`:
+    looked up inside the compiled loop, which leaves it only for what is not built yet;
+    or any object with `start(prime)`, `allowed`, `step(states, symbols)`: looked up for
+    all rows at once between compiled steps), an
     object whose `tables(prime)` gives fixed tables (None: no tables for this prime), or a
     Python `Constraint` (asked per row per step between compiled steps, slower).
 
@@ -283,7 +285,10 @@ def sample_numpy(
     automaton = constraint if isinstance(constraint, LazyAutomaton) else None
     if automaton is not None and restart_id is not None:
         raise ValueError("lazily built grammar tables do not follow phrase restarts")
-    states = np.full(rows, automaton.start(prime), np.int32) if automaton is not None else None
+    states = regs = None
+    if automaton is not None:
+        start, regs0 = automaton.begin(prime)
+        states, regs = np.full(rows, start, np.int64), np.tile(regs0, (rows, 1))
     history = [list(prime) for _ in range(rows)] if constraint and automaton is None else None
     for t in range(draws):
         if automaton is not None:
@@ -299,7 +304,7 @@ def sample_numpy(
         )
         if automaton is not None:  # (a finished row's state no longer matters)
             live = ~done
-            states[live] = automaton.step(states[live], chosen[live])
+            states[live], regs[live] = automaton.advance(states[live], regs[live], chosen[live])
         for r in np.flatnonzero(~done):
             out[r].append(int(chosen[r]))
             if history is not None:

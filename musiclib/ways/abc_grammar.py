@@ -9,8 +9,11 @@ parser state (a mask is built, by trying each character on a copy of the state, 
 state never seen before). O(1) per step, no re-parsing. `AbcTokenGrammar` (at the end) is
 the same constraint for a token vocabulary (`abc_tokens`): a token is allowed when this
 parser accepts each of its characters. Both are also `ml.automaton` parsers (`automaton()`:
-tables built as sampling reaches their states, keyed by `_Row.full_key`); see that module
-for what the tables gain on this grammar (measured: little).
+tables built as sampling reaches their states, keyed by `_Compiled.group_key`: `_Row.
+full_key` less the line's length, which the sampling loop counts as a register, and for
+characters without form rules less the note's letter, a second register); see that module
+for what the tables gain on this grammar (docs/benchmarks.md: still slower than plain
+sampling).
 
 Structural rules (always on: what music21 and the bar check of `render.abc_validity` need)
 
@@ -392,11 +395,13 @@ class _Row:
         new.__dict__ = self.__dict__.copy()
         return new
 
-    def key(self) -> tuple:
-        """Everything that decides which characters may come next. A few fields only shape
-        later states (the last note's exact pitch matters once a tie names it; a note's
-        letter beyond its case, while no tie is pending; the text of a length suffix beyond
-        whether it has begun): they are left out, so that more states share a mask."""
+    def key(self, reach: int = 1) -> tuple:
+        """Everything that decides which characters may come next (and, with `reach`, the
+        next `reach` characters: the line's length only within `reach` of its limit, see
+        `_line_bucket`). A few fields only shape later states (the last note's exact pitch
+        matters once a tie names it; a note's letter beyond its case, while no tie is
+        pending; the text of a length suffix beyond whether it has begun): they are left
+        out, so that more states share a mask."""
         values = list(self.__dict__.values())
         values[_I_LAST_PITCH] = None
         if (self.tie is None or self.tie == "any") and self.part_bars not in (7, 15):
@@ -412,7 +417,7 @@ class _Row:
             values[_I_BAR_AFTER_UPPER] = values[_I_BAR_LINE_START] = None
         if not self.line_start:
             values[_I_CONT] = None
-        values[_I_LINE_LEN] = self.line_len >= MAX_LINE
+        values[_I_LINE_LEN] = _line_bucket(self.line_len, reach)
         return tuple(values)
 
     def full_key(self) -> tuple:
@@ -437,6 +442,16 @@ class _Row:
         return tuple(values)
 
 
+def _line_bucket(line_len: int, reach: int) -> int:
+    """The line's length as far as the next `reach` characters can tell: -1 while they all
+    fit within MAX_LINE (the 150-character rule cannot refuse any of them), the exact length
+    nearer the limit, MAX_LINE past it (every character but a newline is then judged the
+    same way)."""
+    if line_len + reach <= MAX_LINE:
+        return -1
+    return min(line_len, MAX_LINE)
+
+
 _FIELDS = list(_Row().__dict__)
 _I_LAST_PITCH, _I_N_LETTER, _I_N_ACC, _I_TOK = (
     _FIELDS.index(f) for f in ("last_pitch", "n_letter", "n_acc", "tok")
@@ -445,6 +460,21 @@ _I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT, _I_LINE_LEN = (
     _FIELDS.index(f)
     for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont", "line_len")
 )
+_I_TONIC = _FIELDS.index("tonic")
+_LETTERS = "ABCDEFGabcdefg"  # a pitch register's codes: 1 + the index (0: no letter)
+
+
+def _letter_of(state: _Row) -> str:
+    """The letter a pitch register holds for a state: of the note being read, or of the
+    note just read. (A tie's pitch stays in the key, and so does the letter of a note read
+    while a tie is pending: it may differ from the tie's in a prime or a corpus text.)"""
+    if state.n_letter and not isinstance(state.tie, tuple):
+        return state.n_letter
+    if state.last_pitch is not None:
+        return state.last_pitch[1]
+    return ""
+
+
 # Masks by parser state, shared by every grammar over the same vocabulary and options, so
 # that a worker's later jobs find most states already built (each is a few hundred bytes).
 _SHARED: dict[tuple, tuple[dict, dict, dict]] = {}
@@ -476,6 +506,68 @@ class _Compiled:
 
     def state_key(self, state: _Row) -> tuple:
         return state.full_key()
+
+    # The line register (see `ml.automaton`): a state's table key leaves the length of its
+    # line out; the sampling loop counts it per row, and the tables keep one mask per line
+    # bucket, the exact length only within `_line_reach` characters of the 150-character
+    # limit (`line_window`).
+    _form: bool
+    _line_reach: int
+
+    @property
+    def line_window(self) -> tuple[int, int]:
+        return (MAX_LINE - self._line_reach + 1, MAX_LINE)
+
+    def line_of(self, state: _Row) -> int:
+        return state.line_len
+
+    # The pitch register (character grammar without form rules): the letter of the note
+    # being read or just read decides no mask until a tie names it (`_Row.key` leaves it
+    # out), so a state's table key keeps only its case, the loop keeps the letter, and a
+    # symbol that ties (`-`) is followed in Python with the row's letter (`ml.automaton`).
+    # Not for tokens (a token's mask looks tokens ahead, through ties) nor with form rules
+    # (the tune's last note must be the tonic).
+    pitch_register = False
+
+    def pitch_of(self, state: _Row) -> int:
+        letter = _letter_of(state)
+        return _LETTERS.index(letter) + 1 if letter and letter in _LETTERS else 0
+
+    def with_registers(self, state: _Row, line: int, code: int) -> _Row:
+        new = state.clone()
+        new.line_len = int(line)
+        if code and _letter_of(state):
+            letter = _LETTERS[code - 1]
+            if new.n_letter and not isinstance(new.tie, tuple):
+                new.n_letter = letter
+            if new.last_pitch is not None:
+                new.last_pitch = (new.last_pitch[0], letter, new.last_pitch[2])
+        return new
+
+    def holds_letter(self, state: _Row) -> bool:
+        return bool(state.n_letter) or state.last_pitch is not None or isinstance(state.tie, tuple)
+
+    def probe_pitches(self, state: _Row) -> tuple[int, int]:
+        letter = _letter_of(state)  # (two letters of its case)
+        if not letter:
+            return 0, 0
+        return (1, 2) if letter.isupper() else (8, 9)  # A, B or a, b
+
+    def group_key(self, state: _Row) -> tuple:
+        """`full_key` without the line's length (the register's), without the key's tonic
+        where no form rule reads it, and with a pitch register the note's letter only by
+        its case (a tie's pitch stays)."""
+        values = list(state.full_key())
+        values[_I_LINE_LEN] = None
+        if not self._form:
+            values[_I_TONIC] = ""
+        if self.pitch_register:
+            if state.n_letter and not isinstance(state.tie, tuple):
+                values[_I_N_LETTER] = state.n_letter.isupper()
+            if state.last_pitch is not None:
+                acc, letter, octave = state.last_pitch
+                values[_I_LAST_PITCH] = (acc, letter.isupper(), octave)
+        return tuple(values)
 
     def automaton(self) -> LazyAutomaton:
         """The compiled tables the sampler looks masks up in (built as they are reached)."""
@@ -513,7 +605,10 @@ class AbcGrammar(_Compiled):
             raise ValueError("short_final must be 'pickup' or 'any'")
         if not 1 <= int(max_parts) <= 8:
             raise ValueError("max_parts must be 1 to 8")
-        self.form = bool(form)
+        self.form = self._form = bool(form)
+        self._line_reach = 1  # a mask looks one character ahead
+        self._seen = 0  # the longest line `_top` saw (see AbcTokenGrammar._cached)
+        self.pitch_register = not self.form
         self.max_parts = int(max_parts)
         if tuple(part_lengths) not in ((8, 16), (8,)):
             raise ValueError("part_lengths must be (8, 16) or (8,)")
@@ -979,6 +1074,8 @@ class AbcGrammar(_Compiled):
         blocked = self.abc2midi and st.pre[-1:] == "d" and ch in '({"!+['
         # form=True: once the last part has closed, the line ends and then the tune
         blocked = blocked or (self.form and st.parts >= self.max_parts and ch != "\n")
+        if st.line_len > self._seen:
+            self._seen = st.line_len  # (how far along the line a token mask looked)
         if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
             blocked = blocked or not (st.need_note or st.tuplet_left or st.broken or st.tie)
         return self._top_token(st, ch) and not blocked
@@ -1628,7 +1725,8 @@ class AbcTokenGrammar(_Compiled):
     allowed after it). END is allowed exactly where the character grammar allows it.
 
     Masks are cached by parser state (the character grammar's `_Row.key`), shared by every
-    grammar over the same vocabulary and options, as the character masks are. A mask is
+    grammar over the same vocabulary and options, as the character masks are; the line's
+    length is in the key only where the 150-character rule decided something (`_cached`). A mask is
     built by walking a trie of the vocabulary's tokens, so tokens sharing a prefix share
     its parsing, and a refused character prunes every token that continues it."""
 
@@ -1660,6 +1758,11 @@ class AbcTokenGrammar(_Compiled):
         )
         self.end_id = self.vocab.index(END) if END in self.vocab else -1
         self.index = {tok: i for i, tok in enumerate(self.vocab)}
+        self._form = bool(form)
+        # A token's mask feeds the token's characters and looks VIABLE_DEPTH tokens ahead:
+        # the line's length decides it only within that many characters of the limit.
+        longest = max((len(t) for t in self.vocab if t not in specials), default=1)
+        self._line_reach = (1 + VIABLE_DEPTH) * longest
         self.trie = _TokenTrie()
         for i, tok in enumerate(self.vocab):
             if tok in specials or not tok:
@@ -1739,10 +1842,11 @@ class AbcTokenGrammar(_Compiled):
     def _mask(self, st: _Row) -> np.ndarray | None:
         if st.phase == "E":
             return None
-        key = st.key()
-        if key in self._cache:
-            return self._cache[key]
+        hit = self._cached(self._cache, st)
+        if hit is not None:
+            return hit[0]
         self.stats["masks_built"] += 1
+        outer = self._measure(st)
         mask = np.zeros(self.size, dtype=bool)
         self._walk(st, self.trie, mask)
         if self.end_id >= 0 and self.chars._can_end(st):
@@ -1750,10 +1854,39 @@ class AbcTokenGrammar(_Compiled):
         if not mask.any():
             self.stats["fallbacks"] += 1
             mask = None
-        if len(self._cache) > MAX_CACHED:
-            self._cache.clear()
-        self._cache[key] = mask
+        self._store(self._cache, st, (mask,), outer)
         return mask
+
+    # Masks and look-aheads are cached by the state's key with the line's length left out
+    # ("far"), together with how far along the line the computation went (the longest line
+    # `_top` saw, less the state's): reused for a state whose line plus that reach stays
+    # within MAX_LINE (then the 150-character rule refuses nothing on any path the
+    # computation took, as for the state it was computed from), else cached by the exact
+    # length. (A line past MAX_LINE is one key: every such line is judged alike.)
+    def _cached(self, cache: dict, st: _Row) -> tuple | None:
+        far = st.key(0)
+        hit = cache.get(far)
+        if hit is not None and (st.line_len > MAX_LINE or st.line_len + hit[-1] <= MAX_LINE):
+            self.chars._seen = max(self.chars._seen, st.line_len + hit[-1])
+            return hit
+        hit = cache.get(st.key(MAX_LINE + 1))
+        if hit is not None:
+            self.chars._seen = max(self.chars._seen, st.line_len + hit[-1])
+        return hit
+
+    def _measure(self, st: _Row) -> int:
+        """Start measuring a computation's reach from `st`; returns what to pass `_store`."""
+        outer = self.chars._seen
+        self.chars._seen = st.line_len
+        return outer
+
+    def _store(self, cache: dict, st: _Row, value: tuple, outer: int) -> None:
+        reach = self.chars._seen - st.line_len
+        self.chars._seen = max(outer, self.chars._seen)
+        if len(cache) > MAX_CACHED:
+            cache.clear()
+        far = st.line_len > MAX_LINE or st.line_len + reach <= MAX_LINE
+        cache[st.key(0) if far else st.key(MAX_LINE + 1)] = (*value, reach)
 
     def _walk(self, st: _Row, node: _TokenTrie, mask: np.ndarray) -> None:
         """Mark the tokens below `node` whose characters the parser accepts from `st` and
@@ -1773,16 +1906,14 @@ class AbcTokenGrammar(_Compiled):
         once they end (a tuplet spec `(9:8:` gets its last digit before its room is
         checked), and a token vocabulary may lack the characters that would save a state:
         looking a few tokens ahead catches those."""
-        key = st.key()
-        hit = self._viable_cache.get(key)
+        hit = self._cached(self._viable_cache, st)
         if hit is not None:
-            known, ok = hit  # ok for `known` tokens: so for fewer; not ok: not for more
+            known, ok, _ = hit  # ok for `known` tokens: so for fewer; not ok: not for more
             if (ok and known >= depth) or (not ok and known <= depth):
                 return ok
+        outer = self._measure(st)
         ok = bool(self.end_id >= 0 and self.chars._can_end(st)) or self._any(st, self.trie, depth)
-        if len(self._viable_cache) > MAX_CACHED:
-            self._viable_cache.clear()
-        self._viable_cache[key] = (depth, ok)
+        self._store(self._viable_cache, st, (depth, ok), outer)
         return ok
 
     def _any(self, st: _Row, node: _TokenTrie, depth: int) -> bool:

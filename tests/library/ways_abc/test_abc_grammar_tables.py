@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musiclib.ml import sampler
-from musiclib.ml.automaton import NOT_ALLOWED, LazyAutomaton
+from musiclib.ml import fastloop, sampler
+from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
 from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
 from musiclib.ways.abc_text import WAY, split_tunes
@@ -54,18 +54,28 @@ def fresh_mask(grammar, state) -> np.ndarray:
 def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int]) -> int:
     """Feed `ids` (after START) through the tables and through a fresh parser side by side,
     asserting equal masks before each symbol and after the last. Returns the states checked."""
-    s = automaton.start([START_ID])
+    s, regs = automaton.begin([START_ID])
     state = reference.fresh()
     state = reference.fed(state, START_ID)
     for k, i in enumerate([*ids, None]):
         expected = fresh_mask(reference, state)
         got = automaton.allowed[s]
         assert np.array_equal(got, expected), (k, ids[:k])
+        # the registers hold the line's length and the note's letter as the parser does
+        assert regs[0] == state.line_len
+        if automaton.pitched and reference.pitch_of(state):
+            assert regs[1] == reference.pitch_of(state), (k, ids[:k])
         if i is None:
             return len(ids) + 1
-        s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+        s, regs = advance(automaton, s, regs, i)
         state = reference.fed(state, i)
     return 0
+
+
+def advance(automaton: LazyAutomaton, s: int, regs: np.ndarray, i: int):
+    """One row's (state, registers) after symbol i."""
+    states, new = automaton.advance(np.array([s]), regs[None, :], np.array([i]))
+    return int(states[0]), new[0]
 
 
 def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int) -> list[list]:
@@ -73,14 +83,14 @@ def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int)
     rng = np.random.default_rng(seed)
     paths = []
     for _ in range(walks):
-        s, path = automaton.start([START_ID]), []
+        (s, regs), path = automaton.begin([START_ID]), []
         for _ in range(steps):
             choices = np.flatnonzero(automaton.allowed[s])
             i = int(rng.choice(choices))
             if i == automaton.parser.end_id:
                 break
             path.append(i)
-            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+            s, regs = advance(automaton, s, regs, i)
         paths.append(path)
     return paths
 
@@ -125,16 +135,76 @@ def test_the_form_grammars_tables_give_its_masks_too(texts):
     assert checked > 2_000
 
 
-def test_sampling_through_the_tables_draws_what_sampling_through_the_parser_draws():
+# --- registers ---------------------------------------------------------------------------------
+LONG_LINE = "M:4/4\nL:1/8\nK:G\n" + "GABc dcBA|" * 17 + "\n" + "GABc dcBA|" * 2 + "\n"
+
+
+def test_lines_near_the_150_character_limit_get_the_parsers_masks(texts):
+    # a 170-character body line: its masks near and past the limit come from line buckets
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    ids = [index[ch] for ch in LONG_LINE]
+    assert walk_and_compare(automaton, AbcGrammar(VOCAB), ids) == len(ids) + 1
+    assert automaton.variant.shape[1] == 2  # characters: short of the limit, or at it
+    vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
+    tokens = LazyAutomaton(AbcTokenGrammar(vocab))
+    index = {tok: i for i, tok in enumerate(vocab)}
+    ids = [index[tok] for tok in abc_tokens.tokenize(LONG_LINE)]
+    assert walk_and_compare(tokens, AbcTokenGrammar(vocab), ids) == len(ids) + 1
+    assert tokens.variant.shape[1] > 2  # tokens: each length within reach of the limit
+
+
+def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_row():
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    header = "M:4/4\nL:1/8\nK:G\n"
+    after = {}
+    for note in "ABFGcd":
+        s, regs = automaton.begin([START_ID])
+        for ch in header + "D" + note:
+            s, regs = advance(automaton, s, regs, index[ch])
+        after[note] = s
+        s, regs = advance(automaton, s, regs, index["-"])
+        letters = {VOCAB[i] for i in np.flatnonzero(automaton.allowed[s])} & set("ABCDEFGabcdefg")
+        assert letters == {note}, note
+    # the notes being read share a state by case: the letter is in the register, not the key
+    assert after["A"] == after["B"] == after["F"] == after["G"]
+    assert after["c"] == after["d"] != after["A"]
+
+
+def small_net(size: int) -> sampler.Net:
     rng = np.random.default_rng(0)
-    units, size = 32, len(VOCAB)
-    net = sampler.Net(
+    units = 32
+    return sampler.Net(
         table=rng.normal(0, 0.5, (size, 4 * units)).astype(np.float32),
         recurrent=[rng.normal(0, 0.3, (units, 4 * units)).astype(np.float32)],
         biases=[np.zeros(4 * units, np.float32)],
         dense=[(rng.normal(0, 0.5, (units, size)).astype(np.float32), np.zeros(size), False)],
         units=[units],
     )
+
+
+@pytest.mark.parametrize("form", [False, True])
+def test_the_compiled_loop_moves_rows_through_the_tables_as_python_steps_do(form):
+    # the loop leaves for Python only where a successor is not built: the same draws
+    net, seeds = small_net(len(VOCAB)), list(range(10, 16))
+    common = dict(prime=[START_ID], temperature=1.0, top_k=0, top_p=1.0, max_tokens=400,
+                  end_id=END_ID, restart_id=None)  # fmt: skip
+    uniforms = sampler._uniforms(seeds, max_tokens=400, restart_id=None)
+    tables = LazyAutomaton(AbcGrammar(VOCAB, form=form))
+    compiled = sampler.sample(
+        net, seeds=seeds, constraint=tables, prime=[START_ID], max_tokens=400, end_id=END_ID
+    )
+    stepped = fastloop.sample_lazy_tables(
+        net, uniforms=uniforms, automaton=LazyAutomaton(AbcGrammar(VOCAB, form=form)),
+        compiled_loop=False, **common,
+    )  # fmt: skip
+    assert compiled == stepped
+    assert sum(len(ids) for ids in compiled) > 600
+
+
+def test_sampling_through_the_tables_draws_what_sampling_through_the_parser_draws():
+    net = small_net(len(VOCAB))
     seeds = [3, 4, 5, 6]
     parsed = sampler.sample_numpy(net, prime=[START_ID], seeds=seeds, max_tokens=300,
                             constraint=AbcGrammar(VOCAB))  # fmt: skip
@@ -154,14 +224,19 @@ def test_tables_start_again_when_they_outgrow_their_memory_budget():
     assert automaton.allowed.shape == (1, len(VOCAB))
 
 
-def test_a_breadth_first_build_stops_at_its_limit_and_marks_unbuilt_successors():
+def test_a_breadth_first_build_stops_at_its_limit_and_builds_only_allowed_successors():
     automaton = LazyAutomaton(AbcGrammar(VOCAB))
     assert automaton.build(limit=300) >= 300
-    allowed, nxt = automaton.allowed, automaton.next_state
-    assert ((nxt == NOT_ALLOWED) == ~allowed).all()  # -1 exactly where not allowed
-    tables = automaton.snapshot([START_ID])
-    assert tables.allowed.shape == tables.next_state.shape
-    assert tables.allowed[tables.start].tolist() == [ch == "M" for ch in VOCAB]
+    allowed, group, nxt = automaton.allowed, automaton.group, automaton.next_group
+    # a group's successor is built only for a symbol some state of the group allows
+    allowed_in_group = np.zeros(nxt.shape, dtype=bool)
+    np.logical_or.at(allowed_in_group, group, allowed)
+    assert not ((nxt != UNBUILT) & ~allowed_in_group).any()
+    assert (nxt != UNBUILT).sum() > 300
+    start = automaton.start([START_ID])
+    assert automaton.allowed[start].tolist() == [ch == "M" for ch in VOCAB]
+    with pytest.raises(ValueError, match="line register"):
+        automaton.snapshot([START_ID])
 
 
 # --- form --------------------------------------------------------------------------------------
@@ -241,7 +316,7 @@ def walked_tunes(count: int, seed: int) -> list[str]:
     weight[END_ID] = 1000.0
     tunes = []
     while len(tunes) < count:
-        s, text = automaton.start(prime), HEADER
+        (s, regs), text = automaton.begin(prime), HEADER
         for _ in range(600):
             p = automaton.allowed[s] * weight
             if not p.any():
@@ -251,7 +326,7 @@ def walked_tunes(count: int, seed: int) -> list[str]:
                 tunes.append(text)
                 break
             text += VOCAB[i]
-            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+            s, regs = advance(automaton, s, regs, i)
     return tunes
 
 
@@ -354,7 +429,7 @@ def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
     weight[[index["|"], index["]"], index["G"]]] = 6.0
     tunes = []
     while len(tunes) < count:
-        s, text = automaton.start(prime), HEADER
+        (s, regs), text = automaton.begin(prime), HEADER
         for _ in range(2000):
             allowed = automaton.allowed[s]
             if allowed.tolist() == [i == END_ID for i in range(len(VOCAB))]:
@@ -365,7 +440,7 @@ def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
                 break  # only symbols outside WALK would do here: walk again
             i = int(rng.choice(len(VOCAB), p=p / p.sum()))
             text += VOCAB[i]
-            s = int(automaton.step(np.array([s], np.int32), np.array([i]))[0])
+            s, regs = advance(automaton, s, regs, i)
     return tunes
 
 
