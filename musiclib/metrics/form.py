@@ -240,6 +240,22 @@ def repeated_bar_share(shape: Shape) -> float:
     return repeats / total if total else float("nan")
 
 
+def restated_bars(shape: Shape) -> list[int]:
+    """For each bar, the first earlier bar it repeats note for note (-1: none, or a bar
+    without notes): the tune's plan of returns (`ml.returns`), as `repeated_bar_share`
+    counts them."""
+    first: dict[tuple, int] = {}
+    out = []
+    for j, bar in enumerate(shape.bars):
+        content = _bar_content(shape, bar)
+        if not content:
+            out.append(-1)
+            continue
+        out.append(first.get(content, -1))
+        first.setdefault(content, j)
+    return out
+
+
 def repeated_phrase_share(shape: Shape, *, bars: int = 2) -> float:
     """Share of the 2-bar phrases (starting at each bar after the first) that repeat an
     earlier one note for note."""

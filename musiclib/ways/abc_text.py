@@ -18,8 +18,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import abc_tokens
-from .base import START_ID, Capabilities, ImportRefused, Way
+from .base import SPECIALS, START, START_ID, Capabilities, ImportRefused, Way
 from .pool import cpu_count, map_processes
 
 FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
@@ -334,6 +336,54 @@ class AbcWay(Way):
         prepared = Way.prepare(view, texts=texts, config=config, seed=seed)
         prepared.stats["vocabulary"] = vocabulary
         return prepared
+
+    def returns_flags(self, *, vocab: list[str]) -> np.ndarray:
+        """What each symbol is to the sampler's bar bookkeeping (`ml.returns`): bar lines
+        (`|` or a token holding one), what continues a bar line right after it (`:` of
+        `|:`, an ending's number, `]` of `|]`, spaces, newlines and the line continuation
+        `\\`), `:` before a bar line (and END: neither is a bar's content),
+        the key field that opens the last header line, newlines (and START)."""
+        from ..ml import returns as rt
+
+        flags = np.zeros(len(vocab), dtype=np.int8)
+        for i, tok in enumerate(vocab):
+            f = 0
+            if tok == START or tok == "\n":
+                f |= rt.NEWLINE
+            if tok in SPECIALS:  # END (and PAD) are no bar's content
+                flags[i] = f if tok == START else rt.TRAIL
+                continue
+            if "|" in tok or tok == "::" or re.fullmatch(r"\[[12]", tok):
+                f |= rt.BAR
+            if tok == ":":
+                f |= rt.JOIN | rt.TRAIL
+            if tok in ("]", " ", "\n", "\\") or tok.isdigit():
+                f |= rt.JOIN
+            if tok == "K" or tok.startswith("K:"):
+                f |= rt.KEY
+            flags[i] = f
+        return flags
+
+    def returns_library(self, *, vocab: list[str], pieces: list[np.ndarray]) -> np.ndarray:
+        """The corpus's plans of returns (`ml.returns.plans_from_bars`): for each piece (ids,
+        START first), which earlier bar each bar repeats note for note (`metrics.form`),
+        by the bars the sampler counts. A piece whose bars the two readings count
+        differently (a bar of only a chord symbol, a stray bar line) is left out."""
+        from ..metrics.form import restated_bars, shape_from_abc
+        from ..ml import returns as rt
+
+        flags = self.returns_flags(vocab=vocab)
+        plans = []
+        for ids in pieces:
+            ids = np.asarray(ids, dtype=np.int64)
+            spans = rt.bar_spans(ids, flags)
+            try:
+                shape = shape_from_abc(abc=self.decode(vocab=vocab, ids=ids))
+            except Exception:  # a tune the note reader cannot read gives no plan
+                continue
+            if len(shape.bars) == len(spans):
+                plans.append(restated_bars(shape))
+        return rt.plans_from_bars(plans)
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
         """A prime → ids after START, tokenized as the run's vocabulary was (its symbol list
