@@ -259,8 +259,9 @@ def _returns_track(rs, bars, plans, flags, r, v, p):
     the ids drawn): the body starts after the line that opens with the key field; a bar's
     content runs from its first symbol that is not part of a bar line to its last one
     before the next bar line (a ':' right before it belongs to the bar line). A bar line
-    after content closes the bar: its span is kept in `bars[r, k]`, and when the plan says
-    the next bar restates an earlier one, that bar is pending (`_returns_pick`)."""
+    after content closes the bar: `bars[r, k]` keeps where its content starts, ends, and
+    where its bar line ends; when the plan says the next bar restates an earlier one, that
+    bar is pending (`_returns_pick`)."""
     f = flags[v]
     if rs[r, _BODY] == 0:
         if f & R_NEWLINE:
@@ -282,6 +283,7 @@ def _returns_track(rs, bars, plans, flags, r, v, p):
             if k < bars.shape[1]:
                 bars[r, k, 0] = rs[r, _CUR_START]
                 bars[r, k, 1] = rs[r, _CONTENT_END]
+                bars[r, k, 2] = p + 1  # its bar line too (":|", "|")
             n = k + 1
             rs[r, _N_BARS] = n
             rs[r, _CUR_START] = -1
@@ -307,9 +309,10 @@ def _returns_track(rs, bars, plans, flags, r, v, p):
 @njit(cache=True, error_model="numpy")
 def _returns_pick(rs, bars, plans, flags, seq, r, drawn, mask):
     """The symbol row r writes instead of `drawn` (or `drawn` itself): the next symbol of
-    the earlier bar it is restating, while `mask` (None: no grammar) allows it; at the first
-    symbol of a bar the plan restates, that bar's first symbol. A symbol the grammar refuses
-    ends the restatement: the rest of the bar is drawn freely."""
+    the earlier bar it is restating (its notes, then its bar line), while `mask` (None: no
+    grammar) allows it; at the first symbol of a bar the plan restates, that bar's first
+    symbol. A symbol the grammar refuses ends the restatement: the rest of the bar (or
+    its bar line) is drawn freely."""
     if rs[r, _REPLAY_POS] < rs[r, _REPLAY_END]:
         forced = seq[r, rs[r, _REPLAY_POS]]
         if mask is None or mask[forced]:
@@ -327,8 +330,8 @@ def _returns_pick(rs, bars, plans, flags, seq, r, drawn, mask):
         return drawn  # still writing the bar line: the bar has not begun
     rs[r, _PENDING] = 0
     i = plans[r, rs[r, _N_BARS]]
-    start, end = bars[r, i, 0], bars[r, i, 1]
-    if end <= start:
+    start, end = bars[r, i, 0], bars[r, i, 2]
+    if bars[r, i, 1] <= start:
         return drawn
     forced = seq[r, start]
     if mask is None or mask[forced]:
@@ -343,13 +346,14 @@ def _returns_pick(rs, bars, plans, flags, seq, r, drawn, mask):
 
 @njit(cache=True, error_model="numpy")
 def bar_spans(ids, flags):
-    """The bars `_returns_track` reads in one sequence of ids (START first): (start, end)
-    of each bar's content, in positions of `ids`. Used to measure the corpus's plans with
-    the very bookkeeping the loop uses."""
+    """The bars `_returns_track` reads in one sequence of ids (START first): for each, where
+    its content starts and ends and where the bar line that closes it ends (-1: none, the
+    last bar of an unfinished piece), in positions of `ids`. Used to measure the corpus's
+    plans with the very bookkeeping the loop uses."""
     n = ids.shape[0]
     rs = np.zeros((1, R_FIELDS), dtype=np.int64)
     _returns_reset(rs, 0)
-    bars = np.zeros((1, n + 1, 2), dtype=np.int64)
+    bars = np.zeros((1, n + 1, 3), dtype=np.int64)
     plans = np.full((1, 0), -1, dtype=np.int32)
     for p in range(n):
         _returns_track(rs, bars, plans, flags, 0, ids[p], p)
@@ -357,6 +361,7 @@ def bar_spans(ids, flags):
     if rs[0, _CUR_START] >= 0:  # a last bar with no bar line after it
         bars[0, k, 0] = rs[0, _CUR_START]
         bars[0, k, 1] = rs[0, _CONTENT_END]
+        bars[0, k, 2] = -1
         k += 1
     return bars[0, :k].copy()
 
@@ -421,7 +426,7 @@ def _loop(
     returns = flags.shape[0] > 0
     n_prime = prime.shape[0]
     seq = np.zeros((rows if returns else 0, n_prime + draws), dtype=np.int64)
-    bars = np.zeros((rows if returns else 0, plans.shape[1] if returns else 0, 2), dtype=np.int64)
+    bars = np.zeros((rows if returns else 0, plans.shape[1] if returns else 0, 3), dtype=np.int64)
     if returns:
         _returns_start(rs, bars, plans, flags, seq, prime)
     logits = hs[len(dense_w)]
@@ -762,7 +767,7 @@ def sample_lazy_tables(
     on = flags.shape[0] > 0
     n_prime = len(prime)
     seq = np.zeros((rows if on else 0, n_prime + draws), dtype=np.int64)
-    bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 2), dtype=np.int64)
+    bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 3), dtype=np.int64)
     if on:
         _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
     units = list(net.units)
