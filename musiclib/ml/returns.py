@@ -27,7 +27,17 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .fastloop import _FORCED, _REFUSED, _REPLAYED, R_BAR, R_JOIN, R_KEY, R_NEWLINE, R_TRAIL, bar_spans
+from .fastloop import (
+    _FORCED,
+    _REFUSED,
+    _REPLAYED,
+    R_BAR,
+    R_JOIN,
+    R_KEY,
+    R_NEWLINE,
+    R_TRAIL,
+    bar_spans,
+)
 
 __all__ = [
     "BAR",
@@ -89,19 +99,19 @@ class Returns:
 
 
 def plans_from_bars(bars_of_tunes: Iterable[Sequence[int]]) -> np.ndarray:
-    """A library of plans, one row per tune (int16 [tunes, MAX_BARS], -1 padded), from each
+    """A library of plans, one row per tune (int8 [tunes, MAX_BARS], -1 padded), from each
     tune's restatements: for each bar, the earlier bar it repeats (-1: none). Tunes that
     restate nothing are kept (they are part of the corpus's statistics)."""
     rows = []
     for plan in bars_of_tunes:
-        row = np.full(MAX_BARS, -1, dtype=np.int16)
+        row = np.full(MAX_BARS, -1, dtype=np.int8)
         plan = [int(i) for i in plan][:MAX_BARS]
         for j, i in enumerate(plan):
             if 0 <= i < j:
                 row[j] = i
         rows.append(row)
     if not rows:
-        return np.full((0, MAX_BARS), -1, dtype=np.int16)
+        return np.full((0, MAX_BARS), -1, dtype=np.int8)
     return np.stack(rows)
 
 

@@ -234,9 +234,7 @@ def sample(
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
         # Tables built while sampling (an automaton whose successors are made on demand).
-        return fastloop.sample_lazy_tables(
-            net, automaton=constraint, returns=returns, **common
-        )
+        return fastloop.sample_lazy_tables(net, automaton=constraint, returns=returns, **common)
     if constraint is not None and tables is None and hasattr(constraint, "tables"):
         tables = constraint.tables(list(prime))
     if constraint is None or tables is not None:

@@ -235,6 +235,10 @@ def default_unit_length(meter: str) -> str:
         return "1/8"
 
 
+# The name of the plans of returns among a checkpoint's way arrays (`Prepared.state`).
+RETURNS_STATE = "way_returns"
+
+
 class AbcWay(Way):
     name = "abc"
     label = "Text (ABC)"
@@ -251,6 +255,7 @@ class AbcWay(Way):
         length="tokens",
         grammar=True,
         folk_form=True,
+        returns=True,
     )
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.
@@ -335,6 +340,11 @@ class AbcWay(Way):
         view = self.with_vocabulary(vocabulary)
         prepared = Way.prepare(view, texts=texts, config=config, seed=seed)
         prepared.stats["vocabulary"] = vocabulary
+        # The training tunes' plans of returns, saved with every checkpoint (RETURNS_STATE):
+        # the `returns` option draws its plans from them (0.6 s for Nottingham's 931 tunes).
+        prepared.state[RETURNS_STATE] = self.returns_library(
+            vocab=prepared.vocab, pieces=prepared.train
+        )
         return prepared
 
     def returns_flags(self, *, vocab: list[str]) -> np.ndarray:
@@ -384,6 +394,19 @@ class AbcWay(Way):
             if len(shape.bars) == len(spans):
                 plans.append(restated_bars(shape))
         return rt.plans_from_bars(plans)
+
+    def returns_for(self, *, vocab: list[str], state: dict, seeds: list[int]):
+        """The `ml.returns.Returns` for pieces of these seeds (one plan each, drawn by its
+        seed from the plans in a checkpoint's way arrays), or None when the checkpoint has
+        none (a run trained before they were saved: `prepare` makes them again)."""
+        from ..ml import returns as rt
+
+        library = state.get(RETURNS_STATE)
+        if library is None:
+            return None
+        return rt.Returns(
+            flags=self.returns_flags(vocab=vocab), plans=rt.draw_plans(library, seeds)
+        )
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
         """A prime → ids after START, tokenized as the run's vocabulary was (its symbol list

@@ -55,9 +55,7 @@ def test_a_tunes_plan_names_the_earlier_bar_each_bar_repeats(abc):
     assert restated_bars(shape_from_abc(abc=ECHO)) == [
         -1, -1, -1, 1, -1, -1, -1, 2, 6, 4,
     ]  # fmt: skip
-    library = way.returns_library(
-        vocab=prepared.vocab, pieces=[ids_of(way, prepared.vocab, ECHO)]
-    )
+    library = way.returns_library(vocab=prepared.vocab, pieces=[ids_of(way, prepared.vocab, ECHO)])
     assert library.shape == (1, rt.MAX_BARS)
     assert library[0, :11].tolist() == [-1, -1, -1, 1, -1, -1, -1, 2, 6, 4, -1]
 
