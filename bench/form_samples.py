@@ -15,8 +15,10 @@ that reached END before the limit.
 `--returns`: bars restate earlier bars where a plan drawn by each tune's seed says
 (`musiclib.ml.returns`); the plans are the training tunes' own (the way's `returns_library`
 over the training split `prepare` makes of `--corpus` with `--preset`'s val_fraction and
-seed 0, as bench/quality.py trained the model). Adds "restated", "refused" and "forced"
-(per tune: restatements begun, cut short by the grammar, symbols fed from earlier bars).
+seed 0, as bench/quality.py trained the model), with `--form` those of the tunes in the
+form's shape (one or two parts of 8 bars), drawn as the site draws them (`returns_for`).
+Adds "restated", "refused" and "forced" (per tune: restatements begun, cut short by the
+grammar, symbols fed from earlier bars).
 """
 
 from __future__ import annotations
@@ -65,12 +67,10 @@ def main() -> None:
     else:
         grammar = way.grammar(vocab=vocab, form=args.form)
     tables = grammar.automaton()
-    library = flags = None
+    library = None
     if args.returns:
         from _common import setup_django
         from quality import load_texts
-
-        from musiclib.ml.returns import Returns, draw_plans
 
         setup_django()  # (the corpus folder is a setting)
         config = way.resolve_config(preset=args.preset, overrides={"transpose": False})
@@ -78,8 +78,10 @@ def main() -> None:
         if prepared.vocab != vocab:
             sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
         library = way.returns_library(vocab=vocab, pieces=prepared.train)
-        flags = way.returns_flags(vocab=vocab)
-        print(f"{len(library)} plans from {len(prepared.train)} training tunes")
+        print(
+            f"{len(library['way_returns'])} plans from {len(prepared.train)} training tunes, "
+            f"{int(library['way_returns_8bar'].sum())} in the folk form's shape"
+        )
     t0 = time.perf_counter()
     texts: list[str] = []
     ended = 0
@@ -88,8 +90,8 @@ def main() -> None:
         first = args.first_seed + start
         seeds = list(range(first, first + min(args.batch, args.n - start)))
         returns = None
-        if library is not None:
-            returns = Returns(flags=flags, plans=draw_plans(library, seeds))
+        if library is not None:  # as the site draws them (the plans of the form's tunes)
+            returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns)  # fmt: skip

@@ -301,15 +301,17 @@ def _constraint(way, run, *, grammar: bool, folk_form: bool):
     return constraint
 
 
-def _returns(way, checkpoint: Checkpoint, *, seeds: list[int]):
+def _returns(way, checkpoint: Checkpoint, *, seeds: list[int], form: bool):
     """What the sampler needs to bring bars back (`musiclib.ml.returns`): one plan per seed
-    from the training tunes' plans saved with the checkpoint, or, for a run trained before
+    from the training tunes' plans saved with the checkpoint (those of tunes in the folk
+    form's shape, with the `form`), or, for a run trained before
     they were saved, made again from its corpus (once per run in this process)."""
     run = checkpoint.run
-    returns = way.returns_for(vocab=run.vocab, state=load_checkpoint_state(checkpoint), seeds=seeds)
+    state = load_checkpoint_state(checkpoint)
+    returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
     if returns is None:
         state = _prepared_state(run.pk, way.name)
-        returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds)
+        returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
     return returns
 
 
@@ -376,7 +378,7 @@ def _generate(job: GenerationJob) -> None:
     seeds = [job.seed + i for i in range(job.count)]
     constraint = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
     # (only a way whose capabilities offer returns is given a job that asks for them)
-    returns = _returns(way, checkpoint, seeds=seeds) if job.returns else None
+    returns = _returns(way, checkpoint, seeds=seeds, form=job.folk_form) if job.returns else None
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,

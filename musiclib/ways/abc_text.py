@@ -237,6 +237,7 @@ def default_unit_length(meter: str) -> str:
 
 # The name of the plans of returns among a checkpoint's way arrays (`Prepared.state`).
 RETURNS_STATE = "way_returns"
+RETURNS_FORM_STATE = "way_returns_8bar"  # 1: the plan's tune has the folk form's shape
 
 
 class AbcWay(Way):
@@ -342,9 +343,7 @@ class AbcWay(Way):
         prepared.stats["vocabulary"] = vocabulary
         # The training tunes' plans of returns, saved with every checkpoint (RETURNS_STATE):
         # the `returns` option draws its plans from them (0.6 s for Nottingham's 931 tunes).
-        prepared.state[RETURNS_STATE] = self.returns_library(
-            vocab=prepared.vocab, pieces=prepared.train
-        )
+        prepared.state.update(self.returns_library(vocab=prepared.vocab, pieces=prepared.train))
         return prepared
 
     def returns_flags(self, *, vocab: list[str]) -> np.ndarray:
@@ -374,16 +373,19 @@ class AbcWay(Way):
             flags[i] = f
         return flags
 
-    def returns_library(self, *, vocab: list[str], pieces: list[np.ndarray]) -> np.ndarray:
+    def returns_library(self, *, vocab: list[str], pieces: list[np.ndarray]) -> dict:
         """The corpus's plans of returns (`ml.returns.plans_from_bars`): for each piece (ids,
         START first), which earlier bar each bar repeats note for note (`metrics.form`),
-        by the bars the sampler counts. A piece whose bars the two readings count
-        differently (a bar of only a chord symbol, a stray bar line) is left out."""
-        from ..metrics.form import restated_bars, shape_from_abc
+        by the bars the sampler counts, under RETURNS_STATE; under RETURNS_FORM_STATE,
+        1 for the pieces in the folk form's shape (one or two parts of 8 bars), whose plans
+        the form draws from (its tunes are that long: a plan of a 32-bar tune would mostly
+        fall past their end). A piece whose bars the two readings count differently (a bar
+        of only a chord symbol, a stray bar line) is left out."""
+        from ..metrics.form import part_lengths, restated_bars, shape_from_abc
         from ..ml import returns as rt
 
         flags = self.returns_flags(vocab=vocab)
-        plans = []
+        plans, fits = [], []
         for ids in pieces:
             ids = np.asarray(ids, dtype=np.int64)
             spans = rt.bar_spans(ids, flags)
@@ -393,17 +395,25 @@ class AbcWay(Way):
                 continue
             if len(shape.bars) == len(spans):
                 plans.append(restated_bars(shape))
-        return rt.plans_from_bars(plans)
+                fits.append([round(n) for n in part_lengths(shape)] in ([8], [8, 8]))
+        return {
+            RETURNS_STATE: rt.plans_from_bars(plans),
+            RETURNS_FORM_STATE: np.asarray(fits, dtype=np.int8),
+        }
 
-    def returns_for(self, *, vocab: list[str], state: dict, seeds: list[int]):
+    def returns_for(self, *, vocab: list[str], state: dict, seeds: list[int], form: bool):
         """The `ml.returns.Returns` for pieces of these seeds (one plan each, drawn by its
-        seed from the plans in a checkpoint's way arrays), or None when the checkpoint has
-        none (a run trained before they were saved: `prepare` makes them again)."""
+        seed from the plans in a checkpoint's way arrays; with the folk `form`, from the
+        plans of the tunes in its shape, where there are any), or None when the checkpoint
+        has none (a run trained before they were saved: `prepare` makes them again)."""
         from ..ml import returns as rt
 
         library = state.get(RETURNS_STATE)
         if library is None:
             return None
+        fits = state.get(RETURNS_FORM_STATE)
+        if form and fits is not None and len(fits) == len(library) and fits.any():
+            library = library[fits.astype(bool)]
         return rt.Returns(
             flags=self.returns_flags(vocab=vocab), plans=rt.draw_plans(library, seeds)
         )

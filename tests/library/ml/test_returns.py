@@ -55,9 +55,25 @@ def test_a_tunes_plan_names_the_earlier_bar_each_bar_repeats(abc):
     assert restated_bars(shape_from_abc(abc=ECHO)) == [
         -1, -1, -1, 1, -1, -1, -1, 2, 6, 4,
     ]  # fmt: skip
-    library = way.returns_library(vocab=prepared.vocab, pieces=[ids_of(way, prepared.vocab, ECHO)])
-    assert library.shape == (1, rt.MAX_BARS)
-    assert library[0, :11].tolist() == [-1, -1, -1, 1, -1, -1, -1, 2, 6, 4, -1]
+    pieces = [ids_of(way, prepared.vocab, t) for t in (ECHO, JIG)]
+    library = way.returns_library(vocab=prepared.vocab, pieces=pieces)
+    plans = library["way_returns"]
+    assert plans.shape == (2, rt.MAX_BARS)
+    assert plans[0, :11].tolist() == [-1, -1, -1, 1, -1, -1, -1, 2, 6, 4, -1]
+    assert library["way_returns_8bar"].tolist() == [0, 0]  # parts of 4 bars, not the form's
+    assert (prepared.state["way_returns"] >= -1).all()  # every run keeps its tunes' plans
+
+
+def test_the_folk_form_draws_the_plans_of_the_tunes_in_its_shape(abc):
+    way, prepared = abc
+    plans = rt.plans_from_bars([[-1, 0], [-1, -1, 1], [-1, -1, -1, 0]])
+    state = {"way_returns": plans, "way_returns_8bar": np.asarray([0, 1, 0], np.int8)}
+    seeds = list(range(40))
+    shaped = way.returns_for(vocab=prepared.vocab, state=state, seeds=seeds, form=True)
+    assert (shaped.plans == plans[1]).all()
+    free = way.returns_for(vocab=prepared.vocab, state=state, seeds=seeds, form=False)
+    assert {tuple(p[:4]) for p in free.plans} == {tuple(p[:4]) for p in plans}
+    assert way.returns_for(vocab=prepared.vocab, state={}, seeds=seeds, form=True) is None
 
 
 def test_a_plan_is_drawn_by_its_seed_alone():
