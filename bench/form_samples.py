@@ -13,7 +13,7 @@ Writes {"texts": [...], "seconds": ..., "ended": ..., options...}; "ended" count
 that reached END before the limit.
 
 `--returns`: bars restate earlier bars where a plan drawn by each tune's seed says
-(`musiclib.ml.returns`); the plans are the training tunes' own (the way's `returns_library`
+(`musiclib.ml.returns`); the plans are the training tunes' own (`metrics.form.returns_library`
 over the training split `prepare` makes of `--corpus` with `--preset`'s val_fraction and
 seed 0, as bench/quality.py trained the model), with `--form` those of the tunes in the
 form's shape (one or two parts of 8 bars), drawn as the site draws them (`returns_for`).
@@ -77,7 +77,9 @@ def main() -> None:
         prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
         if prepared.vocab != vocab:
             sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
-        library = way.returns_library(vocab=vocab, pieces=prepared.train)
+        from musiclib.metrics.form import returns_library
+
+        library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
         print(
             f"{len(library['way_returns'])} plans from {len(prepared.train)} training tunes, "
             f"{int(library['way_returns_8bar'].sum())} in the folk form's shape"

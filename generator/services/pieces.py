@@ -30,7 +30,7 @@ from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests cle
     load_checkpoint_net,
     load_checkpoint_state,
 )
-from .corpora import iter_corpus_texts
+from .corpora import iter_corpus_texts, run_prepare
 from .primes import MIN_TOKENS, Upload, generation_prime_build, prime_split
 
 log = logging.getLogger(__name__)
@@ -321,7 +321,7 @@ def _prepared_state(run_id: int, way_name: str) -> dict:
     seconds for a corpus of a thousand tunes)."""
     run = TrainingRun.objects.select_related("corpus").get(pk=run_id)
     texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
-    return get_way(way_name).prepare(texts=texts, config=run.config, seed=run.seed).state
+    return run_prepare(get_way(way_name), texts=texts, run=run).state
 
 
 def epoch_sample_texts(*, checkpoint: Checkpoint, count: int, seed: int) -> list[str]:

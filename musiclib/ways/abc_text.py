@@ -235,7 +235,8 @@ def default_unit_length(meter: str) -> str:
         return "1/8"
 
 
-# The name of the plans of returns among a checkpoint's way arrays (`Prepared.state`).
+# The plans of returns among a checkpoint's way arrays (`Prepared.state`), measured on the
+# training tunes by `metrics.form.returns_library`.
 RETURNS_STATE = "way_returns"
 RETURNS_FORM_STATE = "way_returns_8bar"  # 1: the plan's tune has the folk form's shape
 
@@ -341,9 +342,6 @@ class AbcWay(Way):
         view = self.with_vocabulary(vocabulary)
         prepared = Way.prepare(view, texts=texts, config=config, seed=seed)
         prepared.stats["vocabulary"] = vocabulary
-        # The training tunes' plans of returns, saved with every checkpoint (RETURNS_STATE):
-        # the `returns` option draws its plans from them (0.6 s for Nottingham's 931 tunes).
-        prepared.state.update(self.returns_library(vocab=prepared.vocab, pieces=prepared.train))
         return prepared
 
     def returns_flags(self, *, vocab: list[str]) -> np.ndarray:
@@ -372,34 +370,6 @@ class AbcWay(Way):
                 f |= rt.KEY
             flags[i] = f
         return flags
-
-    def returns_library(self, *, vocab: list[str], pieces: list[np.ndarray]) -> dict:
-        """The corpus's plans of returns (`ml.returns.plans_from_bars`): for each piece (ids,
-        START first), which earlier bar each bar repeats note for note (`metrics.form`),
-        by the bars the sampler counts, under RETURNS_STATE; under RETURNS_FORM_STATE,
-        1 for the pieces in the folk form's shape (one or two parts of 8 bars), whose plans
-        the form draws from (its tunes are that long: a plan of a 32-bar tune would mostly
-        fall past their end). A piece whose bars the two readings count differently (a bar
-        of only a chord symbol, a stray bar line) is left out."""
-        from ..metrics.form import part_lengths, restated_bars, shape_from_abc
-        from ..ml import returns as rt
-
-        flags = self.returns_flags(vocab=vocab)
-        plans, fits = [], []
-        for ids in pieces:
-            ids = np.asarray(ids, dtype=np.int64)
-            spans = rt.bar_spans(ids, flags)
-            try:
-                shape = shape_from_abc(abc=self.decode(vocab=vocab, ids=ids))
-            except Exception:  # a tune the note reader cannot read gives no plan
-                continue
-            if len(shape.bars) == len(spans):
-                plans.append(restated_bars(shape))
-                fits.append([round(n) for n in part_lengths(shape)] in ([8], [8, 8]))
-        return {
-            RETURNS_STATE: rt.plans_from_bars(plans),
-            RETURNS_FORM_STATE: np.asarray(fits, dtype=np.int8),
-        }
 
     def returns_for(self, *, vocab: list[str], state: dict, seeds: list[int], form: bool):
         """The `ml.returns.Returns` for pieces of these seeds (one plan each, drawn by its
