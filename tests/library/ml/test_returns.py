@@ -165,3 +165,16 @@ def test_returns_are_refused_with_phrase_restarts_or_a_python_constraint(abc):
                        constraint=lambda row, ids: None)  # fmt: skip
     with pytest.raises(ValueError, match="do not fit"):
         sampler.sample(net, prime=[START_ID], seeds=[1, 2], returns=returns)
+
+
+def test_a_token_vocabulary_reads_the_same_bars():
+    way = get_way("abc")
+    config = way.resolve_config(
+        preset="tiny", overrides={"val_fraction": 0, "vocabulary": "tokens"}
+    )
+    prepared = way.prepare(texts=[REEL, JIG, ECHO], config=config, seed=0)
+    vocab, flags = prepared.vocab, way.returns_flags(vocab=prepared.vocab)
+    for text in (REEL, JIG, ECHO):
+        bars = bar_texts(vocab, ids_of(way, vocab, text), flags)
+        assert len(bars) == len(shape_from_abc(abc=text).bars)
+    assert bar_texts(vocab, ids_of(way, vocab, ECHO), flags)[:3] == ["A", "d2fd AdFA", "B2GB dBGB"]
