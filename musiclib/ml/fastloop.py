@@ -18,6 +18,10 @@ Grammar masks: a grammar compiled into `GrammarTables` is looked up per row per 
 Python. A grammar that is still a Python callable (a `sampler.Constraint`) runs through
 `sample_constrained`: the same compiled step and draw, with Python building the masks
 between steps.
+
+Returns (`ml.returns`): with a plan per row, `_loop` and `sample_lazy_tables` read each
+row's bars as it writes them (`_returns_track`) and feed an earlier bar's symbols again
+where the plan says (`_returns_pick`), still under the grammar's masks.
 """
 
 from __future__ import annotations
