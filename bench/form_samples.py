@@ -2,7 +2,8 @@
 bench/judge.py (its `--samples LABEL=PATH`).
 
     .venv/bin/python bench/form_samples.py NET.npz VOCAB.json OUT.json --n 240 \\
-        --temperature 0.9 [--top-p 0.9] [--top-k 0] [--form] [--max-parts 2] [--part-lengths 8]
+        --temperature 0.9 [--top-p 0.9] [--top-k 0] [--form] [--max-parts 2] [--part-lengths 8] \\
+        [--returns --corpus nottingham --preset full]
 
 NET.npz and VOCAB.json are what bench/quality.py leaves in var/quality/ (<tag>-best.npz,
 <tag>-vocab.json). The site's sampling path: the grammar's compiled tables
@@ -10,6 +11,14 @@ NET.npz and VOCAB.json are what bench/quality.py leaves in var/quality/ (<tag>-b
 `--max-tokens` tokens a tune (the generate page's limit is 1,500 characters for ABC).
 Writes {"texts": [...], "seconds": ..., "ended": ..., options...}; "ended" counts the tunes
 that reached END before the limit.
+
+`--returns`: bars restate earlier bars where a plan drawn by each tune's seed says
+(`musiclib.ml.returns`); the plans are the training tunes' own (`metrics.form.returns_library`
+over the training split `prepare` makes of `--corpus` with `--preset`'s val_fraction and
+seed 0, as bench/quality.py trained the model), with `--form` those of the tunes in the
+form's shape (one or two parts of 8 bars), drawn as the site draws them (`returns_for`).
+Adds "restated", "refused" and "forced" (per tune: restatements begun, cut short by the
+grammar, symbols fed from earlier bars).
 """
 
 from __future__ import annotations
@@ -37,6 +46,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=60)
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
+    parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
+    parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
     args = parser.parse_args()
     sys.path.append(str(ROOT))
     from musiclib.ml import sampler
@@ -55,20 +67,51 @@ def main() -> None:
     else:
         grammar = way.grammar(vocab=vocab, form=args.form)
     tables = grammar.automaton()
+    library = None
+    if args.returns:
+        from _common import setup_django
+        from quality import load_texts
+
+        setup_django()  # (the corpus folder is a setting)
+        config = way.resolve_config(preset=args.preset, overrides={"transpose": False})
+        prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
+        if prepared.vocab != vocab:
+            sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
+        from musiclib.metrics.form import returns_library
+
+        library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
+        print(
+            f"{len(library['way_returns'])} plans from {len(prepared.train)} training tunes, "
+            f"{int(library['way_returns_8bar'].sum())} in the folk form's shape"
+        )
     t0 = time.perf_counter()
     texts: list[str] = []
     ended = 0
+    stats: dict[str, list[int]] = {"restated": [], "refused": [], "forced": []}
     for start in range(0, args.n, args.batch):
         first = args.first_seed + start
         seeds = list(range(first, first + min(args.batch, args.n - start)))
+        returns = None
+        if library is not None:  # as the site draws them (the plans of the form's tunes)
+            returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
-                              end_id=END_ID, constraint=tables)  # fmt: skip
+                              end_id=END_ID, constraint=tables, returns=returns)  # fmt: skip
+        if returns is not None:
+            for name in stats:
+                stats[name] += getattr(returns, name)
         ended += sum(1 for ids in outs if len(ids) and int(ids[-1]) == END_ID)
         texts += [way.decode(vocab=vocab, ids=ids) for ids in outs]
         print(f"{len(texts)} tunes, {time.perf_counter() - t0:.0f} s", flush=True)
     seconds = time.perf_counter() - t0
     out = {"texts": texts, "seconds": seconds, "ended": ended, **vars(args)}
+    if args.returns:
+        out.update(stats)
+        print(
+            f"per tune: {sum(stats['restated']) / len(texts):.1f} bars restated, "
+            f"{sum(stats['refused']) / len(texts):.1f} cut short by the grammar, "
+            f"{sum(stats['forced']) / len(texts):.0f} symbols fed from earlier bars"
+        )
     with open(args.out, "w") as f:
         json.dump(out, f)
     print(f"{len(texts)} tunes in {seconds:.0f} s, {ended} ended before the limit")

@@ -33,7 +33,7 @@ DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
 # Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
-IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "folk_form", "primer_bars")
+IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "folk_form", "returns", "primer_bars")
 # Fields that, filled in for a model whose way does not take them, are refused (by
 # services.generation_prime_build, which words the refusal for the page and the API alike).
 REFUSED_WHERE_NOT_APPLICABLE = (
@@ -248,6 +248,15 @@ class GenerateForm(forms.Form):
         "a last note on the key's home note, as folk tunes go; the tune ends after its "
         "second part (or after the first, if the model ends it there).",
     )
+    returns = forms.BooleanField(
+        label="Bring bars and phrases back",
+        required=False,
+        initial=False,
+        help_text="With 8-bar parts: some bars and phrases come back, in the places the "
+        "tunes the model learnt from bring theirs back (a phrase answered by itself, a "
+        "second part that ends as the first did). Each piece follows the pattern of one of "
+        "those tunes, picked by its seed.",
+    )
     top_k = forms.IntegerField(
         label="Top-k",
         min_value=0,
@@ -400,7 +409,7 @@ class GenerateForm(forms.Form):
         fields = caps.generation_fields
         for name in IGNORED_WHERE_NOT_APPLICABLE:
             if name not in fields:
-                data[name] = False if name in ("grammar", "folk_form") else None
+                data[name] = False if name in ("grammar", "folk_form", "returns") else None
         if (
             "max_length" in fields
             and data.get("max_length") is None

@@ -277,6 +277,11 @@ class GenerationJob(models.Model):
         help_text="With the grammar: shape each tune in two parts of 8 bars, repeats and "
         "endings closed, whole closing bars, ending after its parts on the tonic.",
     )
+    returns = models.BooleanField(
+        default=False,
+        help_text="With the folk form: bars and phrases come back where a plan drawn from "
+        "the training tunes (by the piece's seed) brings them back.",
+    )
     is_epoch_sample = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)

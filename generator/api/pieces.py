@@ -237,6 +237,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 prime=data["prime"],
                 grammar=data["grammar"],
                 folk_form=data["folk_form"],
+                returns=data["returns"],
                 user=request.user,
                 ip=client_ip(request),
             )

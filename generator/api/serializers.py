@@ -789,6 +789,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "primer",
             "grammar",
             "folk_form",
+            "returns",
             "is_epoch_sample",
             "status",
             "done",
@@ -948,6 +949,11 @@ class GenerationRequestSerializer(serializers.Serializer):
         default=False,
         help_text="ABC runs, with `grammar`: shape each tune in two parts of 8 bars, "
         "repeats and endings closed, ending on the tonic after its parts.",
+    )
+    returns = StrictBooleanField(
+        default=False,
+        help_text="ABC runs, with `folk_form`: bars and phrases come back where a plan drawn "
+        "by each piece's seed from the training tunes brings them back.",
     )
     seconds = StrictFloatField(
         required=False,

@@ -136,3 +136,15 @@ def iter_corpus_texts(corpus: Corpus, *, tune_id_max: int | None = None) -> Iter
     if tune_id_max is not None:
         qs = qs.filter(pk__lte=tune_id_max)
     return qs.values_list("text", flat=True).iterator(chunk_size=2000)
+
+
+def run_prepare(way, *, texts: list[str], run, **extra):
+    """The way's `prepare` of a run's corpus texts (split as the run's seed and config say),
+    with the training tunes' plans of returns (`metrics.form.returns_library`) among the
+    way arrays saved with every checkpoint where the way offers returns."""
+    prepared = way.prepare(texts=texts, config=run.config, seed=run.seed, **extra)
+    if way.capabilities.returns:
+        from musiclib.metrics.form import returns_library
+
+        prepared.state.update(returns_library(way=way, vocab=prepared.vocab, pieces=prepared.train))
+    return prepared

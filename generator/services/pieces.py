@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import START_ID
 
 from .. import signals
-from ..models import Checkpoint, GenerationJob, JobStatus, Piece
+from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun
 from ..task_names import GENERATION_TASK, RENDER_TASK
 from .allowance import generation_allowance_take
 from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests clear the cache)
@@ -29,6 +30,7 @@ from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests cle
     load_checkpoint_net,
     load_checkpoint_state,
 )
+from .corpora import iter_corpus_texts, run_prepare
 from .primes import MIN_TOKENS, Upload, generation_prime_build, prime_split
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,7 @@ def generation_job_create(
     primer_bars: int | None = None,
     grammar: bool = False,
     folk_form: bool = False,
+    returns: bool = False,
     is_epoch_sample: bool = False,
     user=None,
     ip: str | None = None,
@@ -147,7 +150,8 @@ def generation_job_create(
     to `primer_bars` bars, built here by `generation_prime_build`. Raises ServiceError
     naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
     `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
-    it needs `grammar`, and a way that offers it)."""
+    it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
+    corpus's tunes bring them back, within that form, so it needs `folk_form`)."""
     if not (temperature > 0):
         raise ServiceError("temperature must be a positive number", field="temperature")
     if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
@@ -175,6 +179,20 @@ def generation_job_create(
             raise ServiceError(
                 "the folk-tune form is kept by grammar-aware sampling: switch it on too",
                 field="folk_form",
+            )
+    if returns:
+        way = get_way(run.way)
+        if "returns" not in way.capabilities.generation_fields:
+            takers = " and ".join(w.noun for w in ways_taking("returns"))
+            raise ServiceError(
+                f"bars that come back are for {takers} runs; run {run.pk} is "
+                f"{run.get_way_display()}",
+                field="returns",
+            )
+        if not folk_form:
+            raise ServiceError(
+                "bars come back within the 8-bar parts: switch on the 8-bar parts too",
+                field="returns",
             )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
@@ -206,6 +224,7 @@ def generation_job_create(
             prime=prime,
             grammar=grammar,
             folk_form=folk_form,
+            returns=returns,
             is_epoch_sample=is_epoch_sample,
             code_version=settings.CODE_VERSION,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -237,6 +256,7 @@ def piece_reproduce(
         prime=job.prime,
         grammar=job.grammar,
         folk_form=job.folk_form,
+        returns=job.returns,
         user=user,
         ip=ip,
     )
@@ -281,6 +301,29 @@ def _constraint(way, run, *, grammar: bool, folk_form: bool):
     if hasattr(constraint, "automaton"):
         constraint = constraint.automaton()
     return constraint
+
+
+def _returns(way, checkpoint: Checkpoint, *, seeds: list[int], form: bool):
+    """What the sampler needs to bring bars back (`musiclib.ml.returns`): one plan per seed
+    from the training tunes' plans saved with the checkpoint (those of tunes in the folk
+    form's shape, with the `form`), or, for a run trained before
+    they were saved, made again from its corpus (once per run in this process)."""
+    run = checkpoint.run
+    state = load_checkpoint_state(checkpoint)
+    returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
+    if returns is None:
+        state = _prepared_state(run.pk, way.name)
+        returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
+    return returns
+
+
+@lru_cache(maxsize=4)
+def _prepared_state(run_id: int, way_name: str) -> dict:
+    """The way arrays `prepare` makes from a run's corpus, split as the run's was (a few
+    seconds for a corpus of a thousand tunes)."""
+    run = TrainingRun.objects.select_related("corpus").get(pk=run_id)
+    texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
+    return run_prepare(get_way(way_name), texts=texts, run=run).state
 
 
 def epoch_sample_texts(*, checkpoint: Checkpoint, count: int, seed: int) -> list[str]:
@@ -336,6 +379,8 @@ def _generate(job: GenerationJob) -> None:
     glue = " " if source else ""
     seeds = [job.seed + i for i in range(job.count)]
     constraint = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
+    # (only a way whose capabilities offer returns is given a job that asks for them)
+    returns = _returns(way, checkpoint, seeds=seeds, form=job.folk_form) if job.returns else None
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,
@@ -348,6 +393,7 @@ def _generate(job: GenerationJob) -> None:
         constraint=constraint,
         # A way whose END closes a phrase, not the piece (audio): restart from START.
         restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
+        returns=returns,
     )
     seconds = time.perf_counter() - t0
     pieces = [

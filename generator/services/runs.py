@@ -32,7 +32,7 @@ from .. import signals
 from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
 from ..task_names import RUN_TASK
 from .checkpoint_files import sampler_name
-from .corpora import iter_corpus_texts
+from .corpora import iter_corpus_texts, run_prepare
 
 log = logging.getLogger(__name__)
 # Database losses (restarts) a run survives before it fails: see training_run_execute.
@@ -350,7 +350,7 @@ def _train(run: TrainingRun) -> TrainingRun:
 
             state = load_extra(str(local_copy(sampler_name(last.file.name))))
         extra["state"] = state
-    prepared = way.prepare(texts=texts, config=run.config, seed=run.seed, **extra)
+    prepared = run_prepare(way, texts=texts, run=run, **extra)
     if run.vocab and run.vocab != prepared.vocab:
         raise RuntimeError("the corpus changed under the run: its vocabulary differs")
     ml_model.configure_tensorflow()  # before the first operation touches a GPU

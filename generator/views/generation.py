@@ -104,6 +104,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             prime=opening.prime,
             grammar=bool(data.get("grammar")),
             folk_form=bool(data.get("folk_form")),
+            returns=bool(data.get("returns")),
             user=request.user,
             ip=client_ip(request),
         )

@@ -18,6 +18,10 @@ Grammar masks: a grammar compiled into `GrammarTables` is looked up per row per 
 Python. A grammar that is still a Python callable (a `sampler.Constraint`) runs through
 `sample_constrained`: the same compiled step and draw, with Python building the masks
 between steps.
+
+Returns (`ml.returns`): with a plan per row, `_loop` and `sample_lazy_tables` read each
+row's bars as it writes them (`_returns_track`) and feed an earlier bar's symbols again
+where the plan says (`_returns_pick`), still under the grammar's masks.
 """
 
 from __future__ import annotations
@@ -236,6 +240,136 @@ def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
     return V - 1
 
 
+# --- returns: bars that restate earlier bars (`ml.returns`) ------------------------------
+# Symbol flags (int8 per vocabulary id), given by the way: see `ml.returns`.
+R_BAR, R_JOIN, R_TRAIL, R_KEY, R_NEWLINE = 1, 2, 4, 8, 16
+# Each row's bookkeeping, one int64 row of `rs` per sampled row.
+_BODY, _LINE_POS, _KEY_LINE, _IN_LINE, _N_BARS, _CUR_START, _CONTENT_END = 0, 1, 2, 3, 4, 5, 6
+_PENDING, _REPLAY_POS, _REPLAY_END, _REPLAYED, _REFUSED, _FORCED = 7, 8, 9, 10, 11, 12
+_AFTER_TRAIL = 13
+R_FIELDS = 14
+
+
+@njit(cache=True, error_model="numpy")
+def _returns_reset(rs, r):
+    for k in range(R_FIELDS):
+        rs[r, k] = 0
+    rs[r, _CUR_START] = -1
+
+
+@njit(cache=True, error_model="numpy")
+def _returns_track(rs, bars, plans, flags, r, v, p):
+    """Row r's bar bookkeeping after symbol v at position p of its sequence (prime, then
+    the ids drawn): the body starts after the line that opens with the key field; a bar's
+    content runs from its first symbol that is not part of a bar line to its last one
+    before the next bar line (a ':' right before it belongs to the bar line). A bar line
+    after content closes the bar: `bars[r, k]` keeps where its content starts, ends, and
+    where its bar line ends; when the plan says the next bar restates an earlier one, that
+    bar is pending (`_returns_pick`)."""
+    f = flags[v]
+    if rs[r, _BODY] == 0:
+        if f & R_NEWLINE:
+            if rs[r, _KEY_LINE]:
+                rs[r, _BODY] = 1
+                rs[r, _IN_LINE] = 1
+            rs[r, _LINE_POS] = 0
+            rs[r, _KEY_LINE] = 0
+        else:
+            if rs[r, _LINE_POS] == 0 and f & R_KEY:
+                rs[r, _KEY_LINE] = 1
+            rs[r, _LINE_POS] += 1
+        return
+    after_trail = rs[r, _AFTER_TRAIL]
+    rs[r, _AFTER_TRAIL] = 1 if f & R_TRAIL else 0
+    if f & R_BAR or (f & R_TRAIL and after_trail):  # ("::" in characters is a bar line)
+        if rs[r, _CUR_START] >= 0:
+            k = rs[r, _N_BARS]
+            if k < bars.shape[1]:
+                bars[r, k, 0] = rs[r, _CUR_START]
+                bars[r, k, 1] = rs[r, _CONTENT_END]
+                bars[r, k, 2] = p + 1  # its bar line too (":|", "|")
+            n = k + 1
+            rs[r, _N_BARS] = n
+            rs[r, _CUR_START] = -1
+            rs[r, _REPLAY_POS] = 0
+            rs[r, _REPLAY_END] = 0
+            rs[r, _PENDING] = 0
+            if n < plans.shape[1] and n < bars.shape[1]:
+                i = plans[r, n]
+                if 0 <= i < n:
+                    rs[r, _PENDING] = 1
+        rs[r, _IN_LINE] = 1
+        return
+    if rs[r, _IN_LINE] and f & R_JOIN:
+        return
+    if f & R_TRAIL:
+        return
+    rs[r, _IN_LINE] = 0
+    if rs[r, _CUR_START] < 0:
+        rs[r, _CUR_START] = p
+    rs[r, _CONTENT_END] = p + 1
+
+
+@njit(cache=True, error_model="numpy")
+def _returns_pick(rs, bars, plans, flags, seq, r, drawn, mask):
+    """The symbol row r writes instead of `drawn` (or `drawn` itself): the next symbol of
+    the earlier bar it is restating (its notes, then its bar line), while `mask` (None: no
+    grammar) allows it; at the first symbol of a bar the plan restates, that bar's first
+    symbol. A symbol the grammar refuses ends the restatement: the rest of the bar (or
+    its bar line) is drawn freely."""
+    if rs[r, _REPLAY_POS] < rs[r, _REPLAY_END]:
+        forced = seq[r, rs[r, _REPLAY_POS]]
+        if mask is None or mask[forced]:
+            rs[r, _REPLAY_POS] += 1
+            rs[r, _FORCED] += 1
+            return forced
+        rs[r, _REPLAY_POS] = 0
+        rs[r, _REPLAY_END] = 0
+        rs[r, _REFUSED] += 1
+        return drawn
+    if rs[r, _PENDING] == 0 or rs[r, _BODY] == 0:
+        return drawn
+    f = flags[drawn]
+    if f & R_BAR or f & R_TRAIL or (rs[r, _IN_LINE] and f & R_JOIN):
+        return drawn  # still writing the bar line: the bar has not begun
+    rs[r, _PENDING] = 0
+    i = plans[r, rs[r, _N_BARS]]
+    start, end = bars[r, i, 0], bars[r, i, 2]
+    if bars[r, i, 1] <= start:
+        return drawn
+    forced = seq[r, start]
+    if mask is None or mask[forced]:
+        rs[r, _REPLAY_POS] = start + 1
+        rs[r, _REPLAY_END] = end
+        rs[r, _REPLAYED] += 1
+        rs[r, _FORCED] += 1
+        return forced
+    rs[r, _REFUSED] += 1
+    return drawn
+
+
+@njit(cache=True, error_model="numpy")
+def bar_spans(ids, flags):
+    """The bars `_returns_track` reads in one sequence of ids (START first): for each, where
+    its content starts and ends and where the bar line that closes it ends (-1: none, the
+    last bar of an unfinished piece), in positions of `ids`. Used to measure the corpus's
+    plans with the very bookkeeping the loop uses."""
+    n = ids.shape[0]
+    rs = np.zeros((1, R_FIELDS), dtype=np.int64)
+    _returns_reset(rs, 0)
+    bars = np.zeros((1, n + 1, 3), dtype=np.int64)
+    plans = np.full((1, 0), -1, dtype=np.int32)
+    for p in range(n):
+        _returns_track(rs, bars, plans, flags, 0, ids[p], p)
+    k = rs[0, _N_BARS]
+    if rs[0, _CUR_START] >= 0:  # a last bar with no bar line after it
+        bars[0, k, 0] = rs[0, _CUR_START]
+        bars[0, k, 1] = rs[0, _CONTENT_END]
+        bars[0, k, 2] = -1
+        k += 1
+    return bars[0, :k].copy()
+
+
 @njit(cache=True, error_model="numpy")
 def _loop(
     table,
@@ -258,8 +392,14 @@ def _loop(
     start,
     out,
     gemm_rows,
+    flags,
+    plans,
+    rs,
 ):
-    """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`."""
+    """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`.
+
+    Returns (`ml.returns`) are on when `flags` is not empty: `plans[r, j]` is the bar that
+    row r's bar j restates (-1: none), `rs` receives each row's bookkeeping (`R_FIELDS`)."""
     rows, draws = uniforms.shape
     n_layers = units.shape[0]
     xh, cs, zs = List(), List(), List()
@@ -287,6 +427,12 @@ def _loop(
                 break
     p = np.empty(V, dtype=np.float32)
     s = np.empty(V, dtype=np.float32)
+    returns = flags.shape[0] > 0
+    n_prime = prime.shape[0]
+    seq = np.zeros((rows if returns else 0, n_prime + draws), dtype=np.int64)
+    bars = np.zeros((rows if returns else 0, plans.shape[1] if returns else 0, 3), dtype=np.int64)
+    if returns:
+        _returns_start(rs, bars, plans, flags, seq, prime)
     logits = hs[len(dense_w)]
     for i in range(prime.shape[0]):
         tokens[:] = prime[i]
@@ -316,10 +462,18 @@ def _loop(
                 chosen = _choose_row(
                     logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s
                 )
+                if returns:
+                    chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, allowed[q])
             else:
                 chosen = _choose_row(
                     logits[r], None, temperature, top_k, top_p, uniforms[r, t], p, s
                 )
+                if returns:
+                    chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, None)
+            if returns:
+                at = n_prime + lengths[r]
+                seq[r, at] = chosen
+                _returns_track(rs, bars, plans, flags, r, chosen, at)
             out[r, lengths[r]] = chosen
             lengths[r] += 1
             if masked and q >= 0:
@@ -376,6 +530,32 @@ def _choose_rows(logits, masks, use_mask, temperature, top_k, top_p, u, active, 
             out[r] = _choose_row(logits[r], None, temperature, top_k, top_p, u[r], p, s)
 
 
+@njit(cache=True, error_model="numpy")
+def _returns_rows(rs, bars, plans, flags, seq, chosen, masks, use_mask, active, at):
+    """`_returns_pick` and `_returns_track` for every active row after a batch draw (the
+    loops that look masks up between compiled steps): row r's symbol goes to `seq[r, at[r]]`."""
+    for r in range(chosen.shape[0]):
+        if not active[r]:
+            continue
+        if use_mask[r]:
+            v = _returns_pick(rs, bars, plans, flags, seq, r, chosen[r], masks[r])
+        else:
+            v = _returns_pick(rs, bars, plans, flags, seq, r, chosen[r], None)
+        chosen[r] = v
+        seq[r, at[r]] = v
+        _returns_track(rs, bars, plans, flags, r, v, at[r])
+
+
+@njit(cache=True, error_model="numpy")
+def _returns_start(rs, bars, plans, flags, seq, prime):
+    """Every row's bookkeeping reset and walked through the prime (copied into `seq`)."""
+    for r in range(rs.shape[0]):
+        _returns_reset(rs, r)
+        for i in range(prime.shape[0]):
+            seq[r, i] = prime[i]
+            _returns_track(rs, bars, plans, flags, r, prime[i], i)
+
+
 class Compiled:
     """A net's weights in the layout the compiled functions take (gate columns i, f, o, g,
     the first three halved): those `sampler._fuse` left on the net (the sampler calls it
@@ -422,6 +602,28 @@ def compiled(net) -> Compiled:
 _NO_TABLES = (np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.int32))
 
 
+def _returns_arrays(returns, rows: int, vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(flags, plans, rs) for the loops: empty flags when returns are off. `returns` is an
+    `ml.returns.Returns` (flags over the vocabulary, one plan per row); its `state` is set
+    to `rs`, each row's bookkeeping, after sampling (bars restated, refused…)."""
+    if returns is None:
+        return (
+            np.zeros(0, dtype=np.int8),
+            np.full((rows, 0), -1, dtype=np.int32),
+            np.zeros((rows, R_FIELDS), dtype=np.int64),
+        )
+    flags = np.ascontiguousarray(returns.flags, dtype=np.int8)
+    plans = np.ascontiguousarray(returns.plans, dtype=np.int32)
+    if flags.shape != (vocab,) or plans.ndim != 2 or plans.shape[0] != rows:
+        raise ValueError(
+            f"returns of flags {flags.shape} and plans {plans.shape} do not fit {rows} rows "
+            f"over a vocabulary of {vocab}"
+        )
+    rs = np.zeros((rows, R_FIELDS), dtype=np.int64)
+    returns.state = rs
+    return flags, plans, rs
+
+
 def sample(
     net,
     *,
@@ -434,11 +636,14 @@ def sample(
     end_id: int,
     restart_id: int | None,
     tables: GrammarTables | None,
+    returns=None,
 ) -> list[list[int]]:
     """One piece per row of `uniforms` (rows × draws, float64), in one compiled call. See
-    `sampler.sample` for what the arguments mean; `tables` masks the draws."""
+    `sampler.sample` for what the arguments mean; `tables` masks the draws; `returns`
+    (`ml.returns.Returns`) restates earlier bars where each row's plan says."""
     c = compiled(net)
     rows, draws = uniforms.shape
+    flags, plans, rs = _returns_arrays(returns, rows, c.table.shape[0])
     out = np.zeros((rows, draws), dtype=np.int64)
     if tables is None:
         allowed, next_state, start = *_NO_TABLES, 0
@@ -462,6 +667,9 @@ def sample(
         start,
         out,
         GEMM_ROWS,
+        flags,
+        plans,
+        rs,
     )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
@@ -551,14 +759,17 @@ def sample_lazy_tables(
     restart_id: int | None,
     automaton,
     compiled_loop: bool = True,
+    returns=None,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
     → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
     states, building the successors not built yet): each step looks every row's mask up
     in one array operation and moves every row in one call, between compiled steps.
     An `ml.automaton.LazyAutomaton` samples in the compiled loop instead
-    (`sample_registered_tables`); this path is its reference (`compiled_loop=False`)."""
-    if compiled_loop and hasattr(automaton, "variant"):
+    (`sample_registered_tables`); this path is its reference (`compiled_loop=False`), and
+    the path of pieces with `returns` (as in `sample`: the same compiled bookkeeping,
+    `_returns_rows`), which the registered loop does not do yet."""
+    if compiled_loop and returns is None and hasattr(automaton, "variant"):
         return sample_registered_tables(
             net,
             prime=prime,
@@ -573,6 +784,13 @@ def sample_lazy_tables(
         )
     c = compiled(net)
     rows, draws = uniforms.shape
+    flags, plans, rs = _returns_arrays(returns, rows, c.table.shape[0])
+    on = flags.shape[0] > 0
+    n_prime = len(prime)
+    seq = np.zeros((rows if on else 0, n_prime + draws), dtype=np.int64)
+    bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 3), dtype=np.int64)
+    if on:
+        _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
     units = list(net.units)
     xh = List(
         [np.zeros((rows, (units[k - 1] if k else 0) + h), np.float32) for k, h in enumerate(units)]
@@ -605,6 +823,9 @@ def sample_lazy_tables(
         _choose_rows(
             logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen
         )
+        if on:
+            at = n_prime + lengths
+            _returns_rows(rs, bars, plans, flags, seq, chosen, masks, use_mask, active, at)
         out[live, lengths[live]] = chosen[live]
         lengths[live] += 1
         if registered:

@@ -26,6 +26,7 @@ from .automaton import LazyAutomaton
 
 if TYPE_CHECKING:
     from .fastloop import GrammarTables
+    from .returns import Returns
 
 # A constraint sees (row, ids so far) and returns a boolean mask over the vocabulary of the
 # allowed next tokens, or None for "anything goes". Used by grammar-aware sampling.
@@ -184,6 +185,7 @@ def sample(
     end_id: int = 2,
     constraint: Constraint | GrammarTables | None = None,
     restart_id: int | None = None,
+    returns: Returns | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
@@ -207,10 +209,18 @@ def sample(
     than `end_id` (at most 2 * max_tokens draws). Constraints then see `restart_id` after
     the end in the row's history; tables follow END's transition.
 
+    `returns` (`ml.returns.Returns`: one plan per seed, in the seeds' order) makes bars
+    restate earlier bars of the same piece where its plan says: the earlier bar's symbols
+    are fed again (the LSTM's state carries on from them), each still under the grammar's
+    mask (a refused symbol ends the restatement; the rest of the bar is drawn). Not with a
+    Python `Constraint` nor with `restart_id`; `sample_numpy` has no returns.
+
     The same arguments give the same pieces as `sample_numpy` (the numpy reference)."""
     from . import fastloop
 
     _check(temperature=temperature, top_k=top_k, top_p=top_p, prime=prime)
+    if returns is not None and restart_id is not None:
+        raise ValueError("returns restate bars of one piece: not with phrase restarts")
     _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
     uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
     common = dict(
@@ -226,11 +236,13 @@ def sample(
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
         # Tables built while sampling (an automaton whose successors are made on demand).
-        return fastloop.sample_lazy_tables(net, automaton=constraint, **common)
+        return fastloop.sample_lazy_tables(net, automaton=constraint, returns=returns, **common)
     if constraint is not None and tables is None and hasattr(constraint, "tables"):
         tables = constraint.tables(list(prime))
     if constraint is None or tables is not None:
-        return fastloop.sample(net, tables=tables, **common)
+        return fastloop.sample(net, tables=tables, returns=returns, **common)
+    if returns is not None:
+        raise ValueError("returns need a grammar compiled into tables (or no grammar)")
     return fastloop.sample_constrained(net, constraint=constraint, **common)
 
 

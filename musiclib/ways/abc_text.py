@@ -18,8 +18,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import abc_tokens
-from .base import START_ID, Capabilities, ImportRefused, Way
+from .base import SPECIALS, START, START_ID, Capabilities, ImportRefused, Way
 from .pool import cpu_count, map_processes
 
 FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
@@ -233,6 +235,12 @@ def default_unit_length(meter: str) -> str:
         return "1/8"
 
 
+# The plans of returns among a checkpoint's way arrays (`Prepared.state`), measured on the
+# training tunes by `metrics.form.returns_library`.
+RETURNS_STATE = "way_returns"
+RETURNS_FORM_STATE = "way_returns_8bar"  # 1: the plan's tune has the folk form's shape
+
+
 class AbcWay(Way):
     name = "abc"
     label = "Text (ABC)"
@@ -249,6 +257,7 @@ class AbcWay(Way):
         length="tokens",
         grammar=True,
         folk_form=True,
+        returns=True,
     )
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.
@@ -334,6 +343,50 @@ class AbcWay(Way):
         prepared = Way.prepare(view, texts=texts, config=config, seed=seed)
         prepared.stats["vocabulary"] = vocabulary
         return prepared
+
+    def returns_flags(self, *, vocab: list[str]) -> np.ndarray:
+        """What each symbol is to the sampler's bar bookkeeping (`ml.returns`): bar lines
+        (`|` or a token holding one), what continues a bar line right after it (`:` of
+        `|:`, an ending's number, `]` of `|]`, spaces, newlines and the line continuation
+        `\\`), `:` before a bar line (and END: neither is a bar's content),
+        the key field that opens the last header line, newlines (and START)."""
+        from ..ml import returns as rt
+
+        flags = np.zeros(len(vocab), dtype=np.int8)
+        for i, tok in enumerate(vocab):
+            f = 0
+            if tok == START or tok == "\n":
+                f |= rt.NEWLINE
+            if tok in SPECIALS:  # END (and PAD) are no bar's content
+                flags[i] = f if tok == START else rt.TRAIL
+                continue
+            if "|" in tok or tok == "::" or re.fullmatch(r"\[[12]", tok):
+                f |= rt.BAR
+            if tok == ":":
+                f |= rt.JOIN | rt.TRAIL
+            if tok in ("]", " ", "\n", "\\") or tok.isdigit():
+                f |= rt.JOIN
+            if tok == "K" or tok.startswith("K:"):
+                f |= rt.KEY
+            flags[i] = f
+        return flags
+
+    def returns_for(self, *, vocab: list[str], state: dict, seeds: list[int], form: bool):
+        """The `ml.returns.Returns` for pieces of these seeds (one plan each, drawn by its
+        seed from the plans in a checkpoint's way arrays; with the folk `form`, from the
+        plans of the tunes in its shape, where there are any), or None when the checkpoint
+        has none (a run trained before they were saved: `prepare` makes them again)."""
+        from ..ml import returns as rt
+
+        library = state.get(RETURNS_STATE)
+        if library is None:
+            return None
+        fits = state.get(RETURNS_FORM_STATE)
+        if form and fits is not None and len(fits) == len(library) and fits.any():
+            library = library[fits.astype(bool)]
+        return rt.Returns(
+            flags=self.returns_flags(vocab=vocab), plans=rt.draw_plans(library, seeds)
+        )
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
         """A prime → ids after START, tokenized as the run's vocabulary was (its symbol list

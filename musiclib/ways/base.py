@@ -118,6 +118,10 @@ class Capabilities:
     # Its grammar can also shape a piece in the form of a folk tune (two parts of 8 bars,
     # repeats and endings closed, ending after them on the tonic): the `folk_form` option.
     folk_form: bool = False
+    # With the folk form, bars and phrases can come back where the corpus's own tunes bring
+    # them back (`ml.returns`): the `returns` option. The way gives the sampler its symbols'
+    # `returns_flags` and, from the training tunes, a `returns_library` of plans.
+    returns: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.openings) - set(OPENING_FIELDS)
@@ -145,6 +149,8 @@ class Capabilities:
             fields.append("grammar")
         if self.folk_form:
             fields.append("folk_form")
+        if self.returns:
+            fields.append("returns")
         for kind, names in OPENING_FIELDS.items():
             if kind in self.openings:
                 fields.extend(n for n in names if n not in fields)

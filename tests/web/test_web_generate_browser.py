@@ -19,6 +19,7 @@ LABELS = {
     "Length": "max_length",
     "Grammar-aware sampling": "grammar",
     "Shape the tune in 8-bar parts": "folk_form",
+    "Bring bars and phrases back": "returns",
     "Meter": "meter",
     "Key": "key",
     "Opening notes (ABC)": "opening",
@@ -29,7 +30,7 @@ LABELS = {
     "Opening recording": "prime_audio",
 }
 SHOWN = {
-    "abc": {"max_length", "grammar", "folk_form", "meter", "key", "opening"},
+    "abc": {"max_length", "grammar", "folk_form", "returns", "meter", "key", "opening"},
     "midi": {"max_length", "grammar", "primer_tune", "primer_midi", "primer_bars"},
     "audio": {"seconds", "prime_audio"},
     "toy": {"max_length"},
