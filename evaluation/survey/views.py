@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from common.http import client_ip, stored_file_response
 from common.throttle import window_hit
@@ -199,7 +199,7 @@ def survey_thanks(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe  # HEAD too: link checkers and players ask for the size first
 def survey_clip_audio(request: HttpRequest, token: str) -> HttpResponse:
     """The clip's Ogg file under its token, with the same headers and neutral file name for
     every clip, and byte ranges (seeking needs them) as the site's other audio."""

@@ -12,7 +12,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from common.http import bytes_response, stored_file_response
 from generator import selectors, services
@@ -125,7 +125,7 @@ def _tune_audio(tune: Tune) -> tuple[str, str]:
     return name, "flac" if capabilities(tune.corpus.way).is_audio else "ogg"
 
 
-@require_GET
+@require_safe  # HEAD too: link checkers and players ask for the size first
 @serves_file
 def tune_audio(request: HttpRequest, pk: int) -> HttpResponse:
     tune = _get_tune(pk)

@@ -14,7 +14,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from common.http import bytes_response, client_ip, stored_file_response
 from generator import selectors, services
@@ -171,7 +171,7 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
 PIECE_AUDIO_FIELDS = ("pk", "title", "way", "text", "midi", "audio", "validity_detail")
 
 
-@require_GET
+@require_safe  # HEAD too: link checkers and players ask for the size first
 @serves_file
 def piece_audio(request: HttpRequest, pk: int) -> HttpResponse:
     piece = get_object_or_404(Piece.objects.only(*PIECE_AUDIO_FIELDS), pk=pk)

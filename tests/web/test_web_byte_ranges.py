@@ -134,3 +134,11 @@ def test_a_stored_name_that_is_gone_or_outside_the_storage_is_a_404(client, long
         response = _get(client, piece, "bytes=0-99")
         assert response.status_code == 404, name
         assert b"root:" not in response.content
+
+
+def test_a_head_request_gives_the_size_and_ranges_without_the_bytes(client, long_piece):
+    piece, _ = long_piece
+    head = client.head(reverse("piece_audio", args=[piece.pk]))
+    assert head.status_code == 200 and head["Accept-Ranges"] == "bytes"
+    assert head["Content-Length"] == str(BIG) and head["Content-Type"] == "audio/ogg"
+    assert _body(head) == b""
