@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from generator.models import GenerationJob
+from tests.web.builders import make_piece
 from tests.web.test_web_generate import form_data
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +42,14 @@ def test_bringing_bars_back_without_the_8_bar_parts_is_refused_on_its_field(clie
     assert response.status_code == 200  # the form again, with the refusal on its field
     assert not GenerationJob.objects.filter(requester_ip="10.0.1.6").exists()
     assert "8-bar parts" in " ".join(response.context["form"].errors["returns"])
+
+
+def test_a_piece_page_says_how_its_form_was_shaped(client, world):
+    job = world.job
+    GenerationJob.objects.filter(pk=job.pk).update(grammar=True, folk_form=True, returns=True)
+    job.refresh_from_db()
+    piece = make_piece(world, job=job)
+    page = client.get(piece.get_absolute_url()).content.decode()
+    assert "<dt>Form</dt><dd data-form>8-bar parts, bars that come back</dd>" in page
+    GenerationJob.objects.filter(pk=job.pk).update(folk_form=False, returns=False)
+    assert "<dt>Form</dt>" not in client.get(piece.get_absolute_url()).content.decode()
