@@ -174,10 +174,9 @@ def serves_file(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            with file_or_404():
+                return view(request, *args, **kwargs)
         except FilePreparing as exc:
             return preparing_response(str(exc))
-        except FileUnavailable as exc:
-            raise Http404(str(exc)) from None
 
     return wrapped
