@@ -3,7 +3,7 @@ bench/judge.py (its `--samples LABEL=PATH`).
 
     .venv/bin/python bench/form_samples.py NET.npz VOCAB.json OUT.json --n 240 \\
         --temperature 0.9 [--top-p 0.9] [--top-k 0] [--form] [--max-parts 2] [--part-lengths 8] \\
-        [--returns --corpus nottingham --preset full]
+        [--returns] [--shape] [--corpus nottingham --preset full]
 
 NET.npz and VOCAB.json are what bench/quality.py leaves in var/quality/ (<tag>-best.npz,
 <tag>-vocab.json). The site's sampling path: the grammar's compiled tables
@@ -19,6 +19,10 @@ seed 0, as bench/quality.py trained the model), with `--form` those of the tunes
 form's shape (one or two parts of 8 bars), drawn as the site draws them (`returns_for`).
 Adds "restated", "refused" and "forced" (per tune: restatements begun, cut short by the
 grammar, symbols fed from earlier bars).
+
+`--shape` (with `--form`): each tune follows the shape of one training tune drawn by its
+seed (the tune whose plan `--returns` draws): its parts, their bars, which repeat, the
+last note's degree (`AbcWay.form_shapes_for`, the site's folk form). Adds "shapes".
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=60)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
+    parser.add_argument("--shape", action="store_true", help="form: shapes drawn per tune")
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
     parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
     args = parser.parse_args()
@@ -67,8 +72,10 @@ def main() -> None:
     else:
         grammar = way.grammar(vocab=vocab, form=args.form)
     tables = grammar.automaton()
+    if args.shape and not args.form:
+        sys.exit("--shape needs --form")
     library = None
-    if args.returns:
+    if args.returns or args.shape:
         from _common import setup_django
         from quality import load_texts
 
@@ -88,15 +95,19 @@ def main() -> None:
     texts: list[str] = []
     ended = 0
     stats: dict[str, list[int]] = {"restated": [], "refused": [], "forced": []}
+    all_shapes: list = []
     for start in range(0, args.n, args.batch):
         first = args.first_seed + start
         seeds = list(range(first, first + min(args.batch, args.n - start)))
-        returns = None
-        if library is not None:  # as the site draws them (the plans of the form's tunes)
+        returns = shapes = None
+        if args.shape:
+            shapes = way.form_shapes_for(state=library, seeds=seeds)
+            all_shapes += [[list(map(list, s.parts)), s.final] for s in shapes]
+        if args.returns:  # as the site draws them (the plans of the form's tunes)
             returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
-                              end_id=END_ID, constraint=tables, returns=returns)  # fmt: skip
+                              end_id=END_ID, constraint=tables, returns=returns, shapes=shapes)  # fmt: skip
         if returns is not None:
             for name in stats:
                 stats[name] += getattr(returns, name)
@@ -105,6 +116,8 @@ def main() -> None:
         print(f"{len(texts)} tunes, {time.perf_counter() - t0:.0f} s", flush=True)
     seconds = time.perf_counter() - t0
     out = {"texts": texts, "seconds": seconds, "ended": ended, **vars(args)}
+    if args.shape:
+        out["shapes"] = all_shapes
     if args.returns:
         out.update(stats)
         print(

@@ -315,6 +315,47 @@ def form_measures(shape: Shape) -> dict[str, float]:
     }
 
 
+# A tune's form as a row of small ints (`form_shape_row`): the last note's scale degree
+# above the tonic (0..6, -1: no shape the form rules can follow), then each part's bars and
+# whether it repeats, for up to SHAPE_PARTS parts (0, 0 past the last).
+SHAPE_PARTS = 4
+SHAPE_BARS = (2, 32)  # a part the form rules follow: 2 to 32 whole bars
+# semitones above the tonic -> scale steps (the letter the tune ends on, as the grammar
+# counts it: 0 the tonic, 2 the third, 4 the fifth)
+_STEPS = {0: 0, 1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 4, 7: 4, 8: 5, 9: 5, 10: 6, 11: 6}
+
+
+def form_shape_row(shape: Shape) -> list[int]:
+    """The tune's shape for the folk form's rules (`abc_grammar.FormShape`): its parts as
+    `part_lengths` reads them, each with whether it repeats (it closes on a repeat sign, or
+    has a second ending), and its last note's scale degree. [-1, 0, ...] when the form
+    rules could not follow it: no key or notes, more than SHAPE_PARTS parts, a part not a
+    whole number of bars from 2 to 32."""
+    width = 1 + 2 * SHAPE_PARTS
+    bad = [-1] + [0] * (width - 1)
+    degree = final_degree(shape)
+    if degree is None:
+        return bad
+    row = [_STEPS[degree]]
+    for section in shape.sections:
+        bars = [shape.bars[i] for i in section if i not in shape.in_later_ending]
+        expected = [b.expected for b in bars if b.expected]
+        if not expected:
+            continue
+        n = sum(b.length for b in bars) / float(np.median(expected))
+        if n < 2 - _EPS:
+            continue  # (not a part: a lone pickup, a stray bar)
+        whole = round(n)
+        if abs(n - whole) > 0.01 or not SHAPE_BARS[0] <= whole <= SHAPE_BARS[1]:
+            return bad
+        last = shape.bars[section[-1]]
+        repeated = ":" in last.right or any(i in shape.in_later_ending for i in section)
+        row += [whole, int(repeated)]
+    if not 1 <= (len(row) - 1) // 2 <= SHAPE_PARTS:
+        return bad
+    return row + [0] * (width - len(row))
+
+
 def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
     """A way's plans of returns (`ml.returns`) measured on its training pieces (ids, START
     first), as way arrays to save with a checkpoint: "way_returns", for each piece which
@@ -323,12 +364,14 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
     shape (one or two parts of 8 bars), whose plans the form draws from (its tunes are
     that long: a plan of a 32-bar tune would mostly fall past their end). A piece whose
     bars the two readings count differently (a bar of only a chord symbol, a stray bar
-    line) is left out. About 0.6 s for Nottingham's 931 training tunes."""
+    line) is left out. "way_shapes" (int8 [pieces, 9]): each piece's `form_shape_row`, whose
+    shape the folk form draws per piece with the same piece's plan. About 0.6 s for
+    Nottingham's 931 training tunes."""
     from musiclib.ml import returns as rt
-    from musiclib.ways.abc_text import RETURNS_FORM_STATE, RETURNS_STATE
+    from musiclib.ways.abc_text import RETURNS_FORM_STATE, RETURNS_STATE, SHAPES_STATE
 
     flags = way.returns_flags(vocab=vocab)
-    plans, fits = [], []
+    plans, fits, shapes = [], [], []
     for ids in pieces:
         ids = np.asarray(ids, dtype=np.int64)
         spans = rt.bar_spans(ids, flags)
@@ -339,9 +382,11 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
         if len(shape.bars) == len(spans):
             plans.append(restated_bars(shape))
             fits.append([round(n) for n in part_lengths(shape)] in ([8], [8, 8]))
+            shapes.append(form_shape_row(shape))
     return {
         RETURNS_STATE: rt.plans_from_bars(plans),
         RETURNS_FORM_STATE: np.asarray(fits, dtype=np.int8),
+        SHAPES_STATE: np.asarray(shapes, dtype=np.int8).reshape(-1, 1 + 2 * SHAPE_PARTS),
     }
 
 

@@ -186,13 +186,15 @@ class LazyAutomaton:
         nxt[~self.allowed] = NOT_ALLOWED
         return GrammarTables(allowed=self.allowed.copy(), next_state=nxt, start=start)
 
-    def begin(self, prime: Sequence[int]) -> tuple[int, np.ndarray]:
+    def begin(self, prime: Sequence[int], shape: Hashable = None) -> tuple[int, np.ndarray]:
         """(state, registers) after the prime (which starts with START), built if new: the
         registers as `advance` takes them, [line, pitch]. The prime is parsed symbol by
-        symbol, as the parser reads it, whether or not it is allowed."""
+        symbol, as the parser reads it, whether or not it is allowed. `shape` (a parser
+        with `fresh_shaped`: the ABC form grammar's per-piece shape) starts the row in a
+        state of its own, part of every later key."""
         if self._bytes() > self.max_bytes:
             self._clear()  # between pieces only: ids handed out during sampling stay valid
-        state = self.parser.fresh()
+        state = self.parser.fresh() if shape is None else self.parser.fresh_shaped(shape)
         for symbol in prime:
             state = self.parser.fed(state, int(symbol))
         line = int(self.parser.line_of(state)) if self.registered else 0

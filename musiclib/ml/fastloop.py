@@ -760,6 +760,7 @@ def sample_lazy_tables(
     automaton,
     compiled_loop: bool = True,
     returns=None,
+    shapes=None,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
     → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
@@ -768,7 +769,9 @@ def sample_lazy_tables(
     An `ml.automaton.LazyAutomaton` samples in the compiled loop instead
     (`sample_registered_tables`); this path is its reference (`compiled_loop=False`), and
     the path of pieces with `returns` (as in `sample`: the same compiled bookkeeping,
-    `_returns_rows`), which the registered loop does not do yet."""
+    `_returns_rows`), which the registered loop does not do yet. `shapes` (one per row, or
+    None): each row starts in its own state, `automaton.begin(prime, shape)` (the ABC form
+    grammar's drawn shapes)."""
     if compiled_loop and returns is None and hasattr(automaton, "variant"):
         return sample_registered_tables(
             net,
@@ -781,6 +784,7 @@ def sample_lazy_tables(
             end_id=end_id,
             restart_id=restart_id,
             automaton=automaton,
+            shapes=shapes,
         )
     c = compiled(net)
     rows, draws = uniforms.shape
@@ -811,6 +815,8 @@ def sample_lazy_tables(
     start, regs0 = automaton.begin(list(prime)) if registered else (automaton.start(list(prime)), 0)
     states = np.full(rows, start, dtype=np.int64)
     regs = np.tile(regs0, (rows, 1)) if registered else None
+    if shapes is not None:
+        _shaped_starts(automaton, prime, shapes, states, regs)
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)
     kept = np.zeros(rows, dtype=np.int64)
@@ -976,6 +982,17 @@ def _lazy_loop(
     return -1
 
 
+def _shaped_starts(automaton, prime, shapes, states: np.ndarray, regs) -> None:
+    """Each row's start in its own shape (None: the shared start), in place."""
+    if len(shapes) != len(states):
+        raise ValueError("one shape per row")
+    for r, shape in enumerate(shapes):
+        if shape is not None:
+            states[r], row_regs = automaton.begin(list(prime), shape)
+            if regs is not None:
+                regs[r] = row_regs
+
+
 def sample_registered_tables(
     net,
     *,
@@ -988,6 +1005,7 @@ def sample_registered_tables(
     end_id: int,
     restart_id: int | None,
     automaton,
+    shapes=None,
 ) -> list[list[int]]:
     """As `sample_lazy_tables`, for an `ml.automaton.LazyAutomaton` (tables with a line
     register): the steps run in the compiled loop (`_lazy_loop`), which leaves it only when
@@ -1013,6 +1031,8 @@ def sample_registered_tables(
     start, regs0 = automaton.begin(list(prime))
     states = np.full(rows, start, dtype=np.int64)
     regs = np.ascontiguousarray(np.tile(regs0, (rows, 1)), dtype=np.int64)
+    if shapes is not None:
+        _shaped_starts(automaton, prime, shapes, states, regs)
     pending = np.zeros(rows, dtype=np.bool_)
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)

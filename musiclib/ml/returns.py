@@ -48,6 +48,7 @@ __all__ = [
     "MAX_BARS",
     "Returns",
     "bar_spans",
+    "draw_index",
     "draw_plans",
     "plans_from_bars",
 ]
@@ -125,6 +126,11 @@ def draw_plans(library: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
         return out
     width = min(MAX_BARS, library.shape[1])
     for r, seed in enumerate(seeds):
-        pick = np.random.default_rng([_PLAN_STREAM, int(seed)]).integers(len(library))
-        out[r, :width] = library[pick, :width]
+        out[r, :width] = library[draw_index(len(library), seed), :width]
     return out
+
+
+def draw_index(n: int, seed: int) -> int:
+    """The corpus tune (of `n`) a piece of this seed takes its plan from, and, with the
+    folk form, its shape (`AbcWay.form_shapes_for`): the same tune for both."""
+    return int(np.random.default_rng([_PLAN_STREAM, int(seed)]).integers(n))

@@ -16,7 +16,7 @@ by its seed alone, whatever batch it was sampled in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -186,6 +186,7 @@ def sample(
     constraint: Constraint | GrammarTables | None = None,
     restart_id: int | None = None,
     returns: Returns | None = None,
+    shapes: Sequence[Hashable] | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
@@ -215,6 +216,10 @@ def sample(
     mask (a refused symbol ends the restatement; the rest of the bar is drawn). Not with a
     Python `Constraint` nor with `restart_id`; `sample_numpy` has no returns.
 
+    `shapes` (one per seed, None for a row without): each row starts the grammar in a state
+    of its own (`LazyAutomaton.begin(prime, shape)`: the ABC form grammar's drawn shape,
+    `AbcWay.form_shapes_for`). Only with an automaton built while sampling.
+
     The same arguments give the same pieces as `sample_numpy` (the numpy reference)."""
     from . import fastloop
 
@@ -236,7 +241,11 @@ def sample(
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
         # Tables built while sampling (an automaton whose successors are made on demand).
-        return fastloop.sample_lazy_tables(net, automaton=constraint, returns=returns, **common)
+        return fastloop.sample_lazy_tables(
+            net, automaton=constraint, returns=returns, shapes=shapes, **common
+        )
+    if shapes is not None and any(shape is not None for shape in shapes):
+        raise ValueError("shapes need a grammar compiled while sampling (an automaton)")
     if constraint is not None and tables is None and hasattr(constraint, "tables"):
         tables = constraint.tables(list(prime))
     if constraint is None or tables is not None:

@@ -121,7 +121,7 @@ import math
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -167,6 +167,35 @@ MAX_PARTS = 2
 # an option.
 PART_LENGTHS = (8,)
 FINAL_NOTE = Fraction(1, 4)  # form=True: the shortest last note, in whole notes (a quarter)
+_DEGREE_LETTERS = "CDEFGAB"  # letters in scale order: a shape's final degree counts steps in it
+
+
+class FormShape(NamedTuple):
+    """One tune's shape for the form rules, drawn per piece from a corpus tune (see
+    `AbcWay.form_shapes_for`): its parts in order, each (bars, repeated: closed by a repeat
+    sign, or by a second ending after a first), and the last note's scale degree above the
+    key's tonic letter (0 the tonic, 4 the fifth, 2 the third; as the key signature has it).
+    A row started in a shape (`fresh_shaped`) follows it instead of the grammar's
+    `part_lengths`, `max_parts` and ending on the tonic."""
+
+    parts: tuple[tuple[int, bool], ...]
+    final: int = 0
+
+
+MAX_SHAPE_PARTS = 4  # a shape has 1 to 4 parts
+SHAPE_PART_BARS = (2, 32)  # of 2 to 32 bars each
+
+
+def check_shape(shape: FormShape) -> FormShape:
+    """The shape, as a hashable `FormShape` of ints and bools; ValueError for one the form
+    rules cannot follow."""
+    parts = tuple((int(bars), bool(rep)) for bars, rep in shape.parts)
+    lo, hi = SHAPE_PART_BARS
+    if not 1 <= len(parts) <= MAX_SHAPE_PARTS or any(not lo <= b <= hi for b, _ in parts):
+        raise ValueError(f"a shape has 1 to {MAX_SHAPE_PARTS} parts of {lo} to {hi} bars")
+    if not 0 <= int(shape.final) <= 6:
+        raise ValueError("a shape's final degree is 0 (the tonic) to 6")
+    return FormShape(parts=parts, final=int(shape.final))
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
 CHORD_TYPES = ("", "m", "7", "m7", "maj7", "M7", "6", "m6", "9", "m9", "dim", "dim7",
@@ -389,6 +418,9 @@ class _Row:
         self.last_letter = ""
         self.parts = 0  # parts closed so far (form=True): the tune ends after `max_parts`
         self.tonic_altered = False  # a note of the tonic's letter had an accidental in this bar
+        # form=True, a row started in a drawn shape (`FormShape`, None: the grammar's own
+        # parts); `tonic` then holds the letter the tune ends on (the shape's final degree)
+        self.shape: FormShape | None = None
 
     def clone(self) -> _Row:
         new = _Row.__new__(_Row)
@@ -404,7 +436,11 @@ class _Row:
         out, so that more states share a mask."""
         values = list(self.__dict__.values())
         values[_I_LAST_PITCH] = None
-        if (self.tie is None or self.tie == "any") and self.part_bars not in (7, 15):
+        last_bar = self.part_bars in (7, 15) or (
+            self.shape is not None
+            and self.part_bars + 1 == self.shape.parts[min(self.parts, len(self.shape.parts) - 1)][0]
+        )
+        if (self.tie is None or self.tie == "any") and not last_bar:
             # (in a part's last bar, under form=True, the letter decides whether a note may
             # end the tune's last bar: kept)
             values[_I_N_LETTER] = self.n_letter.isupper()
@@ -495,6 +531,13 @@ class _Compiled:
 
     def fresh(self) -> _Row:
         return _Row()
+
+    def fresh_shaped(self, shape: FormShape | None) -> _Row:
+        """The state before START of a row that follows a drawn shape (form=True)."""
+        st = _Row()
+        if shape is not None and self.form:
+            st.shape = check_shape(shape)
+        return st
 
     def fed(self, state: _Row, symbol: int) -> _Row:
         new = state.clone()
@@ -739,7 +782,7 @@ class AbcGrammar(_Compiled):
         letters behave alike unless a tie names the pitch."""
         if st.tie is not None and st.tie != "any" or not len(self.letter_ids):
             return self._trial_mask(st, self.top_chars)
-        if self.form and st.part_bars == self.part_max - 1:  # the tonic ends the last bar
+        if self.form and st.part_bars == self._part_max(st) - 1:  # the tonic ends the last bar
             return self._trial_mask(st, self.top_chars)
         mask = self._trial_mask(st, ((i, ch) for i, ch in self.top_chars if ch not in NOTE_LETTERS))
         i0 = int(self.letter_ids[0])
@@ -825,7 +868,30 @@ class AbcGrammar(_Compiled):
             and st.ending == 0
             and st.tonic != ""
             and st.last_letter == st.tonic
+            and (st.shape is None or st.parts == len(st.shape.parts))
         )
+
+    # a row's form: its drawn shape's, or the grammar's own
+    def _n_parts(self, st: _Row) -> int:
+        return len(st.shape.parts) if st.shape is not None else self.max_parts
+
+    def _part_max(self, st: _Row) -> int:
+        """The most bars the current part may have."""
+        if st.shape is None:
+            return self.part_max
+        return st.shape.parts[min(st.parts, len(st.shape.parts) - 1)][0]
+
+    def _part_length_ok(self, st: _Row, bars: int) -> bool:
+        if st.shape is None:
+            return bars in self.part_lengths
+        return bars == self._part_max(st)
+
+    def _repeated(self, st: _Row, part: int) -> bool | None:
+        """Does part `part` (0 the first) of the row's shape repeat (None: no shape, or no
+        such part: anything goes)?"""
+        if st.shape is None or part >= len(st.shape.parts):
+            return None
+        return st.shape.parts[part][1]
 
     # --- durations -------------------------------------------------------------------------
     def _checking(self, st: _Row) -> bool:
@@ -906,7 +972,7 @@ class AbcGrammar(_Compiled):
         """Where the current bar must stop: the bar's length, but in a part's last possible
         bar under form=True (the part must close there) the bar less the part's pickup, so
         that the two make one bar."""
-        if self.form and st.part_bars == self.part_max - 1 and st.pickup:
+        if self.form and st.part_bars == self._part_max(st) - 1 and st.pickup:
             return st.bar - st.pickup
         return st.bar
 
@@ -914,8 +980,8 @@ class AbcGrammar(_Compiled):
         """form=True: is this bar the tune's last (the last possible bar of the last part,
         not in a first ending), whose last note must be the tonic?"""
         return (
-            st.parts == self.max_parts - 1
-            and st.part_bars == self.part_max - 1
+            st.parts == self._n_parts(st) - 1
+            and st.part_bars == self._part_max(st) - 1
             and st.ending != 1
             and not st.expect_second
             and self._checking(st)
@@ -943,7 +1009,9 @@ class AbcGrammar(_Compiled):
     def _feed_id(self, st: _Row, i: int) -> None:
         tok = self.vocab[i] if 0 <= i < self.size else PAD
         if tok == START:
+            shape = st.shape
             st.__init__()
+            st.shape = shape  # (a row's drawn shape holds for the whole piece)
         elif tok == END:
             st.phase = "E"
         elif tok != PAD:
@@ -1053,6 +1121,9 @@ class AbcGrammar(_Compiled):
             st.unit = value
         elif field == "K" and value is not None:
             st.tonic = st.tok.strip()[:1].upper()
+            if st.shape is not None and st.shape.final and st.tonic in _DEGREE_LETTERS:
+                at = _DEGREE_LETTERS.index(st.tonic) + st.shape.final
+                st.tonic = _DEGREE_LETTERS[at % 7]  # (the letter the shaped tune ends on)
         st.mode, st.tok, st.node, st.field = "T", "", None, ""
         if st.phase == "H":
             st.hf = BODY_FIELDS.index(field) + 1
@@ -1073,7 +1144,10 @@ class AbcGrammar(_Compiled):
         # abc2midi: a decoration is followed by its note ("~(A" is a malformed note)
         blocked = self.abc2midi and st.pre[-1:] == "d" and ch in '({"!+['
         # form=True: once the last part has closed, the line ends and then the tune
-        blocked = blocked or (self.form and st.parts >= self.max_parts and ch != "\n")
+        blocked = blocked or (self.form and st.parts >= self._n_parts(st) and ch != "\n")
+        # a shaped row's repeated part after a closed repeat opens with |: (abc2midi refuses
+        # a second :| with no |: between, so without it the part could not close)
+        blocked = blocked or (self.form and ch not in "|\n \\K" and self._needs_open(st))
         if st.line_len > self._seen:
             self._seen = st.line_len  # (how far along the line a token mask looked)
         if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
@@ -1613,24 +1687,60 @@ class AbcGrammar(_Compiled):
         the last part (`max_parts`) for good ends the tune: it follows the tonic, and it
         leaves no repeat open (|] or :|)."""
         if kind is None:  # [1 or [2 right after a bar line
-            return True
+            return ending != 1 or self._repeated(st, st.parts) is not False
         counted = self._bar_counts(st)
         bars = st.part_bars + counted
         if kind == "plain":
             # (a bar before |1 or |2 is a middle bar of its part: full)
             short = counted and self._checking(st) and st.pos != st.bar and not st.free
-            return bars < self.part_max and not (ending and short)
-        if not (bars in self.part_lengths or (bars == 0 and st.pos == 0)):
+            ok = bars < self._part_max(st) and not (ending and short)
+            return ok and (ending != 1 or self._repeated(st, st.parts) is not False)
+        if not (self._part_length_ok(st, bars) or (bars == 0 and st.pos == 0)):
+            return False
+        if st.shape is not None and not self._shape_repeats_ok(st, kind, ending, bars):
             return False
         if st.pos > 0 and self._checking(st) and st.pos + st.pickup != st.bar:
             return False  # a full closing bar after a pickup: a bar and a bit
         first_ending_closes = st.ending == 1 and kind in ("close", "both")
-        last = bars and st.parts == self.max_parts - 1 and not st.expect_second
+        last = bars and st.parts == self._n_parts(st) - 1 and not st.expect_second
         if last and not ending and not first_ending_closes:
             left_open = kind in ("open", "both") or (kind == "section" and st.open_repeat)
             tonic = st.tonic != "" and st.last_letter == st.tonic
             return tonic and not left_open and st.tie is None  # (nothing tied past the end)
         return True
+
+    def _needs_open(self, st: _Row) -> bool:
+        """A shaped row at the start of a repeated part, after a :| that no |: has
+        reopened: only |: may begin the part."""
+        return (
+            st.shape is not None
+            and st.part_bars == 0
+            and st.pos == 0
+            and st.closed
+            and not st.open_repeat
+            and self._repeated(st, st.parts) is True
+        )
+
+    def _shape_repeats_ok(self, st: _Row, kind: str, ending: int, bars: int) -> bool:
+        """A shaped row's repeat signs: a repeated part closes with a repeat sign (or in
+        its second ending), a part played once with none, and a repeat opens only a part
+        that repeats."""
+        part = st.parts
+        if not bars:  # at a part's start: |: (or ::) opens this part
+            if self._repeated(st, part) is False:
+                return kind not in ("open", "both", "close")
+            return kind == "open" or not self._needs_open(st)
+        if ending:  # (:|2 and the like: a first ending's close, inside the part)
+            return self._repeated(st, part) is not False
+        if st.ending == 1 and kind in ("close", "both"):
+            return True  # (the first ending's :| leaves the part open)
+        closes_repeat = kind in ("close", "both") or st.ending == 2
+        repeated = self._repeated(st, part)
+        if repeated is not None and closes_repeat != repeated:
+            return False
+        if repeated is False and st.open_repeat:
+            return False
+        return not (kind in ("open", "both") and self._repeated(st, part + 1) is False)
 
     def _end_bar(self, st: _Row) -> bool:
         info = st.node.value if st.node is not None else None
@@ -1677,7 +1787,7 @@ class AbcGrammar(_Compiled):
         st.boundary = True
         st.tonic_altered = False
         if self.form and closes_part and bars:
-            st.parts = min(st.parts + 1, self.max_parts)
+            st.parts = min(st.parts + 1, self._n_parts(st))
         return ok
 
 
@@ -1832,7 +1942,9 @@ class AbcTokenGrammar(_Compiled):
     def _feed_id(self, st: _Row, i: int) -> None:
         tok = self.vocab[i] if 0 <= i < self.size else PAD
         if tok == START:
+            shape = st.shape
             st.__init__()
+            st.shape = shape  # (a row's drawn shape holds for the whole piece)
         elif tok == END:
             st.phase = "E"
         elif tok != PAD:

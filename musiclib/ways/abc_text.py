@@ -239,6 +239,19 @@ def default_unit_length(meter: str) -> str:
 # training tunes by `metrics.form.returns_library`.
 RETURNS_STATE = "way_returns"
 RETURNS_FORM_STATE = "way_returns_8bar"  # 1: the plan's tune has the folk form's shape
+# Each plan's tune's shape (`metrics.form.form_shape_row`; -1 first: none the form follows):
+# the folk form draws a piece's shape from the same tune as its plan.
+SHAPES_STATE = "way_shapes"
+
+
+def _shaped(state: dict):
+    """Which plans' tunes have a shape the form follows (bool per plan), None when the
+    way arrays hold no shapes or none usable."""
+    shapes = state.get(SHAPES_STATE)
+    if shapes is None or not len(shapes):
+        return None
+    shaped = np.asarray(shapes)[:, 0] >= 0
+    return shaped if shaped.any() else None
 
 
 class AbcWay(Way):
@@ -382,11 +395,33 @@ class AbcWay(Way):
         if library is None:
             return None
         fits = state.get(RETURNS_FORM_STATE)
-        if form and fits is not None and len(fits) == len(library) and fits.any():
+        shaped = _shaped(state)
+        if form and shaped is not None and len(shaped) == len(library):
+            library = library[shaped]  # (the tunes the shapes are drawn from, in order)
+        elif form and fits is not None and len(fits) == len(library) and fits.any():
             library = library[fits.astype(bool)]
         return rt.Returns(
             flags=self.returns_flags(vocab=vocab), plans=rt.draw_plans(library, seeds)
         )
+
+    def form_shapes_for(self, *, state: dict, seeds: list[int]) -> list | None:
+        """The folk form's shape for pieces of these seeds (`abc_grammar.FormShape`, one
+        each), drawn by the seed from the training tunes' shapes in a checkpoint's way
+        arrays: the same tune whose plan `returns_for` draws with the form. None when the
+        checkpoint has none (a run trained before they were saved: `prepare` makes them)."""
+        from ..ml import returns as rt
+        from .abc_grammar import FormShape
+
+        shaped = _shaped(state)
+        if shaped is None:
+            return None
+        rows = np.asarray(state[SHAPES_STATE])[shaped]
+        out = []
+        for seed in seeds:
+            row = [int(v) for v in rows[rt.draw_index(len(rows), seed)]]
+            parts = tuple((row[k], bool(row[k + 1])) for k in range(1, len(row), 2) if row[k])
+            out.append(FormShape(parts=parts, final=row[0]))
+        return out
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
         """A prime → ids after START, tokenized as the run's vocabulary was (its symbol list
