@@ -349,7 +349,8 @@ def form_shape_row(shape: Shape) -> list[int]:
         if abs(n - whole) > 0.01 or not SHAPE_BARS[0] <= whole <= SHAPE_BARS[1]:
             return bad
         last = shape.bars[section[-1]]
-        repeated = ":" in last.right or any(i in shape.in_later_ending for i in section)
+        closes = ":|" in last.right or "::" in last.right  # (|: opens the next part)
+        repeated = closes or any(i in shape.in_later_ending for i in section)
         row += [whole, int(repeated)]
     if not 1 <= (len(row) - 1) // 2 <= SHAPE_PARTS:
         return bad

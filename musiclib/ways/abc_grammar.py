@@ -730,10 +730,13 @@ class AbcGrammar(_Compiled):
             return set(self.vocab)
         return {self.vocab[i] for i in np.flatnonzero(mask)}
 
-    def violations(self, text: str, *, end: bool = True) -> list[int]:
+    def violations(
+        self, text: str, *, end: bool = True, shape: FormShape | None = None
+    ) -> list[int]:
         """Positions in `text` whose character the grammar would not have allowed there
-        (len(text) stands for END after the text, when `end`)."""
-        st, bad = _Row(), []
+        (len(text) stands for END after the text, when `end`), in a row following `shape`
+        (form=True) if given."""
+        st, bad = self.fresh_shaped(shape), []
         for k, ch in enumerate(text):
             mask = self._mask(st)
             if mask is not None and (ch not in self.index or not mask[self.index[ch]]):

@@ -19,7 +19,8 @@ import pytest
 from musiclib.ml import fastloop, sampler
 from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
-from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar
+from musiclib.metrics.form import form_shape_row, shape_from_abc
+from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar, FormShape
 from musiclib.ways.abc_text import WAY, split_tunes
 from musiclib.ways.base import END_ID, SPECIALS, START_ID
 
@@ -51,11 +52,12 @@ def fresh_mask(grammar, state) -> np.ndarray:
     return np.ones(grammar.size, dtype=bool) if mask is None else mask
 
 
-def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int]) -> int:
+def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int], shape=None) -> int:
     """Feed `ids` (after START) through the tables and through a fresh parser side by side,
-    asserting equal masks before each symbol and after the last. Returns the states checked."""
-    s, regs = automaton.begin([START_ID])
-    state = reference.fresh()
+    asserting equal masks before each symbol and after the last (in a row following `shape`
+    if given). Returns the states checked."""
+    s, regs = automaton.begin([START_ID], shape)
+    state = reference.fresh() if shape is None else reference.fresh_shaped(shape)
     state = reference.fed(state, START_ID)
     for k, i in enumerate([*ids, None]):
         expected = fresh_mask(reference, state)
@@ -78,12 +80,14 @@ def advance(automaton: LazyAutomaton, s: int, regs: np.ndarray, i: int):
     return int(states[0]), new[0]
 
 
-def random_walks(automaton: LazyAutomaton, *, walks: int, steps: int, seed: int) -> list[list]:
+def random_walks(
+    automaton: LazyAutomaton, *, walks: int, steps: int, seed: int, shape=None
+) -> list[list]:
     """Paths through the grammar: each step picks an allowed symbol at random."""
     rng = np.random.default_rng(seed)
     paths = []
     for _ in range(walks):
-        (s, regs), path = automaton.begin([START_ID]), []
+        (s, regs), path = automaton.begin([START_ID], shape), []
         for _ in range(steps):
             choices = np.flatnonzero(automaton.allowed[s])
             i = int(rng.choice(choices))
@@ -464,3 +468,100 @@ def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
     last = seven + ":|\n" + BAR * 7 + "GABc dc"
     assert not eights.violations(last + "G2|]\n")
     assert eights.violations(last + "A2|]", end=False)
+
+
+# --- shapes: the form of one corpus tune, drawn per piece --------------------------------------
+SHAPES = [
+    FormShape(parts=((8, True), (16, False)), final=4),
+    FormShape(parts=((4, False), (4, False), (8, True)), final=2),
+    FormShape(parts=((16, True),), final=0),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_shaped_rows_get_the_parsers_masks_from_the_tables(texts, shape):
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    reference = AbcGrammar(VOCAB, form=True)
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    checked = 0
+    for text in texts[:4]:
+        ids = [index[ch] for ch in text[:300]]
+        checked += walk_and_compare(automaton, reference, ids, shape=shape)
+    for ids in random_walks(automaton, walks=12, steps=200, seed=4, shape=shape):
+        checked += walk_and_compare(automaton, reference, ids, shape=shape)
+    assert checked > 1_500
+
+
+def test_a_shaped_tune_keeps_its_parts_its_repeat_signs_and_its_last_degree(form):
+    shape = FormShape(parts=((8, False), (8, True)), final=4)  # ends on the fifth, D in G
+    once, again = BAR * 7 + "GABc dcBA||\n", BAR * 7 + "GABc d4:|\n"
+    assert not form.violations(HEADER + once + again, shape=shape)
+    assert form.violations(HEADER + once + BAR * 7 + "GABc G4:|\n", shape=shape)  # the tonic
+    assert form.violations(HEADER + BAR * 7 + "GABc dcBA:|\n" + again, shape=shape)  # repeated
+    assert form.violations(HEADER + once + BAR * 7 + "GABc d4|]\n", shape=shape)  # no :|
+    assert form.violations(HEADER + once + BAR * 15 + "GABc d4:|\n", shape=shape)  # 16 bars
+    assert form.violations(HEADER + once, shape=shape)  # a part is owed
+    # two repeated parts: the second, after a :|, opens with |: (abc2midi wants one between)
+    twice = FormShape(parts=((8, True), (8, True)))
+    first = BAR * 7 + "GABc dcBA:|\n"
+    assert not form.violations(HEADER + first + "|:" + BAR * 7 + "GABc G4:|\n", shape=twice)
+    assert form.violations(HEADER + first + BAR * 7 + "GABc G4:|\n", shape=twice)
+    # one part of 16 bars, played once
+    single = FormShape(parts=((16, False),))
+    assert not form.violations(HEADER + bars(15) + "GABc G4|]\n", shape=single)
+    assert form.violations(HEADER + BAR * 7 + "GABc dcBA||\n", end=False, shape=single)
+
+
+def test_rows_walked_to_the_end_in_a_shape_have_its_parts():
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    prime = [START_ID, *(index[ch] for ch in HEADER)]
+    rng = np.random.default_rng(5)
+    weight = np.zeros(len(VOCAB))
+    weight[[index[c] for c in WALK]] = 1.0
+    weight[[index["|"], index["]"], index[":"], index["G"], index["B"]]] = 6.0
+    done = 0
+    for shape in SHAPES:
+        (s, regs), text = automaton.begin(prime, shape), HEADER
+        for _ in range(3000):
+            allowed = automaton.allowed[s]
+            if allowed.tolist() == [i == END_ID for i in range(len(VOCAB))]:
+                break
+            p = allowed * weight
+            if text.endswith("|\n"):
+                p[index["|"]] = 0  # (the form measure reads |\n| as a double bar: the grammar not)
+            if not p.any():
+                p = allowed * np.ones(len(VOCAB))
+                p[END_ID] = 0
+            i = int(rng.choice(len(VOCAB), p=p / p.sum()))
+            text += VOCAB[i]
+            s, regs = advance(automaton, s, regs, i)
+        else:
+            continue
+        done += 1
+        read = form_shape_row(shape_from_abc(abc=text))
+        want = [shape.final] + [v for bars_, rep in shape.parts for v in (bars_, int(rep))]
+        assert read[: len(want)] == want and not any(read[len(want) :]), (text, read)
+    assert done >= 2
+
+
+def test_shaped_rows_sample_alike_in_the_compiled_loop_and_in_python_steps():
+    net, seeds = small_net(len(VOCAB)), list(range(20, 26))
+    shapes = [SHAPES[k % len(SHAPES)] for k in range(len(seeds))]
+    common = dict(prime=[START_ID], temperature=1.0, top_k=0, top_p=1.0, max_tokens=400,
+                  end_id=END_ID, restart_id=None)  # fmt: skip
+    uniforms = sampler._uniforms(seeds, max_tokens=400, restart_id=None)
+    compiled = sampler.sample(net, seeds=seeds, constraint=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
+                              prime=[START_ID], max_tokens=400, end_id=END_ID, shapes=shapes)  # fmt: skip
+    stepped = fastloop.sample_lazy_tables(
+        net, uniforms=uniforms, automaton=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
+        compiled_loop=False, shapes=shapes, **common,
+    )  # fmt: skip
+    assert compiled == stepped
+    # a row's piece depends on its own seed and shape, not on its batch
+    alone = sampler.sample(net, seeds=seeds[2:3], constraint=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
+                           prime=[START_ID], max_tokens=400, end_id=END_ID, shapes=shapes[2:3])  # fmt: skip
+    assert alone == compiled[2:3]
+    unshaped = sampler.sample(net, seeds=seeds, constraint=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
+                              prime=[START_ID], max_tokens=400, end_id=END_ID)  # fmt: skip
+    assert unshaped != compiled
