@@ -107,7 +107,8 @@ def main() -> None:
             returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
-                              end_id=END_ID, constraint=tables, returns=returns, shapes=shapes)  # fmt: skip
+                              end_id=END_ID, constraint=tables, returns=returns,
+                              shapes=shapes)  # fmt: skip
         if returns is not None:
             for name in stats:
                 stats[name] += getattr(returns, name)

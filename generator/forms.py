@@ -240,22 +240,23 @@ class GenerateForm(forms.Form):
         "in our measurements; off samples the model as it is.",
     )
     folk_form = forms.BooleanField(
-        label="Shape the tune in 8-bar parts",
+        label="Shape the tune as a folk tune",
         required=False,
         initial=False,
-        help_text="With grammar-aware sampling: two parts of 8 bars (a pickup and the "
-        "part's last bar making one bar), repeats and first and second endings closed, and "
-        "a last note on the key's home note, as folk tunes go; the tune ends after its "
-        "second part (or after the first, if the model ends it there).",
+        help_text="With grammar-aware sampling: each tune takes the form of one of the "
+        "tunes the model learnt from, picked by its seed: as many parts, each as many bars "
+        "long (most often two parts of 8; a pickup and the part's last bar making one bar), "
+        "repeat signs where that tune has them, and its last note on the same degree of the "
+        "key (most often the home note). The tune ends after its last part.",
     )
     returns = forms.BooleanField(
         label="Bring bars and phrases back",
         required=False,
         initial=False,
-        help_text="With 8-bar parts: some bars and phrases come back, in the places the "
-        "tunes the model learnt from bring theirs back (a phrase answered by itself, a "
-        "second part that ends as the first did). Each piece follows the pattern of one of "
-        "those tunes, picked by its seed.",
+        help_text="With the folk tune's shape: some bars and phrases come back, in the "
+        "places the tunes the model learnt from bring theirs back (a phrase answered by "
+        "itself, a second part that ends as the first did). Each piece follows the pattern "
+        "of the same tune whose shape it takes.",
     )
     top_k = forms.IntegerField(
         label="Top-k",

@@ -274,8 +274,9 @@ class GenerationJob(models.Model):
     grammar = models.BooleanField(default=False, help_text="Grammar-aware sampling mask.")
     folk_form = models.BooleanField(
         default=False,
-        help_text="With the grammar: shape each tune in two parts of 8 bars, repeats and "
-        "endings closed, whole closing bars, ending after its parts on the tonic.",
+        help_text="With the grammar: shape each tune as a training tune drawn by its seed "
+        "(its parts, bars per part, repeat signs, the last note's degree), repeats and "
+        "endings closed, whole closing bars, ending after its parts.",
     )
     returns = models.BooleanField(
         default=False,

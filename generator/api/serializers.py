@@ -947,8 +947,9 @@ class GenerationRequestSerializer(serializers.Serializer):
     grammar = StrictBooleanField(default=False, help_text="Grammar-aware sampling mask.")
     folk_form = StrictBooleanField(
         default=False,
-        help_text="ABC runs, with `grammar`: shape each tune in two parts of 8 bars, "
-        "repeats and endings closed, ending on the tonic after its parts.",
+        help_text="ABC runs, with `grammar`: shape each tune as a training tune drawn by "
+        "its seed is shaped (its parts, bars per part, repeat signs, the last note's degree), "
+        "repeats and endings closed, ending after its parts.",
     )
     returns = StrictBooleanField(
         default=False,

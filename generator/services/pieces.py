@@ -191,7 +191,7 @@ def generation_job_create(
             )
         if not folk_form:
             raise ServiceError(
-                "bars come back within the 8-bar parts: switch on the 8-bar parts too",
+                "bars come back within a folk tune's shape: switch on the folk tune's shape too",
                 field="returns",
             )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
@@ -317,6 +317,21 @@ def _returns(way, checkpoint: Checkpoint, *, seeds: list[int], form: bool):
     return returns
 
 
+def _form_shapes(way, checkpoint: Checkpoint, *, seeds: list[int]):
+    """The folk form's shape of each piece (`musiclib.ways.abc_grammar.FormShape`: parts,
+    bars per part, repeat signs, the last note's degree), drawn by its seed from the
+    training tunes' shapes saved with the checkpoint (the tune its plan of returns comes
+    from), or, for a run trained before they were saved, from its corpus. None where the
+    way draws none (the grammar's own form then: parts of 8 bars ending on the tonic)."""
+    if not hasattr(way, "form_shapes_for"):
+        return None
+    shapes = way.form_shapes_for(state=load_checkpoint_state(checkpoint), seeds=seeds)
+    if shapes is None:
+        state = _prepared_state(checkpoint.run.pk, way.name)
+        shapes = way.form_shapes_for(state=state, seeds=seeds)
+    return shapes
+
+
 @lru_cache(maxsize=4)
 def _prepared_state(run_id: int, way_name: str) -> dict:
     """The way arrays `prepare` makes from a run's corpus, split as the run's was (a few
@@ -381,6 +396,7 @@ def _generate(job: GenerationJob) -> None:
     constraint = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
     # (only a way whose capabilities offer returns is given a job that asks for them)
     returns = _returns(way, checkpoint, seeds=seeds, form=job.folk_form) if job.returns else None
+    shapes = _form_shapes(way, checkpoint, seeds=seeds) if job.folk_form and constraint else None
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,
@@ -394,6 +410,7 @@ def _generate(job: GenerationJob) -> None:
         # A way whose END closes a phrase, not the piece (audio): restart from START.
         restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
         returns=returns,
+        shapes=shapes,
     )
     seconds = time.perf_counter() - t0
     pieces = [

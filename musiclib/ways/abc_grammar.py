@@ -197,6 +197,7 @@ def check_shape(shape: FormShape) -> FormShape:
         raise ValueError("a shape's final degree is 0 (the tonic) to 6")
     return FormShape(parts=parts, final=int(shape.final))
 
+
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
 CHORD_TYPES = ("", "m", "7", "m7", "maj7", "M7", "6", "m6", "9", "m9", "dim", "dim7",
                "aug", "+", "sus", "sus4", "7sus4", "sus2", "5")  # fmt: skip
@@ -438,7 +439,8 @@ class _Row:
         values[_I_LAST_PITCH] = None
         last_bar = self.part_bars in (7, 15) or (
             self.shape is not None
-            and self.part_bars + 1 == self.shape.parts[min(self.parts, len(self.shape.parts) - 1)][0]
+            and self.part_bars + 1
+            == self.shape.parts[min(self.parts, len(self.shape.parts) - 1)][0]
         )
         if (self.tie is None or self.tie == "any") and not last_bar:
             # (in a part's last bar, under form=True, the letter decides whether a note may

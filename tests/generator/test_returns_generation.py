@@ -4,6 +4,7 @@ brings bars back; a run whose sampler files predate the plans gets them from its
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from generator.models import JobStatus
@@ -13,9 +14,10 @@ from generator.services import (
     generation_job_execute,
     piece_reproduce,
 )
-from musiclib.metrics.form import repeated_bar_share, shape_from_abc
+from musiclib.metrics.form import form_shape_row, repeated_bar_share, shape_from_abc
 from musiclib.ml import returns as rt
 from musiclib.ml import sampler
+from musiclib.ways.registry import get_way
 from tests.factories import make_trained_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -61,3 +63,29 @@ def test_a_run_whose_sampler_file_has_no_plans_gets_them_from_its_corpus(run):
     assert "way_returns" not in checkpoint_files.load_checkpoint_state(checkpoint)
     remade = generate(checkpoint, returns=True, seed=31)
     assert [p.text for p in remade] == [p.text for p in with_plans]
+
+
+def test_a_folk_form_generation_draws_each_pieces_shape_from_the_tune_its_plan_comes_from(run):
+    checkpoint = run.last_checkpoint
+    state = checkpoint_files.load_checkpoint_state(checkpoint)
+    assert state["way_shapes"].shape == (len(state["way_returns"]), 9)
+    way = get_way(run.way)
+    seeds = [7, 8, 9, 10]
+    shapes = way.form_shapes_for(state=state, seeds=seeds)
+    returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=True)
+    # the shape and the plan of a seed come from the same training tune
+    usable = np.flatnonzero(state["way_shapes"][:, 0] >= 0)
+    for k, seed in enumerate(seeds):
+        tune = usable[rt.draw_index(len(usable), seed)]
+        assert np.array_equal(returns.plans[k], state["way_returns"][tune])
+        row = state["way_shapes"][tune]
+        assert [shapes[k].final, *(v for p in shapes[k].parts for v in p)] == [
+            int(row[0]),
+            *(int(v) for v in row[1 : 1 + 2 * len(shapes[k].parts)]),
+        ]
+    # the pieces keep their shapes' parts where they end before the length limit
+    pieces = generate(checkpoint, returns=False)
+    for piece, shape in zip(pieces, shapes, strict=True):
+        if piece.text.rstrip().endswith(("|]", "||", ":|")):
+            read = form_shape_row(shape_from_abc(abc=piece.text))
+            assert read[1 : 1 + 2 * len(shape.parts) : 2] == [b for b, _ in shape.parts]

@@ -18,7 +18,7 @@ def test_the_folk_tune_form_is_offered_unchecked_and_stored_as_chosen(client, wo
     page = client.get(reverse("generate")).content.decode()
     box = re.search(r'<input type="checkbox" name="folk_form"[^>]*>', page)
     assert box and "checked" not in box[0]
-    assert "Shape the tune in 8-bar parts" in page
+    assert "Shape the tune as a folk tune" in page
     client.post(
         reverse("generate"),
         form_data(world, grammar="on", folk_form="on"),
@@ -29,7 +29,7 @@ def test_the_folk_tune_form_is_offered_unchecked_and_stored_as_chosen(client, wo
     plain = GenerationJob.objects.get(requester_ip="10.0.0.5")
     assert (shaped.folk_form, plain.folk_form) == (True, False)
     assert (
-        "<dt>Form</dt><dd>8-bar parts</dd>"
+        "<dt>Form</dt><dd>a folk tune's parts</dd>"
         in client.get(shaped.get_absolute_url()).content.decode()
     )
 

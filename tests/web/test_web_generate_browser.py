@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LABELS = {
     "Length": "max_length",
     "Grammar-aware sampling": "grammar",
-    "Shape the tune in 8-bar parts": "folk_form",
+    "Shape the tune as a folk tune": "folk_form",
     "Bring bars and phrases back": "returns",
     "Meter": "meter",
     "Key": "key",

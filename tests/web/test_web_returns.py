@@ -1,5 +1,5 @@
 """The generate form's option to bring bars and phrases back: offered for ABC models beside
-the 8-bar parts, stored with the job and shown on its page, refused without the parts."""
+the folk tune's shape, stored with the job and shown on its page, refused without the parts."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_bringing_bars_back_is_offered_unchecked_and_stored_as_chosen(client, wo
     plain = GenerationJob.objects.get(requester_ip="10.0.1.5")
     assert (returning.returns, plain.returns) == (True, False)
     shown = client.get(returning.get_absolute_url()).content.decode()
-    assert "<dt>Form</dt><dd>8-bar parts, bars that come back</dd>" in shown
+    assert "<dt>Form</dt><dd>a folk tune's parts, bars that come back</dd>" in shown
 
 
 def test_bringing_bars_back_without_the_8_bar_parts_is_refused_on_its_field(client, world):
@@ -41,7 +41,7 @@ def test_bringing_bars_back_without_the_8_bar_parts_is_refused_on_its_field(clie
     )
     assert response.status_code == 200  # the form again, with the refusal on its field
     assert not GenerationJob.objects.filter(requester_ip="10.0.1.6").exists()
-    assert "8-bar parts" in " ".join(response.context["form"].errors["returns"])
+    assert "folk tune's shape" in " ".join(response.context["form"].errors["returns"])
 
 
 def test_a_piece_page_says_how_its_form_was_shaped(client, world):
@@ -50,6 +50,6 @@ def test_a_piece_page_says_how_its_form_was_shaped(client, world):
     job.refresh_from_db()
     piece = make_piece(world, job=job)
     page = client.get(piece.get_absolute_url()).content.decode()
-    assert "<dt>Form</dt><dd data-form>8-bar parts, bars that come back</dd>" in page
+    assert "<dt>Form</dt><dd data-form>a folk tune's parts, bars that come back</dd>" in page
     GenerationJob.objects.filter(pk=job.pk).update(folk_form=False, returns=False)
     assert "<dt>Form</dt>" not in client.get(piece.get_absolute_url()).content.decode()

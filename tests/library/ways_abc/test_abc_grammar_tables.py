@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from musiclib.metrics.form import form_shape_row, shape_from_abc
 from musiclib.ml import fastloop, sampler
 from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
-from musiclib.metrics.form import form_shape_row, shape_from_abc
 from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar, FormShape
 from musiclib.ways.abc_text import WAY, split_tunes
 from musiclib.ways.base import END_ID, SPECIALS, START_ID
@@ -545,23 +545,26 @@ def test_rows_walked_to_the_end_in_a_shape_have_its_parts():
     assert done >= 2
 
 
+def shaped_sample(net, seeds, shapes):
+    tables = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    return sampler.sample(
+        net, seeds=seeds, constraint=tables, prime=[START_ID], max_tokens=400, end_id=END_ID,
+        shapes=shapes,
+    )  # fmt: skip
+
+
 def test_shaped_rows_sample_alike_in_the_compiled_loop_and_in_python_steps():
     net, seeds = small_net(len(VOCAB)), list(range(20, 26))
     shapes = [SHAPES[k % len(SHAPES)] for k in range(len(seeds))]
     common = dict(prime=[START_ID], temperature=1.0, top_k=0, top_p=1.0, max_tokens=400,
                   end_id=END_ID, restart_id=None)  # fmt: skip
     uniforms = sampler._uniforms(seeds, max_tokens=400, restart_id=None)
-    compiled = sampler.sample(net, seeds=seeds, constraint=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
-                              prime=[START_ID], max_tokens=400, end_id=END_ID, shapes=shapes)  # fmt: skip
+    compiled = shaped_sample(net, seeds, shapes)
     stepped = fastloop.sample_lazy_tables(
         net, uniforms=uniforms, automaton=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
         compiled_loop=False, shapes=shapes, **common,
     )  # fmt: skip
     assert compiled == stepped
     # a row's piece depends on its own seed and shape, not on its batch
-    alone = sampler.sample(net, seeds=seeds[2:3], constraint=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
-                           prime=[START_ID], max_tokens=400, end_id=END_ID, shapes=shapes[2:3])  # fmt: skip
-    assert alone == compiled[2:3]
-    unshaped = sampler.sample(net, seeds=seeds, constraint=LazyAutomaton(AbcGrammar(VOCAB, form=True)),
-                              prime=[START_ID], max_tokens=400, end_id=END_ID)  # fmt: skip
-    assert unshaped != compiled
+    assert shaped_sample(net, seeds[2:3], shapes[2:3]) == compiled[2:3]
+    assert shaped_sample(net, seeds, None) != compiled
