@@ -1124,7 +1124,9 @@ class AbcGrammar(_Compiled):
             st.bar, st.compound = value if value is not None else (None, False)
         elif field == "L" and value is not None:
             st.unit = value
-        elif field == "K" and value is not None:
+        elif field == "K" and value is not None and (st.shape is None or not st.tonic):
+            # (a shaped row's last degree counts from the first key, as the corpus's shapes
+            # were read: `metrics.form.final_degree`; a body K: line does not move it)
             st.tonic = st.tok.strip()[:1].upper()
             if st.shape is not None and st.shape.final and st.tonic in _DEGREE_LETTERS:
                 at = _DEGREE_LETTERS.index(st.tonic) + st.shape.final
