@@ -329,8 +329,8 @@ def form_shape_row(shape: Shape) -> list[int]:
     """The tune's shape for the folk form's rules (`abc_grammar.FormShape`): its parts as
     `part_lengths` reads them, each with whether it repeats (it closes on a repeat sign, or
     has a second ending), and its last note's scale degree. [-1, 0, ...] when the form
-    rules could not follow it: no key or notes, more than SHAPE_PARTS parts, a part not a
-    whole number of bars from 2 to 32."""
+    rules could not follow it: no key or notes, more than SHAPE_PARTS parts, a part of
+    fewer than 2 or more than 32 bars (rounded)."""
     width = 1 + 2 * SHAPE_PARTS
     bad = [-1] + [0] * (width - 1)
     degree = final_degree(shape)
@@ -345,8 +345,8 @@ def form_shape_row(shape: Shape) -> list[int]:
         n = sum(b.length for b in bars) / float(np.median(expected))
         if n < 2 - _EPS:
             continue  # (not a part: a lone pickup, a stray bar)
-        whole = round(n)
-        if abs(n - whole) > 0.01 or not SHAPE_BARS[0] <= whole <= SHAPE_BARS[1]:
+        whole = round(n)  # (a first ending that writes the pickup again: 4 bars and a bit)
+        if not SHAPE_BARS[0] <= whole <= SHAPE_BARS[1]:
             return bad
         last = shape.bars[section[-1]]
         closes = ":|" in last.right or "::" in last.right  # (|: opens the next part)

@@ -8,6 +8,7 @@ from metrics_corpus import ONEILL_FILES, bundled_abc
 
 from musiclib.metrics.form import (
     form_measures,
+    form_shape_row,
     key_tonic,
     part_lengths,
     section_bar_counts,
@@ -99,3 +100,13 @@ def test_phrase_idiom_counts_long_phrases_as_well_as_short_ones():
     other = notes_from_abc(abc="X:1\nM:6/8\nL:1/8\nK:G\nDGABc e^fa g=fe|\n")
     shares = index.shares(notes=other)
     assert shares[4] > shares[8] == 0.0
+
+
+def test_a_tunes_shape_row_holds_its_parts_repeats_and_last_degree():
+    # two parts of 4 bars, each repeated (the second through its endings), ending on G in G
+    assert form_shape_row(shape_from_abc(abc=JIG)) == [0, 4, 1, 4, 1, 0, 0, 0, 0]
+    once = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|" * 3 + "G8||\n" + "CDEF GABc|" * 3 + "E8|]\n"
+    assert form_shape_row(shape_from_abc(abc=once)) == [2, 4, 0, 4, 0, 0, 0, 0, 0]  # the third
+    # a tune of five parts is more than the form rules follow: no shape
+    five = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|C8||\n" * 5
+    assert form_shape_row(shape_from_abc(abc=five))[0] == -1
