@@ -104,6 +104,15 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   quarter note, or the whole of a shorter closing bar) before the end, and no tuplet is
   written there; a tie, chord or accidental that could not be followed by such a tonic is
   refused.
+- A drawn shape (`FormShape`, per row: `fresh_shaped`, `LazyAutomaton.begin(prime, shape)`;
+  the site draws one per piece from a training tune, `AbcWay.form_shapes_for`) replaces
+  `part_lengths`, `max_parts` and the tonic: the row's parts have the shape's bars, one
+  after another, and the tune ends only after all of them; a part the shape repeats closes
+  with a repeat sign (`:|`, `::`, or in its second ending) and one it plays once with none
+  (no `|:`, `:|` or endings in it), and after a `:|` a repeated part opens with `|:`; the
+  last note is the shape's degree above the first `K:` line's letter (the "tonic" rules
+  above, for that letter). The shape is a field of the row's state, so each shape has
+  table rows of its own.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text

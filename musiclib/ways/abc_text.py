@@ -512,8 +512,9 @@ class AbcWay(Way):
         END only after a bar line. See `abc_grammar`; a token vocabulary gets
         `AbcTokenGrammar`, the same rules judged token by token. None when the vocabulary
         cannot even write a bar line or a header (a model trained on something else).
-        `form`: also shape the tune in two parts of 8 bars that close their repeats, and
-        end it after them on the tonic (the grammar's form rules)."""
+        `form`: also shape the tune in parts that close their repeats, and end it after
+        them on the tonic (the grammar's form rules: two parts of 8 bars; a row started in
+        a drawn shape, `form_shapes_for`, follows that shape instead)."""
         from .abc_grammar import AbcGrammar, AbcTokenGrammar
 
         if abc_tokens.vocabulary_of(vocab) == abc_tokens.TOKENS:
