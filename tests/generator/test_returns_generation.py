@@ -4,6 +4,8 @@ brings bars back; a run whose sampler files predate the plans gets them from its
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -83,9 +85,13 @@ def test_a_folk_form_generation_draws_each_pieces_shape_from_the_tune_its_plan_c
             int(row[0]),
             *(int(v) for v in row[1 : 1 + 2 * len(shapes[k].parts)]),
         ]
-    # the pieces keep their shapes' parts where they end before the length limit
+    # the pieces keep their shapes' parts where they end before the length limit (and
+    # write no bar line straight after another, which the form measure reads as a double
+    # bar, a section mark, where the grammar reads a second bar line in the same part)
     pieces = generate(checkpoint, returns=False)
     for piece, shape in zip(pieces, shapes, strict=True):
-        if piece.text.rstrip().endswith(("|]", "||", ":|")):
+        body = piece.text.split("\nK:", 1)[-1]
+        doubled = re.search(r"\|[\s\\]*\|", body.replace("||", "#").replace("|]", "#"))
+        if piece.text.rstrip().endswith(("|]", "||", ":|")) and not doubled:
             read = form_shape_row(shape_from_abc(abc=piece.text))
             assert read[1 : 1 + 2 * len(shape.parts) : 2] == [b for b, _ in shape.parts]
