@@ -16,7 +16,8 @@ that reached END before the limit.
 (`musiclib.ml.returns`); the plans are the training tunes' own (`metrics.form.returns_library`
 over the training split `prepare` makes of `--corpus` with `--preset`'s val_fraction and
 seed 0, as bench/quality.py trained the model), with `--form` those of the tunes in the
-form's shape (one or two parts of 8 bars), drawn as the site draws them (`returns_for`).
+form's shape (one or two parts of 8 bars; with `--shape` those of every tune with a shape,
+the tune its shape comes from), drawn as the site draws them (`returns_for`).
 Adds "restated", "refused" and "forced" (per tune: restatements begun, cut short by the
 grammar, symbols fed from earlier bars).
 
@@ -58,6 +59,7 @@ def main() -> None:
     sys.path.append(str(ROOT))
     from musiclib.ml import sampler
     from musiclib.ways.abc_grammar import AbcGrammar
+    from musiclib.ways.abc_text import SHAPES_STATE as SHAPES
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.base import END_ID
 
@@ -104,7 +106,10 @@ def main() -> None:
             shapes = way.form_shapes_for(state=library, seeds=seeds)
             all_shapes += [[list(map(list, s.parts)), s.final] for s in shapes]
         if args.returns:  # as the site draws them (the plans of the form's tunes)
-            returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=args.form)
+            # (without --shape, as before shapes: the plans of tunes of one or two 8-bar
+            # parts, which the grammar's own form writes)
+            plans = library if args.shape else {k: v for k, v in library.items() if k != SHAPES}
+            returns = way.returns_for(vocab=vocab, state=plans, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns,
