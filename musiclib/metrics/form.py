@@ -317,8 +317,10 @@ def form_measures(shape: Shape) -> dict[str, float]:
 
 # A tune's form as a row of small ints (`form_shape_row`): the last note's scale degree
 # above the tonic (0..6, -1: no shape the form rules can follow), then each part's bars and
-# whether it repeats, for up to SHAPE_PARTS parts (0, 0 past the last).
+# whether it repeats, for up to SHAPE_PARTS parts (0, 0 past the last), then the last note's
+# length in twelfths of a bar (rounded down, 1..12; 0: unknown).
 SHAPE_PARTS = 4
+SHAPE_WIDTH = 2 + 2 * SHAPE_PARTS
 SHAPE_BARS = (2, 32)  # a part the form rules follow: 2 to 32 whole bars
 # semitones above the tonic -> scale steps (the letter the tune ends on, as the grammar
 # counts it: 0 the tonic, 2 the third, 4 the fifth)
@@ -328,10 +330,11 @@ _STEPS = {0: 0, 1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 4, 7: 4, 8: 5, 9: 5, 10: 6, 11:
 def form_shape_row(shape: Shape) -> list[int]:
     """The tune's shape for the folk form's rules (`abc_grammar.FormShape`): its parts as
     `part_lengths` reads them, each with whether it repeats (it closes on a repeat sign, or
-    has a second ending), and its last note's scale degree. [-1, 0, ...] when the form
+    has a second ending), its last note's scale degree and its last note's length in twelfths
+    of a bar. [-1, 0, ...] when the form
     rules could not follow it: no key or notes, more than SHAPE_PARTS parts, a part of
     fewer than 2 or more than 32 bars (rounded)."""
-    width = 1 + 2 * SHAPE_PARTS
+    width = SHAPE_WIDTH
     bad = [-1] + [0] * (width - 1)
     degree = final_degree(shape)
     if degree is None:
@@ -354,7 +357,11 @@ def form_shape_row(shape: Shape) -> list[int]:
         row += [whole, int(repeated)]
     if not 1 <= (len(row) - 1) // 2 <= SHAPE_PARTS:
         return bad
-    return row + [0] * (width - len(row))
+    last = 0
+    bar = shape.bars[-1].expected if shape.bars else None
+    if bar:
+        last = min(12, max(1, int(12 * shape.notes[-1].duration / bar + _EPS)))
+    return row + [0] * (width - 1 - len(row)) + [last]
 
 
 def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
@@ -365,7 +372,7 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
     shape (one or two parts of 8 bars), whose plans the form draws from (its tunes are
     that long: a plan of a 32-bar tune would mostly fall past their end). A piece whose
     bars the two readings count differently (a bar of only a chord symbol, a stray bar
-    line) is left out. "way_shapes" (int8 [pieces, 9]): each piece's `form_shape_row`, whose
+    line) is left out. "way_shapes" (int8 [pieces, 10]): each piece's `form_shape_row`, whose
     shape the folk form draws per piece with the same piece's plan. About 0.6 s for
     Nottingham's 931 training tunes."""
     from musiclib.ml import returns as rt
@@ -387,7 +394,7 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
     return {
         RETURNS_STATE: rt.plans_from_bars(plans),
         RETURNS_FORM_STATE: np.asarray(fits, dtype=np.int8),
-        SHAPES_STATE: np.asarray(shapes, dtype=np.int8).reshape(-1, 1 + 2 * SHAPE_PARTS),
+        SHAPES_STATE: np.asarray(shapes, dtype=np.int8).reshape(-1, SHAPE_WIDTH),
     }
 
 

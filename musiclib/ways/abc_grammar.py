@@ -111,7 +111,8 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   with a repeat sign (`:|`, `::`, or in its second ending) and one it plays once with none
   (no `|:`, `:|` or endings in it), and after a `:|` a repeated part opens with `|:`; the
   last note is the shape's degree above the first `K:` line's letter (the "tonic" rules
-  above, for that letter). The shape is a field of the row's state, so each shape has
+  above, for that letter), and at least the shape's share of a bar long (`FormShape.last`,
+  in twelfths of a bar, instead of `FINAL_NOTE`). The shape is a field of the row's state, so each shape has
   table rows of its own.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
@@ -189,6 +190,7 @@ class FormShape(NamedTuple):
 
     parts: tuple[tuple[int, bool], ...]
     final: int = 0
+    last: int = 0  # the last note's least length, in twelfths of a bar (0: FINAL_NOTE)
 
 
 MAX_SHAPE_PARTS = 4  # a shape has 1 to 4 parts
@@ -204,7 +206,9 @@ def check_shape(shape: FormShape) -> FormShape:
         raise ValueError(f"a shape has 1 to {MAX_SHAPE_PARTS} parts of {lo} to {hi} bars")
     if not 0 <= int(shape.final) <= 6:
         raise ValueError("a shape's final degree is 0 (the tonic) to 6")
-    return FormShape(parts=parts, final=int(shape.final))
+    if not 0 <= int(shape.last) <= 12:
+        raise ValueError("a shape's last note is 0 to 12 twelfths of a bar")
+    return FormShape(parts=parts, final=int(shape.final), last=int(shape.last))
 
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
@@ -923,7 +927,7 @@ class AbcGrammar(_Compiled):
         key = (node, base, st.unit, st.bar, st.pos, st.broken, st.tuplet_left, st.tuplet_mult)
         if self.form:
             final = self._final_bar(st)
-            key += (self._limit(st), final, final and self._may_close_on(st))
+            key += (self._limit(st), final, final and self._may_close_on(st), self._last(st))
         hit = self._fits_cache.get(key)
         if hit is None:
             hit = any(self._fits_value(st, v * base) for v in node.values)
@@ -1006,7 +1010,14 @@ class AbcGrammar(_Compiled):
         room for a last note of a quarter note or more (the whole rest of a shorter closing
         bar): people end a tune on a long note, and a grammar that let the bar be filled
         up to its last sliver squeezed the tonic into a 32nd."""
-        return room == 0 or room >= min(FINAL_NOTE, self._limit(st))
+        return room == 0 or room >= min(self._last(st), self._limit(st))
+
+    def _last(self, st: _Row) -> Fraction:
+        """The tune's last note's least length, in whole notes: a shaped row's share of the
+        bar (its tune's last note's), else FINAL_NOTE."""
+        if st.shape is None or not st.shape.last or st.bar is None:
+            return FINAL_NOTE
+        return st.bar * st.shape.last / 12
 
     def _may_close_on(self, st: _Row) -> bool:
         """May the note being read end the tune's last bar: a note on the tonic's letter, a
@@ -1275,7 +1286,7 @@ class AbcGrammar(_Compiled):
             if ok and self.form and self._final_bar(st):
                 # the tied note, then (unless it is the tonic) a last note, must fit
                 limit, grid = self._limit(st), self.grid * st.unit
-                last = Fraction(0) if st.last_letter == st.tonic else min(FINAL_NOTE, limit)
+                last = Fraction(0) if st.last_letter == st.tonic else min(self._last(st), limit)
                 ok = limit - st.pos >= grid + last
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
             return ok

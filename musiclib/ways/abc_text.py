@@ -419,8 +419,10 @@ class AbcWay(Way):
         out = []
         for seed in seeds:
             row = [int(v) for v in rows[rt.draw_index(len(rows), seed)]]
-            parts = tuple((row[k], bool(row[k + 1])) for k in range(1, len(row), 2) if row[k])
-            out.append(FormShape(parts=parts, final=row[0]))
+            pairs = range(1, len(row) - 1, 2)
+            parts = tuple((row[k], bool(row[k + 1])) for k in pairs if row[k])
+            last = row[-1] if len(row) % 2 == 0 else 0  # (rows of 9 saved before: none)
+            out.append(FormShape(parts=parts, final=row[0], last=last))
         return out
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:

@@ -70,7 +70,7 @@ def test_a_run_whose_sampler_file_has_no_plans_gets_them_from_its_corpus(run):
 def test_a_folk_form_generation_draws_each_pieces_shape_from_the_tune_its_plan_comes_from(run):
     checkpoint = run.last_checkpoint
     state = checkpoint_files.load_checkpoint_state(checkpoint)
-    assert state["way_shapes"].shape == (len(state["way_returns"]), 9)
+    assert state["way_shapes"].shape == (len(state["way_returns"]), 10)
     way = get_way(run.way)
     seeds = [7, 8, 9, 10]
     shapes = way.form_shapes_for(state=state, seeds=seeds)
