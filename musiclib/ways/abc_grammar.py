@@ -112,8 +112,8 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   (no `|:`, `:|` or endings in it), and after a `:|` a repeated part opens with `|:`; the
   last note is the shape's degree above the first `K:` line's letter (the "tonic" rules
   above, for that letter), and at least the shape's share of a bar long (`FormShape.last`,
-  in twelfths of a bar, instead of `FINAL_NOTE`). The shape is a field of the row's state, so each shape has
-  table rows of its own.
+  in twelfths of a bar, instead of `FINAL_NOTE`). The shape is a field of the row's state,
+  so each shape has table rows of its own.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
