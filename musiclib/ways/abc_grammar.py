@@ -1010,7 +1010,29 @@ class AbcGrammar(_Compiled):
         room for a last note of a quarter note or more (the whole rest of a shorter closing
         bar): people end a tune on a long note, and a grammar that let the bar be filled
         up to its last sliver squeezed the tonic into a 32nd."""
-        return room == 0 or room >= min(self._last(st), self._limit(st))
+        least = min(self._last(st), self._limit(st))
+        if room == 0 or st.shape is None:
+            return room >= least or room == 0
+        return room >= least and self._final_fill(room, least, st.unit)
+
+    def _final_fill(self, room: Fraction, least: Fraction, unit: Fraction) -> bool:
+        """Can notes the model writes fill `room` so that each leaves nothing or at least
+        `least` (a shaped row's long last note: without this, a room longer than `least`
+        that no single length fills, 27/32 of a bar, would be a dead end)?"""
+        cache = self.__dict__.setdefault("_final_cache", {})
+        key = (room, least, unit)
+        hit = cache.get(key)
+        if hit is None:
+            hit = False
+            for v in self.lengths.values:
+                w = v * unit
+                if w == room or (
+                    w < room and room - w >= least and self._final_fill(room - w, least, unit)
+                ):
+                    hit = True
+                    break
+            cache[key] = hit
+        return hit
 
     def _last(self, st: _Row) -> Fraction:
         """The tune's last note's least length, in whole notes: a shaped row's share of the
