@@ -550,7 +550,7 @@ class _Compiled:
     def fresh_shaped(self, shape: FormShape | None) -> _Row:
         """The state before START of a row that follows a drawn shape (form=True)."""
         st = _Row()
-        if shape is not None and self.form:
+        if shape is not None and self._form:
             st.shape = check_shape(shape)
         return st
 

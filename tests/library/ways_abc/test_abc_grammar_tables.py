@@ -572,3 +572,17 @@ def test_shaped_rows_sample_alike_in_the_compiled_loop_and_in_python_steps():
     # a row's piece depends on its own seed and shape, not on its batch
     assert shaped_sample(net, seeds[2:3], shapes[2:3]) == compiled[2:3]
     assert shaped_sample(net, seeds, None) != compiled
+
+
+def test_shaped_rows_of_a_token_grammar_get_its_masks_from_the_tables(texts):
+    vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
+    automaton = LazyAutomaton(AbcTokenGrammar(vocab, form=True))
+    reference = AbcTokenGrammar(vocab, form=True)
+    index = {tok: i for i, tok in enumerate(vocab)}
+    checked = 0
+    for shape in SHAPES[:2]:
+        ids = [index[tok] for tok in abc_tokens.tokenize(texts[0])]
+        checked += walk_and_compare(automaton, reference, ids[:120], shape=shape)
+        for ids in random_walks(automaton, walks=3, steps=60, seed=6, shape=shape):
+            checked += walk_and_compare(automaton, reference, ids, shape=shape)
+    assert checked > 300
