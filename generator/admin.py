@@ -13,6 +13,7 @@ from .models import (
     Checkpoint,
     Corpus,
     GenerationJob,
+    GenerationRequester,
     ImportJob,
     Piece,
     TrainingRun,
@@ -357,3 +358,23 @@ class PieceAdmin(admin.ModelAdmin):
     list_filter = ["way", "parses", "plays", "run"]
     search_fields = ["title", "text"]
     readonly_fields = ["validity_detail"]
+
+
+@admin.register(GenerationRequester)
+class GenerationRequesterAdmin(admin.ModelAdmin):
+    """Who asked for pieces lately (a user or an address) and when: the rows the hourly
+    allowance locks, read-only. The beat deletes a row an hour after its last request."""
+
+    list_display = ["key", "last_request_at"]
+    search_fields = ["key"]
+    ordering = ["-last_request_at"]
+    date_hierarchy = "last_request_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -247,6 +247,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": FILE_CACHE_PRUNE_EVERY_S,
         "options": {"expires": FILE_CACHE_PRUNE_EVERY_S},
     },
+    # Every hour, the lock rows of visitors who generated nothing within the hourly allowance's
+    # window (generator/services/allowance.py), so the table holds only recent visitors.
+    "prune-generation-requesters": {
+        "task": "generator.tasks.generation_requesters_prune_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

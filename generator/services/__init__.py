@@ -13,6 +13,7 @@ from .allowance import (
     AllowanceExceeded,
     generation_allowance,
     generation_allowance_take,
+    generation_requesters_prune,
 )
 from .corpora import corpus_get_or_create, corpus_import
 from .imports import import_job_check, import_job_create, import_roots
@@ -78,6 +79,7 @@ __all__ = [
     "corpus_tunes_render_queue",
     "generation_allowance",
     "generation_allowance_take",
+    "generation_requesters_prune",
     "generation_job_create",
     "generation_job_execute",
     "generation_prime_build",
