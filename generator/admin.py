@@ -327,8 +327,57 @@ class CheckpointAdmin(admin.ModelAdmin):
         )
 
 
+class GenerationJobForm(forms.ModelForm):
+    """A new generation: the form parses the fields; what may be generated is the service's
+    (`generation_job_check`, as for the generate page, the API and `manage.py generate`)."""
+
+    seed = forms.IntegerField(required=False, help_text="Blank: a random seed.")
+
+    class Meta:
+        model = GenerationJob
+        fields = [
+            "checkpoint",
+            "count",
+            "temperature",
+            "top_k",
+            "top_p",
+            "seed",
+            "max_length",
+            "prime",
+            "grammar",
+            "folk_form",
+            "returns",
+        ]
+        labels = {
+            "folk_form": "Shape the tune in 8-bar parts",
+            "returns": "Bring bars and phrases back",
+        }
+
+    def clean(self):
+        data = super().clean()
+        checkpoint = data.get("checkpoint")
+        if checkpoint is not None and not self.errors:
+            try:
+                services.generation_job_check(
+                    checkpoint=checkpoint,
+                    count=data["count"],
+                    temperature=data["temperature"],
+                    top_k=data["top_k"],
+                    top_p=data["top_p"],
+                    max_length=data["max_length"],
+                    prime=data.get("prime") or "",
+                    grammar=bool(data.get("grammar")),
+                    folk_form=bool(data.get("folk_form")),
+                    returns=bool(data.get("returns")),
+                )
+            except services.ServiceError as exc:
+                add_service_error(self, exc)
+        return data
+
+
 @admin.register(GenerationJob)
 class GenerationJobAdmin(admin.ModelAdmin):
+    form = GenerationJobForm
     list_display = [
         "pk",
         "checkpoint",
@@ -338,8 +387,35 @@ class GenerationJobAdmin(admin.ModelAdmin):
         "status",
         "created_at",
     ]
-    list_filter = ["status", "is_epoch_sample", "grammar"]
+    list_filter = ["status", "is_epoch_sample", "grammar", "folk_form", "returns"]
     search_fields = ["prime"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [f.name for f in GenerationJob._meta.fields]  # a stored job is its inputs
+
+    def save_model(self, request, obj, form, change):
+        if change:  # every field of a stored job is read-only
+            return
+        data = form.cleaned_data
+        job = services.generation_job_create(
+            checkpoint=data["checkpoint"],
+            count=data["count"],
+            temperature=data["temperature"],
+            seed=data.get("seed"),
+            top_k=data["top_k"],
+            top_p=data["top_p"],
+            max_length=data["max_length"],
+            prime=data.get("prime") or "",
+            grammar=bool(data.get("grammar")),
+            folk_form=bool(data.get("folk_form")),
+            returns=bool(data.get("returns")),
+            user=request.user,
+        )
+        obj.pk = job.pk  # the admin's log entry and redirect name the stored job
+        obj.refresh_from_db()
+        self.message_user(request, "Generation queued: its page shows the pieces when done.")
 
 
 @admin.register(Piece)

@@ -18,6 +18,7 @@ from .allowance import (
 from .corpora import corpus_get_or_create, corpus_import
 from .imports import import_job_check, import_job_create, import_roots
 from .pieces import (
+    generation_job_check,
     generation_job_create,
     generation_job_execute,
     piece_render,
@@ -80,6 +81,7 @@ __all__ = [
     "generation_allowance",
     "generation_allowance_take",
     "generation_requesters_prune",
+    "generation_job_check",
     "generation_job_create",
     "generation_job_execute",
     "generation_prime_build",

@@ -121,37 +121,23 @@ def piece_title(*, seed: int, meter: str = "", key: str = "", style: str = "tune
     return name
 
 
-def generation_job_create(
+def generation_job_check(
     *,
     checkpoint: Checkpoint,
     count: int = 1,
     temperature: float = 1.0,
-    seed: int | None = None,
     top_k: int = 0,
     top_p: float = 1.0,
     max_length: int = 1000,
-    prime: str = "",
-    primer_tune: int | None = None,
-    primer_midi: Upload | None = None,
-    primer_bars: int | None = None,
+    prime: str | None = None,
     grammar: bool = False,
     folk_form: bool = False,
     returns: bool = False,
-    is_epoch_sample: bool = False,
-    user=None,
-    ip: str | None = None,
-    enqueue: bool = True,
-) -> GenerationJob:
-    """Validate a generation request, store it as a job and queue it after commit.
-
-    The opening is `prime`, as a job stores it (the way's text, e.g. ABC header fields and
-    notes, or what `generation_prime_build` made), or for a MIDI-way run a primer:
-    `primer_tune` (a tune id of the run's corpus) or `primer_midi` (file name, bytes), cut
-    to `primer_bars` bars, built here by `generation_prime_build`. Raises ServiceError
-    naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
-    `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
-    it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
-    corpus's tunes bring them back, within that form, so it needs `folk_form`)."""
+) -> None:
+    """The rules a generation request must meet, for every interface (the generate page, the
+    API, the admin's form, `manage.py generate`): raises ServiceError naming its field, as
+    `generation_job_create` (which calls it) does. `prime`: the opening as a job stores it,
+    checked against the model's symbols (None: not checked here)."""
     if not (temperature > 0):
         raise ServiceError("temperature must be a positive number", field="temperature")
     if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
@@ -194,6 +180,60 @@ def generation_job_create(
                 "bars come back within the 8-bar parts: switch on the 8-bar parts too",
                 field="returns",
             )
+    if prime is not None:
+        _prime_check(run, prime)
+
+
+def _prime_check(run: TrainingRun, prime: str) -> None:
+    _, body = prime_split(prime)
+    try:
+        get_way(run.way).encode_prime(vocab=run.vocab, prime=body)
+    except ValueError as exc:  # a symbol the model never saw
+        raise ServiceError(str(exc), field="prime") from exc
+
+
+def generation_job_create(
+    *,
+    checkpoint: Checkpoint,
+    count: int = 1,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    max_length: int = 1000,
+    prime: str = "",
+    primer_tune: int | None = None,
+    primer_midi: Upload | None = None,
+    primer_bars: int | None = None,
+    grammar: bool = False,
+    folk_form: bool = False,
+    returns: bool = False,
+    is_epoch_sample: bool = False,
+    user=None,
+    ip: str | None = None,
+    enqueue: bool = True,
+) -> GenerationJob:
+    """Validate a generation request, store it as a job and queue it after commit.
+
+    The opening is `prime`, as a job stores it (the way's text, e.g. ABC header fields and
+    notes, or what `generation_prime_build` made), or for a MIDI-way run a primer:
+    `primer_tune` (a tune id of the run's corpus) or `primer_midi` (file name, bytes), cut
+    to `primer_bars` bars, built here by `generation_prime_build`. Raises ServiceError
+    naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
+    `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
+    it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
+    corpus's tunes bring them back, within that form, so it needs `folk_form`)."""
+    generation_job_check(
+        checkpoint=checkpoint,
+        count=count,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        max_length=max_length,
+        grammar=grammar,
+        folk_form=folk_form,
+        returns=returns,
+    )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
             checkpoint=checkpoint,
@@ -203,11 +243,7 @@ def generation_job_create(
             primer_bars=primer_bars,
         ).prime
     else:
-        _, body = prime_split(prime)
-        try:
-            get_way(run.way).encode_prime(vocab=run.vocab, prime=body)
-        except ValueError as exc:  # a symbol the model never saw
-            raise ServiceError(str(exc), field="prime") from exc
+        _prime_check(checkpoint.run, prime)
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     with transaction.atomic():
