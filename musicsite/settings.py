@@ -233,8 +233,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECOVER_EVERY_S,
         "options": {"expires": RECOVER_EVERY_S},
     },
-    # Pieces whose evaluation message was lost with a killed worker are evaluated after all
-    # (evaluation/services.py, evaluations_recover).
+    # Pieces whose evaluation message was lost with a killed worker are evaluated after all,
+    # and a lost corpus calibration or run report measure is sent again after
+    # JOB_LOST_AFTER_S (evaluation/services.py, evaluation_work_recover).
     "recover-lost-evaluations": {
         "task": "evaluation.tasks.evaluations_recover_task",
         "schedule": RECOVER_EVERY_S,
