@@ -157,6 +157,12 @@ def piece_audio_stored_name(piece: Piece, fmt: str = "audio") -> str | None:
     return piece.audio.name
 
 
+def piece_has_musicxml(piece: Piece) -> bool:
+    """A piece is written as MusicXML unless it is known not to parse (then music21 cannot
+    read it either): the one rule for its download link, its URL and its render task."""
+    return piece.parses is not False
+
+
 def musicxml_name(*, kind: str, pk: int, way: str, text: str) -> str:
     """Where the MusicXML of this object's text is kept."""
     return media_cache(f"musicxml/{kind}", pk, f"{way}\n{text}", "musicxml")

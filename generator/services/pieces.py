@@ -535,6 +535,7 @@ def piece_render(*, piece: Piece) -> Piece:
         FileUnavailable,
         musicxml_bytes,
         piece_audio_file,
+        piece_has_musicxml,
         piece_spectrogram_png,
         score_pages,
     )
@@ -544,7 +545,7 @@ def piece_render(*, piece: Piece) -> Piece:
     if caps.has_score:
         score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
     try:
-        if "musicxml" in caps.piece_downloads and piece.parses is not False:
+        if "musicxml" in caps.piece_downloads and piece_has_musicxml(piece):
             musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
         if caps.is_audio and piece.audio:  # a recording: its picture and its OGG download
             piece_spectrogram_png(piece)

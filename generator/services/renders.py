@@ -33,6 +33,7 @@ from .files import (
     musicxml_bytes,
     musicxml_name,
     piece_audio_stored_name,
+    piece_has_musicxml,
     piece_spectrogram_name,
     score_pages,
     tune_audio_bytes,
@@ -167,6 +168,8 @@ def piece_musicxml_get(*, piece: Piece) -> str:
     it has; FileUnavailable with the reason when the piece cannot be written so."""
     if "musicxml" not in get_way(piece.way).capabilities.piece_downloads:
         raise FileUnavailable("A piece of this way has no MusicXML file.")
+    if not piece_has_musicxml(piece):
+        raise FileUnavailable("This piece does not parse, so it has no MusicXML file.")
     name = musicxml_name(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
     return _made_or_asked(
         name, ask=lambda: piece_render_request(piece=piece), what="The MusicXML file"

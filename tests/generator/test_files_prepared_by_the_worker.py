@@ -193,3 +193,13 @@ def test_head_on_a_file_being_prepared_or_missing_answers_as_get_does(client, qu
     assert client.head(reverse("piece_download", args=[piece.pk, "flac"])).status_code == 404
     assert client.head(reverse("piece_download", args=[999_999, "abc"])).status_code == 404
     assert client.post(reverse("piece_download", args=[piece.pk, "abc"])).status_code == 405
+
+
+def test_a_piece_that_does_not_parse_has_no_musicxml_and_waits_for_none(client, queued):
+    piece = make_piece(make_world(), title="Unreadable", valid=False)
+    piece_render(piece=piece)  # the task writes no MusicXML for it
+    response = client.get(reverse("piece_download", args=[piece.pk, "musicxml"]))
+    assert response.status_code == 404
+    assert "does not parse, so it has no MusicXML file" in response.content.decode()
+    html = client.get(piece.get_absolute_url()).content.decode()
+    assert 'data-format="musicxml"' not in html and "being prepared" not in html
