@@ -112,6 +112,15 @@ class LazyAutomaton:
         self.buckets = self.hi - self.lo + 2 if self.registered else 1
         # The pitch register: the letter of the last note, out of the key until a tie names it.
         self.pitched = self.registered and bool(getattr(parser, "pitch_register", False))
+        # The notes register: the notes written so far, which decide a mask only once they
+        # reach the grammar's minimum (END); buckets as the line's, `nlo` to `nhi` (values
+        # past `nhi` are `nhi`, as the parser caps them).
+        window = getattr(parser, "notes_window", None) if self.registered else None
+        self.counted = window is not None
+        self.nlo, self.nhi = (int(window[0]), int(window[1])) if window is not None else (0, 0)
+        self.notes_buckets = self.nhi - self.nlo + 2 if self.counted else 1
+        self.line_buckets = self.buckets
+        self.buckets = self.line_buckets * self.notes_buckets
         self.resolved = 0  # successors built in Python (groups and states), for benchmarks
         self._clear()
 
@@ -127,6 +136,7 @@ class LazyAutomaton:
         self._next = np.full((64, self.size), UNBUILT, dtype=np.int32)
         self._line_op = np.zeros((64, self.size), dtype=np.int16)
         self._pitch_op = np.full((64, self.size), KEEP, dtype=np.int8)
+        self._notes_op = np.zeros((64, self.size), dtype=np.int16)
         self._variant = np.full((64, self.buckets), UNBUILT, dtype=np.int32)
 
     # --- the tables ------------------------------------------------------------------------
@@ -159,16 +169,27 @@ class LazyAutomaton:
         return self._pitch_op[: self.n_groups]
 
     @property
+    def notes_op(self) -> np.ndarray:
+        """int16 [n_groups, vocab]: what each symbol does to the notes register: `op >= 0`
+        adds op (up to `nhi`), `op < 0` sets it to `-op - 1` (START)."""
+        return self._notes_op[: self.n_groups]
+
+    @property
     def variant(self) -> np.ndarray:
-        """int32 [n_groups, buckets]: the state of each group in each line bucket, or
-        UNBUILT."""
+        """int32 [n_groups, buckets]: the state of each group in each bucket of its line
+        and notes registers (`bucket`), or UNBUILT."""
         return self._variant[: self.n_groups]
 
-    def bucket(self, line: int) -> int:
-        """The bucket of a line register value (0 for every line when there is none)."""
-        if not self.registered or line < self.lo:
-            return 0
-        return min(line, self.hi) - self.lo + 1
+    def bucket(self, line: int, notes: int = 0) -> int:
+        """The bucket of the line and notes registers' values: the line's bucket (0 for
+        every line when there is none) times the notes' buckets, plus the notes' bucket."""
+        b = 0
+        if self.registered and line >= self.lo:
+            b = min(line, self.hi) - self.lo + 1
+        n = 0
+        if self.counted and notes >= self.nlo:
+            n = min(notes, self.nhi) - self.nlo + 1
+        return b * self.notes_buckets + n
 
     def snapshot(self, prime: Sequence[int] = ()) -> GrammarTables:
         """The tables built so far as `fastloop.GrammarTables` (a state per group: only for a
@@ -188,7 +209,7 @@ class LazyAutomaton:
 
     def begin(self, prime: Sequence[int]) -> tuple[int, np.ndarray]:
         """(state, registers) after the prime (which starts with START), built if new: the
-        registers as `advance` takes them, [line, pitch]. The prime is parsed symbol by
+        registers as `advance` takes them, [line, pitch, notes]. The prime is parsed symbol by
         symbol, as the parser reads it, whether or not it is allowed."""
         if self._bytes() > self.max_bytes:
             self._clear()  # between pieces only: ids handed out during sampling stay valid
@@ -197,8 +218,9 @@ class LazyAutomaton:
             state = self.parser.fed(state, int(symbol))
         line = int(self.parser.line_of(state)) if self.registered else 0
         pitch = int(self.parser.pitch_of(state)) if self.pitched else 0
-        regs = np.array([line, pitch], dtype=np.int64)
-        return self._state(self._group_of(state), line, pitch), regs
+        notes = int(self.parser.notes_of(state)) if self.counted else 0
+        regs = np.array([line, pitch, notes], dtype=np.int64)
+        return self._state(self._group_of(state), line, pitch, notes), regs
 
     def start(self, prime: Sequence[int]) -> int:
         """The state after the prime (see `begin`)."""
@@ -207,18 +229,21 @@ class LazyAutomaton:
     def advance(
         self, states: np.ndarray, regs: np.ndarray, symbols: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(next states, next registers) of every row (`regs`: [rows, 2], each row's line
-        and pitch registers), building in Python the successors not built yet."""
+        """(next states, next registers) of every row (`regs`: [rows, 3], each row's line,
+        pitch and notes registers), building in Python the successors not built yet."""
         out = np.empty(len(states), dtype=np.int64)
-        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), 2)
+        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), 3)
         pairs = zip(np.asarray(states).tolist(), np.asarray(symbols).tolist(), strict=True)
         for k, (s, v) in enumerate(pairs):
-            out[k], new[k, 0], new[k, 1] = self.advance_one(s, int(new[k, 0]), int(new[k, 1]), v)
+            line, pitch, notes = new[k].tolist()
+            out[k], new[k, 0], new[k, 1], new[k, 2] = self.advance_one(s, line, pitch, notes, v)
         return out, new
 
-    def advance_one(self, state: int, line: int, pitch: int, symbol: int) -> tuple[int, int, int]:
-        """One row's (state, line, pitch) after `symbol`, as the compiled loop moves it,
-        building in Python what is not built yet."""
+    def advance_one(
+        self, state: int, line: int, pitch: int, notes: int, symbol: int
+    ) -> tuple[int, int, int, int]:
+        """One row's (state, line, pitch, notes) after `symbol`, as the compiled loop moves
+        it, building in Python what is not built yet."""
         g = int(self._group[state])
         child = int(self._next[g, symbol])
         if child == UNBUILT:
@@ -229,14 +254,18 @@ class LazyAutomaton:
         line = line + op if op >= 0 else -op - 1
         op = int(self._pitch_op[g, symbol])
         pitch = pitch if op == KEEP else op
-        found = int(self._variant[child, self.bucket(line)])
-        return (found if found >= 0 else self._state(child, line, pitch)), line, pitch
+        op = int(self._notes_op[g, symbol])
+        notes = min(notes + op, self.nhi) if op >= 0 else -op - 1
+        found = int(self._variant[child, self.bucket(line, notes)])
+        if found < 0:
+            found = self._state(child, line, pitch, notes)
+        return found, line, pitch, notes
 
     def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """The next state of every row, for a parser without registers."""
         if self.registered:
             raise ValueError("these tables carry a line register: use advance()")
-        return self.advance(states, np.zeros((len(states), 2), np.int64), symbols)[0]
+        return self.advance(states, np.zeros((len(states), 3), np.int64), symbols)[0]
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every
@@ -252,8 +281,9 @@ class LazyAutomaton:
                 rep = self._groups[g]
                 line = int(self.parser.line_of(rep)) if self.registered else 0
                 pitch = int(self.parser.pitch_of(rep)) if self.pitched else 0
+                notes = int(self.parser.notes_of(rep)) if self.counted else 0
                 for v in np.flatnonzero(self._allowed[s]).tolist():
-                    t = self.advance_one(s, line, pitch, v)[0]
+                    t = self.advance_one(s, line, pitch, notes, v)[0]
                     if t not in seen:
                         seen.add(t)
                         nxt.append(t)
@@ -264,7 +294,7 @@ class LazyAutomaton:
 
     # --- building --------------------------------------------------------------------------
     def _bytes(self) -> int:
-        return self.n * (self.size + 4) + self.n_groups * (7 * self.size + 4 * self.buckets)
+        return self.n * (self.size + 4) + self.n_groups * (9 * self.size + 4 * self.buckets)
 
     def _group_of(self, state: Any, key: Hashable | None = None) -> int:
         if key is None:
@@ -277,6 +307,7 @@ class LazyAutomaton:
             self._next = _grown(self._next, UNBUILT)
             self._line_op = _grown(self._line_op, 0)
             self._pitch_op = _grown(self._pitch_op, KEEP)
+            self._notes_op = _grown(self._notes_op, 0)
             self._variant = _grown(self._variant, UNBUILT)
         self._group_ids[key] = g
         self._groups.append(state)
@@ -297,14 +328,19 @@ class LazyAutomaton:
             self.resolved += 1
             return child
         p1, p2 = self.parser.probe_pitches(state) if self.pitched else (0, 0)
-        after = self.parser.fed(self.parser.with_registers(state, _PROBE, p1), symbol)
+        n1 = _NOTES_PROBE if self.counted else None
+        probe = self.parser.with_registers(state, _PROBE, p1, n1)
+        after = self.parser.fed(probe, symbol)
         line = int(self.parser.line_of(after))
         self._line_op[g, symbol] = line - _PROBE if line >= _PROBE else -line - 1
+        if self.counted:  # (fed from one note: 0 means a reset, 1 nothing, 2 a note)
+            notes = int(self.parser.notes_of(after))
+            self._notes_op[g, symbol] = notes - _NOTES_PROBE if notes else -1
         key = self.parser.group_key(after)
         if self.pitched:
             a = self.parser.pitch_of(after)
             if p1 and self.parser.holds_letter(after):
-                other = self.parser.fed(self.parser.with_registers(state, _PROBE, p2), symbol)
+                other = self.parser.fed(self.parser.with_registers(state, _PROBE, p2, n1), symbol)
                 if self.parser.group_key(other) != key:
                     self._pitch_op[g, symbol] = KEEP
                     self._next[g, symbol] = TIED
@@ -324,21 +360,23 @@ class LazyAutomaton:
         found = self._tied.get(key)
         if found is None:
             state = self._groups[g]
-            state = self.parser.with_registers(state, self.parser.line_of(state), pitch)
+            state = self.parser.with_registers(state, self.parser.line_of(state), pitch, None)
             found = self._tied[key] = self._group_of(self.parser.fed(state, symbol))
             self.resolved += 1
         return found
 
-    def _state(self, g: int, line: int, pitch: int) -> int:
-        """The state of group `g` with the line register at `line` (built if new, its mask
-        computed with the row's own line and pitch)."""
-        b = self.bucket(line)
+    def _state(self, g: int, line: int, pitch: int, notes: int) -> int:
+        """The state of group `g` with the registers at `line` and `notes` (built if new, its
+        mask computed with the row's own line, pitch and notes)."""
+        b = self.bucket(line, notes)
         found = int(self._variant[g, b])
         if found >= 0:
             return found
         state = self._groups[g]
         if self.registered:
-            state = self.parser.with_registers(state, line, pitch if self.pitched else 0)
+            state = self.parser.with_registers(
+                state, line, pitch if self.pitched else 0, notes if self.counted else None
+            )
         i = self.n
         if i == len(self._allowed):
             self._allowed = _grown(self._allowed, False)
@@ -353,6 +391,7 @@ class LazyAutomaton:
 
 
 _PROBE = 1 << 14  # a line register value far past any limit (what a symbol adds is read off)
+_NOTES_PROBE = 1  # the notes register's value a successor is computed with (see notes_op)
 KEEP = -1  # in pitch_op: the symbol leaves the pitch register as it is
 
 

@@ -884,9 +884,12 @@ def _lazy_loop(
     next_group,
     line_op,
     pitch_op,
+    notes_op,
     variant,
     lo,
     hi,
+    nlo,
+    nhi,
     gemm_rows,
 ):
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
@@ -896,16 +899,18 @@ def _lazy_loop(
     logits of the last step stay in `hs`, so the caller resumes where it stopped.
 
     A row moves by the tables of `ml.automaton`: its group's successor
-    `next_group[group[s], v]`, its registers (`regs[r]`: line, pitch) by `line_op` (add,
-    or a new line) and `pitch_op` (keep, or set), and the state of that group in the line's
-    bucket, `variant[g, bucket]`."""
+    `next_group[group[s], v]`, its registers (`regs[r]`: line, pitch, notes) by `line_op`
+    (add, or a new line), `pitch_op` (keep, or set) and `notes_op` (add up to `nhi`, or
+    set), and the state of that group in the registers' bucket, `variant[g, bucket]`
+    (`LazyAutomaton.bucket`)."""
     rows, draws = uniforms.shape
     n_layers = units.shape[0]
     V = table.shape[0]
     p = np.empty(V, dtype=np.float32)
     s = np.empty(V, dtype=np.float32)
     logits = hs[len(dense_w)]
-    n_buckets = variant.shape[1]
+    n_notes = nhi - nlo + 2 if nhi > 0 else 1
+    n_lines = variant.shape[1] // n_notes
     for t in range(t0, draws):
         for r in range(rows):
             if pending[r]:
@@ -928,14 +933,21 @@ def _lazy_loop(
                 op = line_op[group[q], chosen]
                 line = regs[r, 0] + op if op >= 0 else -op - 1
                 b = 0
-                if n_buckets > 1 and line >= lo:
+                if n_lines > 1 and line >= lo:
                     b = min(line, hi) - lo + 1
+                op = notes_op[group[q], chosen]
+                notes = min(regs[r, 2] + op, nhi) if op >= 0 else -op - 1
+                if n_notes > 1 and notes >= nlo:
+                    b = b * n_notes + min(notes, nhi) - nlo + 1
+                else:
+                    b = b * n_notes
                 nxt = variant[g, b]
                 if nxt < 0:
                     pending[r] = True
                 else:
                     states[r] = nxt
                     regs[r, 0] = line
+                    regs[r, 2] = notes
                     pitch = pitch_op[group[q], chosen]
                     if pitch >= 0:
                         regs[r, 1] = pitch
@@ -1024,14 +1036,16 @@ def sample_registered_tables(
             *c.args, xh, cs, zs, hs, uniforms, temp, int(top_k), float(top_p), int(end_id),
             -1 if restart_id is None else int(restart_id), int(max_tokens), t, tokens, active,
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
-            automaton._next, automaton._line_op, automaton._pitch_op, automaton._variant,
-            automaton.lo, automaton.hi, GEMM_ROWS,
+            automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
+            automaton._variant, automaton.lo, automaton.hi, automaton.nlo, automaton.nhi,
+            GEMM_ROWS,
         )  # fmt: skip
         if t >= 0:
             for r in np.flatnonzero(pending).tolist():
                 last = int(out[r, lengths[r] - 1])
-                states[r], regs[r, 0], regs[r, 1] = automaton.advance_one(
-                    int(states[r]), int(regs[r, 0]), int(regs[r, 1]), last
+                line, pitch, notes = regs[r].tolist()
+                states[r], regs[r, 0], regs[r, 1], regs[r, 2] = automaton.advance_one(
+                    int(states[r]), line, pitch, notes, last
                 )
                 pending[r] = False
     return [out[r, : lengths[r]].tolist() for r in range(rows)]

@@ -145,13 +145,13 @@ def test_lines_near_the_150_character_limit_get_the_parsers_masks(texts):
     index = {ch: i for i, ch in enumerate(VOCAB)}
     ids = [index[ch] for ch in LONG_LINE]
     assert walk_and_compare(automaton, AbcGrammar(VOCAB), ids) == len(ids) + 1
-    assert automaton.variant.shape[1] == 2  # characters: short of the limit, or at it
+    assert automaton.line_buckets == 2  # characters: short of the limit, or at it
     vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
     tokens = LazyAutomaton(AbcTokenGrammar(vocab))
     index = {tok: i for i, tok in enumerate(vocab)}
     ids = [index[tok] for tok in abc_tokens.tokenize(LONG_LINE)]
     assert walk_and_compare(tokens, AbcTokenGrammar(vocab), ids) == len(ids) + 1
-    assert tokens.variant.shape[1] > 2  # tokens: each length within reach of the limit
+    assert tokens.line_buckets > 2  # tokens: each length within reach of the limit
 
 
 def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_row():
