@@ -726,7 +726,10 @@ class AbcGrammar(_Compiled):
     def _mask(self, st: _Row) -> np.ndarray | None:
         if st.phase == "E":
             return None
-        key = st.key(1, self.min_notes)
+        if st.phase == "B" and st.mode == "Q":
+            key = ("Q", st.tok)  # inside a chord symbol only its text decides (`_quote`)
+        else:
+            key = st.key(1, self.min_notes)
         if key in self._cache:
             return self._cache[key]
         self.stats["masks_built"] += 1

@@ -65,6 +65,8 @@ def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int]) -> int
         assert regs[0] == state.line_len
         if automaton.pitched and reference.pitch_of(state):
             assert regs[1] == reference.pitch_of(state), (k, ids[:k])
+        if automaton.counted:
+            assert regs[2] == state.notes, (k, ids[:k])
         if i is None:
             return len(ids) + 1
         s, regs = advance(automaton, s, regs, i)
@@ -133,6 +135,40 @@ def test_the_form_grammars_tables_give_its_masks_too(texts):
     for ids in random_walks(automaton, walks=20, steps=150, seed=3):
         checked += walk_and_compare(automaton, reference, ids)
     assert checked > 2_000
+
+
+def sampled_pieces(automaton: LazyAutomaton, *, seeds: list[int], n: int, temperature: float):
+    """Pieces the compiled loop samples through the tables (building them as it goes), from
+    a small random net over the automaton's vocabulary."""
+    net = small_net(automaton.size)
+    return sampler.sample(net, prime=[START_ID], seeds=seeds, temperature=temperature,
+                          max_tokens=n, constraint=automaton)  # fmt: skip
+
+
+@pytest.mark.parametrize("form", [False, True])
+def test_tables_the_compiled_loop_built_give_the_parsers_masks_on_thousands_of_sampled_prefixes(
+    form,
+):
+    # the loop's own tables (registers counted in the loop, successors built where it
+    # paused) against a fresh parse of every prefix of every piece it wrote
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=form))
+    pieces = sampled_pieces(automaton, seeds=list(range(400, 412)), n=400, temperature=0.8)
+    checked = 0
+    for ids in pieces:
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(automaton, AbcGrammar(VOCAB, form=form), body)
+    assert checked > 3_000
+
+
+def test_token_tables_the_compiled_loop_built_give_the_parsers_masks_on_sampled_prefixes(texts):
+    vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
+    automaton = LazyAutomaton(AbcTokenGrammar(vocab))
+    pieces = sampled_pieces(automaton, seeds=list(range(400, 406)), n=200, temperature=0.8)
+    checked = 0
+    for ids in pieces:
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(automaton, AbcTokenGrammar(vocab), body)
+    assert checked > 1_000
 
 
 # --- registers ---------------------------------------------------------------------------------
