@@ -37,15 +37,24 @@ row instead of the key holding them:
   only the letter's case; a symbol that begins a note sets the register (`pitch_op`), and
   a successor whose key would hold the letter (a tie's pitch, `TIED` in `next_group`) is
   built in Python from the row's own letter.
+- the notes register (the character grammar): the notes written so far, which the parser
+  counts up to the minimum a tune needs before END. Only END reads it, and only in the
+  state itself, so the group leaves it out, a symbol adds 0 or 1 to it (`notes_op`, read
+  off by feeding the parser from one note) or resets it (START), and the tables keep one
+  state per group, line bucket and notes bucket (below the minimum, or at it:
+  `notes_window`, buckets as the line's).
 A group's successors are computed from one parser state of the group (its representative)
 with the row's registers put in (`with_registers`); masks with the row's own
 registers. So the key of a group must hold everything that decides every later mask and
 successor, registers aside, and a register must decide masks only through its bucket.
 
 What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): see the
-figures there; in a warm worker most steps still build a successor in Python (the bar
-position, the repeat context, chord-symbol prefixes and the rest still multiply), so
-grammar-aware sampling is still slower than plain sampling. `sampler.sample` takes a
+figures there; in a warm worker a third to a half of the symbols still build a successor
+or a state in Python (the bar position, the repeat context, chord-symbol prefixes and the
+rest still multiply), so grammar-aware sampling is still about half as fast as plain
+sampling for characters, a tenth for tokens (whose new states each cost a trie walk with
+look-ahead); with every state built (the same seeds again) the look-ups alone cost about
+a tenth. `sampler.sample` takes a
 `LazyAutomaton`, and the generation service passes the ABC grammar's. A `snapshot` is a
 complete `fastloop.GrammarTables` only for a parser without registers once `build` has
 reached every state.
@@ -89,9 +98,12 @@ class Parser(Protocol):
         """Equal keys ⇒ equal masks after every continuation."""
 
     # A parser with a line register also has `line_window` = (lo, hi) and:
-    #   group_key(state): as state_key, the line's length left out;
-    #   line_of(state) -> int; with_registers(state, line, pitch) -> a copy with that
-    #   line length (and, pitch > 0, holding that letter).
+    #   group_key(state): as state_key, the line's length left out (and the notes counted,
+    #   with a notes register);
+    #   line_of(state) -> int; with_registers(state, line, pitch, notes=None) -> a copy
+    #   with that line length (and, pitch > 0, holding that letter; notes not None, with
+    #   that many notes counted).
+    # With a notes register (`notes_window` = (lo, hi), not None): notes_of(state) -> int.
     # With a pitch register too (`pitch_register` true): pitch_of(state) -> a code (0: no
     # letter held), probe_pitches(state) -> two codes of the letter's case (0, 0 when it
     # holds none), holds_letter(state) -> whether any field holds a letter (a tie's too).

@@ -10,8 +10,9 @@ state never seen before). O(1) per step, no re-parsing. `AbcTokenGrammar` (at th
 the same constraint for a token vocabulary (`abc_tokens`): a token is allowed when this
 parser accepts each of its characters. Both are also `ml.automaton` parsers (`automaton()`:
 tables built as sampling reaches their states, keyed by `_Compiled.group_key`: `_Row.
-full_key` less the line's length, which the sampling loop counts as a register, and for
-characters without form rules less the note's letter, a second register); see that module
+full_key` less the line's length, which the sampling loop counts as a register, for
+characters less the notes counted (a register: only END reads it), and for characters
+without form rules less the note's letter, a third register); see that module
 for what the tables gain on this grammar (docs/benchmarks.md: still slower than plain
 sampling).
 
