@@ -43,6 +43,14 @@ row instead of the key holding them:
   off by feeding the parser from one note) or resets it (START), and the tables keep one
   state per group, line bucket and notes bucket (below the minimum, or at it:
   `notes_window`, buckets as the line's).
+- frames (the character grammar): a construct whose masks and inner successors depend on
+  its own text alone, and whose closing symbol leaves the state its opening left (a chord
+  symbol "…": `parser.frame_of(state)` gives the text, None outside). Every state inside
+  one frame text shares a group keyed by the text alone (`_key`), whatever the context;
+  the row keeps the group it opened in as a register (`enter[g, v]` marks the symbols
+  that open a frame), and a closing symbol's successor is EXIT: the context group's
+  successor (and register ops) for that symbol, built from `parser.frame_context(state)`
+  (the text taken away).
 A group's successors are computed from one parser state of the group (its representative)
 with the row's registers put in (`with_registers`); masks with the row's own
 registers. So the key of a group must hold everything that decides every later mask and
@@ -78,6 +86,9 @@ if TYPE_CHECKING:
 UNBUILT = -2  # in next_group: the successor not built yet (see `advance`)
 NOT_ALLOWED = -1
 TIED = -3  # in next_group: the successor depends on the pitch register (a tie names it)
+EXIT = -4  # in next_group: a frame closes; the successor is its context group's
+NO_FRAME = -1  # the frame context register outside frames
+REGISTERS = 4  # a row's registers: line, pitch, notes, frame context
 
 
 class Parser(Protocol):
@@ -133,6 +144,9 @@ class LazyAutomaton:
         self.notes_buckets = self.nhi - self.nlo + 2 if self.counted else 1
         self.line_buckets = self.buckets
         self.buckets = self.line_buckets * self.notes_buckets
+        # Frames: constructs whose masks and inner successors depend on their own text
+        # alone (the module docstring), with the group they opened in as a register.
+        self.framed = self.registered and bool(getattr(parser, "frames", False))
         self.resolved = 0  # successors built in Python (groups and states), for benchmarks
         self._clear()
 
@@ -149,6 +163,7 @@ class LazyAutomaton:
         self._line_op = np.zeros((64, self.size), dtype=np.int16)
         self._pitch_op = np.full((64, self.size), KEEP, dtype=np.int8)
         self._notes_op = np.zeros((64, self.size), dtype=np.int16)
+        self._enter = np.zeros((64, self.size), dtype=np.bool_)
         self._variant = np.full((64, self.buckets), UNBUILT, dtype=np.int32)
 
     # --- the tables ------------------------------------------------------------------------
@@ -221,8 +236,9 @@ class LazyAutomaton:
 
     def begin(self, prime: Sequence[int]) -> tuple[int, np.ndarray]:
         """(state, registers) after the prime (which starts with START), built if new: the
-        registers as `advance` takes them, [line, pitch, notes]. The prime is parsed symbol by
-        symbol, as the parser reads it, whether or not it is allowed."""
+        registers as `advance` takes them, [line, pitch, notes, frame context] (`REGISTERS`).
+        The prime is parsed symbol by symbol, as the parser reads it, whether or not it is
+        allowed."""
         if self._bytes() > self.max_bytes:
             self._clear()  # between pieces only: ids handed out during sampling stay valid
         state = self.parser.fresh()
@@ -231,7 +247,10 @@ class LazyAutomaton:
         line = int(self.parser.line_of(state)) if self.registered else 0
         pitch = int(self.parser.pitch_of(state)) if self.pitched else 0
         notes = int(self.parser.notes_of(state)) if self.counted else 0
-        regs = np.array([line, pitch, notes], dtype=np.int64)
+        ctx = NO_FRAME
+        if self.framed and self.parser.frame_of(state) is not None:
+            ctx = self._group_of(self.parser.frame_context(state))
+        regs = np.array([line, pitch, notes, ctx], dtype=np.int64)
         return self._state(self._group_of(state), line, pitch, notes), regs
 
     def start(self, prime: Sequence[int]) -> int:
@@ -241,64 +260,71 @@ class LazyAutomaton:
     def advance(
         self, states: np.ndarray, regs: np.ndarray, symbols: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(next states, next registers) of every row (`regs`: [rows, 3], each row's line,
-        pitch and notes registers), building in Python the successors not built yet."""
+        """(next states, next registers) of every row (`regs`: [rows, REGISTERS], each
+        row's line, pitch, notes and frame context registers), building in Python the
+        successors not built yet."""
         out = np.empty(len(states), dtype=np.int64)
-        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), 3)
+        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), REGISTERS)
         pairs = zip(np.asarray(states).tolist(), np.asarray(symbols).tolist(), strict=True)
         for k, (s, v) in enumerate(pairs):
-            line, pitch, notes = new[k].tolist()
-            out[k], new[k, 0], new[k, 1], new[k, 2] = self.advance_one(s, line, pitch, notes, v)
+            out[k], new[k] = self.advance_one(s, new[k].tolist(), v)
         return out, new
 
-    def advance_one(
-        self, state: int, line: int, pitch: int, notes: int, symbol: int
-    ) -> tuple[int, int, int, int]:
-        """One row's (state, line, pitch, notes) after `symbol`, as the compiled loop moves
-        it, building in Python what is not built yet."""
-        g = int(self._group[state])
+    def advance_one(self, state: int, regs: list[int], symbol: int) -> tuple[int, list[int]]:
+        """One row's state and registers ([line, pitch, notes, frame context]) after
+        `symbol`, as the compiled loop moves it, building in Python what is not built yet."""
+        line, pitch, notes, ctx = regs
+        g = src = int(self._group[state])
         child = int(self._next[g, symbol])
         if child == UNBUILT:
             child = self._resolve_group(g, symbol)
+        if child == EXIT:  # (the frame closes: the successor is its context's)
+            src = ctx
+            child = int(self._next[src, symbol])
+            if child == UNBUILT:
+                child = self._resolve_group(src, symbol)
+            ctx = NO_FRAME
         if child == TIED:
-            child = self._tied_group(g, symbol, pitch)
-        op = int(self._line_op[g, symbol])
+            child = self._tied_group(src, symbol, pitch)
+        if self._enter[g, symbol]:
+            ctx = g
+        op = int(self._line_op[src, symbol])
         line = line + op if op >= 0 else -op - 1
-        op = int(self._pitch_op[g, symbol])
+        op = int(self._pitch_op[src, symbol])
         pitch = pitch if op == KEEP else op
-        op = int(self._notes_op[g, symbol])
+        op = int(self._notes_op[src, symbol])
         notes = min(notes + op, self.nhi) if op >= 0 else -op - 1
         found = int(self._variant[child, self.bucket(line, notes)])
         if found < 0:
             found = self._state(child, line, pitch, notes)
-        return found, line, pitch, notes
+        return found, [line, pitch, notes, ctx]
 
     def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """The next state of every row, for a parser without registers."""
         if self.registered:
             raise ValueError("these tables carry a line register: use advance()")
-        return self.advance(states, np.zeros((len(states), 3), np.int64), symbols)[0]
+        return self.advance(states, np.zeros((len(states), REGISTERS), np.int64), symbols)[0]
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every
         reachable one is built), each successor with the registers its parser state has.
         Returns the number of states."""
-        start = self.start(prime)
-        frontier = [start]
+        start, regs = self.begin(prime)
+        frontier = [(start, int(regs[3]))]  # (a state inside a frame, with its context)
         seen = set(frontier)
         while frontier and self.n < limit:
             nxt = []
-            for s in frontier:
+            for s, ctx in frontier:
                 g = int(self._group[s])
                 rep = self._groups[g]
                 line = int(self.parser.line_of(rep)) if self.registered else 0
                 pitch = int(self.parser.pitch_of(rep)) if self.pitched else 0
                 notes = int(self.parser.notes_of(rep)) if self.counted else 0
                 for v in np.flatnonzero(self._allowed[s]).tolist():
-                    t = self.advance_one(s, line, pitch, notes, v)[0]
-                    if t not in seen:
-                        seen.add(t)
-                        nxt.append(t)
+                    t, after = self.advance_one(s, [line, pitch, notes, ctx], v)
+                    if (t, after[3]) not in seen:
+                        seen.add((t, after[3]))
+                        nxt.append((t, after[3]))
                 if self.n >= limit:
                     break
             frontier = nxt
@@ -306,11 +332,19 @@ class LazyAutomaton:
 
     # --- building --------------------------------------------------------------------------
     def _bytes(self) -> int:
-        return self.n * (self.size + 4) + self.n_groups * (9 * self.size + 4 * self.buckets)
+        return self.n * (self.size + 4) + self.n_groups * (10 * self.size + 4 * self.buckets)
+
+    def _key(self, state: Any) -> Hashable:
+        """A parser state's group key: inside a frame, the frame's own (its text)."""
+        if self.framed:
+            local = self.parser.frame_of(state)
+            if local is not None:
+                return ("frame", local)
+        return self.parser.group_key(state) if self.registered else self.parser.state_key(state)
 
     def _group_of(self, state: Any, key: Hashable | None = None) -> int:
         if key is None:
-            key = self.parser.group_key(state) if self.registered else self.parser.state_key(state)
+            key = self._key(state)
         found = self._group_ids.get(key)
         if found is not None:
             return found
@@ -320,6 +354,7 @@ class LazyAutomaton:
             self._line_op = _grown(self._line_op, 0)
             self._pitch_op = _grown(self._pitch_op, KEEP)
             self._notes_op = _grown(self._notes_op, 0)
+            self._enter = _grown(self._enter, False)
             self._variant = _grown(self._variant, UNBUILT)
         self._group_ids[key] = g
         self._groups.append(state)
@@ -348,12 +383,20 @@ class LazyAutomaton:
         if self.counted:  # (fed from one note: 0 means a reset, 1 nothing, 2 a note)
             notes = int(self.parser.notes_of(after))
             self._notes_op[g, symbol] = notes - _NOTES_PROBE if notes else -1
-        key = self.parser.group_key(after)
+        key = self._key(after)
+        if self.framed:
+            inside = self.parser.frame_of(state) is not None
+            if self.parser.frame_of(after) is not None:
+                self._enter[g, symbol] = not inside
+            elif inside:  # a frame that closes: its context's successor (`advance_one`)
+                self._next[g, symbol] = EXIT
+                self.resolved += 1
+                return EXIT
         if self.pitched:
             a = self.parser.pitch_of(after)
             if p1 and self.parser.holds_letter(after):
                 other = self.parser.fed(self.parser.with_registers(state, _PROBE, p2, n1), symbol)
-                if self.parser.group_key(other) != key:
+                if self._key(other) != key:
                     self._pitch_op[g, symbol] = KEEP
                     self._next[g, symbol] = TIED
                     self.resolved += 1

@@ -885,6 +885,7 @@ def _lazy_loop(
     line_op,
     pitch_op,
     notes_op,
+    enter,
     variant,
     lo,
     hi,
@@ -902,7 +903,9 @@ def _lazy_loop(
     `next_group[group[s], v]`, its registers (`regs[r]`: line, pitch, notes) by `line_op`
     (add, or a new line), `pitch_op` (keep, or set) and `notes_op` (add up to `nhi`, or
     set), and the state of that group in the registers' bucket, `variant[g, bucket]`
-    (`LazyAutomaton.bucket`)."""
+    (`LazyAutomaton.bucket`). A frame (`ml.automaton`): a symbol that opens one
+    (`enter`) keeps the group it opened in (`regs[r, 3]`), and a successor EXIT (-4)
+    closes it: the context group's successor and register ops are taken instead."""
     rows, draws = uniforms.shape
     n_layers = units.shape[0]
     V = table.shape[0]
@@ -926,16 +929,24 @@ def _lazy_loop(
             out[r, lengths[r]] = chosen
             lengths[r] += 1
             tokens[r] = chosen
-            g = next_group[group[q], chosen]
+            src = group[q]
+            g = next_group[src, chosen]
+            ctx = regs[r, 3]
+            if g == -4:  # (EXIT: a frame closes; its context group moves on)
+                src = ctx
+                g = next_group[src, chosen]
+                ctx = -1
+            if enter[group[q], chosen]:
+                ctx = group[q]
             if g < 0:
                 pending[r] = True  # (not built yet, or the successor names the pitch)
             else:
-                op = line_op[group[q], chosen]
+                op = line_op[src, chosen]
                 line = regs[r, 0] + op if op >= 0 else -op - 1
                 b = 0
                 if n_lines > 1 and line >= lo:
                     b = min(line, hi) - lo + 1
-                op = notes_op[group[q], chosen]
+                op = notes_op[src, chosen]
                 notes = min(regs[r, 2] + op, nhi) if op >= 0 else -op - 1
                 if n_notes > 1 and notes >= nlo:
                     b = b * n_notes + min(notes, nhi) - nlo + 1
@@ -948,7 +959,8 @@ def _lazy_loop(
                     states[r] = nxt
                     regs[r, 0] = line
                     regs[r, 2] = notes
-                    pitch = pitch_op[group[q], chosen]
+                    regs[r, 3] = ctx
+                    pitch = pitch_op[src, chosen]
                     if pitch >= 0:
                         regs[r, 1] = pitch
             if restart_id < 0:
@@ -1037,15 +1049,13 @@ def sample_registered_tables(
             -1 if restart_id is None else int(restart_id), int(max_tokens), t, tokens, active,
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
             automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
-            automaton._variant, automaton.lo, automaton.hi, automaton.nlo, automaton.nhi,
+            automaton._enter, automaton._variant, automaton.lo, automaton.hi, automaton.nlo,
+            automaton.nhi,
             GEMM_ROWS,
         )  # fmt: skip
         if t >= 0:
             for r in np.flatnonzero(pending).tolist():
                 last = int(out[r, lengths[r] - 1])
-                line, pitch, notes = regs[r].tolist()
-                states[r], regs[r, 0], regs[r, 1], regs[r, 2] = automaton.advance_one(
-                    int(states[r]), line, pitch, notes, last
-                )
+                states[r], regs[r] = automaton.advance_one(int(states[r]), regs[r].tolist(), last)
                 pending[r] = False
     return [out[r, : lengths[r]].tolist() for r in range(rows)]

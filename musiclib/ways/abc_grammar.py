@@ -120,7 +120,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -545,6 +545,30 @@ class _Compiled:
     # whether END comes within them).
     notes_window: tuple[int, int] | None = None
 
+    # Frames (character grammar): inside a chord symbol or annotation ("…") the mask and
+    # every successor up to the closing quote depend on its text alone (`_quote` reads
+    # nothing else and changes nothing else), and the closing quote leaves the state the
+    # opening one left, whatever the text. So the tables keep one group per text for every
+    # context, and the loop keeps the group the symbol opened in as a register (its
+    # context), whose successor the closing quote takes (`ml.automaton`). Not for tokens
+    # (a token's mask looks past the closing quote).
+    frames = False
+
+    def frame_of(self, state: _Row) -> Hashable | None:
+        """Inside a chord symbol's text (past its opening quote and first character): what
+        decides its masks and inner successors (the text; an annotation's by its first
+        character and length, as `full_key`). None elsewhere."""
+        if state.phase != "B" or state.mode != "Q" or not state.tok:
+            return None
+        return (state.tok[0], len(state.tok)) if state.tok[0] in ANNOTATION_MARKS else state.tok
+
+    def frame_context(self, state: _Row) -> _Row:
+        """The state inside a frame with its text taken away: the state its opening quote
+        left (the line's length aside, a register)."""
+        new = state.clone()
+        new.tok = ""
+        return new
+
     def notes_of(self, state: _Row) -> int:
         return state.notes
 
@@ -628,6 +652,7 @@ class AbcGrammar(_Compiled):
         self._line_reach = 1  # a mask looks one character ahead
         self._seen = 0  # the longest line `_top` saw (see AbcTokenGrammar._cached)
         self.pitch_register = not self.form
+        self.frames = True
         self.max_parts = int(max_parts)
         if tuple(part_lengths) not in ((8, 16), (8,)):
             raise ValueError("part_lengths must be (8, 16) or (8,)")

@@ -208,6 +208,26 @@ def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_ro
     assert after["c"] == after["d"] != after["A"]
 
 
+def test_a_chord_symbols_text_is_one_table_row_in_every_context_and_its_close_returns_there():
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    # the same chord symbol at a bar's start, mid-bar in 6/8, and in a first ending
+    texts = ['M:4/4\nL:1/8\nK:G\n"Am"GABc dcBA|', 'M:6/8\nL:1/8\nK:D\nDFA "Am"d2c|',
+             'M:4/4\nL:1/8\nK:G\n|:GABc dcBA|1 "Am"GABc dcBA:|2 GABc dcBA|']  # fmt: skip
+    inside = set()
+    for text in texts:
+        s, regs = automaton.begin([START_ID])
+        ids = [index[ch] for ch in text]
+        for k, i in enumerate(ids):
+            s, regs = advance(automaton, s, regs, i)
+            if text[k - 1 : k + 1] == '"A':  # (the text "A": inside the chord symbol)
+                inside.add(int(automaton.group[s]))
+                assert regs[3] >= 0  # (the group the quote opened in)
+        assert regs[3] == -1
+        assert walk_and_compare(automaton, AbcGrammar(VOCAB), ids) == len(ids) + 1
+    assert len(inside) == 1  # (one group: its states differ only by the notes counted)
+
+
 def small_net(size: int) -> sampler.Net:
     rng = np.random.default_rng(0)
     units = 32
