@@ -20,10 +20,11 @@ compiled loop; the grammar as Python masks between compiled steps (cold); and th
 grammar's lazily built tables (`ml.automaton`, what the generation service samples with:
 the compiled loop, leaving it only for what the tables lack), cold (the first batch of a
 process with no masks or tables built) and warm (a batch with other seeds after
---warm-batches more), with what was built in Python per symbol drawn (a group's successor
-or a new state: each a parser step, a state also its mask) and the tables' size; and the
-warm batch's seeds sampled again, every state they reach built (the look-ups alone: what a
-grammar fully built ahead of time would cost).
+--warm-batches more: a worker that has served more pieces of the model), with what was
+built in Python per symbol drawn (a group's successor or a new state: each a parser step,
+a state also its mask) and the tables' size; and the warm batch's seeds sampled again,
+every state they reach built (the look-ups alone: what a grammar fully built ahead of time
+would cost). --only chars|tokens times one vocabulary.
 
     .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
 
@@ -202,6 +203,8 @@ def grammar_bench(args) -> None:
     rows, n = args.rows, args.chars
     print(f"grammar-aware sampling, {rows} pieces of up to {n} symbols, temperature 0.9")
     for kind, vocab in vocabs.items():
+        if args.only and kind != args.only:
+            continue
         net = nets.get(kind) or _random_net(len(vocab))
         weights = "trained" if kind in nets else "random"
 
@@ -272,7 +275,10 @@ def main() -> None:
         "--warm-batches",
         type=int,
         default=3,
-        help="--grammar: batches sampled between the cold and the warm one (0 to 50)",
+        help="--grammar: batches sampled between the cold and the warm one (0 to 200)",
+    )
+    parser.add_argument(
+        "--only", choices=("chars", "tokens"), help="--grammar: one vocabulary (default both)"
     )
     parser.add_argument("--checkpoint")
     parser.add_argument("--chars", type=int, default=600)
@@ -285,6 +291,8 @@ def main() -> None:
     parser.add_argument("--fast-only", help=argparse.SUPPRESS)
     parser.add_argument("--batch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 0 <= args.warm_batches <= 200:
+        parser.error("--warm-batches must be 0 to 200")
     if args.grammar:
         return grammar_bench(args)
     if args.fast_only:
