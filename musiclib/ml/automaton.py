@@ -75,7 +75,8 @@ grammar), and the registers with the parser's own line length and letter.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import time
+from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -304,6 +305,30 @@ class LazyAutomaton:
         if self.registered:
             raise ValueError("these tables carry a line register: use advance()")
         return self.advance(states, np.zeros((len(states), REGISTERS), np.int64), symbols)[0]
+
+    def replay(
+        self, pieces: Iterable[Sequence[int]], *, prime: Sequence[int], seconds: float = 0.0
+    ) -> int:
+        """Build the tables ahead of time along known pieces (the training tunes, as ids
+        after `prime`): each is fed from the state after the prime up to its first symbol
+        the grammar refuses there, building every successor and state it reaches, so that
+        a model's own pieces, which follow those tunes, find most of theirs built.
+        `seconds` > 0: stop after that much CPU time. Returns the symbols fed. The masks
+        are the same whatever was built before (a table is a cache of the parser)."""
+        stop = time.process_time() + seconds if seconds > 0 else None
+        fed = 0
+        for piece in pieces:
+            s, regs = self.begin(prime)
+            regs = regs.tolist()
+            for v in piece:
+                v = int(v)
+                if not 0 <= v < self.size or not self._allowed[s, v]:
+                    break
+                s, regs = self.advance_one(s, regs, v)
+                fed += 1
+            if stop is not None and time.process_time() > stop:
+                break
+        return fed
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every

@@ -171,6 +171,37 @@ def test_token_tables_the_compiled_loop_built_give_the_parsers_masks_on_sampled_
     assert checked > 1_000
 
 
+def test_tables_built_ahead_of_time_along_corpus_tunes_give_the_parsers_masks_and_the_same_pieces(
+    texts,
+):
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    tunes = [[index.get(ch, -1) for ch in text] for text in texts[:60]]
+    ahead = LazyAutomaton(AbcGrammar(VOCAB))
+    fed = ahead.replay(tunes, prime=[START_ID])
+    assert fed > 3_000 and ahead.n > 500  # (many corpus tunes break a rule early on)
+    built = ahead.n
+    # the tables the replay built, walked again along those tunes beside a fresh parse
+    for ids in tunes[:20]:
+        walk_and_compare(ahead, AbcGrammar(VOCAB), [i for i in ids if i >= 0][:200])
+    # a symbol the grammar refuses ends a tune's replay: "!" is refused everywhere
+    bad = LazyAutomaton(AbcGrammar(VOCAB))
+    assert bad.replay([[index[ch] for ch in "M:4/4\n!L:1/8\n"]], prime=[START_ID]) == 6
+    # the tables are a cache: pieces sampled with them are the pieces sampled without
+    seeds = list(range(400, 408))
+    warm = sampled_pieces(ahead, seeds=seeds, n=300, temperature=0.8)
+    cold = sampled_pieces(LazyAutomaton(AbcGrammar(VOCAB)), seeds=seeds, n=300, temperature=0.8)
+    assert warm == cold
+    assert ahead.n >= built
+
+
+def test_a_replay_stops_when_its_cpu_seconds_are_spent(texts):
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    tunes = [[index.get(ch, -1) for ch in text] for text in texts]
+    ahead = LazyAutomaton(AbcGrammar(VOCAB))
+    everything = sum(len(t) for t in tunes)
+    assert ahead.replay(tunes, prime=[START_ID], seconds=1e-3) < everything / 10
+
+
 # --- registers ---------------------------------------------------------------------------------
 LONG_LINE = "M:4/4\nL:1/8\nK:G\n" + "GABc dcBA|" * 17 + "\n" + "GABc dcBA|" * 2 + "\n"
 
