@@ -59,22 +59,23 @@ successor, registers aside, and a register must decide masks only through its bu
 What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): see the
 figures there; in a warm worker a third to a half of the symbols still build a successor
 or a state in Python (the bar position, the repeat and ending context, the length suffix
-being read and the rest still multiply), so grammar-aware sampling is still about half as fast as plain
-sampling for characters, a tenth for tokens (whose new states each cost a trie walk with
-look-ahead); with every state built (the same seeds again) the look-ups alone cost about
-a tenth. The states a model reaches do converge: after some 400 pieces a worker builds
-almost nothing more, and `replay` builds the tables ahead of time along the model's
-training tunes (a second or two for a thousand tunes), which its pieces follow (not yet
-called by the generation service). `sampler.sample` takes a `LazyAutomaton`, and the
+being read and the rest still multiply), so grammar-aware sampling is still about half
+as fast as plain sampling for characters, a tenth for tokens (whose new states each cost
+a trie walk with look-ahead); with every state built (the same seeds again) the look-ups
+alone cost about a tenth. The states a model reaches do converge: after some 400 pieces
+a worker builds almost nothing more, and `replay` builds the tables ahead of time along
+the model's training tunes (a second or two for a thousand tunes), which its pieces
+follow (not yet called by the generation service). `sampler.sample` takes a `LazyAutomaton`, and the
 generation service passes the ABC grammar's. A `snapshot` is a
 complete `fastloop.GrammarTables` only for a parser without registers once `build` has
 reached every state.
 
 Soundness: two parser states share a table row only when their keys (group, or frame
-text, and register buckets) are equal. `tests/library` checks this by comparing table masks with a fresh parse
-on thousands of prefixes (corpus tunes and random walks, characters, tokens and the form
-grammar, the pieces the compiled loop samples, tables built by `replay`), and the
-registers with the parser's own line length, letter and notes counted.
+text, and register buckets) are equal. `tests/library` checks this by comparing table
+masks with a fresh parse on thousands of prefixes (corpus tunes and random walks,
+characters, tokens and the form grammar, the pieces the compiled loop samples, tables
+built by `replay`), and the registers with the parser's own line length, letter and
+notes counted.
 """
 
 from __future__ import annotations
