@@ -790,6 +790,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "grammar",
             "folk_form",
             "returns",
+            "memory",
             "is_epoch_sample",
             "status",
             "done",
@@ -954,6 +955,12 @@ class GenerationRequestSerializer(serializers.Serializer):
         default=False,
         help_text="ABC runs, with `folk_form`: bars and phrases come back where a plan drawn "
         "by each piece's seed from the training tunes brings them back.",
+    )
+    memory = StrictBooleanField(
+        default=False,
+        help_text="ABC and MIDI runs: each draw also looks back over the piece itself (what "
+        "followed the longest earlier match, weighted by its length as fitted on the run's "
+        "held-out pieces).",
     )
     seconds = StrictFloatField(
         required=False,

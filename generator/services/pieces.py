@@ -18,7 +18,7 @@ from common.errors import ServiceError
 from common.tasks import send_on_commit
 from musiclib.ml import sampler
 from musiclib.ways import get_way, ways_taking
-from musiclib.ways.base import START_ID
+from musiclib.ways.base import END_ID, START_ID
 
 from .. import signals
 from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun
@@ -137,6 +137,7 @@ def generation_job_create(
     grammar: bool = False,
     folk_form: bool = False,
     returns: bool = False,
+    memory: bool = False,
     is_epoch_sample: bool = False,
     user=None,
     ip: str | None = None,
@@ -151,7 +152,8 @@ def generation_job_create(
     naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
     `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
     it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
-    corpus's tunes bring them back, within that form, so it needs `folk_form`)."""
+    corpus's tunes bring them back, within that form, so it needs `folk_form`; `memory`:
+    each draw also looks back over the piece itself, for a way that offers it)."""
     if not (temperature > 0):
         raise ServiceError("temperature must be a positive number", field="temperature")
     if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
@@ -194,6 +196,15 @@ def generation_job_create(
                 "bars come back within the 8-bar parts: switch on the 8-bar parts too",
                 field="returns",
             )
+    if memory:
+        way = get_way(run.way)
+        if "memory" not in way.capabilities.generation_fields:
+            takers = " and ".join(w.noun for w in ways_taking("memory"))
+            raise ServiceError(
+                f"looking back over the piece is for {takers} runs; run {run.pk} is "
+                f"{run.get_way_display()}",
+                field="memory",
+            )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
             checkpoint=checkpoint,
@@ -225,6 +236,7 @@ def generation_job_create(
             grammar=grammar,
             folk_form=folk_form,
             returns=returns,
+            memory=memory,
             is_epoch_sample=is_epoch_sample,
             code_version=settings.CODE_VERSION,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -257,6 +269,7 @@ def piece_reproduce(
         grammar=job.grammar,
         folk_form=job.folk_form,
         returns=job.returns,
+        memory=job.memory,
         user=user,
         ip=ip,
     )
@@ -315,6 +328,28 @@ def _returns(way, checkpoint: Checkpoint, *, seeds: list[int], form: bool):
         state = _prepared_state(run.pk, way.name)
         returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
     return returns
+
+
+def _memory(checkpoint: Checkpoint):
+    """The memory's weights for this checkpoint (`musiclib.ml.memory`): saved with it, or
+    for a checkpoint saved before they were, fitted now on its run's held-out pieces (once
+    per checkpoint in this process). None where there are too few held-out symbols."""
+    from musiclib.ml.memory import STATE_KEY
+
+    weights = load_checkpoint_state(checkpoint).get(STATE_KEY)
+    return weights if weights is not None else _fitted_memory(checkpoint.pk)
+
+
+@lru_cache(maxsize=4)
+def _fitted_memory(checkpoint_id: int):
+    from musiclib.ml.memory import memory_fit
+
+    checkpoint = Checkpoint.objects.select_related("run__corpus").get(pk=checkpoint_id)
+    run = checkpoint.run
+    texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
+    held_out = run_prepare(get_way(run.way), texts=texts, run=run).val
+    fit = memory_fit(load_checkpoint_net(checkpoint), held_out, end_id=END_ID)
+    return None if fit is None else fit.weights
 
 
 @lru_cache(maxsize=4)
@@ -381,6 +416,7 @@ def _generate(job: GenerationJob) -> None:
     constraint = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
     # (only a way whose capabilities offer returns is given a job that asks for them)
     returns = _returns(way, checkpoint, seeds=seeds, form=job.folk_form) if job.returns else None
+    memory = _memory(checkpoint) if job.memory else None
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,
@@ -394,6 +430,7 @@ def _generate(job: GenerationJob) -> None:
         # A way whose END closes a phrase, not the piece (audio): restart from START.
         restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
         returns=returns,
+        memory=memory,
     )
     seconds = time.perf_counter() - t0
     pieces = [
