@@ -38,3 +38,16 @@ def test_a_piece_page_says_its_figures_came_back_from_the_memory(client, world):
     assert "<dt>Memory</dt>" in client.get(piece.get_absolute_url()).content.decode()
     GenerationJob.objects.filter(pk=job.pk).update(memory=False)
     assert "<dt>Memory</dt>" not in client.get(piece.get_absolute_url()).content.decode()
+
+
+def test_the_run_page_gives_the_held_out_loss_with_the_memory_beside_the_plain_one(client, world):
+    run = world.run
+    history = [dict(h, val_loss_memory=round(h["val_loss"] * 0.8, 4)) for h in run.history]
+    type(run).objects.filter(pk=run.pk).update(history=history)
+    html = client.get(run.get_absolute_url()).content.decode()
+    best = min(history, key=lambda h: h["val_loss"])
+    assert f"{best['val_loss_memory']:.4f} with the piece's memory" in html
+    assert ">With memory</th>" in html
+    type(run).objects.filter(pk=run.pk).update(history=run.history)  # a run before the memory
+    html = client.get(run.get_absolute_url()).content.decode()
+    assert "with the piece's memory" not in html
