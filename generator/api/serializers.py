@@ -145,6 +145,11 @@ class HistoryEntrySerializer(serializers.Serializer):
     loss = serializers.FloatField(allow_null=True)
     val_loss = serializers.FloatField(allow_null=True)
     seconds = serializers.FloatField(allow_null=True, required=False)
+    val_loss_memory = serializers.FloatField(
+        required=False,
+        help_text="Validation loss with the piece's memory (absent for epochs trained before it "
+        "was measured, and for ways without it).",
+    )
 
 
 def _link(what: str) -> serializers.URLField:

@@ -19,3 +19,13 @@ def test_the_api_refuses_a_memory_that_is_not_a_boolean(anon, world, queued):
     response = anon.post("/api/v1/generate/", body, format="json", REMOTE_ADDR="10.9.8.2")
     assert "memory" in str(assert_error(response, 400))
     assert not GenerationJob.objects.filter(requester_ip="10.9.8.2").exists()
+
+
+def test_a_runs_history_gives_the_held_out_loss_with_the_memory_where_it_was_measured(anon, world):
+    run = world.run
+    history = [dict(h) for h in run.history]
+    history[-1]["val_loss_memory"] = 0.75
+    type(run).objects.filter(pk=run.pk).update(history=history)
+    body = anon.get(f"/api/v1/runs/{run.pk}/").json()
+    assert body["history"][-1]["val_loss_memory"] == 0.75
+    assert "val_loss_memory" not in body["history"][0]  # an epoch measured before it existed
