@@ -169,42 +169,19 @@ def generation_job_create(
     run = checkpoint.run
     if not run.vocab:
         raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
-    if folk_form:
-        way = get_way(run.way)
-        if "folk_form" not in way.capabilities.generation_fields:
-            takers = " and ".join(w.noun for w in ways_taking("folk_form"))
-            raise ServiceError(
-                f"the folk-tune form is for {takers} runs; run {run.pk} is {run.get_way_display()}",
-                field="folk_form",
-            )
-        if not grammar:
-            raise ServiceError(
-                "the folk-tune form is kept by grammar-aware sampling: switch it on too",
-                field="folk_form",
-            )
-    if returns:
-        way = get_way(run.way)
-        if "returns" not in way.capabilities.generation_fields:
-            takers = " and ".join(w.noun for w in ways_taking("returns"))
-            raise ServiceError(
-                f"bars that come back are for {takers} runs; run {run.pk} is "
-                f"{run.get_way_display()}",
-                field="returns",
-            )
-        if not folk_form:
-            raise ServiceError(
-                "bars come back within the 8-bar parts: switch on the 8-bar parts too",
-                field="returns",
-            )
-    if memory:
-        way = get_way(run.way)
-        if "memory" not in way.capabilities.generation_fields:
-            takers = " and ".join(w.noun for w in ways_taking("memory"))
-            raise ServiceError(
-                f"looking back over the piece is for {takers} runs; run {run.pk} is "
-                f"{run.get_way_display()}",
-                field="memory",
-            )
+    for field, asked in (("folk_form", folk_form), ("returns", returns), ("memory", memory)):
+        if asked:
+            _offered_or_refused(run, field)
+    if folk_form and not grammar:
+        raise ServiceError(
+            "the folk-tune form is kept by grammar-aware sampling: switch it on too",
+            field="folk_form",
+        )
+    if returns and not folk_form:
+        raise ServiceError(
+            "bars come back within the 8-bar parts: switch on the 8-bar parts too",
+            field="returns",
+        )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
             checkpoint=checkpoint,
@@ -245,6 +222,24 @@ def generation_job_create(
         if enqueue:
             send_on_commit(GENERATION_TASK, job.pk)
     return job
+
+
+# A sampling option's name in the words of a refusal, for the options only some ways offer.
+OPTION_WORDS = {
+    "folk_form": "the folk-tune form is",
+    "returns": "bars that come back are",
+    "memory": "looking back over the piece is",
+}
+
+
+def _offered_or_refused(run: TrainingRun, field: str) -> None:
+    """Refuse, on its field, an option the run's way does not offer, naming the ways that do."""
+    if field not in get_way(run.way).capabilities.generation_fields:
+        takers = " and ".join(w.noun for w in ways_taking(field))
+        raise ServiceError(
+            f"{OPTION_WORDS[field]} for {takers} runs; run {run.pk} is {run.get_way_display()}",
+            field=field,
+        )
 
 
 def piece_reproduce(
