@@ -53,6 +53,10 @@ def main() -> None:
         "--memory", action="store_true",
         help="mix in the piece's memory, fitted on the held-out split (musiclib.ml.memory)",
     )  # fmt: skip
+    parser.add_argument(
+        "--transpose", action="store_true",
+        help="the model trained with transpositions (its vocabulary is the augmented corpus's)",
+    )  # fmt: skip
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
     parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
     args = parser.parse_args()
@@ -79,7 +83,7 @@ def main() -> None:
         from quality import load_texts
 
         setup_django()  # (the corpus folder is a setting)
-        config = way.resolve_config(preset=args.preset, overrides={"transpose": False})
+        config = way.resolve_config(preset=args.preset, overrides={"transpose": args.transpose})
         prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
         if prepared.vocab != vocab:
             sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
