@@ -347,10 +347,12 @@ class GenerationJobForm(forms.ModelForm):
             "grammar",
             "folk_form",
             "returns",
+            "memory",
         ]
         labels = {
             "folk_form": "Shape the tune in 8-bar parts",
             "returns": "Bring bars and phrases back",
+            "memory": "Let figures come back",
         }
 
     def clean(self):
@@ -369,6 +371,7 @@ class GenerationJobForm(forms.ModelForm):
                     grammar=bool(data.get("grammar")),
                     folk_form=bool(data.get("folk_form")),
                     returns=bool(data.get("returns")),
+                    memory=bool(data.get("memory")),
                 )
             except services.ServiceError as exc:
                 add_service_error(self, exc)
@@ -387,7 +390,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
         "status",
         "created_at",
     ]
-    list_filter = ["status", "is_epoch_sample", "grammar", "folk_form", "returns"]
+    list_filter = ["status", "is_epoch_sample", "grammar", "folk_form", "returns", "memory"]
     search_fields = ["prime"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -411,6 +414,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
             grammar=bool(data.get("grammar")),
             folk_form=bool(data.get("folk_form")),
             returns=bool(data.get("returns")),
+            memory=bool(data.get("memory")),
             user=request.user,
         )
         obj.pk = job.pk  # the admin's log entry and redirect name the stored job

@@ -18,7 +18,7 @@ from common.errors import ServiceError
 from common.tasks import send_on_commit
 from musiclib.ml import sampler
 from musiclib.ways import get_way, ways_taking
-from musiclib.ways.base import START_ID
+from musiclib.ways.base import END_ID, START_ID
 
 from .. import signals
 from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun
@@ -133,6 +133,7 @@ def generation_job_check(
     grammar: bool = False,
     folk_form: bool = False,
     returns: bool = False,
+    memory: bool = False,
 ) -> None:
     """The rules a generation request must meet, for every interface (the generate page, the
     API, the admin's form, `manage.py generate`): raises ServiceError naming its field, as
@@ -153,33 +154,19 @@ def generation_job_check(
     run = checkpoint.run
     if not run.vocab:
         raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
-    if folk_form:
-        way = get_way(run.way)
-        if "folk_form" not in way.capabilities.generation_fields:
-            takers = " and ".join(w.noun for w in ways_taking("folk_form"))
-            raise ServiceError(
-                f"the folk-tune form is for {takers} runs; run {run.pk} is {run.get_way_display()}",
-                field="folk_form",
-            )
-        if not grammar:
-            raise ServiceError(
-                "the folk-tune form is kept by grammar-aware sampling: switch it on too",
-                field="folk_form",
-            )
-    if returns:
-        way = get_way(run.way)
-        if "returns" not in way.capabilities.generation_fields:
-            takers = " and ".join(w.noun for w in ways_taking("returns"))
-            raise ServiceError(
-                f"bars that come back are for {takers} runs; run {run.pk} is "
-                f"{run.get_way_display()}",
-                field="returns",
-            )
-        if not folk_form:
-            raise ServiceError(
-                "bars come back within the 8-bar parts: switch on the 8-bar parts too",
-                field="returns",
-            )
+    for field, asked in (("folk_form", folk_form), ("returns", returns), ("memory", memory)):
+        if asked:
+            _offered_or_refused(run, field)
+    if folk_form and not grammar:
+        raise ServiceError(
+            "the folk-tune form is kept by grammar-aware sampling: switch it on too",
+            field="folk_form",
+        )
+    if returns and not folk_form:
+        raise ServiceError(
+            "bars come back within the 8-bar parts: switch on the 8-bar parts too",
+            field="returns",
+        )
     if prime is not None:
         _prime_check(run, prime)
 
@@ -208,6 +195,7 @@ def generation_job_create(
     grammar: bool = False,
     folk_form: bool = False,
     returns: bool = False,
+    memory: bool = False,
     is_epoch_sample: bool = False,
     user=None,
     ip: str | None = None,
@@ -222,7 +210,8 @@ def generation_job_create(
     naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
     `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
     it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
-    corpus's tunes bring them back, within that form, so it needs `folk_form`)."""
+    corpus's tunes bring them back, within that form, so it needs `folk_form`; `memory`:
+    each draw also looks back over the piece itself, for a way that offers it)."""
     generation_job_check(
         checkpoint=checkpoint,
         count=count,
@@ -233,6 +222,7 @@ def generation_job_create(
         grammar=grammar,
         folk_form=folk_form,
         returns=returns,
+        memory=memory,
     )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
@@ -261,6 +251,7 @@ def generation_job_create(
             grammar=grammar,
             folk_form=folk_form,
             returns=returns,
+            memory=memory,
             is_epoch_sample=is_epoch_sample,
             code_version=settings.CODE_VERSION,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -269,6 +260,24 @@ def generation_job_create(
         if enqueue:
             send_on_commit(GENERATION_TASK, job.pk)
     return job
+
+
+# A sampling option's name in the words of a refusal, for the options only some ways offer.
+OPTION_WORDS = {
+    "folk_form": "the folk-tune form is",
+    "returns": "bars that come back are",
+    "memory": "looking back over the piece is",
+}
+
+
+def _offered_or_refused(run: TrainingRun, field: str) -> None:
+    """Refuse, on its field, an option the run's way does not offer, naming the ways that do."""
+    if field not in get_way(run.way).capabilities.generation_fields:
+        takers = " and ".join(w.noun for w in ways_taking(field))
+        raise ServiceError(
+            f"{OPTION_WORDS[field]} for {takers} runs; run {run.pk} is {run.get_way_display()}",
+            field=field,
+        )
 
 
 def piece_reproduce(
@@ -293,6 +302,7 @@ def piece_reproduce(
         grammar=job.grammar,
         folk_form=job.folk_form,
         returns=job.returns,
+        memory=job.memory,
         user=user,
         ip=ip,
     )
@@ -351,6 +361,28 @@ def _returns(way, checkpoint: Checkpoint, *, seeds: list[int], form: bool):
         state = _prepared_state(run.pk, way.name)
         returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
     return returns
+
+
+def _memory(checkpoint: Checkpoint):
+    """The memory's weights for this checkpoint (`musiclib.ml.memory`): saved with it, or
+    for a checkpoint saved before they were, fitted now on its run's held-out pieces (once
+    per checkpoint in this process). None where there are too few held-out symbols."""
+    from musiclib.ml.memory import STATE_KEY
+
+    weights = load_checkpoint_state(checkpoint).get(STATE_KEY)
+    return weights if weights is not None else _fitted_memory(checkpoint.pk)
+
+
+@lru_cache(maxsize=4)
+def _fitted_memory(checkpoint_id: int):
+    from musiclib.ml.memory import memory_fit
+
+    checkpoint = Checkpoint.objects.select_related("run__corpus").get(pk=checkpoint_id)
+    run = checkpoint.run
+    texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
+    held_out = run_prepare(get_way(run.way), texts=texts, run=run).val
+    fit = memory_fit(load_checkpoint_net(checkpoint), held_out, end_id=END_ID)
+    return None if fit is None else fit.weights
 
 
 @lru_cache(maxsize=4)
@@ -417,6 +449,7 @@ def _generate(job: GenerationJob) -> None:
     constraint = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
     # (only a way whose capabilities offer returns is given a job that asks for them)
     returns = _returns(way, checkpoint, seeds=seeds, form=job.folk_form) if job.returns else None
+    memory = _memory(checkpoint) if job.memory else None
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,
@@ -430,6 +463,7 @@ def _generate(job: GenerationJob) -> None:
         # A way whose END closes a phrase, not the piece (audio): restart from START.
         restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
         returns=returns,
+        memory=memory,
     )
     seconds = time.perf_counter() - t0
     pieces = [

@@ -186,6 +186,7 @@ def sample(
     constraint: Constraint | GrammarTables | None = None,
     restart_id: int | None = None,
     returns: Returns | None = None,
+    memory: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
@@ -215,6 +216,10 @@ def sample(
     mask (a refused symbol ends the restatement; the rest of the bar is drawn). Not with a
     Python `Constraint` nor with `restart_id`; `sample_numpy` has no returns.
 
+    `memory` (`ml.memory`: a weight per match length, fitted on held-out pieces) mixes
+    each draw with what followed the longest earlier match in the same piece, so figures,
+    bars and phrases come back as often as in people's pieces. `sample_numpy` has none.
+
     The same arguments give the same pieces as `sample_numpy` (the numpy reference)."""
     from . import fastloop
 
@@ -232,6 +237,7 @@ def sample(
         max_tokens=max_tokens,
         end_id=end_id,
         restart_id=restart_id,
+        memory=memory,
     )
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):

@@ -33,10 +33,15 @@ def _refusal(world, **options) -> str:
 
 def test_the_command_queues_a_job_that_brings_bars_back(world, capsys):
     call_command(
-        "generate", checkpoint=world.checkpoint.pk, grammar=True, folk_form=True, returns=True
+        "generate",
+        checkpoint=world.checkpoint.pk,
+        grammar=True,
+        folk_form=True,
+        returns=True,
+        memory=True,
     )
     job = GenerationJob.objects.exclude(pk=world.job.pk).get()
-    assert (job.grammar, job.folk_form, job.returns) == (True, True, True)
+    assert (job.grammar, job.folk_form, job.returns, job.memory) == (True, True, True, True)
     assert f"queued generation job {job.pk}" in capsys.readouterr().out
 
 
@@ -70,6 +75,7 @@ def test_staff_generate_with_returns_from_the_admin_and_the_job_is_queued_after_
 ):
     page = staff_client.get(reverse("admin:generator_generationjob_add")).content.decode()
     assert "Bring bars and phrases back" in page and "Shape the tune in 8-bar parts" in page
+    assert "Let figures come back" in page
     with django_capture_on_commit_callbacks() as callbacks:
         response = _admin_add(staff_client, world, grammar=True, folk_form=True, returns=True)
     assert response.status_code == 302, response.context["adminform"].form.errors

@@ -35,6 +35,11 @@ class Command(BaseCommand):
             help="with --folk-form: bars and phrases come back where the training tunes "
             "bring theirs back",
         )
+        parser.add_argument(
+            "--memory",
+            action="store_true",
+            help="each draw also looks back over the piece itself (ways that offer it)",
+        )
         parser.add_argument("--now", action="store_true", help="run here instead of queueing")
 
     def handle(self, *args, **o):
@@ -58,6 +63,7 @@ class Command(BaseCommand):
                 grammar=o["grammar"],
                 folk_form=o["folk_form"],
                 returns=o["returns"],
+                memory=o["memory"],
                 enqueue=not o["now"],
             )
         except ServiceError as exc:  # the option it is about (the service's keyword), then why
