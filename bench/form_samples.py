@@ -3,7 +3,7 @@ bench/judge.py (its `--samples LABEL=PATH`).
 
     .venv/bin/python bench/form_samples.py NET.npz VOCAB.json OUT.json --n 240 \\
         --temperature 0.9 [--top-p 0.9] [--top-k 0] [--form] [--max-parts 2] [--part-lengths 8] \\
-        [--returns] [--shape] [--corpus nottingham --preset full]
+        [--returns] [--shape] [--memory] [--corpus nottingham --preset full]
 
 NET.npz and VOCAB.json are what bench/quality.py leaves in var/quality/ (<tag>-best.npz,
 <tag>-vocab.json). The site's sampling path: the grammar's compiled tables
@@ -18,6 +18,8 @@ over the training split `prepare` makes of `--corpus` with `--preset`'s val_frac
 seed 0, as bench/quality.py trained the model), with `--form` those of the tunes in the
 form's shape (one or two parts of 8 bars; with `--shape` those of every tune with a shape,
 the tune its shape comes from), drawn as the site draws them (`returns_for`).
+`--memory`: each draw mixed with the piece's memory (`musiclib.ml.memory`), its weights
+fitted on the held-out split of the same `prepare`.
 Adds "restated", "refused" and "forced" (per tune: restatements begun, cut short by the
 grammar, symbols fed from earlier bars).
 
@@ -53,6 +55,14 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
     parser.add_argument("--shape", action="store_true", help="form: shapes drawn per tune")
+    parser.add_argument(
+        "--memory", action="store_true",
+        help="mix in the piece's memory, fitted on the held-out split (musiclib.ml.memory)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--transpose", action="store_true",
+        help="the model trained with transpositions (its vocabulary is the augmented corpus's)",
+    )  # fmt: skip
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
     parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
     args = parser.parse_args()
@@ -76,16 +86,26 @@ def main() -> None:
     tables = grammar.automaton()
     if args.shape and not args.form:
         sys.exit("--shape needs --form")
-    library = None
-    if args.returns or args.shape:
+    library = memory = None
+    if args.returns or args.memory or args.shape:
         from _common import setup_django
         from quality import load_texts
 
         setup_django()  # (the corpus folder is a setting)
-        config = way.resolve_config(preset=args.preset, overrides={"transpose": False})
+        config = way.resolve_config(preset=args.preset, overrides={"transpose": args.transpose})
         prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
         if prepared.vocab != vocab:
             sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
+    if args.memory:
+        from musiclib.ml.memory import memory_fit
+
+        fit = memory_fit(net, prepared.val, end_id=END_ID)
+        memory = fit.weights
+        print(
+            f"memory fitted on {fit.symbols} held-out symbols: {fit.loss:.3f} nats a symbol "
+            f"without, {fit.loss_memory:.3f} with (each half fitted on the other)"
+        )
+    if args.returns or args.shape:
         from musiclib.metrics.form import returns_library
 
         library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
@@ -113,7 +133,7 @@ def main() -> None:
         outs = sampler.sample(net, prime=prime, seeds=seeds, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns,
-                              shapes=shapes)  # fmt: skip
+                              shapes=shapes, memory=memory)  # fmt: skip
         if returns is not None:
             for name in stats:
                 stats[name] += getattr(returns, name)

@@ -76,6 +76,37 @@ def measure_set(texts, *, way, quality_judge, phrases, with_validity: bool) -> d
     return out
 
 
+# The form measures that describe the tune's plan rather than its notes: how many parts,
+# how long, repeated or not (what a drawn shape decides).
+SHAPE = ("parts", "bars_per_part", "parts_8_16", "bars", "has_repeat", "repeats", "endings")
+
+
+def print_groups(rows, human_features, *, seed: int, report: dict) -> None:
+    """The listener's accuracy on each group of features alone and on all but that group,
+    and without the shape measures: which kinds of difference it hears."""
+    from musiclib.metrics import judge as jd
+
+    groups = sorted({f.group for f in jd.FEATURES})
+    subsets = [("all features", jd.NAMES)]
+    for g in groups:
+        subsets.append((f"{g} alone", [f.name for f in jd.FEATURES if f.group == g]))
+        subsets.append((f"all but {g}", [f.name for f in jd.FEATURES if f.group != g]))
+    no_shape = [n for n in jd.NAMES if n not in SHAPE]
+    subsets.append(("all but the shape (" + ", ".join(SHAPE) + ")", no_shape))
+    subsets.append((
+        "all but the shape and the ending",
+        [n for n in no_shape if jd.BY_NAME[n].group != "ending"],
+    ))  # fmt: skip
+    print("\nthe listener by feature group (accuracy; " + " | ".join(r[0] for r in rows) + ")\n")
+    for name, names in subsets:
+        cells = []
+        for label, m, _ in rows:
+            acc = jd.two_sample(human_features, m["features"], seed=seed, names=names)["accuracy"]
+            report[label].setdefault("groups", {})[name] = acc
+            cells.append(f"{acc:.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def pct(v) -> str:
     return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f} %"
 
@@ -92,6 +123,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--human-extra", type=int, default=0)
     parser.add_argument("--no-validity", action="store_true", help="skip parse/abc2midi/copies")
+    parser.add_argument(
+        "--groups", action="store_true",
+        help="also the listener's accuracy by each group of features alone and without it",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tag", default="")
     parser.add_argument("--out")
@@ -209,6 +244,8 @@ def main() -> None:
         print(f"\n{label}: what gives it away")
         for sentence in v["giveaways"]:
             print(f"  - {sentence}")
+    if args.groups:
+        print_groups(rows[1:], human_features, seed=args.seed, report=report)
     out = (
         Path(args.out)
         if args.out

@@ -20,8 +20,13 @@ compiled loop; the grammar as Python masks between compiled steps (cold); and th
 grammar's lazily built tables (`ml.automaton`, what the generation service samples with:
 the compiled loop, leaving it only for what the tables lack), cold (the first batch of a
 process with no masks or tables built) and warm (a batch with other seeds after
---warm-batches more), with what was built in Python per symbol drawn (a group's successor
-or a new state: each a parser step, a state also its mask) and the tables' size.
+--warm-batches more: a worker that has served more pieces of the model), with what was
+built in Python per symbol drawn (a group's successor or a new state: each a parser step,
+a state also its mask) and the tables' size; and the warm batch's seeds sampled again,
+every state they reach built (the look-ups alone: what a grammar fully built ahead of time
+would cost). --only chars|tokens times one vocabulary. --corpus DIR (a folder of .abc
+files, the model's training tunes): also the tables built ahead of time along those tunes
+(`LazyAutomaton.replay`), with the CPU time that took, and a first batch sampled after.
 
     .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
 
@@ -196,10 +201,16 @@ def grammar_bench(args) -> None:
         trained = json.loads(Path(args.vocab).read_text())
         kind = abc_tokens.vocabulary_of(trained)
         vocabs[kind], nets[kind] = trained, sampler.load_net(args.net)
+    corpus_texts = []
+    for path in sorted(Path(args.corpus).glob("**/*.abc")) if args.corpus else []:
+        found = split_tunes(path.read_text(encoding="latin-1"))
+        corpus_texts.extend(WAY.normalise(t) for _, t in found)
     way = get_way("abc")
     rows, n = args.rows, args.chars
     print(f"grammar-aware sampling, {rows} pieces of up to {n} symbols, temperature 0.9")
     for kind, vocab in vocabs.items():
+        if args.only and kind != args.only:
+            continue
         net = nets.get(kind) or _random_net(len(vocab))
         weights = "trained" if kind in nets else "random"
 
@@ -232,6 +243,21 @@ def grammar_bench(args) -> None:
             wall, cpu, steps = run(automaton, 400 + 100 * b)
             tables.append((wall, cpu, (automaton.resolved - before) / steps))
         cold, warm = tables[0], tables[-1]
+        if args.corpus:  # the tables built ahead of time along the corpus's tunes
+            forget()  # (from a fresh worker's state: no masks cached)
+            ahead = LazyAutomaton(way.grammar(vocab=vocab))
+            index = {tok: i for i, tok in enumerate(vocab)}
+            pieces = [[index.get(t, -1) for t in (abc_tokens.tokenize(text) if kind == "tokens"
+                       else text)] for text in corpus_texts]  # fmt: skip
+            c = time.process_time()
+            fed = ahead.replay(pieces, prime=[1])
+            spent = time.process_time() - c
+            before = ahead.resolved
+            first = run(ahead, 400)
+            first = (*first[:2], (ahead.resolved - before) / first[2])
+        # the warm batch's seeds again: every state and successor they reach is built, so
+        # this is the compiled look-ups alone (the ceiling of a grammar built ahead of time)
+        replay = run(automaton, 400 + 100 * (len(tables) - 1))
         forget()
         python_cold = run(way.grammar(vocab=vocab), 200)
         print(f"{kind} (vocabulary {len(vocab)}, {weights} weights):")
@@ -250,6 +276,16 @@ def grammar_bench(args) -> None:
               + ratio("; CPU", 1 / cold[1], 1 / plain_cpu))  # fmt: skip
         print(ratio("  tables against plain, warm, wall", 1 / warm[0], 1 / plain_wall)
               + ratio("; CPU", 1 / warm[1], 1 / plain_cpu))  # fmt: skip
+        if args.corpus:
+            print(f"  tables built ahead of time along {len(pieces):,} corpus tunes ({fed:,} "
+                  f"symbols fed, {spent:.1f} s CPU, {ahead.n:,} states), then a first batch: "
+                  f"{first[0]:,.0f} symbols/s ({first[1]:,.0f} per CPU second), "
+                  f"{first[2]:.2f} built in Python per symbol drawn")  # fmt: skip
+            print(ratio("  tables built ahead of time against plain, wall", 1 / first[0],
+                        1 / plain_wall) + ratio("; CPU", 1 / first[1], 1 / plain_cpu))  # fmt: skip
+        print(ratio("  tables against plain, the warm batch's seeds again (all built), wall",
+                    1 / replay[0], 1 / plain_wall)
+              + ratio("; CPU", 1 / replay[1], 1 / plain_cpu))  # fmt: skip
         print(f"  tables: {automaton.n:,} states in {automaton.n_groups:,} groups after "
               f"{len(tables) * rows} pieces")  # fmt: skip
 
@@ -264,7 +300,13 @@ def main() -> None:
         "--warm-batches",
         type=int,
         default=3,
-        help="--grammar: batches sampled between the cold and the warm one (0 to 50)",
+        help="--grammar: batches sampled between the cold and the warm one (0 to 200)",
+    )
+    parser.add_argument(
+        "--only", choices=("chars", "tokens"), help="--grammar: one vocabulary (default both)"
+    )
+    parser.add_argument(
+        "--corpus", help="--grammar: a folder of .abc tunes to build the tables ahead of time"
     )
     parser.add_argument("--checkpoint")
     parser.add_argument("--chars", type=int, default=600)
@@ -277,6 +319,8 @@ def main() -> None:
     parser.add_argument("--fast-only", help=argparse.SUPPRESS)
     parser.add_argument("--batch-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 0 <= args.warm_batches <= 200:
+        parser.error("--warm-batches must be 0 to 200")
     if args.grammar:
         return grammar_bench(args)
     if args.fast_only:

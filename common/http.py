@@ -71,6 +71,22 @@ def _file_headers(
     return response
 
 
+def _head_response(
+    size: int,
+    wanted: tuple[int, int] | None,
+    *,
+    content_type: str,
+    filename: str,
+    attachment: bool,
+) -> HttpResponse:
+    """What GET would answer (status, size, range), without the body."""
+    start, end = (0, size - 1) if wanted is None else wanted
+    response = HttpResponse(b"", status=200 if wanted is None else 206, content_type=content_type)
+    if wanted is not None:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return _file_headers(response, length=end - start + 1, filename=filename, attachment=attachment)
+
+
 def bytes_response(
     request: HttpRequest,
     data: bytes,
@@ -79,11 +95,16 @@ def bytes_response(
     filename: str,
     attachment: bool,
 ) -> HttpResponse:
-    """The bytes, or the byte range the browser asked for (audio seeking needs ranges)."""
+    """The bytes, or the byte range the browser asked for (audio seeking needs ranges); to
+    HEAD, the same headers without the bytes."""
     size = len(data)
     wanted = byte_range(request.headers.get("Range", ""), size)
     if wanted is False:
         return _unsatisfiable(size)
+    if request.method == "HEAD":
+        return _head_response(
+            size, wanted, content_type=content_type, filename=filename, attachment=attachment
+        )
     if wanted is None:
         response = HttpResponse(data, content_type=content_type)
     else:
@@ -107,7 +128,8 @@ def stored_file_response(
     byte range the browser asked for, streamed from the storage: only the bytes sent are
     read, a slice at a time (common.storage.FileSlices), so a player seeking in a long
     recording costs what it plays. 206 with Content-Range for a range, 416 for a range past
-    the end; a missing file or a name outside the storage is a 404."""
+    the end; a missing file or a name outside the storage is a 404. To HEAD, the same headers
+    and no bytes read at all."""
     try:
         stored = FileSlices(name)
     except (FileNotFoundError, IsADirectoryError, SuspiciousOperation):
@@ -117,6 +139,11 @@ def stored_file_response(
     if wanted is False:
         stored.close()
         return _unsatisfiable(size)
+    if request.method == "HEAD":
+        stored.close()
+        return _head_response(
+            size, wanted, content_type=content_type, filename=filename, attachment=attachment
+        )
     start, end = (0, size - 1) if wanted is None else wanted
     length = end - start + 1
     response = StreamingHttpResponse(

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -385,6 +386,12 @@ def _calibrating_key(corpus_id: int) -> str:
     return f"evaluation:calibrating:{corpus_id}"
 
 
+def _calibrating_mark(*, force: bool) -> dict[str, Any]:
+    # When it was asked for (a sweep tells a lost one from a queued one by it) and whether
+    # staff forced it (a lost forced calibration is sent again forced).
+    return {"since": time.time(), "force": force}
+
+
 def corpus_calibrating(*, corpus_id: int) -> bool:
     """A calibration of the corpus is queued or running."""
     return cache.get(_calibrating_key(corpus_id)) is not None
@@ -402,7 +409,8 @@ def corpus_calibration_stored(
     if not calibrating and _calibration_due(cal, corpus.tunes.count()):
         # One queued calibration per corpus at a time (cache.add is atomic); after
         # REPORT_LOST_AFTER a lost one is queued again.
-        if cache.add(_calibrating_key(corpus.pk), 1, timeout=REPORT_LOST_AFTER.total_seconds()):
+        mark = _calibrating_mark(force=False)
+        if cache.add(_calibrating_key(corpus.pk), mark, timeout=REPORT_LOST_AFTER.total_seconds()):
             send_on_commit(CORPUS_CALIBRATE_TASK, corpus.pk)
         calibrating = True
     return state, cal, calibrating
@@ -425,8 +433,50 @@ def corpus_calibration_queue(*, corpus: Corpus) -> None:
     """Calibrate the corpus again in the worker (default queue, once this transaction
     commits), due or not, and mark it as being calibrated meanwhile: its calibration page
     says so and reloads itself until the task is done (REPORT_LOST_AFTER at most)."""
-    cache.set(_calibrating_key(corpus.pk), 1, timeout=REPORT_LOST_AFTER.total_seconds())
+    cache.set(
+        _calibrating_key(corpus.pk),
+        _calibrating_mark(force=True),
+        timeout=REPORT_LOST_AFTER.total_seconds(),
+    )
     send_on_commit(CORPUS_CALIBRATE_TASK, corpus.pk, True)
+
+
+def calibrations_recover() -> list[int]:
+    """Send again the calibration of every corpus marked "being calibrated" for more than
+    JOB_LOST_AFTER_S whose message neither waits in a queue nor is held by a live worker
+    (lost with a killed worker or a broker restart); returns the corpus ids. The beat runs
+    this every RECOVER_EVERY_S, so a lost calibration shows "being calibrated" for about a
+    minute and a half, not until its mark expires (REPORT_LOST_AFTER)."""
+    keys = {_calibrating_key(pk): pk for pk in Corpus.objects.values_list("pk", flat=True)}
+    cutoff = time.time() - settings.JOB_LOST_AFTER_S
+    stale = {
+        keys[key]: mark
+        for key, mark in cache.get_many(list(keys)).items()
+        if not isinstance(mark, dict) or float(mark.get("since") or 0) < cutoff
+    }
+    if not stale:
+        return []
+    waiting = waiting_rows((CORPUS_CALIBRATE_TASK,))
+    tasks = worker_tasks()
+    if waiting is None or tasks is None:  # the broker cannot be read: conclude nothing
+        return []
+    sent = []
+    for pk, mark in stale.items():
+        if pk in waiting[CORPUS_CALIBRATE_TASK] or tasks.is_held(CORPUS_CALIBRATE_TASK, pk):
+            continue
+        if cache.get(_calibrating_key(pk)) is None:  # finished while the workers were asked
+            continue
+        force = bool(mark.get("force")) if isinstance(mark, dict) else False
+        cache.set(
+            _calibrating_key(pk),
+            _calibrating_mark(force=force),
+            timeout=REPORT_LOST_AFTER.total_seconds(),
+        )
+        send_now(CORPUS_CALIBRATE_TASK, pk, force)
+        sent.append(pk)
+    if sent:
+        log.warning("calibrations_recover: sent the lost calibrations of corpora %s", sent)
+    return sent
 
 
 def _calibration_object(cal: dict[str, Any]) -> Calibration | None:
@@ -843,6 +893,46 @@ def run_report_get(*, run: TrainingRun) -> RunReport:
     if row.key != run_report_key(run=run):
         return run_report_request(run=run)
     return row
+
+
+def run_reports_recover() -> list[int]:
+    """Send again the measure of every run report "measuring" for more than
+    JOB_LOST_AFTER_S whose message neither waits in a queue nor is held by a live worker;
+    returns the run ids. Run by the beat with the other sweeps, so a lost measure is sent
+    again within about a minute and a half instead of after REPORT_LOST_AFTER."""
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_S)
+    measuring = list(
+        RunReport.objects.filter(state=ReportState.MEASURING, requested_at__lt=cutoff).values_list(
+            "run_id", flat=True
+        )
+    )
+    if not measuring:
+        return []
+    waiting = waiting_rows((RUN_REPORT_TASK,))
+    tasks = worker_tasks()
+    if waiting is None or tasks is None:
+        return []
+    sent = []
+    for run_id in measuring:
+        if run_id in waiting[RUN_REPORT_TASK] or tasks.is_held(RUN_REPORT_TASK, run_id):
+            continue
+        updated = RunReport.objects.filter(
+            run_id=run_id, state=ReportState.MEASURING, requested_at__lt=cutoff
+        ).update(requested_at=timezone.now())
+        if updated:  # still measuring: not finished while the workers were asked
+            send_now(RUN_REPORT_TASK, run_id)
+            sent.append(run_id)
+    if sent:
+        log.warning("run_reports_recover: sent the lost measures of runs %s", sent)
+    return sent
+
+
+def evaluation_work_recover() -> None:
+    """The beat's evaluation sweep: lost piece evaluations, corpus calibrations and run
+    report measures are sent again (each asks the broker only when it has a candidate)."""
+    evaluations_recover()
+    calibrations_recover()
+    run_reports_recover()
 
 
 def run_judge_get(*, run: TrainingRun, epoch: str | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from generator.models import Corpus, GenerationJob, Piece, TrainingRun
 
 from .services import (
     corpus_calibration_measure,
-    evaluations_recover,
+    evaluation_work_recover,
     job_evaluate,
     piece_evaluate,
     run_report_measure,
@@ -54,7 +54,8 @@ def survey_build_clips_task(survey_id: int) -> None:
 
 @shared_task(name=EVALUATIONS_RECOVER_TASK)
 def evaluations_recover_task() -> None:
-    evaluations_recover()
+    # Lost evaluations, calibrations and run report measures (evaluation_work_recover).
+    evaluation_work_recover()
 
 
 @shared_task(name=RUN_REPORT_TASK)

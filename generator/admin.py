@@ -13,6 +13,7 @@ from .models import (
     Checkpoint,
     Corpus,
     GenerationJob,
+    GenerationRequester,
     ImportJob,
     Piece,
     TrainingRun,
@@ -326,8 +327,60 @@ class CheckpointAdmin(admin.ModelAdmin):
         )
 
 
+class GenerationJobForm(forms.ModelForm):
+    """A new generation: the form parses the fields; what may be generated is the service's
+    (`generation_job_check`, as for the generate page, the API and `manage.py generate`)."""
+
+    seed = forms.IntegerField(required=False, help_text="Blank: a random seed.")
+
+    class Meta:
+        model = GenerationJob
+        fields = [
+            "checkpoint",
+            "count",
+            "temperature",
+            "top_k",
+            "top_p",
+            "seed",
+            "max_length",
+            "prime",
+            "grammar",
+            "folk_form",
+            "returns",
+            "memory",
+        ]
+        labels = {
+            "folk_form": "Shape the tune as a folk tune",
+            "returns": "Bring bars and phrases back",
+            "memory": "Let figures come back",
+        }
+
+    def clean(self):
+        data = super().clean()
+        checkpoint = data.get("checkpoint")
+        if checkpoint is not None and not self.errors:
+            try:
+                services.generation_job_check(
+                    checkpoint=checkpoint,
+                    count=data["count"],
+                    temperature=data["temperature"],
+                    top_k=data["top_k"],
+                    top_p=data["top_p"],
+                    max_length=data["max_length"],
+                    prime=data.get("prime") or "",
+                    grammar=bool(data.get("grammar")),
+                    folk_form=bool(data.get("folk_form")),
+                    returns=bool(data.get("returns")),
+                    memory=bool(data.get("memory")),
+                )
+            except services.ServiceError as exc:
+                add_service_error(self, exc)
+        return data
+
+
 @admin.register(GenerationJob)
 class GenerationJobAdmin(admin.ModelAdmin):
+    form = GenerationJobForm
     list_display = [
         "pk",
         "checkpoint",
@@ -337,8 +390,36 @@ class GenerationJobAdmin(admin.ModelAdmin):
         "status",
         "created_at",
     ]
-    list_filter = ["status", "is_epoch_sample", "grammar"]
+    list_filter = ["status", "is_epoch_sample", "grammar", "folk_form", "returns", "memory"]
     search_fields = ["prime"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [f.name for f in GenerationJob._meta.fields]  # a stored job is its inputs
+
+    def save_model(self, request, obj, form, change):
+        if change:  # every field of a stored job is read-only
+            return
+        data = form.cleaned_data
+        job = services.generation_job_create(
+            checkpoint=data["checkpoint"],
+            count=data["count"],
+            temperature=data["temperature"],
+            seed=data.get("seed"),
+            top_k=data["top_k"],
+            top_p=data["top_p"],
+            max_length=data["max_length"],
+            prime=data.get("prime") or "",
+            grammar=bool(data.get("grammar")),
+            folk_form=bool(data.get("folk_form")),
+            returns=bool(data.get("returns")),
+            memory=bool(data.get("memory")),
+            user=request.user,
+        )
+        obj.pk = job.pk  # the admin's log entry and redirect name the stored job
+        obj.refresh_from_db()
+        self.message_user(request, "Generation queued: its page shows the pieces when done.")
 
 
 @admin.register(Piece)
@@ -357,3 +438,23 @@ class PieceAdmin(admin.ModelAdmin):
     list_filter = ["way", "parses", "plays", "run"]
     search_fields = ["title", "text"]
     readonly_fields = ["validity_detail"]
+
+
+@admin.register(GenerationRequester)
+class GenerationRequesterAdmin(admin.ModelAdmin):
+    """Who asked for pieces lately (a user or an address) and when: the rows the hourly
+    allowance locks, read-only. The beat deletes a row an hour after its last request."""
+
+    list_display = ["key", "last_request_at"]
+    search_fields = ["key"]
+    ordering = ["-last_request_at"]
+    date_hierarchy = "last_request_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

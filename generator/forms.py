@@ -33,7 +33,9 @@ DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
 # Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
-IGNORED_WHERE_NOT_APPLICABLE = ("max_length", "grammar", "folk_form", "returns", "primer_bars")
+IGNORED_WHERE_NOT_APPLICABLE = (
+    "max_length", "grammar", "folk_form", "returns", "memory", "primer_bars",
+)  # fmt: skip
 # Fields that, filled in for a model whose way does not take them, are refused (by
 # services.generation_prime_build, which words the refusal for the page and the API alike).
 REFUSED_WHERE_NOT_APPLICABLE = (
@@ -258,6 +260,15 @@ class GenerateForm(forms.Form):
         "itself, a second part that ends as the first did). Each piece follows the pattern "
         "of the same tune whose shape it takes.",
     )
+    memory = forms.BooleanField(
+        label="Let figures come back",
+        required=False,
+        initial=False,
+        help_text="Each next note also looks back over the piece itself: where its last "
+        "notes match an earlier passage, what followed there is offered again, the more "
+        "the longer the match, as much as the pieces held out from the model's training "
+        "do. Figures, bars and phrases return as often as in people's tunes.",
+    )
     top_k = forms.IntegerField(
         label="Top-k",
         min_value=0,
@@ -410,7 +421,9 @@ class GenerateForm(forms.Form):
         fields = caps.generation_fields
         for name in IGNORED_WHERE_NOT_APPLICABLE:
             if name not in fields:
-                data[name] = False if name in ("grammar", "folk_form", "returns") else None
+                data[name] = (
+                    False if name in ("grammar", "folk_form", "returns", "memory") else None
+                )
         if (
             "max_length" in fields
             and data.get("max_length") is None

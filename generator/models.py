@@ -283,6 +283,11 @@ class GenerationJob(models.Model):
         help_text="With the folk form: bars and phrases come back where a plan drawn from "
         "the training tunes (by the piece's seed) brings them back.",
     )
+    memory = models.BooleanField(
+        default=False,
+        help_text="Each draw mixed with what followed the longest earlier match in the same "
+        "piece, weighted by match length as fitted on the run's held-out pieces.",
+    )
     is_epoch_sample = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)

@@ -10,6 +10,7 @@ from musiclib.ways.base import Capabilities
 
 from .models import GenerationJob, JobStatus, Piece, Tune
 from .selectors import QueuePlace
+from .services.files import piece_has_musicxml
 
 NO_CAPABILITIES = Capabilities()
 
@@ -31,7 +32,7 @@ def piece_downloads(piece: Piece) -> dict[str, bool]:
         "abc": True,
         "text": True,
         "midi": bool(piece.midi),
-        "musicxml": piece.parses is not False,
+        "musicxml": piece_has_musicxml(piece),
         "audio": bool(piece.audio or piece.midi),
         "wav": bool(piece.audio),
         "ogg": bool(piece.audio),

@@ -18,6 +18,7 @@ from .services import (
     corpus_import,
     corpus_tunes_render,
     generation_job_execute,
+    generation_requesters_prune,
     lost_work_recover,
     piece_render,
     training_run_execute,
@@ -31,6 +32,7 @@ from .task_names import (
     IMPORT_TASK,
     JOBS_RECOVER_TASK,
     RENDER_TASK,
+    REQUESTERS_PRUNE_TASK,
     RUN_TASK,
     RUNS_RECOVER_TASK,
     TUNE_RENDER_TASK,
@@ -102,3 +104,9 @@ def jobs_recover_task() -> None:
 def file_cache_prune_task() -> None:
     # The beat's: this machine's local copies of stored files within FILE_CACHE_MAX_MB.
     file_cache_prune()
+
+
+@shared_task(name=REQUESTERS_PRUNE_TASK)
+def generation_requesters_prune_task() -> None:
+    # The beat's, hourly: visitors' allowance lock rows older than the allowance's hour.
+    generation_requesters_prune()

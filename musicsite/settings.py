@@ -233,8 +233,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECOVER_EVERY_S,
         "options": {"expires": RECOVER_EVERY_S},
     },
-    # Pieces whose evaluation message was lost with a killed worker are evaluated after all
-    # (evaluation/services.py, evaluations_recover).
+    # Pieces whose evaluation message was lost with a killed worker are evaluated after all,
+    # and a lost corpus calibration or run report measure is sent again after
+    # JOB_LOST_AFTER_S (evaluation/services.py, evaluation_work_recover).
     "recover-lost-evaluations": {
         "task": "evaluation.tasks.evaluations_recover_task",
         "schedule": RECOVER_EVERY_S,
@@ -246,6 +247,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generator.tasks.file_cache_prune_task",
         "schedule": FILE_CACHE_PRUNE_EVERY_S,
         "options": {"expires": FILE_CACHE_PRUNE_EVERY_S},
+    },
+    # Every hour, the lock rows of visitors who generated nothing within the hourly allowance's
+    # window (generator/services/allowance.py), so the table holds only recent visitors.
+    "prune-generation-requesters": {
+        "task": "generator.tasks.generation_requesters_prune_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -238,6 +238,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 grammar=data["grammar"],
                 folk_form=data["folk_form"],
                 returns=data["returns"],
+                memory=data["memory"],
                 user=request.user,
                 ip=client_ip(request),
             )

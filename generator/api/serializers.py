@@ -145,6 +145,11 @@ class HistoryEntrySerializer(serializers.Serializer):
     loss = serializers.FloatField(allow_null=True)
     val_loss = serializers.FloatField(allow_null=True)
     seconds = serializers.FloatField(allow_null=True, required=False)
+    val_loss_memory = serializers.FloatField(
+        required=False,
+        help_text="Validation loss with the piece's memory (absent for epochs trained before it "
+        "was measured, and for ways without it).",
+    )
 
 
 def _link(what: str) -> serializers.URLField:
@@ -790,6 +795,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "grammar",
             "folk_form",
             "returns",
+            "memory",
             "is_epoch_sample",
             "status",
             "done",
@@ -955,6 +961,12 @@ class GenerationRequestSerializer(serializers.Serializer):
         default=False,
         help_text="ABC runs, with `folk_form`: bars and phrases come back where a plan drawn "
         "by each piece's seed from the training tunes brings them back.",
+    )
+    memory = StrictBooleanField(
+        default=False,
+        help_text="ABC and MIDI runs: each draw also looks back over the piece itself (what "
+        "followed the longest earlier match, weighted by its length as fitted on the run's "
+        "held-out pieces).",
     )
     seconds = StrictFloatField(
         required=False,

@@ -119,11 +119,27 @@ def generation_allowance_take(*, user: Any, ip: str | None, asked: int) -> Allow
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("generation_allowance_take needs the transaction creating the job")
     # get_or_create inserts a new visitor's row in a savepoint; a second request inserting
-    # the same key waits for the first's transaction, then finds the row.
-    row, _ = GenerationRequester.objects.get_or_create(key=key)
-    row = GenerationRequester.objects.select_for_update().get(pk=row.pk)  # waits its turn
+    # the same key waits for the first's transaction, then finds the row. The lock is taken
+    # by key: a row the hourly prune deleted in between is simply made again.
+    row = None
+    while row is None:
+        GenerationRequester.objects.get_or_create(key=key)
+        row = GenerationRequester.objects.select_for_update().filter(key=key).first()
     row.save(update_fields=["last_request_at"])
     allowance = generation_allowance(user=user, ip=ip)  # counted under the lock
     if not allowance.allows(asked):
         raise AllowanceExceeded(allowance, asked)
     return allowance
+
+
+def generation_requesters_prune(*, now: datetime | None = None) -> int:
+    """Delete the lock rows of visitors who asked for nothing within the allowance's window
+    (WINDOW): their count is made of jobs of the last hour only, so an older row locks
+    nothing anyone counts. Returns how many were deleted. Run hourly by the beat.
+
+    Safe beside a request taking its row: the request locks it (and writes its time) before
+    counting, and PostgreSQL checks the row again after that lock, so a row in use is kept;
+    a row deleted just before a request locks it is made again (generation_allowance_take)."""
+    cutoff = (now or timezone.now()) - WINDOW
+    deleted, _ = GenerationRequester.objects.filter(last_request_at__lt=cutoff).delete()
+    return deleted

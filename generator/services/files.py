@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import SuspiciousOperation
 
@@ -119,7 +120,7 @@ def piece_ogg_name(piece: Piece) -> str:
 def piece_audio_file(piece: Piece, fmt: str) -> bytes:
     """An audio-way piece as WAV (its stored file) or OGG (encoded once, then kept): for the
     render task (pieces.piece_render); pages read what it kept."""
-    if not _is_audio(piece.way) or not piece.audio:
+    if not is_audio_way(piece.way) or not piece.audio:
         raise FileUnavailable(f"This piece has no {fmt.upper()} file.")
     wav = field_bytes(piece.audio)
     if fmt == "wav":
@@ -143,7 +144,7 @@ def piece_audio_stored_name(piece: Piece, fmt: str = "audio") -> str | None:
     made it yet. `audio`: its audio file (OGG rendered from its MIDI, or a recording's WAV);
     `wav`, `ogg`: a recording as WAV or OGG. Reads, never renders; FileUnavailable when the
     piece has no such sound and will get none."""
-    if fmt in ("wav", "ogg") and not _is_audio(piece.way):
+    if fmt in ("wav", "ogg") and not is_audio_way(piece.way):
         raise FileUnavailable(f"This piece has no {fmt.upper()} file.")
     error = piece_audio_error(piece)
     if error:
@@ -156,21 +157,28 @@ def piece_audio_stored_name(piece: Piece, fmt: str = "audio") -> str | None:
     return piece.audio.name
 
 
+def piece_has_musicxml(piece: Piece) -> bool:
+    """A piece is written as MusicXML unless it is known not to parse (then music21 cannot
+    read it either): the one rule for its download link, its URL and its render task."""
+    return piece.parses is not False
+
+
+def musicxml_name(*, kind: str, pk: int, way: str, text: str) -> str:
+    """Where the MusicXML of this object's text is kept."""
+    return media_cache(f"musicxml/{kind}", pk, f"{way}\n{text}", "musicxml")
+
+
 def musicxml_bytes(*, kind: str, pk: int, way: str, text: str) -> bytes:
-    name = media_cache(f"musicxml/{kind}", pk, f"{way}\n{text}", "musicxml")
-    stored = _cached(name)
-    if stored is not None:
-        return stored
+    """The text as MusicXML (music21: 65-75 ms for a typical tune), made once and kept, or
+    the reason it cannot be (kept too). For the render tasks; a download reads what they
+    kept (renders.piece_musicxml_get)."""
     from musiclib.ways import get_way
 
-    try:
-        data = get_way(way).to_musicxml(text)
-    except Exception as exc:
-        raise FileUnavailable(
-            f"This piece cannot be written as MusicXML: {short_error(exc)}"
-        ) from None
-    file_write(name, data)
-    return data
+    return made_once(
+        musicxml_name(kind=kind, pk=pk, way=way, text=text),
+        lambda: get_way(way).to_musicxml(text),
+        failure="This piece cannot be written as MusicXML",
+    )
 
 
 def tune_midi_bytes(tune: Tune) -> bytes:
@@ -202,7 +210,7 @@ def tune_audio_error_name(tune: Tune) -> str:
 def tune_audio_stored_name(tune: Tune) -> str | None:
     """The storage name of the tune's audio as it is kept (a recording's own file, or the
     OGG the worker made), None when it has not been made yet. Reads, never renders."""
-    if _is_audio(tune.corpus.way):  # a recording: its own file (FLAC) plays as it is
+    if is_audio_way(tune.corpus.way):  # a recording: its own file (FLAC) plays as it is
         if not tune.data:
             raise FileUnavailable("This recording's file is missing.")
         return tune.data.name
@@ -218,7 +226,7 @@ def tune_audio_stored_name(tune: Tune) -> str | None:
 def tune_audio_bytes(tune: Tune) -> bytes:
     """The tune's audio, rendered now (FluidSynth) when it was not made before: for the
     render task (renders.tune_render); a reason it cannot be made is kept beside it."""
-    if _is_audio(tune.corpus.way):
+    if is_audio_way(tune.corpus.way):
         if not tune.data:
             raise FileUnavailable("This recording's file is missing.")
         return field_bytes(tune.data)
@@ -241,7 +249,7 @@ def tune_audio_bytes(tune: Tune) -> bytes:
     return data
 
 
-def _is_audio(way_name: str) -> bool:
+def is_audio_way(way_name: str) -> bool:
     """The way's pieces and tunes are recordings."""
     from musiclib.ways import get_way
 
@@ -266,17 +274,56 @@ def short_error(exc: Exception) -> str:
     return text[:300]
 
 
+def piece_spectrogram_name(piece: Piece) -> str:
+    """Where an audio piece's spectrogram (a PNG) is kept."""
+    return media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
+
+
 def piece_spectrogram_png(piece: Piece) -> bytes:
-    """An audio piece's spectrogram as a PNG, drawn once and kept."""
-    if not _is_audio(piece.way) or not piece.audio:
+    """An audio piece's spectrogram as a PNG (60-95 ms warm for 10-30 s of sound, 0.7 s in a
+    fresh process), drawn once by the render task and kept, or the reason it cannot be."""
+    if not is_audio_way(piece.way) or not piece.audio:
         raise FileUnavailable("Only an audio piece has a spectrogram.")
-    name = media_cache("pieces/spectrograms", piece.pk, piece.text, "png")
+
+    def draw() -> bytes:
+        from musiclib.audio.dsp import read_wav_bytes
+        from musiclib.audio.image import spectrogram_png
+
+        return spectrogram_png(read_wav_bytes(field_bytes(piece.audio)))
+
+    return made_once(
+        piece_spectrogram_name(piece), draw, failure="The spectrogram could not be drawn"
+    )
+
+
+def _reason_name(name: str) -> str:
+    return f"{name}.error.txt"
+
+
+def made_once(name: str, make: Callable[[], bytes], *, failure: str) -> bytes:
+    """The bytes kept under `name`, or made now by `make` and kept. When they cannot be made,
+    the reason ("`failure`: why") is kept beside them, so a URL asking for them says why
+    instead of waiting for a file that will not come; raises FileUnavailable with it."""
     stored = _cached(name)
     if stored is not None:
         return stored
-    from musiclib.audio.dsp import read_wav_bytes
-    from musiclib.audio.image import spectrogram_png
-
-    data = spectrogram_png(read_wav_bytes(field_bytes(piece.audio)))
+    try:
+        data = make()
+    except Exception as exc:  # a converter's own error, a file that is gone
+        message = str(exc) if isinstance(exc, FileUnavailable) else f"{failure}: {short_error(exc)}"
+        log.info("could not make %s: %s", name, message)
+        file_write(_reason_name(name), message.encode("utf-8"))
+        raise FileUnavailable(message) from None
     file_write(name, data)
     return data
+
+
+def made_name(name: str) -> str | None:
+    """`name` when the worker made that file (made_once), None when it has not yet. Reads,
+    never makes; FileUnavailable with the kept reason when it could not be made."""
+    if file_exists(name):
+        return name
+    reason = _cached(_reason_name(name))
+    if reason is not None:
+        raise FileUnavailable(reason.decode("utf-8", "replace"))
+    return None

@@ -18,7 +18,7 @@ from common.errors import ServiceError
 from common.tasks import send_on_commit
 from musiclib.ml import sampler
 from musiclib.ways import get_way, ways_taking
-from musiclib.ways.base import START_ID
+from musiclib.ways.base import END_ID, START_ID
 
 from .. import signals
 from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun
@@ -121,6 +121,64 @@ def piece_title(*, seed: int, meter: str = "", key: str = "", style: str = "tune
     return name
 
 
+def generation_job_check(
+    *,
+    checkpoint: Checkpoint,
+    count: int = 1,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    max_length: int = 1000,
+    prime: str | None = None,
+    grammar: bool = False,
+    folk_form: bool = False,
+    returns: bool = False,
+    memory: bool = False,
+) -> None:
+    """The rules a generation request must meet, for every interface (the generate page, the
+    API, the admin's form, `manage.py generate`): raises ServiceError naming its field, as
+    `generation_job_create` (which calls it) does. `prime`: the opening as a job stores it,
+    checked against the model's symbols (None: not checked here)."""
+    if not (temperature > 0):
+        raise ServiceError("temperature must be a positive number", field="temperature")
+    if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
+        raise ServiceError(f"count must be 1..{MAX_PIECES_PER_JOB}", field="count")
+    if not (MIN_TOKENS <= int(max_length) <= MAX_TOKENS_LIMIT):
+        raise ServiceError(
+            f"max_length must be {MIN_TOKENS}..{MAX_TOKENS_LIMIT}", field="max_length"
+        )
+    if int(top_k) < 0:
+        raise ServiceError("top_k must be 0 (off) or positive", field="top_k")
+    if not (0 < float(top_p) <= 1):
+        raise ServiceError("top_p must be more than 0 and at most 1 (1 is off)", field="top_p")
+    run = checkpoint.run
+    if not run.vocab:
+        raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
+    for field, asked in (("folk_form", folk_form), ("returns", returns), ("memory", memory)):
+        if asked:
+            _offered_or_refused(run, field)
+    if folk_form and not grammar:
+        raise ServiceError(
+            "the folk-tune form is kept by grammar-aware sampling: switch it on too",
+            field="folk_form",
+        )
+    if returns and not folk_form:
+        raise ServiceError(
+            "bars come back within a folk tune's shape: switch on the folk tune's shape too",
+            field="returns",
+        )
+    if prime is not None:
+        _prime_check(run, prime)
+
+
+def _prime_check(run: TrainingRun, prime: str) -> None:
+    _, body = prime_split(prime)
+    try:
+        get_way(run.way).encode_prime(vocab=run.vocab, prime=body)
+    except ValueError as exc:  # a symbol the model never saw
+        raise ServiceError(str(exc), field="prime") from exc
+
+
 def generation_job_create(
     *,
     checkpoint: Checkpoint,
@@ -137,6 +195,7 @@ def generation_job_create(
     grammar: bool = False,
     folk_form: bool = False,
     returns: bool = False,
+    memory: bool = False,
     is_epoch_sample: bool = False,
     user=None,
     ip: str | None = None,
@@ -151,49 +210,20 @@ def generation_job_create(
     naming its field (`temperature`, `count`, `max_length`, `top_k`, `top_p`, `checkpoint`,
     `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
     it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
-    corpus's tunes bring them back, within that form, so it needs `folk_form`)."""
-    if not (temperature > 0):
-        raise ServiceError("temperature must be a positive number", field="temperature")
-    if not (1 <= int(count) <= MAX_PIECES_PER_JOB):
-        raise ServiceError(f"count must be 1..{MAX_PIECES_PER_JOB}", field="count")
-    if not (MIN_TOKENS <= int(max_length) <= MAX_TOKENS_LIMIT):
-        raise ServiceError(
-            f"max_length must be {MIN_TOKENS}..{MAX_TOKENS_LIMIT}", field="max_length"
-        )
-    if int(top_k) < 0:
-        raise ServiceError("top_k must be 0 (off) or positive", field="top_k")
-    if not (0 < float(top_p) <= 1):
-        raise ServiceError("top_p must be more than 0 and at most 1 (1 is off)", field="top_p")
-    run = checkpoint.run
-    if not run.vocab:
-        raise ServiceError("the checkpoint's run has no vocabulary", field="checkpoint")
-    if folk_form:
-        way = get_way(run.way)
-        if "folk_form" not in way.capabilities.generation_fields:
-            takers = " and ".join(w.noun for w in ways_taking("folk_form"))
-            raise ServiceError(
-                f"the folk-tune form is for {takers} runs; run {run.pk} is {run.get_way_display()}",
-                field="folk_form",
-            )
-        if not grammar:
-            raise ServiceError(
-                "the folk-tune form is kept by grammar-aware sampling: switch it on too",
-                field="folk_form",
-            )
-    if returns:
-        way = get_way(run.way)
-        if "returns" not in way.capabilities.generation_fields:
-            takers = " and ".join(w.noun for w in ways_taking("returns"))
-            raise ServiceError(
-                f"bars that come back are for {takers} runs; run {run.pk} is "
-                f"{run.get_way_display()}",
-                field="returns",
-            )
-        if not folk_form:
-            raise ServiceError(
-                "bars come back within a folk tune's shape: switch on the folk tune's shape too",
-                field="returns",
-            )
+    corpus's tunes bring them back, within that form, so it needs `folk_form`; `memory`:
+    each draw also looks back over the piece itself, for a way that offers it)."""
+    generation_job_check(
+        checkpoint=checkpoint,
+        count=count,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        max_length=max_length,
+        grammar=grammar,
+        folk_form=folk_form,
+        returns=returns,
+        memory=memory,
+    )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
             checkpoint=checkpoint,
@@ -203,11 +233,7 @@ def generation_job_create(
             primer_bars=primer_bars,
         ).prime
     else:
-        _, body = prime_split(prime)
-        try:
-            get_way(run.way).encode_prime(vocab=run.vocab, prime=body)
-        except ValueError as exc:  # a symbol the model never saw
-            raise ServiceError(str(exc), field="prime") from exc
+        _prime_check(checkpoint.run, prime)
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
     with transaction.atomic():
@@ -225,6 +251,7 @@ def generation_job_create(
             grammar=grammar,
             folk_form=folk_form,
             returns=returns,
+            memory=memory,
             is_epoch_sample=is_epoch_sample,
             code_version=settings.CODE_VERSION,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -233,6 +260,24 @@ def generation_job_create(
         if enqueue:
             send_on_commit(GENERATION_TASK, job.pk)
     return job
+
+
+# A sampling option's name in the words of a refusal, for the options only some ways offer.
+OPTION_WORDS = {
+    "folk_form": "the folk-tune form is",
+    "returns": "bars that come back are",
+    "memory": "looking back over the piece is",
+}
+
+
+def _offered_or_refused(run: TrainingRun, field: str) -> None:
+    """Refuse, on its field, an option the run's way does not offer, naming the ways that do."""
+    if field not in get_way(run.way).capabilities.generation_fields:
+        takers = " and ".join(w.noun for w in ways_taking(field))
+        raise ServiceError(
+            f"{OPTION_WORDS[field]} for {takers} runs; run {run.pk} is {run.get_way_display()}",
+            field=field,
+        )
 
 
 def piece_reproduce(
@@ -257,6 +302,7 @@ def piece_reproduce(
         grammar=job.grammar,
         folk_form=job.folk_form,
         returns=job.returns,
+        memory=job.memory,
         user=user,
         ip=ip,
     )
@@ -332,6 +378,28 @@ def _form_shapes(way, checkpoint: Checkpoint, *, seeds: list[int]):
     return shapes
 
 
+def _memory(checkpoint: Checkpoint):
+    """The memory's weights for this checkpoint (`musiclib.ml.memory`): saved with it, or
+    for a checkpoint saved before they were, fitted now on its run's held-out pieces (once
+    per checkpoint in this process). None where there are too few held-out symbols."""
+    from musiclib.ml.memory import STATE_KEY
+
+    weights = load_checkpoint_state(checkpoint).get(STATE_KEY)
+    return weights if weights is not None else _fitted_memory(checkpoint.pk)
+
+
+@lru_cache(maxsize=4)
+def _fitted_memory(checkpoint_id: int):
+    from musiclib.ml.memory import memory_fit
+
+    checkpoint = Checkpoint.objects.select_related("run__corpus").get(pk=checkpoint_id)
+    run = checkpoint.run
+    texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
+    held_out = run_prepare(get_way(run.way), texts=texts, run=run).val
+    fit = memory_fit(load_checkpoint_net(checkpoint), held_out, end_id=END_ID)
+    return None if fit is None else fit.weights
+
+
 @lru_cache(maxsize=4)
 def _prepared_state(run_id: int, way_name: str) -> dict:
     """The way arrays `prepare` makes from a run's corpus, split as the run's was (a few
@@ -397,6 +465,7 @@ def _generate(job: GenerationJob) -> None:
     # (only a way whose capabilities offer returns is given a job that asks for them)
     returns = _returns(way, checkpoint, seeds=seeds, form=job.folk_form) if job.returns else None
     shapes = _form_shapes(way, checkpoint, seeds=seeds) if job.folk_form and constraint else None
+    memory = _memory(checkpoint) if job.memory else None
     t0 = time.perf_counter()
     outs = sampler.sample(
         net,
@@ -411,6 +480,7 @@ def _generate(job: GenerationJob) -> None:
         restart_id=START_ID if getattr(way, "restarts_phrases", False) else None,
         returns=returns,
         shapes=shapes,
+        memory=memory,
     )
     seconds = time.perf_counter() - t0
     pieces = [
@@ -516,6 +586,7 @@ def piece_render(*, piece: Piece) -> Piece:
         FileUnavailable,
         musicxml_bytes,
         piece_audio_file,
+        piece_has_musicxml,
         piece_spectrogram_png,
         score_pages,
     )
@@ -525,7 +596,7 @@ def piece_render(*, piece: Piece) -> Piece:
     if caps.has_score:
         score_pages(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
     try:
-        if "musicxml" in caps.piece_downloads and piece.parses is not False:
+        if "musicxml" in caps.piece_downloads and piece_has_musicxml(piece):
             musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
         if caps.is_audio and piece.audio:  # a recording: its picture and its OGG download
             piece_spectrogram_png(piece)

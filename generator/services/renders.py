@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 
 from django.core.cache import cache
 
@@ -27,8 +28,13 @@ from .files import (
     FilePreparing,
     FileUnavailable,
     digest,
+    is_audio_way,
+    made_name,
     musicxml_bytes,
+    musicxml_name,
     piece_audio_stored_name,
+    piece_has_musicxml,
+    piece_spectrogram_name,
     score_pages,
     tune_audio_bytes,
     tune_audio_stored_name,
@@ -43,9 +49,12 @@ RENDER_REQUEST_TTL_S = 300
 # Seconds of engraving one task does after an import before it queues the rest (1-600):
 # other `default` work queued meanwhile (evaluations, a piece's render) waits at most this.
 RENDER_TASK_BUDGET_S = 5.0
-# Seconds a file's URL asks a player or a program to wait before asking again for a sound the
-# worker is making (its Retry-After; 1-60: a piece's audio takes a second or two to render).
+# Seconds a file's URL asks a player or a program to wait before asking again for a file the
+# worker is making (its Retry-After; 1-60: a piece's audio takes a second or two to render,
+# its MusicXML and a recording's spectrogram a tenth of a second each).
 AUDIO_RETRY_AFTER_S = 3
+# A piece's sound, as its downloads name it (files.piece_audio_stored_name).
+AUDIO_FORMATS = ("audio", "wav", "ogg")
 
 
 def _has_score(way_name: str) -> bool:
@@ -143,3 +152,90 @@ def tune_audio_get(*, tune: Tune) -> str:
         tune_render_request(tune=tune)
         raise FilePreparing("The audio is being prepared.")
     return name
+
+
+def _made_or_asked(name: str, *, ask: Callable[[], bool], what: str) -> str:
+    found = made_name(name)
+    if found is None:
+        ask()
+        raise FilePreparing(f"{what} is being prepared.")
+    return found
+
+
+def piece_musicxml_get(*, piece: Piece) -> str:
+    """The storage name of the piece's MusicXML as the render task kept it (music21 takes
+    65-75 ms a piece: too long for a request). FilePreparing (and the render asked for) until
+    it has; FileUnavailable with the reason when the piece cannot be written so."""
+    if "musicxml" not in get_way(piece.way).capabilities.piece_downloads:
+        raise FileUnavailable("A piece of this way has no MusicXML file.")
+    if not piece_has_musicxml(piece):
+        raise FileUnavailable("This piece does not parse, so it has no MusicXML file.")
+    name = musicxml_name(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
+    return _made_or_asked(
+        name, ask=lambda: piece_render_request(piece=piece), what="The MusicXML file"
+    )
+
+
+def tune_musicxml_get(*, tune: Tune) -> str:
+    """The storage name of the tune's MusicXML as its render task kept it; FilePreparing
+    (and the render asked for) until it has."""
+    way = tune.corpus.way
+    if "musicxml" not in get_way(way).capabilities.tune_downloads:
+        raise FileUnavailable("A tune of this corpus has no MusicXML file.")
+    name = musicxml_name(kind="tunes", pk=tune.pk, way=way, text=tune.text)
+    return _made_or_asked(
+        name, ask=lambda: tune_render_request(tune=tune), what="The MusicXML file"
+    )
+
+
+def piece_spectrogram_get(*, piece: Piece) -> str:
+    """The storage name of an audio piece's spectrogram (PNG) as the render task drew it
+    (60-95 ms, 0.7 s in a fresh process); FilePreparing (and the render asked for) until
+    it has."""
+    if not is_audio_way(piece.way) or not piece.audio:
+        raise FileUnavailable("Only an audio piece has a spectrogram.")
+    return _made_or_asked(
+        piece_spectrogram_name(piece),
+        ask=lambda: piece_render_request(piece=piece),
+        what="The spectrogram",
+    )
+
+
+def _preparing(getters: dict[str, Callable[[], str]], wanted: Iterable[str]) -> frozenset[str]:
+    preparing = set()
+    for name in wanted:
+        get = getters.get(name)
+        if get is None:  # made in the request (its text, a stored MIDI file, a tune's MIDI)
+            continue
+        try:
+            get()
+        except FilePreparing:
+            preparing.add(name)
+        except FileUnavailable:  # its URL says why when it is asked for
+            pass
+    return frozenset(preparing)
+
+
+def piece_files_preparing(*, piece: Piece, names: Iterable[str]) -> frozenset[str]:
+    """Which of the piece's files in `names` (download formats, "spectrogram") the worker has
+    not made yet: its page says they are being prepared (their render is asked for, once).
+
+    A piece's text and MIDI file are served as they are stored: nothing to prepare."""
+    getters: dict[str, Callable[[], str]] = {
+        "musicxml": lambda: piece_musicxml_get(piece=piece),
+        "spectrogram": lambda: piece_spectrogram_get(piece=piece),
+        **{fmt: (lambda f=fmt: piece_audio_get(piece=piece, fmt=f)) for fmt in AUDIO_FORMATS},
+    }
+    return _preparing(getters, names)
+
+
+def tune_files_preparing(*, tune: Tune, names: Iterable[str]) -> frozenset[str]:
+    """Which of the tune's download formats in `names` the worker has not made yet.
+
+    A tune's MIDI is made in the request that asks for it (abc2midi 8 ms, the MIDI way's
+    14 ms for a typical tune) and then kept: quick enough not to wait for a worker."""
+    getters: dict[str, Callable[[], str]] = {
+        "musicxml": lambda: tune_musicxml_get(tune=tune),
+        "audio": lambda: tune_audio_get(tune=tune),
+    }
+    return _preparing(getters, names)

@@ -105,6 +105,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             grammar=bool(data.get("grammar")),
             folk_form=bool(data.get("folk_form")),
             returns=bool(data.get("returns")),
+            memory=bool(data.get("memory")),
             user=request.user,
             ip=client_ip(request),
         )

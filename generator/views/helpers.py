@@ -76,10 +76,20 @@ def text_format(way: str) -> str:
 
 
 def download_links(
-    url_name: str, pk: int, formats: Iterable[str], caps: Capabilities
-) -> list[tuple[str, str, str]]:
-    """(url, label, format) of each download a page lists."""
-    return [(reverse(url_name, args=[pk, fmt]), format_label(fmt, caps), fmt) for fmt in formats]
+    url_name: str,
+    pk: int,
+    formats: Iterable[str],
+    caps: Capabilities,
+    *,
+    preparing: Iterable[str] = (),
+) -> list[tuple[str, str, str, bool]]:
+    """(url, label, format, being prepared) of each download a page lists; `preparing`: the
+    formats the worker has not made yet (the page says so instead of linking a 202)."""
+    waiting = set(preparing)
+    return [
+        (reverse(url_name, args=[pk, fmt]), format_label(fmt, caps), fmt, fmt in waiting)
+        for fmt in formats
+    ]
 
 
 def format_label(fmt: str, caps: Capabilities) -> str:

@@ -20,19 +20,13 @@ from common.http import bytes_response, client_ip, stored_file_response
 from generator import selectors, services
 from generator.models import GenerationJob, Piece
 from generator.presenters import capabilities, piece_downloads, text_name
-from generator.services.files import (
-    FilePreparing,
-    FileUnavailable,
-    musicxml_bytes,
-    piece_spectrogram_png,
-)
+from generator.services.files import FilePreparing, FileUnavailable
 from generator.views.helpers import (
     AUDIO_TYPES,
     FORMATS,
     SCORE_REFRESH_S,
     decorate,
     download_links,
-    file_or_404,
     filename,
     serves_file,
     stored_score,
@@ -136,6 +130,11 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except FileUnavailable:  # the page says why from the piece's own reasons
         has_audio = False
     offered = [fmt for fmt, has in piece_downloads(piece).items() if has]
+    # Files the worker makes (MusicXML, a recording's spectrogram): "being prepared" until then.
+    spectrogram = caps.is_audio and bool(piece.audio)
+    files_preparing = services.piece_files_preparing(
+        piece=piece, names=[*offered, *(["spectrogram"] if spectrogram else [])]
+    )
     remaining = services.generation_allowance(user=request.user, ip=client_ip(request)).remaining
     return render(
         request,
@@ -150,14 +149,16 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "score_error": score_error,
             "score_preparing": preparing,
             "audio_preparing": audio_preparing,
+            "files_preparing": bool(files_preparing),
             "refresh_s": SCORE_REFRESH_S,
-            "downloads": download_links("piece_download", piece.pk, offered, caps),
+            "downloads": download_links(
+                "piece_download", piece.pk, offered, caps, preparing=files_preparing
+            ),
             "audio_url": reverse("piece_audio", args=[piece.pk]) if has_audio else "",
             "midi_error": (piece.validity_detail or {}).get("midi_error", "")
             or (piece.validity_detail or {}).get("audio_error", ""),
-            "spectrogram_url": reverse("piece_spectrogram", args=[piece.pk])
-            if caps.is_audio and piece.audio
-            else "",
+            "spectrogram_url": reverse("piece_spectrogram", args=[piece.pk]) if spectrogram else "",
+            "spectrogram_preparing": "spectrogram" in files_preparing,
             "text_format": caps.text_format,
             "text_name": text_name(caps),
             "detail_rows": _detail_items(piece.validity_detail, caps),
@@ -188,7 +189,7 @@ def piece_audio(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe  # HEAD too: the size and byte ranges without the bytes
 @serves_file
 def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in FORMATS:
@@ -196,49 +197,51 @@ def piece_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     piece = get_object_or_404(Piece, pk=pk)
     fallback = f"piece-{piece.pk}"
     ext, content_type, _ = FORMATS[fmt]
-    stored = ""  # a stored file's name: streamed (by ranges too) instead of read here
     if fmt in ("abc", "text"):
         if fmt != text_format(piece.way):
             raise Http404(f"This piece is not written as {FORMATS[fmt][2]}.")
-        data = piece.text.encode("utf-8")
-    elif fmt not in piece_downloads(piece):
-        raise Http404(f"A piece of this way has no {FORMATS[fmt][2]} file.")
-    elif fmt == "midi":
-        if not piece.midi:
-            raise Http404("This piece has no MIDI file.")
-        stored = piece.midi.name
-    elif fmt == "musicxml":
-        data = musicxml_bytes(kind="pieces", pk=piece.pk, way=piece.way, text=piece.text)
-    else:  # its sound: as the worker made it, or 202 while it does
-        stored = services.piece_audio_get(piece=piece, fmt=fmt)
-        if fmt == "audio":
-            ext = Path(stored).suffix.lstrip(".").lower() or "ogg"
-            content_type = AUDIO_TYPES.get(f".{ext}", content_type)
-    if stored:
-        return stored_file_response(
+        return bytes_response(
             request,
-            stored,
+            piece.text.encode("utf-8"),
             content_type=content_type,
             filename=filename(piece.title, fallback, ext),
             attachment=True,
         )
-    return bytes_response(
+    # Every other file is stored (its MIDI when written, the rest by the render task) and
+    # streamed, by ranges too; a file the worker is still making is a 202 (serves_file).
+    if fmt not in piece_downloads(piece):
+        raise Http404(f"A piece of this way has no {FORMATS[fmt][2]} file.")
+    if fmt == "midi":
+        if not piece.midi:
+            raise Http404("This piece has no MIDI file.")
+        stored = piece.midi.name
+    elif fmt == "musicxml":
+        stored = services.piece_musicxml_get(piece=piece)
+    else:  # its sound
+        stored = services.piece_audio_get(piece=piece, fmt=fmt)
+        if fmt == "audio":
+            ext = Path(stored).suffix.lstrip(".").lower() or "ogg"
+            content_type = AUDIO_TYPES.get(f".{ext}", content_type)
+    return stored_file_response(
         request,
-        data,
+        stored,
         content_type=content_type,
         filename=filename(piece.title, fallback, ext),
         attachment=True,
     )
 
 
-@require_GET
+@require_safe  # HEAD too
+@serves_file
 def piece_spectrogram(request: HttpRequest, pk: int) -> HttpResponse:
-    """An audio piece's spectrogram as a PNG, drawn once on the server and cached."""
-    piece = get_object_or_404(Piece.objects.only("pk", "way", "text", "audio"), pk=pk)
-    if not capabilities(piece.way).is_audio or not piece.audio:
-        raise Http404("Only an audio piece has a spectrogram.")
-    with file_or_404():
-        png = piece_spectrogram_png(piece)
-    response = HttpResponse(png, content_type="image/png")
+    """An audio piece's spectrogram as a PNG, drawn once by the render task (a 202 until)."""
+    piece = get_object_or_404(Piece.objects.only("pk", "title", "way", "text", "audio"), pk=pk)
+    response = stored_file_response(
+        request,
+        services.piece_spectrogram_get(piece=piece),
+        content_type="image/png",
+        filename=filename(piece.title, f"piece-{piece.pk}", "png"),
+        attachment=False,
+    )
     response["Cache-Control"] = "public, max-age=86400"
     return response

@@ -239,16 +239,21 @@ def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def two_sample(
-    a: Sequence[dict[str, float]], b: Sequence[dict[str, float]], *, seed: int = 0
+    a: Sequence[dict[str, float]],
+    b: Sequence[dict[str, float]],
+    *,
+    seed: int = 0,
+    names: Sequence[str] = NAMES,
 ) -> dict[str, float | int]:
-    """Cross-validated accuracy of telling set a from set b, on equal-sized draws."""
+    """Cross-validated accuracy of telling set a from set b, on equal-sized draws, by the
+    features `names` (all of them unless given: a subset says what a group alone tells)."""
     n = min(len(a), len(b))
     if n < MIN_PER_SIDE:
         return {"n": n, "accuracy": None, "low": None, "high": None}
     rng = np.random.default_rng(seed)
     ia = rng.choice(len(a), n, replace=False)
     ib = rng.choice(len(b), n, replace=False)
-    xa, xb = _matrix([a[i] for i in ia], NAMES), _matrix([b[i] for i in ib], NAMES)
+    xa, xb = _matrix([a[i] for i in ia], names), _matrix([b[i] for i in ib], names)
     keep = _usable(xa, xb)
     x = np.vstack([xa[:, keep], xb[:, keep]])
     y = np.r_[np.zeros(n), np.ones(n)]

@@ -37,28 +37,51 @@ row instead of the key holding them:
   only the letter's case; a symbol that begins a note sets the register (`pitch_op`), and
   a successor whose key would hold the letter (a tie's pitch, `TIED` in `next_group`) is
   built in Python from the row's own letter.
+- the notes register (the character grammar): the notes written so far, which the parser
+  counts up to the minimum a tune needs before END. Only END reads it, and only in the
+  state itself, so the group leaves it out, a symbol adds 0 or 1 to it (`notes_op`, read
+  off by feeding the parser from one note) or resets it (START), and the tables keep one
+  state per group, line bucket and notes bucket (below the minimum, or at it:
+  `notes_window`, buckets as the line's).
+- frames (the character grammar): a construct whose masks and inner successors depend on
+  its own text alone, and whose closing symbol leaves the state its opening left (a chord
+  symbol "…": `parser.frame_of(state)` gives the text, None outside). Every state inside
+  one frame text shares a group keyed by the text alone (`_key`), whatever the context;
+  the row keeps the group it opened in as a register (`enter[g, v]` marks the symbols
+  that open a frame), and a closing symbol's successor is EXIT: the context group's
+  successor (and register ops) for that symbol, built from `parser.frame_context(state)`
+  (the text taken away).
 A group's successors are computed from one parser state of the group (its representative)
 with the row's registers put in (`with_registers`); masks with the row's own
 registers. So the key of a group must hold everything that decides every later mask and
 successor, registers aside, and a register must decide masks only through its bucket.
 
 What it gives, measured (`bench/sampler.py --grammar`, docs/benchmarks.md): see the
-figures there; in a warm worker most steps still build a successor in Python (the bar
-position, the repeat context, chord-symbol prefixes and the rest still multiply), so
-grammar-aware sampling is still slower than plain sampling. `sampler.sample` takes a
-`LazyAutomaton`, and the generation service passes the ABC grammar's. A `snapshot` is a
+figures there; in a warm worker a third to a half of the symbols still build a successor
+or a state in Python (the bar position, the repeat and ending context, the length suffix
+being read and the rest still multiply), so grammar-aware sampling is still about half
+as fast as plain sampling for characters, a tenth for tokens (whose new states each cost
+a trie walk with look-ahead); with every state built (the same seeds again) the look-ups
+alone cost about a tenth. The states a model reaches do converge: after some 400 pieces
+a worker builds almost nothing more, and `replay` builds the tables ahead of time along
+the model's training tunes (a second or two for a thousand tunes), which its pieces
+follow (not yet called by the generation service). `sampler.sample` takes a `LazyAutomaton`, and the
+generation service passes the ABC grammar's. A `snapshot` is a
 complete `fastloop.GrammarTables` only for a parser without registers once `build` has
 reached every state.
 
-Soundness: two parser states share a table row only when their keys (group and line
-bucket) are equal. `tests/library` checks this by comparing table masks with a fresh parse
-on thousands of prefixes (corpus tunes and random walks, characters, tokens and the form
-grammar), and the registers with the parser's own line length and letter.
+Soundness: two parser states share a table row only when their keys (group, or frame
+text, and register buckets) are equal. `tests/library` checks this by comparing table
+masks with a fresh parse on thousands of prefixes (corpus tunes and random walks,
+characters, tokens and the form grammar, the pieces the compiled loop samples, tables
+built by `replay`), and the registers with the parser's own line length, letter and
+notes counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import time
+from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -69,6 +92,9 @@ if TYPE_CHECKING:
 UNBUILT = -2  # in next_group: the successor not built yet (see `advance`)
 NOT_ALLOWED = -1
 TIED = -3  # in next_group: the successor depends on the pitch register (a tie names it)
+EXIT = -4  # in next_group: a frame closes; the successor is its context group's
+NO_FRAME = -1  # the frame context register outside frames
+REGISTERS = 4  # a row's registers: line, pitch, notes, frame context
 
 
 class Parser(Protocol):
@@ -89,9 +115,12 @@ class Parser(Protocol):
         """Equal keys ⇒ equal masks after every continuation."""
 
     # A parser with a line register also has `line_window` = (lo, hi) and:
-    #   group_key(state): as state_key, the line's length left out;
-    #   line_of(state) -> int; with_registers(state, line, pitch) -> a copy with that
-    #   line length (and, pitch > 0, holding that letter).
+    #   group_key(state): as state_key, the line's length left out (and the notes counted,
+    #   with a notes register);
+    #   line_of(state) -> int; with_registers(state, line, pitch, notes=None) -> a copy
+    #   with that line length (and, pitch > 0, holding that letter; notes not None, with
+    #   that many notes counted).
+    # With a notes register (`notes_window` = (lo, hi), not None): notes_of(state) -> int.
     # With a pitch register too (`pitch_register` true): pitch_of(state) -> a code (0: no
     # letter held), probe_pitches(state) -> two codes of the letter's case (0, 0 when it
     # holds none), holds_letter(state) -> whether any field holds a letter (a tie's too).
@@ -112,6 +141,18 @@ class LazyAutomaton:
         self.buckets = self.hi - self.lo + 2 if self.registered else 1
         # The pitch register: the letter of the last note, out of the key until a tie names it.
         self.pitched = self.registered and bool(getattr(parser, "pitch_register", False))
+        # The notes register: the notes written so far, which decide a mask only once they
+        # reach the grammar's minimum (END); buckets as the line's, `nlo` to `nhi` (values
+        # past `nhi` are `nhi`, as the parser caps them).
+        window = getattr(parser, "notes_window", None) if self.registered else None
+        self.counted = window is not None
+        self.nlo, self.nhi = (int(window[0]), int(window[1])) if window is not None else (0, 0)
+        self.notes_buckets = self.nhi - self.nlo + 2 if self.counted else 1
+        self.line_buckets = self.buckets
+        self.buckets = self.line_buckets * self.notes_buckets
+        # Frames: constructs whose masks and inner successors depend on their own text
+        # alone (the module docstring), with the group they opened in as a register.
+        self.framed = self.registered and bool(getattr(parser, "frames", False))
         self.resolved = 0  # successors built in Python (groups and states), for benchmarks
         self._clear()
 
@@ -127,6 +168,8 @@ class LazyAutomaton:
         self._next = np.full((64, self.size), UNBUILT, dtype=np.int32)
         self._line_op = np.zeros((64, self.size), dtype=np.int16)
         self._pitch_op = np.full((64, self.size), KEEP, dtype=np.int8)
+        self._notes_op = np.zeros((64, self.size), dtype=np.int16)
+        self._enter = np.zeros((64, self.size), dtype=np.bool_)
         self._variant = np.full((64, self.buckets), UNBUILT, dtype=np.int32)
 
     # --- the tables ------------------------------------------------------------------------
@@ -159,16 +202,27 @@ class LazyAutomaton:
         return self._pitch_op[: self.n_groups]
 
     @property
+    def notes_op(self) -> np.ndarray:
+        """int16 [n_groups, vocab]: what each symbol does to the notes register: `op >= 0`
+        adds op (up to `nhi`), `op < 0` sets it to `-op - 1` (START)."""
+        return self._notes_op[: self.n_groups]
+
+    @property
     def variant(self) -> np.ndarray:
-        """int32 [n_groups, buckets]: the state of each group in each line bucket, or
-        UNBUILT."""
+        """int32 [n_groups, buckets]: the state of each group in each bucket of its line
+        and notes registers (`bucket`), or UNBUILT."""
         return self._variant[: self.n_groups]
 
-    def bucket(self, line: int) -> int:
-        """The bucket of a line register value (0 for every line when there is none)."""
-        if not self.registered or line < self.lo:
-            return 0
-        return min(line, self.hi) - self.lo + 1
+    def bucket(self, line: int, notes: int = 0) -> int:
+        """The bucket of the line and notes registers' values: the line's bucket (0 for
+        every line when there is none) times the notes' buckets, plus the notes' bucket."""
+        b = 0
+        if self.registered and line >= self.lo:
+            b = min(line, self.hi) - self.lo + 1
+        n = 0
+        if self.counted and notes >= self.nlo:
+            n = min(notes, self.nhi) - self.nlo + 1
+        return b * self.notes_buckets + n
 
     def snapshot(self, prime: Sequence[int] = ()) -> GrammarTables:
         """The tables built so far as `fastloop.GrammarTables` (a state per group: only for a
@@ -188,10 +242,10 @@ class LazyAutomaton:
 
     def begin(self, prime: Sequence[int], shape: Hashable = None) -> tuple[int, np.ndarray]:
         """(state, registers) after the prime (which starts with START), built if new: the
-        registers as `advance` takes them, [line, pitch]. The prime is parsed symbol by
-        symbol, as the parser reads it, whether or not it is allowed. `shape` (a parser
-        with `fresh_shaped`: the ABC form grammar's per-piece shape) starts the row in a
-        state of its own, part of every later key."""
+        registers as `advance` takes them, [line, pitch, notes, frame context] (`REGISTERS`).
+        The prime is parsed symbol by symbol, as the parser reads it, whether or not it is
+        allowed. `shape` (a parser with `fresh_shaped`: the ABC form grammar's per-piece
+        shape) starts the row in a state of its own, part of every later key."""
         if self._bytes() > self.max_bytes:
             self._clear()  # between pieces only: ids handed out during sampling stay valid
         state = self.parser.fresh() if shape is None else self.parser.fresh_shaped(shape)
@@ -199,8 +253,12 @@ class LazyAutomaton:
             state = self.parser.fed(state, int(symbol))
         line = int(self.parser.line_of(state)) if self.registered else 0
         pitch = int(self.parser.pitch_of(state)) if self.pitched else 0
-        regs = np.array([line, pitch], dtype=np.int64)
-        return self._state(self._group_of(state), line, pitch), regs
+        notes = int(self.parser.notes_of(state)) if self.counted else 0
+        ctx = NO_FRAME
+        if self.framed and self.parser.frame_of(state) is not None:
+            ctx = self._group_of(self.parser.frame_context(state))
+        regs = np.array([line, pitch, notes, ctx], dtype=np.int64)
+        return self._state(self._group_of(state), line, pitch, notes), regs
 
     def start(self, prime: Sequence[int]) -> int:
         """The state after the prime (see `begin`)."""
@@ -209,56 +267,95 @@ class LazyAutomaton:
     def advance(
         self, states: np.ndarray, regs: np.ndarray, symbols: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(next states, next registers) of every row (`regs`: [rows, 2], each row's line
-        and pitch registers), building in Python the successors not built yet."""
+        """(next states, next registers) of every row (`regs`: [rows, REGISTERS], each
+        row's line, pitch, notes and frame context registers), building in Python the
+        successors not built yet."""
         out = np.empty(len(states), dtype=np.int64)
-        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), 2)
+        new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), REGISTERS)
         pairs = zip(np.asarray(states).tolist(), np.asarray(symbols).tolist(), strict=True)
         for k, (s, v) in enumerate(pairs):
-            out[k], new[k, 0], new[k, 1] = self.advance_one(s, int(new[k, 0]), int(new[k, 1]), v)
+            out[k], new[k] = self.advance_one(s, new[k].tolist(), v)
         return out, new
 
-    def advance_one(self, state: int, line: int, pitch: int, symbol: int) -> tuple[int, int, int]:
-        """One row's (state, line, pitch) after `symbol`, as the compiled loop moves it,
-        building in Python what is not built yet."""
-        g = int(self._group[state])
+    def advance_one(self, state: int, regs: list[int], symbol: int) -> tuple[int, list[int]]:
+        """One row's state and registers ([line, pitch, notes, frame context]) after
+        `symbol`, as the compiled loop moves it, building in Python what is not built yet."""
+        line, pitch, notes, ctx = regs
+        g = src = int(self._group[state])
         child = int(self._next[g, symbol])
         if child == UNBUILT:
             child = self._resolve_group(g, symbol)
+        if child == EXIT:  # (the frame closes: the successor is its context's)
+            src = ctx
+            child = int(self._next[src, symbol])
+            if child == UNBUILT:
+                child = self._resolve_group(src, symbol)
+            ctx = NO_FRAME
         if child == TIED:
-            child = self._tied_group(g, symbol, pitch)
-        op = int(self._line_op[g, symbol])
+            child = self._tied_group(src, symbol, pitch)
+        if self._enter[g, symbol]:
+            ctx = g
+        op = int(self._line_op[src, symbol])
         line = line + op if op >= 0 else -op - 1
-        op = int(self._pitch_op[g, symbol])
+        op = int(self._pitch_op[src, symbol])
         pitch = pitch if op == KEEP else op
-        found = int(self._variant[child, self.bucket(line)])
-        return (found if found >= 0 else self._state(child, line, pitch)), line, pitch
+        op = int(self._notes_op[src, symbol])
+        notes = min(notes + op, self.nhi) if op >= 0 else -op - 1
+        found = int(self._variant[child, self.bucket(line, notes)])
+        if found < 0:
+            found = self._state(child, line, pitch, notes)
+        return found, [line, pitch, notes, ctx]
 
     def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """The next state of every row, for a parser without registers."""
         if self.registered:
             raise ValueError("these tables carry a line register: use advance()")
-        return self.advance(states, np.zeros((len(states), 2), np.int64), symbols)[0]
+        return self.advance(states, np.zeros((len(states), REGISTERS), np.int64), symbols)[0]
+
+    def replay(
+        self, pieces: Iterable[Sequence[int]], *, prime: Sequence[int], seconds: float = 0.0
+    ) -> int:
+        """Build the tables ahead of time along known pieces (the training tunes, as ids
+        after `prime`): each is fed from the state after the prime up to its first symbol
+        the grammar refuses there, building every successor and state it reaches, so that
+        a model's own pieces, which follow those tunes, find most of theirs built.
+        `seconds` > 0: stop after that much CPU time. Returns the symbols fed. The masks
+        are the same whatever was built before (a table is a cache of the parser)."""
+        stop = time.process_time() + seconds if seconds > 0 else None
+        fed = 0
+        for piece in pieces:
+            s, regs = self.begin(prime)
+            regs = regs.tolist()
+            for v in piece:
+                v = int(v)
+                if not 0 <= v < self.size or not self._allowed[s, v]:
+                    break
+                s, regs = self.advance_one(s, regs, v)
+                fed += 1
+            if stop is not None and time.process_time() > stop:
+                break
+        return fed
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every
         reachable one is built), each successor with the registers its parser state has.
         Returns the number of states."""
-        start = self.start(prime)
-        frontier = [start]
+        start, regs = self.begin(prime)
+        frontier = [(start, int(regs[3]))]  # (a state inside a frame, with its context)
         seen = set(frontier)
         while frontier and self.n < limit:
             nxt = []
-            for s in frontier:
+            for s, ctx in frontier:
                 g = int(self._group[s])
                 rep = self._groups[g]
                 line = int(self.parser.line_of(rep)) if self.registered else 0
                 pitch = int(self.parser.pitch_of(rep)) if self.pitched else 0
+                notes = int(self.parser.notes_of(rep)) if self.counted else 0
                 for v in np.flatnonzero(self._allowed[s]).tolist():
-                    t = self.advance_one(s, line, pitch, v)[0]
-                    if t not in seen:
-                        seen.add(t)
-                        nxt.append(t)
+                    t, after = self.advance_one(s, [line, pitch, notes, ctx], v)
+                    if (t, after[3]) not in seen:
+                        seen.add((t, after[3]))
+                        nxt.append((t, after[3]))
                 if self.n >= limit:
                     break
             frontier = nxt
@@ -266,11 +363,19 @@ class LazyAutomaton:
 
     # --- building --------------------------------------------------------------------------
     def _bytes(self) -> int:
-        return self.n * (self.size + 4) + self.n_groups * (7 * self.size + 4 * self.buckets)
+        return self.n * (self.size + 4) + self.n_groups * (10 * self.size + 4 * self.buckets)
+
+    def _key(self, state: Any) -> Hashable:
+        """A parser state's group key: inside a frame, the frame's own (its text)."""
+        if self.framed:
+            local = self.parser.frame_of(state)
+            if local is not None:
+                return ("frame", local)
+        return self.parser.group_key(state) if self.registered else self.parser.state_key(state)
 
     def _group_of(self, state: Any, key: Hashable | None = None) -> int:
         if key is None:
-            key = self.parser.group_key(state) if self.registered else self.parser.state_key(state)
+            key = self._key(state)
         found = self._group_ids.get(key)
         if found is not None:
             return found
@@ -279,6 +384,8 @@ class LazyAutomaton:
             self._next = _grown(self._next, UNBUILT)
             self._line_op = _grown(self._line_op, 0)
             self._pitch_op = _grown(self._pitch_op, KEEP)
+            self._notes_op = _grown(self._notes_op, 0)
+            self._enter = _grown(self._enter, False)
             self._variant = _grown(self._variant, UNBUILT)
         self._group_ids[key] = g
         self._groups.append(state)
@@ -299,15 +406,28 @@ class LazyAutomaton:
             self.resolved += 1
             return child
         p1, p2 = self.parser.probe_pitches(state) if self.pitched else (0, 0)
-        after = self.parser.fed(self.parser.with_registers(state, _PROBE, p1), symbol)
+        n1 = _NOTES_PROBE if self.counted else None
+        probe = self.parser.with_registers(state, _PROBE, p1, n1)
+        after = self.parser.fed(probe, symbol)
         line = int(self.parser.line_of(after))
         self._line_op[g, symbol] = line - _PROBE if line >= _PROBE else -line - 1
-        key = self.parser.group_key(after)
+        if self.counted:  # (fed from one note: 0 means a reset, 1 nothing, 2 a note)
+            notes = int(self.parser.notes_of(after))
+            self._notes_op[g, symbol] = notes - _NOTES_PROBE if notes else -1
+        key = self._key(after)
+        if self.framed:
+            inside = self.parser.frame_of(state) is not None
+            if self.parser.frame_of(after) is not None:
+                self._enter[g, symbol] = not inside
+            elif inside:  # a frame that closes: its context's successor (`advance_one`)
+                self._next[g, symbol] = EXIT
+                self.resolved += 1
+                return EXIT
         if self.pitched:
             a = self.parser.pitch_of(after)
             if p1 and self.parser.holds_letter(after):
-                other = self.parser.fed(self.parser.with_registers(state, _PROBE, p2), symbol)
-                if self.parser.group_key(other) != key:
+                other = self.parser.fed(self.parser.with_registers(state, _PROBE, p2, n1), symbol)
+                if self._key(other) != key:
                     self._pitch_op[g, symbol] = KEEP
                     self._next[g, symbol] = TIED
                     self.resolved += 1
@@ -326,21 +446,23 @@ class LazyAutomaton:
         found = self._tied.get(key)
         if found is None:
             state = self._groups[g]
-            state = self.parser.with_registers(state, self.parser.line_of(state), pitch)
+            state = self.parser.with_registers(state, self.parser.line_of(state), pitch, None)
             found = self._tied[key] = self._group_of(self.parser.fed(state, symbol))
             self.resolved += 1
         return found
 
-    def _state(self, g: int, line: int, pitch: int) -> int:
-        """The state of group `g` with the line register at `line` (built if new, its mask
-        computed with the row's own line and pitch)."""
-        b = self.bucket(line)
+    def _state(self, g: int, line: int, pitch: int, notes: int) -> int:
+        """The state of group `g` with the registers at `line` and `notes` (built if new, its
+        mask computed with the row's own line, pitch and notes)."""
+        b = self.bucket(line, notes)
         found = int(self._variant[g, b])
         if found >= 0:
             return found
         state = self._groups[g]
         if self.registered:
-            state = self.parser.with_registers(state, line, pitch if self.pitched else 0)
+            state = self.parser.with_registers(
+                state, line, pitch if self.pitched else 0, notes if self.counted else None
+            )
         i = self.n
         if i == len(self._allowed):
             self._allowed = _grown(self._allowed, False)
@@ -355,6 +477,7 @@ class LazyAutomaton:
 
 
 _PROBE = 1 << 14  # a line register value far past any limit (what a symbol adds is read off)
+_NOTES_PROBE = 1  # the notes register's value a successor is computed with (see notes_op)
 KEEP = -1  # in pitch_op: the symbol leaves the pitch register as it is
 
 

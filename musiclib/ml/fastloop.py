@@ -192,6 +192,17 @@ def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
     and those below the k-th largest get no weight; top-p keeps the most likely symbols
     whose weights first reach p of the total (ties with the last one kept); the token is
     the first whose cumulative weight is not below u times the total."""
+    return _draw_row(logits, mask, temperature, top_k, top_p, u, p, s, s, _F(0.0), -1)
+
+
+@njit(cache=True, error_model="numpy")
+def _draw_row(logits, mask, temperature, top_k, top_p, u, p, s, q, lam, end_id):
+    """`_choose_row` with the piece's memory (`ml.memory`): when `lam` > 0, the weights
+    after temperature and top-k, as a distribution, are mixed with `q` (the memory's
+    distribution over the symbols that followed the longest earlier match, not
+    normalised) restricted to what the mask allows, within the share the LSTM leaves to
+    symbols other than `end_id`: (1 - lam) p + lam (1 - p_end) q. Top-p and the draw then
+    run on the mixture."""
     V = logits.shape[0]
     for j in range(V):
         v = logits[j] / temperature
@@ -211,6 +222,8 @@ def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
             m = p[j]
     for j in range(V):
         p[j] = np.exp(p[j] - m)
+    if lam > 0.0:
+        _memory_mix(p, mask, q, lam, end_id)
     if top_p < 1.0:
         s[:] = p
         s.sort()
@@ -238,6 +251,95 @@ def _choose_row(logits, mask, temperature, top_k, top_p, u, p, s):
         if not np.float64(p[j]) < target:
             return j
     return V - 1
+
+
+# --- memory: the piece's own earlier symbols (`ml.memory`) -------------------------------
+# Each row keeps its symbols so far (`mseq`, `mlen`) and, for every earlier position j, how
+# many symbols before j match the symbols just written (`mlen` updated in place by
+# `_memory_push`, capped at the weights' last index).
+
+
+@njit(cache=True, error_model="numpy")
+def _memory_push(mseq, mmatch, mlen, r, v, cap):
+    """Row r writes symbol v: append it and update every earlier position's match length.
+    Position j (whose symbol followed the context mseq[:j]) matches the new context by one
+    more symbol when the symbol before j is v, else by none (descending, so each j reads
+    its neighbour's old value)."""
+    n = mlen[r]
+    for j in range(n, 0, -1):
+        if mseq[r, j - 1] == v:
+            m = mmatch[r, j - 1] + 1
+            mmatch[r, j] = m if m < cap else cap
+        else:
+            mmatch[r, j] = 0
+    mmatch[r, 0] = 0
+    mseq[r, n] = v
+    mlen[r] = n + 1
+
+
+@njit(cache=True, error_model="numpy")
+def _memory_q(mseq, mmatch, mlen, r, weights, q):
+    """Row r's memory before its next symbol: `q` receives, per symbol, how many earlier
+    positions with the longest match (at least one symbol) were followed by it; returns
+    that match's weight (0: no earlier position matches, q untouched)."""
+    n = mlen[r]
+    best = 0
+    for j in range(1, n):
+        if mmatch[r, j] > best:
+            best = mmatch[r, j]
+    if best == 0:
+        return _F(0.0)
+    q[:] = 0.0
+    for j in range(1, n):
+        if mmatch[r, j] == best:
+            q[mseq[r, j]] += 1.0
+    return weights[best]
+
+
+@njit(cache=True, error_model="numpy")
+def _memory_mix(p, mask, q, lam, end_id):
+    """p (weights, not normalised) ← (1 - lam) p + lam (1 - p_end) q, p as a distribution
+    and q normalised over the symbols the mask allows other than `end_id`; unchanged when
+    the memory offers none of them. The end keeps the LSTM's own probability: the memory
+    has never seen the piece end, and would otherwise hold it off."""
+    V = p.shape[0]
+    tp = _F(0.0)
+    tq = _F(0.0)
+    for j in range(V):
+        tp += p[j]
+        if j != end_id and (mask is None or mask[j]):
+            tq += q[j]
+    if not (tq > 0.0 and tp > 0.0):
+        return
+    rest = tp - (p[end_id] if end_id >= 0 else _F(0.0))
+    a = (_F(1.0) - lam) / tp
+    b = lam * (rest / tp) / tq
+    for j in range(V):
+        if j == end_id:
+            p[j] = p[j] / tp
+        elif mask is None or mask[j]:
+            p[j] = a * p[j] + b * q[j]
+        else:
+            p[j] = a * p[j]
+
+
+@njit(cache=True, error_model="numpy")
+def _memory_start(mseq, mmatch, mlen, prime, cap):
+    for r in range(mlen.shape[0]):
+        mlen[r] = 0
+        for i in range(prime.shape[0]):
+            _memory_push(mseq, mmatch, mlen, r, prime[i], cap)
+
+
+@njit(cache=True, error_model="numpy")
+def _memory_draw(
+    logits, mask, temperature, top_k, top_p, u, p, s, q, mem, mseq, mmatch, mlen, r, end_id
+):
+    """A row's draw with its memory when `mem` (the weights by match length) is not empty."""
+    lam = _F(0.0)
+    if mem.shape[0] > 0:
+        lam = _memory_q(mseq, mmatch, mlen, r, mem, q)
+    return _draw_row(logits, mask, temperature, top_k, top_p, u, p, s, q, lam, end_id)
 
 
 # --- returns: bars that restate earlier bars (`ml.returns`) ------------------------------
@@ -395,6 +497,7 @@ def _loop(
     flags,
     plans,
     rs,
+    mem,
 ):
     """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`.
 
@@ -433,6 +536,14 @@ def _loop(
     bars = np.zeros((rows if returns else 0, plans.shape[1] if returns else 0, 3), dtype=np.int64)
     if returns:
         _returns_start(rs, bars, plans, flags, seq, prime)
+    on = mem.shape[0] > 0
+    cap = max(mem.shape[0] - 1, 1)
+    mseq = np.zeros((rows if on else 0, n_prime + draws + 1), dtype=np.int64)
+    mmatch = np.zeros((rows if on else 0, n_prime + draws + 1), dtype=np.int32)
+    mlen = np.zeros(rows if on else 0, dtype=np.int64)
+    mq = np.zeros(V, dtype=np.float32)
+    if on:
+        _memory_start(mseq, mmatch, mlen, prime, cap)
     logits = hs[len(dense_w)]
     for i in range(prime.shape[0]):
         tokens[:] = prime[i]
@@ -459,17 +570,21 @@ def _loop(
                 continue
             q = state[r]
             if masked and q >= 0 and has_any[q]:
-                chosen = _choose_row(
-                    logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s
-                )
+                chosen = _memory_draw(
+                    logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
+                    mq, mem, mseq, mmatch, mlen, r, end_id,
+                )  # fmt: skip
                 if returns:
                     chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, allowed[q])
             else:
-                chosen = _choose_row(
-                    logits[r], None, temperature, top_k, top_p, uniforms[r, t], p, s
-                )
+                chosen = _memory_draw(
+                    logits[r], None, temperature, top_k, top_p, uniforms[r, t], p, s,
+                    mq, mem, mseq, mmatch, mlen, r, end_id,
+                )  # fmt: skip
                 if returns:
                     chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, None)
+            if on:
+                _memory_push(mseq, mmatch, mlen, r, chosen, cap)
             if returns:
                 at = n_prime + lengths[r]
                 seq[r, at] = chosen
@@ -517,17 +632,98 @@ def _loop(
 
 
 @njit(cache=True, error_model="numpy")
-def _choose_rows(logits, masks, use_mask, temperature, top_k, top_p, u, active, out):
+def _choose_rows(
+    logits, masks, use_mask, temperature, top_k, top_p, u, active, out, end_id,
+    mem, mseq, mmatch, mlen,
+):  # fmt: skip
     V = logits.shape[1]
     p = np.empty(V, dtype=np.float32)
     s = np.empty(V, dtype=np.float32)
+    q = np.zeros(V, dtype=np.float32)
     for r in range(logits.shape[0]):
         if not active[r]:
             continue
         if use_mask[r]:
-            out[r] = _choose_row(logits[r], masks[r], temperature, top_k, top_p, u[r], p, s)
+            out[r] = _memory_draw(
+                logits[r], masks[r], temperature, top_k, top_p, u[r], p, s,
+                q, mem, mseq, mmatch, mlen, r, end_id,
+            )  # fmt: skip
         else:
-            out[r] = _choose_row(logits[r], None, temperature, top_k, top_p, u[r], p, s)
+            out[r] = _memory_draw(
+                logits[r], None, temperature, top_k, top_p, u[r], p, s,
+                q, mem, mseq, mmatch, mlen, r, end_id,
+            )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def _memory_push_rows(mseq, mmatch, mlen, chosen, active, cap):
+    for r in range(chosen.shape[0]):
+        if active[r]:
+            _memory_push(mseq, mmatch, mlen, r, chosen[r], cap)
+
+
+def _memory_weights(memory) -> np.ndarray:
+    """The memory's weights as the loops take them: float32, one per match length from 0
+    (whose weight is 0: no match, no memory) to the cap; empty when off."""
+    if memory is None:
+        return np.zeros(0, dtype=np.float32)
+    mem = np.ascontiguousarray(memory, dtype=np.float32)
+    if mem.ndim != 1 or mem.shape[0] < 2 or mem[0] != 0.0 or not np.all((mem >= 0) & (mem < 1)):
+        raise ValueError("memory weights are one weight in [0, 1) per match length, 0 for no match")
+    return mem
+
+
+@njit(cache=True, error_model="numpy")
+def memory_trace(ids, cap, end_id, best, q_true):
+    """Walk one piece through the memory as the loops do (`ml.memory.memory_fit`): for each
+    symbol after the first, the longest earlier match before it (`best`, 0: none) and the
+    memory's probability of that symbol among the symbols other than `end_id` (`q_true`;
+    0 for the end)."""
+    n = ids.shape[0]
+    mseq = np.zeros((1, n + 1), dtype=np.int64)
+    mmatch = np.zeros((1, n + 1), dtype=np.int32)
+    mlen = np.zeros(1, dtype=np.int64)
+    V = 0
+    for i in range(n):
+        if ids[i] + 1 > V:
+            V = ids[i] + 1
+    q = np.zeros(V, dtype=np.float32)
+    lengths = np.arange(cap + 1).astype(np.float32)
+    _memory_push(mseq, mmatch, mlen, 0, ids[0], cap)
+    for t in range(1, n):
+        b = int(_memory_q(mseq, mmatch, mlen, 0, lengths, q))
+        best[t - 1] = b
+        if b > 0:
+            total = 0.0
+            for j in range(V):
+                if j != end_id:
+                    total += q[j]
+            if total > 0.0 and ids[t] != end_id:
+                q_true[t - 1] = q[ids[t]] / total
+        _memory_push(mseq, mmatch, mlen, 0, ids[t], cap)
+
+
+class _Memory:
+    """A batch's memory arrays (`ml.memory`): empty when the memory is off."""
+
+    def __init__(self, memory, *, rows: int, width: int, prime) -> None:
+        self.mem = _memory_weights(memory)
+        on = self.mem.shape[0] > 0
+        self.cap = max(self.mem.shape[0] - 1, 1)
+        self.seq = np.zeros((rows if on else 0, width + 1), dtype=np.int64)
+        self.match = np.zeros((rows if on else 0, width + 1), dtype=np.int32)
+        self.len = np.zeros(rows if on else 0, dtype=np.int64)
+        self.on = on
+        if on:
+            _memory_start(self.seq, self.match, self.len, np.asarray(prime, np.int64), self.cap)
+
+    @property
+    def args(self) -> tuple:
+        return self.mem, self.seq, self.match, self.len
+
+    def push(self, chosen, active) -> None:
+        if self.on:
+            _memory_push_rows(self.seq, self.match, self.len, chosen, active, self.cap)
 
 
 @njit(cache=True, error_model="numpy")
@@ -637,10 +833,12 @@ def sample(
     restart_id: int | None,
     tables: GrammarTables | None,
     returns=None,
+    memory=None,
 ) -> list[list[int]]:
     """One piece per row of `uniforms` (rows × draws, float64), in one compiled call. See
     `sampler.sample` for what the arguments mean; `tables` masks the draws; `returns`
-    (`ml.returns.Returns`) restates earlier bars where each row's plan says."""
+    (`ml.returns.Returns`) restates earlier bars where each row's plan says; `memory`
+    (`ml.memory` weights by match length) mixes each draw with the piece's own past."""
     c = compiled(net)
     rows, draws = uniforms.shape
     flags, plans, rs = _returns_arrays(returns, rows, c.table.shape[0])
@@ -670,6 +868,7 @@ def sample(
         flags,
         plans,
         rs,
+        _memory_weights(memory),
     )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
@@ -686,6 +885,7 @@ def sample_constrained(
     end_id: int,
     restart_id: int | None,
     constraint: Callable[[int, list[int]], np.ndarray | None],
+    memory=None,
 ) -> list[list[int]]:
     """As `sample`, with a Python constraint asked for each unfinished row's mask at each
     step (it sees the prime and the ids drawn so far, and `restart_id` after an end in
@@ -715,6 +915,7 @@ def sample_constrained(
     use_mask = np.zeros(rows, dtype=np.bool_)
     chosen = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
+    mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
     for t in range(draws):
         for r in np.flatnonzero(active):
             mask = constraint(int(r), history[r])
@@ -722,8 +923,10 @@ def sample_constrained(
             if mask is not None:
                 masks[r] = mask
         _choose_rows(
-            logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen
-        )
+            logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen,
+            int(end_id), *mem.args,
+        )  # fmt: skip
+        mem.push(chosen, active)
         for r in np.flatnonzero(active):
             tok = int(chosen[r])
             out[r].append(tok)
@@ -760,6 +963,7 @@ def sample_lazy_tables(
     automaton,
     compiled_loop: bool = True,
     returns=None,
+    memory=None,
     shapes=None,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
@@ -784,6 +988,7 @@ def sample_lazy_tables(
             end_id=end_id,
             restart_id=restart_id,
             automaton=automaton,
+            memory=memory,
             shapes=shapes,
         )
     c = compiled(net)
@@ -823,15 +1028,18 @@ def sample_lazy_tables(
     use_mask = np.ones(rows, dtype=np.bool_)
     chosen = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
+    mem = _Memory(memory, rows=rows, width=n_prime + draws, prime=prime)
     for t in range(draws):
         live = np.flatnonzero(active)
         masks = np.ascontiguousarray(automaton.allowed[states])
         _choose_rows(
-            logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen
-        )
+            logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen,
+            int(end_id), *mem.args,
+        )  # fmt: skip
         if on:
             at = n_prime + lengths
             _returns_rows(rs, bars, plans, flags, seq, chosen, masks, use_mask, active, at)
+        mem.push(chosen, active)
         out[live, lengths[live]] = chosen[live]
         lengths[live] += 1
         if registered:
@@ -890,10 +1098,18 @@ def _lazy_loop(
     next_group,
     line_op,
     pitch_op,
+    notes_op,
+    enter,
     variant,
     lo,
     hi,
+    nlo,
+    nhi,
     gemm_rows,
+    mem,
+    mseq,
+    mmatch,
+    mlen,
 ):
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
     successor the tables have not built (then it returns the draw to resume at, with
@@ -902,16 +1118,23 @@ def _lazy_loop(
     logits of the last step stay in `hs`, so the caller resumes where it stopped.
 
     A row moves by the tables of `ml.automaton`: its group's successor
-    `next_group[group[s], v]`, its registers (`regs[r]`: line, pitch) by `line_op` (add,
-    or a new line) and `pitch_op` (keep, or set), and the state of that group in the line's
-    bucket, `variant[g, bucket]`."""
+    `next_group[group[s], v]`, its registers (`regs[r]`: line, pitch, notes) by `line_op`
+    (add, or a new line), `pitch_op` (keep, or set) and `notes_op` (add up to `nhi`, or
+    set), and the state of that group in the registers' bucket, `variant[g, bucket]`
+    (`LazyAutomaton.bucket`). A frame (`ml.automaton`): a symbol that opens one
+    (`enter`) keeps the group it opened in (`regs[r, 3]`), and a successor EXIT (-4)
+    closes it: the context group's successor and register ops are taken instead."""
     rows, draws = uniforms.shape
     n_layers = units.shape[0]
     V = table.shape[0]
     p = np.empty(V, dtype=np.float32)
     s = np.empty(V, dtype=np.float32)
     logits = hs[len(dense_w)]
-    n_buckets = variant.shape[1]
+    n_notes = nhi - nlo + 2 if nhi > 0 else 1
+    n_lines = variant.shape[1] // n_notes
+    mq = np.zeros(V, dtype=np.float32)
+    on = mem.shape[0] > 0
+    cap = max(mem.shape[0] - 1, 1)
     for t in range(t0, draws):
         for r in range(rows):
             if pending[r]:
@@ -921,28 +1144,47 @@ def _lazy_loop(
             if not active[r]:
                 continue
             q = states[r]
-            chosen = _choose_row(
-                logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s
-            )
+            chosen = _memory_draw(
+                logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
+                mq, mem, mseq, mmatch, mlen, r, end_id,
+            )  # fmt: skip
+            if on:
+                _memory_push(mseq, mmatch, mlen, r, chosen, cap)
             out[r, lengths[r]] = chosen
             lengths[r] += 1
             tokens[r] = chosen
-            g = next_group[group[q], chosen]
+            src = group[q]
+            g = next_group[src, chosen]
+            ctx = regs[r, 3]
+            if g == -4:  # (EXIT: a frame closes; its context group moves on)
+                src = ctx
+                g = next_group[src, chosen]
+                ctx = -1
+            if enter[group[q], chosen]:
+                ctx = group[q]
             if g < 0:
                 pending[r] = True  # (not built yet, or the successor names the pitch)
             else:
-                op = line_op[group[q], chosen]
+                op = line_op[src, chosen]
                 line = regs[r, 0] + op if op >= 0 else -op - 1
                 b = 0
-                if n_buckets > 1 and line >= lo:
+                if n_lines > 1 and line >= lo:
                     b = min(line, hi) - lo + 1
+                op = notes_op[src, chosen]
+                notes = min(regs[r, 2] + op, nhi) if op >= 0 else -op - 1
+                if n_notes > 1 and notes >= nlo:
+                    b = b * n_notes + min(notes, nhi) - nlo + 1
+                else:
+                    b = b * n_notes
                 nxt = variant[g, b]
                 if nxt < 0:
                     pending[r] = True
                 else:
                     states[r] = nxt
                     regs[r, 0] = line
-                    pitch = pitch_op[group[q], chosen]
+                    regs[r, 2] = notes
+                    regs[r, 3] = ctx
+                    pitch = pitch_op[src, chosen]
                     if pitch >= 0:
                         regs[r, 1] = pitch
             if restart_id < 0:
@@ -1005,6 +1247,7 @@ def sample_registered_tables(
     end_id: int,
     restart_id: int | None,
     automaton,
+    memory=None,
     shapes=None,
 ) -> list[list[int]]:
     """As `sample_lazy_tables`, for an `ml.automaton.LazyAutomaton` (tables with a line
@@ -1038,20 +1281,20 @@ def sample_registered_tables(
     lengths = np.zeros(rows, dtype=np.int64)
     kept = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
+    mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
     t = 0
     while t >= 0:
         t = _lazy_loop(
             *c.args, xh, cs, zs, hs, uniforms, temp, int(top_k), float(top_p), int(end_id),
             -1 if restart_id is None else int(restart_id), int(max_tokens), t, tokens, active,
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
-            automaton._next, automaton._line_op, automaton._pitch_op, automaton._variant,
-            automaton.lo, automaton.hi, GEMM_ROWS,
+            automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
+            automaton._enter, automaton._variant, automaton.lo, automaton.hi, automaton.nlo,
+            automaton.nhi, GEMM_ROWS, *mem.args,
         )  # fmt: skip
         if t >= 0:
             for r in np.flatnonzero(pending).tolist():
                 last = int(out[r, lengths[r] - 1])
-                states[r], regs[r, 0], regs[r, 1] = automaton.advance_one(
-                    int(states[r]), int(regs[r, 0]), int(regs[r, 1]), last
-                )
+                states[r], regs[r] = automaton.advance_one(int(states[r]), regs[r].tolist(), last)
                 pending[r] = False
     return [out[r, : lengths[r]].tolist() for r in range(rows)]

@@ -186,6 +186,7 @@ def sample(
     constraint: Constraint | GrammarTables | None = None,
     restart_id: int | None = None,
     returns: Returns | None = None,
+    memory: np.ndarray | None = None,
     shapes: Sequence[Hashable] | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
@@ -216,6 +217,10 @@ def sample(
     mask (a refused symbol ends the restatement; the rest of the bar is drawn). Not with a
     Python `Constraint` nor with `restart_id`; `sample_numpy` has no returns.
 
+    `memory` (`ml.memory`: a weight per match length, fitted on held-out pieces) mixes
+    each draw with what followed the longest earlier match in the same piece, so figures,
+    bars and phrases come back as often as in people's pieces. `sample_numpy` has none.
+
     `shapes` (one per seed, None for a row without): each row starts the grammar in a state
     of its own (`LazyAutomaton.begin(prime, shape)`: the ABC form grammar's drawn shape,
     `AbcWay.form_shapes_for`). Only with an automaton built while sampling.
@@ -237,6 +242,7 @@ def sample(
         max_tokens=max_tokens,
         end_id=end_id,
         restart_id=restart_id,
+        memory=memory,
     )
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):

@@ -10,8 +10,9 @@ state never seen before). O(1) per step, no re-parsing. `AbcTokenGrammar` (at th
 the same constraint for a token vocabulary (`abc_tokens`): a token is allowed when this
 parser accepts each of its characters. Both are also `ml.automaton` parsers (`automaton()`:
 tables built as sampling reaches their states, keyed by `_Compiled.group_key`: `_Row.
-full_key` less the line's length, which the sampling loop counts as a register, and for
-characters without form rules less the note's letter, a second register); see that module
+full_key` less the line's length, which the sampling loop counts as a register, for
+characters less the notes counted (a register: only END reads it), and for characters
+without form rules less the note's letter, a third register); see that module
 for what the tables gain on this grammar (docs/benchmarks.md: still slower than plain
 sampling).
 
@@ -129,7 +130,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -441,15 +442,18 @@ class _Row:
         new.__dict__ = self.__dict__.copy()
         return new
 
-    def key(self, reach: int = 1) -> tuple:
+    def key(self, reach: int = 1, notes_from: int | None = None) -> tuple:
         """Everything that decides which characters may come next (and, with `reach`, the
         next `reach` characters: the line's length only within `reach` of its limit, see
         `_line_bucket`). A few fields only shape later states (the last note's exact pitch
         matters once a tie names it; a note's letter beyond its case, while no tie is
         pending; the text of a length suffix beyond whether it has begun): they are left
-        out, so that more states share a mask."""
+        out, so that more states share a mask. With `notes_from` (a mask that looks only at
+        the next character), the notes counted only as whether they reach it (END)."""
         values = list(self.__dict__.values())
         values[_I_LAST_PITCH] = None
+        if notes_from is not None:
+            values[_I_NOTES] = self.notes >= notes_from
         last_bar = self.part_bars in (7, 15) or (
             self.shape is not None
             and self.part_bars + 1
@@ -512,6 +516,7 @@ _I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT, _I_LINE_LEN = (
     for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont", "line_len")
 )
 _I_TONIC = _FIELDS.index("tonic")
+_I_NOTES = _FIELDS.index("notes")
 _LETTERS = "ABCDEFGabcdefg"  # a pitch register's codes: 1 + the index (0: no letter)
 
 
@@ -591,9 +596,45 @@ class _Compiled:
         letter = _letter_of(state)
         return _LETTERS.index(letter) + 1 if letter and letter in _LETTERS else 0
 
-    def with_registers(self, state: _Row, line: int, code: int) -> _Row:
+    # The notes register (character grammar): the notes counted so far (up to min_notes)
+    # decide only whether END may come (`_can_end`), and only at the state itself: a state's
+    # table key leaves them out, and the tables keep one mask for fewer than min_notes and
+    # one for min_notes (`notes_window`). Not for tokens (a token's mask looks tokens ahead:
+    # whether END comes within them).
+    notes_window: tuple[int, int] | None = None
+
+    # Frames (character grammar): inside a chord symbol or annotation ("…") the mask and
+    # every successor up to the closing quote depend on its text alone (`_quote` reads
+    # nothing else and changes nothing else), and the closing quote leaves the state the
+    # opening one left, whatever the text. So the tables keep one group per text for every
+    # context, and the loop keeps the group the symbol opened in as a register (its
+    # context), whose successor the closing quote takes (`ml.automaton`). Not for tokens
+    # (a token's mask looks past the closing quote).
+    frames = False
+
+    def frame_of(self, state: _Row) -> Hashable | None:
+        """Inside a chord symbol's text (past its opening quote and first character): what
+        decides its masks and inner successors (the text; an annotation's by its first
+        character and length, as `full_key`). None elsewhere."""
+        if state.phase != "B" or state.mode != "Q" or not state.tok:
+            return None
+        return (state.tok[0], len(state.tok)) if state.tok[0] in ANNOTATION_MARKS else state.tok
+
+    def frame_context(self, state: _Row) -> _Row:
+        """The state inside a frame with its text taken away: the state its opening quote
+        left (the line's length aside, a register)."""
+        new = state.clone()
+        new.tok = ""
+        return new
+
+    def notes_of(self, state: _Row) -> int:
+        return state.notes
+
+    def with_registers(self, state: _Row, line: int, code: int, notes: int | None = None) -> _Row:
         new = state.clone()
         new.line_len = int(line)
+        if notes is not None:
+            new.notes = int(notes)
         if code and _letter_of(state):
             letter = _LETTERS[code - 1]
             if new.n_letter and not isinstance(new.tie, tuple):
@@ -617,6 +658,8 @@ class _Compiled:
         its case (a tie's pitch stays)."""
         values = list(state.full_key())
         values[_I_LINE_LEN] = None
+        if self.notes_window is not None:
+            values[_I_NOTES] = None
         if not self._form:
             values[_I_TONIC] = ""
         if self.pitch_register:
@@ -667,6 +710,7 @@ class AbcGrammar(_Compiled):
         self._line_reach = 1  # a mask looks one character ahead
         self._seen = 0  # the longest line `_top` saw (see AbcTokenGrammar._cached)
         self.pitch_register = not self.form
+        self.frames = True
         self.max_parts = int(max_parts)
         if tuple(part_lengths) not in ((8, 16), (8,)):
             raise ValueError("part_lengths must be (8, 16) or (8,)")
@@ -677,6 +721,8 @@ class AbcGrammar(_Compiled):
         self.vocab = list(vocab)
         self.size = len(vocab)
         self.min_notes = int(min_notes)
+        if self.min_notes >= 2:  # (the register's successors are computed from one note)
+            self.notes_window = (self.min_notes, self.min_notes)
         self.abc2midi = bool(abc2midi)
         self.short_final = short_final
         self.end_id = self.vocab.index(END) if END in self.vocab else -1
@@ -767,7 +813,10 @@ class AbcGrammar(_Compiled):
     def _mask(self, st: _Row) -> np.ndarray | None:
         if st.phase == "E":
             return None
-        key = st.key()
+        if st.phase == "B" and st.mode == "Q":
+            key = ("Q", st.tok)  # inside a chord symbol only its text decides (`_quote`)
+        else:
+            key = st.key(1, self.min_notes)
         if key in self._cache:
             return self._cache[key]
         self.stats["masks_built"] += 1

@@ -271,6 +271,7 @@ class AbcWay(Way):
         grammar=True,
         folk_form=True,
         returns=True,
+        memory=True,
     )
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.

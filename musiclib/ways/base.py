@@ -122,6 +122,10 @@ class Capabilities:
     # them back (`ml.returns`): the `returns` option. The way gives the sampler its symbols'
     # `returns_flags` and, from the training tunes, a `returns_library` of plans.
     returns: bool = False
+    # Each draw can also look back over the piece itself (`ml.memory`: what followed the
+    # longest earlier match, with weights fitted on the run's held-out pieces at every
+    # checkpoint): the `memory` option.
+    memory: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.openings) - set(OPENING_FIELDS)
@@ -151,6 +155,8 @@ class Capabilities:
             fields.append("folk_form")
         if self.returns:
             fields.append("returns")
+        if self.memory:
+            fields.append("memory")
         for kind, names in OPENING_FIELDS.items():
             if kind in self.openings:
                 fields.extend(n for n in names if n not in fields)

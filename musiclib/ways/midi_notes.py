@@ -939,6 +939,7 @@ class MidiWay(Way):
         openings=frozenset({"text", "tune", "midi_file"}),
         length="tokens",
         grammar=True,
+        memory=True,
     )
     tokenization = "rhythm"  # set per call by `prepare` on a copy, never on the shared WAY
     presets = {

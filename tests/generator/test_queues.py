@@ -24,6 +24,7 @@ EXPECTED_QUEUE = {
     generator_tasks.RUNS_RECOVER_TASK: "default",
     generator_tasks.JOBS_RECOVER_TASK: "default",
     generator_tasks.FILE_CACHE_PRUNE_TASK: "default",
+    generator_tasks.REQUESTERS_PRUNE_TASK: "default",
     evaluation_tasks.PIECE_EVALUATE_TASK: "default",
     evaluation_tasks.JOB_EVALUATE_TASK: "default",
     evaluation_tasks.SURVEY_BUILD_TASK: "default",

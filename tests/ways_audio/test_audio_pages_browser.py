@@ -6,7 +6,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from generator.models import JobStatus, Piece, Way
-from generator.services import corpus_get_or_create, corpus_import, training_run_execute
+from generator.services import (
+    corpus_get_or_create,
+    corpus_import,
+    piece_render,
+    training_run_execute,
+)
 from tests.factories import make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,6 +25,7 @@ def test_a_listener_plays_an_audio_piece_and_sees_its_spectrogram(
     run = training_run_execute(run_id=make_run(corpus, epochs=2, seed=3).pk, worker="here")
     assert run.status == JobStatus.SUCCEEDED, run.error
     piece = Piece.objects.filter(run=run).order_by("pk").first()
+    piece_render(piece=piece)  # the render task draws its spectrogram once it is stored
 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/pieces/{piece.pk}/")

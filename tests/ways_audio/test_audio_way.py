@@ -128,16 +128,20 @@ def test_an_audio_run_trains_resumes_and_its_pieces_are_pitched_tones(melody_fol
     page = client.get(reverse("piece_detail", args=[piece.pk]))
     assert page.status_code == 200
     html = page.content.decode()
-    assert "<audio" in html and reverse("piece_spectrogram", args=[piece.pk]) in html
+    assert "<audio" in html
     assert reverse("piece_download", args=[piece.pk, "wav"]) in html
-    assert reverse("piece_download", args=[piece.pk, "ogg"]) in html
+    assert 'data-format="ogg" data-file-state="preparing"' in html  # encoded by the worker
     assert reverse("piece_download", args=[piece.pk, "midi"]) not in html
-    png = client.get(reverse("piece_spectrogram", args=[piece.pk]))
-    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert "The spectrogram is being prepared" in html  # drawn by the render task
+    assert client.get(reverse("piece_spectrogram", args=[piece.pk])).status_code == 202
     assert client.get(reverse("piece_download", args=[piece.pk, "ogg"])).status_code == 202
-    piece_render(piece=piece)  # the render task the download asked for: it encodes the OGG
+    piece_render(piece=piece)  # the render task they asked for: it encodes the OGG, draws
+    png = client.get(reverse("piece_spectrogram", args=[piece.pk]))
+    assert png.status_code == 200 and b"".join(png).startswith(b"\x89PNG")
     ogg = client.get(reverse("piece_download", args=[piece.pk, "ogg"]))
     assert ogg.status_code == 200 and b"".join(ogg)[:4] == b"OggS"
+    html = client.get(reverse("piece_detail", args=[piece.pk])).content.decode()
+    assert reverse("piece_download", args=[piece.pk, "ogg"]) in html and "prepared" not in html
     assert client.get(reverse("piece_download", args=[piece.pk, "midi"])).status_code == 404
     gallery = client.get(reverse("gallery"))
     assert gallery.status_code == 200 and reverse("piece_audio", args=[piece.pk]) in (

@@ -20,6 +20,7 @@ LABELS = {
     "Grammar-aware sampling": "grammar",
     "Shape the tune as a folk tune": "folk_form",
     "Bring bars and phrases back": "returns",
+    "Let figures come back": "memory",
     "Meter": "meter",
     "Key": "key",
     "Opening notes (ABC)": "opening",
@@ -30,8 +31,8 @@ LABELS = {
     "Opening recording": "prime_audio",
 }
 SHOWN = {
-    "abc": {"max_length", "grammar", "folk_form", "returns", "meter", "key", "opening"},
-    "midi": {"max_length", "grammar", "primer_tune", "primer_midi", "primer_bars"},
+    "abc": {"max_length", "grammar", "folk_form", "returns", "memory", "meter", "key", "opening"},
+    "midi": {"max_length", "grammar", "memory", "primer_tune", "primer_midi", "primer_bars"},
     "audio": {"seconds", "prime_audio"},
     "toy": {"max_length"},
 }

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from common.errors import ServiceError, sentence
 from generator.models import Checkpoint, TrainingRun
 from generator.services import generation_job_create, generation_job_execute
 
@@ -20,6 +21,25 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-length", type=int, default=1000)
         parser.add_argument("--prime", default="", help='e.g. "M:6/8\\nL:1/8\\nK:D\\n"')
+        parser.add_argument(
+            "--grammar", action="store_true", help="grammar-aware sampling (no invalid symbol)"
+        )
+        parser.add_argument(
+            "--folk-form",
+            action="store_true",
+            help="with --grammar: two parts of 8 bars, repeats closed, ending on the tonic",
+        )
+        parser.add_argument(
+            "--returns",
+            action="store_true",
+            help="with --folk-form: bars and phrases come back where the training tunes "
+            "bring theirs back",
+        )
+        parser.add_argument(
+            "--memory",
+            action="store_true",
+            help="each draw also looks back over the piece itself (ways that offer it)",
+        )
         parser.add_argument("--now", action="store_true", help="run here instead of queueing")
 
     def handle(self, *args, **o):
@@ -40,8 +60,15 @@ class Command(BaseCommand):
                 top_p=o["top_p"],
                 max_length=o["max_length"],
                 prime=o["prime"].encode().decode("unicode_escape"),
+                grammar=o["grammar"],
+                folk_form=o["folk_form"],
+                returns=o["returns"],
+                memory=o["memory"],
                 enqueue=not o["now"],
             )
+        except ServiceError as exc:  # the option it is about (the service's keyword), then why
+            where = f"--{exc.field.replace('_', '-')}: " if exc.field else ""
+            raise CommandError(f"{where}{sentence(exc.message)}") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if not o["now"]:

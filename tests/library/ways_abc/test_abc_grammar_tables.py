@@ -67,6 +67,8 @@ def walk_and_compare(automaton: LazyAutomaton, reference, ids: list[int], shape=
         assert regs[0] == state.line_len
         if automaton.pitched and reference.pitch_of(state):
             assert regs[1] == reference.pitch_of(state), (k, ids[:k])
+        if automaton.counted:
+            assert regs[2] == state.notes, (k, ids[:k])
         if i is None:
             return len(ids) + 1
         s, regs = advance(automaton, s, regs, i)
@@ -139,6 +141,71 @@ def test_the_form_grammars_tables_give_its_masks_too(texts):
     assert checked > 2_000
 
 
+def sampled_pieces(automaton: LazyAutomaton, *, seeds: list[int], n: int, temperature: float):
+    """Pieces the compiled loop samples through the tables (building them as it goes), from
+    a small random net over the automaton's vocabulary."""
+    net = small_net(automaton.size)
+    return sampler.sample(net, prime=[START_ID], seeds=seeds, temperature=temperature,
+                          max_tokens=n, constraint=automaton)  # fmt: skip
+
+
+@pytest.mark.parametrize("form", [False, True])
+def test_tables_the_compiled_loop_built_give_the_parsers_masks_on_thousands_of_sampled_prefixes(
+    form,
+):
+    # the loop's own tables (registers counted in the loop, successors built where it
+    # paused) against a fresh parse of every prefix of every piece it wrote
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=form))
+    pieces = sampled_pieces(automaton, seeds=list(range(400, 412)), n=400, temperature=0.8)
+    checked = 0
+    for ids in pieces:
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(automaton, AbcGrammar(VOCAB, form=form), body)
+    assert checked > 3_000
+
+
+def test_token_tables_the_compiled_loop_built_give_the_parsers_masks_on_sampled_prefixes(texts):
+    vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
+    automaton = LazyAutomaton(AbcTokenGrammar(vocab))
+    pieces = sampled_pieces(automaton, seeds=list(range(400, 406)), n=200, temperature=0.8)
+    checked = 0
+    for ids in pieces:
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(automaton, AbcTokenGrammar(vocab), body)
+    assert checked > 1_000
+
+
+def test_tables_built_ahead_of_time_along_corpus_tunes_give_the_parsers_masks_and_the_same_pieces(
+    texts,
+):
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    tunes = [[index.get(ch, -1) for ch in text] for text in texts[:60]]
+    ahead = LazyAutomaton(AbcGrammar(VOCAB))
+    fed = ahead.replay(tunes, prime=[START_ID])
+    assert fed > 3_000 and ahead.n > 500  # (many corpus tunes break a rule early on)
+    built = ahead.n
+    # the tables the replay built, walked again along those tunes beside a fresh parse
+    for ids in tunes[:20]:
+        walk_and_compare(ahead, AbcGrammar(VOCAB), [i for i in ids if i >= 0][:200])
+    # a symbol the grammar refuses ends a tune's replay: "!" is refused everywhere
+    bad = LazyAutomaton(AbcGrammar(VOCAB))
+    assert bad.replay([[index[ch] for ch in "M:4/4\n!L:1/8\n"]], prime=[START_ID]) == 6
+    # the tables are a cache: pieces sampled with them are the pieces sampled without
+    seeds = list(range(400, 408))
+    warm = sampled_pieces(ahead, seeds=seeds, n=300, temperature=0.8)
+    cold = sampled_pieces(LazyAutomaton(AbcGrammar(VOCAB)), seeds=seeds, n=300, temperature=0.8)
+    assert warm == cold
+    assert ahead.n >= built
+
+
+def test_a_replay_stops_when_its_cpu_seconds_are_spent(texts):
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    tunes = [[index.get(ch, -1) for ch in text] for text in texts]
+    ahead = LazyAutomaton(AbcGrammar(VOCAB))
+    everything = sum(len(t) for t in tunes)
+    assert ahead.replay(tunes, prime=[START_ID], seconds=1e-3) < everything / 10
+
+
 # --- registers ---------------------------------------------------------------------------------
 LONG_LINE = "M:4/4\nL:1/8\nK:G\n" + "GABc dcBA|" * 17 + "\n" + "GABc dcBA|" * 2 + "\n"
 
@@ -149,13 +216,13 @@ def test_lines_near_the_150_character_limit_get_the_parsers_masks(texts):
     index = {ch: i for i, ch in enumerate(VOCAB)}
     ids = [index[ch] for ch in LONG_LINE]
     assert walk_and_compare(automaton, AbcGrammar(VOCAB), ids) == len(ids) + 1
-    assert automaton.variant.shape[1] == 2  # characters: short of the limit, or at it
+    assert automaton.line_buckets == 2  # characters: short of the limit, or at it
     vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
     tokens = LazyAutomaton(AbcTokenGrammar(vocab))
     index = {tok: i for i, tok in enumerate(vocab)}
     ids = [index[tok] for tok in abc_tokens.tokenize(LONG_LINE)]
     assert walk_and_compare(tokens, AbcTokenGrammar(vocab), ids) == len(ids) + 1
-    assert tokens.variant.shape[1] > 2  # tokens: each length within reach of the limit
+    assert tokens.line_buckets > 2  # tokens: each length within reach of the limit
 
 
 def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_row():
@@ -174,6 +241,26 @@ def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_ro
     # the notes being read share a state by case: the letter is in the register, not the key
     assert after["A"] == after["B"] == after["F"] == after["G"]
     assert after["c"] == after["d"] != after["A"]
+
+
+def test_a_chord_symbols_text_is_one_table_row_in_every_context_and_its_close_returns_there():
+    automaton = LazyAutomaton(AbcGrammar(VOCAB))
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    # the same chord symbol at a bar's start, mid-bar in 6/8, and in a first ending
+    texts = ['M:4/4\nL:1/8\nK:G\n"Am"GABc dcBA|', 'M:6/8\nL:1/8\nK:D\nDFA "Am"d2c|',
+             'M:4/4\nL:1/8\nK:G\n|:GABc dcBA|1 "Am"GABc dcBA:|2 GABc dcBA|']  # fmt: skip
+    inside = set()
+    for text in texts:
+        s, regs = automaton.begin([START_ID])
+        ids = [index[ch] for ch in text]
+        for k, i in enumerate(ids):
+            s, regs = advance(automaton, s, regs, i)
+            if text[k - 1 : k + 1] == '"A':  # (the text "A": inside the chord symbol)
+                inside.add(int(automaton.group[s]))
+                assert regs[3] >= 0  # (the group the quote opened in)
+        assert regs[3] == -1
+        assert walk_and_compare(automaton, AbcGrammar(VOCAB), ids) == len(ids) + 1
+    assert len(inside) == 1  # (one group: its states differ only by the notes counted)
 
 
 def small_net(size: int) -> sampler.Net:

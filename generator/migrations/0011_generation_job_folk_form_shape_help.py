@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generator', '0009_generation_job_returns'),
+        ('generator', '0010_generation_job_memory'),
     ]
 
     operations = [
