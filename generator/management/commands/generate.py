@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--folk-form",
             action="store_true",
-            help="with --grammar: two parts of 8 bars, repeats closed, ending on the tonic",
+            help="with --grammar: each tune shaped as a training tune drawn by its seed (parts, bars, repeat signs, last note)",
         )
         parser.add_argument(
             "--returns",
