@@ -27,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--folk-form",
             action="store_true",
-            help="with --grammar: each tune shaped as a training tune drawn by its seed (parts, bars, repeat signs, last note)",
+            help="with --grammar: each tune shaped as a training tune drawn by its seed "
+            "(its parts, bars, repeat signs, last note)",
         )
         parser.add_argument(
             "--returns",
