@@ -244,7 +244,7 @@ class GenerateForm(forms.Form):
     folk_form = forms.BooleanField(
         label="Shape the tune as a folk tune",
         required=False,
-        initial=False,
+        initial=True,
         help_text="With grammar-aware sampling: each tune takes the form of one of the "
         "tunes the model learnt from, picked by its seed: as many parts, each as many bars "
         "long (most often two parts of 8; a pickup and the part's last bar making one bar), "
@@ -254,7 +254,7 @@ class GenerateForm(forms.Form):
     returns = forms.BooleanField(
         label="Bring bars and phrases back",
         required=False,
-        initial=False,
+        initial=True,
         help_text="With the folk tune's shape: some bars and phrases come back, in the "
         "places the tunes the model learnt from bring theirs back (a phrase answered by "
         "itself, a second part that ends as the first did). Each piece follows the pattern "
@@ -263,7 +263,7 @@ class GenerateForm(forms.Form):
     memory = forms.BooleanField(
         label="Let figures come back",
         required=False,
-        initial=False,
+        initial=True,
         help_text="Each next note also looks back over the piece itself: where its last "
         "notes match an earlier passage, what followed there is offered again, the more "
         "the longer the match, as much as the pieces held out from the model's training "

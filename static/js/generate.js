@@ -45,9 +45,32 @@
       if (chosen && chosen.disabled) tunes.value = "";
     }
 
+    // Options that only work with another: without it they are cleared and greyed, so
+    // the form never sends a combination the server would refuse.
+    var NEEDS = { folk_form: "grammar", returns: "folk_form" };
+
+    function follow() {
+      Object.keys(NEEDS).forEach(function (name) {
+        var box = form.querySelector('input[name="' + name + '"]');
+        var need = form.querySelector('input[name="' + NEEDS[name] + '"]');
+        if (!box || !need) return;
+        var usable = need.checked;
+        if (!usable) box.checked = false;
+        box.closest(".field").classList.toggle("field-off", !usable);
+        if (!box.closest("[data-field]") || !box.closest("[data-field]").hidden) {
+          box.disabled = !usable;
+        }
+      });
+    }
+
     form.classList.add("fields-follow-model");
-    checkpoint.addEventListener("change", update);
+    checkpoint.addEventListener("change", function () { update(); follow(); });
+    Object.keys(NEEDS).forEach(function (name) {
+      var need = form.querySelector('input[name="' + NEEDS[name] + '"]');
+      if (need) need.addEventListener("change", follow);
+    });
     update();
+    follow();
   }
 
   function init() {

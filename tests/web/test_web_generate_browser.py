@@ -79,3 +79,29 @@ def test_the_generate_page_shows_only_the_fields_of_the_chosen_models_way(
     expect(page).to_have_url(f"{live_server.url}/jobs/{GenerationJob.objects.latest('pk').pk}/")
     job = GenerationJob.objects.latest("pk")
     assert job.checkpoint_id == checkpoints["audio"].pk and job.prime == "" and not job.grammar
+
+
+def test_without_grammar_the_folk_form_and_its_returns_are_cleared_and_not_sent(
+    live_server, page: Page, screenshot
+):
+    world = make_world()
+    page.goto(live_server.url + "/generate/")
+    page.get_by_label("Run and checkpoint").select_option(str(world.checkpoint.pk))
+    grammar = page.get_by_label("Grammar-aware sampling", exact=True)
+    form, returns = (page.get_by_label(label, exact=True) for label in
+                     ("Shape the tune as a folk tune", "Bring bars and phrases back"))  # fmt: skip
+    for box in (grammar, form, returns):
+        expect(box).to_be_checked()  # the page starts with tunes shaped as people's are
+    grammar.uncheck()
+    for box in (form, returns):
+        expect(box).not_to_be_checked()
+        expect(box).to_be_disabled()
+    screenshot(page, "generate-without-grammar")
+    page.get_by_role("button", name="Generate").click()
+    expect(page).to_have_url(f"{live_server.url}/jobs/{GenerationJob.objects.latest('pk').pk}/")
+    job = GenerationJob.objects.latest("pk")
+    assert (job.grammar, job.folk_form, job.returns, job.memory) == (False, False, False, True)
+    # the grammar again: the form may be chosen again, left as the visitor sets it
+    page.go_back()
+    page.get_by_label("Grammar-aware sampling", exact=True).check()
+    expect(page.get_by_label("Shape the tune as a folk tune", exact=True)).to_be_enabled()

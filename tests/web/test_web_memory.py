@@ -1,4 +1,4 @@
-"""The generate form's memory option: offered unchecked, stored as chosen, shown on the job
+"""The generate form's memory option: offered checked, stored as chosen, shown on the job
 and piece pages."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from tests.web.test_web_generate import form_data
 pytestmark = pytest.mark.django_db
 
 
-def test_the_memory_is_offered_unchecked_and_stored_as_chosen(client, world):
+def test_the_memory_is_offered_checked_and_stored_as_chosen(client, world):
     page = client.get(reverse("generate")).content.decode()
     box = re.search(r'<input type="checkbox" name="memory"[^>]*>', page)
-    assert box and "checked" not in box[0]
+    assert box and "checked" in box[0]  # on by default: people's tunes are shaped so
     assert "Let figures come back" in page
     client.post(reverse("generate"), form_data(world, grammar="on", memory="on"),
                 REMOTE_ADDR="10.0.2.4")  # fmt: skip

@@ -15,10 +15,10 @@ from tests.web.test_web_generate import form_data
 pytestmark = pytest.mark.django_db
 
 
-def test_bringing_bars_back_is_offered_unchecked_and_stored_as_chosen(client, world):
+def test_bringing_bars_back_is_offered_checked_and_stored_as_chosen(client, world):
     page = client.get(reverse("generate")).content.decode()
     box = re.search(r'<input type="checkbox" name="returns"[^>]*>', page)
-    assert box and "checked" not in box[0]
+    assert box and "checked" in box[0]  # on by default: people's tunes are shaped so
     assert "Bring bars and phrases back" in page
     client.post(
         reverse("generate"),
