@@ -255,8 +255,8 @@ def _draw_row(logits, mask, temperature, top_k, top_p, u, p, s, q, lam, end_id):
 
 # --- memory: the piece's own earlier symbols (`ml.memory`) -------------------------------
 # Each row keeps its symbols so far (`mseq`, `mlen`) and, for every earlier position j, how
-# many symbols before j match the symbols just written (`mlen` updated in place by
-# `_memory_push`, capped at the weights' last index).
+# many symbols before j match the symbols just written (`mmatch`, updated in place by
+# `_memory_push`, capped at the weights' last index). `_Memory` allocates them for a batch.
 
 
 @njit(cache=True, error_model="numpy")
@@ -498,6 +498,9 @@ def _loop(
     plans,
     rs,
     mem,
+    mseq,
+    mmatch,
+    mlen,
 ):
     """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`.
 
@@ -536,14 +539,9 @@ def _loop(
     bars = np.zeros((rows if returns else 0, plans.shape[1] if returns else 0, 3), dtype=np.int64)
     if returns:
         _returns_start(rs, bars, plans, flags, seq, prime)
-    on = mem.shape[0] > 0
+    on = mem.shape[0] > 0  # (the memory's arrays come walked through the prime: `_Memory`)
     cap = max(mem.shape[0] - 1, 1)
-    mseq = np.zeros((rows if on else 0, n_prime + draws + 1), dtype=np.int64)
-    mmatch = np.zeros((rows if on else 0, n_prime + draws + 1), dtype=np.int32)
-    mlen = np.zeros(rows if on else 0, dtype=np.int64)
     mq = np.zeros(V, dtype=np.float32)
-    if on:
-        _memory_start(mseq, mmatch, mlen, prime, cap)
     logits = hs[len(dense_w)]
     for i in range(prime.shape[0]):
         tokens[:] = prime[i]
@@ -688,6 +686,7 @@ def memory_trace(ids, cap, end_id, best, q_true):
         if ids[i] + 1 > V:
             V = ids[i] + 1
     q = np.zeros(V, dtype=np.float32)
+    # As "weights", each match length itself: `_memory_q` then returns the longest match.
     lengths = np.arange(cap + 1).astype(np.float32)
     _memory_push(mseq, mmatch, mlen, 0, ids[0], cap)
     for t in range(1, n):
@@ -868,7 +867,7 @@ def sample(
         flags,
         plans,
         rs,
-        _memory_weights(memory),
+        *_Memory(memory, rows=rows, width=len(prime) + draws, prime=prime).args,
     )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
