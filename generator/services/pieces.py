@@ -352,15 +352,13 @@ def _constraint(way, run, *, grammar: bool, folk_form: bool):
 def _returns(way, checkpoint: Checkpoint, *, seeds: list[int], form: bool):
     """What the sampler needs to bring bars back (`musiclib.ml.returns`): one plan per seed
     from the training tunes' plans saved with the checkpoint (those of tunes in the folk
-    form's shape, with the `form`), or, for a run trained before
-    they were saved, made again from its corpus (once per run in this process)."""
-    run = checkpoint.run
-    state = load_checkpoint_state(checkpoint)
-    returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
-    if returns is None:
-        state = _prepared_state(run.pk, way.name)
-        returns = way.returns_for(vocab=run.vocab, state=state, seeds=seeds, form=form)
-    return returns
+    form's shape, with the `form`), or, for a run trained before they were saved, made
+    again from its corpus."""
+    vocab = checkpoint.run.vocab
+    return _saved_or_remade(
+        checkpoint,
+        lambda state: way.returns_for(vocab=vocab, state=state, seeds=seeds, form=form),
+    )
 
 
 def _form_shapes(way, checkpoint: Checkpoint, *, seeds: list[int]):
@@ -371,11 +369,15 @@ def _form_shapes(way, checkpoint: Checkpoint, *, seeds: list[int]):
     way draws none (the grammar's own form then: parts of 8 bars ending on the tonic)."""
     if not hasattr(way, "form_shapes_for"):
         return None
-    shapes = way.form_shapes_for(state=load_checkpoint_state(checkpoint), seeds=seeds)
-    if shapes is None:
-        state = _prepared_state(checkpoint.run.pk, way.name)
-        shapes = way.form_shapes_for(state=state, seeds=seeds)
-    return shapes
+    return _saved_or_remade(checkpoint, lambda state: way.form_shapes_for(state=state, seeds=seeds))
+
+
+def _saved_or_remade(checkpoint: Checkpoint, draw):
+    """`draw(state)` from the way arrays saved with the checkpoint, or, where it finds
+    nothing there (None: a run trained before they were saved), from those `prepare` makes
+    again from the run's corpus."""
+    found = draw(load_checkpoint_state(checkpoint))
+    return found if found is not None else draw(_prepared(checkpoint.run_id).state)
 
 
 def _memory(checkpoint: Checkpoint):
@@ -392,21 +394,20 @@ def _memory(checkpoint: Checkpoint):
 def _fitted_memory(checkpoint_id: int):
     from musiclib.ml.memory import memory_fit
 
-    checkpoint = Checkpoint.objects.select_related("run__corpus").get(pk=checkpoint_id)
-    run = checkpoint.run
-    texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
-    held_out = run_prepare(get_way(run.way), texts=texts, run=run).val
+    checkpoint = Checkpoint.objects.get(pk=checkpoint_id)
+    held_out = _prepared(checkpoint.run_id).val
     fit = memory_fit(load_checkpoint_net(checkpoint), held_out, end_id=END_ID)
     return None if fit is None else fit.weights
 
 
 @lru_cache(maxsize=4)
-def _prepared_state(run_id: int, way_name: str) -> dict:
-    """The way arrays `prepare` makes from a run's corpus, split as the run's was (a few
-    seconds for a corpus of a thousand tunes)."""
+def _prepared(run_id: int):
+    """What `prepare` makes of a run's corpus, split as the run's was (its way arrays and
+    held-out pieces; a few seconds for a corpus of a thousand tunes): once per run in this
+    process, whichever of returns, shapes or the memory asks first."""
     run = TrainingRun.objects.select_related("corpus").get(pk=run_id)
     texts = list(iter_corpus_texts(run.corpus, tune_id_max=run.tune_id_max))
-    return run_prepare(get_way(way_name), texts=texts, run=run).state
+    return run_prepare(get_way(run.way), texts=texts, run=run)
 
 
 def epoch_sample_texts(*, checkpoint: Checkpoint, count: int, seed: int) -> list[str]:
