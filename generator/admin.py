@@ -327,6 +327,9 @@ class CheckpointAdmin(admin.ModelAdmin):
         )
 
 
+SAMPLER_SWITCHES = ("grammar", "folk_form", "returns", "memory")  # the job's on/off options
+
+
 class GenerationJobForm(forms.ModelForm):
     """A new generation: the form parses the fields; what may be generated is the service's
     (`generation_job_check`, as for the generate page, the API and `manage.py generate`)."""
@@ -357,25 +360,26 @@ class GenerationJobForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        checkpoint = data.get("checkpoint")
-        if checkpoint is not None and not self.errors:
+        if data.get("checkpoint") is not None and not self.errors:
             try:
-                services.generation_job_check(
-                    checkpoint=checkpoint,
-                    count=data["count"],
-                    temperature=data["temperature"],
-                    top_k=data["top_k"],
-                    top_p=data["top_p"],
-                    max_length=data["max_length"],
-                    prime=data.get("prime") or "",
-                    grammar=bool(data.get("grammar")),
-                    folk_form=bool(data.get("folk_form")),
-                    returns=bool(data.get("returns")),
-                    memory=bool(data.get("memory")),
-                )
+                services.generation_job_check(**self.job_options())
             except services.ServiceError as exc:
                 add_service_error(self, exc)
         return data
+
+    def job_options(self) -> dict:
+        """The generation's inputs as the services take them (checked, then created)."""
+        data = self.cleaned_data
+        return {
+            "checkpoint": data["checkpoint"],
+            "count": data["count"],
+            "temperature": data["temperature"],
+            "top_k": data["top_k"],
+            "top_p": data["top_p"],
+            "max_length": data["max_length"],
+            "prime": data.get("prime") or "",
+            **{name: bool(data.get(name)) for name in SAMPLER_SWITCHES},
+        }
 
 
 @admin.register(GenerationJob)
@@ -401,21 +405,8 @@ class GenerationJobAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:  # every field of a stored job is read-only
             return
-        data = form.cleaned_data
         job = services.generation_job_create(
-            checkpoint=data["checkpoint"],
-            count=data["count"],
-            temperature=data["temperature"],
-            seed=data.get("seed"),
-            top_k=data["top_k"],
-            top_p=data["top_p"],
-            max_length=data["max_length"],
-            prime=data.get("prime") or "",
-            grammar=bool(data.get("grammar")),
-            folk_form=bool(data.get("folk_form")),
-            returns=bool(data.get("returns")),
-            memory=bool(data.get("memory")),
-            user=request.user,
+            **form.job_options(), seed=form.cleaned_data.get("seed"), user=request.user
         )
         obj.pk = job.pk  # the admin's log entry and redirect name the stored job
         obj.refresh_from_db()
