@@ -1263,7 +1263,7 @@ class AbcGrammar(_Compiled):
             st.last_upper = False
         space = st.space
         st.space = 0
-        line_start = st.line_start
+        line_start, had_content = st.line_start, st.line_content
         if ch != "\n":
             st.line_start = False
             if ch != " ":
@@ -1392,9 +1392,9 @@ class AbcGrammar(_Compiled):
             ok = st.line_content and not pending
             self._newline(st)
             return ok
-        if ch == "\\":
+        if ch == "\\":  # (a line of nothing but a continuation is no line)
             st.mode = "S"
-            return st.line_content and not pending
+            return had_content and not pending
         if ch == "Z":  # a multi-bar rest: refused, but counted as filling the bar
             if st.bar is not None:
                 st.pos = st.bar
