@@ -643,13 +643,12 @@ def check_abc_tune(text: str) -> tuple[str | None, int]:
         return f"tune is longer than {MAX_TUNE_CHARS} characters", 0
     if not any(line.startswith("K:") for line in text.splitlines()):
         return "no K: (key) field", 0
-    try:
-        from music21 import converter
+    from ..render import RenderError, abc_count_notes  # (music21 loads in the pool only)
 
-        score = converter.parse(text, format="abc")
-        n = len(score.recurse().notes)
-    except Exception as exc:  # music21 raises many kinds; any of them means "malformed"
-        return f"music21 cannot parse it: {type(exc).__name__}: {str(exc)[:200]}", 0
+    try:
+        n = abc_count_notes(tune=text, annotations=True)
+    except RenderError as exc:
+        return str(exc), 0
     if n == 0:
         return "it has no notes", 0
     return None, n

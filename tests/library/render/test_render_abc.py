@@ -12,6 +12,7 @@ from musiclib.render import (
     abc_to_musicxml,
     abc_validity,
 )
+from musiclib.render.abc import read_abc
 from tests.library.render.tunes import (
     BROKEN_CHORD,
     GARBAGE,
@@ -167,6 +168,27 @@ def test_it_converts_abc_to_musicxml_that_music21_reads_back():
     notes = [n for n in score.recurse().notes if not isinstance(n, harmony.Harmony)]
     assert len(notes) == abc_validity(abc=JIG).n_notes
     assert score.metadata.bestTitle == "The Kesh"
+
+
+def _notes(score):
+    return [
+        (str(n.pitches), float(n.getOffsetInHierarchy(score)), float(n.quarterLength))
+        for n in score.recurse().notes
+    ]
+
+
+def test_a_read_without_beams_has_the_same_notes_and_bars_and_leaves_beaming_to_others():
+    plain, beamed = read_abc(REEL, beams=False), read_abc(REEL)
+
+    assert _notes(plain) == _notes(beamed) and len(_notes(plain)) > 50
+    assert len(plain.recurse().getElementsByClass("Measure")) == len(
+        beamed.recurse().getElementsByClass("Measure")
+    )
+    assert not any(n.beams.beamsList for n in plain.recurse().notes)
+    assert any(n.beams.beamsList for n in beamed.recurse().notes)
+    # the reader's beaming is back for every later read, and the score export keeps it
+    assert any(n.beams.beamsList for n in read_abc(JIG).recurse().notes)
+    assert b"<beam" in abc_to_musicxml(abc=JIG)
 
 
 def test_it_refuses_to_make_musicxml_from_text_that_is_not_music():
