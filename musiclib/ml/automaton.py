@@ -163,6 +163,7 @@ class LazyAutomaton:
         self._tied: dict[tuple[int, int, int], int] = {}  # (group, symbol, pitch) -> group
         self.n = 0
         self.n_groups = 0
+        self.replayed: set[Hashable] = set()  # the `replay` keys these tables hold
         self._allowed = np.zeros((64, self.size), dtype=bool)
         self._group = np.zeros(64, dtype=np.int32)
         self._next = np.full((64, self.size), UNBUILT, dtype=np.int32)
@@ -313,18 +314,36 @@ class LazyAutomaton:
         return self.advance(states, np.zeros((len(states), REGISTERS), np.int64), symbols)[0]
 
     def replay(
-        self, pieces: Iterable[Sequence[int]], *, prime: Sequence[int], seconds: float = 0.0
+        self,
+        pieces: Iterable[Sequence[int]],
+        *,
+        prime: Sequence[int],
+        seconds: float = 0.0,
+        shapes: Sequence[Hashable] | None = None,
+        max_bytes: int | None = None,
+        key: Hashable = None,
     ) -> int:
         """Build the tables ahead of time along known pieces (the training tunes, as ids
         after `prime`): each is fed from the state after the prime up to its first symbol
         the grammar refuses there, building every successor and state it reaches, so that
         a model's own pieces, which follow those tunes, find most of theirs built.
-        `seconds` > 0: stop after that much CPU time. Returns the symbols fed. The masks
-        are the same whatever was built before (a table is a cache of the parser)."""
+        `shapes` (one per piece, as `begin` takes them): each piece fed in a row started
+        in its own shape. `seconds` > 0: stop after that much CPU time. The replay stops
+        before the tables hold `max_bytes` (default: half the automaton's `max_bytes`,
+        leaving the rest to what sampling builds; past the cap `begin` starts the tables
+        again). `key` (not None): remembered in `replayed` (until the tables start
+        again), so that a caller replays the same pieces once. Returns the symbols fed.
+        The masks are the same whatever was built before (a table is a cache of the
+        parser)."""
         stop = time.process_time() + seconds if seconds > 0 else None
+        cap = self.max_bytes // 2 if max_bytes is None else min(int(max_bytes), self.max_bytes)
+        if key is not None:
+            self.replayed.add(key)
         fed = 0
-        for piece in pieces:
-            s, regs = self.begin(prime)
+        for k, piece in enumerate(pieces):
+            if self._bytes() >= cap:
+                break
+            s, regs = self.begin(prime, None if shapes is None else shapes[k])
             regs = regs.tolist()
             for v in piece:
                 v = int(v)
@@ -335,6 +354,11 @@ class LazyAutomaton:
             if stop is not None and time.process_time() > stop:
                 break
         return fed
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the tables built so far take (`max_bytes` caps them)."""
+        return self._bytes()
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musiclib.metrics.form import form_shape_row, shape_from_abc
+from musiclib.metrics.form import form_shape_row, returns_library, shape_from_abc
 from musiclib.ml import fastloop, sampler
 from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
@@ -196,14 +196,65 @@ def test_tables_built_ahead_of_time_along_corpus_tunes_give_the_parsers_masks_an
     cold = sampled_pieces(LazyAutomaton(AbcGrammar(VOCAB)), seeds=seeds, n=300, temperature=0.8)
     assert warm == cold
     assert ahead.n >= built
+    # ... and every prefix of the pieces sampled after the replay gets the parser's mask
+    checked = 0
+    for ids in warm:
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(ahead, AbcGrammar(VOCAB), body)
+    assert checked > 1_500
 
 
-def test_a_replay_stops_when_its_cpu_seconds_are_spent(texts):
+def test_a_replay_in_each_tunes_own_shape_gives_shaped_pieces_sampled_after_it_the_parsers_masks(
+    texts,
+):
+    # the site's replay for the folk form: each training tune in the shape drawn from it
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    known = [text for text in texts[:60] if set(text) <= set(index)]
+    pieces = [np.array([START_ID, *(index[ch] for ch in text)]) for text in known]
+    library = returns_library(way=WAY, vocab=VOCAB, pieces=pieces)
+    ahead = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    fed = WAY.grammar_replay(tables=ahead, pieces=pieces, state=library, form=True, seconds=0,
+                             key="run 1")  # fmt: skip
+    assert fed > 500 and "run 1" in ahead.replayed
+    # once per key: the same run again feeds nothing
+    again = WAY.grammar_replay(tables=ahead, pieces=pieces, state=library, form=True,
+                               seconds=0, key="run 1")  # fmt: skip
+    assert again == 0
+    # a tune's own opening, in its own shape, is built: walking it builds nothing new
+    tune = int(library["way_shapes_piece"][0])
+    shape = WAY.form_shapes_for(state={"way_shapes": library["way_shapes"][:1]}, seeds=[0])[0]
+    before = ahead.resolved
+    s, regs = ahead.begin([START_ID], shape)
+    for v in pieces[tune][1:16].tolist():
+        s, regs = advance(ahead, s, regs, v)
+    assert ahead.resolved == before
+    # pieces sampled afterwards, each in a shape drawn as the site draws it
+    seeds = list(range(400, 406))
+    shapes = WAY.form_shapes_for(state=library, seeds=seeds)
+    sampled = sampler.sample(small_net(len(VOCAB)), prime=[START_ID], seeds=seeds,
+                             temperature=0.8, max_tokens=300, constraint=ahead,
+                             shapes=shapes)  # fmt: skip
+    checked = 0
+    for ids, shape in zip(sampled, shapes, strict=True):
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(ahead, AbcGrammar(VOCAB, form=True), body, shape=shape)
+    assert checked > 1_000
+
+
+def test_a_replay_stops_when_its_cpu_seconds_are_spent_or_its_tables_reach_their_bytes(texts):
     index = {ch: i for i, ch in enumerate(VOCAB)}
     tunes = [[index.get(ch, -1) for ch in text] for text in texts]
     ahead = LazyAutomaton(AbcGrammar(VOCAB))
     everything = sum(len(t) for t in tunes)
     assert ahead.replay(tunes, prime=[START_ID], seconds=1e-3) < everything / 10
+    # half the tables' cap by default, so that sampling has room left before they restart
+    small = LazyAutomaton(AbcGrammar(VOCAB), max_bytes=400_000)
+    assert small.replay(tunes, prime=[START_ID], key="run 1") < everything / 2
+    assert 200_000 <= small.nbytes < 400_000 and small.replayed == {"run 1"}
+    # tables that start again (past their cap, between pieces) forget what was replayed
+    small.replay(tunes, prime=[START_ID], max_bytes=500_000)
+    small.begin([START_ID])
+    assert small.replayed == set() and small.n == 1
 
 
 # --- registers ---------------------------------------------------------------------------------
