@@ -485,7 +485,9 @@ class _Row:
         # Fields no later rule reads before they are set again: a length suffix's text
         # beyond whether it has begun (its trie node holds its value), the tuplet factor
         # with no tuplet running, the line-continuation flag away from a line start, and
-        # whether the bar token follows an upper-case note outside a bar token.
+        # whether the bar token began its line or follows an upper-case note outside a bar
+        # token (both are set as a bar token begins, "|", ":" or "[", and read only inside
+        # one: left in, the first bar of a line made every state to the next bar line new).
         if self.mode == "N":
             values[_I_TOK] = bool(self.tok)
         if not self.tuplet_left:
@@ -493,7 +495,7 @@ class _Row:
         if not self.line_start:
             values[_I_CONT] = None
         if self.mode != "B":
-            values[_I_BAR_AFTER_UPPER] = None
+            values[_I_BAR_AFTER_UPPER] = values[_I_BAR_LINE_START] = None
         return tuple(values)
 
 
