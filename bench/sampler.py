@@ -27,9 +27,11 @@ every state they reach built (the look-ups alone: what a grammar fully built ahe
 would cost). --only chars|tokens times one vocabulary. --corpus DIR (a folder of .abc
 files, the model's training tunes; `oneills`: O'Neill's tunes, the vocabularies' source):
 also the tables built ahead of time along those tunes as the generation service builds
-them (`AbcWay.grammar_replay`, `LazyAutomaton.replay`) in a fresh process, with the CPU
-time and the tables' bytes that took, then a visitor's batch (the warm batch's seeds, so
-the same pieces as the warm row) with what it still built. --shape: the folk form, each
+them (`AbcWay.grammar_replay`, `LazyAutomaton.replay`; every tenth tune held out) in a fresh
+process, with the CPU time and the tables' bytes that took, then a visitor's batch (the
+warm batch's seeds, so the same pieces as the warm row) with what it still built, then
+the held-out tunes walked through the tables (a stand-in for a trained model's pieces,
+where the model has random weights) with what they built. --shape: the folk form, each
 row in the shape of one corpus tune drawn by its seed (`AbcWay.form_shapes_for`, as the
 site's folk form; needs --corpus), the replay feeding each corpus tune in its own shape;
 the Python-masks row is left out (shapes need tables).
@@ -268,14 +270,33 @@ def grammar_bench(args) -> None:
         if args.corpus:  # the tables built ahead of time along the corpus's tunes
             forget()  # (from a fresh worker's state: no masks cached)
             ahead = LazyAutomaton(way.grammar(vocab=vocab, form=args.shape))
+            # every tenth tune held out of the replay (START alone: nothing fed), walked
+            # after it as a stand-in for a trained model's pieces (a model of the other
+            # vocabulary than --net's has random weights, whose pieces follow no tune)
+            held = [k for k in range(len(pieces)) if k % 10 == 0]
+            replayed_pieces = [[1] if k % 10 == 0 else p for k, p in enumerate(pieces)]
             c = time.process_time()
-            fed = way.grammar_replay(tables=ahead, pieces=pieces, state=library,
+            fed = way.grammar_replay(tables=ahead, pieces=replayed_pieces, state=library,
                                      form=args.shape, seconds=0, key="corpus")  # fmt: skip
             spent = time.process_time() - c
             replayed = (ahead.n, ahead.nbytes)
             before = ahead.resolved
             first = run(ahead, 400 + 100 * (len(tables) - 1))  # (the warm batch's pieces)
             first = (*first[:2], (ahead.resolved - before) / first[2])
+            held_shapes = None
+            if args.shape:  # (each held-out tune in its own shape, as the replay's)
+                owner = {int(k): j for j, k in enumerate(library["way_shapes_piece"])}
+                shape_rows = library["way_shapes"]
+                held = [k for k in held if k in owner and shape_rows[owner[k]][0] >= 0]
+                held_shapes = [way.form_shapes_for(state={"way_shapes": shape_rows[owner[k]][None]},
+                                                   seeds=[0])[0] for k in held]  # fmt: skip
+                n_replayed = sum(1 for k, j in owner.items() if k % 10 and shape_rows[j][0] >= 0)
+            else:
+                n_replayed = len(pieces) - len(held)
+            before = ahead.resolved
+            held_fed = ahead.replay([pieces[k][1:] for k in held], prime=[1],
+                                    shapes=held_shapes, max_bytes=ahead.max_bytes)  # fmt: skip
+            held_built = (ahead.resolved - before) / max(1, held_fed)
         # the warm batch's seeds again: every state and successor they reach is built, so
         # this is the compiled look-ups alone (the ceiling of a grammar built ahead of time)
         replay = run(automaton, 400 + 100 * (len(tables) - 1))
@@ -301,13 +322,16 @@ def grammar_bench(args) -> None:
               + ratio("; CPU", 1 / warm[1], 1 / plain_cpu))  # fmt: skip
         if args.corpus:
             own = " (each in its own shape)" if args.shape else ""
-            print(f"  tables built ahead of time along {len(pieces):,} corpus tunes{own} "
+            print(f"  tables built ahead of time along {n_replayed:,} corpus tunes{own} "
                   f"in a fresh process ({fed:,} symbols fed, {spent:.1f} s CPU, "
                   f"{replayed[0]:,} states, {replayed[1] / 2**20:.1f} MB), then the warm "
                   f"batch's seeds: {first[0]:,.0f} symbols/s ({first[1]:,.0f} per CPU "
                   f"second), {first[2]:.2f} built in Python per symbol drawn")  # fmt: skip
             print(ratio("  tables built ahead of time against plain, wall", 1 / first[0],
                         1 / plain_wall) + ratio("; CPU", 1 / first[1], 1 / plain_cpu))  # fmt: skip
+            print(f"  {len(held):,} tunes held out of the replay (every tenth), walked after "
+                  f"it to their first refused symbol ({held_fed:,} symbols): {held_built:.2f} "
+                  "built in Python per symbol")  # fmt: skip
         print(ratio("  tables against plain, the warm batch's seeds again (all built), wall",
                     1 / replay[0], 1 / plain_wall)
               + ratio("; CPU", 1 / replay[1], 1 / plain_cpu))  # fmt: skip
