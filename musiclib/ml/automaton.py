@@ -64,9 +64,11 @@ as fast as plain sampling for characters, a tenth for tokens (whose new states e
 a trie walk with look-ahead); with every state built (the same seeds again) the look-ups
 alone cost about a tenth. The states a model reaches do converge: after some 400 pieces
 a worker builds almost nothing more, and `replay` builds the tables ahead of time along
-the model's training tunes (a second or two for a thousand tunes), which its pieces
-follow (not yet called by the generation service). `sampler.sample` takes a `LazyAutomaton`, and the
-generation service passes the ABC grammar's. A `snapshot` is a
+the model's training tunes (a second or two for a thousand character tunes; each in its
+own shape for the form grammar, whose shape is part of every key), which its pieces
+follow: the generation task runs it in the sample worker once per model and grammar,
+after the first job's pieces are stored (`AbcWay.grammar_replay`). `sampler.sample` takes
+a `LazyAutomaton`, and the generation service passes the ABC grammar's. A `snapshot` is a
 complete `fastloop.GrammarTables` only for a parser without registers once `build` has
 reached every state.
 

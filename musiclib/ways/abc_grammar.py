@@ -499,6 +499,32 @@ class _Row:
         return tuple(values)
 
 
+def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
+    """A shaped row's character mask key (`key`, `_Row.key`) with its shape, the parts
+    closed and the bars in its part as far as the rules for one more character read them,
+    outside a bar token (whose end, with the next character, can begin the next part):
+    whether the part has no bar yet, the bars left in it up to 3 (they compare the bars
+    and the one a bar line may count with the part's length), the parts left up to 2
+    (last part, or none), whether this part and the next repeat, the last note's share
+    (the final degree only sets the tonic: a state's own field). So rows of every shape
+    share one mask wherever the form decides nothing (mid-part), where the tables' states,
+    whose successors read the whole shape, cannot."""
+    parts = st.shape.parts
+    n = len(parts)
+    left = parts[min(st.parts, n - 1)][0] - st.part_bars
+    repeats = tuple(parts[k][1] if k < n else None for k in (st.parts, st.parts + 1))
+    values = list(key)
+    values[_I_SHAPE] = (min(left, 3), min(n - st.parts, 2), repeats, st.shape.last)
+    values[_I_PARTS], values[_I_PART_BARS] = None, st.part_bars == 0
+    if n - st.parts >= 2:
+        # Before the last part no rule reads the tonic, the last note's letter or share
+        # (they decide how the tune ends: `_final_bar`, `_form_can_end`, the last part's
+        # closing bar line), and the final degree only ever sets the tonic (at the K: line).
+        values[_I_SHAPE] = values[_I_SHAPE][:3]
+        values[_I_TONIC] = values[_I_LAST_LETTER] = values[_I_TONIC_ALTERED] = None
+    return tuple(values)
+
+
 def _line_bucket(line_len: int, reach: int) -> int:
     """The line's length as far as the next `reach` characters can tell: -1 while they all
     fit within MAX_LINE (the 150-character rule cannot refuse any of them), the exact length
@@ -518,6 +544,8 @@ _I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT, _I_LINE_LEN = (
     for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont", "line_len")
 )
 _I_TONIC = _FIELDS.index("tonic")
+_I_SHAPE, _I_PARTS, _I_PART_BARS = (_FIELDS.index(f) for f in ("shape", "parts", "part_bars"))
+_I_LAST_LETTER, _I_TONIC_ALTERED = (_FIELDS.index(f) for f in ("last_letter", "tonic_altered"))
 _I_NOTES = _FIELDS.index("notes")
 _LETTERS = "ABCDEFGabcdefg"  # a pitch register's codes: 1 + the index (0: no letter)
 
@@ -817,6 +845,8 @@ class AbcGrammar(_Compiled):
             return None
         if st.phase == "B" and st.mode == "Q":
             key = ("Q", st.tok)  # inside a chord symbol only its text decides (`_quote`)
+        elif st.shape is not None and st.mode != "B":
+            key = _shaped_mask_key(st, st.key(1, self.min_notes))
         else:
             key = st.key(1, self.min_notes)
         if key in self._cache:

@@ -630,6 +630,40 @@ def test_shaped_rows_get_the_parsers_masks_from_the_tables(texts, shape):
     assert checked > 1_500
 
 
+def test_rows_of_shapes_that_differ_only_past_their_current_part_share_masks_and_keep_them_right(
+    texts,
+):
+    # a shaped row's mask is cached by its shape as far as the next character's rules
+    # read it: rows of these shapes share masks mid-part, and every one is the parser's
+    grammar = AbcGrammar(VOCAB, form=True)
+    grammar._cache.clear()
+    automaton = LazyAutomaton(grammar)
+    reference = AbcGrammar(VOCAB, form=True)
+    shapes = [
+        FormShape(parts=((8, True), (8, True)), final=0, last=6),
+        FormShape(parts=((8, True), (8, False)), final=4, last=3),
+        FormShape(parts=((8, True), (16, True), (8, False)), final=0, last=12),
+        FormShape(parts=((4, False), (8, True)), final=2, last=4),
+    ]
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    checked = 0
+    for seed, shape in enumerate(shapes):
+        for text in texts[:3]:
+            ids = [index[ch] for ch in text[:300] if ch in index]
+            checked += walk_and_compare(automaton, reference, ids, shape=shape)
+        for ids in random_walks(automaton, walks=8, steps=250, seed=10 + seed, shape=shape):
+            checked += walk_and_compare(automaton, reference, ids, shape=shape)
+    assert checked > 4_000
+    # mid-part, before the last part, two shapes that differ only in later parts and in
+    # how they end share the mask (the same array, from the cache)
+    prefix = [index[ch] for ch in HEADER + BAR * 3 + "GA"]
+    rows = [grammar.fresh_shaped(shape) for shape in (shapes[0], shapes[2])]
+    for row in rows:
+        for i in [START_ID, *prefix]:
+            grammar._feed_id(row, i)
+    assert grammar._mask(rows[0]) is grammar._mask(rows[1])
+
+
 def test_a_shaped_tune_keeps_its_parts_its_repeat_signs_and_its_last_degree(form):
     shape = FormShape(parts=((8, False), (8, True)), final=4)  # ends on the fifth, D in G
     once, again = BAR * 7 + "GABc dcBA||\n", BAR * 7 + "GABc d4:|\n"
