@@ -211,7 +211,8 @@ def grammar_bench(args) -> None:
         kind = abc_tokens.vocabulary_of(trained)
         vocabs[kind], nets[kind] = trained, sampler.load_net(args.net)
     corpus_texts = texts if args.corpus == "oneills" else []
-    for path in sorted(Path(args.corpus).glob("**/*.abc")) if corpus_texts is not texts else []:
+    folder = args.corpus if args.corpus and args.corpus != "oneills" else None
+    for path in sorted(Path(folder).glob("**/*.abc")) if folder else []:
         found = split_tunes(path.read_text(encoding="latin-1"))
         corpus_texts.extend(WAY.normalise(t) for _, t in found)
     way = get_way("abc")
