@@ -503,8 +503,9 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     """A shaped row's character mask key (`key`, `_Row.key`) with its shape, the parts
     closed and the bars in its part as far as the rules for one more character read them,
     outside a bar token (whose end, with the next character, can begin the next part):
-    whether the part has no bar yet, the bars left in it up to 3 (they compare the bars
-    and the one a bar line may count with the part's length), the parts left up to 2
+    whether the part has no bar yet, the bars left in it up to 2 (the rules ask whether
+    this is the part's last bar, and whether the bars with the one a bar line may count
+    are fewer than the part's length or make it), the parts left up to 2
     (last part, or none), whether this part and the next repeat, the last note's share
     (the final degree only sets the tonic: a state's own field). So rows of every shape
     share one mask wherever the form decides nothing (mid-part), where the tables' states,
@@ -514,12 +515,13 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     left = parts[min(st.parts, n - 1)][0] - st.part_bars
     repeats = tuple(parts[k][1] if k < n else None for k in (st.parts, st.parts + 1))
     values = list(key)
-    values[_I_SHAPE] = (min(left, 3), min(n - st.parts, 2), repeats, st.shape.last)
+    values[_I_SHAPE] = (min(left, 2), min(n - st.parts, 2), repeats, st.shape.last)
     values[_I_PARTS], values[_I_PART_BARS] = None, st.part_bars == 0
-    if n - st.parts >= 2:
-        # Before the last part no rule reads the tonic, the last note's letter or share
-        # (they decide how the tune ends: `_final_bar`, `_form_can_end`, the last part's
-        # closing bar line), and the final degree only ever sets the tonic (at the K: line).
+    if n - st.parts >= 2 or (n - st.parts == 1 and left >= 2):
+        # Before the last part's last bar no rule reads the tonic, the last note's letter
+        # or share (they decide how the tune ends: `_final_bar`, `_form_can_end`, the bar
+        # line that closes the last part, which a bar line only counts in its last bar),
+        # and the final degree only ever sets the tonic (at the K: line).
         values[_I_SHAPE] = values[_I_SHAPE][:3]
         values[_I_TONIC] = values[_I_LAST_LETTER] = values[_I_TONIC_ALTERED] = None
     return tuple(values)

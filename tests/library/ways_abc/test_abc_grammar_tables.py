@@ -644,16 +644,22 @@ def test_rows_of_shapes_that_differ_only_past_their_current_part_share_masks_and
         FormShape(parts=((8, True), (8, False)), final=4, last=3),
         FormShape(parts=((8, True), (16, True), (8, False)), final=0, last=12),
         FormShape(parts=((4, False), (8, True)), final=2, last=4),
+        # short ones, whose walks reach their last part's last bar and the tune's end
+        FormShape(parts=((2, False), (2, True)), final=0, last=12),
+        FormShape(parts=((2, True), (2, False)), final=4, last=3),
+        FormShape(parts=((2, True), (3, False), (2, True)), final=0, last=2),
+        FormShape(parts=((3, False),), final=2, last=6),
     ]
     index = {ch: i for i, ch in enumerate(VOCAB)}
-    checked = 0
+    checked = ended = 0
     for seed, shape in enumerate(shapes):
         for text in texts[:3]:
             ids = [index[ch] for ch in text[:300] if ch in index]
             checked += walk_and_compare(automaton, reference, ids, shape=shape)
-        for ids in random_walks(automaton, walks=8, steps=250, seed=10 + seed, shape=shape):
+        for ids in random_walks(automaton, walks=8, steps=400, seed=10 + seed, shape=shape):
             checked += walk_and_compare(automaton, reference, ids, shape=shape)
-    assert checked > 4_000
+            ended += len(ids) < 400  # (the walk drew END)
+    assert checked > 8_000 and ended >= 3
     # mid-part, before the last part, two shapes that differ only in later parts and in
     # how they end share the mask (the same array, from the cache)
     prefix = [index[ch] for ch in HEADER + BAR * 3 + "GA"]
