@@ -339,7 +339,7 @@ def generation_tables_replay(*, job: GenerationJob) -> None:
     """After a visitor's job that succeeded with a grammar's tables (`generation_job_execute`
     has stored its pieces: no visitor waits for this): build those tables ahead of time
     along the run's training tunes in this process (`way.grammar_replay`), once per run and
-    grammar while the tables last, within settings.GRAMMAR_REPLAY_CPU_S, so that the run's
+    grammar in this process, within settings.GRAMMAR_REPLAY_CPU_S, so that the run's
     later pieces in this process find most table states built. For a long-lived worker
     (the generation task), not a one-off command; epoch samples are left alone."""
     run = job.checkpoint.run

@@ -156,6 +156,9 @@ class LazyAutomaton:
         # alone (the module docstring), with the group they opened in as a register.
         self.framed = self.registered and bool(getattr(parser, "frames", False))
         self.resolved = 0  # successors built in Python (groups and states), for benchmarks
+        # The `replay` keys these tables were built along, kept when they start again: a
+        # replay that filled them would otherwise come back each time (see `replay`).
+        self.replayed: set[Hashable] = set()
         self._clear()
 
     def _clear(self) -> None:
@@ -165,7 +168,6 @@ class LazyAutomaton:
         self._tied: dict[tuple[int, int, int], int] = {}  # (group, symbol, pitch) -> group
         self.n = 0
         self.n_groups = 0
-        self.replayed: set[Hashable] = set()  # the `replay` keys these tables hold
         self._allowed = np.zeros((64, self.size), dtype=bool)
         self._group = np.zeros(64, dtype=np.int32)
         self._next = np.full((64, self.size), UNBUILT, dtype=np.int32)
@@ -333,8 +335,11 @@ class LazyAutomaton:
         in its own shape. `seconds` > 0: stop after that much CPU time. The replay stops
         before the tables hold `max_bytes` (default: half the automaton's `max_bytes`,
         leaving the rest to what sampling builds; past the cap `begin` starts the tables
-        again). `key` (not None): remembered in `replayed` (until the tables start
-        again), so that a caller replays the same pieces once. Returns the symbols fed.
+        again). `key` (not None): remembered in `replayed`, even once the tables have
+        started again, so that a caller replays the same pieces once per automaton (the
+        states of shaped rows are seldom met again, and their replay fills half the cap:
+        replayed at each restart, it would cost more than it gives). Returns the symbols
+        fed.
         The masks are the same whatever was built before (a table is a cache of the
         parser)."""
         stop = time.process_time() + seconds if seconds > 0 else None

@@ -434,7 +434,7 @@ class AbcWay(Way):
     ) -> int:
         """Build a grammar's tables (`grammar(...).automaton()`, the process's) ahead of time
         along the training pieces (`Prepared.train`: ids, START first), which the model's
-        pieces follow, once per `key` while the tables last (`LazyAutomaton.replayed`):
+        pieces follow, once per `key` for these tables (`LazyAutomaton.replayed`):
         about 1.5 s of CPU for a thousand tunes in characters, several times that in
         tokens; `seconds` (CPU, > 0) bounds it. With the folk `form` each piece is fed in
         its own shape (`state`'s, saved by `prepare` with the plans: the shapes

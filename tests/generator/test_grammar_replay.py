@@ -52,7 +52,7 @@ def test_a_grammar_jobs_task_stores_its_pieces_then_builds_the_tables_along_the_
                 break
             s, regs = tables.advance_one(s, regs, v)
     assert tables.resolved == before
-    # once per run while the tables last: the next job's replay builds nothing more
+    # once per run in this process: the next job's replay builds nothing more
     generation_job_task(job_for(run).pk)
     built = tables.resolved
     generation_tables_replay(job=GenerationJob.objects.filter(checkpoint__run=run).last())
