@@ -1297,7 +1297,7 @@ class AbcGrammar(_Compiled):
             st.last_upper = False
         space = st.space
         st.space = 0
-        line_start = st.line_start
+        line_start, had_content = st.line_start, st.line_content
         if ch != "\n":
             st.line_start = False
             if ch != " ":
@@ -1426,9 +1426,9 @@ class AbcGrammar(_Compiled):
             ok = st.line_content and not pending
             self._newline(st)
             return ok
-        if ch == "\\":
+        if ch == "\\":  # (a line of nothing but a continuation is no line)
             st.mode = "S"
-            return st.line_content and not pending
+            return had_content and not pending
         if ch == "Z":  # a multi-bar rest: refused, but counted as filling the bar
             if st.bar is not None:
                 st.pos = st.bar
@@ -1820,6 +1820,12 @@ class AbcGrammar(_Compiled):
         leaves no repeat open (|] or :|)."""
         if kind is None:  # [1 or [2 right after a bar line
             return ending != 1 or self._repeated(st, st.parts) is not False
+        if kind == "plain" and ending != 2 and st.pos == 0 and st.bars:
+            # Two bar lines with nothing between (|, a line break, |) read as a double bar,
+            # the end of a part: O'Neill's tunes mark their parts so, and the form measures
+            # and the shapes drawn from the corpus read them so (`metrics.form`); inside a
+            # part one would split it in two. (A second ending, :| then |2, stays.)
+            return False
         counted = self._bar_counts(st)
         bars = st.part_bars + counted
         if kind == "plain":

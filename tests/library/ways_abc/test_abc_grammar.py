@@ -98,6 +98,16 @@ def test_no_header_field_starts_a_body_line(grammar):
     assert ":" not in allowed(grammar, HEADER + "A2 B2 c2 d2|\nT")  # T is a trill, not a title
 
 
+def test_a_line_continues_only_after_something_on_it(grammar):
+    # a backslash at the end of a line joins the next line to it; a line of nothing but a
+    # backslash (or spaces and one) is no line of music, and sampled tunes once wrote dozens
+    assert "\\" in allowed(grammar, HEADER + "A2 B2 ")
+    assert "\\" not in allowed(grammar, HEADER)
+    assert "\\" not in allowed(grammar, HEADER + "A2 B2 \\\n")
+    assert "\\" not in allowed(grammar, HEADER + "A2 B2 \\\n ")
+    assert "\\" in allowed(grammar, HEADER + "A2 B2 \\\nc2 ")
+
+
 def test_a_new_meter_line_may_come_between_bars_only(grammar):
     assert "M" in allowed(grammar, HEADER + "A2 B2 c2 d2|\n")
     assert "M" not in allowed(grammar, HEADER + "A2 B2 c2 d2|A2\n")  # mid-bar

@@ -416,6 +416,18 @@ def test_a_part_closes_after_8_or_16_bars_and_no_other_number(form):
     assert form.violations(HEADER + bars(16) + "G", end=False)
 
 
+def test_no_bar_line_follows_another_with_nothing_between_inside_a_part(form):
+    # "|", a line break, "|" reads as a double bar, a part's end (the form measures, the
+    # shapes drawn from O'Neill's tunes): inside a part the next line starts with music
+    three = HEADER + BAR * 3 + "\n"
+    assert "|" not in form.allowed_after(HEADER + BAR * 3 + "\n")
+    assert form.violations(three + "|" + BAR, end=False)
+    assert form.violations(HEADER + BAR * 3 + " |" + BAR, end=False)
+    assert not form.violations(three + BAR, end=False)
+    # where the part ends, the next may open with a repeat on its own line
+    assert not form.violations(HEADER + BAR * 7 + "GABc dcBA:|\n|:" + BAR, end=False)
+
+
 def test_a_pickup_and_the_closing_bar_make_one_bar_of_the_part(form):
     # pickup of one eighth, 7 full bars, a closing bar of seven eighths: a part of 8
     body = "D|" + BAR * 7 + "GABc dcB|]\n"
