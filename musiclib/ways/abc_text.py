@@ -440,8 +440,9 @@ class AbcWay(Way):
         its own shape (`state`'s, saved by `prepare` with the plans: the shapes
         `form_shapes_for` draws a visitor's piece from, a part of every table state's key),
         and pieces without one are left out (no piece is drawn in their shape); the
-        grammar's own form where `state` holds no shapes. Returns the symbols fed (0: this
-        `key` was replayed already)."""
+        grammar's own form where `state` holds no shapes, or not which piece each came
+        from (way arrays saved before `SHAPES_PIECE_STATE`). Returns the symbols fed (0:
+        this `key` was replayed already)."""
         if key in tables.replayed:
             return 0
         shapes = None
