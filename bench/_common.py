@@ -30,8 +30,11 @@ def timed(fn, *args, repeat: int = 1, **kwargs) -> tuple[float, object]:
 
 
 def ratio(label: str, fast: float, slow: float) -> str:
-    """`label: 412×` — how many times faster `fast` is than `slow` (both are durations)."""
-    return f"{label}: {slow / fast:,.0f}×" if slow / fast >= 10 else f"{label}: {slow / fast:.1f}×"
+    """`label: 412×` — how many times faster `fast` is than `slow` (both are durations);
+    two decimals below 1 (0.06×: a tenth either way would read 0.0× or 0.1×)."""
+    x = slow / fast
+    digits = ",.0f" if x >= 10 else ".1f" if x >= 1 else ".2f"
+    return f"{label}: {x:{digits}}×"
 
 
 def nottingham_abc_texts() -> list[str] | None:

@@ -25,10 +25,19 @@ built in Python per symbol drawn (a group's successor or a new state: each a par
 a state also its mask) and the tables' size; and the warm batch's seeds sampled again,
 every state they reach built (the look-ups alone: what a grammar fully built ahead of time
 would cost). --only chars|tokens times one vocabulary. --corpus DIR (a folder of .abc
-files, the model's training tunes): also the tables built ahead of time along those tunes
-(`LazyAutomaton.replay`), with the CPU time that took, and a first batch sampled after.
+files, the model's training tunes; `oneills`: O'Neill's tunes, the vocabularies' source):
+also the tables built ahead of time along those tunes as the generation service builds
+them (`AbcWay.grammar_replay`, `LazyAutomaton.replay`; every tenth tune held out) in a fresh
+process, with the CPU time and the tables' bytes that took, then a visitor's batch (the
+warm batch's seeds, so the same pieces as the warm row) with what it still built, then
+the held-out tunes walked through the tables (a stand-in for a trained model's pieces,
+where the model has random weights) with what they built. --shape: the folk form, each
+row in the shape of one corpus tune drawn by its seed (`AbcWay.form_shapes_for`, as the
+site's folk form; needs --corpus), the replay feeding each corpus tune in its own shape;
+the Python-masks row is left out (shapes need tables).
 
-    .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json]
+    .venv/bin/python bench/sampler.py --grammar [--net nott.npz --vocab vocab.json] \
+        [--corpus DIR|oneills] [--shape]
 
 A batch of 64 is timed five times with BLAS on one thread (as the `sample` worker runs it)
 and five times with BLAS on two (OPENBLAS_NUM_THREADS in the child): best and median wall
@@ -201,11 +210,14 @@ def grammar_bench(args) -> None:
         trained = json.loads(Path(args.vocab).read_text())
         kind = abc_tokens.vocabulary_of(trained)
         vocabs[kind], nets[kind] = trained, sampler.load_net(args.net)
-    corpus_texts = []
-    for path in sorted(Path(args.corpus).glob("**/*.abc")) if args.corpus else []:
+    corpus_texts = texts if args.corpus == "oneills" else []
+    folder = args.corpus if args.corpus and args.corpus != "oneills" else None
+    for path in sorted(Path(folder).glob("**/*.abc")) if folder else []:
         found = split_tunes(path.read_text(encoding="latin-1"))
         corpus_texts.extend(WAY.normalise(t) for _, t in found)
     way = get_way("abc")
+    if args.shape:
+        from musiclib.metrics.form import returns_library
     rows, n = args.rows, args.chars
     print(f"grammar-aware sampling, {rows} pieces of up to {n} symbols, temperature 0.9")
     for kind, vocab in vocabs.items():
@@ -213,12 +225,24 @@ def grammar_bench(args) -> None:
             continue
         net = nets.get(kind) or _random_net(len(vocab))
         weights = "trained" if kind in nets else "random"
+        # the corpus's tunes as the run's training pieces (ids, START first; each cut at
+        # its first symbol the vocabulary lacks), and with --shape their shapes
+        index = {tok: i for i, tok in enumerate(vocab)}
+        pieces = []
+        for text in corpus_texts:
+            symbols = abc_tokens.tokenize(text) if kind == "tokens" else text
+            ids = [index.get(t, -1) for t in symbols]
+            pieces.append([1, *(ids[: ids.index(-1)] if -1 in ids else ids)])
+        library = returns_library(way=way, vocab=vocab, pieces=pieces) if args.shape else {}
 
-        def run(constraint, seed0, net=net):
+        def run(constraint, seed0, net=net, library=library):
             """(symbols per wall second, per CPU second, symbols) of one batch."""
+            seeds = list(range(seed0, seed0 + rows))
+            shaped = args.shape and isinstance(constraint, LazyAutomaton)
+            shapes = way.form_shapes_for(state=library, seeds=seeds) if shaped else None
             w, c = time.perf_counter(), time.process_time()
-            outs = sampler.sample(net, prime=[1], seeds=list(range(seed0, seed0 + rows)),
-                                  temperature=0.9, max_tokens=n, constraint=constraint)  # fmt: skip
+            outs = sampler.sample(net, prime=[1], seeds=seeds, temperature=0.9,
+                                  max_tokens=n, constraint=constraint, shapes=shapes)  # fmt: skip
             steps = sum(len(o) for o in outs)
             return steps / (time.perf_counter() - w), steps / (time.process_time() - c), steps
 
@@ -230,13 +254,14 @@ def grammar_bench(args) -> None:
 
         run(None, 0)  # compile (or load from numba's disk cache) the plain loop
         # ... and the functions sampling with tables calls, so that no compile is timed
+        grammar = way.grammar(vocab=vocab, form=args.shape)
         sampler.sample(net, prime=[1], seeds=[0], max_tokens=5,
-                       constraint=LazyAutomaton(way.grammar(vocab=vocab)))  # fmt: skip
+                       constraint=LazyAutomaton(grammar))  # fmt: skip
         plain = [run(None, 100 + 10 * k) for k in range(3)]
         plain_wall = float(np.median([p[0] for p in plain]))
         plain_cpu = float(np.median([p[1] for p in plain]))
         forget()
-        automaton = LazyAutomaton(way.grammar(vocab=vocab))
+        automaton = LazyAutomaton(way.grammar(vocab=vocab, form=args.shape))
         tables = []
         for b in range(1 + args.warm_batches + 1):
             before = automaton.resolved
@@ -245,26 +270,46 @@ def grammar_bench(args) -> None:
         cold, warm = tables[0], tables[-1]
         if args.corpus:  # the tables built ahead of time along the corpus's tunes
             forget()  # (from a fresh worker's state: no masks cached)
-            ahead = LazyAutomaton(way.grammar(vocab=vocab))
-            index = {tok: i for i, tok in enumerate(vocab)}
-            pieces = [[index.get(t, -1) for t in (abc_tokens.tokenize(text) if kind == "tokens"
-                       else text)] for text in corpus_texts]  # fmt: skip
+            ahead = LazyAutomaton(way.grammar(vocab=vocab, form=args.shape))
+            # every tenth tune held out of the replay (START alone: nothing fed), walked
+            # after it as a stand-in for a trained model's pieces (a model of the other
+            # vocabulary than --net's has random weights, whose pieces follow no tune)
+            held = [k for k in range(len(pieces)) if k % 10 == 0]
+            replayed_pieces = [[1] if k % 10 == 0 else p for k, p in enumerate(pieces)]
             c = time.process_time()
-            fed = ahead.replay(pieces, prime=[1])
+            fed = way.grammar_replay(tables=ahead, pieces=replayed_pieces, state=library,
+                                     form=args.shape, seconds=0, key="corpus")  # fmt: skip
             spent = time.process_time() - c
+            replayed = (ahead.n, ahead.nbytes)
             before = ahead.resolved
-            first = run(ahead, 400)
+            first = run(ahead, 400 + 100 * (len(tables) - 1))  # (the warm batch's pieces)
             first = (*first[:2], (ahead.resolved - before) / first[2])
+            held_shapes = None
+            if args.shape:  # (each held-out tune in its own shape, as the replay's)
+                owner = {int(k): j for j, k in enumerate(library["way_shapes_piece"])}
+                shape_rows = library["way_shapes"]
+                held = [k for k in held if k in owner and shape_rows[owner[k]][0] >= 0]
+                held_shapes = [way.form_shapes_for(state={"way_shapes": shape_rows[owner[k]][None]},
+                                                   seeds=[0])[0] for k in held]  # fmt: skip
+                n_replayed = sum(1 for k, j in owner.items() if k % 10 and shape_rows[j][0] >= 0)
+            else:
+                n_replayed = len(pieces) - len(held)
+            before = ahead.resolved
+            held_fed = ahead.replay([pieces[k][1:] for k in held], prime=[1],
+                                    shapes=held_shapes, max_bytes=ahead.max_bytes)  # fmt: skip
+            held_built = (ahead.resolved - before) / max(1, held_fed)
         # the warm batch's seeds again: every state and successor they reach is built, so
         # this is the compiled look-ups alone (the ceiling of a grammar built ahead of time)
         replay = run(automaton, 400 + 100 * (len(tables) - 1))
         forget()
-        python_cold = run(way.grammar(vocab=vocab), 200)
-        print(f"{kind} (vocabulary {len(vocab)}, {weights} weights):")
+        python_cold = None if args.shape else run(way.grammar(vocab=vocab), 200)
+        shaped = ", folk form, a shape per row" if args.shape else ""
+        print(f"{kind} (vocabulary {len(vocab)}, {weights} weights{shaped}):")
         print(f"  compiled loop, plain: {plain_wall:,.0f} symbols/s ({plain_cpu:,.0f} per "
               "CPU second; median of 3 batches)")  # fmt: skip
-        print(f"  compiled loop + Python grammar masks, cold: {python_cold[0]:,.0f} symbols/s "
-              f"({python_cold[1]:,.0f} per CPU second)")  # fmt: skip
+        if python_cold is not None:
+            print(f"  compiled loop + Python grammar masks, cold: {python_cold[0]:,.0f} "
+                  f"symbols/s ({python_cold[1]:,.0f} per CPU second)")  # fmt: skip
         for label, (wall, cpu, built) in (
             ("cold (first batch of a fresh process)", cold),
             (f"warm (after {args.warm_batches + 1} batches of other seeds)", warm),
@@ -277,17 +322,22 @@ def grammar_bench(args) -> None:
         print(ratio("  tables against plain, warm, wall", 1 / warm[0], 1 / plain_wall)
               + ratio("; CPU", 1 / warm[1], 1 / plain_cpu))  # fmt: skip
         if args.corpus:
-            print(f"  tables built ahead of time along {len(pieces):,} corpus tunes ({fed:,} "
-                  f"symbols fed, {spent:.1f} s CPU, {ahead.n:,} states), then a first batch: "
-                  f"{first[0]:,.0f} symbols/s ({first[1]:,.0f} per CPU second), "
-                  f"{first[2]:.2f} built in Python per symbol drawn")  # fmt: skip
+            own = " (each in its own shape)" if args.shape else ""
+            print(f"  tables built ahead of time along {n_replayed:,} corpus tunes{own} "
+                  f"in a fresh process ({fed:,} symbols fed, {spent:.1f} s CPU, "
+                  f"{replayed[0]:,} states, {replayed[1] / 2**20:.1f} MB), then the warm "
+                  f"batch's seeds: {first[0]:,.0f} symbols/s ({first[1]:,.0f} per CPU "
+                  f"second), {first[2]:.2f} built in Python per symbol drawn")  # fmt: skip
             print(ratio("  tables built ahead of time against plain, wall", 1 / first[0],
                         1 / plain_wall) + ratio("; CPU", 1 / first[1], 1 / plain_cpu))  # fmt: skip
+            print(f"  {len(held):,} tunes held out of the replay (every tenth), walked after "
+                  f"it to their first refused symbol ({held_fed:,} symbols): {held_built:.2f} "
+                  "built in Python per symbol")  # fmt: skip
         print(ratio("  tables against plain, the warm batch's seeds again (all built), wall",
                     1 / replay[0], 1 / plain_wall)
               + ratio("; CPU", 1 / replay[1], 1 / plain_cpu))  # fmt: skip
-        print(f"  tables: {automaton.n:,} states in {automaton.n_groups:,} groups after "
-              f"{len(tables) * rows} pieces")  # fmt: skip
+        print(f"  tables: {automaton.n:,} states in {automaton.n_groups:,} groups "
+              f"({automaton.nbytes / 2**20:.1f} MB) after {len(tables) * rows} pieces")  # fmt: skip
 
 
 def main() -> None:
@@ -308,6 +358,9 @@ def main() -> None:
     parser.add_argument(
         "--corpus", help="--grammar: a folder of .abc tunes to build the tables ahead of time"
     )
+    parser.add_argument(
+        "--shape", action="store_true", help="--grammar: the folk form, a shape per row"
+    )
     parser.add_argument("--checkpoint")
     parser.add_argument("--chars", type=int, default=600)
     parser.add_argument(
@@ -321,6 +374,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 <= args.warm_batches <= 200:
         parser.error("--warm-batches must be 0 to 200")
+    if args.shape and not args.corpus:
+        parser.error("--shape draws each row's shape from a corpus tune: give --corpus")
     if args.grammar:
         return grammar_bench(args)
     if args.fast_only:

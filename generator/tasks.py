@@ -19,6 +19,7 @@ from .services import (
     corpus_tunes_render,
     generation_job_execute,
     generation_requesters_prune,
+    generation_tables_replay,
     lost_work_recover,
     piece_render,
     training_run_execute,
@@ -49,7 +50,11 @@ def training_run_task(run_id: int) -> None:
 
 @shared_task(name=GENERATION_TASK)
 def generation_job_task(job_id: int) -> None:
-    generation_job_execute(job_id=job_id)
+    job = generation_job_execute(job_id=job_id)
+    # A worker process lives on: once the job's pieces are stored, its grammar tables are
+    # built ahead of time for the model's later jobs (once per model; a command would not).
+    if job is not None:
+        generation_tables_replay(job=job)
 
 
 @shared_task(name=RENDER_TASK)

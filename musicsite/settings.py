@@ -265,6 +265,14 @@ AUTOSTART_QUICK_RUN = env_bool("AUTOSTART_QUICK_RUN", True)
 # A run whose heartbeat is older than this (seconds) is taken to have lost its worker and is
 # resumed from its last checkpoint. Heartbeats are written every few seconds while training.
 RUN_STALE_AFTER_S = env_int("RUN_STALE_AFTER_S", 120)
+# CPU seconds (0 to 120; 0: off) a sample worker process spends building a grammar's tables
+# ahead of time along a model's training tunes, once per model and grammar, right after its
+# first grammar-aware job of that model has stored its pieces (no visitor waits for it):
+# later pieces find most table states built instead of building them in Python. About 2 s
+# for a thousand character tunes; token tunes cost several times that, so the bound stops it.
+GRAMMAR_REPLAY_CPU_S = env_int("GRAMMAR_REPLAY_CPU_S", 10)
+if not 0 <= GRAMMAR_REPLAY_CPU_S <= 120:
+    raise RuntimeError("GRAMMAR_REPLAY_CPU_S must be 0 (off) to 120 seconds")
 # Pieces an anonymous visitor may generate per hour (staff: no limit).
 ANON_GENERATIONS_PER_HOUR = env_int("ANON_GENERATIONS_PER_HOUR", 12)
 # Reverse proxies in front of the site (0 in development, usually 1 in production): the

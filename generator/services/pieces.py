@@ -335,6 +335,35 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     return job
 
 
+def generation_tables_replay(*, job: GenerationJob) -> None:
+    """After a visitor's job that succeeded with a grammar's tables (`generation_job_execute`
+    has stored its pieces: no visitor waits for this): build those tables ahead of time
+    along the run's training tunes in this process (`way.grammar_replay`), once per run and
+    grammar in this process, within settings.GRAMMAR_REPLAY_CPU_S, so that the run's
+    later pieces in this process find most table states built. For a long-lived worker
+    (the generation task), not a one-off command; epoch samples are left alone."""
+    run = job.checkpoint.run
+    way = get_way(run.way)
+    seconds = float(settings.GRAMMAR_REPLAY_CPU_S)
+    if job.status != JobStatus.SUCCEEDED or job.is_epoch_sample or seconds <= 0:
+        return
+    if not hasattr(way, "grammar_replay"):
+        return
+    tables = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
+    if not hasattr(tables, "replayed") or run.pk in tables.replayed:
+        return
+    try:
+        prepared = _prepared(run.pk)  # (the training split, as the run's; cached per run)
+        t0 = time.process_time()
+        fed = way.grammar_replay(tables=tables, pieces=prepared.train, state=prepared.state,
+                                 form=job.folk_form, seconds=seconds, key=run.pk)  # fmt: skip
+    except Exception:  # (the tables only make later jobs faster: the job has succeeded)
+        log.exception("run %s: building the grammar tables ahead of time failed", run.pk)
+        return
+    log.info("run %s: grammar tables built along its training tunes, %d symbols, %.1f s CPU, "
+             "%.1f MB", run.pk, fed, time.process_time() - t0, tables.nbytes / 2**20)  # fmt: skip
+
+
 def _constraint(way, run, *, grammar: bool, folk_form: bool):
     """The grammar the sampler keeps to (None: none), as a job with these options asks."""
     if not ((grammar or getattr(way, "always_grammar", False)) and hasattr(way, "grammar")):

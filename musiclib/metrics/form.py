@@ -373,14 +373,21 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
     that long: a plan of a 32-bar tune would mostly fall past their end). A piece whose
     bars the two readings count differently (a bar of only a chord symbol, a stray bar
     line) is left out. "way_shapes" (int8 [pieces, 10]): each piece's `form_shape_row`, whose
-    shape the folk form draws per piece with the same piece's plan. About 0.6 s for
+    shape the folk form draws per piece with the same piece's plan; "way_shapes_piece"
+    (int32): each plan's piece, its index in `pieces` (the grammar's tables are built
+    ahead of time along each training tune in its own shape). About 0.6 s for
     Nottingham's 931 training tunes."""
     from musiclib.ml import returns as rt
-    from musiclib.ways.abc_text import RETURNS_FORM_STATE, RETURNS_STATE, SHAPES_STATE
+    from musiclib.ways.abc_text import (
+        RETURNS_FORM_STATE,
+        RETURNS_STATE,
+        SHAPES_PIECE_STATE,
+        SHAPES_STATE,
+    )
 
     flags = way.returns_flags(vocab=vocab)
-    plans, fits, shapes = [], [], []
-    for ids in pieces:
+    plans, fits, shapes, index = [], [], [], []
+    for k, ids in enumerate(pieces):
         ids = np.asarray(ids, dtype=np.int64)
         spans = rt.bar_spans(ids, flags)
         try:
@@ -391,10 +398,12 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
             plans.append(restated_bars(shape))
             fits.append([round(n) for n in part_lengths(shape)] in ([8], [8, 8]))
             shapes.append(form_shape_row(shape))
+            index.append(k)
     return {
         RETURNS_STATE: rt.plans_from_bars(plans),
         RETURNS_FORM_STATE: np.asarray(fits, dtype=np.int8),
         SHAPES_STATE: np.asarray(shapes, dtype=np.int8).reshape(-1, SHAPE_WIDTH),
+        SHAPES_PIECE_STATE: np.asarray(index, dtype=np.int32),
     }
 
 

@@ -64,9 +64,11 @@ as fast as plain sampling for characters, a tenth for tokens (whose new states e
 a trie walk with look-ahead); with every state built (the same seeds again) the look-ups
 alone cost about a tenth. The states a model reaches do converge: after some 400 pieces
 a worker builds almost nothing more, and `replay` builds the tables ahead of time along
-the model's training tunes (a second or two for a thousand tunes), which its pieces
-follow (not yet called by the generation service). `sampler.sample` takes a `LazyAutomaton`, and the
-generation service passes the ABC grammar's. A `snapshot` is a
+the model's training tunes (a second or two for a thousand character tunes; each in its
+own shape for the form grammar, whose shape is part of every key), which its pieces
+follow: the generation task runs it in the sample worker once per model and grammar,
+after the first job's pieces are stored (`AbcWay.grammar_replay`). `sampler.sample` takes
+a `LazyAutomaton`, and the generation service passes the ABC grammar's. A `snapshot` is a
 complete `fastloop.GrammarTables` only for a parser without registers once `build` has
 reached every state.
 
@@ -154,6 +156,9 @@ class LazyAutomaton:
         # alone (the module docstring), with the group they opened in as a register.
         self.framed = self.registered and bool(getattr(parser, "frames", False))
         self.resolved = 0  # successors built in Python (groups and states), for benchmarks
+        # The `replay` keys these tables were built along, kept when they start again: a
+        # replay that filled them would otherwise come back each time (see `replay`).
+        self.replayed: set[Hashable] = set()
         self._clear()
 
     def _clear(self) -> None:
@@ -313,18 +318,39 @@ class LazyAutomaton:
         return self.advance(states, np.zeros((len(states), REGISTERS), np.int64), symbols)[0]
 
     def replay(
-        self, pieces: Iterable[Sequence[int]], *, prime: Sequence[int], seconds: float = 0.0
+        self,
+        pieces: Iterable[Sequence[int]],
+        *,
+        prime: Sequence[int],
+        seconds: float = 0.0,
+        shapes: Sequence[Hashable] | None = None,
+        max_bytes: int | None = None,
+        key: Hashable = None,
     ) -> int:
         """Build the tables ahead of time along known pieces (the training tunes, as ids
         after `prime`): each is fed from the state after the prime up to its first symbol
         the grammar refuses there, building every successor and state it reaches, so that
         a model's own pieces, which follow those tunes, find most of theirs built.
-        `seconds` > 0: stop after that much CPU time. Returns the symbols fed. The masks
-        are the same whatever was built before (a table is a cache of the parser)."""
+        `shapes` (one per piece, as `begin` takes them): each piece fed in a row started
+        in its own shape. `seconds` > 0: stop after that much CPU time. The replay stops
+        before the tables hold `max_bytes` (default: half the automaton's `max_bytes`,
+        leaving the rest to what sampling builds; past the cap `begin` starts the tables
+        again). `key` (not None): remembered in `replayed`, even once the tables have
+        started again, so that a caller replays the same pieces once per automaton (the
+        states of shaped rows are seldom met again, and their replay fills half the cap:
+        replayed at each restart, it would cost more than it gives). Returns the symbols
+        fed.
+        The masks are the same whatever was built before (a table is a cache of the
+        parser)."""
         stop = time.process_time() + seconds if seconds > 0 else None
+        cap = self.max_bytes // 2 if max_bytes is None else min(int(max_bytes), self.max_bytes)
+        if key is not None:
+            self.replayed.add(key)
         fed = 0
-        for piece in pieces:
-            s, regs = self.begin(prime)
+        for k, piece in enumerate(pieces):
+            if self._bytes() >= cap:
+                break
+            s, regs = self.begin(prime, None if shapes is None else shapes[k])
             regs = regs.tolist()
             for v in piece:
                 v = int(v)
@@ -335,6 +361,11 @@ class LazyAutomaton:
             if stop is not None and time.process_time() > stop:
                 break
         return fed
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the tables built so far take (`max_bytes` caps them)."""
+        return self._bytes()
 
     def build(self, *, limit: int, prime: Sequence[int] = ()) -> int:
         """Breadth-first from the state after `prime`, until `limit` states exist (or every

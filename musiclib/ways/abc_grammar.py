@@ -485,7 +485,9 @@ class _Row:
         # Fields no later rule reads before they are set again: a length suffix's text
         # beyond whether it has begun (its trie node holds its value), the tuplet factor
         # with no tuplet running, the line-continuation flag away from a line start, and
-        # whether the bar token follows an upper-case note outside a bar token.
+        # whether the bar token began its line or follows an upper-case note outside a bar
+        # token (both are set as a bar token begins, "|", ":" or "[", and read only inside
+        # one: left in, the first bar of a line made every state to the next bar line new).
         if self.mode == "N":
             values[_I_TOK] = bool(self.tok)
         if not self.tuplet_left:
@@ -493,8 +495,36 @@ class _Row:
         if not self.line_start:
             values[_I_CONT] = None
         if self.mode != "B":
-            values[_I_BAR_AFTER_UPPER] = None
+            values[_I_BAR_AFTER_UPPER] = values[_I_BAR_LINE_START] = None
         return tuple(values)
+
+
+def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
+    """A shaped row's character mask key (`key`, `_Row.key`) with its shape, the parts
+    closed and the bars in its part as far as the rules for one more character read them,
+    outside a bar token (whose end, with the next character, can begin the next part):
+    whether the part has no bar yet, the bars left in it up to 2 (the rules ask whether
+    this is the part's last bar, and whether the bars with the one a bar line may count
+    are fewer than the part's length or make it), the parts left up to 2
+    (last part, or none), whether this part and the next repeat, the last note's share
+    (the final degree only sets the tonic: a state's own field). So rows of every shape
+    share one mask wherever the form decides nothing (mid-part), where the tables' states,
+    whose successors read the whole shape, cannot."""
+    parts = st.shape.parts
+    n = len(parts)
+    left = parts[min(st.parts, n - 1)][0] - st.part_bars
+    repeats = tuple(parts[k][1] if k < n else None for k in (st.parts, st.parts + 1))
+    values = list(key)
+    values[_I_SHAPE] = (min(left, 2), min(n - st.parts, 2), repeats, st.shape.last)
+    values[_I_PARTS], values[_I_PART_BARS] = None, st.part_bars == 0
+    if n - st.parts >= 2 or (n - st.parts == 1 and left >= 2):
+        # Before the last part's last bar no rule reads the tonic, the last note's letter
+        # or share (they decide how the tune ends: `_final_bar`, `_form_can_end`, the bar
+        # line that closes the last part, which a bar line only counts in its last bar),
+        # and the final degree only ever sets the tonic (at the K: line).
+        values[_I_SHAPE] = values[_I_SHAPE][:3]
+        values[_I_TONIC] = values[_I_LAST_LETTER] = values[_I_TONIC_ALTERED] = None
+    return tuple(values)
 
 
 def _line_bucket(line_len: int, reach: int) -> int:
@@ -516,6 +546,8 @@ _I_TUPLET_MULT, _I_BAR_AFTER_UPPER, _I_BAR_LINE_START, _I_CONT, _I_LINE_LEN = (
     for f in ("tuplet_mult", "bar_after_upper", "bar_line_start", "cont", "line_len")
 )
 _I_TONIC = _FIELDS.index("tonic")
+_I_SHAPE, _I_PARTS, _I_PART_BARS = (_FIELDS.index(f) for f in ("shape", "parts", "part_bars"))
+_I_LAST_LETTER, _I_TONIC_ALTERED = (_FIELDS.index(f) for f in ("last_letter", "tonic_altered"))
 _I_NOTES = _FIELDS.index("notes")
 _LETTERS = "ABCDEFGabcdefg"  # a pitch register's codes: 1 + the index (0: no letter)
 
@@ -815,6 +847,8 @@ class AbcGrammar(_Compiled):
             return None
         if st.phase == "B" and st.mode == "Q":
             key = ("Q", st.tok)  # inside a chord symbol only its text decides (`_quote`)
+        elif st.shape is not None and st.mode != "B":
+            key = _shaped_mask_key(st, st.key(1, self.min_notes))
         else:
             key = st.key(1, self.min_notes)
         if key in self._cache:

@@ -242,6 +242,7 @@ RETURNS_FORM_STATE = "way_returns_8bar"  # 1: the plan's tune has the folk form'
 # Each plan's tune's shape (`metrics.form.form_shape_row`; -1 first: none the form follows):
 # the folk form draws a piece's shape from the same tune as its plan.
 SHAPES_STATE = "way_shapes"
+SHAPES_PIECE_STATE = "way_shapes_piece"  # each plan's training piece (its index in `train`)
 
 
 def _shaped(state: dict):
@@ -252,6 +253,16 @@ def _shaped(state: dict):
         return None
     shaped = np.asarray(shapes)[:, 0] >= 0
     return shaped if shaped.any() else None
+
+
+def _form_shape(row):
+    """A `form_shape_row` (way_shapes) as the grammar's `FormShape`."""
+    from .abc_grammar import FormShape
+
+    row = [int(v) for v in row]
+    parts = tuple((row[k], bool(row[k + 1])) for k in range(1, len(row) - 1, 2) if row[k])
+    last = row[-1] if len(row) % 2 == 0 else 0  # (rows of 9 saved before: none)
+    return FormShape(parts=parts, final=row[0], last=last)
 
 
 class AbcWay(Way):
@@ -411,20 +422,44 @@ class AbcWay(Way):
         arrays: the same tune whose plan `returns_for` draws with the form. None when the
         checkpoint has none (a run trained before they were saved: `prepare` makes them)."""
         from ..ml import returns as rt
-        from .abc_grammar import FormShape
 
         shaped = _shaped(state)
         if shaped is None:
             return None
         rows = np.asarray(state[SHAPES_STATE])[shaped]
-        out = []
-        for seed in seeds:
-            row = [int(v) for v in rows[rt.draw_index(len(rows), seed)]]
-            pairs = range(1, len(row) - 1, 2)
-            parts = tuple((row[k], bool(row[k + 1])) for k in pairs if row[k])
-            last = row[-1] if len(row) % 2 == 0 else 0  # (rows of 9 saved before: none)
-            out.append(FormShape(parts=parts, final=row[0], last=last))
-        return out
+        return [_form_shape(rows[rt.draw_index(len(rows), seed)]) for seed in seeds]
+
+    def grammar_replay(
+        self, *, tables, pieces: list, state: dict, form: bool, seconds: float, key
+    ) -> int:
+        """Build a grammar's tables (`grammar(...).automaton()`, the process's) ahead of time
+        along the training pieces (`Prepared.train`: ids, START first), which the model's
+        pieces follow, once per `key` for these tables (`LazyAutomaton.replayed`):
+        about 1.5 s of CPU for a thousand tunes in characters, several times that in
+        tokens; `seconds` (CPU, > 0) bounds it. With the folk `form` each piece is fed in
+        its own shape (`state`'s, saved by `prepare` with the plans: the shapes
+        `form_shapes_for` draws a visitor's piece from, a part of every table state's key),
+        and pieces without one are left out (no piece is drawn in their shape); the
+        grammar's own form where `state` holds no shapes, or not which piece each came
+        from (way arrays saved before `SHAPES_PIECE_STATE`). Returns the symbols fed (0:
+        this `key` was replayed already)."""
+        if key in tables.replayed:
+            return 0
+        shapes = None
+        shaped = _shaped(state) if form else None
+        owners = state.get(SHAPES_PIECE_STATE)
+        if shaped is not None and owners is not None and len(owners) == len(shaped):
+            rows = np.asarray(state[SHAPES_STATE])[shaped]
+            chosen = np.asarray(owners)[shaped]
+            pieces = [pieces[int(k)] for k in chosen]
+            shapes = [_form_shape(row) for row in rows]
+        return tables.replay(
+            [np.asarray(p)[1:] for p in pieces],
+            prime=[START_ID],
+            seconds=seconds,
+            shapes=shapes,
+            key=key,
+        )
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
         """A prime → ids after START, tokenized as the run's vocabulary was (its symbol list

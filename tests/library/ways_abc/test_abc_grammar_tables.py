@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musiclib.metrics.form import form_shape_row, shape_from_abc
+from musiclib.metrics.form import form_shape_row, returns_library, shape_from_abc
 from musiclib.ml import fastloop, sampler
 from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
@@ -196,14 +196,68 @@ def test_tables_built_ahead_of_time_along_corpus_tunes_give_the_parsers_masks_an
     cold = sampled_pieces(LazyAutomaton(AbcGrammar(VOCAB)), seeds=seeds, n=300, temperature=0.8)
     assert warm == cold
     assert ahead.n >= built
+    # ... and every prefix of the pieces sampled after the replay gets the parser's mask
+    checked = 0
+    for ids in warm:
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(ahead, AbcGrammar(VOCAB), body)
+    assert checked > 1_500
 
 
-def test_a_replay_stops_when_its_cpu_seconds_are_spent(texts):
+def test_a_replay_in_each_tunes_own_shape_gives_shaped_pieces_sampled_after_it_the_parsers_masks(
+    texts,
+):
+    # the site's replay for the folk form: each training tune in the shape drawn from it
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    known = [text for text in texts[:60] if set(text) <= set(index)]
+    pieces = [np.array([START_ID, *(index[ch] for ch in text)]) for text in known]
+    library = returns_library(way=WAY, vocab=VOCAB, pieces=pieces)
+    ahead = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    fed = WAY.grammar_replay(tables=ahead, pieces=pieces, state=library, form=True, seconds=0,
+                             key="run 1")  # fmt: skip
+    assert fed > 500 and "run 1" in ahead.replayed
+    # once per key: the same run again feeds nothing
+    again = WAY.grammar_replay(tables=ahead, pieces=pieces, state=library, form=True,
+                               seconds=0, key="run 1")  # fmt: skip
+    assert again == 0
+    # a tune's own opening, in its own shape, is built: walking it builds nothing new
+    tune = int(library["way_shapes_piece"][0])
+    shape = WAY.form_shapes_for(state={"way_shapes": library["way_shapes"][:1]}, seeds=[0])[0]
+    before = ahead.resolved
+    s, regs = ahead.begin([START_ID], shape)
+    for v in pieces[tune][1:16].tolist():
+        s, regs = advance(ahead, s, regs, v)
+    assert ahead.resolved == before
+    # pieces sampled afterwards, each in a shape drawn as the site draws it
+    seeds = list(range(400, 406))
+    shapes = WAY.form_shapes_for(state=library, seeds=seeds)
+    sampled = sampler.sample(small_net(len(VOCAB)), prime=[START_ID], seeds=seeds,
+                             temperature=0.8, max_tokens=300, constraint=ahead,
+                             shapes=shapes)  # fmt: skip
+    checked = 0
+    for ids, shape in zip(sampled, shapes, strict=True):
+        body = ids[:-1] if ids and ids[-1] == END_ID else ids
+        checked += walk_and_compare(ahead, AbcGrammar(VOCAB, form=True), body, shape=shape)
+    assert checked > 1_000
+
+
+def test_a_replay_stops_when_its_cpu_seconds_are_spent_or_its_tables_reach_their_bytes(texts):
     index = {ch: i for i, ch in enumerate(VOCAB)}
     tunes = [[index.get(ch, -1) for ch in text] for text in texts]
     ahead = LazyAutomaton(AbcGrammar(VOCAB))
     everything = sum(len(t) for t in tunes)
     assert ahead.replay(tunes, prime=[START_ID], seconds=1e-3) < everything / 10
+    # half the tables' cap by default, so that sampling has room left before they restart
+    small = LazyAutomaton(AbcGrammar(VOCAB), max_bytes=400_000)
+    assert small.replay(tunes, prime=[START_ID], key="run 1") < everything / 2
+    assert 200_000 <= small.nbytes < 400_000 and small.replayed == {"run 1"}
+    # tables that start again (past their cap, between pieces) still know what was
+    # replayed into them: the same pieces are not replayed at every restart
+    small.replay(tunes, prime=[START_ID], max_bytes=500_000)
+    small.begin([START_ID])
+    assert small.n == 1 and small.replayed == {"run 1"}
+    assert WAY.grammar_replay(tables=small, pieces=[[START_ID, *t] for t in tunes], state={},
+                              form=False, seconds=0, key="run 1") == 0  # fmt: skip
 
 
 # --- registers ---------------------------------------------------------------------------------
@@ -589,6 +643,46 @@ def test_shaped_rows_get_the_parsers_masks_from_the_tables(texts, shape):
     for ids in random_walks(automaton, walks=12, steps=200, seed=4, shape=shape):
         checked += walk_and_compare(automaton, reference, ids, shape=shape)
     assert checked > 1_500
+
+
+def test_rows_of_shapes_that_differ_only_past_their_current_part_share_masks_and_keep_them_right(
+    texts,
+):
+    # a shaped row's mask is cached by its shape as far as the next character's rules
+    # read it: rows of these shapes share masks mid-part, and every one is the parser's
+    grammar = AbcGrammar(VOCAB, form=True)
+    grammar._cache.clear()
+    automaton = LazyAutomaton(grammar)
+    reference = AbcGrammar(VOCAB, form=True)
+    shapes = [
+        FormShape(parts=((8, True), (8, True)), final=0, last=6),
+        FormShape(parts=((8, True), (8, False)), final=4, last=3),
+        FormShape(parts=((8, True), (16, True), (8, False)), final=0, last=12),
+        FormShape(parts=((4, False), (8, True)), final=2, last=4),
+        # short ones, whose walks reach their last part's last bar and the tune's end
+        FormShape(parts=((2, False), (2, True)), final=0, last=12),
+        FormShape(parts=((2, True), (2, False)), final=4, last=3),
+        FormShape(parts=((2, True), (3, False), (2, True)), final=0, last=2),
+        FormShape(parts=((3, False),), final=2, last=6),
+    ]
+    index = {ch: i for i, ch in enumerate(VOCAB)}
+    checked = ended = 0
+    for seed, shape in enumerate(shapes):
+        for text in texts[:3]:
+            ids = [index[ch] for ch in text[:300] if ch in index]
+            checked += walk_and_compare(automaton, reference, ids, shape=shape)
+        for ids in random_walks(automaton, walks=8, steps=400, seed=10 + seed, shape=shape):
+            checked += walk_and_compare(automaton, reference, ids, shape=shape)
+            ended += len(ids) < 400  # (the walk drew END)
+    assert checked > 8_000 and ended >= 3
+    # mid-part, before the last part, two shapes that differ only in later parts and in
+    # how they end share the mask (the same array, from the cache)
+    prefix = [index[ch] for ch in HEADER + BAR * 3 + "GA"]
+    rows = [grammar.fresh_shaped(shape) for shape in (shapes[0], shapes[2])]
+    for row in rows:
+        for i in [START_ID, *prefix]:
+            grammar._feed_id(row, i)
+    assert grammar._mask(rows[0]) is grammar._mask(rows[1])
 
 
 def test_a_shaped_tune_keeps_its_parts_its_repeat_signs_and_its_last_degree(form):

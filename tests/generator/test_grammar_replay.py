@@ -1,0 +1,74 @@
+"""The grammar's tables built ahead of time on the site: after a visitor's job that sampled
+with them, the generation task builds them in its worker process along the run's training
+tunes (`generation_tables_replay`), once per run and grammar, after the job's pieces are
+stored; later pieces of the run then find the training tunes' states built."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.models import GenerationJob, JobStatus
+from generator.services import generation_job_create, generation_tables_replay, pieces
+from generator.tasks import generation_job_task
+from musiclib.ways.base import START_ID
+from musiclib.ways.registry import get_way
+from tests.factories import make_trained_run
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture
+def run(tiny_corpus):
+    return make_trained_run(tiny_corpus, epochs=1)
+
+
+def job_for(run, *, grammar: bool = True, folk_form: bool = False) -> GenerationJob:
+    return generation_job_create(checkpoint=run.last_checkpoint, count=2, seed=5,
+                                 max_length=300, grammar=grammar, folk_form=folk_form,
+                                 enqueue=False)  # fmt: skip
+
+
+def tables_of(run, *, form: bool):
+    """The process's tables of the run's grammar (those the generation service samples with)."""
+    return get_way(run.way).grammar(vocab=run.vocab, form=form).automaton()
+
+
+def test_a_grammar_jobs_task_stores_its_pieces_then_builds_the_tables_along_the_training_tunes(
+    run,
+):
+    tables = tables_of(run, form=False)
+    job = job_for(run)
+    generation_job_task(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.pieces.count() == 2
+    assert run.pk in tables.replayed
+    # the training tunes' openings walk through built states only
+    before = tables.resolved
+    for tune in pieces._prepared(run.pk).train[:5]:
+        s, regs = tables.begin([START_ID])
+        regs = regs.tolist()
+        for v in tune[1:60].tolist():
+            if not tables.allowed[s, v]:
+                break
+            s, regs = tables.advance_one(s, regs, v)
+    assert tables.resolved == before
+    # once per run in this process: the next job's replay builds nothing more
+    generation_job_task(job_for(run).pk)
+    built = tables.resolved
+    generation_tables_replay(job=GenerationJob.objects.filter(checkpoint__run=run).last())
+    assert tables.resolved == built
+
+
+def test_a_folk_form_jobs_replay_builds_the_form_grammars_tables(run):
+    job = job_for(run, folk_form=True)
+    generation_job_task(job.pk)
+    assert run.pk in tables_of(run, form=True).replayed
+    assert run.pk not in tables_of(run, form=False).replayed
+
+
+def test_no_tables_are_built_ahead_for_a_job_without_the_grammar_or_with_replay_off(run, settings):
+    generation_job_task(job_for(run, grammar=False).pk)
+    assert run.pk not in tables_of(run, form=False).replayed
+    settings.GRAMMAR_REPLAY_CPU_S = 0
+    generation_job_task(job_for(run).pk)
+    assert run.pk not in tables_of(run, form=False).replayed
