@@ -347,7 +347,10 @@ def generation_tables_replay(*, job: GenerationJob) -> None:
     seconds = float(settings.GRAMMAR_REPLAY_CPU_S)
     if job.status != JobStatus.SUCCEEDED or job.is_epoch_sample or seconds <= 0:
         return
-    if not hasattr(way, "grammar_replay"):
+    # Not for the folk form: its rows carry a shape each, so a replay builds states that a
+    # visitor's pieces seldom meet again (docs/benchmarks.md: no gain after 4-10 s of CPU
+    # that the worker would spend before its next job).
+    if job.folk_form or not hasattr(way, "grammar_replay"):
         return
     tables = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
     if not hasattr(tables, "replayed") or run.pk in tables.replayed:
