@@ -393,15 +393,18 @@ def _returns(way, checkpoint: Checkpoint, *, seeds: list[int], form: bool):
     )
 
 
-def _form_shapes(way, checkpoint: Checkpoint, *, seeds: list[int]):
+def _form_shapes(way, checkpoint: Checkpoint, *, seeds: list[int], prime: str):
     """The folk form's shape of each piece (`musiclib.ways.abc_grammar.FormShape`: parts,
-    bars per part, repeat signs, the last note's degree), drawn by its seed from the
-    training tunes' shapes saved with the checkpoint (the tune its plan of returns comes
-    from), or, for a run trained before they were saved, from its corpus. None where the
-    way draws none (the grammar's own form then: parts of 8 bars ending on the tonic)."""
+    bars per part, repeat signs, the last note's degree and length, the meter), drawn by
+    its seed from the training tunes' shapes saved with the checkpoint (the tune its plan
+    of returns comes from), or, for a run trained before they were saved, from its corpus.
+    None where the way draws none (the grammar's own form then: parts of 8 bars ending on
+    the tonic). A meter the `prime` sets is kept."""
     if not hasattr(way, "form_shapes_for"):
         return None
-    return _saved_or_remade(checkpoint, lambda state: way.form_shapes_for(state=state, seeds=seeds))
+    return _saved_or_remade(
+        checkpoint, lambda state: way.form_shapes_for(state=state, seeds=seeds, prime=prime)
+    )
 
 
 def _saved_or_remade(checkpoint: Checkpoint, draw):
@@ -497,7 +500,11 @@ def _generate(job: GenerationJob) -> None:
     constraint = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
     # (only a way whose capabilities offer returns is given a job that asks for them)
     returns = _returns(way, checkpoint, seeds=seeds, form=job.folk_form) if job.returns else None
-    shapes = _form_shapes(way, checkpoint, seeds=seeds) if job.folk_form and constraint else None
+    shapes = (
+        _form_shapes(way, checkpoint, seeds=seeds, prime=body)
+        if job.folk_form and constraint
+        else None
+    )
     memory = _memory(checkpoint) if job.memory else None
     t0 = time.perf_counter()
     outs = sampler.sample(

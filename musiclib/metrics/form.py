@@ -48,6 +48,7 @@ class Shape:
     minor: bool = False
     sections: list[list[int]] = field(default_factory=list)  # bar indexes per section
     in_later_ending: set[int] = field(default_factory=set)  # bars of a 2nd (3rd…) ending
+    meter: tuple[int, int] | None = None  # the first M: field's (beats, beat unit)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -91,7 +92,8 @@ def shape_from_abc(*, abc: str) -> Shape:
         else:  # two lines in a row (":|" then "[2"), or a line at the very start
             left = left + text
             start_t, start_n = t, n
-    return _with_sections(Shape(notes=notes, bars=bars, tonic=tonic, minor=minor))
+    shape = Shape(notes=notes, bars=bars, tonic=tonic, minor=minor, meter=reading.meter)
+    return _with_sections(shape)
 
 
 def shape_from_events(*, text: str) -> Shape:
@@ -318,9 +320,11 @@ def form_measures(shape: Shape) -> dict[str, float]:
 # A tune's form as a row of small ints (`form_shape_row`): the last note's scale degree
 # above the tonic (0..6, -1: no shape the form rules can follow), then each part's bars and
 # whether it repeats, for up to SHAPE_PARTS parts (0, 0 past the last), then the last note's
-# length in twelfths of a bar (rounded down, 1..12; 0: unknown).
+# length in twelfths of a bar (rounded down, 1..12; 0: unknown), then its first meter's
+# beats and beat unit (0, 0: none). Rows saved before hold 9 (no last note's length) or 10
+# (no meter) numbers (`abc_text._form_shape` reads all three).
 SHAPE_PARTS = 4
-SHAPE_WIDTH = 2 + 2 * SHAPE_PARTS
+SHAPE_WIDTH = 2 + 2 * SHAPE_PARTS + 2
 SHAPE_BARS = (2, 32)  # a part the form rules follow: 2 to 32 whole bars
 # semitones above the tonic -> scale steps (the letter the tune ends on, as the grammar
 # counts it: 0 the tonic, 2 the third, 4 the fifth)
@@ -330,8 +334,8 @@ _STEPS = {0: 0, 1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 4, 7: 4, 8: 5, 9: 5, 10: 6, 11:
 def form_shape_row(shape: Shape) -> list[int]:
     """The tune's shape for the folk form's rules (`abc_grammar.FormShape`): its parts as
     `part_lengths` reads them, each with whether it repeats (it closes on a repeat sign, or
-    has a second ending), its last note's scale degree and its last note's length in twelfths
-    of a bar. [-1, 0, ...] when the form
+    has a second ending), its last note's scale degree, its last note's length in twelfths
+    of a bar and its first meter. [-1, 0, ...] when the form
     rules could not follow it: no key or notes, more than SHAPE_PARTS parts, a part of
     fewer than 2 or more than 32 bars (rounded)."""
     width = SHAPE_WIDTH
@@ -361,7 +365,8 @@ def form_shape_row(shape: Shape) -> list[int]:
     bar = shape.bars[-1].expected if shape.bars else None
     if bar:
         last = min(12, max(1, int(12 * shape.notes[-1].duration / bar + _EPS)))
-    return row + [0] * (width - 1 - len(row)) + [last]
+    beats, unit = shape.meter if shape.meter and shape.meter[0] <= 16 else (0, 0)
+    return row + [0] * (width - 3 - len(row)) + [last, beats, unit]
 
 
 def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
@@ -372,7 +377,7 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
     shape (one or two parts of 8 bars), whose plans the form draws from (its tunes are
     that long: a plan of a 32-bar tune would mostly fall past their end). A piece whose
     bars the two readings count differently (a bar of only a chord symbol, a stray bar
-    line) is left out. "way_shapes" (int8 [pieces, 10]): each piece's `form_shape_row`, whose
+    line) is left out. "way_shapes" (int8 [pieces, 12]): each piece's `form_shape_row`, whose
     shape the folk form draws per piece with the same piece's plan; "way_shapes_piece"
     (int32): each plan's piece, its index in `pieces` (the grammar's tables are built
     ahead of time along each training tune in its own shape). About 0.6 s for

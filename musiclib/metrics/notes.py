@@ -166,6 +166,7 @@ class AbcReading:
     bars: list[BarMark]
     key: str  # the first K: field's text ("" when none)
     end: float  # quarterLength at the end of the tune
+    meter: tuple[int, int] | None = None  # the first M: field's (beats, beat unit)
 
 
 def notes_from_abc(*, abc: str) -> list[Note]:
@@ -201,13 +202,15 @@ def read_abc(*, abc: str) -> AbcReading:
     last_ql, last_was_note = 0.0, False  # the event a following > or < stretches
     marks: list[BarMark] = []
     first_key: str | None = None
+    first_meter: tuple[int, int] | None = None
 
     def set_field(name: str, value: str) -> None:
-        nonlocal unit, meter, key, in_body, first_voice, voice_ok, first_key
+        nonlocal unit, meter, key, in_body, first_voice, voice_ok, first_key, first_meter
         if name == "L":
             unit = _fraction(value, Fraction(1, 8))
         elif name == "M":
             meter = _meter(value)
+            first_meter = meter if first_meter is None else first_meter
         elif name == "K":
             key = _key_signature(value)
             in_body = True
@@ -303,7 +306,7 @@ def read_abc(*, abc: str) -> AbcReading:
                 set_field(m.group(_FIELD + 1), m.group(_FIELD + 2))
                 unit_length = unit_ql()
     notes = [Note(p, d, o) for p, d, o in zip(pitches, durations, onsets, strict=True)]
-    return AbcReading(notes=notes, bars=marks, key=first_key or "", end=t)
+    return AbcReading(notes=notes, bars=marks, key=first_key or "", end=t, meter=first_meter)
 
 
 def split_abc(*, text: str) -> list[str]:

@@ -113,8 +113,10 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   (no `|:`, `:|` or endings in it), and after a `:|` a repeated part opens with `|:`; the
   last note is the shape's degree above the first `K:` line's letter (the "tonic" rules
   above, for that letter), and at least the shape's share of a bar long (`FormShape.last`,
-  in twelfths of a bar, instead of `FINAL_NOTE`). The shape is a field of the row's state,
-  so each shape has table rows of its own.
+  in twelfths of a bar, instead of `FINAL_NOTE`); and every `M:` field, in the header or
+  the body, gives the shape's meter (`FormShape.meter`: its bar and beat, so a 6/8 shape
+  is not written in 3/4), the meter the shape's bars were counted in. The shape is a field
+  of the row's state, so each shape has table rows of its own.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
@@ -192,6 +194,9 @@ class FormShape(NamedTuple):
     parts: tuple[tuple[int, bool], ...]
     final: int = 0
     last: int = 0  # the last note's least length, in twelfths of a bar (0: FINAL_NOTE)
+    # the tune's meter as (beats, beat unit), 6/8 as (6, 8), C as (4, 4), C| as (2, 2):
+    # the M: fields must give that bar and beat (None: any meter)
+    meter: tuple[int, int] | None = None
 
 
 MAX_SHAPE_PARTS = 4  # a shape has 1 to 4 parts
@@ -209,7 +214,18 @@ def check_shape(shape: FormShape) -> FormShape:
         raise ValueError("a shape's final degree is 0 (the tonic) to 6")
     if not 0 <= int(shape.last) <= 12:
         raise ValueError("a shape's last note is 0 to 12 twelfths of a bar")
-    return FormShape(parts=parts, final=int(shape.final), last=int(shape.last))
+    meter = None
+    if shape.meter is not None:
+        meter = (int(shape.meter[0]), int(shape.meter[1]))
+        if not (1 <= meter[0] <= 16 and meter[1] in (2, 4, 8, 16)):
+            raise ValueError("a shape's meter is 1 to 16 beats of a half, quarter, 8th or 16th")
+    return FormShape(parts=parts, final=int(shape.final), last=int(shape.last), meter=meter)
+
+
+def _meter_value(meter: tuple[int, int]) -> tuple[Fraction, bool]:
+    """A shape's meter as the M: field's value (`_meter_items`): bar length, compound?"""
+    beats, unit = meter
+    return Fraction(beats, unit), beats % 3 == 0 and beats > 3
 
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
@@ -515,14 +531,15 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     left = parts[min(st.parts, n - 1)][0] - st.part_bars
     repeats = tuple(parts[k][1] if k < n else None for k in (st.parts, st.parts + 1))
     values = list(key)
-    values[_I_SHAPE] = (min(left, 2), min(n - st.parts, 2), repeats, st.shape.last)
+    # (the meter first: it decides the M: fields' masks, header and body)
+    values[_I_SHAPE] = (st.shape.meter, min(left, 2), min(n - st.parts, 2), repeats, st.shape.last)
     values[_I_PARTS], values[_I_PART_BARS] = None, st.part_bars == 0
     if n - st.parts >= 2 or (n - st.parts == 1 and left >= 2):
         # Before the last part's last bar no rule reads the tonic, the last note's letter
         # or share (they decide how the tune ends: `_final_bar`, `_form_can_end`, the bar
         # line that closes the last part, which a bar line only counts in its last bar),
         # and the final degree only ever sets the tonic (at the K: line).
-        values[_I_SHAPE] = values[_I_SHAPE][:3]
+        values[_I_SHAPE] = values[_I_SHAPE][:4]
         values[_I_TONIC] = values[_I_LAST_LETTER] = values[_I_TONIC_ALTERED] = None
     return tuple(values)
 
@@ -1234,13 +1251,16 @@ class AbcGrammar(_Compiled):
         if ch == " " and st.tok == "" and st.node is self.field_values[st.field]:
             st.tok = " "
             return True
+        meter = st.shape.meter if st.field == "M" and st.shape is not None else None
         if ch == "\n":
             value = st.node.value
             self._apply_field(st, value)
-            return value is not None
+            return value is not None and (meter is None or value == _meter_value(meter))
         st.tok += ch
         child = st.node.children.get(ch)
         st.node = child if child is not None else _DEAD
+        if child is not None and meter is not None:  # a shaped row's meter is its shape's
+            return _meter_value(meter) in child.values
         return child is not None
 
     def _apply_field(self, st: _Row, value: Any) -> None:

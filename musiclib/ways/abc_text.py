@@ -256,13 +256,15 @@ def _shaped(state: dict):
 
 
 def _form_shape(row):
-    """A `form_shape_row` (way_shapes) as the grammar's `FormShape`."""
+    """A `form_shape_row` (way_shapes) as the grammar's `FormShape`: rows of 12 (parts,
+    last note, meter), or as saved before, 10 (no meter) or 9 (no last note either)."""
     from .abc_grammar import FormShape
 
     row = [int(v) for v in row]
-    parts = tuple((row[k], bool(row[k + 1])) for k in range(1, len(row) - 1, 2) if row[k])
-    last = row[-1] if len(row) % 2 == 0 else 0  # (rows of 9 saved before: none)
-    return FormShape(parts=parts, final=row[0], last=last)
+    parts = tuple((row[k], bool(row[k + 1])) for k in range(1, 9, 2) if row[k])
+    last = row[9] if len(row) >= 10 else 0
+    meter = (row[10], row[11]) if len(row) >= 12 and row[10] else None
+    return FormShape(parts=parts, final=row[0], last=last, meter=meter)
 
 
 class AbcWay(Way):
@@ -416,18 +418,23 @@ class AbcWay(Way):
             flags=self.returns_flags(vocab=vocab), plans=rt.draw_plans(library, seeds)
         )
 
-    def form_shapes_for(self, *, state: dict, seeds: list[int]) -> list | None:
+    def form_shapes_for(self, *, state: dict, seeds: list[int], prime: str = "") -> list | None:
         """The folk form's shape for pieces of these seeds (`abc_grammar.FormShape`, one
         each), drawn by the seed from the training tunes' shapes in a checkpoint's way
         arrays: the same tune whose plan `returns_for` draws with the form. None when the
-        checkpoint has none (a run trained before they were saved: `prepare` makes them)."""
+        checkpoint has none (a run trained before they were saved: `prepare` makes them).
+        A `prime` (the opening text) that sets the meter keeps it: the shapes then leave
+        the meter free."""
         from ..ml import returns as rt
 
         shaped = _shaped(state)
         if shaped is None:
             return None
         rows = np.asarray(state[SHAPES_STATE])[shaped]
-        return [_form_shape(rows[rt.draw_index(len(rows), seed)]) for seed in seeds]
+        shapes = [_form_shape(rows[rt.draw_index(len(rows), seed)]) for seed in seeds]
+        if re.search(r"^M:", prime, re.MULTILINE):
+            shapes = [shape._replace(meter=None) for shape in shapes]
+        return shapes
 
     def grammar_replay(
         self, *, tables, pieces: list, state: dict, form: bool, seconds: float, key

@@ -111,3 +111,21 @@ def test_a_key_field_is_written_as_a_musician_says_it():
     assert key_in_words("B♭ major") == "B♭ major"
     assert key_in_words("C exp ^f") == "C exp ^f"
     assert key_in_words("Gmixer") == "Gmixer"
+
+
+def test_a_drawn_shape_keeps_its_tunes_meter_unless_the_opening_sets_one():
+    import numpy as np
+
+    from musiclib.ways.abc_text import SHAPES_STATE
+
+    # rows as checkpoints hold them: two parts of 8 repeated, ending on the tonic, last note
+    # half a bar, in 6/8; and as checkpoints saved before held them (no meter; no last note)
+    state = {SHAPES_STATE: np.asarray([[0, 8, 1, 8, 1, 0, 0, 0, 0, 6, 6, 8]], dtype=np.int8)}
+    (shape,) = WAY.form_shapes_for(state=state, seeds=[3])
+    assert shape.parts == ((8, True), (8, True)) and shape.last == 6 and shape.meter == (6, 8)
+    (opened,) = WAY.form_shapes_for(state=state, seeds=[3], prime="M:3/4\nL:1/8\nK:G\n")
+    assert opened.meter is None and opened.parts == shape.parts
+    older = {SHAPES_STATE: np.asarray([[0, 8, 1, 8, 1, 0, 0, 0, 0, 6]], dtype=np.int8)}
+    assert WAY.form_shapes_for(state=older, seeds=[3])[0] == shape._replace(meter=None)
+    oldest = {SHAPES_STATE: np.asarray([[0, 8, 1, 8, 1, 0, 0, 0, 0]], dtype=np.int8)}
+    assert WAY.form_shapes_for(state=oldest, seeds=[3])[0] == shape._replace(meter=None, last=0)
