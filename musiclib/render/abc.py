@@ -7,6 +7,7 @@ always describe the same music.
 from __future__ import annotations
 
 import re
+import signal
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -162,10 +163,37 @@ def read_abc(tune: str, *, beams: bool = True) -> stream.Score | stream.Opus:
     engraving looks at beams. The notes, measures and their counts are the same either way;
     checks and counts read without it, the MusicXML export with it.
     """
-    if beams:
-        return converter.parseData(tune, format="abc")
-    with _without_beaming():
-        return converter.parseData(tune, format="abc")
+    with _bounded(MUSIC21_SECONDS):
+        if beams:
+            return converter.parseData(tune, format="abc")
+        with _without_beaming():
+            return converter.parseData(tune, format="abc")
+
+
+# A tune reads in 5-100 ms, but some malformed texts (a model's first epoch, sampled without
+# the grammar) send music21's re-barring into a loop of minutes or more, which would hold a
+# worker and every job behind it. Seconds of wall time, 1 to 600.
+MUSIC21_SECONDS = 20
+
+
+@contextmanager
+def _bounded(seconds: float) -> Iterator[None]:
+    """TimeoutError after `seconds`, by SIGALRM: only in a process's main thread (workers,
+    import pools, commands), where signals are delivered; elsewhere unbounded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _stop(signum, frame):  # noqa: ARG001 (a signal handler's signature)
+        raise TimeoutError(f"music21 took more than {seconds:g} s to read it")
+
+    before = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
 
 
 # music21 offers no switch for its ABC reader's beaming, so a read without it shadows

@@ -222,12 +222,6 @@ def check_shape(shape: FormShape) -> FormShape:
     return FormShape(parts=parts, final=int(shape.final), last=int(shape.last), meter=meter)
 
 
-def _meter_value(meter: tuple[int, int]) -> tuple[Fraction, bool]:
-    """A shape's meter as the M: field's value (`_meter_items`): bar length, compound?"""
-    beats, unit = meter
-    return Fraction(beats, unit), beats % 3 == 0 and beats > 3
-
-
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
 CHORD_TYPES = ("", "m", "7", "m7", "maj7", "M7", "6", "m6", "9", "m9", "dim", "dim7",
                "aug", "+", "sus", "sus4", "7sus4", "sus2", "5")  # fmt: skip
@@ -335,6 +329,14 @@ def _meter_items() -> list[tuple[str, tuple[Fraction, bool]]]:
     return items
 
 
+def _meter_beats(text: str) -> tuple[int, int]:
+    """A meter text as (beats, beat unit), as a shape holds it: C (4, 4), C| (2, 2)."""
+    if text.startswith("C"):
+        return (2, 2) if text == "C|" else (4, 4)
+    beats, unit = text.split("/")
+    return int(beats), int(unit)
+
+
 def _unit_items() -> list[tuple[str, Fraction]]:
     return [(f"1/{d}", Fraction(1, d)) for d in (2, 4, 8, 16, 32)]
 
@@ -369,6 +371,7 @@ def _tries(alphabet: frozenset[str]) -> dict[str, _Trie]:
     return {
         "lengths": _Trie.build(_length_items(), alphabet),
         "M": _Trie.build(_meter_items(), alphabet),
+        "meters": _Trie.build(((t, _meter_beats(t)) for t, _ in _meter_items()), alphabet),
         "L": _Trie.build(_unit_items(), alphabet),
         "K": _Trie.build(_key_items(), alphabet),
         "chords": _Trie.build(_chord_symbol_items(), alphabet),
@@ -792,6 +795,7 @@ class AbcGrammar(_Compiled):
             self.lengths = _Trie.build(items, self.alphabet)
             self.grid = _grid([v for _, v in items])
         self.field_values = {f: tries[f] for f in BODY_FIELDS}
+        self.meters = tries["meters"]  # meter texts by (beats, beat unit): a shape's meter
         self.top_chars = [(i, ch) for i, ch in self.chars if ch in TOP_CHARS]
         self.letter_ids = np.array([i for i, ch in self.chars if ch in NOTE_LETTERS], np.int64)
         shared = (
@@ -1253,15 +1257,23 @@ class AbcGrammar(_Compiled):
             return True
         meter = st.shape.meter if st.field == "M" and st.shape is not None else None
         if ch == "\n":
-            value = st.node.value
+            value, text = st.node.value, st.tok
             self._apply_field(st, value)
-            return value is not None and (meter is None or value == _meter_value(meter))
+            return value is not None and (meter is None or self._writes(text, meter, True))
         st.tok += ch
         child = st.node.children.get(ch)
         st.node = child if child is not None else _DEAD
         if child is not None and meter is not None:  # a shaped row's meter is its shape's
-            return _meter_value(meter) in child.values
+            return self._writes(st.tok, meter, False)
         return child is not None
+
+    def _writes(self, text: str, meter: tuple[int, int], whole: bool) -> bool:
+        """Is the M: field's `text` so far (or, `whole`, all of it) that meter (beats, beat
+        unit: 2/4, not 4/8, for (2, 4))?"""
+        node = self.meters.walk(text.lstrip())
+        if node is None:
+            return False
+        return node.value == meter if whole else meter in node.values
 
     def _apply_field(self, st: _Row, value: Any) -> None:
         field = st.field

@@ -18,6 +18,7 @@ from tests.library.render.tunes import (
     GARBAGE,
     JIG,
     METER_CHANGE,
+    MUSIC21_LOOPS,
     PICKUP_HORNPIPE,
     REEL,
 )
@@ -194,3 +195,14 @@ def test_a_read_without_beams_has_the_same_notes_and_bars_and_leaves_beaming_to_
 def test_it_refuses_to_make_musicxml_from_text_that_is_not_music():
     with pytest.raises(RenderError, match="music21"):
         abc_to_musicxml(abc=GARBAGE)
+
+
+def test_a_text_music21_would_read_for_minutes_is_refused_after_a_bound(monkeypatch):
+    from musiclib.render import abc as render_abc
+
+    monkeypatch.setattr(render_abc, "MUSIC21_SECONDS", 1)
+    start = time.monotonic()
+    validity = abc_validity(abc=MUSIC21_LOOPS)
+    assert time.monotonic() - start < 30
+    assert not validity.parses and any("more than 1 s" in m for m in validity.messages)
+    assert abc_validity(abc=JIG).parses  # and the next tune reads as ever

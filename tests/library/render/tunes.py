@@ -83,3 +83,16 @@ K:G
 |:GAG GAB|ABA ABd|edd gdd|edB dBA|
 GAG GAB|ABA ABd|edd gdB|AGF G3:|
 """
+
+
+# The opening of what a model's first epoch wrote without the grammar: music21 re-bars it
+# (`bestTimeSignature`) for more than 4 s, and the whole piece for more than 2 minutes.
+MUSIC21_LOOPS = """X:1
+T:The Crooked Hillside (Air)
+M: 2/4|\\eA3DGz=D=
+L:1/2
+K: A M
+.z\\
+~G2cd_e |(G.^f3~G{GAdA6/2}Ea  =ddcz
+f  (  g-  )  |  gCCeeCB|d d24dc~c-
+"""

@@ -690,13 +690,20 @@ def test_rows_of_shapes_that_differ_only_past_their_current_part_share_masks_and
 
 def test_a_shaped_tune_is_in_its_shapes_meter_in_the_header_and_the_body(form):
     jig = FormShape(parts=((8, True), (8, True)), meter=(6, 8))
+    common = FormShape(parts=((8, True), (8, True)), meter=(4, 4))
+    two = FormShape(parts=((8, True), (8, True)), meter=(2, 4))
+    # every state along a right header allows something (a state allowing nothing would
+    # let anything through: no violation, a fallback counted)
+    fallbacks = form.stats["fallbacks"]
     assert not form.violations("M:6/8\nL:1/8\nK:G\n", end=False, shape=jig)
+    assert not form.violations("M:C\nL:1/8\nK:G\n", end=False, shape=common)  # C is 4/4
+    assert not form.violations(HEADER + BAR, end=False, shape=common)
+    assert not form.violations("M:2/4\nL:1/16\nK:G\n", end=False, shape=two)
+    assert form.stats["fallbacks"] == fallbacks
     assert form.violations("M:3/4\nL:1/8\nK:G\n", end=False, shape=jig)  # the same bar
     assert form.violations("M:9/8\nL:1/8\nK:G\n", end=False, shape=jig)
-    # C and 4/4 are one meter; a body line may not change it
-    common = FormShape(parts=((8, True), (8, True)), meter=(4, 4))
-    assert not form.violations("M:C\nL:1/8\nK:G\n", end=False, shape=common)
-    assert not form.violations(HEADER + BAR, end=False, shape=common)
+    assert form.violations("M:4/8\nL:1/8\nK:G\n", end=False, shape=two)  # the same bar and beat
+    # a body line may not change it
     assert form.violations(HEADER + BAR + "\nM:3/4\n", end=False, shape=common)
     # a shape without a meter (saved before shapes had one) leaves it free
     assert not form.violations("M:3/4\nL:1/8\nK:G\n", end=False, shape=jig._replace(meter=None))
