@@ -154,7 +154,8 @@ def abc_to_musicxml(*, abc: str) -> bytes:
 
 
 def read_abc(tune: str, *, beams: bool = True) -> stream.Score | stream.Opus:
-    """music21's reading of ABC text, raising whatever music21 raises on malformed input.
+    """music21's reading of ABC text, raising whatever music21 raises on malformed input
+    (and Music21TooSlow past MUSIC21_SECONDS).
 
     parseData, not parse: converter.parse reads its argument as a file path when one exists,
     and user text must never name a server file. `beams=False` leaves out the beaming
@@ -176,19 +177,25 @@ def read_abc(tune: str, *, beams: bool = True) -> stream.Score | stream.Opus:
 MUSIC21_SECONDS = 20
 
 
+class Music21TooSlow(BaseException):  # noqa: N818 (a stop, not an error music21 may catch)
+    """Raised into music21 when a read runs past its bound. A BaseException, so that
+    music21's own `except Exception` blocks, which its loops have, cannot swallow it."""
+
+
 @contextmanager
 def _bounded(seconds: float) -> Iterator[None]:
-    """TimeoutError after `seconds`, by SIGALRM: only in a process's main thread (workers,
-    import pools, commands), where signals are delivered; elsewhere unbounded."""
+    """Music21TooSlow after `seconds`, and every half second after that until it gets out,
+    by SIGALRM: only in a process's main thread (workers, import pools, commands), where
+    signals are delivered; elsewhere unbounded."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def _stop(signum, frame):  # noqa: ARG001 (a signal handler's signature)
-        raise TimeoutError(f"music21 took more than {seconds:g} s to read it")
+        raise Music21TooSlow(f"music21 took more than {seconds:g} s to read it")
 
     before = signal.signal(signal.SIGALRM, _stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
     try:
         yield
     finally:
@@ -225,7 +232,7 @@ def _without_beaming() -> Iterator[None]:
 def _parse(tune: str, *, beams: bool = True) -> stream.Score:
     try:
         score = read_abc(tune, beams=beams)
-    except Exception as exc:  # music21 raises many exception types on malformed ABC
+    except (Exception, Music21TooSlow) as exc:  # music21 raises many types on malformed ABC
         reason = str(exc)[:200] or type(exc).__name__
         raise RenderError(f"music21 cannot parse the ABC: {reason}") from exc
     if isinstance(score, stream.Opus):  # cannot happen for one tune, but keep the type honest
