@@ -352,14 +352,14 @@ def generation_tables_replay(*, job: GenerationJob) -> None:
     # that the worker would spend before its next job).
     if job.folk_form or not hasattr(way, "grammar_replay"):
         return
-    tables = _constraint(way, run, grammar=job.grammar, folk_form=job.folk_form)
+    tables = _constraint(way, run, grammar=job.grammar, folk_form=False)
     if not hasattr(tables, "replayed") or run.pk in tables.replayed:
         return
     try:
         prepared = _prepared(run.pk)  # (the training split, as the run's; cached per run)
         t0 = time.process_time()
         fed = way.grammar_replay(tables=tables, pieces=prepared.train, state=prepared.state,
-                                 form=job.folk_form, seconds=seconds, key=run.pk)  # fmt: skip
+                                 form=False, seconds=seconds, key=run.pk)  # fmt: skip
     except Exception:  # (the tables only make later jobs faster: the job has succeeded)
         log.exception("run %s: building the grammar tables ahead of time failed", run.pk)
         return

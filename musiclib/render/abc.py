@@ -178,8 +178,9 @@ MUSIC21_SECONDS = 20
 
 
 class Music21TooSlow(BaseException):  # noqa: N818 (a stop, not an error music21 may catch)
-    """Raised into music21 when a read runs past its bound. A BaseException, so that
-    music21's own `except Exception` blocks, which its loops have, cannot swallow it."""
+    """Raised into music21 when a read runs past its bound. A BaseException, so that no
+    `except Exception` on its way out can swallow it: a TimeoutError raised once did not
+    end a read inside the full test suite (where it was lost was not found)."""
 
 
 @contextmanager
