@@ -68,6 +68,20 @@ def _is_section_mark(text: str) -> bool:
     return ":" in text or "||" in text or "|]" in text or "[|" in text
 
 
+def _joined(left: str, text: str) -> str:
+    """Two bar lines with nothing between them read as one: a plain `|` adds nothing to
+    the other. O'Neill's tunes end a line with `|` and begin the next with `|` (one bar
+    line, in the middle of a part as often as not), so reading the pair as a double bar
+    split 8-bar parts into 4-bar halves: over his 2,009 tunes, parts of 8 or 16 bars were
+    61 % read so and 85 % read as one line. `||` then `||`, `:|` then `|:` stay a section's
+    end."""
+    if text == "|":
+        return left or text
+    if left == "|":
+        return text
+    return left + text
+
+
 def _ending(text: str) -> int | None:
     m = re.search(r"(\d)$", text)
     return int(m.group(1)) if m else None
@@ -90,7 +104,7 @@ def shape_from_abc(*, abc: str) -> Shape:
             bars.append(Bar(start_n, n, t - start_t, expected, left, text, _ending(left)))
             start_t, start_n, left = t, n, text
         else:  # two lines in a row (":|" then "[2"), or a line at the very start
-            left = left + text
+            left = _joined(left, text)
             start_t, start_n = t, n
     shape = Shape(notes=notes, bars=bars, tonic=tonic, minor=minor, meter=reading.meter)
     return _with_sections(shape)
@@ -175,8 +189,9 @@ def section_bar_counts(shape: Shape) -> tuple[int, int]:
     A bar passes when it is full. A section's short opening bar (a pickup) and a short
     closing bar (before a repeat sign, a double bar, an ending or the tune's end) pass when
     the two add up to one bar: the pickup with a closing bar of its own section (played
-    round the repeat) or with the last bar of the section before (the pickup into the next
-    part). Bars under a free meter are not checked."""
+    round the repeat), with the last bar of the section before (the pickup into the next
+    part), and the tune's opening pickup with its last bar (a tune is played through two
+    or three times: round to the top). Bars under a free meter are not checked."""
     ok: dict[int, bool] = {}
     sections = [s for s in shape.sections if s]
 
@@ -200,6 +215,8 @@ def section_bar_counts(shape: Shape) -> tuple[int, int]:
         pairs = [(opening, c) for c in closing if c != opening]
         if k:
             pairs.append((opening, sections[k - 1][-1]))
+        if k == len(sections) - 1 and k:
+            pairs.append((sections[0][0], section[-1]))  # round to the top, the tune again
         for a, b in pairs:
             if complements(a, b):
                 ok[a] = ok[b] = True

@@ -1852,12 +1852,6 @@ class AbcGrammar(_Compiled):
         leaves no repeat open (|] or :|)."""
         if kind is None:  # [1 or [2 right after a bar line
             return ending != 1 or self._repeated(st, st.parts) is not False
-        if kind == "plain" and ending != 2 and st.pos == 0 and st.bars:
-            # Two bar lines with nothing between (|, a line break, |) read as a double bar,
-            # the end of a part: O'Neill's tunes mark their parts so, and the form measures
-            # and the shapes drawn from the corpus read them so (`metrics.form`); inside a
-            # part one would split it in two. (A second ending, :| then |2, stays.)
-            return False
         counted = self._bar_counts(st)
         bars = st.part_bars + counted
         if kind == "plain":

@@ -54,6 +54,27 @@ def test_a_broken_closing_bar_fails_where_the_old_check_looked_away():
     assert checked - good == 1
 
 
+def test_a_bar_line_ending_a_line_and_one_beginning_the_next_are_one_bar_line():
+    # O'Neill writes a line's last bar line and the next line's first: one bar line in
+    # the middle of an 8-bar part, not a double bar splitting it in two
+    line = "| ABcd efge | ABcd efge | ABcd efge | ABcd efge |\n"
+    reel = "X:1\nM:C\nL:1/8\nK:D\n" + line + line.replace("|\n", ":|\n")
+    assert [round(n) for n in part_lengths(shape_from_abc(abc=reel))] == [8]
+    doubled = reel.replace("efge |\n|", "efge ||\n|", 1)  # a double bar is a part's end
+    assert [round(n) for n in part_lengths(shape_from_abc(abc=doubled))] == [4, 4]
+
+
+def test_the_tunes_opening_pickup_and_its_last_bar_make_one_bar_round_to_the_top():
+    # the A part's closing bar is whole and the B part has no pickup: the tune's last bar,
+    # short by the opening pickup, completes it when the tune is played again
+    tune = "X:1\nM:2/4\nL:1/8\nK:D\nA|d2 fd|e2 ce|d2 fd|e2 d2||\nc2 ec|d2 fd|e2 ce|d3|]\n"
+    good, checked = section_bar_counts(shape_from_abc(abc=tune))
+    assert good == checked == 9
+    longer = tune.replace("d3|]", "d4|]")  # a whole last bar: the opening pickup is alone
+    good, checked = section_bar_counts(shape_from_abc(abc=longer))
+    assert checked - good == 1
+
+
 def test_a_part_with_two_endings_counts_its_body_and_first_ending():
     assert [round(n) for n in part_lengths(shape_from_abc(abc=JIG))] == [4, 4]
 
