@@ -6,21 +6,22 @@
 # stops the services it started.
 #
 #   scripts/test.sh            every test, in three parts:
-#                              - the library (tests/library): one process with no Django and
-#                                no server URL, beside
 #                              - the site's tests on TEST_JOBS processes (pytest-xdist, default
 #                                2, or 1 on one core; each process has its own test database
-#                                and Redis database), then
+#                                and Redis database), beside
+#                              - the library (tests/library): one process with no Django and
+#                                no server URL, then, in the same background chain,
 #                              - the tests marked `serial` (they restart PostgreSQL or Redis),
-#                                alone.
+#                                on a PostgreSQL, Redis and S3 of their own (state directory
+#                                <services dir>-serial, ports from 54339, 63809 and 59010).
 #   TEST_FAST=1 scripts/test.sh  (make test-fast) the library beside the site's unit tests: no
 #                              test marked slow, integration, browser or serial.
 #   scripts/test.sh ARGS...    one `python -m pytest ARGS...` (add `-n 2` to spread it, with
 #                              `-m "not serial"`: those restart the servers under the others).
 #
-# The library's output is kept in test-artifacts/library.log and printed when the site's
-# tests are done. Extra options for every pytest: PYTEST_ADDOPTS="--durations=30". Exits
-# with the first failing part's code; code 5 (no tests collected) is reported and counts as
+# The library's and the serial tests' output is kept in test-artifacts/library.log and
+# serial.log and printed when the site's tests are done. Extra options for every pytest:
+# PYTEST_ADDOPTS="--durations=30". Exits with the first failing part's code; code 5 (no tests collected) is reported and counts as
 # a failure, except for the serial part (no test marked serial). Two runs in the same
 # checkout would share the test databases, so they take turns.
 set -uo pipefail
@@ -39,7 +40,12 @@ if ! scripts/services.sh status 9>&-; then
   scripts/services.sh start 9>&- || exit 1
   started=1
 fi
-cleanup() { if [ "$started" = 1 ]; then scripts/services.sh stop 9>&-; fi; }
+# The serial tests' own servers (see below), stopped here too when the run is interrupted.
+serial_services=${MUSICSITE_SERVICES_DIR:-/tmp/musicsite-services-$(printf '%s' "$PWD" | sha256sum | cut -c1-8)}-serial
+cleanup() {
+  if [ "$started" = 1 ]; then scripts/services.sh stop 9>&-; fi
+  if [ -d "$serial_services" ]; then MUSICSITE_SERVICES_DIR=$serial_services scripts/services.sh stop 9>&- >/dev/null 2>&1; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -84,8 +90,15 @@ failed() {  # failed CODE: the first failure's code is the run's
 }
 
 # The library's tests need no server: they run in one process beside the site's tests (it
-# would otherwise wait for them), with the site's URLs and Django out of reach.
+# would otherwise wait for them), with the site's URLs and Django out of reach. After them,
+# in the same background chain, the tests marked `serial`: they restart PostgreSQL and Redis,
+# so they get servers of their own (another state directory, other ports) and the site's
+# tests never see a restart. One background process at a time keeps the 2-core machine's
+# load as it was when the serial tests ran last, alone.
 library_log=test-artifacts/library.log
+serial_log=test-artifacts/serial.log
+serial_rc=test-artifacts/serial.rc
+rm -f "$serial_rc"
 echo "test: the library (tests/library), no Django and no server, beside the site's tests;" \
   "output in $library_log" >&2
 (
@@ -94,6 +107,27 @@ echo "test: the library (tests/library), no Django and no server, beside the sit
   pytest_step -p no:django --output=test-artifacts/playwright-library tests/library
 ) >"$library_log" 2>&1 &
 library_pid=$!
+serial_pid=
+if [ "${TEST_FAST:-0}" != 1 ]; then
+  echo "test: then the tests that restart PostgreSQL or Redis, on servers of their own;" \
+    "output in $serial_log" >&2
+  (
+    while kill -0 "$library_pid" 2>/dev/null; do sleep 1; done
+    export MUSICSITE_SERVICES_DIR=$serial_services
+    export MUSICSITE_PG_PORT=54339 MUSICSITE_REDIS_PORT=63809 MUSICSITE_S3_PORT=59010
+    code=0
+    if scripts/services.sh start 9>&-; then
+      eval "$(scripts/services.sh env)"
+      pytest_step -m serial --output=test-artifacts/playwright-serial --ignore=tests/library
+      code=$?
+      scripts/services.sh stop 9>&-
+    else
+      code=1
+    fi
+    echo "$code" >"$serial_rc"
+  ) >"$serial_log" 2>&1 &
+  serial_pid=$!
+fi
 
 if [ "${TEST_FAST:-0}" = 1 ]; then
   echo "test: the site's unit tests (no worker, browser, training or corpus import)," \
@@ -113,10 +147,11 @@ echo "test: the library's tests (tests/library):" >&2
 cat "$library_log"
 failed "$library_rc"
 
-if [ "${TEST_FAST:-0}" != 1 ]; then
-  echo "test: the tests that restart PostgreSQL or Redis, alone" >&2
-  pytest_step -m serial --ignore=tests/library
-  code=$?
+if [ -n "$serial_pid" ]; then
+  wait "$serial_pid"
+  echo "test: the tests that restart PostgreSQL or Redis, on servers of their own:" >&2
+  cat "$serial_log"
+  code=$(cat "$serial_rc" 2>/dev/null || echo 1)
   if [ "$code" -ne 5 ]; then failed "$code"; fi
 fi
 exit "$rc"
