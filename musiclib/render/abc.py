@@ -128,10 +128,10 @@ def abc_count_notes(*, tune: str, annotations: bool = False) -> int:
     (RenderError when it cannot read it), read without beams (`read_abc`).
 
     Chord symbols and other "quoted" annotations are left out before reading unless
-    `annotations`: they do not change notes or bar lengths, and building ChordSymbols is
-    half of music21's time. A corpus's import check keeps them (`annotations=True`), so it
-    still refuses the tunes music21 cannot read with them: 1 of Nottingham's 1,034 reads
-    only without them, its unclosed chord bracket then showing."""
+    `annotations`: they do not change notes or bar lengths, and music21 builds an object
+    for each even without its pitches. A corpus's import check keeps them
+    (`annotations=True`), so it still refuses the tunes music21 cannot read with them: 1 of
+    Nottingham's 1,034 reads only without them, its unclosed chord bracket then showing."""
     return _count_notes(_parse(tune if annotations else _ANNOTATION.sub("", tune), beams=False))
 
 
@@ -158,11 +158,19 @@ def read_abc(tune: str, *, beams: bool = True) -> stream.Score | stream.Opus:
     (and Music21TooSlow past MUSIC21_SECONDS).
 
     parseData, not parse: converter.parse reads its argument as a file path when one exists,
-    and user text must never name a server file. `beams=False` leaves out the beaming
-    music21's ABC reader does once the notes are read (`makeBeams` on every part): about two
-    thirds of its time on O'Neill's tunes (cProfile, 150 tunes: 9.3 of 14.3 s), and only
-    engraving looks at beams. The notes, measures and their counts are the same either way;
-    checks and counts read without it, the MusicXML export with it.
+    and user text must never name a server file. `beams=False`, a read for checks and
+    counts, leaves out two things only engraving and harmony look at:
+    - the beaming music21's ABC reader does once the notes are read (`makeBeams` on every
+      part): about two thirds of its time on O'Neill's tunes (cProfile, 150 tunes: 9.3 of
+      14.3 s);
+    - the pitches of chord symbols ("Am", "D7"), which music21 works out through its
+      figured-bass scales (`ChordSymbol._updatePitches`, "EXTREMELY SLOW" in its own
+      docstring): three quarters of the rest on Nottingham's tunes, which carry one or two a
+      bar (cProfile, 150 tunes: 14.8 of 19.7 s). The symbol is still read, so a name music21
+      cannot read still refuses the tune.
+    The notes, measures and their counts are the same either way (`bench/abc_check.py`:
+    every tune of both corpora); checks and counts read without them, the MusicXML export
+    with them.
     """
     with _bounded(MUSIC21_SECONDS):
         if beams:
@@ -204,11 +212,12 @@ def _bounded(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, before)
 
 
-# music21 offers no switch for its ABC reader's beaming, so a read without it shadows
-# `Part.makeBeams` (inherited from Stream) for its duration. The lock keeps two such reads
-# from undoing each other; a beamed read in another thread of the same process at that
-# moment would lose its beams, which no process here does: checks and counts run in import
-# pools and workers that read one tune at a time, and exports (the only reader of beams)
+# music21 offers no switch for its ABC reader's beaming nor for its chord symbols' pitches,
+# so a read without them shadows `Part.makeBeams` (inherited from Stream) and
+# `ChordSymbol._updatePitches` for its duration. The lock keeps two such reads from undoing
+# each other; a full read in another thread of the same process at that moment would lose
+# its beams and chord pitches, which no process here does: checks and counts run in import
+# pools and workers that read one tune at a time, and exports (the only reader of either)
 # run in the render task.
 _BEAMING = threading.Lock()
 
@@ -217,17 +226,29 @@ def _beams_left_out(self, *args, **kwargs):  # noqa: ARG001 (Stream.makeBeams' s
     return None if kwargs.get("inPlace") else self
 
 
+def _chord_pitches_left_out(self) -> None:  # ChordSymbol._updatePitches' signature
+    return None
+
+
 @contextmanager
 def _without_beaming() -> Iterator[None]:
     with _BEAMING:
-        if "makeBeams" in vars(stream.Part):  # a music21 whose Part beams itself: leave it be
-            yield
-            return
-        stream.Part.makeBeams = _beams_left_out
+        shadows = []
+        if "makeBeams" not in vars(stream.Part):  # a music21 whose Part beams itself: as is
+            stream.Part.makeBeams = _beams_left_out
+            shadows.append((stream.Part, "makeBeams"))
+        if "_updatePitches" in vars(harmony.ChordSymbol):
+            original = vars(harmony.ChordSymbol)["_updatePitches"]
+            harmony.ChordSymbol._updatePitches = _chord_pitches_left_out
+        else:  # a music21 without it: nothing to leave out
+            original = None
         try:
             yield
         finally:
-            del stream.Part.makeBeams
+            for owner, name in shadows:
+                delattr(owner, name)
+            if original is not None:
+                harmony.ChordSymbol._updatePitches = original
 
 
 def _parse(tune: str, *, beams: bool = True) -> stream.Score:

@@ -175,20 +175,35 @@ def _notes(score):
     return [
         (str(n.pitches), float(n.getOffsetInHierarchy(score)), float(n.quarterLength))
         for n in score.recurse().notes
+        if not isinstance(n, harmony.Harmony)
     ]
 
 
-def test_a_read_without_beams_has_the_same_notes_and_bars_and_leaves_beaming_to_others():
-    plain, beamed = read_abc(REEL, beams=False), read_abc(REEL)
+def _chord_symbols(score):
+    return [(cs.figure, float(cs.getOffsetInHierarchy(score))) for cs in _harmonies(score)]
 
-    assert _notes(plain) == _notes(beamed) and len(_notes(plain)) > 50
+
+def _harmonies(score):
+    return list(score.recurse().getElementsByClass(harmony.ChordSymbol))
+
+
+def test_a_read_for_counts_has_the_same_notes_bars_and_chord_symbols_and_leaves_the_rest():
+    plain, full = read_abc(REEL, beams=False), read_abc(REEL)
+
+    assert _notes(plain) == _notes(full) and len(_notes(plain)) > 50
     assert len(plain.recurse().getElementsByClass("Measure")) == len(
-        beamed.recurse().getElementsByClass("Measure")
+        full.recurse().getElementsByClass("Measure")
     )
+    assert _chord_symbols(plain) == _chord_symbols(full) and _chord_symbols(plain)
+    # what it leaves out: the beams and the chord symbols' pitches (only their roots)
     assert not any(n.beams.beamsList for n in plain.recurse().notes)
-    assert any(n.beams.beamsList for n in beamed.recurse().notes)
-    # the reader's beaming is back for every later read, and the score export keeps it
-    assert any(n.beams.beamsList for n in read_abc(JIG).recurse().notes)
+    assert any(n.beams.beamsList for n in full.recurse().notes)
+    assert all(len(cs.pitches) <= 1 for cs in _harmonies(plain))
+    assert all(len(cs.pitches) >= 3 for cs in _harmonies(full))
+    # both are back for every later read, and the score export keeps them
+    later = read_abc(REEL)
+    assert any(n.beams.beamsList for n in later.recurse().notes)
+    assert all(len(cs.pitches) >= 3 for cs in _harmonies(later))
     assert b"<beam" in abc_to_musicxml(abc=JIG)
 
 
