@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.typed import List
 
 
@@ -751,6 +751,44 @@ def _returns_start(rs, bars, plans, flags, seq, prime):
             _returns_track(rs, bars, plans, flags, r, prime[i], i)
 
 
+# numba's typed lists built from Python compile their own methods (append, iteration) the
+# first time in every process, about 1.2 CPU s that numba's disk cache does not keep: a
+# sample worker's first job, and every process that samples, paid it. Built inside these
+# cached functions instead, they cost nothing after `make setup` warmed the cache.
+_MATRIX = types.float32[:, ::1]
+_VECTOR = types.float32[::1]
+
+
+@njit(cache=True)
+def _matrices():
+    return List.empty_list(_MATRIX)
+
+
+@njit(cache=True)
+def _vectors():
+    return List.empty_list(_VECTOR)
+
+
+@njit(cache=True)
+def _push(items, item):
+    items.append(item)
+
+
+@njit(cache=True)
+def _zero_state(rows, units, dense_widths):
+    """The step's buffers for `rows` rows (`_step`'s xh, cs, zs, hs), all zeros."""
+    xh, cs, zs, hs = _matrices(), _matrices(), _matrices(), _matrices()
+    for k in range(units.shape[0]):
+        prev = 0 if k == 0 else units[k - 1]
+        xh.append(np.zeros((rows, prev + units[k]), dtype=np.float32))
+        cs.append(np.zeros((rows, units[k]), dtype=np.float32))
+        zs.append(np.zeros((rows, 4 * units[k]), dtype=np.float32))
+    hs.append(np.zeros((rows, units[units.shape[0] - 1]), dtype=np.float32))
+    for d in range(dense_widths.shape[0]):
+        hs.append(np.zeros((rows, dense_widths[d]), dtype=np.float32))
+    return xh, cs, zs, hs
+
+
 class Compiled:
     """A net's weights in the layout the compiled functions take (gate columns i, f, o, g,
     the first three halved): those `sampler._fuse` left on the net (the sampler calls it
@@ -761,18 +799,23 @@ class Compiled:
         if fused is None:
             raise ValueError("the net's gates are not fused yet: sample through sampler.sample")
         self.table = np.ascontiguousarray(net._table, dtype=np.float32)
-        self.weights, self.biases = List(), List()
+        self.weights, self.biases = _matrices(), _vectors()
         for k, (w, b) in enumerate(fused):
-            self.weights.append(np.ascontiguousarray(w, dtype=np.float32))
+            _push(self.weights, np.ascontiguousarray(w, dtype=np.float32))
             width = 4 * net.units[k]
             bias = np.zeros(width, dtype=np.float32) if b is None else b
-            self.biases.append(np.ascontiguousarray(bias, dtype=np.float32))
-        self.dense_w, self.dense_b = List(), List()
+            _push(self.biases, np.ascontiguousarray(bias, dtype=np.float32))
+        self.dense_w, self.dense_b = _matrices(), _vectors()
         for w, b, _ in net.dense:
-            self.dense_w.append(np.ascontiguousarray(w, dtype=np.float32))
-            self.dense_b.append(np.ascontiguousarray(b, dtype=np.float32))
+            _push(self.dense_w, np.ascontiguousarray(w, dtype=np.float32))
+            _push(self.dense_b, np.ascontiguousarray(b, dtype=np.float32))
         self.dense_relu = np.array([relu for _, _, relu in net.dense], dtype=np.bool_)
         self.units = np.array(net.units, dtype=np.int64)
+        self.dense_widths = np.array([w.shape[1] for w, _, _ in net.dense], dtype=np.int64)
+
+    def zero_state(self, rows: int) -> tuple:
+        """Zeroed step buffers for `rows` rows (xh, cs, zs, hs)."""
+        return _zero_state(rows, self.units, self.dense_widths)
 
     @property
     def args(self) -> tuple:
@@ -892,15 +935,7 @@ def sample_constrained(
     c = compiled(net)
     rows, draws = uniforms.shape
     units = list(net.units)
-    xh = List(
-        [np.zeros((rows, (units[k - 1] if k else 0) + h), np.float32) for k, h in enumerate(units)]
-    )
-    cs = List([np.zeros((rows, h), np.float32) for h in units])
-    zs = List([np.zeros((rows, 4 * h), np.float32) for h in units])
-    hs = List(
-        [np.zeros((rows, units[-1]), np.float32)]
-        + [np.zeros((rows, w.shape[1]), np.float32) for w in c.dense_w]
-    )
+    xh, cs, zs, hs = c.zero_state(rows)
     vocab = c.table.shape[0]
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
@@ -1000,15 +1035,7 @@ def sample_lazy_tables(
     if on:
         _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
     units = list(net.units)
-    xh = List(
-        [np.zeros((rows, (units[k - 1] if k else 0) + h), np.float32) for k, h in enumerate(units)]
-    )
-    cs = List([np.zeros((rows, h), np.float32) for h in units])
-    zs = List([np.zeros((rows, 4 * h), np.float32) for h in units])
-    hs = List(
-        [np.zeros((rows, units[-1]), np.float32)]
-        + [np.zeros((rows, w.shape[1]), np.float32) for w in c.dense_w]
-    )
+    xh, cs, zs, hs = c.zero_state(rows)
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
@@ -1255,16 +1282,7 @@ def sample_registered_tables(
     (`automaton.advance`) and the loop resumes at the same draw."""
     c = compiled(net)
     rows, draws = uniforms.shape
-    units = list(net.units)
-    xh = List(
-        [np.zeros((rows, (units[k - 1] if k else 0) + h), np.float32) for k, h in enumerate(units)]
-    )
-    cs = List([np.zeros((rows, h), np.float32) for h in units])
-    zs = List([np.zeros((rows, 4 * h), np.float32) for h in units])
-    hs = List(
-        [np.zeros((rows, units[-1]), np.float32)]
-        + [np.zeros((rows, w.shape[1]), np.float32) for w in c.dense_w]
-    )
+    xh, cs, zs, hs = c.zero_state(rows)
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
