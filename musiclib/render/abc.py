@@ -175,7 +175,7 @@ def read_abc(tune: str, *, beams: bool = True) -> stream.Score | stream.Opus:
     with _bounded(MUSIC21_SECONDS):
         if beams:
             return converter.parseData(tune, format="abc")
-        with _without_beaming():
+        with _for_counts_only():
             return converter.parseData(tune, format="abc")
 
 
@@ -231,7 +231,7 @@ def _chord_pitches_left_out(self) -> None:  # ChordSymbol._updatePitches' signat
 
 
 @contextmanager
-def _without_beaming() -> Iterator[None]:
+def _for_counts_only() -> Iterator[None]:
     with _BEAMING:
         shadows = []
         if "makeBeams" not in vars(stream.Part):  # a music21 whose Part beams itself: as is
