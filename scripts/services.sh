@@ -7,6 +7,7 @@
 #   scripts/services.sh env      print the `export DATABASE_URL=...` / `export CELERY_BROKER_URL=...`
 #                                / `export CACHE_URL=...` / `export MUSICSITE_TEST_S3_URL=...` lines
 #   scripts/services.sh clean    stop them and delete their state directory
+#   scripts/services.sh dir      print the state directory
 #
 # All listen on 127.0.0.1 only. PostgreSQL: trust auth, fsync off, role and database
 # `musicsite` (CREATEDB, so pytest-django can create `test_musicsite`). Redis: no persistence
@@ -154,12 +155,13 @@ case "${1:-}" in
   stop) stop_all ;;
   status) pg_running && redis_running && s3_running ;;
   env) print_env ;;
+  dir) echo "$STATE" ;;
   clean)
     stop_all
     rm -rf "$STATE"
     ;;
   *)
-    echo "usage: $0 start|stop|status|env|clean" >&2
+    echo "usage: $0 start|stop|status|env|dir|clean" >&2
     exit 2
     ;;
 esac

@@ -21,9 +21,10 @@
 #
 # The library's and the serial tests' output is kept in test-artifacts/library.log and
 # serial.log and printed when the site's tests are done. Extra options for every pytest:
-# PYTEST_ADDOPTS="--durations=30". Exits with the first failing part's code; code 5 (no tests collected) is reported and counts as
-# a failure, except for the serial part (no test marked serial). Two runs in the same
-# checkout would share the test databases, so they take turns.
+# PYTEST_ADDOPTS="--durations=30". Exits with the first failing part's code; code 5 (no
+# tests collected) is reported and counts as a failure, except for the serial part (no test
+# marked serial). Two runs in the same checkout would share the test databases, so they take
+# turns.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var test-artifacts
@@ -41,7 +42,7 @@ if ! scripts/services.sh status 9>&-; then
   started=1
 fi
 # The serial tests' own servers (see below), stopped here too when the run is interrupted.
-serial_services=${MUSICSITE_SERVICES_DIR:-/tmp/musicsite-services-$(printf '%s' "$PWD" | sha256sum | cut -c1-8)}-serial
+serial_services="$(scripts/services.sh dir)-serial"
 cleanup() {
   if [ "$started" = 1 ]; then scripts/services.sh stop 9>&-; fi
   if [ -d "$serial_services" ]; then MUSICSITE_SERVICES_DIR=$serial_services scripts/services.sh stop 9>&- >/dev/null 2>&1; fi
@@ -97,8 +98,6 @@ failed() {  # failed CODE: the first failure's code is the run's
 # load as it was when the serial tests ran last, alone.
 library_log=test-artifacts/library.log
 serial_log=test-artifacts/serial.log
-serial_rc=test-artifacts/serial.rc
-rm -f "$serial_rc"
 echo "test: the library (tests/library), no Django and no server, beside the site's tests;" \
   "output in $library_log" >&2
 (
@@ -124,7 +123,7 @@ if [ "${TEST_FAST:-0}" != 1 ]; then
     else
       code=1
     fi
-    echo "$code" >"$serial_rc"
+    exit "$code"
   ) >"$serial_log" 2>&1 &
   serial_pid=$!
 fi
@@ -149,9 +148,9 @@ failed "$library_rc"
 
 if [ -n "$serial_pid" ]; then
   wait "$serial_pid"
+  code=$?
   echo "test: the tests that restart PostgreSQL or Redis, on servers of their own:" >&2
   cat "$serial_log"
-  code=$(cat "$serial_rc" 2>/dev/null || echo 1)
   if [ "$code" -ne 5 ]; then failed "$code"; fi
 fi
 exit "$rc"
