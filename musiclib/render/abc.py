@@ -219,7 +219,7 @@ def _bounded(seconds: float) -> Iterator[None]:
 # its beams and chord pitches, which no process here does: checks and counts run in import
 # pools and workers that read one tune at a time, and exports (the only reader of either)
 # run in the render task.
-_BEAMING = threading.Lock()
+_SHADOWING = threading.Lock()
 
 
 def _beams_left_out(self, *args, **kwargs):  # noqa: ARG001 (Stream.makeBeams' signature)
@@ -230,25 +230,27 @@ def _chord_pitches_left_out(self) -> None:  # ChordSymbol._updatePitches' signat
     return None
 
 
+_LEFT_OUT = (
+    (stream.Part, "makeBeams", _beams_left_out),
+    (harmony.ChordSymbol, "_updatePitches", _chord_pitches_left_out),
+)
+_OWN_NONE = object()  # the class defined nothing of that name itself (it inherits it)
+
+
 @contextmanager
 def _for_counts_only() -> Iterator[None]:
-    with _BEAMING:
-        shadows = []
-        if "makeBeams" not in vars(stream.Part):  # a music21 whose Part beams itself: as is
-            stream.Part.makeBeams = _beams_left_out
-            shadows.append((stream.Part, "makeBeams"))
-        if "_updatePitches" in vars(harmony.ChordSymbol):
-            original = vars(harmony.ChordSymbol)["_updatePitches"]
-            harmony.ChordSymbol._updatePitches = _chord_pitches_left_out
-        else:  # a music21 without it: nothing to leave out
-            original = None
+    with _SHADOWING:
+        saved = [(owner, name, vars(owner).get(name, _OWN_NONE)) for owner, name, _ in _LEFT_OUT]
+        for owner, name, stand_in in _LEFT_OUT:
+            setattr(owner, name, stand_in)
         try:
             yield
         finally:
-            for owner, name in shadows:
-                delattr(owner, name)
-            if original is not None:
-                harmony.ChordSymbol._updatePitches = original
+            for owner, name, own in saved:  # each class as it was: its own or inherited
+                if own is _OWN_NONE:
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, own)
 
 
 def _parse(tune: str, *, beams: bool = True) -> stream.Score:
