@@ -15,8 +15,8 @@
 # the moto[server] package in requirements.txt), an S3-compatible HTTP API kept in memory;
 # tests that store files in an object store make their own bucket there.
 # Ports: MUSICSITE_PG_PORT (54329), MUSICSITE_REDIS_PORT (63799) and MUSICSITE_S3_PORT
-# (59000); when one is taken by something else the next free port is used, and `env` prints
-# the one in use.
+# (59000); when one is taken by something else (listening, or bound by an outgoing
+# connection) the next free port is used, and `env` prints the one in use.
 # State (data, logs, pids, ports) lives in MUSICSITE_SERVICES_DIR, by default
 # /tmp/musicsite-services-<hash of this checkout's path>, so two checkouts do not collide.
 set -euo pipefail
@@ -73,16 +73,38 @@ max_connections = 200
 CONF
 }
 
+# Ports in Linux's ephemeral range (32768-60999) can be taken by an outgoing connection's
+# local end: nothing listens there, so free_port passes them, but a server cannot bind them.
+# So each server is started on the next port when its start fails with the port in use
+# (up to PORT_TRIES ports), the bind being the only check that cannot race.
+PORT_TRIES=20
+port_taken() {  # the last failure in log $1 was a port in use
+  tail -n 30 "$1" 2>/dev/null | grep -q -i -e 'address already in use' -e 'could not bind' -e 'is in use by another program'
+}
+
 start_pg() {
   pg_running && return 0
   if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then init_pg; fi
-  PG_PORT=$(free_port "${MUSICSITE_PG_PORT:-54329}")
-  if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null; then
-    echo "services: PostgreSQL did not start; re-initialising its data directory" >&2
+  local next=${MUSICSITE_PG_PORT:-54329} reinit=0
+  for _ in $(seq "$PORT_TRIES"); do
+    PG_PORT=$(free_port "$next")
+    if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null 2>&1; then
+      break
+    fi
+    if port_taken "$PG_LOG"; then
+      next=$((PG_PORT + 1))
+      continue
+    fi
     tail -n 20 "$PG_LOG" >&2 || true
+    if [ "$reinit" -eq 1 ]; then
+      echo "services: PostgreSQL did not start on port $PG_PORT" >&2
+      return 1
+    fi
+    echo "services: PostgreSQL did not start; re-initialising its data directory" >&2
     init_pg
-    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null
-  fi
+    reinit=1
+  done
+  pg_running || { echo "services: PostgreSQL found no free port from ${MUSICSITE_PG_PORT:-54329}" >&2; return 1; }
   if [ -z "$(psql_pg -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$DB'")" ]; then
     psql_pg -c "CREATE ROLE $DB LOGIN CREATEDB"
   fi
@@ -93,12 +115,21 @@ start_pg() {
 
 start_redis() {
   redis_running && return 0
-  REDIS_PORT=$(free_port "${MUSICSITE_REDIS_PORT:-63799}")
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-    --daemonize yes --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log" --dir "$STATE"
-  for _ in $(seq 100); do
-    redis_running && return 0
-    sleep 0.1
+  local next=${MUSICSITE_REDIS_PORT:-63799}
+  for _ in $(seq "$PORT_TRIES"); do
+    REDIS_PORT=$(free_port "$next")
+    rm -f "$STATE/redis.pid"
+    : >"$STATE/redis.log"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+      --daemonize yes --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log" --dir "$STATE"
+    for _ in $(seq 100); do
+      redis_running && return 0
+      # The daemon writes its pid file before it binds, so a dead pid means it gave up.
+      if [ -f "$STATE/redis.pid" ] && ! pid_alive "$STATE/redis.pid"; then break; fi
+      sleep 0.1
+    done
+    port_taken "$STATE/redis.log" || break
+    next=$((REDIS_PORT + 1))
   done
   echo "services: Redis did not start on port $REDIS_PORT" >&2
   tail -n 20 "$STATE/redis.log" >&2 || true
@@ -108,13 +139,19 @@ start_redis() {
 start_s3() {
   s3_running && return 0
   [ -x "$ROOT/.venv/bin/moto_server" ] || { echo "services: no .venv/bin/moto_server (run make setup)" >&2; return 1; }
-  S3_PORT=$(free_port "${MUSICSITE_S3_PORT:-59000}")
-  # Its own session, so it outlives this script; stdin closed, output to its log.
-  setsid "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" </dev/null >"$STATE/s3.log" 2>&1 &
-  echo $! >"$STATE/s3.pid"
-  for _ in $(seq 300); do
-    s3_running && return 0
-    sleep 0.1
+  local next=${MUSICSITE_S3_PORT:-59000}
+  for _ in $(seq "$PORT_TRIES"); do
+    S3_PORT=$(free_port "$next")
+    # Its own session, so it outlives this script; stdin closed, output to its log.
+    setsid "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" </dev/null >"$STATE/s3.log" 2>&1 &
+    echo $! >"$STATE/s3.pid"
+    for _ in $(seq 300); do
+      s3_running && return 0
+      pid_alive "$STATE/s3.pid" || break
+      sleep 0.1
+    done
+    port_taken "$STATE/s3.log" || break
+    next=$((S3_PORT + 1))
   done
   echo "services: the S3 server (moto_server) did not start on port $S3_PORT" >&2
   tail -n 20 "$STATE/s3.log" >&2 || true

@@ -89,3 +89,52 @@ def test_chromium_renders_admin_login(live_server, page, screenshot, settings):
     assert page.locator("input[name=password]").is_visible()
     assert "Log in" in page.title()
     assert screenshot(page, "infra-admin-login").stat().st_size > 0
+
+
+def test_the_services_script_moves_past_ports_that_are_bound_but_not_listening():
+    """A port in Linux's ephemeral range can be the local end of an outgoing connection:
+    nothing listens there, yet no server can bind it. CI once failed on exactly that."""
+    import random
+    import shutil
+    import socket
+    import tempfile
+
+    held = []
+    base = {}
+    for name in ("PG", "REDIS", "S3"):
+        while True:  # a base port nothing holds, held now without listening
+            port = random.randrange(40000, 50000)
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+            base[name] = port
+            break
+    env = {
+        **os.environ,
+        # Not pytest's tmp_path: PostgreSQL runs as its own user and must reach the directory.
+        "MUSICSITE_SERVICES_DIR": tempfile.mkdtemp(prefix="musicsite-services-test-"),
+        **{f"MUSICSITE_{name}_PORT": str(port) for name, port in base.items()},
+    }
+    script = str(ROOT / "scripts" / "services.sh")
+    try:
+        started = subprocess.run(
+            [script, "start"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert started.returncode == 0, started.stderr
+        assert subprocess.run([script, "status"], env=env, timeout=30).returncode == 0
+        printed = subprocess.run(
+            [script, "env"], env=env, capture_output=True, text=True, timeout=30
+        ).stdout
+        urls = dict(line.removeprefix("export ").split("=", 1) for line in printed.splitlines())
+        assert f":{base['PG'] + 1}/" in urls["DATABASE_URL"]
+        assert urls["CELERY_BROKER_URL"] == f"redis://127.0.0.1:{base['REDIS'] + 1}/0"
+        assert urls["MUSICSITE_TEST_S3_URL"] == f"http://127.0.0.1:{base['S3'] + 1}"
+    finally:
+        subprocess.run([script, "clean"], env=env, timeout=120)
+        shutil.rmtree(env["MUSICSITE_SERVICES_DIR"], ignore_errors=True)
+        for sock in held:
+            sock.close()
