@@ -27,6 +27,7 @@ from musiclib.ways.base import END_ID, SPECIALS, START_ID
 # Every character the two folk corpora use (as in test_abc_grammar).
 CHARS = "\n !\"#'()+,-./0123456789:<=>ABCDEFGHKLMPRSTZ[\\]^_abcdefgmuvxz{|}~"
 VOCAB = [*SPECIALS, *sorted(set(CHARS))]
+INDEX = {ch: i for i, ch in enumerate(VOCAB)}
 
 
 def oneills_texts(limit: int) -> list[str]:
@@ -108,10 +109,9 @@ def random_walks(
 def test_character_tables_give_the_parsers_masks_on_corpus_prefixes_and_random_walks(texts):
     automaton = LazyAutomaton(AbcGrammar(VOCAB))
     reference = AbcGrammar(VOCAB)
-    index = {ch: i for i, ch in enumerate(VOCAB)}
     checked = 0
     for text in texts[:40]:
-        ids = [index[ch] for ch in text if ch in index]
+        ids = [INDEX[ch] for ch in text if ch in INDEX]
         checked += walk_and_compare(automaton, reference, ids)
     for ids in random_walks(automaton, walks=30, steps=120, seed=1):
         checked += walk_and_compare(automaton, reference, ids)
@@ -135,10 +135,9 @@ def test_token_tables_give_the_parsers_masks_on_corpus_prefixes_and_random_walks
 def test_the_form_grammars_tables_give_its_masks_too(texts):
     automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
     reference = AbcGrammar(VOCAB, form=True)
-    index = {ch: i for i, ch in enumerate(VOCAB)}
     checked = 0
     for text in texts[:10]:
-        checked += walk_and_compare(automaton, reference, [index[ch] for ch in text[:300]])
+        checked += walk_and_compare(automaton, reference, [INDEX[ch] for ch in text[:300]])
     for ids in random_walks(automaton, walks=20, steps=150, seed=3):
         checked += walk_and_compare(automaton, reference, ids)
     assert checked > 2_000
@@ -179,8 +178,7 @@ def test_token_tables_the_compiled_loop_built_give_the_parsers_masks_on_sampled_
 def test_tables_built_ahead_of_time_along_corpus_tunes_give_the_parsers_masks_and_the_same_pieces(
     texts,
 ):
-    index = {ch: i for i, ch in enumerate(VOCAB)}
-    tunes = [[index.get(ch, -1) for ch in text] for text in texts[:60]]
+    tunes = [[INDEX.get(ch, -1) for ch in text] for text in texts[:60]]
     ahead = LazyAutomaton(AbcGrammar(VOCAB))
     fed = ahead.replay(tunes, prime=[START_ID])
     assert fed > 3_000 and ahead.n > 500  # (many corpus tunes break a rule early on)
@@ -190,7 +188,7 @@ def test_tables_built_ahead_of_time_along_corpus_tunes_give_the_parsers_masks_an
         walk_and_compare(ahead, AbcGrammar(VOCAB), [i for i in ids if i >= 0][:200])
     # a symbol the grammar refuses ends a tune's replay: "!" is refused everywhere
     bad = LazyAutomaton(AbcGrammar(VOCAB))
-    assert bad.replay([[index[ch] for ch in "M:4/4\n!L:1/8\n"]], prime=[START_ID]) == 6
+    assert bad.replay([[INDEX[ch] for ch in "M:4/4\n!L:1/8\n"]], prime=[START_ID]) == 6
     # the tables are a cache: pieces sampled with them are the pieces sampled without
     seeds = list(range(400, 408))
     warm = sampled_pieces(ahead, seeds=seeds, n=300, temperature=0.8)
@@ -208,9 +206,8 @@ def test_a_replay_in_each_tunes_own_shape_gives_shaped_pieces_sampled_after_it_t
     texts,
 ):
     # the site's replay for the folk form: each training tune in the shape drawn from it
-    index = {ch: i for i, ch in enumerate(VOCAB)}
-    known = [text for text in texts[:60] if set(text) <= set(index)]
-    pieces = [np.array([START_ID, *(index[ch] for ch in text)]) for text in known]
+    known = [text for text in texts[:60] if set(text) <= set(INDEX)]
+    pieces = [np.array([START_ID, *(INDEX[ch] for ch in text)]) for text in known]
     library = returns_library(way=WAY, vocab=VOCAB, pieces=pieces)
     ahead = LazyAutomaton(AbcGrammar(VOCAB, form=True))
     fed = WAY.grammar_replay(tables=ahead, pieces=pieces, state=library, form=True, seconds=0,
@@ -241,8 +238,7 @@ def test_a_replay_in_each_tunes_own_shape_gives_shaped_pieces_sampled_after_it_t
 
 
 def test_a_replay_stops_when_its_cpu_seconds_are_spent_or_its_tables_reach_their_bytes(texts):
-    index = {ch: i for i, ch in enumerate(VOCAB)}
-    tunes = [[index.get(ch, -1) for ch in text] for text in texts]
+    tunes = [[INDEX.get(ch, -1) for ch in text] for text in texts]
     ahead = LazyAutomaton(AbcGrammar(VOCAB))
     everything = sum(len(t) for t in tunes)
     assert ahead.replay(tunes, prime=[START_ID], seconds=1e-3) < everything / 10
@@ -266,29 +262,27 @@ LONG_LINE = "M:4/4\nL:1/8\nK:G\n" + "GABc dcBA|" * 17 + "\n" + "GABc dcBA|" * 2 
 def test_lines_near_the_150_character_limit_get_the_parsers_masks(texts):
     # a 170-character body line: its masks near and past the limit come from line buckets
     automaton = LazyAutomaton(AbcGrammar(VOCAB))
-    index = {ch: i for i, ch in enumerate(VOCAB)}
-    ids = [index[ch] for ch in LONG_LINE]
+    ids = [INDEX[ch] for ch in LONG_LINE]
     assert walk_and_compare(automaton, AbcGrammar(VOCAB), ids) == len(ids) + 1
     assert automaton.line_buckets == 2  # characters: short of the limit, or at it
     vocab = [*SPECIALS, *sorted({tok for t in texts for tok in abc_tokens.tokenize(t)})]
     tokens = LazyAutomaton(AbcTokenGrammar(vocab))
-    index = {tok: i for i, tok in enumerate(vocab)}
-    ids = [index[tok] for tok in abc_tokens.tokenize(LONG_LINE)]
+    token_index = {tok: i for i, tok in enumerate(vocab)}
+    ids = [token_index[tok] for tok in abc_tokens.tokenize(LONG_LINE)]
     assert walk_and_compare(tokens, AbcTokenGrammar(vocab), ids) == len(ids) + 1
     assert tokens.line_buckets > 2  # tokens: each length within reach of the limit
 
 
 def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_row():
     automaton = LazyAutomaton(AbcGrammar(VOCAB))
-    index = {ch: i for i, ch in enumerate(VOCAB)}
     header = "M:4/4\nL:1/8\nK:G\n"
     after = {}
     for note in "ABFGcd":
         s, regs = automaton.begin([START_ID])
         for ch in header + "D" + note:
-            s, regs = advance(automaton, s, regs, index[ch])
+            s, regs = advance(automaton, s, regs, INDEX[ch])
         after[note] = s
-        s, regs = advance(automaton, s, regs, index["-"])
+        s, regs = advance(automaton, s, regs, INDEX["-"])
         letters = {VOCAB[i] for i in np.flatnonzero(automaton.allowed[s])} & set("ABCDEFGabcdefg")
         assert letters == {note}, note
     # the notes being read share a state by case: the letter is in the register, not the key
@@ -298,14 +292,13 @@ def test_a_tie_names_the_rows_own_note_though_notes_of_one_case_share_a_table_ro
 
 def test_a_chord_symbols_text_is_one_table_row_in_every_context_and_its_close_returns_there():
     automaton = LazyAutomaton(AbcGrammar(VOCAB))
-    index = {ch: i for i, ch in enumerate(VOCAB)}
     # the same chord symbol at a bar's start, mid-bar in 6/8, and in a first ending
     texts = ['M:4/4\nL:1/8\nK:G\n"Am"GABc dcBA|', 'M:6/8\nL:1/8\nK:D\nDFA "Am"d2c|',
              'M:4/4\nL:1/8\nK:G\n|:GABc dcBA|1 "Am"GABc dcBA:|2 GABc dcBA|']  # fmt: skip
     inside = set()
     for text in texts:
         s, regs = automaton.begin([START_ID])
-        ids = [index[ch] for ch in text]
+        ids = [INDEX[ch] for ch in text]
         for k, i in enumerate(ids):
             s, regs = advance(automaton, s, regs, i)
             if text[k - 1 : k + 1] == '"A':  # (the text "A": inside the chord symbol)
@@ -462,12 +455,11 @@ def walked_tunes(count: int, seed: int) -> list[str]:
     """Random walks through the form grammar after a 4/4 header, choosing among the allowed
     symbols of WALK and END, leaning towards bar lines and END so that tunes finish."""
     automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
-    index = {ch: i for i, ch in enumerate(VOCAB)}
-    prime = [START_ID, *(index[ch] for ch in HEADER)]
+    prime = [START_ID, *(INDEX[ch] for ch in HEADER)]
     rng = np.random.default_rng(seed)
     weight = np.zeros(len(VOCAB))
-    weight[[index[c] for c in WALK]] = 1.0
-    weight[[index["|"], index["]"], index["G"]]] = 6.0
+    weight[[INDEX[c] for c in WALK]] = 1.0
+    weight[[INDEX["|"], INDEX["]"], INDEX["G"]]] = 6.0
     weight[END_ID] = 1000.0
     tunes = []
     while len(tunes) < count:
@@ -576,12 +568,11 @@ def walked_to_the_end(count: int, seed: int, **options) -> list[str]:
     """Random walks that never choose END while anything else is allowed: they end only
     where the grammar ends them."""
     automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True, **options))
-    index = {ch: i for i, ch in enumerate(VOCAB)}
-    prime = [START_ID, *(index[ch] for ch in HEADER)]
+    prime = [START_ID, *(INDEX[ch] for ch in HEADER)]
     rng = np.random.default_rng(seed)
     weight = np.zeros(len(VOCAB))
-    weight[[index[c] for c in WALK]] = 1.0
-    weight[[index["|"], index["]"], index["G"]]] = 6.0
+    weight[[INDEX[c] for c in WALK]] = 1.0
+    weight[[INDEX["|"], INDEX["]"], INDEX["G"]]] = 6.0
     tunes = []
     while len(tunes) < count:
         (s, regs), text = automaton.begin(prime), HEADER
@@ -634,10 +625,9 @@ SHAPES = [
 def test_shaped_rows_get_the_parsers_masks_from_the_tables(texts, shape):
     automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
     reference = AbcGrammar(VOCAB, form=True)
-    index = {ch: i for i, ch in enumerate(VOCAB)}
     checked = 0
     for text in texts[:4]:
-        ids = [index[ch] for ch in text[:300]]
+        ids = [INDEX[ch] for ch in text[:300]]
         checked += walk_and_compare(automaton, reference, ids, shape=shape)
     for ids in random_walks(automaton, walks=12, steps=200, seed=4, shape=shape):
         checked += walk_and_compare(automaton, reference, ids, shape=shape)
@@ -666,11 +656,10 @@ def test_rows_of_shapes_that_differ_only_past_their_current_part_share_masks_and
         FormShape(parts=((2, True), (2, False)), final=0, last=6, meter=(4, 4)),
         FormShape(parts=((2, True), (2, False)), final=0, last=6, meter=(6, 8)),
     ]
-    index = {ch: i for i, ch in enumerate(VOCAB)}
     checked = ended = 0
     for seed, shape in enumerate(shapes):
         for text in texts[:3]:
-            ids = [index[ch] for ch in text[:300] if ch in index]
+            ids = [INDEX[ch] for ch in text[:300] if ch in INDEX]
             checked += walk_and_compare(automaton, reference, ids, shape=shape)
         for ids in random_walks(automaton, walks=5, steps=400, seed=10 + seed, shape=shape):
             checked += walk_and_compare(automaton, reference, ids, shape=shape)
@@ -678,7 +667,7 @@ def test_rows_of_shapes_that_differ_only_past_their_current_part_share_masks_and
     assert checked > 8_000 and ended >= 3
     # mid-part, before the last part, two shapes that differ only in later parts and in
     # how they end share the mask (the same array, from the cache)
-    prefix = [index[ch] for ch in HEADER + BAR * 3 + "GA"]
+    prefix = [INDEX[ch] for ch in HEADER + BAR * 3 + "GA"]
     rows = [grammar.fresh_shaped(shape) for shape in (shapes[0], shapes[2])]
     for row in rows:
         for i in [START_ID, *prefix]:
@@ -733,12 +722,11 @@ def test_a_shaped_tune_keeps_its_parts_its_repeat_signs_and_its_last_degree(form
 
 def test_rows_walked_to_the_end_in_a_shape_have_its_parts():
     automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
-    index = {ch: i for i, ch in enumerate(VOCAB)}
-    prime = [START_ID, *(index[ch] for ch in HEADER)]
+    prime = [START_ID, *(INDEX[ch] for ch in HEADER)]
     rng = np.random.default_rng(5)
     weight = np.zeros(len(VOCAB))
-    weight[[index[c] for c in WALK]] = 1.0
-    weight[[index["|"], index["]"], index[":"], index["G"], index["B"]]] = 6.0
+    weight[[INDEX[c] for c in WALK]] = 1.0
+    weight[[INDEX["|"], INDEX["]"], INDEX[":"], INDEX["G"], INDEX["B"]]] = 6.0
     done = 0
     for shape in SHAPES:
         (s, regs), text = automaton.begin(prime, shape), HEADER
