@@ -9,7 +9,7 @@ Beside them, the codec on the oracle clips: the run's decoder against Griffin-Li
 convergence, log-spectral distance to the recording, CPU seconds per second of audio).
 Measured by the run report task (`evaluation.services.run_report_measure` calls
 `audio_report_build`) and stored on the run's RunReport row; `audio_report_key` says what it
-was measured from (the last checkpoint, the pieces, the code version).
+was measured from (the last checkpoint, the pieces, AUDIO_REPORT_VERSION).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 
 from common.errors import ServiceError
 from common.storage import local_copy
@@ -28,6 +27,9 @@ from musiclib.metrics import audio as am
 
 CLIPS = 5
 SECONDS = 10.0
+# Bump when an audio measure changes: a stored report of another version is measured again
+# (not the code version: web and workers may differ during a deploy; see REPORT_VERSION).
+AUDIO_REPORT_VERSION = 1
 
 
 def shuffled_runs(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -48,7 +50,7 @@ def audio_report_key(*, run: TrainingRun) -> str:
     """What an audio run's report is measured from: a report with another key is stale."""
     last = run.last_checkpoint
     pieces = [p.pk for p in _pieces(run)] if last else []
-    raw = f"audio|{last.pk if last else ''}|{pieces}|{settings.CODE_VERSION}"
+    raw = f"audio|{AUDIO_REPORT_VERSION}|{last.pk if last else ''}|{pieces}"
     return hashlib.sha1(raw.encode()).hexdigest()
 
 

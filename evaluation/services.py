@@ -68,7 +68,14 @@ RECALIBRATE_GROWTH = 1.1  # recalibrate once the corpus has grown by 10%
 HUMAN_SAMPLE = 100  # tunes per half of the human-against-human baseline
 GENERATED_SAMPLE = 200  # generated pieces compared per run report
 IDIOM_FALLBACK = 0.8  # "idiomatic" cut when a corpus has no calibration
-REPORT_VERSION = 4  # 3: listener, form, tightened measures; 4: per-epoch verdicts, drawn
+# What the run report measures, and how. A stored report of another version is measured
+# again; the code version is not part of that test, because web and workers may run
+# different versions during a deploy, and a page comparing its own version with the
+# worker's would queue a measure on every view. So bump this whenever a report measure
+# changes. 3: listener, form, tightened measures; 4: per-epoch verdicts, drawn shapes;
+# 5: two bar lines with nothing between read as one, and a tune's opening pickup rounds
+# to its last bar.
+REPORT_VERSION = 5
 # Issue 11's targets for the ABC way, checked on a run's report: (key, label, target, higher is
 # better). "copies" has no fixed target: it must not exceed the share of held-out human tunes
 # the calibration flags against the rest of the corpus.
@@ -787,7 +794,6 @@ def _report_key(run: TrainingRun, state: CorpusIndexState | None) -> tuple[str, 
         state.tune_id_max if state else "",
         state.n_tunes if state else "",
         state.calibrated_at.isoformat() if state and state.calibrated_at else "",
-        settings.CODE_VERSION,
         len(run.history or []),
     ]
     raw = "|".join(str(p) for p in parts)
@@ -882,7 +888,7 @@ def run_report_request(*, run: TrainingRun) -> RunReport:
 def run_report_get(*, run: TrainingRun) -> RunReport:
     """The run's stored report for a page or the API, in a few queries. A measure is queued
     when there is none yet, when it is stale (new pieces evaluated, a new checkpoint, the
-    corpus recalibrated, new code) or when a queued measure was lost."""
+    corpus recalibrated, a new REPORT_VERSION) or when a queued measure was lost."""
     row = RunReport.objects.filter(run=run).first()
     if row is None:
         return run_report_request(run=run)

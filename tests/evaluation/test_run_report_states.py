@@ -97,6 +97,33 @@ def test_a_report_made_stale_by_new_pieces_is_measured_again_showing_the_old_fig
     assert after.data["computed_at"] != before["computed_at"]
 
 
+def test_a_report_measured_by_a_worker_on_other_code_is_not_measured_again_on_every_view(
+    client, trained_run, queued, settings, django_capture_on_commit_callbacks
+):
+    # During a deploy the web host and the workers may run different code versions: a page
+    # that compared its own with the worker's would queue a measure on every view.
+    settings.CODE_VERSION = "the-worker-version"
+    services.run_report_measure(run=trained_run)
+    settings.CODE_VERSION = "the-web-version"
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            html = _page(client, trained_run)
+        assert "copying its corpus" in html and "being measured again" not in html
+    assert queued == []
+    assert RunReport.objects.get(run=trained_run).code_version == "the-worker-version"
+
+
+def test_a_report_of_an_older_report_version_is_measured_again(
+    client, trained_run, queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    services.run_report_measure(run=trained_run)
+    monkeypatch.setattr(services, "REPORT_VERSION", services.REPORT_VERSION + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        html = _page(client, trained_run)
+    assert queued == [trained_run.pk]
+    assert "being measured again" in html and "copying its corpus" in html
+
+
 def test_new_pieces_of_a_finished_run_queue_its_report_again_after_their_evaluation(
     trained_run, queued, django_capture_on_commit_callbacks
 ):
