@@ -3,6 +3,7 @@ queues split by kind of work (train / sample / default workers) against the old 
 queue (training and sampling sharing one concurrency-1 worker), in one run.
 
     .venv/bin/python bench/serving.py [--requests 20] [--interval 1.5] [--chars 800]
+                                      [--page-defaults]
 
 Self-contained and bounded, like bench/load.py: it starts scripts/services.sh (PostgreSQL,
 Redis) unless they already run, makes its own database (dropped at the end), Redis database
@@ -15,8 +16,10 @@ Then, for each setup:
 a `full` run of many epochs on the same tunes is started and, once it is training (TensorFlow
 loaded, first batches done), --requests generation requests are made, one every
 --interval seconds (open loop, as visitors arrive): 4 tunes of up to --chars characters,
-grammar on, through the same service the generate page and the API call. A request's
-latency runs from its job's creation to its finished state, as the database stamps them.
+grammar on (with --page-defaults also the folk tune's shape, returns and the memory, as
+the generate page asks by default), through the same service the generate page and the
+API call. A request's latency runs from its job's creation to its finished state, as the
+database stamps them.
 The training run holds the training worker throughout the split setup. In the single
 setup it is cancelled as soon as the last request is sent (it stops at the end of its
 epoch), so the single queue's figures are a lower bound: a real `full` run would hold that
@@ -48,6 +51,8 @@ PRIME = "M:6/8\nL:1/8\nK:D\n"
 SPLIT = [("train", "train", "1", "10"), ("sample", "sample", str(os.cpu_count() or 1), "0"),
          ("default", "default", "2", "0")]  # fmt: skip
 SINGLE = [("single", "train,sample,default", "1", "0")]
+# What the generate page asks for by default on an ABC model, beside the grammar.
+PAGE_DEFAULTS = {"folk_form": True, "returns": True, "memory": True}
 SEED_SCRIPT = """
 from generator.models import JobStatus, TrainingRun
 from generator.services import training_run_create, training_run_execute
@@ -133,11 +138,12 @@ def measure(label, spec, env, tmp, corpus, checkpoint, args) -> list[float]:
             time.sleep(0.5)
         time.sleep(5)  # into its batches
         sent: dict[int, float] = {}
+        options = PAGE_DEFAULTS if args.page_defaults else {}
         for i in range(args.requests):
             t0 = time.monotonic()
             job = generation_job_create(
                 checkpoint=checkpoint, count=4, seed=100 + i, max_length=args.chars,
-                prime=PRIME, grammar=True,
+                prime=PRIME, grammar=True, **options,
             )  # fmt: skip
             sent[job.pk] = t0
             if i < args.requests - 1:
@@ -199,6 +205,12 @@ def main() -> int:
     parser.add_argument("--chars", type=int, default=800)
     parser.add_argument("--tunes", type=int, default=40, help="O'Neill tunes to train on")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait per setup")
+    parser.add_argument(
+        "--page-defaults",
+        action="store_true",
+        help="as the generate page asks by default: the folk tune's shape, returns and the "
+        "memory on top of the grammar (without it: the grammar alone)",
+    )
     args = parser.parse_args()
 
     services = str(ROOT / "scripts" / "services.sh")
@@ -251,6 +263,7 @@ def main() -> int:
         print(
             f"requests: {args.requests}, one every {args.interval} s, 4 tunes of up to "
             f"{args.chars} characters, grammar on"
+            + (", with the folk tune's shape, returns and the memory" if args.page_defaults else "")
         )
         results = {}
         for label, spec in (("split", SPLIT), ("single", SINGLE)):
