@@ -231,7 +231,8 @@ class GenerateForm(forms.Form):
         min_value=16,
         max_value=5000,
         initial=DEFAULT_LENGTH,
-        help_text="At most this many characters (tokens) per piece.",
+        help_text="At most this many symbols per piece: characters of notation for folk-tune "
+        "models, note events for MIDI models.",
     )
     grammar = forms.BooleanField(
         label="Grammar-aware sampling",
