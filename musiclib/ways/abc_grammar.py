@@ -1189,7 +1189,9 @@ class AbcGrammar(_Compiled):
             return self._bar_char(st, ch)
         if mode == "P":
             st.tok += ch
-            return len(st.tok) > 1 or self._tuplet_room(st, int(ch), None, None)
+            if len(st.tok) == 1:
+                return self._tuplet_room(st, int(ch), None, None)
+            return self._spec_can_end(st)
         if mode == "R":
             st.tok += ch
             return True
@@ -1750,6 +1752,20 @@ class AbcGrammar(_Compiled):
         st.tuplet_left = r
         st.need_note = True
         return ok
+
+    def _spec_can_end(self, st: _Row) -> bool:
+        """Can the tuplet spec read so far (`st.tok`, `(` left out) end, now or after the
+        characters that may still continue it, in a tuplet that fits the bar? Without
+        this, a spec such as (2:9: took a digit after which no tuplet fitted, and the
+        piece had no character left to write."""
+        if self._end_paren(st.clone()):
+            return True
+        for ch in self._continuing(st):
+            longer = st.clone()
+            longer.tok += ch
+            if self._spec_can_end(longer):
+                return True
+        return False
 
     def _tuplet_room(self, st: _Row, p: int, q: int | None, r: int | None) -> bool:
         """May a tuplet start here: none running, no broken pair waiting, and its r notes

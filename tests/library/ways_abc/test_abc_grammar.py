@@ -179,6 +179,21 @@ def test_repeats_are_shaped_as_abc2midi_wants_them(grammar):
     assert END not in allowed(grammar, HEADER + "|:ABcd efga|A8|\n")  # the repeat is open
 
 
+def test_a_tuplet_spec_takes_no_digit_after_which_no_tuplet_fits_the_bar():
+    # a tiny model once wrote (2:9 where the bar had room for no tuplet of that ratio:
+    # every character after (2:9:2 was refused, and the piece could not go on
+    grammar = AbcGrammar(VOCAB)
+    tune = "M:8/2\nL:1/2\nK:Bm\nA4 A2 A A/4 (2:"  # 3/4 of a unit left in the bar
+    assert "9" not in allowed(grammar, tune)
+    assert "3" in allowed(grammar, tune)  # (2:3 fits
+    for digit in sorted(allowed(grammar, tune) & set("123456789")):
+        spec = tune + digit
+        # whatever the spec becomes, some character can follow it
+        assert allowed(grammar, spec) != set(VOCAB), spec
+        for more in sorted(allowed(grammar, spec) & set(":123456789")):
+            assert allowed(grammar, spec + more) != set(VOCAB), spec + more
+
+
 def test_a_tie_joins_a_note_to_the_same_pitch(grammar):
     after = allowed(grammar, HEADER + "A2 B2 c2 d2-|")
     assert "d" in after and not {"A", "c", "e", "z"} & after
