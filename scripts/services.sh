@@ -81,30 +81,40 @@ PORT_TRIES=20
 port_taken() {  # the last failure in log $1 was a port in use
   tail -n 30 "$1" 2>/dev/null | grep -q -i -e 'address already in use' -e 'could not bind' -e 'is in use by another program'
 }
+# on_free_port VAR BASE LOG START: run `START PORT` on the first port from BASE nothing
+# listens on, and on the next one while LOG says the port was in use; VAR holds the port
+# of the last try (the server functions read it).
+on_free_port() {
+  local var=$1 next=$2 log=$3 start=$4 port
+  for _ in $(seq "$PORT_TRIES"); do
+    port=$(free_port "$next")
+    printf -v "$var" '%s' "$port"
+    "$start" "$port" && return 0
+    port_taken "$log" || return 1
+    next=$((port + 1))
+  done
+  return 1
+}
+
+try_pg() { as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $1" -w -t 60 start >/dev/null 2>&1; }
 
 start_pg() {
   pg_running && return 0
   if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then init_pg; fi
-  local next=${MUSICSITE_PG_PORT:-54329} reinit=0
-  for _ in $(seq "$PORT_TRIES"); do
-    PG_PORT=$(free_port "$next")
-    if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null 2>&1; then
-      break
-    fi
-    if port_taken "$PG_LOG"; then
-      next=$((PG_PORT + 1))
-      continue
-    fi
+  local base=${MUSICSITE_PG_PORT:-54329}
+  if ! on_free_port PG_PORT "$base" "$PG_LOG" try_pg; then
     tail -n 20 "$PG_LOG" >&2 || true
-    if [ "$reinit" -eq 1 ]; then
-      echo "services: PostgreSQL did not start on port $PG_PORT" >&2
+    if port_taken "$PG_LOG"; then
+      echo "services: PostgreSQL found no free port from $base" >&2
       return 1
     fi
     echo "services: PostgreSQL did not start; re-initialising its data directory" >&2
     init_pg
-    reinit=1
-  done
-  pg_running || { echo "services: PostgreSQL found no free port from ${MUSICSITE_PG_PORT:-54329}" >&2; return 1; }
+    on_free_port PG_PORT "$base" "$PG_LOG" try_pg || {
+      echo "services: PostgreSQL did not start on port $PG_PORT" >&2
+      return 1
+    }
+  fi
   if [ -z "$(psql_pg -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$DB'")" ]; then
     psql_pg -c "CREATE ROLE $DB LOGIN CREATEDB"
   fi
@@ -113,46 +123,44 @@ start_pg() {
   fi
 }
 
+try_redis() {
+  rm -f "$STATE/redis.pid"
+  : >"$STATE/redis.log"
+  redis-server --bind 127.0.0.1 --port "$1" --save '' --appendonly no \
+    --daemonize yes --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log" --dir "$STATE"
+  for _ in $(seq 100); do
+    redis_running && return 0
+    # The daemon writes its pid file before it binds, so a dead pid means it gave up.
+    if [ -f "$STATE/redis.pid" ] && ! pid_alive "$STATE/redis.pid"; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
 start_redis() {
   redis_running && return 0
-  local next=${MUSICSITE_REDIS_PORT:-63799}
-  for _ in $(seq "$PORT_TRIES"); do
-    REDIS_PORT=$(free_port "$next")
-    rm -f "$STATE/redis.pid"
-    : >"$STATE/redis.log"
-    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-      --daemonize yes --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log" --dir "$STATE"
-    for _ in $(seq 100); do
-      redis_running && return 0
-      # The daemon writes its pid file before it binds, so a dead pid means it gave up.
-      if [ -f "$STATE/redis.pid" ] && ! pid_alive "$STATE/redis.pid"; then break; fi
-      sleep 0.1
-    done
-    port_taken "$STATE/redis.log" || break
-    next=$((REDIS_PORT + 1))
-  done
+  on_free_port REDIS_PORT "${MUSICSITE_REDIS_PORT:-63799}" "$STATE/redis.log" try_redis && return 0
   echo "services: Redis did not start on port $REDIS_PORT" >&2
   tail -n 20 "$STATE/redis.log" >&2 || true
+  return 1
+}
+
+try_s3() {
+  # Its own session, so it outlives this script; stdin closed, output to its log.
+  setsid "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$1" </dev/null >"$STATE/s3.log" 2>&1 &
+  echo $! >"$STATE/s3.pid"
+  for _ in $(seq 300); do
+    s3_running && return 0
+    pid_alive "$STATE/s3.pid" || return 1
+    sleep 0.1
+  done
   return 1
 }
 
 start_s3() {
   s3_running && return 0
   [ -x "$ROOT/.venv/bin/moto_server" ] || { echo "services: no .venv/bin/moto_server (run make setup)" >&2; return 1; }
-  local next=${MUSICSITE_S3_PORT:-59000}
-  for _ in $(seq "$PORT_TRIES"); do
-    S3_PORT=$(free_port "$next")
-    # Its own session, so it outlives this script; stdin closed, output to its log.
-    setsid "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" </dev/null >"$STATE/s3.log" 2>&1 &
-    echo $! >"$STATE/s3.pid"
-    for _ in $(seq 300); do
-      s3_running && return 0
-      pid_alive "$STATE/s3.pid" || break
-      sleep 0.1
-    done
-    port_taken "$STATE/s3.log" || break
-    next=$((S3_PORT + 1))
-  done
+  on_free_port S3_PORT "${MUSICSITE_S3_PORT:-59000}" "$STATE/s3.log" try_s3 && return 0
   echo "services: the S3 server (moto_server) did not start on port $S3_PORT" >&2
   tail -n 20 "$STATE/s3.log" >&2 || true
   return 1
