@@ -36,7 +36,9 @@ Constructs that must close
 
 Bars (durations tracked exactly, as fractions of a whole note)
 - A note's or rest's length is the unit L times its suffix (`2`, `3/2`, `/`, `//`, `/4` …;
-  1/8 to 32 units; not `3//`, which music21 reads as 3/2 and abc2midi as 3/4); a chord counts
+  1/8 to 32 units, in lowest terms (no `2/2`); not `3//`, which music21 reads as 3/2 and
+  abc2midi as 3/4; with `usual_lengths=True` only plain or dotted lengths from a sixteenth
+  to a dotted whole note, USUAL_LENGTHS, grace notes aside); a chord counts
   once, with its first note's length times the chord's own suffix; grace notes, chord
   symbols and decorations count zero; a tuplet (p:q:r) scales its r notes by q/p (q as
   music21 picks it from the meter); broken rhythm `a>b` makes a 3/2 and b 1/2 (`>>`: 7/4
@@ -171,6 +173,15 @@ MAX_SLURS = 2
 MAX_LINE = 150  # characters in a body line (real folk tunes stay under 125; abc2midi
 # misreads some very long lines), after which a line ends as soon as nothing is pending
 MIN_LENGTH = Fraction(1, 8)  # the shortest note suffix allowed, in units of L
+# usual_lengths=True: the lengths a note, rest or chord may be written with, in whole notes
+# (before broken rhythm or a tuplet changes what it sounds): plain or dotted, a sixteenth to
+# a dotted whole note. Nottingham's and O'Neill's tunes write almost nothing else (a few
+# 32nds, mostly in grace notes, which this leaves free); a model pushed to fill a bar's
+# last sliver wrote "d3/4d/4" (a dotted 32nd and a 32nd, in L:1/8) where people write "d".
+USUAL_LENGTHS = frozenset(
+    Fraction(n, d)
+    for n, d in ((1, 16), (1, 8), (3, 16), (1, 4), (3, 8), (1, 2), (3, 4), (1, 1), (3, 2))
+)
 # form=True: the tune ends after this many parts (Nottingham: 2 in 77 % of tunes, 1 in 11 %,
 # 3 or more in 12 %); it may end earlier, after any part that closes on the tonic.
 MAX_PARTS = 2
@@ -302,9 +313,13 @@ def _length_items() -> list[tuple[str, Fraction]]:
     for k in (1, 2, 3):
         items["/" * k] = Fraction(1, 2**k)
     for n in range(1, 17):  # (no "3//": music21 reads it as 3/2, abc2midi as 3/4)
-        items[f"{n}/"] = Fraction(n, 2)
+        # In lowest terms only: nobody writes "2/2" or "6/4" (a model did, when a bar's
+        # room made it shorten a "2" it had begun).
+        if n % 2:
+            items[f"{n}/"] = Fraction(n, 2)
         for d in (2, 4, 8):
-            items[f"{n}/{d}"] = Fraction(n, d)
+            if math.gcd(n, d) == 1:
+                items[f"{n}/{d}"] = Fraction(n, d)
     for d in (2, 4, 8):
         items[f"/{d}"] = Fraction(1, d)
     return [(k, v) for k, v in items.items() if v >= MIN_LENGTH]
@@ -745,6 +760,7 @@ class AbcGrammar(_Compiled):
         abc2midi: bool = True,
         short_final: str = "any",
         lengths: Iterable[str] | None = None,
+        usual_lengths: bool = False,
         form: bool = False,
         max_parts: int = MAX_PARTS,
         part_lengths: tuple[int, ...] = PART_LENGTHS,
@@ -752,6 +768,8 @@ class AbcGrammar(_Compiled):
         """`lengths`: the note length suffixes the model can write (default: every one from
         1/8 to 32 units its characters spell). A token vocabulary writes only its duration
         tokens: bars must then be filled with those, or a state could be a dead end.
+        `usual_lengths`: notes, rests and chords only at the lengths of USUAL_LENGTHS (the
+        site's sampling turns it on; off, the grammar reads any tune a corpus holds).
         `max_parts` (form=True): the tune ends once this many parts have closed;
         `part_lengths`: the bars a part may have, (8, 16) or (8,)."""
         if short_final not in ("pickup", "any"):
@@ -777,6 +795,7 @@ class AbcGrammar(_Compiled):
             self.notes_window = (self.min_notes, self.min_notes)
         self.abc2midi = bool(abc2midi)
         self.short_final = short_final
+        self.usual_lengths = bool(usual_lengths)
         self.end_id = self.vocab.index(END) if END in self.vocab else -1
         self.index = {tok: i for i, tok in enumerate(self.vocab)}
         self.chars = [(i, tok) for i, tok in enumerate(self.vocab) if len(tok) == 1]
@@ -787,13 +806,11 @@ class AbcGrammar(_Compiled):
             tries["bars"],
             tries["chords"],
         )
-        self.grid = MIN_LENGTH  # every multiple of it is a sum of allowed lengths
         lengths_key = None
         if lengths is not None:
             lengths_key = frozenset(lengths) | {""}
             items = [(k, v) for k, v in _length_items() if k in lengths_key]
             self.lengths = _Trie.build(items, self.alphabet)
-            self.grid = _grid([v for _, v in items])
         self.field_values = {f: tries[f] for f in BODY_FIELDS}
         self.meters = tries["meters"]  # meter texts by (beats, beat unit): a shape's meter
         self.top_chars = [(i, ch) for i, ch in self.chars if ch in TOP_CHARS]
@@ -804,13 +821,14 @@ class AbcGrammar(_Compiled):
             self.abc2midi,
             self.short_final,
             lengths_key,
+            self.usual_lengths,
             self.form,
             (self.max_parts, self.part_lengths) if self.form else None,
         )
         self._shared_key = shared
         if shared not in _SHARED:
-            _SHARED[shared] = ({}, {}, {})
-        self._cache, self._fits_cache, self._sum_cache = _SHARED[shared]
+            _SHARED[shared] = ({}, {}, {}, {})
+        self._cache, self._fits_cache, self._sum_cache, self._unit_cache = _SHARED[shared]
         self._rows: dict[int, tuple[list[int], int, _Row]] = {}
         self.stats = {"steps": 0, "masks_built": 0, "fallbacks": 0}
 
@@ -1020,7 +1038,22 @@ class AbcGrammar(_Compiled):
         return st.bar is not None and not st.lost
 
     def _fillable(self, st: _Row, rest: Fraction) -> bool:
-        return rest >= 0 and (rest / (st.unit * self.grid)).denominator == 1
+        return rest >= 0 and (rest / self._step(st.unit)).denominator == 1
+
+    def _written(self, unit: Fraction) -> tuple[Fraction, list[Fraction]]:
+        """Under unit `unit`: the step every sum of allowed note lengths is a multiple of,
+        and the allowed lengths themselves, ascending (both in whole notes)."""
+        hit = self._unit_cache.get(unit)
+        if hit is None:
+            values = sorted({v * unit for v in self.lengths.values})
+            if self.usual_lengths:
+                values = [w for w in values if w in USUAL_LENGTHS] or values
+            hit = (_grid(values), values)
+            self._unit_cache[unit] = hit
+        return hit
+
+    def _step(self, unit: Fraction) -> Fraction:
+        return self._written(unit)[0]
 
     def _fits(self, st: _Row, node: _Trie, base: Fraction) -> bool:
         """Does some length in `node`'s subtree, times `base`, fit what is left of the bar
@@ -1046,6 +1079,8 @@ class AbcGrammar(_Compiled):
             want, mult = st.broken
             if want is not None and written != want:
                 return False
+        if self.usual_lengths and written * st.unit not in USUAL_LENGTHS:
+            return False
         if st.tuplet_left > 0:
             mult *= st.tuplet_mult
         end = st.pos + written * st.unit * mult
@@ -1064,27 +1099,28 @@ class AbcGrammar(_Compiled):
     def _completable(self, st: _Row, end: Fraction, notes: int) -> bool:
         """Can `notes` more tuplet notes, from bar position `end`, leave a rest of the bar
         that plain notes fill exactly?"""
-        grid = st.unit * self.grid
+        grid = self._step(st.unit)
         if not notes:
             return self._fillable(st, self._limit(st) - end)
         step = grid * st.tuplet_mult
         room = self._limit(st) - end
-        for total in self._sums(notes):  # in grid steps, ascending
+        for total in self._sums(notes, st.unit):  # in grid steps, ascending
             if total * step > room:
                 return False
             if ((room - total * step) / grid).denominator == 1:
                 return True
         return False
 
-    def _sums(self, notes: int) -> list[int]:
+    def _sums(self, notes: int, unit: Fraction) -> list[int]:
         """The lengths (in grid steps) `notes` allowed notes can add up to, ascending."""
-        if notes not in self._sum_cache:
-            steps = {int(v / self.grid) for v in self.lengths.values}
+        if (notes, unit) not in self._sum_cache:
+            grid, values = self._written(unit)
+            steps = {int(w / grid) for w in values}
             sums = {0}
             for _ in range(notes):
                 sums = {a + b for a in sums for b in steps if a + b <= 1024}
-            self._sum_cache[notes] = sorted(sums)
-        return self._sum_cache[notes]
+            self._sum_cache[notes, unit] = sorted(sums)
+        return self._sum_cache[notes, unit]
 
     def _room_for_note(self, st: _Row) -> bool:
         """Is there room in the bar for the next note, at some allowed length?"""
@@ -1128,8 +1164,7 @@ class AbcGrammar(_Compiled):
         hit = cache.get(key)
         if hit is None:
             hit = False
-            for v in self.lengths.values:
-                w = v * unit
+            for w in self._written(unit)[1]:
                 if w == room or (
                     w < room and room - w >= least and self._final_fill(room - w, least, unit)
                 ):
@@ -1424,7 +1459,7 @@ class AbcGrammar(_Compiled):
             ok = ok and not last_deco  # abc2midi: "Cannot find note before tie" after .B2-
             if ok and self.form and self._final_bar(st):
                 # the tied note, then (unless it is the tonic) a last note, must fit
-                limit, grid = self._limit(st), self.grid * st.unit
+                limit, grid = self._limit(st), self._step(st.unit)
                 last = Fraction(0) if st.last_letter == st.tonic else min(self._last(st), limit)
                 ok = limit - st.pos >= grid + last
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
@@ -1445,7 +1480,7 @@ class AbcGrammar(_Compiled):
                 ok = False
             if ok and self._checking(st):  # with equal lengths the pair takes twice that
                 w = last_written * st.unit
-                end = st.pos + (w if self.abc2midi else w / 2 + self.grid * st.unit / 2)
+                end = st.pos + (w if self.abc2midi else w / 2 + self._step(st.unit) / 2)
                 limit = self._limit(st)
                 ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
             return ok
@@ -1792,7 +1827,7 @@ class AbcGrammar(_Compiled):
         st.need_note = True
         ok = True
         if self._checking(st):
-            end = st.pos + (w if self.abc2midi else self.grid) * st.unit * (2 - factor_a)
+            end = st.pos + (w * st.unit if self.abc2midi else self._step(st.unit)) * (2 - factor_a)
             limit = self._limit(st)
             ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
             if ok and self.form and self._final_bar(st):
@@ -2027,6 +2062,7 @@ class AbcTokenGrammar(_Compiled):
         min_notes: int = 8,
         abc2midi: bool = True,
         short_final: str = "any",
+        usual_lengths: bool = False,
         form: bool = False,
     ) -> None:
         self.vocab = list(vocab)
@@ -2044,6 +2080,7 @@ class AbcTokenGrammar(_Compiled):
             abc2midi=abc2midi,
             short_final=short_final,
             lengths=durations,
+            usual_lengths=usual_lengths,
             form=form,
         )
         self.end_id = self.vocab.index(END) if END in self.vocab else -1
@@ -2065,7 +2102,10 @@ class AbcTokenGrammar(_Compiled):
         self._root_search = list(self.trie.search)
         self._wins: dict[str, int] = {}
         self._finds = 0
-        shared = (tuple(self.vocab), int(min_notes), bool(abc2midi), short_final, bool(form))
+        shared = (
+            tuple(self.vocab), int(min_notes), bool(abc2midi), short_final, bool(usual_lengths),
+            bool(form),
+        )  # fmt: skip
         self._shared_key = shared
         if shared not in _TOKEN_SHARED:
             _TOKEN_SHARED[shared] = ({}, {})

@@ -553,8 +553,9 @@ class AbcWay(Way):
     def grammar(self, *, vocab: list[str], form: bool = False):
         """A sampling constraint (see `ml.sampler.Constraint`) that keeps generated text a
         well-formed tune: headers in order, closed chord symbols, chords and grace groups,
-        no header fields in the body, bars of the meter's length, repeats abc2midi accepts,
-        END only after a bar line. See `abc_grammar`; a token vocabulary gets
+        no header fields in the body, bars of the meter's length, notes at the lengths people
+        write (plain or dotted, a sixteenth to a dotted whole note: `usual_lengths`), repeats
+        abc2midi accepts, END only after a bar line. See `abc_grammar`; a token vocabulary gets
         `AbcTokenGrammar`, the same rules judged token by token. None when the vocabulary
         cannot even write a bar line or a header (a model trained on something else).
         `form`: also shape the tune in parts that close their repeats, and end it after
@@ -566,10 +567,10 @@ class AbcWay(Way):
             fields = {tok[:2] for tok in vocab if len(tok) > 2}
             if not ({"|", "\n"} <= set(vocab) and {"M:", "L:", "K:"} <= fields):
                 return None
-            return AbcTokenGrammar(vocab, form=form)
+            return AbcTokenGrammar(vocab, form=form, usual_lengths=True)
         if not {"|", "\n", ":", "M", "L", "K"} <= set(vocab):
             return None
-        return AbcGrammar(vocab, form=form)
+        return AbcGrammar(vocab, form=form, usual_lengths=True)
 
     def vocabulary_kind(self, *, config: dict[str, Any], vocab: list[str]) -> str | None:
         """A run stored before the `vocabulary` option existed trained on characters: its

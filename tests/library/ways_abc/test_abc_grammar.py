@@ -139,12 +139,37 @@ def test_with_pickup_rule_a_short_bar_ends_only_to_complete_the_pickup():
 
 def test_a_note_or_length_that_would_overflow_the_bar_is_refused(grammar):
     seven = HEADER + "A2 B2 c2 d2|A2 B2 c3 d"
-    assert allowed(grammar, seven + "2") == {"/"}  # d2 would make nine eighths; d2/ is one
+    # d2 would make nine eighths, and what shortens it (d2/, d2/4) is not in lowest terms
+    assert "2" not in allowed(grammar, seven)
     assert "9" not in allowed(grammar, seven)  # 9, 9/2 … 9/8 all overflow
     assert "|" in allowed(grammar, seven)  # d: eight, full
     full = HEADER + "A2 B2 c2 d2|A2 B2 c2 d2 "
     assert not set("ABCDEFGabcdefgz({") & allowed(grammar, full)
     assert "/" in allowed(grammar, HEADER + "A2 B2 c2 d2|A2 B2 c2 d3")  # 3/2 fits, 3 not
+
+
+def test_with_usual_lengths_a_note_is_plain_or_dotted_from_a_sixteenth_to_a_dotted_whole():
+    usual = AbcGrammar(VOCAB, usual_lengths=True)
+    bar = HEADER + "A2 B2 c3 d"  # in L:1/8, an eighth left
+    assert "2" in allowed(usual, bar + "/")  # d/2: a sixteenth
+    assert "4" not in allowed(usual, bar + "/")  # d/4: a 32nd
+    assert "3" not in allowed(usual, bar)  # d3/4: a dotted 32nd and then a 32nd to fill
+    assert "3" in allowed(usual, HEADER + "A2 B2 c2 d")  # (without the eighth's limit: d3/2)
+    assert "3" in allowed(grammar_without(), bar)  # without the rule d3/4 may be written
+    quarter = "M:2/4\nL:1/4\nK:G\n"  # in L:1/4 a sixteenth is /4, a dotted eighth 3/4
+    assert usual.violations(quarter + "G3/4A/4 B/4c/4d/4e/4|G2|\n", end=False) == []
+    assert usual.violations(HEADER + "A//B//c/ d6 e|\n", end=False) != []  # 32nds
+    assert usual.violations(HEADER + "[ceg]2 {g//a//}f2 d2 z2|\n", end=False) == []  # graces free
+
+
+def grammar_without() -> AbcGrammar:
+    return AbcGrammar(VOCAB)
+
+
+def test_the_site_samples_with_usual_lengths():
+    vocab = VOCAB
+    assert WAY.grammar(vocab=vocab).usual_lengths
+    assert WAY.grammar(vocab=vocab, form=True).usual_lengths
 
 
 def test_lengths_count_suffixes_broken_rhythm_chords_tuplets_and_grace_notes(grammar):
