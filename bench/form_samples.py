@@ -18,6 +18,7 @@ over the training split `prepare` makes of `--corpus` with `--preset`'s val_frac
 seed 0, as bench/quality.py trained the model), with `--form` those of the tunes in the
 form's shape (one or two parts of 8 bars; with `--shape` those of every tune with a shape,
 the tune its shape comes from), drawn as the site draws them (`returns_for`).
+`--plain`: no grammar at all (the plain sampler, for comparison).
 `--memory`: each draw mixed with the piece's memory (`musiclib.ml.memory`), its weights
 fitted on the held-out split of the same `prepare`.
 Adds "restated", "refused" and "forced" (per tune: restatements begun, cut short by the
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.9)
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--plain", action="store_true", help="no grammar: the plain sampler")
     parser.add_argument("--form", action="store_true", help="the folk-tune form (folk_form)")
     parser.add_argument("--max-parts", type=int, default=None, help="form: parts before the end")
     parser.add_argument("--part-lengths", default=None, help="form: 8,16 or 8 bars a part")
@@ -83,9 +85,11 @@ def main() -> None:
         grammar = AbcGrammar(vocab, form=args.form, **options)
     else:
         grammar = way.grammar(vocab=vocab, form=args.form)
-    tables = grammar.automaton()
+    tables = None if args.plain else grammar.automaton()
     if args.shape and not args.form:
         sys.exit("--shape needs --form")
+    if args.plain and (args.form or args.returns):
+        sys.exit("--plain samples without the grammar: no --form, --shape or --returns")
     library = memory = None
     if args.returns or args.memory or args.shape:
         from _common import setup_django
