@@ -170,6 +170,10 @@ MAX_CHORD_NOTES = 6
 MAX_GRACE = 4  # notes inside {…}
 MAX_DECORATION = 12  # characters inside !…!
 MAX_SLURS = 2
+# Bar lines in a row with no note between: two (":| |:", a line's "|" and the next line's
+# "|:"); a third is refused. The grammar once let a model with the piece's memory on write
+# "|\n|\n|…" to the length limit (1 tune in 200 with the form, 6 in 200 without).
+MAX_BAR_LINES = 2
 MAX_LINE = 150  # characters in a body line (real folk tunes stay under 125; abc2midi
 # misreads some very long lines), after which a line ends as soon as nothing is pending
 MIN_LENGTH = Fraction(1, 8)  # the shortest note suffix allowed, in units of L
@@ -424,6 +428,7 @@ class _Row:
         self.lost = False  # a refused character broke the count: unchecked to the next bar
         self.bars = 0  # 1 once a bar with notes has been closed
         self.boundary = True  # no note since the last bar line or field line
+        self.bar_lines = 0  # bar lines since the last note, up to MAX_BAR_LINES
         self.ending_bar = False  # the current bar starts an ending
         self.bar_line_start = False  # the bar token being read began its line
         # the note being read: kind n(ote) r(est) c(hord), accidental, letter, octave marks
@@ -488,10 +493,11 @@ class _Row:
         values[_I_LAST_PITCH] = None
         if notes_from is not None:
             values[_I_NOTES] = self.notes >= notes_from
-        last_bar = self.part_bars in (7, 15) or (
+        # (a part's last two bars: a tie into the last bar reads the letter too)
+        last_bar = self.part_bars in (6, 7, 14, 15) or (
             self.shape is not None
-            and self.part_bars + 1
-            == self.shape.parts[min(self.parts, len(self.shape.parts) - 1)][0]
+            and self.shape.parts[min(self.parts, len(self.shape.parts) - 1)][0] - self.part_bars
+            in (1, 2)
         )
         if (self.tie is None or self.tie == "any") and not last_bar:
             # (in a part's last bar, under form=True, the letter decides whether a note may
@@ -537,9 +543,9 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     """A shaped row's character mask key (`key`, `_Row.key`) with its shape, the parts
     closed and the bars in its part as far as the rules for one more character read them,
     outside a bar token (whose end, with the next character, can begin the next part):
-    whether the part has no bar yet, the bars left in it up to 2 (the rules ask whether
-    this is the part's last bar, and whether the bars with the one a bar line may count
-    are fewer than the part's length or make it), the parts left up to 2
+    whether the part has no bar yet, the bars left in it up to 3 (the rules ask whether
+    this is the part's last bar or the one before, and whether the bars with the one a bar
+    line may count are fewer than the part's length or make it), the parts left up to 2
     (last part, or none), whether this part and the next repeat, the last note's share
     (the final degree only sets the tonic: a state's own field). So rows of every shape
     share one mask wherever the form decides nothing (mid-part), where the tables' states,
@@ -550,13 +556,14 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     repeats = tuple(parts[k][1] if k < n else None for k in (st.parts, st.parts + 1))
     values = list(key)
     # (the meter first: it decides the M: fields' masks, header and body)
-    values[_I_SHAPE] = (st.shape.meter, min(left, 2), min(n - st.parts, 2), repeats, st.shape.last)
+    values[_I_SHAPE] = (st.shape.meter, min(left, 3), min(n - st.parts, 2), repeats, st.shape.last)
     values[_I_PARTS], values[_I_PART_BARS] = None, st.part_bars == 0
-    if n - st.parts >= 2 or (n - st.parts == 1 and left >= 2):
-        # Before the last part's last bar no rule reads the tonic, the last note's letter
-        # or share (they decide how the tune ends: `_final_bar`, `_form_can_end`, the bar
-        # line that closes the last part, which a bar line only counts in its last bar),
-        # and the final degree only ever sets the tonic (at the K: line).
+    if n - st.parts >= 2 or (n - st.parts == 1 and left >= 3):
+        # Before the last part's last two bars no rule reads the tonic, the last note's
+        # letter or share (they decide how the tune ends: `_final_bar`, `_form_can_end`,
+        # the bar line that closes the last part, which a bar line only counts in its last
+        # bar, and a tie into the last bar), and the final degree only ever sets the tonic
+        # (at the K: line).
         values[_I_SHAPE] = values[_I_SHAPE][:4]
         values[_I_TONIC] = values[_I_LAST_LETTER] = values[_I_TONIC_ALTERED] = None
     return tuple(values)
@@ -1145,12 +1152,22 @@ class AbcGrammar(_Compiled):
             and self._checking(st)
         )
 
+    def _before_final_bar(self, st: _Row) -> bool:
+        """form=True: is the next bar the tune's last (see `_final_bar`)?"""
+        return (
+            st.parts == self._n_parts(st) - 1
+            and st.part_bars == self._part_max(st) - 2
+            and st.ending != 1
+            and not st.expect_second
+            and self._checking(st)
+        )
+
     def _final_room_ok(self, st: _Row, room: Fraction) -> bool:
         """In the tune's last bar, what a note leaves is nothing (it is the last note) or
         room for a last note of a quarter note or more (the whole rest of a shorter closing
         bar): people end a tune on a long note, and a grammar that let the bar be filled
         up to its last sliver squeezed the tonic into a 32nd."""
-        least = min(self._last(st), self._limit(st))
+        least = self._least_last(st, self._limit(st))
         if room == 0 or st.shape is None:
             return room >= least or room == 0
         return room >= least and self._final_fill(room, least, st.unit)
@@ -1179,6 +1196,17 @@ class AbcGrammar(_Compiled):
         if st.shape is None or not st.shape.last or st.bar is None:
             return FINAL_NOTE
         return st.bar * st.shape.last / 12
+
+    def _least_last(self, st: _Row, limit: Fraction) -> Fraction:
+        """The last note's least length within `limit`, and with `usual_lengths` the longest
+        length a note may be written with up to that (a shape's 5/8 of a 6/8 bar, or a
+        closing bar of 5/8, would otherwise ask for a note no usual length writes: a dead
+        end, where a model was left unconstrained)."""
+        least = min(self._last(st), limit)
+        if self.usual_lengths:
+            writable = [w for w in self._written(st.unit)[1] if w <= least]
+            least = max(writable) if writable else least
+        return least
 
     def _may_close_on(self, st: _Row) -> bool:
         """May the note being read end the tune's last bar: a note on the tonic's letter, a
@@ -1429,7 +1457,11 @@ class AbcGrammar(_Compiled):
                 ch in SAFE_DECORATIONS
                 and st.pre.count("d") < 2
                 and (st.broken is None or ch not in ".H")
-                and (st.tie is None or ch != "~")  # abc2midi cannot tie into a roll
+                # abc2midi cannot tie into a roll, nor into a trill on an altered note
+                # ("^G6-|TG6|": "Could not find note to be tied")
+                and (st.tie is None or ch not in "~T")
+                # nor play a roll after grace notes ("{A}~G": "Intervening note needed")
+                and (ch != "~" or "g" not in st.pre)
             )
             ok = ok and self._room_for_note(st)
             st.pre += "d" if ch not in ".H" else "hd"
@@ -1460,8 +1492,14 @@ class AbcGrammar(_Compiled):
             if ok and self.form and self._final_bar(st):
                 # the tied note, then (unless it is the tonic) a last note, must fit
                 limit, grid = self._limit(st), self._step(st.unit)
-                last = Fraction(0) if st.last_letter == st.tonic else min(self._last(st), limit)
+                last = Fraction(0) if st.last_letter == st.tonic else self._least_last(st, limit)
                 ok = limit - st.pos >= grid + last
+            elif ok and self.form and self._before_final_bar(st) and st.pos == st.bar:
+                # the same across the bar line into the tune's last bar (a tie there once
+                # left the last bar no note it could begin with)
+                limit, grid = st.bar - st.pickup, self._step(st.unit)
+                last = Fraction(0) if st.last_letter == st.tonic else self._least_last(st, limit)
+                ok = limit >= grid + last
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
             return ok
         if ch in "<>":
@@ -1637,7 +1675,7 @@ class AbcGrammar(_Compiled):
         st.last_pitch = (st.n_acc, st.n_letter, st.n_oct) if st.n_kind == "n" else None
         st.last_tuplet, st.last_b, st.last_deco = in_tuplet, was_b, "h" in st.pre
         st.last_upper = st.n_kind == "n" and st.n_letter.isupper() and not st.n_oct + st.tok
-        st.need_note, st.pre, st.boundary = False, "", False
+        st.need_note, st.pre, st.boundary, st.bar_lines = False, "", False, 0
         st.mode, st.tok, st.node = "T", "", None
         st.n_kind = st.n_acc = st.n_letter = st.n_oct = ""
         st.chord_base, st.chord_notes = Fraction(1), 0
@@ -1852,6 +1890,8 @@ class AbcGrammar(_Compiled):
         kind, ending = info
         if st.need_note or st.tuplet_left > 0 or st.broken is not None:
             return False
+        if st.pos == 0 and st.boundary and st.bar_lines >= MAX_BAR_LINES:
+            return False
         if kind is None:  # [1 or [2 alone: only where a bar has just ended
             if not (st.boundary and st.pos == 0) or st.tie is not None:
                 return False
@@ -1871,6 +1911,8 @@ class AbcGrammar(_Compiled):
             return True
         if kind == "open" and (st.open_repeat or st.ending == 1):
             return False
+        if kind == "open" and st.closed and st.tok not in ("|", "|:"):
+            return False  # abc2midi reads ||: (or [|:) after a :| as no repeat's start
         if kind == "both" and not st.open_repeat:  # abc2midi: "found :: before |:"
             return False
         if kind == "close" and st.closed and not st.open_repeat:
@@ -1906,6 +1948,8 @@ class AbcGrammar(_Compiled):
         counted = self._bar_counts(st)
         bars = st.part_bars + counted
         if kind == "plain":
+            if st.pos == 0 and self._needs_open(st):
+                return False  # (only |: begins a repeated part after a :|, see _needs_open)
             # (a bar before |1 or |2 is a middle bar of its part: full)
             short = counted and self._checking(st) and st.pos != st.bar and not st.free
             ok = bars < self._part_max(st) and not (ending and short)
@@ -1916,6 +1960,8 @@ class AbcGrammar(_Compiled):
             return False
         if st.pos > 0 and self._checking(st) and st.pos + st.pickup != st.bar:
             return False  # a full closing bar after a pickup: a bar and a bit
+        if st.pos == 0 and bars and st.pickup and self._checking(st):
+            return False  # the same, closed by "|" and then "||" with no note between
         first_ending_closes = st.ending == 1 and kind in ("close", "both")
         last = bars and st.parts == self._n_parts(st) - 1 and not st.expect_second
         if last and not ending and not first_ending_closes:
@@ -1961,6 +2007,8 @@ class AbcGrammar(_Compiled):
         info = st.node.value if st.node is not None else None
         ok = info is not None and self._bar_ok(st, info)
         kind, ending = info if info is not None else ("section", 0)
+        empty = st.pos == 0 and st.boundary  # no note since the last bar line
+        st.bar_lines = min(st.bar_lines + 1, MAX_BAR_LINES) if empty else 1
         st.mode, st.tok, st.node = "T", "", None
         bars = 0
         # (a first ending's :| or :: leaves its part open: the second ending closes it)

@@ -204,6 +204,30 @@ def test_repeats_are_shaped_as_abc2midi_wants_them(grammar):
     assert END not in allowed(grammar, HEADER + "|:ABcd efga|A8|\n")  # the repeat is open
 
 
+def test_after_a_closed_repeat_only_a_plain_opening_starts_the_next(grammar):
+    # abc2midi reads ||: after :| as no repeat's start ("found [1 … before |:" at a |1)
+    closed = HEADER + "|:A8:|\n"
+    assert ":" in allowed(grammar, closed + "|")
+    assert ":" not in allowed(grammar, closed + "||")
+
+
+def test_a_tied_note_takes_no_trill_or_roll_and_grace_notes_no_roll(grammar):
+    # abc2midi: "Could not find note to be tied" (^G6-|TG6|, G6-|~G6|) and "Intervening
+    # note needed between grace notes" ({A}~G6)
+    assert not {"T", "~"} & allowed(grammar, HEADER + "^G8-|")
+    assert "T" in allowed(grammar, HEADER + "^G8|")
+    assert "~" not in allowed(grammar, HEADER + "{A}")
+    assert "~" in allowed(grammar, HEADER + "A8|")
+
+
+def test_no_more_than_two_bar_lines_follow_each_other_without_a_note(grammar):
+    # (a model with the piece's memory once wrote "|\n|  \\\n|…" to the length limit)
+    text = HEADER + "A2 B2 c2 d2|A2 B2 c2 d2|\n|"
+    assert "|" not in allowed(grammar, text + "\n")  # a third bar line
+    assert grammar.violations(text + "d8|\n|", end=False) == []  # a note, then bars again
+    assert "|" in allowed(grammar, HEADER + "A2 B2 c2 d2|\n")  # the next line's bar line
+
+
 def test_a_tuplet_spec_takes_no_digit_after_which_no_tuplet_fits_the_bar():
     # a tiny model once wrote (2:9 where the bar had room for no tuplet of that ratio:
     # every character after (2:9:2 was refused, and the piece could not go on

@@ -600,6 +600,50 @@ def test_a_folk_form_tune_ends_after_two_parts_on_the_tonic_with_whole_closing_b
         assert re.findall(r"[ABcdG]", body)[-1].upper() == "G", tune
 
 
+def test_a_part_with_a_pickup_cannot_close_on_a_whole_bar_by_a_second_bar_line():
+    # (a random walk once closed a part "… dGzG |\n||": eight whole bars after a pickup)
+    form = AbcGrammar(VOCAB, form=True, part_lengths=(8, 16))
+    eight = HEADER + "G|" + BAR * 8
+    assert form.violations(eight + "\n||", end=False)
+    assert not form.violations(HEADER + "|:" + BAR * 8 + "\n||", end=False)  # no pickup
+
+
+def test_a_shape_whose_last_note_no_usual_length_writes_ends_on_the_longest_that_does():
+    # 10/12 of a 6/8 bar (5/8, "G5") is no plain or dotted length: without the cap the
+    # tune's last bar had no note to begin with (a dead end, where a model was left free)
+    grammar = AbcGrammar(VOCAB, form=True, usual_lengths=True)
+    shape = FormShape(parts=((8, True), (8, True)), final=0, last=10, meter=(6, 8))
+    six = "GAB cBA|"
+    text = "M:6/8\nL:1/8\nK:G\n|:G|" + six * 7 + "GAB c2:|\n|:d|" + six * 7 + "dG4:|\n"
+    state = grammar.fed(grammar.fresh_shaped(shape), START_ID)
+    for k, i in enumerate([VOCAB.index(ch) for ch in text] + [END_ID]):
+        mask = grammar.mask_of(state)
+        assert mask is not None and mask[i], text[: k + 1]
+        state = grammar.fed(state, i)
+
+
+def test_a_tie_into_the_tunes_last_bar_leaves_room_for_the_last_note():
+    # the last bar holds 2/8 here (a pickup of 6/8): a tied A and then a last G of a
+    # quarter cannot both fit, a tied G (the tonic, the last note itself) can
+    form = AbcGrammar(VOCAB, form=True)
+    first = "GABcdc|" + BAR * 7 + "G2:|\n"
+    seventh = HEADER + "|:" + first + "|:GABcdc|" + BAR * 6 + "GABc dcB"
+    assert "-" not in form.allowed_after(seventh + "A")
+    assert "-" in form.allowed_after(seventh + "G")
+    assert not form.violations(seventh + "G-|G2:|\n")
+
+
+def test_a_repeated_part_after_a_closed_repeat_begins_with_an_opening_not_a_plain_bar_line():
+    # (a plain | there, then no third bar line, left a shaped tune nothing it could write)
+    grammar = AbcGrammar(VOCAB, form=True)
+    shape = FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4))
+    state = grammar.fed(grammar.fresh_shaped(shape), START_ID)
+    for ch in HEADER + "|:" + BAR * 7 + "GABc dcBA:|\n|":
+        state = grammar.fed(state, VOCAB.index(ch))
+    mask = grammar.mask_of(state)
+    assert {VOCAB[i] for i in np.flatnonzero(mask)} == {":"}
+
+
 def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
     eights = AbcGrammar(VOCAB, form=True, part_lengths=(8,))
     seven = HEADER + "|:" + BAR * 7 + "GABc dcBA"
