@@ -1494,7 +1494,11 @@ class AbcGrammar(_Compiled):
                 limit, grid = self._limit(st), self._step(st.unit)
                 last = Fraction(0) if st.last_letter == st.tonic else self._least_last(st, limit)
                 ok = limit - st.pos >= grid + last
-            elif ok and self.form and self._before_final_bar(st) and st.pos == st.bar:
+            elif ok and self.form and self._checking(st) and st.pos == self._limit(st):
+                # a note that ends a part's last bar: a section mark must follow, which a
+                # tie may not cross (abc2midi)
+                ok = st.part_bars < self._part_max(st) - 1
+            if ok and self.form and self._before_final_bar(st) and st.pos == st.bar:
                 # the same across the bar line into the tune's last bar (a tie there once
                 # left the last bar no note it could begin with)
                 limit, grid = st.bar - st.pickup, self._step(st.unit)
@@ -1911,6 +1915,8 @@ class AbcGrammar(_Compiled):
             return True
         if kind == "open" and (st.open_repeat or st.ending == 1):
             return False
+        if st.tie is not None and (kind != "plain" or ending):
+            return False  # abc2midi: a tie across a section mark or into an ending is lost
         if kind == "open" and st.closed and st.tok not in ("|", "|:"):
             return False  # abc2midi reads ||: (or [|:) after a :| as no repeat's start
         if kind == "both" and not st.open_repeat:  # abc2midi: "found :: before |:"

@@ -220,6 +220,17 @@ def test_a_tied_note_takes_no_trill_or_roll_and_grace_notes_no_roll(grammar):
     assert "~" in allowed(grammar, HEADER + "A8|")
 
 
+def test_a_tie_crosses_no_section_mark(grammar):
+    # abc2midi: "Could not find note to be tied" (A8-:|) or, where the next part begins
+    # with the same note, "Sustained notes beyond end of track"
+    tied = HEADER + "|:G8|A8-"
+    assert grammar.violations(tied + ":|A8|\n", end=False)
+    assert grammar.violations(tied + "||A8|\n", end=False)
+    assert not grammar.violations(tied + "|A8:|\n", end=False)
+    form = AbcGrammar(VOCAB, form=True)  # a part's closing bar ends with no tie at all
+    assert "-" not in allowed(form, HEADER + "|:" + "A8|" * 7 + "A8")
+
+
 def test_no_more_than_two_bar_lines_follow_each_other_without_a_note(grammar):
     # (a model with the piece's memory once wrote "|\n|  \\\n|…" to the length limit)
     text = HEADER + "A2 B2 c2 d2|A2 B2 c2 d2|\n|"
