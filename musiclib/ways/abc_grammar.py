@@ -1141,22 +1141,13 @@ class AbcGrammar(_Compiled):
             return st.bar - st.pickup
         return st.bar
 
-    def _final_bar(self, st: _Row) -> bool:
+    def _final_bar(self, st: _Row, ahead: int = 0) -> bool:
         """form=True: is this bar the tune's last (the last possible bar of the last part,
-        not in a first ending), whose last note must be the tonic?"""
+        not in a first ending), whose last note must be the tonic? With `ahead` = 1: is the
+        next bar?"""
         return (
             st.parts == self._n_parts(st) - 1
-            and st.part_bars == self._part_max(st) - 1
-            and st.ending != 1
-            and not st.expect_second
-            and self._checking(st)
-        )
-
-    def _before_final_bar(self, st: _Row) -> bool:
-        """form=True: is the next bar the tune's last (see `_final_bar`)?"""
-        return (
-            st.parts == self._n_parts(st) - 1
-            and st.part_bars == self._part_max(st) - 2
+            and st.part_bars == self._part_max(st) - 1 - ahead
             and st.ending != 1
             and not st.expect_second
             and self._checking(st)
@@ -1498,7 +1489,7 @@ class AbcGrammar(_Compiled):
                 # a note that ends a part's last bar: a section mark must follow, which a
                 # tie may not cross (abc2midi)
                 ok = st.part_bars < self._part_max(st) - 1
-            if ok and self.form and self._before_final_bar(st) and st.pos == st.bar:
+            if ok and self.form and self._final_bar(st, ahead=1) and st.pos == st.bar:
                 # the same across the bar line into the tune's last bar (a tie there once
                 # left the last bar no note it could begin with)
                 limit, grid = st.bar - st.pickup, self._step(st.unit)
