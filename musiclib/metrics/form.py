@@ -350,10 +350,10 @@ _STEPS = {0: 0, 1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 4, 7: 4, 8: 5, 9: 5, 10: 6, 11:
 
 def form_shape_row(shape: Shape) -> list[int]:
     """The tune's shape for the folk form's rules (`abc_grammar.FormShape`): its parts as
-    `part_lengths` reads them, each with whether it repeats (it closes on a repeat sign, or
-    has a second ending), its last note's scale degree, its last note's length in twelfths
-    of a bar and its first meter. [-1, 0, ...] when the form
-    rules could not follow it: no key or notes, more than SHAPE_PARTS parts, a part of
+    `part_lengths` reads them, each with whether it repeats (1: it closes on a repeat sign;
+    2: it has first and second endings), its last note's scale degree, its last note's
+    length in twelfths of a bar and its first meter. [-1, 0, ...] when the form rules could
+    not follow it: no key or notes, more than SHAPE_PARTS parts, a part of
     fewer than 2 or more than 32 bars (rounded)."""
     width = SHAPE_WIDTH
     bad = [-1] + [0] * (width - 1)
@@ -374,8 +374,9 @@ def form_shape_row(shape: Shape) -> list[int]:
             return bad
         last = shape.bars[section[-1]]
         closes = ":|" in last.right or "::" in last.right  # (|: opens the next part)
-        repeated = closes or any(i in shape.in_later_ending for i in section)
-        row += [whole, int(repeated)]
+        endings = any(i in shape.in_later_ending for i in section)
+        repeated = closes or endings
+        row += [whole, 2 if endings else int(repeated)]
     if not 1 <= (len(row) - 1) // 2 <= SHAPE_PARTS:
         return bad
     last = 0

@@ -117,7 +117,9 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   above, for that letter), and at least the shape's share of a bar long (`FormShape.last`,
   in twelfths of a bar, instead of `FINAL_NOTE`); and every `M:` field, in the header or
   the body, gives the shape's meter (`FormShape.meter`: its bar and beat, so a 6/8 shape
-  is not written in 3/4), the meter the shape's bars were counted in. The shape is a field
+  is not written in 3/4), the meter the shape's bars were counted in; a part the shape
+  ends in first and second endings (`FormShape.endings`) has its last bar as a first
+  ending (`|1` begins it at the latest) and closes in its second. The shape is a field
   of the row's state, so each shape has table rows of its own.
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
@@ -212,6 +214,9 @@ class FormShape(NamedTuple):
     # the tune's meter as (beats, beat unit), 6/8 as (6, 8), C as (4, 4), C| as (2, 2):
     # the M: fields must give that bar and beat (None: any meter)
     meter: tuple[int, int] | None = None
+    # per part, whether it ends in first and second endings (|1 … :|2 …): its last bar is
+    # then a first ending (() or missing parts: none)
+    endings: tuple[bool, ...] = ()
 
 
 MAX_SHAPE_PARTS = 4  # a shape has 1 to 4 parts
@@ -234,7 +239,13 @@ def check_shape(shape: FormShape) -> FormShape:
         meter = (int(shape.meter[0]), int(shape.meter[1]))
         if not (1 <= meter[0] <= 16 and meter[1] in (2, 4, 8, 16)):
             raise ValueError("a shape's meter is 1 to 16 beats of a half, quarter, 8th or 16th")
-    return FormShape(parts=parts, final=int(shape.final), last=int(shape.last), meter=meter)
+    endings = tuple(bool(e) for e in shape.endings[: len(parts)])
+    if any(e and not rep for e, (_, rep) in zip(endings, parts, strict=False)):
+        raise ValueError("a part with first and second endings repeats")
+    endings = endings + (False,) * (len(parts) - len(endings))
+    return FormShape(
+        parts=parts, final=int(shape.final), last=int(shape.last), meter=meter, endings=endings
+    )
 
 
 # Chord types abc2midi knows (from its built-in chord list; the ones folk corpora use).
@@ -553,7 +564,10 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     parts = st.shape.parts
     n = len(parts)
     left = parts[min(st.parts, n - 1)][0] - st.part_bars
-    repeats = tuple(parts[k][1] if k < n else None for k in (st.parts, st.parts + 1))
+    repeats = tuple(
+        (parts[k][1], k < len(st.shape.endings) and st.shape.endings[k]) if k < n else None
+        for k in (st.parts, st.parts + 1)
+    )
     values = list(key)
     # (the meter first: it decides the M: fields' masks, header and body)
     values[_I_SHAPE] = (st.shape.meter, min(left, 3), min(n - st.parts, 2), repeats, st.shape.last)
@@ -1040,6 +1054,10 @@ class AbcGrammar(_Compiled):
             return None
         return st.shape.parts[part][1]
 
+    def _endings(self, st: _Row, part: int) -> bool:
+        """Does part `part` of the row's shape end in first and second endings?"""
+        return st.shape is not None and part < len(st.shape.endings) and st.shape.endings[part]
+
     # --- durations -------------------------------------------------------------------------
     def _checking(self, st: _Row) -> bool:
         return st.bar is not None and not st.lost
@@ -1368,6 +1386,8 @@ class AbcGrammar(_Compiled):
         # a shaped row's repeated part after a closed repeat opens with |: (abc2midi refuses
         # a second :| with no |: between, so without it the part could not close)
         blocked = blocked or (self.form and ch not in "|\n \\K" and self._needs_open(st))
+        # after a first ending's :|, its second ending begins (|2 or [2): abc2midi wants it
+        blocked = blocked or (self.abc2midi and st.expect_second and ch not in "|[ \n\\")
         if st.line_len > self._seen:
             self._seen = st.line_len  # (how far along the line a token mask looked)
         if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
@@ -1485,10 +1505,10 @@ class AbcGrammar(_Compiled):
                 limit, grid = self._limit(st), self._step(st.unit)
                 last = Fraction(0) if st.last_letter == st.tonic else self._least_last(st, limit)
                 ok = limit - st.pos >= grid + last
-            elif ok and self.form and self._checking(st) and st.pos == self._limit(st):
-                # a note that ends a part's last bar: a section mark must follow, which a
-                # tie may not cross (abc2midi)
-                ok = st.part_bars < self._part_max(st) - 1
+            elif ok and self._checking(st) and st.pos == self._limit(st):
+                # a note that ends its bar: a tie crosses only a plain bar line (abc2midi
+                # loses one across a section mark), so one must be allowed here
+                ok = self._bar_ok(st, ("plain", 0))
             if ok and self.form and self._final_bar(st, ahead=1) and st.pos == st.bar:
                 # the same across the bar line into the tune's last bar (a tie there once
                 # left the last bar no note it could begin with)
@@ -1544,6 +1564,7 @@ class AbcGrammar(_Compiled):
     def _body_field_ok(self, st: _Row) -> bool:
         return (
             not (self.form and st.part_bars)
+            and not st.expect_second  # (the second ending comes first)
             and not st.cont
             and st.boundary
             and st.pos == 0
@@ -1918,6 +1939,8 @@ class AbcGrammar(_Compiled):
             return False  # a first ending is closed by :| (abc2midi wants its repeat)
         if ending == 1 and (st.ending == 1 or st.expect_second or st.closed and kind != "open"):
             return False  # abc2midi: "found [1 … before |:"
+        if st.expect_second and ending != 2:
+            return False  # the second ending, and nothing else, follows the first's :|
         if ending == 2:
             closes = kind in ("close", "both")
             if not (st.expect_second or (closes and st.ending == 1)):
@@ -1947,6 +1970,9 @@ class AbcGrammar(_Compiled):
         if kind == "plain":
             if st.pos == 0 and self._needs_open(st):
                 return False  # (only |: begins a repeated part after a :|, see _needs_open)
+            last = bars == self._part_max(st) - 1 and st.ending == 0 and not st.expect_second
+            if last and ending != 1 and self._endings(st, st.parts):
+                return False  # a part with endings: its last bar is a first ending (|1)
             # (a bar before |1 or |2 is a middle bar of its part: full)
             short = counted and self._checking(st) and st.pos != st.bar and not st.free
             ok = bars < self._part_max(st) and not (ending and short)
@@ -1976,6 +2002,7 @@ class AbcGrammar(_Compiled):
             and st.pos == 0
             and st.closed
             and not st.open_repeat
+            and not st.expect_second  # (a first ending's :| leaves the part open)
             and self._repeated(st, st.parts) is True
         )
 

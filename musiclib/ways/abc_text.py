@@ -257,14 +257,16 @@ def _shaped(state: dict):
 
 def _form_shape(row):
     """A `form_shape_row` (way_shapes) as the grammar's `FormShape`: rows of 12 (parts,
-    last note, meter), or as saved before, 10 (no meter) or 9 (no last note either)."""
+    last note, meter), or as saved before, 10 (no meter) or 9 (no last note either). A
+    part's repeat 2 means first and second endings (rows saved before write 1 there)."""
     from .abc_grammar import FormShape
 
     row = [int(v) for v in row]
     parts = tuple((row[k], bool(row[k + 1])) for k in range(1, 9, 2) if row[k])
+    endings = tuple(row[k + 1] == 2 for k in range(1, 9, 2) if row[k])
     last = row[9] if len(row) >= 10 else 0
     meter = (row[10], row[11]) if len(row) >= 12 and row[10] else None
-    return FormShape(parts=parts, final=row[0], last=last, meter=meter)
+    return FormShape(parts=parts, final=row[0], last=last, meter=meter, endings=endings)
 
 
 class AbcWay(Way):

@@ -124,9 +124,9 @@ def test_phrase_idiom_counts_long_phrases_as_well_as_short_ones():
 
 
 def test_a_tunes_shape_row_holds_its_parts_repeats_last_degree_and_meter():
-    # two parts of 4 bars, each repeated (the second through its endings), ending on G in G
+    # two parts of 4 bars, each repeated (the first through its endings: 2), ending on G in G
     # (its last note, G2 in 6/8, a third of the bar: 4 twelfths), in 6/8
-    assert form_shape_row(shape_from_abc(abc=JIG)) == [0, 4, 1, 4, 1, 0, 0, 0, 0, 4, 6, 8]
+    assert form_shape_row(shape_from_abc(abc=JIG)) == [0, 4, 2, 4, 1, 0, 0, 0, 0, 4, 6, 8]
     once = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|" * 3 + "G8||\n" + "CDEF GABc|" * 3 + "E8|]\n"
     # ends on the third, a whole bar long
     assert form_shape_row(shape_from_abc(abc=once)) == [2, 4, 0, 4, 0, 0, 0, 0, 0, 12, 4, 4]

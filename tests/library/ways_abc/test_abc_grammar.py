@@ -220,6 +220,15 @@ def test_a_tied_note_takes_no_trill_or_roll_and_grace_notes_no_roll(grammar):
     assert "~" in allowed(grammar, HEADER + "A8|")
 
 
+def test_after_a_first_endings_close_its_second_ending_comes_next(grammar):
+    # (a model once went on with K: lines and new parts: "Missing :| at end of tune")
+    first = HEADER + "|:A8|1B8:|\n"
+    assert not {"K", "A", "z", '"', ":"} & allowed(grammar, first)
+    assert "2" in allowed(grammar, first + "|") and "2" in allowed(grammar, first + "[")
+    assert ":" not in allowed(grammar, first + "|")  # no |: either
+    assert not grammar.violations(first + "[2c8|]\n", end=False)
+
+
 def test_a_tie_crosses_no_section_mark(grammar):
     # abc2midi: "Could not find note to be tied" (A8-:|) or, where the next part begins
     # with the same note, "Sustained notes beyond end of track"

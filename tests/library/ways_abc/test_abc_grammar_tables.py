@@ -644,6 +644,35 @@ def test_a_repeated_part_after_a_closed_repeat_begins_with_an_opening_not_a_plai
     assert {VOCAB[i] for i in np.flatnonzero(mask)} == {":"}
 
 
+def test_a_shaped_part_with_endings_has_its_last_bar_as_a_first_ending():
+    grammar = AbcGrammar(VOCAB, form=True)
+    shape = FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4), endings=(True, False))
+
+    def refused_at(text: str, end: bool = False) -> int | None:
+        state = grammar.fed(grammar.fresh_shaped(shape), START_ID)
+        ids = [VOCAB.index(ch) for ch in text] + ([END_ID] if end else [])
+        for k, i in enumerate(ids):
+            mask = grammar.mask_of(state)
+            assert mask is not None, text[:k]  # never a dead end
+            if not mask[i]:
+                return k
+            state = grammar.fed(state, i)
+        return None
+
+    second = "|:" + BAR * 7 + "GABc d2G2:|\n"
+    # no endings in the first part: its 8th bar may not begin with a plain bar line
+    assert refused_at(HEADER + "|:" + BAR * 7 + "GABc dcBA:|") is not None
+    one = HEADER + "|:" + BAR * 6 + "GABc dcBA|1GABc dcBA:|2GABc dcBG||\n" + second
+    two = HEADER + "|:" + BAR * 5 + "GABc dcBA|1" + BAR + "GABc dcBA:|2" + BAR + "GABc dcBG||\n"
+    assert refused_at(one, end=True) is None  # a first ending of one bar
+    assert refused_at(two + second, end=True) is None  # or of two
+    # a shape row from a corpus tune with endings says so (way_shapes: 2 for its repeat)
+    from musiclib.ways.abc_text import _form_shape
+
+    rows = [[0, 8, 2, 8, 1, 0, 0, 0, 0, 4, 4, 4], [0, 8, 1, 8, 1, 0, 0, 0, 0, 4, 4, 4]]
+    assert [_form_shape(r).endings for r in rows] == [(True, False), (False, False)]
+
+
 def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
     eights = AbcGrammar(VOCAB, form=True, part_lengths=(8,))
     seven = HEADER + "|:" + BAR * 7 + "GABc dcBA"
