@@ -564,9 +564,9 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     parts = st.shape.parts
     n = len(parts)
     left = parts[min(st.parts, n - 1)][0] - st.part_bars
+    # (`check_shape` gives every part its endings flag)
     repeats = tuple(
-        (parts[k][1], k < len(st.shape.endings) and st.shape.endings[k]) if k < n else None
-        for k in (st.parts, st.parts + 1)
+        (parts[k][1], st.shape.endings[k]) if k < n else None for k in (st.parts, st.parts + 1)
     )
     values = list(key)
     # (the meter first: it decides the M: fields' masks, header and body)
@@ -1065,15 +1065,15 @@ class AbcGrammar(_Compiled):
     def _fillable(self, st: _Row, rest: Fraction) -> bool:
         return rest >= 0 and (rest / self._step(st.unit)).denominator == 1
 
-    def _written(self, unit: Fraction) -> tuple[Fraction, list[Fraction]]:
+    def _written(self, unit: Fraction) -> tuple[Fraction, list[Fraction], frozenset[Fraction]]:
         """Under unit `unit`: the step every sum of allowed note lengths is a multiple of,
-        and the allowed lengths themselves, ascending (both in whole notes)."""
+        and the allowed lengths themselves, ascending and as a set (all in whole notes)."""
         hit = self._unit_cache.get(unit)
         if hit is None:
             values = sorted({v * unit for v in self.lengths.values})
             if self.usual_lengths:
                 values = [w for w in values if w in USUAL_LENGTHS] or values
-            hit = (_grid(values), values)
+            hit = (_grid(values), values, frozenset(values))
             self._unit_cache[unit] = hit
         return hit
 
@@ -1104,7 +1104,7 @@ class AbcGrammar(_Compiled):
             want, mult = st.broken
             if want is not None and written != want:
                 return False
-        if self.usual_lengths and written * st.unit not in USUAL_LENGTHS:
+        if self.usual_lengths and written * st.unit not in self._written(st.unit)[2]:
             return False
         if st.tuplet_left > 0:
             mult *= st.tuplet_mult
@@ -1139,7 +1139,7 @@ class AbcGrammar(_Compiled):
     def _sums(self, notes: int, unit: Fraction) -> list[int]:
         """The lengths (in grid steps) `notes` allowed notes can add up to, ascending."""
         if (notes, unit) not in self._sum_cache:
-            grid, values = self._written(unit)
+            grid, values, _ = self._written(unit)
             steps = {int(w / grid) for w in values}
             sums = {0}
             for _ in range(notes):
@@ -1216,6 +1216,12 @@ class AbcGrammar(_Compiled):
             writable = [w for w in self._written(st.unit)[1] if w <= least]
             least = max(writable) if writable else least
         return least
+
+    def _tied_fits(self, st: _Row, limit: Fraction, pos: Fraction) -> bool:
+        """In the tune's last bar (stopping at `limit`, the tie's note from `pos`): do the
+        tied note, then (unless it is the tonic) a last note, fit?"""
+        last = Fraction(0) if st.last_letter == st.tonic else self._least_last(st, limit)
+        return limit - pos >= self._step(st.unit) + last
 
     def _may_close_on(self, st: _Row) -> bool:
         """May the note being read end the tune's last bar: a note on the tonic's letter, a
@@ -1501,10 +1507,7 @@ class AbcGrammar(_Compiled):
             ok = after_note and last_kind == "n" and st.tie is None and not pending
             ok = ok and not last_deco  # abc2midi: "Cannot find note before tie" after .B2-
             if ok and self.form and self._final_bar(st):
-                # the tied note, then (unless it is the tonic) a last note, must fit
-                limit, grid = self._limit(st), self._step(st.unit)
-                last = Fraction(0) if st.last_letter == st.tonic else self._least_last(st, limit)
-                ok = limit - st.pos >= grid + last
+                ok = self._tied_fits(st, self._limit(st), st.pos)
             elif ok and self._checking(st) and st.pos == self._limit(st):
                 # a note that ends its bar: a tie crosses only a plain bar line (abc2midi
                 # loses one across a section mark), so one must be allowed here
@@ -1512,9 +1515,7 @@ class AbcGrammar(_Compiled):
             if ok and self.form and self._final_bar(st, ahead=1) and st.pos == st.bar:
                 # the same across the bar line into the tune's last bar (a tie there once
                 # left the last bar no note it could begin with)
-                limit, grid = st.bar - st.pickup, self._step(st.unit)
-                last = Fraction(0) if st.last_letter == st.tonic else self._least_last(st, limit)
-                ok = limit >= grid + last
+                ok = self._tied_fits(st, st.bar - st.pickup, Fraction(0))
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
             return ok
         if ch in "<>":
