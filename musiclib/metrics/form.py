@@ -299,6 +299,38 @@ def distinct_pattern_share(notes: list[Note], *, intervals: int = 4) -> float:
     return len(set(windows)) / len(windows) if windows else float("nan")
 
 
+INTERVAL_PLACES = ("entry", "exit", "other", "within")
+
+
+def bar_line_intervals(shape: Shape) -> dict[str, list[int]]:
+    """Each interval between two successive notes (semitones, unsigned), by where it falls:
+    "entry", into a bar that repeats an earlier one note for note (`restated_bars`) from a
+    bar that does not; "exit", out of such a bar into one that does not; "other", across
+    any other bar line; "within", inside a bar. Where sampled tunes' lines differ from
+    people's (`bench/bar_lines.py`): a bar restated where the plan says starts wherever the
+    line stands."""
+    out: dict[str, list[int]] = {place: [] for place in INTERVAL_PLACES}
+    restated = [i >= 0 for i in restated_bars(shape)]
+    last = None  # (pitch, bar) of the note before
+    for k, bar in enumerate(shape.bars):
+        for note in shape.notes[bar.first : bar.stop]:
+            if note.pitch < 0:
+                continue
+            if last is not None:
+                pitch, j = last
+                if j == k:
+                    place = "within"
+                elif restated[k] and not restated[j]:
+                    place = "entry"
+                elif restated[j] and not restated[k]:
+                    place = "exit"
+                else:
+                    place = "other"
+                out[place].append(abs(note.pitch - pitch))
+            last = (note.pitch, k)
+    return out
+
+
 def final_degree(shape: Shape) -> int | None:
     """Semitones of the last note above the tonic (0: the tonic), None without key or notes."""
     if shape.tonic is None or not shape.notes:

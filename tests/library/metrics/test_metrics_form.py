@@ -7,6 +7,7 @@ import math
 from metrics_corpus import ONEILL_FILES, bundled_abc
 
 from musiclib.metrics.form import (
+    bar_line_intervals,
     form_measures,
     form_shape_row,
     key_tonic,
@@ -136,3 +137,14 @@ def test_a_tunes_shape_row_holds_its_parts_repeats_last_degree_and_meter():
     # a tune of five parts is more than the form rules follow: no shape
     five = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|C8||\n" * 5
     assert form_shape_row(shape_from_abc(abc=five))[0] == -1
+
+
+def test_intervals_are_sorted_by_the_bar_line_they_cross():
+    # the third bar repeats the first: the line leaps a sixth into it (A down to C) and a
+    # fourth out of it (c down to G)
+    tune = "X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|c2B2 A4|CDEF GABc|G8|]\n"
+    places = bar_line_intervals(shape_from_abc(abc=tune))
+    assert places["entry"] == [9]
+    assert places["exit"] == [5]
+    assert places["other"] == [0]
+    assert sorted(places["within"]) == sorted([2, 2, 1, 2, 2, 2, 1] * 2 + [1, 2])

@@ -1,0 +1,138 @@
+"""Where the line of sampled tunes differs from people's: intervals by the bar line they cross.
+
+    N=var/quality/nottingham-full-s11
+    .venv/bin/python bench/bar_lines.py --corpus nottingham --preset full \\
+        --samples "default=$N-s12-end-t0.9.json" "shape=$N-s12-shape-t0.9.json" \\
+        [--memory-vocab $N-vocab.json]
+
+Each interval between two successive notes (`metrics.form.bar_line_intervals`): into a bar
+that repeats an earlier one from one that does not ("entry"), out of one ("exit"), across
+any other bar line, and inside a bar; for each, the share of steps (a tone or semitone), of
+leaps wider than a fifth, and the mean in semitones, for the held-out human tunes (the
+corpus's validation split, as bench/judge.py's) and each set of samples (the JSON files
+bench/form_samples.py writes, or any JSON with "texts").
+
+`--memory-vocab V` (the model's vocabulary, characters) adds, for the first note after a bar
+line and for notes inside a bar, the same shares by the length of the piece's memory's
+longest earlier match before that note (`fastloop.memory_trace`, the sampler's own
+bookkeeping, in characters): a short match across a bar line is a bar line and a chord
+symbol without the note before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+from _common import setup_django
+
+MATCHES = ((0, 0), (1, 4), (5, 8), (9, 16), (17, 64))
+LETTERS = "CDEFGAB"
+
+
+def _summary(intervals) -> str:
+    a = np.asarray(intervals, dtype=float)
+    if not len(a):
+        return "–"
+    steps = np.mean((a >= 1) & (a <= 2))
+    return f"{steps:.2f} / {np.mean(a > 7):.2f} / {a.mean():.1f} ({len(a)})"
+
+
+def _places(texts, way):
+    from musiclib.metrics.form import INTERVAL_PLACES, bar_line_intervals, shape_from_abc
+
+    out = {place: [] for place in INTERVAL_PLACES}
+    for text in texts:
+        shape = shape_from_abc(abc=way.finish(text, title="T"))
+        for place, values in bar_line_intervals(shape).items():
+            out[place] += values
+    return out
+
+
+def _by_match(texts, vocab) -> tuple[dict, dict]:
+    """Diatonic steps between successive note letters of the body (outside chord symbols),
+    across a bar line and inside a bar, by the memory's longest match before the note."""
+    from musiclib.ml import fastloop
+
+    ids_of = {c: i for i, c in enumerate(vocab)}
+    across = {m: [] for m in MATCHES}
+    within = {m: [] for m in MATCHES}
+    for text in texts:
+        ids = np.array([ids_of.get(c, 0) for c in text], dtype=np.int64)
+        if len(ids) < 3:
+            continue
+        best = np.zeros(len(ids) - 1, dtype=np.int64)
+        fastloop.memory_trace(ids, 64, -1, best, np.zeros(len(ids) - 1))
+        key = text.find("\nK:")
+        i = text.find("\n", key + 1) if key >= 0 else 0
+        quoted = after_bar = False
+        before = None
+        while 0 <= i < len(text):
+            c = text[i]
+            if c == '"':
+                quoted = not quoted
+            elif not quoted and c == "|":
+                after_bar = True
+            elif not quoted and c.upper() in LETTERS:
+                step = LETTERS.index(c.upper()) + (35 if c.islower() else 28)
+                j = i + 1
+                while j < len(text) and text[j] in ",'":
+                    step += 7 if text[j] == "'" else -7
+                    j += 1
+                if before is not None:
+                    m = int(best[i - 1])
+                    group = next(g for g in MATCHES if g[0] <= m <= g[1])
+                    (across if after_bar else within)[group].append(abs(step - before))
+                before, after_bar = step, False
+            i += 1
+    return across, within
+
+
+def _match_row(label: str, groups: dict) -> str:
+    cells = []
+    for values in groups.values():
+        a = np.asarray(values, dtype=float)
+        cells.append(f"{np.mean(a == 1):.2f} / {np.mean(a >= 4):.2f} ({len(a)})" if len(a) else "–")
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
+    parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
+    parser.add_argument("--samples", nargs="+", required=True, metavar="LABEL=PATH")
+    parser.add_argument("--memory-vocab", help="the model's vocabulary (characters)")
+    args = parser.parse_args()
+    setup_django()
+    from quality import load_texts
+
+    from musiclib.ways.abc_text import WAY as way
+
+    config = way.resolve_config(preset=args.preset, overrides={})
+    prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
+    sets = {"human held-out": [way.decode(vocab=prepared.vocab, ids=i) for i in prepared.val]}
+    for item in args.samples:
+        label, _, path = item.partition("=")
+        sets[label] = json.loads(open(path).read())["texts"]
+
+    print("intervals: steps / leaps wider than a fifth / mean semitones (how many)\n")
+    print("| set | into a returning bar | out of one | other bar lines | inside a bar |")
+    print("|---|---|---|---|---|")
+    for label, texts in sets.items():
+        places = _places(texts, way)
+        print(f"| {label} | " + " | ".join(_summary(v) for v in places.values()) + " |")
+    if args.memory_vocab:
+        vocab = json.loads(open(args.memory_vocab).read())
+        head = " | ".join(f"match {a}–{b}" if b else "no match" for a, b in MATCHES)
+        print("\nletter steps: one step / a fifth or wider (how many), by the memory's match\n")
+        print(f"| set | {head} |")
+        print("|---|" + "---|" * len(MATCHES))
+        for label, texts in sets.items():
+            across, within = _by_match(texts, vocab)
+            print(_match_row(f"{label}, across a bar line", across))
+            print(_match_row(f"{label}, inside a bar", within))
+
+
+if __name__ == "__main__":
+    main()
