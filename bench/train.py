@@ -3,6 +3,7 @@
     .venv/bin/python bench/train.py [--preset full] [--corpus nottingham|oneills]
         [--device cpu|gpu] [--rounds 4] [--original-windows 1280]
         [--precision mixed_float16|mixed_bfloat16] [--equal-time SECONDS]
+        [--site-mode tunes|carried]
 
 Same text (the Nottingham ABC database when present, else O'Neill's 1850), same model
 sizes (two LSTM(256) for `full`), same batch size; every character is a training target:
@@ -29,6 +30,8 @@ weights on the same batches for one epoch and prints both losses and speeds.
 ("carried") from the same initial weights, interleaved batch by batch, each for S seconds
 of its own training time, and prints the validation loss (whole held-out tunes) each
 reached at the same times.
+`--site-mode carried` times the site's trainer in "carried" mode in the speed comparison
+(the same batches, 100 steps at a time with the state carried) instead of "tunes".
 `--device gpu` trains on the first GPU and exits 2 when there is none; `--device cpu`
 hides every GPU.
 """
@@ -52,6 +55,10 @@ def main() -> None:
     parser.add_argument("--original-windows", type=int, default=64 * 20)
     parser.add_argument("--precision", default="")
     parser.add_argument("--equal-time", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument(
+        "--site-mode", choices=["tunes", "carried"], default="tunes",
+        help="the site trainer's sequence mode in the speed comparison",
+    )  # fmt: skip
     args = parser.parse_args()
     setup_django()
     import tensorflow as tf
@@ -87,7 +94,7 @@ def main() -> None:
     if args.original_windows:
         original(prepared, config, vocab, tokens, args.original_windows)
     if args.rounds:
-        speed(prepared, config, vocab, args.rounds)
+        speed(prepared, config, vocab, args.rounds, mode=args.site_mode)
     if args.precision:
         precision(prepared, config, vocab, args.precision)
     if args.equal_time:
@@ -129,12 +136,15 @@ def original(prepared, config: dict, vocab: int, tokens: int, windows: int) -> N
     return rate
 
 
-def speed(prepared, config: dict, vocab: int, rounds: int) -> None:
-    """Plain sequence fit against the site's trainer, interleaved in `rounds` rounds."""
+def speed(prepared, config: dict, vocab: int, rounds: int, *, mode: str = "tunes") -> None:
+    """Plain sequence fit against the site's trainer, interleaved in `rounds` rounds; the
+    trainer in `mode` ("tunes", or "carried": the same batches trained 100 steps at a time
+    with the state carried)."""
     from musiclib.ml import data, trainer
     from musiclib.ml.model import build_model
 
     batch, window = int(config["batch_size"]), int(config["seq_length"])
+    carried = window if mode == "carried" else 0
     onehot = np.eye(vocab, dtype=np.float32)
     stream = np.concatenate(prepared.train)
     n = (len(stream) - 1) // window
@@ -144,13 +154,13 @@ def speed(prepared, config: dict, vocab: int, rounds: int) -> None:
     plain.fit(onehot[xw[: batch * 2]], yw[: batch * 2], batch_size=batch, epochs=1, verbose=0)
 
     model = build_model(config=config, vocab_size=vocab, seed=0)
-    steps = trainer.Steps(model)
+    steps = trainer.Steps(model, carried=bool(carried))
     # The epoch's batches as `trainer.train` makes them (the whole corpus, sorted and cut);
     # making them is timed and counted in the site's time.
     t0 = time.perf_counter()
     site_batches = list(data.batches(prepared.train, config=config, seed=0, shuffle=True))
     site_s = time.perf_counter() - t0
-    steps.train_batch(*site_batches[0])  # builds its step function
+    steps.train_batch(*site_batches[0], window=carried)  # builds its step function
 
     plain_s = 0.0
     plain_chars = site_chars = 0
@@ -164,7 +174,7 @@ def speed(prepared, config: dict, vocab: int, rounds: int) -> None:
         plain_chars += y.size
         t0 = time.perf_counter()
         for i in group:
-            steps.train_batch(*site_batches[i])
+            steps.train_batch(*site_batches[i], window=carried)
         site_s += time.perf_counter() - t0
         site_chars += int(sum(site_batches[i][2].sum() for i in group))
     rows = [len(x) for x, _, _ in site_batches]
@@ -175,7 +185,8 @@ def speed(prepared, config: dict, vocab: int, rounds: int) -> None:
         f"{plain_chars:,} chars in {rounds} rounds)"
     )
     print(
-        f"site trainer: {site_rate:,.0f} chars/s ({site_s:.1f} s for {site_chars:,} chars in "
+        f"site trainer ({mode}): {site_rate:,.0f} chars/s ({site_s:.1f} s for {site_chars:,} "
+        f"chars in "
         f"{len(site_batches)} batches of {np.mean(rows):.1f} tunes on average, widths "
         f"{min(widths)}..{max(widths)}; "
         f"padding {data.padding_share(site_batches):.1%}); step traced "
