@@ -12,6 +12,10 @@ leaps wider than a fifth, and the mean in semitones, for the held-out human tune
 corpus's validation split, as bench/judge.py's) and each set of samples (the JSON files
 bench/form_samples.py writes, or any JSON with "texts").
 
+Then, per tune, the share of 4-interval figures (5 notes) that come back: at the same pitch
+as before, or only at another pitch (a sequence: the same figure moved up or down), the
+two parts of the listener's "distinct 5-note figures" (`metrics.form.distinct_pattern_share`).
+
 `--memory-vocab V` (the model's vocabulary, characters) adds, for the first note after a bar
 line and for notes inside a bar, the same shares by the length of the piece's memory's
 longest earlier match before that note (`fastloop.memory_trace`, the sampler's own
@@ -48,6 +52,33 @@ def _places(texts, way):
         for place, values in bar_line_intervals(shape).items():
             out[place] += values
     return out
+
+
+def _figures(texts, way) -> tuple[float, float]:
+    """Mean per tune: the share of 4-interval windows whose intervals came earlier in the
+    tune from the same first pitch, and only from other pitches."""
+    from musiclib.metrics.form import shape_from_abc
+
+    same, moved = [], []
+    for text in texts:
+        shape = shape_from_abc(abc=way.finish(text, title="T"))
+        pitch = [n.pitch for n in shape.notes if n.pitch >= 0]
+        steps = np.diff(pitch)
+        starts: dict[tuple, set] = {}
+        s = m = n = 0
+        for i in range(len(steps) - 3):
+            key = tuple(steps[i : i + 4])
+            n += 1
+            if key in starts:
+                if pitch[i] in starts[key]:
+                    s += 1
+                else:
+                    m += 1
+            starts.setdefault(key, set()).add(pitch[i])
+        if n:
+            same.append(s / n)
+            moved.append(m / n)
+    return float(np.mean(same)), float(np.mean(moved))
 
 
 def _by_match(texts, vocab) -> tuple[dict, dict]:
@@ -122,6 +153,12 @@ def main() -> None:
     for label, texts in sets.items():
         places = _places(texts, way)
         print(f"| {label} | " + " | ".join(_summary(v) for v in places.values()) + " |")
+    print("\nfigures of 5 notes that come back, mean share per tune\n")
+    print("| set | at the same pitch | only at another pitch |")
+    print("|---|---|---|")
+    for label, texts in sets.items():
+        same, moved = _figures(texts, way)
+        print(f"| {label} | {same:.3f} | {moved:.3f} |")
     if args.memory_vocab:
         vocab = json.loads(open(args.memory_vocab).read())
         head = " | ".join(f"match {a}–{b}" if b else "no match" for a, b in MATCHES)
