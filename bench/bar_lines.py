@@ -16,6 +16,10 @@ Then, per tune, the share of 4-interval figures (5 notes) that come back: at the
 as before, or only at another pitch (a sequence: the same figure moved up or down), the
 two parts of the listener's "distinct 5-note figures" (`metrics.form.distinct_pattern_share`).
 
+Then, by meter (the four commonest of the human tunes), the share of tunes with a
+sixteenth note and their mean number of different note lengths (the listener's rhythm
+giveaways).
+
 `--memory-vocab V` (the model's vocabulary, characters) adds, for the first note after a bar
 line and for notes inside a bar, the same shares by the length of the piece's memory's
 longest earlier match before that note (`fastloop.memory_trace`, the sampler's own
@@ -79,6 +83,23 @@ def _figures(texts, way) -> tuple[float, float]:
             same.append(s / n)
             moved.append(m / n)
     return float(np.mean(same)), float(np.mean(moved))
+
+
+def _rhythm(texts, way) -> dict:
+    """Per meter: (tunes, share with a sixteenth, mean different note lengths)."""
+    from musiclib.metrics import judge
+    from musiclib.metrics.form import shape_from_abc
+
+    by: dict = {}
+    for text in texts:
+        shape = shape_from_abc(abc=way.finish(text, title="T"))
+        d = judge.describe(shape)
+        by.setdefault(shape.meter, []).append((d["len_0"] > 0, d["n_lengths"]))
+    out = {}
+    for meter, rows in by.items():
+        a = np.asarray(rows, dtype=float)
+        out[meter] = (len(a), float(a[:, 0].mean()), float(np.nanmean(a[:, 1])))
+    return out
 
 
 def _by_match(texts, vocab) -> tuple[dict, dict]:
@@ -159,6 +180,18 @@ def main() -> None:
     for label, texts in sets.items():
         same, moved = _figures(texts, way)
         print(f"| {label} | {same:.3f} | {moved:.3f} |")
+    rhythms = {label: _rhythm(texts, way) for label, texts in sets.items()}
+    human = rhythms["human held-out"]
+    meters = sorted(human, key=lambda m: -human[m][0])[:4]
+    names = [f"{m[0]}/{m[1]}" if m else "none" for m in meters]
+    print("\nby meter: tunes with a sixteenth / different note lengths (tunes)\n")
+    print("| set | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(meters))
+    for label, by in rhythms.items():
+        cells = [
+            f"{by[m][1]:.2f} / {by[m][2]:.1f} ({by[m][0]})" if m in by else "–" for m in meters
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     if args.memory_vocab:
         vocab = json.loads(open(args.memory_vocab).read())
         head = " | ".join(f"match {a}–{b}" if b else "no match" for a, b in MATCHES)
