@@ -1,9 +1,10 @@
-"""Where the line of sampled tunes differs from people's: intervals by the bar line they cross.
+"""Where the line and rhythm of sampled tunes differ from people's: intervals by the bar line
+they cross, figures that come back, sixteenths by meter, and where the model was surprised.
 
     N=var/quality/nottingham-full-s11
     .venv/bin/python bench/bar_lines.py --corpus nottingham --preset full \\
         --samples "default=$N-s12-end-t0.9.json" "shape=$N-s12-shape-t0.9.json" \\
-        [--memory-vocab $N-vocab.json]
+        [--memory-vocab $N-vocab.json] [--net $N-best.npz --vocab $N-vocab.json]
 
 Each interval between two successive notes (`metrics.form.bar_line_intervals`): into a bar
 that repeats an earlier one from one that does not ("entry"), out of one ("exit"), across
@@ -19,6 +20,14 @@ two parts of the listener's "distinct 5-note figures" (`metrics.form.distinct_pa
 Then, by meter (the four commonest of the human tunes), the share of tunes with a
 sixteenth note and their mean number of different note lengths (the listener's rhythm
 giveaways).
+
+`--net NPZ --vocab V` (the model that sampled the sets, characters) adds what the model
+itself thinks of each set, fed every tune from a zero state (`ml.memory`'s teacher-forced
+pass, temperature 1, no grammar): its loss in nats per symbol, and the symbols it gives
+under 1 % (per 1,000 symbols, and what they are: a note's letter, a length, a bar line
+`|` or `:`, anything else). Sampled under the grammar at T 0.9 a tune is more likely than
+people's; a rule that refuses what the model wanted leaves it writing what it finds
+unlikely.
 
 `--memory-vocab V` (the model's vocabulary, characters) adds, for the first note after a bar
 line and for notes inside a bar, the same shares by the length of the piece's memory's
@@ -102,6 +111,30 @@ def _rhythm(texts, way) -> dict:
     return out
 
 
+def _surprise(texts, net, vocab) -> str:
+    from musiclib.ml.memory import _lstm_probabilities
+    from musiclib.ways.base import END_ID, START_ID
+
+    ids_of = {c: i for i, c in enumerate(vocab)}
+    pieces = [
+        np.array([START_ID] + [ids_of[c] for c in t] + [END_ID], dtype=np.int64)
+        for t in texts
+        if all(c in ids_of for c in t)
+    ]
+    kinds = {"note": 0, "length": 0, "bar": 0, "other": 0}
+    nll, low = [], []
+    for piece, (p, _) in zip(pieces, _lstm_probabilities(net, pieces, end_id=END_ID), strict=True):
+        nll.append(float(-np.log(p).mean()))
+        low.append(float((p < 0.01).mean()) * 1000)
+        for i in np.flatnonzero(p < 0.01):
+            c = vocab[piece[i + 1]]
+            kind = "bar" if c in "|:" else "length" if c in "/0123456789" else "other"
+            kinds["note" if c in "ABCDEFGabcdefg" else kind] += 1
+    total = max(sum(kinds.values()), 1)
+    shares = ", ".join(f"{k} {v / total:.2f}" for k, v in kinds.items())
+    return f"{np.mean(nll):.3f} | {np.mean(low):.1f} | {shares} | {len(pieces)}"
+
+
 def _by_match(texts, vocab) -> tuple[dict, dict]:
     """Diatonic steps between successive note letters of the body (outside chord symbols),
     across a bar line and inside a bar, by the memory's longest match before the note."""
@@ -155,6 +188,8 @@ def main() -> None:
     parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
     parser.add_argument("--samples", nargs="+", required=True, metavar="LABEL=PATH")
     parser.add_argument("--memory-vocab", help="the model's vocabulary (characters)")
+    parser.add_argument("--net", help="the model that sampled the sets (.npz)")
+    parser.add_argument("--vocab", help="its vocabulary (characters), with --net")
     args = parser.parse_args()
     setup_django()
     from quality import load_texts
@@ -192,6 +227,16 @@ def main() -> None:
             f"{by[m][1]:.2f} / {by[m][2]:.1f} ({by[m][0]})" if m in by else "–" for m in meters
         ]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    if args.net:
+        from musiclib.ml import sampler
+
+        net = sampler.load_net(args.net)
+        vocab = json.loads(open(args.vocab).read())
+        print("\nthe model on each set (fed from a zero state, temperature 1, no grammar)\n")
+        print("| set | nats a symbol | under 1 %, per 1,000 | what those are | tunes |")
+        print("|---|---|---|---|---|")
+        for label, texts in sets.items():
+            print(f"| {label} | {_surprise(texts, net, vocab)} |")
     if args.memory_vocab:
         vocab = json.loads(open(args.memory_vocab).read())
         head = " | ".join(f"match {a}–{b}" if b else "no match" for a, b in MATCHES)
