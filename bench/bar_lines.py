@@ -29,6 +29,12 @@ under 1 % (per 1,000 symbols, and what they are: a note's letter, a length, a ba
 people's; a rule that refuses what the model wanted leaves it writing what it finds
 unlikely.
 
+With `--net`, for each set sampled without a drawn shape (its JSON says `"form"` and no
+`"shape"`, as bench/form_samples.py writes it; the human tunes under the grammar alone),
+also where the grammar fought the model: the symbols at which the rules the set was
+sampled under refused more than half the model's probability, per 1,000, and where they
+fall (bars left in the part, 1 its last bar; parts closed before).
+
 `--memory-vocab V` (the model's vocabulary, characters) adds, for the first note after a bar
 line and for notes inside a bar, the same shares by the length of the piece's memory's
 longest earlier match before that note (`fastloop.memory_trace`, the sampler's own
@@ -135,6 +141,39 @@ def _surprise(texts, net, vocab) -> str:
     return f"{np.mean(nll):.3f} | {np.mean(low):.1f} | {shares} | {len(pieces)}"
 
 
+def _fights(texts, net, vocab, way, *, form: bool) -> str:
+    """Symbols where the grammar (`form`: the folk form's rules) refused more than half the
+    model's probability (temperature 1), per 1,000, and the five commonest places."""
+    from musiclib.ml.sampler import State, step
+    from musiclib.ways.base import END, START_ID
+
+    grammar = way.grammar(vocab=vocab, form=form)
+    ids_of = {c: i for i, c in enumerate(vocab)}
+    places: dict = {}
+    fights = total = 0
+    for text in texts:
+        if not all(c in ids_of for c in text):
+            continue
+        st, state, prev = grammar.state_after(""), State(net, 1), START_ID
+        for sym in [*text, END]:
+            logits = step(net, state, np.array([prev]))[0].astype(np.float64)
+            p = np.exp(logits - logits.max())
+            mask = grammar.mask_of(st)
+            total += 1
+            if mask is not None and p[~np.asarray(mask, dtype=bool)].sum() > 0.5 * p.sum():
+                fights += 1
+                left = grammar._part_max(st) - st.part_bars if form else 0
+                where = (f"{min(left, 4)}{'+' if left >= 4 else ''} left, "
+                         f"{st.parts} closed") if form else "-"  # fmt: skip
+                places[where] = places.get(where, 0) + 1
+            if sym == END:
+                break
+            prev = ids_of[sym]
+            st = grammar.fed(st, prev)
+    top = sorted(places.items(), key=lambda kv: -kv[1])[:5]
+    return f"{fights / max(total, 1) * 1000:.1f} | " + "; ".join(f"{k}: {v}" for k, v in top)
+
+
 def _by_match(texts, vocab) -> tuple[dict, dict]:
     """Diatonic steps between successive note letters of the body (outside chord symbols),
     across a bar line and inside a bar, by the memory's longest match before the note."""
@@ -199,9 +238,12 @@ def main() -> None:
     config = way.resolve_config(preset=args.preset, overrides={})
     prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
     sets = {"human held-out": [way.decode(vocab=prepared.vocab, ids=i) for i in prepared.val]}
+    options: dict[str, dict] = {}
     for item in args.samples:
         label, _, path = item.partition("=")
-        sets[label] = json.loads(open(path).read())["texts"]
+        report = json.loads(open(path).read())
+        sets[label] = report["texts"]
+        options[label] = report
 
     print("intervals: steps / leaps wider than a fifth / mean semitones (how many)\n")
     print("| set | into a returning bar | out of one | other bar lines | inside a bar |")
@@ -237,6 +279,15 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for label, texts in sets.items():
             print(f"| {label} | {_surprise(texts, net, vocab)} |")
+        print("\nwhere the grammar refused more than half the model's probability\n")
+        print("| set | per 1,000 symbols | where (bars left in the part, parts closed) |")
+        print("|---|---|---|")
+        for label, texts in sets.items():
+            form = options.get(label, {}).get("form", False)
+            if options.get(label, {}).get("shape"):
+                print(f"| {label} | – (a drawn shape per tune: not rebuilt here) | |")
+                continue
+            print(f"| {label} | {_fights(texts, net, vocab, way, form=form)} |")
     if args.memory_vocab:
         vocab = json.loads(open(args.memory_vocab).read())
         head = " | ".join(f"match {a}–{b}" if b else "no match" for a, b in MATCHES)
