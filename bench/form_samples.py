@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -40,6 +41,10 @@ from _common import ROOT
 
 
 def main() -> None:
+    # One BLAS thread, as the sample worker runs (set before numpy loads): two threads spin
+    # whenever another process holds a core of this 2-core machine (a set of 200 took
+    # 165-197 s beside a training, 11-16 s with one thread). OPENBLAS_NUM_THREADS overrides.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("net")
     parser.add_argument("vocab")
