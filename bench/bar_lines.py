@@ -62,25 +62,28 @@ def _summary(intervals) -> str:
     return f"{steps:.2f} / {np.mean(a > 7):.2f} / {a.mean():.1f} ({len(a)})"
 
 
-def _places(texts, way):
-    from musiclib.metrics.form import INTERVAL_PLACES, bar_line_intervals, shape_from_abc
+def _shapes(texts, way) -> list:
+    """Each tune read once (`metrics.form.shape_from_abc`), for every table that reads it."""
+    from musiclib.metrics.form import shape_from_abc
+
+    return [shape_from_abc(abc=way.finish(text, title="T")) for text in texts]
+
+
+def _places(shapes):
+    from musiclib.metrics.form import INTERVAL_PLACES, bar_line_intervals
 
     out = {place: [] for place in INTERVAL_PLACES}
-    for text in texts:
-        shape = shape_from_abc(abc=way.finish(text, title="T"))
+    for shape in shapes:
         for place, values in bar_line_intervals(shape).items():
             out[place] += values
     return out
 
 
-def _figures(texts, way) -> tuple[float, float]:
+def _figures(shapes) -> tuple[float, float]:
     """Mean per tune: the share of 4-interval windows whose intervals came earlier in the
     tune from the same first pitch, and only from other pitches."""
-    from musiclib.metrics.form import shape_from_abc
-
     same, moved = [], []
-    for text in texts:
-        shape = shape_from_abc(abc=way.finish(text, title="T"))
+    for shape in shapes:
         pitch = [n.pitch for n in shape.notes if n.pitch >= 0]
         steps = np.diff(pitch)
         starts: dict[tuple, set] = {}
@@ -100,14 +103,12 @@ def _figures(texts, way) -> tuple[float, float]:
     return float(np.mean(same)), float(np.mean(moved))
 
 
-def _rhythm(texts, way) -> dict:
+def _rhythm(shapes) -> dict:
     """Per meter: (tunes, share with a sixteenth, mean different note lengths)."""
     from musiclib.metrics import judge
-    from musiclib.metrics.form import shape_from_abc
 
     by: dict = {}
-    for text in texts:
-        shape = shape_from_abc(abc=way.finish(text, title="T"))
+    for shape in shapes:
         d = judge.describe(shape)
         by.setdefault(shape.meter, []).append((d["len_0"] > 0, d["n_lengths"]))
     out = {}
@@ -117,16 +118,23 @@ def _rhythm(texts, way) -> dict:
     return out
 
 
-def _surprise(texts, net, vocab) -> str:
-    from musiclib.ml.memory import _lstm_probabilities
-    from musiclib.ways.base import END_ID, START_ID
+def _encoded(texts, vocab, way) -> list[list[int]]:
+    """The tunes as the model's ids (START first, `Way.encode_prime`), those with a symbol
+    it never saw left out."""
+    out = []
+    for text in texts:
+        try:
+            out.append(way.encode_prime(vocab=vocab, prime=text))
+        except ValueError:
+            continue
+    return out
 
-    ids_of = {c: i for i, c in enumerate(vocab)}
-    pieces = [
-        np.array([START_ID] + [ids_of[c] for c in t] + [END_ID], dtype=np.int64)
-        for t in texts
-        if all(c in ids_of for c in t)
-    ]
+
+def _surprise(texts, net, vocab, way) -> str:
+    from musiclib.ml.memory import _lstm_probabilities
+    from musiclib.ways.base import END_ID
+
+    pieces = [np.array([*ids, END_ID], dtype=np.int64) for ids in _encoded(texts, vocab, way)]
     kinds = {"note": 0, "length": 0, "bar": 0, "other": 0}
     nll, low = [], []
     for piece, (p, _) in zip(pieces, _lstm_probabilities(net, pieces, end_id=END_ID), strict=True):
@@ -145,17 +153,14 @@ def _fights(texts, net, vocab, way, *, form: bool) -> str:
     """Symbols where the grammar (`form`: the folk form's rules) refused more than half the
     model's probability (temperature 1), per 1,000, and the five commonest places."""
     from musiclib.ml.sampler import State, step
-    from musiclib.ways.base import END, START_ID
+    from musiclib.ways.base import END_ID
 
     grammar = way.grammar(vocab=vocab, form=form)
-    ids_of = {c: i for i, c in enumerate(vocab)}
     places: dict = {}
     fights = total = 0
-    for text in texts:
-        if not all(c in ids_of for c in text):
-            continue
-        st, state, prev = grammar.state_after(""), State(net, 1), START_ID
-        for sym in [*text, END]:
+    for ids in _encoded(texts, vocab, way):
+        st, state, prev = grammar.state_after(""), State(net, 1), ids[0]
+        for sym in [*ids[1:], END_ID]:
             logits = step(net, state, np.array([prev]))[0].astype(np.float64)
             p = np.exp(logits - logits.max())
             mask = grammar.mask_of(st)
@@ -166,9 +171,9 @@ def _fights(texts, net, vocab, way, *, form: bool) -> str:
                 where = (f"{min(left, 4)}{'+' if left >= 4 else ''} left, "
                          f"{st.parts} closed") if form else "-"  # fmt: skip
                 places[where] = places.get(where, 0) + 1
-            if sym == END:
+            if sym == END_ID:
                 break
-            prev = ids_of[sym]
+            prev = sym
             st = grammar.fed(st, prev)
     top = sorted(places.items(), key=lambda kv: -kv[1])[:5]
     return f"{fights / max(total, 1) * 1000:.1f} | " + "; ".join(f"{k}: {v}" for k, v in top)
@@ -248,16 +253,17 @@ def main() -> None:
     print("intervals: steps / leaps wider than a fifth / mean semitones (how many)\n")
     print("| set | into a returning bar | out of one | other bar lines | inside a bar |")
     print("|---|---|---|---|---|")
-    for label, texts in sets.items():
-        places = _places(texts, way)
+    shapes = {label: _shapes(texts, way) for label, texts in sets.items()}
+    for label in sets:
+        places = _places(shapes[label])
         print(f"| {label} | " + " | ".join(_summary(v) for v in places.values()) + " |")
     print("\nfigures of 5 notes that come back, mean share per tune\n")
     print("| set | at the same pitch | only at another pitch |")
     print("|---|---|---|")
-    for label, texts in sets.items():
-        same, moved = _figures(texts, way)
+    for label in sets:
+        same, moved = _figures(shapes[label])
         print(f"| {label} | {same:.3f} | {moved:.3f} |")
-    rhythms = {label: _rhythm(texts, way) for label, texts in sets.items()}
+    rhythms = {label: _rhythm(shapes[label]) for label in sets}
     human = rhythms["human held-out"]
     meters = sorted(human, key=lambda m: -human[m][0])[:4]
     names = [f"{m[0]}/{m[1]}" if m else "none" for m in meters]
@@ -278,7 +284,7 @@ def main() -> None:
         print("| set | nats a symbol | under 1 %, per 1,000 | what those are | tunes |")
         print("|---|---|---|---|---|")
         for label, texts in sets.items():
-            print(f"| {label} | {_surprise(texts, net, vocab)} |")
+            print(f"| {label} | {_surprise(texts, net, vocab, way)} |")
         print("\nwhere the grammar refused more than half the model's probability\n")
         print("| set | per 1,000 symbols | where (bars left in the part, parts closed) |")
         print("|---|---|---|")

@@ -99,6 +99,7 @@ def main() -> None:
     from musiclib.ml import sampler, trainer
     from musiclib.ml.model import build_model
     from musiclib.ways.abc_text import WAY as way
+    from musiclib.ways.base import END_ID, START_ID
 
     config = way.resolve_config(preset="quick", overrides={})
     prep = way.prepare(texts=quality.load_texts("oneills"), config=config, seed=0)
@@ -107,10 +108,9 @@ def main() -> None:
     if mode == "marker":
         train, val = [add_markers(t) for t in train], [add_markers(t) for t in val]
     vocab = list(prep.vocab) + (MARKS if mode == "marker" else [])
-    idx = {c: i for i, c in enumerate(vocab)}
 
     def enc(t):
-        return np.array([1] + [idx[c] for c in t] + [2], dtype=np.int64)
+        return np.array([*way.encode_prime(vocab=vocab, prime=t), END_ID], dtype=np.int64)
 
     tr, va = [enc(t) for t in train], [enc(t) for t in val]
     model = build_model(config=config, vocab_size=len(vocab), seed=0)
@@ -127,9 +127,9 @@ def main() -> None:
     trainer.train(model=model, train_pieces=tr, val_pieces=va, config=config, seed=0,
                   epochs=200, initial_epoch=0, hooks=Hooks())  # fmt: skip
     net = sampler.net_from_keras(model)
-    outs = sampler.sample(net, prime=[1], seeds=list(range(1, 201)), temperature=0.9,
-                          max_tokens=1500, end_id=2)  # fmt: skip
-    texts = [strip("".join(vocab[i] for i in ids if i > 2)) for ids in outs]
+    outs = sampler.sample(net, prime=[START_ID], seeds=list(range(1, 201)), temperature=0.9,
+                          max_tokens=1500, end_id=END_ID)  # fmt: skip
+    texts = [strip(way.decode(vocab=vocab, ids=ids)) for ids in outs]
     json.dump({"texts": texts}, open(out, "w"))
     print("sampled", len(texts))
 

@@ -186,8 +186,7 @@ def speed(prepared, config: dict, vocab: int, rounds: int, *, mode: str = "tunes
     )
     print(
         f"site trainer ({mode}): {site_rate:,.0f} chars/s ({site_s:.1f} s for {site_chars:,} "
-        f"chars in "
-        f"{len(site_batches)} batches of {np.mean(rows):.1f} tunes on average, widths "
+        f"chars in {len(site_batches)} batches of {np.mean(rows):.1f} tunes on average, widths "
         f"{min(widths)}..{max(widths)}; "
         f"padding {data.padding_share(site_batches):.1%}); step traced "
         f"{steps.traces['train']} time(s)"
