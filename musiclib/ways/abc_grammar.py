@@ -1534,9 +1534,9 @@ class AbcGrammar(_Compiled):
                 ok = False
             if ok and self._checking(st):  # with equal lengths the pair takes twice that
                 w = last_written * st.unit
-                end = st.pos + (w if self.abc2midi else w / 2 + self._step(st.unit) / 2)
-                limit = self._limit(st)
-                ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
+                ok = self._pair_ends_ok(
+                    st, st.pos + (w if self.abc2midi else w / 2 + self._step(st.unit) / 2)
+                )
             return ok
         if ch == " ":
             st.space = space + 1
@@ -1883,12 +1883,21 @@ class AbcGrammar(_Compiled):
         ok = True
         if self._checking(st):
             end = st.pos + (w * st.unit if self.abc2midi else self._step(st.unit)) * (2 - factor_a)
-            limit = self._limit(st)
-            ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
-            if ok and self.form and self._final_bar(st):
-                ok = self._final_room_ok(st, limit - end)
+            ok = self._pair_ends_ok(st, end)
             if not ok:
                 st.lost = True
+        return ok
+
+    def _pair_ends_ok(self, st: _Row, end: Fraction) -> bool:
+        """May a broken pair (`a>b`) end at bar position `end`: within the bar, with a rest
+        of it the allowed notes can fill, and in the tune's last bar with room left for its
+        last note? Asked at `>` and again when the pair's second note is due, so the two
+        agree (at `>` the last bar's room was once left out: `>>` was allowed where no note
+        could follow it, a dead end that left a model writing unchecked)."""
+        limit = self._limit(st)
+        ok = end <= limit and (not self.abc2midi or self._fillable(st, limit - end))
+        if ok and self.form and self._final_bar(st):
+            ok = self._final_room_ok(st, limit - end)
         return ok
 
     # bars --------------------------------------------------------------------------------

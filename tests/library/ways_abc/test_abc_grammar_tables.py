@@ -552,6 +552,15 @@ def test_the_tunes_last_note_is_a_quarter_note_or_longer(form):
     assert form.violations(last + "d2 BG|]", end=False)
 
 
+def test_no_broken_rhythm_in_the_last_bar_where_the_last_note_would_have_no_room(form):
+    last = HEADER + "|:" + BAR * 7 + "GABc dcBA:|\n" + bars(15) + "GABc "
+    # d>B would end at six eighths: two are left, a quarter note for the tonic
+    assert ">" in form.allowed_after(last + "d")
+    assert not form.violations(last + "d>BG2|]", end=False)
+    # B>… would end at seven: the last note could not be a quarter, so no > (nor >>) there
+    assert ">" not in form.allowed_after(last + "dB")
+
+
 def test_a_closing_bar_makes_one_bar_with_its_pickup(form):
     pickup = "D|"  # one eighth: the part's closing bar has seven
     assert not form.violations(HEADER + pickup + BAR * 7 + "GABc dcG|]", end=False)
