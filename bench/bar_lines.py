@@ -131,13 +131,13 @@ def _encoded(texts, vocab, way) -> list[list[int]]:
 
 
 def _surprise(texts, net, vocab, way) -> str:
-    from musiclib.ml.memory import _lstm_probabilities
+    from musiclib.ml.sampler import probabilities
     from musiclib.ways.base import END_ID
 
     pieces = [np.array([*ids, END_ID], dtype=np.int64) for ids in _encoded(texts, vocab, way)]
     kinds = {"note": 0, "length": 0, "bar": 0, "other": 0}
     nll, low = [], []
-    for piece, (p, _) in zip(pieces, _lstm_probabilities(net, pieces, end_id=END_ID), strict=True):
+    for piece, (p, _) in zip(pieces, probabilities(net, pieces, end_id=END_ID), strict=True):
         nll.append(float(-np.log(p).mean()))
         low.append(float((p < 0.01).mean()) * 1000)
         for i in np.flatnonzero(p < 0.01):

@@ -18,6 +18,8 @@ over the training split `prepare` makes of `--corpus` with `--preset`'s val_frac
 seed 0, as bench/quality.py trained the model), with `--form` those of the tunes in the
 form's shape (one or two parts of 8 bars; with `--shape` those of every tune with a shape,
 the tune its shape comes from), drawn as the site draws them (`returns_for`).
+`--takes K`: each tune drawn K times, the take the model finds least surprising kept
+(`sampler.sample`'s takes, as the generate page's "Takes per piece").
 `--plain`: no grammar at all (the plain sampler, for comparison).
 `--memory`: each draw mixed with the piece's memory (`musiclib.ml.memory`), its weights
 fitted on the held-out split of the same `prepare`.
@@ -60,6 +62,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=60)
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument(
+        "--takes", type=int, default=1,
+        help="draws per tune, the least surprising kept (sampler.sample's takes)",
+    )  # fmt: skip
     parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
     parser.add_argument("--shape", action="store_true", help="form: shapes drawn per tune")
     parser.add_argument(
@@ -139,7 +145,8 @@ def main() -> None:
             # parts, which the grammar's own form writes)
             plans = library if args.shape else {k: v for k, v in library.items() if k != SHAPES}
             returns = way.returns_for(vocab=vocab, state=plans, seeds=seeds, form=args.form)
-        outs = sampler.sample(net, prime=prime, seeds=seeds, temperature=args.temperature,
+        outs = sampler.sample(net, prime=prime, seeds=seeds, takes=args.takes,
+                              temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns,
                               shapes=shapes, memory=memory)  # fmt: skip

@@ -16,10 +16,10 @@ Then, for each setup:
 a `full` run of many epochs on the same tunes is started and, once it is training (TensorFlow
 loaded, first batches done), --requests generation requests are made, one every
 --interval seconds (open loop, as visitors arrive): 4 tunes of up to --chars characters,
-grammar on (with --page-defaults also the folk tune's shape, returns and the memory, as
-the generate page asks by default), through the same service the generate page and the
-API call. A request's latency runs from its job's creation to its finished state, as the
-database stamps them.
+grammar on (with --page-defaults also the folk tune's shape, returns, the memory and four
+takes of each tune, as the generate page asks by default), through the same service the
+generate page and the API call. A request's latency runs from its job's creation to its
+finished state, as the database stamps them.
 The training run holds the training worker throughout the split setup. In the single
 setup it is cancelled as soon as the last request is sent (it stops at the end of its
 epoch), so the single queue's figures are a lower bound: a real `full` run would hold that
@@ -51,8 +51,9 @@ PRIME = "M:6/8\nL:1/8\nK:D\n"
 SPLIT = [("train", "train", "1", "10"), ("sample", "sample", str(os.cpu_count() or 1), "0"),
          ("default", "default", "2", "0")]  # fmt: skip
 SINGLE = [("single", "train,sample,default", "1", "0")]
-# What the generate page asks for by default on an ABC model, beside the grammar.
-PAGE_DEFAULTS = {"folk_form": True, "returns": True, "memory": True}
+# What the generate page asks for by default on an ABC model, beside the grammar (takes:
+# generator.forms.DEFAULT_TAKES).
+PAGE_DEFAULTS = {"folk_form": True, "returns": True, "memory": True, "takes": 4}
 SEED_SCRIPT = """
 from generator.models import JobStatus, TrainingRun
 from generator.services import training_run_create, training_run_execute
@@ -208,8 +209,8 @@ def main() -> int:
     parser.add_argument(
         "--page-defaults",
         action="store_true",
-        help="as the generate page asks by default: the folk tune's shape, returns and the "
-        "memory on top of the grammar (without it: the grammar alone)",
+        help="as the generate page asks by default: the folk tune's shape, returns, the "
+        "memory and four takes on top of the grammar (without it: the grammar alone)",
     )
     args = parser.parse_args()
 
@@ -263,7 +264,7 @@ def main() -> int:
         print(
             f"requests: {args.requests}, one every {args.interval} s, 4 tunes of up to "
             f"{args.chars} characters, grammar on"
-            + (", with the folk tune's shape, returns and the memory" if args.page_defaults else "")
+            + (", the folk tune's shape, returns, memory, four takes" if args.page_defaults else "")
         )
         results = {}
         for label, spec in (("split", SPLIT), ("single", SINGLE)):

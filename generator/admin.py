@@ -335,6 +335,11 @@ class GenerationJobForm(forms.ModelForm):
     (`generation_job_check`, as for the generate page, the API and `manage.py generate`)."""
 
     seed = forms.IntegerField(required=False, help_text="Blank: a random seed.")
+    takes = forms.IntegerField(
+        required=False,
+        initial=1,
+        help_text="1..8 draws of each piece, the most natural to the model kept. Blank: one.",
+    )
 
     class Meta:
         model = GenerationJob
@@ -351,6 +356,7 @@ class GenerationJobForm(forms.ModelForm):
             "folk_form",
             "returns",
             "memory",
+            "takes",
         ]
         labels = {
             "folk_form": "Shape the tune as a folk tune",
@@ -378,6 +384,7 @@ class GenerationJobForm(forms.ModelForm):
             "top_p": data["top_p"],
             "max_length": data["max_length"],
             "prime": data.get("prime") or "",
+            "takes": 1 if data.get("takes") is None else data["takes"],
             **{name: bool(data.get(name)) for name in SAMPLER_SWITCHES},
         }
 

@@ -10,6 +10,7 @@ from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 from . import selectors, services
 from .models import Tune, chosen_among, way_choices
+from .services.pieces import MAX_TAKES
 from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
 
 # The generate form's fields that say how the pieces begin (services.generation_prime_build
@@ -30,6 +31,7 @@ SERVICE_FIELDS: dict[str, str | None] = {"prime": None}
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
 DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
+DEFAULT_TAKES = 4  # takes of each piece, 1..8 (docs/quality.md: four against one)
 # Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
@@ -269,6 +271,17 @@ class GenerateForm(forms.Form):
         "notes match an earlier passage, what followed there is offered again, the more "
         "the longer the match, as much as the pieces held out from the model's training "
         "do. Figures, bars and phrases return as often as in people's tunes.",
+    )
+    takes = forms.IntegerField(
+        label="Takes per piece",
+        required=False,  # blank: one take
+        min_value=1,
+        max_value=MAX_TAKES,
+        initial=DEFAULT_TAKES,
+        help_text=f"1..{MAX_TAKES}: each piece is drawn this many times and the take the "
+        "model itself finds most natural is kept. More takes need longer (four need about "
+        "four times as long as one) and, in our listening tests, come out a little closer "
+        "to people's tunes.",
     )
     top_k = forms.IntegerField(
         label="Top-k",

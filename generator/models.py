@@ -288,6 +288,11 @@ class GenerationJob(models.Model):
         help_text="Each draw mixed with what followed the longest earlier match in the same "
         "piece, weighted by match length as fitted on the run's held-out pieces.",
     )
+    takes = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Takes drawn of each piece, 1..8; the one the model finds least "
+        "surprising is kept (1: the first draw).",
+    )
     is_epoch_sample = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)

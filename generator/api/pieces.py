@@ -239,6 +239,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 folk_form=data["folk_form"],
                 returns=data["returns"],
                 memory=data["memory"],
+                takes=data["takes"],
                 user=request.user,
                 ip=client_ip(request),
             )

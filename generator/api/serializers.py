@@ -38,7 +38,7 @@ from generator.models import (
 )
 from generator.presenters import piece_downloads, tune_downloads
 from generator.sections import piece_section
-from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TOKENS_LIMIT
+from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TAKES, MAX_TOKENS_LIMIT
 from generator.services.primes import prime_split
 from musiclib.ways import DEFAULT_WAY, way_choices
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
@@ -796,6 +796,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "folk_form",
             "returns",
             "memory",
+            "takes",
             "is_epoch_sample",
             "status",
             "done",
@@ -967,6 +968,13 @@ class GenerationRequestSerializer(serializers.Serializer):
         help_text="ABC and MIDI runs: each draw also looks back over the piece itself (what "
         "followed the longest earlier match, weighted by its length as fitted on the run's "
         "held-out pieces).",
+    )
+    takes = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_TAKES,
+        default=1,
+        help_text=f"1..{MAX_TAKES}: draws of each piece; the one the model finds least "
+        "surprising (fewest nats per symbol it wrote) is kept. 1: the first draw.",
     )
     seconds = StrictFloatField(
         required=False,

@@ -36,6 +36,7 @@ from .primes import MIN_TOKENS, Upload, generation_prime_build, prime_split
 log = logging.getLogger(__name__)
 
 MAX_PIECES_PER_JOB = 64
+MAX_TAKES = sampler.MAX_TAKES  # takes of each piece a job may ask for
 MAX_TOKENS_LIMIT = 5000
 TUNE_TYPES = {
     "6/8": "Jig",
@@ -134,6 +135,7 @@ def generation_job_check(
     folk_form: bool = False,
     returns: bool = False,
     memory: bool = False,
+    takes: int = 1,
 ) -> None:
     """The rules a generation request must meet, for every interface (the generate page, the
     API, the admin's form, `manage.py generate`): raises ServiceError naming its field, as
@@ -149,6 +151,8 @@ def generation_job_check(
         )
     if int(top_k) < 0:
         raise ServiceError("top_k must be 0 (off) or positive", field="top_k")
+    if not (1 <= int(takes) <= MAX_TAKES):
+        raise ServiceError(f"takes must be 1..{MAX_TAKES}", field="takes")
     if not (0 < float(top_p) <= 1):
         raise ServiceError("top_p must be more than 0 and at most 1 (1 is off)", field="top_p")
     run = checkpoint.run
@@ -196,6 +200,7 @@ def generation_job_create(
     folk_form: bool = False,
     returns: bool = False,
     memory: bool = False,
+    takes: int = 1,
     is_epoch_sample: bool = False,
     user=None,
     ip: str | None = None,
@@ -211,7 +216,8 @@ def generation_job_create(
     `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
     it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
     corpus's tunes bring them back, within that form, so it needs `folk_form`; `memory`:
-    each draw also looks back over the piece itself, for a way that offers it)."""
+    each draw also looks back over the piece itself, for a way that offers it; `takes`:
+    1..MAX_TAKES draws of each piece, the least surprising to the model kept)."""
     generation_job_check(
         checkpoint=checkpoint,
         count=count,
@@ -223,6 +229,7 @@ def generation_job_create(
         folk_form=folk_form,
         returns=returns,
         memory=memory,
+        takes=takes,
     )
     if primer_tune is not None or primer_midi is not None or primer_bars is not None:
         prime = generation_prime_build(
@@ -252,6 +259,7 @@ def generation_job_create(
             folk_form=folk_form,
             returns=returns,
             memory=memory,
+            takes=int(takes),
             is_epoch_sample=is_epoch_sample,
             code_version=settings.CODE_VERSION,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -303,6 +311,7 @@ def piece_reproduce(
         folk_form=job.folk_form,
         returns=job.returns,
         memory=job.memory,
+        takes=job.takes,
         user=user,
         ip=ip,
     )
@@ -521,6 +530,7 @@ def _generate(job: GenerationJob) -> None:
         returns=returns,
         shapes=shapes,
         memory=memory,
+        takes=job.takes,
     )
     seconds = time.perf_counter() - t0
     pieces = [

@@ -106,6 +106,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             folk_form=bool(data.get("folk_form")),
             returns=bool(data.get("returns")),
             memory=bool(data.get("memory")),
+            takes=1 if data.get("takes") is None else data["takes"],
             user=request.user,
             ip=client_ip(request),
         )

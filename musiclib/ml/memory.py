@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fastloop
+from .sampler import probabilities
 
 STATE_KEY = "way_memory"  # the weights among a checkpoint's way arrays (`sampler.save_net`)
 CAP = 64  # longest match length told apart, in symbols; longer matches count as CAP
@@ -32,7 +33,6 @@ CAP = 64  # longest match length told apart, in symbols; longer matches count as
 GROUPS = (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49)
 GRID = np.linspace(0.0, 0.98, 99)  # the weights tried for each group
 MIN_SYMBOLS = 500  # fewer held-out symbols than this fit nothing (no memory)
-BATCH = 64  # pieces run through the LSTM at once
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def memory_fit(net, pieces: list[np.ndarray], *, end_id: int) -> MemoryFit | Non
     pieces = [np.asarray(p, dtype=np.int64) for p in pieces if len(p) > 1]
     if sum(len(p) - 1 for p in pieces) < MIN_SYMBOLS:
         return None
-    p_lstm = _lstm_probabilities(net, pieces, end_id=end_id)
+    p_lstm = probabilities(net, pieces, end_id=end_id)
     traces = [_trace(p, end_id=end_id, p_end=pe) for p, (_, pe) in zip(pieces, p_lstm, strict=True)]
     p_lstm = [pt for pt, _ in p_lstm]
     halves = [list(range(0, len(pieces), 2)), list(range(1, len(pieces), 2))]
@@ -69,35 +69,6 @@ def memory_fit(net, pieces: list[np.ndarray], *, end_id: int) -> MemoryFit | Non
         loss_memory=nll_memory / symbols,
         symbols=symbols,
     )
-
-
-def _lstm_probabilities(net, pieces: list[np.ndarray], *, end_id: int):
-    """For each piece, the LSTM's probability of each symbol after the first and of the
-    end there (teacher forced, from a zero state, as the trainer's loss counts them)."""
-    from .sampler import State, step
-
-    out: list[np.ndarray | None] = [None] * len(pieces)
-    order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
-    for a in range(0, len(order), BATCH):
-        idx = order[a : a + BATCH]
-        width = max(len(pieces[i]) for i in idx)
-        ids = np.zeros((len(idx), width), dtype=np.int64)
-        for row, i in enumerate(idx):
-            ids[row, : len(pieces[i])] = pieces[i]
-        state = State(net, len(idx))
-        probs = np.zeros((len(idx), width), dtype=np.float64)
-        ends = np.zeros((len(idx), width), dtype=np.float64)
-        for t in range(width - 1):
-            logits = step(net, state, ids[:, t]).astype(np.float64)
-            logits -= logits.max(axis=1, keepdims=True)
-            e = np.exp(logits)
-            total = e.sum(axis=1)
-            probs[:, t + 1] = e[np.arange(len(idx)), ids[:, t + 1]] / total
-            ends[:, t + 1] = e[:, end_id] / total
-        for row, i in enumerate(idx):
-            n = len(pieces[i])
-            out[i] = (np.maximum(probs[row, 1:n], 1e-12), ends[row, 1:n])
-    return out
 
 
 def _trace(piece: np.ndarray, *, end_id: int, p_end: np.ndarray):

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .fastloop import GrammarTables
     from .returns import Returns
 
+MAX_TAKES = 8  # takes of one piece `sample` may weigh against each other (1: one draw)
+PROBABILITY_BATCH = 64  # pieces run through the LSTM at once by `probabilities`
+
 # A constraint sees (row, ids so far) and returns a boolean mask over the vocabulary of the
 # allowed next tokens, or None for "anything goes". Used by grammar-aware sampling.
 Constraint = Callable[[int, list[int]], np.ndarray | None]
@@ -188,10 +191,21 @@ def sample(
     returns: Returns | None = None,
     memory: np.ndarray | None = None,
     shapes: Sequence[Hashable] | None = None,
+    takes: int = 1,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
     when the piece ended.
+
+    `takes` (1..MAX_TAKES) draws each piece that many times and keeps the take the
+    model itself finds least surprising (`surprise`: fewest nats per symbol it wrote, the
+    LSTM alone at temperature 1, without the mask or the memory that steered the draw). The
+    first take is the piece `takes=1` gives; the others draw from streams of the same
+    seed (`_uniforms`) with the same shape and plan of returns, so a piece is still
+    reproduced by its seed and the number of takes. A draw steered by the grammar's form,
+    the returns or the memory sometimes goes where the model would not (a figure that fits
+    another bar, a restated bar entered by a leap): the model's own view picks the take
+    where the steering and the model agreed best.
 
     `temperature` divides the logits (> 0); `top_k` keeps the k most likely symbols (0:
     all); `top_p` (0 < p <= 1, 1: off) keeps the most likely symbols until their weights
@@ -226,13 +240,71 @@ def sample(
     `AbcWay.form_shapes_for`). Only with an automaton built while sampling.
 
     The same arguments give the same pieces as `sample_numpy` (the numpy reference)."""
-    from . import fastloop
-
     _check(temperature=temperature, top_k=top_k, top_p=top_p, prime=prime)
+    if not 1 <= int(takes) <= MAX_TAKES:
+        raise ValueError(f"takes must be 1..{MAX_TAKES}")
     if returns is not None and restart_id is not None:
         raise ValueError("returns restate bars of one piece: not with phrase restarts")
     _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
-    uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
+    common = dict(
+        prime=prime,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        end_id=end_id,
+        restart_id=restart_id,
+        memory=memory,
+        constraint=constraint,
+    )
+    if takes == 1:
+        uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
+        return _sample_rows(net, uniforms=uniforms, returns=returns, shapes=shapes, **common)
+    n = len(seeds)
+    # Take-major rows: row k * n + i is take k of piece i.
+    uniforms = np.concatenate([
+        _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id, take=k)
+        for k in range(takes)
+    ])  # fmt: skip
+    tiled = None
+    if returns is not None:
+        from .returns import Returns
+
+        tiled = Returns(flags=returns.flags, plans=np.tile(returns.plans, (takes, 1)))
+    outs = _sample_rows(
+        net,
+        uniforms=uniforms,
+        returns=tiled,
+        shapes=None if shapes is None else list(shapes) * takes,
+        **common,
+    )
+    scores = surprise(net, prime=prime, pieces=outs, end_id=end_id, restart_id=restart_id)
+    best = scores.reshape(takes, n).argmin(axis=0)  # ties: the earlier take
+    rows = [int(k) * n + i for i, k in enumerate(best)]
+    if returns is not None and tiled.state is not None:
+        returns.state = tiled.state[rows]
+    return [outs[r] for r in rows]
+
+
+def _sample_rows(
+    net: Net,
+    *,
+    prime: Sequence[int],
+    uniforms: np.ndarray,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    max_tokens: int,
+    end_id: int,
+    constraint,
+    restart_id: int | None,
+    returns: Returns | None,
+    memory: np.ndarray | None,
+    shapes: Sequence[Hashable] | None,
+) -> list[list[int]]:
+    """One row per row of `uniforms`, in the loop that fits the constraint."""
+    from . import fastloop
+
     common = dict(
         prime=prime,
         uniforms=uniforms,
@@ -272,11 +344,74 @@ def _check(*, temperature: float, top_k: int, top_p: float, prime: Sequence[int]
         raise ValueError("the prime must contain at least the start token")
 
 
-def _uniforms(seeds: Sequence[int], *, max_tokens: int, restart_id: int | None) -> np.ndarray:
-    """Each row's uniform numbers, from its own generator seeded by the piece's seed. The
-    first max_tokens are the same whatever the number of draws (one stream per seed)."""
+def _uniforms(
+    seeds: Sequence[int], *, max_tokens: int, restart_id: int | None, take: int = 0
+) -> np.ndarray:
+    """Each row's uniform numbers, from its own generator seeded by the piece's seed (take
+    k > 0 of a piece: by the pair (seed, k), a stream no plain seed gives). The first
+    max_tokens are the same whatever the number of draws (one stream per seed)."""
     draws = max_tokens if restart_id is None else 2 * max_tokens
-    return np.stack([np.random.default_rng(int(s)).random(draws) for s in seeds])
+    key = (lambda s: int(s)) if take == 0 else (lambda s: [int(s), int(take)])
+    return np.stack([np.random.default_rng(key(s)).random(draws) for s in seeds])
+
+
+def probabilities(
+    net: Net, pieces: Sequence[np.ndarray], *, end_id: int, restart_id: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each piece (ids from START), the LSTM's probability of each symbol after the
+    first and of the end there: teacher forced from a zero state, temperature 1, no mask, as
+    the trainer's loss counts them. With `restart_id`, an `end_id` inside a piece restarts
+    it as the sampler does (state to zeros, `restart_id` fed instead of the end)."""
+    out: list = [None] * len(pieces)
+    order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
+    for a in range(0, len(order), PROBABILITY_BATCH):
+        idx = order[a : a + PROBABILITY_BATCH]
+        width = max(len(pieces[i]) for i in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            ids[row, : len(pieces[i])] = pieces[i]
+        state = State(net, len(idx))
+        probs = np.zeros((len(idx), width), dtype=np.float64)
+        ends = np.zeros((len(idx), width), dtype=np.float64)
+        for t in range(width - 1):
+            fed = ids[:, t]
+            if restart_id is not None and t > 0:
+                again = fed == end_id
+                if again.any():
+                    for xh, c in zip(state.xh, state.c, strict=True):
+                        xh[again] = 0.0
+                        c[again] = 0.0
+                    fed = np.where(again, restart_id, fed)
+            logits = step(net, state, fed).astype(np.float64)
+            logits -= logits.max(axis=1, keepdims=True)
+            e = np.exp(logits)
+            total = e.sum(axis=1)
+            probs[:, t + 1] = e[np.arange(len(idx)), ids[:, t + 1]] / total
+            ends[:, t + 1] = e[:, end_id] / total
+        for row, i in enumerate(idx):
+            n = len(pieces[i])
+            out[i] = (np.maximum(probs[row, 1:n], 1e-12), ends[row, 1:n])
+    return out
+
+
+def surprise(
+    net: Net,
+    *,
+    prime: Sequence[int],
+    pieces: Sequence[Sequence[int]],
+    end_id: int,
+    restart_id: int | None = None,
+) -> np.ndarray:
+    """Nats per symbol the model gives each piece's own symbols (`pieces`: the new ids after
+    `prime`, as `sample` returns them), its end included, the prime only heard: the mean of
+    -log p over what was written. inf for a piece with nothing written."""
+    full = [np.asarray([*prime, *ids], dtype=np.int64) for ids in pieces]
+    out = np.full(len(full), np.inf)
+    for i, (p, _) in enumerate(probabilities(net, full, end_id=end_id, restart_id=restart_id)):
+        written = p[len(prime) - 1 :]
+        if len(written):
+            out[i] = float(-np.log(written).mean())
+    return out
 
 
 def sample_numpy(

@@ -52,7 +52,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
 
 
 # The request fields every way's generation takes, whatever its capabilities.
-SAMPLING_FIELDS = ("count", "temperature", "seed", "top_k", "top_p")
+SAMPLING_FIELDS = ("count", "temperature", "seed", "top_k", "top_p", "takes")
 # How a way's pieces may open, and the request fields each kind of opening takes.
 OPENING_FIELDS: dict[str, tuple[str, ...]] = {
     "text": ("prime",),  # the way's own text, as the model saw it in training

@@ -45,7 +45,7 @@ def test_the_generate_page_shows_only_the_fields_of_a_new_ways_model(client, toy
     html = client.get(reverse("generate")).content.decode()
     option = re.search(rf'<option value="{checkpoint.pk}"[^>]*>', html).group(0)
     assert 'data-way="toy"' in option
-    assert 'data-fields="count temperature seed top_k top_p max_length prime"' in option
+    assert 'data-fields="count temperature seed top_k top_p takes max_length prime"' in option
     data = {"checkpoint": checkpoint.pk, "temperature": "1", "max_length": "24", "top_k": "0"}
     refused = client.post(reverse("generate"), {**data, "count": "1", "meter": "6/8"})
     assert refused.context["form"].errors["meter"] == [

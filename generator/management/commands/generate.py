@@ -41,6 +41,12 @@ class Command(BaseCommand):
             action="store_true",
             help="each draw also looks back over the piece itself (ways that offer it)",
         )
+        parser.add_argument(
+            "--takes",
+            type=int,
+            default=1,
+            help="draws of each piece, 1..8; the least surprising to the model is kept",
+        )
         parser.add_argument("--now", action="store_true", help="run here instead of queueing")
 
     def handle(self, *args, **o):
@@ -65,6 +71,7 @@ class Command(BaseCommand):
                 folk_form=o["folk_form"],
                 returns=o["returns"],
                 memory=o["memory"],
+                takes=o["takes"],
                 enqueue=not o["now"],
             )
         except ServiceError as exc:  # the option it is about (the service's keyword), then why

@@ -178,3 +178,27 @@ def test_a_token_vocabulary_reads_the_same_bars():
         bars = bar_texts(vocab, ids_of(way, vocab, text), flags)
         assert len(bars) == len(shape_from_abc(abc=text).bars)
     assert bar_texts(vocab, ids_of(way, vocab, ECHO), flags)[:3] == ["A", "d2fd AdFA", "B2GB dBGB"]
+
+
+def test_takes_with_returns_report_one_count_per_tune_and_keep_its_tune(abc):
+    way, prepared = abc
+    vocab, flags = prepared.vocab, way.returns_flags(vocab=prepared.vocab)
+    grammar = AbcGrammar(vocab, form=True)
+    net = random_net(vocab=len(vocab), units=[24], dense=[], seed=5)
+    prime = way.encode_prime(vocab=vocab, prime="")
+    library = rt.plans_from_bars([[-1, -1, 0, 1, -1, 0], [-1, 0, -1, -1, 2, 3]])
+
+    def tunes(seeds):
+        returns = rt.Returns(flags=flags, plans=rt.draw_plans(library, seeds))
+        out = sampler.sample(net, prime=prime, seeds=seeds, max_tokens=300, takes=3,
+                             constraint=grammar.automaton(), returns=returns)  # fmt: skip
+        return out, returns
+
+    together, returns = tunes([21, 22, 23])
+    assert len(returns.restated) == len(returns.forced) == 3
+    alone, returns_alone = tunes([22])
+    assert alone == together[1:2]
+    assert returns_alone.forced == returns.forced[1:2]
+    for ids in together:
+        text = way.decode(vocab=vocab, ids=ids)
+        assert grammar.violations(text, end=ids[-1] == END_ID) == []

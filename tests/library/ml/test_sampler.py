@@ -81,3 +81,58 @@ def test_a_corrupt_sampler_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a numpy archive")
     with pytest.raises(ValueError, match="corrupt"):
         sampler.load_net(str(bad))
+
+
+def manual_surprise(net, prime, ids, end_id):
+    """Mean -log p of each written symbol, one numpy step at a time."""
+    state, nats, seq = sampler.State(net, 1), [], [*prime, *ids]
+    for t in range(len(seq) - 1):
+        logits = sampler.step(net, state, np.array([seq[t]]))[0].astype(np.float64)
+        logp = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+        if t + 1 >= len(prime):
+            nats.append(-logp[seq[t + 1]])
+    return float(np.mean(nats))
+
+
+def test_surprise_is_the_mean_nats_of_what_was_written_after_the_prime(model):
+    net = sampler.net_from_keras(model)
+    pieces = sampler.sample(net, prime=[1, 7], seeds=[3, 4], max_tokens=40)
+    got = sampler.surprise(net, prime=[1, 7], pieces=pieces, end_id=2)
+    want = [manual_surprise(net, [1, 7], ids, 2) for ids in pieces]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_a_restart_inside_a_piece_is_scored_as_a_new_phrase(model):
+    net = sampler.net_from_keras(model)
+    first, second = [1, 5, 6, 2], [1, 8, 9, 2]
+    joined = np.array(first + second[1:])  # the sampler feeds START after an END
+    ((p, _),) = sampler.probabilities(net, [joined], end_id=2, restart_id=1)
+    (a, _), (b, _) = sampler.probabilities(net, [np.array(first), np.array(second)], end_id=2)
+    np.testing.assert_allclose(p, np.r_[a, b], rtol=1e-6)
+
+
+def test_one_take_is_the_piece_sample_always_gave(model):
+    net = sampler.net_from_keras(model)
+    assert sampler.sample(net, prime=[1], seeds=[5, 6], max_tokens=60, takes=1) == (
+        sampler.sample(net, prime=[1], seeds=[5, 6], max_tokens=60)
+    )
+
+
+def test_takes_keep_a_piece_no_more_surprising_than_its_first_draw(model):
+    net = sampler.net_from_keras(model)
+    seeds = list(range(1, 13))
+    first = sampler.sample(net, prime=[1], seeds=seeds, max_tokens=60)
+    kept = sampler.sample(net, prime=[1], seeds=seeds, max_tokens=60, takes=4)
+    s_first = sampler.surprise(net, prime=[1], pieces=first, end_id=2)
+    s_kept = sampler.surprise(net, prime=[1], pieces=kept, end_id=2)
+    assert (s_kept <= s_first + 1e-12).all()
+    assert (s_kept < s_first).sum() >= 6  # most pieces: another take was more natural
+    # each kept piece is one of its seed's takes, whatever batch it was drawn in
+    assert sampler.sample(net, prime=[1], seeds=[7], max_tokens=60, takes=4)[0] == kept[6]
+
+
+def test_it_refuses_takes_out_of_range(model):
+    net = sampler.net_from_keras(model)
+    for takes in (0, sampler.MAX_TAKES + 1):
+        with pytest.raises(ValueError, match="takes"):
+            sampler.sample(net, prime=[1], seeds=[1], takes=takes)

@@ -35,7 +35,7 @@ def test_each_built_in_way_says_what_its_pieces_are():
 def test_the_generation_fields_follow_from_openings_length_and_grammar():
     abc, midi, audio = (get_way(n).capabilities for n in ("abc", "midi", "audio"))
     assert abc.generation_fields == (
-        "count", "temperature", "seed", "top_k", "top_p", "max_length", "grammar",
+        "count", "temperature", "seed", "top_k", "top_p", "takes", "max_length", "grammar",
         "folk_form", "returns", "memory", "prime", "meter", "key", "opening",
     )  # fmt: skip
     assert "folk_form" not in midi.generation_fields  # the form is a folk tune's
@@ -49,6 +49,7 @@ def test_the_generation_fields_follow_from_openings_length_and_grammar():
         "seed",
         "top_k",
         "top_p",
+        "takes",
         "seconds",
         "prime_audio",
     )
