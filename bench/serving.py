@@ -79,11 +79,14 @@ def start_workers(spec, env, log_dir: Path) -> list[subprocess.Popen]:
     procs = []
     for name, queues, concurrency, nice in spec:
         log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        # One BLAS thread in the sample worker, as scripts/supervise.py and prod.sh start it:
+        # with two, each of its processes spins while the other core is busy.
+        own = {**env, "OPENBLAS_NUM_THREADS": "1"} if queues == "sample" else env
         procs.append(subprocess.Popen(
             ["nice", "-n", nice, PY, "-m", "celery", "-A", "musicsite", "worker",
              "-Q", queues, "-c", concurrency,
              "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "-l", "info"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env=own, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))  # fmt: skip
         try:  # as scripts/supervise.py does: a nice counts only within its session's autogroup
             Path(f"/proc/{procs[-1].pid}/autogroup").write_text(nice)

@@ -472,6 +472,27 @@ def bar_spans(ids, flags):
     return bars[0, :k].copy()
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _nats(logits, chosen):
+    """-log p(chosen) under the model alone (temperature 1, no mask, no memory): what
+    `sampler.surprise` counts, added up while sampling for `sampler.sample`'s takes."""
+    m = logits[0]
+    for j in range(1, logits.shape[0]):
+        if logits[j] > m:
+            m = logits[j]
+    total = 0.0
+    for j in range(logits.shape[0]):
+        total += np.exp(np.float64(logits[j]) - m)
+    return m + np.log(total) - np.float64(logits[chosen])
+
+
+@njit(cache=True, error_model="numpy")
+def _nats_rows(logits, chosen, active, nats):
+    for r in range(logits.shape[0]):
+        if active[r]:
+            nats[r] += _nats(logits[r], chosen[r])
+
+
 @njit(cache=True, error_model="numpy")
 def _loop(
     table,
@@ -501,8 +522,10 @@ def _loop(
     mseq,
     mmatch,
     mlen,
+    nats,
 ):
-    """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`.
+    """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`;
+    `nats[r]` gains -log p of each id under the model alone (`_nats`).
 
     Returns (`ml.returns`) are on when `flags` is not empty: `plans[r, j]` is the bar that
     row r's bar j restates (-1: none), `rs` receives each row's bookkeeping (`R_FIELDS`)."""
@@ -581,6 +604,7 @@ def _loop(
                 )  # fmt: skip
                 if returns:
                     chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, None)
+            nats[r] += _nats(logits[r], chosen)
             if on:
                 _memory_push(mseq, mmatch, mlen, r, chosen, cap)
             if returns:
@@ -840,6 +864,15 @@ def compiled(net) -> Compiled:
 _NO_TABLES = (np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.int32))
 
 
+def _nats_out(nats: np.ndarray | None, rows: int) -> np.ndarray:
+    """The loops' surprise accumulator: the caller's (float64 [rows]) or a throw-away one."""
+    if nats is None:
+        return np.zeros(rows, dtype=np.float64)
+    if nats.shape != (rows,) or nats.dtype != np.float64:
+        raise ValueError("nats must be float64, one per row")
+    return nats
+
+
 def _returns_arrays(returns, rows: int, vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(flags, plans, rs) for the loops: empty flags when returns are off. `returns` is an
     `ml.returns.Returns` (flags over the vocabulary, one plan per row); its `state` is set
@@ -876,11 +909,14 @@ def sample(
     tables: GrammarTables | None,
     returns=None,
     memory=None,
+    nats: np.ndarray | None = None,
 ) -> list[list[int]]:
     """One piece per row of `uniforms` (rows × draws, float64), in one compiled call. See
     `sampler.sample` for what the arguments mean; `tables` masks the draws; `returns`
     (`ml.returns.Returns`) restates earlier bars where each row's plan says; `memory`
-    (`ml.memory` weights by match length) mixes each draw with the piece's own past."""
+    (`ml.memory` weights by match length) mixes each draw with the piece's own past.
+    `nats` (float64 [rows], or None) gains each row's -log p of every id it wrote under the
+    model alone, as in every loop here."""
     c = compiled(net)
     rows, draws = uniforms.shape
     flags, plans, rs = _returns_arrays(returns, rows, c.table.shape[0])
@@ -911,6 +947,7 @@ def sample(
         plans,
         rs,
         *_Memory(memory, rows=rows, width=len(prime) + draws, prime=prime).args,
+        _nats_out(nats, rows),
     )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
@@ -928,6 +965,7 @@ def sample_constrained(
     restart_id: int | None,
     constraint: Callable[[int, list[int]], np.ndarray | None],
     memory=None,
+    nats: np.ndarray | None = None,
 ) -> list[list[int]]:
     """As `sample`, with a Python constraint asked for each unfinished row's mask at each
     step (it sees the prime and the ids drawn so far, and `restart_id` after an end in
@@ -950,6 +988,7 @@ def sample_constrained(
     chosen = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
     mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
+    nats = _nats_out(nats, rows)
     for t in range(draws):
         for r in np.flatnonzero(active):
             mask = constraint(int(r), history[r])
@@ -960,6 +999,7 @@ def sample_constrained(
             logits, masks, use_mask, temp, int(top_k), float(top_p), uniforms[:, t], active, chosen,
             int(end_id), *mem.args,
         )  # fmt: skip
+        _nats_rows(logits, chosen, active, nats)
         mem.push(chosen, active)
         for r in np.flatnonzero(active):
             tok = int(chosen[r])
@@ -999,6 +1039,7 @@ def sample_lazy_tables(
     returns=None,
     memory=None,
     shapes=None,
+    nats: np.ndarray | None = None,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
     → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
@@ -1024,6 +1065,7 @@ def sample_lazy_tables(
             automaton=automaton,
             memory=memory,
             shapes=shapes,
+            nats=nats,
         )
     c = compiled(net)
     rows, draws = uniforms.shape
@@ -1055,6 +1097,7 @@ def sample_lazy_tables(
     chosen = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
     mem = _Memory(memory, rows=rows, width=n_prime + draws, prime=prime)
+    nats = _nats_out(nats, rows)
     for t in range(draws):
         live = np.flatnonzero(active)
         masks = np.ascontiguousarray(automaton.allowed[states])
@@ -1065,6 +1108,7 @@ def sample_lazy_tables(
         if on:
             at = n_prime + lengths
             _returns_rows(rs, bars, plans, flags, seq, chosen, masks, use_mask, active, at)
+        _nats_rows(logits, chosen, active, nats)
         mem.push(chosen, active)
         out[live, lengths[live]] = chosen[live]
         lengths[live] += 1
@@ -1136,6 +1180,7 @@ def _lazy_loop(
     mseq,
     mmatch,
     mlen,
+    nats,
 ):
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
     successor the tables have not built (then it returns the draw to resume at, with
@@ -1174,6 +1219,7 @@ def _lazy_loop(
                 logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
                 mq, mem, mseq, mmatch, mlen, r, end_id,
             )  # fmt: skip
+            nats[r] += _nats(logits[r], chosen)
             if on:
                 _memory_push(mseq, mmatch, mlen, r, chosen, cap)
             out[r, lengths[r]] = chosen
@@ -1275,6 +1321,7 @@ def sample_registered_tables(
     automaton,
     memory=None,
     shapes=None,
+    nats: np.ndarray | None = None,
 ) -> list[list[int]]:
     """As `sample_lazy_tables`, for an `ml.automaton.LazyAutomaton` (tables with a line
     register): the steps run in the compiled loop (`_lazy_loop`), which leaves it only when
@@ -1299,6 +1346,7 @@ def sample_registered_tables(
     kept = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
     mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
+    nats = _nats_out(nats, rows)
     t = 0
     while t >= 0:
         t = _lazy_loop(
@@ -1307,7 +1355,7 @@ def sample_registered_tables(
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
             automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
             automaton._enter, automaton._variant, automaton.lo, automaton.hi, automaton.nlo,
-            automaton.nhi, GEMM_ROWS, *mem.args,
+            automaton.nhi, GEMM_ROWS, *mem.args, nats,
         )  # fmt: skip
         if t >= 0:
             for r in np.flatnonzero(pending).tolist():

@@ -266,6 +266,7 @@ def sample(
         _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id, take=k)
         for k in range(takes)
     ])  # fmt: skip
+    nats = np.zeros(len(uniforms), dtype=np.float64)
     tiled = None
     if returns is not None:
         from .returns import Returns
@@ -276,9 +277,13 @@ def sample(
         uniforms=uniforms,
         returns=tiled,
         shapes=None if shapes is None else list(shapes) * takes,
+        nats=nats,
         **common,
     )
-    scores = surprise(net, prime=prime, pieces=outs, end_id=end_id, restart_id=restart_id)
+    # Each take's surprise, added up by the loop as it wrote (what `surprise` computes
+    # again from the ids, without a second pass through the LSTM).
+    written = np.array([len(ids) for ids in outs], dtype=np.float64)
+    scores = np.where(written > 0, nats / np.maximum(written, 1.0), np.inf)
     best = scores.reshape(takes, n).argmin(axis=0)  # ties: the earlier take
     rows = [int(k) * n + i for i, k in enumerate(best)]
     if returns is not None and tiled.state is not None:
@@ -301,8 +306,10 @@ def _sample_rows(
     returns: Returns | None,
     memory: np.ndarray | None,
     shapes: Sequence[Hashable] | None,
+    nats: np.ndarray | None = None,
 ) -> list[list[int]]:
-    """One row per row of `uniforms`, in the loop that fits the constraint."""
+    """One row per row of `uniforms`, in the loop that fits the constraint (`nats`: see
+    `fastloop.sample`)."""
     from . import fastloop
 
     common = dict(
@@ -315,6 +322,7 @@ def _sample_rows(
         end_id=end_id,
         restart_id=restart_id,
         memory=memory,
+        nats=nats,
     )
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
@@ -404,7 +412,9 @@ def surprise(
 ) -> np.ndarray:
     """Nats per symbol the model gives each piece's own symbols (`pieces`: the new ids after
     `prime`, as `sample` returns them), its end included, the prime only heard: the mean of
-    -log p over what was written. inf for a piece with nothing written."""
+    -log p over what was written. inf for a piece with nothing written. The figure `sample`
+    weighs takes by (its loops add it up while they write: the same, without this second
+    pass through the LSTM)."""
     full = [np.asarray([*prime, *ids], dtype=np.int64) for ids in pieces]
     out = np.full(len(full), np.inf)
     for i, (p, _) in enumerate(probabilities(net, full, end_id=end_id, restart_id=restart_id)):

@@ -361,3 +361,54 @@ def test_tables_built_while_sampling_draw_what_fixed_tables_draw(small):
     assert lazy.built > 0
     assert fast == sampler.sample(small, constraint=tables, **args)
     assert fast == sampler.sample_numpy(small, constraint=tables_as_constraint(tables, 2), **args)
+
+
+def loops_of(way_name, way, vocab, prime):
+    """(label, fastloop function, its constraint keyword) for every loop a way samples in."""
+    from musiclib.ml import fastloop
+
+    loops = [("plain", fastloop.sample, {"tables": None})]
+    grammar = way.grammar(vocab=vocab)
+    if hasattr(grammar, "tables"):
+        loops.append(("tables", fastloop.sample, {"tables": grammar.tables(list(prime))}))
+    if grammar is not None and callable(grammar):
+        loops.append(("python", fastloop.sample_constrained, {"constraint": grammar}))
+    if hasattr(grammar, "automaton"):
+        automaton = grammar.automaton()
+        loops.append(("lazy", fastloop.sample_lazy_tables, {"automaton": automaton,
+                                                             "compiled_loop": False}))  # fmt: skip
+        loops.append(("registered", fastloop.sample_registered_tables, {"automaton": automaton}))
+    if hasattr(way, "returns_flags"):  # bars restated: symbols fed, not drawn, counted too
+        from musiclib.ml import returns as rt
+
+        plan = np.full(rt.MAX_BARS, -1, dtype=np.int32)
+        plan[2], plan[3] = 0, 1
+
+        def restating():
+            flags = way.returns_flags(vocab=vocab)
+            return rt.Returns(flags=flags, plans=np.tile(plan, (3, 1)))
+
+        loops.append(("returns", fastloop.sample_lazy_tables, {
+            "automaton": grammar.automaton(), "returns": restating()}))  # fmt: skip
+        loops.append(("returns, no grammar", fastloop.sample, {
+            "tables": None, "returns": restating()}))  # fmt: skip
+    return loops
+
+
+def test_every_loop_adds_up_the_surprise_the_model_gives_what_it_wrote(way_case):
+    """The takes are weighed by it: the loop's sum, over each piece's length, is
+    `sampler.surprise` of the ids it returned (restarts included)."""
+    name, way, vocab, net, prime, extra = way_case
+    seeds, max_tokens = [5, 6, 7], 150
+    restart = extra.get("restart_id")
+    draws = max_tokens if restart is None else 2 * max_tokens
+    uniforms = np.stack([np.random.default_rng(s).random(draws) for s in seeds])
+    common = dict(prime=prime, uniforms=uniforms, temperature=0.9, top_k=0, top_p=1.0,
+                  max_tokens=max_tokens, end_id=END_ID, restart_id=restart)  # fmt: skip
+    sampler.State(net, 1)  # (fuses the gates the loops read, as sampler.sample does)
+    for label, loop, constraint in loops_of(name, way, vocab, prime):
+        nats = np.zeros(len(seeds))
+        pieces = loop(net, **common, **constraint, nats=nats)
+        want = sampler.surprise(net, prime=prime, pieces=pieces, end_id=END_ID, restart_id=restart)
+        got = nats / np.array([len(ids) for ids in pieces])
+        np.testing.assert_allclose(got, want, rtol=1e-4, err_msg=f"{name}, {label}")
