@@ -278,10 +278,8 @@ class GenerateForm(forms.Form):
         min_value=1,
         max_value=MAX_TAKES,
         initial=DEFAULT_TAKES,
-        help_text=f"1..{MAX_TAKES}: each piece is drawn this many times and the take the "
-        "model itself finds most natural is kept. More takes need longer (four need about "
-        "four times as long as one) and, in our listening tests, come out a little closer "
-        "to people's tunes.",
+        help_text=f"1..{MAX_TAKES}: the most natural of this many takes of each piece is "
+        "kept; 1 writes each piece once.",
     )
     top_k = forms.IntegerField(
         label="Top-k",
