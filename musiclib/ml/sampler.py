@@ -246,7 +246,7 @@ def sample(
     if returns is not None and restart_id is not None:
         raise ValueError("returns restate bars of one piece: not with phrase restarts")
     _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
-    common = dict(
+    loop = dict(
         prime=prime,
         temperature=temperature,
         top_k=top_k,
@@ -255,11 +255,12 @@ def sample(
         end_id=end_id,
         restart_id=restart_id,
         memory=memory,
-        constraint=constraint,
     )
     if takes == 1:
         uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)
-        return _sample_rows(net, uniforms=uniforms, returns=returns, shapes=shapes, **common)
+        return _sample_rows(
+            net, uniforms=uniforms, constraint=constraint, returns=returns, shapes=shapes, **loop
+        )
     n = len(seeds)
     # Take-major rows: row k * n + i is take k of piece i.
     uniforms = np.concatenate([
@@ -275,10 +276,11 @@ def sample(
     outs = _sample_rows(
         net,
         uniforms=uniforms,
+        constraint=constraint,
         returns=tiled,
         shapes=None if shapes is None else list(shapes) * takes,
         nats=nats,
-        **common,
+        **loop,
     )
     # Each take's surprise, added up by the loop as it wrote (what `surprise` computes
     # again from the ids, without a second pass through the LSTM).
@@ -294,36 +296,19 @@ def sample(
 def _sample_rows(
     net: Net,
     *,
-    prime: Sequence[int],
     uniforms: np.ndarray,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    max_tokens: int,
-    end_id: int,
     constraint,
-    restart_id: int | None,
     returns: Returns | None,
-    memory: np.ndarray | None,
     shapes: Sequence[Hashable] | None,
     nats: np.ndarray | None = None,
+    **loop,
 ) -> list[list[int]]:
-    """One row per row of `uniforms`, in the loop that fits the constraint (`nats`: see
-    `fastloop.sample`)."""
+    """One row per row of `uniforms`, in the loop that fits the constraint; `loop`: the
+    loops' common arguments as `sample` takes them (`nats`: see `fastloop.sample`)."""
     from . import fastloop
 
-    common = dict(
-        prime=prime,
-        uniforms=uniforms,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        max_tokens=max_tokens,
-        end_id=end_id,
-        restart_id=restart_id,
-        memory=memory,
-        nats=nats,
-    )
+    prime = loop["prime"]
+    common = dict(uniforms=uniforms, nats=nats, **loop)
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
         # Tables built while sampling (an automaton whose successors are made on demand).

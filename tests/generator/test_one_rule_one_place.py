@@ -20,19 +20,10 @@ from common.errors import ServiceError, sentence
 from generator import services
 from generator.models import Corpus, GenerationJob, ImportJob, JobStatus
 from tests.api.builders import REEL, make_piece, make_world
+from tests.generator.pages import post_generate_form
 from tests.ways_midi.builders import make_midi_world
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Request throttles and facet lists live in the cache: each test starts without."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 @pytest.fixture
@@ -53,16 +44,7 @@ def queued(monkeypatch) -> list[tuple[str, int]]:
 
 def page_errors(client, checkpoint, **fields) -> dict[str, list[str]]:
     """The generate page's refusal, field by field (`__all__`: the form as a whole)."""
-    data = {
-        "checkpoint": checkpoint.pk,
-        "temperature": "1.0",
-        "max_length": "400",
-        "top_k": "0",
-        "count": "1",
-        "primer_bars": "4",
-        **{k: str(v) for k, v in fields.items()},
-    }
-    response = client.post(reverse("generate"), data)
+    response = post_generate_form(client, checkpoint, **{"primer_bars": "4", **fields})
     assert response.status_code == 200, response
     return {name: list(errors) for name, errors in response.context["form"].errors.items()}
 

@@ -15,30 +15,9 @@ from generator import services
 from generator.forms import DEFAULT_TAKES
 from generator.models import GenerationJob, JobStatus
 from tests.api.builders import make_job, make_piece, make_world
+from tests.generator.pages import post_generate_form
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Request throttles live in the cache: each test starts without."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def post_form(client, checkpoint, **fields):
-    data = {
-        "checkpoint": checkpoint.pk,
-        "temperature": "1.0",
-        "max_length": "400",
-        "top_k": "0",
-        "count": "1",
-        **{k: str(v) for k, v in fields.items()},
-    }
-    return client.post(reverse("generate"), data)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 def new_jobs(world):
@@ -50,20 +29,20 @@ def test_the_generate_page_offers_four_takes_and_stores_what_it_is_given(client)
     page = client.get(reverse("generate")).content.decode()
     assert DEFAULT_TAKES == 4
     assert 'name="takes"' in page and 'value="4"' in page.split('name="takes"')[1][:200]
-    assert post_form(client, world.checkpoint, takes=6).status_code == 302
+    assert post_generate_form(client, world.checkpoint, takes=6).status_code == 302
     assert new_jobs(world).get().takes == 6
 
 
 def test_a_blank_takes_field_means_one_draw(client):
     world = make_world()
-    assert post_form(client, world.checkpoint, takes="").status_code == 302
+    assert post_generate_form(client, world.checkpoint, takes="").status_code == 302
     assert new_jobs(world).get().takes == 1
 
 
 @pytest.mark.parametrize("value", ["0", "9", "many"])
 def test_the_generate_page_refuses_takes_outside_1_to_8_on_its_field(client, value):
     world = make_world()
-    response = post_form(client, world.checkpoint, takes=value)
+    response = post_generate_form(client, world.checkpoint, takes=value)
     assert response.status_code == 200
     assert list(response.context["form"].errors) == ["takes"]
     assert not new_jobs(world).exists()

@@ -5,37 +5,15 @@ piece and job pages show it."""
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 from rest_framework.test import APIClient
 
 from common.errors import ServiceError
 from generator import services
 from generator.models import GenerationJob
 from tests.api.builders import make_job, make_piece, make_world
+from tests.generator.pages import post_generate_form
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Request throttles live in the cache: each test starts without."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def post_form(client, checkpoint, **fields):
-    data = {
-        "checkpoint": checkpoint.pk,
-        "temperature": "1.0",
-        "max_length": "400",
-        "top_k": "0",
-        "count": "1",
-        **{k: str(v) for k, v in fields.items()},
-    }
-    return client.post(reverse("generate"), data)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 def new_jobs(world):
@@ -44,14 +22,14 @@ def new_jobs(world):
 
 def test_the_generate_page_stores_the_top_p_it_is_given(client):
     world = make_world()
-    response = post_form(client, world.checkpoint, top_p="0.9")
+    response = post_generate_form(client, world.checkpoint, top_p="0.9")
     assert response.status_code == 302
     assert new_jobs(world).get().top_p == pytest.approx(0.9)
 
 
 def test_a_blank_top_p_on_the_generate_page_means_off(client):
     world = make_world()
-    assert post_form(client, world.checkpoint, top_p="").status_code == 302
+    assert post_generate_form(client, world.checkpoint, top_p="").status_code == 302
     assert new_jobs(world).get().top_p == 1.0
 
 
@@ -60,7 +38,7 @@ def test_a_blank_top_p_on_the_generate_page_means_off(client):
 )
 def test_the_generate_page_refuses_a_top_p_outside_0_to_1_on_its_field(client, value, words):
     world = make_world()
-    response = post_form(client, world.checkpoint, top_p=value)
+    response = post_generate_form(client, world.checkpoint, top_p=value)
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert list(errors) == ["top_p"]

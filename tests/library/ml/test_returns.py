@@ -135,7 +135,9 @@ def test_with_the_folk_form_grammar_restated_bars_keep_its_masks(abc):
     assert whole > 0
 
 
-def test_the_same_seed_gives_the_same_tune_with_returns(abc):
+def tunes_with_returns(abc, *, takes: int = 1):
+    """A sampler of folk-form tunes with returns from two plans, by their seeds: (tunes,
+    the returns' bookkeeping)."""
     way, prepared = abc
     vocab, flags = prepared.vocab, way.returns_flags(vocab=prepared.vocab)
     grammar = AbcGrammar(vocab, form=True)
@@ -145,8 +147,18 @@ def test_the_same_seed_gives_the_same_tune_with_returns(abc):
 
     def tunes(seeds):
         returns = rt.Returns(flags=flags, plans=rt.draw_plans(library, seeds))
-        return sampler.sample(net, prime=prime, seeds=seeds, max_tokens=300,
-                              constraint=grammar.automaton(), returns=returns)  # fmt: skip
+        out = sampler.sample(net, prime=prime, seeds=seeds, max_tokens=300, takes=takes,
+                             constraint=grammar.automaton(), returns=returns)  # fmt: skip
+        return out, returns
+
+    return tunes
+
+
+def test_the_same_seed_gives_the_same_tune_with_returns(abc):
+    sample = tunes_with_returns(abc)
+
+    def tunes(seeds):
+        return sample(seeds)[0]
 
     together = tunes([21, 22, 23])
     assert tunes([22]) == together[1:2]
@@ -182,23 +194,13 @@ def test_a_token_vocabulary_reads_the_same_bars():
 
 def test_takes_with_returns_report_one_count_per_tune_and_keep_its_tune(abc):
     way, prepared = abc
-    vocab, flags = prepared.vocab, way.returns_flags(vocab=prepared.vocab)
-    grammar = AbcGrammar(vocab, form=True)
-    net = random_net(vocab=len(vocab), units=[24], dense=[], seed=5)
-    prime = way.encode_prime(vocab=vocab, prime="")
-    library = rt.plans_from_bars([[-1, -1, 0, 1, -1, 0], [-1, 0, -1, -1, 2, 3]])
-
-    def tunes(seeds):
-        returns = rt.Returns(flags=flags, plans=rt.draw_plans(library, seeds))
-        out = sampler.sample(net, prime=prime, seeds=seeds, max_tokens=300, takes=3,
-                             constraint=grammar.automaton(), returns=returns)  # fmt: skip
-        return out, returns
-
+    tunes = tunes_with_returns(abc, takes=3)
     together, returns = tunes([21, 22, 23])
     assert len(returns.restated) == len(returns.forced) == 3
     alone, returns_alone = tunes([22])
     assert alone == together[1:2]
     assert returns_alone.forced == returns.forced[1:2]
+    grammar = AbcGrammar(prepared.vocab, form=True)
     for ids in together:
-        text = way.decode(vocab=vocab, ids=ids)
+        text = way.decode(vocab=prepared.vocab, ids=ids)
         assert grammar.violations(text, end=ids[-1] == END_ID) == []
