@@ -31,7 +31,7 @@ SERVICE_FIELDS: dict[str, str | None] = {"prime": None}
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
 DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
-DEFAULT_TAKES = 4  # takes of each piece, 1..8 (docs/quality.md: four against one)
+DEFAULT_TAKES = 4  # takes of each piece, 1..8 (docs/quality.md §6, Takes: measured on ABC)
 # Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
