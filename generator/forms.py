@@ -31,7 +31,7 @@ SERVICE_FIELDS: dict[str, str | None] = {"prime": None}
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
 DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
-DEFAULT_TAKES = 4  # takes of each piece, 1..8 (docs/quality.md §6, Takes: measured on ABC)
+DEFAULT_TAKES = 1  # takes of each piece where no model says (its way's default_takes)
 # Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
@@ -331,6 +331,7 @@ class GenerateForm(forms.Form):
         for run, checkpoints in selectors.generation_checkpoints():
             options = []
             fields = _generation_fields(run.way)
+            takes = _default_takes(run.way)
             if "primer_tune" in fields:
                 primer_corpora[run.corpus_id] = str(run.corpus)
             chosen = chosen_among(run, checkpoints)
@@ -341,6 +342,8 @@ class GenerateForm(forms.Form):
                     "data-corpus": str(run.corpus_id),
                     # the fields this model uses: the page's script shows only those
                     "data-fields": " ".join(fields),
+                    # the takes the page offers first for this model's way
+                    "data-takes": str(takes),
                 }
                 loss = f", val loss {ckpt.val_loss:.3f}" if ckpt.val_loss is not None else ""
                 label = (
@@ -350,12 +353,13 @@ class GenerateForm(forms.Form):
                 )
                 if ckpt == chosen:
                     label += " · chosen"
-                    defaults.append(ckpt.pk)
+                    defaults.append((ckpt.pk, takes))
                 options.append((ckpt.pk, label))
             groups.append((f"{run} · {run.corpus} · {run.get_status_display()}", options))
         self.fields["checkpoint"].choices = groups
         if defaults and not self.is_bound and "checkpoint" not in self.initial:
-            self.initial["checkpoint"] = defaults[0]  # the first run's chosen checkpoint
+            # the first run's chosen checkpoint, and its way's takes
+            self.initial["checkpoint"], self.initial["takes"] = defaults[0]
         self._primer_tune_choices(primer_corpora)
         for name in (*IGNORED_WHERE_NOT_APPLICABLE, *REFUSED_WHERE_NOT_APPLICABLE):
             # "ABC", "ABC and MIDI": which runs use the field, said on the page (where its
@@ -453,6 +457,13 @@ class GenerateForm(forms.Form):
 
     def checkpoint_object(self):
         return self.checkpoints.get(getattr(self, "cleaned_data", {}).get("checkpoint"))
+
+
+def _default_takes(way: str) -> int:
+    try:
+        return get_way(way).capabilities.default_takes
+    except ValueError:
+        return 1
 
 
 def _generation_fields(way: str) -> tuple[str, ...]:

@@ -287,6 +287,7 @@ class AbcWay(Way):
         folk_form=True,
         returns=True,
         memory=True,
+        default_takes=4,
     )
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.

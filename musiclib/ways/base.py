@@ -126,6 +126,10 @@ class Capabilities:
     # longest earlier match, with weights fitted on the run's held-out pieces at every
     # checkpoint): the `memory` option.
     memory: bool = False
+    # Takes of each piece the generate page offers first (1..8; `sampler.sample(takes=)`):
+    # more than one only where listening tests found the kept take closer to people's
+    # pieces (docs/quality.md §6, *Takes*, for ABC).
+    default_takes: int = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.openings) - set(OPENING_FIELDS)
@@ -137,6 +141,8 @@ class Capabilities:
             raise ValueError("a length in seconds needs tokens_per_second")
         if self.text_format not in ("abc", "text") or self.melody not in ("abc", "events", ""):
             raise ValueError("text_format is abc or text; melody is abc, events or empty")
+        if not 1 <= self.default_takes <= 8:
+            raise ValueError(f"default_takes is 1..8 (got {self.default_takes})")
         if self.title_style not in TITLE_STYLES:
             raise ValueError(f"title_style is one of {TITLE_STYLES} (got {self.title_style!r})")
 

@@ -1,5 +1,5 @@
 /* The generate page: show only the fields the chosen model uses, and only the corpus pieces
-   of its corpus. Each model option carries its way's fields (data-fields, from the way's
+   of its corpus; offer the model's way's number of takes. Each model option carries its way's fields (data-fields, from the way's
    capabilities); a field that only some ways take is marked data-field="name". A hidden
    field is disabled, so it is not sent. Without this script every field shows, each says
    which runs use it, and the server ignores or refuses what does not apply. */
@@ -63,8 +63,20 @@
       });
     }
 
+    // Each way offers its own number of takes first (data-takes): a new model brings its
+    // way's, until the visitor sets the number themselves.
+    var takes = form.querySelector('input[name="takes"]');
+    var takesSet = false;
+    if (takes) takes.addEventListener("input", function () { takesSet = true; });
+
+    function offerTakes() {
+      var option = checkpoint.options[checkpoint.selectedIndex];
+      if (!takes || takesSet || !option || !option.hasAttribute("data-takes")) return;
+      takes.value = option.getAttribute("data-takes");
+    }
+
     form.classList.add("fields-follow-model");
-    checkpoint.addEventListener("change", function () { update(); follow(); });
+    checkpoint.addEventListener("change", function () { update(); follow(); offerTakes(); });
     Object.keys(NEEDS).forEach(function (name) {
       var need = form.querySelector('input[name="' + NEEDS[name] + '"]');
       if (need) need.addEventListener("change", follow);

@@ -1,8 +1,8 @@
 """Takes: a generation may draw each piece several times and keep the take the model
-finds least surprising. The generate page offers four by default, the API and the service
-one; every interface stores the number on the job and refuses one outside 1..8 on its field
-without writing anything; the piece and job pages say how many were weighed; a reproduced
-piece keeps them, and the same seed gives the same piece."""
+finds least surprising. The generate page offers an ABC model four (its way's default),
+the API and the service one; every interface stores the number on the job and refuses one
+outside 1..8 on its field without writing anything; the piece and job pages say how many
+were weighed; a reproduced piece keeps them, and the same seed gives the same piece."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from common.errors import ServiceError
 from generator import services
 from generator.forms import DEFAULT_TAKES
 from generator.models import GenerationJob, JobStatus
+from musiclib.ways import get_way
 from tests.api.builders import make_job, make_piece, make_world
 from tests.generator.pages import post_generate_form
 
@@ -24,11 +25,13 @@ def new_jobs(world):
     return GenerationJob.objects.exclude(pk=world.job.pk)
 
 
-def test_the_generate_page_offers_four_takes_and_stores_what_it_is_given(client):
+def test_the_generate_page_offers_an_abc_model_four_takes_and_stores_what_it_is_given(client):
     world = make_world()
     page = client.get(reverse("generate")).content.decode()
-    assert DEFAULT_TAKES == 4
+    assert get_way("abc").capabilities.default_takes == 4 and DEFAULT_TAKES == 1
     assert 'name="takes"' in page and 'value="4"' in page.split('name="takes"')[1][:200]
+    assert f'value="{world.checkpoint.pk}" selected data-way="abc"' in page
+    assert 'data-takes="4"' in page
     assert post_generate_form(client, world.checkpoint, takes=6).status_code == 302
     assert new_jobs(world).get().takes == 6
 

@@ -36,6 +36,9 @@ SHOWN = {
     "audio": {"seconds", "prime_audio"},
     "toy": {"max_length"},
 }
+# The takes each way's models are offered first (`Capabilities.default_takes`): four only
+# where listening tests found them better (ABC).
+TAKES = {"abc": "4", "midi": "1", "audio": "1", "toy": "1"}
 
 
 @pytest.fixture
@@ -66,6 +69,7 @@ def test_the_generate_page_shows_only_the_fields_of_the_chosen_models_way(
             else:
                 expect(field, f"{way}: {label}").to_be_hidden()
         expect(page.get_by_label("Temperature", exact=True)).to_be_visible()
+        expect(page.get_by_label("Takes per piece", exact=True)).to_have_value(TAKES[way])
         screenshot(page, f"generate-{way}-model")
     opening = page.locator("fieldset", has_text="Opening")
     expect(opening).to_be_hidden()  # the toy way takes no opening the page offers
@@ -79,6 +83,18 @@ def test_the_generate_page_shows_only_the_fields_of_the_chosen_models_way(
     expect(page).to_have_url(f"{live_server.url}/jobs/{GenerationJob.objects.latest('pk').pk}/")
     job = GenerationJob.objects.latest("pk")
     assert job.checkpoint_id == checkpoints["audio"].pk and job.prime == "" and not job.grammar
+    assert job.takes == 1
+
+
+def test_takes_the_visitor_set_stay_when_the_model_changes(live_server, page: Page):
+    abc, midi = make_world().checkpoint, make_midi_world().checkpoint
+    page.goto(live_server.url + "/generate/")
+    model, takes = page.get_by_label("Run and checkpoint"), page.get_by_label("Takes per piece")
+    model.select_option(str(abc.pk))
+    expect(takes).to_have_value("4")
+    takes.fill("2")
+    model.select_option(str(midi.pk))
+    expect(takes).to_have_value("2")
 
 
 def test_without_grammar_the_folk_form_and_its_returns_are_cleared_and_not_sent(
