@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..ml.sampler import MAX_TAKES
+
 
 class ImportRefused(ValueError):
     """The source as a whole cannot be imported (not this way's kind of file, missing, empty)."""
@@ -141,8 +143,8 @@ class Capabilities:
             raise ValueError("a length in seconds needs tokens_per_second")
         if self.text_format not in ("abc", "text") or self.melody not in ("abc", "events", ""):
             raise ValueError("text_format is abc or text; melody is abc, events or empty")
-        if not 1 <= self.default_takes <= 8:
-            raise ValueError(f"default_takes is 1..8 (got {self.default_takes})")
+        if not 1 <= self.default_takes <= MAX_TAKES:
+            raise ValueError(f"default_takes is 1..{MAX_TAKES} (got {self.default_takes})")
         if self.title_style not in TITLE_STYLES:
             raise ValueError(f"title_style is one of {TITLE_STYLES} (got {self.title_style!r})")
 
