@@ -19,6 +19,29 @@ def setup_django() -> None:
     django.setup()
 
 
+def trained_abc(net_path: str, vocab_path: str, *, corpus: str, preset: str, transpose: bool):
+    """A model bench/quality.py trained (its sampler file and vocabulary) and what `prepare`
+    makes of its corpus, split as that run's was (seed 0): the held-out tunes its memory is
+    fitted on, the training tunes its shapes and plans come from. Exits when the corpus's
+    vocabulary is not the model's (another corpus, preset or transposition)."""
+    import json
+
+    setup_django()  # (the corpus folder is a setting)
+    sys.path.insert(0, str(ROOT / "bench"))
+    from quality import load_texts
+
+    from musiclib.ml import sampler
+    from musiclib.ways.abc_text import WAY as way
+
+    net = sampler.load_net(net_path)
+    vocab = json.loads(Path(vocab_path).read_text())
+    config = way.resolve_config(preset=preset, overrides={"transpose": transpose})
+    prepared = way.prepare(texts=load_texts(corpus), config=config, seed=0)
+    if prepared.vocab != vocab:
+        sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
+    return net, vocab, prepared
+
+
 def timed(fn, *args, repeat: int = 1, **kwargs) -> tuple[float, object]:
     """Best wall time in seconds over `repeat` calls, and the last result."""
     best, result = float("inf"), None

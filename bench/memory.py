@@ -17,12 +17,10 @@ pays once.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 
-from _common import ROOT, ratio
+from _common import ratio, trained_abc
 
 ROWS, SYMBOLS, TEMPERATURE = 4, 800, 0.9
 
@@ -35,20 +33,14 @@ def main() -> None:
     parser.add_argument("--preset", default="full")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    sys.path.append(str(ROOT))
-    from _common import setup_django
-    from quality import load_texts
-
+    net, vocab, prepared = trained_abc(
+        args.net, args.vocab, corpus=args.corpus, preset=args.preset, transpose=False
+    )
     from musiclib.ml import sampler
     from musiclib.ml.memory import memory_fit
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.base import END_ID
 
-    setup_django()  # (the corpus folder is a setting)
-    net = sampler.load_net(args.net)
-    vocab = json.loads(open(args.vocab).read())
-    config = way.resolve_config(preset=args.preset, overrides={"transpose": False})
-    prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
     t0, w0 = time.process_time(), time.perf_counter()
     fit = memory_fit(net, prepared.val, end_id=END_ID)
     fit_s, fit_wall = time.process_time() - t0, time.perf_counter() - w0

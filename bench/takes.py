@@ -19,13 +19,11 @@ stayed within a second. One BLAS thread, as the sample worker runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
 import time
 
-from _common import ROOT, ratio
+from _common import ratio, trained_abc
 
 TUNES = 4  # the generate page's default number of pieces
 
@@ -42,23 +40,15 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=8, help="timed batches of each kind")
     parser.add_argument("--chars", type=int, default=800)
     args = parser.parse_args()
-    sys.path.append(str(ROOT))
-    from _common import setup_django
-    from quality import load_texts
-
-    setup_django()  # (the corpus folder is a setting)
+    net, vocab, prepared = trained_abc(
+        args.net, args.vocab, corpus=args.corpus, preset=args.preset, transpose=args.transpose
+    )
     from musiclib.metrics.form import returns_library
     from musiclib.ml import sampler
     from musiclib.ml.memory import memory_fit
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.base import END_ID
 
-    net = sampler.load_net(args.net)
-    vocab = json.loads(open(args.vocab).read())
-    config = way.resolve_config(preset=args.preset, overrides={"transpose": args.transpose})
-    prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
-    if prepared.vocab != vocab:
-        sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
     memory = memory_fit(net, prepared.val, end_id=END_ID).weights
     library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
     tables = way.grammar(vocab=vocab, form=True).automaton()
