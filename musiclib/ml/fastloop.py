@@ -488,6 +488,8 @@ def _nats(logits, chosen):
 
 @njit(cache=True, error_model="numpy")
 def _nats_rows(logits, chosen, active, nats):
+    if nats.shape[0] == 0:  # (no takes to weigh: nothing asked)
+        return
     for r in range(logits.shape[0]):
         if active[r]:
             nats[r] += _nats(logits[r], chosen[r])
@@ -525,7 +527,8 @@ def _loop(
     nats,
 ):
     """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`;
-    `nats[r]` gains -log p of each id under the model alone (`_nats`).
+    `nats[r]` gains -log p of each id under the model alone (`_nats`), when `nats` is not
+    empty (an empty array: not asked, no work).
 
     Returns (`ml.returns`) are on when `flags` is not empty: `plans[r, j]` is the bar that
     row r's bar j restates (-1: none), `rs` receives each row's bookkeeping (`R_FIELDS`)."""
@@ -565,6 +568,7 @@ def _loop(
     on = mem.shape[0] > 0  # (the memory's arrays come walked through the prime: `_Memory`)
     cap = max(mem.shape[0] - 1, 1)
     mq = np.zeros(V, dtype=np.float32)
+    weigh = nats.shape[0] > 0  # (the takes' sums, only when asked)
     logits = hs[len(dense_w)]
     for i in range(prime.shape[0]):
         tokens[:] = prime[i]
@@ -604,7 +608,8 @@ def _loop(
                 )  # fmt: skip
                 if returns:
                     chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, None)
-            nats[r] += _nats(logits[r], chosen)
+            if weigh:
+                nats[r] += _nats(logits[r], chosen)
             if on:
                 _memory_push(mseq, mmatch, mlen, r, chosen, cap)
             if returns:
@@ -865,9 +870,10 @@ _NO_TABLES = (np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.int32)
 
 
 def _nats_out(nats: np.ndarray | None, rows: int) -> np.ndarray:
-    """The loops' surprise accumulator: the caller's (float64 [rows]) or a throw-away one."""
+    """The loops' surprise accumulator: the caller's (float64 [rows]), or an empty one when
+    none is asked (the loops then skip the sums: one take needs no weighing)."""
     if nats is None:
-        return np.zeros(rows, dtype=np.float64)
+        return np.zeros(0, dtype=np.float64)
     if nats.shape != (rows,) or nats.dtype != np.float64:
         raise ValueError("nats must be float64, one per row")
     return nats
@@ -1204,6 +1210,7 @@ def _lazy_loop(
     n_notes = nhi - nlo + 2 if nhi > 0 else 1
     n_lines = variant.shape[1] // n_notes
     mq = np.zeros(V, dtype=np.float32)
+    weigh = nats.shape[0] > 0  # (the takes' sums, only when asked)
     on = mem.shape[0] > 0
     cap = max(mem.shape[0] - 1, 1)
     for t in range(t0, draws):
@@ -1219,7 +1226,8 @@ def _lazy_loop(
                 logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
                 mq, mem, mseq, mmatch, mlen, r, end_id,
             )  # fmt: skip
-            nats[r] += _nats(logits[r], chosen)
+            if weigh:
+                nats[r] += _nats(logits[r], chosen)
             if on:
                 _memory_push(mseq, mmatch, mlen, r, chosen, cap)
             out[r, lengths[r]] = chosen
