@@ -19,6 +19,7 @@ from .models import (
     TrainingRun,
     Tune,
 )
+from .services.pieces import MAX_TAKES
 
 
 def _report(modeladmin, request, rows, verb, fn):
@@ -338,7 +339,8 @@ class GenerationJobForm(forms.ModelForm):
     takes = forms.IntegerField(
         required=False,
         initial=1,
-        help_text="1..8 draws of each piece, the most natural to the model kept. Blank: one.",
+        help_text=f"1..{MAX_TAKES} draws of each piece, the most natural to the model "
+        "kept. Blank: one.",
     )
 
     class Meta:

@@ -330,8 +330,10 @@ class GenerateForm(forms.Form):
         defaults: list[int] = []
         for run, checkpoints in selectors.generation_checkpoints():
             options = []
-            fields = _generation_fields(run.way)
-            takes = _default_takes(run.way)
+            caps = _capabilities(run.way)
+            # (a way no longer registered: its models offer nothing to set)
+            fields = caps.generation_fields if caps else ()
+            takes = caps.default_takes if caps else DEFAULT_TAKES
             if "primer_tune" in fields:
                 primer_corpora[run.corpus_id] = str(run.corpus)
             chosen = chosen_among(run, checkpoints)
@@ -459,18 +461,12 @@ class GenerateForm(forms.Form):
         return self.checkpoints.get(getattr(self, "cleaned_data", {}).get("checkpoint"))
 
 
-def _default_takes(way: str) -> int:
+def _capabilities(way: str):
+    """The way's `Capabilities`, or None for a way no longer registered."""
     try:
-        return get_way(way).capabilities.default_takes
+        return get_way(way).capabilities
     except ValueError:
-        return 1
-
-
-def _generation_fields(way: str) -> tuple[str, ...]:
-    try:
-        return get_way(way).capabilities.generation_fields
-    except ValueError:  # a way no longer registered: its models offer nothing to set
-        return ()
+        return None
 
 
 def _nouns(ways) -> str:

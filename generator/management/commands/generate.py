@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from common.errors import ServiceError, sentence
 from generator.models import Checkpoint, TrainingRun
 from generator.services import generation_job_create, generation_job_execute
+from generator.services.pieces import MAX_TAKES
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             "--takes",
             type=int,
             default=1,
-            help="draws of each piece, 1..8; the least surprising to the model is kept",
+            help=f"draws of each piece, 1..{MAX_TAKES}; the least surprising to the model is kept",
         )
         parser.add_argument("--now", action="store_true", help="run here instead of queueing")
 
