@@ -17,6 +17,10 @@ Then, per tune, the share of 4-interval figures (5 notes) that come back: at the
 as before, or only at another pitch (a sequence: the same figure moved up or down), the
 two parts of the listener's "distinct 5-note figures" (`metrics.form.distinct_pattern_share`).
 
+Then, over the bars after each tune's first, the share that repeat an earlier bar note for
+note and the share that move one up or down the scale in the same rhythm, three notes or
+more (`metrics.form.restatements`: a sequence), and how far those move.
+
 Then, by meter (the four commonest of the human tunes), the share of tunes with a
 sixteenth note and their mean number of different note lengths (the listener's rhythm
 giveaways).
@@ -101,6 +105,28 @@ def _figures(shapes) -> tuple[float, float]:
             same.append(s / n)
             moved.append(m / n)
     return float(np.mean(same)), float(np.mean(moved))
+
+
+def _restated(shapes) -> tuple[float, float, dict[str, float]]:
+    """Over all bars after a tune's first (pooled): the share that repeat an earlier bar
+    note for note, the share that move one up or down the scale (`metrics.form.restatements`),
+    and those moves by how far (share of the moves)."""
+    from musiclib.metrics.form import restatements
+
+    bars = same = 0
+    moves: list[int] = []
+    for shape in shapes:
+        for i, s in restatements(shape)[1:]:
+            bars += 1
+            same += i >= 0 and s == 0
+            if s:
+                moves.append(abs(s))
+    far = {"a step": 1, "a third": 2, "a fourth or fifth": (3, 4), "further": (5, 6, 7)}
+    counts = {
+        name: sum(m in (k if isinstance(k, tuple) else (k,)) for m in moves) / max(len(moves), 1)
+        for name, k in far.items()
+    }
+    return same / max(bars, 1), len(moves) / max(bars, 1), counts
 
 
 def _rhythm(shapes) -> dict:
@@ -263,6 +289,14 @@ def main() -> None:
     for label in sets:
         same, moved = _figures(shapes[label])
         print(f"| {label} | {same:.3f} | {moved:.3f} |")
+    print("\nbars after a tune's first that come back: note for note / moved up or down the ")
+    print("scale in the same rhythm (a sequence), and how far the sequences move\n")
+    print("| set | note for note | moved | a step | a third | a fourth or fifth | further |")
+    print("|---|---|---|---|---|---|---|")
+    for label in sets:
+        same, moved, far = _restated(shapes[label])
+        cells = " | ".join(f"{v:.0%}" for v in far.values())
+        print(f"| {label} | {same:.1%} | {moved:.1%} | {cells} |")
     rhythms = {label: _rhythm(shapes[label]) for label in sets}
     human = rhythms["human held-out"]
     meters = sorted(human, key=lambda m: -human[m][0])[:4]

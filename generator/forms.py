@@ -260,8 +260,9 @@ class GenerateForm(forms.Form):
         initial=True,
         help_text="With the folk tune's shape: some bars and phrases come back, in the "
         "places the tunes the model learnt from bring theirs back (a phrase answered by "
-        "itself, a second part that ends as the first did). Each piece follows the pattern "
-        "of the same tune whose shape it takes.",
+        "itself, a second part that ends as the first did, a figure answered a step or a "
+        "fifth higher or lower). Each piece follows the pattern of the same tune whose shape "
+        "it takes.",
     )
     memory = forms.BooleanField(
         label="Let figures come back",

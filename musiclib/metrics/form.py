@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .notes import Note, read_abc
+from .notes import Note, letter_semitones, read_abc
 
 _EPS = 1e-6
 _LETTER = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -49,6 +49,9 @@ class Shape:
     sections: list[list[int]] = field(default_factory=list)  # bar indexes per section
     in_later_ending: set[int] = field(default_factory=set)  # bars of a 2nd (3rd…) ending
     meter: tuple[int, int] | None = None  # the first M: field's (beats, beat unit)
+    # Semitones above C of each letter C..B under the key signature (`notes.letter_semitones`);
+    # empty where the text has none (the MIDI way's events)
+    letters: tuple[int, ...] = ()
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -106,7 +109,14 @@ def shape_from_abc(*, abc: str) -> Shape:
         else:  # two lines in a row (":|" then "[2"), or a line at the very start
             left = _joined(left, text)
             start_t, start_n = t, n
-    shape = Shape(notes=notes, bars=bars, tonic=tonic, minor=minor, meter=reading.meter)
+    shape = Shape(
+        notes=notes,
+        bars=bars,
+        tonic=tonic,
+        minor=minor,
+        meter=reading.meter,
+        letters=letter_semitones(reading.key) if reading.key else (),
+    )
     return _with_sections(shape)
 
 
@@ -275,6 +285,58 @@ def restated_bars(shape: Shape) -> list[int]:
     return out
 
 
+# A sequence (a bar moved up or down the scale) has this many notes at least: a bar of one
+# or two notes moved is no figure.
+SEQUENCE_NOTES = 3
+
+
+def _scale_steps(shape: Shape, bar: Bar) -> tuple[int, ...] | None:
+    """A bar's notes as steps of the key's scale (letter, plus 7 an octave up), None when a
+    note lies outside the key signature or the tune has none."""
+    steps = []
+    for note in shape.notes[bar.first : bar.stop]:
+        for letter, base in enumerate(shape.letters):
+            if (note.pitch - base) % 12 == 0:
+                steps.append(letter + 7 * ((note.pitch - base) // 12))
+                break
+        else:
+            return None
+    return tuple(steps) if shape.letters else None
+
+
+def restatements(shape: Shape, *, max_shift: int = 7) -> list[tuple[int, int]]:
+    """For each bar, the earlier bar it restates and by how many steps of the scale it moves
+    it: (bar, 0), note for note, the first such bar (`restated_bars`); else (bar, s), a
+    sequence: the nearest earlier bar whose every note it moves by the same s steps (1 to
+    `max_shift`, negative: down), in the same rhythm, with `SEQUENCE_NOTES` notes or more,
+    all in the key; (-1, 0): none."""
+    exact = restated_bars(shape)
+    steps = [_scale_steps(shape, bar) for bar in shape.bars]
+    rhythm = [
+        tuple(round(n.duration, 4) for n in shape.notes[bar.first : bar.stop]) for bar in shape.bars
+    ]
+    out = []
+    for j, i in enumerate(exact):
+        found = (i, 0)
+        if i < 0 and steps[j] is not None and len(steps[j]) >= SEQUENCE_NOTES:
+            for k in range(j - 1, -1, -1):
+                if rhythm[k] != rhythm[j] or steps[k] is None:
+                    continue
+                moved = {a - b for a, b in zip(steps[j], steps[k], strict=True)}
+                if len(moved) == 1 and 0 < abs(s := moved.pop()) <= max_shift:
+                    found = (k, s)
+                    break
+        out.append(found)
+    return out
+
+
+def sequence_share(shape: Shape) -> float:
+    """Share of the bars after the first that move an earlier bar up or down the scale
+    (`restatements`), not counting bars that repeat one note for note."""
+    moved = [s != 0 for _, s in restatements(shape)[1:]]
+    return sum(moved) / len(moved) if moved else float("nan")
+
+
 def repeated_phrase_share(shape: Shape, *, bars: int = 2) -> float:
     """Share of the 2-bar phrases (starting at each bar after the first) that repeat an
     earlier one note for note."""
@@ -422,26 +484,29 @@ def form_shape_row(shape: Shape) -> list[int]:
 def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
     """A way's plans of returns (`ml.returns`) measured on its training pieces (ids, START
     first), as way arrays to save with a checkpoint: "way_returns", for each piece which
-    earlier bar each bar repeats note for note (`restated_bars`), by the bars the sampler
-    counts (`way.returns_flags`); "way_returns_8bar", 1 for the pieces in the folk form's
-    shape (one or two parts of 8 bars), whose plans the form draws from (its tunes are
-    that long: a plan of a 32-bar tune would mostly fall past their end). A piece whose
-    bars the two readings count differently (a bar of only a chord symbol, a stray bar
-    line) is left out. "way_shapes" (int8 [pieces, 12]): each piece's `form_shape_row`, whose
-    shape the folk form draws per piece with the same piece's plan; "way_shapes_piece"
+    earlier bar each bar repeats note for note or moves up or down the scale
+    (`restatements`), by the bars the sampler counts (`way.returns_flags`);
+    "way_returns_shift", how many steps each moves (0: note for note); "way_returns_8bar",
+    1 for the pieces in the folk form's shape (one or two parts of 8 bars), whose plans the
+    form draws from (its tunes are that long: a plan of a 32-bar tune would mostly fall
+    past their end). A piece whose bars the two readings count differently (a bar of only
+    a chord symbol, a stray bar line) is left out. "way_shapes" (int8 [pieces, 12]): each
+    piece's `form_shape_row`, whose shape the folk form draws per piece with the same
+    piece's plan; "way_shapes_piece"
     (int32): each plan's piece, its index in `pieces` (the grammar's tables are built
     ahead of time along each training tune in its own shape). About 0.6 s for
     Nottingham's 931 training tunes."""
     from musiclib.ml import returns as rt
     from musiclib.ways.abc_text import (
         RETURNS_FORM_STATE,
+        RETURNS_SHIFT_STATE,
         RETURNS_STATE,
         SHAPES_PIECE_STATE,
         SHAPES_STATE,
     )
 
     flags = way.returns_flags(vocab=vocab)
-    plans, fits, shapes, index = [], [], [], []
+    plans, shifts, fits, shapes, index = [], [], [], [], []
     for k, ids in enumerate(pieces):
         ids = np.asarray(ids, dtype=np.int64)
         spans = rt.bar_spans(ids, flags)
@@ -450,12 +515,15 @@ def returns_library(*, way, vocab: list[str], pieces: list[np.ndarray]) -> dict:
         except Exception:  # a tune the note reader cannot read gives no plan
             continue
         if len(shape.bars) == len(spans):
-            plans.append(restated_bars(shape))
+            restated = restatements(shape, max_shift=rt.MAX_SHIFT)
+            plans.append([i for i, _ in restated])
+            shifts.append([s for _, s in restated])
             fits.append([round(n) for n in part_lengths(shape)] in ([8], [8, 8]))
             shapes.append(form_shape_row(shape))
             index.append(k)
     return {
         RETURNS_STATE: rt.plans_from_bars(plans),
+        RETURNS_SHIFT_STATE: rt.shifts_from_bars(shifts),
         RETURNS_FORM_STATE: np.asarray(fits, dtype=np.int8),
         SHAPES_STATE: np.asarray(shapes, dtype=np.int8).reshape(-1, SHAPE_WIDTH),
         SHAPES_PIECE_STATE: np.asarray(index, dtype=np.int32),

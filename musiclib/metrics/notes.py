@@ -139,6 +139,13 @@ def _key_signature(text: str) -> dict[str, int]:
     return alter
 
 
+def letter_semitones(key: str) -> tuple[int, ...]:
+    """Semitones above C of each letter C D E F G A B under a K: field's signature (`K:D`:
+    F# is 6, C# 1; a B# would be 12): the scale a tune's unmarked notes are written in."""
+    alter = _key_signature(key)
+    return tuple(_LETTER_SEMITONE[letter] + alter.get(letter, 0) for letter in "CDEFGAB")
+
+
 def _tuplet_q(p: int, meter: tuple[int, int] | None) -> int:
     # ABC 2.1 defaults: (2 and (4 and (8 fit into 3; (3 and (6 into 2; the odd ones into 2 in
     # simple meters and 3 in compound ones.

@@ -348,8 +348,16 @@ R_BAR, R_JOIN, R_TRAIL, R_KEY, R_NEWLINE = 1, 2, 4, 8, 16
 # Each row's bookkeeping, one int64 row of `rs` per sampled row.
 _BODY, _LINE_POS, _KEY_LINE, _IN_LINE, _N_BARS, _CUR_START, _CONTENT_END = 0, 1, 2, 3, 4, 5, 6
 _PENDING, _REPLAY_POS, _REPLAY_END, _REPLAYED, _REFUSED, _FORCED = 7, 8, 9, 10, 11, 12
-_AFTER_TRAIL = 13
-R_FIELDS = 14
+_AFTER_TRAIL, _REPLAY_MAP, _FREE = 13, 14, 15
+R_FIELDS = 16
+# A plan's entry (`plans[r, j]`) is the bar restated plus R_PLAN_BARS times the code of the
+# map its symbols pass through (0: none, note for note); plans cover R_PLAN_BARS bars.
+R_PLAN_BARS = 64
+# What a map (`maps[code, v]`, int32) makes of symbol v besides another symbol: R_STOP, it
+# cannot be moved (an accidental, an octave mark: the restatement ends before the symbol
+# that precedes it); R_CHORD, the model writes its own in its place (a chord symbol, from
+# this quote to the next: the restated bar's chord would not fit its moved notes).
+R_STOP, R_CHORD = -1, -2
 
 
 @njit(cache=True, error_model="numpy")
@@ -396,9 +404,10 @@ def _returns_track(rs, bars, plans, flags, r, v, p):
             rs[r, _REPLAY_POS] = 0
             rs[r, _REPLAY_END] = 0
             rs[r, _PENDING] = 0
+            rs[r, _FREE] = 0
             if n < plans.shape[1] and n < bars.shape[1]:
-                i = plans[r, n]
-                if 0 <= i < n:
+                v = plans[r, n]
+                if v >= 0 and v % R_PLAN_BARS < n:
                     rs[r, _PENDING] = 1
         rs[r, _IN_LINE] = 1
         return
@@ -413,41 +422,66 @@ def _returns_track(rs, bars, plans, flags, r, v, p):
 
 
 @njit(cache=True, error_model="numpy")
-def _returns_pick(rs, bars, plans, flags, seq, r, drawn, mask):
+def _returns_next(rs, maps, seq, r, mask):
+    """The next symbol of the bar row r is restating, through its map, while `mask` (None:
+    no grammar) allows it; -1 when the restatement ends here (refused, or a symbol its map
+    cannot move), and the rest of the bar is drawn freely."""
+    pos, end, code = rs[r, _REPLAY_POS], rs[r, _REPLAY_END], rs[r, _REPLAY_MAP]
+    src = seq[r, pos]
+    v = maps[code, src]
+    nxt, free = pos + 1, 0
+    if v == R_CHORD:  # the model's own chord: the source's is skipped to its closing quote
+        while nxt < end and seq[r, nxt] != src:
+            nxt += 1
+        v, nxt, free = (src, nxt + 1, src + 1) if nxt < end else (R_STOP, nxt, 0)
+    elif v >= 0 and code != 0 and nxt < end and maps[code, seq[r, nxt]] == R_STOP:
+        v = R_STOP  # (a letter whose octave mark cannot move: not the letter either)
+    if v >= 0 and (mask is None or mask[v]):
+        rs[r, _REPLAY_POS] = nxt
+        rs[r, _FREE] = free
+        rs[r, _FORCED] += 1
+        return v
+    rs[r, _REPLAY_POS] = 0
+    rs[r, _REPLAY_END] = 0
+    rs[r, _REFUSED] += 1
+    return -1
+
+
+@njit(cache=True, error_model="numpy")
+def _returns_pick(rs, bars, plans, maps, flags, seq, r, drawn, mask):
     """The symbol row r writes instead of `drawn` (or `drawn` itself): the next symbol of
-    the earlier bar it is restating (its notes, then its bar line), while `mask` (None: no
-    grammar) allows it; at the first symbol of a bar the plan restates, that bar's first
-    symbol. A symbol the grammar refuses ends the restatement: the rest of the bar (or
-    its bar line) is drawn freely."""
-    if rs[r, _REPLAY_POS] < rs[r, _REPLAY_END]:
-        forced = seq[r, rs[r, _REPLAY_POS]]
-        if mask is None or mask[forced]:
-            rs[r, _REPLAY_POS] += 1
-            rs[r, _FORCED] += 1
-            return forced
-        rs[r, _REPLAY_POS] = 0
-        rs[r, _REPLAY_END] = 0
-        rs[r, _REFUSED] += 1
+    the earlier bar it is restating (its notes, then its bar line), through the plan's map
+    (`maps`: moved up or down the scale, or as written), while `mask` (None: no grammar)
+    allows it; at the first symbol of a bar the plan restates, that bar's first symbol.
+    A symbol the grammar refuses ends the restatement: the rest of the bar (or its bar
+    line) is drawn freely. Inside a chord symbol the map leaves to the model, the model's
+    draws are kept to its closing quote."""
+    if rs[r, _FREE] > 0:
+        if drawn == rs[r, _FREE] - 1:
+            rs[r, _FREE] = 0
         return drawn
+    if rs[r, _REPLAY_POS] < rs[r, _REPLAY_END]:
+        v = _returns_next(rs, maps, seq, r, mask)
+        return drawn if v < 0 else v
     if rs[r, _PENDING] == 0 or rs[r, _BODY] == 0:
         return drawn
     f = flags[drawn]
     if f & R_BAR or f & R_TRAIL or (rs[r, _IN_LINE] and f & R_JOIN):
         return drawn  # still writing the bar line: the bar has not begun
     rs[r, _PENDING] = 0
-    i = plans[r, rs[r, _N_BARS]]
+    plan = plans[r, rs[r, _N_BARS]]
+    i, code = plan % R_PLAN_BARS, plan // R_PLAN_BARS
     start, end = bars[r, i, 0], bars[r, i, 2]
-    if bars[r, i, 1] <= start:
+    if bars[r, i, 1] <= start or code >= maps.shape[0]:
         return drawn
-    forced = seq[r, start]
-    if mask is None or mask[forced]:
-        rs[r, _REPLAY_POS] = start + 1
-        rs[r, _REPLAY_END] = end
-        rs[r, _REPLAYED] += 1
-        rs[r, _FORCED] += 1
-        return forced
-    rs[r, _REFUSED] += 1
-    return drawn
+    rs[r, _REPLAY_POS] = start
+    rs[r, _REPLAY_END] = end
+    rs[r, _REPLAY_MAP] = code
+    v = _returns_next(rs, maps, seq, r, mask)
+    if v < 0:
+        return drawn
+    rs[r, _REPLAYED] += 1
+    return v
 
 
 @njit(cache=True, error_model="numpy")
@@ -519,6 +553,7 @@ def _loop(
     gemm_rows,
     flags,
     plans,
+    maps,
     rs,
     mem,
     mseq,
@@ -531,7 +566,8 @@ def _loop(
     empty (an empty array: not asked, no work).
 
     Returns (`ml.returns`) are on when `flags` is not empty: `plans[r, j]` is the bar that
-    row r's bar j restates (-1: none), `rs` receives each row's bookkeeping (`R_FIELDS`)."""
+    row r's bar j restates (-1: none) plus `R_PLAN_BARS` times the code of its map in `maps`,
+    `rs` receives each row's bookkeeping (`R_FIELDS`)."""
     rows, draws = uniforms.shape
     n_layers = units.shape[0]
     xh, cs, zs = List(), List(), List()
@@ -600,14 +636,14 @@ def _loop(
                     mq, mem, mseq, mmatch, mlen, r, end_id,
                 )  # fmt: skip
                 if returns:
-                    chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, allowed[q])
+                    chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, allowed[q])
             else:
                 chosen = _memory_draw(
                     logits[r], None, temperature, top_k, top_p, uniforms[r, t], p, s,
                     mq, mem, mseq, mmatch, mlen, r, end_id,
                 )  # fmt: skip
                 if returns:
-                    chosen = _returns_pick(rs, bars, plans, flags, seq, r, chosen, None)
+                    chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, None)
             if weigh:
                 nats[r] += _nats(logits[r], chosen)
             if on:
@@ -755,16 +791,16 @@ class _Memory:
 
 
 @njit(cache=True, error_model="numpy")
-def _returns_rows(rs, bars, plans, flags, seq, chosen, masks, use_mask, active, at):
+def _returns_rows(rs, bars, plans, maps, flags, seq, chosen, masks, use_mask, active, at):
     """`_returns_pick` and `_returns_track` for every active row after a batch draw (the
     loops that look masks up between compiled steps): row r's symbol goes to `seq[r, at[r]]`."""
     for r in range(chosen.shape[0]):
         if not active[r]:
             continue
         if use_mask[r]:
-            v = _returns_pick(rs, bars, plans, flags, seq, r, chosen[r], masks[r])
+            v = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen[r], masks[r])
         else:
-            v = _returns_pick(rs, bars, plans, flags, seq, r, chosen[r], None)
+            v = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen[r], None)
         chosen[r] = v
         seq[r, at[r]] = v
         _returns_track(rs, bars, plans, flags, r, v, at[r])
@@ -879,26 +915,38 @@ def _nats_out(nats: np.ndarray | None, rows: int) -> np.ndarray:
     return nats
 
 
-def _returns_arrays(returns, rows: int, vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(flags, plans, rs) for the loops: empty flags when returns are off. `returns` is an
-    `ml.returns.Returns` (flags over the vocabulary, one plan per row); its `state` is set
-    to `rs`, each row's bookkeeping, after sampling (bars restated, refused…)."""
+def _returns_arrays(returns, rows: int, vocab: int) -> tuple[np.ndarray, ...]:
+    """(flags, plans, maps, rs) for the loops: empty flags when returns are off. `returns`
+    is an `ml.returns.Returns` (flags over the vocabulary, one plan per row, the maps its
+    codes name); its `state` is set to `rs`, each row's bookkeeping, after sampling (bars
+    restated, refused…)."""
     if returns is None:
         return (
             np.zeros(0, dtype=np.int8),
             np.full((rows, 0), -1, dtype=np.int32),
+            np.zeros((0, vocab), dtype=np.int32),
             np.zeros((rows, R_FIELDS), dtype=np.int64),
         )
     flags = np.ascontiguousarray(returns.flags, dtype=np.int8)
     plans = np.ascontiguousarray(returns.plans, dtype=np.int32)
-    if flags.shape != (vocab,) or plans.ndim != 2 or plans.shape[0] != rows:
+    maps = np.ascontiguousarray(returns.maps, dtype=np.int32)
+    if (
+        flags.shape != (vocab,)
+        or plans.ndim != 2
+        or plans.shape[0] != rows
+        or plans.shape[1] > R_PLAN_BARS
+        or maps.ndim != 2
+        or maps.shape[1] != vocab
+        or not len(maps)
+        or maps.max(initial=-1) >= vocab
+    ):
         raise ValueError(
-            f"returns of flags {flags.shape} and plans {plans.shape} do not fit {rows} rows "
-            f"over a vocabulary of {vocab}"
+            f"returns of flags {flags.shape}, plans {plans.shape} and maps {maps.shape} do not "
+            f"fit {rows} rows over a vocabulary of {vocab}"
         )
     rs = np.zeros((rows, R_FIELDS), dtype=np.int64)
     returns.state = rs
-    return flags, plans, rs
+    return flags, plans, maps, rs
 
 
 def sample(
@@ -925,7 +973,7 @@ def sample(
     model alone, as in every loop here."""
     c = compiled(net)
     rows, draws = uniforms.shape
-    flags, plans, rs = _returns_arrays(returns, rows, c.table.shape[0])
+    flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
     out = np.zeros((rows, draws), dtype=np.int64)
     if tables is None:
         allowed, next_state, start = *_NO_TABLES, 0
@@ -951,6 +999,7 @@ def sample(
         GEMM_ROWS,
         flags,
         plans,
+        maps,
         rs,
         *_Memory(memory, rows=rows, width=len(prime) + draws, prime=prime).args,
         _nats_out(nats, rows),
@@ -1075,7 +1124,7 @@ def sample_lazy_tables(
         )
     c = compiled(net)
     rows, draws = uniforms.shape
-    flags, plans, rs = _returns_arrays(returns, rows, c.table.shape[0])
+    flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
     on = flags.shape[0] > 0
     n_prime = len(prime)
     seq = np.zeros((rows if on else 0, n_prime + draws), dtype=np.int64)
@@ -1113,7 +1162,7 @@ def sample_lazy_tables(
         )  # fmt: skip
         if on:
             at = n_prime + lengths
-            _returns_rows(rs, bars, plans, flags, seq, chosen, masks, use_mask, active, at)
+            _returns_rows(rs, bars, plans, maps, flags, seq, chosen, masks, use_mask, active, at)
         _nats_rows(logits, chosen, active, nats)
         mem.push(chosen, active)
         out[live, lengths[live]] = chosen[live]

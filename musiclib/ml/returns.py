@@ -18,6 +18,14 @@ again, one per step, through the LSTM (its state carries on from them), each sti
 grammar's mask; a symbol the grammar refuses ends the restatement and the rest of the bar is
 drawn freely.
 
+A bar may also come back moved up or down the scale, a *sequence*: a figure answered a step,
+a third or a fifth away, in the same rhythm (6 % of Nottingham's bars; almost none of a
+sampled tune's). `shifts_from_bars` keeps, beside each plan, how many steps of the scale
+each restated bar moves (0: note for note), and the way gives a map per shift of what each
+symbol becomes (`Returns.maps`; the ABC way moves note letters within the key signature,
+leaves accidentals and octave marks unmoved, `STOP`, and lets the model write its own chord
+symbol, `CHORD`). A shift the maps cannot make ends that restatement there.
+
 The same seed draws the same plan, so a piece is still reproduced by its seed alone.
 """
 
@@ -32,25 +40,34 @@ from .fastloop import (
     _REFUSED,
     _REPLAYED,
     R_BAR,
+    R_CHORD,
     R_JOIN,
     R_KEY,
     R_NEWLINE,
+    R_PLAN_BARS,
+    R_STOP,
     R_TRAIL,
     bar_spans,
 )
 
 __all__ = [
     "BAR",
+    "CHORD",
     "JOIN",
     "KEY",
     "NEWLINE",
     "TRAIL",
     "MAX_BARS",
+    "MAX_SHIFT",
+    "N_MAPS",
     "Returns",
+    "STOP",
     "bar_spans",
     "draw_index",
     "draw_plans",
     "plans_from_bars",
+    "shift_code",
+    "shifts_from_bars",
 ]
 
 # Symbol flags (one int8 per vocabulary id, or'ed):
@@ -62,20 +79,43 @@ NEWLINE = R_NEWLINE  # ends a line (START counts as one: the first line starts a
 
 # Bars a plan covers (a tune's later bars restate nothing); the loop keeps each row's bar
 # spans for this many bars. Nottingham's tunes: median 17 bars, 95th percentile 41.
-MAX_BARS = 64
+MAX_BARS = R_PLAN_BARS
+
+# What a map makes of a symbol besides another symbol (`Returns.maps`).
+STOP = R_STOP  # it cannot be moved: the restatement ends before the symbol ahead of it
+CHORD = R_CHORD  # the model writes its own, from this symbol to the next of the same
+
+# Sequences move a bar up to an octave either way, in steps of the scale; each shift's map
+# has a code (`shift_code`), 0 for none.
+MAX_SHIFT = 7
+N_MAPS = 2 * MAX_SHIFT + 1
 
 # Seeds of plans are drawn apart from the seeds' uniform numbers (a second stream).
 _PLAN_STREAM = 0x5EED
 
 
-class Returns:
-    """What the sampler needs to restate bars: `flags` over the vocabulary and one plan per
-    sampled row (int32 [rows, MAX_BARS]: bar j restates bar plans[r, j], -1: none). After
-    sampling, `state` holds each row's bookkeeping (`restated`, `refused`, `forced`)."""
+def shift_code(shift: int) -> int:
+    """The code of the map that moves a bar `shift` steps up the scale (negative: down)."""
+    if not -MAX_SHIFT <= shift <= MAX_SHIFT:
+        raise ValueError(f"a shift of {shift} steps is past an octave")
+    return shift % N_MAPS
 
-    def __init__(self, *, flags: np.ndarray, plans: np.ndarray) -> None:
+
+class Returns:
+    """What the sampler needs to restate bars: `flags` over the vocabulary, one plan per
+    sampled row (int32 [rows, MAX_BARS]: bar j restates bar `plans[r, j] % MAX_BARS`
+    through map `plans[r, j] // MAX_BARS`, -1: none) and the maps (int32 [codes, vocabulary]:
+    what each symbol becomes, `STOP` or `CHORD`; None: only code 0, symbols as written).
+    After sampling, `state` holds each row's bookkeeping (`restated`, `refused`, `forced`)."""
+
+    def __init__(
+        self, *, flags: np.ndarray, plans: np.ndarray, maps: np.ndarray | None = None
+    ) -> None:
         self.flags = np.asarray(flags, dtype=np.int8)
         self.plans = np.asarray(plans, dtype=np.int32)
+        if maps is None:
+            maps = np.arange(len(self.flags), dtype=np.int32)[None, :]
+        self.maps = np.asarray(maps, dtype=np.int32)
         self.state: np.ndarray | None = None
 
     def _column(self, k: int) -> list[int]:
@@ -116,17 +156,40 @@ def plans_from_bars(bars_of_tunes: Iterable[Sequence[int]]) -> np.ndarray:
     return np.stack(rows)
 
 
-def draw_plans(library: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
+def shifts_from_bars(shifts_of_tunes: Iterable[Sequence[int]]) -> np.ndarray:
+    """Beside `plans_from_bars`' library, the steps of the scale each restated bar moves
+    (int8 [tunes, MAX_BARS], 0: note for note or none), one row per tune in the same order."""
+    rows = []
+    for shifts in shifts_of_tunes:
+        row = np.zeros(MAX_BARS, dtype=np.int8)
+        for j, s in enumerate([int(s) for s in shifts][:MAX_BARS]):
+            row[j] = s if -MAX_SHIFT <= s <= MAX_SHIFT else 0
+        rows.append(row)
+    if not rows:
+        return np.zeros((0, MAX_BARS), dtype=np.int8)
+    return np.stack(rows)
+
+
+def draw_plans(
+    library: np.ndarray, seeds: Sequence[int], shifts: np.ndarray | None = None
+) -> np.ndarray:
     """One plan per seed, drawn from the library by the seed alone (so a piece keeps its
-    plan whatever batch it is sampled in). An empty library gives plans that restate
-    nothing."""
+    plan whatever batch it is sampled in), with its tune's `shifts` where given (a library
+    saved before sequences had none: every bar then comes back as written). An empty
+    library gives plans that restate nothing."""
     library = np.asarray(library)
     out = np.full((len(seeds), MAX_BARS), -1, dtype=np.int32)
     if library.ndim != 2 or not len(library):
         return out
     width = min(MAX_BARS, library.shape[1])
+    if shifts is not None and np.shape(shifts) != np.shape(library):
+        raise ValueError("the shifts do not fit the plans")
     for r, seed in enumerate(seeds):
-        out[r, :width] = library[draw_index(len(library), seed), :width]
+        k = draw_index(len(library), seed)
+        out[r, :width] = library[k, :width]
+        if shifts is not None:
+            codes = np.asarray(shifts[k, :width], dtype=np.int32) % N_MAPS
+            out[r, :width] += np.where(out[r, :width] >= 0, MAX_BARS * codes, 0)
     return out
 
 

@@ -272,7 +272,9 @@ def sample(
     if returns is not None:
         from .returns import Returns
 
-        tiled = Returns(flags=returns.flags, plans=np.tile(returns.plans, (takes, 1)))
+        tiled = Returns(
+            flags=returns.flags, plans=np.tile(returns.plans, (takes, 1)), maps=returns.maps
+        )
     outs = _sample_rows(
         net,
         uniforms=uniforms,

@@ -239,10 +239,19 @@ def default_unit_length(meter: str) -> str:
 # training tunes by `metrics.form.returns_library`.
 RETURNS_STATE = "way_returns"
 RETURNS_FORM_STATE = "way_returns_8bar"  # 1: the plan's tune has the folk form's shape
+RETURNS_SHIFT_STATE = "way_returns_shift"  # steps of the scale each restated bar moves
 # Each plan's tune's shape (`metrics.form.form_shape_row`; -1 first: none the form follows):
 # the folk form draws a piece's shape from the same tune as its plan.
 SHAPES_STATE = "way_shapes"
 SHAPES_PIECE_STATE = "way_shapes_piece"  # each plan's training piece (its index in `train`)
+
+
+def _pitch_token(step: int) -> str:
+    """A note as ABC writes it from its step above the C below middle C (`C`: 0, `c`: 7)."""
+    octave, letter = divmod(step, 7)
+    if octave >= 1:
+        return "cdefgab"[letter] + "'" * (octave - 1)
+    return "CDEFGAB"[letter] + "," * -octave
 
 
 def _shaped(state: dict):
@@ -401,6 +410,37 @@ class AbcWay(Way):
             flags[i] = f
         return flags
 
+    def returns_maps(self, *, vocab: list[str]) -> np.ndarray:
+        """What each symbol becomes in a bar restated a number of steps up or down the scale
+        (`ml.returns`: int32 [N_MAPS, vocabulary], one row per shift code, row 0 as written).
+        A note letter moves within the key signature (`G` three steps up is `c`), an octave
+        mark with it where a token holds both; a character letter whose octave mark follows
+        it cannot move, nor can accidentals, decorations between `!`, chord brackets or
+        grace notes (`STOP`: the restatement ends there and the model goes on). A chord
+        symbol is the model's to write (`CHORD`; as a whole token, `STOP`): the restated
+        bar's chord would not fit its moved notes."""
+        from ..ml import returns as rt
+
+        index = {tok: i for i, tok in enumerate(vocab)}
+        maps = np.tile(np.arange(len(vocab), dtype=np.int32), (rt.N_MAPS, 1))
+        for shift in range(-rt.MAX_SHIFT, rt.MAX_SHIFT + 1):
+            if not shift:
+                continue
+            row = maps[rt.shift_code(shift)]
+            for i, tok in enumerate(vocab):
+                if tok in SPECIALS:
+                    continue
+                pitch = re.fullmatch(r"([A-Ga-g])([,']*)", tok)
+                if pitch:
+                    step = "CDEFGAB".index(pitch[1].upper()) + 7 * pitch[1].islower()
+                    step += 7 * pitch[2].count("'") - 7 * pitch[2].count(",") + shift
+                    row[i] = index.get(_pitch_token(step), rt.STOP)
+                elif tok == '"':
+                    row[i] = rt.CHORD
+                elif tok[0] in "\"!^_=',[{" and tok not in ("[1", "[2"):
+                    row[i] = rt.STOP
+        return maps
+
     def returns_for(self, *, vocab: list[str], state: dict, seeds: list[int], form: bool):
         """The `ml.returns.Returns` for pieces of these seeds (one plan each, drawn by its
         seed from the plans in a checkpoint's way arrays; with the folk `form`, from the
@@ -411,14 +451,23 @@ class AbcWay(Way):
         library = state.get(RETURNS_STATE)
         if library is None:
             return None
+        shifts = state.get(RETURNS_SHIFT_STATE)  # (none in a checkpoint saved before them)
+        if shifts is not None and np.shape(shifts) != np.shape(library):
+            shifts = None
         fits = state.get(RETURNS_FORM_STATE)
         shaped = _shaped(state)
+        keep = None
         if form and shaped is not None and len(shaped) == len(library):
-            library = library[shaped]  # (the tunes the shapes are drawn from, in order)
+            keep = shaped  # (the tunes the shapes are drawn from, in order)
         elif form and fits is not None and len(fits) == len(library) and fits.any():
-            library = library[fits.astype(bool)]
+            keep = fits.astype(bool)
+        if keep is not None:
+            library = library[keep]
+            shifts = None if shifts is None else shifts[keep]
         return rt.Returns(
-            flags=self.returns_flags(vocab=vocab), plans=rt.draw_plans(library, seeds)
+            flags=self.returns_flags(vocab=vocab),
+            plans=rt.draw_plans(library, seeds, shifts),
+            maps=self.returns_maps(vocab=vocab),
         )
 
     def form_shapes_for(self, *, state: dict, seeds: list[int], prime: str = "") -> list | None:
