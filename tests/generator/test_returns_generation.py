@@ -79,7 +79,11 @@ def test_a_folk_form_generation_draws_each_pieces_shape_from_the_tune_its_plan_c
     usable = np.flatnonzero(state["way_shapes"][:, 0] >= 0)
     for k, seed in enumerate(seeds):
         tune = usable[rt.draw_index(len(usable), seed)]
-        assert np.array_equal(returns.plans[k], state["way_returns"][tune])
+        plan = returns.plans[k]  # (each restated bar, and the map of its moves up or down)
+        bars = np.where(plan >= 0, plan % rt.MAX_BARS, -1)
+        assert np.array_equal(bars, state["way_returns"][tune])
+        codes = np.where(plan >= 0, plan // rt.MAX_BARS, 0)
+        assert np.array_equal(codes, state["way_returns_shift"][tune].astype(int) % rt.N_MAPS)
         row = state["way_shapes"][tune]
         assert [shapes[k].final, *(v for p in shapes[k].parts for v in p)] == [
             int(row[0]),
