@@ -161,3 +161,19 @@ def test_the_model_writes_its_own_chord_in_a_moved_bar(abc):
     for text in texts:
         assert re.match(r'[:|\d]*"[^"|]*"ABcd e2c2\|', text), text
     assert returns.refused == [0, 0, 0, 0]
+
+
+def test_a_token_model_writes_the_moved_bar_token_for_token():
+    way = get_way("abc")
+    config = way.resolve_config(
+        preset="tiny", overrides={"val_fraction": 0, "vocabulary": "tokens"}
+    )
+    prepared = way.prepare(texts=[REEL, JIG, SEQUENCE], config=config, seed=0)
+    seeds = [1, 2, 4, 5]
+    texts, returns = continuation((way, prepared), HEADER + "GABc d2B2|", 1, seeds=seeds)
+    # (a random model may end a piece at once: no bar to restate)
+    begun = [k for k, t in enumerate(texts) if t]
+    assert len(begun) >= 3
+    assert all(re.match(r"[:\d]*ABcd e2c2\|", texts[k]) for k in begun), texts
+    assert [returns.restated[k] for k in begun] == [1] * len(begun)
+    assert sum(returns.refused) == 0
