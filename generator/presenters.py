@@ -45,6 +45,52 @@ def tune_downloads(tune: Tune) -> tuple[str, ...]:
     return capabilities(tune.corpus.way).tune_downloads
 
 
+# Steps of the scale a moved bar goes, as the interval a musician names.
+_INTERVALS = {1: "2nd", 2: "3rd", 3: "4th", 4: "5th", 5: "6th", 6: "7th", 7: "octave"}
+
+
+def form_view(text: str, caps: Capabilities) -> dict | None:
+    """What a piece's or tune's page shows of its form (`metrics.form.form_map`): its parts,
+    each bar labelled by what it brings back, and how many bars come back as written or
+    moved. None for a way without a melody, or a text the note reader cannot read."""
+    from musiclib.metrics.form import form_map, shape_from_text
+
+    if not caps.has_melody:
+        return None
+    try:
+        parts = form_map(shape_from_text(text=text, melody=caps.melody))
+    except Exception:  # (a piece's text need not read: the validity panel says why)
+        return None
+    cells = [cell for part in parts for cell in part]
+    if len(cells) < 2:
+        return None
+
+    def shown(cell) -> dict:
+        move = ""
+        if cell.steps:
+            arrow = "↑" if cell.steps > 0 else "↓"
+            move = f"{arrow} {_INTERVALS[abs(cell.steps)]}"
+        if cell.source is None:
+            about = f"Bar {cell.number}: new" if cell.label != "–" else f"Bar {cell.number}: rests"
+        elif cell.steps:
+            way = "higher" if cell.steps > 0 else "lower"
+            name = _INTERVALS[abs(cell.steps)]
+            article = "an" if name[0] == "o" else "a"
+            about = f"Bar {cell.number}: bar {cell.source} {article} {name} {way}"
+        else:
+            about = f"Bar {cell.number}: bar {cell.source} again"
+        kind = "new" if cell.source is None else "moved" if cell.steps else "again"
+        return {"number": cell.number, "label": cell.label, "move": move, "about": about,
+                "kind": kind}  # fmt: skip
+
+    return {
+        "parts": [[shown(cell) for cell in part] for part in parts],
+        "bars": len(cells),
+        "again": sum(1 for c in cells if c.source is not None and not c.steps),
+        "moved": sum(1 for c in cells if c.steps),
+    }
+
+
 def text_name(caps: Capabilities) -> str:
     """What a piece's or tune's own text is, for a heading: ABC, notes or tokens."""
     if caps.text_format == "abc":

@@ -20,7 +20,7 @@ from generator.forms import (
     TuneFilterForm,
 )
 from generator.models import Corpus, Tune
-from generator.presenters import capabilities, text_name, tune_downloads
+from generator.presenters import capabilities, form_view, text_name, tune_downloads
 from generator.services.files import FilePreparing, FileUnavailable, tune_midi_bytes
 from generator.views.helpers import (
     AUDIO_TYPES,
@@ -114,6 +114,7 @@ def tune_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "audio_url": reverse("tune_audio", args=[tune.pk]),
             "text_format": caps.text_format,
             "text_name": text_name(caps),
+            "form_map": form_view(tune.text, caps),
         },
     )
 

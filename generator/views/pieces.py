@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_safe
 from common.http import bytes_response, client_ip, stored_file_response
 from generator import selectors, services
 from generator.models import GenerationJob, Piece
-from generator.presenters import capabilities, piece_downloads, text_name
+from generator.presenters import capabilities, form_view, piece_downloads, text_name
 from generator.services.files import FilePreparing, FileUnavailable
 from generator.views.helpers import (
     AUDIO_TYPES,
@@ -162,6 +162,7 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "text_format": caps.text_format,
             "text_name": text_name(caps),
             "detail_rows": _detail_items(piece.validity_detail, caps),
+            "form_map": form_view(piece.text, caps),
             "detail_messages": _detail_messages(piece.validity_detail),
             "can_generate": remaining is None or remaining > 0,
             **primer_context(job),

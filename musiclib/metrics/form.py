@@ -337,6 +337,51 @@ def sequence_share(shape: Shape) -> float:
     return sum(moved) / len(moved) if moved else float("nan")
 
 
+@dataclass(frozen=True)
+class BarCell:
+    """One bar of a tune's form map (`form_map`)."""
+
+    number: int  # 1-based, in the written order (a pickup counts as a bar)
+    label: str  # "a", "b"…: the same letter for the same bar; a moved bar keeps its source's
+    source: int | None  # the earlier bar it restates (1-based), None for new material
+    steps: int  # steps of the scale it moves its source (0: note for note)
+
+
+def form_map(shape: Shape) -> list[list[BarCell]]:
+    """A tune's bars part by part (its sections), each labelled as a musician sketches a
+    form: new material takes the next letter, a bar that comes back note for note takes its
+    source's letter, and one that moves its source up or down the scale (a sequence,
+    `restatements`) takes that letter with the steps. Bars without notes (a bar of rests)
+    get "–"."""
+    restated = restatements(shape)
+    labels: list[str] = []
+    cells: list[BarCell] = []
+    fresh = 0
+    for j, (i, steps) in enumerate(restated):
+        has_notes = any(n.pitch >= 0 for n in shape.notes[shape.bars[j].first : shape.bars[j].stop])
+        if i >= 0:
+            label = labels[i]
+        elif has_notes:
+            label = _letters(fresh)
+            fresh += 1
+        else:
+            label = "–"
+        labels.append(label)
+        cells.append(BarCell(j + 1, label, i + 1 if i >= 0 else None, steps))
+    parts = shape.sections or [list(range(len(shape.bars)))]
+    return [[cells[j] for j in part] for part in parts if part]
+
+
+def _letters(k: int) -> str:
+    """a, b, … z, aa, ab, …"""
+    out = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        out = chr(ord("a") + r) + out
+    return out
+
+
 def repeated_phrase_share(shape: Shape, *, bars: int = 2) -> float:
     """Share of the 2-bar phrases (starting at each bar after the first) that repeat an
     earlier one note for note."""

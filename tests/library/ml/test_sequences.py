@@ -177,3 +177,16 @@ def test_a_token_model_writes_the_moved_bar_token_for_token():
     assert all(re.match(r"[:\d]*ABcd e2c2\|", texts[k]) for k in begun), texts
     assert [returns.restated[k] for k in begun] == [1] * len(begun)
     assert sum(returns.refused) == 0
+
+
+def test_a_form_map_labels_each_bar_by_what_it_brings_back():
+    from musiclib.metrics.form import form_map
+
+    two_parts = SEQUENCE + "|:z8|d2g2 d2B2|e2c2 A4|d2g2 d2B2:|\n"
+    parts = form_map(shape_from_abc(abc=two_parts))
+    cells = [(c.number, c.label, c.source, c.steps) for part in parts for c in part]
+    assert [len(part) for part in parts] == [4, 4]
+    assert cells == [
+        (1, "a", None, 0), (2, "a", 1, 1), (3, "a", 1, 0), (4, "b", None, 0),
+        (5, "–", None, 0), (6, "c", None, 0), (7, "d", None, 0), (8, "c", 6, 0),
+    ]  # fmt: skip
