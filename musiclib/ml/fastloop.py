@@ -348,8 +348,8 @@ R_BAR, R_JOIN, R_TRAIL, R_KEY, R_NEWLINE = 1, 2, 4, 8, 16
 # Each row's bookkeeping, one int64 row of `rs` per sampled row.
 _BODY, _LINE_POS, _KEY_LINE, _IN_LINE, _N_BARS, _CUR_START, _CONTENT_END = 0, 1, 2, 3, 4, 5, 6
 _PENDING, _REPLAY_POS, _REPLAY_END, _REPLAYED, _REFUSED, _FORCED = 7, 8, 9, 10, 11, 12
-_AFTER_TRAIL, _REPLAY_MAP, _FREE = 13, 14, 15
-R_FIELDS = 16
+_AFTER_TRAIL, _REPLAY_MAP, _FREE, _MARKS = 13, 14, 15, 16
+R_FIELDS = 17
 # A plan's entry (`plans[r, j]`) is the bar restated plus R_PLAN_BARS times the code of the
 # map its symbols pass through (0: none, note for note); plans cover R_PLAN_BARS bars.
 R_PLAN_BARS = 64
@@ -358,6 +358,15 @@ R_PLAN_BARS = 64
 # that precedes it); R_CHORD, the model writes its own in its place (a chord symbol, from
 # this quote to the next: the restated bar's chord would not fit its moved notes).
 R_STOP, R_CHORD = -1, -2
+# Map codes: shifts of 1..R_MAX_SHIFT steps up are codes 1..R_MAX_SHIFT, down the rest, up to
+# R_N_MAPS - 1 (`ml.returns.shift_code`). Where a note is written as a letter and octave marks,
+# each a symbol of its own (ABC characters), two more rows follow the maps: R_STEP_ROW, each
+# letter's step of the scale (-1: not a letter); R_OCTAVE_ROW, +1 for a mark an octave up, -1
+# for one down, 0 otherwise. The loop then moves the note with its marks as one, and writes
+# the marks the moved note needs (`_returns_next`).
+R_MAX_SHIFT = 7
+R_N_MAPS = 2 * R_MAX_SHIFT + 1
+R_STEP_ROW, R_OCTAVE_ROW = R_N_MAPS, R_N_MAPS + 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -405,6 +414,7 @@ def _returns_track(rs, bars, plans, flags, r, v, p):
             rs[r, _REPLAY_END] = 0
             rs[r, _PENDING] = 0
             rs[r, _FREE] = 0
+            rs[r, _MARKS] = 0
             if n < plans.shape[1] and n < bars.shape[1]:
                 v = plans[r, n]
                 if v >= 0 and v % R_PLAN_BARS < n:
@@ -422,27 +432,77 @@ def _returns_track(rs, bars, plans, flags, r, v, p):
 
 
 @njit(cache=True, error_model="numpy")
+def _symbol_with(row, value):
+    """The first symbol whose entry in a map row is `value`, -1 for none."""
+    for v in range(row.shape[0]):
+        if row[v] == value:
+            return v
+    return -1
+
+
+@njit(cache=True, error_model="numpy")
+def _movable(maps, code, v):
+    """Can symbol v be moved by the map of `code` (a note letter or its mark, where the rows
+    after the maps move notes whole; else whatever its map does not stop)?"""
+    if maps.shape[0] > R_OCTAVE_ROW and (maps[R_STEP_ROW, v] >= 0 or maps[R_OCTAVE_ROW, v] != 0):
+        return True
+    return maps[code, v] != R_STOP
+
+
+@njit(cache=True, error_model="numpy")
+def _moved_note(maps, seq, r, pos, end, code):
+    """A note letter at `pos` with the octave marks after it, moved by the shift of `code`
+    (`R_STEP_ROW`): (the letter to write, the marks it needs, +n up or -n down, where the
+    source goes on); the letter is -1 when the vocabulary has none for it."""
+    step = maps[R_STEP_ROW, seq[r, pos]]
+    nxt = pos + 1
+    while nxt < end and maps[R_OCTAVE_ROW, seq[r, nxt]] != 0:
+        step += 7 * maps[R_OCTAVE_ROW, seq[r, nxt]]
+        nxt += 1
+    step += code if code <= R_MAX_SHIFT else code - R_N_MAPS
+    if step >= 14:  # (c' and up: a lower-case letter and marks up)
+        letter, marks = 7 + step % 7, (step - 7) // 7
+    elif step >= 0:
+        letter, marks = step, 0
+    else:  # (B, and down: an upper-case letter and marks down)
+        letter, marks = step % 7, -((6 - step) // 7)
+    return _symbol_with(maps[R_STEP_ROW], letter), marks, nxt
+
+
+@njit(cache=True, error_model="numpy")
 def _returns_next(rs, maps, seq, r, mask):
     """The next symbol of the bar row r is restating, through its map, while `mask` (None:
     no grammar) allows it; -1 when the restatement ends here (refused, or a symbol its map
     cannot move), and the rest of the bar is drawn freely."""
     pos, end, code = rs[r, _REPLAY_POS], rs[r, _REPLAY_END], rs[r, _REPLAY_MAP]
-    src = seq[r, pos]
-    v = maps[code, src]
-    nxt, free = pos + 1, 0
-    if v == R_CHORD:  # the model's own chord: the source's is skipped to its closing quote
-        while nxt < end and seq[r, nxt] != src:
-            nxt += 1
-        v, nxt, free = (src, nxt + 1, src + 1) if nxt < end else (R_STOP, nxt, 0)
-    elif v >= 0 and code != 0 and nxt < end and maps[code, seq[r, nxt]] == R_STOP:
-        v = R_STOP  # (a letter whose octave mark cannot move: not the letter either)
+    marks = rs[r, _MARKS]
+    nxt, free, left = pos, 0, 0
+    if marks != 0:  # the octave marks a moved note needs, one per step
+        v = _symbol_with(maps[R_OCTAVE_ROW], 1 if marks > 0 else -1)
+        left = marks - 1 if marks > 0 else marks + 1
+    else:
+        src = seq[r, pos]
+        v = maps[code, src]
+        nxt = pos + 1
+        if code != 0 and maps.shape[0] > R_OCTAVE_ROW and maps[R_STEP_ROW, src] >= 0:
+            v, left, nxt = _moved_note(maps, seq, r, pos, end, code)
+            if v >= 0 and left != 0 and _symbol_with(maps[R_OCTAVE_ROW], 1 if left > 0 else -1) < 0:
+                v = R_STOP
+        elif v == R_CHORD:  # the model's own chord: the source's is skipped to its closing quote
+            while nxt < end and seq[r, nxt] != src:
+                nxt += 1
+            v, nxt, free = (src, nxt + 1, src + 1) if nxt < end else (R_STOP, nxt, 0)
+        if v >= 0 and code != 0 and nxt < end and not _movable(maps, code, seq[r, nxt]):
+            v = R_STOP  # (a letter whose accidental or octave mark cannot move: nor the letter)
     if v >= 0 and (mask is None or mask[v]):
         rs[r, _REPLAY_POS] = nxt
         rs[r, _FREE] = free
+        rs[r, _MARKS] = left
         rs[r, _FORCED] += 1
         return v
     rs[r, _REPLAY_POS] = 0
     rs[r, _REPLAY_END] = 0
+    rs[r, _MARKS] = 0
     rs[r, _REFUSED] += 1
     return -1
 
@@ -460,7 +520,7 @@ def _returns_pick(rs, bars, plans, maps, flags, seq, r, drawn, mask):
         if drawn == rs[r, _FREE] - 1:
             rs[r, _FREE] = 0
         return drawn
-    if rs[r, _REPLAY_POS] < rs[r, _REPLAY_END]:
+    if rs[r, _REPLAY_POS] < rs[r, _REPLAY_END] or rs[r, _MARKS] != 0:
         v = _returns_next(rs, maps, seq, r, mask)
         return drawn if v < 0 else v
     if rs[r, _PENDING] == 0 or rs[r, _BODY] == 0:

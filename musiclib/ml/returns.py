@@ -22,9 +22,9 @@ A bar may also come back moved up or down the scale, a *sequence*: a figure answ
 a third or a fifth away, in the same rhythm (6 % of Nottingham's bars; almost none of a
 sampled tune's). `shifts_from_bars` keeps, beside each plan, how many steps of the scale
 each restated bar moves (0: note for note), and the way gives a map per shift of what each
-symbol becomes (`Returns.maps`; the ABC way moves note letters within the key signature,
-leaves accidentals and octave marks unmoved, `STOP`, and lets the model write its own chord
-symbol, `CHORD`). A shift the maps cannot make ends that restatement there.
+symbol becomes (`Returns.maps`; the ABC way moves a note's letter within the key signature,
+with its octave marks, leaves accidentals unmoved, `STOP`, and lets the model write its own
+chord symbol, `CHORD`). A shift the maps cannot make ends that restatement there.
 
 The same seed draws the same plan, so a piece is still reproduced by its seed alone.
 """
@@ -43,8 +43,12 @@ from .fastloop import (
     R_CHORD,
     R_JOIN,
     R_KEY,
+    R_MAX_SHIFT,
+    R_N_MAPS,
     R_NEWLINE,
+    R_OCTAVE_ROW,
     R_PLAN_BARS,
+    R_STEP_ROW,
     R_STOP,
     R_TRAIL,
     bar_spans,
@@ -61,6 +65,8 @@ __all__ = [
     "MAX_SHIFT",
     "N_MAPS",
     "Returns",
+    "OCTAVE_ROW",
+    "STEP_ROW",
     "STOP",
     "bar_spans",
     "draw_index",
@@ -87,8 +93,12 @@ CHORD = R_CHORD  # the model writes its own, from this symbol to the next of the
 
 # Sequences move a bar up to an octave either way, in steps of the scale; each shift's map
 # has a code (`shift_code`), 0 for none.
-MAX_SHIFT = 7
-N_MAPS = 2 * MAX_SHIFT + 1
+MAX_SHIFT = R_MAX_SHIFT  # 7
+N_MAPS = R_N_MAPS
+# Where a vocabulary writes a note as a letter and octave marks, symbol by symbol, two rows
+# follow the maps (`fastloop.R_STEP_ROW`): each letter's step of the scale and each mark's
+# octave, and the loop moves a note with its marks as one.
+STEP_ROW, OCTAVE_ROW = R_STEP_ROW, R_OCTAVE_ROW
 
 # Seeds of plans are drawn apart from the seeds' uniform numbers (a second stream).
 _PLAN_STREAM = 0x5EED

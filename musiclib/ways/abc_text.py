@@ -413,12 +413,15 @@ class AbcWay(Way):
     def returns_maps(self, *, vocab: list[str]) -> np.ndarray:
         """What each symbol becomes in a bar restated a number of steps up or down the scale
         (`ml.returns`: int32 [N_MAPS, vocabulary], one row per shift code, row 0 as written).
-        A note letter moves within the key signature (`G` three steps up is `c`), an octave
-        mark with it where a token holds both; a character letter whose octave mark follows
-        it cannot move, nor can accidentals, decorations between `!`, chord brackets or
-        grace notes (`STOP`: the restatement ends there and the model goes on). A chord
-        symbol is the model's to write (`CHORD`; as a whole token, `STOP`): the restated
-        bar's chord would not fit its moved notes."""
+        A note letter moves within the key signature (`G` three steps up is `c`), with its
+        octave marks: where a token holds both, by the map; in characters, by the two rows
+        that follow the maps (`returns.STEP_ROW`: each letter's step, `OCTAVE_ROW`: each
+        mark's octave), with which the loop moves a letter and its marks as one note and
+        writes the marks the moved note needs (`b` a step up is `c'`). Accidentals,
+        decorations between `!`, chord brackets and grace notes cannot move (`STOP`: the
+        restatement ends there and the model goes on). A chord symbol is the model's to
+        write (`CHORD`; as a whole token, `STOP`): the restated bar's chord would not fit
+        its moved notes."""
         from ..ml import returns as rt
 
         index = {tok: i for i, tok in enumerate(vocab)}
@@ -439,6 +442,14 @@ class AbcWay(Way):
                     row[i] = rt.CHORD
                 elif tok[0] in "\"!^_=',[{" and tok not in ("[1", "[2"):
                     row[i] = rt.STOP
+        if abc_tokens.vocabulary_of(vocab) == abc_tokens.CHARS:
+            notes = np.full((2, len(vocab)), 0, dtype=np.int32)
+            notes[0] = -1
+            for i, tok in enumerate(vocab):
+                if tok in "CDEFGABcdefgab" and len(tok) == 1:
+                    notes[0, i] = "CDEFGABcdefgab".index(tok)
+                notes[1, i] = {"'": 1, ",": -1}.get(tok, 0)
+            maps = np.concatenate([maps, notes])
         return maps
 
     def returns_for(self, *, vocab: list[str], state: dict, seeds: list[int], form: bool):

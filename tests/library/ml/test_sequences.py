@@ -36,7 +36,7 @@ HEADER = "M:4/4\nL:1/8\nK:G\n"
 def abc():
     way = get_way("abc")
     config = way.resolve_config(preset="tiny", overrides={"val_fraction": 0})
-    texts = [REEL, JIG, SEQUENCE, HEADER + '"G"B,Gc\'|\n']
+    texts = [REEL, JIG, SEQUENCE, HEADER + "\"G\"B,CGc'd'ba|\n"]  # (every letter, both marks)
     prepared = way.prepare(texts=texts, config=config, seed=0)
     return way, prepared
 
@@ -83,7 +83,8 @@ def test_a_drawn_plan_names_each_bar_and_the_map_of_its_shift(abc):
     state = {"way_returns": library, "way_returns_shift": shifts}
     drawn = way.returns_for(vocab=prepared.vocab, state=state, seeds=[7], form=False)
     assert (drawn.plans == plan).all()
-    assert drawn.maps.shape == (rt.N_MAPS, len(prepared.vocab))
+    # (characters: the notes' steps and octave marks in two rows after the maps)
+    assert drawn.maps.shape == (rt.N_MAPS + 2, len(prepared.vocab))
 
 
 def test_the_abc_maps_move_letters_in_the_key_and_stop_at_what_cannot_move(abc):
@@ -99,8 +100,10 @@ def test_the_abc_maps_move_letters_in_the_key_and_stop_at_what_cannot_move(abc):
     assert (maps[0] == np.arange(len(vocab))).all()
     assert [moved(3, t) for t in "GBcd"] == ["c", "e", "f", "g"]
     assert [moved(-1, t) for t in "cA"] == ["B", "G"]
-    assert moved(3, "g") == rt.STOP  # past b: it would need an octave mark
+    assert moved(3, "g") == rt.STOP  # past b a letter alone cannot go: the steps' rows do
     assert [moved(1, t) for t in "^,'"] == [rt.STOP] * 3
+    assert [maps[rt.STEP_ROW, at[t]] for t in "CBcg|"] == [0, 6, 7, 11, -1]
+    assert [maps[rt.OCTAVE_ROW, at[t]] for t in "',c"] == [1, -1, 0]
     assert moved(1, '"') == rt.CHORD
     assert [moved(1, t) for t in "|2 :"] == list("|2 :")
 
@@ -140,16 +143,26 @@ def continuation(abc, prime_text, shift, *, seeds, constraint=None):
 def test_the_sampler_writes_the_bar_the_plan_moves_up_the_scale(abc):
     texts, returns = continuation(abc, HEADER + "GABc d2B2|", 1, seeds=[1, 2, 3])
     # (the model may go on writing the bar line first: "|:", an ending's number)
-    assert all(re.match(r"[:\d]*ABcd e2c2\|", t) for t in texts), texts
+    assert all(re.match(r"[:\d\s]*ABcd e2c2\|", t) for t in texts), texts
     assert returns.restated == [1, 1, 1] and returns.refused == [0, 0, 0]
     down, _ = continuation(abc, HEADER + "GABc d2B2|", -2, seeds=[1])
-    assert re.match(r"[:\d]*EFGA B2G2\|", down[0]), down
+    assert re.match(r"[:\d\s]*EFGA B2G2\|", down[0]), down
+
+
+def test_a_moved_note_takes_the_octave_marks_it_needs(abc):
+    up, returns = continuation(abc, HEADER + "cdef g2b2|", 2, seeds=[1, 2])
+    assert all(re.match(r"[:\d\s]*efga b2d'2\|", t) for t in up), up
+    assert returns.refused == [0, 0]
+    down, _ = continuation(abc, HEADER + "CDEF G4|", -1, seeds=[1])
+    assert re.match(r"[:\d\s]*B,CDE F4\|", down[0]), down
+    back, _ = continuation(abc, HEADER + "B,c'B,c' B,4|", 1, seeds=[1])  # (marks moved away)
+    assert re.match(r"[:\d\s]*Cd'Cd' C4\|", back[0]), back
 
 
 def test_a_restated_bar_stops_where_its_notes_cannot_move(abc):
     texts, returns = continuation(abc, HEADER + "GA^Bc d2B2|", 1, seeds=[1, 2])
     # (then the letter before the ^ stops it: its sharp cannot move with it)
-    assert all(re.match(r"[:\d]*A[^B]", t) for t in texts), texts
+    assert all(re.match(r"[:\d\s]*A[^B]", t) for t in texts), texts
     assert returns.forced == [1, 1] and returns.refused == [1, 1]
 
 
@@ -159,7 +172,7 @@ def test_the_model_writes_its_own_chord_in_a_moved_bar(abc):
     texts, returns = continuation(abc, HEADER + '"G"GABc d2B2|', 1, seeds=[1, 2, 3, 4],
                                   constraint=grammar.automaton())  # fmt: skip
     for text in texts:
-        assert re.match(r'[:|\d]*"[^"|]*"ABcd e2c2\|', text), text
+        assert re.match(r'[:|\d\s]*"[^"|]*"ABcd e2c2\|', text), text
     assert returns.refused == [0, 0, 0, 0]
 
 
@@ -174,7 +187,7 @@ def test_a_token_model_writes_the_moved_bar_token_for_token():
     # (a random model may end a piece at once: no bar to restate)
     begun = [k for k, t in enumerate(texts) if t]
     assert len(begun) >= 3
-    assert all(re.match(r"[:\d]*ABcd e2c2\|", texts[k]) for k in begun), texts
+    assert all(re.match(r"[:\d\s]*ABcd e2c2\|", texts[k]) for k in begun), texts
     assert [returns.restated[k] for k in begun] == [1] * len(begun)
     assert sum(returns.refused) == 0
 
