@@ -354,7 +354,7 @@ R_FIELDS = 17
 # map its symbols pass through (0: none, note for note); plans cover R_PLAN_BARS bars.
 R_PLAN_BARS = 64
 # What a map (`maps[code, v]`, int32) makes of symbol v besides another symbol: R_STOP, it
-# cannot be moved (an accidental, an octave mark: the restatement ends before the symbol
+# cannot be moved (an accidental, a decoration: the restatement ends before the symbol
 # that precedes it); R_CHORD, the model writes its own in its place (a chord symbol, from
 # this quote to the next: the restated bar's chord would not fit its moved notes).
 R_STOP, R_CHORD = -1, -2
@@ -493,7 +493,7 @@ def _returns_next(rs, maps, seq, r, mask):
                 nxt += 1
             v, nxt, free = (src, nxt + 1, src + 1) if nxt < end else (R_STOP, nxt, 0)
         if v >= 0 and code != 0 and nxt < end and not _movable(maps, code, seq[r, nxt]):
-            v = R_STOP  # (a letter whose accidental or octave mark cannot move: nor the letter)
+            v = R_STOP  # (nor the symbol ahead of one that cannot move: `R_STOP`)
     if v >= 0 and (mask is None or mask[v]):
         rs[r, _REPLAY_POS] = nxt
         rs[r, _FREE] = free

@@ -246,8 +246,19 @@ SHAPES_STATE = "way_shapes"
 SHAPES_PIECE_STATE = "way_shapes_piece"  # each plan's training piece (its index in `train`)
 
 
+def _note_step(tok: str) -> int | None:
+    """A bare note's step above the C below middle C (`C`: 0, `c`: 7, `c'`: 14, `B,`: -1),
+    its octave marks counted; None for any other symbol (an accidental makes it another)."""
+    pitch = re.fullmatch(r"([A-Ga-g])([,']*)", tok)
+    if not pitch:
+        return None
+    step = "CDEFGAB".index(pitch[1].upper()) + 7 * pitch[1].islower()
+    return step + 7 * pitch[2].count("'") - 7 * pitch[2].count(",")
+
+
 def _pitch_token(step: int) -> str:
-    """A note as ABC writes it from its step above the C below middle C (`C`: 0, `c`: 7)."""
+    """A note as ABC writes it from its step above the C below middle C (`C`: 0, `c`: 7):
+    the inverse of `_note_step`."""
     octave, letter = divmod(step, 7)
     if octave >= 1:
         return "cdefgab"[letter] + "'" * (octave - 1)
@@ -412,7 +423,8 @@ class AbcWay(Way):
 
     def returns_maps(self, *, vocab: list[str]) -> np.ndarray:
         """What each symbol becomes in a bar restated a number of steps up or down the scale
-        (`ml.returns`: int32 [N_MAPS, vocabulary], one row per shift code, row 0 as written).
+        (`ml.returns`: int32 [N_MAPS, vocabulary], one row per shift code, row 0 as written;
+        for characters two rows more, below).
         A note letter moves within the key signature (`G` three steps up is `c`), with its
         octave marks: where a token holds both, by the map; in characters, by the two rows
         that follow the maps (`returns.STEP_ROW`: each letter's step, `OCTAVE_ROW`: each
@@ -425,30 +437,25 @@ class AbcWay(Way):
         from ..ml import returns as rt
 
         index = {tok: i for i, tok in enumerate(vocab)}
+        steps = [None if tok in SPECIALS else _note_step(tok) for tok in vocab]
         maps = np.tile(np.arange(len(vocab), dtype=np.int32), (rt.N_MAPS, 1))
         for shift in range(-rt.MAX_SHIFT, rt.MAX_SHIFT + 1):
             if not shift:
                 continue
             row = maps[rt.shift_code(shift)]
-            for i, tok in enumerate(vocab):
+            for i, (tok, step) in enumerate(zip(vocab, steps, strict=True)):
                 if tok in SPECIALS:
                     continue
-                pitch = re.fullmatch(r"([A-Ga-g])([,']*)", tok)
-                if pitch:
-                    step = "CDEFGAB".index(pitch[1].upper()) + 7 * pitch[1].islower()
-                    step += 7 * pitch[2].count("'") - 7 * pitch[2].count(",") + shift
-                    row[i] = index.get(_pitch_token(step), rt.STOP)
+                if step is not None:
+                    row[i] = index.get(_pitch_token(step + shift), rt.STOP)
                 elif tok == '"':
                     row[i] = rt.CHORD
                 elif tok[0] in "\"!^_=',[{" and tok not in ("[1", "[2"):
                     row[i] = rt.STOP
         if abc_tokens.vocabulary_of(vocab) == abc_tokens.CHARS:
-            notes = np.full((2, len(vocab)), 0, dtype=np.int32)
-            notes[0] = -1
-            for i, tok in enumerate(vocab):
-                if tok in "CDEFGABcdefgab" and len(tok) == 1:
-                    notes[0, i] = "CDEFGABcdefgab".index(tok)
-                notes[1, i] = {"'": 1, ",": -1}.get(tok, 0)
+            notes = np.zeros((2, len(vocab)), dtype=np.int32)
+            notes[0] = [-1 if step is None else step for step in steps]  # (letters: 0..13)
+            notes[1] = [{"'": 1, ",": -1}.get(tok, 0) for tok in vocab]
             maps = np.concatenate([maps, notes])
         return maps
 
