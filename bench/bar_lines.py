@@ -121,11 +121,8 @@ def _restated(shapes) -> tuple[float, float, dict[str, float]]:
             same += i >= 0 and s == 0
             if s:
                 moves.append(abs(s))
-    far = {"a step": 1, "a third": 2, "a fourth or fifth": (3, 4), "further": (5, 6, 7)}
-    counts = {
-        name: sum(m in (k if isinstance(k, tuple) else (k,)) for m in moves) / max(len(moves), 1)
-        for name, k in far.items()
-    }
+    far = {"a step": (1,), "a third": (2,), "a fourth or fifth": (3, 4), "further": (5, 6, 7)}
+    counts = {name: sum(m in k for m in moves) / max(len(moves), 1) for name, k in far.items()}
     return same / max(bars, 1), len(moves) / max(bars, 1), counts
 
 

@@ -67,15 +67,13 @@ def form_view(text: str, caps: Capabilities) -> dict | None:
 
     def shown(cell) -> dict:
         move = ""
-        if cell.steps:
-            arrow = "↑" if cell.steps > 0 else "↓"
-            move = f"{arrow} {_INTERVALS[abs(cell.steps)]}"
         if cell.source is None:
             about = f"Bar {cell.number}: new" if cell.label != "–" else f"Bar {cell.number}: rests"
         elif cell.steps:
-            way = "higher" if cell.steps > 0 else "lower"
             name = _INTERVALS[abs(cell.steps)]
+            move = f"{'↑' if cell.steps > 0 else '↓'} {name}"
             article = "an" if name[0] == "o" else "a"
+            way = "higher" if cell.steps > 0 else "lower"
             about = f"Bar {cell.number}: bar {cell.source} {article} {name} {way}"
         else:
             about = f"Bar {cell.number}: bar {cell.source} again"

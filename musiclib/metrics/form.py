@@ -293,6 +293,8 @@ SEQUENCE_NOTES = 3
 def _scale_steps(shape: Shape, bar: Bar) -> tuple[int, ...] | None:
     """A bar's notes as steps of the key's scale (letter, plus 7 an octave up), None when a
     note lies outside the key signature or the tune has none."""
+    if not shape.letters:
+        return None
     steps = []
     for note in shape.notes[bar.first : bar.stop]:
         for letter, base in enumerate(shape.letters):
@@ -301,7 +303,7 @@ def _scale_steps(shape: Shape, bar: Bar) -> tuple[int, ...] | None:
                 break
         else:
             return None
-    return tuple(steps) if shape.letters else None
+    return tuple(steps)
 
 
 def restatements(shape: Shape, *, max_shift: int = 7) -> list[tuple[int, int]]:
