@@ -99,7 +99,8 @@ class BestHooks:
         self.history.append({"epoch": epoch, "seconds": round(seconds, 1), **logs})
         print(
             f"  epoch {epoch}: loss {logs.get('loss', float('nan')):.4f} "
-            f"val_loss {logs.get('val_loss', float('nan')):.4f} ({seconds:.0f} s)",
+            f"val_loss {logs.get('val_loss', float('nan')):.4f} ({seconds:.0f} s)"
+            + (f" lr {logs['learning_rate']:g}" if "learning_rate" in logs else ""),
             flush=True,
         )
         model.save(self.last_path)
@@ -486,6 +487,13 @@ def main() -> None:
         "--patience", type=int, default=0, help="early stopping: epochs without val gain"
     )
     parser.add_argument(
+        "--lr-patience",
+        type=int,
+        default=None,
+        help="cut the learning rate after this many epochs without val gain (the preset's)",
+    )
+    parser.add_argument("--lr-cuts", type=int, default=None, help="at most this many cuts")
+    parser.add_argument(
         "--transpose", action="store_true", help="augment with transpositions (ABC way)"
     )
     parser.add_argument("--checkpoint", help="evaluate this .keras model instead of training")
@@ -528,6 +536,10 @@ def main() -> None:
     overrides = {"sequence_mode": args.sequence_mode} if args.sequence_mode else {}
     if args.patience:
         overrides["early_stopping_patience"] = args.patience
+    if args.lr_patience is not None:
+        overrides["lr_plateau_patience"] = args.lr_patience
+    if args.lr_cuts is not None:
+        overrides["lr_plateau_cuts"] = args.lr_cuts
     if args.transpose:
         overrides["transpose"] = True
     if args.vocabulary:

@@ -167,6 +167,14 @@ class TrainingRunForm(forms.ModelForm):
         help_text="Epochs in a row without a lower validation loss after which the run stops "
         "(0: never; empty: the preset's, 5 for large, else never).",
     )
+    lr_plateau_patience = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=1000,
+        label="Halve the learning rate after",
+        help_text="Epochs in a row without a lower validation loss after which the learning "
+        "rate is halved, up to three times (0: never; empty: the preset's).",
+    )
 
     class Meta:
         model = TrainingRun
@@ -180,6 +188,7 @@ class TrainingRunForm(forms.ModelForm):
             "config",
             "vocabulary",
             "early_stopping_patience",
+            "lr_plateau_patience",
             "staff_checkpoint",
         ]
 
@@ -203,8 +212,9 @@ class TrainingRunForm(forms.ModelForm):
                     f"The vocabulary is an option of {' and '.join(takers)} runs only."
                 )
             overrides["vocabulary"] = data["vocabulary"]
-        if data.get("early_stopping_patience") is not None:
-            overrides["early_stopping_patience"] = data["early_stopping_patience"]
+        for field in ("early_stopping_patience", "lr_plateau_patience"):
+            if data.get(field) is not None:
+                overrides[field] = data[field]
         data["config"] = overrides
         if corpus is not None and way and not self.errors:
             try:
@@ -241,7 +251,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if obj is not None:  # a stored run's options are in its (read-only) config
-            fields = [f for f in fields if f not in ("vocabulary", "early_stopping_patience")]
+            options = ("vocabulary", "early_stopping_patience", "lr_plateau_patience")
+            fields = [f for f in fields if f not in options]
         else:  # a new run has no checkpoints to choose from yet
             fields = [f for f in fields if f != "staff_checkpoint"]
         return fields

@@ -150,6 +150,11 @@ class HistoryEntrySerializer(serializers.Serializer):
         help_text="Validation loss with the piece's memory (absent for epochs trained before it "
         "was measured, and for ways without it).",
     )
+    learning_rate = serializers.FloatField(
+        required=False,
+        help_text="The optimizer's step size in this epoch (absent for epochs trained before "
+        "it was recorded); it falls when the run cuts it after epochs without a gain.",
+    )
 
 
 def _link(what: str) -> serializers.URLField:

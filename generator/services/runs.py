@@ -296,6 +296,8 @@ class _RunHooks:
             "val_loss": logs.get("val_loss"),
             "seconds": round(seconds, 3),
         }
+        if logs.get("learning_rate") is not None:
+            entry["learning_rate"] = logs["learning_rate"]
         if fit is not None:
             # Held-out loss of the model with the piece's memory (each half of the
             # validation pieces scored with weights fitted on the other half).

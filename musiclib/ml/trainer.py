@@ -7,6 +7,7 @@ heartbeat that tells a dead worker from a slow one.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Protocol
 
@@ -199,6 +200,37 @@ def improvement_stop(history: list[dict], patience: int) -> bool:
     return min(losses[-patience:]) >= best_before - 1e-4
 
 
+def learning_rate_at(*, history: list[dict], config: dict) -> float:
+    """The learning rate for the epoch after `history`: the configured `learning_rate`,
+    multiplied by `lr_plateau_factor` each time `lr_plateau_patience` epochs in a row
+    brought no validation loss below the best before them (by 1e-4 nats, as early
+    stopping counts), at most `lr_plateau_cuts` times. Read from the epochs' logs alone, so
+    a resumed run goes on at the rate it had reached, and the rate is part of a run's
+    record rather than of a process's state."""
+    rate = float(config["learning_rate"])
+    patience = int(config.get("lr_plateau_patience") or 0)
+    cuts = int(config.get("lr_plateau_cuts") or 0)
+    if patience <= 0 or cuts <= 0:
+        return rate
+    factor = float(config.get("lr_plateau_factor") or 0.5)
+    best, since = math.inf, 0
+    for entry in history:
+        val = entry.get("val_loss")
+        if val is None:
+            continue
+        since = 0 if val < best - 1e-4 else since + 1
+        best = min(best, val)
+        if since >= patience and cuts > 0:
+            rate, cuts, since = rate * factor, cuts - 1, 0
+    return rate
+
+
+def _set_learning_rate(optimizer: Any, rate: float) -> None:
+    # (a mixed-float16 run's LossScaleOptimizer hands the rate to the optimizer it wraps)
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    inner.learning_rate.assign(rate)
+
+
 def validation_loss(steps: Steps, pieces: list[np.ndarray], *, config: dict, seed: int):
     """Mean cross-entropy per real token over `pieces`, in nats; None without pieces.
     "tunes" and "carried" runs are measured alike: whole tunes from a zero state, as the
@@ -225,8 +257,9 @@ def train(
 ) -> str:
     """Train epochs initial_epoch+1 .. epochs. Returns "finished", "cancelled" or "stopped
     early". Epoch numbers given to hooks count from 1; `loss` and `val_loss` are mean
-    cross-entropy per real token, in nats. `history` holds the logs of the epochs already
-    trained (a resumed run), so early stopping counts across a resume.
+    cross-entropy per real token, in nats; `learning_rate` is the epoch's rate
+    (`learning_rate_at`). `history` holds the logs of the epochs already trained (a resumed
+    run), so early stopping and the rate's cuts count across a resume.
 
     A plain loop over compiled steps rather than `fit` over a `tf.data` pipeline: the
     pipeline's prefetch thread kept calling the Python generator after `fit` returned, and
@@ -245,6 +278,8 @@ def train(
     last_beat = 0.0  # the first batch beats, so a cancel is seen at once
     for epoch in range(initial_epoch, epochs):
         t0 = time.monotonic()
+        rate = learning_rate_at(history=seen, config=config)
+        _set_learning_rate(steps.optimizer, rate)
         total = tokens = 0.0
         # seed + epoch: a resumed run shuffles epoch k exactly as an uninterrupted one would.
         batches = data.batches(train_pieces, config=config, seed=seed + epoch, shuffle=True)
@@ -257,7 +292,7 @@ def train(
                 hooks.heartbeat(epoch=epoch + 1, fraction=min(1.0, (i + 1) / n_batches))
                 if hooks.should_stop():
                     return "cancelled"  # an incomplete epoch gets no checkpoint
-        logs = {"loss": total / max(tokens, 1.0)}
+        logs = {"loss": total / max(tokens, 1.0), "learning_rate": rate}
         if val_pieces:
             val = validation_loss(steps, val_pieces, config=config, seed=seed)
             if val is not None:

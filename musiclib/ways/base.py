@@ -50,6 +50,14 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # Stop when this many epochs in a row bring no validation loss below the best before
     # them (by 1e-4 nats); in epochs, 0..1000, 0 = off. Needs val_fraction > 0.
     "early_stopping_patience": 0,
+    # When this many epochs in a row bring no validation loss below the best before them,
+    # the learning rate is multiplied by lr_plateau_factor, at most lr_plateau_cuts times
+    # (a smaller step lets the model settle into the minimum a constant rate circles);
+    # patience in epochs, 0..1000, 0 = off; factor in (0, 1); cuts 0..20. Keep the
+    # patience below early_stopping_patience, or the run stops before it cuts.
+    "lr_plateau_patience": 0,
+    "lr_plateau_factor": 0.5,
+    "lr_plateau_cuts": 3,
 }
 
 
@@ -415,11 +423,20 @@ def _validate_config(config: dict[str, Any]) -> None:
         config["sequence_mode"] in ("tunes", "carried", "windows"),
         "tunes, carried or windows",
     )
-    patience = config.get("early_stopping_patience", 0)
+
+    def whole(name: str, top: int, what: str) -> None:
+        value = config.get(name, 0)
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
+        check(name, ok, what)
+
+    whole("early_stopping_patience", 1000, "a whole number of epochs, 0..1000 (0 = off)")
+    whole("lr_plateau_patience", 1000, "a whole number of epochs, 0..1000 (0 = off)")
+    whole("lr_plateau_cuts", 20, "a whole number, 0..20")
+    factor = config.get("lr_plateau_factor", 0.5)
     check(
-        "early_stopping_patience",
-        isinstance(patience, int) and not isinstance(patience, bool) and 0 <= patience <= 1000,
-        "a whole number of epochs, 0..1000 (0 = off)",
+        "lr_plateau_factor",
+        isinstance(factor, (int, float)) and not isinstance(factor, bool) and 0 < factor < 1,
+        "a number in (0, 1)",
     )
     check("seq_length", 2 <= int(config["seq_length"]) <= 4000, "2..4000")
     check("max_tokens", 16 <= int(config["max_tokens"]) <= 100000, "16..100000")

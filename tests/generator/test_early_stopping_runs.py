@@ -61,3 +61,30 @@ def test_a_resumed_run_whose_validation_loss_had_stalled_stops_early_and_says_so
     run = training_run_execute(run_id=run.pk, worker="here")
     assert run.status == JobStatus.SUCCEEDED and run.outcome == "stopped early"
     assert run.epochs_done == 3 and run.checkpoints.count() == 3  # nothing more trained
+
+
+def test_staff_set_a_learning_rate_cut_on_the_admin_form_and_the_run_page_lists_each_epochs_rate(
+    tiny_corpus, staff_client
+):
+    response = staff_client.post(
+        ADD, run_form(tiny_corpus, name="cuts its rate", lr_plateau_patience=1)
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    run = TrainingRun.objects.get(name="cuts its rate")
+    assert run.config["lr_plateau_patience"] == 1 and run.config["lr_plateau_cuts"] == 3
+
+    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED, epochs=3)
+    run = training_run_execute(run_id=run.pk, worker="here")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    rates = [h["learning_rate"] for h in run.history]
+    assert rates[0] == run.config["learning_rate"] and len(rates) == 3
+    page = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert "Learning rate" in page and f">{rates[0]:g}<" in page
+
+
+def test_a_learning_rate_cut_that_is_not_a_whole_number_is_refused_and_no_run_is_made(
+    tiny_corpus, staff_client
+):
+    response = staff_client.post(ADD, run_form(tiny_corpus, lr_plateau_patience="two"))
+    assert response.status_code == 200 and "whole number" in response.content.decode().lower()
+    assert not TrainingRun.objects.exists()

@@ -208,6 +208,76 @@ def test_patience_outside_its_range_is_refused_naming_the_field():
         tiny_config(early_stopping_patience="3")
 
 
+# --- the learning rate cut on a plateau ---------------------------------------------------
+def test_the_learning_rate_halves_after_epochs_without_a_lower_validation_loss():
+    config = tiny_config(learning_rate=0.01, lr_plateau_patience=2, lr_plateau_cuts=2)
+    at = [
+        trainer.learning_rate_at(history=[{"val_loss": v} for v in losses], config=config)
+        for losses in (
+            [3.0, 2.5],  # still falling
+            [3.0, 2.5, 2.6],  # one epoch without a gain
+            [3.0, 2.5, 2.6, 2.55],  # two: the first cut
+            [3.0, 2.5, 2.6, 2.55, 2.4],  # a gain after the cut keeps the rate
+            [3.0, 2.5, 2.6, 2.55, 2.4, 2.45, 2.41],  # two more: the second cut
+            [3.0, 2.5, 2.6, 2.55, 2.4, 2.45, 2.41, 2.5, 2.5],  # no third: cuts are spent
+        )
+    ]
+    assert at == [0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025]
+    assert (
+        trainer.learning_rate_at(history=[{"val_loss": 3.0}] * 9, config=tiny_config())
+        == (tiny_config()["learning_rate"])
+    )  # off unless asked for
+
+
+def test_a_run_trains_each_epoch_at_the_rate_its_history_gives_and_resumes_at_it():
+    """Unrelated random pieces on each side: validation loss soon stops falling, so the
+    rate is cut; the optimizer's own rate is the one logged, and a resumed run (a fresh
+    model, as a worker loads a checkpoint) starts at the rate the history had reached."""
+    rng = np.random.default_rng(5)
+    pieces = [np.r_[1, rng.integers(3, VOCAB, 60), 2].astype(np.int32) for _ in range(48)]
+    config = tiny_config(learning_rate=0.05, lr_plateau_patience=1, lr_plateau_cuts=3)
+
+    class Rates(Recorder):
+        def epoch_end(self, *, epoch, logs, model, seconds):
+            super().epoch_end(epoch=epoch, logs=logs, model=model, seconds=seconds)
+            self.logs[-1]["optimizer"] = float(model.optimizer.learning_rate.numpy())
+
+    model = build_model(config=config, vocab_size=VOCAB, seed=0)
+    hooks = Rates()
+    trainer.train(
+        model=model, train_pieces=pieces[:40], val_pieces=pieces[40:], config=config, seed=0,
+        epochs=8, initial_epoch=0, hooks=hooks,
+    )  # fmt: skip
+    rates = [h["learning_rate"] for h in hooks.logs]
+    assert [h["optimizer"] for h in hooks.logs] == pytest.approx(rates)
+    assert rates[0] == 0.05 and min(rates) < 0.05  # cut at least once
+    assert all(b in (a, a / 2) for a, b in zip(rates[:-1], rates[1:], strict=True))
+    for k, h in enumerate(hooks.logs):
+        assert h["learning_rate"] == trainer.learning_rate_at(history=hooks.logs[:k], config=config)
+
+    again = Rates()
+    trainer.train(
+        model=build_model(config=config, vocab_size=VOCAB, seed=0), train_pieces=pieces[:40],
+        val_pieces=pieces[40:], config=config, seed=0, epochs=9, initial_epoch=8, hooks=again,
+        history=hooks.logs,
+    )  # fmt: skip
+    assert again.logs[0]["optimizer"] == pytest.approx(
+        trainer.learning_rate_at(history=hooks.logs, config=config)
+    )
+
+
+def test_learning_rate_cut_settings_outside_their_ranges_are_refused_naming_the_field():
+    for field, value in [
+        ("lr_plateau_patience", -1),
+        ("lr_plateau_patience", 2.5),
+        ("lr_plateau_factor", 1.0),
+        ("lr_plateau_factor", 0),
+        ("lr_plateau_cuts", 21),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            tiny_config(**{field: value})
+
+
 def test_the_large_preset_has_folk_rnns_sizes_and_stops_early():
     config = WAY.resolve_config(preset="large", overrides=None)
     assert config["units"] == [512, 512, 512]
