@@ -494,6 +494,12 @@ def main() -> None:
     )
     parser.add_argument("--lr-cuts", type=int, default=None, help="at most this many cuts")
     parser.add_argument(
+        "--config",
+        type=json.loads,
+        default={},
+        help="more hyperparameters over the preset's, as JSON: '{\"dropout\": 0.4}'",
+    )
+    parser.add_argument(
         "--transpose", action="store_true", help="augment with transpositions (ABC way)"
     )
     parser.add_argument("--checkpoint", help="evaluate this .keras model instead of training")
@@ -533,7 +539,9 @@ def main() -> None:
     from musiclib.ways import get_way
 
     way = get_way("abc")
-    overrides = {"sequence_mode": args.sequence_mode} if args.sequence_mode else {}
+    overrides = dict(args.config)
+    if args.sequence_mode:
+        overrides["sequence_mode"] = args.sequence_mode
     if args.patience:
         overrides["early_stopping_patience"] = args.patience
     if args.lr_patience is not None:

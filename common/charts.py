@@ -316,6 +316,15 @@ def loss_chart(history: list[dict[str, Any]], *, epochs: int) -> dict[str, Any] 
             "points": [{"x": px, "y": py, "epoch": e, "value": f"{v:.4f}"} for px, py, e, v in pts],
         }
 
+    # Epochs that began at a lower learning rate than the one before (the run cut it after
+    # epochs without a gain): marked on the chart, as the curve often bends there.
+    cuts = [
+        {"x": x(h["epoch"]), "epoch": h["epoch"], "rate": f"{h['learning_rate']:g}"}
+        for before, h in zip(points[:-1], points[1:], strict=True)
+        if h.get("learning_rate") is not None
+        and before.get("learning_rate") is not None
+        and h["learning_rate"] < before["learning_rate"]
+    ]
     step = max(1, round((last_epoch - first_epoch + 1) / 10))
     x_ticks = [
         {"x": x(e), "label": e}
@@ -334,5 +343,6 @@ def loss_chart(history: list[dict[str, Any]], *, epochs: int) -> dict[str, Any] 
         "loss": series("loss"),
         "val_loss": series("val_loss"),
         "has_val": any(h.get("val_loss") is not None for h in points),
+        "cuts": cuts,
         "label_y": (height - bottom) + 28,
     }

@@ -88,3 +88,27 @@ def test_a_learning_rate_cut_that_is_not_a_whole_number_is_refused_and_no_run_is
     response = staff_client.post(ADD, run_form(tiny_corpus, lr_plateau_patience="two"))
     assert response.status_code == 200 and "whole number" in response.content.decode().lower()
     assert not TrainingRun.objects.exists()
+
+
+def test_the_run_page_marks_the_epochs_that_began_at_a_halved_learning_rate(
+    tiny_corpus, staff_client
+):
+    run = make_run(tiny_corpus, epochs=4)
+    rates = (0.01, 0.01, 0.005, 0.0025)
+    history = [
+        {"epoch": e, "loss": 2.0 - e / 10, "val_loss": 2.1, "seconds": 1.0, "learning_rate": r}
+        for e, r in enumerate(rates, start=1)
+    ]
+    TrainingRun.objects.filter(pk=run.pk).update(history=history, epochs_done=4)
+    page = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert page.count('class="lr-cut"') == 2
+    assert "Epoch 3: learning rate halved to 0.005" in page
+    assert "Epoch 4: learning rate halved to 0.0025" in page
+    assert "learning rate halved</span>" in page  # the legend names the marks
+
+    # A run without cuts (or trained before rates were recorded) has neither.
+    TrainingRun.objects.filter(pk=run.pk).update(
+        history=[{k: v for k, v in h.items() if k != "learning_rate"} for h in history]
+    )
+    page = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert 'class="lr-cut"' not in page and "learning rate halved" not in page
