@@ -136,6 +136,13 @@ def _preset_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in names]
 
 
+def _patience_field(label: str, help_text: str) -> forms.IntegerField:
+    """A run option counted in epochs without a gain; empty keeps the preset's."""
+    return forms.IntegerField(
+        required=False, min_value=0, max_value=1000, label=label, help_text=help_text
+    )
+
+
 class TrainingRunForm(forms.ModelForm):
     config = forms.JSONField(
         required=False,
@@ -159,21 +166,15 @@ class TrainingRunForm(forms.ModelForm):
         initial="quick",
         help_text="Sizes and settings to start from; the way must have it (large: ABC only).",
     )
-    early_stopping_patience = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=1000,
-        label="Stop early after",
-        help_text="Epochs in a row without a lower validation loss after which the run stops "
-        "(0: never; empty: the preset's, 5 for large, else never).",
+    early_stopping_patience = _patience_field(
+        "Stop early after",
+        "Epochs in a row without a lower validation loss after which the run stops (0: never; "
+        "empty: the preset's, 5 for large, else never).",
     )
-    lr_plateau_patience = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=1000,
-        label="Halve the learning rate after",
-        help_text="Epochs in a row without a lower validation loss after which the learning "
-        "rate is halved, up to three times (0: never; empty: the preset's).",
+    lr_plateau_patience = _patience_field(
+        "Halve the learning rate after",
+        "Epochs in a row without a lower validation loss after which the learning rate is "
+        "halved, up to three times (0: never; empty: the preset's).",
     )
 
     class Meta:
