@@ -19,6 +19,20 @@ def setup_django() -> None:
     django.setup()
 
 
+def trained_abc_arguments(description: str):
+    """An argument parser for a script over a model bench/quality.py trained: NET.npz,
+    VOCAB.json and how it was trained (`trained_abc`'s corpus, preset and transposition)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("net")
+    parser.add_argument("vocab")
+    parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="oneills")
+    parser.add_argument("--preset", default="quick", help="whose val_fraction splits the corpus")
+    parser.add_argument("--transpose", action="store_true", help="trained with transpositions")
+    return parser
+
+
 def trained_abc(net_path: str, vocab_path: str, *, corpus: str, preset: str, transpose: bool):
     """A model bench/quality.py trained (its sampler file and vocabulary) and what `prepare`
     makes of its corpus, split as that run's was (seed 0): the held-out tunes its memory is

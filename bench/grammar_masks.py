@@ -21,22 +21,16 @@ worker runs.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import time
 
-from _common import ratio, trained_abc
+from _common import ratio, trained_abc, trained_abc_arguments
 
 
 def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("net")
-    parser.add_argument("vocab")
-    parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="oneills")
-    parser.add_argument("--preset", default="quick")
-    parser.add_argument("--transpose", action="store_true")
+    parser = trained_abc_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--warm", type=int, default=40, help="batches to count builds over")
     args = parser.parse_args()

@@ -18,24 +18,18 @@ stayed within a second. One BLAS thread, as the sample worker runs.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
 
-from _common import ratio, trained_abc
+from _common import ratio, trained_abc, trained_abc_arguments
 
 TUNES = 4  # the generate page's default number of pieces
 
 
 def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("net")
-    parser.add_argument("vocab")
-    parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="oneills")
-    parser.add_argument("--preset", default="quick", help="whose val_fraction splits the corpus")
-    parser.add_argument("--transpose", action="store_true", help="trained with transpositions")
+    parser = trained_abc_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--takes", type=int, default=4)
     parser.add_argument("--batches", type=int, default=8, help="timed batches of each kind")
     parser.add_argument("--chars", type=int, default=800)
