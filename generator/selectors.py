@@ -314,6 +314,19 @@ def run_list() -> QuerySet[TrainingRun]:
     )
 
 
+def run_waiting_behind(*, run: TrainingRun) -> list[TrainingRun]:
+    """The runs training now, when `run` is queued: a training worker takes one run at a
+    time, so these are what it waits for (empty when it is not queued)."""
+    if run.status != JobStatus.QUEUED:
+        return []
+    return list(
+        TrainingRun.objects.filter(status=JobStatus.RUNNING)
+        .exclude(pk=run.pk)
+        .only("pk", "name", "corpus_id", "epochs", "epochs_done", "started_at")
+        .order_by("started_at", "pk")
+    )
+
+
 def run_get(*, pk: int) -> TrainingRun:
     return TrainingRun.objects.select_related("corpus", "created_by").get(pk=pk)
 

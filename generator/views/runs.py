@@ -117,6 +117,7 @@ def _run_context(request: HttpRequest, run: TrainingRun) -> dict[str, Any]:
             (key.replace("_", " ").capitalize(), value)
             for key, value in sorted((run.data_stats or {}).items())
         ],
+        "waiting_behind": selectors.run_waiting_behind(run=run),
         "can_cancel": run.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.DRAFT)
         and not run.cancel_requested,
         "can_resume": run.status in (JobStatus.CANCELLED, JobStatus.FAILED, JobStatus.SUCCEEDED),
@@ -181,6 +182,7 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
                     ("checkpoints", "generator/_checkpoints.html"),
                     ("error", "generator/_run_error.html"),
                     ("actions", "generator/_run_actions.html"),
+                    ("queue", "generator/_run_queue.html"),
                     ("provenance", "generator/_run_provenance.html"),
                     ("generate", "generator/_run_generate_link.html"),
                 )

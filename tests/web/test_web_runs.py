@@ -54,6 +54,26 @@ def test_the_run_status_json_reports_progress_and_the_redrawn_regions(client, wo
     assert set(data["html"]) >= {"chart", "samples", "checkpoints", "error", "actions"}
 
 
+def test_a_queued_run_says_which_run_holds_the_training_worker_until_it_starts(client, world):
+    other = make_world(run_name="Second run")
+    TrainingRun.objects.filter(pk=other.run.pk).update(
+        status=JobStatus.RUNNING, epochs_done=2, epochs=10
+    )
+    TrainingRun.objects.filter(pk=world.run.pk).update(status=JobStatus.QUEUED)
+    html = client.get(world.run.get_absolute_url()).content.decode()
+    assert "Waiting for the training worker:" in html
+    link = f'<a href="{other.run.get_absolute_url()}">Second run</a>'
+    assert f"{link} is training (epoch 2 of 10)" in html
+    # The page's poll redraws the note, and drops it once the run is training itself.
+    status = reverse("run_status", args=[world.run.pk])
+    assert "Second run</a> is training" in client.get(status).json()["html"]["queue"]
+    TrainingRun.objects.filter(pk=other.run.pk).update(status=JobStatus.SUCCEEDED)
+    assert "to pick it up" in client.get(status).json()["html"]["queue"]
+    TrainingRun.objects.filter(pk=world.run.pk).update(status=JobStatus.RUNNING)
+    assert "Waiting" not in client.get(status).json()["html"]["queue"]
+    assert "Waiting" not in client.get(other.run.get_absolute_url()).content.decode()
+
+
 def test_a_failed_run_shows_its_error_text_escaped(client, world):
     TrainingRun.objects.filter(pk=world.run.pk).update(
         status=JobStatus.FAILED, error="RuntimeError: <oops>"
