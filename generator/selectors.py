@@ -322,7 +322,7 @@ def run_waiting_behind(*, run: TrainingRun) -> list[TrainingRun]:
     return list(
         TrainingRun.objects.filter(status=JobStatus.RUNNING)
         .exclude(pk=run.pk)
-        .only("pk", "name", "corpus_id", "epochs", "epochs_done", "started_at")
+        .only("pk", "name", "way", "preset", "epochs", "epochs_done")  # (what __str__ reads)
         .order_by("started_at", "pk")
     )
 

@@ -189,6 +189,11 @@ def _lstm_sequence(layer, inputs, state):
     return tf.transpose(hs, [1, 0, 2]), (hs[-1], cs[-1])
 
 
+# Nats a validation loss must fall below the best before it to count as a gain, for early
+# stopping and for the learning rate's cuts alike.
+MIN_GAIN = 1e-4
+
+
 def improvement_stop(history: list[dict], patience: int) -> bool:
     """The early-stopping rule: True when the last `patience` epochs of `history` (dicts
     with "val_loss") brought no validation loss below the best before them by more than
@@ -197,13 +202,13 @@ def improvement_stop(history: list[dict], patience: int) -> bool:
     if patience <= 0 or len(losses) <= patience:
         return False
     best_before = min(losses[:-patience])
-    return min(losses[-patience:]) >= best_before - 1e-4
+    return min(losses[-patience:]) >= best_before - MIN_GAIN
 
 
 def learning_rate_at(*, history: list[dict], config: dict) -> float:
     """The learning rate for the epoch after `history`: the configured `learning_rate`,
     multiplied by `lr_plateau_factor` each time `lr_plateau_patience` epochs in a row
-    brought no validation loss below the best before them (by 1e-4 nats, as early
+    brought no validation loss below the best before them (by `MIN_GAIN`, as early
     stopping counts), at most `lr_plateau_cuts` times. Read from the epochs' logs alone, so
     a resumed run goes on at the rate it had reached, and the rate is part of a run's
     record rather than of a process's state."""
@@ -218,7 +223,7 @@ def learning_rate_at(*, history: list[dict], config: dict) -> float:
         val = entry.get("val_loss")
         if val is None:
             continue
-        since = 0 if val < best - 1e-4 else since + 1
+        since = 0 if val < best - MIN_GAIN else since + 1
         best = min(best, val)
         if since >= patience and cuts > 0:
             rate, cuts, since = rate * factor, cuts - 1, 0
