@@ -97,3 +97,28 @@ def oneills_texts() -> list[str]:
     for path in sorted(corpus.getWork("oneills1850")):
         texts.extend(t for _, t in split_tunes(Path(path).read_text(encoding="latin-1")))
     return texts
+
+
+def judge_human_sides(*, corpus: str, preset: str, human_extra: int, seed: int = 0):
+    """The human tunes bench/judge.py sets a model's beside, as texts: (the training split,
+    the held-out split, the indexes of the training tunes it adds to the listener's human
+    side, `human_extra` of them drawn by `seed`). The corpus split as bench/quality.py
+    trained (the way's `prepare`, the preset's val_fraction, seed 0, no transpositions).
+    bench/critic_fit.py leaves the added ones out of a critic's human side."""
+    import numpy as np
+    from quality import load_texts
+
+    from musiclib.ways import get_way
+
+    way = get_way("abc")
+    config = way.resolve_config(preset=preset, overrides={})
+    prepared = way.prepare(texts=load_texts(corpus), config=config, seed=0)
+    train = [way.decode(vocab=prepared.vocab, ids=ids) for ids in prepared.train]
+    held = [way.decode(vocab=prepared.vocab, ids=ids) for ids in prepared.val]
+    picked = []
+    if human_extra:
+        rng = np.random.default_rng(seed)
+        picked = [
+            int(i) for i in rng.choice(len(train), min(human_extra, len(train)), replace=False)
+        ]
+    return train, held, picked

@@ -19,7 +19,9 @@ seed 0, as bench/quality.py trained the model), with `--form` those of the tunes
 form's shape (one or two parts of 8 bars; with `--shape` those of every tune with a shape,
 the tune its shape comes from), drawn as the site draws them (`returns_for`).
 `--takes K`: each tune drawn K times, the take the model finds least surprising kept
-(`sampler.sample`'s takes, as the generate page's "Takes per piece").
+(`sampler.sample`'s takes, as the generate page's "Takes per piece"); with `--critic C`
+(bench/critic_fit.py's JSON) the take that critic draws, as "Keep the take: most like the
+corpus's tunes" does.
 `--plain`: no grammar at all (the plain sampler, for comparison).
 `--memory`: each draw mixed with the piece's memory (`musiclib.ml.memory`), its weights
 fitted on the held-out split of the same `prepare`.
@@ -66,6 +68,11 @@ def main() -> None:
         "--takes", type=int, default=1,
         help="draws per tune, the least surprising kept (sampler.sample's takes)",
     )  # fmt: skip
+    parser.add_argument(
+        "--critic",
+        help="with --takes: keep the take this critic draws (bench/critic_fit.py's JSON), as "
+        "the generate page's 'most like the corpus' does",
+    )
     parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
     parser.add_argument("--shape", action="store_true", help="form: shapes drawn per tune")
     parser.add_argument(
@@ -128,6 +135,23 @@ def main() -> None:
             f"{len(library['way_returns'])} plans from {len(prepared.train)} training tunes, "
             f"{int(library['way_returns_8bar'].sum())} in the folk form's shape"
         )
+    critic = None
+    if args.critic:
+        from musiclib.metrics.critic import Critic
+
+        critic = Critic.from_dict(json.loads(open(args.critic).read()))
+
+    def corpus_choice(critic, seeds):  # as the site's generation service chooses
+        from musiclib.metrics.critic import critic_choose, features_of
+
+        def choose(outs, surprise):
+            texts = [way.finish(way.decode(vocab=vocab, ids=ids), title="Tune")
+                     for ids in outs]  # fmt: skip
+            ratios = critic.log_ratio(features_of(texts, melody="abc"))
+            return critic_choose(log_ratios=ratios.reshape(-1, len(seeds)), seeds=seeds)
+
+        return choose
+
     t0 = time.perf_counter()
     texts: list[str] = []
     ended = 0
@@ -146,6 +170,7 @@ def main() -> None:
             plans = library if args.shape else {k: v for k, v in library.items() if k != SHAPES}
             returns = way.returns_for(vocab=vocab, state=plans, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, takes=args.takes,
+                              choose=None if critic is None else corpus_choice(critic, seeds),
                               temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns,

@@ -26,7 +26,10 @@ For each set it prints:
 - the tightened measures: bars counting section ends (`musiclib.metrics.form`) and phrase
   idiom over 4 to 8 notes (`musiclib.metrics.phrases`), with the share for each length;
 - form: parts, bars per part, parts of 8 or 16 bars, repeats, endings, repeated bars and
-  phrases, distinct figures, the final note, each beside the human figure.
+  phrases, distinct figures, the final note, each beside the human figure;
+- the second listener: the same test on features the listener never reads (3-note
+  contours, rhythm pairs, downbeats: `judge.second_describe`), with its own control; a
+  set chosen by the listener's features (bench/critic_fit.py) is checked on these.
 Writes everything to --out (default var/quality/judge-<corpus>-<tag>.json).
 """
 
@@ -39,7 +42,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, setup_django
+from _common import ROOT, judge_human_sides, setup_django
 
 FORM_ROWS = (
     "parts",
@@ -73,6 +76,7 @@ def measure_set(texts, *, way, quality_judge, phrases, with_validity: bool) -> d
         n: float(np.nanmedian([s[n] for s in shares])) if shares else None for n in shares[0]
     }
     out["features"] = [jd.describe(s) for s in shapes]
+    out["second"] = [jd.second_describe(s) for s in shapes]
     return out
 
 
@@ -143,10 +147,9 @@ def main() -> None:
     t0 = time.perf_counter()
     way = get_way("abc")
     config = way.resolve_config(preset=args.preset, overrides={})
-    texts = quality.load_texts(args.corpus)
-    prepared = way.prepare(texts=texts, config=config, seed=0)
-    train = [way.decode(vocab=prepared.vocab, ids=ids) for ids in prepared.train]
-    human = [way.decode(vocab=prepared.vocab, ids=ids) for ids in prepared.val]
+    train, human, picked = judge_human_sides(
+        corpus=args.corpus, preset=args.preset, human_extra=args.human_extra, seed=args.seed
+    )
     print(f"corpus {args.corpus}: {len(train)} training tunes, {len(human)} held out")
     qj = None if args.no_validity else quality.Judge(train)
     phrases = PhraseIndex(notes_from_abc(abc=t) for t in train)
@@ -180,17 +183,17 @@ def main() -> None:
     human_m = measure_set(human, way=way, quality_judge=qj, phrases=phrases,
                           with_validity=qj is not None)  # fmt: skip
     human_features = list(human_m["features"])
+    human_second = list(human_m["second"])
     extra_note = ""
-    if args.human_extra:
-        rng = np.random.default_rng(args.seed)
-        picked = rng.choice(len(train), min(args.human_extra, len(train)), replace=False)
+    if picked:
         extra = measure_set([train[i] for i in picked], way=way, quality_judge=None,
                             phrases=phrases, with_validity=False)  # fmt: skip
         human_features += extra["features"]
+        human_second += extra["second"]
         extra_note = f" (+{len(picked)} training tunes on the judge's human side)"
     report: dict = {
         "args": vars(args),
-        "human": {k: v for k, v in human_m.items() if k != "features"},
+        "human": {k: v for k, v in human_m.items() if k not in ("features", "second")},
     }
     rows = [("human held-out", human_m, None)]
     for label, tunes in sets:
@@ -198,8 +201,10 @@ def main() -> None:
                         with_validity=qj is not None)  # fmt: skip
         verdict = jd.judge(machine=m["features"], human=human_features, seed=args.seed)
         rows.append((label, m, verdict))
+        second = jd.two_sample(human_second, m["second"], seed=args.seed, names=jd.SECOND_NAMES)
         report[label] = {
-            **{k: v for k, v in m.items() if k != "features"},
+            "second_listener": second,
+            **{k: v for k, v in m.items() if k not in ("features", "second")},
             "judge": {k: v for k, v in verdict.items() if k != "features"},
             "compared": verdict["features"],
         }
@@ -240,6 +245,23 @@ def main() -> None:
                 jd.fmt(jd.summary(jd._matrix(m["features"], jd.NAMES)[:, j], f.kind), f.kind)
             )
         print(f"| {f.label} | " + " | ".join(cells) + " |")
+    order = np.random.default_rng(args.seed + 1).permutation(len(human_second))
+    half = len(order) // 2
+    control = jd.two_sample([human_second[i] for i in order[:half]],
+                            [human_second[i] for i in order[half : 2 * half]],
+                            seed=args.seed, names=jd.SECOND_NAMES)  # fmt: skip
+    report["second_listener_control"] = control
+    print(
+        "\nthe second listener (contours, rhythm pairs, downbeats: features the listener "
+        f"and the critic never read); human vs human {control['accuracy']:.3f} "
+        f"({control['n']} a side)\n"
+    )
+    for label, _, _ in rows[1:]:
+        v = report[label]["second_listener"]
+        print(
+            f"| {label} | **{v['accuracy']:.3f}** ({v['low']:.2f}–{v['high']:.2f}), "
+            f"{v['n']} a side |"
+        )
     for label, _, v in rows[1:]:
         print(f"\n{label}: what gives it away")
         for sentence in v["giveaways"]:

@@ -25,6 +25,7 @@ import numpy as np
 from django.conf import settings
 
 from generator.models import Checkpoint, Piece, TrainingRun
+from generator.selectors import run_split_texts
 from generator.services.pieces import epoch_sample_texts
 from musiclib.metrics import judge as jd
 from musiclib.metrics.form import Shape, pooled_bar_rate, shape_from_text
@@ -32,7 +33,6 @@ from musiclib.metrics.melody import READERS
 from musiclib.metrics.notes import Note
 from musiclib.metrics.phrases import PhraseIndex
 from musiclib.ways import get_way
-from musiclib.ways.base import validation_indices
 
 # Form measures shown beside the human figures (names of `judge.FEATURES`).
 FORM_ROWS = ("parts", "bars_per_part", "parts_8_16", "has_repeat", "endings", "repeated_bars",
@@ -57,20 +57,6 @@ def _shapes(texts: list[str], melody: str) -> list[Shape]:
         except Exception:  # a text that cannot be read is described as an empty tune
             out.append(Shape(notes=[], bars=[], tonic=None))
     return out
-
-
-def run_split_texts(*, run: TrainingRun) -> tuple[list[str], list[str]]:
-    """(training texts, held-out texts) of the run's corpus as the trainer split them."""
-    way = get_way(run.way)
-    qs = run.corpus.tunes.order_by("pk")
-    if run.tune_id_max is not None:
-        qs = qs.filter(pk__lte=run.tune_id_max)
-    texts = [way.normalise(t) for t in qs.values_list("text", flat=True)]
-    config = run.config or {}
-    fraction = float(config.get("val_fraction", 0.1))
-    held = set(validation_indices(len(texts), val_fraction=fraction, seed=run.seed))
-    train = [t for i, t in enumerate(texts) if i not in held]
-    return train, [texts[i] for i in sorted(held)]
 
 
 def judged_checkpoint(*, run: TrainingRun) -> Checkpoint | None:

@@ -10,7 +10,7 @@ from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 from . import selectors, services
 from .models import Tune, chosen_among, way_choices
-from .services.pieces import MAX_TAKES
+from .services.pieces import MAX_TAKES, PAGE_LENGTH, PAGE_TEMPERATURE
 from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
 
 # The generate form's fields that say how the pieces begin (services.generation_prime_build
@@ -30,13 +30,13 @@ OPENING_FIELDS = (
 SERVICE_FIELDS: dict[str, str | None] = {"prime": None}
 
 MAX_PRIMER_TUNES = 2000  # tunes listed per corpus in the primer select
-DEFAULT_LENGTH = 800  # tokens per piece unless the form says otherwise
+DEFAULT_LENGTH = PAGE_LENGTH  # tokens per piece unless the form says otherwise
 DEFAULT_TAKES = 1  # takes of each piece where no model says (its way's default_takes)
 # Fields of the generate form that apply to some ways only (`Capabilities.generation_fields`),
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
 IGNORED_WHERE_NOT_APPLICABLE = (
-    "max_length", "grammar", "folk_form", "returns", "memory", "primer_bars",
+    "max_length", "grammar", "folk_form", "returns", "memory", "primer_bars", "takes_by",
 )  # fmt: skip
 # Fields that, filled in for a model whose way does not take them, are refused (by
 # services.generation_prime_build, which words the refusal for the page and the API alike).
@@ -166,9 +166,7 @@ class GenerateForm(forms.Form):
         label="Temperature",
         min_value=0.1,
         max_value=3.0,
-        # 0.9: with grammar-aware sampling the full Nottingham model met every quality
-        # target at 0.9 and missed idiom at 1.0 (docs/quality.md).
-        initial=0.9,
+        initial=PAGE_TEMPERATURE,
         help_text="Low: safe and repetitive. High: adventurous and wild.",
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
@@ -281,6 +279,18 @@ class GenerateForm(forms.Form):
         initial=DEFAULT_TAKES,
         help_text=f"1..{MAX_TAKES}: the most natural of this many takes of each piece is "
         "kept; 1 writes each piece once.",
+    )
+    takes_by = forms.ChoiceField(
+        label="Keep the take",
+        required=False,  # blank: the model's view
+        choices=[
+            ("corpus", "most like the corpus's tunes"),
+            ("model", "the model finds most natural"),
+        ],
+        initial="corpus",
+        help_text="With several takes: keep the one that sounds most like the tunes the "
+        "model learnt from (how its notes move, its rhythm, its form and ending, against the "
+        "model's own habits), or the one the model itself finds most natural.",
     )
     top_k = forms.IntegerField(
         label="Top-k",

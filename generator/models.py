@@ -293,6 +293,14 @@ class GenerationJob(models.Model):
         help_text="Takes drawn of each piece, 1..8; the one the model finds least "
         "surprising is kept (1: the first draw).",
     )
+    takes_by = models.CharField(
+        max_length=8,
+        choices=[("model", "the model's own view"), ("corpus", "likeness to the corpus")],
+        default="model",
+        help_text="How the kept take is chosen: the least surprising to the model, or drawn "
+        "by how much more like the corpus's tunes than the model's it sounds (the "
+        "checkpoint's critic; where it has none, the model's view, and the job says so).",
+    )
     is_epoch_sample = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)

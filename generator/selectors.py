@@ -16,6 +16,9 @@ from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Avg, Count, F, FloatField, OuterRef, QuerySet, Subquery
 
+from musiclib.ways import get_way
+from musiclib.ways.base import validation_indices
+
 from .models import (
     Checkpoint,
     Corpus,
@@ -421,3 +424,17 @@ def pieces_valid_share(qs: QuerySet[Piece]) -> dict[str, int]:
         total=Count("pk"),
         valid=Count("pk", filter=valid_pieces()),
     )
+
+
+def run_split_texts(*, run: TrainingRun) -> tuple[list[str], list[str]]:
+    """(training texts, held-out texts) of the run's corpus as the trainer split them."""
+    way = get_way(run.way)
+    qs = run.corpus.tunes.order_by("pk")
+    if run.tune_id_max is not None:
+        qs = qs.filter(pk__lte=run.tune_id_max)
+    texts = [way.normalise(t) for t in qs.values_list("text", flat=True)]
+    config = run.config or {}
+    fraction = float(config.get("val_fraction", 0.1))
+    held = set(validation_indices(len(texts), val_fraction=fraction, seed=run.seed))
+    train = [t for i, t in enumerate(texts) if i not in held]
+    return train, [texts[i] for i in sorted(held)]

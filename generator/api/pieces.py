@@ -240,6 +240,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 returns=data["returns"],
                 memory=data["memory"],
                 takes=data["takes"],
+                takes_by=data["takes_by"],
                 user=request.user,
                 ip=client_ip(request),
             )

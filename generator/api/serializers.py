@@ -38,7 +38,7 @@ from generator.models import (
 )
 from generator.presenters import piece_downloads, tune_downloads
 from generator.sections import piece_section
-from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TAKES, MAX_TOKENS_LIMIT
+from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TAKES, MAX_TOKENS_LIMIT, TAKES_BY
 from generator.services.primes import prime_split
 from musiclib.ways import DEFAULT_WAY, way_choices
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
@@ -802,6 +802,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "returns",
             "memory",
             "takes",
+            "takes_by",
             "is_epoch_sample",
             "status",
             "done",
@@ -980,6 +981,15 @@ class GenerationRequestSerializer(serializers.Serializer):
         default=1,
         help_text=f"1..{MAX_TAKES}: draws of each piece; the one the model finds least "
         "surprising (fewest nats per symbol it wrote) is kept. 1: the first draw.",
+    )
+    takes_by = serializers.ChoiceField(
+        choices=list(TAKES_BY),
+        default="model",
+        help_text="Runs whose pieces are melodies (ABC, MIDI), with takes > 1: which take is "
+        "kept. model: the least surprising to the model; corpus: one drawn by the "
+        "checkpoint's critic, the more like the corpus's tunes than the model's own the "
+        "likelier (fitted when the run ended; a checkpoint without one keeps the model's "
+        "choice, and the job's takes_by says model).",
     )
     seconds = StrictFloatField(
         required=False,

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import traceback
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from common.errors import ServiceError
 from common.storage import file_put, is_local, local_copy, storage
 from common.tasks import send_on_commit
+from musiclib.metrics.judge import MIN_PER_SIDE
 from musiclib.ways import get_way
 
 from .. import signals
@@ -34,6 +36,7 @@ from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
 from ..task_names import RUN_TASK
 from .checkpoint_files import sampler_name
 from .corpora import iter_corpus_texts, run_prepare
+from .critics import checkpoint_critic, checkpoint_critic_fit
 
 log = logging.getLogger(__name__)
 # Database losses (restarts) a run survives before it fails: see training_run_execute.
@@ -427,4 +430,35 @@ def _train(run: TrainingRun) -> TrainingRun:
         lambda: signals.training_run_finished.send(sender=TrainingRun, run=finished)
     )
     log.info("run %s %s after %s epochs", run.pk, outcome, run.epochs_done)
+    if outcome != "cancelled":
+        _critic_fit_quietly(run)
     return run
+
+
+def _critic_fit_quietly(run: TrainingRun) -> None:
+    """Fit the critic of the run's chosen checkpoint (`critics`) on this training worker
+    once the run is finished, from `critic_pieces` pieces it draws (seeds 1..), unless it
+    has one or the way's pieces have no melody. A failure is logged, never the run's: until
+    it has a critic, the model's own view keeps each piece's take."""
+    from .pieces import pieces_draw
+
+    count = int((run.config or {}).get("critic_pieces", 0))
+    checkpoint = run.chosen_checkpoint
+    if count < MIN_PER_SIDE or checkpoint is None or not get_way(run.way).capabilities.melody:
+        return
+    try:
+        if checkpoint_critic(checkpoint) is not None:
+            return
+        t0 = time.perf_counter()
+        machine = pieces_draw(checkpoint=checkpoint, seeds=list(range(1, count + 1)))
+        critic = checkpoint_critic_fit(checkpoint=checkpoint, machine=machine)
+    except Exception:
+        log.exception("run %s: fitting its critic failed", run.pk)
+        return
+    if critic is not None:
+        log.info(
+            "run %s: the critic of epoch %s fitted on %d of its pieces and %d training tunes "
+            "in %.0f s (it tells them apart at %.2f)",
+            run.pk, checkpoint.epoch, critic.n_machine, critic.n_human,
+            time.perf_counter() - t0, critic.accuracy,
+        )  # fmt: skip

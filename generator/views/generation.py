@@ -107,6 +107,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             returns=bool(data.get("returns")),
             memory=bool(data.get("memory")),
             takes=1 if data.get("takes") is None else data["takes"],
+            takes_by=data.get("takes_by") or "model",
             user=request.user,
             ip=client_ip(request),
         )

@@ -151,6 +151,78 @@ def describe(shape: Shape) -> dict[str, float]:
     return out
 
 
+# --- the second listener ------------------------------------------------------------------
+# Features the listener above never reads, for a check on a change that was chosen by what
+# the listener hears (the critic, `metrics.critic`, keeps takes by its features): a verdict
+# that moves on these too moved for more than the features it was chosen by.
+# - contours: each pair of consecutive intervals by class (down or up a leap wider than a
+#   fifth, a fourth or fifth, a third, a step; a repeated note), as a share of the pairs;
+# - rhythm pairs: each pair of consecutive note lengths (nearest of SECOND_LENGTHS);
+# - downbeats: the degree of each bar's first note, and how often a bar's first note and its
+#   other notes are notes of the tonic triad.
+SECOND_LENGTHS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # quarter notes
+
+
+def _interval_class(semitones: int) -> int:
+    size = abs(semitones)
+    step = 0 if size == 0 else 1 if size <= 2 else 2 if size <= 4 else 3 if size <= 7 else 4
+    return step if semitones >= 0 else -step
+
+
+SECOND_NAMES = (
+    *(f"contour_{a}_{b}" for a in range(-4, 5) for b in range(-4, 5)),
+    *(f"rhythm_{a}_{b}" for a in range(len(SECOND_LENGTHS)) for b in range(len(SECOND_LENGTHS))),
+    *(f"downbeat_degree_{k}" for k in range(12)),
+    "downbeat_triad",
+    "offbeat_triad",
+)
+
+
+def second_describe(shape: Shape) -> dict[str, float]:
+    """The second listener's features of one tune (NaN where one does not apply)."""
+    out: dict[str, float] = dict.fromkeys(SECOND_NAMES, float("nan"))
+    notes = [n for n in shape.notes if n.pitch >= 0]
+    if len(notes) < 3:
+        return out
+    pitch = np.array([n.pitch for n in notes])
+    classes = [_interval_class(int(d)) for d in np.diff(pitch)]
+    pairs = np.zeros((9, 9))
+    for a, b in zip(classes[:-1], classes[1:], strict=True):
+        pairs[a + 4, b + 4] += 1
+    pairs /= pairs.sum()
+    centres = np.log2(SECOND_LENGTHS)
+    lengths = [int(np.abs(np.log2(max(n.duration, 1e-6)) - centres).argmin()) for n in notes]
+    rhythm = np.zeros((len(SECOND_LENGTHS),) * 2)
+    for a, b in zip(lengths[:-1], lengths[1:], strict=True):
+        rhythm[a, b] += 1
+    rhythm /= rhythm.sum()
+    for a in range(9):
+        for b in range(9):
+            out[f"contour_{a - 4}_{b - 4}"] = float(pairs[a, b])
+    for a in range(len(SECOND_LENGTHS)):
+        for b in range(len(SECOND_LENGTHS)):
+            out[f"rhythm_{a}_{b}"] = float(rhythm[a, b])
+    if shape.tonic is None:
+        return out
+    firsts = {b.first for b in shape.bars if b.first < b.stop and shape.notes[b.first].pitch >= 0}
+    if not firsts:
+        return out
+    triad = {0, 3 if shape.minor else 4, 7}
+    degree = [(shape.notes[i].pitch - shape.tonic) % 12 for i in sorted(firsts)]
+    counts = np.bincount(degree, minlength=12) / len(degree)
+    for k in range(12):
+        out[f"downbeat_degree_{k}"] = float(counts[k])
+    out["downbeat_triad"] = float(np.mean([d in triad for d in degree]))
+    others = [
+        (n.pitch - shape.tonic) % 12
+        for i, n in enumerate(shape.notes)
+        if i not in firsts and n.pitch >= 0
+    ]
+    if others:
+        out["offbeat_triad"] = float(np.mean([d in triad for d in others]))
+    return out
+
+
 # --- the classifier ----------------------------------------------------------------------
 
 

@@ -192,6 +192,7 @@ def sample(
     memory: np.ndarray | None = None,
     shapes: Sequence[Hashable] | None = None,
     takes: int = 1,
+    choose: Callable[[list[list[int]], np.ndarray], np.ndarray] | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
@@ -205,7 +206,10 @@ def sample(
     reproduced by its seed and the number of takes. A draw steered by the grammar's form,
     the returns or the memory sometimes goes where the model would not (a figure that fits
     another bar, a restated bar entered by a leap): the model's own view picks the take
-    where the steering and the model agreed best.
+    where the steering and the model agreed best. `choose(takes_ids, surprise)` keeps
+    another take instead: it is given every take's ids, take-major (take k of piece i at
+    k * n + i), and their surprise as a (takes, n) array, and returns the take kept for
+    each piece (`metrics.critic`: the take most like the corpus).
 
     `temperature` divides the logits (> 0); `top_k` keeps the k most likely symbols (0:
     all); `top_p` (0 < p <= 1, 1: off) keeps the most likely symbols until their weights
@@ -287,8 +291,13 @@ def sample(
     # Each take's surprise, added up by the loop as it wrote (what `surprise` computes
     # again from the ids, without a second pass through the LSTM).
     written = np.array([len(ids) for ids in outs], dtype=np.float64)
-    scores = np.where(written > 0, nats / np.maximum(written, 1.0), np.inf)
-    best = scores.reshape(takes, n).argmin(axis=0)  # ties: the earlier take
+    scores = np.where(written > 0, nats / np.maximum(written, 1.0), np.inf).reshape(takes, n)
+    if choose is None:
+        best = scores.argmin(axis=0)  # ties: the earlier take
+    else:
+        best = np.asarray(choose(outs, scores), dtype=np.int64)
+        if best.shape != (n,) or best.min() < 0 or best.max() >= takes:
+            raise ValueError(f"choose must return one take in 0..{takes - 1} per piece")
     rows = [int(k) * n + i for i, k in enumerate(best)]
     if returns is not None and tiled.state is not None:
         returns.state = tiled.state[rows]

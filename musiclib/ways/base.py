@@ -58,6 +58,10 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "lr_plateau_patience": 0,
     "lr_plateau_factor": 0.5,
     "lr_plateau_cuts": 3,
+    # Pieces the chosen checkpoint draws of its own when the run ends, for its critic
+    # (`metrics.critic`: the take most like the corpus); 0..5000, 0 = no critic. Ways whose
+    # pieces have no melody fit none. 400 costs about half a minute on one core for `quick`.
+    "critic_pieces": 400,
 }
 
 
@@ -165,6 +169,8 @@ class Capabilities:
     def generation_fields(self) -> tuple[str, ...]:
         """The generation request's fields that apply, in the generate page's order."""
         fields = [*SAMPLING_FIELDS, LENGTH_FIELDS[self.length]]
+        if self.melody:  # takes kept by likeness to the corpus: a critic hears melodies
+            fields.insert(len(SAMPLING_FIELDS), "takes_by")
         if self.grammar:
             fields.append("grammar")
         if self.folk_form:
@@ -432,6 +438,7 @@ def _validate_config(config: dict[str, Any]) -> None:
     whole("early_stopping_patience", 1000, "a whole number of epochs, 0..1000 (0 = off)")
     whole("lr_plateau_patience", 1000, "a whole number of epochs, 0..1000 (0 = off)")
     whole("lr_plateau_cuts", 20, "a whole number, 0..20")
+    whole("critic_pieces", 5000, "a whole number of pieces, 0..5000 (0 = no critic)")
     factor = config.get("lr_plateau_factor", 0.5)
     check(
         "lr_plateau_factor",

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from common.errors import ServiceError, sentence
 from generator.models import Checkpoint, TrainingRun
 from generator.services import generation_job_create, generation_job_execute
-from generator.services.pieces import MAX_TAKES
+from generator.services.pieces import MAX_TAKES, TAKES_BY
 
 
 class Command(BaseCommand):
@@ -48,6 +48,13 @@ class Command(BaseCommand):
             default=1,
             help=f"draws of each piece, 1..{MAX_TAKES}; the least surprising to the model is kept",
         )
+        parser.add_argument(
+            "--takes-by",
+            choices=TAKES_BY,
+            default="model",
+            help="which take is kept: the least surprising to the model, or one drawn by the "
+            "checkpoint's critic as most like the corpus",
+        )
         parser.add_argument("--now", action="store_true", help="run here instead of queueing")
 
     def handle(self, *args, **o):
@@ -73,6 +80,7 @@ class Command(BaseCommand):
                 returns=o["returns"],
                 memory=o["memory"],
                 takes=o["takes"],
+                takes_by=o["takes_by"],
                 enqueue=not o["now"],
             )
         except ServiceError as exc:  # the option it is about (the service's keyword), then why

@@ -124,3 +124,17 @@ def test_it_judges_bach_chorale_melodies_of_the_midi_way():
     verdict = jd.judge(machine=machine, human=human, seed=0)
     assert verdict["n"] == len(texts) >= 25
     assert verdict["accuracy"] >= 0.8
+
+
+def test_the_second_listener_hears_contours_rhythm_pairs_and_downbeats():
+    # C D E C | G4: up a step, up a step, down a third, up a fifth
+    got = jd.second_describe(shape_from_abc(abc="X:1\nM:4/4\nL:1/4\nK:C\nCDEC|G4|]\n"))
+    assert set(got) == set(jd.SECOND_NAMES)
+    contours = {k: v for k, v in got.items() if k.startswith("contour_") and v}
+    assert contours == pytest.approx({"contour_1_1": 1 / 3, "contour_1_-2": 1 / 3,
+                                      "contour_-2_3": 1 / 3})  # fmt: skip
+    rhythm = {k: v for k, v in got.items() if k.startswith("rhythm_") and v}
+    assert rhythm == pytest.approx({"rhythm_3_3": 0.75, "rhythm_3_6": 0.25})  # quarters, then long
+    assert got["downbeat_degree_0"] == got["downbeat_degree_7"] == 0.5
+    assert got["downbeat_triad"] == 1.0 and got["offbeat_triad"] == pytest.approx(2 / 3)
+    assert all(np.isnan(v) for v in jd.second_describe(shape_from_abc(abc="K:C\nC\n")).values())

@@ -131,6 +131,31 @@ def test_takes_keep_a_piece_no_more_surprising_than_its_first_draw(model):
     assert sampler.sample(net, prime=[1], seeds=[7], max_tokens=60, takes=4)[0] == kept[6]
 
 
+def test_a_chooser_is_handed_every_take_and_keeps_the_one_it_names(model):
+    net = sampler.net_from_keras(model)
+    seeds = [3, 4, 5]
+    seen = {}
+
+    def last_take(outs, surprise):
+        seen["outs"], seen["surprise"] = outs, surprise
+        return np.full(len(seeds), 2)
+
+    kept = sampler.sample(net, prime=[1], seeds=seeds, max_tokens=60, takes=3, choose=last_take)
+    assert len(seen["outs"]) == 9 and seen["surprise"].shape == (3, 3)
+    assert kept == seen["outs"][6:]  # take-major: take 2 of each piece
+    # take 0 is the piece one take gives; the model's own choice is the least surprising
+    assert seen["outs"][:3] == sampler.sample(net, prime=[1], seeds=seeds, max_tokens=60)
+    natural = sampler.sample(net, prime=[1], seeds=seeds, max_tokens=60, takes=3)
+    assert natural == [seen["outs"][3 * k + i] for i, k in enumerate(seen["surprise"].argmin(0))]
+
+
+def test_a_chooser_that_names_no_take_is_refused(model):
+    net = sampler.net_from_keras(model)
+    with pytest.raises(ValueError, match="one take in 0..1 per piece"):
+        sampler.sample(net, prime=[1], seeds=[1, 2], max_tokens=30, takes=2,
+                       choose=lambda outs, s: np.array([0, 2]))  # fmt: skip
+
+
 def test_it_refuses_takes_out_of_range(model):
     net = sampler.net_from_keras(model)
     for takes in (0, sampler.MAX_TAKES + 1):

@@ -1,0 +1,157 @@
+"""The ear for the corpus: which of a piece's takes sounds most like the people's tunes.
+
+The sampler can draw each piece several times (`sampler.sample(takes=)`) and keep one take.
+By default it keeps the take the model finds least surprising. A critic keeps the take
+that the corpus would sooner have written: a logistic regression on the blind listener's
+features (`judge.describe`: pitch, intervals, rhythm, form, ending) fitted on one model's
+own pieces against the human tunes it trained on. Its logit, less the log of the two sides'
+sizes, estimates log p_human(x) / p_model(x) (Bickel et al., "Discriminative learning for
+differing training and test distributions", 2007); drawing a take with weights
+p_human / p_model is sampling importance resampling (as in discriminator rejection
+sampling, Azadi et al. 2019): with many takes the kept ones follow the human tunes'
+distribution along what the features see, with few takes they move part of the way.
+Drawing rather than keeping the likeliest take keeps the kept pieces as varied as the
+corpus instead of all alike at the critic's favourite spot.
+
+What it can and cannot do: it only chooses among takes the model wrote, so it mends what
+differs from piece to piece (how many notes repeat, how much the line leaps, how the rhythm
+runs, how the tune ends); it cannot give a piece what no take has. And its features are the
+blind listener's own, so the listener's verdict on kept takes moves partly by
+construction: `bench/judge.py` reports a second listener on features the critic never sees
+(`second_features`) beside it (docs/quality.md).
+
+The critic is fitted once per checkpoint (on the training worker, when a run ends) and
+stored as a small JSON document with it; a piece is reproduced by its seed, its takes and
+the same critic. The human side is the run's training tunes only: the listener's held-out
+tunes are never seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import judge as jd
+from .form import Shape, shape_from_text
+
+# Pieces of its own a checkpoint draws for its critic (the default sampler, one take
+# each). More gives a steadier fit (the weights of 50 features); 400 took 24 s for O'Neill
+# `quick` on one core. Range: MIN_PER_SIDE..
+PIECES = 400
+L2 = jd.L2  # ridge penalty on standardised features, as the listener's
+VERSION = 1  # the stored document's layout
+STREAM = 0x5EED  # the draw among takes: its own stream beside the piece's seed
+
+
+@dataclass(frozen=True)
+class Critic:
+    """A fitted critic: the features it reads and its logistic regression."""
+
+    names: tuple[str, ...]  # judge features used (those both sides define, not constant)
+    fill: tuple[float, ...]  # what a missing feature counts as (the fit's mean)
+    mean: tuple[float, ...]  # standardisation
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]  # intercept first
+    prior: float  # log(n_human / n_machine): taken off the logit (the sides' sizes)
+    n_human: int
+    n_machine: int
+    accuracy: float  # cross-validated, on the balanced share of the fit (0.5: no difference)
+
+    def log_ratio(self, features: Sequence[dict[str, float]]) -> np.ndarray:
+        """log p_human / p_model of each piece (its `judge.describe` features)."""
+        x = jd._matrix(features, self.names)
+        x = np.where(np.isfinite(x), x, np.asarray(self.fill))
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        w = np.asarray(self.weights)
+        return w[0] + z @ w[1:] - self.prior
+
+    def to_dict(self) -> dict:
+        return {"version": VERSION, **{k: _plain(getattr(self, k)) for k in _FIELDS}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Critic:
+        if data.get("version") != VERSION:
+            raise ValueError(f"a critic of layout {data.get('version')!r}, not {VERSION}")
+        values = {k: data[k] for k in _FIELDS}
+        for k in ("names", "fill", "mean", "scale", "weights"):
+            values[k] = tuple(values[k])
+        return cls(**values)
+
+
+_FIELDS = tuple(Critic.__dataclass_fields__)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def critic_fit(
+    *, human: Sequence[dict[str, float]], machine: Sequence[dict[str, float]], l2: float = L2
+) -> Critic | None:
+    """Fit a critic on human tunes' and one model's pieces' features (`judge.describe`).
+    None with fewer than `judge.MIN_PER_SIDE` on either side, or nothing that differs."""
+    if min(len(human), len(machine)) < jd.MIN_PER_SIDE:
+        return None
+    xh, xm = jd._matrix(human, jd.NAMES), jd._matrix(machine, jd.NAMES)
+    keep = jd._usable(xh, xm)
+    if not keep:
+        return None
+    x = np.vstack([xh[:, keep], xm[:, keep]])
+    fill = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0)
+    x = np.where(np.isfinite(x), x, fill)
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale < 1e-9] = 1.0
+    y = np.r_[np.ones(len(xh)), np.zeros(len(xm))]  # 1: human
+    weights = jd._fit((x - mean) / scale, y, l2=l2)
+    balanced = jd.two_sample(human, machine, names=[jd.NAMES[j] for j in keep])
+    return Critic(
+        names=tuple(jd.NAMES[j] for j in keep),
+        fill=tuple(float(v) for v in fill),
+        mean=tuple(float(v) for v in mean),
+        scale=tuple(float(v) for v in scale),
+        weights=tuple(float(v) for v in weights),
+        prior=math.log(len(xh) / len(xm)),
+        n_human=len(xh),
+        n_machine=len(xm),
+        accuracy=float(balanced["accuracy"]),
+    )
+
+
+def critic_choose(*, log_ratios: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
+    """The take kept for each piece: `log_ratios` is (takes, pieces), as `Critic.log_ratio`
+    scores them; take k of piece i is drawn with weight exp(log_ratios[k, i]), by a stream
+    of the piece's own seed (the same take whenever the piece is made again)."""
+    lr = np.asarray(log_ratios, dtype=np.float64)
+    if lr.ndim != 2 or lr.shape[1] != len(seeds):
+        raise ValueError("log_ratios is (takes, pieces), one column per seed")
+    out = np.empty(lr.shape[1], dtype=np.int64)
+    for i, seed in enumerate(seeds):
+        column = np.where(np.isfinite(lr[:, i]), lr[:, i], -np.inf)
+        if not np.isfinite(column).any():
+            out[i] = 0
+            continue
+        weights = np.exp(column - column.max())
+        u = np.random.default_rng([int(seed), STREAM]).random()
+        out[i] = int(np.searchsorted(np.cumsum(weights) / weights.sum(), u, side="right"))
+        out[i] = min(out[i], len(column) - 1)
+    return out
+
+
+def shapes_of(texts: Sequence[str], *, melody: str) -> list[Shape]:
+    """Each text read as a melody (`form.shape_from_text`); a text that cannot be read
+    counts as an empty tune (it has nothing a critic or listener could hear)."""
+    out = []
+    for text in texts:
+        try:
+            out.append(shape_from_text(text=text, melody=melody))
+        except Exception:
+            out.append(Shape(notes=[], bars=[], tonic=None))
+    return out
+
+
+def features_of(texts: Sequence[str], *, melody: str) -> list[dict[str, float]]:
+    """`judge.describe` of each text (see `shapes_of`)."""
+    return [jd.describe(s) for s in shapes_of(texts, melody=melody)]
