@@ -56,6 +56,7 @@ from .renders import (
     tune_render_request,
 )
 from .runs import (
+    run_critic_fit,
     training_run_cancel,
     training_run_check,
     training_run_create,
@@ -66,6 +67,7 @@ from .runs import (
 )
 
 __all__ = [
+    "run_critic_fit",
     "waiting_rows",
     "worker_tasks",
     "Allowance",

@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from common.errors import ServiceError
 from common.storage import file_put, is_local, local_copy, storage
 from common.tasks import send_on_commit
+from musiclib.metrics.critic import Critic
 from musiclib.metrics.judge import MIN_PER_SIDE
 from musiclib.ways import get_way
 
@@ -436,25 +437,32 @@ def _train(run: TrainingRun) -> TrainingRun:
 
 
 def _critic_fit_quietly(run: TrainingRun) -> None:
-    """Fit the critic of the run's chosen checkpoint (`critics`) on this training worker
-    once the run is finished, from `critic_pieces` pieces it draws (seeds 1..), unless it
-    has one or the way's pieces have no melody. A failure is logged, never the run's: until
-    it has a critic, the model's own view keeps each piece's take."""
-    from .pieces import pieces_draw
-
-    count = int((run.config or {}).get("critic_pieces", 0))
-    checkpoint = run.chosen_checkpoint
-    if count < MIN_PER_SIDE or checkpoint is None or not get_way(run.way).capabilities.melody:
-        return
+    """`run_critic_fit` on this training worker once the run is finished. A failure is
+    logged, never the run's: until it has a critic, the model's own view keeps each piece's
+    take."""
     try:
-        if checkpoint_critic(checkpoint) is not None:
-            return
-        t0 = time.perf_counter()
-        machine = pieces_draw(checkpoint=checkpoint, seeds=list(range(1, count + 1)))
-        critic = checkpoint_critic_fit(checkpoint=checkpoint, machine=machine)
+        run_critic_fit(run=run)
     except Exception:
         log.exception("run %s: fitting its critic failed", run.pk)
-        return
+
+
+def run_critic_fit(*, run: TrainingRun, pieces: int | None = None) -> Critic | None:
+    """Fit the critic of the run's chosen checkpoint (`critics`) from `pieces` pieces it
+    draws (seeds 1..; default the run's `critic_pieces`), unless it has one. None where the
+    way's pieces have no melody, the run has no checkpoint, or fewer pieces than a fit
+    needs are asked for (0 in the tiny presets)."""
+    from .pieces import pieces_draw
+
+    count = int((run.config or {}).get("critic_pieces", 0) if pieces is None else pieces)
+    checkpoint = run.chosen_checkpoint
+    if count < MIN_PER_SIDE or checkpoint is None or not get_way(run.way).capabilities.melody:
+        return None
+    found = checkpoint_critic(checkpoint)
+    if found is not None:
+        return found
+    t0 = time.perf_counter()
+    machine = pieces_draw(checkpoint=checkpoint, seeds=list(range(1, count + 1)))
+    critic = checkpoint_critic_fit(checkpoint=checkpoint, machine=machine)
     if critic is not None:
         log.info(
             "run %s: the critic of epoch %s fitted on %d of its pieces and %d training tunes "
@@ -462,3 +470,4 @@ def _critic_fit_quietly(run: TrainingRun) -> None:
             run.pk, checkpoint.epoch, critic.n_machine, critic.n_human,
             time.perf_counter() - t0, critic.accuracy,
         )  # fmt: skip
+    return critic

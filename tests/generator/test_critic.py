@@ -114,3 +114,18 @@ def test_the_api_and_the_command_take_the_option_and_refuse_a_bad_one():
     assert GenerationJob.objects.count() == before
     call_command("generate", checkpoint=world.checkpoint.pk, takes=2, takes_by="corpus")
     assert GenerationJob.objects.latest("pk").takes_by == "corpus"
+
+
+@pytest.mark.slow
+def test_the_command_fits_a_critic_for_a_run_that_ended_without_one(tiny_corpus):
+    run = make_trained_run(tiny_corpus, epochs=1)  # the tiny preset fits none
+    with pytest.raises(CommandError, match="at least 10 pieces"):
+        call_command("fit_critic", run=run.pk, pieces=3)
+    with pytest.raises(CommandError, match="there is no run"):
+        call_command("fit_critic", run=run.pk + 1000, pieces=20)
+    assert checkpoint_critic(run.chosen_checkpoint) is None
+    call_command("fit_critic", run=run.pk, pieces=20)
+    assert checkpoint_critic(run.chosen_checkpoint).n_machine == 20
+    _, audio, _ = make_audio_world()
+    with pytest.raises(CommandError, match="no melody"):
+        call_command("fit_critic", run=audio.run_id, pieces=20)
