@@ -277,20 +277,17 @@ class GenerateForm(forms.Form):
         min_value=1,
         max_value=MAX_TAKES,
         initial=DEFAULT_TAKES,
-        help_text=f"1..{MAX_TAKES}: the most natural of this many takes of each piece is "
+        help_text=f"1..{MAX_TAKES}: each piece is written this many times and one take is "
         "kept; 1 writes each piece once.",
     )
     takes_by = forms.ChoiceField(
         label="Keep the take",
         required=False,  # blank: the model's view
-        choices=[
-            ("corpus", "most like the corpus's tunes"),
-            ("model", "the model finds most natural"),
-        ],
+        choices=[("corpus", "most like the corpus"), ("model", "most natural to the model")],
         initial="corpus",
-        help_text="With several takes: keep the one that sounds most like the tunes the "
-        "model learnt from (how its notes move, its rhythm, its form and ending, against the "
-        "model's own habits), or the one the model itself finds most natural.",
+        help_text="With several takes: the one that sounds most like the tunes the model "
+        "learnt from (its notes, rhythm, form and ending, heard by an ear the model gets when "
+        "its training ends), or the one the model itself finds most natural.",
     )
     top_k = forms.IntegerField(
         label="Top-k",
