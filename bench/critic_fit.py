@@ -13,7 +13,9 @@ Human side: the training split (bench/quality.py's: the way's `prepare`, the pre
 val_fraction, seed 0). `--leave-out K` leaves out the K training tunes bench/judge.py's
 `--human-extra K` adds to the listener's human side (same draw), so the critic never saw a
 tune the listener compares with; the held-out split is never used. Prints the fit's sizes
-and its balanced cross-validated accuracy.
+and its balanced cross-validated accuracy. `--critic-features listener|second` fits it on
+one listener's features alone (the site's reads both), for the cross-check in
+docs/quality.md §6, *The critic*.
 """
 
 from __future__ import annotations
@@ -37,9 +39,17 @@ def main() -> None:
     parser.add_argument("--preset", default="quick", help="whose val_fraction splits the corpus")
     parser.add_argument("--leave-out", type=int, default=0, help="judge.py's --human-extra")
     parser.add_argument("--seed", type=int, default=0, help="judge.py's --seed")
+    parser.add_argument(
+        "--critic-features",
+        choices=["both", "listener", "second"],
+        default="both",
+        help="the site's critic reads both listeners' features; one alone, to see what the "
+        "other listener hears of its choice",
+    )
     args = parser.parse_args()
     setup_django()
     sys.path.insert(0, str(ROOT / "bench"))
+    from musiclib.metrics import judge as jd
     from musiclib.metrics.critic import critic_fit, features_of
     from musiclib.ways import get_way
 
@@ -52,9 +62,13 @@ def main() -> None:
     human = [t for i, t in enumerate(train) if i not in left_out]
     own = json.loads(Path(args.own).read_text())["texts"]
     own = [way.finish(t, title=f"Tune {k + 1}") for k, t in enumerate(own)]
-    critic = critic_fit(
-        human=features_of(human, melody="abc"), machine=features_of(own, melody="abc")
-    )
+    names = {"listener": jd.NAMES, "second": jd.SECOND_NAMES}.get(args.critic_features)
+
+    def read(texts):
+        rows = features_of(texts, melody="abc")
+        return rows if names is None else [{n: r[n] for n in names} for r in rows]
+
+    critic = critic_fit(human=read(human), machine=read(own))
     if critic is None:
         sys.exit("too few pieces a side to fit a critic")
     Path(args.out).write_text(json.dumps(critic.to_dict()))

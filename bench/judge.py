@@ -28,8 +28,9 @@ For each set it prints:
 - form: parts, bars per part, parts of 8 or 16 bars, repeats, endings, repeated bars and
   phrases, distinct figures, the final note, each beside the human figure;
 - the second listener: the same test on features the listener never reads (3-note
-  contours, rhythm pairs, downbeats: `judge.second_describe`), with its own control; a
-  set chosen by the listener's features (bench/critic_fit.py) is checked on these.
+  contours, rhythm pairs, downbeats: `judge.second_describe`), with its own control. A
+  critic (bench/critic_fit.py) reads both listeners' features; `--critic-features` there
+  fits one on one listener's alone, to see what the other hears of its choice.
 Writes everything to --out (default var/quality/judge-<corpus>-<tag>.json).
 """
 
@@ -253,7 +254,7 @@ def main() -> None:
     report["second_listener_control"] = control
     print(
         "\nthe second listener (contours, rhythm pairs, downbeats: features the listener "
-        f"and the critic never read); human vs human {control['accuracy']:.3f} "
+        f"never reads); human vs human {control['accuracy']:.3f} "
         f"({control['n']} a side)\n"
     )
     for label, _, _ in rows[1:]:

@@ -3,22 +3,24 @@
 The sampler can draw each piece several times (`sampler.sample(takes=)`) and keep one take.
 By default it keeps the take the model finds least surprising. A critic keeps the take
 that the corpus would sooner have written: a logistic regression on the blind listener's
-features (`judge.describe`: pitch, intervals, rhythm, form, ending) fitted on one model's
-own pieces against the human tunes it trained on. Its logit, less the log of the two sides'
-sizes, estimates log p_human(x) / p_model(x) (Bickel et al., "Discriminative learning for
-differing training and test distributions", 2007); drawing a take with weights
-p_human / p_model is sampling importance resampling (as in discriminator rejection
-sampling, Azadi et al. 2019): with many takes the kept ones follow the human tunes'
-distribution along what the features see, with few takes they move part of the way.
-Drawing rather than keeping the likeliest take keeps the kept pieces as varied as the
-corpus instead of all alike at the critic's favourite spot.
+features (`judge.describe`: pitch, intervals, rhythm, form, ending) and the second
+listener's (`judge.second_describe`: 3-note contours, rhythm pairs, downbeats), fitted on
+one model's own pieces against the human tunes it trained on. Its logit, less the log of
+the two sides' sizes, estimates log p_human(x) / p_model(x) (Bickel et al.,
+"Discriminative learning for differing training and test distributions", 2007);
+drawing a take with weights p_human / p_model is sampling importance resampling (as in
+discriminator rejection sampling, Azadi et al. 2019): with many takes the kept ones
+follow the human tunes' distribution along what the features see, with few takes they
+move part of the way. Drawing rather than keeping the likeliest take keeps the kept pieces
+as varied as the corpus instead of all alike at the critic's favourite spot.
 
 What it can and cannot do: it only chooses among takes the model wrote, so it mends what
 differs from piece to piece (how many notes repeat, how much the line leaps, how the rhythm
 runs, how the tune ends); it cannot give a piece what no take has. And its features are the
-blind listener's own, so the listener's verdict on kept takes moves partly by
-construction: `bench/judge.py` reports a second listener on features the critic never sees
-(`second_features`) beside it (docs/quality.md).
+listeners' own, so their verdicts on kept takes move partly by construction. How much of
+the change an ear it was not fitted on hears was measured by fitting a critic on each
+listener's features alone and judging with the other (docs/quality.md §6, *The critic*):
+about a third.
 
 The critic is fitted once per checkpoint (on the training worker, when a run ends) and
 stored as a small JSON document with it; a piece is reproduced by its seed, its takes and
@@ -43,6 +45,7 @@ from .form import Shape, shape_from_text
 PIECES = 400
 L2 = jd.L2  # ridge penalty on standardised features, as the listener's
 VERSION = 1  # the stored document's layout
+FEATURE_NAMES = (*jd.NAMES, *jd.SECOND_NAMES)  # what a critic may read
 STREAM = 0x5EED  # the draw among takes: its own stream beside the piece's seed
 
 
@@ -50,7 +53,7 @@ STREAM = 0x5EED  # the draw among takes: its own stream beside the piece's seed
 class Critic:
     """A fitted critic: the features it reads and its logistic regression."""
 
-    names: tuple[str, ...]  # judge features used (those both sides define, not constant)
+    names: tuple[str, ...]  # features used (of FEATURE_NAMES: both sides define, not constant)
     fill: tuple[float, ...]  # what a missing feature counts as (the fit's mean)
     mean: tuple[float, ...]  # standardisation
     scale: tuple[float, ...]
@@ -61,7 +64,7 @@ class Critic:
     accuracy: float  # cross-validated, on the balanced share of the fit (0.5: no difference)
 
     def log_ratio(self, features: Sequence[dict[str, float]]) -> np.ndarray:
-        """log p_human / p_model of each piece (its `judge.describe` features)."""
+        """log p_human / p_model of each piece (its `features_of` features)."""
         x = jd._matrix(features, self.names)
         x = np.where(np.isfinite(x), x, np.asarray(self.fill))
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -91,11 +94,11 @@ def _plain(value):
 def critic_fit(
     *, human: Sequence[dict[str, float]], machine: Sequence[dict[str, float]], l2: float = L2
 ) -> Critic | None:
-    """Fit a critic on human tunes' and one model's pieces' features (`judge.describe`).
+    """Fit a critic on human tunes' and one model's pieces' features (`features_of`).
     None with fewer than `judge.MIN_PER_SIDE` on either side, or nothing that differs."""
     if min(len(human), len(machine)) < jd.MIN_PER_SIDE:
         return None
-    xh, xm = jd._matrix(human, jd.NAMES), jd._matrix(machine, jd.NAMES)
+    xh, xm = jd._matrix(human, FEATURE_NAMES), jd._matrix(machine, FEATURE_NAMES)
     keep = jd._usable(xh, xm)
     if not keep:
         return None
@@ -106,9 +109,10 @@ def critic_fit(
     scale[scale < 1e-9] = 1.0
     y = np.r_[np.ones(len(xh)), np.zeros(len(xm))]  # 1: human
     weights = jd._fit((x - mean) / scale, y, l2=l2)
-    balanced = jd.two_sample(human, machine, names=[jd.NAMES[j] for j in keep])
+    names = tuple(FEATURE_NAMES[j] for j in keep)
+    balanced = jd.two_sample(human, machine, names=names)
     return Critic(
-        names=tuple(jd.NAMES[j] for j in keep),
+        names=names,
         fill=tuple(float(v) for v in fill),
         mean=tuple(float(v) for v in mean),
         scale=tuple(float(v) for v in scale),
@@ -153,5 +157,6 @@ def shapes_of(texts: Sequence[str], *, melody: str) -> list[Shape]:
 
 
 def features_of(texts: Sequence[str], *, melody: str) -> list[dict[str, float]]:
-    """`judge.describe` of each text (see `shapes_of`)."""
-    return [jd.describe(s) for s in shapes_of(texts, melody=melody)]
+    """Both listeners' features of each text (`judge.describe`, `judge.second_describe`;
+    see `shapes_of`)."""
+    return [{**jd.describe(s), **jd.second_describe(s)} for s in shapes_of(texts, melody=melody)]

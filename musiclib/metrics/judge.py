@@ -152,9 +152,10 @@ def describe(shape: Shape) -> dict[str, float]:
 
 
 # --- the second listener ------------------------------------------------------------------
-# Features the listener above never reads, for a check on a change that was chosen by what
-# the listener hears (the critic, `metrics.critic`, keeps takes by its features): a verdict
-# that moves on these too moved for more than the features it was chosen by.
+# Features the listener above never reads: a second verdict on the same tunes. A change
+# chosen by what one listener hears (a critic, `metrics.critic`, fitted on its features
+# alone) is checked by the other: what it moves there, it moved for more than the features
+# it was chosen by (docs/quality.md §6, *The critic*). The site's critics read both.
 # - contours: each pair of consecutive intervals by class (down or up a leap wider than a
 #   fifth, a fourth or fifth, a third, a step; a repeated note), as a share of the pairs;
 # - rhythm pairs: each pair of consecutive note lengths (nearest of SECOND_LENGTHS);
