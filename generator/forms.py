@@ -283,11 +283,11 @@ class GenerateForm(forms.Form):
     takes_by = forms.ChoiceField(
         label="Keep the take",
         required=False,  # blank: the model's view
-        choices=[("corpus", "most like the corpus"), ("model", "most natural to the model")],
-        initial="corpus",
-        help_text="With several takes: the one that sounds most like the tunes the model "
-        "learnt from (its notes, rhythm, form and ending, heard by an ear the model gets when "
-        "its training ends), or the one the model itself finds most natural.",
+        choices=[("model", "most natural to the model"), ("corpus", "most like the corpus")],
+        initial="model",
+        help_text="With several takes: the one the model itself finds most natural, or the "
+        "one that sounds most like the tunes the model learnt from (its notes, rhythm, form "
+        "and ending, heard by an ear the model gets when its training ends).",
     )
     top_k = forms.IntegerField(
         label="Top-k",

@@ -79,15 +79,15 @@ def test_a_way_without_melodies_refuses_the_corpus_choice_on_its_field():
     assert unknown.value.field == "takes_by"
 
 
-def test_the_generate_page_offers_the_corpus_choice_first_and_stores_what_it_is_given(client):
+def test_the_generate_page_offers_the_models_choice_first_and_stores_what_it_is_given(client):
     world = make_world()
     page = client.get(reverse("generate")).content.decode()
     field = page.split('name="takes_by"')[1][:400]
-    assert '<option value="corpus" selected>most like the corpus' in field
-    assert (
-        post_generate_form(client, world.checkpoint, takes=4, takes_by="model").status_code == 302
-    )
-    assert GenerationJob.objects.exclude(pk=world.job.pk).get().takes_by == "model"
+    assert '<option value="model" selected>most natural to the model</option>' in field
+    assert '<option value="corpus">most like the corpus</option>' in field
+    posted = post_generate_form(client, world.checkpoint, takes=4, takes_by="corpus")
+    assert posted.status_code == 302
+    assert GenerationJob.objects.exclude(pk=world.job.pk).get().takes_by == "corpus"
 
 
 def test_the_piece_page_says_how_its_take_was_kept(client):
