@@ -258,6 +258,10 @@ class Checkpoint(models.Model):
         return f"{self.run} epoch {self.epoch}"
 
 
+# How a job's kept take is chosen (`GenerationJob.takes_by`; services.pieces.TAKES_BY).
+TAKES_BY_CHOICES = [("model", "the model's own view"), ("corpus", "likeness to the corpus")]
+
+
 class GenerationJob(models.Model):
     checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="jobs")
     count = models.PositiveIntegerField(default=1)
@@ -295,7 +299,7 @@ class GenerationJob(models.Model):
     )
     takes_by = models.CharField(
         max_length=8,
-        choices=[("model", "the model's own view"), ("corpus", "likeness to the corpus")],
+        choices=TAKES_BY_CHOICES,
         default="model",
         help_text="How the kept take is chosen: the least surprising to the model, or drawn "
         "by how much more like the corpus's tunes than the model's it sounds (the "

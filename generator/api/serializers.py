@@ -27,6 +27,7 @@ from common.api.errors import service_errors
 from common.api.schema import ErrorBodySerializer, ErrorSerializer  # noqa: F401  (re-exported)
 from generator import presenters, selectors, services
 from generator.models import (
+    TAKES_BY_CHOICES,
     Checkpoint,
     Corpus,
     GenerationJob,
@@ -38,7 +39,7 @@ from generator.models import (
 )
 from generator.presenters import piece_downloads, tune_downloads
 from generator.sections import piece_section
-from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TAKES, MAX_TOKENS_LIMIT, TAKES_BY
+from generator.services.pieces import MAX_PIECES_PER_JOB, MAX_TAKES, MAX_TOKENS_LIMIT
 from generator.services.primes import prime_split
 from musiclib.ways import DEFAULT_WAY, way_choices
 from musiclib.ways.midi_notes import MAX_PRIMER_BARS
@@ -983,7 +984,7 @@ class GenerationRequestSerializer(serializers.Serializer):
         "surprising (fewest nats per symbol it wrote) is kept. 1: the first draw.",
     )
     takes_by = serializers.ChoiceField(
-        choices=list(TAKES_BY),
+        choices=TAKES_BY_CHOICES,  # the job's own: one enum in the schema, asked and told
         default="model",
         help_text="Runs whose pieces are melodies (ABC, MIDI), with takes > 1: which take is "
         "kept. model: the least surprising to the model; corpus: one drawn by the "

@@ -21,7 +21,7 @@ from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import END_ID, START_ID
 
 from .. import signals
-from ..models import Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun
+from ..models import TAKES_BY_CHOICES, Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun
 from ..task_names import GENERATION_TASK, RENDER_TASK
 from .allowance import generation_allowance_take
 from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests clear the cache)
@@ -40,7 +40,7 @@ MAX_TAKES = sampler.MAX_TAKES  # takes of each piece a job may ask for
 # How the kept take is chosen (`GenerationJob.takes_by`): "model", the least surprising to
 # the model; "corpus", drawn by the checkpoint's critic (`critics`), the model's view where
 # it has none.
-TAKES_BY = ("model", "corpus")
+TAKES_BY = tuple(value for value, _ in TAKES_BY_CHOICES)
 MAX_TOKENS_LIMIT = 5000
 TUNE_TYPES = {
     "6/8": "Jig",
