@@ -202,7 +202,7 @@ def main() -> None:
                         with_validity=qj is not None)  # fmt: skip
         verdict = jd.judge(machine=m["features"], human=human_features, seed=args.seed)
         rows.append((label, m, verdict))
-        second = jd.two_sample(human_second, m["second"], seed=args.seed, names=jd.SECOND_NAMES)
+        second = jd.second_judge(machine=m["second"], human=human_second, seed=args.seed)
         report[label] = {
             "second_listener": second,
             **{k: v for k, v in m.items() if k not in ("features", "second")},
@@ -246,22 +246,16 @@ def main() -> None:
                 jd.fmt(jd.summary(jd._matrix(m["features"], jd.NAMES)[:, j], f.kind), f.kind)
             )
         print(f"| {f.label} | " + " | ".join(cells) + " |")
-    order = np.random.default_rng(args.seed + 1).permutation(len(human_second))
-    half = len(order) // 2
-    control = jd.two_sample([human_second[i] for i in order[:half]],
-                            [human_second[i] for i in order[half : 2 * half]],
-                            seed=args.seed, names=jd.SECOND_NAMES)  # fmt: skip
-    report["second_listener_control"] = control
     print(
         "\nthe second listener (contours, rhythm pairs, downbeats: features the listener "
-        f"never reads); human vs human {control['accuracy']:.3f} "
-        f"({control['n']} a side)\n"
+        "never reads), with its human-vs-human control\n"
     )
     for label, _, _ in rows[1:]:
         v = report[label]["second_listener"]
+        c = v["control"]
         print(
             f"| {label} | **{v['accuracy']:.3f}** ({v['low']:.2f}–{v['high']:.2f}), "
-            f"{v['n']} a side |"
+            f"{v['n']} a side | control {c['accuracy']:.3f}, {c['n']} a side |"
         )
     for label, _, v in rows[1:]:
         print(f"\n{label}: what gives it away")

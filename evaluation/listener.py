@@ -111,6 +111,7 @@ class Reference:
     human_shapes: list[Shape]
     human: list[dict[str, float]]
     phrases: PhraseIndex
+    human_second: list[dict[str, float]]  # the second listener's features of the same tunes
     n_heldout: int
 
 
@@ -127,6 +128,7 @@ def run_reference(*, run: TrainingRun) -> Reference | None:
         human_shapes=shapes,
         human=[jd.describe(s) for s in shapes],
         phrases=PhraseIndex(_notes(read, t) for t in train),
+        human_second=[jd.second_describe(s) for s in shapes],
         n_heldout=len(held),
     )
 
@@ -169,6 +171,11 @@ def run_judge(
     machine_shapes = _shapes(drawn, reference.melody)
     machine = [jd.describe(s) for s in machine_shapes]
     verdict = jd.judge(machine=machine, human=reference.human, seed=0)
+    # A second verdict on features the first never reads (how the line turns, note-length
+    # pairs, downbeats): a check that does not share the first one's blind spots.
+    second = jd.second_judge(
+        machine=[jd.second_describe(s) for s in machine_shapes], human=reference.human_second
+    )
     return {
         "available": True,
         "checkpoint_epoch": checkpoint.epoch,
@@ -178,6 +185,7 @@ def run_judge(
         "n_human_heldout": reference.n_heldout,
         "min_per_side": MIN_PER_SIDE,
         "verdict": {k: v for k, v in verdict.items() if k != "features"},
+        "second": second,
         "features": verdict["features"],
         "form": _form_rows(reference.human, machine),
         "tightened": {

@@ -365,4 +365,13 @@ def listener_view(judge: dict[str, Any] | None) -> dict[str, Any]:
         else None
     )
     out["giveaways"] = verdict.get("giveaways") or []
+    second = judge.get("second") or {}
+    out["second"] = (
+        f"A second listener, on what the first never hears (how the line turns from note to "
+        f"note, which note lengths follow which, the notes on the downbeats), named the right "
+        f"side for {_interval(second)}; two halves of the human tunes: "
+        f"{_interval(second.get('control'))}."
+        if second.get("accuracy") is not None
+        else None
+    )
     return out

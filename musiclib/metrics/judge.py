@@ -406,6 +406,33 @@ def compare(
     return rows
 
 
+def _with_control(
+    human: Sequence[dict[str, float]],
+    machine: Sequence[dict[str, float]],
+    *,
+    seed: int,
+    names: Sequence[str],
+) -> dict[str, object]:
+    """`two_sample` of machine against human by `names`, with the human-vs-human control on
+    two halves of the human tunes (as large as the test where the human tunes allow)."""
+    test = two_sample(human, machine, seed=seed, names=names)
+    order = np.random.default_rng(seed + 1).permutation(len(human))
+    half = min(len(human) // 2, int(test["n"]))
+    first, second = order[:half], order[half : 2 * half]
+    control = two_sample(
+        [human[i] for i in first], [human[i] for i in second], seed=seed, names=names
+    )
+    return {**test, "control": control}
+
+
+def second_judge(
+    *, machine: Sequence[dict[str, float]], human: Sequence[dict[str, float]], seed: int = 0
+) -> dict[str, object]:
+    """The second listener's verdict (features from `second_describe`): accuracy with its
+    95 % interval on equal-sized sets, and the human-vs-human control, as `judge`'s."""
+    return _with_control(human, machine, seed=seed, names=SECOND_NAMES)
+
+
 def judge(
     *,
     machine: Sequence[dict[str, float]],
@@ -417,13 +444,8 @@ def judge(
     from `describe`): accuracy with its 95 % interval on equal-sized sets, the human-vs-human
     control on two halves of the human tunes (as large as the test where the human tunes
     allow), the features that give the machine away most, and every feature compared."""
-    test = two_sample(human, machine, seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    order = rng.permutation(len(human))
-    half = min(len(human) // 2, int(test["n"]))
-    control = two_sample(
-        [human[i] for i in order[:half]], [human[i] for i in order[half : 2 * half]], seed=seed
-    )
+    test = _with_control(human, machine, seed=seed, names=NAMES)
+    control = test.pop("control")
     rows = compare(human, machine)
     return {
         "n": test["n"],

@@ -60,8 +60,12 @@ def test_the_listener_tells_shuffled_tunes_from_the_held_out_ones(client, shuffl
     assert verdict["accuracy"] >= 0.8 and verdict["low"] <= verdict["accuracy"] <= verdict["high"]
     assert verdict["control"]["n"] == 10
     assert len(verdict["giveaways"]) == 5 and ": human " in verdict["giveaways"][0]
+    # the second listener hears the shuffled line too, on features the first never reads
+    second = judge["second"]
+    assert second["n"] == 20 and second["accuracy"] >= 0.7 and second["control"]["n"] == 10
     html = client.get(f"/evaluation/runs/{shuffled_run.pk}/").content.decode()
     assert "What gives them away" in html and "50% is chance" in html
+    assert "A second listener, on what the first never hears" in html
     rows = {r["key"]: r for r in services.run_report(run=shuffled_run)["quality"]["rows"]}
     assert rows["bars_sections"]["target"] is not None and rows["phrase_idiom"]["met"] is False
 
