@@ -137,20 +137,15 @@ def main() -> None:
         )
     critic = None
     if args.critic:
-        from musiclib.metrics.critic import Critic
+        from musiclib.metrics.critic import Critic, critic_chooser
 
         critic = Critic.from_dict(json.loads(open(args.critic).read()))
 
     def corpus_choice(critic, seeds):  # as the site's generation service chooses
-        from musiclib.metrics.critic import critic_choose, features_of
+        def text_of(seed, ids):
+            return way.finish(way.decode(vocab=vocab, ids=ids), title="Tune")
 
-        def choose(outs, surprise):
-            texts = [way.finish(way.decode(vocab=vocab, ids=ids), title="Tune")
-                     for ids in outs]  # fmt: skip
-            ratios = critic.log_ratio(features_of(texts, melody="abc"))
-            return critic_choose(log_ratios=ratios.reshape(-1, len(seeds)), seeds=seeds)
-
-        return choose
+        return critic_chooser(critic, seeds=seeds, melody="abc", text_of=text_of)
 
     t0 = time.perf_counter()
     texts: list[str] = []

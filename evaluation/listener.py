@@ -28,7 +28,7 @@ from generator.models import Checkpoint, Piece, TrainingRun
 from generator.selectors import run_split_texts
 from generator.services.pieces import epoch_sample_texts
 from musiclib.metrics import judge as jd
-from musiclib.metrics.form import Shape, pooled_bar_rate, shape_from_text
+from musiclib.metrics.form import Shape, pooled_bar_rate, shapes_from_texts
 from musiclib.metrics.melody import READERS
 from musiclib.metrics.notes import Note
 from musiclib.metrics.phrases import PhraseIndex
@@ -47,16 +47,6 @@ log = logging.getLogger(__name__)
 JUDGE_PER_EPOCH = 40
 JUDGE_EPOCHS_MAX = 20  # epochs judged at most, spread over the run (1..)
 EPOCH_GIVEAWAYS = 3  # giveaways kept per epoch row
-
-
-def _shapes(texts: list[str], melody: str) -> list[Shape]:
-    out = []
-    for text in texts:
-        try:
-            out.append(shape_from_text(text=text, melody=melody))
-        except Exception:  # a text that cannot be read is described as an empty tune
-            out.append(Shape(notes=[], bars=[], tonic=None))
-    return out
 
 
 def judged_checkpoint(*, run: TrainingRun) -> Checkpoint | None:
@@ -121,7 +111,7 @@ def run_reference(*, run: TrainingRun) -> Reference | None:
     if melody is None:
         return None
     train, held = run_split_texts(run=run)
-    shapes = _shapes(_sample(held, MAX_PER_SIDE, seed=1), melody)
+    shapes = shapes_from_texts(_sample(held, MAX_PER_SIDE, seed=1), melody=melody)
     read = READERS[melody]
     return Reference(
         melody=melody,
@@ -138,7 +128,7 @@ def tightened(*, reference: Reference, texts: list[str]) -> dict[str, dict[str, 
     held-out human tunes' figures."""
     return {
         "human": _figures(reference.human_shapes, reference.phrases),
-        "run": _figures(_shapes(texts, reference.melody), reference.phrases),
+        "run": _figures(shapes_from_texts(texts, melody=reference.melody), reference.phrases),
     }
 
 
@@ -168,7 +158,7 @@ def run_judge(
         .values_list("text", flat=True)
     )
     drawn = _sample(texts, MAX_PER_SIDE, seed=2)
-    machine_shapes = _shapes(drawn, reference.melody)
+    machine_shapes = shapes_from_texts(drawn, melody=reference.melody)
     machine = [jd.describe(s) for s in machine_shapes]
     verdict = jd.judge(machine=machine, human=reference.human, seed=0)
     # A second verdict on features the first never reads (how the line turns, note-length
@@ -243,7 +233,7 @@ def _epoch_row(run: TrainingRun, checkpoint: Checkpoint, reference: Reference) -
         log.warning("run %s epoch %s: nothing drawn for the listener", run.pk,
                     checkpoint.epoch, exc_info=True)  # fmt: skip
         return {**row, **none, "n": 0, "reason": f"{type(exc).__name__}: {exc}"[:300]}
-    machine = [jd.describe(s) for s in _shapes(texts, reference.melody)]
+    machine = [jd.describe(s) for s in shapes_from_texts(texts, melody=reference.melody)]
     verdict = jd.judge(machine=machine, human=reference.human, seed=checkpoint.epoch,
                        giveaways=EPOCH_GIVEAWAYS)  # fmt: skip
     return {**row, "drawn": len(texts), **{k: v for k, v in verdict.items() if k != "features"}}

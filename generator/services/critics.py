@@ -42,15 +42,11 @@ def checkpoint_critic(checkpoint: Checkpoint) -> Critic | None:
 
 def checkpoint_critic_fit(*, checkpoint: Checkpoint, machine: list[str]) -> Critic | None:
     """Fit the checkpoint's critic on `machine`, pieces it drew (`pieces.pieces_draw`),
-    against its run's training tunes, and store it; the stored one where it has one (never
-    written twice). None where the way has no melodies or a side has too few pieces."""
-    found = checkpoint_critic(checkpoint)
-    if found is not None:
-        return found
+    against its run's training tunes, and store it. None where a side has too few pieces.
+    For a checkpoint without one, of a way whose pieces are melodies: `runs.run_critic_fit`
+    checks both before it draws the pieces (so a critic is never written twice)."""
     run = checkpoint.run
     melody = get_way(run.way).capabilities.melody
-    if not melody:
-        return None
     train, _ = run_split_texts(run=run)
     critic = critic_fit(
         human=features_of(train, melody=melody), machine=features_of(machine, melody=melody)

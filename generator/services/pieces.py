@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from common.errors import ServiceError
 from common.tasks import send_on_commit
+from musiclib.metrics.critic import critic_chooser
 from musiclib.ml import sampler
 from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import END_ID, START_ID
@@ -31,6 +32,7 @@ from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests cle
     load_checkpoint_state,
 )
 from .corpora import iter_corpus_texts, run_prepare
+from .critics import checkpoint_critic
 from .primes import MIN_TOKENS, Upload, generation_prime_build, prime_split
 
 log = logging.getLogger(__name__)
@@ -572,7 +574,7 @@ def pieces_draw(*, checkpoint: Checkpoint, seeds: list[int]) -> list[str]:
     """Unprimed pieces of the checkpoint, one per seed, as the generate page's first values
     make them (every option the way offers on, `PAGE_TEMPERATURE`, `PAGE_LENGTH`) but one
     take each, finished as a piece's text is, stored nowhere: what a critic learns the
-    model's own pieces from (`critics.run_critic_fit`)."""
+    model's own pieces from (`runs.run_critic_fit`)."""
     run = checkpoint.run
     way = get_way(run.way)
     offered = way.capabilities.generation_fields
@@ -592,24 +594,7 @@ def pieces_draw(*, checkpoint: Checkpoint, seeds: list[int]) -> list[str]:
     ]
 
 
-def _corpus_choice(way, critic, *, seeds: list[int], text_of):
-    """`sampler.sample`'s `choose` for takes chosen by likeness to the corpus: each take's
-    finished text (`text_of(seed, ids)`) scored by the critic, one drawn per piece."""
-    from musiclib.metrics.critic import critic_choose, features_of
-
-    n = len(seeds)
-
-    def choose(outs: list[list[int]], surprise) -> list[int]:
-        texts = [text_of(seeds[r % n], ids) for r, ids in enumerate(outs)]
-        ratios = critic.log_ratio(features_of(texts, melody=way.capabilities.melody))
-        return critic_choose(log_ratios=ratios.reshape(len(outs) // n, n), seeds=seeds)
-
-    return choose
-
-
 def _generate(job: GenerationJob) -> None:
-    from .critics import checkpoint_critic  # (critics draws its pieces through this module)
-
     checkpoint = job.checkpoint
     run = checkpoint.run
     way = get_way(run.way)
@@ -624,11 +609,14 @@ def _generate(job: GenerationJob) -> None:
 
     choose = None
     if job.takes > 1 and job.takes_by == "corpus":
-        critic = checkpoint_critic(checkpoint) if way.capabilities.melody else None
+        # (only a way whose pieces are melodies is given such a job, and has critics)
+        critic = checkpoint_critic(checkpoint)
         if critic is None:  # none fitted: the model's own view keeps the take, and says so
             job.takes_by = "model"
         else:
-            choose = _corpus_choice(way, critic, seeds=seeds, text_of=text_of)
+            choose = critic_chooser(
+                critic, seeds=seeds, melody=way.capabilities.melody, text_of=text_of
+            )
     t0 = time.perf_counter()
     outs = _sample_ids(
         way,

@@ -154,6 +154,18 @@ def shape_from_text(*, text: str, melody: str) -> Shape:
     return shape_from_abc(abc=text)
 
 
+def shapes_from_texts(texts: Iterable[str], *, melody: str) -> list[Shape]:
+    """Each text read as a melody (`shape_from_text`); a text that cannot be read counts as
+    an empty tune (it has nothing a listener or critic could hear)."""
+    out = []
+    for text in texts:
+        try:
+            out.append(shape_from_text(text=text, melody=melody))
+        except Exception:
+            out.append(Shape(notes=[], bars=[], tonic=None))
+    return out
+
+
 def _with_sections(shape: Shape) -> Shape:
     """Sections: a new one starts at a bar whose left line is a repeat sign or a double bar,
     unless that bar opens a second (or later) ending, which belongs to the part it ends."""

@@ -5,6 +5,7 @@ from generator.services import run_critic_fit
 from generator.services.critics import checkpoint_critic
 from musiclib.metrics.judge import MIN_PER_SIDE
 from musiclib.ways import get_way
+from musiclib.ways.base import COMMON_DEFAULTS
 
 
 class Command(BaseCommand):
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pieces",
             type=int,
-            default=400,
+            default=COMMON_DEFAULTS["critic_pieces"],
             help=f"pieces the checkpoint draws for it, at least {MIN_PER_SIDE} "
             "(about half a minute for 400 from a `quick` model on one core)",
         )
