@@ -110,6 +110,86 @@ def _matmul_rows(x, w, out, active):
 
 
 @njit(cache=True, error_model="numpy")
+def _look_back(lb, lbs, h, H, tokens, active):
+    """The look back (`ml.model.LookBack`) for every active row: this step's key (from the
+    last LSTM's previous output) and value (the symbol fed and this output) join the row's
+    cache, and attention over the cache writes the context's projection into h[r, H:].
+    `lb`: (wq, wk, wv for h, the symbols' value rows, wo, bo, [heads, width of a head]);
+    `lbs`: (keys, values, steps cached, previous output) per row (`_look_back_state`)."""
+    wq, wk, wvh, vtable, wo, bo, dims = lb
+    keys, values, pos, hprev = lbs
+    heads, dim = dims[0], dims[1]
+    width = heads * dim
+    scale = _F(1.0 / np.sqrt(dim))
+    q = np.empty(width, dtype=np.float32)
+    ctx = np.empty(width, dtype=np.float32)
+    for r in range(h.shape[0]):
+        if not active[r]:
+            continue
+        p = pos[r]
+        if p >= keys.shape[1]:
+            raise ValueError("the look back's cache is full")
+        kr = keys[r, p]
+        vr = values[r, p]
+        kr[:] = _F(0.0)
+        q[:] = _F(0.0)
+        vr[:] = vtable[tokens[r]]
+        for i in range(H):
+            a = hprev[r, i]
+            b = h[r, i]
+            wki = wk[i]
+            wvi = wvh[i]
+            wqi = wq[i]
+            for j in range(width):
+                kr[j] += a * wki[j]
+                vr[j] += b * wvi[j]
+                q[j] += b * wqi[j]
+        scores = np.empty(p + 1, dtype=np.float32)
+        for g in range(heads):
+            o = g * dim
+            top = _F(-np.inf)
+            for t in range(p + 1):
+                ks = keys[r, t]
+                acc = _F(0.0)
+                for j in range(o, o + dim):
+                    acc += q[j] * ks[j]
+                acc *= scale
+                scores[t] = acc
+                if acc > top:
+                    top = acc
+            total = _F(0.0)
+            for t in range(p + 1):
+                e = np.exp(scores[t] - top)
+                scores[t] = e
+                total += e
+            for j in range(o, o + dim):
+                ctx[j] = _F(0.0)
+            for t in range(p + 1):
+                a = scores[t] / total
+                vs = values[r, t]
+                for j in range(o, o + dim):
+                    ctx[j] += a * vs[j]
+        out = h[r, H:]
+        out[:] = bo
+        for j in range(width):
+            cj = ctx[j]
+            woj = wo[j]
+            for i in range(H):
+                out[i] += cj * woj[i]
+        for i in range(H):
+            hprev[r, i] = h[r, i]
+        pos[r] = p + 1
+
+
+@njit(cache=True, error_model="numpy")
+def _look_back_reset(lbs, r):
+    """Row r starts again (a phrase restart): nothing cached, no previous output."""
+    if lbs[2].shape[0] > 0:
+        lbs[2][r] = 0
+        lbs[3][r, :] = _F(0.0)
+
+
+@njit(cache=True, error_model="numpy")
 def _step(
     table,
     weights,
@@ -118,10 +198,12 @@ def _step(
     dense_b,
     dense_relu,
     units,
+    lb,
     xh,
     cs,
     zs,
     hs,
+    lbs,
     tokens,
     active,
     gemm_rows,
@@ -166,7 +248,9 @@ def _step(
     h = hs[0]
     for r in range(rows):
         if active[r]:
-            h[r, :] = last[r, last.shape[1] - H :]
+            h[r, :H] = last[r, last.shape[1] - H :]
+    if lb[6][0] > 0:
+        _look_back(lb, lbs, h, H, tokens, active)
     for d in range(len(dense_w)):
         y = hs[d + 1]
         if gemm:
@@ -598,6 +682,7 @@ def _loop(
     dense_b,
     dense_relu,
     units,
+    lb,
     prime,
     uniforms,
     temperature,
@@ -637,7 +722,9 @@ def _loop(
         cs.append(np.zeros((rows, units[k]), dtype=np.float32))
         zs.append(np.zeros((rows, 4 * units[k]), dtype=np.float32))
     hs = List()
-    hs.append(np.zeros((rows, units[n_layers - 1]), dtype=np.float32))
+    looks = lb[6][0] > 0
+    hs.append(np.zeros((rows, units[n_layers - 1] * (2 if looks else 1)), dtype=np.float32))
+    lbs = _look_back_state(lb, rows, prime.shape[0] + uniforms.shape[1], units[n_layers - 1])
     for d in range(len(dense_w)):
         hs.append(np.zeros((rows, dense_w[d].shape[1]), dtype=np.float32))
     V = table.shape[0]
@@ -676,10 +763,12 @@ def _loop(
             dense_b,
             dense_relu,
             units,
+            lb,
             xh,
             cs,
             zs,
             hs,
+            lbs,
             tokens,
             active,
             gemm_rows,
@@ -726,6 +815,7 @@ def _loop(
                 for k in range(n_layers):
                     xh[k][r, :] = 0.0
                     cs[k][r, :] = 0.0
+                _look_back_reset(lbs, r)
                 tokens[r] = restart_id
             else:
                 kept[r] += 1
@@ -743,10 +833,12 @@ def _loop(
             dense_b,
             dense_relu,
             units,
+            lb,
             xh,
             cs,
             zs,
             hs,
+            lbs,
             tokens,
             active,
             gemm_rows,
@@ -900,18 +992,52 @@ def _push(items, item):
 
 
 @njit(cache=True)
-def _zero_state(rows, units, dense_widths):
-    """The step's buffers for `rows` rows (`_step`'s xh, cs, zs, hs), all zeros."""
+def _look_back_state(lb, rows, steps, units):
+    """The look back's per-row cache for `steps` steps (`_look_back`'s lbs); empty without
+    a look back."""
+    heads, dim = lb[6][0], lb[6][1]
+    if heads == 0:
+        rows = steps = units = 0
+    width = heads * dim
+    return (
+        np.zeros((rows, steps, width), dtype=np.float32),
+        np.zeros((rows, steps, width), dtype=np.float32),
+        np.zeros(rows, dtype=np.int64),
+        np.zeros((rows, units), dtype=np.float32),
+    )
+
+
+@njit(cache=True)
+def _zero_state(rows, units, dense_widths, lb, steps):
+    """The step's buffers for `rows` rows and at most `steps` steps (`_step`'s xh, cs, zs,
+    hs, lbs), all zeros."""
     xh, cs, zs, hs = _matrices(), _matrices(), _matrices(), _matrices()
     for k in range(units.shape[0]):
         prev = 0 if k == 0 else units[k - 1]
         xh.append(np.zeros((rows, prev + units[k]), dtype=np.float32))
         cs.append(np.zeros((rows, units[k]), dtype=np.float32))
         zs.append(np.zeros((rows, 4 * units[k]), dtype=np.float32))
-    hs.append(np.zeros((rows, units[units.shape[0] - 1]), dtype=np.float32))
+    last = units[units.shape[0] - 1]
+    looks = lb[6][0] > 0
+    hs.append(np.zeros((rows, last * (2 if looks else 1)), dtype=np.float32))
     for d in range(dense_widths.shape[0]):
         hs.append(np.zeros((rows, dense_widths[d]), dtype=np.float32))
-    return xh, cs, zs, hs
+    return xh, cs, zs, hs, _look_back_state(lb, rows, steps, last)
+
+
+def _look_back_args(net) -> tuple:
+    """The net's look back as `_look_back` takes it; zero-sized arrays and 0 heads without."""
+    lb = getattr(net, "look_back", None)
+
+    def f32(a) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float32)
+
+    if lb is None:
+        empty = np.zeros((0, 0), dtype=np.float32)
+        dims = np.zeros(2, dtype=np.int64)
+        return (empty, empty, empty, empty, empty, np.zeros(0, dtype=np.float32), dims)
+    dims = np.array([lb.heads, lb.dim], dtype=np.int64)
+    return (f32(lb.wq), f32(lb.wk), f32(lb.wv_h), f32(lb.vtable), f32(lb.wo), f32(lb.bo), dims)
 
 
 class Compiled:
@@ -937,10 +1063,12 @@ class Compiled:
         self.dense_relu = np.array([relu for _, _, relu in net.dense], dtype=np.bool_)
         self.units = np.array(net.units, dtype=np.int64)
         self.dense_widths = np.array([w.shape[1] for w, _, _ in net.dense], dtype=np.int64)
+        self.look_back = _look_back_args(net)
 
-    def zero_state(self, rows: int) -> tuple:
-        """Zeroed step buffers for `rows` rows (xh, cs, zs, hs)."""
-        return _zero_state(rows, self.units, self.dense_widths)
+    def zero_state(self, rows: int, steps: int) -> tuple:
+        """Zeroed step buffers for `rows` rows and at most `steps` steps (xh, cs, zs, hs,
+        lbs)."""
+        return _zero_state(rows, self.units, self.dense_widths, self.look_back, steps)
 
     @property
     def args(self) -> tuple:
@@ -952,6 +1080,7 @@ class Compiled:
             self.dense_b,
             self.dense_relu,
             self.units,
+            self.look_back,
         )
 
 
@@ -1088,13 +1217,13 @@ def sample_constrained(
     c = compiled(net)
     rows, draws = uniforms.shape
     units = list(net.units)
-    xh, cs, zs, hs = c.zero_state(rows)
+    xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     vocab = c.table.shape[0]
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
         tokens[:] = tok
-        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     out: list[list[int]] = [[] for _ in range(rows)]
     history = [list(prime) for _ in range(rows)]
     kept = np.zeros(rows, dtype=np.int64)
@@ -1127,6 +1256,7 @@ def sample_constrained(
                 for k in range(len(units)):
                     xh[k][r] = 0.0
                     cs[k][r] = 0.0
+                _look_back_reset(lbs, r)
                 tokens[r] = restart_id
                 history[r].append(int(restart_id))
             else:
@@ -1134,7 +1264,7 @@ def sample_constrained(
                 active[r] = kept[r] < max_tokens
         if not active.any():
             break
-        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     return out
 
 
@@ -1192,12 +1322,12 @@ def sample_lazy_tables(
     if on:
         _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
     units = list(net.units)
-    xh, cs, zs, hs = c.zero_state(rows)
+    xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
         tokens[:] = tok
-        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     # (a LazyAutomaton also moves each row's registers: `advance`)
     registered = hasattr(automaton, "advance")
     start, regs0 = automaton.begin(list(prime)) if registered else (automaton.start(list(prime)), 0)
@@ -1240,12 +1370,13 @@ def sample_lazy_tables(
                 for k in range(len(units)):
                     xh[k][r] = 0.0
                     cs[k][r] = 0.0
+                _look_back_reset(lbs, r)
                 tokens[r] = restart_id
             kept[live[~ended]] += 1
             active[live[kept[live] >= max_tokens]] = False
         if not active.any():
             break
-        logits = _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
 
@@ -1258,10 +1389,12 @@ def _lazy_loop(
     dense_b,
     dense_relu,
     units,
+    lb,
     xh,
     cs,
     zs,
     hs,
+    lbs,
     uniforms,
     temperature,
     top_k,
@@ -1383,6 +1516,7 @@ def _lazy_loop(
                 for k in range(n_layers):
                     xh[k][r, :] = 0.0
                     cs[k][r, :] = 0.0
+                _look_back_reset(lbs, r)
                 tokens[r] = restart_id
             else:
                 kept[r] += 1
@@ -1402,10 +1536,12 @@ def _lazy_loop(
             dense_b,
             dense_relu,
             units,
+            lb,
             xh,
             cs,
             zs,
             hs,
+            lbs,
             tokens,
             active,
             gemm_rows,
@@ -1446,12 +1582,12 @@ def sample_registered_tables(
     (`automaton.advance`) and the loop resumes at the same draw."""
     c = compiled(net)
     rows, draws = uniforms.shape
-    xh, cs, zs, hs = c.zero_state(rows)
+    xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
         tokens[:] = tok
-        _step(*c.args, xh, cs, zs, hs, tokens, active, GEMM_ROWS)
+        _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     start, regs0 = automaton.begin(list(prime))
     states = np.full(rows, start, dtype=np.int64)
     regs = np.ascontiguousarray(np.tile(regs0, (rows, 1)), dtype=np.int64)
@@ -1467,7 +1603,7 @@ def sample_registered_tables(
     t = 0
     while t >= 0:
         t = _lazy_loop(
-            *c.args, xh, cs, zs, hs, uniforms, temp, int(top_k), float(top_p), int(end_id),
+            *c.args, xh, cs, zs, hs, lbs, uniforms, temp, int(top_k), float(top_p), int(end_id),
             -1 if restart_id is None else int(restart_id), int(max_tokens), t, tokens, active,
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
             automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,

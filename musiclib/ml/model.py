@@ -11,6 +11,7 @@ right padding, no mask), which is what lets TensorFlow pick the fused cuDNN kern
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 # How a new model computes (its weights are float32 in every case):
@@ -37,12 +38,21 @@ def build_model(
     # No mask: padding is only ever on the right, so padded steps cannot influence the real
     # ones before them, and their loss weight is 0. A mask would add a select per step.
     x = keras.layers.Embedding(vocab_size, int(config["embedding_dim"]), dtype=precision)(inputs)
+    embedded = x
     for i, units in enumerate(config["units"]):
         if i > 0 and float(config["dropout"]) > 0:
             x = keras.layers.Dropout(float(config["dropout"]), dtype=precision)(x)
         x = keras.layers.LSTM(int(units), return_sequences=True, name=f"lstm_{i}", dtype=precision)(
             x
         )
+    heads = int(config.get("look_back_heads") or 0)
+    if heads:
+        x = LookBack(
+            heads=heads,
+            key_dim=int(config.get("look_back_dim") or 32),
+            name="look_back",
+            dtype=precision,
+        )([x, embedded])
     for j, units in enumerate(config.get("dense") or []):
         if float(config["dropout"]) > 0:
             x = keras.layers.Dropout(float(config["dropout"]), dtype=precision)(x)
@@ -102,3 +112,76 @@ def device_name() -> str:
         details = tf.config.experimental.get_device_details(gpus[0])
         return f"GPU: {details.get('device_name', gpus[0].name)}"
     return "CPU"
+
+
+@functools.cache
+def _look_back_class():
+    """Built on first use: Keras is imported only when a model is built or loaded."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="musicsite")
+    class LookBack(keras.layers.Layer):
+        """Attention over the piece so far, keyed by the context *before* each earlier
+        symbol and returning that symbol: where the tune stood as it stands now, what came
+        next? A learned form of the piece's memory (`ml.memory`), which the sampler mixes
+        in from outside: learned, the network decides when a return fits the line.
+
+        Inputs [h, e]: the last LSTM's outputs (B, T, H) and the input symbols'
+        embeddings (B, T, E). Position j's key reads h[j-1] (zeros at j = 0), its value
+        [e[j], h[j]]; step t's query reads h[t]; j <= t. Output [h, context] (B, T, H + H)."""
+
+        def __init__(self, *, heads: int, key_dim: int, **kwargs):
+            super().__init__(**kwargs)
+            self.heads, self.key_dim = int(heads), int(key_dim)
+
+        def build(self, shapes):
+            (_, _, units), (_, _, emb) = shapes
+            width = self.heads * self.key_dim
+            self.units = int(units)
+            self.wq = self.add_weight(name="wq", shape=(units, width), initializer="glorot_uniform")
+            self.wk = self.add_weight(name="wk", shape=(units, width), initializer="glorot_uniform")
+            self.wv = self.add_weight(
+                name="wv", shape=(emb + units, width), initializer="glorot_uniform"
+            )
+            self.wo = self.add_weight(name="wo", shape=(width, units), initializer="glorot_uniform")
+            self.bo = self.add_weight(name="bo", shape=(units,), initializer="zeros")
+
+        def call(self, inputs):
+            h, e = inputs
+            steps = ops.shape(h)[1]
+            h_before = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])
+            q = self._split(ops.matmul(h, self.wq))
+            k = self._split(ops.matmul(h_before, self.wk))
+            v = self._split(ops.matmul(ops.concatenate([e, h], axis=-1), self.wv))
+            scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / float(self.key_dim) ** 0.5
+            causal = ops.tril(ops.ones((steps, steps), dtype="bool"))
+            scores = ops.where(causal[None, None], scores, ops.cast(-1e9, scores.dtype))
+            context = ops.matmul(ops.softmax(scores, axis=-1), v)  # (B, heads, T, d)
+            b = ops.shape(h)[0]
+            context = ops.reshape(
+                ops.transpose(context, (0, 2, 1, 3)), (b, steps, self.heads * self.key_dim)
+            )
+            return ops.concatenate([h, ops.matmul(context, self.wo) + self.bo], axis=-1)
+
+        def _split(self, x):
+            b, t = ops.shape(x)[0], ops.shape(x)[1]
+            return ops.transpose(ops.reshape(x, (b, t, self.heads, self.key_dim)), (0, 2, 1, 3))
+
+        def compute_output_shape(self, shapes):
+            (b, t, units), _ = shapes
+            return (b, t, 2 * units)
+
+        def get_config(self):
+            return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim}
+
+    return LookBack
+
+
+def LookBack(**kwargs):  # noqa: N802 (a layer, named as one)
+    return _look_back_class()(**kwargs)
+
+
+def register_layers() -> None:
+    """Make the site's own layers known to Keras before a saved model is loaded."""
+    _look_back_class()

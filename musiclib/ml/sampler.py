@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .fastloop import GrammarTables
     from .returns import Returns
 
+LOOK_BACK_ARRAYS = ("wq", "wk", "wv_h", "vtable", "wo", "bo")  # LookBack's, as saved
 MAX_TAKES = 8  # takes of one piece `sample` may weigh against each other (1: one draw)
 PROBABILITY_BATCH = 64  # pieces run through the LSTM at once by `probabilities`
 
@@ -37,12 +38,27 @@ Constraint = Callable[[int, list[int]], np.ndarray | None]
 
 
 @dataclass
+class LookBack:
+    """`ml.model.LookBack`'s weights as the sampler uses them (width = heads × dim)."""
+
+    wq: np.ndarray  # (H, width): the query, from the last LSTM's output
+    wk: np.ndarray  # (H, width): the key, from the output one step before
+    wv_h: np.ndarray  # (H, width): the value's part from the output
+    vtable: np.ndarray  # (V, width): the value's part from the symbol, embedding @ Wv
+    wo: np.ndarray  # (width, H)
+    bo: np.ndarray  # (H,)
+    heads: int
+    dim: int
+
+
+@dataclass
 class Net:
     table: np.ndarray  # (V, 4H0): embedding @ W0 + b0, the first layer's input projection
     recurrent: list[np.ndarray]  # layer 0: U0 (H0, 4H0); layer k>0: [W_k; U_k] stacked
     biases: list[np.ndarray]  # layer k>0 bias (4H_k); layer 0's is folded into the table
     dense: list[tuple[np.ndarray, np.ndarray, bool]]  # (W, b, relu?) ..., logits last
     units: list[int]
+    look_back: LookBack | None = None  # after the last LSTM: its output becomes [h, context]
 
     @property
     def vocab_size(self) -> int:
@@ -51,7 +67,7 @@ class Net:
 
 def net_from_keras(model) -> Net:
     """Copy the weights of a model built by `ml.model.build_model` into a Net."""
-    emb = None
+    emb = look = None
     lstms, dense = [], []
     for layer in model.layers:
         kind = type(layer).__name__
@@ -63,6 +79,10 @@ def net_from_keras(model) -> Net:
         elif kind == "Dense":
             relu = getattr(layer.activation, "__name__", "") == "relu"
             dense.append((weights[0], weights[1], relu))
+        elif kind == "LookBack":
+            look = (layer, weights)
+        elif kind not in ("InputLayer", "Dropout"):
+            raise ValueError(f"the sampler does not know the layer {kind}")
     if emb is None or not lstms or not dense:
         raise ValueError("the model is not an embedding → LSTM → dense stack")
     w0, u0, b0 = lstms[0]
@@ -72,12 +92,21 @@ def net_from_keras(model) -> Net:
         recurrent.append(np.ascontiguousarray(np.vstack([w, u])))
         biases.append(b)
         units.append(u.shape[0])
+    look_back = None
+    if look is not None:
+        layer, (wq, wk, wv, wo, bo) = look
+        e = emb.shape[1]
+        look_back = LookBack(
+            wq=wq, wk=wk, wv_h=np.ascontiguousarray(wv[e:]), vtable=emb @ wv[:e], wo=wo, bo=bo,
+            heads=int(layer.heads), dim=int(layer.key_dim),
+        )  # fmt: skip
     return Net(
         table=np.ascontiguousarray(table),
         recurrent=recurrent,
         biases=biases,
         dense=dense,
         units=units,
+        look_back=look_back,
     )
 
 
@@ -118,6 +147,19 @@ class State:
             self.z.append(np.empty((rows, 4 * units), dtype=np.float32))
             self.tmp.append(np.empty((rows, units), dtype=np.float32))
             prev = units
+        # The look back's cache: each row's keys and values so far, its previous output.
+        self.keys: list[list[np.ndarray]] = [[] for _ in range(rows)]
+        self.values: list[list[np.ndarray]] = [[] for _ in range(rows)]
+        self.before = np.zeros((rows, prev), dtype=np.float32)
+
+    def restart(self, rows: np.ndarray) -> None:
+        """The rows `rows` (a boolean mask) start again from zeros, nothing looked back on."""
+        for xh, c in zip(self.xh, self.c, strict=True):
+            xh[rows] = 0.0
+            c[rows] = 0.0
+        for r in np.flatnonzero(rows):
+            self.keys[r], self.values[r] = [], []
+        self.before[rows] = 0.0
 
     @property
     def h(self) -> list[np.ndarray]:
@@ -145,13 +187,36 @@ def step(net: Net, state: State, tokens: np.ndarray) -> np.ndarray:
         h *= z[:, 2 * units : 3 * units]  # o * tanh(c)
         if k + 1 < layers:
             state.xh[k + 1][:, :units] = h
-    x = h
+    x = h if net.look_back is None else _look_back(net.look_back, state, h, tokens)
     for w, b, relu in net.dense:
         x = x @ w
         x += b
         if relu:
             np.maximum(x, 0, out=x)
     return x
+
+
+def _look_back(lb: LookBack, state: State, h: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """[h, context] for every row (see `ml.model.LookBack`), the row's cache grown by this
+    step's key and value."""
+    out = np.empty((h.shape[0], 2 * h.shape[1]), dtype=np.float32)
+    out[:, : h.shape[1]] = h
+    keys = state.before @ lb.wk
+    values = lb.vtable[tokens] + h @ lb.wv_h
+    queries = h @ lb.wq
+    scale = np.float32(1.0 / np.sqrt(lb.dim))
+    for r in range(h.shape[0]):
+        state.keys[r].append(keys[r])
+        state.values[r].append(values[r])
+        k = np.stack(state.keys[r]).reshape(-1, lb.heads, lb.dim)
+        v = np.stack(state.values[r]).reshape(-1, lb.heads, lb.dim)
+        scores = np.einsum("hd,thd->ht", queries[r].reshape(lb.heads, lb.dim), k) * scale
+        weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        context = np.einsum("ht,thd->hd", weights, v).reshape(-1)
+        out[r, h.shape[1] :] = context @ lb.wo + lb.bo
+    state.before[:] = h
+    return out
 
 
 def _choose(
@@ -382,9 +447,7 @@ def probabilities(
             if restart_id is not None and t > 0:
                 again = fed == end_id
                 if again.any():
-                    for xh, c in zip(state.xh, state.c, strict=True):
-                        xh[again] = 0.0
-                        c[again] = 0.0
+                    state.restart(again)
                     fed = np.where(again, restart_id, fed)
             logits = step(net, state, fed).astype(np.float64)
             logits -= logits.max(axis=1, keepdims=True)
@@ -484,10 +547,8 @@ def sample_numpy(
             kept += (~ended & ~done).astype(np.int64)
             done |= kept >= max_tokens
             chosen = chosen.copy()
+            state.restart(ended)
             for r in np.flatnonzero(ended):
-                for k in range(len(net.units)):
-                    state.xh[k][r] = 0.0
-                    state.c[k][r] = 0.0
                 chosen[r] = restart_id
                 if history is not None:
                     history[r].append(int(restart_id))
@@ -540,6 +601,11 @@ def save_net(net: Net, path: str, *, extra: dict[str, np.ndarray] | None = None)
     for j, (w, b, relu) in enumerate(net.dense):
         arrays[f"dense_w_{j}"], arrays[f"dense_b_{j}"] = w, b
         arrays[f"dense_relu_{j}"] = np.asarray(relu)
+    if net.look_back is not None:
+        lb = net.look_back
+        for name in LOOK_BACK_ARRAYS:
+            arrays[f"look_back_{name}"] = getattr(lb, name)
+        arrays["look_back_shape"] = np.asarray([lb.heads, lb.dim])
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
 
@@ -564,6 +630,18 @@ def load_net(path: str) -> Net:
                 dense.append((z[f"dense_w_{j}"], z[f"dense_b_{j}"], bool(z[f"dense_relu_{j}"])))
                 j += 1
             table = z["table"]
+            look_back = None
+            if "look_back_shape" in z:
+                heads, dim = (int(n) for n in z["look_back_shape"])
+                arrays = {name: z[f"look_back_{name}"] for name in LOOK_BACK_ARRAYS}
+                look_back = LookBack(**arrays, heads=heads, dim=dim)
     except (OSError, KeyError, ValueError, EOFError) as exc:
         raise ValueError(f"the checkpoint's sampler file is missing or corrupt ({exc})") from exc
-    return Net(table=table, recurrent=recurrent, biases=biases, dense=dense, units=units)
+    return Net(
+        table=table,
+        recurrent=recurrent,
+        biases=biases,
+        dense=dense,
+        units=units,
+        look_back=look_back,
+    )

@@ -319,4 +319,7 @@ def save_model(model: Any, path: str) -> None:
 def load_model(path: str) -> Any:
     import keras
 
+    from .model import register_layers
+
+    register_layers()
     return keras.models.load_model(path, compile=True)

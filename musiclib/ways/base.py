@@ -62,6 +62,11 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # (`metrics.critic`: the take most like the corpus); 0..5000, 0 = no critic. Ways whose
     # pieces have no melody fit none. 400 costs about half a minute on one core for `quick`.
     "critic_pieces": 400,
+    # A look back (`ml.model.LookBack`): attention over the piece so far, keyed by the
+    # context before each earlier symbol, after the last LSTM; heads 0..16 (0 = none),
+    # each look_back_dim 4..256 wide.
+    "look_back_heads": 0,
+    "look_back_dim": 32,
 }
 
 
@@ -438,6 +443,14 @@ def _validate_config(config: dict[str, Any]) -> None:
     whole("early_stopping_patience", 1000, "a whole number of epochs, 0..1000 (0 = off)")
     whole("lr_plateau_patience", 1000, "a whole number of epochs, 0..1000 (0 = off)")
     whole("lr_plateau_cuts", 20, "a whole number, 0..20")
+    whole("look_back_heads", 16, "a whole number of heads, 0..16 (0 = no look back)")
+    whole("look_back_dim", 256, "a whole number, 4..256")
+    check("look_back_dim", config.get("look_back_dim", 32) >= 4, "a whole number, 4..256")
+    check(
+        "look_back_heads",
+        not config.get("look_back_heads") or config["sequence_mode"] != "carried",
+        "0 with sequence_mode carried (a look back sees the whole tune, not a window of it)",
+    )
     whole("critic_pieces", 5000, "a whole number of pieces, 0..5000 (0 = no critic)")
     factor = config.get("lr_plateau_factor", 0.5)
     check(

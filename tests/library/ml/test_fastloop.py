@@ -26,9 +26,12 @@ K:G
 """
 
 
-def random_net(*, vocab: int, units: list[int], dense: list[int], seed: int) -> sampler.Net:
+def random_net(
+    *, vocab: int, units: list[int], dense: list[int], seed: int, look_back: int = 0
+) -> sampler.Net:
     """An embedding → LSTM stack → dense net with random weights, scaled so that the next
-    symbol is neither certain nor uniform (as a half-trained model's)."""
+    symbol is neither certain nor uniform (as a half-trained model's); with `look_back`
+    heads (of 8), a look back after the last LSTM."""
     rng = np.random.default_rng(seed)
 
     def w(*shape, scale=0.6):
@@ -40,6 +43,15 @@ def random_net(*, vocab: int, units: list[int], dense: list[int], seed: int) -> 
         recurrent.append(w(prev + h, 4 * h))
         biases.append(w(1, 4 * h)[0])
         prev = h
+    looking = None
+    if look_back:
+        width = 8 * look_back
+        looking = sampler.LookBack(
+            wq=w(prev, width, scale=3.0), wk=w(prev, width, scale=3.0), wv_h=w(prev, width),
+            vtable=w(vocab, width, scale=3.0), wo=w(width, prev, scale=3.0), bo=w(1, prev)[0],
+            heads=look_back, dim=8,
+        )  # fmt: skip
+        prev *= 2
     layers = []
     for width in dense:
         layers.append((w(prev, width), w(1, width)[0], True))
@@ -51,6 +63,7 @@ def random_net(*, vocab: int, units: list[int], dense: list[int], seed: int) -> 
         biases=biases,
         dense=layers,
         units=list(units),
+        look_back=looking,
     )
 
 
@@ -64,22 +77,26 @@ def way_vocab(name: str, vocabulary: str | None = None) -> list[str]:
     return way.prepare(texts=texts, config=config, seed=0).vocab
 
 
-# (way, vocabulary, prime text, sampler settings as the generation service passes them)
+# (way, vocabulary, prime text, sampler settings as the generation service passes them,
+# look-back heads)
 WAYS = {
-    "abc-chars": ("abc", "chars", "M:6/8\nL:1/8\nK:G\n", {}),
-    "abc-tokens": ("abc", "tokens", "M:4/4\nL:1/8\nK:D\n", {}),
-    "midi": ("midi", None, "M:4/4 K:0 n60_1", {}),
-    "audio": ("audio", None, "", {"restart_id": START_ID}),
+    "abc-chars": ("abc", "chars", "M:6/8\nL:1/8\nK:G\n", {}, 0),
+    "abc-tokens": ("abc", "tokens", "M:4/4\nL:1/8\nK:D\n", {}, 0),
+    "midi": ("midi", None, "M:4/4 K:0 n60_1", {}, 0),
+    "audio": ("audio", None, "", {"restart_id": START_ID}, 0),
+    # A look back (ml.model.LookBack) after the last LSTM; with restarts, its cache empties.
+    "abc-chars-look-back": ("abc", "chars", "M:6/8\nL:1/8\nK:G\n", {}, 2),
+    "audio-look-back": ("audio", None, "", {"restart_id": START_ID}, 2),
 }
 
 
 @pytest.fixture(scope="module", params=list(WAYS))
 def way_case(request):
-    name, vocabulary, prime_text, extra = WAYS[request.param]
+    name, vocabulary, prime_text, extra, heads = WAYS[request.param]
     vocab = way_vocab(name, vocabulary)
     way = get_way(name)
     prime = way.encode_prime(vocab=vocab, prime=prime_text) if prime_text else [START_ID]
-    net = random_net(vocab=len(vocab), units=[32, 24], dense=[16], seed=len(vocab))
+    net = random_net(vocab=len(vocab), units=[32, 24], dense=[16], seed=len(vocab), look_back=heads)
     return request.param, way, vocab, net, prime, extra
 
 
