@@ -110,75 +110,61 @@ def _matmul_rows(x, w, out, active):
 
 
 @njit(cache=True, error_model="numpy")
-def _look_back(lb, lbs, h, H, tokens, active):
+def _look_back(lb, lbs, h, H, tokens, active, gemm):
     """The look back (`ml.model.LookBack`) for every active row: this step's key (from the
     last LSTM's previous output) and value (the symbol fed and this output) join the row's
     cache, and attention over the cache writes the context's projection into h[r, H:].
-    `lb`: (wq, wk, wv for h, the symbols' value rows, wo, bo, [heads, width of a head]);
-    `lbs`: (keys, values, steps cached, previous output) per row (`_look_back_state`)."""
-    wq, wk, wvh, vtable, wo, bo, dims = lb
-    keys, values, pos, hprev = lbs
+    `lb`: (wq and the value's wv side by side, wk, the symbols' value rows, wo, bo,
+    [heads, width of a head]); `lbs`: the per-row cache and buffers (`_look_back_state`).
+    The projections are matrix products over the rows (BLAS from `gemm` rows), the cache
+    is kept head-major so each head's scores and context are BLAS products too."""
+    wqv, wk, vtable, wo, bo, dims = lb
+    keys, values, pos, hprev, cur, qv, kk, ctx, o = lbs
     heads, dim = dims[0], dims[1]
     width = heads * dim
     scale = _F(1.0 / np.sqrt(dim))
-    q = np.empty(width, dtype=np.float32)
-    ctx = np.empty(width, dtype=np.float32)
+    for r in range(h.shape[0]):
+        if active[r]:
+            cur[r, :] = h[r, :H]
+    if gemm:
+        np.dot(cur, wqv, qv)
+        np.dot(hprev, wk, kk)
+    else:
+        _matmul_rows(cur, wqv, qv, active)
+        _matmul_rows(hprev, wk, kk, active)
+    q = np.empty(dim, dtype=np.float32)
     for r in range(h.shape[0]):
         if not active[r]:
             continue
         p = pos[r]
-        if p >= keys.shape[1]:
+        if p >= keys.shape[2]:
             raise ValueError("the look back's cache is full")
-        kr = keys[r, p]
-        vr = values[r, p]
-        kr[:] = _F(0.0)
-        q[:] = _F(0.0)
-        vr[:] = vtable[tokens[r]]
-        for i in range(H):
-            a = hprev[r, i]
-            b = h[r, i]
-            wki = wk[i]
-            wvi = wvh[i]
-            wqi = wq[i]
-            for j in range(width):
-                kr[j] += a * wki[j]
-                vr[j] += b * wvi[j]
-                q[j] += b * wqi[j]
-        scores = np.empty(p + 1, dtype=np.float32)
+        v = vtable[tokens[r]]
         for g in range(heads):
-            o = g * dim
-            top = _F(-np.inf)
-            for t in range(p + 1):
-                ks = keys[r, t]
-                acc = _F(0.0)
-                for j in range(o, o + dim):
-                    acc += q[j] * ks[j]
-                acc *= scale
-                scores[t] = acc
-                if acc > top:
-                    top = acc
+            lo = g * dim
+            for j in range(dim):
+                keys[r, g, p, j] = kk[r, lo + j]
+                values[r, g, p, j] = qv[r, width + lo + j] + v[lo + j]
+                q[j] = qv[r, lo + j] * scale
+            scores = np.dot(keys[r, g, : p + 1], q)
+            top = scores.max()
             total = _F(0.0)
             for t in range(p + 1):
                 e = np.exp(scores[t] - top)
                 scores[t] = e
                 total += e
-            for j in range(o, o + dim):
-                ctx[j] = _F(0.0)
-            for t in range(p + 1):
-                a = scores[t] / total
-                vs = values[r, t]
-                for j in range(o, o + dim):
-                    ctx[j] += a * vs[j]
-        out = h[r, H:]
-        out[:] = bo
-        for j in range(width):
-            cj = ctx[j]
-            woj = wo[j]
-            for i in range(H):
-                out[i] += cj * woj[i]
-        for i in range(H):
-            hprev[r, i] = h[r, i]
+            scores /= total
+            ctx[r, lo : lo + dim] = np.dot(scores, values[r, g, : p + 1])
         pos[r] = p + 1
+        hprev[r, :] = cur[r, :]
+    if gemm:
+        np.dot(ctx, wo, o)
+    else:
+        _matmul_rows(ctx, wo, o, active)
+    for r in range(h.shape[0]):
+        if active[r]:
+            for i in range(H):
+                h[r, H + i] = o[r, i] + bo[i]
 
 
 @njit(cache=True, error_model="numpy")
@@ -249,8 +235,8 @@ def _step(
     for r in range(rows):
         if active[r]:
             h[r, :H] = last[r, last.shape[1] - H :]
-    if lb[6][0] > 0:
-        _look_back(lb, lbs, h, H, tokens, active)
+    if lb[5][0] > 0:
+        _look_back(lb, lbs, h, H, tokens, active, gemm)
     for d in range(len(dense_w)):
         y = hs[d + 1]
         if gemm:
@@ -722,7 +708,7 @@ def _loop(
         cs.append(np.zeros((rows, units[k]), dtype=np.float32))
         zs.append(np.zeros((rows, 4 * units[k]), dtype=np.float32))
     hs = List()
-    looks = lb[6][0] > 0
+    looks = lb[5][0] > 0
     hs.append(np.zeros((rows, units[n_layers - 1] * (2 if looks else 1)), dtype=np.float32))
     lbs = _look_back_state(lb, rows, prime.shape[0] + uniforms.shape[1], units[n_layers - 1])
     for d in range(len(dense_w)):
@@ -993,16 +979,22 @@ def _push(items, item):
 
 @njit(cache=True)
 def _look_back_state(lb, rows, steps, units):
-    """The look back's per-row cache for `steps` steps (`_look_back`'s lbs); empty without
-    a look back."""
-    heads, dim = lb[6][0], lb[6][1]
+    """The look back's per-row cache for `steps` steps and its buffers (`_look_back`'s lbs):
+    keys and values (rows, heads, steps, dim), steps cached, the previous and this step's
+    output, the projections; empty without a look back."""
+    heads, dim = lb[5][0], lb[5][1]
     if heads == 0:
         rows = steps = units = 0
     width = heads * dim
     return (
-        np.zeros((rows, steps, width), dtype=np.float32),
-        np.zeros((rows, steps, width), dtype=np.float32),
+        np.zeros((rows, heads, steps, dim), dtype=np.float32),
+        np.zeros((rows, heads, steps, dim), dtype=np.float32),
         np.zeros(rows, dtype=np.int64),
+        np.zeros((rows, units), dtype=np.float32),
+        np.zeros((rows, units), dtype=np.float32),
+        np.zeros((rows, 2 * width), dtype=np.float32),
+        np.zeros((rows, width), dtype=np.float32),
+        np.zeros((rows, width), dtype=np.float32),
         np.zeros((rows, units), dtype=np.float32),
     )
 
@@ -1018,7 +1010,7 @@ def _zero_state(rows, units, dense_widths, lb, steps):
         cs.append(np.zeros((rows, units[k]), dtype=np.float32))
         zs.append(np.zeros((rows, 4 * units[k]), dtype=np.float32))
     last = units[units.shape[0] - 1]
-    looks = lb[6][0] > 0
+    looks = lb[5][0] > 0
     hs.append(np.zeros((rows, last * (2 if looks else 1)), dtype=np.float32))
     for d in range(dense_widths.shape[0]):
         hs.append(np.zeros((rows, dense_widths[d]), dtype=np.float32))
@@ -1035,9 +1027,10 @@ def _look_back_args(net) -> tuple:
     if lb is None:
         empty = np.zeros((0, 0), dtype=np.float32)
         dims = np.zeros(2, dtype=np.int64)
-        return (empty, empty, empty, empty, empty, np.zeros(0, dtype=np.float32), dims)
+        return (empty, empty, empty, empty, np.zeros(0, dtype=np.float32), dims)
     dims = np.array([lb.heads, lb.dim], dtype=np.int64)
-    return (f32(lb.wq), f32(lb.wk), f32(lb.wv_h), f32(lb.vtable), f32(lb.wo), f32(lb.bo), dims)
+    wqv = np.hstack([lb.wq, lb.wv_h])  # one product gives the query and the value's part
+    return (f32(wqv), f32(lb.wk), f32(lb.vtable), f32(lb.wo), f32(lb.bo), dims)
 
 
 class Compiled:
