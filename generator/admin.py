@@ -143,6 +143,10 @@ def _patience_field(label: str, help_text: str) -> forms.IntegerField:
     )
 
 
+# The form's fields that go into a new run's config under their own names.
+RUN_OPTIONS = ("early_stopping_patience", "lr_plateau_patience", "look_back_heads")
+
+
 class TrainingRunForm(forms.ModelForm):
     config = forms.JSONField(
         required=False,
@@ -177,6 +181,16 @@ class TrainingRunForm(forms.ModelForm):
         "halved, up to three times (0: never; empty: the preset's).",
     )
 
+    look_back_heads = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=16,
+        label="Look back",
+        help_text="Heads of attention over the piece so far, after the LSTMs: the model learns "
+        "which earlier figure to bring back (0: none; empty: the preset's). About twice the "
+        "time per epoch on a CPU, and a much lower validation loss.",
+    )
+
     class Meta:
         model = TrainingRun
         fields = [
@@ -190,6 +204,7 @@ class TrainingRunForm(forms.ModelForm):
             "vocabulary",
             "early_stopping_patience",
             "lr_plateau_patience",
+            "look_back_heads",
             "staff_checkpoint",
         ]
 
@@ -213,7 +228,7 @@ class TrainingRunForm(forms.ModelForm):
                     f"The vocabulary is an option of {' and '.join(takers)} runs only."
                 )
             overrides["vocabulary"] = data["vocabulary"]
-        for field in ("early_stopping_patience", "lr_plateau_patience"):
+        for field in RUN_OPTIONS:
             if data.get(field) is not None:
                 overrides[field] = data[field]
         data["config"] = overrides
@@ -252,7 +267,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if obj is not None:  # a stored run's options are in its (read-only) config
-            options = ("vocabulary", "early_stopping_patience", "lr_plateau_patience")
+            options = ("vocabulary", *RUN_OPTIONS)
             fields = [f for f in fields if f not in options]
         else:  # a new run has no checkpoints to choose from yet
             fields = [f for f in fields if f != "staff_checkpoint"]

@@ -4,7 +4,12 @@ that stops by itself."""
 import pytest
 
 from generator.models import JobStatus, TrainingRun
-from generator.services import training_run_execute, training_run_resume
+from generator.services import (
+    generation_job_create,
+    generation_job_execute,
+    training_run_execute,
+    training_run_resume,
+)
 from tests.factories import make_run
 
 pytestmark = [pytest.mark.django_db]
@@ -112,3 +117,38 @@ def test_the_run_page_marks_the_epochs_that_began_at_a_halved_learning_rate(
     )
     page = staff_client.get(f"/runs/{run.pk}/").content.decode()
     assert 'class="lr-cut"' not in page and "learning rate halved" not in page
+
+
+def test_staff_give_a_run_a_look_back_on_the_admin_form_and_its_checkpoints_generate_tunes(
+    tiny_corpus, staff_client
+):
+    response = staff_client.post(ADD, run_form(tiny_corpus, name="looks back", look_back_heads=2))
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    run = TrainingRun.objects.get(name="looks back")
+    assert run.config["look_back_heads"] == 2 and run.config["look_back_dim"] == 32
+
+    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED, epochs=2)
+    run = training_run_execute(run_id=run.pk, worker="here")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    checkpoint = run.checkpoints.order_by("epoch").last()
+    options = dict(count=2, seed=5, max_length=300, grammar=True, takes=2, enqueue=False)
+    first = generation_job_execute(
+        job_id=generation_job_create(checkpoint=checkpoint, **options).pk
+    )
+    again = generation_job_execute(
+        job_id=generation_job_create(checkpoint=checkpoint, **options).pk
+    )
+    assert first.status == again.status == JobStatus.SUCCEEDED, first.error
+    texts = [p.text for p in first.pieces.order_by("index")]
+    assert len(texts) == 2 and all(texts)
+    assert texts == [p.text for p in again.pieces.order_by("index")]
+    page = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert "look_back_heads" in page
+
+
+def test_a_look_back_beyond_sixteen_heads_is_refused_on_the_admin_form_and_no_run_is_made(
+    tiny_corpus, staff_client
+):
+    response = staff_client.post(ADD, run_form(tiny_corpus, look_back_heads=17))
+    assert response.status_code == 200
+    assert not TrainingRun.objects.exists()
