@@ -30,6 +30,21 @@ def run_form(corpus, **fields):
     }
 
 
+def added_on_the_form(staff_client, corpus, **fields) -> TrainingRun:
+    """The run staff add on the admin's form with these fields."""
+    response = staff_client.post(ADD, run_form(corpus, **fields))
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    return TrainingRun.objects.get(name=fields["name"])
+
+
+def trained(run: TrainingRun, *, epochs: int) -> TrainingRun:
+    """The run queued and trained here for `epochs` epochs."""
+    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED, epochs=epochs)
+    run = training_run_execute(run_id=run.pk, worker="here")
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    return run
+
+
 def test_staff_pick_the_large_preset_and_a_patience_on_the_admin_run_form(
     tiny_corpus, staff_client
 ):
@@ -71,16 +86,9 @@ def test_a_resumed_run_whose_validation_loss_had_stalled_stops_early_and_says_so
 def test_staff_set_a_learning_rate_cut_on_the_admin_form_and_the_run_page_lists_each_epochs_rate(
     tiny_corpus, staff_client
 ):
-    response = staff_client.post(
-        ADD, run_form(tiny_corpus, name="cuts its rate", lr_plateau_patience=1)
-    )
-    assert response.status_code == 302, response.content.decode()[-2000:]
-    run = TrainingRun.objects.get(name="cuts its rate")
+    run = added_on_the_form(staff_client, tiny_corpus, name="cuts its rate", lr_plateau_patience=1)
     assert run.config["lr_plateau_patience"] == 1 and run.config["lr_plateau_cuts"] == 3
-
-    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED, epochs=3)
-    run = training_run_execute(run_id=run.pk, worker="here")
-    assert run.status == JobStatus.SUCCEEDED, run.error
+    run = trained(run, epochs=3)
     rates = [h["learning_rate"] for h in run.history]
     assert rates[0] == run.config["learning_rate"] and len(rates) == 3
     page = staff_client.get(f"/runs/{run.pk}/").content.decode()
@@ -122,14 +130,9 @@ def test_the_run_page_marks_the_epochs_that_began_at_a_halved_learning_rate(
 def test_staff_give_a_run_a_look_back_on_the_admin_form_and_its_checkpoints_generate_tunes(
     tiny_corpus, staff_client
 ):
-    response = staff_client.post(ADD, run_form(tiny_corpus, name="looks back", look_back_heads=2))
-    assert response.status_code == 302, response.content.decode()[-2000:]
-    run = TrainingRun.objects.get(name="looks back")
+    run = added_on_the_form(staff_client, tiny_corpus, name="looks back", look_back_heads=2)
     assert run.config["look_back_heads"] == 2 and run.config["look_back_dim"] == 32
-
-    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.QUEUED, epochs=2)
-    run = training_run_execute(run_id=run.pk, worker="here")
-    assert run.status == JobStatus.SUCCEEDED, run.error
+    run = trained(run, epochs=2)
     checkpoint = run.checkpoints.order_by("epoch").last()
     options = dict(count=2, seed=5, max_length=300, grammar=True, takes=2, enqueue=False)
     first = generation_job_execute(
