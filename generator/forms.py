@@ -150,6 +150,13 @@ class CheckpointChoiceField(forms.TypedChoiceField):
         super().__init__(coerce=int, widget=DataSelect, **kwargs)
 
 
+def repeats_offered(run) -> bool:
+    """Whether the page offers a model's pieces bars brought back and the piece's memory
+    ticked: not for a model with a look back, whose tunes bring their figures back by
+    themselves and with both repeat too much (docs/quality.md §6, *A look back*)."""
+    return not (run.config or {}).get("look_back_heads")
+
+
 class GenerateForm(forms.Form):
     """What a visitor may ask of a checkpoint. The form parses the fields; which go
     together, and the prime they make, are the service's (`generation_prime_build`), whose
@@ -354,6 +361,8 @@ class GenerateForm(forms.Form):
                     "data-fields": " ".join(fields),
                     # the takes the page offers first for this model's way
                     "data-takes": str(takes),
+                    # whether the page offers bars brought back and the memory ticked
+                    "data-repeats": "on" if repeats_offered(run) else "off",
                 }
                 loss = f", val loss {ckpt.val_loss:.3f}" if ckpt.val_loss is not None else ""
                 label = (
@@ -370,6 +379,12 @@ class GenerateForm(forms.Form):
         if defaults and not self.is_bound and "checkpoint" not in self.initial:
             # the first run's chosen checkpoint, and its way's takes
             self.initial["checkpoint"], self.initial["takes"] = defaults[0]
+        first = self.initial.get("checkpoint")
+        first = getattr(first, "pk", first)  # a checkpoint, its pk or the page's ?checkpoint=
+        first = self.checkpoints.get(int(first)) if str(first).isdigit() else None
+        if not self.is_bound and first is not None and not repeats_offered(first.run):
+            self.initial.setdefault("returns", False)
+            self.initial.setdefault("memory", False)
         self._primer_tune_choices(primer_corpora)
         for name in (*IGNORED_WHERE_NOT_APPLICABLE, *REFUSED_WHERE_NOT_APPLICABLE):
             # "ABC", "ABC and MIDI": which runs use the field, said on the page (where its

@@ -1,5 +1,6 @@
 /* The generate page: show only the fields the chosen model uses, and only the corpus pieces
-   of its corpus; offer the model's way's number of takes. Each model option carries its way's fields (data-fields, from the way's
+   of its corpus; offer the model's way's number of takes, and bars brought back and the
+   memory only to a model without a look back. Each model option carries its way's fields (data-fields, from the way's
    capabilities); a field that only some ways take is marked data-field="name". A hidden
    field is disabled, so it is not sent. Without this script every field shows, each says
    which runs use it, and the server ignores or refuses what does not apply. */
@@ -75,8 +76,29 @@
       takes.value = option.getAttribute("data-takes");
     }
 
+    // A model that looks back brings its figures back by itself (data-repeats="off"): the
+    // page offers it without bars brought back and the memory, until the visitor sets them.
+    var REPEATS = ["returns", "memory"];
+    var repeatsSet = false;
+    REPEATS.forEach(function (name) {
+      var box = form.querySelector('input[name="' + name + '"]');
+      if (box) box.addEventListener("change", function () { repeatsSet = true; });
+    });
+
+    function offerRepeats() {
+      var option = checkpoint.options[checkpoint.selectedIndex];
+      if (repeatsSet || !option || !option.hasAttribute("data-repeats")) return;
+      var on = option.getAttribute("data-repeats") === "on";
+      REPEATS.forEach(function (name) {
+        var box = form.querySelector('input[name="' + name + '"]');
+        if (box) box.checked = on;
+      });
+    }
+
     form.classList.add("fields-follow-model");
-    checkpoint.addEventListener("change", function () { update(); follow(); offerTakes(); });
+    checkpoint.addEventListener("change", function () {
+      update(); offerRepeats(); follow(); offerTakes();
+    });
     Object.keys(NEEDS).forEach(function (name) {
       var need = form.querySelector('input[name="' + NEEDS[name] + '"]');
       if (need) need.addEventListener("change", follow);

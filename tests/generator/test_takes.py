@@ -146,3 +146,25 @@ def test_the_command_stores_takes_and_refuses_them_out_of_range():
     assert not new_jobs(world).exists()
     call_command("generate", checkpoint=world.checkpoint.pk, takes=2)
     assert new_jobs(world).get().takes == 2
+
+
+def ticked(page: str, name: str) -> bool:
+    """Whether the page's checkbox `name` is ticked."""
+    before, after = page.split(f'name="{name}"', 1)
+    return "checked" in before.rsplit("<input", 1)[1] + after.split(">", 1)[0]
+
+
+def test_the_generate_page_offers_a_model_that_looks_back_without_bars_brought_back(client):
+    plain, looking = make_world(), make_world()
+    looking.run.config = {**looking.run.config, "look_back_heads": 4}
+    looking.run.save(update_fields=["config"])
+    url = reverse("generate")
+    page = client.get(f"{url}?checkpoint={looking.checkpoint.pk}").content.decode()
+    option = page.split(f'value="{looking.checkpoint.pk}"', 1)[1].split(">", 1)[0]
+    assert "selected" in option and 'data-repeats="off"' in option
+    assert ticked(page, "folk_form")
+    assert not ticked(page, "returns") and not ticked(page, "memory")
+    page = client.get(f"{url}?run={plain.run.pk}").content.decode()
+    option = page.split(f'value="{plain.checkpoint.pk}"', 1)[1].split(">", 1)[0]
+    assert "selected" in option and 'data-repeats="on"' in option
+    assert ticked(page, "returns") and ticked(page, "memory")

@@ -121,3 +121,28 @@ def test_without_grammar_the_folk_form_and_its_returns_are_cleared_and_not_sent(
     page.go_back()
     page.get_by_label("Grammar-aware sampling", exact=True).check()
     expect(page.get_by_label("Shape the tune as a folk tune", exact=True)).to_be_enabled()
+
+
+def test_a_model_that_looks_back_is_offered_without_bars_brought_back_and_the_memory(
+    live_server, page: Page
+):
+    plain, looking = make_world().checkpoint, make_world().checkpoint
+    looking.run.config = {**looking.run.config, "look_back_heads": 4}
+    looking.run.save(update_fields=["config"])
+    page.goto(live_server.url + "/generate/")
+    model = page.get_by_label("Run and checkpoint")
+    returns, memory = (page.get_by_label(label, exact=True) for label in
+                       ("Bring bars and phrases back", "Let figures come back"))  # fmt: skip
+    model.select_option(str(looking.pk))
+    expect(page.get_by_label("Shape the tune as a folk tune", exact=True)).to_be_checked()
+    for box in (returns, memory):
+        expect(box).not_to_be_checked()
+    model.select_option(str(plain.pk))
+    for box in (returns, memory):
+        expect(box).to_be_checked()
+    # What the visitor sets stays when the model changes.
+    memory.uncheck()
+    model.select_option(str(looking.pk))
+    model.select_option(str(plain.pk))
+    expect(returns).to_be_checked()
+    expect(memory).not_to_be_checked()
