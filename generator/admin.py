@@ -189,9 +189,8 @@ class TrainingRunForm(forms.ModelForm):
         help_text="Heads of attention over the piece so far, after the LSTMs: the model learns "
         "which earlier figure to bring back (0: none; empty: the preset's). About twice the "
         "time per epoch on a CPU, and a much lower validation loss. Its tunes already bring "
-        'their figures back: generate from it with "Shape the tune as a folk tune" alone, '
-        'without "Bring bars and phrases back" and "Let figures come back", or they '
-        "repeat too much.",
+        'their figures back, so the generate page offers its checkpoints without "Bring bars '
+        'and phrases back" and "Let figures come back" (with them they repeat too much).',
     )
 
     class Meta:
