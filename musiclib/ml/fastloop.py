@@ -168,8 +168,12 @@ def _look_back(lb, lbs, h, H, tokens, active, gemm):
 
 
 @njit(cache=True, error_model="numpy")
-def _look_back_reset(lbs, r):
-    """Row r starts again (a phrase restart): nothing cached, no previous output."""
+def _restart_row(xh, cs, lbs, r):
+    """Row r starts again (a phrase restart), as a new piece does: every layer's state at
+    zero, nothing in the look back's cache, no previous output."""
+    for k in range(len(xh)):
+        xh[k][r, :] = _F(0.0)
+        cs[k][r, :] = _F(0.0)
     if lbs[2].shape[0] > 0:
         lbs[2][r] = 0
         lbs[3][r, :] = _F(0.0)
@@ -700,19 +704,10 @@ def _loop(
     row r's bar j restates (-1: none) plus `R_PLAN_BARS` times the code of its map in `maps`,
     `rs` receives each row's bookkeeping (`R_FIELDS`)."""
     rows, draws = uniforms.shape
-    n_layers = units.shape[0]
-    xh, cs, zs = List(), List(), List()
-    for k in range(n_layers):
-        prev = 0 if k == 0 else units[k - 1]
-        xh.append(np.zeros((rows, prev + units[k]), dtype=np.float32))
-        cs.append(np.zeros((rows, units[k]), dtype=np.float32))
-        zs.append(np.zeros((rows, 4 * units[k]), dtype=np.float32))
-    hs = List()
-    looks = lb[5][0] > 0
-    hs.append(np.zeros((rows, units[n_layers - 1] * (2 if looks else 1)), dtype=np.float32))
-    lbs = _look_back_state(lb, rows, prime.shape[0] + uniforms.shape[1], units[n_layers - 1])
+    dense_widths = np.empty(len(dense_w), dtype=np.int64)
     for d in range(len(dense_w)):
-        hs.append(np.zeros((rows, dense_w[d].shape[1]), dtype=np.float32))
+        dense_widths[d] = dense_w[d].shape[1]
+    xh, cs, zs, hs, lbs = _zero_state(rows, units, dense_widths, lb, prime.shape[0] + draws)
     V = table.shape[0]
     tokens = np.empty(rows, dtype=np.int64)
     active = np.ones(rows, dtype=np.bool_)
@@ -798,10 +793,7 @@ def _loop(
             elif chosen == end_id:
                 # A phrase ends, the piece goes on: zero state, START fed (the grammar
                 # state follows END's transition, as after any symbol).
-                for k in range(n_layers):
-                    xh[k][r, :] = 0.0
-                    cs[k][r, :] = 0.0
-                _look_back_reset(lbs, r)
+                _restart_row(xh, cs, lbs, r)
                 tokens[r] = restart_id
             else:
                 kept[r] += 1
@@ -1019,7 +1011,7 @@ def _zero_state(rows, units, dense_widths, lb, steps):
 
 def _look_back_args(net) -> tuple:
     """The net's look back as `_look_back` takes it; zero-sized arrays and 0 heads without."""
-    lb = getattr(net, "look_back", None)
+    lb = net.look_back
 
     def f32(a) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.float32)
@@ -1209,7 +1201,6 @@ def sample_constrained(
     restart mode). The step and the draw are the compiled ones."""
     c = compiled(net)
     rows, draws = uniforms.shape
-    units = list(net.units)
     xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     vocab = c.table.shape[0]
     active = np.ones(rows, dtype=np.bool_)
@@ -1246,10 +1237,7 @@ def sample_constrained(
             if restart_id is None:
                 active[r] = tok != end_id
             elif tok == end_id:
-                for k in range(len(units)):
-                    xh[k][r] = 0.0
-                    cs[k][r] = 0.0
-                _look_back_reset(lbs, r)
+                _restart_row(xh, cs, lbs, r)
                 tokens[r] = restart_id
                 history[r].append(int(restart_id))
             else:
@@ -1314,7 +1302,6 @@ def sample_lazy_tables(
     bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 3), dtype=np.int64)
     if on:
         _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
-    units = list(net.units)
     xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
@@ -1360,10 +1347,7 @@ def sample_lazy_tables(
             active[live[ended]] = False
         else:
             for r in live[ended]:
-                for k in range(len(units)):
-                    xh[k][r] = 0.0
-                    cs[k][r] = 0.0
-                _look_back_reset(lbs, r)
+                _restart_row(xh, cs, lbs, r)
                 tokens[r] = restart_id
             kept[live[~ended]] += 1
             active[live[kept[live] >= max_tokens]] = False
@@ -1437,7 +1421,6 @@ def _lazy_loop(
     (`enter`) keeps the group it opened in (`regs[r, 3]`), and a successor EXIT (-4)
     closes it: the context group's successor and register ops are taken instead."""
     rows, draws = uniforms.shape
-    n_layers = units.shape[0]
     V = table.shape[0]
     p = np.empty(V, dtype=np.float32)
     s = np.empty(V, dtype=np.float32)
@@ -1506,10 +1489,7 @@ def _lazy_loop(
                 if chosen == end_id:
                     active[r] = False
             elif chosen == end_id:
-                for k in range(n_layers):
-                    xh[k][r, :] = 0.0
-                    cs[k][r, :] = 0.0
-                _look_back_reset(lbs, r)
+                _restart_row(xh, cs, lbs, r)
                 tokens[r] = restart_id
             else:
                 kept[r] += 1

@@ -138,7 +138,6 @@ def _look_back_class():
         def build(self, shapes):
             (_, _, units), (_, _, emb) = shapes
             width = self.heads * self.key_dim
-            self.units = int(units)
             self.wq = self.add_weight(name="wq", shape=(units, width), initializer="glorot_uniform")
             self.wk = self.add_weight(name="wk", shape=(units, width), initializer="glorot_uniform")
             self.wv = self.add_weight(
