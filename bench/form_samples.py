@@ -21,7 +21,8 @@ the tune its shape comes from), drawn as the site draws them (`returns_for`).
 `--takes K`: each tune drawn K times, the take the model finds least surprising kept
 (`sampler.sample`'s takes, as the generate page's "Takes per piece"); with `--critic C`
 (bench/critic_fit.py's JSON) the take that critic draws, as "Keep the take: most like the
-corpus's tunes" does.
+corpus's tunes" does; with `--trial S` only each tune's least surprising take after S
+symbols goes on (`sampler.sample`'s `trial`).
 `--plain`: no grammar at all (the plain sampler, for comparison).
 `--memory`: each draw mixed with the piece's memory (`musiclib.ml.memory`), its weights
 fitted on the held-out split of the same `prepare`.
@@ -73,6 +74,10 @@ def main() -> None:
         help="with --takes: keep the take this critic draws (bench/critic_fit.py's JSON), as "
         "the generate page's 'most like the corpus' does",
     )
+    parser.add_argument(
+        "--trial", type=int, default=0,
+        help="takes: only the least surprising after this many symbols goes on (0: off)",
+    )  # fmt: skip
     parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
     parser.add_argument("--shape", action="store_true", help="form: shapes drawn per tune")
     parser.add_argument(
@@ -166,6 +171,7 @@ def main() -> None:
             returns = way.returns_for(vocab=vocab, state=plans, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, takes=args.takes,
                               choose=None if critic is None else corpus_choice(critic, seeds),
+                              trial=args.trial if args.takes > 1 else 0,
                               temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns,

@@ -14,6 +14,10 @@ new seeds each batch; one batch with one take and one with `--takes` alternate, 
 of each to warm the tables. Prints the CPU seconds of each batch, their medians and the
 ratio (N×: how many times longer the takes take), and how many of the batches with takes
 stayed within a second. One BLAS thread, as the sample worker runs.
+
+`--trial S`: a third kind of batch alternates with them, the same takes with a trial of S
+symbols (`sampler.sample`'s `trial`: after S symbols only each tune's least surprising
+take goes on), and its ratio against the whole takes.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ def main() -> None:
     parser.add_argument("--takes", type=int, default=4)
     parser.add_argument("--batches", type=int, default=8, help="timed batches of each kind")
     parser.add_argument("--chars", type=int, default=800)
+    parser.add_argument("--trial", type=int, default=0, help="also the takes with this trial")
     args = parser.parse_args()
     net, vocab, prepared = trained_abc(
         args.net, args.vocab, corpus=args.corpus, preset=args.preset, transpose=args.transpose
@@ -48,7 +53,7 @@ def main() -> None:
     tables = way.grammar(vocab=vocab, form=True).automaton()
     prime = way.encode_prime(vocab=vocab, prime="")
 
-    def batch(seed0: int, takes: int) -> tuple[float, int]:
+    def batch(seed0: int, takes: int, trial: int = 0) -> tuple[float, int]:
         seeds = list(range(seed0, seed0 + TUNES))
         shapes = way.form_shapes_for(state=library, seeds=seeds)
         returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
@@ -56,27 +61,42 @@ def main() -> None:
         outs = sampler.sample(
             net, prime=prime, seeds=seeds, temperature=0.9, max_tokens=args.chars,
             end_id=END_ID, constraint=tables, returns=returns, shapes=shapes, memory=memory,
-            takes=takes,
+            takes=takes, trial=trial,
         )  # fmt: skip
         return time.process_time() - t0, sum(len(ids) for ids in outs)
 
+    kinds = [(1, 0), (args.takes, 0)] + ([(args.takes, args.trial)] if args.trial else [])
+    names = {kind: f"{kind[0]} take{'s' if kind[0] > 1 else ''}" for kind in kinds}
+    if args.trial:
+        names[kinds[-1]] += f", trial {args.trial}"
     seed0 = 1000
     for _ in range(2):  # warm: compile, and the tables' first states
-        for takes in (1, args.takes):
-            batch(seed0, takes)
+        for kind in kinds:
+            batch(seed0, *kind)
             seed0 += TUNES
-    times: dict[int, list[float]] = {1: [], args.takes: []}
+    times: dict[tuple[int, int], list[float]] = {kind: [] for kind in kinds}
     for _ in range(args.batches):
-        for takes in (1, args.takes):
-            cpu, symbols = batch(seed0, takes)
+        for kind in kinds:
+            cpu, symbols = batch(seed0, *kind)
             seed0 += TUNES
-            times[takes].append(cpu)
-            print(f"{takes} take{'s' if takes > 1 else ''}: {cpu:.2f} s CPU, {symbols} symbols")
-    one, many = statistics.median(times[1]), statistics.median(times[args.takes])
-    within = sum(t <= 1.0 for t in times[args.takes])
-    print(f"median, {TUNES} tunes: one take {one:.2f} s, {args.takes} takes {many:.2f} s CPU")
-    print(f"{args.takes} takes: {within} of {args.batches} batches within 1 s")
+            times[kind].append(cpu)
+            print(f"{names[kind]}: {cpu:.2f} s CPU, {symbols} symbols")
+    medians = {kind: statistics.median(times[kind]) for kind in kinds}
+    print(
+        f"median, {TUNES} tunes: "
+        + ", ".join(f"{names[kind]} {medians[kind]:.2f} s" for kind in kinds)
+        + " CPU"
+    )
+    for kind in kinds[1:]:
+        within = sum(t <= 1.0 for t in times[kind])
+        print(f"{names[kind]}: {within} of {args.batches} batches within 1 s")
+    one, many = medians[kinds[0]], medians[kinds[1]]
     print(ratio(f"{args.takes} takes against one, CPU a batch (how many times longer)", one, many))
+    if args.trial:
+        print(ratio(
+            f"{names[kinds[2]]} against whole takes, CPU a batch (how many times faster)",
+            medians[kinds[2]], many,
+        ))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -567,6 +567,8 @@ def _sample_ids(
         memory=_memory(checkpoint) if memory else None,
         takes=takes,
         choose=choose,
+        # (a chooser weighs finished takes: no trial for it)
+        trial=way.capabilities.take_trial if choose is None and takes > 1 else 0,
     )
 
 

@@ -664,6 +664,28 @@ def _nats_rows(logits, chosen, active, nats):
 
 
 @njit(cache=True, error_model="numpy")
+def _trial_end(nats, lengths, active, pieces):
+    """The end of the takes' trial (`sampler.sample`'s `trial`): of each piece's takes
+    (take-major rows: take k of piece i is row k * pieces + i), the one with the fewest
+    nats per symbol written so far goes on (ties: the earlier take; a take that has already
+    ended is weighed as it stands) and the others stop there, their nats set to inf so
+    that none of them is kept. Called again at the same draw it changes nothing."""
+    takes = nats.shape[0] // pieces
+    for i in range(pieces):
+        best = -1
+        score = np.inf
+        for k in range(takes):
+            r = k * pieces + i
+            if lengths[r] > 0 and nats[r] < np.inf and nats[r] / lengths[r] < score:
+                best, score = r, nats[r] / lengths[r]
+        for k in range(takes):
+            r = k * pieces + i
+            if r != best:
+                active[r] = False
+                nats[r] = np.inf
+
+
+@njit(cache=True, error_model="numpy")
 def _loop(
     table,
     weights,
@@ -695,10 +717,13 @@ def _loop(
     mmatch,
     mlen,
     nats,
+    trial,
+    pieces,
 ):
     """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`;
     `nats[r]` gains -log p of each id under the model alone (`_nats`), when `nats` is not
-    empty (an empty array: not asked, no work).
+    empty (an empty array: not asked, no work). With `trial` > 0 the takes' trial ends
+    before draw `trial` (`_trial_end`; `pieces`: the pieces the rows are takes of).
 
     Returns (`ml.returns`) are on when `flags` is not empty: `plans[r, j]` is the bar that
     row r's bar j restates (-1: none) plus `R_PLAN_BARS` times the code of its map in `maps`,
@@ -755,6 +780,8 @@ def _loop(
             gemm_rows,
         )
     for t in range(draws):
+        if weigh and 0 < trial == t:
+            _trial_end(nats, lengths, active, pieces)
         all_done = True
         for r in range(rows):
             if not active[r]:
@@ -1089,6 +1116,15 @@ def _nats_out(nats: np.ndarray | None, rows: int) -> np.ndarray:
     return nats
 
 
+def _trial_args(trial: int, pieces: int, nats: np.ndarray | None, rows: int) -> tuple[int, int]:
+    """(trial, pieces) for the loops: (0, 1), no trial, unless the takes are weighed."""
+    if not trial or nats is None:
+        return 0, 1
+    if trial < 0 or pieces < 1 or rows % pieces:
+        raise ValueError("a trial needs a positive length and rows that are takes of the pieces")
+    return int(trial), int(pieces)
+
+
 def _returns_arrays(returns, rows: int, vocab: int) -> tuple[np.ndarray, ...]:
     """(flags, plans, maps, rs) for the loops: empty flags when returns are off. `returns`
     is an `ml.returns.Returns` (flags over the vocabulary, one plan per row, the maps its
@@ -1138,13 +1174,17 @@ def sample(
     returns=None,
     memory=None,
     nats: np.ndarray | None = None,
+    trial: int = 0,
+    pieces: int = 0,
 ) -> list[list[int]]:
     """One piece per row of `uniforms` (rows × draws, float64), in one compiled call. See
     `sampler.sample` for what the arguments mean; `tables` masks the draws; `returns`
     (`ml.returns.Returns`) restates earlier bars where each row's plan says; `memory`
     (`ml.memory` weights by match length) mixes each draw with the piece's own past.
     `nats` (float64 [rows], or None) gains each row's -log p of every id it wrote under the
-    model alone, as in every loop here."""
+    model alone, as in every loop here; with `trial` > 0 (and `nats`) the rows are takes
+    of `pieces` pieces, and all but each piece's least surprising take stop before draw
+    `trial` (`_trial_end`)."""
     c = compiled(net)
     rows, draws = uniforms.shape
     flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
@@ -1177,6 +1217,7 @@ def sample(
         rs,
         *_Memory(memory, rows=rows, width=len(prime) + draws, prime=prime).args,
         _nats_out(nats, rows),
+        *_trial_args(trial, pieces, nats, rows),
     )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
@@ -1195,6 +1236,8 @@ def sample_constrained(
     constraint: Callable[[int, list[int]], np.ndarray | None],
     memory=None,
     nats: np.ndarray | None = None,
+    trial: int = 0,
+    pieces: int = 0,
 ) -> list[list[int]]:
     """As `sample`, with a Python constraint asked for each unfinished row's mask at each
     step (it sees the prime and the ids drawn so far, and `restart_id` after an end in
@@ -1216,8 +1259,11 @@ def sample_constrained(
     chosen = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
     mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
+    trial, pieces = _trial_args(trial, pieces, nats, rows)
     nats = _nats_out(nats, rows)
     for t in range(draws):
+        if 0 < trial == t:
+            _trial_end(nats, np.array([len(o) for o in out], dtype=np.int64), active, pieces)
         for r in np.flatnonzero(active):
             mask = constraint(int(r), history[r])
             use_mask[r] = mask is not None
@@ -1266,6 +1312,8 @@ def sample_lazy_tables(
     memory=None,
     shapes=None,
     nats: np.ndarray | None = None,
+    trial: int = 0,
+    pieces: int = 0,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
     → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
@@ -1292,6 +1340,8 @@ def sample_lazy_tables(
             memory=memory,
             shapes=shapes,
             nats=nats,
+            trial=trial,
+            pieces=pieces,
         )
     c = compiled(net)
     rows, draws = uniforms.shape
@@ -1322,8 +1372,11 @@ def sample_lazy_tables(
     chosen = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
     mem = _Memory(memory, rows=rows, width=n_prime + draws, prime=prime)
+    trial, pieces = _trial_args(trial, pieces, nats, rows)
     nats = _nats_out(nats, rows)
     for t in range(draws):
+        if 0 < trial == t:
+            _trial_end(nats, lengths, active, pieces)
         live = np.flatnonzero(active)
         masks = np.ascontiguousarray(automaton.allowed[states])
         _choose_rows(
@@ -1406,6 +1459,8 @@ def _lazy_loop(
     mmatch,
     mlen,
     nats,
+    trial,
+    pieces,
 ):
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
     successor the tables have not built (then it returns the draw to resume at, with
@@ -1435,6 +1490,8 @@ def _lazy_loop(
         for r in range(rows):
             if pending[r]:
                 return t
+        if weigh and 0 < trial == t:  # (again on resuming at t: it changes nothing then)
+            _trial_end(nats, lengths, active, pieces)
         all_done = True
         for r in range(rows):
             if not active[r]:
@@ -1548,6 +1605,8 @@ def sample_registered_tables(
     memory=None,
     shapes=None,
     nats: np.ndarray | None = None,
+    trial: int = 0,
+    pieces: int = 0,
 ) -> list[list[int]]:
     """As `sample_lazy_tables`, for an `ml.automaton.LazyAutomaton` (tables with a line
     register): the steps run in the compiled loop (`_lazy_loop`), which leaves it only when
@@ -1572,6 +1631,7 @@ def sample_registered_tables(
     kept = np.zeros(rows, dtype=np.int64)
     temp = np.float32(temperature)
     mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
+    trial, pieces = _trial_args(trial, pieces, nats, rows)
     nats = _nats_out(nats, rows)
     t = 0
     while t >= 0:
@@ -1581,7 +1641,7 @@ def sample_registered_tables(
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
             automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
             automaton._enter, automaton._variant, automaton.lo, automaton.hi, automaton.nlo,
-            automaton.nhi, GEMM_ROWS, *mem.args, nats,
+            automaton.nhi, GEMM_ROWS, *mem.args, nats, trial, pieces,
         )  # fmt: skip
         if t >= 0:
             for r in np.flatnonzero(pending).tolist():

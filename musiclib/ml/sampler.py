@@ -258,6 +258,7 @@ def sample(
     shapes: Sequence[Hashable] | None = None,
     takes: int = 1,
     choose: Callable[[list[list[int]], np.ndarray], np.ndarray] | None = None,
+    trial: int = 0,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
@@ -275,6 +276,12 @@ def sample(
     another take instead: it is given every take's ids, take-major (take k of piece i at
     k * n + i), and their surprise as a (takes, n) array, and returns the take kept for
     each piece (`metrics.critic`: the take most like the corpus).
+
+    `trial` (symbols, 0: off) shortens the takes: once every take of a piece has written
+    `trial` symbols (or ended), only the least surprising so far goes on, and it is the
+    one kept. The kept piece is the whole of that take, as `takes=1` would draw it from
+    its stream; the others cost `trial` symbols instead of a whole piece. Not with
+    `choose`, which weighs finished takes.
 
     `temperature` divides the logits (> 0); `top_k` keeps the k most likely symbols (0:
     all); `top_p` (0 < p <= 1, 1: off) keeps the most likely symbols until their weights
@@ -314,6 +321,8 @@ def sample(
         raise ValueError(f"takes must be 1..{MAX_TAKES}")
     if returns is not None and restart_id is not None:
         raise ValueError("returns restate bars of one piece: not with phrase restarts")
+    if trial < 0 or trial and choose is not None:
+        raise ValueError("trial is 0 (off) or a number of symbols, and not with choose")
     _fuse(net)  # the gate layout both loops read (fastloop takes it from the net)
     loop = dict(
         prime=prime,
@@ -351,6 +360,8 @@ def sample(
         returns=tiled,
         shapes=None if shapes is None else list(shapes) * takes,
         nats=nats,
+        trial=int(trial),
+        pieces=n,
         **loop,
     )
     # Each take's surprise, added up by the loop as it wrote (what `surprise` computes
@@ -377,14 +388,17 @@ def _sample_rows(
     returns: Returns | None,
     shapes: Sequence[Hashable] | None,
     nats: np.ndarray | None = None,
+    trial: int = 0,
+    pieces: int = 0,
     **loop,
 ) -> list[list[int]]:
     """One row per row of `uniforms`, in the loop that fits the constraint; `loop`: the
-    loops' common arguments as `sample` takes them (`nats`: see `fastloop.sample`)."""
+    loops' common arguments as `sample` takes them (`nats`, `trial`, `pieces`: see
+    `fastloop.sample`)."""
     from . import fastloop
 
     prime = loop["prime"]
-    common = dict(uniforms=uniforms, nats=nats, **loop)
+    common = dict(uniforms=uniforms, nats=nats, trial=trial, pieces=pieces, **loop)
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
         # Tables built while sampling (an automaton whose successors are made on demand).

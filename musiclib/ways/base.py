@@ -149,6 +149,11 @@ class Capabilities:
     # more than one only where listening tests found the kept take closer to people's
     # pieces (docs/quality.md §6, *Takes*, for ABC).
     default_takes: int = 1
+    # Symbols each take writes before all but the least surprising so far stop
+    # (`sampler.sample(trial=)`), when the model's own view keeps the take; 0: every take
+    # runs to its end. Set where listening tests found the kept takes as close to people's
+    # as with whole takes (docs/quality.md §6, *Takes*), at a fraction of the wait.
+    take_trial: int = 0
 
     def __post_init__(self) -> None:
         unknown = set(self.openings) - set(OPENING_FIELDS)
@@ -162,6 +167,8 @@ class Capabilities:
             raise ValueError("text_format is abc or text; melody is abc, events or empty")
         if not 1 <= self.default_takes <= MAX_TAKES:
             raise ValueError(f"default_takes is 1..{MAX_TAKES} (got {self.default_takes})")
+        if self.take_trial < 0:
+            raise ValueError(f"take_trial is 0 (off) or symbols (got {self.take_trial})")
         if self.title_style not in TITLE_STYLES:
             raise ValueError(f"title_style is one of {TITLE_STYLES} (got {self.title_style!r})")
 

@@ -429,3 +429,32 @@ def test_every_loop_adds_up_the_surprise_the_model_gives_what_it_wrote(way_case)
         want = sampler.surprise(net, prime=prime, pieces=pieces, end_id=END_ID, restart_id=restart)
         got = nats / np.array([len(ids) for ids in pieces])
         np.testing.assert_allclose(got, want, rtol=1e-4, err_msg=f"{name}, {label}")
+
+
+def test_every_loop_ends_the_takes_trial_keeping_the_least_surprising_take_whole(way_case):
+    """With a trial, each piece's takes stop after `trial` symbols but the one the model
+    found least surprising so far, which goes on to the piece it would have been alone."""
+    name, way, vocab, net, prime, extra = way_case
+    seeds, max_tokens, trial = [5, 6, 7], 150, 12  # three takes of one piece
+    restart = extra.get("restart_id")
+    draws = max_tokens if restart is None else 2 * max_tokens
+    uniforms = np.stack([np.random.default_rng(s).random(draws) for s in seeds])
+    common = dict(prime=prime, uniforms=uniforms, temperature=0.9, top_k=0, top_p=1.0,
+                  max_tokens=max_tokens, end_id=END_ID, restart_id=restart)  # fmt: skip
+    sampler.State(net, 1)
+    # (each run with constraints of its own: a Python grammar keeps each row's parse)
+    runs = zip(loops_of(name, way, vocab, prime), loops_of(name, way, vocab, prime), strict=True)
+    for (label, loop, constraint), (_, _, fresh) in runs:
+        whole = loop(net, **common, **constraint, nats=np.zeros(3))
+        early = [
+            sampler.surprise(net, prime=prime, pieces=[ids[:trial]], end_id=END_ID,
+                             restart_id=restart)[0]
+            for ids in whole
+        ]  # fmt: skip
+        nats = np.zeros(3)
+        tried = loop(net, **common, **fresh, nats=nats, trial=trial, pieces=1)
+        kept = int(np.argmin(early))
+        assert tried[kept] == whole[kept], f"{name}, {label}"
+        assert np.isfinite(nats[kept]) and np.isinf(np.delete(nats, kept)).all(), label
+        for k in set(range(3)) - {kept}:  # the others stopped where the trial ended
+            assert tried[k] == whole[k][:trial], f"{name}, {label}, take {k}"

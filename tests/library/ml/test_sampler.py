@@ -149,6 +149,35 @@ def test_a_chooser_is_handed_every_take_and_keeps_the_one_it_names(model):
     assert natural == [seen["outs"][3 * k + i] for i, k in enumerate(seen["surprise"].argmin(0))]
 
 
+def test_a_trial_keeps_whole_the_take_least_surprising_over_its_first_symbols(model):
+    net = sampler.net_from_keras(model)
+    seeds, trial = list(range(20, 32)), 10
+    seen = {}
+
+    def every_take(outs, surprise):
+        seen["outs"] = outs
+        return surprise.argmin(0)
+
+    whole = sampler.sample(net, prime=[1], seeds=seeds, max_tokens=60, takes=3, choose=every_take)
+    tried = sampler.sample(net, prime=[1], seeds=seeds, max_tokens=60, takes=3, trial=trial)
+    early = sampler.surprise(
+        net, prime=[1], pieces=[ids[:trial] for ids in seen["outs"]], end_id=2
+    ).reshape(3, len(seeds))
+    assert tried == [seen["outs"][k * len(seeds) + i] for i, k in enumerate(early.argmin(0))]
+    assert tried != whole  # where the whole pieces' choice differs, the trial's stands
+    # the same seed and takes give the same piece, whatever batch it was drawn in
+    assert sampler.sample(net, prime=[1], seeds=[25], max_tokens=60, takes=3, trial=trial) == [
+        tried[5]
+    ]
+
+
+def test_a_trial_is_refused_below_zero_or_with_a_chooser(model):
+    net = sampler.net_from_keras(model)
+    for trial, choose in ((-1, None), (10, lambda outs, s: s.argmin(0))):
+        with pytest.raises(ValueError, match="trial"):
+            sampler.sample(net, prime=[1], seeds=[1], takes=2, trial=trial, choose=choose)
+
+
 def test_a_chooser_that_names_no_take_is_refused(model):
     net = sampler.net_from_keras(model)
     with pytest.raises(ValueError, match="one take in 0..1 per piece"):
