@@ -202,7 +202,13 @@ def _step(
     first three halved so that sigmoid(x) = 0.5 * tanh(x / 2) + 0.5). Returns the logits."""
     rows = tokens.shape[0]
     n_layers = units.shape[0]
-    gemm = 0 < gemm_rows <= rows
+    # BLAS for the rows still writing, when there are enough of them: the rows that ended
+    # (or whose take stopped) are left out of the products, not computed and thrown away.
+    live = 0
+    for r in range(rows):
+        if active[r]:
+            live += 1
+    gemm = 0 < gemm_rows <= live
     half = _F(0.5)
     for k in range(n_layers):
         H = units[k]
