@@ -171,7 +171,7 @@ def main() -> None:
             returns = way.returns_for(vocab=vocab, state=plans, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, takes=args.takes,
                               choose=None if critic is None else corpus_choice(critic, seeds),
-                              trial=args.trial if args.takes > 1 else 0,
+                              trial=args.trial,
                               temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns,

@@ -568,7 +568,7 @@ def _sample_ids(
         takes=takes,
         choose=choose,
         # (a chooser weighs finished takes: no trial for it)
-        trial=way.capabilities.take_trial if choose is None and takes > 1 else 0,
+        trial=0 if choose is not None else way.capabilities.take_trial,
     )
 
 

@@ -280,8 +280,8 @@ def sample(
     `trial` (symbols, 0: off) shortens the takes: once every take of a piece has written
     `trial` symbols (or ended), only the least surprising so far goes on, and it is the
     one kept. The kept piece is that take whole, as its stream draws it alone; the others
-    cost `trial` symbols instead of a whole piece. Not with `choose`, which weighs
-    finished takes.
+    cost `trial` symbols instead of a whole piece. With one take it changes nothing; not
+    with `choose`, which weighs finished takes.
 
     `temperature` divides the logits (> 0); `top_k` keeps the k most likely symbols (0:
     all); `top_p` (0 < p <= 1, 1: off) keeps the most likely symbols until their weights
