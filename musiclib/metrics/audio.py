@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 # The audio way checks its own renders with these too, so they live below the ways, in dsp.
 from ..audio.dsp import SILENT_DB, loudness_and_flatness  # noqa: F401  (re-exported)
@@ -37,20 +38,119 @@ NOISE_FLATNESS = 0.05  # a clip flatter than this is noise (white noise ≈ 0.5,
 
 
 def pitch_track(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """MIDI pitch per frame (float, NaN where pYIN hears no pitch)."""
+    """MIDI pitch per frame (float, NaN where pYIN hears no pitch): `librosa.pyin` with
+    FMIN..FMAX, N_FFT and HOP, frame for frame (a test compares them on tones, chorales,
+    noise and silence), its hidden Markov model decoded by `_viterbi_banded`."""
     import librosa
 
-    f0, voiced, _ = librosa.pyin(
-        np.asarray(y, dtype=np.float32),
-        fmin=FMIN,
-        fmax=FMAX,
-        sr=sr,
-        frame_length=N_FFT,
-        hop_length=HOP,
-    )
-    midi = librosa.hz_to_midi(f0)
-    midi[~voiced] = np.nan
+    probs, n_bins = _pyin_observations(np.asarray(y, dtype=np.float32), sr=sr)
+    into, starts, stops, floor = _pyin_transition(n_bins)
+    eps = np.finfo(probs.dtype).tiny  # (as librosa.sequence.viterbi: log(p + tiny))
+    log_p_init = np.log(np.full(2 * n_bins, 1.0 / (2 * n_bins)) + eps)
+    states = _viterbi_banded(np.log(probs + eps).T, log_p_init, into, starts, stops, floor)
+    freqs = FMIN * 2 ** (np.arange(n_bins) / (12 * PYIN_BINS_PER_SEMITONE))
+    midi = librosa.hz_to_midi(freqs[states % n_bins])
+    midi[states >= n_bins] = np.nan
     return midi
+
+
+# pYIN's defaults (librosa 0.11), which `pitch_track` keeps: thresholds and their beta prior,
+# the Boltzmann prior over troughs, 0.1-semitone bins, at most 35.92 octaves a second
+# between frames, a 1 % chance a frame switches between voiced and unvoiced.
+PYIN_THRESHOLDS, PYIN_BETA, PYIN_BOLTZMANN = 100, (2, 18), 2
+PYIN_BINS_PER_SEMITONE, PYIN_MAX_RATE, PYIN_SWITCH, PYIN_NO_TROUGH = 10, 35.92, 0.01, 0.01
+
+
+def _pyin_observations(y: np.ndarray, *, sr: int) -> tuple[np.ndarray, int]:
+    """pYIN's observation probabilities (2 * bins states: voiced pitch bins, then unvoiced;
+    × frames) for one clip, by librosa's own steps (`librosa.pyin` up to its Viterbi)."""
+    import librosa
+    import scipy.stats
+    from librosa.core import pitch as lp
+
+    y = np.pad(y, (N_FFT // 2, N_FFT // 2), mode="constant")  # (center=True)
+    frames = librosa.util.frame(y, frame_length=N_FFT, hop_length=HOP)
+    min_period = int(np.floor(sr / FMAX))
+    max_period = min(int(np.ceil(sr / FMIN)), N_FFT - 1)
+    yin = lp._cumulative_mean_normalized_difference(frames, min_period, max_period)
+    shifts = lp._parabolic_interpolation(yin)
+    thresholds = np.linspace(0, 1, PYIN_THRESHOLDS + 1)
+    beta_probs = np.diff(scipy.stats.beta.cdf(thresholds, *PYIN_BETA))
+    n_bins = int(np.floor(12 * PYIN_BINS_PER_SEMITONE * np.log2(FMAX / FMIN))) + 1
+    helper = getattr(lp, "__pyin_helper")  # (module-private: librosa is pinned)
+    probs, _ = helper(
+        yin, shifts, sr, thresholds, PYIN_BOLTZMANN, beta_probs, PYIN_NO_TROUGH,
+        min_period, FMIN, n_bins, PYIN_BINS_PER_SEMITONE,
+    )  # fmt: skip
+    return probs[0], n_bins
+
+
+_TRANSITIONS: dict[int, tuple] = {}
+
+
+def _pyin_transition(n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """pYIN's transition matrix as log(p + tiny) (librosa's), transposed (`into[j, k]`: from
+    k to j), and for each state j the range of states that reach it with a nonzero
+    probability, one range per voicing block (the matrix is banded within each block):
+    (into, starts, stops, log(tiny))."""
+    if n_bins not in _TRANSITIONS:
+        import librosa
+
+        per_frame = round(PYIN_MAX_RATE * 12 * HOP / SAMPLE_RATE)
+        local = librosa.sequence.transition_local(
+            n_bins, per_frame * PYIN_BINS_PER_SEMITONE + 1, window="triangle", wrap=False
+        )
+        transition = np.kron(librosa.sequence.transition_loop(2, 1 - PYIN_SWITCH), local)
+        eps = np.finfo(np.float64).tiny
+        starts = np.zeros((2 * n_bins, 2), dtype=np.int64)
+        stops = np.zeros((2 * n_bins, 2), dtype=np.int64)
+        for j in range(2 * n_bins):
+            for b in range(2):
+                (ks,) = np.nonzero(transition[b * n_bins : (b + 1) * n_bins, j])
+                if ks.size:
+                    starts[j, b], stops[j, b] = b * n_bins + ks[0], b * n_bins + ks[-1] + 1
+        # (transposed, so that a state's predecessors lie side by side in memory)
+        into = np.ascontiguousarray(np.log(transition + eps).T)
+        _TRANSITIONS[n_bins] = (into, starts, stops, float(np.log(eps)))
+    return _TRANSITIONS[n_bins]
+
+
+@njit(cache=True)
+def _viterbi_banded(log_prob, log_p_init, into, starts, stops, floor):
+    """The most likely state path, exactly as `librosa.sequence.viterbi` (its `_viterbi`:
+    the same sums in the same order, ties to the lowest state), looking at each state's
+    predecessors within its bands (`starts`..`stops`) instead of all of them. Outside the
+    bands the transition is log(tiny) = `floor`, so a predecessor there scores at most the
+    previous frame's best plus `floor`; where the bands' best does not beat that, the state
+    scans every predecessor, as librosa does. log_prob: (frames, states); into[j, k]: the
+    log transition from k to j."""
+    n_steps, n_states = log_prob.shape
+    value = np.empty((n_steps, n_states))
+    ptr = np.zeros((n_steps, n_states), dtype=np.int64)
+    value[0] = log_prob[0] + log_p_init
+    for t in range(1, n_steps):
+        prev = value[t - 1]
+        beyond = prev.max() + floor
+        for j in range(n_states):
+            best, arg = -np.inf, 0
+            for b in range(starts.shape[1]):
+                for k in range(starts[j, b], stops[j, b]):
+                    v = prev[k] + into[j, k]
+                    if v > best:
+                        best, arg = v, k
+            if not best > beyond:
+                best, arg = -np.inf, 0
+                for k in range(n_states):
+                    v = prev[k] + into[j, k]
+                    if v > best:
+                        best, arg = v, k
+            ptr[t, j] = arg
+            value[t, j] = log_prob[t, j] + best
+    state = np.zeros(n_steps, dtype=np.int64)
+    state[-1] = np.argmax(value[-1])
+    for t in range(n_steps - 2, -1, -1):
+        state[t] = ptr[t + 1, state[t + 1]]
+    return state
 
 
 def stable_frames(midi: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from musiclib.audio import dsp
+from musiclib.metrics import audio as am
 from musiclib.metrics.audio import clip_metrics, pitch_class_distance
 from tests.library.ways_audio.melodies import hz, melody
 
@@ -99,3 +100,31 @@ def test_the_measures_tell_a_melody_from_white_noise_and_silence():
     assert pitch_class_distance(c_major, c_major) == 0.0
     assert pitch_class_distance(c_major, f_sharp) > 0.9
     assert hz(69) == 440.0
+
+
+def test_the_pitch_track_is_librosas_pyin_frame_for_frame():
+    """`pitch_track` decodes pYIN's model within each state's bands of predecessors:
+    the same path as librosa's dense Viterbi on a melody, a leap wider than the bands allow
+    in a frame, white noise, and a melody broken by silence and noise."""
+    import librosa
+
+    sr, rng = 22050, np.random.default_rng(1)
+    t = np.arange(3 * sr) / sr
+    broken = melody([60, 67, 64, 72, 55, 62, 69], sr=sr)
+    broken[sr // 2 : sr] = 0.0
+    broken[2 * sr :] += 0.2 * rng.standard_normal(broken.size - 2 * sr).astype(np.float32)
+    clips = [
+        melody([60, 62, 64, 65, 67, 65, 64, 62], sr=sr),
+        (0.3 * np.sin(2 * np.pi * np.cumsum(np.where(t < 1.5, 70.0, 1000.0)) / sr)).astype(
+            np.float32
+        ),
+        (0.3 * rng.standard_normal(t.size)).astype(np.float32),
+        broken,
+    ]
+    for y in clips:
+        f0, voiced, _ = librosa.pyin(
+            y, fmin=am.FMIN, fmax=am.FMAX, sr=sr, frame_length=am.N_FFT, hop_length=am.HOP
+        )
+        expected = librosa.hz_to_midi(f0)
+        expected[~voiced] = np.nan
+        assert np.array_equal(am.pitch_track(y, sr=sr), expected, equal_nan=True)
