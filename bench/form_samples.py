@@ -42,6 +42,7 @@ import os
 import sys
 import time
 
+import numpy as np
 from _common import ROOT
 
 
@@ -77,6 +78,11 @@ def main() -> None:
     parser.add_argument(
         "--trial", type=int, default=0,
         help="takes: only the least surprising after this many symbols goes on (0: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--typical", action="store_true",
+        help="with --takes: keep the take whose surprise is nearest the held-out tunes' median "
+        "(an experiment: docs/quality.md, 'Takes nearest people's surprise')",
     )  # fmt: skip
     parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
     parser.add_argument("--shape", action="store_true", help="form: shapes drawn per tune")
@@ -114,7 +120,9 @@ def main() -> None:
     if args.plain and (args.form or args.returns):
         sys.exit("--plain samples without the grammar: no --form, --shape or --returns")
     library = memory = None
-    if args.returns or args.memory or args.shape:
+    if args.typical and (args.critic or args.trial or args.takes < 2):
+        sys.exit("--typical chooses among whole takes: --takes 2 or more, no --critic or --trial")
+    if args.returns or args.memory or args.shape or args.typical:
         from _common import setup_django
         from quality import load_texts
 
@@ -140,6 +148,19 @@ def main() -> None:
             f"{len(library['way_returns'])} plans from {len(prepared.train)} training tunes, "
             f"{int(library['way_returns_8bar'].sum())} in the folk form's shape"
         )
+    choose, surprises = None, []
+    if args.typical:
+        pieces = [np.asarray(ids, dtype=np.int64) for ids in prepared.val]
+        held = sampler.probabilities(net, pieces, end_id=END_ID)
+        per_tune = np.array([-np.log(p).mean() for p, _ in held])
+        target = float(np.median(per_tune))
+        q1, q3 = np.percentile(per_tune, [25, 75])
+        print(f"held-out tunes: median {target:.3f} nats a symbol (quartiles {q1:.3f}-{q3:.3f})")
+
+        def choose(outs, scores):  # noqa: ARG001 (sampler.sample's chooser)
+            surprises.append(scores.copy())
+            return np.abs(scores - target).argmin(axis=0)
+
     critic = None
     if args.critic:
         from musiclib.metrics.critic import Critic, critic_chooser
@@ -170,7 +191,7 @@ def main() -> None:
             plans = library if args.shape else {k: v for k, v in library.items() if k != SHAPES}
             returns = way.returns_for(vocab=vocab, state=plans, seeds=seeds, form=args.form)
         outs = sampler.sample(net, prime=prime, seeds=seeds, takes=args.takes,
-                              choose=None if critic is None else corpus_choice(critic, seeds),
+                              choose=choose if critic is None else corpus_choice(critic, seeds),
                               trial=args.trial,
                               temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
@@ -192,6 +213,13 @@ def main() -> None:
             f"per tune: {sum(stats['restated']) / len(texts):.1f} bars restated, "
             f"{sum(stats['refused']) / len(texts):.1f} cut short by the grammar, "
             f"{sum(stats['forced']) / len(texts):.0f} symbols fed from earlier bars"
+        )
+    if surprises:
+        every = np.concatenate(surprises, axis=1)
+        print(
+            "takes' surprise, median of the least, all, the most: "
+            f"{np.median(every.min(axis=0)):.3f}, {np.median(every):.3f}, "
+            f"{np.median(every.max(axis=0)):.3f}"
         )
     with open(args.out, "w") as f:
         json.dump(out, f)
