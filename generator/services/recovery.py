@@ -8,7 +8,7 @@ no heartbeat, so a job marked running is alive exactly when a worker is executin
 and fails every running job that none of them holds; nothing of it was saved, and the same
 request made again (the retry) starts from scratch. An epoch-sample job runs inside its
 training task, so it counts as lost when it has been running longer than a run may go
-without a heartbeat.
+without a heartbeat, or queued that long (its task died between making and running it).
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def worker_tasks(*, timeout: float | None = None) -> WorkerTasks | None:
 
 
 def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
-    """Fail the running generation and import jobs no live worker is executing.
+    """Fail the running generation and import jobs no live worker is executing, and the
+    epoch-sample jobs their training task left queued or running (see the module's notes).
 
     Jobs started less than JOB_LOST_AFTER_S ago are left alone: their worker may have
     claimed the row a moment before `inspect` looked."""
@@ -103,6 +104,16 @@ def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
                 job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
                 job.save(update_fields=["status", "error", "finished_at"])
                 failed.append(("generation", job.pk))
+        # An epoch-sample job is created and run at once by its training task, never queued
+        # for a worker: one still queued a run's stale time after it was made lost its worker
+        # between the two (no message of it exists to be sent again).
+        orphans = GenerationJob.objects.select_for_update(skip_locked=True).filter(
+            status=JobStatus.QUEUED, is_epoch_sample=True, created_at__lt=sample_lost
+        )
+        for job in orphans:
+            job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
+            job.save(update_fields=["status", "error", "finished_at"])
+            failed.append(("generation", job.pk))
         imports = ImportJob.objects.select_for_update(skip_locked=True).filter(
             status=JobStatus.RUNNING, started_at__lt=old_enough
         )

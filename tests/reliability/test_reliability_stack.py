@@ -184,7 +184,15 @@ def test_the_make_run_stack_survives_the_death_of_each_of_its_workers(stack):
             for model in (TrainingRun, GenerationJob, ImportJob)
         )
 
-    stack.wait_for(settled, timeout=180, what="every run and job to finish")
+    try:
+        stack.wait_for(settled, timeout=180, what="every run and job to finish")
+    except AssertionError as exc:  # say which rows stayed, with what the sweeps go by
+        left = [
+            (model.__name__, row)
+            for model in (TrainingRun, GenerationJob, ImportJob)
+            for row in model.objects.filter(status__in=ACTIVE_STATUSES).values()
+        ]
+        raise AssertionError(f"still active: {left}\n{exc}") from None
     for job in GenerationJob.objects.filter(pk__in=[j.pk for j in jobs]):
         # A job in flight when its worker died fails with the reason, and says to retry.
         assert job.status == JobStatus.SUCCEEDED or job.error == LOST_REASON, job.error
