@@ -125,11 +125,11 @@ def _viterbi_banded(log_prob, log_p_init, into, starts, stops, floor):
     scans every predecessor, as librosa does. log_prob: (frames, states); into[j, k]: the
     log transition from k to j."""
     n_steps, n_states = log_prob.shape
-    value = np.empty((n_steps, n_states))
-    ptr = np.zeros((n_steps, n_states), dtype=np.int64)
-    value[0] = log_prob[0] + log_p_init
+    # (only the last frame's values are needed: two rows, not librosa's frames × states)
+    prev = log_prob[0] + log_p_init
+    cur = np.empty(n_states)
+    ptr = np.zeros((n_steps, n_states), dtype=np.int32)
     for t in range(1, n_steps):
-        prev = value[t - 1]
         beyond = prev.max() + floor
         for j in range(n_states):
             best, arg = -np.inf, 0
@@ -145,9 +145,10 @@ def _viterbi_banded(log_prob, log_p_init, into, starts, stops, floor):
                     if v > best:
                         best, arg = v, k
             ptr[t, j] = arg
-            value[t, j] = log_prob[t, j] + best
+            cur[j] = log_prob[t, j] + best
+        prev, cur = cur, prev
     state = np.zeros(n_steps, dtype=np.int64)
-    state[-1] = np.argmax(value[-1])
+    state[-1] = np.argmax(prev)
     for t in range(n_steps - 2, -1, -1):
         state[t] = ptr[t + 1, state[t + 1]]
     return state
