@@ -39,12 +39,13 @@ NOISE_FLATNESS = 0.05  # a clip flatter than this is noise (white noise ≈ 0.5,
 
 def pitch_track(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     """MIDI pitch per frame (float, NaN where pYIN hears no pitch): `librosa.pyin` with
-    FMIN..FMAX, N_FFT and HOP, frame for frame (a test compares them on tones, chorales,
-    noise and silence), its hidden Markov model decoded by `_viterbi_banded`."""
+    FMIN..FMAX, N_FFT and HOP, frame for frame (a test compares them on tones, a leap, noise
+    and a tune broken by silence, at two sample rates), its hidden Markov model decoded by
+    `_viterbi_banded`."""
     import librosa
 
     probs, n_bins = _pyin_observations(np.asarray(y, dtype=np.float32), sr=sr)
-    into, starts, stops, floor = _pyin_transition(n_bins)
+    into, starts, stops, floor = _pyin_transition(n_bins, sr=sr)
     eps = np.finfo(probs.dtype).tiny  # (as librosa.sequence.viterbi: log(p + tiny))
     log_p_init = np.log(np.full(2 * n_bins, 1.0 / (2 * n_bins)) + eps)
     states = _viterbi_banded(np.log(probs + eps).T, log_p_init, into, starts, stops, floor)
@@ -85,18 +86,18 @@ def _pyin_observations(y: np.ndarray, *, sr: int) -> tuple[np.ndarray, int]:
     return probs[0], n_bins
 
 
-_TRANSITIONS: dict[int, tuple] = {}
+_TRANSITIONS: dict[tuple[int, int], tuple] = {}
 
 
-def _pyin_transition(n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _pyin_transition(n_bins: int, *, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """pYIN's transition matrix as log(p + tiny) (librosa's), transposed (`into[j, k]`: from
     k to j), and for each state j the range of states that reach it with a nonzero
     probability, one range per voicing block (the matrix is banded within each block):
     (into, starts, stops, log(tiny))."""
-    if n_bins not in _TRANSITIONS:
+    if (n_bins, sr) not in _TRANSITIONS:
         import librosa
 
-        per_frame = round(PYIN_MAX_RATE * 12 * HOP / SAMPLE_RATE)
+        per_frame = round(PYIN_MAX_RATE * 12 * HOP / sr)  # (semitones a frame may move)
         local = librosa.sequence.transition_local(
             n_bins, per_frame * PYIN_BINS_PER_SEMITONE + 1, window="triangle", wrap=False
         )
@@ -111,8 +112,8 @@ def _pyin_transition(n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, f
                     starts[j, b], stops[j, b] = b * n_bins + ks[0], b * n_bins + ks[-1] + 1
         # (transposed, so that a state's predecessors lie side by side in memory)
         into = np.ascontiguousarray(np.log(transition + eps).T)
-        _TRANSITIONS[n_bins] = (into, starts, stops, float(np.log(eps)))
-    return _TRANSITIONS[n_bins]
+        _TRANSITIONS[n_bins, sr] = (into, starts, stops, float(np.log(eps)))
+    return _TRANSITIONS[n_bins, sr]
 
 
 @njit(cache=True)

@@ -105,7 +105,8 @@ def test_the_measures_tell_a_melody_from_white_noise_and_silence():
 def test_the_pitch_track_is_librosas_pyin_frame_for_frame():
     """`pitch_track` decodes pYIN's model within each state's bands of predecessors:
     the same path as librosa's dense Viterbi on a melody, a leap wider than the bands allow
-    in a frame, white noise, and a melody broken by silence and noise."""
+    in a frame, white noise, a melody broken by silence and noise, and a melody at twice
+    the sample rate (whose bands are narrower)."""
     import librosa
 
     sr, rng = 22050, np.random.default_rng(1)
@@ -121,10 +122,12 @@ def test_the_pitch_track_is_librosas_pyin_frame_for_frame():
         (0.3 * rng.standard_normal(t.size)).astype(np.float32),
         broken,
     ]
-    for y in clips:
+    # (and a tune at twice the rate: a frame is half as long, so pitch moves half as far)
+    runs = [(y, sr) for y in clips] + [(melody([60, 72, 64, 55], sr=2 * sr), 2 * sr)]
+    for y, rate in runs:
         f0, voiced, _ = librosa.pyin(
-            y, fmin=am.FMIN, fmax=am.FMAX, sr=sr, frame_length=am.N_FFT, hop_length=am.HOP
+            y, fmin=am.FMIN, fmax=am.FMAX, sr=rate, frame_length=am.N_FFT, hop_length=am.HOP
         )
         expected = librosa.hz_to_midi(f0)
         expected[~voiced] = np.nan
-        assert np.array_equal(am.pitch_track(y, sr=sr), expected, equal_nan=True)
+        assert np.array_equal(am.pitch_track(y, sr=rate), expected, equal_nan=True)
