@@ -90,6 +90,12 @@ def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
     old_enough = now - timedelta(seconds=settings.JOB_LOST_AFTER_S)
     sample_lost = now - timedelta(seconds=settings.RUN_STALE_AFTER_S)
     failed: list[tuple[str, int]] = []
+
+    def fail(kind: str, job) -> None:
+        job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
+        job.save(update_fields=["status", "error", "finished_at"])
+        failed.append((kind, job.pk))
+
     with transaction.atomic():
         jobs = GenerationJob.objects.select_for_update(skip_locked=True).filter(
             status=JobStatus.RUNNING, started_at__lt=old_enough
@@ -101,9 +107,7 @@ def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
                 else not tasks.is_active(GENERATION_TASK, job.pk)
             )
             if lost:
-                job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
-                job.save(update_fields=["status", "error", "finished_at"])
-                failed.append(("generation", job.pk))
+                fail("generation", job)
         # An epoch-sample job is created and run at once by its training task, never queued
         # for a worker: one still queued a run's stale time after it was made lost its worker
         # between the two (no message of it exists to be sent again).
@@ -111,17 +115,13 @@ def jobs_recover(*, tasks: WorkerTasks | None = None) -> list[tuple[str, int]]:
             status=JobStatus.QUEUED, is_epoch_sample=True, created_at__lt=sample_lost
         )
         for job in orphans:
-            job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
-            job.save(update_fields=["status", "error", "finished_at"])
-            failed.append(("generation", job.pk))
+            fail("generation", job)
         imports = ImportJob.objects.select_for_update(skip_locked=True).filter(
             status=JobStatus.RUNNING, started_at__lt=old_enough
         )
         for job in imports:
             if not tasks.is_active(IMPORT_TASK, job.pk):
-                job.status, job.error, job.finished_at = JobStatus.FAILED, LOST_REASON, now
-                job.save(update_fields=["status", "error", "finished_at"])
-                failed.append(("import", job.pk))
+                fail("import", job)
     if failed:
         log.warning("jobs_recover: failed jobs whose worker was lost: %s", failed)
     return failed
