@@ -136,7 +136,14 @@ def train(args, way, prepared, config, tag: str) -> dict:
     out = ROOT / "var" / "quality"
     out.mkdir(parents=True, exist_ok=True)
     best_path, last_path = out / f"{tag}-best.keras", out / f"{tag}-last.keras"
-    model = build_model(config=config, vocab_size=len(prepared.vocab), seed=args.seed)
+    init_seed = args.seed if args.init_seed is None else args.init_seed
+    if args.init_from:
+        import keras
+
+        keras.utils.set_random_seed(init_seed)
+        model = trainer.load_model(args.init_from)
+    else:
+        model = build_model(config=config, vocab_size=len(prepared.vocab), seed=init_seed)
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
     snapshots = {m: out / f"{tag}-at{m:g}min.keras" for m in args.snapshot_minutes}
     hooks = BestHooks(
@@ -148,7 +155,7 @@ def train(args, way, prepared, config, tag: str) -> dict:
         train_pieces=prepared.train,
         val_pieces=prepared.val,
         config=config,
-        seed=args.seed,
+        seed=init_seed,
         epochs=args.epochs,
         initial_epoch=0,
         hooks=hooks,
@@ -511,9 +518,21 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--init-seed",
+        type=int,
+        help="the model's first weights and its batches' order (default: --seed); the "
+        "validation split follows --seed alone, so models of other init seeds are judged "
+        "against the same held-out tunes",
+    )
+    parser.add_argument(
         "--reuse-samples",
         action="store_true",
         help="measure the texts an earlier run sampled with the same job, when present",
+    )
+    parser.add_argument(
+        "--init-from",
+        help="train on from this .keras model's weights (the config's learning rate, a "
+        "fresh history) instead of new ones",
     )
     parser.add_argument("--tag")
     parser.add_argument("--out")
