@@ -64,8 +64,6 @@ def nets_blend(*, nets: list[Net]) -> Net:
     look_back = None
     if first.look_back is not None:
         lbs = [net.look_back for net in nets]
-        last = [net.units[-1] for net in nets]
-        heads = [lb.heads * lb.dim for lb in lbs]
         look_back = LookBack(
             wq=_block_diagonal([lb.wq for lb in lbs]),
             wk=_block_diagonal([lb.wk for lb in lbs]),
@@ -76,29 +74,25 @@ def nets_blend(*, nets: list[Net]) -> Net:
             heads=sum(lb.heads for lb in lbs),
             dim=first.look_back.dim,
         )
-        assert sum(heads) == look_back.heads * look_back.dim
-        # The look back's output is [h, context]: all the nets' h, then all their contexts.
-        inputs = [[(0, n), (n, 2 * n)] for n in last]
-    else:
-        inputs = [[(0, w.shape[0])] for w, _, _ in (net.dense[0] for net in nets)]
 
     dense = []
     for j in range(len(first.dense)):
         ws = [net.dense[j][0] for net in nets]
         bs = [net.dense[j][1] for net in nets]
         relu = first.dense[j][2]
+        # Each net's rows of this layer by the part of the blended input they read: after a
+        # look back the input is [h, context], all the nets' h and then all their contexts.
+        if j == 0 and first.look_back is not None:
+            parts = [[(0, n), (n, 2 * n)] for n in (net.units[-1] for net in nets)]
+        else:
+            parts = [[(0, w.shape[0])] for w in ws]
         if j + 1 < len(first.dense):
-            if j == 0 and first.look_back is not None:
-                w = _rows_by_part(ws, inputs, [w.shape[1] for w in ws])
-            else:
-                w = _block_diagonal(ws)
+            w = _rows_by_part(ws, parts, [w.shape[1] for w in ws])
             dense.append((w, np.concatenate(bs).astype(np.float32), relu))
-            inputs = [[(0, w.shape[1])] for w in ws]
             continue
         # The logits: every net's rows side by side over one set of columns, divided by the
         # number of nets, so the product is the mean of their logits.
         n = np.float32(len(nets))
-        parts = inputs if j == 0 else [[(0, w.shape[0])] for w in ws]
         w = _rows_by_part([w / n for w in ws], parts, None)
         b = (np.sum(bs, axis=0) / n).astype(np.float32)
         dense.append((w, b, relu))
