@@ -11,7 +11,13 @@ thread pools keep spinning after each call and would steal its core.
 
 The floor: every step must read both LSTM layers' weights once; their bytes × steps,
 divided by the memory bandwidth measured in the same child (a large numpy copy, bytes
-read + written per second), is the least time any implementation could take.
+read + written per second), is the least time an implementation reading them from main
+memory could take (weights held in the cores' caches beat it).
+
+On a machine of several cores, one piece and the batch of 64 are also timed in a child
+with SAMPLE_THREADS set to the cores (the products split among threads by output columns,
+`fastloop.sample_threads`), beside the one-thread figures, and the piece is checked to be
+the one-thread piece.
 
 --grammar: grammar-aware sampling against plain sampling, in symbols per second (wall and
 CPU), for a character and a token vocabulary (O'Neill's, random weights of the `full`
@@ -94,7 +100,7 @@ def batch_times(run, repeat: int) -> dict:
     }
 
 
-def fast_only(path: str, n: int, vocab_path: str, batch_only: bool) -> None:
+def fast_only(path: str, n: int, vocab_path: str, batch_only: bool, threads_only: bool) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from musiclib.ml import sampler
     from musiclib.ways import abc_grammar, get_way
@@ -106,6 +112,12 @@ def fast_only(path: str, n: int, vocab_path: str, batch_only: bool) -> None:
         return fn(net, prime=[1], seeds=list(range(rows)), max_tokens=n, end_id=-1, **kw)
 
     run(1)  # compile (numba caches the machine code on disk after the first time)
+    if threads_only:  # one piece and a batch, with the environment's SAMPLE_THREADS
+        t1, out = timed(run, 1, repeat=10)
+        assert len(out[0]) == n
+        run(64)
+        print(json.dumps({"one": t1, "one_ids": out[0], "batch": batch_times(lambda: run(64), 5)}))
+        return
     run(64)
     batch = batch_times(lambda: run(64), 5)
     if batch_only:
@@ -150,6 +162,7 @@ def fast_only(path: str, n: int, vocab_path: str, batch_only: bool) -> None:
         json.dumps(
             {
                 "one": t1,
+                "one_ids": out[0],
                 "batch64": t64,
                 "numpy_one": numpy1,
                 "numpy_batch64": numpy64,
@@ -371,6 +384,7 @@ def main() -> None:
     )
     parser.add_argument("--fast-only", help=argparse.SUPPRESS)
     parser.add_argument("--batch-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 0 <= args.warm_batches <= 200:
         parser.error("--warm-batches must be 0 to 200")
@@ -379,7 +393,7 @@ def main() -> None:
     if args.grammar:
         return grammar_bench(args)
     if args.fast_only:
-        return fast_only(args.fast_only, args.chars, args.vocab, args.batch_only)
+        return fast_only(args.fast_only, args.chars, args.vocab, args.batch_only, args.threads_only)
     setup_django()
     from _common import oneills_texts
 
@@ -405,10 +419,15 @@ def main() -> None:
         sampler.save_net(net, path)
         vocab_path.write_text(json.dumps(vocab))
 
-        def child(blas_threads: int, *extra: str) -> dict:
+        def child(blas_threads: int, *extra: str, sample_threads: int = 1) -> dict:
             """The sampler in a child process without TensorFlow, BLAS on `blas_threads`
-            threads (as the `sample` worker sets it: OPENBLAS_NUM_THREADS=1)."""
-            env = {**os.environ, "OPENBLAS_NUM_THREADS": str(blas_threads)}
+            threads (as the `sample` worker sets it: OPENBLAS_NUM_THREADS=1), one piece's
+            products on `sample_threads` (SAMPLE_THREADS, 1 as the worker's default)."""
+            env = {
+                **os.environ,
+                "OPENBLAS_NUM_THREADS": str(blas_threads),
+                "SAMPLE_THREADS": str(sample_threads),
+            }
             argv = [sys.executable, __file__, "--fast-only", path, "--chars", str(n)]
             out = subprocess.run(
                 [*argv, "--vocab", str(vocab_path), *extra],
@@ -422,6 +441,8 @@ def main() -> None:
 
         fast = child(1)
         blas2 = child(2, "--batch-only")["batch"]
+        cores = os.cpu_count() or 1
+        split = child(1, "--threads-only", sample_threads=cores) if cores > 1 else None
 
     # The straightforward way: predict over the last 100 characters for every character.
     window = int(config["seq_length"])
@@ -459,6 +480,23 @@ def main() -> None:
         f"read per step: {lstm_bytes / 1e6:.2f} MB; floor for one piece: {floor * 1e3:.1f} ms"
     )
     print(f"one piece against the bandwidth floor: {t1 / floor:.2f}× the floor's time")
+    if split is not None:
+        ts = split["one"]
+        same = "the same piece" if split["one_ids"] == fast["one_ids"] else "A DIFFERENT PIECE"
+        print(
+            f"compiled loop, 1 piece, its products split among {cores} threads "
+            f"(SAMPLE_THREADS={cores}): {ts * 1e3:.1f} ms ({same} as on one thread)"
+        )
+        print(ratio(f"speedup, one piece on {cores} threads", ts / n, slow))
+        print(ratio(f"one piece on {cores} threads against one thread", ts, t1))
+        print(f"one piece on {cores} threads against the bandwidth floor: {ts / floor:.2f}×")
+        b = split["batch"]
+        print(
+            f"compiled loop, batch of 64 split among {cores} threads (BLAS on 1 thread in "
+            f"each): best {b['best']:.3f} s, median {b['median']:.3f} s of {b['repeat']}; "
+            f"CPU {b['cpu_best']:.3f} s best, {b['cpu_median']:.3f} s median"
+        )
+        print(ratio(f"batch of 64 on {cores} threads against one thread", b["best"], t64))
     print(
         f"visitor: {VISITOR_TUNES} tunes of {VISITOR_CHARS} chars, grammar on (tables built "
         f"while sampling): cold {fast['visitor_grammar_cold']:.3f} s, warm "

@@ -39,32 +39,48 @@ def warm_librosa() -> None:
 
 def warm_sampler() -> None:
     # Every path of the compiled loop: a few rows (plain loops) and many (BLAS), top-k and
-    # top-p, restarts, grammar tables and a Python constraint. The types are the same for
-    # every net, so one small net compiles them all.
+    # top-p, restarts, grammar tables and a Python constraint, on one thread and with the
+    # products split among two (SAMPLE_THREADS). The types are the same for every net, so
+    # one small net compiles them all (8 units: gate columns that split into whole lines).
+    import os
+
     from musiclib.ml import fastloop, sampler
 
     rng = np.random.default_rng(0)
-    vocab, units = 8, [4, 4]
+    vocab, units = 8, [8, 8]
 
     def w(*shape):
         return rng.normal(0, 0.5, shape).astype(np.float32)
 
     net = sampler.Net(
-        table=w(vocab, 16),
-        recurrent=[w(4, 16), w(8, 16)],
-        biases=[w(16), w(16)],
-        dense=[(w(4, 6), w(6), True), (w(6, vocab), w(vocab), False)],
+        table=w(vocab, 32),
+        recurrent=[w(8, 32), w(16, 32)],
+        biases=[w(32), w(32)],
+        dense=[(w(8, 6), w(6), True), (w(6, vocab), w(vocab), False)],
         units=units,
     )
     allowed = np.ones((1, vocab), dtype=bool)
     tables = fastloop.GrammarTables(
         allowed=allowed, next_state=np.zeros((1, vocab), dtype=np.int32), start=0
     )
-    for rows in (1, fastloop.GEMM_ROWS):
-        seeds = list(range(rows))
-        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, top_k=3, top_p=0.9)
-        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, restart_id=1, constraint=tables)
-        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, constraint=lambda r, ids: None)
+    threads = os.environ.get("SAMPLE_THREADS")
+    try:
+        for split in ("1", "2"):
+            os.environ["SAMPLE_THREADS"] = split
+            for rows in (1, fastloop.GEMM_ROWS):
+                seeds = list(range(rows))
+                sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, top_k=3, top_p=0.9)
+                sampler.sample(
+                    net, prime=[1], seeds=seeds, max_tokens=4, restart_id=1, constraint=tables
+                )
+                sampler.sample(
+                    net, prime=[1], seeds=seeds, max_tokens=4, constraint=lambda r, ids: None
+                )
+    finally:
+        if threads is None:
+            os.environ.pop("SAMPLE_THREADS", None)
+        else:
+            os.environ["SAMPLE_THREADS"] = threads
 
 
 if __name__ == "__main__":

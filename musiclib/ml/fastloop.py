@@ -12,7 +12,10 @@ when a uniform number falls within that distance of a boundary of the cumulative
 Why compiled: at batch size 1 the numpy step spent more time dispatching its twenty small
 array operations (and Python per row for restarts and masks) than reading the weights.
 Here a whole piece is one call: for a few rows the matrix-vector products are loops that
-read each weight once per step (rows in the inner loop), for many rows BLAS's sgemm.
+read each weight once per step (rows in the inner loop), for many rows BLAS's sgemm. With
+SAMPLE_THREADS above 1 (`sample_threads`) the LSTM products are split by output columns
+among that many threads (and a large batch's gates by rows): the same sums, so the same
+pieces, in less than half the time on two free cores.
 
 Grammar masks: a grammar compiled into `GrammarTables` is looked up per row per step, no
 Python. A grammar that is still a Python callable (a `sampler.Constraint`) runs through
@@ -26,11 +29,13 @@ where the plan says (`_returns_pick`), still under the grammar's masks.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.typed import List
 
 
@@ -94,19 +99,62 @@ def _matmul_rows(x, w, out, active):
     """out[r] = x[r] @ w for the active rows, summing over the input in order (vectorised
     over the output columns). Each weight row is used by every active row while it is in
     the first-level cache, so the weights are read from memory once per step."""
-    n_in, n_out = w.shape
+    _matmul_cols(x, w, out, active, 0)
+
+
+@njit(cache=True, error_model="numpy")
+def _matmul_cols(x, w, out, active, lo):
+    """out[r, lo : lo + n] = x[r] @ w for the active rows (w: n_in × n). Four inputs at a
+    time: each output is still summed over the inputs in order, one rounding per term, so
+    the sums are the one-input-at-a-time loop's to the bit; only the output row is loaded
+    and stored a quarter as often."""
+    n_in, n = w.shape
     rows = np.flatnonzero(active)
     for r in rows:
-        o = out[r]
-        for j in range(n_out):
+        o = out[r, lo : lo + n]
+        for j in range(n):
             o[j] = _F(0.0)
-    for i in range(n_in):
+    i = 0
+    while i + 4 <= n_in:
+        w0, w1, w2, w3 = w[i], w[i + 1], w[i + 2], w[i + 3]
+        for r in rows:
+            x0, x1, x2, x3 = x[r, i], x[r, i + 1], x[r, i + 2], x[r, i + 3]
+            o = out[r, lo : lo + n]
+            for j in range(n):
+                o[j] = (((o[j] + x0 * w0[j]) + x1 * w1[j]) + x2 * w2[j]) + x3 * w3[j]
+        i += 4
+    while i < n_in:
         wi = w[i]
         for r in rows:
             xi = x[r, i]
-            o = out[r]
-            for j in range(n_out):
+            o = out[r, lo : lo + n]
+            for j in range(n):
                 o[j] += xi * wi[j]
+        i += 1
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _gemm_split(x, parts, out):
+    """out = x @ w by BLAS, the output columns split among threads as in `_matmul_split`
+    (each thread's product goes to a buffer of its own, then to its columns)."""
+    rows = x.shape[0]
+    n = parts.shape[2]
+    for p in prange(parts.shape[0]):
+        buf = np.empty((rows, n), dtype=np.float32)
+        np.dot(x, parts[p], buf)
+        out[:, p * n : (p + 1) * n] = buf
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _matmul_split(x, parts, out, active):
+    """`_matmul_rows` with the output columns split among threads: `parts` holds the
+    weights as parts × n_in × n, part p the columns p·n to (p + 1)·n, each contiguous. Why:
+    one core's share of a `full` model's LSTM weights (1.6 of 3.1 MB) stays in its own
+    second-level cache from step to step, where the whole does not fit one core's, so two
+    threads run a step about 2.3× as fast as one (not 2×). The same sums to the bit."""
+    n = parts.shape[2]
+    for p in prange(parts.shape[0]):
+        _matmul_cols(x, parts[p], out, active, p * n)
 
 
 @njit(cache=True, error_model="numpy")
@@ -179,6 +227,40 @@ def _restart_row(xh, cs, lbs, r):
         lbs[3][r, :] = _F(0.0)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _gates(z, c, x, nxt, add, tokens, r, k, H, more):
+    """Row r's gates from its products z[r] (plus the token's table row in the first
+    layer, the bias after), its new cell c[r] and output, written into x[r]'s recurrent
+    part and, with `more` layers above, the next layer's input."""
+    half = _F(0.5)
+    zr = z[r]
+    a = add[tokens[r]] if k == 0 else add[0]
+    for j in range(4 * H):
+        zr[j] = _tanh(zr[j] + a[j])
+    for j in range(3 * H):
+        zr[j] = zr[j] * half + half
+    xr = x[r]
+    off = x.shape[1] - H
+    for j in range(H):
+        cn = c[r, j] * zr[H + j]
+        cn = cn + zr[j] * zr[3 * H + j]
+        c[r, j] = cn
+        xr[off + j] = _tanh(cn) * zr[2 * H + j]
+    if more:
+        nr = nxt[r]
+        for j in range(H):
+            nr[j] = xr[off + j]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _gates_split(z, c, x, nxt, add, tokens, active, k, H, more):
+    """`_gates` for every active row, the rows shared among threads (a batch's gates are
+    a fifth of its step once the products are split)."""
+    for r in prange(tokens.shape[0]):
+        if active[r]:
+            _gates(z, c, x, nxt, add, tokens, r, k, H, more)
+
+
 @njit(cache=True, error_model="numpy")
 def _step(
     table,
@@ -189,6 +271,7 @@ def _step(
     dense_relu,
     units,
     lb,
+    split,
     xh,
     cs,
     zs,
@@ -209,36 +292,26 @@ def _step(
         if active[r]:
             live += 1
     gemm = 0 < gemm_rows <= live
-    half = _F(0.5)
     for k in range(n_layers):
         H = units[k]
         x = xh[k]
         z = zs[k]
-        if gemm:
+        if gemm and len(split):
+            _gemm_split(x, split[k], z)
+        elif gemm:
             np.dot(x, weights[k], z)
+        elif len(split):
+            _matmul_split(x, split[k], z, active)
         else:
             _matmul_rows(x, weights[k], z, active)
-        c = cs[k]
-        off = x.shape[1] - H
-        for r in range(rows):
-            if not active[r]:
-                continue
-            zr = z[r]
-            add = table[tokens[r]] if k == 0 else biases[k]
-            for j in range(4 * H):
-                zr[j] = _tanh(zr[j] + add[j])
-            for j in range(3 * H):
-                zr[j] = zr[j] * half + half
-            xr = x[r]
-            for j in range(H):
-                cn = c[r, j] * zr[H + j]
-                cn = cn + zr[j] * zr[3 * H + j]
-                c[r, j] = cn
-                xr[off + j] = _tanh(cn) * zr[2 * H + j]
-            if k + 1 < n_layers:
-                nxt = xh[k + 1][r]
-                for j in range(H):
-                    nxt[j] = xr[off + j]
+        nxt = xh[k + 1] if k + 1 < n_layers else x
+        add = table if k == 0 else biases[k].reshape((1, 4 * H))
+        if gemm and len(split):
+            _gates_split(z, cs[k], x, nxt, add, tokens, active, k, H, k + 1 < n_layers)
+        else:
+            for r in range(rows):
+                if active[r]:
+                    _gates(z, cs[k], x, nxt, add, tokens, r, k, H, k + 1 < n_layers)
     last = xh[n_layers - 1]
     H = units[n_layers - 1]
     h = hs[0]
@@ -701,6 +774,7 @@ def _loop(
     dense_relu,
     units,
     lb,
+    split,
     prime,
     uniforms,
     temperature,
@@ -776,6 +850,7 @@ def _loop(
             dense_relu,
             units,
             lb,
+            split,
             xh,
             cs,
             zs,
@@ -845,6 +920,7 @@ def _loop(
             dense_relu,
             units,
             lb,
+            split,
             xh,
             cs,
             zs,
@@ -993,6 +1069,11 @@ def _matrices():
 
 
 @njit(cache=True)
+def _cubes():
+    return List.empty_list(types.float32[:, :, ::1])
+
+
+@njit(cache=True)
 def _vectors():
     return List.empty_list(_VECTOR)
 
@@ -1069,8 +1150,11 @@ class Compiled:
             raise ValueError("the net's gates are not fused yet: sample through sampler.sample")
         self.table = np.ascontiguousarray(net._table, dtype=np.float32)
         self.weights, self.biases = _matrices(), _vectors()
-        for k, (w, b) in enumerate(fused):
-            _push(self.weights, np.ascontiguousarray(w, dtype=np.float32))
+        # (a Python list beside the typed one: iterating a typed list from Python compiles
+        # its methods in every process)
+        self._lstm = [np.ascontiguousarray(w, dtype=np.float32) for w, _ in fused]
+        for k, (_, b) in enumerate(fused):
+            _push(self.weights, self._lstm[k])
             width = 4 * net.units[k]
             bias = np.zeros(width, dtype=np.float32) if b is None else b
             _push(self.biases, np.ascontiguousarray(bias, dtype=np.float32))
@@ -1082,6 +1166,25 @@ class Compiled:
         self.units = np.array(net.units, dtype=np.int64)
         self.dense_widths = np.array([w.shape[1] for w, _, _ in net.dense], dtype=np.int64)
         self.look_back = _look_back_args(net)
+        self._splits: dict[int, tuple[List, int]] = {}
+
+    def split(self, threads: int) -> tuple[List, int]:
+        """The LSTM weights in `threads` column parts per layer (`_matmul_split`) and the
+        number of parts, built once per count; empty, 1 part (the one-thread loops), for
+        one thread or where a layer's gate columns do not divide into parts of whole
+        64-byte lines. (The count is kept in Python: asking a typed list its length from
+        Python compiles the method in every process.)"""
+        if threads not in self._splits:
+            parts, count = _cubes(), 1
+            widths = [w.shape[1] for w in self._lstm]
+            if threads > 1 and all(n % threads == 0 and n // threads % 16 == 0 for n in widths):
+                for w in self._lstm:
+                    n_in, n = w.shape
+                    cube = w.reshape(n_in, threads, n // threads).transpose(1, 0, 2)
+                    _push(parts, np.ascontiguousarray(cube))
+                count = threads
+            self._splits[threads] = (parts, count)
+        return self._splits[threads]
 
     def zero_state(self, rows: int, steps: int) -> tuple:
         """Zeroed step buffers for `rows` rows and at most `steps` steps (xh, cs, zs, hs,
@@ -1090,6 +1193,11 @@ class Compiled:
 
     @property
     def args(self) -> tuple:
+        """The loops' first arguments: the weights, and their split for `sample_threads()`
+        (numba told to run that many threads in this thread's parallel calls)."""
+        split, threads = self.split(sample_threads())
+        if threads > 1:
+            numba.set_num_threads(threads)
         return (
             self.table,
             self.weights,
@@ -1099,7 +1207,24 @@ class Compiled:
             self.dense_relu,
             self.units,
             self.look_back,
+            split,
         )
+
+
+def sample_threads() -> int:
+    """How many threads one batch's matrix products are split among below `GEMM_ROWS`
+    rows: the environment's SAMPLE_THREADS, 1 (the default) to the cores numba may use.
+    Why not always all cores: the threads meet twice a step, so a thread that has to wait
+    for a core (another sampler, a training) stalls the step; more than one suits a host
+    whose sample processes leave cores free (`docs/operations.md`)."""
+    raw = os.environ.get("SAMPLE_THREADS", "").strip() or "1"
+    try:
+        threads = int(raw)
+    except ValueError:
+        raise ValueError(f"SAMPLE_THREADS must be a whole number of threads, not {raw!r}") from None
+    if threads < 1:
+        raise ValueError(f"SAMPLE_THREADS must be at least 1 (got {threads})")
+    return min(threads, numba.config.NUMBA_NUM_THREADS)
 
 
 def compiled(net) -> Compiled:
@@ -1426,6 +1551,7 @@ def _lazy_loop(
     dense_relu,
     units,
     lb,
+    split,
     xh,
     cs,
     zs,
@@ -1573,6 +1699,7 @@ def _lazy_loop(
             dense_relu,
             units,
             lb,
+            split,
             xh,
             cs,
             zs,

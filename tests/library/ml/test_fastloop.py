@@ -458,3 +458,56 @@ def test_every_loop_ends_the_takes_trial_keeping_the_least_surprising_take_whole
         assert np.isfinite(nats[kept]) and np.isinf(np.delete(nats, kept)).all(), label
         for k in set(range(3)) - {kept}:  # the others stopped where the trial ended
             assert tried[k] == whole[k][:trial], f"{name}, {label}, take {k}"
+
+
+# --- one piece's products split among threads (SAMPLE_THREADS) --------------------------------
+
+
+def test_every_loop_writes_the_same_pieces_with_its_products_split_among_threads(
+    way_case, monkeypatch
+):
+    """Each thread sums its own output columns over the inputs in the same order as one
+    thread does, so the pieces are the same to the last symbol: for one row, a few, and a
+    batch large enough for BLAS, in every loop the way samples in."""
+    from musiclib.ml import fastloop
+
+    name, way, vocab, net, prime, extra = way_case
+    sampler.State(net, 1)  # (fuses the gates the loops read, as sampler.sample does)
+    if numba_threads() < 2:
+        pytest.skip("numba may use one thread here (NUMBA_NUM_THREADS): nothing to split")
+    assert fastloop.compiled(net).split(2)[1] == 2  # (both layers split in two)
+    restart = extra.get("restart_id")
+    for rows in (1, 3, fastloop.GEMM_ROWS + 4):
+        seeds = list(range(20, 20 + rows))
+        uniforms = np.stack([np.random.default_rng(s).random(240) for s in seeds])
+        common = dict(prime=prime, uniforms=uniforms, temperature=0.9, top_k=0, top_p=0.95,
+                      max_tokens=120, end_id=END_ID, restart_id=restart)  # fmt: skip
+        pieces = {}
+        for threads in ("1", "2"):
+            monkeypatch.setenv("SAMPLE_THREADS", threads)
+            # (constraints of its own for each run: a Python grammar keeps each row's parse;
+            # the returns' plans are made for three rows)
+            pieces[threads] = {
+                label: loop(net, **common, **constraint)
+                for label, loop, constraint in loops_of(name, way, vocab, prime)
+                if rows == 3 or "returns" not in label
+            }
+        for label, written in pieces["1"].items():
+            assert written == pieces["2"][label], f"{name}, {label}, {rows} rows"
+
+
+def numba_threads() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+def test_it_refuses_a_thread_count_that_is_not_a_positive_whole_number(value, monkeypatch, small):
+    from musiclib.ml import fastloop
+
+    monkeypatch.setenv("SAMPLE_THREADS", value)
+    with pytest.raises(ValueError, match="SAMPLE_THREADS"):
+        sampler.sample(small, prime=[1], seeds=[1], max_tokens=10)
+    monkeypatch.setenv("SAMPLE_THREADS", "64")  # more than the cores: as many as numba may use
+    assert fastloop.sample_threads() == numba_threads()
