@@ -211,7 +211,19 @@ def histogram(
             "x": px(math.floor(threshold) + 1 if integer else threshold),
             "label": threshold_label,
         },
-        "marker": None if marker is None else {"x": px(marker + centre), "label": marker_label},
+        "marker": None if marker is None else _marker(px(marker + centre), marker_label, f),
+    }
+
+
+def _marker(x: float, label: str, frame: dict[str, Any]) -> dict[str, Any]:
+    """A vertical marker's line and label: the label to the line's left, or to its right in
+    the plot's left half (at the left edge a label to the left ran off the chart)."""
+    right = x < (frame["left"] + frame["right"]) / 2
+    return {
+        "x": x,
+        "label": label,
+        "label_x": round(x + 4 if right else x - 4, 1),
+        "anchor": "start" if right else "end",
     }
 
 

@@ -122,7 +122,7 @@ def test_the_piece_partial_shows_the_copy_its_source_the_shared_passage_and_the_
     assert f'href="{source.get_absolute_url()}"' in html
     assert "notes 18–47 of the piece" in html  # the copied passage, 1-based
     assert html.count("<mark") >= 60  # 30 shared notes marked on each side
-    assert "Jaccard similarity" in html
+    assert "the share of 8-note phrases the two tunes have in common" in html
     assert "Flagged when it borrows more than 95% of held-out human tunes do" in html
     assert "% of human tunes are flagged." in html
     shift = pieces["shift"]

@@ -85,3 +85,15 @@ def test_a_histogram_counts_every_value_and_marks_the_bins_over_the_threshold():
     assert sum(b["count"] for b in chart["bars"]) == chart["n"] == 5
     assert [b["count"] for b in chart["bars"] if b["over"]] == [0, 0, 0, 1, 0, 0, 0]  # 6..12
     assert chart["threshold"]["x"] < chart["marker"]["x"]
+
+
+def test_a_marker_at_the_left_edge_is_labelled_on_its_right_and_one_at_the_right_on_its_left():
+    """A piece whose longest copy is the shortest of all: its label to the left of the line
+    ran off the chart."""
+    low = charts.histogram(values=[6, 8, 9, 30], integer=True, x_label="notes", marker=6,
+                           marker_label="this piece")  # fmt: skip
+    marker = low["marker"]
+    assert marker["anchor"] == "start" and marker["label_x"] > marker["x"] >= low["left"]
+    high = charts.histogram(values=[6, 8, 9, 30], integer=True, x_label="notes", marker=30)
+    marker = high["marker"]
+    assert marker["anchor"] == "end" and marker["label_x"] < marker["x"] <= high["right"]
