@@ -60,12 +60,16 @@ class ImportJobForm(forms.ModelForm):
     class Meta:
         model = ImportJob
         fields = ["corpus", "source", "upload"]
-        help_texts = {
-            "source": "music21:<name> (e.g. music21:oneills1850), or a folder or file on the "
-            "server inside its import folders (settings.API_IMPORT_ROOTS).",
-        }
 
-    source = forms.CharField(required=False, max_length=500)
+    # (declared here, so a help text in Meta would not reach it)
+    source = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="A corpus bundled with music21, by the corpus's way: music21:oneills1850 "
+        "(text), music21:bach (MIDI), music21:bach-audio (audio: the chorales played as "
+        "recordings); or a folder or file on the server inside its import folders "
+        "(API_IMPORT_ROOTS). Leave it empty to import an upload.",
+    )
 
     def clean(self):
         data = super().clean()

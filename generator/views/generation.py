@@ -24,6 +24,7 @@ from generator import presenters, selectors, services
 from generator.forms import (
     COMMON_KEYS,
     COMMON_METERS,
+    DEFAULT_LENGTH,
     SERVICE_FIELDS,
     GenerateForm,
 )
@@ -100,7 +101,8 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             seed=data["seed"],
             top_k=data["top_k"],
             top_p=1.0 if data.get("top_p") is None else data["top_p"],
-            max_length=opening.max_length or data["max_length"],
+            # (a way that takes seconds, left blank: the length its help text promises)
+            max_length=opening.max_length or data["max_length"] or DEFAULT_LENGTH,
             prime=opening.prime,
             grammar=bool(data.get("grammar")),
             folk_form=bool(data.get("folk_form")),

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from generator.forms import DEFAULT_LENGTH
 from generator.models import GenerationJob, JobStatus, Piece
 from generator.services import corpus_get_or_create, corpus_import, piece_render
 from generator.services.pieces import piece_title
@@ -144,6 +145,21 @@ def test_without_script_a_default_the_model_does_not_use_is_ignored(client, audi
     assert response.status_code == 302
     job = GenerationJob.objects.latest("pk")
     assert job.grammar is False and job.max_length == get_way("audio").capabilities.tokens_for(3)
+
+
+def test_an_audio_model_with_seconds_left_blank_writes_pieces_of_the_length_the_page_promises(
+    client, audio
+):
+    """The page hides the length in symbols for audio models; blank seconds once reached the
+    service as no length at all (a server error)."""
+    _, checkpoint, _ = audio
+    response = client.post(reverse("generate"), form(checkpoint, max_length="", seconds=""))
+    assert response.status_code == 302
+    job = GenerationJob.objects.latest("pk")
+    assert job.max_length == DEFAULT_LENGTH
+    page = client.get(reverse("generate")).content.decode()
+    rate = get_way("audio").capabilities.tokens_per_second
+    assert f"blank: about {DEFAULT_LENGTH / rate:.0f} s" in page
 
 
 def test_the_generate_page_shows_only_the_fields_of_the_chosen_models_way(client, world, audio):
