@@ -290,7 +290,7 @@ class GenerateForm(forms.Form):
     takes_by = forms.ChoiceField(
         label="Keep the take",
         required=False,  # blank: the model's view
-        choices=[("model", "most natural to the model"), ("corpus", "most like the corpus")],
+        choices=[("model", "the most natural"), ("corpus", "most like the corpus")],
         initial="model",
         help_text="With several takes: the one the model itself finds most natural, or the "
         "one that sounds most like the tunes the model learnt from (its notes, rhythm, form "

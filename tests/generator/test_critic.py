@@ -83,7 +83,7 @@ def test_the_generate_page_offers_the_models_choice_first_and_stores_what_it_is_
     world = make_world()
     page = client.get(reverse("generate")).content.decode()
     field = page.split('name="takes_by"')[1][:400]
-    assert '<option value="model" selected>most natural to the model</option>' in field
+    assert '<option value="model" selected>the most natural</option>' in field
     assert '<option value="corpus">most like the corpus</option>' in field
     posted = post_generate_form(client, world.checkpoint, takes=4, takes_by="corpus")
     assert posted.status_code == 302
