@@ -7,7 +7,9 @@
 #   ROLE=train    a Celery worker for the `train` queue, concurrency 1 (training; the GPU host)
 #   ROLE=sample   a Celery worker for the `sample` queue, $SAMPLE_CONCURRENCY (one per core),
 #                 BLAS on one thread per process (bench/sampler.py: a batch of 64 took 0.85 s
-#                 so, 6.1 s with two threads per process fighting for the cores)
+#                 so, 6.1 s with two threads per process fighting for the cores); on a
+#                 sampling machine of its own, SAMPLE_THREADS=2 with SAMPLE_CONCURRENCY at
+#                 half the cores gives each piece two cores (docs/operations.md)
 #   ROLE=default  a Celery worker for the `default` queue, concurrency $CELERY_CONCURRENCY (2)
 #   ROLE=beat     the Celery beat (the recovery sweeps): run exactly one in a deployment
 #
