@@ -22,11 +22,15 @@ from celery import current_app
 from django.db import transaction
 
 
-def send_on_commit(name: str, *args: Any) -> None:
+def send_on_commit(name: str, *args: Any, countdown: float = 0.0) -> None:
     """Queue the task registered as `name` with `args` once the current transaction commits
-    (at once outside a transaction), so the worker finds the rows it is given."""
+    (at once outside a transaction), so the worker finds the rows it is given; with a
+    `countdown` (seconds), to run no sooner than that after it is sent."""
     task = current_app.tasks[name]  # KeyError now, not a lost message later
-    transaction.on_commit(lambda: task.delay(*args))
+    if countdown > 0:
+        transaction.on_commit(lambda: task.apply_async(args, countdown=countdown))
+    else:
+        transaction.on_commit(lambda: task.delay(*args))
 
 
 def send_now(name: str, *args: Any) -> None:

@@ -14,6 +14,7 @@ the next (`corpus_tunes_render`), so a long corpus never holds the queue from ot
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterable
 
@@ -22,7 +23,7 @@ from django.core.cache import cache
 from common.tasks import send_on_commit
 from musiclib.ways import get_way
 
-from ..models import Corpus, Piece, Tune
+from ..models import Corpus, JobStatus, Piece, TrainingRun, Tune
 from ..task_names import CORPUS_RENDER_TASK, RENDER_TASK, TUNE_RENDER_TASK
 from .files import (
     FilePreparing,
@@ -49,6 +50,14 @@ RENDER_REQUEST_TTL_S = 300
 # Seconds of engraving one task does after an import before it queues the rest (1-600):
 # other `default` work queued meanwhile (evaluations, a piece's render) waits at most this.
 RENDER_TASK_BUDGET_S = 5.0
+# While a run trains on this machine, the corpus's next turn of engraving waits this many
+# times as long as the last turn took (0-20; 0: no wait), so engraving takes a fifth of a
+# core at most. Why: the training worker runs at a lower CPU priority than the `default`
+# worker, so on `make run`'s first start, engraving the bundled corpora (2,355 scores,
+# about 7 minutes of CPU) held both cores and the first run's first epoch, 13 s of work,
+# ended 5 min 18 s after the start. Engraving is ahead-of-time work: a tune's page asks
+# for its own score if it has none yet.
+RENDER_YIELD_WHILE_TRAINING = 4.0
 # Seconds a file's URL asks a player or a program to wait before asking again for a file the
 # worker is making (its Retry-After; 1-60: a piece's audio takes a second or two to render,
 # its MusicXML and a recording's spectrogram a tenth of a second each).
@@ -85,8 +94,9 @@ def tune_render(*, tune: Tune, audio: bool = True) -> Tune:
 
 def corpus_tunes_render(*, corpus: Corpus, after: int = 0) -> int:
     """Engrave the scores of `corpus`'s tunes numbered after `after` (by id), in order, for
-    about RENDER_TASK_BUDGET_S seconds, then queue a task for the rest. Returns the last tune
-    id engraved (0: none).
+    about RENDER_TASK_BUDGET_S seconds, then queue a task for the rest (to start after a
+    wait while a run trains on this machine: RENDER_YIELD_WHILE_TRAINING). Returns the last
+    tune id engraved (0: none).
 
     Audio is left to a tune's first view (tune_render_request): a corpus of a thousand tunes
     would otherwise keep hours of audio nobody may play."""
@@ -95,12 +105,22 @@ def corpus_tunes_render(*, corpus: Corpus, after: int = 0) -> int:
     started, last = time.monotonic(), 0
     tunes = Tune.objects.select_related("corpus").filter(corpus=corpus, pk__gt=after)
     for tune in tunes.order_by("pk").iterator(chunk_size=100):
-        if last and time.monotonic() - started > RENDER_TASK_BUDGET_S:
-            send_on_commit(CORPUS_RENDER_TASK, corpus.pk, last)
+        took = time.monotonic() - started
+        if last and took > RENDER_TASK_BUDGET_S:
+            wait = took * RENDER_YIELD_WHILE_TRAINING if _training_here() else 0.0
+            send_on_commit(CORPUS_RENDER_TASK, corpus.pk, last, countdown=wait)
             break
         tune_render(tune=tune, audio=False)
         last = tune.pk
     return last
+
+
+def _training_here() -> bool:
+    """Whether a run is training on this machine: its worker's name (`train@<host>`, as
+    Celery names it) ends with this machine's host name."""
+    host = socket.gethostname()
+    workers = TrainingRun.objects.filter(status=JobStatus.RUNNING).values_list("worker", flat=True)
+    return any(worker.rpartition("@")[2] == host for worker in workers)
 
 
 def corpus_tunes_render_queue(*, corpus: Corpus, after: int) -> None:

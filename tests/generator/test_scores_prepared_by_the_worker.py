@@ -3,12 +3,15 @@ page shows that the score is being prepared until the worker has made it."""
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 from celery import current_app
 from django.core.cache import cache
 
 from common.storage import file_exists
-from generator.models import Corpus
+from generator.models import Corpus, JobStatus
 from generator.services import (
     corpus_get_or_create,
     corpus_import,
@@ -157,6 +160,36 @@ def test_the_engraving_task_works_in_short_turns_and_queues_the_rest(
         assert corpus_tunes_render(corpus=corpus, after=tunes[0].pk) == tunes[2].pk
     assert all(_tune_score(t) is not None for t in tunes)
     assert len(queued) == 1  # the last turn had nothing left to queue
+
+
+@pytest.mark.django_db
+def test_while_a_run_trains_on_this_machine_the_next_turn_of_engraving_waits(
+    queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Training runs at a lower CPU priority: engraving the bundled corpora on a first start
+    held both cores and the first epoch came five minutes late. A run training elsewhere
+    (another machine's worker) does not slow the engraving."""
+    world = make_world()
+    corpus = Corpus.objects.create(name="Long corpus", source="tests")
+    tunes = [make_tune(corpus, text=REEL.replace("X:1", f"X:{n}"), number=n) for n in (1, 2, 3)]
+    later: list[tuple[tuple, float]] = []
+    task = current_app.tasks[CORPUS_RENDER_TASK]
+    monkeypatch.setattr(task, "apply_async", lambda a, countdown: later.append((a, countdown)))
+    monkeypatch.setattr(renders_module, "RENDER_TASK_BUDGET_S", 0.0)  # one tune per turn
+    run = world.run
+    run.status, run.worker = JobStatus.RUNNING, "train@elsewhere"
+    run.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        corpus_tunes_render(corpus=corpus, after=0)
+    assert queued == [(CORPUS_RENDER_TASK, (corpus.pk, tunes[0].pk))] and later == []
+    run.worker = f"train@{socket.gethostname()}"
+    run.save()
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        corpus_tunes_render(corpus=corpus, after=tunes[0].pk)
+    took = time.monotonic() - started
+    assert len(queued) == 1 and [args for args, _ in later] == [(corpus.pk, tunes[1].pk)]
+    assert 0 < later[0][1] <= took * renders_module.RENDER_YIELD_WHILE_TRAINING
 
 
 @pytest.mark.django_db
