@@ -99,6 +99,21 @@ def media_root() -> Path:
     return _providers["media_root"]()
 
 
+def sample_threads_asked() -> int:
+    """The threads the environment's SAMPLE_THREADS asks each sample process to split a
+    piece's LSTM products among (`ml.fastloop.sample_threads`; 1 when unset). ValueError,
+    naming the variable, when it is not a whole number of at least 1. The site checks it at
+    start with this same rule."""
+    raw = os.environ.get("SAMPLE_THREADS", "").strip() or "1"
+    try:
+        threads = int(raw)
+    except ValueError:
+        raise ValueError(f"SAMPLE_THREADS must be a whole number of threads, not {raw!r}") from None
+    if threads < 1:
+        raise ValueError(f"SAMPLE_THREADS must be at least 1 (got {threads})")
+    return threads
+
+
 def soundfont_path() -> Path:
     """The General MIDI soundfont FluidSynth renders with."""
     return _providers["soundfont"]()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from musiclib.config import sample_threads_asked
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -274,13 +276,17 @@ GRAMMAR_REPLAY_CPU_S = env_int("GRAMMAR_REPLAY_CPU_S", 10)
 if not 0 <= GRAMMAR_REPLAY_CPU_S <= 120:
     raise RuntimeError("GRAMMAR_REPLAY_CPU_S must be 0 (off) to 120 seconds")
 # Threads (1 to 64) each sample process splits a piece's matrix products among. The sampler
-# reads SAMPLE_THREADS from the environment itself (`musiclib.ml.fastloop.sample_threads`);
-# it is checked here so that a wrong value stops the site at start, not a visitor's job.
-# 1 (the default) where the sample processes fill the cores or share them with training,
-# as `make run` does; 2 with SAMPLE_CONCURRENCY at half the cores on a sampling host of its
-# own: a piece then takes less than half as long (docs/operations.md).
-SAMPLE_THREADS = os.environ.get("SAMPLE_THREADS", "").strip() or "1"
-if not (SAMPLE_THREADS.isdigit() and 1 <= int(SAMPLE_THREADS) <= 64):
+# reads SAMPLE_THREADS from the environment itself (`musiclib.config.sample_threads_asked`,
+# whose rule this applies); it is checked here so that a wrong value stops the site at
+# start, not a visitor's job. 1 (the default) where the sample processes fill the cores or
+# share them with training, as `make run` does; 2 with SAMPLE_CONCURRENCY at half the cores
+# on a sampling host of its own: a piece then takes less than half as long
+# (docs/operations.md).
+try:
+    SAMPLE_THREADS = sample_threads_asked()
+except ValueError:
+    SAMPLE_THREADS = 0
+if not 1 <= SAMPLE_THREADS <= 64:
     raise RuntimeError("SAMPLE_THREADS must be a whole number of threads from 1 to 64")
 # Pieces an anonymous visitor may generate per hour (staff: no limit).
 ANON_GENERATIONS_PER_HOUR = env_int("ANON_GENERATIONS_PER_HOUR", 12)

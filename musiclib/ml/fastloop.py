@@ -29,7 +29,6 @@ where the plan says (`_returns_pick`), still under the grammar's masks.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +36,8 @@ import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.typed import List
+
+from musiclib.config import sample_threads_asked
 
 
 @dataclass(frozen=True)
@@ -1195,7 +1196,8 @@ class Compiled:
     @property
     def args(self) -> tuple:
         """The loops' first arguments: the weights, and their split for `sample_threads()`
-        (numba told to run that many threads in this thread's parallel calls)."""
+        (numba told to run that many threads in this thread's parallel calls). It reads the
+        environment: a sampling call takes it once, not at every step."""
         split, threads = self.split(sample_threads())
         if threads > 1:
             numba.set_num_threads(threads)
@@ -1213,19 +1215,12 @@ class Compiled:
 
 
 def sample_threads() -> int:
-    """How many threads one batch's matrix products are split among below `GEMM_ROWS`
-    rows: the environment's SAMPLE_THREADS, 1 (the default) to the cores numba may use.
-    Why not always all cores: the threads meet twice a step, so a thread that has to wait
-    for a core (another sampler, a training) stalls the step; more than one suits a host
-    whose sample processes leave cores free (`docs/operations.md`)."""
-    raw = os.environ.get("SAMPLE_THREADS", "").strip() or "1"
-    try:
-        threads = int(raw)
-    except ValueError:
-        raise ValueError(f"SAMPLE_THREADS must be a whole number of threads, not {raw!r}") from None
-    if threads < 1:
-        raise ValueError(f"SAMPLE_THREADS must be at least 1 (got {threads})")
-    return min(threads, numba.config.NUMBA_NUM_THREADS)
+    """How many threads a piece's (or a batch's) LSTM products are split among: the
+    environment's SAMPLE_THREADS (`config.sample_threads_asked`, 1 by default), at most
+    the cores numba may use. Why not always all cores: the threads meet twice a step, so a
+    thread that has to wait for a core (another sampler, a training) stalls the step; more
+    than one suits a host whose sample processes leave cores free (`docs/operations.md`)."""
+    return min(sample_threads_asked(), numba.config.NUMBA_NUM_THREADS)
 
 
 def compiled(net) -> Compiled:
@@ -1375,6 +1370,7 @@ def sample_constrained(
     step (it sees the prime and the ids drawn so far, and `restart_id` after an end in
     restart mode). The step and the draw are the compiled ones."""
     c = compiled(net)
+    args = c.args  # (once per call: it reads the environment)
     rows, draws = uniforms.shape
     xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     vocab = c.table.shape[0]
@@ -1382,7 +1378,7 @@ def sample_constrained(
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
         tokens[:] = tok
-        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
+        logits = _step(*args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     out: list[list[int]] = [[] for _ in range(rows)]
     history = [list(prime) for _ in range(rows)]
     kept = np.zeros(rows, dtype=np.int64)
@@ -1423,7 +1419,7 @@ def sample_constrained(
                 active[r] = kept[r] < max_tokens
         if not active.any():
             break
-        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
+        logits = _step(*args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     return out
 
 
@@ -1476,6 +1472,7 @@ def sample_lazy_tables(
             pieces=pieces,
         )
     c = compiled(net)
+    args = c.args  # (once per call: it reads the environment)
     rows, draws = uniforms.shape
     flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
     on = flags.shape[0] > 0
@@ -1489,7 +1486,7 @@ def sample_lazy_tables(
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
         tokens[:] = tok
-        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
+        logits = _step(*args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     # (a LazyAutomaton also moves each row's registers: `advance`)
     registered = hasattr(automaton, "advance")
     start, regs0 = automaton.begin(list(prime)) if registered else (automaton.start(list(prime)), 0)
@@ -1538,7 +1535,7 @@ def sample_lazy_tables(
             active[live[kept[live] >= max_tokens]] = False
         if not active.any():
             break
-        logits = _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
+        logits = _step(*args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
 
@@ -1747,13 +1744,14 @@ def sample_registered_tables(
     a row reaches a successor not built yet; Python builds the successors of those rows
     (`automaton.advance`) and the loop resumes at the same draw."""
     c = compiled(net)
+    args = c.args  # (once per call: it reads the environment)
     rows, draws = uniforms.shape
     xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
     for tok in prime:
         tokens[:] = tok
-        _step(*c.args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
+        _step(*args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
     start, regs0 = automaton.begin(list(prime))
     states = np.full(rows, start, dtype=np.int64)
     regs = np.ascontiguousarray(np.tile(regs0, (rows, 1)), dtype=np.int64)
@@ -1770,7 +1768,7 @@ def sample_registered_tables(
     t = 0
     while t >= 0:
         t = _lazy_loop(
-            *c.args, xh, cs, zs, hs, lbs, uniforms, temp, int(top_k), float(top_p), int(end_id),
+            *args, xh, cs, zs, hs, lbs, uniforms, temp, int(top_k), float(top_p), int(end_id),
             -1 if restart_id is None else int(restart_id), int(max_tokens), t, tokens, active,
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
             automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
