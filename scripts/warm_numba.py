@@ -43,6 +43,7 @@ def warm_sampler() -> None:
     # products split among two (SAMPLE_THREADS). The types are the same for every net, so
     # one small net compiles them all (8 units: gate columns that split into whole lines).
     import os
+    from unittest import mock
 
     from musiclib.ml import fastloop, sampler
 
@@ -63,10 +64,8 @@ def warm_sampler() -> None:
     tables = fastloop.GrammarTables(
         allowed=allowed, next_state=np.zeros((1, vocab), dtype=np.int32), start=0
     )
-    threads = os.environ.get("SAMPLE_THREADS")
-    try:
-        for split in ("1", "2"):
-            os.environ["SAMPLE_THREADS"] = split
+    for split in ("1", "2"):
+        with mock.patch.dict(os.environ, {"SAMPLE_THREADS": split}):
             for rows in (1, fastloop.GEMM_ROWS):
                 seeds = list(range(rows))
                 sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, top_k=3, top_p=0.9)
@@ -76,11 +75,6 @@ def warm_sampler() -> None:
                 sampler.sample(
                     net, prime=[1], seeds=seeds, max_tokens=4, constraint=lambda r, ids: None
                 )
-    finally:
-        if threads is None:
-            os.environ.pop("SAMPLE_THREADS", None)
-        else:
-            os.environ["SAMPLE_THREADS"] = threads
 
 
 if __name__ == "__main__":

@@ -229,13 +229,13 @@ def _restart_row(xh, cs, lbs, r):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _gates(z, c, x, nxt, add, tokens, r, k, H, more):
+def _gates(z, c, x, nxt, table, bias, tokens, r, k, H, more):
     """Row r's gates from its products z[r] (plus the token's table row in the first
     layer, the bias after), its new cell c[r] and output, written into x[r]'s recurrent
     part and, with `more` layers above, the next layer's input."""
     half = _F(0.5)
     zr = z[r]
-    a = add[tokens[r]] if k == 0 else add[0]
+    a = table[tokens[r]] if k == 0 else bias
     for j in range(4 * H):
         zr[j] = _tanh(zr[j] + a[j])
     for j in range(3 * H):
@@ -254,13 +254,13 @@ def _gates(z, c, x, nxt, add, tokens, r, k, H, more):
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _gates_split(z, c, x, nxt, add, tokens, active, k, H, more):
+def _gates_split(z, c, x, nxt, table, bias, tokens, active, k, H, more):
     """`_gates` for every active row, the rows shared among threads. (A throw-away timing
     of a `full` model's batch of 64 on two threads: 0.53 s with the products split and the
     gates on one thread, 0.43 s with the gates shared too.)"""
     for r in prange(tokens.shape[0]):
         if active[r]:
-            _gates(z, c, x, nxt, add, tokens, r, k, H, more)
+            _gates(z, c, x, nxt, table, bias, tokens, r, k, H, more)
 
 
 @njit(cache=True, error_model="numpy")
@@ -307,13 +307,12 @@ def _step(
         else:
             _matmul_rows(x, weights[k], z, active)
         nxt = xh[k + 1] if k + 1 < n_layers else x
-        add = table if k == 0 else biases[k].reshape((1, 4 * H))
         if gemm and len(split):
-            _gates_split(z, cs[k], x, nxt, add, tokens, active, k, H, k + 1 < n_layers)
+            _gates_split(z, cs[k], x, nxt, table, biases[k], tokens, active, k, H, k + 1 < n_layers)
         else:
             for r in range(rows):
                 if active[r]:
-                    _gates(z, cs[k], x, nxt, add, tokens, r, k, H, k + 1 < n_layers)
+                    _gates(z, cs[k], x, nxt, table, biases[k], tokens, r, k, H, k + 1 < n_layers)
     last = xh[n_layers - 1]
     H = units[n_layers - 1]
     h = hs[0]
