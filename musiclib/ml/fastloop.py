@@ -1447,12 +1447,12 @@ def sample_lazy_tables(
     states, building the successors not built yet): each step looks every row's mask up
     in one array operation and moves every row in one call, between compiled steps.
     An `ml.automaton.LazyAutomaton` samples in the compiled loop instead
-    (`sample_registered_tables`); this path is its reference (`compiled_loop=False`), and
-    the path of pieces with `returns` (as in `sample`: the same compiled bookkeeping,
-    `_returns_rows`), which the registered loop does not do yet. `shapes` (one per row, or
+    (`sample_registered_tables`); this path is its reference (`compiled_loop=False`),
+    `returns` included (as in `sample`: the same compiled bookkeeping, `_returns_rows`
+    here, `_returns_pick` and `_returns_track` there). `shapes` (one per row, or
     None): each row starts in its own state, `automaton.begin(prime, shape)` (the ABC form
     grammar's drawn shapes)."""
-    if compiled_loop and returns is None and hasattr(automaton, "variant"):
+    if compiled_loop and hasattr(automaton, "variant"):
         return sample_registered_tables(
             net,
             prime=prime,
@@ -1464,6 +1464,7 @@ def sample_lazy_tables(
             end_id=end_id,
             restart_id=restart_id,
             automaton=automaton,
+            returns=returns,
             memory=memory,
             shapes=shapes,
             nats=nats,
@@ -1590,6 +1591,13 @@ def _lazy_loop(
     nats,
     trial,
     pieces,
+    flags,
+    plans,
+    maps,
+    rs,
+    seq,
+    bars,
+    n_prime,
 ):
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
     successor the tables have not built (then it returns the draw to resume at, with
@@ -1603,7 +1611,11 @@ def _lazy_loop(
     set), and the state of that group in the registers' bucket, `variant[g, bucket]`
     (`LazyAutomaton.bucket`). A frame (`ml.automaton`): a symbol that opens one
     (`enter`) keeps the group it opened in (`regs[r, 3]`), and a successor EXIT (-4)
-    closes it: the context group's successor and register ops are taken instead."""
+    closes it: the context group's successor and register ops are taken instead.
+
+    Returns (`ml.returns`, as in `_loop`) are on when `flags` is not empty: the row's
+    bookkeeping in `rs`, `seq` and `bars` (walked through the prime by `_returns_start`)
+    picks the restated symbol in place of the draw, within the state's mask."""
     rows, draws = uniforms.shape
     V = table.shape[0]
     p = np.empty(V, dtype=np.float32)
@@ -1615,6 +1627,7 @@ def _lazy_loop(
     weigh = nats.shape[0] > 0  # (the takes' sums, only when asked)
     on = mem.shape[0] > 0
     cap = max(mem.shape[0] - 1, 1)
+    returns = flags.shape[0] > 0
     for t in range(t0, draws):
         for r in range(rows):
             if pending[r]:
@@ -1630,10 +1643,16 @@ def _lazy_loop(
                 logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
                 mq, mem, mseq, mmatch, mlen, r, end_id,
             )  # fmt: skip
+            if returns:
+                chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, allowed[q])
             if weigh:
                 nats[r] += _nats(logits[r], chosen)
             if on:
                 _memory_push(mseq, mmatch, mlen, r, chosen, cap)
+            if returns:
+                at = n_prime + lengths[r]
+                seq[r, at] = chosen
+                _returns_track(rs, bars, plans, flags, r, chosen, at)
             out[r, lengths[r]] = chosen
             lengths[r] += 1
             tokens[r] = chosen
@@ -1732,6 +1751,7 @@ def sample_registered_tables(
     end_id: int,
     restart_id: int | None,
     automaton,
+    returns=None,
     memory=None,
     shapes=None,
     nats: np.ndarray | None = None,
@@ -1756,6 +1776,13 @@ def sample_registered_tables(
     regs = np.ascontiguousarray(np.tile(regs0, (rows, 1)), dtype=np.int64)
     if shapes is not None:
         _shaped_starts(automaton, prime, shapes, states, regs)
+    flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
+    on = flags.shape[0] > 0
+    n_prime = len(prime)
+    seq = np.zeros((rows if on else 0, n_prime + draws), dtype=np.int64)
+    bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 3), dtype=np.int64)
+    if on:
+        _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
     pending = np.zeros(rows, dtype=np.bool_)
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)
@@ -1772,7 +1799,8 @@ def sample_registered_tables(
             lengths, kept, out, states, regs, pending, automaton._allowed, automaton._group,
             automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
             automaton._enter, automaton._variant, automaton.lo, automaton.hi, automaton.nlo,
-            automaton.nhi, GEMM_ROWS, *mem.args, nats, trial, pieces,
+            automaton.nhi, GEMM_ROWS, *mem.args, nats, trial, pieces, flags, plans, maps, rs,
+            seq, bars, n_prime,
         )  # fmt: skip
         if t >= 0:
             for r in np.flatnonzero(pending).tolist():

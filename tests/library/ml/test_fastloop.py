@@ -407,6 +407,9 @@ def loops_of(way_name, way, vocab, prime):
 
         loops.append(("returns", fastloop.sample_lazy_tables, {
             "automaton": grammar.automaton(), "returns": restating()}))  # fmt: skip
+        loops.append(("returns, python steps", fastloop.sample_lazy_tables, {
+            "automaton": grammar.automaton(), "returns": restating(),
+            "compiled_loop": False}))  # fmt: skip
         loops.append(("returns, no grammar", fastloop.sample, {
             "tables": None, "returns": restating()}))  # fmt: skip
     return loops

@@ -11,7 +11,7 @@ from musiclib.metrics.form import restated_bars, returns_library, shape_from_abc
 from musiclib.ml import returns as rt
 from musiclib.ml import sampler
 from musiclib.ways import get_way
-from musiclib.ways.abc_grammar import AbcGrammar
+from musiclib.ways.abc_grammar import AbcGrammar, FormShape
 from musiclib.ways.base import END_ID, START_ID
 from tests.library.ml.test_fastloop import JIG, REEL, random_net
 
@@ -133,6 +133,41 @@ def test_with_the_folk_form_grammar_restated_bars_keep_its_masks(abc):
     # a restatement the grammar cut short is counted in both
     assert whole >= sum(returns.restated) - sum(returns.refused)
     assert whole > 0
+
+
+def test_the_compiled_loop_restates_bars_as_python_steps_do(abc):
+    """With returns, grammar tables built while sampling run in the compiled loop too (it
+    leaves for Python only to build a successor): the same tunes, bars restated and refused
+    as the Python-stepped reference does them, shaped rows and the memory on."""
+    from musiclib.ml import fastloop
+
+    way, prepared = abc
+    vocab, flags = prepared.vocab, way.returns_flags(vocab=prepared.vocab)
+    net = random_net(vocab=len(vocab), units=[24], dense=[], seed=5)
+    prime = way.encode_prime(vocab=vocab, prime="")
+    seeds = list(range(1, 9))
+    shapes = [
+        FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4)),
+        FormShape(parts=((4, False), (4, False), (8, True)), final=2),
+        None,
+    ] * 3
+    shapes = shapes[: len(seeds)]
+    uniforms = sampler._uniforms(seeds, max_tokens=400, restart_id=None)
+    sampler.State(net, 1)  # (fuses the gates the loops read, as sampler.sample does)
+    runs = []
+    for compiled_loop in (True, False):
+        returns = rt.Returns(flags=flags, plans=every_other_bar_plan(len(seeds)))
+        automaton = AbcGrammar(vocab, form=True).automaton()
+        outs = fastloop.sample_lazy_tables(
+            net, prime=prime, uniforms=uniforms, temperature=0.9, top_k=0, top_p=1.0,
+            max_tokens=400, end_id=END_ID, restart_id=None, automaton=automaton,
+            compiled_loop=compiled_loop, returns=returns, memory=[0.0, 0.1, 0.2, 0.3],
+            shapes=shapes,
+        )  # fmt: skip
+        runs.append((outs, returns.restated, returns.refused, returns.forced))
+    assert runs[0] == runs[1]
+    assert sum(runs[0][1]) > 0  # bars were restated
+    assert sum(len(ids) for ids in runs[0][0]) > 600
 
 
 def tunes_with_returns(abc, *, takes: int = 1):
