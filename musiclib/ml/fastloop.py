@@ -1285,6 +1285,19 @@ def _returns_arrays(returns, rows: int, vocab: int) -> tuple[np.ndarray, ...]:
     return flags, plans, maps, rs
 
 
+def _returns_rows_start(returns, rows: int, vocab: int, prime, draws: int) -> tuple:
+    """`_returns_arrays`, and for the loops stepped or resumed from Python the rows'
+    sequences (`seq`: the prime, then the ids drawn) and bars, walked through the prime
+    (`_returns_start`); `seq` and `bars` are empty when returns are off."""
+    flags, plans, maps, rs = _returns_arrays(returns, rows, vocab)
+    on = flags.shape[0] > 0
+    seq = np.zeros((rows if on else 0, len(prime) + draws), dtype=np.int64)
+    bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 3), dtype=np.int64)
+    if on:
+        _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
+    return flags, plans, maps, rs, seq, bars
+
+
 def sample(
     net,
     *,
@@ -1474,13 +1487,10 @@ def sample_lazy_tables(
     c = compiled(net)
     args = c.args  # (once per call: it reads the environment)
     rows, draws = uniforms.shape
-    flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
-    on = flags.shape[0] > 0
-    n_prime = len(prime)
-    seq = np.zeros((rows if on else 0, n_prime + draws), dtype=np.int64)
-    bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 3), dtype=np.int64)
-    if on:
-        _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
+    flags, plans, maps, rs, seq, bars = _returns_rows_start(
+        returns, rows, c.table.shape[0], prime, draws
+    )
+    on, n_prime = flags.shape[0] > 0, len(prime)
     xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
     active = np.ones(rows, dtype=np.bool_)
     tokens = np.empty(rows, dtype=np.int64)
@@ -1776,13 +1786,10 @@ def sample_registered_tables(
     regs = np.ascontiguousarray(np.tile(regs0, (rows, 1)), dtype=np.int64)
     if shapes is not None:
         _shaped_starts(automaton, prime, shapes, states, regs)
-    flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
-    on = flags.shape[0] > 0
+    flags, plans, maps, rs, seq, bars = _returns_rows_start(
+        returns, rows, c.table.shape[0], prime, draws
+    )
     n_prime = len(prime)
-    seq = np.zeros((rows if on else 0, n_prime + draws), dtype=np.int64)
-    bars = np.zeros((rows if on else 0, plans.shape[1] if on else 0, 3), dtype=np.int64)
-    if on:
-        _returns_start(rs, bars, plans, flags, seq, np.asarray(prime, dtype=np.int64))
     pending = np.zeros(rows, dtype=np.bool_)
     out = np.zeros((rows, draws), dtype=np.int64)
     lengths = np.zeros(rows, dtype=np.int64)
