@@ -269,7 +269,8 @@ class _RunHooks:
         if self.held_out:
             # One BLAS thread: the fit's small products gain nothing from more, and spinning
             # threads would take the core training needs (Nottingham's 103 held-out tunes:
-            # 1.6 s on one thread, 28 CPU s with two at rest-state defaults).
+            # 1.6 s on one thread, 28 CPU s with two at rest-state defaults; with a look
+            # back about 2.5 s).
             with threadpool_limits(limits=1, user_api="blas"):
                 fit = memory_fit(net, self.held_out, end_id=END_ID)
             if fit is not None:

@@ -147,9 +147,13 @@ class State:
             self.z.append(np.empty((rows, 4 * units), dtype=np.float32))
             self.tmp.append(np.empty((rows, units), dtype=np.float32))
             prev = units
-        # The look back's cache: each row's keys and values so far, its previous output.
-        self.keys: list[list[np.ndarray]] = [[] for _ in range(rows)]
-        self.values: list[list[np.ndarray]] = [[] for _ in range(rows)]
+        # The look back's cache: each row's keys and values so far (`seen[r]` of them, in
+        # arrays grown by doubling, so a step appends in place instead of stacking the
+        # row's whole past again), its previous output.
+        width = (net.look_back.heads, net.look_back.dim) if net.look_back is not None else (0, 0)
+        self.keys = np.zeros((rows, width[0], 0, width[1]), dtype=np.float32)
+        self.values = np.zeros_like(self.keys)
+        self.seen = np.zeros(rows, dtype=np.int64)
         self.before = np.zeros((rows, prev), dtype=np.float32)
 
     def restart(self, rows: np.ndarray) -> None:
@@ -157,8 +161,7 @@ class State:
         for xh, c in zip(self.xh, self.c, strict=True):
             xh[rows] = 0.0
             c[rows] = 0.0
-        for r in np.flatnonzero(rows):
-            self.keys[r], self.values[r] = [], []
+        self.seen[rows] = 0
         self.before[rows] = 0.0
 
     @property
@@ -198,23 +201,37 @@ def step(net: Net, state: State, tokens: np.ndarray) -> np.ndarray:
 
 def _look_back(lb: LookBack, state: State, h: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """[h, context] for every row (see `ml.model.LookBack`), the row's cache grown by this
-    step's key and value."""
-    out = np.empty((h.shape[0], 2 * h.shape[1]), dtype=np.float32)
-    out[:, : h.shape[1]] = h
-    keys = state.before @ lb.wk
-    values = lb.vtable[tokens] + h @ lb.wv_h
-    queries = h @ lb.wq
-    scale = np.float32(1.0 / np.sqrt(lb.dim))
-    for r in range(h.shape[0]):
-        state.keys[r].append(keys[r])
-        state.values[r].append(values[r])
-        k = np.stack(state.keys[r]).reshape(-1, lb.heads, lb.dim)
-        v = np.stack(state.values[r]).reshape(-1, lb.heads, lb.dim)
-        scores = np.einsum("hd,thd->ht", queries[r].reshape(lb.heads, lb.dim), k) * scale
-        weights = np.exp(scores - scores.max(axis=1, keepdims=True))
-        weights /= weights.sum(axis=1, keepdims=True)
-        context = np.einsum("ht,thd->hd", weights, v).reshape(-1)
-        out[r, h.shape[1] :] = context @ lb.wo + lb.bo
+    step's key and value. Rows look back over their own `seen` positions only (a restarted
+    row over fewer), so the batch shares one product per head and the longest past."""
+    rows, units = h.shape
+    out = np.empty((rows, 2 * units), dtype=np.float32)
+    out[:, :units] = h
+    heads, dim = lb.heads, lb.dim
+    keys = (state.before @ lb.wk).reshape(rows, heads, dim)
+    values = (lb.vtable[tokens] + h @ lb.wv_h).reshape(rows, heads, dim)
+    queries = (h @ lb.wq).reshape(rows, heads, 1, dim)
+    if state.seen.max() >= state.keys.shape[2]:
+        grown = max(64, 2 * state.keys.shape[2])
+        for name in ("keys", "values"):
+            old = getattr(state, name)
+            new = np.zeros((rows, heads, grown, dim), dtype=np.float32)
+            new[:, :, : old.shape[2]] = old
+            setattr(state, name, new)
+    at = np.arange(rows)
+    state.keys[at, :, state.seen] = keys
+    state.values[at, :, state.seen] = values
+    state.seen += 1
+    t = int(state.seen.max())
+    scale = np.float32(1.0 / np.sqrt(dim))
+    scores = (queries @ state.keys[:, :, :t].transpose(0, 1, 3, 2))[:, :, 0] * scale
+    if int(state.seen.min()) < t:  # a restarted row: nothing past its own positions
+        scores = np.where(
+            (np.arange(t)[None, :] < state.seen[:, None])[:, None, :], scores, -np.inf
+        ).astype(np.float32)
+    weights = np.exp(scores - scores.max(axis=2, keepdims=True))
+    weights /= weights.sum(axis=2, keepdims=True)
+    context = (weights[:, :, None, :] @ state.values[:, :, :t])[:, :, 0].reshape(rows, -1)
+    out[:, units:] = context @ lb.wo + lb.bo
     state.before[:] = h
     return out
 

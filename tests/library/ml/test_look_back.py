@@ -60,6 +60,24 @@ def test_the_sampler_steps_compute_the_keras_models_logits(model, tmp_path):
     assert np.allclose(np.stack(steps, axis=1), expected, atol=1e-4)
 
 
+def test_a_restarted_row_looks_back_only_on_its_new_piece(model, tmp_path):
+    # 150 steps: the cache grows past its first size (64) on the way.
+    x = np.random.default_rng(3).integers(3, VOCAB, (3, 150)).astype(np.int64)
+    sampler.save_net(sampler.net_from_keras(model), str(tmp_path / "net.npz"))
+    net = sampler.load_net(str(tmp_path / "net.npz"))
+    state = sampler.State(net, 3)
+    batch = []
+    for t in range(150):
+        if t == 90:
+            state.restart(np.array([False, True, False]))
+        batch.append(sampler.step(net, state, x[:, t]).copy())
+    alone = sampler.State(net, 1)
+    again = [sampler.step(net, alone, x[1:2, t]).copy() for t in range(90, 150)]
+    assert np.allclose(np.stack(batch[90:])[:, 1], np.stack(again)[:, 0], atol=1e-5)
+    whole = model(x[[0, 2]].astype(np.int32)).numpy()
+    assert np.allclose(np.stack(batch, axis=1)[[0, 2]], whole, atol=1e-4)
+
+
 def test_a_saved_model_with_a_look_back_loads_and_computes_the_same(model, tmp_path):
     x = np.random.default_rng(3).integers(3, VOCAB, (2, 25)).astype(np.int32)
     trainer.save_model(model, str(tmp_path / "m.keras"))
