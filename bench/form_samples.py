@@ -127,7 +127,10 @@ def main() -> None:
         from quality import load_texts
 
         setup_django()  # (the corpus folder is a setting)
-        config = way.resolve_config(preset=args.preset, overrides={"transpose": args.transpose})
+        from musiclib.ways.abc_tokens import vocabulary_of
+
+        overrides = {"transpose": args.transpose, "vocabulary": vocabulary_of(vocab)}
+        config = way.resolve_config(preset=args.preset, overrides=overrides)
         prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
         if prepared.vocab != vocab:
             sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
