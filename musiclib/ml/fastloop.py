@@ -793,6 +793,8 @@ def _loop(
     plans,
     maps,
     rs,
+    seq,
+    bars,
     mem,
     mseq,
     mmatch,
@@ -808,7 +810,8 @@ def _loop(
 
     Returns (`ml.returns`) are on when `flags` is not empty: `plans[r, j]` is the bar that
     row r's bar j restates (-1: none) plus `R_PLAN_BARS` times the code of its map in `maps`,
-    `rs` receives each row's bookkeeping (`R_FIELDS`)."""
+    `rs` receives each row's bookkeeping (`R_FIELDS`), `seq` and `bars` come walked through
+    the prime (`_returns_rows_start`)."""
     rows, draws = uniforms.shape
     dense_widths = np.empty(len(dense_w), dtype=np.int64)
     for d in range(len(dense_w)):
@@ -831,10 +834,6 @@ def _loop(
     s = np.empty(V, dtype=np.float32)
     returns = flags.shape[0] > 0
     n_prime = prime.shape[0]
-    seq = np.zeros((rows if returns else 0, n_prime + draws), dtype=np.int64)
-    bars = np.zeros((rows if returns else 0, plans.shape[1] if returns else 0, 3), dtype=np.int64)
-    if returns:
-        _returns_start(rs, bars, plans, flags, seq, prime)
     on = mem.shape[0] > 0  # (the memory's arrays come walked through the prime: `_Memory`)
     cap = max(mem.shape[0] - 1, 1)
     mq = np.zeros(V, dtype=np.float32)
@@ -1286,9 +1285,9 @@ def _returns_arrays(returns, rows: int, vocab: int) -> tuple[np.ndarray, ...]:
 
 
 def _returns_rows_start(returns, rows: int, vocab: int, prime, draws: int) -> tuple:
-    """`_returns_arrays`, and for the loops stepped or resumed from Python the rows'
-    sequences (`seq`: the prime, then the ids drawn) and bars, walked through the prime
-    (`_returns_start`); `seq` and `bars` are empty when returns are off."""
+    """`_returns_arrays`, and the rows' sequences (`seq`: the prime, then the ids drawn) and
+    bars, walked through the prime (`_returns_start`), for every loop; `seq` and `bars` are
+    empty when returns are off."""
     flags, plans, maps, rs = _returns_arrays(returns, rows, vocab)
     on = flags.shape[0] > 0
     seq = np.zeros((rows if on else 0, len(prime) + draws), dtype=np.int64)
@@ -1326,7 +1325,9 @@ def sample(
     `trial` (`_trial_end`)."""
     c = compiled(net)
     rows, draws = uniforms.shape
-    flags, plans, maps, rs = _returns_arrays(returns, rows, c.table.shape[0])
+    flags, plans, maps, rs, seq, bars = _returns_rows_start(
+        returns, rows, c.table.shape[0], prime, draws
+    )
     out = np.zeros((rows, draws), dtype=np.int64)
     if tables is None:
         allowed, next_state, start = *_NO_TABLES, 0
@@ -1354,6 +1355,8 @@ def sample(
         plans,
         maps,
         rs,
+        seq,
+        bars,
         *_Memory(memory, rows=rows, width=len(prime) + draws, prime=prime).args,
         _nats_out(nats, rows),
         *_trial_args(trial, pieces, nats, rows),
