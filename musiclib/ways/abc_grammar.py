@@ -486,6 +486,9 @@ class _Row:
         # form=True, a row started in a drawn shape (`FormShape`, None: the grammar's own
         # parts); `tonic` then holds the letter the tune ends on (the shape's final degree)
         self.shape: FormShape | None = None
+        # form=True: a plain bar line closed the bar before a part's first ending, so the
+        # ending's own bracket, "[1", comes next (|[1, the corpus's way of writing |1)
+        self.need_ending = False
 
     def clone(self) -> _Row:
         new = _Row.__new__(_Row)
@@ -1394,6 +1397,8 @@ class AbcGrammar(_Compiled):
         blocked = blocked or (self.form and ch not in "|\n \\K" and self._needs_open(st))
         # after a first ending's :|, its second ending begins (|2 or [2): abc2midi wants it
         blocked = blocked or (self.abc2midi and st.expect_second and ch not in "|[ \n\\")
+        # after the plain bar line before a part's last bar, that bar's first ending: [1
+        blocked = blocked or (st.need_ending and ch != "[")
         if st.line_len > self._seen:
             self._seen = st.line_len  # (how far along the line a token mask looked)
         if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
@@ -1578,6 +1583,8 @@ class AbcGrammar(_Compiled):
 
     def _bracket(self, st: _Row, ch: str) -> bool:
         """After "[": a bar [| , an ending [1, or a chord."""
+        if st.need_ending and ch != "1":
+            return False  # (the first ending's bracket: see `_Row.need_ending`)
         st.mode = "T"
         if ch == "|" or ch in DIGITS:
             node = self.bar_tokens.children.get("[")
@@ -1980,9 +1987,8 @@ class AbcGrammar(_Compiled):
         if kind == "plain":
             if st.pos == 0 and self._needs_open(st):
                 return False  # (only |: begins a repeated part after a :|, see _needs_open)
-            last = bars == self._part_max(st) - 1 and st.ending == 0 and not st.expect_second
-            if last and ending != 1 and self._endings(st, st.parts):
-                return False  # a part with endings: its last bar is a first ending (|1)
+            if ending == 2 and self._before_first_ending(st, bars):
+                return False  # a part with endings: its last bar is a first ending (|1 or |[1)
             # (a bar before |1 or |2 is a middle bar of its part: full)
             short = counted and self._checking(st) and st.pos != st.bar and not st.free
             ok = bars < self._part_max(st) and not (ending and short)
@@ -2002,6 +2008,12 @@ class AbcGrammar(_Compiled):
             tonic = st.tonic != "" and st.last_letter == st.tonic
             return tonic and not left_open and st.tie is None  # (nothing tied past the end)
         return True
+
+    def _before_first_ending(self, st: _Row, bars: int) -> bool:
+        """Does a plain bar line closing the part's `bars`-th bar begin the last bar of a part
+        with endings (so its first ending: |1, or | then [1)?"""
+        last = bars == self._part_max(st) - 1 and st.ending == 0 and not st.expect_second
+        return last and self._endings(st, st.parts)
 
     def _needs_open(self, st: _Row) -> bool:
         """A shaped row at the start of a repeated part, after a :| that no |: has
@@ -2051,6 +2063,7 @@ class AbcGrammar(_Compiled):
         closes_part = closes_part and not st.expect_second  # (nor bars after it, unclosed)
         if self.form:
             bars = st.part_bars + self._bar_counts(st)
+            st.need_ending = kind == "plain" and not ending and self._before_first_ending(st, bars)
             if kind is not None:  # a plain bar line goes on with the part, others close it
                 st.part_bars = bars if kind == "plain" else 0
             if ending == 1:

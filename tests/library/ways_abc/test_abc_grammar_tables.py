@@ -675,6 +675,13 @@ def test_a_shaped_part_with_endings_has_its_last_bar_as_a_first_ending():
     two = HEADER + "|:" + BAR * 5 + "GABc dcBA|1" + BAR + "GABc dcBA:|2" + BAR + "GABc dcBG||\n"
     assert refused_at(one, end=True) is None  # a first ending of one bar
     assert refused_at(two + second, end=True) is None  # or of two
+    # written as the corpus writes it, a plain bar line and then the ending's bracket; a
+    # token vocabulary has "|" and "[1" but no "1" (it never stands alone)
+    bracket = HEADER + "|:" + BAR * 6 + "GABc dcBA|[1GABc dcBA:|[2GABc dcBG||\n" + second
+    assert refused_at(bracket, end=True) is None
+    before = HEADER + "|:" + BAR * 6 + "GABc dcBA|"
+    assert refused_at(before + "GABc") == len(before)  # the ending, not a plain bar
+    assert refused_at(before + "[GB]") == len(before) + 1  # nor a chord
     # a shape row from a corpus tune with endings says so (way_shapes: 2 for its repeat)
     from musiclib.ways.abc_text import _form_shape
 

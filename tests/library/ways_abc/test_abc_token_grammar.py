@@ -182,3 +182,30 @@ def test_token_masks_do_not_depend_on_the_order_the_lookahead_tries_tokens(vocab
 
     assert len(prefixes) > 300
     assert masks(reverse=False) == masks(reverse=True)
+
+
+def test_a_shaped_part_with_endings_writes_its_first_ending_with_the_tokens_it_has():
+    # People's tunes write a first ending as |[1: a token vocabulary has "|" and "[1", and
+    # no "1" standing alone. The bar line before a part's first ending once allowed only
+    # |1, which such a vocabulary cannot write: a dead end, after which anything went.
+    from musiclib.ways.abc_grammar import FormShape
+
+    bar = "GABc dcBA|"
+    second = "|:" + bar * 7 + "GABc d2G2:|\n"
+    tune = "M:4/4\nL:1/8\nK:G\n|:" + bar * 6 + "GABc dcBA|[1GABc dcBA:|[2GABc dcBG||\n" + second
+    tokens = abc_tokens.tokenize(tune)
+    vocab = [*SPECIALS, *sorted(set(tokens))]
+    assert "[1" in vocab and "1" not in vocab and "|1" not in vocab
+    grammar = AbcTokenGrammar(vocab, form=True)
+    shape = FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4), endings=(True, False))
+    state = grammar.fresh_shaped(shape)
+    grammar._feed_id(state, vocab.index("<s>"))
+    checked = False
+    for k, tok in enumerate([*tokens, END]):
+        mask = grammar._mask(state)
+        assert mask is not None and mask[vocab.index(tok)], "".join(tokens[:k])
+        if "".join(tokens[:k]) == "M:4/4\nL:1/8\nK:G\n|:" + bar * 7:  # the part's 8th bar
+            assert {vocab[i] for i in np.flatnonzero(mask)} == {"[1"}
+            checked = True
+        grammar._feed_id(state, vocab.index(tok))
+    assert checked
