@@ -3,7 +3,7 @@
     .venv/bin/python bench/train.py [--preset full] [--corpus nottingham|oneills]
         [--device cpu|gpu] [--rounds 4] [--original-windows 1280]
         [--precision mixed_float16|mixed_bfloat16] [--equal-time SECONDS]
-        [--site-mode tunes|carried]
+        [--site-mode tunes|carried] [--threads N]
 
 Same text (the Nottingham ABC database when present, else O'Neill's 1850), same model
 sizes (two LSTM(256) for `full`), same batch size; every character is a training target:
@@ -32,6 +32,8 @@ of its own training time, and prints the validation loss (whole held-out tunes) 
 reached at the same times.
 `--site-mode carried` times the site's trainer in "carried" mode in the speed comparison
 (the same batches, 100 steps at a time with the state carried) instead of "tunes".
+`--threads N` runs TensorFlow's operations on N threads (intra- and inter-op) for both; the
+default is TensorFlow's own (a thread per core).
 `--device gpu` trains on the first GPU and exits 2 when there is none; `--device cpu`
 hides every GPU.
 """
@@ -59,9 +61,14 @@ def main() -> None:
         "--site-mode", choices=["tunes", "carried"], default="tunes",
         help="the site trainer's sequence mode in the speed comparison",
     )  # fmt: skip
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its own)")
     args = parser.parse_args()
     setup_django()
     import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     from musiclib.ml.model import configure_tensorflow
 
@@ -89,7 +96,8 @@ def main() -> None:
     tokens = int(sum(len(p) - 1 for p in prepared.train))
     print(
         f"corpus: {name}, {len(prepared.train)} tunes, {tokens:,} target characters, vocab "
-        f"{vocab}; model {config['units']}, batch {config['batch_size']}; device {device}"
+        f"{vocab}; model {config['units']}, batch {config['batch_size']}; device {device}; "
+        f"TensorFlow threads {args.threads or 'its own'}"
     )
     if args.original_windows:
         original(prepared, config, vocab, tokens, args.original_windows)
