@@ -489,6 +489,9 @@ class _Row:
         # form=True: a plain bar line closed the bar before a part's first ending, so the
         # ending's own bracket, "[1", comes next (|[1, the corpus's way of writing |1)
         self.need_ending = False
+        # the body's field lines (M, L, K) since the last note: each at most once, so that a
+        # tune cannot run on in field lines alone (a token model once wrote L:1/4 700 times)
+        self.body_fields = ""
 
     def clone(self) -> _Row:
         new = _Row.__new__(_Row)
@@ -1381,6 +1384,7 @@ class AbcGrammar(_Compiled):
                 self._begin_body(st)
             return
         # a body field line: the next bar starts a new section
+        st.body_fields += field
         self._newline(st)
         st.boundary, st.free, st.lost = True, True, False
         st.pickup, st.pos = Fraction(0), Fraction(0)
@@ -1569,7 +1573,8 @@ class AbcGrammar(_Compiled):
 
     def _body_field_ok(self, st: _Row) -> bool:
         return (
-            not (self.form and st.part_bars)
+            st.field not in st.body_fields
+            and not (self.form and st.part_bars)
             and not st.expect_second  # (the second ending comes first)
             and not st.cont
             and st.boundary
@@ -1700,6 +1705,7 @@ class AbcGrammar(_Compiled):
         st.last_tuplet, st.last_b, st.last_deco = in_tuplet, was_b, "h" in st.pre
         st.last_upper = st.n_kind == "n" and st.n_letter.isupper() and not st.n_oct + st.tok
         st.need_note, st.pre, st.boundary, st.bar_lines = False, "", False, 0
+        st.body_fields = ""
         st.mode, st.tok, st.node = "T", "", None
         st.n_kind = st.n_acc = st.n_letter = st.n_oct = ""
         st.chord_base, st.chord_notes = Fraction(1), 0

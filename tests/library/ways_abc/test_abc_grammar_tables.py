@@ -877,3 +877,16 @@ def test_shaped_rows_of_a_token_grammar_get_its_masks_from_the_tables(texts):
         for ids in random_walks(automaton, walks=3, steps=60, seed=6, shape=shape):
             checked += walk_and_compare(automaton, reference, ids, shape=shape)
     assert checked > 300
+
+
+def test_a_body_field_line_comes_at_most_once_between_notes():
+    # (a token model once wrote L:1/4 seven hundred times in a row, each line allowed)
+    grammar = AbcGrammar(VOCAB)
+    section = HEADER + BAR * 3 + "GABc dcBA||\n"
+    assert not grammar.violations(section + "K:D\nL:1/4\nGABc|", end=False)
+    assert grammar.violations(section + "K:D\nL:1/4\nL:1/4\nGABc|", end=False) == [
+        len(section + "K:D\nL:1/4\n")
+    ]
+    assert grammar.violations(section + "K:D\nK:D\nGABc|", end=False) == [len(section + "K:D\n")]
+    # after notes, the next section may change them again
+    assert not grammar.violations(section + "K:D\nGABc dcBA|GABc dcBA||\nK:G\nGABc|", end=False)
