@@ -119,15 +119,15 @@ def main() -> None:
         )
 
 
-_STACKED: dict[int, tuple[list, list]] = {}
-
-
 def _stacked_look_back(lb, state, h, tokens):
-    """The straightforward step: every row's keys and values kept in lists, stacked again at
-    every step, attended row by row (no restarts: `probabilities` without `restart_id`)."""
+    """The straightforward step: every row's keys and values kept in lists on the state,
+    stacked again at every step, attended row by row (no restarts: `probabilities` without
+    `restart_id`)."""
     import numpy as np
 
-    keys_so_far, values_so_far = _STACKED.setdefault(id(state), ([[] for _ in h], [[] for _ in h]))
+    if not hasattr(state, "stacked"):  # (a new batch's state: its own lists)
+        state.stacked = ([[] for _ in h], [[] for _ in h])
+    keys_so_far, values_so_far = state.stacked
     out = np.empty((h.shape[0], 2 * h.shape[1]), dtype=np.float32)
     out[:, : h.shape[1]] = h
     keys = state.before @ lb.wk
