@@ -169,6 +169,9 @@ BODY_FIELDS = ("M", "L", "K")
 TOP_CHARS = NOTE_LETTERS | ACCIDENTAL_CHARS | DECORATIONS | frozenset('zx[|:"{!+K()-<> \n\\Z')
 MAX_QUOTE = 24  # characters inside "…"
 MAX_CHORD_NOTES = 6
+# Octave marks on one note, chord note or grace note (three reach c''', higher than folk
+# tunes go): without a limit, a model once wrote a chord note with dozens and ran on.
+MAX_OCTAVE_MARKS = 3
 MAX_GRACE = 4  # notes inside {…}
 MAX_DECORATION = 12  # characters inside !…!
 MAX_SLURS = 2
@@ -976,7 +979,7 @@ class AbcGrammar(_Compiled):
 
     def _continuing(self, st: _Row) -> frozenset[str] | set[str]:
         if st.mode == "N":
-            if st.n_kind == "n" and not st.tok and len(st.n_oct) < 3:
+            if st.n_kind == "n" and not st.tok and len(st.n_oct) < MAX_OCTAVE_MARKS:
                 return _LENGTH_OR_OCTAVE
             return LENGTH_CHARS
         if st.mode == "B":
@@ -1654,7 +1657,10 @@ class AbcGrammar(_Compiled):
         return self._fits(st, node, self._base(st))
 
     def _octave_ok(self, letter: str, marks: str) -> bool:
-        """abc2midi refuses d, and B' (a comma after a lower-case letter and the like)."""
+        """At most MAX_OCTAVE_MARKS marks; abc2midi refuses d, and B' (a comma after a
+        lower-case letter and the like)."""
+        if len(marks) > MAX_OCTAVE_MARKS:
+            return False
         if not self.abc2midi:
             return True
         return set(marks) <= ({","} if letter.isupper() else {"'"})
