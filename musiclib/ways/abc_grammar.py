@@ -2209,6 +2209,7 @@ class AbcTokenGrammar(_Compiled):
         self._root_search = list(self.trie.search)
         self._wins: dict[str, int] = {}
         self._finds = 0
+        self._quotes: dict[tuple, list[tuple]] = {}  # `_quote_table`'s, by (node, text)
         shared = (
             tuple(self.vocab), int(min_notes), bool(abc2midi), short_final, bool(usual_lengths),
             bool(form),
@@ -2334,10 +2335,69 @@ class AbcTokenGrammar(_Compiled):
             after = st.clone()
             if not self.chars._feed(after, ch):
                 continue  # refused here: so is every token that continues with ch
+            if after.mode == "Q" and after.phase == "B":
+                self._walk_quote(after, child, mask)
+                continue
             if child.ids and self._viable(after):
                 mask[child.ids] = True
             if child.children:
                 self._walk(after, child, mask)
+
+    def _walk_quote(self, st: _Row, node: _TokenTrie, mask: np.ndarray) -> None:
+        """`_walk` below `node` from `st`, inside a chord symbol or annotation (a Nottingham
+        token vocabulary has some 200 chord symbols, more than half its tokens). There the
+        parser reads the text alone (`AbcGrammar._quote`), so which tokens it accepts is
+        looked up by the text so far (`_quote_table`), and the tokens that leave the same
+        state (the quote closed, or the same text open, after as many characters) are
+        judged once, on that state reached by the parser itself."""
+        judged: dict[tuple, bool] = {}
+        for ids, rest, closed, text, more in self._quote_table(node, st.tok):
+            group = (closed, len(rest), text)
+            ok = judged.get(group)
+            if ok is None or more is not None:
+                after = st.clone()
+                for ch in rest:
+                    self.chars._feed(after, ch)
+                if more is not None:  # past the closing mark the context decides again
+                    self._walk(after, more, mask)
+                if ids and ok is None:
+                    ok = judged[group] = self._viable(after)
+            if ok and ids:
+                mask[ids] = True
+
+    def _quote_table(self, node: _TokenTrie, text: str) -> list[tuple]:
+        """The tokens below `node` whose characters the parser accepts inside a quote whose
+        text so far is `text`, up to its closing mark: (their ids, the characters after
+        `node`, whether they close it, the quote's text at their end, and the node below
+        which tokens go on past the closing mark, else None). The parser reads a quote by
+        its text alone, so the table is the same in every context."""
+        key = (id(node), text)
+        table = self._quotes.get(key)
+        if table is not None:
+            return table
+        table = []
+        row = _Row()
+        row.phase = "B"
+
+        def down(at: _TokenTrie, rest: str, tok: str) -> None:
+            if at.ids:
+                table.append((at.ids, rest, False, tok, None))
+            for ch, child in at.children.items():
+                row.mode, row.tok = "Q", tok
+                if not self.chars._quote(row, ch):
+                    continue
+                if row.mode == "Q":
+                    down(child, rest + ch, row.tok)
+                elif child.ids or child.children:
+                    table.append(
+                        (child.ids, rest + ch, True, "", child if child.children else None)
+                    )
+
+        down(node, "", text)
+        if len(self._quotes) > MAX_CACHED:
+            self._quotes.clear()
+        self._quotes[key] = table
+        return table
 
     def _viable(self, st: _Row, depth: int = VIABLE_DEPTH) -> bool:
         """Can the text go on from `st` for `depth` more tokens (or end before)? The

@@ -209,3 +209,58 @@ def test_a_shaped_part_with_endings_writes_its_first_ending_with_the_tokens_it_h
             checked = True
         grammar._feed_id(state, vocab.index(tok))
     assert checked
+
+
+def test_a_token_is_allowed_exactly_when_the_parser_accepts_its_characters_and_it_leads_on(
+    vocab, texts
+):
+    """A mask judges the tokens inside a chord symbol or annotation by a table of the
+    quote's text (the parser reads a quote by its text alone), not character by character
+    from each state. The masks equal a token-by-token check on every state of pieces that
+    are full of chord symbols: a token is allowed where the parser accepts each of its
+    characters and some token (or the end) can follow it."""
+    from musiclib.ways import abc_grammar
+
+    quotes = ['"G"', '"Am"', '"D7"', '"Em/b"', '"C#m7"', '"Bb"', '"F#m"', '"Gmaj7"', '" "']
+    odd = ['"Xq"', '"^above"', '"', '"A', '"G"A', '"D"|', '"E""A"']  # refused, open, past
+    quoted = sorted({*vocab, *quotes, *odd} - set(SPECIALS))
+    words = [*SPECIALS, *quoted]
+    abc_grammar._TOKEN_SHARED.clear()
+    grammar = AbcTokenGrammar(words)
+    index = {tok: i for i, tok in enumerate(words)}
+    net = random_net(len(words), seed=7)
+    chords = [index[q] for q in quotes + odd]
+    net.dense[0][1][chords] = 3.0  # chord symbols come often
+    walks = sampler.sample(
+        net, prime=[1], seeds=range(8), temperature=1.2, max_tokens=150, end_id=END_ID,
+        constraint=grammar,
+    )  # fmt: skip
+    pieces = [[words[i] for i in ids if i != END_ID] for ids in walks]
+    pieces += [abc_tokens.tokenize(t)[:60] for t in texts[:4]]
+    assert sum(tok in quotes for piece in pieces for tok in piece) > 40
+
+    def by_token(st) -> np.ndarray:
+        mask = np.zeros(len(words), dtype=bool)
+        for i, tok in enumerate(words):
+            if tok in SPECIALS:
+                continue
+            after = st.clone()
+            if all(grammar.chars._feed(after, ch) for ch in tok) and grammar._viable(after):
+                mask[i] = True
+        mask[END_ID] = grammar.chars._can_end(st)
+        return mask
+
+    states = 0
+    for piece in pieces:
+        st = abc_grammar._Row()
+        for tok in piece:
+            abc_grammar._TOKEN_SHARED.clear()  # each mask built, not found
+            grammar._cache, grammar._viable_cache = {}, {}
+            mask = grammar._mask(st)
+            expected = by_token(st)
+            got = mask if mask is not None else np.zeros_like(expected)  # None: nothing allowed
+            assert np.array_equal(got, expected), (piece, tok)
+            states += 1
+            for ch in tok:
+                grammar.chars._feed(st, ch)
+    assert states > 600
