@@ -127,9 +127,12 @@ fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and s
 the model has no business producing (comments, directives). A tune cut short by the
 sampler's `max_tokens` can still end inside a construct: the grammar cannot know the limit.
 When the parser meets a character the rules refuse (in a prime, say) it carries on from the
-most sensible state and stops checking bar lengths until the next bar line; if a state ever
-allowed no character at all, the constraint would return None (no mask) and count it in
-`stats["fallbacks"]` (none in the fuzzing done for issue 11).
+most sensible state and stops checking bar lengths until the next bar line. Where a state
+allows no symbol at all (a vocabulary that lacks what the rules want next), the mask allows
+only END, counted in `stats["fallbacks"]`: the piece stops there rather than run on with
+anything allowed (a token vocabulary once left 52 of 600 tunes writing to the limit, bar lines
+gone). The token grammar first falls back to the tokens the parser accepts there, without
+its look-ahead.
 """
 
 from __future__ import annotations
@@ -592,6 +595,15 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     return tuple(values)
 
 
+def _end_only(size: int, end_id: int) -> np.ndarray | None:
+    """A dead end's mask: END alone (None, anything, for a vocabulary without END)."""
+    if end_id < 0:
+        return None
+    mask = np.zeros(size, dtype=bool)
+    mask[end_id] = True
+    return mask
+
+
 def _line_bucket(line_len: int, reach: int) -> int:
     """The line's length as far as the next `reach` characters can tell: -1 while they all
     fit within MAX_LINE (the 150-character rule cannot refuse any of them), the exact length
@@ -933,7 +945,7 @@ class AbcGrammar(_Compiled):
             mask[self.end_id] = True
         if not mask.any():
             self.stats["fallbacks"] += 1
-            mask = None
+            mask = _end_only(self.size, self.end_id)
         if len(self._cache) > MAX_CACHED:
             self._cache.clear()
         self._cache[key] = mask
@@ -2293,7 +2305,9 @@ class AbcTokenGrammar(_Compiled):
             mask[self.end_id] = True
         if not mask.any():
             self.stats["fallbacks"] += 1
-            mask = None
+            self._walk(st, self.trie, mask, ahead=False)
+            if not mask.any():
+                mask = _end_only(self.size, self.end_id)
         self._store(self._cache, st, (mask,), outer)
         return mask
 
@@ -2328,20 +2342,20 @@ class AbcTokenGrammar(_Compiled):
         far = st.line_len > MAX_LINE or st.line_len + reach <= MAX_LINE
         cache[st.key(0) if far else st.key(MAX_LINE + 1)] = (*value, reach)
 
-    def _walk(self, st: _Row, node: _TokenTrie, mask: np.ndarray) -> None:
+    def _walk(self, st: _Row, node: _TokenTrie, mask: np.ndarray, *, ahead: bool = True) -> None:
         """Mark the tokens below `node` whose characters the parser accepts from `st` and
-        that leave a state with a way on."""
+        (with `ahead`) that leave a state with a way on."""
         for ch, child in node.children.items():
             after = st.clone()
             if not self.chars._feed(after, ch):
                 continue  # refused here: so is every token that continues with ch
-            if after.mode == "Q" and after.phase == "B":
+            if ahead and after.mode == "Q" and after.phase == "B":
                 self._walk_quote(after, child, mask)
                 continue
-            if child.ids and self._viable(after):
+            if child.ids and (not ahead or self._viable(after)):
                 mask[child.ids] = True
             if child.children:
-                self._walk(after, child, mask)
+                self._walk(after, child, mask, ahead=ahead)
 
     def _walk_quote(self, st: _Row, node: _TokenTrie, mask: np.ndarray) -> None:
         """`_walk` below `node` from `st`, inside a chord symbol or annotation (a Nottingham

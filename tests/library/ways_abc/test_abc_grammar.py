@@ -413,3 +413,14 @@ def test_a_tiny_model_sampled_with_the_grammar_writes_bars_of_the_right_length()
         if ids[-1] == END_ID:  # a finished tune
             assert validity.parses, (text, validity.messages)
     assert checked >= 10
+
+
+def test_where_no_character_can_follow_the_piece_ends_rather_than_anything_going():
+    # A vocabulary without bar lines or spaces: a full bar and a line break leave nothing
+    # the rules allow. The piece ends there; it does not run on unchecked.
+    grammar = AbcGrammar([*SPECIALS, *"M:4/L18KG\n"])
+    assert "\n" in allowed(grammar, HEADER + "GGGGGGGG") and "G" not in allowed(
+        grammar, HEADER + "GGGGGGGG"
+    )
+    assert allowed(grammar, HEADER + "GGGGGGGG\n") == {END}
+    assert grammar.stats["fallbacks"] == 1
