@@ -77,7 +77,67 @@ def warm_sampler() -> None:
                 )
 
 
+def warm_folk_form() -> None:
+    # The generate page's defaults for ABC: the folk form's grammar tables, a drawn shape
+    # and a plan of returns per piece, the memory, takes with a trial (the lazily built
+    # tables' loop, the returns' bookkeeping), and the memory's fit the train worker runs.
+    # Left out, they were compiled by the first job that used them, in a worker, and
+    # written to the cache then. Seen here without this warm-up: after one process had
+    # cached some of the loop's helpers, a second compiled and cached the plain loop, and
+    # every later process that loaded it from the cache segfaulted. Two short tunes in the
+    # form's shape (two parts of eight bars, repeated) give the shapes and the plans.
+    import os
+    from unittest import mock
+
+    from musiclib.metrics.form import returns_library
+    from musiclib.ml import fastloop, sampler
+    from musiclib.ml.memory import memory_fit
+    from musiclib.ways.abc_text import WAY as way
+    from musiclib.ways.base import END_ID, SPECIALS, START_ID
+
+    first = "|:GABc d2B2|c2A2 B2G2|GABc d2B2|c2A2 B2G2|GABc d2B2|c2A2 B2G2|A2c2 B2A2|G8:|\n"
+    second = "|:d2g2 g2fe|d2B2 G4|d2g2 g2fe|d2c2 B4|d2g2 g2fe|d2B2 G4|A2c2 B2A2|G8:|\n"
+    texts = [f"M:4/4\nL:1/8\nK:G\n{first}{second}", f"M:4/4\nL:1/8\nK:G\n{second}{first}"]
+    vocab = [*SPECIALS, *sorted({ch for text in texts for ch in text})]
+    index = {ch: i for i, ch in enumerate(vocab)}
+    pieces = [np.array([START_ID, *(index[ch] for ch in t), END_ID]) for t in texts]
+    library = returns_library(way=way, vocab=vocab, pieces=pieces)
+    rng = np.random.default_rng(0)
+
+    def w(*shape):
+        return rng.normal(0, 0.5, shape).astype(np.float32)
+
+    size = len(vocab)
+    net = sampler.Net(
+        table=w(size, 32),
+        recurrent=[w(8, 32), w(16, 32)],
+        biases=[w(32), w(32)],
+        dense=[(w(8, 6), w(6), True), (w(6, size), w(size), False)],
+        units=[8, 8],
+    )
+    # the memory's fit, as the train worker runs it at every checkpoint (MIN_SYMBOLS: the
+    # two tunes three times over)
+    fit = memory_fit(net, pieces * 3, end_id=END_ID)
+    if fit is None:
+        raise RuntimeError("warm_numba: too few symbols to fit the memory")
+    for split in ("1", "2"):
+        with mock.patch.dict(os.environ, {"SAMPLE_THREADS": split}):
+            for rows in (1, fastloop.GEMM_ROWS):
+                seeds = list(range(rows))
+                shapes = way.form_shapes_for(state=library, seeds=seeds)
+                plans = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
+                if shapes is None or plans is None:
+                    raise RuntimeError("warm_numba: the folk form's tunes gave no shape or plan")
+                for takes, trial in ((1, 0), (2, 10)):
+                    sampler.sample(
+                        net, prime=[START_ID], seeds=seeds, max_tokens=40, temperature=0.9,
+                        top_p=0.9, constraint=way.grammar(vocab=vocab, form=True).automaton(),
+                        shapes=shapes, returns=plans, memory=fit.weights, takes=takes, trial=trial,
+                    )  # fmt: skip
+
+
 if __name__ == "__main__":
     warm_librosa()
     warm_sampler()
+    warm_folk_form()
     print("warm_numba: numba caches written")
