@@ -100,7 +100,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write concurrently: wait for locks instead of failing.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    # Write-ahead logging: a read no longer holds off other processes' commits (in the
+    # default journal a corpus render's open cursor held a visitor's job for seconds; WAL
+    # lets one writer commit beside any readers).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,  # seconds a write waits for another writer's lock
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
