@@ -37,44 +37,55 @@ def warm_librosa() -> None:
     dsp.griffin_lim(mag, n_iter=2, phase=np.zeros_like(mag), length=y.size)
 
 
-def warm_sampler() -> None:
-    # Every path of the compiled loop: a few rows (plain loops) and many (BLAS), top-k and
-    # top-p, restarts, grammar tables and a Python constraint, on one thread and with the
-    # products split among two (SAMPLE_THREADS). The types are the same for every net, so
-    # one small net compiles them all (8 units: gate columns that split into whole lines).
-    import os
-    from unittest import mock
-
-    from musiclib.ml import fastloop, sampler
+def _small_net(vocab: int):
+    """A random net of the site's layout (two LSTMs of 8 units: gate columns that split into
+    whole lines; a ReLU layer, then the logits): the loop's types are the same for every
+    net, so a small one compiles them all."""
+    from musiclib.ml import sampler
 
     rng = np.random.default_rng(0)
-    vocab, units = 8, [8, 8]
 
     def w(*shape):
         return rng.normal(0, 0.5, shape).astype(np.float32)
 
-    net = sampler.Net(
+    return sampler.Net(
         table=w(vocab, 32),
         recurrent=[w(8, 32), w(16, 32)],
         biases=[w(32), w(32)],
         dense=[(w(8, 6), w(6), True), (w(6, vocab), w(vocab), False)],
-        units=units,
+        units=[8, 8],
     )
+
+
+def _batches():
+    """The seeds of a few rows (plain loops) and of many (BLAS), on one thread and with the
+    products split among two (SAMPLE_THREADS set while each is sampled)."""
+    import os
+    from unittest import mock
+
+    from musiclib.ml import fastloop
+
+    for split in ("1", "2"):
+        with mock.patch.dict(os.environ, {"SAMPLE_THREADS": split}):
+            for rows in (1, fastloop.GEMM_ROWS):
+                yield list(range(rows))
+
+
+def warm_sampler() -> None:
+    # Every path of the compiled loop: top-k and top-p, restarts, grammar tables and a
+    # Python constraint, for each of `_batches`.
+    from musiclib.ml import fastloop, sampler
+
+    vocab = 8
+    net = _small_net(vocab)
     allowed = np.ones((1, vocab), dtype=bool)
     tables = fastloop.GrammarTables(
         allowed=allowed, next_state=np.zeros((1, vocab), dtype=np.int32), start=0
     )
-    for split in ("1", "2"):
-        with mock.patch.dict(os.environ, {"SAMPLE_THREADS": split}):
-            for rows in (1, fastloop.GEMM_ROWS):
-                seeds = list(range(rows))
-                sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, top_k=3, top_p=0.9)
-                sampler.sample(
-                    net, prime=[1], seeds=seeds, max_tokens=4, restart_id=1, constraint=tables
-                )
-                sampler.sample(
-                    net, prime=[1], seeds=seeds, max_tokens=4, constraint=lambda r, ids: None
-                )
+    for seeds in _batches():
+        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, top_k=3, top_p=0.9)
+        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, restart_id=1, constraint=tables)
+        sampler.sample(net, prime=[1], seeds=seeds, max_tokens=4, constraint=lambda r, ids: None)
 
 
 def warm_folk_form() -> None:
@@ -86,11 +97,8 @@ def warm_folk_form() -> None:
     # cached some of the loop's helpers, a second compiled and cached the plain loop, and
     # every later process that loaded it from the cache segfaulted. Two short tunes in the
     # form's shape (two parts of eight bars, repeated) give the shapes and the plans.
-    import os
-    from unittest import mock
-
     from musiclib.metrics.form import returns_library
-    from musiclib.ml import fastloop, sampler
+    from musiclib.ml import sampler
     from musiclib.ml.memory import memory_fit
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.base import END_ID, SPECIALS, START_ID
@@ -102,38 +110,24 @@ def warm_folk_form() -> None:
     index = {ch: i for i, ch in enumerate(vocab)}
     pieces = [np.array([START_ID, *(index[ch] for ch in t), END_ID]) for t in texts]
     library = returns_library(way=way, vocab=vocab, pieces=pieces)
-    rng = np.random.default_rng(0)
-
-    def w(*shape):
-        return rng.normal(0, 0.5, shape).astype(np.float32)
-
-    size = len(vocab)
-    net = sampler.Net(
-        table=w(size, 32),
-        recurrent=[w(8, 32), w(16, 32)],
-        biases=[w(32), w(32)],
-        dense=[(w(8, 6), w(6), True), (w(6, size), w(size), False)],
-        units=[8, 8],
-    )
+    net = _small_net(len(vocab))
     # the memory's fit, as the train worker runs it at every checkpoint (MIN_SYMBOLS: the
     # two tunes three times over)
     fit = memory_fit(net, pieces * 3, end_id=END_ID)
     if fit is None:
         raise RuntimeError("warm_numba: too few symbols to fit the memory")
-    for split in ("1", "2"):
-        with mock.patch.dict(os.environ, {"SAMPLE_THREADS": split}):
-            for rows in (1, fastloop.GEMM_ROWS):
-                seeds = list(range(rows))
-                shapes = way.form_shapes_for(state=library, seeds=seeds)
-                plans = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
-                if shapes is None or plans is None:
-                    raise RuntimeError("warm_numba: the folk form's tunes gave no shape or plan")
-                for takes, trial in ((1, 0), (2, 10)):
-                    sampler.sample(
-                        net, prime=[START_ID], seeds=seeds, max_tokens=40, temperature=0.9,
-                        top_p=0.9, constraint=way.grammar(vocab=vocab, form=True).automaton(),
-                        shapes=shapes, returns=plans, memory=fit.weights, takes=takes, trial=trial,
-                    )  # fmt: skip
+    tables = way.grammar(vocab=vocab, form=True).automaton()
+    for seeds in _batches():
+        shapes = way.form_shapes_for(state=library, seeds=seeds)
+        plans = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
+        if shapes is None or plans is None:
+            raise RuntimeError("warm_numba: the folk form's tunes gave no shape or plan")
+        for takes, trial in ((1, 0), (2, 10)):
+            sampler.sample(
+                net, prime=[START_ID], seeds=seeds, max_tokens=40, temperature=0.9, top_p=0.9,
+                constraint=tables, shapes=shapes, returns=plans, memory=fit.weights,
+                takes=takes, trial=trial,
+            )  # fmt: skip
 
 
 if __name__ == "__main__":
