@@ -58,6 +58,9 @@ RENDER_TASK_BUDGET_S = 5.0
 # ended 5 min 18 s after the start. Engraving is ahead-of-time work: a tune's page asks
 # for its own score if it has none yet.
 RENDER_YIELD_WHILE_TRAINING = 4.0
+# Tunes read at a time by the corpus's engraving task (1..1000): a task engraves a few
+# dozen in its budget.
+RENDER_PAGE = 20
 # Seconds a file's URL asks a player or a program to wait before asking again for a file the
 # worker is making (its Retry-After; 1-60: a piece's audio takes a second or two to render,
 # its MusicXML and a recording's spectrogram a tenth of a second each).
@@ -103,16 +106,22 @@ def corpus_tunes_render(*, corpus: Corpus, after: int = 0) -> int:
     if not _has_score(corpus.way):
         return 0
     started, last = time.monotonic(), 0
-    tunes = Tune.objects.select_related("corpus").filter(corpus=corpus, pk__gt=after)
-    for tune in tunes.order_by("pk").iterator(chunk_size=100):
-        took = time.monotonic() - started
-        if last and took > RENDER_TASK_BUDGET_S:
-            wait = took * RENDER_YIELD_WHILE_TRAINING if _training_here() else 0.0
-            send_on_commit(CORPUS_RENDER_TASK, corpus.pk, last, countdown=wait)
-            break
-        tune_render(tune=tune, audio=False)
-        last = tune.pk
-    return last
+    tunes = Tune.objects.select_related("corpus").filter(corpus=corpus).order_by("pk")
+    while True:
+        # A short list at a time, not one cursor held open for the whole budget: an open
+        # read keeps a transaction's snapshot (PostgreSQL) or, in SQLite's default journal,
+        # holds off every other process's commit until it closes.
+        page = list(tunes.filter(pk__gt=last or after)[:RENDER_PAGE])
+        if not page:
+            return last
+        for tune in page:
+            took = time.monotonic() - started
+            if last and took > RENDER_TASK_BUDGET_S:
+                wait = took * RENDER_YIELD_WHILE_TRAINING if _training_here() else 0.0
+                send_on_commit(CORPUS_RENDER_TASK, corpus.pk, last, countdown=wait)
+                return last
+            tune_render(tune=tune, audio=False)
+            last = tune.pk
 
 
 def _training_here() -> bool:

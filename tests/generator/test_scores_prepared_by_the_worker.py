@@ -151,6 +151,7 @@ def test_the_engraving_task_works_in_short_turns_and_queues_the_rest(
     corpus = Corpus.objects.create(name="Long corpus", source="tests")
     tunes = [make_tune(corpus, text=REEL.replace("X:1", f"X:{n}"), number=n) for n in (1, 2, 3)]
     monkeypatch.setattr(renders_module, "RENDER_TASK_BUDGET_S", 0.0)  # one tune per turn
+    monkeypatch.setattr(renders_module, "RENDER_PAGE", 1)  # and read one at a time
     with django_capture_on_commit_callbacks(execute=True):
         assert corpus_tunes_render(corpus=corpus, after=0) == tunes[0].pk
     assert _tune_score(tunes[0]) is not None and _tune_score(tunes[1]) is None
