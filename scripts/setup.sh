@@ -64,18 +64,27 @@ fi
 # --- numba caches ----------------------------------------------------------------------------
 # Compile librosa's numba functions and the sampling loop once, in one process, before anything
 # runs in parallel: numba's on-disk cache is not safe against concurrent writers, and a
-# corrupted one segfaults every later process (scripts/warm_numba.py says more). A run that
-# dies of a signal means a cache is already corrupted: delete the caches and compile afresh.
+# corrupted one segfaults every later process (scripts/warm_numba.py says more).
+# The project's own caches are deleted first, every time: a loop function compiled in a
+# process that loaded its helpers from the cache (those that run threads, `parallel=True`,
+# or call them) is written to the cache broken, and every later process that loads it
+# segfaults, though the process that wrote it ran fine (numba issues 8578 and 10128).
+# A warm-up over the caches an older warm-up left, missing one path, did exactly that.
+# Then a second process loads what the first wrote; if either dies of a signal, every
+# cache (librosa's too) is deleted and compiled afresh.
 numba_key=$(cat requirements.txt scripts/warm_numba.py musiclib/ml/fastloop.py | sha256sum | cut -c1-16)
 numba_stamp="$STAMP_DIR/numba-$numba_key"
 if [ ! -e "$numba_stamp" ]; then
   echo "setup: compiling numba functions (once)"
+  find generator/ musiclib/ \( -name '*.nbi' -o -name '*.nbc' \) -delete
   rc=0
   .venv/bin/python scripts/warm_numba.py || rc=$?
+  [ "$rc" -ne 0 ] || .venv/bin/python scripts/warm_numba.py >/dev/null || rc=$?
   if [ "$rc" -ge 128 ]; then
     echo "setup: the numba cache was corrupted (exit $rc): deleting it and compiling again"
     find .venv/lib/ generator/ musiclib/ \( -name '*.nbi' -o -name '*.nbc' \) -delete
     .venv/bin/python scripts/warm_numba.py
+    .venv/bin/python scripts/warm_numba.py >/dev/null
   elif [ "$rc" -ne 0 ]; then
     exit "$rc"
   fi

@@ -8,10 +8,14 @@ virtualenv) can leave an index that points one signature at another's machine co
 later process that loads it then segfaults. Seen here: after two processes first ran pYIN
 together, `librosa.pyin` crashed in `util.localmin` in every new process. Compiling every
 signature the site uses here, before anything runs in parallel, means later processes only
-read the cache.
+read the cache. One process after another is not safe either: a loop compiled in a
+process that loaded its threaded helpers from the cache is cached broken (docs/operations.md),
+so setup.sh deletes the project's caches before it runs this, and the whole loop is
+compiled here.
 
-Exit status: 0 when every function ran. setup.sh runs this in a child process, and when it
-dies of a signal (a cache already corrupted) deletes the numba caches and runs it again.
+Exit status: 0 when every function ran. setup.sh runs this in a child process, then again
+in another (which loads what the first wrote), and when either dies of a signal (a cache
+corrupted) deletes the numba caches and runs it again.
 """
 
 from __future__ import annotations
