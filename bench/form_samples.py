@@ -133,7 +133,14 @@ def main() -> None:
         config = way.resolve_config(preset=args.preset, overrides=overrides)
         prepared = way.prepare(texts=load_texts(args.corpus), config=config, seed=0)
         if prepared.vocab != vocab:
-            sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
+            if not set(prepared.vocab) <= set(vocab):
+                sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")
+            # A model trained on another corpus besides this one has a larger vocabulary:
+            # the corpus's pieces in the model's ids.
+            index = {tok: i for i, tok in enumerate(vocab)}
+            ids = np.array([index[tok] for tok in prepared.vocab], dtype=np.int64)
+            prepared.train = [ids[np.asarray(p)] for p in prepared.train]
+            prepared.val = [ids[np.asarray(p)] for p in prepared.val]
     if args.memory:
         from musiclib.ml.memory import memory_fit
 

@@ -657,7 +657,31 @@ class _Compiled:
     same class over the same vocabulary and options."""
 
     _shared_key: tuple
+    _rows: dict[int, tuple[list[int], int, _Row]]
+    stats: dict[str, int]
 
+    # --- the constraint (a `sampler.Constraint`) ---------------------------------------------
+    def __call__(self, row: int, ids: list[int]) -> np.ndarray | None:
+        ref, read, st = self._rows.get(row, (None, 0, None))
+        if st is None or ref is not ids or len(ids) < read:
+            ref, read, st = ids, 0, _Row()  # a new piece in this row
+        for i in ids[read:]:
+            self._feed_id(st, int(i))
+        self._rows[row] = (ref, len(ids), st)
+        self.stats["steps"] += 1
+        return self._mask(st)
+
+    def reset(self) -> None:
+        """Forget every row (the next call starts each row afresh)."""
+        self._rows.clear()
+
+    def _feed_id(self, st: _Row, i: int) -> None:
+        raise NotImplementedError
+
+    def _mask(self, st: _Row) -> np.ndarray | None:
+        raise NotImplementedError
+
+    # --- the tables' parser (`ml.automaton.Parser`) ------------------------------------------
     def fresh(self) -> _Row:
         return _Row()
 
@@ -873,21 +897,6 @@ class AbcGrammar(_Compiled):
         self._cache, self._fits_cache, self._sum_cache, self._unit_cache = _SHARED[shared]
         self._rows: dict[int, tuple[list[int], int, _Row]] = {}
         self.stats = {"steps": 0, "masks_built": 0, "fallbacks": 0}
-
-    # --- the constraint --------------------------------------------------------------------
-    def __call__(self, row: int, ids: list[int]) -> np.ndarray | None:
-        ref, read, st = self._rows.get(row, (None, 0, None))
-        if st is None or ref is not ids or len(ids) < read:
-            ref, read, st = ids, 0, _Row()  # a new piece in this row
-        for i in ids[read:]:
-            self._feed_id(st, int(i))
-        self._rows[row] = (ref, len(ids), st)
-        self.stats["steps"] += 1
-        return self._mask(st)
-
-    def reset(self) -> None:
-        """Forget every row (the next call starts each row afresh)."""
-        self._rows.clear()
 
     # --- helpers for tests and tools -------------------------------------------------------
     def state_after(self, text: str) -> _Row:
@@ -2232,20 +2241,6 @@ class AbcTokenGrammar(_Compiled):
         self._cache, self._viable_cache = _TOKEN_SHARED[shared]
         self._rows: dict[int, tuple[list[int], int, _Row]] = {}
         self.stats = {"steps": 0, "masks_built": 0, "fallbacks": 0}
-
-    # --- the constraint --------------------------------------------------------------------
-    def __call__(self, row: int, ids: list[int]) -> np.ndarray | None:
-        ref, read, st = self._rows.get(row, (None, 0, None))
-        if st is None or ref is not ids or len(ids) < read:
-            ref, read, st = ids, 0, _Row()  # a new piece in this row
-        for i in ids[read:]:
-            self._feed_id(st, int(i))
-        self._rows[row] = (ref, len(ids), st)
-        self.stats["steps"] += 1
-        return self._mask(st)
-
-    def reset(self) -> None:
-        self._rows.clear()
 
     # --- helpers for tests and tools -------------------------------------------------------
     def state_after(self, tokens: list[str]) -> _Row:
