@@ -1818,3 +1818,40 @@ def sample_registered_tables(
                 states[r], regs[r] = automaton.advance_one(int(states[r]), regs[r].tolist(), last)
                 pending[r] = False
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
+
+
+# --- the on-disk cache in worker processes ------------------------------------------------
+def cache_read_only() -> int:
+    """Stop this process writing the loop's functions to numba's on-disk cache (it still
+    reads them); returns how many functions that covers.
+
+    Why: a function compiled in a process that loaded its threaded helpers from the cache
+    is written there broken, and every later process that loads it segfaults
+    (docs/operations.md). `make setup` compiles every path the site samples by, in one
+    process, first (`scripts/warm_numba.py`); a worker that still meets a new one (a path
+    the warm-up left out) compiles it in memory, each time it starts, and logs which, instead
+    of leaving a cache that would crash every worker after it."""
+    import logging
+
+    from numba.core.dispatcher import Dispatcher
+
+    log = logging.getLogger(__name__)
+
+    def skip(name: str):
+        def save_overload(sig, data) -> None:
+            log.warning(
+                "numba compiled %s%s in this worker (not cached: scripts/warm_numba.py should "
+                "compile it at setup)",
+                name,
+                sig,
+            )
+
+        return save_overload
+
+    count = 0
+    for name, obj in list(globals().items()):
+        cache = getattr(obj, "_cache", None)
+        if isinstance(obj, Dispatcher) and callable(getattr(cache, "save_overload", None)):
+            cache.save_overload = skip(name)
+            count += 1
+    return count
