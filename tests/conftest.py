@@ -63,6 +63,12 @@ def site_tests_requested(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The tests read the sampling loop's numba cache that setup compiled and never write it,
+    # as the site's workers: a function compiled here over helpers loaded from that cache
+    # would be cached broken for every process after it (docs/operations.md).
+    from musiclib.ml import fastloop
+
+    fastloop.cache_read_only()
     if not site_tests_requested(config):
         return
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
