@@ -148,7 +148,7 @@ def _patience_field(label: str, help_text: str) -> forms.IntegerField:
 
 
 # The form's fields that go into a new run's config under their own names.
-RUN_OPTIONS = ("early_stopping_patience", "lr_plateau_patience", "look_back_heads")
+RUN_OPTIONS = ("early_stopping_patience", "lr_plateau_patience", "look_back_heads", "warmup_epochs")
 
 
 class TrainingRunForm(forms.ModelForm):
@@ -197,6 +197,16 @@ class TrainingRunForm(forms.ModelForm):
         'and phrases back" and "Let figures come back" (with them they repeat too much).',
     )
 
+    warmup_epochs = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=1000,
+        label="Warm-up epochs",
+        help_text="With a corpus to learn from first: the first epochs learn from both corpora "
+        "together, the rest from this run's corpus alone, at half the learning rate. For a "
+        "corpus too small for the model alone.",
+    )
+
     class Meta:
         model = TrainingRun
         fields = [
@@ -211,6 +221,8 @@ class TrainingRunForm(forms.ModelForm):
             "early_stopping_patience",
             "lr_plateau_patience",
             "look_back_heads",
+            "warmup_corpus",
+            "warmup_epochs",
             "staff_checkpoint",
         ]
 
@@ -246,6 +258,7 @@ class TrainingRunForm(forms.ModelForm):
                     preset=data.get("preset") or "quick",
                     epochs=data["epochs"],
                     config=overrides,
+                    warmup_corpus=data.get("warmup_corpus"),
                 )
             except services.ServiceError as exc:
                 add_service_error(self, exc)
@@ -299,6 +312,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
             config=form.cleaned_data["config"],
             name=obj.name,
             user=request.user,
+            warmup_corpus=obj.warmup_corpus,
         )
         obj.pk = run.pk  # the admin's log entry and redirect name the stored run
         obj.refresh_from_db()

@@ -172,6 +172,23 @@ class TrainingRun(models.Model):
         blank=True,
         help_text="The run trains on the corpus tunes up to this id.",
     )
+    # A second corpus of the same way the run learns from first, for its first
+    # config["warmup_epochs"] epochs, beside its own (`Way.prepare(warmup_texts=)`).
+    warmup_corpus = models.ForeignKey(
+        Corpus,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="warmup_runs",
+        verbose_name="learn first from",
+        help_text="Another corpus of the same kind, learned together with this one for the "
+        "first epochs (the warm-up epochs), before this one alone.",
+    )
+    warmup_tune_id_max = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The warm-up uses the corpus's tunes up to this id.",
+    )
     data_stats = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=40, blank=True)
     device = models.CharField(max_length=100, blank=True)

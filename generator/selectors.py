@@ -331,7 +331,7 @@ def run_waiting_behind(*, run: TrainingRun) -> list[TrainingRun]:
 
 
 def run_get(*, pk: int) -> TrainingRun:
-    return TrainingRun.objects.select_related("corpus", "created_by").get(pk=pk)
+    return TrainingRun.objects.select_related("corpus", "warmup_corpus", "created_by").get(pk=pk)
 
 
 def run_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:

@@ -90,6 +90,7 @@ class TrainingRunViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMod
                 config=data.get("config") or {},
                 name=data.get("name", ""),
                 user=request.user,
+                warmup_corpus=data.get("warmup_corpus"),
             )
             if data["start"]:
                 run = services.training_run_start(run=run)

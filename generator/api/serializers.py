@@ -156,6 +156,11 @@ class HistoryEntrySerializer(serializers.Serializer):
         help_text="The optimizer's step size in this epoch (absent for epochs trained before "
         "it was recorded); it falls when the run cuts it after epochs without a gain.",
     )
+    warmup = serializers.BooleanField(
+        required=False,
+        help_text="Whether the epoch learned from the run's warm-up corpus too (present only "
+        "in runs with one).",
+    )
 
 
 def _link(what: str) -> serializers.URLField:
@@ -445,6 +450,7 @@ class TrainingRunSerializer(ContextMixin, serializers.ModelSerializer):
             "name",
             "corpus",
             "corpus_name",
+            "warmup_corpus",
             "way",
             "preset",
             "config",
@@ -543,12 +549,24 @@ class TrainingRunCreateSerializer(serializers.Serializer):
     start = StrictBooleanField(
         default=True, help_text="Queue the run at once (default); false keeps it a draft."
     )
+    warmup_corpus = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A second corpus of the same way to learn from first, together with this "
+        'one, for config\'s "warmup_epochs" epochs (ABC and MIDI runs).',
+    )
 
     def validate_corpus(self, value: int) -> Corpus:
         corpus = Corpus.objects.filter(pk=value).first()
         if corpus is None:
             raise serializers.ValidationError(f"There is no corpus {value}.")
         return corpus
+
+    def validate_warmup_corpus(self, value: int | None) -> Corpus | None:
+        return None if value is None else self.validate_corpus(value)
 
 
 class RunResumeSerializer(serializers.Serializer):

@@ -141,7 +141,13 @@ def iter_corpus_texts(corpus: Corpus, *, tune_id_max: int | None = None) -> Iter
 def run_prepare(way, *, texts: list[str], run, **extra):
     """The way's `prepare` of a run's corpus texts (split as the run's seed and config say),
     with the training tunes' plans of returns (`metrics.form.returns_library`) among the
-    way arrays saved with every checkpoint where the way offers returns."""
+    way arrays saved with every checkpoint where the way offers returns. With a warm-up
+    corpus, its tunes (up to the run's `warmup_tune_id_max`) are in the vocabulary and in
+    `Prepared.warmup`, wherever the run's data is prepared again."""
+    if run.warmup_corpus_id:
+        extra["warmup_texts"] = list(
+            iter_corpus_texts(run.warmup_corpus, tune_id_max=run.warmup_tune_id_max)
+        )
     prepared = way.prepare(texts=texts, config=run.config, seed=run.seed, **extra)
     if way.capabilities.returns:
         from musiclib.metrics.form import returns_library

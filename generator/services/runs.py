@@ -55,10 +55,11 @@ def training_run_check(
     preset: str = "quick",
     epochs: int = 10,
     config: dict[str, Any] | None = None,
+    warmup_corpus: Corpus | None = None,
 ) -> dict[str, Any]:
     """What `training_run_create` would refuse, refused now; else the run's config: the
     preset's values with `config`'s overrides. Raises ServiceError naming `corpus`,
-    `epochs`, `preset` or `config`."""
+    `epochs`, `preset`, `config` or `warmup_corpus`."""
     way_name = way or corpus.way
     if way_name != corpus.way:
         raise ServiceError(
@@ -80,7 +81,39 @@ def training_run_check(
         raise ServiceError(
             f"the corpus {corpus} is empty: import tunes before training", field="corpus"
         )
+    _check_warmup(way_impl, corpus, warmup_corpus, int(epochs), resolved)
     return resolved
+
+
+def _check_warmup(way, corpus: Corpus, other: Corpus | None, epochs: int, config: dict) -> None:
+    """A warm-up corpus and warm-up epochs come together: another corpus of the run's way,
+    not empty, for fewer epochs than the run has (the last ones are its own corpus's)."""
+    warmup_epochs = int(config.get("warmup_epochs") or 0)
+    if other is None:
+        if warmup_epochs:
+            raise ServiceError(
+                "warm-up epochs need a corpus to learn from first", field="warmup_corpus"
+            )
+        return
+    if not way.capabilities.warmup_corpus:
+        raise ServiceError(
+            f"{way.noun} runs cannot learn from a second corpus", field="warmup_corpus"
+        )
+    if other.pk == corpus.pk:
+        raise ServiceError("the corpus to learn from first is the run's own", field="warmup_corpus")
+    if other.way != corpus.way:
+        raise ServiceError(
+            f"the corpus {other} holds {other.way} pieces, not {corpus.way}",
+            field="warmup_corpus",
+        )
+    if not other.tunes.exists():
+        raise ServiceError(f"the corpus {other} is empty", field="warmup_corpus")
+    if not 1 <= warmup_epochs < epochs:
+        raise ServiceError(
+            f"warm-up epochs must be 1..{epochs - 1}: fewer than the run's {epochs}, so that "
+            "it ends on its own corpus",
+            field="config",
+        )
 
 
 def training_run_create(
@@ -93,14 +126,24 @@ def training_run_create(
     config: dict[str, Any] | None = None,
     name: str = "",
     user=None,
+    warmup_corpus: Corpus | None = None,
 ) -> TrainingRun:
     """Validate the inputs (`training_run_check`) and store a draft run;
     `training_run_start` queues it."""
     resolved = training_run_check(
-        corpus=corpus, way=way, preset=preset, epochs=epochs, config=config
+        corpus=corpus,
+        way=way,
+        preset=preset,
+        epochs=epochs,
+        config=config,
+        warmup_corpus=warmup_corpus,
     )
     return TrainingRun.objects.create(
         corpus=corpus,
+        warmup_corpus=warmup_corpus,
+        warmup_tune_id_max=(
+            warmup_corpus.tunes.aggregate(m=Max("pk"))["m"] if warmup_corpus else None
+        ),
         name=name,
         way=way or corpus.way,
         preset=preset,
@@ -303,6 +346,10 @@ class _RunHooks:
         }
         if logs.get("learning_rate") is not None:
             entry["learning_rate"] = logs["learning_rate"]
+        if "warmup" in logs:
+            # Whether the epoch learned from the warm-up corpus too: a resumed run reads
+            # where it switched to its own (`trainer.train`).
+            entry["warmup"] = bool(logs["warmup"])
         if fit is not None:
             # Held-out loss of the model with the piece's memory (each half of the
             # validation pieces scored with weights fitted on the other half).
@@ -420,6 +467,7 @@ def _train(run: TrainingRun) -> TrainingRun:
             initial_epoch=initial_epoch,
             hooks=_RunHooks(run, prepared.vocab, prepared.state, held_out=prepared.val),
             history=run.history,
+            warmup_pieces=prepared.warmup,
         )
     run.refresh_from_db()
     run.status = JobStatus.CANCELLED if outcome == "cancelled" else JobStatus.SUCCEEDED

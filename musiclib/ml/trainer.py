@@ -259,6 +259,7 @@ def train(
     hooks: Hooks,
     history: list[dict] | None = None,
     steps: Steps | None = None,
+    warmup_pieces: list[np.ndarray] | None = None,
 ) -> str:
     """Train epochs initial_epoch+1 .. epochs. Returns "finished", "cancelled" or "stopped
     early". Epoch numbers given to hooks count from 1; `loss` and `val_loss` are mean
@@ -269,7 +270,18 @@ def train(
     A plain loop over compiled steps rather than `fit` over a `tf.data` pipeline: the
     pipeline's prefetch thread kept calling the Python generator after `fit` returned, and
     when the garbage collector later freed its functions the process could crash (seen as a
-    segfault in `context.remove_function`). Here nothing of TensorFlow runs between calls."""
+    segfault in `context.remove_function`). Here nothing of TensorFlow runs between calls.
+
+    With `warmup_pieces` (a second corpus's) and `config["warmup_epochs"]`, epochs up to
+    that number (or until the warm-up stops lowering the validation loss) train on both
+    corpora's pieces, later ones on `train_pieces` alone at half the learning rate, the
+    rate's cuts and early stopping counting the epochs after the switch alone (`_phase`);
+    validation stays on `val_pieces`, the run's own corpus."""
+    warmup_epochs = int(config.get("warmup_epochs") or 0) if warmup_pieces else 0
+    if warmup_epochs:
+        both = list(train_pieces) + list(warmup_pieces or [])
+        if data.count_batches(both, config=config) == 0:
+            raise ValueError("the corpora are too small to make a single training batch")
     n_batches = data.count_batches(train_pieces, config=config)
     if n_batches == 0:
         raise ValueError("the corpus is too small to make a single training batch")
@@ -278,23 +290,28 @@ def train(
     steps = steps or Steps(model, carried=carried)
     patience = int(config.get("early_stopping_patience") or 0)
     seen = [dict(h) for h in (history or []) if h.get("epoch", 0) <= initial_epoch]
-    if improvement_stop(seen, patience):
+    if _stops(seen, initial_epoch, warmup_epochs, patience):
         return "stopped early"
     last_beat = 0.0  # the first batch beats, so a cancel is seen at once
     for epoch in range(initial_epoch, epochs):
         t0 = time.monotonic()
-        rate = learning_rate_at(history=seen, config=config)
+        warming = _warming(seen, epoch, warmup_epochs, patience)
+        rate = learning_rate_at(history=_phase(seen, warming), config=config)
+        if warmup_epochs and not warming:
+            rate *= WARMUP_AFTER_RATE
         _set_learning_rate(steps.optimizer, rate)
         total = tokens = 0.0
+        pieces = both if warming else train_pieces
+        count = data.count_batches(pieces, config=config) if warming else n_batches
         # seed + epoch: a resumed run shuffles epoch k exactly as an uninterrupted one would.
-        batches = data.batches(train_pieces, config=config, seed=seed + epoch, shuffle=True)
+        batches = data.batches(pieces, config=config, seed=seed + epoch, shuffle=True)
         for i, (x, y, w) in enumerate(batches):
             loss, n = steps.train_batch(x, y, w, window=window)
             total, tokens = total + loss * n, tokens + n
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_EVERY_S:
                 last_beat = now
-                hooks.heartbeat(epoch=epoch + 1, fraction=min(1.0, (i + 1) / n_batches))
+                hooks.heartbeat(epoch=epoch + 1, fraction=min(1.0, (i + 1) / count))
                 if hooks.should_stop():
                     return "cancelled"  # an incomplete epoch gets no checkpoint
         logs = {"loss": total / max(tokens, 1.0), "learning_rate": rate}
@@ -302,13 +319,43 @@ def train(
             val = validation_loss(steps, val_pieces, config=config, seed=seed)
             if val is not None:
                 logs["val_loss"] = val
+        if warmup_epochs:
+            logs["warmup"] = warming
         hooks.epoch_end(epoch=epoch + 1, logs=logs, model=model, seconds=time.monotonic() - t0)
         if hooks.should_stop():
             return "cancelled"
         seen.append({"epoch": epoch + 1, **logs})
-        if improvement_stop(seen, patience):
+        if _stops(seen, epoch + 1, warmup_epochs, patience):
             return "stopped early"
     return "finished"
+
+
+# The learning rate after a warm-up, as a share of the rate the run's schedule gives: the
+# model has learned what the corpora share and now settles into the run's own.
+WARMUP_AFTER_RATE = 0.5
+
+
+def _warming(history: list[dict], epoch: int, warmup_epochs: int, patience: int) -> bool:
+    """Whether epoch `epoch` + 1 trains on both corpora: one of the first `warmup_epochs`,
+    while the warm-up still lowers the validation loss (early stopping's rule: where it
+    would stop, the run goes on to its own corpus instead), and never after an epoch on the
+    run's corpus alone (each epoch's log says which it was)."""
+    if epoch >= warmup_epochs or any(h.get("warmup") is False for h in history):
+        return False
+    return not improvement_stop(history, patience)
+
+
+def _phase(history: list[dict], warming: bool) -> list[dict]:
+    """The epochs the learning rate and early stopping read: all of them during the warm-up
+    (and in a run without one), the run's own epochs after it."""
+    return history if warming else [h for h in history if not h.get("warmup")]
+
+
+def _stops(history: list[dict], epoch: int, warmup_epochs: int, patience: int) -> bool:
+    """Early stopping before epoch `epoch` + 1: only on the run's own corpus."""
+    if _warming(history, epoch, warmup_epochs, patience):
+        return False
+    return improvement_stop(_phase(history, False), patience)
 
 
 def save_model(model: Any, path: str) -> None:

@@ -307,6 +307,7 @@ class AbcWay(Way):
         folk_form=True,
         returns=True,
         memory=True,
+        warmup_corpus=True,
         default_takes=4,
         # A hundred characters (two or three bars; for a token vocabulary, measured in
         # characters only, a hundred tokens): the listener heard the kept takes as with
@@ -391,11 +392,13 @@ class AbcWay(Way):
         abc_tokens.check_vocabulary(config.get("vocabulary"))
         return config
 
-    def prepare(self, *, texts: list[str], config: dict[str, Any], seed: int):
+    def prepare(self, *, texts: list[str], config: dict[str, Any], seed: int, warmup_texts=()):
         # A run stored before the option existed has no "vocabulary": it trained on characters.
         vocabulary = config.get("vocabulary", abc_tokens.CHARS)
         view = self.with_vocabulary(vocabulary)
-        prepared = Way.prepare(view, texts=texts, config=config, seed=seed)
+        prepared = Way.prepare(
+            view, texts=texts, config=config, seed=seed, warmup_texts=warmup_texts
+        )
         prepared.stats["vocabulary"] = vocabulary
         return prepared
 

@@ -9,7 +9,7 @@ shared and lives in `musiclib.ml`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,6 +67,11 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # each look_back_dim 4..256 wide.
     "look_back_heads": 0,
     "look_back_dim": 32,
+    # With a warm-up corpus (ways with `capabilities.warmup_corpus`): the first
+    # warmup_epochs epochs train on the run's corpus and that corpus together, the rest on
+    # the run's corpus alone, at half the learning rate, with the rate's cuts and early
+    # stopping counted afresh from the switch; 0..1000 epochs, 0 = no warm-up.
+    "warmup_epochs": 0,
 }
 
 
@@ -124,6 +129,9 @@ class Capabilities:
     title_style: Literal["tune", "melody", "recording", "plain"] = "plain"
     # Training vocabularies a run may choose between (the `vocabulary` hyperparameter).
     vocabularies: tuple[str, ...] = ()
+    # A run may learn from a second corpus of the same way first (its `warmup_epochs`:
+    # `Way.prepare(warmup_texts=)`), for a corpus too small for the model alone.
+    warmup_corpus: bool = False
 
     # --- what generating a piece takes ----------------------------------------------------
     # How a piece may open (keys of OPENING_FIELDS); none: the model always starts alone.
@@ -238,6 +246,9 @@ class Prepared:
     # Arrays a way needs beside the weights to decode (the audio way's codebook); saved into
     # every checkpoint's sampler file so a checkpoint is self-contained.
     state: dict[str, np.ndarray] = field(default_factory=dict)
+    # Pieces of a second corpus the run learns from first (`warmup_epochs`), encoded in the
+    # same vocabulary; none without one.
+    warmup: list[np.ndarray] = field(default_factory=list)
 
 
 def _order(n: int, seed: int) -> list[int]:
@@ -345,8 +356,18 @@ class Way:
         validate_config(config)
         return config
 
-    def prepare(self, *, texts: list[str], config: dict[str, Any], seed: int) -> Prepared:
-        """Tokenise, build the vocabulary and split by piece (never inside a piece)."""
+    def prepare(
+        self,
+        *,
+        texts: list[str],
+        config: dict[str, Any],
+        seed: int,
+        warmup_texts: Sequence[str] = (),
+    ) -> Prepared:
+        """Tokenise, build the vocabulary and split by piece (never inside a piece). With
+        `warmup_texts` (a second corpus's, for `capabilities.warmup_corpus`), those are
+        encoded too, augmented as the training pieces are, into `Prepared.warmup`, and the
+        vocabulary covers both; the split of `texts` is the same as without them."""
         if not texts:
             raise ValueError("the corpus is empty: there is nothing to train on")
         val_idx = set(
@@ -360,9 +381,18 @@ class Way:
             if config.get("transpose"):
                 train_texts.extend(self.augment(text, config))
         val_texts = [self.normalise(texts[i]) for i in sorted(val_idx)]
+        warmup_texts_all = []
+        for text in warmup_texts:
+            text = self.normalise(text)
+            warmup_texts_all.append(text)
+            if config.get("transpose"):
+                warmup_texts_all.extend(self.augment(text, config))
         train_tokens = [self.tokenize(t) for t in train_texts]
         val_tokens = [self.tokenize(t) for t in val_texts]
-        symbols = sorted({tok for toks in train_tokens + val_tokens for tok in toks})
+        warmup_tokens = [self.tokenize(t) for t in warmup_texts_all]
+        symbols = sorted(
+            {tok for toks in train_tokens + val_tokens + warmup_tokens for tok in toks}
+        )
         vocab = [*SPECIALS, *symbols]
         index = {tok: i for i, tok in enumerate(vocab)}
         cap = int(config["max_tokens"])
@@ -373,8 +403,11 @@ class Way:
 
         train = [encode(t) for t in train_tokens if t]
         val = [encode(t) for t in val_tokens if t]
+        warmup = [encode(t) for t in warmup_tokens if t]
         if not train:
             raise ValueError("no piece of the corpus produced any tokens")
+        if warmup_texts and not warmup:
+            raise ValueError("no piece of the warm-up corpus produced any tokens")
         stats = {
             "pieces_train": len(train),
             "pieces_val": len(val),
@@ -382,7 +415,10 @@ class Way:
             "tokens_val": int(sum(len(a) for a in val)),
             "vocab_size": len(vocab),
         }
-        return Prepared(vocab=vocab, train=train, val=val, stats=stats)
+        if warmup:
+            stats["pieces_warmup"] = len(warmup)
+            stats["tokens_warmup"] = int(sum(len(a) for a in warmup))
+        return Prepared(vocab=vocab, train=train, val=val, stats=stats, warmup=warmup)
 
     def encode_prime(self, *, vocab: list[str], prime: str) -> list[int]:
         """A prime in the way's text form → token ids after START. Unknown symbols raise."""
@@ -452,6 +488,7 @@ def _validate_config(config: dict[str, Any]) -> None:
     whole("lr_plateau_cuts", 20, "a whole number, 0..20")
     whole("look_back_heads", 16, "a whole number of heads, 0..16 (0 = no look back)")
     whole("look_back_dim", 256, "a whole number, 4..256")
+    whole("warmup_epochs", 1000, "a whole number of epochs, 0..1000 (0 = no warm-up)")
     check("look_back_dim", config.get("look_back_dim", 32) >= 4, "a whole number, 4..256")
     check(
         "look_back_heads",

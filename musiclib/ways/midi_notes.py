@@ -940,6 +940,7 @@ class MidiWay(Way):
         length="tokens",
         grammar=True,
         memory=True,
+        warmup_corpus=True,
     )
     tokenization = "rhythm"  # set per call by `prepare` on a copy, never on the shared WAY
     presets = {
@@ -1001,7 +1002,7 @@ class MidiWay(Way):
         return config
 
     # --- tokens ------------------------------------------------------------------------------
-    def prepare(self, *, texts: list[str], config: dict[str, Any], seed: int):
+    def prepare(self, *, texts: list[str], config: dict[str, Any], seed: int, warmup_texts=()):
         mode = config.get("tokenization", "rhythm")
         if mode not in TOKENIZATIONS:
             raise ValueError(f"tokenization must be one of {', '.join(TOKENIZATIONS)}")
@@ -1009,7 +1010,9 @@ class MidiWay(Way):
         # preparing at once in one process cannot see each other's choice.
         view = copy.copy(self)
         view.tokenization = mode
-        prepared = Way.prepare(view, texts=texts, config=config, seed=seed)
+        prepared = Way.prepare(
+            view, texts=texts, config=config, seed=seed, warmup_texts=warmup_texts
+        )
         prepared.stats["tokenization"] = mode
         return prepared
 

@@ -24,3 +24,24 @@ def test_the_api_takes_a_patience_in_the_config_and_refuses_a_bad_one(tiny_corpu
         "/api/v1/runs/", {**body, "config": {"early_stopping_patience": "two"}}, format="json"
     )
     assert bad.status_code == 400 and "early_stopping_patience" in bad.content.decode().lower()
+
+
+def test_the_api_takes_a_corpus_to_learn_from_first_and_refuses_one_that_cannot_be(
+    tiny_corpus, staff_api
+):
+    other = make_tiny_corpus(name="other", tunes=5)
+    body = {"corpus": tiny_corpus.pk, "preset": "tiny", "epochs": 4, "start": False}
+    good = staff_api.post(
+        "/api/v1/runs/",
+        {**body, "warmup_corpus": other.pk, "config": {"warmup_epochs": 2}},
+        format="json",
+    )
+    assert good.status_code == 201, good.content
+    assert good.json()["warmup_corpus"] == other.pk
+    assert TrainingRun.objects.get().warmup_corpus == other
+    for wrong in ({"warmup_corpus": tiny_corpus.pk}, {"warmup_corpus": 999_999}):
+        bad = staff_api.post(
+            "/api/v1/runs/", {**body, **wrong, "config": {"warmup_epochs": 2}}, format="json"
+        )
+        assert bad.status_code == 400 and "warmup_corpus" in bad.content.decode()
+    assert TrainingRun.objects.count() == 1

@@ -282,3 +282,84 @@ def test_the_large_preset_has_folk_rnns_sizes_and_stops_early():
     config = WAY.resolve_config(preset="large", overrides=None)
     assert config["units"] == [512, 512, 512]
     assert config["early_stopping_patience"] > 0 and config["val_fraction"] > 0
+
+
+# --- a warm-up on a second corpus ----------------------------------------------------------
+def _counting_batches(monkeypatch) -> list[int]:
+    """The number of pieces each training epoch shuffles into batches."""
+    seen: list[int] = []
+    batches = data.batches
+
+    def spy(pieces, *, config, seed, shuffle=True):
+        if shuffle:
+            seen.append(len(pieces))
+        return batches(pieces, config=config, seed=seed, shuffle=shuffle)
+
+    monkeypatch.setattr(data, "batches", spy)
+    return seen
+
+
+def test_a_warm_up_trains_on_both_corpora_then_on_the_runs_own_at_half_the_rate(monkeypatch):
+    rng = np.random.default_rng(7)
+    own = [np.r_[1, rng.integers(3, 11, 60), 2].astype(np.int32) for _ in range(48)]
+    other = [np.r_[1, rng.integers(11, VOCAB, 60), 2].astype(np.int32) for _ in range(24)]
+    config = tiny_config(learning_rate=0.01, warmup_epochs=2)
+    trained = _counting_batches(monkeypatch)
+    hooks = Recorder()
+    run = dict(train_pieces=own[:40], val_pieces=own[40:], config=config, seed=0)
+    model = build_model(config=config, vocab_size=VOCAB, seed=0)
+    outcome = trainer.train(
+        model=model, **run, epochs=4, initial_epoch=0, hooks=hooks, warmup_pieces=other
+    )
+    assert outcome == "finished"
+    assert trained == [64, 64, 40, 40]
+    assert [h["warmup"] for h in hooks.logs] == [True, True, False, False]
+    assert [h["learning_rate"] for h in hooks.logs] == [0.01, 0.01, 0.005, 0.005]
+
+    # Resumed after the switch, a run goes on with its own corpus at the rate after it.
+    trained.clear()
+    again = Recorder()
+    trainer.train(
+        model=model, **run, epochs=5, initial_epoch=4, hooks=again, history=hooks.logs,
+        warmup_pieces=other,
+    )  # fmt: skip
+    assert trained == [40] and again.logs[0]["learning_rate"] == 0.005
+    assert again.logs[0]["warmup"] is False
+
+
+def test_a_warm_up_that_stops_lowering_the_loss_hands_over_to_the_runs_corpus(monkeypatch):
+    """Unrelated random pieces everywhere: validation loss soon stops falling. Where early
+    stopping would end the warm-up, the run goes on to its own corpus, whose epochs count
+    afresh: it stops early only after `patience` of them."""
+    rng = np.random.default_rng(5)
+    own = [np.r_[1, rng.integers(3, VOCAB, 60), 2].astype(np.int32) for _ in range(48)]
+    other = [np.r_[1, rng.integers(3, VOCAB, 60), 2].astype(np.int32) for _ in range(24)]
+    config = tiny_config(learning_rate=0.05, early_stopping_patience=2, warmup_epochs=20)
+    trained = _counting_batches(monkeypatch)
+    hooks = Recorder()
+    outcome = trainer.train(
+        model=build_model(config=config, vocab_size=VOCAB, seed=0), train_pieces=own[:40],
+        val_pieces=own[40:], config=config, seed=0, epochs=40, initial_epoch=0, hooks=hooks,
+        warmup_pieces=other,
+    )  # fmt: skip
+    flags = [h["warmup"] for h in hooks.logs]
+    switch = flags.index(False)
+    assert 0 < switch < 20 and not any(flags[switch:])  # before its 20 epochs, for good
+    assert trained == [64] * switch + [40] * (len(flags) - switch)
+    assert [h["epoch"] for h in hooks.logs] == list(range(1, len(flags) + 1))  # no gap
+    assert outcome == "stopped early" and len(flags) - switch >= 3  # patience 2, afresh
+
+
+def test_without_a_warm_up_corpus_the_warm_up_epochs_change_nothing(monkeypatch):
+    rng = np.random.default_rng(7)
+    own = [np.r_[1, rng.integers(3, VOCAB, 60), 2].astype(np.int32) for _ in range(48)]
+    config = tiny_config(learning_rate=0.01, warmup_epochs=2)
+    trained = _counting_batches(monkeypatch)
+    hooks = Recorder()
+    trainer.train(
+        model=build_model(config=config, vocab_size=VOCAB, seed=0), train_pieces=own[:40],
+        val_pieces=own[40:], config=config, seed=0, epochs=3, initial_epoch=0, hooks=hooks,
+    )  # fmt: skip
+    assert trained == [40, 40, 40]
+    assert [h["learning_rate"] for h in hooks.logs] == [0.01] * 3
+    assert all("warmup" not in h for h in hooks.logs)

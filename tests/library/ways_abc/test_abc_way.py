@@ -129,3 +129,26 @@ def test_a_drawn_shape_keeps_its_tunes_meter_unless_the_opening_sets_one():
     assert WAY.form_shapes_for(state=older, seeds=[3])[0] == shape._replace(meter=None)
     oldest = {SHAPES_STATE: np.asarray([[0, 8, 1, 8, 1, 0, 0, 0, 0]], dtype=np.int8)}
     assert WAY.form_shapes_for(state=oldest, seeds=[3])[0] == shape._replace(meter=None, last=0)
+
+
+def test_a_warm_up_corpus_shares_the_vocabulary_and_leaves_the_runs_split_as_it_was():
+    texts = [TUNE.replace("GAG", n) for n in ("GAG", "GBG", "DGD", "BAG", "AGA")]
+    other = [TUNE.replace("gfg", "^f=fz"), TUNE.replace("ABA", "A>B")]  # ^ = z > are new
+    config = WAY.resolve_config(preset="tiny", overrides={"val_fraction": 0.4})
+    alone = WAY.prepare(texts=texts, config=config, seed=5)
+    both = WAY.prepare(texts=texts, config=config, seed=5, warmup_texts=other)
+    assert alone.warmup == [] and set("^=z>") - set(alone.vocab) == set("^=z>")
+    assert set(both.vocab) == set(alone.vocab) | set("^=z>")
+
+    def texts_of(prepared, pieces):
+        return [WAY.decode(vocab=prepared.vocab, ids=p) for p in pieces]
+
+    assert texts_of(both, both.val) == texts_of(alone, alone.val)  # the same tunes held out
+    assert texts_of(both, both.train) == texts_of(alone, alone.train)
+    assert texts_of(both, both.warmup) == [WAY.normalise(t) for t in other]
+    assert both.stats["pieces_warmup"] == 2
+    # augmented as the run's training tunes are
+    shifted = WAY.prepare(
+        texts=texts, config={**config, "transpose": True}, seed=5, warmup_texts=other
+    )
+    assert len(shifted.warmup) == 2 * (1 + len(WAY.augment(other[0], {"transpose": True})))
