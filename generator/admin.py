@@ -204,7 +204,10 @@ class TrainingRunForm(forms.ModelForm):
         label="Warm-up epochs",
         help_text="With a corpus to learn from first: the first epochs learn from both corpora "
         "together, the rest from this run's corpus alone, at half the learning rate. For a "
-        "corpus too small for the model alone.",
+        "corpus too small for the model alone: Nottingham's tunes after O'Neill's reached a "
+        "lower validation loss than Nottingham's alone in the same time (0.638-0.647 "
+        "against 0.666), though a blind listener told their tunes from people's no less "
+        "often.",
     )
 
     class Meta:
