@@ -42,6 +42,24 @@ def test_the_run_page_shows_curve_checkpoints_samples_hyperparameters_and_proven
     assert f'data-poll="/runs/{world.run.pk}/status.json"' in html
 
 
+def test_a_run_that_learned_from_a_second_corpus_first_says_so_epoch_by_epoch(client, world):
+    from generator.models import Corpus
+
+    other = Corpus.objects.create(name="Nottingham jigs", way="abc")
+    run = world.run
+    run.warmup_corpus, run.config = other, {**run.config, "warmup_epochs": 1}
+    run.history = [
+        {**h, "warmup": h["epoch"] <= 1, "learning_rate": 0.004 if h["epoch"] <= 1 else 0.002}
+        for h in run.history
+    ]
+    run.save()
+    html = client.get(run.get_absolute_url()).content.decode()
+    assert "learning first from" in html and "Nottingham jigs</a> as well for 1 epoch." in html
+    assert "Learned from" in html
+    assert html.count("<td>both corpora</td>") == 1
+    assert html.count("<td>this run's corpus</td>") == len(run.history) - 1
+
+
 def test_the_run_status_json_reports_progress_and_the_redrawn_regions(client, world):
     TrainingRun.objects.filter(pk=world.run.pk).update(
         status=JobStatus.RUNNING, progress=0.25, epochs_done=1, epochs=4
