@@ -278,9 +278,11 @@ def train(
     rate's cuts and early stopping counting the epochs after the switch alone (`_phase`);
     validation stays on `val_pieces`, the run's own corpus."""
     warmup_epochs = int(config.get("warmup_epochs") or 0) if warmup_pieces else 0
+    both, both_batches = train_pieces, 0
     if warmup_epochs:
-        both = list(train_pieces) + list(warmup_pieces or [])
-        if data.count_batches(both, config=config) == 0:
+        both = [*train_pieces, *warmup_pieces]
+        both_batches = data.count_batches(both, config=config)
+        if both_batches == 0:
             raise ValueError("the corpora are too small to make a single training batch")
     n_batches = data.count_batches(train_pieces, config=config)
     if n_batches == 0:
@@ -301,8 +303,7 @@ def train(
             rate *= WARMUP_AFTER_RATE
         _set_learning_rate(steps.optimizer, rate)
         total = tokens = 0.0
-        pieces = both if warming else train_pieces
-        count = data.count_batches(pieces, config=config) if warming else n_batches
+        pieces, count = (both, both_batches) if warming else (train_pieces, n_batches)
         # seed + epoch: a resumed run shuffles epoch k exactly as an uninterrupted one would.
         batches = data.batches(pieces, config=config, seed=seed + epoch, shuffle=True)
         for i, (x, y, w) in enumerate(batches):

@@ -374,19 +374,20 @@ class Way:
             validation_indices(len(texts), val_fraction=config["val_fraction"], seed=seed)
         )
         train_idx = [i for i in _order(len(texts), seed) if i not in val_idx]
-        train_texts = []
-        for i in train_idx:
-            text = self.normalise(texts[i])
-            train_texts.append(text)
-            if config.get("transpose"):
-                train_texts.extend(self.augment(text, config))
+
+        def augmented(raw: Sequence[str]) -> list[str]:
+            # Each text normalised, followed by its augmentations when `transpose` asks.
+            out = []
+            for text in raw:
+                text = self.normalise(text)
+                out.append(text)
+                if config.get("transpose"):
+                    out.extend(self.augment(text, config))
+            return out
+
+        train_texts = augmented([texts[i] for i in train_idx])
         val_texts = [self.normalise(texts[i]) for i in sorted(val_idx)]
-        warmup_texts_all = []
-        for text in warmup_texts:
-            text = self.normalise(text)
-            warmup_texts_all.append(text)
-            if config.get("transpose"):
-                warmup_texts_all.extend(self.augment(text, config))
+        warmup_texts_all = augmented(warmup_texts)
         train_tokens = [self.tokenize(t) for t in train_texts]
         val_tokens = [self.tokenize(t) for t in val_texts]
         warmup_tokens = [self.tokenize(t) for t in warmup_texts_all]
