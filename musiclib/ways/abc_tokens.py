@@ -54,13 +54,15 @@ TOKEN = re.compile(
 
 def _in_bar_line(body: str, start: int, j: int) -> bool:
     """Whether body[j] continues the bar line that began at `start` (`|`, `:`, `]`, an
-    ending's number right after `|` or `[`, or a `[` that opens an ending)."""
+    ending's number right after `|` or `[`, a `[` that opens an ending, or the `[` of a
+    `[|` that begins it)."""
     c = body[j]
     if c in "|:]":
         return True
     if c in "12" and j > start and body[j - 1] in "|[":
         return True
-    return c == "[" and j + 1 < len(body) and body[j + 1] in "12"
+    after = body[j + 1] if j + 1 < len(body) else ""
+    return c == "[" and (after in ("1", "2") or j == start and after == "|")
 
 
 def bar_number(run: str, bar: int, ending_bar: int) -> tuple[int, int]:
@@ -109,10 +111,12 @@ def add_markers(text: str) -> str:
                 out.append(body[i:j])
                 i = j
                 continue
-        elif not quoted and (c in "|:" or c == "[" and i + 1 < n and body[i + 1] in "12"):
+        elif not quoted and (c in "|:" or c == "[" and i + 1 < n and body[i + 1] in "12|"):
+            # (a bar line: `|`, `:`, an ending `[1`, or `[|`, which the grammar reads as one)
             j = i
             while j < n and _in_bar_line(body, i, j):
                 j += 1
+            j = max(j, i + 1)  # (a run holds at least the character that began it)
             run = body[i:j]
             bar, ending_bar = bar_number(run, bar, ending_bar)
             out.append(run + mark(bar))

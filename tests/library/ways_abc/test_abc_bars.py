@@ -42,6 +42,13 @@ def test_each_bar_line_is_followed_by_the_bar_of_its_part_that_comes_next():
     assert abc_tokens.strip_markers(marked) == TUNE
 
 
+def test_a_thick_bar_line_starts_a_part_as_the_grammar_reads_it():
+    text = "M:4/4\nL:1/4\nK:C\nCDEF|GABc[|c4|]\n"
+    assert abc_tokens.add_markers(text) == f"M:4/4\nL:1/4\nK:C\nCDEF|{M[1]}GABc[|{M[0]}c4|]{M[0]}\n"
+    grammar = AbcGrammar(["<pad>", "<s>", "</s>", *sorted(set(text) | set(M))], markers=True)
+    assert grammar.violations(abc_tokens.add_markers(text)) == []
+
+
 def test_a_bar_line_inside_a_chord_symbol_or_an_inline_field_is_no_bar_line():
     text = 'M:4/4\nL:1/4\nK:C\nC "|"D [K:G]E F|G4|]\n'
     assert abc_tokens.add_markers(text) == f'M:4/4\nL:1/4\nK:C\nC "|"D [K:G]E F|{M[1]}G4|]{M[0]}\n'
