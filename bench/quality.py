@@ -477,7 +477,7 @@ def main() -> None:
     parser.add_argument("--sequence-mode", choices=["tunes", "carried", "windows"], default=None)
     parser.add_argument(
         "--vocabulary",
-        choices=["chars", "tokens"],
+        choices=["chars", "tokens", "bars"],
         default=None,
         help="the ABC way's vocabulary (default: the preset's, chars)",
     )

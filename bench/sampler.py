@@ -243,7 +243,7 @@ def grammar_bench(args) -> None:
         index = {tok: i for i, tok in enumerate(vocab)}
         pieces = []
         for text in corpus_texts:
-            symbols = abc_tokens.tokenize(text) if kind == "tokens" else text
+            symbols = way.with_vocabulary(kind).tokenize(text)
             ids = [index.get(t, -1) for t in symbols]
             pieces.append([1, *(ids[: ids.index(-1)] if -1 in ids else ids)])
         library = returns_library(way=way, vocab=vocab, pieces=pieces) if args.shape else {}
@@ -366,7 +366,9 @@ def main() -> None:
         help="--grammar: batches sampled between the cold and the warm one (0 to 200)",
     )
     parser.add_argument(
-        "--only", choices=("chars", "tokens"), help="--grammar: one vocabulary (default both)"
+        "--only",
+        choices=("chars", "tokens", "bars"),
+        help="--grammar: one vocabulary (default every one)",
     )
     parser.add_argument(
         "--corpus", help="--grammar: a folder of .abc tunes to build the tables ahead of time"

@@ -165,6 +165,7 @@ class TrainingRunForm(forms.ModelForm):
             ("", "the preset's (characters)"),
             ("chars", "characters"),
             ("tokens", "tokens: notes, durations, bar lines, header fields"),
+            ("bars", "characters, each bar numbered within its part"),
         ],
         help_text="ABC runs only: what one symbol of the model is.",
     )

@@ -155,6 +155,7 @@ try:
     from gmpy2 import mpq as Fraction
 except ImportError:  # pragma: no cover - gmpy2 is in requirements.txt
     from fractions import Fraction
+from .abc_tokens import MARKS, bar_number, mark
 from .base import END, PAD, START
 
 NOTE_LETTERS = frozenset("ABCDEFGabcdefg")
@@ -498,6 +499,14 @@ class _Row:
         # the body's field lines (M, L, K) since the last note: each at most once, so that a
         # tune cannot run on in field lines alone (a token model once wrote L:1/4 700 times)
         self.body_fields = ""
+        # markers=True (a `bars` vocabulary, `abc_tokens.MARKS`): a bar line ended and its
+        # marker is due, the bar line's tokens read since the last marker (`:|` then `[2`
+        # are one bar line to the marker), the bar of its part the last marker named, and
+        # the bar its first ending began at
+        self.mk_due = False
+        self.mk_run = ""
+        self.mk_bar = 1
+        self.mk_end = 1
 
     def clone(self) -> _Row:
         new = _Row.__new__(_Row)
@@ -830,6 +839,7 @@ class AbcGrammar(_Compiled):
         form: bool = False,
         max_parts: int = MAX_PARTS,
         part_lengths: tuple[int, ...] = PART_LENGTHS,
+        markers: bool = False,
     ) -> None:
         """`lengths`: the note length suffixes the model can write (default: every one from
         1/8 to 32 units its characters spell). A token vocabulary writes only its duration
@@ -837,7 +847,11 @@ class AbcGrammar(_Compiled):
         `usual_lengths`: notes, rests and chords only at the lengths of USUAL_LENGTHS (the
         site's sampling turns it on; off, the grammar reads any tune a corpus holds).
         `max_parts` (form=True): the tune ends once this many parts have closed;
-        `part_lengths`: the bars a part may have, (8, 16) or (8,)."""
+        `part_lengths`: the bars a part may have, (8, 16) or (8,).
+        `markers`: every bar line of the body is followed by its bar marker
+        (`abc_tokens.add_markers`, a `bars` vocabulary): the right one is the only symbol
+        allowed where a bar line may end, and the rules otherwise read the text as if the
+        markers were not there."""
         if short_final not in ("pickup", "any"):
             raise ValueError("short_final must be 'pickup' or 'any'")
         if not 1 <= int(max_parts) <= 8:
@@ -879,7 +893,10 @@ class AbcGrammar(_Compiled):
             self.lengths = _Trie.build(items, self.alphabet)
         self.field_values = {f: tries[f] for f in BODY_FIELDS}
         self.meters = tries["meters"]  # meter texts by (beats, beat unit): a shape's meter
-        self.top_chars = [(i, ch) for i, ch in self.chars if ch in TOP_CHARS]
+        self.markers = bool(markers)
+        self.top_chars = [
+            (i, ch) for i, ch in self.chars if ch in TOP_CHARS or self.markers and ch in MARKS
+        ]
         self.letter_ids = np.array([i for i, ch in self.chars if ch in NOTE_LETTERS], np.int64)
         shared = (
             tuple(self.vocab),
@@ -890,6 +907,7 @@ class AbcGrammar(_Compiled):
             self.usual_lengths,
             self.form,
             (self.max_parts, self.part_lengths) if self.form else None,
+            self.markers,
         )
         self._shared_key = shared
         if shared not in _SHARED:
@@ -1036,6 +1054,7 @@ class AbcGrammar(_Compiled):
         return (
             st.phase == "B"
             and st.mode == "T"
+            and not st.mk_due
             and st.line_start
             and not st.cont
             and st.boundary
@@ -1416,6 +1435,15 @@ class AbcGrammar(_Compiled):
     # top level ---------------------------------------------------------------------------
     def _top(self, st: _Row, ch: str) -> bool:
         """A character between tokens."""
+        if self.markers and (st.mk_due or ch in MARKS):
+            if ch in MARKS:  # (a plain bar line before a first ending: its [1 comes first)
+                if not st.mk_due or st.need_ending:
+                    return False
+                st.mk_bar, st.mk_end = bar_number(st.mk_run, st.mk_bar, st.mk_end)
+                st.mk_due, st.mk_run = False, ""
+                return ch == mark(st.mk_bar)
+            if ch not in "|:[":  # (the bar line goes on, or its marker comes)
+                return self._top_token(st, ch) and False
         # abc2midi: a decoration is followed by its note ("~(A" is a malformed note)
         blocked = self.abc2midi and st.pre[-1:] == "d" and ch in '({"!+['
         # form=True: once the last part has closed, the line ends and then the tune
@@ -1431,6 +1459,12 @@ class AbcGrammar(_Compiled):
             self._seen = st.line_len  # (how far along the line a token mask looked)
         if st.line_len > MAX_LINE and ch != "\n":  # a long line ends when nothing is pending
             blocked = blocked or not (st.need_note or st.tuplet_left or st.broken or st.tie)
+        if st.mk_due and ch == "[":  # (markers=True) only an ending goes on with a bar line
+            node = self.bar_tokens.children.get("[")
+            ends = [node.children.get(d) for d in "12"] if node is not None else []
+            blocked = blocked or not any(
+                self._bar_ok(st, v) for e in ends if e is not None for v in e.values
+            )
         return self._top_token(st, ch) and not blocked
 
     def _top_token(self, st: _Row, ch: str) -> bool:
@@ -1615,6 +1649,8 @@ class AbcGrammar(_Compiled):
         if st.need_ending and ch != "1":
             return False  # (the first ending's bracket: see `_Row.need_ending`)
         st.mode = "T"
+        if st.mk_due and ch not in "12":  # (markers=True: the marker came before a chord)
+            return self._top(st, ch) and False
         if ch == "|" or ch in DIGITS:
             node = self.bar_tokens.children.get("[")
             st.bar_line_start = False
@@ -2083,6 +2119,8 @@ class AbcGrammar(_Compiled):
         return not (kind in ("open", "both") and self._repeated(st, part + 1) is False)
 
     def _end_bar(self, st: _Row) -> bool:
+        if self.markers:
+            st.mk_due, st.mk_run = True, st.mk_run + st.tok
         info = st.node.value if st.node is not None else None
         ok = info is not None and self._bar_ok(st, info)
         kind, ending = info if info is not None else ("section", 0)

@@ -317,7 +317,7 @@ class AbcWay(Way):
     presets = {
         # Trains in minutes on a 2-core CPU and already makes tune-like output.
         "quick": {
-            "vocabulary": "chars",  # "chars" or "tokens" (see abc_tokens)
+            "vocabulary": "chars",  # "chars", "tokens" or "bars" (see abc_tokens)
             "embedding_dim": 32,
             "units": [192],
             "batch_size": 32,
@@ -367,19 +367,21 @@ class AbcWay(Way):
         },
     }
 
-    # "chars" (one symbol per character) or "tokens" (notes, durations, bar lines, header
-    # fields…, see abc_tokens). A run's own choice lives in its config; `prepare` and
-    # `encode_prime` tokenize with a copy of the way set to it, so that two runs in one
-    # process never see each other's choice.
+    # "chars" (one symbol per character), "tokens" (notes, durations, bar lines, header
+    # fields…) or "bars" (characters with each bar numbered; see abc_tokens). A run's own
+    # choice lives in its config; `prepare` and `encode_prime` tokenize with a copy of the
+    # way set to it, so that two runs in one process never see each other's choice.
     vocabulary = abc_tokens.CHARS
 
     def tokenize(self, text: str) -> list[str]:
         if self.vocabulary == abc_tokens.TOKENS:
             return abc_tokens.tokenize(text)
+        if self.vocabulary == abc_tokens.BARS:
+            return list(abc_tokens.add_markers(text))
         return list(text)
 
     def with_vocabulary(self, vocabulary: str) -> AbcWay:
-        """This way tokenizing with `vocabulary` ("chars" or "tokens")."""
+        """This way tokenizing with `vocabulary` ("chars", "tokens" or "bars")."""
         view = copy.copy(self)
         view.vocabulary = abc_tokens.check_vocabulary(vocabulary)
         return view
@@ -422,8 +424,8 @@ class AbcWay(Way):
                 f |= rt.BAR
             if tok == ":":
                 f |= rt.JOIN | rt.TRAIL
-            if tok in ("]", " ", "\n", "\\") or tok.isdigit():
-                f |= rt.JOIN
+            if tok in ("]", " ", "\n", "\\") or tok.isdigit() or tok in abc_tokens.MARKS:
+                f |= rt.JOIN  # (a bar marker belongs to its bar line, not to the bar)
             if tok == "K" or tok.startswith("K:"):
                 f |= rt.KEY
             flags[i] = f
@@ -460,7 +462,7 @@ class AbcWay(Way):
                     row[i] = rt.CHORD
                 elif tok[0] in "\"!^_=',[{" and tok not in ("[1", "[2"):
                     row[i] = rt.STOP
-        if abc_tokens.vocabulary_of(vocab) == abc_tokens.CHARS:
+        if abc_tokens.vocabulary_of(vocab) != abc_tokens.TOKENS:  # (characters, bars too)
             notes = np.zeros((2, len(vocab)), dtype=np.int32)
             notes[0] = [-1 if step is None else step for step in steps]  # (letters: 0..13)
             notes[1] = [{"'": 1, ",": -1}.get(tok, 0) for tok in vocab]
@@ -578,7 +580,8 @@ class AbcWay(Way):
         return out
 
     def detokenize(self, tokens: list[str]) -> str:
-        return "".join(tokens)
+        # (a `bars` model's markers say where it is; they are no part of the tune)
+        return abc_tokens.strip_markers("".join(tokens))
 
     def normalise(self, text: str) -> str:
         header = parse_header(text)
@@ -634,7 +637,8 @@ class AbcWay(Way):
         no header fields in the body, bars of the meter's length, notes at the lengths people
         write (plain or dotted, a sixteenth to a dotted whole note: `usual_lengths`), repeats
         abc2midi accepts, END only after a bar line. See `abc_grammar`; a token vocabulary gets
-        `AbcTokenGrammar`, the same rules judged token by token. None when the vocabulary
+        `AbcTokenGrammar`, the same rules judged token by token; a `bars` vocabulary, the
+        character grammar writing each bar line's marker. None when the vocabulary
         cannot even write a bar line or a header (a model trained on something else).
         `form`: also shape the tune in parts that close their repeats, and end it after
         them on the tonic (the grammar's form rules: two parts of 8 bars; a row started in
@@ -648,7 +652,8 @@ class AbcWay(Way):
             return AbcTokenGrammar(vocab, form=form, usual_lengths=True)
         if not {"|", "\n", ":", "M", "L", "K"} <= set(vocab):
             return None
-        return AbcGrammar(vocab, form=form, usual_lengths=True)
+        markers = abc_tokens.vocabulary_of(vocab) == abc_tokens.BARS
+        return AbcGrammar(vocab, form=form, usual_lengths=True, markers=markers)
 
     def vocabulary_kind(self, *, config: dict[str, Any], vocab: list[str]) -> str | None:
         """A run stored before the `vocabulary` option existed trained on characters: its

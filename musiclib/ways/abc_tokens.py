@@ -21,8 +21,17 @@ import re
 
 from .base import SPECIALS
 
-CHARS, TOKENS = "chars", "tokens"
-VOCABULARIES = (CHARS, TOKENS)
+CHARS, TOKENS, BARS = "chars", "tokens", "bars"
+VOCABULARIES = (CHARS, TOKENS, BARS)
+
+# `vocabulary: "bars"`: characters, and after every bar line of a tune's body a marker
+# saying which bar of its part follows (1 to 20: U+2460 ..). A model trained on characters
+# does not know where a part ends, so the folk form's rules had to force its closes; told
+# the bar, it can see the close coming. The grammar writes the markers (the right one is
+# the only one it allows) and `detokenize` drops them, so no text outside a model ever
+# holds one.
+MARKS = tuple(chr(0x2460 + k) for k in range(20))
+_MARK_SET = frozenset(MARKS)
 
 # Alternatives in order of priority (the regex engine takes the first that matches here).
 TOKEN = re.compile(
@@ -43,6 +52,88 @@ TOKEN = re.compile(
 )
 
 
+def _in_bar_line(body: str, start: int, j: int) -> bool:
+    """Whether body[j] continues the bar line that began at `start` (`|`, `:`, `]`, an
+    ending's number right after `|` or `[`, a `[` that opens an ending, or the `[` of a
+    `[|` that begins it)."""
+    c = body[j]
+    if c in "|:]":
+        return True
+    if c in "12" and j > start and body[j - 1] in "|[":
+        return True
+    after = body[j + 1] if j + 1 < len(body) else ""
+    return c == "[" and (after in ("1", "2") or j == start and after == "|")
+
+
+def bar_number(run: str, bar: int, ending_bar: int) -> tuple[int, int]:
+    """The bar of its part that follows a bar line `run` (all of it: `:|`, `|1`, `:||:`),
+    after bar `bar` of the part, whose first ending began at `ending_bar`: (the next bar,
+    the first ending's bar). A part restarts after a section mark (a repeat sign, `||`,
+    `|]`, an ending); a second ending takes the first ending's number."""
+    if "1" in run:
+        return bar + 1, bar + 1
+    if "2" in run:
+        return ending_bar, ending_bar
+    section = ":" in run or "||" in run or "|]" in run or "[" in run
+    section = section or any(c.isdigit() for c in run)
+    return (1 if section else bar + 1), ending_bar
+
+
+def mark(number: int) -> str:
+    """The marker of bar `number` of a part (bars past the 20th share the last)."""
+    return MARKS[min(max(number, 1), len(MARKS)) - 1]
+
+
+def add_markers(text: str) -> str:
+    """The tune with a marker after every bar line of its body (after the first `K:` line):
+    the bar of its part that follows. Field lines and inline fields hold no bar lines, nor
+    do chord symbols."""
+    key = text.find("K:") if text.startswith("K:") else text.find("\nK:")
+    if key < 0:
+        return text
+    body_at = text.find("\n", key + 1)
+    if body_at < 0:
+        return text
+    head, body = text[: body_at + 1], text[body_at + 1 :]
+    out = []
+    i, n = 0, len(body)
+    quoted = False
+    bar = ending_bar = 1
+    while i < n:
+        c = body[i]
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c.isalpha() and i + 1 < n and body[i + 1] == ":":
+            line_start = i == 0 or body[i - 1] == "\n"
+            if line_start or body[i - 1] == "[":  # a field line, or an inline field [K:…]
+                j = body.find("\n" if line_start else "]", i)
+                j = n if j < 0 else j
+                out.append(body[i:j])
+                i = j
+                continue
+        elif not quoted and (c in "|:" or c == "[" and i + 1 < n and body[i + 1] in "12|"):
+            # (a bar line: `|`, `:`, an ending `[1`, or `[|`, which the grammar reads as one)
+            j = i
+            while j < n and _in_bar_line(body, i, j):
+                j += 1
+            j = max(j, i + 1)  # (a run holds at least the character that began it)
+            run = body[i:j]
+            bar, ending_bar = bar_number(run, bar, ending_bar)
+            out.append(run + mark(bar))
+            i = j
+            continue
+        out.append(c)
+        i += 1
+    return head + "".join(out)
+
+
+def strip_markers(text: str) -> str:
+    """The text without bar markers."""
+    if not any(c in _MARK_SET for c in text):
+        return text
+    return "".join(c for c in text if c not in _MARK_SET)
+
+
 def tokenize(text: str) -> list[str]:
     """An ABC text → its tokens (see the module docstring); exact for any text."""
     return [m.group(0) for m in TOKEN.finditer(text)]
@@ -56,8 +147,11 @@ def vocabulary_of(vocab: list[str]) -> str:
     """Which vocabulary a run's symbol list was built with. A character vocabulary holds
     single characters only; a token one always holds its header fields (`M:4/4`…) as
     multi-character tokens, because every normalised tune starts with them. Runs trained
-    before the option existed have character vocabularies, and read as such."""
-    return TOKENS if any(len(tok) > 1 for tok in vocab if tok not in SPECIALS) else CHARS
+    before the option existed have character vocabularies, and read as such. A character
+    vocabulary with bar markers is `BARS`."""
+    if any(len(tok) > 1 for tok in vocab if tok not in SPECIALS):
+        return TOKENS
+    return BARS if any(tok in _MARK_SET for tok in vocab) else CHARS
 
 
 def check_vocabulary(value: object) -> str:
@@ -65,6 +159,7 @@ def check_vocabulary(value: object) -> str:
     if value not in VOCABULARIES:
         raise ValueError(
             f"vocabulary must be one of {', '.join(VOCABULARIES)} (got {value!r}): "
-            f"{CHARS} trains on characters, {TOKENS} on notes, bar lines and header fields"
+            f"{CHARS} trains on characters, {TOKENS} on notes, bar lines and header fields, "
+            f"{BARS} on characters with each bar numbered within its part"
         )
     return str(value)

@@ -60,7 +60,7 @@ def test_a_token_runs_prime_with_a_token_it_never_saw_is_refused_and_no_job_is_m
 
 
 def test_a_run_with_an_unknown_vocabulary_is_refused(tiny_corpus):
-    with pytest.raises(ValueError, match="vocabulary must be one of chars, tokens"):
+    with pytest.raises(ValueError, match="vocabulary must be one of chars, tokens, bars"):
         training_run_create(corpus=tiny_corpus, preset="tiny", config={"vocabulary": "words"})
 
 
@@ -95,3 +95,37 @@ def test_staff_pick_the_vocabulary_of_an_abc_run_on_the_admin_run_form(tiny_corp
     assert response.status_code == 302, response.content.decode()[-2000:]
     run = TrainingRun.objects.get(name="by tokens")
     assert run.config["vocabulary"] == "tokens" and run.config["units"] == [16]  # tiny
+
+
+def test_a_bars_run_trains_on_numbered_bars_and_its_tunes_come_out_without_them(
+    tiny_corpus, client
+):
+    from musiclib.ways.abc_tokens import MARKS
+
+    run = make_trained_run(tiny_corpus, epochs=1, vocabulary="bars")
+    assert run.config["vocabulary"] == "bars" and vocabulary_of(run.vocab) == "bars"
+    assert MARKS[1] in run.vocab
+    job = generation_job_create(
+        checkpoint=run.last_checkpoint,
+        count=3,
+        seed=7,
+        prime="M:6/8\nL:1/8\nK:G\nGAB|",
+        max_length=600,
+        grammar=True,
+        folk_form=True,
+        enqueue=False,
+    )
+    job = generation_job_execute(job_id=job.pk)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    for piece in job.pieces.order_by("index"):
+        assert not set(piece.text) & set(MARKS), piece.text
+        assert "K:G\nGAB|" in piece.text
+        if piece.text.rstrip().endswith(("|", "|]", ":|", "||")):  # it ended, not cut off
+            assert piece.parses, piece.text
+    page = client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "<dt>vocabulary</dt><dd>bars</dd>" in page
+    from evaluation.services import run_report_measure
+
+    run_report_measure(run=run)
+    report = client.get(reverse("evaluation_run_report", args=[run.pk])).content.decode()
+    assert "each bar numbered within its part" in report
