@@ -46,10 +46,13 @@ def trained_abc(net_path: str, vocab_path: str, *, corpus: str, preset: str, tra
 
     from musiclib.ml import sampler
     from musiclib.ways.abc_text import WAY as way
+    from musiclib.ways.abc_tokens import vocabulary_of
 
     net = sampler.load_net(net_path)
     vocab = json.loads(Path(vocab_path).read_text())
-    config = way.resolve_config(preset=preset, overrides={"transpose": transpose})
+    # (the vocabulary it trained on, characters, tokens or bars, as its symbols tell)
+    overrides = {"transpose": transpose, "vocabulary": vocabulary_of(vocab)}
+    config = way.resolve_config(preset=preset, overrides=overrides)
     prepared = way.prepare(texts=load_texts(corpus), config=config, seed=0)
     if prepared.vocab != vocab:
         sys.exit("the corpus's vocabulary is not the model's: another corpus or preset?")

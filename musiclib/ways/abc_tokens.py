@@ -32,6 +32,7 @@ VOCABULARIES = (CHARS, TOKENS, BARS)
 # holds one.
 MARKS = tuple(chr(0x2460 + k) for k in range(20))
 _MARK_SET = frozenset(MARKS)
+_DROP_MARKS = dict.fromkeys(map(ord, MARKS))  # (a `str.translate` table)
 
 # Alternatives in order of priority (the regex engine takes the first that matches here).
 TOKEN = re.compile(
@@ -129,9 +130,7 @@ def add_markers(text: str) -> str:
 
 def strip_markers(text: str) -> str:
     """The text without bar markers."""
-    if not any(c in _MARK_SET for c in text):
-        return text
-    return "".join(c for c in text if c not in _MARK_SET)
+    return text.translate(_DROP_MARKS)
 
 
 def tokenize(text: str) -> list[str]:
