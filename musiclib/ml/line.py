@@ -26,6 +26,7 @@ weights lean on is what the counts measure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from numba import njit
 # A symbol's class (`symbol_classes`).
 OTHER, NOTE, QUOTE, BANG, NEWLINE, COLON, OPEN, CLOSE, UP, DOWN, LETTER = range(11)
 
+FLOOR = 28  # steps below C (four octaves): a note's step is never negative
 SPAN = 7  # moves of up to an octave in steps of the scale; wider ones count as an octave
 MOVES = 2 * SPAN + 1
 CONTEXTS = 5  # the move before: none yet, step up, leap up, step down, leap down
@@ -50,23 +52,29 @@ P_NONE, P_LINE_LETTER, P_LINE_NOTE, P_OPEN, P_OPEN_LETTER, P_OPEN_NOTE = range(6
 _STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
 
 
+_PITCH = re.compile(r"(?:\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
+
+
 def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each symbol's class and, for a note's letter, its step (C = 0 ... B = 6, c = 7 ...
-    b = 13). Symbols longer than a character (tokens) are OTHER: the tracker reads
-    characters."""
+    """Each symbol's class and, for a note, its step (C = 0 ... B = 6, c = 7 ... b = 13, plus
+    FLOOR; a pitch token's octave marks are its own: `^c'` is 14). Any other symbol
+    longer than a character (a field line, a chord symbol, a duration: tokens) holds no
+    note; the tracker reads the rest character by character. Steps count from FLOOR below
+    C, so that a low note's is still positive (a row's -1: no note yet)."""
     cls = np.zeros(len(vocab), dtype=np.int64)
     step = np.zeros(len(vocab), dtype=np.int64)
     single = {'"': QUOTE, "!": BANG, "\n": NEWLINE, ":": COLON, "[": OPEN, "]": CLOSE}
     single.update({"'": UP, ",": DOWN})
     for i, s in enumerate(vocab):
-        if len(s) != 1:
-            continue
-        if s.upper() in _STEP_OF:
+        pitch = _PITCH.fullmatch(s)
+        if pitch:
+            letter, marks = pitch.groups()
             cls[i] = NOTE
-            step[i] = _STEP_OF[s.upper()] + (7 if s.islower() else 0)
-        elif s in single:
+            step[i] = FLOOR + _STEP_OF[letter.upper()] + (7 if letter.islower() else 0)
+            step[i] += 7 * (marks.count("'") - marks.count(","))
+        elif len(s) == 1 and s in single:
             cls[i] = single[s]
-        elif s.isalpha():
+        elif len(s) == 1 and s.isalpha():
             cls[i] = LETTER
     return cls, step
 
@@ -161,7 +169,7 @@ def _track(ls, r, c, step, counts):
         elif pend == P_OPEN:
             ls[r, PEND] = P_OPEN_LETTER
     elif (c == UP or c == DOWN) and marks:
-        cur = ls[r, CUR] + (7 if c == UP else -7)
+        cur = max(ls[r, CUR] + (7 if c == UP else -7), 0)
         ls[r, CUR] = cur
         ls[r, MARKS] = 1
         prior = ls[r, PRIOR]

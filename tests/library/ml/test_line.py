@@ -39,6 +39,21 @@ def test_chord_symbols_decorations_and_fields_hold_no_notes():
     assert moves_of(text) == [(0, 1), (1, -1), (1, 1), (1, 1), (1, 1)]
 
 
+def test_tokens_read_the_same_moves_as_characters():
+    from musiclib.ways.abc_tokens import add_markers, tokenize
+
+    text = 'X:1\nM:6/8\nK:G\n|:"G"GAB c\'B d\'2|=B,2 A,/C/ [K:D] "Am"e3:|\nC:someone\nfg\n'
+    tokens = tokenize(text)
+    assert "c'" in tokens and "=B," in tokens  # (a pitch with its octave marks is one token)
+    vocab = sorted(set(tokens))
+    classes, steps = ln.symbol_classes(vocab)
+    index = {t: i for i, t in enumerate(vocab)}
+    by_token = ln.line_counts(pieces=[[index[t] for t in tokens]], classes=classes, steps=steps)
+    assert by_token.sum() == 11  # twelve notes (the composer line names none)
+    assert (by_token == ln.text_counts([text])).all()
+    assert (ln.text_counts([add_markers(text)]) == by_token).all()  # (bars: markers hold none)
+
+
 def test_the_shares_are_read_as_a_musician_counts_them():
     chars = sorted(set("CDEFGA"))
     classes, steps = ln.symbol_classes(chars)
