@@ -10,7 +10,7 @@ from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 from . import selectors, services
 from .models import Tune, chosen_among, way_choices
-from .services.pieces import MAX_TAKES, PAGE_LENGTH, PAGE_TEMPERATURE
+from .services.pieces import MAX_TAKES, PAGE_LENGTH, PAGE_TEMPERATURE, repeats_offered
 from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
 
 # The generate form's fields that say how the pieces begin (services.generation_prime_build
@@ -149,13 +149,6 @@ class DataSelect(forms.Select):
 class CheckpointChoiceField(forms.TypedChoiceField):
     def __init__(self, **kwargs):
         super().__init__(coerce=int, widget=DataSelect, **kwargs)
-
-
-def repeats_offered(run) -> bool:
-    """Whether the page offers a model's pieces bars brought back and the piece's memory
-    ticked: not for a model with a look back, whose tunes bring their figures back by
-    themselves and with both repeat too much (docs/quality.md §6, *A look back*)."""
-    return not (run.config or {}).get("look_back_heads")
 
 
 class GenerateForm(forms.Form):

@@ -535,6 +535,13 @@ PAGE_TEMPERATURE = 0.9
 PAGE_LENGTH = 800
 
 
+def repeats_offered(run) -> bool:
+    """Whether the page offers a model's pieces bars brought back and the piece's memory
+    ticked: not for a model with a look back, whose tunes bring their figures back by
+    themselves and with both repeat too much (docs/quality.md §6, *A look back*)."""
+    return not (run.config or {}).get("look_back_heads")
+
+
 def _sample_ids(
     way,
     checkpoint: Checkpoint,
@@ -591,7 +598,8 @@ def pieces_draw(
     *, checkpoint: Checkpoint, seeds: list[int], moves: np.ndarray | None = None
 ) -> list[str]:
     """Unprimed pieces of the checkpoint, one per seed, as the generate page's first values
-    make them (every option the way offers on, `PAGE_TEMPERATURE`, `PAGE_LENGTH`) but one
+    make them (every option the way offers and the page ticks for the model on,
+    `PAGE_TEMPERATURE`, `PAGE_LENGTH`) but one
     take each, finished as a piece's text is, stored nowhere: what a critic learns the
     model's own pieces from (`runs.run_critic_fit`), and what its moves are fitted on
     (`moves.run_moves_fit`, which gives the weights so far as `moves`; otherwise the
@@ -611,7 +619,11 @@ def pieces_draw(
             temperature=PAGE_TEMPERATURE,
             max_tokens=PAGE_LENGTH,
             moves=moves,
-            **{o: o in offered for o in ("grammar", "folk_form", "returns", "memory")},
+            grammar="grammar" in offered,
+            folk_form="folk_form" in offered,
+            # (the page ticks these for a model without a look back only)
+            returns="returns" in offered and repeats_offered(run),
+            memory="memory" in offered and repeats_offered(run),
         )
     return [
         _finish(way, seed=s, text=way.decode(vocab=run.vocab, ids=ids))[2]
