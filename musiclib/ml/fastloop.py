@@ -1907,8 +1907,10 @@ def cache_read_only() -> int:
 
         return save_overload
 
+    from musiclib.ml import line  # (the line's tracker: called by the loop and from Python)
+
     count = 0
-    for name, obj in list(globals().items()):
+    for name, obj in [*globals().items(), *vars(line).items()]:
         cache = getattr(obj, "_cache", None)
         if isinstance(obj, Dispatcher) and callable(getattr(cache, "save_overload", None)):
             cache.save_overload = skip(name)
