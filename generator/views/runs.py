@@ -142,7 +142,7 @@ def _moves_rows(run: TrainingRun) -> list[tuple[str, list[str]]]:
         (label, [f"{shares[name]:.0%}" for name in MOVES_SHOWN])
         for label, shares in (
             ("the tunes it learnt from", fit.target),
-            ("its tunes as it writes them", fit.before),
+            ("its tunes", fit.before),
             ("its tunes, leaping and turning as the corpus does", fit.after),
         )
     ]

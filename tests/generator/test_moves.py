@@ -151,6 +151,7 @@ def test_the_command_fits_moves_for_a_run_that_ended_without_and_the_run_page_sh
     page = client.get(run.get_absolute_url()).content.decode()
     table = page.split("data-moves-fit")[1].split("</table>")[0]
     assert "How its tunes move" in table and "The tunes it learnt from" in table
+    assert "Its tunes, leaping and turning as the corpus does" in table
     assert f"{fit.target['turns']:.0%}" in table
     _, audio, _ = make_audio_world()
     with pytest.raises(CommandError, match="no notes"):
