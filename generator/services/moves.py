@@ -12,34 +12,25 @@ piece made with them is made again from its seed with the same weights.
 
 from __future__ import annotations
 
-import json
-from pathlib import PurePosixPath
-
-from common.storage import file_exists, file_read, file_write
 from musiclib.ml.line import LineFit
 
 from ..models import Checkpoint
+from .checkpoint_files import CheckpointDocument
 
-_found: dict[str, LineFit] = {}  # fits read in this process (never rewritten)
+_MOVES = CheckpointDocument(".moves.json", load=LineFit.from_dict, dump=LineFit.to_dict)
 
 
 def moves_name(checkpoint: Checkpoint) -> str:
     """Where a checkpoint's moves are stored: beside its Keras file."""
-    return str(PurePosixPath(checkpoint.file.name).with_suffix(".moves.json"))
+    return _MOVES.name(checkpoint)
 
 
 def checkpoint_moves(checkpoint: Checkpoint) -> LineFit | None:
     """The checkpoint's fitted moves, or None where none were fitted (a run that ended
     before them, `moves_pieces` 0, a way without the option)."""
-    name = moves_name(checkpoint)
-    if name not in _found:
-        if not file_exists(name):
-            return None  # (asked again next time: the run may fit them later)
-        _found[name] = LineFit.from_dict(json.loads(file_read(name)))
-    return _found[name]
+    return _MOVES.get(checkpoint)
 
 
 def moves_store(checkpoint: Checkpoint, fit: LineFit) -> None:
     """Store a checkpoint's fitted moves (once: `runs.run_moves_fit` checks first)."""
-    file_write(moves_name(checkpoint), json.dumps(fit.to_dict()).encode())
-    _found[moves_name(checkpoint)] = fit
+    _MOVES.put(checkpoint, fit)
