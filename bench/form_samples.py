@@ -94,6 +94,10 @@ def main() -> None:
         "--transpose", action="store_true",
         help="the model trained with transpositions (its vocabulary is the augmented corpus's)",
     )  # fmt: skip
+    parser.add_argument(
+        "--line",
+        help="lean the notes' moves by these weights (bench/line_fit.py's .npy; musiclib.ml.line)",
+    )
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
     parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
     args = parser.parse_args()
@@ -183,6 +187,11 @@ def main() -> None:
 
         return critic_chooser(critic, seeds=seeds, melody="abc", text_of=text_of)
 
+    line = None
+    if args.line:
+        from musiclib.ml.line import Line
+
+        line = Line.of(vocab, np.load(args.line))
     t0 = time.perf_counter()
     texts: list[str] = []
     ended = 0
@@ -206,7 +215,7 @@ def main() -> None:
                               temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, max_tokens=args.max_tokens,
                               end_id=END_ID, constraint=tables, returns=returns,
-                              shapes=shapes, memory=memory)  # fmt: skip
+                              shapes=shapes, memory=memory, line=line)  # fmt: skip
         if returns is not None:
             for name in stats:
                 stats[name] += getattr(returns, name)

@@ -379,7 +379,7 @@ class CheckpointAdmin(admin.ModelAdmin):
         )
 
 
-SAMPLER_SWITCHES = ("grammar", "folk_form", "returns", "memory")  # the job's on/off options
+SAMPLER_SWITCHES = ("grammar", "folk_form", "returns", "memory", "moves")  # on/off options
 
 
 class GenerationJobForm(forms.ModelForm):
@@ -409,12 +409,14 @@ class GenerationJobForm(forms.ModelForm):
             "folk_form",
             "returns",
             "memory",
+            "moves",
             "takes",
         ]
         labels = {
             "folk_form": "Shape the tune as a folk tune",
             "returns": "Bring bars and phrases back",
             "memory": "Let figures come back",
+            "moves": "Leap and turn as the corpus does",
         }
 
     def clean(self):
@@ -454,7 +456,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
         "status",
         "created_at",
     ]
-    list_filter = ["status", "is_epoch_sample", "grammar", "folk_form", "returns", "memory"]
+    list_filter = ["status", "is_epoch_sample", *SAMPLER_SWITCHES]
     search_fields = ["prime"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -10,7 +10,7 @@ from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 from . import selectors, services
 from .models import Tune, chosen_among, way_choices
-from .services.pieces import MAX_TAKES, PAGE_LENGTH, PAGE_TEMPERATURE
+from .services.pieces import MAX_TAKES, PAGE_LENGTH, PAGE_TEMPERATURE, repeats_offered
 from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
 
 # The generate form's fields that say how the pieces begin (services.generation_prime_build
@@ -36,7 +36,8 @@ DEFAULT_TAKES = 1  # takes of each piece where no model says (its way's default_
 # by what a visitor gets when a field does not apply to the chosen model: fields that hold
 # a value by default are ignored; a value typed or chosen is refused, with the reason.
 IGNORED_WHERE_NOT_APPLICABLE = (
-    "max_length", "grammar", "folk_form", "returns", "memory", "primer_bars", "takes_by",
+    "max_length", "grammar", "folk_form", "returns", "memory", "moves", "primer_bars",
+    "takes_by",
 )  # fmt: skip
 # Fields that, filled in for a model whose way does not take them, are refused (by
 # services.generation_prime_build, which words the refusal for the page and the API alike).
@@ -148,13 +149,6 @@ class DataSelect(forms.Select):
 class CheckpointChoiceField(forms.TypedChoiceField):
     def __init__(self, **kwargs):
         super().__init__(coerce=int, widget=DataSelect, **kwargs)
-
-
-def repeats_offered(run) -> bool:
-    """Whether the page offers a model's pieces bars brought back and the piece's memory
-    ticked: not for a model with a look back, whose tunes bring their figures back by
-    themselves and with both repeat too much (docs/quality.md §6, *A look back*)."""
-    return not (run.config or {}).get("look_back_heads")
 
 
 class GenerateForm(forms.Form):
@@ -277,6 +271,16 @@ class GenerateForm(forms.Form):
         "notes match an earlier passage, what followed there is offered again, the more "
         "the longer the match, as much as the pieces held out from the model's training "
         "do. Figures, bars and phrases return as often as in people's tunes.",
+    )
+    moves = forms.BooleanField(
+        label="Leap and turn as the corpus does",
+        required=False,
+        initial=True,
+        help_text="Each next note is weighed by its move from the last one (a step, a "
+        "third, a leap of a fourth or more, up or down, after a move up or down), so that "
+        "the tunes step, leap and change direction as often as the tunes the model learnt "
+        "from. The weights are fitted once for each model when its training ends; a model "
+        "trained before then writes its notes as it learnt them.",
     )
     takes = forms.IntegerField(
         label="Takes per piece",
@@ -463,7 +467,9 @@ class GenerateForm(forms.Form):
         for name in IGNORED_WHERE_NOT_APPLICABLE:
             if name not in fields:
                 data[name] = (
-                    False if name in ("grammar", "folk_form", "returns", "memory") else None
+                    False
+                    if name in ("grammar", "folk_form", "returns", "memory", "moves")
+                    else None
                 )
         if (
             "max_length" in fields

@@ -309,6 +309,12 @@ class GenerationJob(models.Model):
         help_text="Each draw mixed with what followed the longest earlier match in the same "
         "piece, weighted by match length as fitted on the run's held-out pieces.",
     )
+    moves = models.BooleanField(
+        default=False,
+        help_text="Each candidate note weighed by its move from the last note, as the "
+        "checkpoint's moves (fitted when its run ended) say, so that the pieces step, leap "
+        "and turn as often as the training pieces (off where it had none fitted).",
+    )
     takes = models.PositiveSmallIntegerField(
         default=1,
         help_text="Takes drawn of each piece, 1..8; the one the model finds least "

@@ -72,7 +72,7 @@ fi
 # A warm-up over the caches an older warm-up left, missing one path, did exactly that.
 # Then a second process loads what the first wrote; if either dies of a signal, every
 # cache (librosa's too) is deleted and compiled afresh.
-numba_key=$(cat requirements.txt scripts/warm_numba.py musiclib/ml/fastloop.py | sha256sum | cut -c1-16)
+numba_key=$(cat requirements.txt scripts/warm_numba.py musiclib/ml/fastloop.py musiclib/ml/line.py | sha256sum | cut -c1-16)
 numba_stamp="$STAMP_DIR/numba-$numba_key"
 if [ ! -e "$numba_stamp" ]; then
   echo "setup: compiling numba functions (once)"

@@ -95,7 +95,8 @@ def warm_sampler() -> None:
 def warm_folk_form() -> None:
     # The generate page's defaults for ABC: the folk form's grammar tables, a drawn shape
     # and a plan of returns per piece, the memory, takes with a trial (the lazily built
-    # tables' loop, the returns' bookkeeping), and the memory's fit the train worker runs.
+    # tables' loop, the returns' bookkeeping), the memory's fit the train worker runs, and
+    # the moves' lean and their counts (`ml.line`, the train worker's fit of them).
     # Left out, they were compiled by the first job that used them, in a worker, and
     # written to the cache then. Seen here without this warm-up: after one process had
     # cached some of the loop's helpers, a second compiled and cached the plain loop, and
@@ -103,6 +104,7 @@ def warm_folk_form() -> None:
     # form's shape (two parts of eight bars, repeated) give the shapes and the plans.
     from musiclib.metrics.form import returns_library
     from musiclib.ml import sampler
+    from musiclib.ml.line import CONTEXTS, MOVES, Line, text_counts
     from musiclib.ml.memory import memory_fit
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.base import END_ID, SPECIALS, START_ID
@@ -130,8 +132,10 @@ def warm_folk_form() -> None:
             sampler.sample(
                 net, prime=[START_ID], seeds=seeds, max_tokens=40, temperature=0.9, top_p=0.9,
                 constraint=tables, shapes=shapes, returns=plans, memory=fit.weights,
-                takes=takes, trial=trial,
+                takes=takes, trial=trial, line=Line.of(vocab, np.zeros((CONTEXTS, MOVES))),
             )  # fmt: skip
+    # the moves' counts, as the train worker fits a checkpoint's moves (`ml.line`)
+    text_counts(texts)
 
 
 if __name__ == "__main__":

@@ -239,6 +239,7 @@ class GenerateView(GenerationMixin, ApiMixin, APIView):
                 folk_form=data["folk_form"],
                 returns=data["returns"],
                 memory=data["memory"],
+                moves=data["moves"],
                 takes=data["takes"],
                 takes_by=data["takes_by"],
                 user=request.user,

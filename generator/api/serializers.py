@@ -820,6 +820,7 @@ class GenerationJobSerializer(ContextMixin, serializers.ModelSerializer):
             "folk_form",
             "returns",
             "memory",
+            "moves",
             "takes",
             "takes_by",
             "is_epoch_sample",
@@ -993,6 +994,13 @@ class GenerationRequestSerializer(serializers.Serializer):
         help_text="ABC and MIDI runs: each draw also looks back over the piece itself (what "
         "followed the longest earlier match, weighted by its length as fitted on the run's "
         "held-out pieces).",
+    )
+    moves = StrictBooleanField(
+        default=False,
+        help_text="ABC runs: each candidate note weighed by its move from the last note, as "
+        "the checkpoint's moves (fitted when its run ended) say, so that the pieces step, "
+        "leap and turn as often as the run's training pieces. A checkpoint without fitted "
+        "moves samples without them, and the job's `moves` says false.",
     )
     takes = StrictIntegerField(
         min_value=1,

@@ -17,6 +17,7 @@ from .allowance import (
 )
 from .corpora import corpus_get_or_create, corpus_import
 from .imports import import_job_check, import_job_create, import_roots
+from .moves import checkpoint_moves
 from .pieces import (
     generation_job_check,
     generation_job_create,
@@ -57,6 +58,7 @@ from .renders import (
 )
 from .runs import (
     run_critic_fit,
+    run_moves_fit,
     training_run_cancel,
     training_run_check,
     training_run_create,
@@ -67,7 +69,9 @@ from .runs import (
 )
 
 __all__ = [
+    "checkpoint_moves",
     "run_critic_fit",
+    "run_moves_fit",
     "waiting_rows",
     "worker_tasks",
     "Allowance",

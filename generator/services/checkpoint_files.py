@@ -5,10 +5,13 @@ disk shared with the training machine."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Generic, TypeVar
 
-from common.storage import local_copy
+from common.storage import file_exists, file_read, file_write, local_copy
 from musiclib.ml import sampler
 
 from ..models import Checkpoint
@@ -50,3 +53,35 @@ def load_checkpoint_state(checkpoint: Checkpoint) -> dict:
 @lru_cache(maxsize=8)
 def _cached_state(path: str, mtime: float) -> dict:
     return sampler.load_extra(path)
+
+
+T = TypeVar("T")
+
+
+class CheckpointDocument(Generic[T]):
+    """A small JSON document stored beside a checkpoint's Keras file (its critic, its
+    moves), so a sampling machine that shares only the object store reads it. Written once
+    (its fit checks first), and read once per process: never rewritten, so never stale."""
+
+    def __init__(
+        self, suffix: str, *, load: Callable[[dict], T], dump: Callable[[T], dict]
+    ) -> None:
+        self.suffix, self.load, self.dump = suffix, load, dump
+        self._found: dict[str, T] = {}
+
+    def name(self, checkpoint: Checkpoint) -> str:
+        return str(PurePosixPath(checkpoint.file.name).with_suffix(self.suffix))
+
+    def get(self, checkpoint: Checkpoint) -> T | None:
+        """The checkpoint's document, None where none is stored (asked again next time:
+        its run may write it later)."""
+        name = self.name(checkpoint)
+        if name not in self._found:
+            if not file_exists(name):
+                return None
+            self._found[name] = self.load(json.loads(file_read(name)))
+        return self._found[name]
+
+    def put(self, checkpoint: Checkpoint, value: T) -> None:
+        file_write(self.name(checkpoint), json.dumps(self.dump(value)).encode())
+        self._found[self.name(checkpoint)] = value

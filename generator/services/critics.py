@@ -11,33 +11,25 @@ twice: a piece made with it is made again from its seed with the same critic.
 
 from __future__ import annotations
 
-import json
-from pathlib import PurePosixPath
-
-from common.storage import file_exists, file_read, file_write
 from musiclib.metrics.critic import Critic, critic_fit, features_of
 from musiclib.ways import get_way
 
 from ..models import Checkpoint
 from ..selectors import run_split_texts
+from .checkpoint_files import CheckpointDocument
 
-_found: dict[str, Critic] = {}  # critics read in this process (never rewritten)
+_CRITICS = CheckpointDocument(".critic.json", load=Critic.from_dict, dump=Critic.to_dict)
 
 
 def critic_name(checkpoint: Checkpoint) -> str:
     """Where a checkpoint's critic is stored: beside its Keras file."""
-    return str(PurePosixPath(checkpoint.file.name).with_suffix(".critic.json"))
+    return _CRITICS.name(checkpoint)
 
 
 def checkpoint_critic(checkpoint: Checkpoint) -> Critic | None:
     """The checkpoint's critic, or None where none was fitted (a run that ended before
     critics, `critic_pieces` 0, a way without melodies, too few pieces)."""
-    name = critic_name(checkpoint)
-    if name not in _found:
-        if not file_exists(name):
-            return None  # (asked again next time: the run may fit it later)
-        _found[name] = Critic.from_dict(json.loads(file_read(name)))
-    return _found[name]
+    return _CRITICS.get(checkpoint)
 
 
 def checkpoint_critic_fit(*, checkpoint: Checkpoint, machine: list[str]) -> Critic | None:
@@ -52,6 +44,5 @@ def checkpoint_critic_fit(*, checkpoint: Checkpoint, machine: list[str]) -> Crit
         human=features_of(train, melody=melody), machine=features_of(machine, melody=melody)
     )
     if critic is not None:
-        file_write(critic_name(checkpoint), json.dumps(critic.to_dict()).encode())
-        _found[critic_name(checkpoint)] = critic
+        _CRITICS.put(checkpoint, critic)
     return critic

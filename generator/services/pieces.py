@@ -8,6 +8,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -18,6 +19,7 @@ from common.errors import ServiceError
 from common.tasks import send_on_commit
 from musiclib.metrics.critic import critic_chooser
 from musiclib.ml import sampler
+from musiclib.ml.line import Line
 from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import END_ID, START_ID
 
@@ -33,6 +35,7 @@ from .checkpoint_files import (  # noqa: F401  (the loaders' old home; tests cle
 )
 from .corpora import iter_corpus_texts, run_prepare
 from .critics import checkpoint_critic
+from .moves import checkpoint_moves
 from .primes import MIN_TOKENS, Upload, generation_prime_build, prime_split
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,7 @@ def generation_job_check(
     folk_form: bool = False,
     returns: bool = False,
     memory: bool = False,
+    moves: bool = False,
     takes: int = 1,
     takes_by: str = "model",
 ) -> None:
@@ -171,6 +175,7 @@ def generation_job_check(
         ("folk_form", folk_form),
         ("returns", returns),
         ("memory", memory),
+        ("moves", moves),
         ("takes_by", takes_by == "corpus"),
     ):
         if asked:
@@ -214,6 +219,7 @@ def generation_job_create(
     folk_form: bool = False,
     returns: bool = False,
     memory: bool = False,
+    moves: bool = False,
     takes: int = 1,
     takes_by: str = "model",
     is_epoch_sample: bool = False,
@@ -231,7 +237,9 @@ def generation_job_create(
     `prime`, the primer's fields, `folk_form`: the tune's form is shaped by the grammar, so
     it needs `grammar`, and a way that offers it; `returns`: bars that come back where the
     corpus's tunes bring them back, within that form, so it needs `folk_form`; `memory`:
-    each draw also looks back over the piece itself, for a way that offers it; `takes`:
+    each draw also looks back over the piece itself, and `moves`: each note weighed by its
+    move from the last as the checkpoint's fitted moves say, each for a way that offers it
+    (a checkpoint without fitted moves samples without, and the job says so); `takes`:
     1..MAX_TAKES draws of each piece, the least surprising to the model kept, or with
     `takes_by` "corpus" the one the checkpoint's critic draws as most like the corpus)."""
     generation_job_check(
@@ -245,6 +253,7 @@ def generation_job_create(
         folk_form=folk_form,
         returns=returns,
         memory=memory,
+        moves=moves,
         takes=takes,
         takes_by=takes_by,
     )
@@ -276,6 +285,7 @@ def generation_job_create(
             folk_form=folk_form,
             returns=returns,
             memory=memory,
+            moves=moves,
             takes=int(takes),
             takes_by=takes_by,
             is_epoch_sample=is_epoch_sample,
@@ -293,6 +303,7 @@ OPTION_WORDS = {
     "folk_form": "the folk-tune form is",
     "returns": "bars that come back are",
     "memory": "looking back over the piece is",
+    "moves": "moves weighed as the corpus's are",
     "takes_by": "takes kept by likeness to the corpus are",
 }
 
@@ -330,6 +341,7 @@ def piece_reproduce(
         folk_form=job.folk_form,
         returns=job.returns,
         memory=job.memory,
+        moves=job.moves,
         takes=job.takes,
         takes_by=job.takes_by,
         user=user,
@@ -523,6 +535,13 @@ PAGE_TEMPERATURE = 0.9
 PAGE_LENGTH = 800
 
 
+def repeats_offered(run) -> bool:
+    """Whether the page offers a model's pieces bars brought back and the piece's memory
+    ticked: not for a model with a look back, whose tunes bring their figures back by
+    themselves and with both repeat too much (docs/quality.md §6, *A look back*)."""
+    return not (run.config or {}).get("look_back_heads")
+
+
 def _sample_ids(
     way,
     checkpoint: Checkpoint,
@@ -538,10 +557,12 @@ def _sample_ids(
     folk_form: bool,
     returns: bool,
     memory: bool,
+    moves: np.ndarray | None = None,
     takes: int = 1,
     choose=None,
 ) -> list[list[int]]:
-    """The sampler run as a job with these options asks (the ids of each piece)."""
+    """The sampler run as a job with these options asks (the ids of each piece); `moves`:
+    the weights of each note's move (`ml.line`), None: none."""
     run = checkpoint.run
     constraint = _constraint(way, run, grammar=grammar, folk_form=folk_form)
     # (only a way whose capabilities offer returns is given a job that asks for them)
@@ -565,6 +586,7 @@ def _sample_ids(
         returns=plans,
         shapes=shapes,
         memory=_memory(checkpoint) if memory else None,
+        line=None if moves is None else Line.of(run.vocab, moves),
         takes=takes,
         choose=choose,
         # (a chooser weighs finished takes: no trial for it)
@@ -572,14 +594,22 @@ def _sample_ids(
     )
 
 
-def pieces_draw(*, checkpoint: Checkpoint, seeds: list[int]) -> list[str]:
+def pieces_draw(
+    *, checkpoint: Checkpoint, seeds: list[int], moves: np.ndarray | None = None
+) -> list[str]:
     """Unprimed pieces of the checkpoint, one per seed, as the generate page's first values
-    make them (every option the way offers on, `PAGE_TEMPERATURE`, `PAGE_LENGTH`) but one
+    make them (every option the way offers and the page ticks for the model on,
+    `PAGE_TEMPERATURE`, `PAGE_LENGTH`) but one
     take each, finished as a piece's text is, stored nowhere: what a critic learns the
-    model's own pieces from (`runs.run_critic_fit`)."""
+    model's own pieces from (`runs.run_critic_fit`), and what its moves are fitted on
+    (`moves.run_moves_fit`, which gives the weights so far as `moves`; otherwise the
+    checkpoint's fitted moves where the way offers them and it has them)."""
     run = checkpoint.run
     way = get_way(run.way)
     offered = way.capabilities.generation_fields
+    if moves is None and "moves" in offered:
+        fitted = checkpoint_moves(checkpoint)
+        moves = fitted.theta if fitted is not None else None
     with threadpool_limits(limits=1, user_api="blas"):  # (see epoch_sample_texts)
         outs = _sample_ids(
             way,
@@ -588,7 +618,12 @@ def pieces_draw(*, checkpoint: Checkpoint, seeds: list[int]) -> list[str]:
             prime_ids=way.encode_prime(vocab=run.vocab, prime=""),
             temperature=PAGE_TEMPERATURE,
             max_tokens=PAGE_LENGTH,
-            **{o: o in offered for o in ("grammar", "folk_form", "returns", "memory")},
+            moves=moves,
+            grammar="grammar" in offered,
+            folk_form="folk_form" in offered,
+            # (the page ticks these for a model without a look back only)
+            returns="returns" in offered and repeats_offered(run),
+            memory="memory" in offered and repeats_offered(run),
         )
     return [
         _finish(way, seed=s, text=way.decode(vocab=run.vocab, ids=ids))[2]
@@ -619,6 +654,13 @@ def _generate(job: GenerationJob) -> None:
             choose = critic_chooser(
                 critic, seeds=seeds, melody=way.capabilities.melody, text_of=text_of
             )
+    moves = None
+    if job.moves:
+        fitted = checkpoint_moves(checkpoint)
+        if fitted is None:  # none fitted: sampled without, and the job says so
+            job.moves = False
+        else:
+            moves = fitted.theta
     t0 = time.perf_counter()
     outs = _sample_ids(
         way,
@@ -634,6 +676,7 @@ def _generate(job: GenerationJob) -> None:
         folk_form=job.folk_form,
         returns=job.returns,
         memory=job.memory,
+        moves=moves,
         takes=job.takes,
         choose=choose,
     )
@@ -656,7 +699,7 @@ def _generate(job: GenerationJob) -> None:
             timezone.now(),
             seconds,
         )
-        job.save(update_fields=["status", "finished_at", "seconds", "takes_by"])
+        job.save(update_fields=["status", "finished_at", "seconds", "takes_by", "moves"])
         for piece in pieces:
             send_on_commit(RENDER_TASK, piece.pk)
         # Other apps react to new pieces (evaluation scores them against the corpus) through

@@ -30,14 +30,17 @@ from common.storage import file_put, is_local, local_copy, storage
 from common.tasks import send_on_commit
 from musiclib.metrics.critic import Critic
 from musiclib.metrics.judge import MIN_PER_SIDE
+from musiclib.ml.line import LineFit, line_fit_rounds, text_counts
 from musiclib.ways import get_way
 
 from .. import signals
 from ..models import ACTIVE_STATUSES, Checkpoint, Corpus, JobStatus, TrainingRun
+from ..selectors import run_split_texts
 from ..task_names import RUN_TASK
 from .checkpoint_files import sampler_name
 from .corpora import iter_corpus_texts, run_prepare
 from .critics import checkpoint_critic, checkpoint_critic_fit
+from .moves import checkpoint_moves, moves_store
 
 log = logging.getLogger(__name__)
 # Database losses (restarts) a run survives before it fails: see training_run_execute.
@@ -481,18 +484,20 @@ def _train(run: TrainingRun) -> TrainingRun:
     )
     log.info("run %s %s after %s epochs", run.pk, outcome, run.epochs_done)
     if outcome != "cancelled":
-        _critic_fit_quietly(run)
+        _fit_quietly(run)
     return run
 
 
-def _critic_fit_quietly(run: TrainingRun) -> None:
-    """`run_critic_fit` on this training worker once the run is finished. A failure is
-    logged, never the run's: until it has a critic, the model's own view keeps each piece's
-    take."""
-    try:
-        run_critic_fit(run=run)
-    except Exception:
-        log.exception("run %s: fitting its critic failed", run.pk)
+def _fit_quietly(run: TrainingRun) -> None:
+    """On this training worker once the run is finished: its moves (`run_moves_fit`), then
+    its critic (`run_critic_fit`, which hears the pieces the page's first values make, the
+    moves included). A failure is logged, never the run's: until it has moves, its pieces
+    are drawn without; until it has a critic, the model's own view keeps each piece's take."""
+    for what, fit in (("moves", run_moves_fit), ("critic", run_critic_fit)):
+        try:
+            fit(run=run)
+        except Exception:
+            log.exception("run %s: fitting its %s failed", run.pk, what)
 
 
 def run_critic_fit(*, run: TrainingRun, pieces: int | None = None) -> Critic | None:
@@ -520,3 +525,41 @@ def run_critic_fit(*, run: TrainingRun, pieces: int | None = None) -> Critic | N
             time.perf_counter() - t0, critic.accuracy,
         )  # fmt: skip
     return critic
+
+
+def run_moves_fit(
+    *, run: TrainingRun, pieces: int | None = None, rounds: int | None = None
+) -> LineFit | None:
+    """Fit the moves of the run's chosen checkpoint from `pieces` pieces a round (seeds of
+    each round's own; default the run's `moves_pieces`) in `rounds` rounds (default
+    `moves_rounds`) and store them, unless it has them. None where the way has no such
+    option, the run has no checkpoint, or no pieces are asked for (0 in the tiny presets)."""
+    from .pieces import pieces_draw
+
+    config = run.config or {}
+    count = int(config.get("moves_pieces", 0) if pieces is None else pieces)
+    rounds = int(config.get("moves_rounds", 3) if rounds is None else rounds)
+    checkpoint = run.chosen_checkpoint
+    if count < 1 or checkpoint is None or not get_way(run.way).capabilities.moves:
+        return None
+    found = checkpoint_moves(checkpoint)
+    if found is not None:
+        return found
+    t0 = time.perf_counter()
+    train, _ = run_split_texts(run=run)
+
+    def draw(theta, k: int) -> list[str]:
+        first = 1 + k * count  # (each round on seeds of its own)
+        return pieces_draw(
+            checkpoint=checkpoint, seeds=list(range(first, first + count)), moves=theta
+        )
+
+    fit = line_fit_rounds(target=text_counts(train), draw=draw, rounds=rounds)
+    moves_store(checkpoint, fit)
+    log.info(
+        "run %s: the moves of epoch %s fitted in %d rounds of %d pieces in %.0f s "
+        "(turns %.3f -> %.3f, the training pieces' %.3f)",
+        run.pk, checkpoint.epoch, rounds, count, time.perf_counter() - t0,
+        fit.before["turns"], fit.after["turns"], fit.target["turns"],
+    )  # fmt: skip
+    return fit

@@ -108,6 +108,7 @@ def _try_create(request: HttpRequest, form: GenerateForm) -> GenerationJob | Non
             folk_form=bool(data.get("folk_form")),
             returns=bool(data.get("returns")),
             memory=bool(data.get("memory")),
+            moves=bool(data.get("moves")),
             takes=1 if data.get("takes") is None else data["takes"],
             takes_by=data.get("takes_by") or "model",
             user=request.user,

@@ -122,7 +122,30 @@ def _run_context(request: HttpRequest, run: TrainingRun) -> dict[str, Any]:
         and not run.cancel_requested,
         "can_resume": run.status in (JobStatus.CANCELLED, JobStatus.FAILED, JobStatus.SUCCEEDED),
         "resume_form": ResumeForm(initial={"epochs": max(run.epochs, run.epochs_done + 1)}),
+        "moves_rows": _moves_rows(run),
     }
+
+
+# The shares of a checkpoint's fitted moves the run page shows (`ml.line.line_shares`).
+MOVES_SHOWN = ("turns", "steps", "thirds", "fourths_fifths", "wider")
+
+
+def _moves_rows(run: TrainingRun) -> list[tuple[str, list[str]]]:
+    """How the chosen checkpoint's tunes move beside the tunes it learnt from, without and
+    with its fitted moves; none while the run trains (they are fitted when it ends)."""
+    if run.is_active or run.chosen_checkpoint is None:
+        return []
+    fit = services.checkpoint_moves(run.chosen_checkpoint)
+    if fit is None:
+        return []
+    return [
+        (label, [f"{shares[name]:.0%}" for name in MOVES_SHOWN])
+        for label, shares in (
+            ("the tunes it learnt from", fit.target),
+            ("its tunes", fit.before),
+            ("its tunes, leaping and turning as the corpus does", fit.after),
+        )
+    ]
 
 
 @require_GET

@@ -38,6 +38,7 @@ from numba import njit, prange, types
 from numba.typed import List
 
 from musiclib.config import sample_threads_asked
+from musiclib.ml.line import _lean, _track, line_rows
 
 
 @dataclass(frozen=True)
@@ -802,6 +803,11 @@ def _loop(
     nats,
     trial,
     pieces,
+    line_classes,
+    line_steps,
+    line_notes,
+    line_theta,
+    line_rows,
 ):
     """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`;
     `nats[r]` gains -log p of each id under the model alone (`_nats`), when `nats` is not
@@ -838,6 +844,9 @@ def _loop(
     cap = max(mem.shape[0] - 1, 1)
     mq = np.zeros(V, dtype=np.float32)
     weigh = nats.shape[0] > 0  # (the takes' sums, only when asked)
+    leaning = line_theta.shape[0] > 0  # (the trackers come walked through the prime)
+    leaned = np.empty(V, dtype=np.float32)
+    no_counts = np.zeros((0, 0), dtype=np.int64)
     logits = hs[len(dense_w)]
     for i in range(prime.shape[0]):
         tokens[:] = prime[i]
@@ -868,20 +877,25 @@ def _loop(
             if not active[r]:
                 continue
             q = state[r]
+            row = logits[r]
+            if leaning and _lean(row, line_rows, r, line_notes, line_steps, line_theta, leaned):
+                row = leaned
             if masked and q >= 0 and has_any[q]:
                 chosen = _memory_draw(
-                    logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
+                    row, allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
                     mq, mem, mseq, mmatch, mlen, r, end_id,
                 )  # fmt: skip
                 if returns:
                     chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, allowed[q])
             else:
                 chosen = _memory_draw(
-                    logits[r], None, temperature, top_k, top_p, uniforms[r, t], p, s,
+                    row, None, temperature, top_k, top_p, uniforms[r, t], p, s,
                     mq, mem, mseq, mmatch, mlen, r, end_id,
                 )  # fmt: skip
                 if returns:
                     chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, None)
+            if leaning:
+                _track(line_rows, r, line_classes[chosen], line_steps[chosen], no_counts)
             if weigh:
                 nats[r] += _nats(logits[r], chosen)
             if on:
@@ -1314,6 +1328,7 @@ def sample(
     nats: np.ndarray | None = None,
     trial: int = 0,
     pieces: int = 0,
+    line=None,
 ) -> list[list[int]]:
     """One piece per row of `uniforms` (rows × draws, float64), in one compiled call. See
     `sampler.sample` for what the arguments mean; `tables` masks the draws; `returns`
@@ -1322,7 +1337,7 @@ def sample(
     `nats` (float64 [rows], or None) gains each row's -log p of every id it wrote under the
     model alone, as in every loop here; with `trial` > 0 (and `nats`) the rows are takes
     of `pieces` pieces, and all but each piece's least surprising take stop before draw
-    `trial` (`_trial_end`)."""
+    `trial` (`_trial_end`). `line` (`ml.line.Line`) leans each candidate note by its move."""
     c = compiled(net)
     rows, draws = uniforms.shape
     flags, plans, maps, rs, seq, bars = _returns_rows_start(
@@ -1360,6 +1375,7 @@ def sample(
         *_Memory(memory, rows=rows, width=len(prime) + draws, prime=prime).args,
         _nats_out(nats, rows),
         *_trial_args(trial, pieces, nats, rows),
+        *_line_args(line, rows, prime),
     )
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
@@ -1380,10 +1396,13 @@ def sample_constrained(
     nats: np.ndarray | None = None,
     trial: int = 0,
     pieces: int = 0,
+    line=None,
 ) -> list[list[int]]:
     """As `sample`, with a Python constraint asked for each unfinished row's mask at each
     step (it sees the prime and the ids drawn so far, and `restart_id` after an end in
     restart mode). The step and the draw are the compiled ones."""
+    if line is not None:
+        raise ValueError("the line's lean is not offered with a Python constraint")
     c = compiled(net)
     args = c.args  # (once per call: it reads the environment)
     rows, draws = uniforms.shape
@@ -1457,6 +1476,7 @@ def sample_lazy_tables(
     nats: np.ndarray | None = None,
     trial: int = 0,
     pieces: int = 0,
+    line=None,
 ) -> list[list[int]]:
     """As `sample`, with grammar tables built while sampling (an automaton with `start(prime)`
     → state id, `allowed` → bool [n_states, vocab] and `step(states, symbols)` → next
@@ -1486,7 +1506,10 @@ def sample_lazy_tables(
             nats=nats,
             trial=trial,
             pieces=pieces,
+            line=line,
         )
+    if line is not None:
+        raise ValueError("the line's lean samples in the compiled loop over registered tables")
     c = compiled(net)
     args = c.args  # (once per call: it reads the environment)
     rows, draws = uniforms.shape
@@ -1611,6 +1634,11 @@ def _lazy_loop(
     seq,
     bars,
     n_prime,
+    line_classes,
+    line_steps,
+    line_notes,
+    line_theta,
+    line_rows,
 ):
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
     successor the tables have not built (then it returns the draw to resume at, with
@@ -1641,6 +1669,9 @@ def _lazy_loop(
     on = mem.shape[0] > 0
     cap = max(mem.shape[0] - 1, 1)
     returns = flags.shape[0] > 0
+    leaning = line_theta.shape[0] > 0
+    leaned = np.empty(V, dtype=np.float32)
+    no_counts = np.zeros((0, 0), dtype=np.int64)
     for t in range(t0, draws):
         for r in range(rows):
             if pending[r]:
@@ -1652,12 +1683,17 @@ def _lazy_loop(
             if not active[r]:
                 continue
             q = states[r]
+            row = logits[r]
+            if leaning and _lean(row, line_rows, r, line_notes, line_steps, line_theta, leaned):
+                row = leaned
             chosen = _memory_draw(
-                logits[r], allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
+                row, allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
                 mq, mem, mseq, mmatch, mlen, r, end_id,
             )  # fmt: skip
             if returns:
                 chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, allowed[q])
+            if leaning:
+                _track(line_rows, r, line_classes[chosen], line_steps[chosen], no_counts)
             if weigh:
                 nats[r] += _nats(logits[r], chosen)
             if on:
@@ -1752,6 +1788,27 @@ def _shaped_starts(automaton, prime, shapes, states: np.ndarray, regs) -> None:
                 regs[r] = row_regs
 
 
+def _line_args(line, rows: int, prime: Sequence[int]) -> tuple:
+    """The loop's arguments for the line's lean (`ml.line.Line`; None: off): each row's
+    tracker walked through the prime."""
+    if line is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return (
+            empty,
+            empty,
+            empty,
+            np.zeros((0, 0), dtype=np.float32),
+            np.zeros((0, 0), dtype=np.int64),
+        )
+    return (
+        line.classes,
+        line.steps,
+        line.notes,
+        line.theta,
+        line_rows(line, rows=rows, prime=prime),
+    )
+
+
 def sample_registered_tables(
     net,
     *,
@@ -1770,6 +1827,7 @@ def sample_registered_tables(
     nats: np.ndarray | None = None,
     trial: int = 0,
     pieces: int = 0,
+    line=None,
 ) -> list[list[int]]:
     """As `sample_lazy_tables`, for an `ml.automaton.LazyAutomaton` (tables with a line
     register): the steps run in the compiled loop (`_lazy_loop`), which leaves it only when
@@ -1801,6 +1859,7 @@ def sample_registered_tables(
     mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
     trial, pieces = _trial_args(trial, pieces, nats, rows)
     nats = _nats_out(nats, rows)
+    line_args = _line_args(line, rows, prime)
     t = 0
     while t >= 0:
         t = _lazy_loop(
@@ -1810,7 +1869,7 @@ def sample_registered_tables(
             automaton._next, automaton._line_op, automaton._pitch_op, automaton._notes_op,
             automaton._enter, automaton._variant, automaton.lo, automaton.hi, automaton.nlo,
             automaton.nhi, GEMM_ROWS, *mem.args, nats, trial, pieces, flags, plans, maps, rs,
-            seq, bars, n_prime,
+            seq, bars, n_prime, *line_args,
         )  # fmt: skip
         if t >= 0:
             for r in np.flatnonzero(pending).tolist():
@@ -1848,8 +1907,10 @@ def cache_read_only() -> int:
 
         return save_overload
 
+    from musiclib.ml import line  # (the line's tracker: called by the loop and from Python)
+
     count = 0
-    for name, obj in list(globals().items()):
+    for name, obj in [*globals().items(), *vars(line).items()]:
         cache = getattr(obj, "_cache", None)
         if isinstance(obj, Dispatcher) and callable(getattr(cache, "save_overload", None)):
             cache.save_overload = skip(name)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .automaton import LazyAutomaton
+from .line import Line
 
 if TYPE_CHECKING:
     from .fastloop import GrammarTables
@@ -276,6 +277,7 @@ def sample(
     takes: int = 1,
     choose: Callable[[list[list[int]], np.ndarray], np.ndarray] | None = None,
     trial: int = 0,
+    line: Line | None = None,
 ) -> list[list[int]]:
     """Sample one piece per seed, all as one batch, in the compiled loop (`fastloop`).
     Returns the new ids of each piece (the prime excluded), up to and including `end_id`
@@ -350,6 +352,7 @@ def sample(
         end_id=end_id,
         restart_id=restart_id,
         memory=memory,
+        line=line,
     )
     if takes == 1:
         uniforms = _uniforms(seeds, max_tokens=max_tokens, restart_id=restart_id)

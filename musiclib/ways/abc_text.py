@@ -307,6 +307,7 @@ class AbcWay(Way):
         folk_form=True,
         returns=True,
         memory=True,
+        moves=True,
         warmup_corpus=True,
         default_takes=4,
         # A hundred characters (two or three bars; for a token vocabulary, measured in
@@ -355,6 +356,7 @@ class AbcWay(Way):
         # For tests: trains in seconds.
         "tiny": {
             "critic_pieces": 0,  # (a test that wants one asks for it)
+            "moves_pieces": 0,
             "vocabulary": "chars",
             "embedding_dim": 8,
             "units": [16],

@@ -62,6 +62,13 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # (`metrics.critic`: the take most like the corpus); 0..5000, 0 = no critic. Ways whose
     # pieces have no melody fit none. 400 costs about half a minute on one core for `quick`.
     "critic_pieces": 400,
+    # Pieces the chosen checkpoint draws in each round of fitting its moves (`ml.line`:
+    # the weights that make its pieces step, leap and turn as the training pieces do),
+    # when the run ends, in `moves_rounds` rounds and one more that measures the fit;
+    # 0..5000, 0 = none fitted; rounds 1..10. Ways without `capabilities.moves` fit none.
+    # 300 pieces, 3 rounds: about a minute and a half on one core for O'Neill `quick`.
+    "moves_pieces": 300,
+    "moves_rounds": 3,
     # A look back (`ml.model.LookBack`): attention over the piece so far, keyed by the
     # context before each earlier symbol, after the last LSTM; heads 0..16 (0 = none),
     # each look_back_dim 4..256 wide.
@@ -153,6 +160,11 @@ class Capabilities:
     # longest earlier match, with weights fitted on the run's held-out pieces at every
     # checkpoint): the `memory` option.
     memory: bool = False
+    # Each candidate note can be weighed by its move from the last note (`ml.line`), with
+    # weights fitted on the chosen checkpoint when its run ends, so that its pieces step,
+    # leap and turn as often as the run's training pieces: the `moves` option. The way's
+    # notes are ABC pitches (`line.symbol_classes` reads them from its vocabulary).
+    moves: bool = False
     # Takes of each piece the generate page offers first (1..8; `sampler.sample(takes=)`):
     # more than one only where listening tests found the kept take closer to people's
     # pieces (docs/quality.md §6, *Takes*, for ABC).
@@ -199,6 +211,8 @@ class Capabilities:
             fields.append("returns")
         if self.memory:
             fields.append("memory")
+        if self.moves:
+            fields.append("moves")
         for kind, names in OPENING_FIELDS.items():
             if kind in self.openings:
                 fields.extend(n for n in names if n not in fields)
@@ -497,6 +511,9 @@ def _validate_config(config: dict[str, Any]) -> None:
         "0 with sequence_mode carried (a look back sees the whole tune, not a window of it)",
     )
     whole("critic_pieces", 5000, "a whole number of pieces, 0..5000 (0 = no critic)")
+    whole("moves_pieces", 5000, "a whole number of pieces, 0..5000 (0 = no fit)")
+    whole("moves_rounds", 10, "a whole number of rounds, 1..10")
+    check("moves_rounds", config.get("moves_rounds", 3) >= 1, "a whole number of rounds, 1..10")
     factor = config.get("lr_plateau_factor", 0.5)
     check(
         "lr_plateau_factor",

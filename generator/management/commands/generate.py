@@ -43,6 +43,13 @@ class Command(BaseCommand):
             help="each draw also looks back over the piece itself (ways that offer it)",
         )
         parser.add_argument(
+            "--moves",
+            action="store_true",
+            help="each note weighed by its move from the last, as the checkpoint's fitted "
+            "moves say, so that the pieces step, leap and turn as the training pieces do "
+            "(ways that offer it)",
+        )
+        parser.add_argument(
             "--takes",
             type=int,
             default=1,
@@ -79,6 +86,7 @@ class Command(BaseCommand):
                 folk_form=o["folk_form"],
                 returns=o["returns"],
                 memory=o["memory"],
+                moves=o["moves"],
                 takes=o["takes"],
                 takes_by=o["takes_by"],
                 enqueue=not o["now"],

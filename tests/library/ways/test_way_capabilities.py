@@ -36,13 +36,16 @@ def test_the_generation_fields_follow_from_openings_length_melody_and_grammar():
     abc, midi, audio = (get_way(n).capabilities for n in ("abc", "midi", "audio"))
     assert abc.generation_fields == (
         "count", "temperature", "seed", "top_k", "top_p", "takes", "takes_by", "max_length",
-        "grammar", "folk_form", "returns", "memory", "prime", "meter", "key", "opening",
+        "grammar", "folk_form", "returns", "memory", "moves", "prime", "meter", "key",
+        "opening",
     )  # fmt: skip
     # a critic hears melodies: the take kept by likeness to the corpus is theirs
     assert "takes_by" in midi.generation_fields and "takes_by" not in audio.generation_fields
     assert "folk_form" not in midi.generation_fields  # the form is a folk tune's
     assert "returns" not in midi.generation_fields
     assert "memory" in midi.generation_fields and "memory" not in audio.generation_fields
+    # the moves are read from ABC pitches
+    assert "moves" not in midi.generation_fields and "moves" not in audio.generation_fields
     assert {"primer_tune", "primer_midi", "primer_bars"} <= set(midi.generation_fields)
     assert "meter" not in midi.generation_fields
     assert audio.generation_fields == (

@@ -1,0 +1,373 @@
+"""The line's moves: the sampler's note choices leaned towards the moves of the corpus.
+
+A model writing its own tunes moves the line otherwise than the tunes it learned from: the
+Nottingham models turn more often than people (52-54 % of moves against 49 %) and leap less
+(fourths and fifths 8 % against 10 %), although fed people's tunes they expect nearly
+people's turns (docs/quality.md). The draws feed back on themselves. This module reads the
+line from the symbols as they are written and weighs each candidate note by its move from
+the last note, in the context of the move before it:
+
+    logit[note] += theta[context, move]
+
+`context` is the last move that changed the pitch (none yet, a step up, a leap up, a step
+down, a leap down) and `move` the candidate's step in the scale from the last note
+(-SPAN..SPAN, wider moves counted at the edge). `theta` is fitted so that the sampled tunes'
+moves in each context come out as often as the corpus's (`line_fit`): the correction of a
+distribution's statistics towards a target by moment matching, as iterative proportional
+fitting does.
+
+Symbols are read one character at a time (`symbol_classes`): a note is its letter, in its
+case's octave; octave marks after it move it by an octave before the next note is weighed;
+chord symbols and annotations ("..."), decorations (!...!), field lines (`K:G`) and inline
+fields (`[K:G]`) hold no notes. Accidentals are not read: the step is the letter's.
+The same tracker (`_track`) moves a sampling row and counts a corpus's moves, so what the
+weights lean on is what the counts measure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+# A symbol's class (`symbol_classes`).
+OTHER, NOTE, QUOTE, BANG, NEWLINE, COLON, OPEN, CLOSE, UP, DOWN, LETTER = range(11)
+
+FLOOR = 28  # steps below C (four octaves): a note's step is never negative
+SPAN = 7  # moves of up to an octave in steps of the scale; wider ones count as an octave
+MOVES = 2 * SPAN + 1
+CONTEXTS = 5  # the move before: none yet, step up, leap up, step down, leap down
+
+# A row's tracker, int64 [rows, COLUMNS]:
+CUR, PRIOR, CTX, CTX_BEFORE, MODE, POS, PEND, MARKS, LAST_D = range(9)
+COLUMNS = 9
+# MODE: where the row writes.
+BODY, IN_QUOTE, IN_BANG, LINE_FIELD, INLINE_FIELD = range(5)
+# PEND: what a ':' now would undo (a letter that began a line or followed '[').
+P_NONE, P_LINE_LETTER, P_LINE_NOTE, P_OPEN, P_OPEN_LETTER, P_OPEN_NOTE = range(6)
+
+_STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
+
+
+_PITCH = re.compile(r"(?:\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
+
+
+def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each symbol's class and, for a note, its step (C = 0 ... B = 6, c = 7 ... b = 13, plus
+    FLOOR; a pitch token's octave marks are its own: `^c'` is 14). Any other symbol
+    longer than a character (a field line, a chord symbol, a duration: tokens) holds no
+    note; the tracker reads the rest character by character. Steps count from FLOOR below
+    C, so that a low note's is still positive (a row's -1: no note yet)."""
+    cls = np.zeros(len(vocab), dtype=np.int64)
+    step = np.zeros(len(vocab), dtype=np.int64)
+    single = {'"': QUOTE, "!": BANG, "\n": NEWLINE, ":": COLON, "[": OPEN, "]": CLOSE}
+    single.update({"'": UP, ",": DOWN})
+    for i, s in enumerate(vocab):
+        pitch = _PITCH.fullmatch(s)
+        if pitch:
+            letter, marks = pitch.groups()
+            cls[i] = NOTE
+            step[i] = FLOOR + _STEP_OF[letter.upper()] + (7 if letter.islower() else 0)
+            step[i] += 7 * (marks.count("'") - marks.count(","))
+        elif len(s) == 1 and s in single:
+            cls[i] = single[s]
+        elif len(s) == 1 and s.isalpha():
+            cls[i] = LETTER
+    return cls, step
+
+
+def new_rows(rows: int) -> np.ndarray:
+    """Trackers for rows that have written nothing."""
+    ls = np.zeros((rows, COLUMNS), dtype=np.int64)
+    ls[:, CUR] = -1
+    ls[:, PRIOR] = -1
+    ls[:, LAST_D] = -1
+    return ls
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _context_of(d, before):
+    """The context a move of d steps leaves (d == 0 keeps the one before)."""
+    if d == 0:
+        return before
+    if d > 0:
+        return 1 if d == 1 else 2
+    return 3 if d == -1 else 4
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clip(d):
+    return min(max(d, -SPAN), SPAN) + SPAN
+
+
+@njit(cache=True, error_model="numpy")
+def _track(ls, r, c, step, counts):
+    """Row r writes a symbol of class c (a note's step `step`); with `counts` not empty,
+    count the move (context, move) each note makes, and take it back if the letter turns
+    out to name a field."""
+    mode = ls[r, MODE]
+    pos = ls[r, POS]
+    pend = ls[r, PEND]
+    ls[r, POS] = pos + 1
+    ls[r, PEND] = P_NONE
+    if c == NEWLINE:
+        ls[r, MODE] = BODY
+        ls[r, POS] = 0
+        ls[r, MARKS] = 0
+        return
+    if mode == LINE_FIELD:
+        return
+    if mode == INLINE_FIELD:
+        if c == CLOSE:
+            ls[r, MODE] = BODY
+        return
+    if mode == IN_QUOTE:
+        if c == QUOTE:
+            ls[r, MODE] = BODY
+        return
+    if mode == IN_BANG:
+        if c == BANG:
+            ls[r, MODE] = BODY
+        return
+    marks = ls[r, MARKS]
+    ls[r, MARKS] = 0
+    if c == COLON and pend != P_NONE and pend != P_OPEN:
+        if pend == P_LINE_NOTE or pend == P_OPEN_NOTE:  # (the letter named a field)
+            ls[r, CUR] = ls[r, PRIOR]
+            ls[r, CTX] = ls[r, CTX_BEFORE]
+            if counts.shape[0] > 0 and ls[r, LAST_D] >= 0:
+                counts[ls[r, CTX_BEFORE], ls[r, LAST_D]] -= 1
+        ls[r, LAST_D] = -1
+        ls[r, MODE] = LINE_FIELD if pend <= P_LINE_NOTE else INLINE_FIELD
+    elif c == QUOTE:
+        ls[r, MODE] = IN_QUOTE
+    elif c == BANG:
+        ls[r, MODE] = IN_BANG
+    elif c == NOTE:
+        cur = ls[r, CUR]
+        ls[r, PRIOR] = cur
+        ls[r, CTX_BEFORE] = ls[r, CTX]
+        ls[r, LAST_D] = -1
+        if cur >= 0:
+            d = step - cur
+            ls[r, LAST_D] = _clip(d)
+            if counts.shape[0] > 0:
+                counts[ls[r, CTX], _clip(d)] += 1
+            ls[r, CTX] = _context_of(d, ls[r, CTX])
+        ls[r, CUR] = step
+        ls[r, MARKS] = 1
+        if pos == 0:
+            ls[r, PEND] = P_LINE_NOTE
+        elif pend == P_OPEN:
+            ls[r, PEND] = P_OPEN_NOTE
+    elif c == LETTER:
+        if pos == 0:
+            ls[r, PEND] = P_LINE_LETTER
+        elif pend == P_OPEN:
+            ls[r, PEND] = P_OPEN_LETTER
+    elif (c == UP or c == DOWN) and marks:
+        cur = max(ls[r, CUR] + (7 if c == UP else -7), 0)
+        ls[r, CUR] = cur
+        ls[r, MARKS] = 1
+        prior = ls[r, PRIOR]
+        if prior >= 0:  # (the move the letter counted was to its case's octave)
+            d = cur - prior
+            if counts.shape[0] > 0 and ls[r, LAST_D] >= 0:
+                counts[ls[r, CTX_BEFORE], ls[r, LAST_D]] -= 1
+                counts[ls[r, CTX_BEFORE], _clip(d)] += 1
+            ls[r, LAST_D] = _clip(d)
+            ls[r, CTX] = _context_of(d, ls[r, CTX_BEFORE])
+    elif c == OPEN:
+        ls[r, PEND] = P_OPEN
+
+
+@njit(cache=True, error_model="numpy")
+def _lean(logits, ls, r, notes, steps, theta, out):
+    """Row r's logits with each candidate note's weight for its move, into `out`; returns
+    False (and leaves `out`) where the row is not in a tune's body after a note."""
+    if ls[r, MODE] != BODY or ls[r, CUR] < 0:
+        return False
+    out[:] = logits
+    cur = ls[r, CUR]
+    ctx = ls[r, CTX]
+    for k in range(notes.shape[0]):
+        j = notes[k]
+        out[j] += theta[ctx, _clip(steps[j] - cur)]
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _count(classes, steps, ids, counts):
+    ls = np.zeros((1, COLUMNS), dtype=np.int64)
+    ls[0, CUR] = -1
+    ls[0, PRIOR] = -1
+    ls[0, LAST_D] = -1
+    for i in range(ids.shape[0]):
+        v = ids[i]
+        _track(ls, 0, classes[v], steps[v], counts)
+
+
+def line_counts(
+    *, pieces: Iterable[Sequence[int]], classes: np.ndarray, steps: np.ndarray
+) -> np.ndarray:
+    """How often the notes of these pieces (symbol ids) make each move in each context:
+    int64 [CONTEXTS, MOVES], as the tracker reads them while sampling."""
+    counts = np.zeros((CONTEXTS, MOVES), dtype=np.int64)
+    for ids in pieces:
+        _count(classes, steps, np.asarray(ids, dtype=np.int64), counts)
+    return counts
+
+
+def line_fit(
+    *,
+    theta: np.ndarray,
+    target: np.ndarray,
+    written: np.ndarray,
+    rate: float = 1.0,
+    least: int = 20,
+    bound: float = 3.0,
+) -> np.ndarray:
+    """One step of moment matching: theta moved by the log ratio of each move's share in
+    its context, the target's (the corpus's counts) against what the sampler wrote with
+    `theta`. Cells either side counts fewer than `least` times stay (too few to compare);
+    weights stay within +-`bound` nats."""
+    t = target.astype(np.float64) + 0.5
+    w = written.astype(np.float64) + 0.5
+    gap = np.log(t / t.sum(axis=1, keepdims=True)) - np.log(w / w.sum(axis=1, keepdims=True))
+    enough = (target >= least) & (written >= least)
+    out = theta + rate * np.where(enough, gap, 0.0)
+    return np.clip(out, -bound, bound).astype(np.float32)
+
+
+def line_shares(counts: np.ndarray) -> dict[str, float]:
+    """The shares a musician reads: of the notes that move after a move, how many turn;
+    of all moves, steps, thirds, fourths and fifths, wider."""
+    c = counts.astype(np.float64)
+    total = c.sum()
+    moves = np.arange(-SPAN, SPAN + 1)
+    by_move = c.sum(axis=0)
+    after_move = c[1:]
+    up_before = after_move[:2].sum(axis=0)
+    down_before = after_move[2:].sum(axis=0)
+    turns = up_before[moves < 0].sum() + down_before[moves > 0].sum()
+    moving = up_before[moves != 0].sum() + down_before[moves != 0].sum()
+    size = np.abs(moves)
+
+    def share(sel) -> float:
+        return float(by_move[sel].sum() / total) if total else 0.0
+
+    return {
+        "turns": float(turns / moving) if moving else 0.0,
+        "repeats": share(size == 0),
+        "steps": share(size == 1),
+        "thirds": share(size == 2),
+        "fourths_fifths": share((size == 3) | (size == 4)),
+        "wider": share(size >= 5),
+    }
+
+
+@dataclass(frozen=True)
+class Line:
+    """What the sampler needs to lean a vocabulary's notes (`sampler.sample(line=)`)."""
+
+    classes: np.ndarray  # int64 [vocab]: `symbol_classes`
+    steps: np.ndarray  # int64 [vocab]
+    theta: np.ndarray  # float32 [CONTEXTS, MOVES]: nats added to a candidate note's logit
+
+    @property
+    def notes(self) -> np.ndarray:
+        return np.flatnonzero(self.classes == NOTE).astype(np.int64)
+
+    @classmethod
+    def of(cls, vocab: Sequence[str], theta: np.ndarray) -> Line:
+        classes, steps = symbol_classes(vocab)
+        theta = np.ascontiguousarray(theta, dtype=np.float32)
+        if theta.shape != (CONTEXTS, MOVES):
+            raise ValueError(f"the line's weights are {CONTEXTS} x {MOVES}, not {theta.shape}")
+        return cls(classes=classes, steps=steps, theta=theta)
+
+
+def line_rows(line: Line, *, rows: int, prime: Sequence[int]) -> np.ndarray:
+    """Trackers for `rows` rows that have written `prime`."""
+    ls = new_rows(rows)
+    no_counts = np.zeros((0, 0), dtype=np.int64)
+    for v in prime:
+        for r in range(rows):
+            _track(ls, r, line.classes[v], line.steps[v], no_counts)
+    return ls
+
+
+def text_counts(texts: Iterable[str]) -> np.ndarray:
+    """`line_counts` of finished texts, read character by character."""
+    texts = list(texts)
+    chars = sorted({c for t in texts for c in t})
+    classes, steps = symbol_classes(chars)
+    index = {c: i for i, c in enumerate(chars)}
+    return line_counts(pieces=[[index[c] for c in t] for t in texts], classes=classes, steps=steps)
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """A fitted lean and what it did: the shares (`line_shares`) of the target's moves, of
+    the pieces drawn without a lean, and of the pieces drawn with the weights fitted."""
+
+    theta: np.ndarray
+    target: dict[str, float]
+    before: dict[str, float]
+    after: dict[str, float]
+    pieces: int  # drawn in each round
+
+    def to_dict(self) -> dict:
+        return {
+            "theta": np.round(self.theta.astype(np.float64), 4).tolist(),
+            "target": self.target,
+            "before": self.before,
+            "after": self.after,
+            "pieces": self.pieces,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LineFit:
+        theta = np.asarray(data["theta"], dtype=np.float32)
+        if theta.shape != (CONTEXTS, MOVES):
+            raise ValueError(f"the line's weights are {CONTEXTS} x {MOVES}, not {theta.shape}")
+        return cls(
+            theta=theta,
+            target=dict(data["target"]),
+            before=dict(data["before"]),
+            after=dict(data["after"]),
+            pieces=int(data["pieces"]),
+        )
+
+
+def line_fit_rounds(
+    *,
+    target: np.ndarray,
+    draw: Callable[[np.ndarray, int], Sequence[str]],
+    rounds: int,
+    rate: float = 1.0,
+) -> LineFit:
+    """Fit a lean by `rounds` steps of `line_fit`: `draw(theta, k)` writes round k's pieces
+    (finished texts; each round on seeds of its own) with the weights so far, from none. A
+    last draw measures the weights fitted, on seeds no round fitted on."""
+    theta = np.zeros((CONTEXTS, MOVES), dtype=np.float32)
+    before = written = None
+    pieces = 0
+    for k in range(rounds + 1):
+        texts = list(draw(theta, k))
+        pieces = len(texts)
+        written = text_counts(texts)
+        if k == 0:
+            before = line_shares(written)
+        if k < rounds:
+            theta = line_fit(theta=theta, target=target, written=written, rate=rate)
+    return LineFit(
+        theta=theta,
+        target=line_shares(target),
+        before=before,
+        after=line_shares(written),
+        pieces=pieces,
+    )

@@ -1,0 +1,143 @@
+"""The line's lean (`musiclib.ml.line`): the notes' moves read from ABC characters as they
+are written, counted, fitted towards a corpus's, and leaned on in both compiled loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from musiclib.ml import line as ln
+from musiclib.ml import sampler
+from musiclib.ways import get_way
+from musiclib.ways.base import END_ID
+from tests.library.ml.test_fastloop import JIG, REEL, random_net
+
+
+def moves_of(text: str) -> list[tuple[int, int]]:
+    """(context, move) of each note that follows a note, by the tracker, in order of context."""
+    chars = sorted(set(text))
+    classes, steps = ln.symbol_classes(chars)
+    index = {c: i for i, c in enumerate(chars)}
+    counts = ln.line_counts(pieces=[[index[c] for c in text]], classes=classes, steps=steps)
+    return [
+        (ctx, m - ln.SPAN)
+        for ctx in range(ln.CONTEXTS)
+        for m in range(ln.MOVES)
+        for _ in range(int(counts[ctx, m]))
+    ]
+
+
+def test_each_note_counts_its_move_in_the_context_of_the_move_before():
+    # G A B: a step up, then a step up after a step up; c' is an octave above c: from B a
+    # ninth up (counted at the octave's edge) after a step up; B after it, a leap down.
+    assert moves_of("X:1\nT:A Gig\nK:G\nGAB c'B\n") == [(0, 1), (1, 1), (1, 7), (2, -7)]
+
+
+def test_chord_symbols_decorations_and_fields_hold_no_notes():
+    text = 'K:D\n"G"AB!trill!c [K:G] d|[1e\nC:composer\nd'
+    # A B c d e, then d: the composer's line names no note (its C is taken back at the ':').
+    assert moves_of(text) == [(0, 1), (1, -1), (1, 1), (1, 1), (1, 1)]
+
+
+def test_tokens_read_the_same_moves_as_characters():
+    from musiclib.ways.abc_tokens import add_markers, tokenize
+
+    text = 'X:1\nM:6/8\nK:G\n|:"G"GAB c\'B d\'2|=B,2 A,/C/ [K:D] "Am"e3:|\nC:someone\nfg\n'
+    tokens = tokenize(text)
+    assert "c'" in tokens and "=B," in tokens  # (a pitch with its octave marks is one token)
+    vocab = sorted(set(tokens))
+    classes, steps = ln.symbol_classes(vocab)
+    index = {t: i for i, t in enumerate(vocab)}
+    by_token = ln.line_counts(pieces=[[index[t] for t in tokens]], classes=classes, steps=steps)
+    assert by_token.sum() == 11  # twelve notes (the composer line names none)
+    assert (by_token == ln.text_counts([text])).all()
+    assert (ln.text_counts([add_markers(text)]) == by_token).all()  # (bars: markers hold none)
+
+
+def test_the_shares_are_read_as_a_musician_counts_them():
+    chars = sorted(set("CDEFGA"))
+    classes, steps = ln.symbol_classes(chars)
+    index = {c: i for i, c in enumerate(chars)}
+
+    def shares(text):
+        ids = [[index[c] for c in text]]
+        return ln.line_shares(ln.line_counts(pieces=ids, classes=classes, steps=steps))
+
+    scale = shares("CDEFGFEDC")  # one turn among seven moves after a move
+    assert scale["turns"] == pytest.approx(1 / 7)
+    assert scale["steps"] == 1.0
+    leaps = shares("CGCGCFAF")  # fifths C-G and back, a fourth C-F, thirds F-A-F
+    assert leaps["fourths_fifths"] == pytest.approx(5 / 7)
+    assert leaps["thirds"] == pytest.approx(2 / 7)
+    assert leaps["turns"] == pytest.approx(5 / 6)  # (A after C-F goes on up)
+
+
+def test_a_fit_moves_the_weights_towards_the_targets_shares_where_both_have_enough():
+    target = np.zeros((ln.CONTEXTS, ln.MOVES), dtype=np.int64)
+    written = np.zeros_like(target)
+    target[1, ln.SPAN + 3], target[1, ln.SPAN + 1] = 200, 800  # fourths a fifth of the moves
+    written[1, ln.SPAN + 3], written[1, ln.SPAN + 1] = 100, 900
+    written[2, ln.SPAN + 1] = 5  # too few either side to compare
+    theta = ln.line_fit(theta=np.zeros((ln.CONTEXTS, ln.MOVES)), target=target, written=written)
+    assert theta[1, ln.SPAN + 3] == pytest.approx(np.log(200.5 / 100.5), abs=1e-3)
+    assert theta[1, ln.SPAN + 1] < 0
+    assert not theta[2].any() and not theta[0].any()
+
+
+@pytest.fixture(scope="module")
+def abc():
+    way = get_way("abc")
+    config = way.resolve_config(preset="tiny", overrides={"val_fraction": 0})
+    prepared = way.prepare(texts=[REEL, JIG], config=config, seed=0)
+    vocab = prepared.vocab
+    assert "'" not in vocab and "," not in vocab  # (no octave marks: a letter is its note)
+    net = random_net(vocab=len(vocab), units=[24], dense=[], seed=3)
+    return way, vocab, net
+
+
+def draw(abc, *, grammar: bool, theta=None, seeds=range(1, 25)):
+    way, vocab, net = abc
+    return sampler.sample(
+        net,
+        prime=way.encode_prime(vocab=vocab, prime=""),
+        seeds=list(seeds),
+        temperature=1.0,
+        max_tokens=300,
+        end_id=END_ID,
+        constraint=way.grammar(vocab=vocab).automaton() if grammar else None,
+        line=None if theta is None else ln.Line.of(vocab, theta),
+    )
+
+
+@pytest.mark.parametrize("grammar", [True, False], ids=["grammar tables", "no grammar"])
+def test_a_lean_of_nothing_draws_the_same_pieces_as_none(abc, grammar):
+    zero = np.zeros((ln.CONTEXTS, ln.MOVES), dtype=np.float32)
+    assert draw(abc, grammar=grammar, theta=zero) == draw(abc, grammar=grammar)
+
+
+@pytest.mark.parametrize("grammar", [True, False], ids=["grammar tables", "no grammar"])
+def test_a_lean_against_leaps_leaves_only_steps_and_repeats(abc, grammar):
+    way, vocab, _ = abc
+    theta = np.full((ln.CONTEXTS, ln.MOVES), -40.0, dtype=np.float32)
+    theta[:, ln.SPAN - 1 : ln.SPAN + 2] = 0.0
+    classes, steps = ln.symbol_classes(vocab)
+    free = ln.line_counts(pieces=draw(abc, grammar=grammar), classes=classes, steps=steps)
+    leaned = ln.line_counts(
+        pieces=draw(abc, grammar=grammar, theta=theta), classes=classes, steps=steps
+    )
+    size = np.abs(np.arange(-ln.SPAN, ln.SPAN + 1))
+    assert free[:, size > 1].sum() > 50  # (the random net leaps freely)
+    assert leaned.sum() > 50 and leaned[:, size > 1].sum() == 0
+
+
+def test_a_lean_is_not_offered_with_a_python_constraint(abc):
+    way, vocab, net = abc
+    with pytest.raises(ValueError, match="lean"):
+        sampler.sample(
+            net,
+            prime=way.encode_prime(vocab=vocab, prime=""),
+            seeds=[1],
+            end_id=END_ID,
+            constraint=lambda row, ids: None,
+            line=ln.Line.of(vocab, np.zeros((ln.CONTEXTS, ln.MOVES))),
+        )
