@@ -6,6 +6,7 @@ disk shared with the training machine."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -15,6 +16,8 @@ from common.storage import file_exists, file_read, file_write, local_copy
 from musiclib.ml import sampler
 
 from ..models import Checkpoint
+
+log = logging.getLogger(__name__)
 
 
 def sampler_name(keras_name: str) -> str:
@@ -74,12 +77,17 @@ class CheckpointDocument(Generic[T]):
 
     def get(self, checkpoint: Checkpoint) -> T | None:
         """The checkpoint's document, None where none is stored (asked again next time:
-        its run may write it later)."""
+        its run may write it later) or where it is not one this code reads (then the
+        option it serves is off for the checkpoint, as without one)."""
         name = self.name(checkpoint)
         if name not in self._found:
             if not file_exists(name):
                 return None
-            self._found[name] = self.load(json.loads(file_read(name)))
+            try:
+                self._found[name] = self.load(json.loads(file_read(name)))
+            except ValueError as exc:  # (written by another version of the code)
+                log.warning("%s is not one this code reads, left out: %s", name, exc)
+                return None
         return self._found[name]
 
     def put(self, checkpoint: Checkpoint, value: T) -> None:

@@ -10,7 +10,9 @@ the last note, in the context of the move before it:
     logit[note] += theta[context, move]
 
 `context` is the last move that changed the pitch (none yet, a step up, a leap up, a step
-down, a leap down) and `move` the candidate's step in the scale from the last note
+down, a leap down), and whether a bar line stands between the last note and the candidate
+(a tune moves into a new bar otherwise than within one), and `move` the candidate's step in
+the scale from the last note
 (-SPAN..SPAN, wider moves counted at the edge). `theta` is fitted so that the sampled tunes'
 moves in each context come out as often as the corpus's (`line_fit`): the correction of a
 distribution's statistics towards a target by moment matching, as iterative proportional
@@ -34,16 +36,18 @@ import numpy as np
 from numba import njit
 
 # A symbol's class (`symbol_classes`).
-OTHER, NOTE, QUOTE, BANG, NEWLINE, COLON, OPEN, CLOSE, UP, DOWN, LETTER = range(11)
+OTHER, NOTE, QUOTE, BANG, NEWLINE, COLON, OPEN, CLOSE, UP, DOWN, LETTER, BAR = range(12)
 
 FLOOR = 28  # steps below C (four octaves): a note's step is never negative
 SPAN = 7  # moves of up to an octave in steps of the scale; wider ones count as an octave
 MOVES = 2 * SPAN + 1
-CONTEXTS = 5  # the move before: none yet, step up, leap up, step down, leap down
+MOVE_CONTEXTS = 5  # the move before: none yet, step up, leap up, step down, leap down
+# ... and whether a bar line stands between the last note and this one
+CONTEXTS = 2 * MOVE_CONTEXTS
 
 # A row's tracker, int64 [rows, COLUMNS]:
-CUR, PRIOR, CTX, CTX_BEFORE, MODE, POS, PEND, MARKS, LAST_D = range(9)
-COLUMNS = 9
+CUR, PRIOR, CTX, CTX_BEFORE, MODE, POS, PEND, MARKS, LAST_D, ACROSS, ROW = range(11)
+COLUMNS = 11
 # MODE: where the row writes.
 BODY, IN_QUOTE, IN_BANG, LINE_FIELD, INLINE_FIELD = range(5)
 # PEND: what a ':' now would undo (a letter that began a line or followed '[').
@@ -52,6 +56,7 @@ P_NONE, P_LINE_LETTER, P_LINE_NOTE, P_OPEN, P_OPEN_LETTER, P_OPEN_NOTE = range(6
 _STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
 
 
+_BAR_LINE = re.compile(r"[:\[\]12]*\|[:\[\]|12]*")  # | and a bar line token: |: :| |1 ||
 _PITCH = re.compile(r"(?:\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
 
 
@@ -72,6 +77,8 @@ def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             cls[i] = NOTE
             step[i] = FLOOR + _STEP_OF[letter.upper()] + (7 if letter.islower() else 0)
             step[i] += 7 * (marks.count("'") - marks.count(","))
+        elif _BAR_LINE.fullmatch(s):
+            cls[i] = BAR
         elif len(s) == 1 and s in single:
             cls[i] = single[s]
         elif len(s) == 1 and s.isalpha():
@@ -138,8 +145,9 @@ def _track(ls, r, c, step, counts):
         if pend == P_LINE_NOTE or pend == P_OPEN_NOTE:  # (the letter named a field)
             ls[r, CUR] = ls[r, PRIOR]
             ls[r, CTX] = ls[r, CTX_BEFORE]
+            ls[r, ACROSS] = ls[r, ROW] // MOVE_CONTEXTS
             if counts.shape[0] > 0 and ls[r, LAST_D] >= 0:
-                counts[ls[r, CTX_BEFORE], ls[r, LAST_D]] -= 1
+                counts[ls[r, ROW], ls[r, LAST_D]] -= 1
         ls[r, LAST_D] = -1
         ls[r, MODE] = LINE_FIELD if pend <= P_LINE_NOTE else INLINE_FIELD
     elif c == QUOTE:
@@ -150,12 +158,14 @@ def _track(ls, r, c, step, counts):
         cur = ls[r, CUR]
         ls[r, PRIOR] = cur
         ls[r, CTX_BEFORE] = ls[r, CTX]
+        ls[r, ROW] = ls[r, CTX] + MOVE_CONTEXTS * ls[r, ACROSS]
+        ls[r, ACROSS] = 0
         ls[r, LAST_D] = -1
         if cur >= 0:
             d = step - cur
             ls[r, LAST_D] = _clip(d)
             if counts.shape[0] > 0:
-                counts[ls[r, CTX], _clip(d)] += 1
+                counts[ls[r, ROW], _clip(d)] += 1
             ls[r, CTX] = _context_of(d, ls[r, CTX])
         ls[r, CUR] = step
         ls[r, MARKS] = 1
@@ -176,12 +186,14 @@ def _track(ls, r, c, step, counts):
         if prior >= 0:  # (the move the letter counted was to its case's octave)
             d = cur - prior
             if counts.shape[0] > 0 and ls[r, LAST_D] >= 0:
-                counts[ls[r, CTX_BEFORE], ls[r, LAST_D]] -= 1
-                counts[ls[r, CTX_BEFORE], _clip(d)] += 1
+                counts[ls[r, ROW], ls[r, LAST_D]] -= 1
+                counts[ls[r, ROW], _clip(d)] += 1
             ls[r, LAST_D] = _clip(d)
             ls[r, CTX] = _context_of(d, ls[r, CTX_BEFORE])
     elif c == OPEN:
         ls[r, PEND] = P_OPEN
+    elif c == BAR:
+        ls[r, ACROSS] = 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -192,7 +204,7 @@ def _lean(logits, ls, r, notes, steps, theta, out):
         return False
     out[:] = logits
     cur = ls[r, CUR]
-    ctx = ls[r, CTX]
+    ctx = ls[r, CTX] + MOVE_CONTEXTS * ls[r, ACROSS]
     for k in range(notes.shape[0]):
         j = notes[k]
         out[j] += theta[ctx, _clip(steps[j] - cur)]
@@ -249,9 +261,9 @@ def line_shares(counts: np.ndarray) -> dict[str, float]:
     total = c.sum()
     moves = np.arange(-SPAN, SPAN + 1)
     by_move = c.sum(axis=0)
-    after_move = c[1:]
-    up_before = after_move[:2].sum(axis=0)
-    down_before = after_move[2:].sum(axis=0)
+    kind = np.arange(CONTEXTS) % MOVE_CONTEXTS  # (the move before, across a bar line or not)
+    up_before = c[(kind == 1) | (kind == 2)].sum(axis=0)
+    down_before = c[(kind == 3) | (kind == 4)].sum(axis=0)
     turns = up_before[moves < 0].sum() + down_before[moves > 0].sum()
     moving = up_before[moves != 0].sum() + down_before[moves != 0].sum()
     size = np.abs(moves)

@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from common.errors import ServiceError
-from common.storage import file_exists, file_read
+from common.storage import file_exists, file_read, file_write
 from generator.models import GenerationJob, JobStatus
 from generator.services import (
     checkpoint_moves,
@@ -76,6 +76,11 @@ def test_a_job_leans_its_notes_on_the_checkpoints_moves_and_without_them_says_so
     assert not asked.moves
     _, free = generate(checkpoint)
     assert [p.text for p in unfitted] == [p.text for p in free]
+    # A stored document this code does not read (weights of another shape): none, as above.
+    file_write(moves_name(checkpoint), json.dumps({"theta": [[0.0]], "pieces": 1}).encode())
+    assert checkpoint_moves(checkpoint) is None
+    asked, unread = generate(checkpoint, moves=True)
+    assert not asked.moves and [p.text for p in unread] == [p.text for p in free]
     # Weights for every move but a step or a repeat far below theirs: the notes step.
     steps_only = np.full((ln.CONTEXTS, ln.MOVES), -3.0, dtype=np.float32)
     steps_only[:, ln.SPAN - 1 : ln.SPAN + 2] = 3.0

@@ -31,12 +31,17 @@ def test_each_note_counts_its_move_in_the_context_of_the_move_before():
     # G A B: a step up, then a step up after a step up; c' is an octave above c: from B a
     # ninth up (counted at the octave's edge) after a step up; B after it, a leap down.
     assert moves_of("X:1\nT:A Gig\nK:G\nGAB c'B\n") == [(0, 1), (1, 1), (1, 7), (2, -7)]
+    # across a bar line, the same moves in contexts of their own
+    across = ln.MOVE_CONTEXTS
+    assert moves_of("K:G\nG|A|B") == [(0 + across, 1), (1 + across, 1)]
 
 
 def test_chord_symbols_decorations_and_fields_hold_no_notes():
     text = 'K:D\n"G"AB!trill!c [K:G] d|[1e\nC:composer\nd'
-    # A B c d e, then d: the composer's line names no note (its C is taken back at the ':').
-    assert moves_of(text) == [(0, 1), (1, -1), (1, 1), (1, 1), (1, 1)]
+    # A B c d e, then d: the composer's line names no note (its C is taken back at the ':');
+    # e follows d across a bar line, a context of its own.
+    across = ln.MOVE_CONTEXTS
+    assert moves_of(text) == [(0, 1), (1, -1), (1, 1), (1, 1), (1 + across, 1)]
 
 
 def test_tokens_read_the_same_moves_as_characters():
