@@ -594,6 +594,12 @@ def _sample_ids(
     )
 
 
+def _fitted_moves(checkpoint: Checkpoint) -> np.ndarray | None:
+    """The weights of the checkpoint's fitted moves (`moves.checkpoint_moves`), or None."""
+    fitted = checkpoint_moves(checkpoint)
+    return None if fitted is None else fitted.theta
+
+
 def pieces_draw(
     *, checkpoint: Checkpoint, seeds: list[int], moves: np.ndarray | None = None
 ) -> list[str]:
@@ -608,8 +614,7 @@ def pieces_draw(
     way = get_way(run.way)
     offered = way.capabilities.generation_fields
     if moves is None and "moves" in offered:
-        fitted = checkpoint_moves(checkpoint)
-        moves = fitted.theta if fitted is not None else None
+        moves = _fitted_moves(checkpoint)
     with threadpool_limits(limits=1, user_api="blas"):  # (see epoch_sample_texts)
         outs = _sample_ids(
             way,
@@ -654,13 +659,9 @@ def _generate(job: GenerationJob) -> None:
             choose = critic_chooser(
                 critic, seeds=seeds, melody=way.capabilities.melody, text_of=text_of
             )
-    moves = None
-    if job.moves:
-        fitted = checkpoint_moves(checkpoint)
-        if fitted is None:  # none fitted: sampled without, and the job says so
-            job.moves = False
-        else:
-            moves = fitted.theta
+    moves = _fitted_moves(checkpoint) if job.moves else None
+    if moves is None:  # not asked, or none fitted: sampled without, and the job says so
+        job.moves = False
     t0 = time.perf_counter()
     outs = _sample_ids(
         way,

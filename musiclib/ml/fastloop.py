@@ -1910,7 +1910,7 @@ def cache_read_only() -> int:
     from musiclib.ml import line  # (the line's tracker: called by the loop and from Python)
 
     count = 0
-    for name, obj in [*globals().items(), *vars(line).items()]:
+    for name, obj in {**vars(line), **globals()}.items():  # (each function once)
         cache = getattr(obj, "_cache", None)
         if isinstance(obj, Dispatcher) and callable(getattr(cache, "save_overload", None)):
             cache.save_overload = skip(name)

@@ -212,11 +212,8 @@ def _lean(logits, ls, r, notes, steps, theta, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _count(classes, steps, ids, counts):
-    ls = np.zeros((1, COLUMNS), dtype=np.int64)
-    ls[0, CUR] = -1
-    ls[0, PRIOR] = -1
-    ls[0, LAST_D] = -1
+def _walk(ls, classes, steps, ids, counts):
+    """Row 0 of `ls` writes `ids` (counting into `counts` when it is not empty)."""
     for i in range(ids.shape[0]):
         v = ids[i]
         _track(ls, 0, classes[v], steps[v], counts)
@@ -229,7 +226,7 @@ def line_counts(
     int64 [CONTEXTS, MOVES], as the tracker reads them while sampling."""
     counts = np.zeros((CONTEXTS, MOVES), dtype=np.int64)
     for ids in pieces:
-        _count(classes, steps, np.asarray(ids, dtype=np.int64), counts)
+        _walk(new_rows(1), classes, steps, np.asarray(ids, dtype=np.int64), counts)
     return counts
 
 
@@ -303,13 +300,11 @@ class Line:
 
 
 def line_rows(line: Line, *, rows: int, prime: Sequence[int]) -> np.ndarray:
-    """Trackers for `rows` rows that have written `prime`."""
-    ls = new_rows(rows)
+    """Trackers for `rows` rows that have written `prime` (the same walk for every row)."""
+    one = new_rows(1)
     no_counts = np.zeros((0, 0), dtype=np.int64)
-    for v in prime:
-        for r in range(rows):
-            _track(ls, r, line.classes[v], line.steps[v], no_counts)
-    return ls
+    _walk(one, line.classes, line.steps, np.asarray(prime, dtype=np.int64), no_counts)
+    return np.repeat(one, rows, axis=0)
 
 
 def text_counts(texts: Iterable[str]) -> np.ndarray:
