@@ -317,6 +317,16 @@ def run_list() -> QuerySet[TrainingRun]:
     )
 
 
+def run_in_progress() -> list[TrainingRun]:
+    """The runs queued or training now, the one that started first first: what a visitor
+    who finds no trained model waits for."""
+    return list(
+        TrainingRun.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING))
+        .only("pk", "name", "way", "preset", "status", "epochs", "epochs_done")
+        .order_by("created_at", "pk")
+    )
+
+
 def run_waiting_behind(*, run: TrainingRun) -> list[TrainingRun]:
     """The runs training now, when `run` is queued: a training worker takes one run at a
     time, so these are what it waits for (empty when it is not queued)."""

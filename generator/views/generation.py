@@ -70,6 +70,7 @@ def generate(request: HttpRequest) -> HttpResponse:
             if chosen is not None:
                 initial["checkpoint"] = chosen.pk
         form = GenerateForm(initial=initial)
+    has_models = bool(form.fields["checkpoint"].choices)
     return render(
         request,
         "generator/generate.html",
@@ -80,7 +81,9 @@ def generate(request: HttpRequest) -> HttpResponse:
             "limit_hit": remaining is not None and remaining <= 0,
             "meters": COMMON_METERS,
             "keys": COMMON_KEYS,
-            "has_models": bool(form.fields["checkpoint"].choices),
+            "has_models": has_models,
+            # (with no model to offer: the runs whose first epoch will bring one)
+            "training": [] if has_models else selectors.run_in_progress(),
         },
         status=status,
     )

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from generator.models import GenerationJob, JobStatus
+from generator.models import Corpus, GenerationJob, JobStatus, TrainingRun
 from tests.web.builders import make_piece
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +50,25 @@ def test_a_run_link_preselects_its_chosen_checkpoint(client, world):
 def test_without_any_trained_model_the_page_says_so(client, db):
     html = client.get(reverse("generate")).content.decode()
     assert "No trained model yet" in html
+    assert "data-training-runs" not in html  # (nothing training either)
+
+
+def test_without_a_trained_model_the_page_names_the_runs_that_will_bring_one(client, db):
+    corpus = Corpus.objects.create(name="Reels", source="tests")
+    waiting = TrainingRun.objects.create(
+        corpus=corpus, name="Second run", preset="tiny", epochs=4, status=JobStatus.QUEUED
+    )
+    training = TrainingRun.objects.create(
+        corpus=corpus, name="First run", preset="quick", epochs=10, status=JobStatus.RUNNING
+    )
+    TrainingRun.objects.filter(pk=waiting.pk).update(created_at=timezone.now())  # (started after)
+    html = client.get(reverse("generate")).content.decode()
+    assert "No trained model yet" in html
+    listed = html.split("data-training-runs")[1].split("</ul>")[0]
+    assert listed.index("First run") < listed.index("Second run")
+    assert f'href="{training.get_absolute_url()}"' in listed
+    assert "First run</a> is training: 0 of 10 epochs done" in listed
+    assert "Second run</a> is waiting for a training worker" in listed
 
 
 def test_generating_queues_a_job_and_redirects_to_its_page(client, world):
