@@ -20,6 +20,7 @@ from musiclib.ways import get_way
 from musiclib.ways.base import validation_indices
 
 from .models import (
+    ACTIVE_STATUSES,
     Checkpoint,
     Corpus,
     GenerationJob,
@@ -317,12 +318,16 @@ def run_list() -> QuerySet[TrainingRun]:
     )
 
 
+# What a run's name and progress read (`TrainingRun.__str__`, "3 of 10 epochs").
+RUN_NAMED = ("pk", "name", "way", "preset", "status", "epochs", "epochs_done")
+
+
 def run_in_progress() -> list[TrainingRun]:
     """The runs queued or training now, the one that started first first: what a visitor
     who finds no trained model waits for."""
     return list(
-        TrainingRun.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING))
-        .only("pk", "name", "way", "preset", "status", "epochs", "epochs_done")
+        TrainingRun.objects.filter(status__in=ACTIVE_STATUSES)
+        .only(*RUN_NAMED)
         .order_by("created_at", "pk")
     )
 
@@ -335,7 +340,7 @@ def run_waiting_behind(*, run: TrainingRun) -> list[TrainingRun]:
     return list(
         TrainingRun.objects.filter(status=JobStatus.RUNNING)
         .exclude(pk=run.pk)
-        .only("pk", "name", "way", "preset", "epochs", "epochs_done")  # (what __str__ reads)
+        .only(*RUN_NAMED)
         .order_by("started_at", "pk")
     )
 
