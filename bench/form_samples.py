@@ -45,6 +45,10 @@ import time
 import numpy as np
 from _common import ROOT
 
+# --weigh choices: a symbol the model gave this probability or more (0..1) is no choice of the
+# take's, so it neither lowers nor raises the take's nats a symbol
+CHOICE_P = 0.8
+
 
 def main() -> None:
     # One BLAS thread, as the sample worker runs (set before numpy loads): two threads spin
@@ -83,6 +87,13 @@ def main() -> None:
         "--typical", action="store_true",
         help="with --takes: keep the take whose surprise is nearest the held-out tunes' median "
         "(an experiment: docs/quality.md, 'Takes nearest people's surprise')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--weigh", choices=["total", "half", "choices"], default=None,
+        help="with --takes: weigh whole takes otherwise than by nats a symbol: total nats "
+        "(the takes share a shape, so nats a bar), nats over symbols**0.5, or nats a symbol over "
+        "the symbols the model gave under CHOICE_P (an experiment: docs/quality.md, 'What the "
+        "takes reward')",
     )  # fmt: skip
     parser.add_argument("--returns", action="store_true", help="bars restate earlier bars")
     parser.add_argument("--shape", action="store_true", help="form: shapes drawn per tune")
@@ -126,6 +137,8 @@ def main() -> None:
     library = memory = None
     if args.typical and (args.critic or args.trial or args.takes < 2):
         sys.exit("--typical chooses among whole takes: --takes 2 or more, no --critic or --trial")
+    if args.weigh and (args.critic or args.trial or args.typical or args.takes < 2):
+        sys.exit("--weigh chooses among whole takes: --takes 2 or more, no --critic or --trial")
     if args.returns or args.memory or args.shape or args.typical:
         from _common import setup_django
         from quality import load_texts
@@ -174,6 +187,23 @@ def main() -> None:
         def choose(outs, scores):  # noqa: ARG001 (sampler.sample's chooser)
             surprises.append(scores.copy())
             return np.abs(scores - target).argmin(axis=0)
+
+    if args.weigh:
+
+        def choose(outs, scores):
+            written = np.array([len(ids) for ids in outs], dtype=np.float64).reshape(scores.shape)
+            if args.weigh == "total":
+                return (scores * written).argmin(axis=0)
+            if args.weigh == "half":
+                return (scores * np.sqrt(written)).argmin(axis=0)
+            pieces = [np.asarray([*prime, *ids], dtype=np.int64) for ids in outs]
+            heard = sampler.probabilities(net, pieces, end_id=END_ID)
+            weighed = []
+            for (p, _), ids in zip(heard, outs, strict=True):
+                p = p[len(prime) - 1 : len(prime) - 1 + len(ids)]  # (the symbols written)
+                p = p[p < CHOICE_P]
+                weighed.append(-np.log(p).mean() if len(p) else 0.0)
+            return np.array(weighed).reshape(scores.shape).argmin(axis=0)
 
     critic = None
     if args.critic:

@@ -10,7 +10,13 @@ from musiclib.ways.midi_notes import MAX_PRIMER_BARS
 
 from . import selectors, services
 from .models import Tune, chosen_among, way_choices
-from .services.pieces import MAX_TAKES, PAGE_LENGTH, PAGE_TEMPERATURE, repeats_offered
+from .services.pieces import (
+    MAX_TAKES,
+    PAGE_LENGTH,
+    PAGE_TEMPERATURE,
+    page_sampler,
+    repeats_offered,
+)
 from .services.primes import DEFAULT_PRIMER_BARS, GenerationPrime
 
 # The generate form's fields that say how the pieces begin (services.generation_prime_build
@@ -289,7 +295,9 @@ class GenerateForm(forms.Form):
         max_value=MAX_TAKES,
         initial=DEFAULT_TAKES,
         help_text=f"1..{MAX_TAKES}: each piece is written this many times and one take is "
-        "kept; 1 writes each piece once.",
+        "kept; 1 writes each piece once. Each model starts with the number whose tunes were "
+        "hardest to tell from people's for its kind: four for a quickly trained ABC model, "
+        "one for a fully trained one.",
     )
     takes_by = forms.ChoiceField(
         label="Keep the take",
@@ -346,13 +354,13 @@ class GenerateForm(forms.Form):
         self.checkpoints = {}
         widget = self.fields["checkpoint"].widget
         primer_corpora: dict[int, str] = {}
-        defaults: list[int] = []
+        defaults: list[int] = []  # each run's chosen checkpoint
         for run, checkpoints in selectors.generation_checkpoints():
             options = []
             caps = _capabilities(run.way)
             # (a way no longer registered: its models offer nothing to set)
             fields = caps.generation_fields if caps else ()
-            takes = caps.default_takes if caps else DEFAULT_TAKES
+            first = page_sampler(run)
             if "primer_tune" in fields:
                 primer_corpora[run.corpus_id] = str(run.corpus)
             chosen = chosen_among(run, checkpoints)
@@ -363,8 +371,10 @@ class GenerateForm(forms.Form):
                     "data-corpus": str(run.corpus_id),
                     # the fields this model uses: the page's script shows only those
                     "data-fields": " ".join(fields),
-                    # the takes the page offers first for this model's way
-                    "data-takes": str(takes),
+                    # the takes, temperature and top-p the page offers first for this model
+                    "data-takes": str(first.takes),
+                    "data-temperature": f"{first.temperature:g}",
+                    "data-top-p": f"{first.top_p:g}",
                     # whether the page offers bars brought back and the memory ticked
                     "data-repeats": "on" if repeats_offered(run) else "off",
                 }
@@ -376,16 +386,21 @@ class GenerateForm(forms.Form):
                 )
                 if ckpt == chosen:
                     label += " · chosen"
-                    defaults.append((ckpt.pk, takes))
+                    defaults.append(ckpt.pk)
                 options.append((ckpt.pk, label))
             groups.append((f"{run} · {run.corpus} · {run.get_status_display()}", options))
         self.fields["checkpoint"].choices = groups
         if defaults and not self.is_bound and "checkpoint" not in self.initial:
-            # the first run's chosen checkpoint, and its way's takes
-            self.initial["checkpoint"], self.initial["takes"] = defaults[0]
+            self.initial["checkpoint"] = defaults[0]  # the first run's chosen checkpoint
         first = self.initial.get("checkpoint")
         first = getattr(first, "pk", first)  # a checkpoint, its pk or the page's ?checkpoint=
         first = self.checkpoints.get(int(first)) if str(first).isdigit() else None
+        if not self.is_bound and first is not None:
+            # the sampler the model's run offers first
+            offered = page_sampler(first.run)
+            self.initial.setdefault("takes", offered.takes)
+            self.initial.setdefault("temperature", offered.temperature)
+            self.initial.setdefault("top_p", offered.top_p)
         if not self.is_bound and first is not None and not repeats_offered(first.run):
             self.initial.setdefault("returns", False)
             self.initial.setdefault("memory", False)

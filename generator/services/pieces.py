@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +22,7 @@ from musiclib.metrics.critic import critic_chooser
 from musiclib.ml import sampler
 from musiclib.ml.line import Line
 from musiclib.ways import get_way, ways_taking
-from musiclib.ways.base import END_ID, START_ID
+from musiclib.ways.base import COMMON_DEFAULTS, END_ID, START_ID
 
 from .. import signals
 from ..models import TAKES_BY_CHOICES, Checkpoint, GenerationJob, JobStatus, Piece, TrainingRun
@@ -529,10 +530,40 @@ def _finish(way, *, seed: int, text: str) -> tuple[dict, str, str]:
 
 
 # The generate page's first values, which a checkpoint's critic also draws its own pieces
-# with (`pieces_draw`). 0.9: with grammar-aware sampling the full Nottingham model met every
-# quality target at 0.9 and missed idiom at 1.0 (docs/quality.md). Length in tokens.
-PAGE_TEMPERATURE = 0.9
+# with (`pieces_draw`): the temperature of a run that says none (`page_sampler`; 0.9: with
+# grammar-aware sampling the full Nottingham model met every quality target at 0.9 and
+# missed idiom at 1.0, docs/quality.md), and the length in tokens.
+PAGE_TEMPERATURE = COMMON_DEFAULTS["page_temperature"]
+PAGE_TOP_P = COMMON_DEFAULTS["page_top_p"]
 PAGE_LENGTH = 800
+
+
+@dataclass(frozen=True)
+class PageSampler:
+    """What the generate page offers first for a run's models: takes per piece, temperature,
+    top-p."""
+
+    takes: int
+    temperature: float
+    top_p: float
+
+
+def page_sampler(run) -> PageSampler:
+    """The run's `page_takes`, `page_temperature` and `page_top_p` (its preset's, or as staff
+    set them; `PAGE_TEMPERATURE`, no top-p and its way's takes for a run made before them or
+    with `page_takes` 0). A way no longer registered: one take."""
+    config = run.config or {}
+    takes = int(config.get("page_takes") or 0)
+    if not takes:
+        try:
+            takes = get_way(run.way).capabilities.default_takes
+        except ValueError:
+            takes = 1
+    return PageSampler(
+        takes=takes,
+        temperature=float(config.get("page_temperature", PAGE_TEMPERATURE)),
+        top_p=float(config.get("page_top_p", PAGE_TOP_P)),
+    )
 
 
 def repeats_offered(run) -> bool:
@@ -604,24 +635,26 @@ def pieces_draw(
     *, checkpoint: Checkpoint, seeds: list[int], moves: np.ndarray | None = None
 ) -> list[str]:
     """Unprimed pieces of the checkpoint, one per seed, as the generate page's first values
-    make them (every option the way offers and the page ticks for the model on,
-    `PAGE_TEMPERATURE`, `PAGE_LENGTH`) but one
-    take each, finished as a piece's text is, stored nowhere: what a critic learns the
-    model's own pieces from (`runs.run_critic_fit`), and what its moves are fitted on
-    (`moves.run_moves_fit`, which gives the weights so far as `moves`; otherwise the
-    checkpoint's fitted moves where the way offers them and it has them)."""
+    make them (every option the way offers and the page ticks for the model on, the run's
+    `page_sampler` temperature and top-p, `PAGE_LENGTH`) but one take each, finished as a
+    piece's text is, stored nowhere: what a critic learns the model's own pieces from
+    (`runs.run_critic_fit`), and what its moves are fitted on (`moves.run_moves_fit`, which
+    gives the weights so far as `moves`; otherwise the checkpoint's fitted moves where the way
+    offers them and it has them)."""
     run = checkpoint.run
     way = get_way(run.way)
     offered = way.capabilities.generation_fields
     if moves is None and "moves" in offered:
         moves = _fitted_moves(checkpoint)
+    first = page_sampler(run)
     with threadpool_limits(limits=1, user_api="blas"):  # (see epoch_sample_texts)
         outs = _sample_ids(
             way,
             checkpoint,
             seeds=seeds,
             prime_ids=way.encode_prime(vocab=run.vocab, prime=""),
-            temperature=PAGE_TEMPERATURE,
+            temperature=first.temperature,
+            top_p=first.top_p,
             max_tokens=PAGE_LENGTH,
             moves=moves,
             grammar="grammar" in offered,

@@ -289,6 +289,11 @@ def _form_shape(row):
     return FormShape(parts=parts, final=row[0], last=last, meter=meter, endings=endings)
 
 
+# The generate page's first sampler for the presets of well-trained models (`page_takes`,
+# `page_temperature`, `page_top_p`: ways.base.COMMON_DEFAULTS)
+FULL_PAGE = {"page_takes": 1, "page_temperature": 1.0, "page_top_p": 0.95}
+
+
 class AbcWay(Way):
     name = "abc"
     label = "Text (ABC)"
@@ -337,6 +342,10 @@ class AbcWay(Way):
             "max_tokens": 2000,
             "sample_every": 1,
             "samples_per_epoch": 4,
+            # The page's first sampler: one take at 1.0, top-p 0.95. A `full` model's tunes,
+            # taken as drawn, were told from people's less often than the way's four takes
+            # (Nottingham, two models, five sets of seeds), where a `quick` model's were not.
+            **FULL_PAGE,
         },
         # folk-rnn's sizes: three stacked LSTM(512) with dropout 0.5. Slow on a CPU (about
         # ten times `full` per epoch); meant for a GPU host. Stops by itself once 5 epochs in
@@ -352,6 +361,7 @@ class AbcWay(Way):
             "sample_every": 1,
             "samples_per_epoch": 4,
             "early_stopping_patience": 5,
+            **FULL_PAGE,  # (as `full`'s, a model at least as strong; not measured on its own)
         },
         # For tests: trains in seconds.
         "tiny": {

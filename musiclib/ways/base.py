@@ -69,6 +69,15 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # 300 pieces, 3 rounds: about a minute and a half on one core for O'Neill `quick`.
     "moves_pieces": 300,
     "moves_rounds": 3,
+    # What the generate page offers first for the run's models, and so what the pieces its
+    # moves and critic are fitted on are drawn with: takes per piece 0..8 (0 = the way's
+    # `capabilities.default_takes`), temperature 0.1..3.0, top-p in (0, 1] (1 = off). A
+    # well-trained model's draws are heard as people's more often taken as they come than
+    # chosen among four (docs/quality.md §6, *What the takes reward*): the ABC `full` and
+    # `large` presets offer one take at 1.0 with top-p 0.95.
+    "page_takes": 0,
+    "page_temperature": 0.9,
+    "page_top_p": 1.0,
     # A look back (`ml.model.LookBack`): attention over the piece so far, keyed by the
     # context before each earlier symbol, after the last LSTM; heads 0..16 (0 = none),
     # each look_back_dim 4..256 wide.
@@ -514,6 +523,15 @@ def _validate_config(config: dict[str, Any]) -> None:
     whole("moves_pieces", 5000, "a whole number of pieces, 0..5000 (0 = no fit)")
     whole("moves_rounds", 10, "a whole number of rounds, 1..10")
     check("moves_rounds", config.get("moves_rounds", 3) >= 1, "a whole number of rounds, 1..10")
+    whole("page_takes", MAX_TAKES, f"a whole number of takes, 0..{MAX_TAKES} (0 = the way's own)")
+
+    def number(name: str, ok) -> bool:
+        value = config.get(name, COMMON_DEFAULTS[name])
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and ok(value)
+
+    check("page_temperature", number("page_temperature", lambda v: 0.1 <= v <= 3.0),
+          "a number, 0.1..3.0")  # fmt: skip
+    check("page_top_p", number("page_top_p", lambda v: 0 < v <= 1), "a number in (0, 1]")
     factor = config.get("lr_plateau_factor", 0.5)
     check(
         "lr_plateau_factor",

@@ -64,16 +64,31 @@
       });
     }
 
-    // Each way offers its own number of takes first (data-takes): a new model brings its
-    // way's, until the visitor sets the number themselves.
-    var takes = form.querySelector('input[name="takes"]');
-    var takesSet = false;
-    if (takes) takes.addEventListener("input", function () { takesSet = true; });
+    // Each model's run offers its own sampler first (data-takes, data-temperature,
+    // data-top-p): a new model brings its values, each until the visitor sets it themselves.
+    var OFFERED = { takes: "data-takes", temperature: "data-temperature", top_p: "data-top-p" };
+    var offeredSet = {};
+    function slider(input) {  // the range beside a number (the temperature's), or null
+      var pair = input.closest("[data-range-pair]");
+      return pair ? pair.querySelector('input[type="range"]') : null;
+    }
+    Object.keys(OFFERED).forEach(function (name) {
+      var input = form.querySelector('input[name="' + name + '"]');
+      if (!input) return;
+      [input, slider(input)].forEach(function (el) {
+        if (el) el.addEventListener("input", function () { offeredSet[name] = true; });
+      });
+    });
 
-    function offerTakes() {
+    function offerSampler() {
       var option = checkpoint.options[checkpoint.selectedIndex];
-      if (!takes || takesSet || !option || !option.hasAttribute("data-takes")) return;
-      takes.value = option.getAttribute("data-takes");
+      if (!option) return;
+      Object.keys(OFFERED).forEach(function (name) {
+        var input = form.querySelector('input[name="' + name + '"]');
+        if (!input || offeredSet[name] || !option.hasAttribute(OFFERED[name])) return;
+        input.value = option.getAttribute(OFFERED[name]);
+        if (slider(input)) slider(input).value = input.value;
+      });
     }
 
     // A model that looks back brings its figures back by itself (data-repeats="off"): the
@@ -97,7 +112,7 @@
 
     form.classList.add("fields-follow-model");
     checkpoint.addEventListener("change", function () {
-      update(); offerRepeats(); follow(); offerTakes();
+      update(); offerRepeats(); follow(); offerSampler();
     });
     Object.keys(NEEDS).forEach(function (name) {
       var need = form.querySelector('input[name="' + NEEDS[name] + '"]');

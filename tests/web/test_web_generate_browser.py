@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from generator.models import GenerationJob
 from musiclib.ways import register, unregister
+from musiclib.ways.abc_text import FULL_PAGE
 from tests.generator.toy_way import ToyWay
 from tests.ways_midi.builders import make_midi_world
 from tests.web.builders import make_audio_world, make_toy_world, make_world
@@ -36,8 +37,8 @@ SHOWN = {
     "audio": {"seconds", "prime_audio"},
     "toy": {"max_length"},
 }
-# The takes each way's models are offered first (`Capabilities.default_takes`): four only
-# where listening tests found them better (ABC).
+# The takes each way's models are offered first where their run does not say
+# (`Capabilities.default_takes`): four only where listening tests found them better (ABC).
 TAKES = {"abc": "4", "midi": "1", "audio": "1", "toy": "1"}
 
 
@@ -84,6 +85,33 @@ def test_the_generate_page_shows_only_the_fields_of_the_chosen_models_way(
     job = GenerationJob.objects.latest("pk")
     assert job.checkpoint_id == checkpoints["audio"].pk and job.prime == "" and not job.grammar
     assert job.takes == 1
+
+
+def test_each_model_brings_its_runs_first_sampler_and_what_the_visitor_set_stays(
+    live_server, page: Page
+):
+    quick, full = make_world().checkpoint, make_world().checkpoint
+    full.run.config = {**full.run.config, **FULL_PAGE}  # one take at 1.0, top-p 0.95
+    full.run.save()
+    page.goto(live_server.url + "/generate/")
+    model = page.get_by_label("Run and checkpoint")
+    fields = [
+        page.get_by_label(label, exact=True)
+        for label in ("Takes per piece", "Temperature", "Top-p")
+    ]
+
+    def offered(*values):
+        for field, value in zip(fields, values, strict=True):
+            expect(field).to_have_value(value)
+
+    model.select_option(str(full.pk))
+    offered("1", "1", "0.95")
+    expect(page.locator('[data-range-pair] input[type="range"]')).to_have_value("1")
+    model.select_option(str(quick.pk))
+    offered("4", "0.9", "1")
+    fields[1].fill("1.2")  # the visitor's temperature stays; the rest follow the model
+    model.select_option(str(full.pk))
+    offered("1", "1.2", "0.95")
 
 
 def test_takes_the_visitor_set_stay_when_the_model_changes(live_server, page: Page):
