@@ -13,8 +13,12 @@ from collections.abc import Iterable
 
 
 def sentence(text: str) -> str:
-    """Services write messages as clauses ("temperature must be ..."); people read sentences."""
+    """Services write messages as clauses ("temperature must be ..."); people read sentences.
+    A clause that begins with a setting's own name ("page_top_p must be ...") keeps it as
+    it is typed: "Page_top_p" is no name anyone knows."""
     text = str(text).strip()
+    if "_" in text.split(" ", 1)[0]:
+        return text
     return text[:1].upper() + text[1:] if text else text
 
 

@@ -168,6 +168,13 @@ def test_a_bad_run_is_a_400_naming_the_field_and_no_run_is_made(
     assert queued == []
 
 
+def test_a_bad_setting_is_refused_by_its_own_name(staff_api, world, unchanged, queued):
+    body = {"corpus": world.corpus.pk, "preset": "full", "config": {"page_top_p": 2}}
+    error = assert_error(staff_api.post("/api/v1/runs/", body, format="json"), 400, "invalid")
+    assert error["fields"] == {"config": ["page_top_p must be a number in (0, 1] (got 2)"]}
+    assert queued == []
+
+
 def test_an_unknown_preset_names_the_presets_there_are(staff_api, world, unchanged):
     body = {"corpus": world.corpus.pk, "preset": "enormous"}
     error = assert_error(staff_api.post("/api/v1/runs/", body, format="json"), 400)
