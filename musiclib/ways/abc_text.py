@@ -344,7 +344,8 @@ class AbcWay(Way):
             "samples_per_epoch": 4,
             # The page's first sampler: one take at 1.0, top-p 0.95. A `full` model's tunes,
             # taken as drawn, were told from people's less often than the way's four takes
-            # (Nottingham, two models, five sets of seeds), where a `quick` model's were not.
+            # (Nottingham, two models, five sets of seeds; O'Neill, two sets), where a
+            # `quick` model's were not.
             **FULL_PAGE,
         },
         # folk-rnn's sizes: three stacked LSTM(512) with dropout 0.5. Slow on a CPU (about
