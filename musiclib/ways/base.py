@@ -525,19 +525,15 @@ def _validate_config(config: dict[str, Any]) -> None:
     check("moves_rounds", config.get("moves_rounds", 3) >= 1, "a whole number of rounds, 1..10")
     whole("page_takes", MAX_TAKES, f"a whole number of takes, 0..{MAX_TAKES} (0 = the way's own)")
 
-    def number(name: str, ok) -> bool:
+    def number(name: str, ok) -> bool:  # a real number (not a bool) that `ok` accepts
         value = config.get(name, COMMON_DEFAULTS[name])
         return isinstance(value, (int, float)) and not isinstance(value, bool) and ok(value)
 
     check("page_temperature", number("page_temperature", lambda v: 0.1 <= v <= 3.0),
           "a number, 0.1..3.0")  # fmt: skip
     check("page_top_p", number("page_top_p", lambda v: 0 < v <= 1), "a number in (0, 1]")
-    factor = config.get("lr_plateau_factor", 0.5)
-    check(
-        "lr_plateau_factor",
-        isinstance(factor, (int, float)) and not isinstance(factor, bool) and 0 < factor < 1,
-        "a number in (0, 1)",
-    )
+    check("lr_plateau_factor", number("lr_plateau_factor", lambda v: 0 < v < 1),
+          "a number in (0, 1)")  # fmt: skip
     check("seq_length", 2 <= int(config["seq_length"]) <= 4000, "2..4000")
     check("max_tokens", 16 <= int(config["max_tokens"]) <= 100000, "16..100000")
     check("val_fraction", 0 <= float(config["val_fraction"]) <= 0.5, "0..0.5")
