@@ -3,7 +3,7 @@
     .venv/bin/python bench/train.py [--preset full] [--corpus nottingham|oneills]
         [--device cpu|gpu] [--rounds 4] [--original-windows 1280]
         [--precision mixed_float16|mixed_bfloat16] [--equal-time SECONDS]
-        [--site-mode tunes|carried] [--threads N]
+        [--site-mode tunes|carried|packed[,...]] [--equal-modes A,B] [--threads N]
 
 Same text (the Nottingham ABC database when present, else O'Neill's 1850), same model
 sizes (two LSTM(256) for `full`), same batch size; every character is a training target:
@@ -31,7 +31,10 @@ weights on the same batches for one epoch and prints both losses and speeds.
 of its own training time, and prints the validation loss (whole held-out tunes) each
 reached at the same times.
 `--site-mode carried` times the site's trainer in "carried" mode in the speed comparison
-(the same batches, 100 steps at a time with the state carried) instead of "tunes".
+(the same batches, 100 steps at a time with the state carried) instead of "tunes";
+`--site-mode packed` in "packed" mode (whole tunes end to end in full rows, the state set
+to zero where each starts); `--site-mode tunes,packed` times both in the same rounds and
+prints their ratio too. `--equal-modes tunes,packed` compares those two at equal time.
 `--threads N` runs TensorFlow's operations on N threads (intra- and inter-op) for both; the
 default is TensorFlow's own (a thread per core).
 `--device gpu` trains on the first GPU and exits 2 when there is none; `--device cpu`
@@ -58,11 +61,18 @@ def main() -> None:
     parser.add_argument("--precision", default="")
     parser.add_argument("--equal-time", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument(
-        "--site-mode", choices=["tunes", "carried"], default="tunes",
-        help="the site trainer's sequence mode in the speed comparison",
+        "--site-mode", default="tunes",
+        help="the site trainer's sequence modes in the speed comparison (tunes, carried, "
+        "packed), comma-separated",
+    )  # fmt: skip
+    parser.add_argument(
+        "--equal-modes", default="tunes,carried",
+        help="the two sequence modes --equal-time compares, comma-separated",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its own)")
     args = parser.parse_args()
+    if not set(args.site_mode.split(",")) <= {"tunes", "carried", "packed"}:
+        parser.error("--site-mode takes tunes, carried or packed, comma-separated")
     setup_django()
     import tensorflow as tf
 
@@ -102,11 +112,14 @@ def main() -> None:
     if args.original_windows:
         original(prepared, config, vocab, tokens, args.original_windows)
     if args.rounds:
-        speed(prepared, config, vocab, args.rounds, mode=args.site_mode)
+        speed(prepared, config, vocab, args.rounds, modes=tuple(args.site_mode.split(",")))
     if args.precision:
         precision(prepared, config, vocab, args.precision)
     if args.equal_time:
-        equal_time(way, texts, args.preset, args.equal_time)
+        modes = tuple(args.equal_modes.split(","))
+        if len(modes) != 2:
+            parser.error("--equal-modes takes two modes, comma-separated")
+        equal_time(way, texts, args.preset, args.equal_time, modes)
 
 
 def _plain_model(config: dict, vocab: int, window: int, *, last_sequence: bool = True):
@@ -144,15 +157,14 @@ def original(prepared, config: dict, vocab: int, tokens: int, windows: int) -> N
     return rate
 
 
-def speed(prepared, config: dict, vocab: int, rounds: int, *, mode: str = "tunes") -> None:
-    """Plain sequence fit against the site's trainer, interleaved in `rounds` rounds; the
-    trainer in `mode` ("tunes", or "carried": the same batches trained 100 steps at a time
-    with the state carried)."""
+def speed(prepared, config: dict, vocab: int, rounds: int, *, modes: tuple[str, ...]) -> None:
+    """Plain sequence fit against the site's trainer in each of `modes` ("tunes"; "carried":
+    the same batches trained 100 steps at a time with the state carried; "packed": whole
+    tunes end to end in full rows), interleaved in `rounds` rounds."""
     from musiclib.ml import data, trainer
     from musiclib.ml.model import build_model
 
     batch, window = int(config["batch_size"]), int(config["seq_length"])
-    carried = window if mode == "carried" else 0
     onehot = np.eye(vocab, dtype=np.float32)
     stream = np.concatenate(prepared.train)
     n = (len(stream) - 1) // window
@@ -161,52 +173,66 @@ def speed(prepared, config: dict, vocab: int, rounds: int, *, mode: str = "tunes
     plain = _plain_model(config, vocab, window)
     plain.fit(onehot[xw[: batch * 2]], yw[: batch * 2], batch_size=batch, epochs=1, verbose=0)
 
-    model = build_model(config=config, vocab_size=vocab, seed=0)
-    steps = trainer.Steps(model, carried=bool(carried))
-    # The epoch's batches as `trainer.train` makes them (the whole corpus, sorted and cut);
-    # making them is timed and counted in the site's time.
-    t0 = time.perf_counter()
-    site_batches = list(data.batches(prepared.train, config=config, seed=0, shuffle=True))
-    site_s = time.perf_counter() - t0
-    steps.train_batch(*site_batches[0], window=carried)  # builds its step function
+    sites = {}
+    for mode in modes:
+        model = build_model(config=config, vocab_size=vocab, seed=0)
+        carried = window if mode == "carried" else 0
+        steps = trainer.Steps(model, carried=bool(carried), packed=mode == "packed")
+        # The epoch's batches as `trainer.train` makes them (the whole corpus, sorted and
+        # cut, or packed); making them is timed and counted in the site's time.
+        t0 = time.perf_counter()
+        site_config = {**config, "sequence_mode": mode}
+        batches = list(data.batches(prepared.train, config=site_config, seed=0, shuffle=True))
+        seconds = time.perf_counter() - t0
+        steps.train_batch(*batches[0], window=carried)  # builds its step function
+        groups = np.array_split(np.arange(len(batches)), rounds)
+        sites[mode] = {"steps": steps, "batches": batches, "window": carried,
+                       "groups": groups, "s": seconds, "chars": 0}  # fmt: skip
 
     plain_s = 0.0
-    plain_chars = site_chars = 0
-    window_groups = np.array_split(np.arange(n), rounds)
-    batch_groups = np.array_split(np.arange(len(site_batches)), rounds)
-    for windows, group in zip(window_groups, batch_groups, strict=True):
+    plain_chars = 0
+    for r, windows in enumerate(np.array_split(np.arange(n), rounds)):
         x, y = onehot[xw[windows]], yw[windows]
         t0 = time.perf_counter()
         plain.fit(x, y, batch_size=batch, epochs=1, verbose=0)
         plain_s += time.perf_counter() - t0
         plain_chars += y.size
-        t0 = time.perf_counter()
-        for i in group:
-            steps.train_batch(*site_batches[i], window=carried)
-        site_s += time.perf_counter() - t0
-        site_chars += int(sum(site_batches[i][2].sum() for i in group))
-    rows = [len(x) for x, _, _ in site_batches]
-    widths = [x.shape[1] for x, _, _ in site_batches]
-    plain_rate, site_rate = plain_chars / plain_s, site_chars / site_s
+        for site in sites.values():
+            group = site["groups"][r]
+            t0 = time.perf_counter()
+            for i in group:
+                site["steps"].train_batch(*site["batches"][i], window=site["window"])
+            site["s"] += time.perf_counter() - t0
+            site["chars"] += int(sum(site["batches"][i][2].sum() for i in group))
+    plain_rate = plain_chars / plain_s
     print(
         f"plain sequence model.fit: {plain_rate:,.0f} chars/s ({plain_s:.1f} s for "
         f"{plain_chars:,} chars in {rounds} rounds)"
     )
-    print(
-        f"site trainer ({mode}): {site_rate:,.0f} chars/s ({site_s:.1f} s for {site_chars:,} "
-        f"chars in {len(site_batches)} batches of {np.mean(rows):.1f} tunes on average, widths "
-        f"{min(widths)}..{max(widths)}; "
-        f"padding {data.padding_share(site_batches):.1%}); step traced "
-        f"{steps.traces['train']} time(s)"
-    )
-    print(
-        ratio(
-            "site trainer against plain sequence model.fit per character (same work)",
-            1 / site_rate,
-            1 / plain_rate,
+    for mode, site in sites.items():
+        batches, rate = site["batches"], site["chars"] / site["s"]
+        rows = [len(b[0]) for b in batches]
+        widths = [b[0].shape[1] for b in batches]
+        print(
+            f"site trainer ({mode}): {rate:,.0f} chars/s ({site['s']:.1f} s for "
+            f"{site['chars']:,} chars in {len(batches)} batches of {np.mean(rows):.1f} rows on "
+            f"average, widths {min(widths)}..{max(widths)}; "
+            f"padding {data.padding_share(batches):.1%}); step traced "
+            f"{site['steps'].traces['train']} time(s)"
         )
-        + f" ({site_rate / plain_rate:.2f})"
-    )
+        print(
+            ratio(
+                f"site trainer ({mode}) against plain sequence model.fit per character (same work)",
+                1 / rate,
+                1 / plain_rate,
+            )
+            + f" ({rate / plain_rate:.2f})"
+        )
+    if len(sites) > 1:
+        first, *others = sites
+        for mode in others:
+            a, b = (sites[m]["chars"] / sites[m]["s"] for m in (mode, first))
+            print(ratio(f"site trainer: {mode} against {first}", 1 / a, 1 / b) + f" ({a / b:.2f})")
 
 
 def precision(prepared, config: dict, vocab: int, name: str) -> None:
@@ -239,19 +265,20 @@ def precision(prepared, config: dict, vocab: int, name: str) -> None:
     )
 
 
-def equal_time(way, texts: list[str], preset: str, budget_s: float) -> None:
-    """Validation loss reached at equal training time: whole tunes against carried windows."""
+def equal_time(way, texts: list[str], preset: str, budget_s: float, modes: tuple[str, str]) -> None:
+    """Validation loss reached at equal training time by two sequence modes (whole tunes
+    against carried windows unless told)."""
     from musiclib.ml import data, trainer
     from musiclib.ml.model import build_model
 
     runs = {}
-    for mode in ("tunes", "carried"):
+    for mode in modes:
         config = way.resolve_config(
             preset=preset, overrides={"sequence_mode": mode, "val_fraction": 0.1}
         )
         prepared = way.prepare(texts=texts, config=config, seed=0)
         model = build_model(config=config, vocab_size=len(prepared.vocab), seed=0)
-        steps = trainer.Steps(model, carried=mode == "carried")
+        steps = trainer.Steps(model, carried=mode == "carried", packed=mode == "packed")
         runs[mode] = {
             "config": config,
             "prepared": prepared,
@@ -263,7 +290,7 @@ def equal_time(way, texts: list[str], preset: str, budget_s: float) -> None:
         }
     print(
         f"equal time: {budget_s:.0f} s of training each, interleaved batch by batch; "
-        f"validation: {len(runs['tunes']['prepared'].val)} held-out whole tunes from a zero "
+        f"validation: {len(runs[modes[0]]['prepared'].val)} held-out whole tunes from a zero "
         "state, mean loss per character (nats)"
     )
 
@@ -293,10 +320,9 @@ def equal_time(way, texts: list[str], preset: str, budget_s: float) -> None:
                 run["steps"].train_batch(*batch, window=run["window"])
                 run["seconds"] += time.perf_counter() - t0
             table[mode].append((run["seconds"], val(run), run["epoch"]))
-        t, v, e = table["tunes"][-1]
-        tc, vc, ec = table["carried"][-1]
+        (t, v, e), (tc, vc, ec) = (table[mode][-1] for mode in modes)
         print(
-            f"  {mark:6.0f} s: tunes {v:.4f} (epoch {e}, {t:.0f} s), carried {vc:.4f} "
+            f"  {mark:6.0f} s: {modes[0]} {v:.4f} (epoch {e}, {t:.0f} s), {modes[1]} {vc:.4f} "
             f"(epoch {ec}, {tc:.0f} s)"
         )
 

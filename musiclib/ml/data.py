@@ -6,12 +6,17 @@ Pieces of similar length are batched together so padding stays small (a few per 
 "carried" mode uses the same batches of whole pieces, but the trainer cuts each into
 windows of seq_length tokens and carries the LSTM state from one window to the next
 (back-propagation truncated at window edges).
+"packed" mode trains the same whole pieces from a zero state, several to a row: each row
+holds pieces end to end, and the trainer sets the LSTM state to zero where a piece starts
+(`starts`), so every batch has batch_size full rows and the long tunes do not sit in small
+batches of their own.
 "windows" mode reproduces the original write-up: independent fixed-length windows cut from
 the concatenated corpus, each from a zero state.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 
 import numpy as np
@@ -112,10 +117,72 @@ def tune_batches(
         yield x, y, (y != 0).astype(np.float32)
 
 
+def tune_packs(
+    pieces: list[np.ndarray], *, batch_size: int, seed: int, shuffle: bool = True
+) -> list[list[list[int]]]:
+    """Which pieces go in each row of each batch in "packed" mode: every piece exactly once
+    per epoch, whole, a row holding one or more pieces end to end.
+
+    First fit, longest first: a batch is as wide as the longest piece left (rounded up to
+    PAD_MULTIPLE), and each of its batch_size rows takes the longest piece left that still
+    fits, then the next, until none fits. So the longest tunes fill their rows' ends with
+    short ones rather than padding, and every batch but the last has batch_size rows. Pieces
+    of equal length are taken in a random order (a new one each epoch), and the batches come
+    in random order."""
+    lengths = [max(len(p) - 1, 0) for p in pieces]
+    rng = np.random.default_rng(seed)
+    tie = rng.uniform(0.0, 1.0, size=len(pieces)) if shuffle else np.zeros(len(pieces))
+    order = sorted(range(len(pieces)), key=lambda i: lengths[i] + tie[i])
+    keys = [lengths[i] + tie[i] for i in order]  # ascending; a key < n + 1 is a length <= n
+    packs = []
+    while order:
+        width = bucket_width(lengths[order[-1]])
+        rows = []
+        for _ in range(batch_size):
+            row, room = [], width
+            while order:
+                k = bisect.bisect_left(keys, room + 1) - 1  # the longest piece that fits
+                if k < 0:
+                    break
+                row.append(order.pop(k))
+                keys.pop(k)
+                room -= lengths[row[-1]]
+            if not row:
+                break
+            rows.append(row)
+        packs.append(rows)
+    if shuffle:
+        rng.shuffle(packs)
+    return packs
+
+
+def packed_batches(
+    pieces: list[np.ndarray], *, batch_size: int, seed: int, shuffle: bool = True
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(inputs, targets, weights, starts) batches of pieces packed end to end in rows
+    (`tune_packs`), padded on the right with 0; `starts` is 1.0 where a piece begins (the
+    LSTM state is zero there) and 0.0 elsewhere."""
+    for rows in tune_packs(pieces, batch_size=batch_size, seed=seed, shuffle=shuffle):
+        width = bucket_width(max(sum(len(pieces[i]) - 1 for i in row) for row in rows))
+        x = np.zeros((len(rows), width), dtype=np.int32)
+        y = np.zeros((len(rows), width), dtype=np.int32)
+        starts = np.zeros((len(rows), width), dtype=np.float32)
+        for r, row in enumerate(rows):
+            at = 0
+            for i in row:
+                seq = pieces[i]
+                n = len(seq) - 1
+                x[r, at : at + n] = seq[:-1]
+                y[r, at : at + n] = seq[1:]
+                starts[r, at] = 1.0
+                at += n
+        yield x, y, (y != 0).astype(np.float32), starts
+
+
 def padding_share(batches) -> float:
     """Share of the batch cells that are padding (weight 0), 0..1."""
     cells = real = 0.0
-    for _, _, w in batches:
+    for _, _, w, *_ in batches:
         cells += w.size
         real += float(w.sum())
     return 1.0 - real / cells if cells else 0.0
@@ -146,7 +213,9 @@ def window_batches(
 
 def batches(
     pieces: list[np.ndarray], *, config: dict, seed: int, shuffle: bool = True
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """The training batches of the run's sequence mode: (inputs, targets, weights), and
+    in "packed" mode the rows' `starts` after them."""
     if config["sequence_mode"] == "windows":
         return window_batches(
             pieces,
@@ -154,6 +223,10 @@ def batches(
             seq_length=int(config["seq_length"]),
             seed=seed,
             shuffle=shuffle,
+        )
+    if config["sequence_mode"] == "packed":
+        return packed_batches(
+            pieces, batch_size=int(config["batch_size"]), seed=seed, shuffle=shuffle
         )
     return tune_batches(pieces, batch_size=int(config["batch_size"]), seed=seed, shuffle=shuffle)
 
@@ -164,4 +237,6 @@ def count_batches(pieces: list[np.ndarray], *, config: dict) -> int:
     if config["sequence_mode"] == "windows":
         total = int(sum(len(p) for p in pieces))
         return -(-max((total - 1) // int(config["seq_length"]), 0) // int(config["batch_size"]))
+    if config["sequence_mode"] == "packed":
+        return len(tune_packs(pieces, batch_size=int(config["batch_size"]), seed=0, shuffle=False))
     return len(tune_order(pieces, batch_size=int(config["batch_size"]), seed=0, shuffle=False))

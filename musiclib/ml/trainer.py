@@ -53,9 +53,11 @@ class Steps:
 
     "tunes" mode runs the Keras model itself (the fused cuDNN kernel on a GPU). "carried"
     mode runs the same weights through an LSTM loop that takes and returns the state, so a
-    long batch is trained window by window with the state carried across windows."""
+    long batch is trained window by window with the state carried across windows. "packed"
+    mode runs them through Keras's own LSTM loop with the state set to zero wherever a row's
+    next piece starts (`_restarting`), so rows of several pieces train each from a zero state."""
 
-    def __init__(self, model: Any, *, carried: bool = False):
+    def __init__(self, model: Any, *, carried: bool = False, packed: bool = False):
         import keras
         import tensorflow as tf
 
@@ -75,6 +77,11 @@ class Steps:
             ]
             self.train_carried = tf.function(
                 self._train_carried, input_signature=[ids, ids, weights, states]
+            )
+        elif packed:
+            self.restarting = {layer.name: _restarting(layer) for layer in self.lstms}
+            self.train_packed = tf.function(
+                self._train_packed, input_signature=[ids, ids, weights, weights]
             )
         else:
             self.train = tf.function(self._train, input_signature=[ids, ids, weights])
@@ -120,6 +127,38 @@ class Steps:
         carry = [tuple(tf.cast(tf.stop_gradient(t), tf.float32) for t in s) for s in new_states]
         return loss, tokens, carry
 
+    def _train_packed(self, x, y, w, starts):
+        import tensorflow as tf
+
+        self.traces["train"] += 1
+        with tf.GradientTape() as tape:
+            loss, tokens = self._mean_loss(y, self._forward_packed(x, starts), w)
+            scaled = self.optimizer.scale_loss(loss)
+        self._apply(tape, scaled)
+        return loss, tokens
+
+    def _forward_packed(self, x, starts):
+        """The model's layers in order (training), each LSTM restarting from a zero state
+        where `starts` is 1. Where it is 0 after the first step, the same arithmetic as
+        `model(x)` (a library test compares each piece's loss with its own row's)."""
+        import keras
+        import tensorflow as tf
+
+        out = x
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if isinstance(layer, keras.layers.LSTM):
+                keep = tf.cast(1.0 - starts, out.dtype)[:, :, None]
+                out = self.restarting[layer.name](tf.concat([out, keep], axis=-1), training=True)
+            elif isinstance(
+                layer, (keras.layers.Embedding, keras.layers.Dropout, keras.layers.Dense)
+            ):
+                out = layer(out, training=True)  # (each step on its own: nothing crosses pieces)
+            else:  # a look back, say, would see the row's other pieces
+                raise ValueError(f"a model with a {layer.name} layer cannot train packed")
+        return out
+
     def _forward_with_state(self, x, states, *, training: bool):
         """The model's layers in order, each LSTM started from `states` and returning its
         final state. The same weights and the same arithmetic as `model(x)` (a library
@@ -147,9 +186,14 @@ class Steps:
             for n in (layer.units for layer in self.lstms)
         ]
 
-    def train_batch(self, x, y, w, *, window: int = 0) -> tuple[float, float]:
-        """One batch; returns (mean loss per real token, real tokens). With `window`, the
-        batch is trained `window` steps at a time, the state carried between windows."""
+    def train_batch(self, x, y, w, starts=None, *, window: int = 0) -> tuple[float, float]:
+        """One batch; returns (mean loss per real token, real tokens). With `starts` (a
+        packed batch), each row's pieces train from a zero state where they start. With
+        `window`, the batch is trained `window` steps at a time, the state carried between
+        windows."""
+        if starts is not None:
+            loss, tokens = self.train_packed(x, y, w, starts)
+            return float(loss), float(tokens)
         if not window:
             loss, tokens = self.train(x, y, w)
             return float(loss), float(tokens)
@@ -162,6 +206,31 @@ class Steps:
             loss, tokens, states = self.train_carried(x[:, sl], y[:, sl], w[:, sl], states)
             total, count = total + float(loss) * float(tokens), count + float(tokens)
         return total / max(count, 1.0), count
+
+
+def _restarting(layer):
+    """A Keras RNN layer running `layer`'s own cell (its weights, Keras's loop) over inputs
+    whose last feature is `keep`: each step first multiplies the state by it, so a 0 starts
+    the step from a zero state, as a new piece starts."""
+    import keras
+
+    cell = layer.cell
+
+    class Restarting(keras.layers.Layer):
+        def __init__(self):
+            super().__init__(dtype=layer.dtype_policy)
+            self.cell = cell
+            self.state_size = cell.state_size
+            self.output_size = cell.output_size
+
+        def build(self, input_shape):  # the wrapped cell's weights are already built
+            self.built = True
+
+        def call(self, inputs, states, training=False):
+            keep = inputs[:, -1:]
+            return self.cell(inputs[:, :-1], [s * keep for s in states], training=training)
+
+    return keras.layers.RNN(Restarting(), return_sequences=True, dtype=layer.dtype_policy)
 
 
 def _lstm_sequence(layer, inputs, state):
@@ -238,9 +307,11 @@ def _set_learning_rate(optimizer: Any, rate: float) -> None:
 
 def validation_loss(steps: Steps, pieces: list[np.ndarray], *, config: dict, seed: int):
     """Mean cross-entropy per real token over `pieces`, in nats; None without pieces.
-    "tunes" and "carried" runs are measured alike: whole tunes from a zero state, as the
-    sampler generates them."""
+    "tunes", "carried" and "packed" runs are measured alike: whole tunes from a zero state,
+    as the sampler generates them."""
     total = tokens = 0.0
+    if config["sequence_mode"] == "packed":
+        config = {**config, "sequence_mode": "tunes"}
     for x, y, w in data.batches(pieces, config=config, seed=seed, shuffle=False):
         loss, n = steps.evaluate(x, y, w)
         total, tokens = total + float(loss) * float(n), tokens + float(n)
@@ -289,7 +360,7 @@ def train(
         raise ValueError("the corpus is too small to make a single training batch")
     carried = config["sequence_mode"] == "carried"
     window = int(config["seq_length"]) if carried else 0
-    steps = steps or Steps(model, carried=carried)
+    steps = steps or Steps(model, carried=carried, packed=config["sequence_mode"] == "packed")
     patience = int(config.get("early_stopping_patience") or 0)
     seen = [dict(h) for h in (history or []) if h.get("epoch", 0) <= initial_epoch]
     if _stops(seen, initial_epoch, warmup_epochs, patience):
@@ -306,8 +377,8 @@ def train(
         pieces, count = (both, both_batches) if warming else (train_pieces, n_batches)
         # seed + epoch: a resumed run shuffles epoch k exactly as an uninterrupted one would.
         batches = data.batches(pieces, config=config, seed=seed + epoch, shuffle=True)
-        for i, (x, y, w) in enumerate(batches):
-            loss, n = steps.train_batch(x, y, w, window=window)
+        for i, batch in enumerate(batches):
+            loss, n = steps.train_batch(*batch, window=window)
             total, tokens = total + loss * n, tokens + n
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_EVERY_S:

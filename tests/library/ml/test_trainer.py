@@ -61,6 +61,53 @@ def test_each_epoch_shuffles_the_batches_and_their_members():
     assert first == [tuple(idx) for idx in data.tune_order(pieces, batch_size=16, seed=1)]
 
 
+def pieces_of_row(x: np.ndarray, w: np.ndarray, starts: np.ndarray) -> list[tuple]:
+    """The pieces (their inputs) one packed row holds, cut where each starts."""
+    at = [int(i) for i in np.flatnonzero(starts)] + [int(w.sum())]
+    return [tuple(x[a:b]) for a, b in zip(at, at[1:], strict=False)]
+
+
+@pytest.mark.parametrize("batch_size", [8, 32, 64])
+def test_packed_batches_hold_every_tune_once_whole_in_full_rows_with_under_5_percent_padding(
+    batch_size,
+):
+    pieces = folk_like_pieces(1000)
+    for seed in (0, 1):
+        batches = list(data.packed_batches(pieces, batch_size=batch_size, seed=seed))
+        held = [
+            piece
+            for x, _, w, starts in batches
+            for r in range(len(x))
+            for piece in pieces_of_row(x[r], w[r], starts[r])
+        ]
+        assert sorted(held) == sorted(tuple(p[:-1]) for p in pieces)  # each tune once, whole
+        assert data.padding_share(batches) < 0.05
+        assert sum(len(x) < batch_size for x, *_ in batches) <= 1  # full rows but the last
+        tunes = list(data.tune_batches(pieces, batch_size=batch_size, seed=seed))
+        assert len(batches) <= len(tunes)  # fuller batches, so no more of them
+    unshuffled = list(data.packed_batches(pieces, batch_size=8, seed=0, shuffle=False))
+    config = tiny_config(batch_size=8, sequence_mode="packed")
+    assert len(unshuffled) == data.count_batches(pieces, config=config)
+    first = data.tune_packs(pieces, batch_size=16, seed=1)
+    assert first != data.tune_packs(pieces, batch_size=16, seed=2)  # each epoch its own
+    assert first == data.tune_packs(pieces, batch_size=16, seed=1)
+
+
+def test_a_packed_row_trains_each_of_its_tunes_from_a_zero_state():
+    config = tiny_config(units=[16, 12], dense=[10], sequence_mode="packed")
+    model = build_model(config=config, vocab_size=VOCAB, seed=2)
+    steps = trainer.Steps(model, packed=True)
+    pieces = folk_like_pieces(40, seed=4)
+    x, y, w, starts = next(data.packed_batches(pieces, batch_size=4, seed=0, shuffle=False))
+    assert (starts.sum(axis=1) >= 2).sum() >= 2  # rows of several tunes
+    packed = steps._forward_packed(x, starts).numpy()
+    for r in range(len(x)):
+        at = [int(i) for i in np.flatnonzero(starts[r])] + [int(w[r].sum())]
+        for a, b in zip(at, at[1:], strict=False):
+            alone = model(x[r : r + 1, a:b], training=False).numpy()[0]
+            np.testing.assert_allclose(packed[r, a:b], alone, atol=1e-5)
+
+
 # --- compiled steps ----------------------------------------------------------------------
 def test_an_epoch_over_many_batch_widths_traces_each_step_once():
     pieces = folk_like_pieces(160, seed=3)
@@ -110,7 +157,7 @@ def test_the_carried_state_loop_computes_what_the_keras_model_computes():
     np.testing.assert_allclose(np.concatenate([first, rest], axis=1), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["tunes", "carried", "windows"])
+@pytest.mark.parametrize("mode", ["tunes", "carried", "packed", "windows"])
 def test_every_sequence_mode_lowers_the_loss(mode):
     rng = np.random.default_rng(0)
     # A learnable pattern: each piece counts up through the vocabulary from a random start.
