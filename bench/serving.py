@@ -3,7 +3,7 @@ queues split by kind of work (train / sample / default workers) against the old 
 queue (training and sampling sharing one concurrency-1 worker), in one run.
 
     .venv/bin/python bench/serving.py [--requests 20] [--interval 1.5] [--chars 800]
-                                      [--page-defaults]
+                                      [--page-defaults [--four-takes]]
 
 Self-contained and bounded, like bench/load.py: it starts scripts/services.sh (PostgreSQL,
 Redis) unless they already run, makes its own database (dropped at the end), Redis database
@@ -16,9 +16,10 @@ Then, for each setup:
 a `full` run of many epochs on the same tunes is started and, once it is training (TensorFlow
 loaded, first batches done), --requests generation requests are made, one every
 --interval seconds (open loop, as visitors arrive): 4 tunes of up to --chars characters,
-grammar on (with --page-defaults also the folk tune's shape, returns, the memory and four
-takes of each tune, as the generate page asked by default before a `full` model's page
-offered one take), through the same service the
+grammar on (with --page-defaults also the folk tune's shape, returns, the memory and the
+sampler the generate page offers the model first, `pieces.page_sampler`: for a `full` run
+one take at temperature 1.0 with top-p 0.95; with --four-takes instead, four takes of
+each tune, as the page asked by default before 6 Dec 2026), through the same service the
 generate page and the API call. A request's latency runs from its job's creation to its
 finished state, as the database stamps them.
 The training run holds the training worker throughout the split setup. In the single
@@ -52,12 +53,11 @@ PRIME = "M:6/8\nL:1/8\nK:D\n"
 SPLIT = [("train", "train", "1", "10"), ("sample", "sample", str(os.cpu_count() or 1), "0"),
          ("default", "default", "2", "0")]  # fmt: skip
 SINGLE = [("single", "train,sample,default", "1", "0")]
-# What the generate page asked for by default on an ABC model when the figures in
-# docs/benchmarks.md were taken, beside the grammar: four takes, the way's own
-# (`Capabilities.default_takes`). It now offers a `full` run's model one take at 1.0 with
-# top-p 0.95 (`generator.services.pieces.page_sampler`), which costs less (bench/takes.py);
-# the four are kept here so that the recorded figures stay comparable.
-PAGE_DEFAULTS = {"folk_form": True, "returns": True, "memory": True, "takes": 4}
+# What the generate page asks by default on an ABC model beside the grammar; the sampler
+# (takes, temperature, top-p) is the model's run's (`page_sampler`) unless --four-takes asks
+# four takes, the way's own, as the page did for every model before 6 Dec 2026.
+PAGE_DEFAULTS = {"folk_form": True, "returns": True, "memory": True}
+FOUR_TAKES = {"takes": 4}  # (at the service's default temperature, as they were measured)
 SEED_SCRIPT = """
 from generator.models import JobStatus, TrainingRun
 from generator.services import training_run_create, training_run_execute
@@ -146,7 +146,7 @@ def measure(label, spec, env, tmp, corpus, checkpoint, args) -> list[float]:
             time.sleep(0.5)
         time.sleep(5)  # into its batches
         sent: dict[int, float] = {}
-        options = PAGE_DEFAULTS if args.page_defaults else {}
+        options = page_options(checkpoint.run, args)
         for i in range(args.requests):
             t0 = time.monotonic()
             job = generation_job_create(
@@ -206,6 +206,19 @@ def quantiles(values: list[float]) -> tuple[float, float]:
     return q[49], q[94]
 
 
+def page_options(run, args) -> dict:
+    """The generation options beside the grammar: none, or the generate page's defaults."""
+    if not args.page_defaults:
+        return {}
+    if args.four_takes:
+        return {**PAGE_DEFAULTS, **FOUR_TAKES}
+    from generator.services.pieces import page_sampler
+
+    first = page_sampler(run)
+    return {**PAGE_DEFAULTS, "takes": first.takes, "temperature": first.temperature,
+            "top_p": first.top_p}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=20)
@@ -217,7 +230,13 @@ def main() -> int:
         "--page-defaults",
         action="store_true",
         help="as the generate page asks by default: the folk tune's shape, returns, the "
-        "memory and four takes on top of the grammar (without it: the grammar alone)",
+        "memory and the model's first sampler on top of the grammar (without it: the "
+        "grammar alone)",
+    )
+    parser.add_argument(
+        "--four-takes",
+        action="store_true",
+        help="with --page-defaults: four takes, the page's default before 6 Dec 2026",
     )
     args = parser.parse_args()
 
@@ -271,8 +290,14 @@ def main() -> int:
         print(
             f"requests: {args.requests}, one every {args.interval} s, 4 tunes of up to "
             f"{args.chars} characters, grammar on"
-            + (", the folk tune's shape, returns, memory, four takes" if args.page_defaults else "")
-        )
+            + (
+                ", the folk tune's shape, returns, memory, "
+                + ", ".join(f"{k} {v}" for k, v in page_options(checkpoint.run, args).items()
+                            if k not in PAGE_DEFAULTS)
+                if args.page_defaults
+                else ""
+            )
+        )  # fmt: skip
         results = {}
         for label, spec in (("split", SPLIT), ("single", SINGLE)):
             results[label] = measure(label, spec, env, tmp, corpus, checkpoint, args)
