@@ -16,11 +16,11 @@ Then, for each setup:
 a `full` run of many epochs on the same tunes is started and, once it is training (TensorFlow
 loaded, first batches done), --requests generation requests are made, one every
 --interval seconds (open loop, as visitors arrive): 4 tunes of up to --chars characters,
-grammar on (with --page-defaults also the folk tune's shape, returns, the memory and the
-sampler the generate page offers the model first, `pieces.page_sampler`: for a `full` run
-one take at temperature 1.0 with top-p 0.95; with --four-takes instead, four takes of
-each tune, as the page asked by default before 6 Dec 2026), through the same service the
-generate page and the API call. A request's latency runs from its job's creation to its
+grammar on (with --page-defaults also the folk tune's shape, returns, the memory, the moves
+and the sampler the generate page offers the model first, `pieces.page_sampler`: for a
+`full` run one take at temperature 1.0 with top-p 0.95; with --four-takes instead, four
+takes of each tune and no moves, as the page asked by default before 6 Dec 2026), through
+the same service the generate page and the API call. A request's latency runs from its job's creation to its
 finished state, as the database stamps them.
 The training run holds the training worker throughout the split setup. In the single
 setup it is cancelled as soon as the last request is sent (it stops at the end of its
@@ -56,8 +56,9 @@ SINGLE = [("single", "train,sample,default", "1", "0")]
 # What the generate page asks by default on an ABC model beside the grammar; the sampler
 # (takes, temperature, top-p) is the model's run's (`page_sampler`) unless --four-takes asks
 # four takes, the way's own, as the page did for every model before 6 Dec 2026.
-PAGE_DEFAULTS = {"folk_form": True, "returns": True, "memory": True}
-FOUR_TAKES = {"takes": 4}  # (at the service's default temperature, as they were measured)
+PAGE_DEFAULTS = {"folk_form": True, "returns": True, "memory": True, "moves": True}
+# The figures before then: no moves yet, four takes at the service's default temperature.
+FOUR_TAKES = {"folk_form": True, "returns": True, "memory": True, "takes": 4}
 SEED_SCRIPT = """
 from generator.models import JobStatus, TrainingRun
 from generator.services import training_run_create, training_run_execute
@@ -211,7 +212,7 @@ def page_options(run, args) -> dict:
     if not args.page_defaults:
         return {}
     if args.four_takes:
-        return {**PAGE_DEFAULTS, **FOUR_TAKES}
+        return dict(FOUR_TAKES)
     from generator.services.pieces import page_sampler
 
     first = page_sampler(run)
@@ -291,9 +292,8 @@ def main() -> int:
             f"requests: {args.requests}, one every {args.interval} s, 4 tunes of up to "
             f"{args.chars} characters, grammar on"
             + (
-                ", the folk tune's shape, returns, memory, "
-                + ", ".join(f"{k} {v}" for k, v in page_options(checkpoint.run, args).items()
-                            if k not in PAGE_DEFAULTS)
+                ", "
+                + ", ".join(f"{k} {v}" for k, v in page_options(checkpoint.run, args).items())
                 if args.page_defaults
                 else ""
             )
