@@ -20,8 +20,8 @@ grammar on (with --page-defaults also the folk tune's shape, returns, the memory
 and the sampler the generate page offers the model first, `pieces.page_sampler`: for a
 `full` run one take at temperature 1.0 with top-p 0.95; with --four-takes instead, four
 takes of each tune and no moves, as the page asked by default before 6 Dec 2026), through
-the same service the generate page and the API call. A request's latency runs from its job's creation to its
-finished state, as the database stamps them.
+the same service the generate page and the API call. A request's latency runs from its
+job's creation to its finished state, as the database stamps them.
 The training run holds the training worker throughout the split setup. In the single
 setup it is cancelled as soon as the last request is sent (it stops at the end of its
 epoch), so the single queue's figures are a lower bound: a real `full` run would hold that
