@@ -61,10 +61,11 @@ def test_each_epoch_shuffles_the_batches_and_their_members():
     assert first == [tuple(idx) for idx in data.tune_order(pieces, batch_size=16, seed=1)]
 
 
-def pieces_of_row(x: np.ndarray, w: np.ndarray, starts: np.ndarray) -> list[tuple]:
-    """The pieces (their inputs) one packed row holds, cut where each starts."""
+def spans_of_row(w: np.ndarray, starts: np.ndarray) -> list[tuple[int, int]]:
+    """Where each piece of one packed row lies, [a, b): from its start to the next one's
+    (the row's real tokens come first, the padding after them)."""
     at = [int(i) for i in np.flatnonzero(starts)] + [int(w.sum())]
-    return [tuple(x[a:b]) for a, b in zip(at, at[1:], strict=False)]
+    return list(zip(at, at[1:], strict=False))
 
 
 @pytest.mark.parametrize("batch_size", [8, 32, 64])
@@ -75,10 +76,10 @@ def test_packed_batches_hold_every_tune_once_whole_in_full_rows_with_under_5_per
     for seed in (0, 1):
         batches = list(data.packed_batches(pieces, batch_size=batch_size, seed=seed))
         held = [
-            piece
+            tuple(x[r, a:b])
             for x, _, w, starts in batches
             for r in range(len(x))
-            for piece in pieces_of_row(x[r], w[r], starts[r])
+            for a, b in spans_of_row(w[r], starts[r])
         ]
         assert sorted(held) == sorted(tuple(p[:-1]) for p in pieces)  # each tune once, whole
         assert data.padding_share(batches) < 0.05
@@ -102,8 +103,7 @@ def test_a_packed_row_trains_each_of_its_tunes_from_a_zero_state():
     assert (starts.sum(axis=1) >= 2).sum() >= 2  # rows of several tunes
     packed = steps._forward_packed(x, starts).numpy()
     for r in range(len(x)):
-        at = [int(i) for i in np.flatnonzero(starts[r])] + [int(w[r].sum())]
-        for a, b in zip(at, at[1:], strict=False):
+        for a, b in spans_of_row(w[r], starts[r]):
             alone = model(x[r : r + 1, a:b], training=False).numpy()[0]
             np.testing.assert_allclose(packed[r, a:b], alone, atol=1e-5)
 
