@@ -11,17 +11,23 @@ sizes (two LSTM(256) for `full`), same batch size; every character is a training
   character, the LSTM stack predicting the one character after it (100 steps per target);
   timed on `--original-windows` windows and extrapolated to the epoch (`--original-windows
   0` skips it);
-- plain sequence fit: one-hot 100-character windows, every position a target, `model.fit`
-  on numpy arrays — the same work per character as the site's trainer;
+- plain sequence fit of the same model: the site's own Keras model (`build_model`: token
+  ids through an embedding, the LSTM stack with its dropout between layers, dense logits)
+  fitted by `model.fit` on 100-character windows of token ids, every position a target —
+  the same model and the same work per character as the site's trainer;
+- plain sequence fit, one-hot: the write-up's layers (one-hot 100-character windows, the
+  LSTM stack without dropout, dense logits), every position a target, `model.fit` on numpy
+  arrays: less work per character than the site's model when that has dropout (`full`
+  has dropout 0.2 between the LSTMs, whose random masks these layers do not draw);
 - site: one epoch of `musiclib.ml.trainer`: token ids through an embedding, whole tunes
   in the batches `data.batches` makes for `trainer.train` (the whole corpus sorted by
   length and cut; making them is timed too; the padding share is printed), each through
   the compiled step `trainer.Steps.train_batch` that `trainer.train` calls.
 
 The two are interleaved: the epoch's windows and the epoch's batches are each split into
-`--rounds` groups, and each round times a plain fit over one group of windows and then
-the site's step over one group of batches, so both see the same load from the rest of the
-machine; the ratio is of the summed times. Each is timed after a warm-up that builds its
+`--rounds` groups, and each round times each plain fit over one group of windows and then
+the site's step over one group of batches, so all see the same load from the rest of the
+machine; the ratios are of the summed times. Each is timed after a warm-up that builds its
 step function. `--rounds 0` skips this comparison.
 
 `--precision P` also trains a float32 model and a model in precision P from the same
@@ -170,8 +176,19 @@ def speed(prepared, config: dict, vocab: int, rounds: int, *, modes: tuple[str, 
     n = (len(stream) - 1) // window
     xw = np.stack([stream[s * window : (s + 1) * window] for s in range(n)])
     yw = np.stack([stream[s * window + 1 : (s + 1) * window + 1] for s in range(n)])
-    plain = _plain_model(config, vocab, window)
-    plain.fit(onehot[xw[: batch * 2]], yw[: batch * 2], batch_size=batch, epochs=1, verbose=0)
+    # The same model as the site's, fitted plainly; and the write-up's one-hot layers.
+    plains = {
+        "plain sequence model.fit, the same model": (
+            build_model(config=config, vocab_size=vocab, seed=0),
+            lambda ids: ids,
+        ),
+        "plain sequence model.fit, one-hot, no dropout": (
+            _plain_model(config, vocab, window),
+            lambda ids: onehot[ids],
+        ),
+    }
+    for model, inputs in plains.values():
+        model.fit(inputs(xw[: batch * 2]), yw[: batch * 2], batch_size=batch, epochs=1, verbose=0)
 
     sites = {}
     for mode in modes:
@@ -189,13 +206,15 @@ def speed(prepared, config: dict, vocab: int, rounds: int, *, modes: tuple[str, 
         sites[mode] = {"steps": steps, "batches": batches, "window": carried,
                        "groups": groups, "s": seconds, "chars": 0}  # fmt: skip
 
-    plain_s = 0.0
+    plain_s = dict.fromkeys(plains, 0.0)
     plain_chars = 0
     for r, windows in enumerate(np.array_split(np.arange(n), rounds)):
-        x, y = onehot[xw[windows]], yw[windows]
-        t0 = time.perf_counter()
-        plain.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-        plain_s += time.perf_counter() - t0
+        y = yw[windows]
+        for name, (model, inputs) in plains.items():
+            x = inputs(xw[windows])
+            t0 = time.perf_counter()
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+            plain_s[name] += time.perf_counter() - t0
         plain_chars += y.size
         for site in sites.values():
             group = site["groups"][r]
@@ -204,11 +223,12 @@ def speed(prepared, config: dict, vocab: int, rounds: int, *, modes: tuple[str, 
                 site["steps"].train_batch(*site["batches"][i], window=site["window"])
             site["s"] += time.perf_counter() - t0
             site["chars"] += int(sum(site["batches"][i][2].sum() for i in group))
-    plain_rate = plain_chars / plain_s
-    print(
-        f"plain sequence model.fit: {plain_rate:,.0f} chars/s ({plain_s:.1f} s for "
-        f"{plain_chars:,} chars in {rounds} rounds)"
-    )
+    plain_rates = {name: plain_chars / seconds for name, seconds in plain_s.items()}
+    for name, seconds in plain_s.items():
+        print(
+            f"{name}: {plain_rates[name]:,.0f} chars/s ({seconds:.1f} s for {plain_chars:,} "
+            f"chars in {rounds} rounds)"
+        )
     for mode, site in sites.items():
         batches, rate = site["batches"], site["chars"] / site["s"]
         rows = [len(b[0]) for b in batches]
@@ -220,14 +240,12 @@ def speed(prepared, config: dict, vocab: int, rounds: int, *, modes: tuple[str, 
             f"padding {data.padding_share(batches):.1%}); step traced "
             f"{site['steps'].traces['train']} time(s)"
         )
-        print(
-            ratio(
-                f"site trainer ({mode}) against plain sequence model.fit per character (same work)",
-                1 / rate,
-                1 / plain_rate,
-            )
-            + f" ({rate / plain_rate:.2f})"
-        )
+        for name, plain_rate in plain_rates.items():
+            print(
+                ratio(f"site trainer ({mode}) against {name}, per character", 1 / rate,
+                      1 / plain_rate)
+                + f" ({rate / plain_rate:.2f})"
+            )  # fmt: skip
     if len(sites) > 1:
         first, *others = sites
         for mode in others:
