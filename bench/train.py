@@ -3,7 +3,8 @@
     .venv/bin/python bench/train.py [--preset full] [--corpus nottingham|oneills]
         [--device cpu|gpu] [--rounds 4] [--original-windows 1280]
         [--precision mixed_float16|mixed_bfloat16] [--equal-time SECONDS]
-        [--site-mode tunes|carried|packed[,...]] [--equal-modes A,B] [--threads N]
+        [--site-mode tunes|carried|packed[,...]] [--equal-modes A,B] [--packed-rows N]
+        [--threads N]
 
 Same text (the Nottingham ABC database when present, else O'Neill's 1850), same model
 sizes (two LSTM(256) for `full`), same batch size; every character is a training target:
@@ -40,7 +41,9 @@ reached at the same times.
 (the same batches, 100 steps at a time with the state carried) instead of "tunes";
 `--site-mode packed` in "packed" mode (whole tunes end to end in full rows, the state set
 to zero where each starts); `--site-mode tunes,packed` times both in the same rounds and
-prints their ratio too. `--equal-modes tunes,packed` compares those two at equal time.
+prints their ratio too. `--equal-modes tunes,packed` compares those two at equal time;
+`--packed-rows N` gives packed N rows a batch there (40 makes as many batches an epoch as
+"tunes" makes of Nottingham at batch size 64).
 `--threads N` runs TensorFlow's operations on N threads (intra- and inter-op) for both; the
 default is TensorFlow's own (a thread per core).
 `--device gpu` trains on the first GPU and exits 2 when there is none; `--device cpu`
@@ -76,6 +79,10 @@ def main() -> None:
         help="the two sequence modes --equal-time compares, comma-separated",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its own)")
+    parser.add_argument(
+        "--packed-rows", type=int, default=0,
+        help="rows a batch for packed in --equal-time (0: the preset's batch size)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not set(args.site_mode.split(",")) <= {"tunes", "carried", "packed"}:
         parser.error("--site-mode takes tunes, carried or packed, comma-separated")
@@ -125,7 +132,7 @@ def main() -> None:
         modes = tuple(args.equal_modes.split(","))
         if len(modes) != 2:
             parser.error("--equal-modes takes two modes, comma-separated")
-        equal_time(way, texts, args.preset, args.equal_time, modes)
+        equal_time(way, texts, args.preset, args.equal_time, modes, args.packed_rows)
 
 
 def _plain_model(config: dict, vocab: int, window: int, *, last_sequence: bool = True):
@@ -283,16 +290,29 @@ def precision(prepared, config: dict, vocab: int, name: str) -> None:
     )
 
 
-def equal_time(way, texts: list[str], preset: str, budget_s: float, modes: tuple[str, str]) -> None:
+def equal_time(
+    way,
+    texts: list[str],
+    preset: str,
+    budget_s: float,
+    modes: tuple[str, str],
+    packed_rows: int = 0,
+) -> None:
     """Validation loss reached at equal training time by two sequence modes (whole tunes
-    against carried windows unless told)."""
+    against carried windows unless told); "packed" with `packed_rows` rows a batch when
+    given, else the preset's batch size."""
     from musiclib.ml import data, trainer
     from musiclib.ml.model import build_model
 
     runs = {}
     for mode in modes:
         config = way.resolve_config(
-            preset=preset, overrides={"sequence_mode": mode, "val_fraction": 0.1}
+            preset=preset,
+            overrides={
+                "sequence_mode": mode,
+                "val_fraction": 0.1,
+                **({"batch_size": packed_rows} if mode == "packed" and packed_rows else {}),
+            },
         )
         prepared = way.prepare(texts=texts, config=config, seed=0)
         model = build_model(config=config, vocab_size=len(prepared.vocab), seed=0)
