@@ -120,8 +120,10 @@ def tune_batches(
 def tune_packs(
     pieces: list[np.ndarray], *, batch_size: int, seed: int, shuffle: bool = True
 ) -> list[list[list[int]]]:
-    """Which pieces go in each row of each batch in "packed" mode: every piece exactly once
-    per epoch, whole, a row holding one or more pieces end to end.
+    """Which pieces go in each row of each batch in "packed" mode: every piece with a target
+    exactly once per epoch, whole, a row holding one or more pieces end to end (a piece of
+    one token has nothing to predict and is left out: at a full row's end its start would
+    fall past the row).
 
     First fit, longest first: a batch is as wide as the longest piece left (rounded up to
     PAD_MULTIPLE), and each of its batch_size rows takes the longest piece left that still
@@ -129,10 +131,12 @@ def tune_packs(
     short ones rather than padding, and every batch but the last has batch_size rows. Pieces
     of equal length are taken in a random order (a new one each epoch), and the batches come
     in random order."""
-    lengths = [max(len(p) - 1, 0) for p in pieces]
+    lengths = [len(p) - 1 for p in pieces]
     rng = np.random.default_rng(seed)
     tie = rng.uniform(0.0, 1.0, size=len(pieces)) if shuffle else np.zeros(len(pieces))
-    order = sorted(range(len(pieces)), key=lambda i: lengths[i] + tie[i])
+    order = sorted(
+        (i for i in range(len(pieces)) if lengths[i] > 0), key=lambda i: lengths[i] + tie[i]
+    )
     keys = [lengths[i] + tie[i] for i in order]  # ascending; a key < n + 1 is a length <= n
     packs = []
     while order:

@@ -94,6 +94,13 @@ def test_packed_batches_hold_every_tune_once_whole_in_full_rows_with_under_5_per
     assert first == data.tune_packs(pieces, batch_size=16, seed=1)
 
 
+def test_packing_leaves_out_a_piece_with_nothing_to_predict():
+    pieces = [np.arange(1, 10, dtype=np.int32), np.array([1], np.int32)]  # 8 targets, none
+    (x, y, w, starts), *rest = data.packed_batches(pieces, batch_size=2, seed=0)
+    assert not rest and x.shape == (1, 8) and starts.sum() == 1
+    assert x[0].tolist() == list(range(1, 9)) and w.sum() == 8
+
+
 def test_a_packed_row_trains_each_of_its_tunes_from_a_zero_state():
     config = tiny_config(units=[16, 12], dense=[10], sequence_mode="packed")
     model = build_model(config=config, vocab_size=VOCAB, seed=2)
