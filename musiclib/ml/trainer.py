@@ -144,13 +144,13 @@ class Steps:
         import keras
         import tensorflow as tf
 
-        out = x
+        out, keep = x, (1.0 - starts)[:, :, None]
         for layer in self.model.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             if isinstance(layer, keras.layers.LSTM):
-                keep = tf.cast(1.0 - starts, out.dtype)[:, :, None]
-                out = self.restarting[layer.name](tf.concat([out, keep], axis=-1), training=True)
+                inputs = tf.concat([out, tf.cast(keep, out.dtype)], axis=-1)
+                out = self.restarting[layer.name](inputs, training=True)
             elif isinstance(
                 layer, (keras.layers.Embedding, keras.layers.Dropout, keras.layers.Dense)
             ):
