@@ -146,16 +146,24 @@ def _look_back_class():
             self.wo = self.add_weight(name="wo", shape=(width, units), initializer="glorot_uniform")
             self.bo = self.add_weight(name="bo", shape=(units,), initializer="zeros")
 
-        def call(self, inputs):
+        def call(self, inputs, starts=None):
+            """`starts` (B, T), 1.0 where a piece begins in a row of several pieces end to
+            end (the packed trainer): each step then looks back over its own piece only,
+            and a piece's first key reads zeros, as it would alone."""
             h, e = inputs
             steps = ops.shape(h)[1]
             h_before = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])
+            if starts is not None:
+                h_before = h_before * ops.cast(1.0 - starts, h.dtype)[:, :, None]
             q = self._split(ops.matmul(h, self.wq))
             k = self._split(ops.matmul(h_before, self.wk))
             v = self._split(ops.matmul(ops.concatenate([e, h], axis=-1), self.wv))
             scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / float(self.key_dim) ** 0.5
-            causal = ops.tril(ops.ones((steps, steps), dtype="bool"))
-            scores = ops.where(causal[None, None], scores, ops.cast(-1e9, scores.dtype))
+            causal = ops.tril(ops.ones((steps, steps), dtype="bool"))[None, None]
+            if starts is not None:
+                piece = ops.cumsum(ops.cast(starts, "int32"), axis=1)  # (B, T): which piece
+                causal = causal & (piece[:, None, :, None] == piece[:, None, None, :])
+            scores = ops.where(causal, scores, ops.cast(-1e9, scores.dtype))
             context = ops.matmul(ops.softmax(scores, axis=-1), v)  # (B, heads, T, d)
             b = ops.shape(h)[0]
             context = ops.reshape(
@@ -179,6 +187,10 @@ def _look_back_class():
 
 def LookBack(**kwargs):  # noqa: N802 (a layer, named as one)
     return _look_back_class()(**kwargs)
+
+
+def is_look_back(layer) -> bool:
+    return isinstance(layer, _look_back_class())
 
 
 def register_layers() -> None:

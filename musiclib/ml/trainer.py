@@ -139,23 +139,30 @@ class Steps:
 
     def _forward_packed(self, x, starts):
         """The model's layers in order (training), each LSTM restarting from a zero state
-        where `starts` is 1. Where it is 0 after the first step, the same arithmetic as
-        `model(x)` (a library test compares each piece's loss with its own row's)."""
+        where `starts` is 1 and a look back looking over its own piece only. Where it is 0
+        after the first step, the same arithmetic as `model(x)` (a library test compares
+        each piece's outputs with its own row's)."""
         import keras
         import tensorflow as tf
 
-        out, keep = x, (1.0 - starts)[:, :, None]
+        from .model import is_look_back
+
+        out, keep, embedded = x, (1.0 - starts)[:, :, None], None
         for layer in self.model.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             if isinstance(layer, keras.layers.LSTM):
                 inputs = tf.concat([out, tf.cast(keep, out.dtype)], axis=-1)
                 out = self.restarting[layer.name](inputs, training=True)
+            elif is_look_back(layer):
+                out = layer([out, embedded], starts=starts, training=True)
             elif isinstance(
                 layer, (keras.layers.Embedding, keras.layers.Dropout, keras.layers.Dense)
             ):
                 out = layer(out, training=True)  # (each step on its own: nothing crosses pieces)
-            else:  # a look back, say, would see the row's other pieces
+                if isinstance(layer, keras.layers.Embedding):
+                    embedded = out
+            else:  # a layer that mixes steps would see the row's other pieces
                 raise ValueError(f"a model with a {layer.name} layer cannot train packed")
         return out
 

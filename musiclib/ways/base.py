@@ -39,7 +39,8 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # "carried": the same whole tunes trained seq_length steps at a time, the LSTM state
     # carried from window to window (back-propagation truncated at window edges);
     # "packed": whole tunes from a zero state as "tunes", several end to end in each row (the
-    # state set to zero where each starts), so that every batch is batch_size full rows;
+    # state set to zero where each starts, a look back looking over its own tune only), so
+    # that every batch is batch_size full rows;
     # "windows": independent windows of seq_length (the original write-up), for comparison
     "seq_length": 100,  # window length in tokens for "windows"/"carried" and the windowed sampler
     "max_tokens": 2000,  # longer pieces are cut to this many tokens in "tunes" mode
@@ -520,11 +521,6 @@ def _validate_config(config: dict[str, Any]) -> None:
         "look_back_heads",
         not config.get("look_back_heads") or config["sequence_mode"] != "carried",
         "0 with sequence_mode carried (a look back sees the whole tune, not a window of it)",
-    )
-    check(
-        "look_back_heads",
-        not config.get("look_back_heads") or config["sequence_mode"] != "packed",
-        "0 with sequence_mode packed (a look back would see the other tunes of its row)",
     )
     whole("critic_pieces", 5000, "a whole number of pieces, 0..5000 (0 = no critic)")
     whole("moves_pieces", 5000, "a whole number of pieces, 0..5000 (0 = no fit)")

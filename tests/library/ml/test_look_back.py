@@ -114,7 +114,6 @@ def test_a_look_back_learns_to_repeat_what_the_lstm_alone_cannot_remember():
         ({"look_back_heads": 17}, "look_back_heads must be a whole number of heads"),
         ({"look_back_heads": 2, "look_back_dim": 2}, "look_back_dim must be a whole number"),
         ({"look_back_heads": 2, "sequence_mode": "carried"}, "a look back sees the whole tune"),
-        ({"look_back_heads": 2, "sequence_mode": "packed"}, "the other tunes of its row"),
     ],
 )
 def test_look_back_settings_out_of_range_are_refused_naming_the_field(overrides, words):
