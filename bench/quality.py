@@ -474,7 +474,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="oneills")
     parser.add_argument("--preset", default="quick")
-    parser.add_argument("--sequence-mode", choices=["tunes", "carried", "packed", "windows"], default=None)
+    parser.add_argument(
+        "--sequence-mode", choices=["tunes", "carried", "packed", "windows"], default=None
+    )
     parser.add_argument(
         "--vocabulary",
         choices=["chars", "tokens", "bars"],

@@ -4,7 +4,7 @@
         [--device cpu|gpu] [--rounds 4] [--original-windows 1280]
         [--precision mixed_float16|mixed_bfloat16] [--equal-time SECONDS]
         [--site-mode tunes|carried|packed[,...]] [--equal-modes A,B] [--packed-rows N]
-        [--threads N]
+        [--threads N] [--config JSON]
 
 Same text (the Nottingham ABC database when present, else O'Neill's 1850), same model
 sizes (two LSTM(256) for `full`), same batch size; every character is a training target:
@@ -41,9 +41,13 @@ reached at the same times.
 (the same batches, 100 steps at a time with the state carried) instead of "tunes";
 `--site-mode packed` in "packed" mode (whole tunes end to end in full rows, the state set
 to zero where each starts); `--site-mode tunes,packed` times both in the same rounds and
-prints their ratio too. `--equal-modes tunes,packed` compares those two at equal time;
+prints their ratio too; `keras` is "tunes" through the Keras model's own LSTM loop (what
+a GPU runs, there with cuDNN) instead of the trainer's (`trainer._lstm_sequence`).
+`--equal-modes tunes,packed` compares those two at equal time;
 `--packed-rows N` gives packed N rows a batch there (40 makes as many batches an epoch as
 "tunes" makes of Nottingham at batch size 64).
+`--config JSON` sets the run's options over the preset's for every model of the run (a
+look back: `'{"look_back_heads": 4, "look_back_dim": 32, "dropout": 0.4}'`).
 `--threads N` runs TensorFlow's operations on N threads (intra- and inter-op) for both; the
 default is TensorFlow's own (a thread per core).
 `--device gpu` trains on the first GPU and exits 2 when there is none; `--device cpu`
@@ -53,6 +57,7 @@ hides every GPU.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -72,7 +77,7 @@ def main() -> None:
     parser.add_argument(
         "--site-mode", default="tunes",
         help="the site trainer's sequence modes in the speed comparison (tunes, carried, "
-        "packed), comma-separated",
+        "packed; keras: tunes through Keras's own LSTM loop), comma-separated",
     )  # fmt: skip
     parser.add_argument(
         "--equal-modes", default="tunes,carried",
@@ -83,9 +88,18 @@ def main() -> None:
         "--packed-rows", type=int, default=0,
         help="rows a batch for packed in --equal-time (0: the preset's batch size)",
     )  # fmt: skip
+    parser.add_argument(
+        "--config", default="{}",
+        help="the run's options over the preset's, as JSON (e.g. a look back: "
+        '\'{"look_back_heads": 4, "look_back_dim": 32}\')',
+    )  # fmt: skip
     args = parser.parse_args()
-    if not set(args.site_mode.split(",")) <= {"tunes", "carried", "packed"}:
-        parser.error("--site-mode takes tunes, carried or packed, comma-separated")
+    try:
+        overrides = json.loads(args.config)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--config is not JSON: {exc}")
+    if not set(args.site_mode.split(",")) <= {"tunes", "keras", "carried", "packed"}:
+        parser.error("--site-mode takes tunes, keras, carried or packed, comma-separated")
     setup_django()
     import tensorflow as tf
 
@@ -113,13 +127,14 @@ def main() -> None:
     texts = None if args.corpus == "oneills" else nottingham_abc_texts()
     name = "Nottingham" if texts else "O'Neill's 1850"
     texts = texts or oneills_texts()
-    config = way.resolve_config(preset=args.preset, overrides={"val_fraction": 0.0})
+    config = way.resolve_config(preset=args.preset, overrides={**overrides, "val_fraction": 0.0})
     prepared = way.prepare(texts=texts, config=config, seed=0)
     vocab = len(prepared.vocab)
     tokens = int(sum(len(p) - 1 for p in prepared.train))
     print(
         f"corpus: {name}, {len(prepared.train)} tunes, {tokens:,} target characters, vocab "
-        f"{vocab}; model {config['units']}, batch {config['batch_size']}; device {device}; "
+        f"{vocab}; model {config['units']}, look back {config['look_back_heads']} heads, "
+        f"dropout {config['dropout']}, batch {config['batch_size']}; device {device}; "
         f"TensorFlow threads {args.threads or 'its own'}"
     )
     if args.original_windows:
@@ -132,7 +147,7 @@ def main() -> None:
         modes = tuple(args.equal_modes.split(","))
         if len(modes) != 2:
             parser.error("--equal-modes takes two modes, comma-separated")
-        equal_time(way, texts, args.preset, args.equal_time, modes, args.packed_rows)
+        equal_time(way, texts, args.preset, args.equal_time, modes, args.packed_rows, overrides)
 
 
 def _plain_model(config: dict, vocab: int, window: int, *, last_sequence: bool = True):
@@ -201,11 +216,14 @@ def speed(prepared, config: dict, vocab: int, rounds: int, *, modes: tuple[str, 
     for mode in modes:
         model = build_model(config=config, vocab_size=vocab, seed=0)
         carried = window if mode == "carried" else 0
-        steps = trainer.Steps(model, carried=bool(carried), packed=mode == "packed")
+        # "keras": "tunes" through the Keras model's own loop, as on a GPU (without cuDNN)
+        steps = trainer.Steps(
+            model, carried=bool(carried), packed=mode == "packed", scan=mode != "keras"
+        )
         # The epoch's batches as `trainer.train` makes them (the whole corpus, sorted and
         # cut, or packed); making them is timed and counted in the site's time.
         t0 = time.perf_counter()
-        site_config = {**config, "sequence_mode": mode}
+        site_config = {**config, "sequence_mode": "tunes" if mode == "keras" else mode}
         batches = list(data.batches(prepared.train, config=site_config, seed=0, shuffle=True))
         seconds = time.perf_counter() - t0
         steps.train_batch(*batches[0], window=carried)  # builds its step function
@@ -297,6 +315,7 @@ def equal_time(
     budget_s: float,
     modes: tuple[str, str],
     packed_rows: int = 0,
+    overrides: dict | None = None,
 ) -> None:
     """Validation loss reached at equal training time by two sequence modes (whole tunes
     against carried windows unless told); "packed" with `packed_rows` rows a batch when
@@ -309,6 +328,7 @@ def equal_time(
         config = way.resolve_config(
             preset=preset,
             overrides={
+                **(overrides or {}),
                 "sequence_mode": mode,
                 "val_fraction": 0.1,
                 **({"batch_size": packed_rows} if mode == "packed" and packed_rows else {}),

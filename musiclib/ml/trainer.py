@@ -51,19 +51,31 @@ class Steps:
     many widths). The loss is the mean cross-entropy per real token: padding has weight 0
     and does not count in the mean, so a batch's gradient does not depend on its padding.
 
-    "tunes" mode runs the Keras model itself (the fused cuDNN kernel on a GPU). "carried"
-    mode runs the same weights through an LSTM loop that takes and returns the state, so a
+    Every mode runs the model's own weights through `_forward`: each LSTM as one matrix
+    product for every step's input and a loop over the steps for the rest (`_lstm_sequence`),
+    which on a CPU is faster than Keras's loop, which does both at every step
+    (docs/benchmarks.md). On a GPU, "tunes" mode runs the Keras model itself instead, for
+    the fused cuDNN kernel (`scan` False). "carried" mode takes and returns the state, so a
     long batch is trained window by window with the state carried across windows. "packed"
-    mode runs them through Keras's own LSTM loop with the state set to zero wherever a row's
-    next piece starts (`_restarting`), so rows of several pieces train each from a zero state."""
+    mode sets the state to zero wherever a row's next piece starts, so rows of several
+    pieces train each from a zero state."""
 
-    def __init__(self, model: Any, *, carried: bool = False, packed: bool = False):
+    def __init__(
+        self,
+        model: Any,
+        *,
+        carried: bool = False,
+        packed: bool = False,
+        scan: bool | None = None,
+    ):
         import keras
         import tensorflow as tf
 
         self.model = model
         self.traces = {"train": 0, "evaluate": 0}
         self.lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+        # None: the loop above where no GPU is visible, Keras's model (cuDNN) where one is
+        self.scan = not tf.config.list_logical_devices("GPU") if scan is None else bool(scan)
         self.optimizer = model.optimizer
         if not self.optimizer.built:
             self.optimizer.build(model.trainable_variables)
@@ -79,7 +91,6 @@ class Steps:
                 self._train_carried, input_signature=[ids, ids, weights, states]
             )
         elif packed:
-            self.restarting = {layer.name: _restarting(layer) for layer in self.lstms}
             self.train_packed = tf.function(
                 self._train_packed, input_signature=[ids, ids, weights, weights]
             )
@@ -101,26 +112,32 @@ class Steps:
         variables = self.model.trainable_variables
         self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)
 
+    def _logits(self, x, *, training: bool):
+        """A batch of whole pieces from a zero state."""
+        if self.scan:
+            return self._forward(x, training=training)[0]
+        return self.model(x, training=training)
+
     def _train(self, x, y, w):
         import tensorflow as tf
 
         self.traces["train"] += 1  # runs only while tracing
         with tf.GradientTape() as tape:
-            loss, tokens = self._mean_loss(y, self.model(x, training=True), w)
+            loss, tokens = self._mean_loss(y, self._logits(x, training=True), w)
             scaled = self.optimizer.scale_loss(loss)  # mixed float16: scaled, else itself
         self._apply(tape, scaled)
         return loss, tokens
 
     def _evaluate(self, x, y, w):
         self.traces["evaluate"] += 1
-        return self._mean_loss(y, self.model(x, training=False), w)
+        return self._mean_loss(y, self._logits(x, training=False), w)
 
     def _train_carried(self, x, y, w, states):
         import tensorflow as tf
 
         self.traces["train"] += 1
         with tf.GradientTape() as tape:
-            logits, new_states = self._forward_with_state(x, states, training=True)
+            logits, new_states = self._forward(x, states=states, training=True)
             loss, tokens = self._mean_loss(y, logits, w)
             scaled = self.optimizer.scale_loss(loss)
         self._apply(tape, scaled)
@@ -132,56 +149,39 @@ class Steps:
 
         self.traces["train"] += 1
         with tf.GradientTape() as tape:
-            loss, tokens = self._mean_loss(y, self._forward_packed(x, starts), w)
+            logits, _ = self._forward(x, starts=starts, training=True)
+            loss, tokens = self._mean_loss(y, logits, w)
             scaled = self.optimizer.scale_loss(loss)
         self._apply(tape, scaled)
         return loss, tokens
 
-    def _forward_packed(self, x, starts):
-        """The model's layers in order (training), each LSTM restarting from a zero state
-        where `starts` is 1 and a look back looking over its own piece only. Where it is 0
-        after the first step, the same arithmetic as `model(x)` (a library test compares
-        each piece's outputs with its own row's)."""
+    def _forward(self, x, *, training: bool, states=None, starts=None):
+        """The model's layers in order, the same weights and arithmetic as `model(x)` (a
+        library test compares them); returns (logits, each LSTM's final (h, c)). Each LSTM
+        starts from `states` (None: zeros) and, where `starts` is 1 (a packed row's next
+        piece), from zeros again; a look back then looks over its own piece only."""
         import keras
-        import tensorflow as tf
 
         from .model import is_look_back
 
-        out, keep, embedded = x, (1.0 - starts)[:, :, None], None
+        out, finals, embedded = x, [], None
         for layer in self.model.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             if isinstance(layer, keras.layers.LSTM):
-                inputs = tf.concat([out, tf.cast(keep, out.dtype)], axis=-1)
-                out = self.restarting[layer.name](inputs, training=True)
+                state = None if states is None else states[len(finals)]
+                out, final = _lstm_sequence(layer, out, state, starts=starts)
+                finals.append(final)
             elif is_look_back(layer):
-                out = layer([out, embedded], starts=starts, training=True)
+                out = layer([out, embedded], starts=starts, training=training)
             elif isinstance(
                 layer, (keras.layers.Embedding, keras.layers.Dropout, keras.layers.Dense)
             ):
-                out = layer(out, training=True)  # (each step on its own: nothing crosses pieces)
+                out = layer(out, training=training)  # (each step on its own)
                 if isinstance(layer, keras.layers.Embedding):
                     embedded = out
-            else:  # a layer that mixes steps would see the row's other pieces
-                raise ValueError(f"a model with a {layer.name} layer cannot train packed")
-        return out
-
-    def _forward_with_state(self, x, states, *, training: bool):
-        """The model's layers in order, each LSTM started from `states` and returning its
-        final state. The same weights and the same arithmetic as `model(x)` (a library
-        test compares the two)."""
-        import keras
-
-        out, finals, k = x, [], 0
-        for layer in self.model.layers:
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            if isinstance(layer, keras.layers.LSTM):
-                out, state = _lstm_sequence(layer, out, states[k])
-                finals.append(state)
-                k += 1
-            else:
-                out = layer(out, training=training)
+            else:  # a layer this loop does not know might mix steps (or pieces)
+                raise ValueError(f"the trainer cannot run a model with a {layer.name} layer")
         return out, finals
 
     # --- batches --------------------------------------------------------------------------
@@ -215,42 +215,22 @@ class Steps:
         return total / max(count, 1.0), count
 
 
-def _restarting(layer):
-    """A Keras RNN layer running `layer`'s own cell (its weights, Keras's loop) over inputs
-    whose last feature is `keep`: each step first multiplies the state by it, so a 0 starts
-    the step from a zero state, as a new piece starts."""
-    import keras
-
-    cell = layer.cell
-
-    class Restarting(keras.layers.Layer):
-        def __init__(self):
-            super().__init__(dtype=layer.dtype_policy)
-            self.cell = cell
-            self.state_size = cell.state_size
-            self.output_size = cell.output_size
-
-        def build(self, input_shape):  # the wrapped cell's weights are already built
-            self.built = True
-
-        def call(self, inputs, states, training=False):
-            keep = inputs[:, -1:]
-            return self.cell(inputs[:, :-1], [s * keep for s in states], training=training)
-
-    return keras.layers.RNN(Restarting(), return_sequences=True, dtype=layer.dtype_policy)
-
-
-def _lstm_sequence(layer, inputs, state):
+def _lstm_sequence(layer, inputs, state=None, *, starts=None):
     """A Keras LSTM layer (implementation 2, tanh/sigmoid, gates i, f, c, o) over `inputs`
-    from `state`; returns (every step's output, the final (h, c)). The input projection of
-    every step is one matrix product before the loop."""
+    from `state` (None: zeros), the state set to zero again before each step where `starts`
+    is 1; returns (every step's output, the final (h, c)). The input projection of every
+    step is one matrix product before the loop: Keras's own loop makes it step by step."""
     import tensorflow as tf
 
     cell = layer.cell
-    h0, c0 = state
-    kernel = tf.cast(cell.kernel, inputs.dtype)
-    recurrent = tf.cast(cell.recurrent_kernel, inputs.dtype)
-    projected = tf.einsum("btd,dk->tbk", inputs, kernel) + tf.cast(cell.bias, inputs.dtype)
+    dtype = inputs.dtype
+    kernel = tf.cast(cell.kernel, dtype)
+    recurrent = tf.cast(cell.recurrent_kernel, dtype)
+    projected = tf.einsum("btd,dk->tbk", inputs, kernel) + tf.cast(cell.bias, dtype)
+    if state is None:
+        zeros = tf.zeros(tf.stack([tf.shape(inputs)[0], cell.units]), dtype)
+        state = (zeros, zeros)
+    state = tuple(tf.cast(t, dtype) for t in state)
 
     def step(carry, z):
         h, c = carry
@@ -259,9 +239,16 @@ def _lstm_sequence(layer, inputs, state):
         c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
         return tf.sigmoid(o) * tf.tanh(c), c
 
-    hs, cs = tf.scan(
-        step, projected, initializer=(tf.cast(h0, inputs.dtype), tf.cast(c0, inputs.dtype))
-    )
+    if starts is None:
+        hs, cs = tf.scan(step, projected, initializer=state)
+    else:
+        keep = tf.cast(1.0 - tf.transpose(starts)[:, :, None], dtype)  # (T, B, 1)
+
+        def restarting(carry, z_keep):
+            z, k = z_keep
+            return step((carry[0] * k, carry[1] * k), z)
+
+        hs, cs = tf.scan(restarting, (projected, keep), initializer=state)
     return tf.transpose(hs, [1, 0, 2]), (hs[-1], cs[-1])
 
 

@@ -117,7 +117,7 @@ def test_a_packed_row_trains_each_of_its_tunes_from_a_zero_state(look_back):
     ]
     x, y, w, starts = next(data.packed_batches(pieces, batch_size=3, seed=0, shuffle=False))
     assert (starts.sum(axis=1) >= 2).sum() >= 2  # rows of several tunes
-    packed = steps._forward_packed(x, starts).numpy()
+    packed = steps._forward(x, starts=starts, training=False)[0].numpy()
     for r in range(len(x)):
         for a, b in spans_of_row(w[r], starts[r]):
             alone = model(x[r : r + 1, a:b], training=False).numpy()[0]
@@ -166,11 +166,32 @@ def test_the_carried_state_loop_computes_what_the_keras_model_computes():
     steps = trainer.Steps(model, carried=True)
     x = np.random.default_rng(0).integers(3, VOCAB, (3, 40)).astype(np.int32)
     expected = model(x, training=False).numpy()
-    whole, _ = steps._forward_with_state(x, steps.zero_states(3), training=False)
-    first, state = steps._forward_with_state(x[:, :25], steps.zero_states(3), training=False)
-    rest, _ = steps._forward_with_state(x[:, 25:], state, training=False)
+    whole, _ = steps._forward(x, states=steps.zero_states(3), training=False)
+    first, state = steps._forward(x[:, :25], states=steps.zero_states(3), training=False)
+    rest, _ = steps._forward(x[:, 25:], states=state, training=False)
     np.testing.assert_allclose(whole.numpy(), expected, atol=1e-5)
     np.testing.assert_allclose(np.concatenate([first, rest], axis=1), expected, atol=1e-5)
+
+
+def test_the_trainers_own_loop_trains_as_the_keras_model_does():
+    # On a CPU the trainer runs each LSTM's input projection for all steps at once and
+    # loops over the rest; on a GPU the Keras model (cuDNN). Same losses, same weights after.
+    config = tiny_config(units=[16, 12], dense=[10], look_back_heads=2)
+    x = np.random.default_rng(5).integers(3, VOCAB, (4, 41)).astype(np.int32)
+    w = np.ones((4, 40), np.float32)
+    w[1, 30:] = 0.0  # a shorter piece, padded
+    trained = []
+    for scan in (True, False):
+        model = build_model(config=config, vocab_size=VOCAB, seed=3)
+        steps = trainer.Steps(model, scan=scan)
+        losses = [steps.train_batch(x[:, :-1], x[:, 1:], w)[0] for _ in range(3)]
+        losses.append(float(steps.evaluate(x[:, :-1], x[:, 1:], w)[0]))
+        trained.append((losses, [v.numpy() for v in model.trainable_variables]))
+    (scan_losses, scan_weights), (keras_losses, keras_weights) = trained
+    np.testing.assert_allclose(scan_losses, keras_losses, rtol=1e-5)
+    assert scan_losses[-1] < scan_losses[0]
+    for a, b in zip(scan_weights, keras_weights, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["tunes", "carried", "packed", "windows"])
