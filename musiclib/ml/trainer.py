@@ -67,6 +67,7 @@ class Steps:
         carried: bool = False,
         packed: bool = False,
         scan: bool | None = None,
+        weight_drop: float = 0.0,
     ):
         import keras
         import tensorflow as tf
@@ -74,8 +75,14 @@ class Steps:
         self.model = model
         self.traces = {"train": 0, "evaluate": 0}
         self.lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
-        # None: the loop above where no GPU is visible, Keras's model (cuDNN) where one is
-        self.scan = not tf.config.list_logical_devices("GPU") if scan is None else bool(scan)
+        # None: the loop above where no GPU is visible, Keras's model (cuDNN) where one is;
+        # always the loop with a weight drop, which Keras's model does not apply
+        self.weight_drop = float(weight_drop)
+        if scan is None:
+            scan = self.weight_drop > 0 or not tf.config.list_logical_devices("GPU")
+        if self.weight_drop > 0 and not scan:
+            raise ValueError("a weight drop is trained through the trainer's own loop only")
+        self.scan = bool(scan)
         self.optimizer = model.optimizer
         if not self.optimizer.built:
             self.optimizer.build(model.trainable_variables)
@@ -170,7 +177,8 @@ class Steps:
                 continue
             if isinstance(layer, keras.layers.LSTM):
                 state = None if states is None else states[len(finals)]
-                out, final = _lstm_sequence(layer, out, state, starts=starts)
+                drop = self.weight_drop if training else 0.0
+                out, final = _lstm_sequence(layer, out, state, starts=starts, drop=drop)
                 finals.append(final)
             elif is_look_back(layer):
                 out = layer([out, embedded], starts=starts, training=training)
@@ -215,17 +223,21 @@ class Steps:
         return total / max(count, 1.0), count
 
 
-def _lstm_sequence(layer, inputs, state=None, *, starts=None):
+def _lstm_sequence(layer, inputs, state=None, *, starts=None, drop: float = 0.0):
     """A Keras LSTM layer (implementation 2, tanh/sigmoid, gates i, f, c, o) over `inputs`
     from `state` (None: zeros), the state set to zero again before each step where `starts`
     is 1; returns (every step's output, the final (h, c)). The input projection of every
-    step is one matrix product before the loop: Keras's own loop makes it step by step."""
+    step is one matrix product before the loop: Keras's own loop makes it step by step.
+    `drop` > 0: the recurrent weights dropped with that probability (the rest scaled by
+    1 / (1 - drop)), one mask for the whole batch, so the model samples with them whole."""
     import tensorflow as tf
 
     cell = layer.cell
     dtype = inputs.dtype
     kernel = tf.cast(cell.kernel, dtype)
     recurrent = tf.cast(cell.recurrent_kernel, dtype)
+    if drop > 0:
+        recurrent = tf.nn.dropout(recurrent, rate=drop)
     projected = tf.einsum("btd,dk->tbk", inputs, kernel) + tf.cast(cell.bias, dtype)
     if state is None:
         zeros = tf.zeros(tf.stack([tf.shape(inputs)[0], cell.units]), dtype)
@@ -354,7 +366,12 @@ def train(
         raise ValueError("the corpus is too small to make a single training batch")
     carried = config["sequence_mode"] == "carried"
     window = int(config["seq_length"]) if carried else 0
-    steps = steps or Steps(model, carried=carried, packed=config["sequence_mode"] == "packed")
+    steps = steps or Steps(
+        model,
+        carried=carried,
+        packed=config["sequence_mode"] == "packed",
+        weight_drop=float(config.get("weight_drop") or 0.0),
+    )
     patience = int(config.get("early_stopping_patience") or 0)
     seen = [dict(h) for h in (history or []) if h.get("epoch", 0) <= initial_epoch]
     if _stops(seen, initial_epoch, warmup_epochs, patience):

@@ -31,6 +31,11 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "embedding_dim": 64,  # width of the token embedding, 8..1024
     "units": [128],  # one LSTM layer per entry, each 8..2048 units
     "dropout": 0.0,  # between LSTM layers, 0..0.9
+    # DropConnect on each LSTM's recurrent weights while training (AWD-LSTM's weight drop):
+    # one mask a batch, the same at every step of it, so the state's own path is
+    # regularized where `dropout` only touches what passes between layers; 0..0.9, 0 = off.
+    # Trained through the trainer's own loop on a GPU too (Keras's cuDNN kernel has none).
+    "weight_drop": 0.0,
     "dense": [],  # extra ReLU dense layers after the LSTMs, each 8..4096 units
     "batch_size": 32,  # sequences per step, 1..1024
     "learning_rate": 0.002,  # Adam step size, 1e-5..1e-1
@@ -482,6 +487,10 @@ def _validate_config(config: dict[str, Any]) -> None:
         if not ok:
             raise ValueError(f"{name} must be {what} (got {config.get(name)!r})")
 
+    def number(name: str, ok) -> bool:  # a real number (not a bool) that `ok` accepts
+        value = config.get(name, COMMON_DEFAULTS[name])
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and ok(value)
+
     units = config["units"]
     check(
         "units",
@@ -498,6 +507,7 @@ def _validate_config(config: dict[str, Any]) -> None:
     check("embedding_dim", 8 <= config["embedding_dim"] <= 1024, "8..1024")
     check("dropout", 0 <= float(config["dropout"]) < 0.95, "in [0, 0.95)")
     check("batch_size", 1 <= int(config["batch_size"]) <= 1024, "1..1024")
+    check("weight_drop", number("weight_drop", lambda v: 0 <= v <= 0.9), "a number, 0..0.9")
     check("learning_rate", 0 < float(config["learning_rate"]) <= 0.1, "in (0, 0.1]")
     check(
         "sequence_mode",
@@ -527,10 +537,6 @@ def _validate_config(config: dict[str, Any]) -> None:
     whole("moves_rounds", 10, "a whole number of rounds, 1..10")
     check("moves_rounds", config.get("moves_rounds", 3) >= 1, "a whole number of rounds, 1..10")
     whole("page_takes", MAX_TAKES, f"a whole number of takes, 0..{MAX_TAKES} (0 = the way's own)")
-
-    def number(name: str, ok) -> bool:  # a real number (not a bool) that `ok` accepts
-        value = config.get(name, COMMON_DEFAULTS[name])
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and ok(value)
 
     check("page_temperature", number("page_temperature", lambda v: 0.1 <= v <= 3.0),
           "a number, 0.1..3.0")  # fmt: skip

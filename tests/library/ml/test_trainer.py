@@ -194,15 +194,40 @@ def test_the_trainers_own_loop_trains_as_the_keras_model_does():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["tunes", "carried", "packed", "windows"])
-def test_every_sequence_mode_lowers_the_loss(mode):
+def test_a_weight_drop_drops_recurrent_weights_in_training_only():
+    config = tiny_config(units=[16, 12], weight_drop=0.5)
+    model = build_model(config=config, vocab_size=VOCAB, seed=2)
+    steps = trainer.Steps(model, weight_drop=config["weight_drop"])
+    x = np.random.default_rng(6).integers(3, VOCAB, (3, 30)).astype(np.int32)
+    whole = model(x, training=False).numpy()
+    evaluated, _ = steps._forward(x, training=False)
+    np.testing.assert_allclose(evaluated.numpy(), whole, atol=1e-5)  # sampled whole
+    first, _ = steps._forward(x, training=True)
+    second, _ = steps._forward(x, training=True)
+    assert np.abs(first.numpy() - whole).max() > 1e-3  # dropped while training
+    assert np.abs(first.numpy() - second.numpy()).max() > 1e-3  # a new mask each batch
+    with pytest.raises(ValueError, match="own loop"):
+        trainer.Steps(model, scan=False, weight_drop=0.5)
+
+
+@pytest.mark.parametrize("value", [-0.1, 0.95, "0.3", True])
+def test_a_weight_drop_out_of_range_is_refused_naming_the_field(value):
+    with pytest.raises(ValueError, match="weight_drop must be a number, 0..0.9"):
+        tiny_config(weight_drop=value)
+
+
+@pytest.mark.parametrize(
+    "mode, weight_drop",
+    [("tunes", 0.0), ("carried", 0.0), ("packed", 0.0), ("windows", 0.0), ("tunes", 0.3)],
+)
+def test_every_sequence_mode_lowers_the_loss(mode, weight_drop):
     rng = np.random.default_rng(0)
     # A learnable pattern: each piece counts up through the vocabulary from a random start.
     pieces = [
         np.r_[1, (rng.integers(3, VOCAB) + np.arange(n)) % (VOCAB - 3) + 3, 2].astype(np.int32)
         for n in rng.integers(40, 200, 64)
     ]
-    config = tiny_config(sequence_mode=mode, seq_length=32)
+    config = tiny_config(sequence_mode=mode, seq_length=32, weight_drop=weight_drop)
     model = build_model(config=config, vocab_size=VOCAB, seed=0)
     hooks = Recorder()
     trainer.train(
