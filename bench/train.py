@@ -89,15 +89,12 @@ def main() -> None:
         help="rows a batch for packed in --equal-time (0: the preset's batch size)",
     )  # fmt: skip
     parser.add_argument(
-        "--config", default="{}",
+        "--config", type=json.loads, default={},
         help="the run's options over the preset's, as JSON (e.g. a look back: "
         '\'{"look_back_heads": 4, "look_back_dim": 32}\')',
     )  # fmt: skip
     args = parser.parse_args()
-    try:
-        overrides = json.loads(args.config)
-    except json.JSONDecodeError as exc:
-        parser.error(f"--config is not JSON: {exc}")
+    overrides = dict(args.config)
     if not set(args.site_mode.split(",")) <= {"tunes", "keras", "carried", "packed"}:
         parser.error("--site-mode takes tunes, keras, carried or packed, comma-separated")
     setup_django()

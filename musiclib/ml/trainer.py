@@ -168,17 +168,20 @@ class Steps:
         starts from `states` (None: zeros) and, where `starts` is 1 (a packed row's next
         piece), from zeros again; a look back then looks over its own piece only."""
         import keras
+        import tensorflow as tf
 
         from .model import is_look_back
 
         out, finals, embedded = x, [], None
+        # (T, B, 1), 0.0 where a piece starts: made once, cast for each LSTM
+        keep = None if starts is None else tf.transpose(1.0 - starts)[:, :, None]
         for layer in self.model.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             if isinstance(layer, keras.layers.LSTM):
                 state = None if states is None else states[len(finals)]
                 drop = self.weight_drop if training else 0.0
-                out, final = _lstm_sequence(layer, out, state, starts=starts, drop=drop)
+                out, final = _lstm_sequence(layer, out, state, keep=keep, drop=drop)
                 finals.append(final)
             elif is_look_back(layer):
                 out = layer([out, embedded], starts=starts, training=training)
@@ -223,11 +226,12 @@ class Steps:
         return total / max(count, 1.0), count
 
 
-def _lstm_sequence(layer, inputs, state=None, *, starts=None, drop: float = 0.0):
+def _lstm_sequence(layer, inputs, state=None, *, keep=None, drop: float = 0.0):
     """A Keras LSTM layer (implementation 2, tanh/sigmoid, gates i, f, c, o) over `inputs`
-    from `state` (None: zeros), the state set to zero again before each step where `starts`
-    is 1; returns (every step's output, the final (h, c)). The input projection of every
-    step is one matrix product before the loop: Keras's own loop makes it step by step.
+    from `state` (None: zeros), the state multiplied by `keep` (T, B, 1) before each step (0
+    where a packed row's next piece starts); returns (every step's output, the final
+    (h, c)). The input projection of every step is one matrix product before the loop:
+    Keras's own loop makes it step by step.
     `drop` > 0: the recurrent weights dropped with that probability (the rest scaled by
     1 / (1 - drop)), one mask for the whole batch, so the model samples with them whole."""
     import tensorflow as tf
@@ -251,16 +255,15 @@ def _lstm_sequence(layer, inputs, state=None, *, starts=None, drop: float = 0.0)
         c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
         return tf.sigmoid(o) * tf.tanh(c), c
 
-    if starts is None:
+    if keep is None:
         hs, cs = tf.scan(step, projected, initializer=state)
     else:
-        keep = tf.cast(1.0 - tf.transpose(starts)[:, :, None], dtype)  # (T, B, 1)
 
         def restarting(carry, z_keep):
             z, k = z_keep
             return step((carry[0] * k, carry[1] * k), z)
 
-        hs, cs = tf.scan(restarting, (projected, keep), initializer=state)
+        hs, cs = tf.scan(restarting, (projected, tf.cast(keep, dtype)), initializer=state)
     return tf.transpose(hs, [1, 0, 2]), (hs[-1], cs[-1])
 
 
