@@ -489,8 +489,10 @@ def form_measures(shape: Shape) -> dict[str, float]:
 
 # A tune's form as a row of small ints (`form_shape_row`): the last note's scale degree
 # above the tonic (0..6, -1: no shape the form rules can follow), then each part's bars and
-# whether it repeats, for up to SHAPE_PARTS parts (0, 0 past the last), then the last note's
-# length in twelfths of a bar (rounded down, 1..12; 0: unknown), then its first meter's
+# whether it repeats (0 once, 1 a repeat sign, 2 first and second endings; plus
+# `abc_grammar.WHOLE_CLOSE` where the part opens with a pickup and still closes on a whole
+# bar), for up to SHAPE_PARTS parts (0, 0 past the last), then the last note's length in
+# twelfths of a bar (rounded down, 1..12; 0: unknown), then its first meter's
 # beats and beat unit (0, 0: none). Rows saved before hold 9 (no last note's length) or 10
 # (no meter) numbers (`abc_text._form_shape` reads all three).
 SHAPE_PARTS = 4
@@ -501,10 +503,18 @@ SHAPE_BARS = (2, 32)  # a part the form rules follow: 2 to 32 whole bars
 _STEPS = {0: 0, 1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 4, 7: 4, 8: 5, 9: 5, 10: 6, 11: 6}
 
 
+def _whole_after_pickup(opening: Bar, closing: Bar) -> bool:
+    """Does a part open with a pickup (a short first bar) and close on a whole bar?"""
+    if opening is closing or not opening.expected or not closing.expected:
+        return False
+    return opening.length < opening.expected - _EPS and _full(closing.length, closing.expected)
+
+
 def form_shape_row(shape: Shape) -> list[int]:
     """The tune's shape for the folk form's rules (`abc_grammar.FormShape`): its parts as
     `part_lengths` reads them, each with whether it repeats (1: it closes on a repeat sign;
-    2: it has first and second endings), its last note's scale degree, its last note's
+    2: it has first and second endings; + WHOLE_CLOSE: it opens with a pickup and closes
+    on a whole bar), its last note's scale degree, its last note's
     length in twelfths of a bar and its first meter. [-1, 0, ...] when the form rules could
     not follow it: no key or notes, more than SHAPE_PARTS parts, a part of
     fewer than 2 or more than 32 bars (rounded)."""
@@ -522,14 +532,20 @@ def form_shape_row(shape: Shape) -> list[int]:
         n = sum(b.length for b in bars) / float(np.median(expected))
         if n < 2 - _EPS:
             continue  # (not a part: a lone pickup, a stray bar)
-        whole = round(n)  # (a first ending that writes the pickup again: 4 bars and a bit)
-        if not SHAPE_BARS[0] <= whole <= SHAPE_BARS[1]:
-            return bad
         last = shape.bars[section[-1]]
         closes = ":|" in last.right or "::" in last.right  # (|: opens the next part)
         endings = any(i in shape.in_later_ending for i in section)
         repeated = closes or endings
-        row += [whole, 2 if endings else int(repeated)]
+        code = 2 if endings else int(repeated)
+        if not endings and _whole_after_pickup(bars[0], last):
+            from musiclib.ways.abc_grammar import WHOLE_CLOSE
+
+            code += WHOLE_CLOSE
+            n -= bars[0].length / float(np.median(expected))  # (its bars: the pickup aside)
+        whole = round(n)  # (a first ending that writes the pickup again: 4 bars and a bit)
+        if not SHAPE_BARS[0] <= whole <= SHAPE_BARS[1]:
+            return bad
+        row += [whole, code]
     if not 1 <= (len(row) - 1) // 2 <= SHAPE_PARTS:
         return bad
     last = 0

@@ -89,7 +89,9 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   again from the bars before the first ending).
 - A part's closing bar is whole: with the part's pickup it makes exactly one bar (a full
   closing bar after a pickup is refused; in the part's last possible bar the notes stop
-  where the part must close), as `metrics.form.section_bar_counts` counts section ends.
+  where the part must close), as `metrics.form.section_bar_counts` counts section ends;
+  but a drawn shape's part whose tune closed on a whole bar after its pickup, as people
+  write about one tune in eight (`FormShape.whole`), closes on a whole bar.
   The bar before `|1` or `|2` is full.
 - The tune ends after its parts: once `max_parts` parts (2, as in three Nottingham tunes
   in four) have closed, only a newline and then END may follow. It may end earlier, after
@@ -224,9 +226,16 @@ class FormShape(NamedTuple):
     # per part, whether it ends in first and second endings (|1 … :|2 …): its last bar is
     # then a first ending (() or missing parts: none)
     endings: tuple[bool, ...] = ()
+    # per part, whether it closes on a whole bar after its pickup, as its tune did (the
+    # pickup is then played the first time only); otherwise the closing bar makes one bar
+    # with the pickup (() or missing parts: never)
+    whole: tuple[bool, ...] = ()
 
 
-MAX_SHAPE_PARTS = 4  # a shape has 1 to 4 parts
+MAX_SHAPE_PARTS = 4
+# Added to a part's repeat code in a shape row (`metrics.form.form_shape_row`): the part
+# opens with a pickup and closes on a whole bar (`FormShape.whole`)
+WHOLE_CLOSE = 4  # a shape has 1 to 4 parts
 SHAPE_PART_BARS = (2, 32)  # of 2 to 32 bars each
 
 
@@ -250,8 +259,15 @@ def check_shape(shape: FormShape) -> FormShape:
     if any(e and not rep for e, (_, rep) in zip(endings, parts, strict=False)):
         raise ValueError("a part with first and second endings repeats")
     endings = endings + (False,) * (len(parts) - len(endings))
+    whole = tuple(bool(w) for w in shape.whole[: len(parts)])
+    whole = whole + (False,) * (len(parts) - len(whole))
     return FormShape(
-        parts=parts, final=int(shape.final), last=int(shape.last), meter=meter, endings=endings
+        parts=parts,
+        final=int(shape.final),
+        last=int(shape.last),
+        meter=meter,
+        endings=endings,
+        whole=whole,
     )
 
 
@@ -587,7 +603,8 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     left = parts[min(st.parts, n - 1)][0] - st.part_bars
     # (`check_shape` gives every part its endings flag)
     repeats = tuple(
-        (parts[k][1], st.shape.endings[k]) if k < n else None for k in (st.parts, st.parts + 1)
+        (parts[k][1], st.shape.endings[k], st.shape.whole[k]) if k < n else None
+        for k in (st.parts, st.parts + 1)
     )
     values = list(key)
     # (the meter first: it decides the M: fields' masks, header and body)
@@ -1107,6 +1124,10 @@ class AbcGrammar(_Compiled):
         """Does part `part` of the row's shape end in first and second endings?"""
         return st.shape is not None and part < len(st.shape.endings) and st.shape.endings[part]
 
+    def _whole(self, st: _Row) -> bool:
+        """Does the row's current part close on a whole bar after its pickup (its shape's)?"""
+        return st.shape is not None and st.parts < len(st.shape.whole) and st.shape.whole[st.parts]
+
     # --- durations -------------------------------------------------------------------------
     def _checking(self, st: _Row) -> bool:
         return st.bar is not None and not st.lost
@@ -1203,10 +1224,15 @@ class AbcGrammar(_Compiled):
     def _limit(self, st: _Row) -> Fraction:
         """Where the current bar must stop: the bar's length, but in a part's last possible
         bar under form=True (the part must close there) the bar less the part's pickup, so
-        that the two make one bar."""
-        if self.form and st.part_bars == self._part_max(st) - 1 and st.pickup:
-            return st.bar - st.pickup
+        that the two make one bar (unless the shape lets the part close on a whole bar)."""
+        if self.form and st.part_bars == self._part_max(st) - 1:
+            return self._closing_limit(st)
         return st.bar
+
+    def _closing_limit(self, st: _Row) -> Fraction:
+        """Where a part's closing bar stops: with its pickup, one bar; a whole bar where the
+        shape's tune closed so (`FormShape.whole`)."""
+        return st.bar - st.pickup if st.pickup and not self._whole(st) else st.bar
 
     def _final_bar(self, st: _Row, ahead: int = 0) -> bool:
         """form=True: is this bar the tune's last (the last possible bar of the last part,
@@ -1582,7 +1608,7 @@ class AbcGrammar(_Compiled):
             if ok and self.form and self._final_bar(st, ahead=1) and st.pos == st.bar:
                 # the same across the bar line into the tune's last bar (a tie there once
                 # left the last bar no note it could begin with)
-                ok = self._tied_fits(st, st.bar - st.pickup, Fraction(0))
+                ok = self._tied_fits(st, self._closing_limit(st), Fraction(0))
             st.tie = last_pitch if last_kind == "n" and last_pitch is not None else "any"
             return ok
         if ch in "<>":
@@ -2066,9 +2092,10 @@ class AbcGrammar(_Compiled):
             return False
         if st.shape is not None and not self._shape_repeats_ok(st, kind, ending, bars):
             return False
-        if st.pos > 0 and self._checking(st) and st.pos + st.pickup != st.bar:
-            return False  # a full closing bar after a pickup: a bar and a bit
-        if st.pos == 0 and bars and st.pickup and self._checking(st):
+        if st.pos > 0 and self._checking(st) and st.pos != self._closing_limit(st):
+            return False  # a full closing bar after a pickup: a bar and a bit (or the
+            # short bar that makes one with it, where the shape's tune closed on a whole bar)
+        if st.pos == 0 and bars and st.pickup and self._checking(st) and not self._whole(st):
             return False  # the same, closed by "|" and then "||" with no note between
         first_ending_closes = st.ending == 1 and kind in ("close", "both")
         last = bars and st.parts == self._n_parts(st) - 1 and not st.expect_second

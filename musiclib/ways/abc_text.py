@@ -278,15 +278,21 @@ def _shaped(state: dict):
 def _form_shape(row):
     """A `form_shape_row` (way_shapes) as the grammar's `FormShape`: rows of 12 (parts,
     last note, meter), or as saved before, 10 (no meter) or 9 (no last note either). A
-    part's repeat 2 means first and second endings (rows saved before write 1 there)."""
-    from .abc_grammar import FormShape
+    part's repeat 2 means first and second endings (rows saved before write 1 there), and
+    WHOLE_CLOSE added a whole closing bar after its pickup (never in rows saved before)."""
+    from .abc_grammar import WHOLE_CLOSE, FormShape
 
     row = [int(v) for v in row]
-    parts = tuple((row[k], bool(row[k + 1])) for k in range(1, 9, 2) if row[k])
-    endings = tuple(row[k + 1] == 2 for k in range(1, 9, 2) if row[k])
+    codes = [(row[k], row[k + 1] % WHOLE_CLOSE, row[k + 1] >= WHOLE_CLOSE) for k in range(1, 9, 2)]
+    codes = [c for c in codes if c[0]]
+    parts = tuple((bars, bool(rep)) for bars, rep, _ in codes)
+    endings = tuple(rep == 2 for _, rep, _ in codes)
+    whole = tuple(w for _, _, w in codes)
     last = row[9] if len(row) >= 10 else 0
     meter = (row[10], row[11]) if len(row) >= 12 and row[10] else None
-    return FormShape(parts=parts, final=row[0], last=last, meter=meter, endings=endings)
+    return FormShape(
+        parts=parts, final=row[0], last=last, meter=meter, endings=endings, whole=whole
+    )
 
 
 # The generate page's first sampler for the presets of well-trained models (`page_takes`,

@@ -18,6 +18,7 @@ from musiclib.metrics.form import (
 )
 from musiclib.metrics.notes import notes_from_abc
 from musiclib.metrics.phrases import PhraseIndex
+from musiclib.ways.abc_grammar import WHOLE_CLOSE
 
 JIG = """X:1
 M:6/8
@@ -137,6 +138,18 @@ def test_a_tunes_shape_row_holds_its_parts_repeats_last_degree_and_meter():
     # a tune of five parts is more than the form rules follow: no shape
     five = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|C8||\n" * 5
     assert form_shape_row(shape_from_abc(abc=five))[0] == -1
+
+
+def test_a_shape_row_marks_a_part_that_closes_on_a_whole_bar_after_its_pickup():
+    bar = "CDEF GABc|"
+    # a pickup of one eighth, and the closing bar whole: a bar and an eighth (people's way
+    # in about one tune in eight: the pickup is played the first time only)
+    whole = "X:1\nM:4/4\nL:1/8\nK:C\n|:G|" + bar * 3 + "c8:|\n|:" + bar * 3 + "C8:|\n"
+    row = form_shape_row(shape_from_abc(abc=whole))
+    assert row[1:5] == [4, 1 + WHOLE_CLOSE, 4, 1]
+    # the closing bar that makes one bar with the pickup is the form's plain case
+    short = whole.replace("c8:|", "c7:|")
+    assert form_shape_row(shape_from_abc(abc=short))[1:5] == [4, 1, 4, 1]
 
 
 def test_intervals_are_sorted_by_the_bar_line_they_cross():

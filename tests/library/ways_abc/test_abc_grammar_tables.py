@@ -20,7 +20,13 @@ from musiclib.metrics.form import form_shape_row, returns_library, shape_from_ab
 from musiclib.ml import fastloop, sampler
 from musiclib.ml.automaton import UNBUILT, LazyAutomaton
 from musiclib.ways import abc_tokens
-from musiclib.ways.abc_grammar import AbcGrammar, AbcTokenGrammar, FormShape
+from musiclib.ways.abc_grammar import (
+    WHOLE_CLOSE,
+    AbcGrammar,
+    AbcTokenGrammar,
+    FormShape,
+    check_shape,
+)
 from musiclib.ways.abc_text import WAY, split_tunes
 from musiclib.ways.base import END_ID, SPECIALS, START_ID
 
@@ -689,6 +695,39 @@ def test_a_shaped_part_with_endings_has_its_last_bar_as_a_first_ending():
     assert [_form_shape(r).endings for r in rows] == [(True, False), (False, False)]
 
 
+def test_a_shaped_part_whose_tune_closed_on_a_whole_bar_after_its_pickup_closes_so():
+    # about one tune in eight writes its pickup and still closes the part on a whole bar
+    # (the pickup is played the first time only); a shape drawn from such a tune says so
+    pickup = HEADER + "|:D|" + BAR * 7
+    second = "|:" + BAR * 7 + "GABc d2G2:|\n"
+
+    def refused_at(text: str, whole: tuple[bool, ...]) -> int | None:
+        grammar = AbcGrammar(VOCAB, form=True)
+        shape = FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4), whole=whole)
+        state = grammar.fed(grammar.fresh_shaped(shape), START_ID)
+        for k, i in enumerate([VOCAB.index(ch) for ch in text] + [END_ID]):
+            mask = grammar.mask_of(state)
+            assert mask is not None, text[:k]  # never a dead end
+            if not mask[i]:
+                return k
+            state = grammar.fed(state, i)
+        return None
+
+    whole, short = pickup + "GABc dcBA:|\n" + second, pickup + "GABc dcB:|\n" + second
+    assert refused_at(whole, (True, False)) is None
+    assert refused_at(short, (True, False)) == len(pickup) + len("GABc dcB")  # not short
+    assert refused_at(short, (False, False)) is None  # the rule for every other part
+    assert refused_at(whole, (False, False)) == len(pickup) + len("GABc dcB")
+    # a shape row marks such a part (WHOLE_CLOSE added to its repeat), one read before not
+    from musiclib.ways.abc_text import _form_shape
+
+    rows = [[0, 8, 5, 8, 1, 0, 0, 0, 0, 4, 4, 4], [0, 8, 1, 8, 6, 0, 0, 0, 0, 4, 4, 4]]
+    shapes = [_form_shape(r) for r in rows]
+    assert [s.whole for s in shapes] == [(True, False), (False, True)]
+    assert [s.parts for s in shapes] == [((8, True), (8, True))] * 2
+    assert [s.endings for s in shapes] == [(False, False), (False, True)]
+
+
 def test_a_grammar_of_8_bar_parts_closes_every_part_after_8_bars():
     eights = AbcGrammar(VOCAB, form=True, part_lengths=(8,))
     seven = HEADER + "|:" + BAR * 7 + "GABc dcBA"
@@ -707,6 +746,7 @@ SHAPES = [
     FormShape(parts=((4, False), (4, False), (8, True)), final=2),
     FormShape(parts=((16, True),), final=0),
     FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4)),
+    FormShape(parts=((8, True), (4, False)), final=0, meter=(4, 4), whole=(True, True)),
 ]
 
 
@@ -835,7 +875,11 @@ def test_rows_walked_to_the_end_in_a_shape_have_its_parts():
         done += 1
         read = form_shape_row(shape_from_abc(abc=text))
         want = [shape.final] + [v for bars_, rep in shape.parts for v in (bars_, int(rep))]
+        # (a part read as closing whole after its pickup: only where its shape says so)
+        whole = [read[k] >= WHOLE_CLOSE for k in range(2, len(want), 2)]
+        read[2 : len(want) : 2] = [v % WHOLE_CLOSE for v in read[2 : len(want) : 2]]
         assert read[: len(want)] == want and not any(read[len(want) : 9]), (text, read)
+        assert all(s or not w for s, w in zip(check_shape(shape).whole, whole, strict=True))
         assert shape.meter is None or tuple(read[10:]) == shape.meter
     assert done >= 2
 
