@@ -659,20 +659,26 @@ def test_a_repeated_part_after_a_closed_repeat_begins_with_an_opening_not_a_plai
     assert {VOCAB[i] for i in np.flatnonzero(mask)} == {":"}
 
 
-def test_a_shaped_part_with_endings_has_its_last_bar_as_a_first_ending():
+def first_refused(shape: FormShape, text: str, *, end: bool = False) -> int | None:
+    """Where the folk form first refuses `text` (then END, with `end`) in a row of `shape`;
+    None where it refuses nothing. Every state on the way allows something."""
     grammar = AbcGrammar(VOCAB, form=True)
+    state = grammar.fed(grammar.fresh_shaped(shape), START_ID)
+    ids = [VOCAB.index(ch) for ch in text] + ([END_ID] if end else [])
+    for k, i in enumerate(ids):
+        mask = grammar.mask_of(state)
+        assert mask is not None, text[:k]  # never a dead end
+        if not mask[i]:
+            return k
+        state = grammar.fed(state, i)
+    return None
+
+
+def test_a_shaped_part_with_endings_has_its_last_bar_as_a_first_ending():
     shape = FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4), endings=(True, False))
 
     def refused_at(text: str, end: bool = False) -> int | None:
-        state = grammar.fed(grammar.fresh_shaped(shape), START_ID)
-        ids = [VOCAB.index(ch) for ch in text] + ([END_ID] if end else [])
-        for k, i in enumerate(ids):
-            mask = grammar.mask_of(state)
-            assert mask is not None, text[:k]  # never a dead end
-            if not mask[i]:
-                return k
-            state = grammar.fed(state, i)
-        return None
+        return first_refused(shape, text, end=end)
 
     second = "|:" + BAR * 7 + "GABc d2G2:|\n"
     # no endings in the first part: its 8th bar may not begin with a plain bar line
@@ -702,16 +708,8 @@ def test_a_shaped_part_whose_tune_closed_on_a_whole_bar_after_its_pickup_closes_
     second = "|:" + BAR * 7 + "GABc d2G2:|\n"
 
     def refused_at(text: str, whole: tuple[bool, ...]) -> int | None:
-        grammar = AbcGrammar(VOCAB, form=True)
         shape = FormShape(parts=((8, True), (8, True)), final=0, meter=(4, 4), whole=whole)
-        state = grammar.fed(grammar.fresh_shaped(shape), START_ID)
-        for k, i in enumerate([VOCAB.index(ch) for ch in text] + [END_ID]):
-            mask = grammar.mask_of(state)
-            assert mask is not None, text[:k]  # never a dead end
-            if not mask[i]:
-                return k
-            state = grammar.fed(state, i)
-        return None
+        return first_refused(shape, text, end=True)
 
     whole, short = pickup + "GABc dcBA:|\n" + second, pickup + "GABc dcB:|\n" + second
     assert refused_at(whole, (True, False)) is None
