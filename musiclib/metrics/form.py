@@ -514,10 +514,10 @@ def form_shape_row(shape: Shape) -> list[int]:
     """The tune's shape for the folk form's rules (`abc_grammar.FormShape`): its parts as
     `part_lengths` reads them, each with whether it repeats (1: it closes on a repeat sign;
     2: it has first and second endings; + WHOLE_CLOSE: it opens with a pickup and closes
-    on a whole bar), its last note's scale degree, its last note's
-    length in twelfths of a bar and its first meter. [-1, 0, ...] when the form rules could
-    not follow it: no key or notes, more than SHAPE_PARTS parts, a part of
-    fewer than 2 or more than 32 bars (rounded)."""
+    on a whole bar, and its bars are counted without the pickup), its last note's scale
+    degree, its last note's length in twelfths of a bar and its first meter. [-1, 0, ...]
+    when the form rules could not follow it: no key or notes, more than SHAPE_PARTS parts,
+    a part of fewer than 2 or more than 32 bars (rounded)."""
     width = SHAPE_WIDTH
     bad = [-1] + [0] * (width - 1)
     degree = final_degree(shape)

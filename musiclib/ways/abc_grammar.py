@@ -233,11 +233,11 @@ class FormShape(NamedTuple):
     whole: tuple[bool, ...] = ()
 
 
-MAX_SHAPE_PARTS = 4
+MAX_SHAPE_PARTS = 4  # a shape has 1 to 4 parts
+SHAPE_PART_BARS = (2, 32)  # of 2 to 32 bars each
 # Added to a part's repeat code in a shape row (`metrics.form.form_shape_row`): the part
 # opens with a pickup and closes on a whole bar (`FormShape.whole`)
-WHOLE_CLOSE = 4  # a shape has 1 to 4 parts
-SHAPE_PART_BARS = (2, 32)  # of 2 to 32 bars each
+WHOLE_CLOSE = 4
 
 
 def check_shape(shape: FormShape) -> FormShape:
@@ -2093,9 +2093,10 @@ class AbcGrammar(_Compiled):
             return False
         if st.shape is not None and not self._shape_repeats_ok(st, kind, ending, bars):
             return False
+        # a full closing bar after a pickup is a bar and a bit (and where the shape's tune
+        # closed on a whole bar, the short bar that makes one with the pickup is refused)
         if st.pos > 0 and self._checking(st) and st.pos != self._closing_limit(st):
-            return False  # a full closing bar after a pickup: a bar and a bit (or the
-            # short bar that makes one with it, where the shape's tune closed on a whole bar)
+            return False
         if st.pos == 0 and bars and st.pickup and self._checking(st) and not self._whole(st):
             return False  # the same, closed by "|" and then "||" with no note between
         first_ending_closes = st.ending == 1 and kind in ("close", "both")
