@@ -529,7 +529,8 @@ def form_shape_row(shape: Shape) -> list[int]:
         expected = [b.expected for b in bars if b.expected]
         if not expected:
             continue
-        n = sum(b.length for b in bars) / float(np.median(expected))
+        median_bar = float(np.median(expected))
+        n = sum(b.length for b in bars) / median_bar
         if n < 2 - _EPS:
             continue  # (not a part: a lone pickup, a stray bar)
         last = shape.bars[section[-1]]
@@ -541,7 +542,7 @@ def form_shape_row(shape: Shape) -> list[int]:
             from musiclib.ways.abc_grammar import WHOLE_CLOSE
 
             code += WHOLE_CLOSE
-            n -= bars[0].length / float(np.median(expected))  # (its bars: the pickup aside)
+            n -= bars[0].length / median_bar  # (its bars: the pickup aside)
         whole = round(n)  # (a first ending that writes the pickup again: 4 bars and a bit)
         if not SHAPE_BARS[0] <= whole <= SHAPE_BARS[1]:
             return bad

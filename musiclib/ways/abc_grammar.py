@@ -2097,7 +2097,7 @@ class AbcGrammar(_Compiled):
         # closed on a whole bar, the short bar that makes one with the pickup is refused)
         if st.pos > 0 and self._checking(st) and st.pos != self._closing_limit(st):
             return False
-        if st.pos == 0 and bars and st.pickup and self._checking(st) and not self._whole(st):
+        if st.pos == 0 and bars and self._checking(st) and self._closing_limit(st) != st.bar:
             return False  # the same, closed by "|" and then "||" with no note between
         first_ending_closes = st.ending == 1 and kind in ("close", "both")
         last = bars and st.parts == self._n_parts(st) - 1 and not st.expect_second
