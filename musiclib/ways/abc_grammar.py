@@ -178,8 +178,8 @@ MAX_QUOTE = 24  # characters inside "…"
 MAX_CHORD_NOTES = 6
 # Octave marks on one note, chord note or grace note: one, C, to b' (no tune of O'Neill's
 # or Nottingham's writes two). Without a limit a model once wrote a chord note with dozens
-# and ran on; with three, a `full` model wrote c''' or G,, in 3 % of its tunes, a compass
-# of three or four octaves that gave them away (docs/quality.md §6).
+# and ran on; with three, a `full` model wrote c''' or G,, in 3 % of its tunes, notes no
+# instrument of these tunes plays (docs/quality.md §6). A prime that writes more is read on.
 MAX_OCTAVE_MARKS = 1
 MAX_GRACE = 4  # notes inside {…}
 MAX_DECORATION = 12  # characters inside !…!

@@ -87,7 +87,7 @@ def test_a_chord_and_a_grace_group_close_before_anything_else(grammar):
 
 def test_a_note_a_chord_note_or_a_grace_note_takes_at_most_one_octave_mark(grammar):
     # (people's tunes never write two; a model once wrote a chord note with dozens of marks
-    # and never closed its chord, and later c''' and G,, that gave its tunes away)
+    # and never closed its chord, and later c''' and G,,)
     up, down = "'", ","
     for prefix in ("A2 B2 c2 d2|c", "A2 B2 c2 d2|[e", "A2 B2 c2 d2|{g"):
         assert up in allowed(grammar, HEADER + prefix)
