@@ -932,3 +932,14 @@ def test_a_body_field_line_comes_at_most_once_between_notes():
     assert grammar.violations(section + "K:D\nK:D\nGABc|", end=False) == [len(section + "K:D\n")]
     # after notes, the next section may change them again
     assert not grammar.violations(section + "K:D\nGABc dcBA|GABc dcBA||\nK:G\nGABc|", end=False)
+
+
+def test_the_folk_form_writes_no_thick_thin_bar_line_as_its_tunes_never_do():
+    # (a `full` model ended 4 % of its tunes on `[|`; Nottingham never writes it)
+    shape = FormShape(parts=((8, False),), final=0, meter=(4, 4))
+    tune = HEADER + BAR * 7 + "GABc d2G2 "
+    # (refused at its bracket, which could open nothing else there: no dead end after it)
+    assert first_refused(shape, tune + "[|\n", end=True) == len(tune)
+    assert first_refused(shape, tune + "|]\n", end=True) is None
+    assert first_refused(shape, HEADER + "[GB]ABc dcBA|") is None  # a chord's bracket
+    assert "|" in AbcGrammar(VOCAB).allowed_after(HEADER + "GABc dcBA[")  # (ABC's own bar line)
