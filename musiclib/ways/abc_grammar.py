@@ -86,7 +86,7 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   pickup (the pickup itself counts none). A plain bar line `|` only while the part has
   fewer than its longest length; any other bar line only where a part of an allowed length
   ends. A first ending counts in its part; a second ending replaces it (the part is counted
-  again from the bars before the first ending).
+  again from the bars before the first ending). No `[|` (the corpora never write it).
 - A part's closing bar is whole: with the part's pickup it makes exactly one bar (a full
   closing bar after a pickup is refused; in the part's last possible bar the notes stop
   where the part must close), as `metrics.form.section_bar_counts` counts section ends;
