@@ -86,7 +86,7 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   pickup (the pickup itself counts none). A plain bar line `|` only while the part has
   fewer than its longest length; any other bar line only where a part of an allowed length
   ends. A first ending counts in its part; a second ending replaces it (the part is counted
-  again from the bars before the first ending). No `[|` (the corpora never write it).
+  again from the bars before the first ending). No `[|` (`FOLK_UNWRITTEN_BARS`).
 - A part's closing bar is whole: with the part's pickup it makes exactly one bar (a full
   closing bar after a pickup is refused; in the part's last possible bar the notes stop
   where the part must close), as `metrics.form.section_bar_counts` counts section ends;
@@ -302,6 +302,9 @@ BAR_TOKENS: dict[str, tuple[str | None, int]] = {
     "[1": (None, 1),
     "[2": (None, 2),
 }
+# Bar tokens the folk form does not write: a thick-thin bar `[|` (Nottingham's tunes never
+# write it, O'Neill's once in 2,009; a `full` model ended 4 % of its tunes on one).
+FOLK_UNWRITTEN_BARS = frozenset({"[|"})
 
 
 class _Trie:
@@ -432,6 +435,9 @@ def _tries(alphabet: frozenset[str]) -> dict[str, _Trie]:
         "K": _Trie.build(_key_items(), alphabet),
         "chords": _Trie.build(_chord_symbol_items(), alphabet),
         "bars": _Trie.build(BAR_TOKENS.items(), alphabet),
+        "folk bars": _Trie.build(
+            ((t, v) for t, v in BAR_TOKENS.items() if t not in FOLK_UNWRITTEN_BARS), alphabet
+        ),
     }
 
 
@@ -903,7 +909,7 @@ class AbcGrammar(_Compiled):
         tries = _tries(self.alphabet)
         self.lengths, self.bar_tokens, self.chord_symbols = (
             tries["lengths"],
-            tries["bars"],
+            tries["folk bars" if self.form else "bars"],
             tries["chords"],
         )
         lengths_key = None
@@ -1538,10 +1544,7 @@ class AbcGrammar(_Compiled):
                 probe.n_kind = "c"
             chord = st.broken is None and st.tie in (None, "any") and self._room_for_note(probe)
             node = self.bar_tokens.children.get("[")
-            bars = () if node is None else node.values
-            if self.form:  # (no [| in the folk form: `_bracket`)
-                bars = [v for v in bars if v != BAR_TOKENS["[|"]]
-            return chord or any(self._bar_ok(st, v) for v in bars)
+            return chord or (node is not None and any(self._bar_ok(st, v) for v in node.values))
         if ch in "|:":
             st.mode, st.tok, st.node = "B", "", self.bar_tokens
             st.bar_line_start, st.bar_after_upper = line_start, after_note and last_upper
@@ -1683,10 +1686,6 @@ class AbcGrammar(_Compiled):
         st.mode = "T"
         if st.mk_due and ch not in "12":  # (markers=True: the marker came before a chord)
             return self._top(st, ch) and False
-        if ch == "|" and self.form:
-            # (a thick-thin bar, which the folk form's tunes never write: Nottingham's never,
-            # O'Neill's once in 2,009; a `full` model ended 4 % of its tunes on one)
-            return False
         if ch == "|" or ch in DIGITS:
             node = self.bar_tokens.children.get("[")
             st.bar_line_start = False
