@@ -51,6 +51,13 @@ row instead of the key holding them:
   that open a frame), and a closing symbol's successor is EXIT: the context group's
   successor (and register ops) for that symbol, built from `parser.frame_context(state)`
   (the text taken away).
+- the shape register (the ABC folk form's drawn shapes, one per row): a group's key holds
+  a row's shape only as far as the rules read it until the row's state changes what
+  it reads (for the form grammar: until a part closes or the tonic is set), so rows of
+  many shapes share groups. A successor the parser says reads more of the shape
+  (`reads_shape`) is SHAPED in `next_group`, and built in Python per group, symbol and
+  shape (`with_shape`: the representative in the row's own shape); the row keeps its
+  shape's number (`begin` numbers the shapes it is given, for the process).
 A group's successors are computed from one parser state of the group (its representative)
 with the row's registers put in (`with_registers`); masks with the row's own
 registers. So the key of a group must hold everything that decides every later mask and
@@ -65,7 +72,7 @@ a trie walk with look-ahead); with every state built (the same seeds again) the 
 alone cost about a tenth. The states a model reaches do converge: after some 400 pieces
 a worker builds almost nothing more, and `replay` builds the tables ahead of time along
 the model's training tunes (a second or two for a thousand character tunes; each in its
-own shape for the form grammar, whose shape is part of every key), which its pieces
+own shape for the form grammar, whose keys hold as much of the shape as they read), which its pieces
 follow: the generation task runs it in the sample worker once per model and grammar,
 after the first job's pieces are stored (`AbcWay.grammar_replay`). `sampler.sample` takes
 a `LazyAutomaton`, and the generation service passes the ABC grammar's. A `snapshot` is a
@@ -95,8 +102,10 @@ UNBUILT = -2  # in next_group: the successor not built yet (see `advance`)
 NOT_ALLOWED = -1
 TIED = -3  # in next_group: the successor depends on the pitch register (a tie names it)
 EXIT = -4  # in next_group: a frame closes; the successor is its context group's
+SHAPED = -5  # in next_group: the successor reads more of the row's shape (the shape register)
 NO_FRAME = -1  # the frame context register outside frames
-REGISTERS = 4  # a row's registers: line, pitch, notes, frame context
+NO_SHAPE = -1  # the shape register of a row without a shape
+REGISTERS = 5  # a row's registers: line, pitch, notes, frame context, shape
 
 
 class Parser(Protocol):
@@ -123,6 +132,9 @@ class Parser(Protocol):
     #   with that line length (and, pitch > 0, holding that letter; notes not None, with
     #   that many notes counted).
     # With a notes register (`notes_window` = (lo, hi), not None): notes_of(state) -> int.
+    # With a shape register (`shape_register` true; `fresh_shaped(shape)`): reads_shape(state,
+    # after) -> whether the state after a symbol reads more of the shape than `state`'s
+    # group key holds; with_shape(state, shape) -> a copy following that shape.
     # With a pitch register too (`pitch_register` true): pitch_of(state) -> a code (0: no
     # letter held), probe_pitches(state) -> two codes of the letter's case (0, 0 when it
     # holds none), holds_letter(state) -> whether any field holds a letter (a tie's too).
@@ -155,6 +167,13 @@ class LazyAutomaton:
         # Frames: constructs whose masks and inner successors depend on their own text
         # alone (the module docstring), with the group they opened in as a register.
         self.framed = self.registered and bool(getattr(parser, "frames", False))
+        # The shape register: shapes numbered for the process (a row's register holds the
+        # number; kept when the tables start again, so a row's number stays valid).
+        self.shaped = self.registered and bool(getattr(parser, "shape_register", False))
+        if self.shaped and self.pitched:
+            raise ValueError("a parser with a shape register has no pitch register")
+        self._shape_ids: dict[Hashable, int] = {}
+        self._shapes: list[Hashable] = []
         self.resolved = 0  # successors built in Python (groups and states), for benchmarks
         # The `replay` keys these tables were built along, kept when they start again: a
         # replay that filled them would otherwise come back each time (see `replay`).
@@ -166,6 +185,7 @@ class LazyAutomaton:
         self._group_ids: dict[Hashable, int] = {}  # group key -> group
         self._groups: list[Any] = []  # a parser state of each group (its registers aside)
         self._tied: dict[tuple[int, int, int], int] = {}  # (group, symbol, pitch) -> group
+        self._shaped: dict[tuple[int, int, int], int] = {}  # (group, symbol, shape) -> group
         self.n = 0
         self.n_groups = 0
         self._allowed = np.zeros((64, self.size), dtype=bool)
@@ -191,7 +211,8 @@ class LazyAutomaton:
     @property
     def next_group(self) -> np.ndarray:
         """int32 [n_groups, vocab]: the group after each symbol; UNBUILT (see `advance`);
-        TIED where it depends on the pitch register (a tie names the last note's pitch)."""
+        TIED where it depends on the pitch register (a tie names the last note's pitch);
+        EXIT where a frame closes; SHAPED where it depends on the row's shape."""
         return self._next[: self.n_groups]
 
     @property
@@ -245,14 +266,19 @@ class LazyAutomaton:
         nxt[~self.allowed] = NOT_ALLOWED
         return GrammarTables(allowed=self.allowed.copy(), next_state=nxt, start=start)
 
-    def begin(self, prime: Sequence[int], shape: Hashable = None) -> tuple[int, np.ndarray]:
+    def begin(
+        self, prime: Sequence[int], shape: Hashable = None, *, restart: bool = True
+    ) -> tuple[int, np.ndarray]:
         """(state, registers) after the prime (which starts with START), built if new: the
-        registers as `advance` takes them, [line, pitch, notes, frame context] (`REGISTERS`).
-        The prime is parsed symbol by symbol, as the parser reads it, whether or not it is
-        allowed. `shape` (a parser with `fresh_shaped`: the ABC form grammar's per-piece
-        shape) starts the row in a state of its own, part of every later key."""
-        if self._bytes() > self.max_bytes:
-            self._clear()  # between pieces only: ids handed out during sampling stay valid
+        registers as `advance` takes them, [line, pitch, notes, frame context, shape]
+        (`REGISTERS`). The prime is parsed symbol by symbol, as the parser reads it, whether
+        or not it is allowed. `shape` (a parser with `fresh_shaped`: the ABC form grammar's
+        per-piece shape) starts the row in it: its keys hold what the parser reads of the
+        shape, and the shape register its number. Tables past `max_bytes` start again here,
+        unless `restart` is false: the second and later rows of a batch, whose first row's
+        state must stay valid."""
+        if restart and self._bytes() > self.max_bytes:
+            self._clear()  # between batches only: ids handed out during sampling stay valid
         state = self.parser.fresh() if shape is None else self.parser.fresh_shaped(shape)
         for symbol in prime:
             state = self.parser.fed(state, int(symbol))
@@ -262,7 +288,13 @@ class LazyAutomaton:
         ctx = NO_FRAME
         if self.framed and self.parser.frame_of(state) is not None:
             ctx = self._group_of(self.parser.frame_context(state))
-        regs = np.array([line, pitch, notes, ctx], dtype=np.int64)
+        number = NO_SHAPE
+        if shape is not None and self.shaped:
+            number = self._shape_ids.get(shape, -1)
+            if number < 0:
+                number = self._shape_ids[shape] = len(self._shapes)
+                self._shapes.append(shape)
+        regs = np.array([line, pitch, notes, ctx, number], dtype=np.int64)
         return self._state(self._group_of(state), line, pitch, notes), regs
 
     def start(self, prime: Sequence[int]) -> int:
@@ -273,8 +305,8 @@ class LazyAutomaton:
         self, states: np.ndarray, regs: np.ndarray, symbols: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """(next states, next registers) of every row (`regs`: [rows, REGISTERS], each
-        row's line, pitch, notes and frame context registers), building in Python the
-        successors not built yet."""
+        row's line, pitch, notes, frame context and shape registers), building in Python
+        the successors not built yet."""
         out = np.empty(len(states), dtype=np.int64)
         new = np.array(regs, dtype=np.int64, copy=True).reshape(len(states), REGISTERS)
         pairs = zip(np.asarray(states).tolist(), np.asarray(symbols).tolist(), strict=True)
@@ -283,9 +315,10 @@ class LazyAutomaton:
         return out, new
 
     def advance_one(self, state: int, regs: list[int], symbol: int) -> tuple[int, list[int]]:
-        """One row's state and registers ([line, pitch, notes, frame context]) after
-        `symbol`, as the compiled loop moves it, building in Python what is not built yet."""
-        line, pitch, notes, ctx = regs
+        """One row's state and registers ([line, pitch, notes, frame context, shape])
+        after `symbol`, as the compiled loop moves it, building in Python what is not built
+        yet."""
+        line, pitch, notes, ctx, shape = regs
         g = src = int(self._group[state])
         child = int(self._next[g, symbol])
         if child == UNBUILT:
@@ -298,6 +331,8 @@ class LazyAutomaton:
             ctx = NO_FRAME
         if child == TIED:
             child = self._tied_group(src, symbol, pitch)
+        elif child == SHAPED:
+            child = self._shaped_group(src, symbol, shape)
         if self._enter[g, symbol]:
             ctx = g
         op = int(self._line_op[src, symbol])
@@ -309,7 +344,7 @@ class LazyAutomaton:
         found = int(self._variant[child, self.bucket(line, notes)])
         if found < 0:
             found = self._state(child, line, pitch, notes)
-        return found, [line, pitch, notes, ctx]
+        return found, [line, pitch, notes, ctx, shape]
 
     def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """The next state of every row, for a parser without registers."""
@@ -383,7 +418,7 @@ class LazyAutomaton:
                 pitch = int(self.parser.pitch_of(rep)) if self.pitched else 0
                 notes = int(self.parser.notes_of(rep)) if self.counted else 0
                 for v in np.flatnonzero(self._allowed[s]).tolist():
-                    t, after = self.advance_one(s, [line, pitch, notes, ctx], v)
+                    t, after = self.advance_one(s, [line, pitch, notes, ctx, NO_SHAPE], v)
                     if (t, after[3]) not in seen:
                         seen.add((t, after[3]))
                         nxt.append((t, after[3]))
@@ -454,6 +489,11 @@ class LazyAutomaton:
                 self._next[g, symbol] = EXIT
                 self.resolved += 1
                 return EXIT
+        if self.shaped and self.parser.reads_shape(probe, after):
+            # (no pitch register beside a shape register: the pitch op stays KEEP)
+            self._next[g, symbol] = SHAPED
+            self.resolved += 1
+            return SHAPED
         if self.pitched:
             a = self.parser.pitch_of(after)
             if p1 and self.parser.holds_letter(after):
@@ -479,6 +519,20 @@ class LazyAutomaton:
             state = self._groups[g]
             state = self.parser.with_registers(state, self.parser.line_of(state), pitch, None)
             found = self._tied[key] = self._group_of(self.parser.fed(state, symbol))
+            self.resolved += 1
+        return found
+
+    def _shaped_group(self, g: int, symbol: int, shape: int) -> int:
+        """The group after `symbol` from group `g` for a row in shape number `shape` (a
+        successor that reads more of the shape than the group's key holds)."""
+        key = (g, symbol, shape)
+        found = self._shaped.get(key)
+        if found is None:
+            state = self.parser.with_shape(self._groups[g], self._shapes[shape])
+            probe = self.parser.with_registers(
+                state, _PROBE, 0, _NOTES_PROBE if self.counted else None
+            )
+            found = self._shaped[key] = self._group_of(self.parser.fed(probe, symbol))
             self.resolved += 1
         return found
 

@@ -1778,12 +1778,13 @@ def _lazy_loop(
 
 
 def _shaped_starts(automaton, prime, shapes, states: np.ndarray, regs) -> None:
-    """Each row's start in its own shape (None: the shared start), in place."""
+    """Each row's start in its own shape (None: the shared start), in place. (The tables
+    do not start again here: the shared start, already handed out, must stay valid.)"""
     if len(shapes) != len(states):
         raise ValueError("one shape per row")
     for r, shape in enumerate(shapes):
         if shape is not None:
-            states[r], row_regs = automaton.begin(list(prime), shape)
+            states[r], row_regs = automaton.begin(list(prime), shape, restart=False)
             if regs is not None:
                 regs[r] = row_regs
 

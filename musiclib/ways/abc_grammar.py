@@ -123,7 +123,10 @@ Form (`form=True`, an option: the shape of a folk tune, not a rule of ABC)
   is not written in 3/4), the meter the shape's bars were counted in; a part the shape
   ends in first and second endings (`FormShape.endings`) has its last bar as a first
   ending (`|1` begins it at the latest) and closes in its second. The shape is a field
-  of the row's state, so each shape has table rows of its own.
+  of the row's state; the compiled tables key a state by as much of it as the rules can
+  read before the part closes (`_shape_view`), so rows of different shapes share table
+  rows mid-part, and a symbol that closes a part takes each row on by its own shape
+  (`_Compiled.reads_shape`).
 
 Limits. The grammar is a safety net, not ABC's whole grammar: voices, lyrics, inline
 fields, multi-bar rests `Z`, `|||`-style bars and free meters are refused, and so is text
@@ -630,6 +633,27 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     return tuple(values)
 
 
+def _shape_view(st: _Row) -> tuple:
+    """As much of a shaped row's shape as the rules can read while the row's parts closed
+    and whether its key has a tonic stay as they are (the compiled tables' state key holds
+    this instead of the shape, `_Compiled.group_key`): the meter (every `M:` field), the
+    current part (its bars, repeat, endings, whole close; the last part's once all are
+    closed), whether the next part repeats, has endings or closes whole (a bar line
+    closing this part reads it), the parts left up to 2 (last part, or none), and the last
+    note's share in the last part. The final degree is read only as the `K:` line sets the
+    tonic, and the next part's bars and the rest only once this part closes: each a change
+    of the parts or the tonic, where a row's successor is built from its own shape
+    (`_Compiled.reads_shape`)."""
+    shape = st.shape
+    parts, k = shape.parts, st.parts
+    n = len(parts)
+    i = min(k, n - 1)
+    # (`check_shape` gives every part its endings and whole flags)
+    here = (parts[i][0], parts[i][1], shape.endings[i], shape.whole[i])
+    after = (parts[k + 1][1], shape.endings[k + 1], shape.whole[k + 1]) if k + 1 < n else None
+    return (shape.meter, here, after, min(n - k, 2), shape.last if n - k <= 1 else None)
+
+
 def _end_only(size: int, end_id: int) -> np.ndarray | None:
     """A dead end's mask: END alone (None, anything, for a vocabulary without END)."""
     if end_id < 0:
@@ -822,10 +846,13 @@ class _Compiled:
 
     def group_key(self, state: _Row) -> tuple:
         """`full_key` without the line's length (the register's), without the key's tonic
-        where no form rule reads it, and with a pitch register the note's letter only by
-        its case (a tie's pitch stays)."""
+        where no form rule reads it, with a pitch register the note's letter only by its
+        case (a tie's pitch stays), and a drawn shape only as far as `_shape_view` (the
+        shape register's: see `reads_shape`)."""
         values = list(state.full_key())
         values[_I_LINE_LEN] = None
+        if state.shape is not None:
+            values[_I_SHAPE] = _shape_view(state)
         if self.notes_window is not None:
             values[_I_NOTES] = None
         if not self._form:
@@ -837,6 +864,31 @@ class _Compiled:
                 acc, letter, octave = state.last_pitch
                 values[_I_LAST_PITCH] = (acc, letter.isupper(), octave)
         return tuple(values)
+
+    # The shape register (the folk form's drawn shapes, one per row): a state's table key
+    # holds its shape only as far as the rules read it before the row's parts closed or its
+    # tonic change (`_shape_view`), so every shape that agrees there shares the state and
+    # its successors. A symbol that changes either (closing a part, the K: line setting the
+    # tonic, START again) moves to a key that reads more of the shape: the tables build
+    # that successor per row from the row's own shape (`ml.automaton`, SHAPED). With the
+    # form rules only (without them a row has no shape).
+    @property
+    def shape_register(self) -> bool:
+        return self._form
+
+    def reads_shape(self, state: _Row, after: _Row) -> bool:
+        """Does the state after a symbol read more of the row's shape than `state`'s key
+        holds (a part closed, or the tonic set or cleared)?"""
+        return state.shape is not None and (
+            after.parts != state.parts or bool(after.tonic) != bool(state.tonic)
+        )
+
+    def with_shape(self, state: _Row, shape: FormShape) -> _Row:
+        """A copy of a shaped row's state following `shape` instead (a state of a table
+        group, whose key holds as much of either shape as it reads)."""
+        new = state.clone()
+        new.shape = check_shape(shape)
+        return new
 
     def automaton(self) -> LazyAutomaton:
         """The compiled tables the sampler looks masks up in (built as they are reached)."""

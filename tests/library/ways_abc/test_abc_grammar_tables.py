@@ -367,6 +367,21 @@ def test_tables_start_again_when_they_outgrow_their_memory_budget():
     assert automaton.allowed.shape == (1, len(VOCAB))
 
 
+def test_a_batch_of_shaped_rows_keeps_its_first_rows_states_when_the_tables_outgrow_their_budget():
+    # each shaped row starts with a `begin` of its own: over budget, a later row's start must
+    # not build the tables afresh under the rows started before it
+    net, seeds = small_net(len(VOCAB)), list(range(30, 36))
+    shapes = [SHAPES[k % len(SHAPES)] for k in range(len(seeds))]
+    roomy = shaped_sample(net, seeds, shapes)
+    tight = LazyAutomaton(AbcGrammar(VOCAB, form=True), max_bytes=1)
+    drawn = sampler.sample(net, seeds=seeds, constraint=tight, prime=[START_ID], max_tokens=400,
+                           end_id=END_ID, shapes=shapes)  # fmt: skip
+    assert drawn == roomy
+    assert tight.n > 100  # (built during the batch; the next batch's start builds afresh)
+    tight.start([START_ID])
+    assert tight.n == 1
+
+
 def test_a_breadth_first_build_stops_at_its_limit_and_builds_only_allowed_successors():
     automaton = LazyAutomaton(AbcGrammar(VOCAB))
     assert automaton.build(limit=300) >= 300
@@ -800,6 +815,37 @@ def test_rows_of_shapes_that_differ_only_past_their_current_part_share_masks_and
         for i in [START_ID, *prefix]:
             grammar._feed_id(row, i)
     assert grammar._mask(rows[0]) is grammar._mask(rows[1])
+
+
+def test_rows_of_shapes_alike_in_their_current_part_share_table_states_and_part_by_their_own():
+    # the tables key a shaped row by its shape only as far as the rules read it before the
+    # part closes: two shapes whose first parts agree share every state up to its closing
+    # bar line, which takes each row into its own second part and its own last note
+    automaton = LazyAutomaton(AbcGrammar(VOCAB, form=True))
+    reference = AbcGrammar(VOCAB, form=True)
+    common = FormShape(parts=((2, True), (2, True)), final=0, last=6, meter=(4, 4))
+    other = FormShape(parts=((2, True), (3, True)), final=0, last=12, meter=(4, 4))
+    tune = HEADER + "|:" + BAR + "GABc dcBA:|\n"
+    body = [INDEX[ch] for ch in tune]
+    walks = []
+    for shape in (common, other):
+        (s, regs), states = automaton.begin([START_ID], shape), [START_ID]
+        for i in body:
+            s, regs = advance(automaton, s, regs, i)
+            states.append(s)
+        walks.append(states)
+    apart = next(k for k, (a, b) in enumerate(zip(*walks, strict=True)) if a != b)
+    assert apart >= len(tune) - 2  # (after the closing :| or the newline)
+    assert walks[0][-1] != walks[1][-1]
+    # and each goes on as its own shape has it: two bars ending on a half note, or three
+    # ending on a whole one
+    rests = ("|:" + BAR + "GABc G4:|\n", "|:" + BAR * 2 + "G8:|\n")
+    for shape, rest in zip((common, other), rests, strict=True):
+        assert not reference.violations(tune + rest, shape=shape)
+        ids = body + [INDEX[ch] for ch in rest]
+        assert walk_and_compare(automaton, reference, ids, shape=shape) == len(ids) + 1
+    assert reference.violations(tune + rests[1], shape=common)
+    assert reference.violations(tune + rests[0], shape=other)
 
 
 def test_a_shaped_tune_is_in_its_shapes_meter_in_the_header_and_the_body(form):
