@@ -58,6 +58,7 @@ process) and warm (a fifth batch, other seeds), and with the grammar off.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -202,7 +203,7 @@ def grammar_bench(args) -> None:
     """See the module docstring (--grammar)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from musiclib.ml import sampler
-    from musiclib.ml.automaton import LazyAutomaton
+    from musiclib.ml.automaton import LazyAutomaton, tables_settle
     from musiclib.ways import abc_grammar, abc_tokens, get_way
     from musiclib.ways.abc_text import WAY, split_tunes
     from musiclib.ways.base import SPECIALS
@@ -294,6 +295,16 @@ def grammar_bench(args) -> None:
                                      form=args.shape, seconds=0, key="corpus")  # fmt: skip
             spent = time.process_time() - c
             replayed = (ahead.n, ahead.nbytes)
+            # what a full collection of the heap costs now (a batch pays it where one falls),
+            # and after the worker's settle (`tables_settle`, after each generation job)
+            tracked = len(gc.get_objects())
+            w = time.perf_counter()
+            gc.collect()
+            full_gc = time.perf_counter() - w
+            frozen = tables_settle()
+            w = time.perf_counter()
+            gc.collect()
+            settled_gc = time.perf_counter() - w
             before = ahead.resolved
             first = run(ahead, 400 + 100 * (len(tables) - 1))  # (the warm batch's pieces)
             first = (*first[:2], (ahead.resolved - before) / first[2])
@@ -341,6 +352,10 @@ def grammar_bench(args) -> None:
                   f"{replayed[0]:,} states, {replayed[1] / 2**20:.1f} MB), then the warm "
                   f"batch's seeds: {first[0]:,.0f} symbols/s ({first[1]:,.0f} per CPU "
                   f"second), {first[2]:.2f} built in Python per symbol drawn")  # fmt: skip
+            print(f"  a full garbage collection after the replay: {full_gc:.3f} s ({tracked:,} "
+                  f"objects tracked); after `tables_settle` ({frozen:,} frozen, as the "
+                  f"generation task does after each job): {settled_gc:.3f} s; the batch "
+                  "below runs after it")  # fmt: skip
             print(ratio("  tables built ahead of time against plain, wall", 1 / first[0],
                         1 / plain_wall) + ratio("; CPU", 1 / first[1], 1 / plain_cpu))  # fmt: skip
             print(f"  {len(held):,} tunes held out of the replay (every tenth), walked after "

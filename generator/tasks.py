@@ -20,6 +20,7 @@ from .services import (
     generation_job_execute,
     generation_requesters_prune,
     generation_tables_replay,
+    generation_worker_settle,
     lost_work_recover,
     piece_render,
     training_run_execute,
@@ -52,9 +53,11 @@ def training_run_task(run_id: int) -> None:
 def generation_job_task(job_id: int) -> None:
     job = generation_job_execute(job_id=job_id)
     # A worker process lives on: once the job's pieces are stored, its grammar tables are
-    # built ahead of time for the model's later jobs (once per model; a command would not).
+    # built ahead of time for the model's later jobs (once per model; a command would not),
+    # and what the process keeps is put out of the garbage collector's way.
     if job is not None:
         generation_tables_replay(job=job)
+    generation_worker_settle()
 
 
 @shared_task(name=RENDER_TASK)

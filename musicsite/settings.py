@@ -282,6 +282,12 @@ RUN_STALE_AFTER_S = env_int("RUN_STALE_AFTER_S", 120)
 GRAMMAR_REPLAY_CPU_S = env_int("GRAMMAR_REPLAY_CPU_S", 10)
 if not 0 <= GRAMMAR_REPLAY_CPU_S <= 120:
     raise RuntimeError("GRAMMAR_REPLAY_CPU_S must be 0 (off) to 120 seconds")
+# After each generation job (its pieces stored), a sample worker process collects its
+# garbage once and freezes what is left (`musiclib.ml.automaton.tables_settle`), so that the
+# collector no longer walks the grammar tables it keeps (0.2 s a full collection for 32 MB
+# of tables, at a random point of a visitor's batch). Off in tests that run the generation
+# task in the test process itself.
+GENERATION_GC_FREEZE = env_bool("GENERATION_GC_FREEZE", True)
 # Threads (1 to 64) each sample process splits a piece's matrix products among. The sampler
 # reads SAMPLE_THREADS from the environment itself (`musiclib.config.sample_threads_asked`,
 # whose rule this applies); it is checked here so that a wrong value stops the site at

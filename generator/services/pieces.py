@@ -20,6 +20,7 @@ from common.errors import ServiceError
 from common.tasks import send_on_commit
 from musiclib.metrics.critic import critic_chooser
 from musiclib.ml import sampler
+from musiclib.ml.automaton import tables_settle
 from musiclib.ml.line import Line
 from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import COMMON_DEFAULTS, END_ID, START_ID
@@ -407,6 +408,16 @@ def generation_tables_replay(*, job: GenerationJob) -> None:
         return
     log.info("run %s: grammar tables built along its training tunes, %d symbols, %.1f s CPU, "
              "%.1f MB", run.pk, fed, time.process_time() - t0, tables.nbytes / 2**20)  # fmt: skip
+
+
+def generation_worker_settle() -> None:
+    """After a job in a long-lived sample worker (its pieces stored, its tables replayed):
+    keep the cyclic garbage collector off the grammar tables and masks the process keeps
+    (`automaton.tables_settle`), so that a full collection walking them does not fall in a
+    later visitor's batch. Off with settings.GENERATION_GC_FREEZE false."""
+    if settings.GENERATION_GC_FREEZE:
+        frozen = tables_settle()
+        log.debug("generation worker: %d objects kept off the garbage collector", frozen)
 
 
 def _constraint(way, run, *, grammar: bool, folk_form: bool):

@@ -544,7 +544,8 @@ class AbcWay(Way):
         about 1.5 s of CPU for a thousand tunes in characters, several times that in
         tokens; `seconds` (CPU, > 0) bounds it. With the folk `form` each piece is fed in
         its own shape (`state`'s, saved by `prepare` with the plans: the shapes
-        `form_shapes_for` draws a visitor's piece from, a part of every table state's key),
+        `form_shapes_for` draws a visitor's piece from, whose table states are keyed by as
+        much of the shape as the form's rules read),
         and pieces without one are left out (no piece is drawn in their shape); the
         grammar's own form where `state` holds no shapes, or not which piece each came
         from (way arrays saved before `SHAPES_PIECE_STATE`). Returns the symbols fed (0:

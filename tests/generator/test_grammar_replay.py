@@ -5,6 +5,8 @@ stored; later pieces of the run then find the training tunes' states built."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from generator.models import GenerationJob, JobStatus
@@ -74,3 +76,19 @@ def test_no_tables_are_built_ahead_for_a_job_without_the_grammar_with_the_folk_f
     settings.GRAMMAR_REPLAY_CPU_S = 0
     generation_job_task(job_for(run).pk)
     assert run.pk not in tables_of(run, form=False).replayed
+
+
+def test_a_generation_task_leaves_the_tables_it_keeps_out_of_the_garbage_collectors_way(
+    run, settings
+):
+    # a full collection would walk every table state the worker keeps, at whatever point of
+    # a later visitor's batch it fell: the task collects once and freezes what is left
+    settings.GENERATION_GC_FREEZE = True
+    tables = tables_of(run, form=False)
+    try:
+        generation_job_task(job_for(run).pk)
+        assert tables.n_groups > 100 and gc.get_freeze_count() > tables.n_groups
+        representatives = {id(state) for state in tables._groups}
+        assert not any(id(o) in representatives for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
