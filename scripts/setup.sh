@@ -72,7 +72,12 @@ fi
 # A warm-up over the caches an older warm-up left, missing one path, did exactly that.
 # Then a second process loads what the first wrote; if either dies of a signal, every
 # cache (librosa's too) is deleted and compiled afresh.
-numba_key=$(cat requirements.txt scripts/warm_numba.py musiclib/ml/fastloop.py musiclib/ml/line.py | sha256sum | cut -c1-16)
+# The key covers the loop's sources and, as numba's own index does, their modification times
+# and this checkout's path: the caches live beside the sources (a checkout's own __pycache__),
+# so a checkout sharing var/ with another, or a source file touched again by git, must warm
+# its own (numba would otherwise recompile there on demand, in whatever process met it first).
+numba_key=$( (pwd; stat -c %Y musiclib/ml/fastloop.py musiclib/ml/line.py; cat requirements.txt \
+  scripts/warm_numba.py musiclib/ml/fastloop.py musiclib/ml/line.py) | sha256sum | cut -c1-16)
 numba_stamp="$STAMP_DIR/numba-$numba_key"
 if [ ! -e "$numba_stamp" ]; then
   echo "setup: compiling numba functions (once)"
