@@ -59,6 +59,49 @@ def trained_abc(net_path: str, vocab_path: str, *, corpus: str, preset: str, tra
     return net, vocab, prepared
 
 
+class PageSampler:
+    """The generate page's default sampler over a model bench/quality.py trained (see
+    `page_sampler`): the memory fitted on the held-out tunes, the training tunes' returns
+    library (plans and shapes), the folk-form grammar's tables (the process's, kept across
+    batches as a worker keeps them) and the empty prime."""
+
+    def __init__(self, net, vocab: list[str], prepared) -> None:
+        from musiclib.metrics.form import returns_library
+        from musiclib.ml.memory import memory_fit
+        from musiclib.ways.abc_text import WAY as way
+        from musiclib.ways.base import END_ID
+
+        self.net, self.vocab, self.prepared, self.way = net, vocab, prepared, way
+        self.memory = memory_fit(net, prepared.val, end_id=END_ID).weights
+        self.library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
+        self.tables = way.grammar(vocab=vocab, form=True).automaton()
+        self.prime = way.encode_prime(vocab=vocab, prime="")
+
+    def arguments(self, seeds: list[int], *, grammar: bool = True) -> dict:
+        """`sampler.sample`'s arguments for a batch of these seeds at T 0.9 (its shapes and
+        plans drawn here, untimed); without the grammar, no shape or returns either (they
+        need it). The caller adds the takes, the trial and the length."""
+        from musiclib.ways.base import END_ID
+
+        shapes = returns = None
+        if grammar:
+            shapes = self.way.form_shapes_for(state=self.library, seeds=seeds)
+            returns = self.way.returns_for(
+                vocab=self.vocab, state=self.library, seeds=seeds, form=True
+            )
+        return dict(net=self.net, prime=self.prime, seeds=seeds, temperature=0.9,
+                    end_id=END_ID, constraint=self.tables if grammar else None,
+                    returns=returns, shapes=shapes, memory=self.memory)  # fmt: skip
+
+
+def page_sampler(args) -> PageSampler:
+    """The page's sampler for the model `trained_abc_arguments`' `args` name."""
+    net, vocab, prepared = trained_abc(
+        args.net, args.vocab, corpus=args.corpus, preset=args.preset, transpose=args.transpose
+    )
+    return PageSampler(net, vocab, prepared)
+
+
 def timed(fn, *args, repeat: int = 1, **kwargs) -> tuple[float, object]:
     """Best wall time in seconds over `repeat` calls, and the last result."""
     best, result = float("inf"), None

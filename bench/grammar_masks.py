@@ -25,7 +25,7 @@ import collections
 import os
 import time
 
-from _common import ratio, trained_abc, trained_abc_arguments
+from _common import page_sampler, ratio, trained_abc_arguments
 
 
 def main() -> None:
@@ -34,21 +34,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--warm", type=int, default=40, help="batches to count builds over")
     args = parser.parse_args()
-    net, vocab, prepared = trained_abc(
-        args.net, args.vocab, corpus=args.corpus, preset=args.preset, transpose=args.transpose
-    )
-    from musiclib.metrics.form import returns_library
+    page = page_sampler(args)
     from musiclib.ml import sampler
-    from musiclib.ml.memory import memory_fit
     from musiclib.ways import abc_grammar
-    from musiclib.ways.abc_text import WAY as way
-    from musiclib.ways.base import END_ID
 
-    memory = memory_fit(net, prepared.val, end_id=END_ID).weights
-    library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
-    grammar = way.grammar(vocab=vocab, form=True)
-    tables = grammar.automaton()
-    prime = way.encode_prime(vocab=vocab, prime="")
+    tables = page.tables
+    grammar = tables.parser  # (the grammar whose masks the tables ask for)
 
     seconds: collections.Counter = collections.Counter()
     builds: collections.Counter = collections.Counter()
@@ -88,15 +79,9 @@ def main() -> None:
 
     def batch(seed0: int, *, constraint) -> float:
         seeds = list(range(seed0, seed0 + 4))
-        shapes = returns = None
-        if constraint is not None:  # (the shape and the returns need the grammar)
-            shapes = way.form_shapes_for(state=library, seeds=seeds)
-            returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
+        arguments = page.arguments(seeds, grammar=constraint is not None)
         t0 = time.process_time()
-        sampler.sample(
-            net, prime=prime, seeds=seeds, temperature=0.9, max_tokens=800, end_id=END_ID,
-            constraint=constraint, returns=returns, shapes=shapes, memory=memory, takes=4,
-        )  # fmt: skip
+        sampler.sample(**arguments, max_tokens=800, takes=4)
         return time.process_time() - t0
 
     seed0 = 1000

@@ -26,7 +26,7 @@ import os
 import statistics
 import time
 
-from _common import ratio, trained_abc, trained_abc_arguments
+from _common import page_sampler, ratio, trained_abc_arguments
 
 TUNES = 4  # the generate page's default number of pieces
 
@@ -39,30 +39,13 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=800)
     parser.add_argument("--trial", type=int, default=0, help="also the takes with this trial")
     args = parser.parse_args()
-    net, vocab, prepared = trained_abc(
-        args.net, args.vocab, corpus=args.corpus, preset=args.preset, transpose=args.transpose
-    )
-    from musiclib.metrics.form import returns_library
+    page = page_sampler(args)
     from musiclib.ml import sampler
-    from musiclib.ml.memory import memory_fit
-    from musiclib.ways.abc_text import WAY as way
-    from musiclib.ways.base import END_ID
-
-    memory = memory_fit(net, prepared.val, end_id=END_ID).weights
-    library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
-    tables = way.grammar(vocab=vocab, form=True).automaton()
-    prime = way.encode_prime(vocab=vocab, prime="")
 
     def batch(seed0: int, takes: int, trial: int = 0) -> tuple[float, int]:
-        seeds = list(range(seed0, seed0 + TUNES))
-        shapes = way.form_shapes_for(state=library, seeds=seeds)
-        returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
+        arguments = page.arguments(list(range(seed0, seed0 + TUNES)))
         t0 = time.process_time()
-        outs = sampler.sample(
-            net, prime=prime, seeds=seeds, temperature=0.9, max_tokens=args.chars,
-            end_id=END_ID, constraint=tables, returns=returns, shapes=shapes, memory=memory,
-            takes=takes, trial=trial,
-        )  # fmt: skip
+        outs = sampler.sample(**arguments, max_tokens=args.chars, takes=takes, trial=trial)
         return time.process_time() - t0, sum(len(ids) for ids in outs)
 
     kinds = [(1, 0), (args.takes, 0)] + ([(args.takes, args.trial)] if args.trial else [])

@@ -24,27 +24,17 @@ import subprocess
 import sys
 import time
 
-from _common import ratio, trained_abc, trained_abc_arguments
+from _common import page_sampler, ratio, trained_abc_arguments
 
 
 def child(args) -> None:
     """One worker: the batches in a row; prints one JSON line of per-batch figures."""
     import gc
 
-    net, vocab, prepared = trained_abc(
-        args.net, args.vocab, corpus=args.corpus, preset=args.preset, transpose=args.transpose
-    )
-    from musiclib.metrics.form import returns_library
+    page = page_sampler(args)
     from musiclib.ml import sampler
     from musiclib.ml.automaton import tables_settle
-    from musiclib.ml.memory import memory_fit
-    from musiclib.ways.abc_text import WAY as way
-    from musiclib.ways.base import END_ID
 
-    memory = memory_fit(net, prepared.val, end_id=END_ID).weights
-    library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
-    tables = way.grammar(vocab=vocab, form=True).automaton()
-    prime = way.encode_prime(vocab=vocab, prime="")
     marks: list[tuple[str, float]] = []
 
     def watch(phase: str, info: dict) -> None:
@@ -54,13 +44,10 @@ def child(args) -> None:
     gc.callbacks.append(watch)
 
     def batch(seeds: list[int]) -> tuple[float, float]:
-        shapes = way.form_shapes_for(state=library, seeds=seeds)
-        returns = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
+        arguments = page.arguments(seeds)
         marks.clear()
         t0 = time.perf_counter()
-        sampler.sample(net, prime=prime, seeds=seeds, temperature=0.9, max_tokens=800,
-                       end_id=END_ID, constraint=tables, returns=returns, shapes=shapes,
-                       memory=memory, takes=4, trial=100)  # fmt: skip
+        sampler.sample(**arguments, max_tokens=800, takes=4, trial=100)
         wall = time.perf_counter() - t0
         starts = [t for phase, t in marks if phase == "start"]
         stops = [t for phase, t in marks if phase == "stop"]
@@ -72,7 +59,7 @@ def child(args) -> None:
         rows.append(batch(list(range(1000 + 4 * b, 1004 + 4 * b))))
         if args.child == "settled":
             tables_settle()
-    print(json.dumps({"rows": rows, "mb": tables.nbytes / 2**20}))
+    print(json.dumps({"rows": rows, "mb": page.tables.nbytes / 2**20}))
 
 
 def main() -> None:
