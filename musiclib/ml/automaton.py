@@ -186,8 +186,9 @@ class LazyAutomaton:
         self._ids: dict[Hashable, int] = {}  # (group key, line bucket) -> state
         self._group_ids: dict[Hashable, int] = {}  # group key -> group
         self._groups: list[Any] = []  # a parser state of each group (its registers aside)
-        self._tied: dict[tuple[int, int, int], int] = {}  # (group, symbol, pitch) -> group
-        self._shaped: dict[tuple[int, int, int], int] = {}  # (group, symbol, shape) -> group
+        # (group, symbol, pitch, shape) -> group: successors built for a row's own pitch
+        # (TIED) or shape (SHAPED) register
+        self._per_row: dict[tuple[int, int, int, int], int] = {}
         self.n = 0
         self.n_groups = 0
         self._allowed = np.zeros((64, self.size), dtype=bool)
@@ -331,10 +332,8 @@ class LazyAutomaton:
             if child == UNBUILT:
                 child = self._resolve_group(src, symbol)
             ctx = NO_FRAME
-        if child == TIED:
-            child = self._tied_group(src, symbol, pitch)
-        elif child == SHAPED:
-            child = self._shaped_group(src, symbol, shape)
+        if child in (TIED, SHAPED):
+            child = self._row_group(src, symbol, pitch, shape)
         if self._enter[g, symbol]:
             ctx = g
         op = int(self._line_op[src, symbol])
@@ -512,29 +511,20 @@ class LazyAutomaton:
         self.resolved += 1
         return child
 
-    def _tied_group(self, g: int, symbol: int, pitch: int) -> int:
+    def _row_group(self, g: int, symbol: int, pitch: int, shape: int) -> int:
         """The group after `symbol` from group `g` for a row whose pitch register is `pitch`
-        (a successor that names the pitch, as a tie does)."""
-        key = (g, symbol, pitch)
-        found = self._tied.get(key)
+        and shape register `shape` (NO_SHAPE: none): a successor whose key depends on one of
+        them (TIED: it names the pitch, as a tie does; SHAPED: it reads more of the shape).
+        A parser has at most one of the two registers, so the other is the same for every
+        row."""
+        key = (g, symbol, pitch, shape)
+        found = self._per_row.get(key)
         if found is None:
             state = self._groups[g]
+            if shape != NO_SHAPE:
+                state = self.parser.with_shape(state, self._shapes[shape])
             state = self.parser.with_registers(state, self.parser.line_of(state), pitch, None)
-            found = self._tied[key] = self._group_of(self.parser.fed(state, symbol))
-            self.resolved += 1
-        return found
-
-    def _shaped_group(self, g: int, symbol: int, shape: int) -> int:
-        """The group after `symbol` from group `g` for a row in shape number `shape` (a
-        successor that reads more of the shape than the group's key holds)."""
-        key = (g, symbol, shape)
-        found = self._shaped.get(key)
-        if found is None:
-            state = self.parser.with_shape(self._groups[g], self._shapes[shape])
-            probe = self.parser.with_registers(
-                state, _PROBE, 0, _NOTES_PROBE if self.counted else None
-            )
-            found = self._shaped[key] = self._group_of(self.parser.fed(probe, symbol))
+            found = self._per_row[key] = self._group_of(self.parser.fed(state, symbol))
             self.resolved += 1
         return found
 

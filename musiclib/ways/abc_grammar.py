@@ -608,16 +608,12 @@ def _shaped_mask_key(st: _Row, key: tuple) -> tuple:
     line may count are fewer than the part's length or make it), the parts left up to 2
     (last part, or none), whether this part and the next repeat, the last note's share
     (the final degree only sets the tonic: a state's own field). So rows of every shape
-    share one mask wherever the form decides nothing (mid-part), where the tables' states,
-    whose successors read the whole shape, cannot."""
+    share one mask wherever the form decides nothing (mid-part); the tables' states, whose
+    successors read more of it, hold more (`_shape_view`)."""
     parts = st.shape.parts
     n = len(parts)
     left = parts[min(st.parts, n - 1)][0] - st.part_bars
-    # (`check_shape` gives every part its endings flag)
-    repeats = tuple(
-        (parts[k][1], st.shape.endings[k], st.shape.whole[k]) if k < n else None
-        for k in (st.parts, st.parts + 1)
-    )
+    repeats = (_part_flags(st.shape, st.parts), _part_flags(st.shape, st.parts + 1))
     values = list(key)
     # (the meter first: it decides the M: fields' masks, header and body)
     values[_I_SHAPE] = (st.shape.meter, min(left, 3), min(n - st.parts, 2), repeats, st.shape.last)
@@ -644,14 +640,21 @@ def _shape_view(st: _Row) -> tuple:
     tonic, and the next part's bars and the rest only once this part closes: each a change
     of the parts or the tonic, where a row's successor is built from its own shape
     (`_Compiled.reads_shape`)."""
-    shape = st.shape
-    parts, k = shape.parts, st.parts
-    n = len(parts)
+    shape, k = st.shape, st.parts
+    n = len(shape.parts)
     i = min(k, n - 1)
-    # (`check_shape` gives every part its endings and whole flags)
-    here = (parts[i][0], parts[i][1], shape.endings[i], shape.whole[i])
-    after = (parts[k + 1][1], shape.endings[k + 1], shape.whole[k + 1]) if k + 1 < n else None
-    return (shape.meter, here, after, min(n - k, 2), shape.last if n - k <= 1 else None)
+    here = (shape.parts[i][0], *_part_flags(shape, i))
+    return (shape.meter, here, _part_flags(shape, k + 1), min(n - k, 2),
+            shape.last if n - k <= 1 else None)  # fmt: skip
+
+
+def _part_flags(shape: FormShape, k: int) -> tuple[bool, bool, bool] | None:
+    """Whether part `k` of a shape repeats, ends in first and second endings, and closes
+    whole after its pickup (None past the last part). (`check_shape` gives every part its
+    endings and whole flags.)"""
+    if k >= len(shape.parts):
+        return None
+    return (shape.parts[k][1], shape.endings[k], shape.whole[k])
 
 
 def _end_only(size: int, end_id: int) -> np.ndarray | None:
