@@ -231,7 +231,8 @@ def _lstm_sequence(layer, inputs, state=None, *, keep=None, drop: float = 0.0):
     from `state` (None: zeros), the state multiplied by `keep` (T, B, 1) before each step (0
     where a packed row's next piece starts); returns (every step's output, the final
     (h, c)). The input projection of every step is one matrix product before the loop:
-    Keras's own loop makes it step by step.
+    Keras's own loop makes it step by step. The loop itself is `_recurrence`, whose
+    gradient is written out rather than derived step by step.
     `drop` > 0: the recurrent weights dropped with that probability (the rest scaled by
     1 / (1 - drop)), one mask for the whole batch, so the model samples with them whole."""
     import tensorflow as tf
@@ -239,32 +240,99 @@ def _lstm_sequence(layer, inputs, state=None, *, keep=None, drop: float = 0.0):
     cell = layer.cell
     dtype = inputs.dtype
     kernel = tf.cast(cell.kernel, dtype)
-    recurrent = tf.cast(cell.recurrent_kernel, dtype)
+    recurrent = tf.identity(tf.cast(cell.recurrent_kernel, dtype))
     if drop > 0:
         recurrent = tf.nn.dropout(recurrent, rate=drop)
     projected = tf.einsum("btd,dk->tbk", inputs, kernel) + tf.cast(cell.bias, dtype)
     if state is None:
         zeros = tf.zeros(tf.stack([tf.shape(inputs)[0], cell.units]), dtype)
         state = (zeros, zeros)
-    state = tuple(tf.cast(t, dtype) for t in state)
-
-    def step(carry, z):
-        h, c = carry
-        z = z + tf.matmul(h, recurrent)
-        i, f, g, o = tf.split(z, 4, axis=-1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        return tf.sigmoid(o) * tf.tanh(c), c
-
+    h0, c0 = (tf.cast(t, dtype) for t in state)
     if keep is None:
-        hs, cs = tf.scan(step, projected, initializer=state)
+        hs, c_last = _recurrence(projected, recurrent, h0, c0)
     else:
+        hs, c_last = _recurrence_keeping(projected, recurrent, h0, c0, tf.cast(keep, dtype))
+    return tf.transpose(hs, [1, 0, 2]), (hs[-1], c_last)
 
-        def restarting(carry, z_keep):
-            z, k = z_keep
-            return step((carry[0] * k, carry[1] * k), z)
 
-        hs, cs = tf.scan(restarting, (projected, tf.cast(keep, dtype)), initializer=state)
-    return tf.transpose(hs, [1, 0, 2]), (hs[-1], cs[-1])
+def _recurrence(projected, recurrent, h0, c0):
+    """The LSTM's loop over time-major `projected` (T, B, 4 units: each step's input
+    product plus the bias) from (h0, c0); returns (every step's h, the last c)."""
+    return _recurrence_keeping(projected, recurrent, h0, c0, None)
+
+
+def _recurrence_keeping(projected, recurrent, h0, c0, keep):
+    """`_recurrence` with the state multiplied by `keep` (T, B, 1) before each step (None:
+    kept whole).
+
+    Its gradient is written out (`tf.custom_gradient`) because the one TensorFlow derives
+    for a loop costs about twice the arithmetic's time on a CPU (docs/benchmarks.md): it
+    runs some twenty small operations a step, each with its own dispatch, and multiplies
+    out the recurrent weights' gradient step by step. Here the gates' derivatives are
+    computed for all steps at once after the forward loop, the backward loop is a handful
+    of operations a step, and the recurrent weights' gradient is one matrix product over
+    every step at the end. A library test compares it with the derived one."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def loop(projected, recurrent, h0, c0):
+        def step(carry, item):
+            h, c = carry[0], carry[1]
+            if keep is not None:
+                z, k = item
+                h, c = h * k, c * k
+            else:
+                z = item
+            z = z + tf.matmul(h, recurrent)
+            i, f, g, o = tf.split(z, 4, axis=-1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            return tf.sigmoid(o) * tf.tanh(c), c, z
+
+        items = projected if keep is None else (projected, keep)
+        zero = tf.zeros_like(projected[0])
+        hs, cs, zs = tf.scan(step, items, initializer=(h0, c0, zero))
+
+        def grad(d_hs, d_c_last):
+            if d_c_last is None:  # (the last c unused)
+                d_c_last = tf.zeros_like(c0)
+            # the state each step started from (after `keep`)
+            h_in = tf.concat([h0[None], hs[:-1]], 0)
+            c_in = tf.concat([c0[None], cs[:-1]], 0)
+            if keep is not None:
+                h_in, c_in = h_in * keep, c_in * keep
+            zi, zf, zg, zo = tf.split(zs, 4, axis=-1)
+            i, f, g, o = tf.sigmoid(zi), tf.sigmoid(zf), tf.tanh(zg), tf.sigmoid(zo)
+            tc = tf.tanh(cs)
+            through = o * (1.0 - tc * tc)  # a step's dc gains its dh times this
+            # a step's gate gradient dz is [dc, dc, dc, dh] times these
+            factors = tf.concat(
+                [g * i * (1.0 - i), c_in * f * (1.0 - f), i * (1.0 - g * g), tc * o * (1.0 - o)],
+                axis=-1,
+            )
+            back_c = f if keep is None else f * keep  # dc before a step: dc after it times this
+            back_h = None if keep is None else keep
+            recurrent_t = tf.transpose(recurrent)
+            steps = tf.shape(projected)[0]
+
+            def body(t, dh_next, dc_next, dzs):
+                dh = d_hs[t] + dh_next
+                dc = dc_next + dh * through[t]
+                dz = tf.concat([dc, dc, dc, dh], axis=-1) * factors[t]
+                dh_prev = tf.matmul(dz, recurrent_t)
+                if back_h is not None:
+                    dh_prev = dh_prev * back_h[t]
+                return t - 1, dh_prev, dc * back_c[t], dzs.write(t, dz)
+
+            dzs = tf.TensorArray(projected.dtype, size=steps)
+            start = (steps - 1, tf.zeros_like(h0), d_c_last, dzs)
+            _, dh0, dc0, dzs = tf.while_loop(lambda t, *_: t >= 0, body, start)
+            dz = dzs.stack()
+            d_recurrent = tf.einsum("tbu,tbk->uk", h_in, dz)
+            return dz, d_recurrent, dh0, dc0
+
+        return (hs, cs[-1]), grad
+
+    return loop(projected, recurrent, h0, c0)
 
 
 # Nats a validation loss must fall below the best before it to count as a gain, for early

@@ -194,6 +194,51 @@ def test_the_trainers_own_loop_trains_as_the_keras_model_does():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def derived_recurrence(projected, recurrent, h0, c0, keep):
+    """The LSTM loop as plain TensorFlow operations, for TensorFlow to derive the gradient."""
+    import tensorflow as tf
+
+    def step(carry, item):
+        z, k = item
+        h, c = carry[0] * k, carry[1] * k
+        i, f, g, o = tf.split(z + tf.matmul(h, recurrent), 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        return tf.sigmoid(o) * tf.tanh(c), c
+
+    hs, cs = tf.scan(step, (projected, keep), initializer=(h0, c0))
+    return hs, cs[-1]
+
+
+@pytest.mark.parametrize("restarts", [False, True])
+def test_the_loops_written_out_gradient_is_the_one_tensorflow_derives(restarts):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    steps, rows, units = 23, 3, 5
+    inputs = [
+        tf.constant(rng.normal(0, 1, shape).astype(np.float32))
+        for shape in ((steps, rows, 4 * units), (units, 4 * units), (rows, units), (rows, units))
+    ]
+    keep = np.ones((steps, rows, 1), np.float32)
+    if restarts:  # a packed row's next pieces start here
+        keep[[0, 9, 17], [0, 1, 1]] = 0.0
+    keep = tf.constant(keep)
+    results = []
+    for loop in (trainer._recurrence_keeping, derived_recurrence):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            hs, c_last = loop(*inputs, keep if restarts or loop is derived_recurrence else None)
+            # every output and the last cell state reach the loss, each with its own weight
+            loss = tf.reduce_sum(tf.sin(3.0 * hs)) + tf.reduce_sum(tf.cos(2.0 * c_last))
+        results.append((hs.numpy(), c_last.numpy(), tape.gradient(loss, inputs)))
+    (hs, c_last, grads), (hs_ref, c_ref, grads_ref) = results
+    np.testing.assert_allclose(hs, hs_ref, atol=1e-6)
+    np.testing.assert_allclose(c_last, c_ref, atol=1e-6)
+    for name, got, want in zip(("input", "recurrent", "h0", "c0"), grads, grads_ref, strict=True):
+        assert np.abs(want.numpy()).max() > 1e-3, name  # a gradient that reaches it
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 def test_a_weight_drop_drops_recurrent_weights_in_training_only():
     config = tiny_config(units=[16, 12], weight_drop=0.5)
     model = build_model(config=config, vocab_size=VOCAB, seed=2)
