@@ -248,30 +248,24 @@ def _lstm_sequence(layer, inputs, state=None, *, keep=None, drop: float = 0.0):
         zeros = tf.zeros(tf.stack([tf.shape(inputs)[0], cell.units]), dtype)
         state = (zeros, zeros)
     h0, c0 = (tf.cast(t, dtype) for t in state)
-    if keep is None:
-        hs, c_last = _recurrence(projected, recurrent, h0, c0)
-    else:
-        hs, c_last = _recurrence_keeping(projected, recurrent, h0, c0, tf.cast(keep, dtype))
+    keep = None if keep is None else tf.cast(keep, dtype)
+    hs, c_last = _recurrence(projected, recurrent, h0, c0, keep)
     return tf.transpose(hs, [1, 0, 2]), (hs[-1], c_last)
 
 
-def _recurrence(projected, recurrent, h0, c0):
+def _recurrence(projected, recurrent, h0, c0, keep=None):
     """The LSTM's loop over time-major `projected` (T, B, 4 units: each step's input
-    product plus the bias) from (h0, c0); returns (every step's h, the last c)."""
-    return _recurrence_keeping(projected, recurrent, h0, c0, None)
-
-
-def _recurrence_keeping(projected, recurrent, h0, c0, keep):
-    """`_recurrence` with the state multiplied by `keep` (T, B, 1) before each step (None:
-    kept whole).
+    product plus the bias) from (h0, c0), the state multiplied by `keep` (T, B, 1) before
+    each step (None: kept whole); returns (every step's h, the last c).
 
     Its gradient is written out (`tf.custom_gradient`) because the one TensorFlow derives
-    for a loop costs about twice the arithmetic's time on a CPU (docs/benchmarks.md): it
-    runs some twenty small operations a step, each with its own dispatch, and multiplies
-    out the recurrent weights' gradient step by step. Here the gates' derivatives are
-    computed for all steps at once after the forward loop, the backward loop is a handful
-    of operations a step, and the recurrent weights' gradient is one matrix product over
-    every step at the end. A library test compares it with the derived one."""
+    for a loop is slow on a CPU (docs/benchmarks.md: a layer forward and back 1.3-1.5 times
+    as fast written out): it runs some twenty small operations a step, each with its own
+    dispatch, and multiplies out the recurrent weights' gradient step by step. Here the
+    gates' derivatives are computed for all steps at once after the forward loop, the
+    backward loop is a handful of operations a step, and the recurrent weights' gradient is
+    one matrix product over every step at the end. A library test compares it with the
+    derived one."""
     import tensorflow as tf
 
     @tf.custom_gradient

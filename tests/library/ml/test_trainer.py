@@ -224,7 +224,7 @@ def test_the_loops_written_out_gradient_is_the_one_tensorflow_derives(restarts):
         keep[[0, 9, 17], [0, 1, 1]] = 0.0
     keep = tf.constant(keep)
     results = []
-    for loop in (trainer._recurrence_keeping, derived_recurrence):
+    for loop in (trainer._recurrence, derived_recurrence):
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             hs, c_last = loop(*inputs, keep if restarts or loop is derived_recurrence else None)
