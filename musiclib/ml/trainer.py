@@ -240,6 +240,8 @@ def _lstm_sequence(layer, inputs, state=None, *, keep=None, drop: float = 0.0):
     cell = layer.cell
     dtype = inputs.dtype
     kernel = tf.cast(cell.kernel, dtype)
+    # (a tensor, not the variable itself, which a cast to its own dtype returns: the loop's
+    # written-out gradient takes it as an input)
     recurrent = tf.identity(tf.cast(cell.recurrent_kernel, dtype))
     if drop > 0:
         recurrent = tf.nn.dropout(recurrent, rate=drop)
@@ -304,7 +306,6 @@ def _recurrence(projected, recurrent, h0, c0, keep=None):
                 axis=-1,
             )
             back_c = f if keep is None else f * keep  # dc before a step: dc after it times this
-            back_h = None if keep is None else keep
             recurrent_t = tf.transpose(recurrent)
             steps = tf.shape(projected)[0]
 
@@ -313,8 +314,8 @@ def _recurrence(projected, recurrent, h0, c0, keep=None):
                 dc = dc_next + dh * through[t]
                 dz = tf.concat([dc, dc, dc, dh], axis=-1) * factors[t]
                 dh_prev = tf.matmul(dz, recurrent_t)
-                if back_h is not None:
-                    dh_prev = dh_prev * back_h[t]
+                if keep is not None:
+                    dh_prev = dh_prev * keep[t]
                 return t - 1, dh_prev, dc * back_c[t], dzs.write(t, dz)
 
             dzs = tf.TensorArray(projected.dtype, size=steps)
