@@ -283,10 +283,11 @@ class GenerateForm(forms.Form):
         required=False,
         initial=True,
         help_text="Each next note is weighed by its move from the last one (a step, a "
-        "third, a leap of a fourth or more, up or down, after a move up or down), so that "
-        "the tunes step, leap and change direction as often as the tunes the model learnt "
-        "from. The weights are fitted once for each model when its training ends; a model "
-        "trained before then writes its notes as it learnt them.",
+        "third, a leap of a fourth or more, up or down, after a move up or down, from each "
+        "note of the key), so that the tunes step, leap, change direction and land on each "
+        "note of the key as often as the tunes the model learnt from. The weights are "
+        "fitted once for each model when its training ends; a model trained before then "
+        "writes its notes as it learnt them.",
     )
     takes = forms.IntegerField(
         label="Takes per piece",

@@ -10,9 +10,12 @@ the last note, in the context of the move before it:
     logit[note] += theta[context, move]
 
 `context` is the last move that changed the pitch (none yet, a step up, a leap up, a step
-down, a leap down), and whether a bar line stands between the last note and the candidate
-(a tune moves into a new bar otherwise than within one), and `move` the candidate's step in
-the scale from the last note
+down, a leap down), whether a bar line stands between the last note and the candidate
+(a tune moves into a new bar otherwise than within one), and the last note's degree in the
+key (its letter's step above the key's tonic letter, 1st to 7th, or none known): so the
+candidate's degree is the last note's and its move, and the lean can bring each degree's
+share (the leading note's, the tonic's on a downbeat) to the corpus's too. `move` is the
+candidate's step in the scale from the last note
 (-SPAN..SPAN, wider moves counted at the edge). `theta` is fitted so that the sampled tunes'
 moves in each context come out as often as the corpus's (`line_fit`): the correction of a
 distribution's statistics towards a target by moment matching, as iterative proportional
@@ -21,7 +24,8 @@ fitting does.
 Symbols are read one character at a time (`symbol_classes`): a note is its letter, in its
 case's octave; octave marks after it move it by an octave before the next note is weighed;
 chord symbols and annotations ("..."), decorations (!...!), field lines (`K:G`) and inline
-fields (`[K:G]`) hold no notes. Accidentals are not read: the step is the letter's.
+fields (`[K:G]`) hold no notes; a key field's first letter is the tonic the degrees count
+from (`K:Ador`: A). Accidentals are not read: the step is the letter's.
 The same tracker (`_track`) moves a sampling row and counts a corpus's moves, so what the
 weights lean on is what the counts measure.
 """
@@ -37,17 +41,26 @@ from numba import njit
 
 # A symbol's class (`symbol_classes`).
 OTHER, NOTE, QUOTE, BANG, NEWLINE, COLON, OPEN, CLOSE, UP, DOWN, LETTER, BAR = range(12)
+# ... a `K` (a letter that may name the key's field), a space, and a token that is a whole key
+# field (`K:Ador`, `[K:G]`: its step is its tonic letter's, 0-6, or -1 for none)
+KEY, SPACE, KEY_FIELD = 12, 13, 14
 
 FLOOR = 28  # steps below C (four octaves): a note's step is never negative
 SPAN = 7  # moves of up to an octave in steps of the scale; wider ones count as an octave
 MOVES = 2 * SPAN + 1
 MOVE_CONTEXTS = 5  # the move before: none yet, step up, leap up, step down, leap down
-# ... and whether a bar line stands between the last note and this one
-CONTEXTS = 2 * MOVE_CONTEXTS
+# ... whether a bar line stands between the last note and this one
+BAR_CONTEXTS = 2 * MOVE_CONTEXTS
+# ... and the last note's degree above the tonic's letter (0-6), or 7: no key read yet
+DEGREES = 8
+CONTEXTS = DEGREES * BAR_CONTEXTS
 
 # A row's tracker, int64 [rows, COLUMNS]:
 CUR, PRIOR, CTX, CTX_BEFORE, MODE, POS, PEND, MARKS, LAST_D, ACROSS, ROW = range(11)
-COLUMNS = 11
+# TONIC: the key's tonic letter (0-6 from C) or -1; KEYWAIT: 2 a `K` that may begin the key's
+# field was just read, 1 the field's first letter (its tonic) is awaited, 0 neither
+TONIC, KEYWAIT = 11, 12
+COLUMNS = 13
 # MODE: where the row writes.
 BODY, IN_QUOTE, IN_BANG, LINE_FIELD, INLINE_FIELD = range(5)
 # PEND: what a ':' now would undo (a letter that began a line or followed '[').
@@ -56,6 +69,7 @@ P_NONE, P_LINE_LETTER, P_LINE_NOTE, P_OPEN, P_OPEN_LETTER, P_OPEN_NOTE = range(6
 _STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
 
 
+_KEY_FIELD = re.compile(r"\[?K:\s*([A-Ga-g])?.*", re.S)  # a whole key field as one token
 _BAR_LINE = re.compile(r"[:\[\]12]*\|[:\[\]|12]*")  # | and a bar line token: |: :| |1 ||
 _PITCH = re.compile(r"(?:\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
 
@@ -69,7 +83,7 @@ def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     cls = np.zeros(len(vocab), dtype=np.int64)
     step = np.zeros(len(vocab), dtype=np.int64)
     single = {'"': QUOTE, "!": BANG, "\n": NEWLINE, ":": COLON, "[": OPEN, "]": CLOSE}
-    single.update({"'": UP, ",": DOWN})
+    single.update({"'": UP, ",": DOWN, "K": KEY, " ": SPACE})
     for i, s in enumerate(vocab):
         pitch = _PITCH.fullmatch(s)
         if pitch:
@@ -77,6 +91,10 @@ def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             cls[i] = NOTE
             step[i] = FLOOR + _STEP_OF[letter.upper()] + (7 if letter.islower() else 0)
             step[i] += 7 * (marks.count("'") - marks.count(","))
+        elif len(s) > 1 and _KEY_FIELD.fullmatch(s):
+            cls[i] = KEY_FIELD
+            tonic = _KEY_FIELD.fullmatch(s).group(1)
+            step[i] = _STEP_OF[tonic.upper()] if tonic else -1
         elif _BAR_LINE.fullmatch(s):
             cls[i] = BAR
         elif len(s) == 1 and s in single:
@@ -92,6 +110,7 @@ def new_rows(rows: int) -> np.ndarray:
     ls[:, CUR] = -1
     ls[:, PRIOR] = -1
     ls[:, LAST_D] = -1
+    ls[:, TONIC] = -1
     return ls
 
 
@@ -103,6 +122,15 @@ def _context_of(d, before):
     if d > 0:
         return 1 if d == 1 else 2
     return 3 if d == -1 else 4
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _row_of(ls, r):
+    """Row r's context for its next note: the move before, a bar line between, the last
+    note's degree (steps count from a C, FLOOR being four octaves of them)."""
+    tonic = ls[r, TONIC]
+    degree = (ls[r, CUR] % 7 - tonic + 7) % 7 if tonic >= 0 else DEGREES - 1
+    return ls[r, CTX] + MOVE_CONTEXTS * ls[r, ACROSS] + BAR_CONTEXTS * degree
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -124,12 +152,15 @@ def _track(ls, r, c, step, counts):
         ls[r, MODE] = BODY
         ls[r, POS] = 0
         ls[r, MARKS] = 0
+        ls[r, KEYWAIT] = 0
         return
-    if mode == LINE_FIELD:
-        return
-    if mode == INLINE_FIELD:
-        if c == CLOSE:
+    if mode == LINE_FIELD or mode == INLINE_FIELD:
+        if ls[r, KEYWAIT] == 1 and c != SPACE:  # (the key field's first letter: its tonic)
+            ls[r, TONIC] = step % 7 if c == NOTE else -1
+            ls[r, KEYWAIT] = 0
+        if mode == INLINE_FIELD and c == CLOSE:
             ls[r, MODE] = BODY
+            ls[r, KEYWAIT] = 0
         return
     if mode == IN_QUOTE:
         if c == QUOTE:
@@ -141,15 +172,19 @@ def _track(ls, r, c, step, counts):
         return
     marks = ls[r, MARKS]
     ls[r, MARKS] = 0
+    key_letter = ls[r, KEYWAIT] == 2
+    ls[r, KEYWAIT] = 0
     if c == COLON and pend != P_NONE and pend != P_OPEN:
         if pend == P_LINE_NOTE or pend == P_OPEN_NOTE:  # (the letter named a field)
             ls[r, CUR] = ls[r, PRIOR]
             ls[r, CTX] = ls[r, CTX_BEFORE]
-            ls[r, ACROSS] = ls[r, ROW] // MOVE_CONTEXTS
+            ls[r, ACROSS] = (ls[r, ROW] // MOVE_CONTEXTS) % 2
             if counts.shape[0] > 0 and ls[r, LAST_D] >= 0:
                 counts[ls[r, ROW], ls[r, LAST_D]] -= 1
         ls[r, LAST_D] = -1
         ls[r, MODE] = LINE_FIELD if pend <= P_LINE_NOTE else INLINE_FIELD
+        if key_letter:
+            ls[r, KEYWAIT] = 1
     elif c == QUOTE:
         ls[r, MODE] = IN_QUOTE
     elif c == BANG:
@@ -158,7 +193,7 @@ def _track(ls, r, c, step, counts):
         cur = ls[r, CUR]
         ls[r, PRIOR] = cur
         ls[r, CTX_BEFORE] = ls[r, CTX]
-        ls[r, ROW] = ls[r, CTX] + MOVE_CONTEXTS * ls[r, ACROSS]
+        ls[r, ROW] = _row_of(ls, r)
         ls[r, ACROSS] = 0
         ls[r, LAST_D] = -1
         if cur >= 0:
@@ -173,11 +208,15 @@ def _track(ls, r, c, step, counts):
             ls[r, PEND] = P_LINE_NOTE
         elif pend == P_OPEN:
             ls[r, PEND] = P_OPEN_NOTE
-    elif c == LETTER:
+    elif c == LETTER or c == KEY:
         if pos == 0:
             ls[r, PEND] = P_LINE_LETTER
         elif pend == P_OPEN:
             ls[r, PEND] = P_OPEN_LETTER
+        if c == KEY and ls[r, PEND] != P_NONE:
+            ls[r, KEYWAIT] = 2
+    elif c == KEY_FIELD:
+        ls[r, TONIC] = step
     elif (c == UP or c == DOWN) and marks:
         cur = max(ls[r, CUR] + (7 if c == UP else -7), 0)
         ls[r, CUR] = cur
@@ -204,7 +243,7 @@ def _lean(logits, ls, r, notes, steps, theta, out):
         return False
     out[:] = logits
     cur = ls[r, CUR]
-    ctx = ls[r, CTX] + MOVE_CONTEXTS * ls[r, ACROSS]
+    ctx = _row_of(ls, r)
     for k in range(notes.shape[0]):
         j = notes[k]
         out[j] += theta[ctx, _clip(steps[j] - cur)]
@@ -278,6 +317,18 @@ def line_shares(counts: np.ndarray) -> dict[str, float]:
     }
 
 
+def full_theta(theta: np.ndarray) -> np.ndarray:
+    """Weights as `_lean` reads them, float32 [CONTEXTS, MOVES]. Weights fitted before the
+    last note's degree was part of the context ([BAR_CONTEXTS, MOVES], a checkpoint's stored
+    moves) serve every degree alike, as they did."""
+    theta = np.asarray(theta, dtype=np.float32)
+    if theta.shape == (BAR_CONTEXTS, MOVES):
+        theta = np.tile(theta, (DEGREES, 1))
+    if theta.shape != (CONTEXTS, MOVES):
+        raise ValueError(f"the line's weights are {CONTEXTS} x {MOVES}, not {theta.shape}")
+    return np.ascontiguousarray(theta)
+
+
 @dataclass(frozen=True)
 class Line:
     """What the sampler needs to lean a vocabulary's notes (`sampler.sample(line=)`)."""
@@ -293,10 +344,7 @@ class Line:
     @classmethod
     def of(cls, vocab: Sequence[str], theta: np.ndarray) -> Line:
         classes, steps = symbol_classes(vocab)
-        theta = np.ascontiguousarray(theta, dtype=np.float32)
-        if theta.shape != (CONTEXTS, MOVES):
-            raise ValueError(f"the line's weights are {CONTEXTS} x {MOVES}, not {theta.shape}")
-        return cls(classes=classes, steps=steps, theta=theta)
+        return cls(classes=classes, steps=steps, theta=full_theta(theta))
 
 
 def line_rows(line: Line, *, rows: int, prime: Sequence[int]) -> np.ndarray:
@@ -338,11 +386,8 @@ class LineFit:
 
     @classmethod
     def from_dict(cls, data: dict) -> LineFit:
-        theta = np.asarray(data["theta"], dtype=np.float32)
-        if theta.shape != (CONTEXTS, MOVES):
-            raise ValueError(f"the line's weights are {CONTEXTS} x {MOVES}, not {theta.shape}")
         return cls(
-            theta=theta,
+            theta=full_theta(data["theta"]),
             target=dict(data["target"]),
             before=dict(data["before"]),
             after=dict(data["after"]),

@@ -14,7 +14,20 @@ from tests.library.ml.test_fastloop import JIG, REEL, random_net
 
 
 def moves_of(text: str) -> list[tuple[int, int]]:
-    """(context, move) of each note that follows a note, by the tracker, in order of context."""
+    """(context, move) of each note that follows a note, by the tracker, in order of context;
+    the context without the last note's degree (`degrees_of`)."""
+    return sorted((ctx % ln.BAR_CONTEXTS, move) for ctx, move in context_moves(text))
+
+
+def degrees_of(text: str) -> list[tuple[int, int, int]]:
+    """(the last note's degree, 0 the tonic and 7 none known, its move, the move before
+    0-4) of each note that follows a note, in order of context."""
+    return [
+        (ctx // ln.BAR_CONTEXTS, move, ctx % ln.MOVE_CONTEXTS) for ctx, move in context_moves(text)
+    ]
+
+
+def context_moves(text: str) -> list[tuple[int, int]]:
     chars = sorted(set(text))
     classes, steps = ln.symbol_classes(chars)
     index = {c: i for i, c in enumerate(chars)}
@@ -34,6 +47,29 @@ def test_each_note_counts_its_move_in_the_context_of_the_move_before():
     # across a bar line, the same moves in contexts of their own
     across = ln.MOVE_CONTEXTS
     assert moves_of("K:G\nG|A|B") == [(0 + across, 1), (1 + across, 1)]
+
+
+def test_a_note_is_read_by_its_degree_in_the_key_its_key_field_names():
+    # In G, G is the tonic (degree 0): G A B c' (an octave above c: the 4th), then B.
+    moves = [(0, 1, 0), (1, 1, 1), (2, 7, 1), (3, -7, 2)]
+    assert degrees_of("X:1\nT:A Gig\nK:G\nGAB c'B\n") == moves
+    # A key field's spaces and mode are read past; an inline field changes the tonic for
+    # the notes after it (B is the 2nd of A); a tune without a key field has no degrees.
+    assert degrees_of("K: Dmix\nGA B|[K:Ador]cB") == [(1, 1, 1), (2, -1, 1), (3, 1, 0), (4, 1, 1)]
+    assert degrees_of("GAB cB\n") == [(7, 1, 0), (7, -1, 1), (7, 1, 1), (7, 1, 1)]
+    # a K that begins no field (a letter in a title's text) names no key
+    assert degrees_of("T:Kate\nK:E\nEF") == [(0, 1, 0)]
+    assert degrees_of("T:K:G\nEF") == [(7, 1, 0)]
+
+
+def test_weights_fitted_without_the_degree_serve_every_degree_alike():
+    old = np.arange(ln.BAR_CONTEXTS * ln.MOVES, dtype=np.float32).reshape(ln.BAR_CONTEXTS, -1)
+    full = ln.full_theta(old)
+    assert full.shape == (ln.CONTEXTS, ln.MOVES)
+    for degree in range(ln.DEGREES):
+        assert (full[degree * ln.BAR_CONTEXTS : (degree + 1) * ln.BAR_CONTEXTS] == old).all()
+    with pytest.raises(ValueError, match="weights"):
+        ln.full_theta(np.zeros((3, ln.MOVES)))
 
 
 def test_chord_symbols_decorations_and_fields_hold_no_notes():
