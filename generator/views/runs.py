@@ -127,7 +127,7 @@ def _run_context(request: HttpRequest, run: TrainingRun) -> dict[str, Any]:
 
 
 # The shares of a checkpoint's fitted moves the run page shows (`ml.line.line_shares`).
-MOVES_SHOWN = ("turns", "steps", "thirds", "fourths_fifths", "wider")
+MOVES_SHOWN = ("turns", "steps", "thirds", "fourths_fifths", "wider", "tonic", "fifth")
 
 
 def _moves_rows(run: TrainingRun) -> list[tuple[str, list[str]]]:
@@ -139,7 +139,8 @@ def _moves_rows(run: TrainingRun) -> list[tuple[str, list[str]]]:
     if fit is None:
         return []
     return [
-        (label, [f"{shares[name]:.0%}" for name in MOVES_SHOWN])
+        # (moves fitted before the notes' degrees were read have no tonic or 5th: "—")
+        (label, [f"{shares[name]:.0%}" if name in shares else "—" for name in MOVES_SHOWN])
         for label, shares in (
             ("the tunes it learnt from", fit.target),
             ("its tunes", fit.before),

@@ -292,7 +292,8 @@ def line_fit(
 
 def line_shares(counts: np.ndarray) -> dict[str, float]:
     """The shares a musician reads: of the notes that move after a move, how many turn;
-    of all moves, steps, thirds, fourths and fifths, wider."""
+    of all moves, steps, thirds, fourths and fifths, wider; of the notes after a note in a
+    known key, how many land on its tonic and on its 5th."""
     c = counts.astype(np.float64)
     total = c.sum()
     moves = np.arange(-SPAN, SPAN + 1)
@@ -307,6 +308,15 @@ def line_shares(counts: np.ndarray) -> dict[str, float]:
     def share(sel) -> float:
         return float(by_move[sel].sum() / total) if total else 0.0
 
+    # where each (context, move) lands: the last note's degree and the move, in the key
+    degree = np.arange(CONTEXTS)[:, None] // BAR_CONTEXTS
+    lands = (degree + moves[None, :]) % 7
+    keyed = c * (degree < DEGREES - 1)
+    in_key = keyed.sum()
+
+    def on(d: int) -> float:
+        return float(keyed[lands == d].sum() / in_key) if in_key else 0.0
+
     return {
         "turns": float(turns / moving) if moving else 0.0,
         "repeats": share(size == 0),
@@ -314,6 +324,8 @@ def line_shares(counts: np.ndarray) -> dict[str, float]:
         "thirds": share(size == 2),
         "fourths_fifths": share((size == 3) | (size == 4)),
         "wider": share(size >= 5),
+        "tonic": on(0),
+        "fifth": on(4),
     }
 
 

@@ -157,7 +157,14 @@ def test_the_command_fits_moves_for_a_run_that_ended_without_and_the_run_page_sh
     table = page.split("data-moves-fit")[1].split("</table>")[0]
     assert "How its tunes move" in table and "The tunes it learnt from" in table
     assert "Its tunes, leaping and turning as the corpus does" in table
-    assert f"{fit.target['turns']:.0%}" in table
+    assert f"{fit.target['turns']:.0%}" in table and "On the tonic" in table
+    assert f'<td class="num">{fit.target["tonic"]:.0%}</td>' in table
+    # moves fitted before the degrees were read (no tonic, no 5th) show a dash there
+    old = {k: v for k, v in fit.target.items() if k not in ("tonic", "fifth")}
+    moves_store(run.chosen_checkpoint, ln.LineFit(fit.theta, old, old, old, 6))
+    page = client.get(run.get_absolute_url()).content.decode()
+    table = page.split("data-moves-fit")[1].split("</table>")[0]
+    assert table.count('<td class="num">—</td>') == 6 and f"{old['turns']:.0%}" in table
     _, audio, _ = make_audio_world()
     with pytest.raises(CommandError, match="no notes"):
         call_command("fit_moves", run=audio.run_id)

@@ -113,6 +113,16 @@ def test_the_shares_are_read_as_a_musician_counts_them():
     assert leaps["turns"] == pytest.approx(5 / 6)  # (A after C-F goes on up)
 
 
+def test_the_shares_say_how_often_a_note_lands_on_the_tonic_and_the_fifth():
+    # After G, in G: A B G D G B, two on the tonic, one on the 5th; without a key, none.
+    shares = ln.line_shares(ln.text_counts(["K:G\nGABGDGB"]))
+    assert shares["tonic"] == pytest.approx(2 / 6) and shares["fifth"] == pytest.approx(1 / 6)
+    in_d = ln.line_shares(ln.text_counts(["K:D\nGABGDGB"]))  # (D the tonic, A the 5th)
+    assert in_d["tonic"] == pytest.approx(1 / 6) and in_d["fifth"] == pytest.approx(1 / 6)
+    keyless = ln.line_shares(ln.text_counts(["GABGDGB"]))
+    assert keyless["tonic"] == keyless["fifth"] == 0.0 and keyless["steps"] > 0
+
+
 def test_a_fit_moves_the_weights_towards_the_targets_shares_where_both_have_enough():
     target = np.zeros((ln.CONTEXTS, ln.MOVES), dtype=np.int64)
     written = np.zeros_like(target)
