@@ -126,8 +126,17 @@ def _run_context(request: HttpRequest, run: TrainingRun) -> dict[str, Any]:
     }
 
 
-# The shares of a checkpoint's fitted moves the run page shows (`ml.line.line_shares`).
-MOVES_SHOWN = ("turns", "steps", "thirds", "fourths_fifths", "wider", "tonic", "fifth")
+# The shares of a checkpoint's fitted moves the run page shows (`ml.line.line_shares`), a
+# row each (the three sets of tunes are the columns: the panel is narrow).
+MOVES_SHOWN = (
+    ("turns", "Turns"),
+    ("steps", "Steps"),
+    ("thirds", "Thirds"),
+    ("fourths_fifths", "Fourths and fifths"),
+    ("wider", "Wider"),
+    ("tonic", "On the tonic"),
+    ("fifth", "On the 5th"),
+)
 
 
 def _moves_rows(run: TrainingRun) -> list[tuple[str, list[str]]]:
@@ -138,14 +147,11 @@ def _moves_rows(run: TrainingRun) -> list[tuple[str, list[str]]]:
     fit = services.checkpoint_moves(run.chosen_checkpoint)
     if fit is None:
         return []
+    sets = (fit.target, fit.before, fit.after)
     return [
         # (moves fitted before the notes' degrees were read have no tonic or 5th: "—")
-        (label, [f"{shares[name]:.0%}" if name in shares else "—" for name in MOVES_SHOWN])
-        for label, shares in (
-            ("the tunes it learnt from", fit.target),
-            ("its tunes", fit.before),
-            ("its tunes, leaping and turning as the corpus does", fit.after),
-        )
+        (label, [f"{shares[name]:.0%}" if name in shares else "—" for shares in sets])
+        for name, label in MOVES_SHOWN
     ]
 
 
