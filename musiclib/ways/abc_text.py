@@ -130,6 +130,17 @@ def key_in_words(value: str) -> str:
     return f"{letter}{ACCIDENTAL_SIGNS[acc]} {words}"
 
 
+# ABC's meter symbols, as a musician reads them beside a key ("C in A major" reads as a key).
+METER_WORDS = {"C": "4/4 (common time)", "C|": "2/2 (cut time)"}
+
+
+def meter_in_words(value: str) -> str:
+    """An ABC meter field as a musician says it: "C" → "4/4 (common time)", "C|" → "2/2
+    (cut time)"; a fraction ("6/8") or anything else comes back as it is, stripped."""
+    value = value.strip()
+    return METER_WORDS.get(value, value)
+
+
 def _signature(fifths: int) -> dict[str, int]:
     """Fifths (+sharps / −flats) → accidental of each letter."""
     if abs(fifths) > 7:

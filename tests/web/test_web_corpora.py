@@ -65,6 +65,15 @@ def test_a_tune_page_shows_score_player_and_downloads_like_a_piece(client, corpu
         assert reverse("tune_download", args=[tune.pk, fmt]) in html
 
 
+def test_a_tune_in_common_time_says_so_in_words_not_as_a_c_beside_its_key(client, corpus):
+    # "M:C" once read "C in D major" on the tune's page, as if C were its key.
+    tune = make_tune(corpus, text=REEL.replace("M:4/4", "M:C"), number=3)
+    html = client.get(tune.get_absolute_url()).content.decode()
+    assert "4/4 (common time) in D major" in html and "C in D major" not in html
+    listed = client.get(corpus.get_absolute_url()).content.decode()
+    assert "4/4 (common time)" in listed
+
+
 def test_tune_audio_is_rendered_once_and_cached_under_media_root_tunes(client, corpus, monkeypatch):
     from generator.services import tune_render
     from musiclib.render import audio_duration

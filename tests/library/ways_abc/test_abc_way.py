@@ -113,6 +113,14 @@ def test_a_key_field_is_written_as_a_musician_says_it():
     assert key_in_words("Gmixer") == "Gmixer"
 
 
+def test_a_meter_symbol_is_written_as_a_musician_reads_it():
+    from musiclib.ways.abc_text import meter_in_words
+
+    assert meter_in_words("C") == "4/4 (common time)"
+    assert meter_in_words(" C| ") == "2/2 (cut time)"
+    assert meter_in_words("6/8") == "6/8" and meter_in_words("") == ""
+
+
 def test_a_drawn_shape_keeps_its_tunes_meter_unless_the_opening_sets_one():
     import numpy as np
 
