@@ -91,9 +91,9 @@ def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             cls[i] = NOTE
             step[i] = FLOOR + _STEP_OF[letter.upper()] + (7 if letter.islower() else 0)
             step[i] += 7 * (marks.count("'") - marks.count(","))
-        elif len(s) > 1 and _KEY_FIELD.fullmatch(s):
+        elif len(s) > 1 and (key := _KEY_FIELD.fullmatch(s)):
             cls[i] = KEY_FIELD
-            tonic = _KEY_FIELD.fullmatch(s).group(1)
+            tonic = key.group(1)
             step[i] = _STEP_OF[tonic.upper()] if tonic else -1
         elif _BAR_LINE.fullmatch(s):
             cls[i] = BAR
