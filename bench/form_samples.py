@@ -109,9 +109,16 @@ def main() -> None:
         "--line",
         help="lean the notes' moves by these weights (bench/line_fit.py's .npy; musiclib.ml.line)",
     )
+    parser.add_argument(
+        "--phrases",
+        help="with --line: lean each note by the longest phrase of the training tunes it ends, "
+        "by these weights (bench/line_fit.py --phrases' .phi.npy; musiclib.ml.line)",
+    )
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
     parser.add_argument("--preset", default="full", help="whose val_fraction splits the corpus")
     args = parser.parse_args()
+    if args.phrases and not args.line:
+        sys.exit("--phrases needs --line")
     sys.path.append(str(ROOT))
     from musiclib.ml import sampler
     from musiclib.ways.abc_grammar import AbcGrammar
@@ -139,7 +146,7 @@ def main() -> None:
         sys.exit("--typical chooses among whole takes: --takes 2 or more, no --critic or --trial")
     if args.weigh and (args.critic or args.trial or args.typical or args.takes < 2):
         sys.exit("--weigh chooses among whole takes: --takes 2 or more, no --critic or --trial")
-    if args.returns or args.memory or args.shape or args.typical:
+    if args.returns or args.memory or args.shape or args.typical or args.phrases:
         from _common import setup_django
         from quality import load_texts
 
@@ -221,7 +228,16 @@ def main() -> None:
     if args.line:
         from musiclib.ml.line import Line
 
-        line = Line.of(vocab, np.load(args.line))
+        phrases = phi = None
+        if args.phrases:
+            from musiclib.ml.line import phrase_index, piece_moves, symbol_classes
+
+            classes, steps = symbol_classes(vocab)
+            phrases = phrase_index(
+                piece_moves(ids=p, classes=classes, steps=steps) for p in prepared.train
+            )
+            phi = np.load(args.phrases)
+        line = Line.of(vocab, np.load(args.line), phrases=phrases, phi=phi)
     t0 = time.perf_counter()
     texts: list[str] = []
     ended = 0

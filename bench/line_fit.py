@@ -33,6 +33,12 @@ def main() -> None:
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
     parser.add_argument("--preset", default="full")
     parser.add_argument("--transpose", action="store_true")
+    parser.add_argument(
+        "--phrases", action="store_true",
+        help="also fit the phrase lean: each note weighed by the longest phrase of the "
+        "training tunes it ends, to the training tunes' own shares judged by each other "
+        "(writes OUT's stem + .phi.npy)",
+    )  # fmt: skip
     args, sampler_options = parser.parse_known_args()
     sys.path.append(str(ROOT))
     from _common import setup_django
@@ -61,7 +67,8 @@ def main() -> None:
         np.save(path, theta)
         cmd = [sys.executable, str(ROOT / "bench" / "form_samples.py"), args.net, args.vocab,
                texts_path, "--n", str(args.n), "--first-seed", str(100001 + k * args.n),
-               "--line", path, "--corpus", args.corpus, "--preset", args.preset,
+               "--line", path, *(["--phrases", phi_path_of(args)] if args.phrases else []),
+               "--corpus", args.corpus, "--preset", args.preset,
                *(["--transpose"] if args.transpose else []), *sampler_options]  # fmt: skip
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=os.environ)
         texts = json.loads(open(texts_path).read())["texts"]
@@ -73,10 +80,63 @@ def main() -> None:
               + f"  ({n} tunes)", flush=True)  # fmt: skip
 
     show("training", line_shares(target), len(prepared.train))
+    if args.phrases:
+        fit_phrases(args, prepared, classes, steps, target, draw)
+        return
     fit = line_fit_rounds(target=target, draw=draw, rounds=args.rounds, rate=args.rate)
     np.save(args.out, fit.theta)
     np.set_printoptions(precision=2, suppress=True, linewidth=140)
     print(fit.theta)
+
+
+def phi_path_of(args) -> str:
+    return args.out.removesuffix(".npy") + ".phi.npy"
+
+
+def fit_phrases(args, prepared, classes, steps, target, draw) -> None:
+    """The moves' and the phrases' weights fitted together, round by round."""
+    from musiclib.ml.line import (
+        CONTEXTS,
+        MOVES,
+        PHRASE,
+        line_fit,
+        phrase_counts,
+        phrase_fit,
+        phrase_index,
+        piece_moves,
+        symbol_classes,
+        text_counts,
+    )
+
+    train_moves = [piece_moves(ids=p, classes=classes, steps=steps) for p in prepared.train]
+    index = phrase_index(train_moves)
+    aim = phrase_counts(moves=train_moves, index=index, own=True)
+    phi_path = phi_path_of(args)
+
+    def shares(counts):
+        c = counts / max(counts.sum(), 1)
+        longer = np.cumsum(c[::-1])[::-1]  # notes ending a phrase of >= m moves
+        return "  ".join(f"{m + 1}n {longer[m]:.3f}" for m in range(3, PHRASE + 1))
+
+    def moves_of(texts):
+        chars = sorted({c for t in texts for c in t})
+        cl, st = symbol_classes(chars)
+        at = {c: i for i, c in enumerate(chars)}
+        return [piece_moves(ids=[at[c] for c in t], classes=cl, steps=st) for t in texts]
+
+    print(f"{len(index.keys)} phrases; training, each judged by the others: {shares(aim)}")
+    theta = np.zeros((CONTEXTS, MOVES), dtype=np.float32)
+    phi = np.zeros(PHRASE + 1, dtype=np.float32)
+    for k in range(args.rounds + 1):
+        np.save(phi_path, phi)
+        texts = draw(theta, k)
+        written = phrase_counts(moves=moves_of(texts), index=index)
+        print(f"   round {k}: {shares(written)}  phi {np.round(phi, 2).tolist()}", flush=True)
+        if k < args.rounds:
+            theta = line_fit(theta=theta, target=target, written=text_counts(texts), rate=args.rate)
+            phi = phrase_fit(phi=phi, target=aim, written=written, rate=args.rate)
+    np.save(args.out, theta)
+    np.save(phi_path, phi)
 
 
 if __name__ == "__main__":

@@ -808,6 +808,8 @@ def _loop(
     line_notes,
     line_theta,
     line_rows,
+    line_phrases,
+    line_phi,
 ):
     """A whole batch of pieces; see `sample`. Returns each row's number of ids in `out`;
     `nats[r]` gains -log p of each id under the model alone (`_nats`), when `nats` is not
@@ -878,7 +880,17 @@ def _loop(
                 continue
             q = state[r]
             row = logits[r]
-            if leaning and _lean(row, line_rows, r, line_notes, line_steps, line_theta, leaned):
+            if leaning and _lean(
+                row,
+                line_rows,
+                r,
+                line_notes,
+                line_steps,
+                line_theta,
+                line_phrases,
+                line_phi,
+                leaned,
+            ):
                 row = leaned
             if masked and q >= 0 and has_any[q]:
                 chosen = _memory_draw(
@@ -1639,6 +1651,8 @@ def _lazy_loop(
     line_notes,
     line_theta,
     line_rows,
+    line_phrases,
+    line_phi,
 ):
     """`sample_lazy_tables`' steps from draw `t0` on, in one call, until a row needs a
     successor the tables have not built (then it returns the draw to resume at, with
@@ -1684,7 +1698,17 @@ def _lazy_loop(
                 continue
             q = states[r]
             row = logits[r]
-            if leaning and _lean(row, line_rows, r, line_notes, line_steps, line_theta, leaned):
+            if leaning and _lean(
+                row,
+                line_rows,
+                r,
+                line_notes,
+                line_steps,
+                line_theta,
+                line_phrases,
+                line_phi,
+                leaned,
+            ):
                 row = leaned
             chosen = _memory_draw(
                 row, allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
@@ -1800,6 +1824,8 @@ def _line_args(line, rows: int, prime: Sequence[int]) -> tuple:
             empty,
             np.zeros((0, 0), dtype=np.float32),
             np.zeros((0, 0), dtype=np.int64),
+            empty,
+            np.zeros(0, dtype=np.float32),
         )
     return (
         line.classes,
@@ -1807,6 +1833,8 @@ def _line_args(line, rows: int, prime: Sequence[int]) -> tuple:
         line.notes,
         line.theta,
         line_rows(line, rows=rows, prime=prime),
+        line.phrase_keys,
+        line.phi,
     )
 
 

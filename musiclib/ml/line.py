@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -60,11 +60,19 @@ CUR, PRIOR, CTX, CTX_BEFORE, MODE, POS, PEND, MARKS, LAST_D, ACROSS, ROW = range
 # TONIC: the key's tonic letter (0-6 from C) or -1; KEYWAIT: 2 a `K` that may begin the key's
 # field was just read, 1 the field's first letter (its tonic) is awaited, 0 neither
 TONIC, KEYWAIT = 11, 12
-COLUMNS = 13
+# The phrase so far (`phrase_index`): HIST the last PHRASE moves, MOVE_BITS each, the latest
+# lowest; NHIST how many it holds; MOVED the moves written in all; *_BEFORE what a letter
+# that turns out to name a field gives back
+HIST, HIST_BEFORE, NHIST, NHIST_BEFORE, MOVED = 13, 14, 15, 16, 17
+COLUMNS = 18
 # MODE: where the row writes.
 BODY, IN_QUOTE, IN_BANG, LINE_FIELD, INLINE_FIELD = range(5)
 # PEND: what a ':' now would undo (a letter that began a line or followed '[').
 P_NONE, P_LINE_LETTER, P_LINE_NOTE, P_OPEN, P_OPEN_LETTER, P_OPEN_NOTE = range(6)
+
+PHRASE = 7  # moves in the longest phrase the phrase lean reads: 8 notes
+MOVE_BITS = 4  # a move (0..MOVES-1) packed in a phrase key
+LENGTH_SHIFT = PHRASE * MOVE_BITS  # a key's length (1..PHRASE moves) above its moves
 
 _STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
 
@@ -181,6 +189,10 @@ def _track(ls, r, c, step, counts):
             ls[r, ACROSS] = (ls[r, ROW] // MOVE_CONTEXTS) % 2
             if counts.shape[0] > 0 and ls[r, LAST_D] >= 0:
                 counts[ls[r, ROW], ls[r, LAST_D]] -= 1
+            if ls[r, LAST_D] >= 0:
+                ls[r, MOVED] -= 1
+            ls[r, HIST] = ls[r, HIST_BEFORE]
+            ls[r, NHIST] = ls[r, NHIST_BEFORE]
         ls[r, LAST_D] = -1
         ls[r, MODE] = LINE_FIELD if pend <= P_LINE_NOTE else INLINE_FIELD
         if key_letter:
@@ -196,9 +208,14 @@ def _track(ls, r, c, step, counts):
         ls[r, ROW] = _row_of(ls, r)
         ls[r, ACROSS] = 0
         ls[r, LAST_D] = -1
+        ls[r, HIST_BEFORE] = ls[r, HIST]
+        ls[r, NHIST_BEFORE] = ls[r, NHIST]
         if cur >= 0:
             d = step - cur
             ls[r, LAST_D] = _clip(d)
+            ls[r, HIST] = ((ls[r, HIST] << MOVE_BITS) | _clip(d)) & ((1 << LENGTH_SHIFT) - 1)
+            ls[r, NHIST] = min(ls[r, NHIST] + 1, PHRASE)
+            ls[r, MOVED] += 1
             if counts.shape[0] > 0:
                 counts[ls[r, ROW], _clip(d)] += 1
             ls[r, CTX] = _context_of(d, ls[r, CTX])
@@ -229,24 +246,54 @@ def _track(ls, r, c, step, counts):
                 counts[ls[r, ROW], _clip(d)] += 1
             ls[r, LAST_D] = _clip(d)
             ls[r, CTX] = _context_of(d, ls[r, CTX_BEFORE])
+            ls[r, HIST] = (ls[r, HIST] & ~((1 << MOVE_BITS) - 1)) | _clip(d)
     elif c == OPEN:
         ls[r, PEND] = P_OPEN
     elif c == BAR:
         ls[r, ACROSS] = 1
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _phrase_lengths(ls, r, keys, found):
+    """found[move] = the most moves (up to PHRASE) ending with `move` after row r's last
+    moves that a phrase of the index holds (`phrase_index`), 0 where none."""
+    found[:] = 0
+    hist = ls[r, HIST]
+    for length in range(1, min(ls[r, NHIST] + 1, PHRASE) + 1):
+        before = hist & ((1 << (MOVE_BITS * (length - 1))) - 1)
+        top = (length << LENGTH_SHIFT) | (before << MOVE_BITS)
+        lo = np.searchsorted(keys, top)
+        hi = np.searchsorted(keys, top + (1 << MOVE_BITS))
+        longer = False
+        for i in range(lo, hi):
+            move = keys[i] & ((1 << MOVE_BITS) - 1)
+            if found[move] == length - 1:  # (a phrase's shorter ends are phrases too)
+                found[move] = length
+                longer = True
+        if not longer:
+            return
+
+
 @njit(cache=True, error_model="numpy")
-def _lean(logits, ls, r, notes, steps, theta, out):
-    """Row r's logits with each candidate note's weight for its move, into `out`; returns
+def _lean(logits, ls, r, notes, steps, theta, keys, phi, out):
+    """Row r's logits with each candidate note's weight for its move, and with `keys` not
+    empty its weight `phi` for the longest phrase of the index it ends, into `out`; returns
     False (and leaves `out`) where the row is not in a tune's body after a note."""
     if ls[r, MODE] != BODY or ls[r, CUR] < 0:
         return False
     out[:] = logits
     cur = ls[r, CUR]
     ctx = _row_of(ls, r)
+    phrases = keys.shape[0] > 0
+    found = np.zeros(MOVES, dtype=np.int64)
+    if phrases:
+        _phrase_lengths(ls, r, keys, found)
     for k in range(notes.shape[0]):
         j = notes[k]
-        out[j] += theta[ctx, _clip(steps[j] - cur)]
+        move = _clip(steps[j] - cur)
+        out[j] += theta[ctx, move]
+        if phrases:
+            out[j] += phi[found[move]]
     return True
 
 
@@ -256,6 +303,130 @@ def _walk(ls, classes, steps, ids, counts):
     for i in range(ids.shape[0]):
         v = ids[i]
         _track(ls, 0, classes[v], steps[v], counts)
+
+
+@njit(cache=True, error_model="numpy")
+def _walk_moves(ls, classes, steps, ids, out):
+    """Row 0 of `ls` writes `ids`; `out` receives the moves its notes make (after their
+    octave marks, without the letters that named fields). Returns how many."""
+    no_counts = np.zeros((0, 0), dtype=np.int64)
+    n = 0
+    for i in range(ids.shape[0]):
+        v = ids[i]
+        before = ls[0, MOVED]
+        _track(ls, 0, classes[v], steps[v], no_counts)
+        after = ls[0, MOVED]
+        if after > before:
+            out[n] = ls[0, HIST] & ((1 << MOVE_BITS) - 1)
+            n += 1
+        elif after < before:
+            n -= 1
+        elif n > 0 and (classes[v] == UP or classes[v] == DOWN):
+            out[n - 1] = ls[0, HIST] & ((1 << MOVE_BITS) - 1)
+    return n
+
+
+def piece_moves(*, ids: Sequence[int], classes: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The moves (0..MOVES-1: -SPAN..SPAN steps) a piece's notes make, as the tracker reads
+    them."""
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.zeros(max(len(ids), 1), dtype=np.int64)
+    n = _walk_moves(new_rows(1), classes, steps, ids, out)
+    return out[:n]
+
+
+@njit(cache=True, error_model="numpy")
+def _phrase_keys(moves):
+    """Every phrase of 1..PHRASE moves in `moves`, as keys (its length above its moves, the
+    latest move lowest)."""
+    out = np.empty(moves.shape[0] * PHRASE, dtype=np.int64)
+    n = 0
+    for t in range(moves.shape[0]):
+        packed = 0
+        for length in range(1, min(t + 1, PHRASE) + 1):
+            packed |= moves[t - length + 1] << (MOVE_BITS * (length - 1))
+            out[n] = (length << LENGTH_SHIFT) | packed
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True, error_model="numpy")
+def _phrase_matches(moves, keys, tunes, least, out):
+    """out[t] = the most moves ending with move t (up to PHRASE) that `least` or more of
+    the index's tunes hold."""
+    for t in range(moves.shape[0]):
+        m = 0
+        packed = 0
+        for length in range(1, min(t + 1, PHRASE) + 1):
+            packed |= moves[t - length + 1] << (MOVE_BITS * (length - 1))
+            key = (length << LENGTH_SHIFT) | packed
+            i = np.searchsorted(keys, key)
+            if i < keys.shape[0] and keys[i] == key and tunes[i] >= least:
+                m = length
+            else:
+                break
+        out[t] = m
+
+
+@dataclass(frozen=True)
+class PhraseIndex:
+    """Every phrase of 1 to PHRASE moves in a corpus's tunes (sorted keys) and in how many
+    different tunes each stands (a tune transposed is the same tune: its moves are)."""
+
+    keys: np.ndarray  # int64, sorted
+    tunes: np.ndarray  # int64
+
+    def matches(self, moves: np.ndarray, *, least: int = 1) -> np.ndarray:
+        """Per move of a piece, the longest phrase ending with it that `least` tunes hold
+        (0..PHRASE moves)."""
+        out = np.zeros(len(moves), dtype=np.int64)
+        _phrase_matches(np.asarray(moves, np.int64), self.keys, self.tunes, least, out)
+        return out
+
+
+def phrase_index(moves: Iterable[np.ndarray]) -> PhraseIndex:
+    """The index of these pieces' phrases (`piece_moves` of each)."""
+    seen: set[bytes] = set()
+    parts = [np.zeros(0, np.int64)]
+    for m in moves:
+        m = np.asarray(m, dtype=np.int64)
+        if m.tobytes() in seen:
+            continue
+        seen.add(m.tobytes())
+        parts.append(np.unique(_phrase_keys(m)))
+    keys, tunes = np.unique(np.concatenate(parts), return_counts=True)
+    return PhraseIndex(keys=keys.astype(np.int64), tunes=tunes.astype(np.int64))
+
+
+def phrase_counts(
+    *, moves: Iterable[np.ndarray], index: PhraseIndex, own: bool = False
+) -> np.ndarray:
+    """How many notes end a phrase of the index of 0..PHRASE moves and no longer: int64
+    [PHRASE + 1]. `own`: the pieces are the index's own tunes, each judged by the others'
+    (a phrase counts where another tune holds it), as held-out tunes would be."""
+    counts = np.zeros(PHRASE + 1, dtype=np.int64)
+    for m in moves:
+        counts += np.bincount(index.matches(m, least=2 if own else 1), minlength=PHRASE + 1)
+    return counts
+
+
+def phrase_fit(
+    *,
+    phi: np.ndarray,
+    target: np.ndarray,
+    written: np.ndarray,
+    rate: float = 1.0,
+    least: int = 20,
+    bound: float = 3.0,
+) -> np.ndarray:
+    """One step of moment matching for the phrase weights: `phi` moved by the log ratio of
+    each phrase length's share, the target's against what the sampler wrote with it."""
+    t = target.astype(np.float64) + 0.5
+    w = written.astype(np.float64) + 0.5
+    gap = np.log(t / t.sum()) - np.log(w / w.sum())
+    enough = (target >= least) & (written >= least)
+    out = phi + rate * np.where(enough, gap, 0.0)
+    return np.clip(out, -bound, bound).astype(np.float32)
 
 
 def line_counts(
@@ -348,15 +519,33 @@ class Line:
     classes: np.ndarray  # int64 [vocab]: `symbol_classes`
     steps: np.ndarray  # int64 [vocab]
     theta: np.ndarray  # float32 [CONTEXTS, MOVES]: nats added to a candidate note's logit
+    # the phrase lean (empty: off): the corpus's phrases (`PhraseIndex.keys`), and the nats
+    # added to a candidate note that ends one of 0..PHRASE moves and no longer
+    phrase_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    phi: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
     def notes(self) -> np.ndarray:
         return np.flatnonzero(self.classes == NOTE).astype(np.int64)
 
     @classmethod
-    def of(cls, vocab: Sequence[str], theta: np.ndarray) -> Line:
+    def of(
+        cls,
+        vocab: Sequence[str],
+        theta: np.ndarray,
+        *,
+        phrases: PhraseIndex | None = None,
+        phi: np.ndarray | None = None,
+    ) -> Line:
         classes, steps = symbol_classes(vocab)
-        return cls(classes=classes, steps=steps, theta=full_theta(theta))
+        if phrases is None or phi is None:
+            return cls(classes=classes, steps=steps, theta=full_theta(theta))
+        phi = np.ascontiguousarray(phi, dtype=np.float32)
+        if phi.shape != (PHRASE + 1,):
+            raise ValueError(f"the phrase weights are {PHRASE + 1}, not {phi.shape}")
+        return cls(
+            classes=classes, steps=steps, theta=full_theta(theta), phrase_keys=phrases.keys, phi=phi
+        )
 
 
 def line_rows(line: Line, *, rows: int, prime: Sequence[int]) -> np.ndarray:
