@@ -228,16 +228,16 @@ def main() -> None:
     if args.line:
         from musiclib.ml.line import Line
 
-        phrases = phi = None
+        keys = phi = None
         if args.phrases:
             from musiclib.ml.line import phrase_index, piece_moves, symbol_classes
 
             classes, steps = symbol_classes(vocab)
-            phrases = phrase_index(
+            keys = phrase_index(
                 piece_moves(ids=p, classes=classes, steps=steps) for p in prepared.train
-            )
+            ).keys
             phi = np.load(args.phrases)
-        line = Line.of(vocab, np.load(args.line), phrases=phrases, phi=phi)
+        line = Line.of(vocab, np.load(args.line), phrase_keys=keys, phi=phi)
     t0 = time.perf_counter()
     texts: list[str] = []
     ended = 0

@@ -8,6 +8,11 @@ The target is the training split's counts (`way.prepare(seed=0)`, as bench/quali
 trained the model): the held-out tunes the listener compares with are never read. Each
 round samples `--n` tunes with bench/form_samples.py (seeds from 100001 on, apart from the
 judged seeds) and prints the shares a musician reads beside the target's.
+
+`--phrases`: the phrase lean is fitted in the same rounds (as a run's end fits it): each
+note weighed by the longest phrase of the training tunes it ends, towards the shares of
+phrases of 4 to 8 notes the training tunes show, each judged by the others. Writes OUT's
+stem + `.phi.npy` beside OUT (form_samples.py's `--phrases`).
 """
 
 from __future__ import annotations
@@ -49,8 +54,13 @@ def main() -> None:
         line_counts,
         line_fit_rounds,
         line_shares,
+        phrase_counts,
+        phrase_index,
+        phrase_shares,
+        piece_moves,
         symbol_classes,
         text_counts,
+        text_moves,
     )
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.abc_tokens import vocabulary_of
@@ -62,9 +72,11 @@ def main() -> None:
     classes, steps = symbol_classes(prepared.vocab)
     target = line_counts(pieces=prepared.train, classes=classes, steps=steps)
 
-    def draw(theta: np.ndarray, k: int) -> list[str]:
+    def draw(weights, k: int) -> list[str]:
         path, texts_path = f"{args.out}.round{k}.npy", f"{args.out}.round{k}.json"
-        np.save(path, theta)
+        np.save(path, weights.theta)
+        if weights.phi is not None:
+            np.save(phi_path_of(args), weights.phi)
         cmd = [sys.executable, str(ROOT / "bench" / "form_samples.py"), args.net, args.vocab,
                texts_path, "--n", str(args.n), "--first-seed", str(100001 + k * args.n),
                "--line", path, *(["--phrases", phi_path_of(args)] if args.phrases else []),
@@ -72,7 +84,10 @@ def main() -> None:
                *(["--transpose"] if args.transpose else []), *sampler_options]  # fmt: skip
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=os.environ)
         texts = json.loads(open(texts_path).read())["texts"]
-        show(f"round {k}", line_shares(text_counts(texts)), len(texts))
+        shares = line_shares(text_counts(texts))
+        if phrases is not None:
+            shares.update(phrase_shares(phrase_counts(moves=text_moves(texts), index=phrases)))
+        show(f"round {k}", shares, len(texts))
         return texts
 
     def show(label: str, shares: dict, n: int) -> None:
@@ -80,63 +95,26 @@ def main() -> None:
               + f"  ({n} tunes)", flush=True)  # fmt: skip
 
     show("training", line_shares(target), len(prepared.train))
+    phrases = aim = None
     if args.phrases:
-        fit_phrases(args, prepared, classes, steps, target, draw)
-        return
-    fit = line_fit_rounds(target=target, draw=draw, rounds=args.rounds, rate=args.rate)
+        moves = [piece_moves(ids=p, classes=classes, steps=steps) for p in prepared.train]
+        phrases = phrase_index(moves)
+        aim = phrase_counts(moves=moves, index=phrases, own=True)
+        show("training", phrase_shares(aim), len(prepared.train))
+    fit = line_fit_rounds(
+        target=target, draw=draw, rounds=args.rounds, rate=args.rate,
+        phrases=phrases, phrase_target=aim,
+    )  # fmt: skip
     np.save(args.out, fit.theta)
+    if fit.phi is not None:
+        np.save(phi_path_of(args), fit.phi)
+        print("phrase weights:", np.round(fit.phi, 2).tolist())
     np.set_printoptions(precision=2, suppress=True, linewidth=140)
     print(fit.theta)
 
 
 def phi_path_of(args) -> str:
     return args.out.removesuffix(".npy") + ".phi.npy"
-
-
-def fit_phrases(args, prepared, classes, steps, target, draw) -> None:
-    """The moves' and the phrases' weights fitted together, round by round."""
-    from musiclib.ml.line import (
-        CONTEXTS,
-        MOVES,
-        PHRASE,
-        line_fit,
-        phrase_counts,
-        phrase_fit,
-        phrase_index,
-        piece_moves,
-        symbol_classes,
-        text_counts,
-    )
-
-    train_moves = [piece_moves(ids=p, classes=classes, steps=steps) for p in prepared.train]
-    index = phrase_index(train_moves)
-    aim = phrase_counts(moves=train_moves, index=index, own=True)
-    phi_path = phi_path_of(args)
-
-    def shares(counts):
-        c = counts / max(counts.sum(), 1)
-        longer = np.cumsum(c[::-1])[::-1]  # notes ending a phrase of >= m moves
-        return "  ".join(f"{m + 1}n {longer[m]:.3f}" for m in range(3, PHRASE + 1))
-
-    def moves_of(texts):
-        chars = sorted({c for t in texts for c in t})
-        cl, st = symbol_classes(chars)
-        at = {c: i for i, c in enumerate(chars)}
-        return [piece_moves(ids=[at[c] for c in t], classes=cl, steps=st) for t in texts]
-
-    print(f"{len(index.keys)} phrases; training, each judged by the others: {shares(aim)}")
-    theta = np.zeros((CONTEXTS, MOVES), dtype=np.float32)
-    phi = np.zeros(PHRASE + 1, dtype=np.float32)
-    for k in range(args.rounds + 1):
-        np.save(phi_path, phi)
-        texts = draw(theta, k)
-        written = phrase_counts(moves=moves_of(texts), index=index)
-        print(f"   round {k}: {shares(written)}  phi {np.round(phi, 2).tolist()}", flush=True)
-        if k < args.rounds:
-            theta = line_fit(theta=theta, target=target, written=text_counts(texts), rate=args.rate)
-            phi = phrase_fit(phi=phi, target=aim, written=written, rate=args.rate)
-    np.save(args.out, theta)
-    np.save(phi_path, phi)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ grammar and shape, T 0.9, four takes weighed after 100 characters), without the 
 with it, alternating batch by batch in one process, CPU time per batch.
 
     .venv/bin/python bench/moves.py NET.npz VOCAB.json [--corpus oneills --preset quick]
-        [--theta FIT.npy] [--batches 6] [--rows 4]
+        [--theta FIT.npy] [--phi FIT.phi.npy] [--batches 6] [--rows 4]
 
 The weights are `--theta` (bench/line_fit.py's) or, without it, a lean against every leap
-(what it weighs does not change its cost). Each batch is drawn once both ways before it is
+(what it weighs does not change its cost); a third way, the phrase lean besides, over the
+training tunes' phrases with `--phi` (bench/line_fit.py --phrases') or weights that favour
+long phrases. Each batch is drawn once both ways before it is
 timed, so that the grammar's tables hold its states and the compiled loop runs it through
 (the tables' building, which varies from piece to piece, would hide the lean's own cost).
 """
@@ -25,6 +27,7 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # (as the sample worker runs)
     parser = trained_abc_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--theta")
+    parser.add_argument("--phi")
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--rows", type=int, default=4)
     args = parser.parse_args()
@@ -43,6 +46,10 @@ def main() -> None:
         theta = np.full((ln.CONTEXTS, ln.MOVES), -1.0, dtype=np.float32)
         theta[:, ln.SPAN - 1 : ln.SPAN + 2] = 0.0
     line = ln.Line.of(vocab, theta)
+    phi = np.load(args.phi) if args.phi else np.linspace(-0.5, 0.5, ln.PHRASE + 1)
+    keys = ln.phrase_state(vocab=vocab, pieces=prepared.train)[ln.PHRASES_STATE]
+    phrased = ln.Line.of(vocab, theta, phrase_keys=keys, phi=phi)
+    ways = (("without", None), ("with", line), ("with the phrases too", phrased))
     library = returns_library(way=way, vocab=vocab, pieces=prepared.train)
     tables = way.grammar(vocab=vocab, form=True).automaton()
     prime = way.encode_prime(vocab=vocab, prime="")
@@ -57,10 +64,11 @@ def main() -> None:
         )  # fmt: skip
         return time.process_time() - t0, sum(len(o) for o in outs)
 
-    spent = {"without": [0.0, 0], "with": [0.0, 0]}
+    spent = {name: [0.0, 0] for name, _ in ways}
     for k in range(1, args.batches + 1):
-        batch(k, None), batch(k, line)  # (the grammar's tables for these pieces, both ways)
-        for name, lean in (("without", None), ("with", line)):
+        for _, lean in ways:  # (the grammar's tables for these pieces, every way)
+            batch(k, lean)
+        for name, lean in ways:
             seconds, symbols = batch(k, lean)
             spent[name][0] += seconds
             spent[name][1] += symbols
@@ -72,6 +80,8 @@ def main() -> None:
     per = {k: s / n for k, (s, n) in spent.items()}  # (CPU seconds a symbol)
     ratio = per["without"] / per["with"]
     print(f"symbols per CPU second, with the lean against without: {ratio:.2f}×")
+    ratio = per["without"] / per["with the phrases too"]
+    print(f"symbols per CPU second, with the lean and its phrases against without: {ratio:.2f}×")
 
 
 if __name__ == "__main__":

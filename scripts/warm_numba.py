@@ -104,7 +104,18 @@ def warm_folk_form() -> None:
     # form's shape (two parts of eight bars, repeated) give the shapes and the plans.
     from musiclib.metrics.form import returns_library
     from musiclib.ml import sampler
-    from musiclib.ml.line import CONTEXTS, MOVES, Line, text_counts
+    from musiclib.ml.line import (
+        CONTEXTS,
+        MOVES,
+        PHRASE,
+        PHRASES_STATE,
+        Line,
+        phrase_counts,
+        phrase_index,
+        phrase_state,
+        text_counts,
+        text_moves,
+    )
     from musiclib.ml.memory import memory_fit
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.base import END_ID, SPECIALS, START_ID
@@ -123,6 +134,9 @@ def warm_folk_form() -> None:
     if fit is None:
         raise RuntimeError("warm_numba: too few symbols to fit the memory")
     tables = way.grammar(vocab=vocab, form=True).automaton()
+    # the lean with the phrases' (the training tunes' phrases saved with a checkpoint)
+    keys = phrase_state(vocab=vocab, pieces=pieces)[PHRASES_STATE]
+    line = Line.of(vocab, np.zeros((CONTEXTS, MOVES)), phrase_keys=keys, phi=np.zeros(PHRASE + 1))
     for seeds in _batches():
         shapes = way.form_shapes_for(state=library, seeds=seeds)
         plans = way.returns_for(vocab=vocab, state=library, seeds=seeds, form=True)
@@ -132,10 +146,13 @@ def warm_folk_form() -> None:
             sampler.sample(
                 net, prime=[START_ID], seeds=seeds, max_tokens=40, temperature=0.9, top_p=0.9,
                 constraint=tables, shapes=shapes, returns=plans, memory=fit.weights,
-                takes=takes, trial=trial, line=Line.of(vocab, np.zeros((CONTEXTS, MOVES))),
+                takes=takes, trial=trial, line=line,
             )  # fmt: skip
-    # the moves' counts, as the train worker fits a checkpoint's moves (`ml.line`)
+    # the moves' and the phrases' counts, as the train worker fits a checkpoint's moves
+    # (`ml.line`)
     text_counts(texts)
+    moves = text_moves(texts)
+    phrase_counts(moves=moves, index=phrase_index(moves), own=True)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,8 @@ def run_prepare(way, *, texts: list[str], run, **extra):
     with the training tunes' plans of returns (`metrics.form.returns_library`) among the
     way arrays saved with every checkpoint where the way offers returns. With a warm-up
     corpus, its tunes (up to the run's `warmup_tune_id_max`) are in the vocabulary and in
-    `Prepared.warmup`, wherever the run's data is prepared again."""
+    `Prepared.warmup`, wherever the run's data is prepared again. Where the way offers the
+    moves' lean, the training tunes' phrases too (`ml.line.phrase_state`)."""
     if run.warmup_corpus_id:
         extra["warmup_texts"] = list(
             iter_corpus_texts(run.warmup_corpus, tune_id_max=run.warmup_tune_id_max)
@@ -153,4 +154,8 @@ def run_prepare(way, *, texts: list[str], run, **extra):
         from musiclib.metrics.form import returns_library
 
         prepared.state.update(returns_library(way=way, vocab=prepared.vocab, pieces=prepared.train))
+    if way.capabilities.moves:
+        from musiclib.ml.line import phrase_state
+
+        prepared.state.update(phrase_state(vocab=prepared.vocab, pieces=prepared.train))
     return prepared

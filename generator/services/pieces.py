@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -21,7 +20,7 @@ from common.tasks import send_on_commit
 from musiclib.metrics.critic import critic_chooser
 from musiclib.ml import sampler
 from musiclib.ml.automaton import tables_settle
-from musiclib.ml.line import Line
+from musiclib.ml.line import PHRASES_STATE, Line, LineWeights
 from musiclib.ways import get_way, ways_taking
 from musiclib.ways.base import COMMON_DEFAULTS, END_ID, START_ID
 
@@ -599,12 +598,12 @@ def _sample_ids(
     folk_form: bool,
     returns: bool,
     memory: bool,
-    moves: np.ndarray | None = None,
+    moves: LineWeights | None = None,
     takes: int = 1,
     choose=None,
 ) -> list[list[int]]:
     """The sampler run as a job with these options asks (the ids of each piece); `moves`:
-    the weights of each note's move (`ml.line`), None: none."""
+    the weights of each note's move and phrase (`ml.line`), None: none."""
     run = checkpoint.run
     constraint = _constraint(way, run, grammar=grammar, folk_form=folk_form)
     # (only a way whose capabilities offer returns is given a job that asks for them)
@@ -628,7 +627,7 @@ def _sample_ids(
         returns=plans,
         shapes=shapes,
         memory=_memory(checkpoint) if memory else None,
-        line=None if moves is None else Line.of(run.vocab, moves),
+        line=None if moves is None else _line(checkpoint, moves),
         takes=takes,
         choose=choose,
         # (a chooser weighs finished takes: no trial for it)
@@ -636,14 +635,25 @@ def _sample_ids(
     )
 
 
-def _fitted_moves(checkpoint: Checkpoint) -> np.ndarray | None:
+def _fitted_moves(checkpoint: Checkpoint) -> LineWeights | None:
     """The weights of the checkpoint's fitted moves (`moves.checkpoint_moves`), or None."""
     fitted = checkpoint_moves(checkpoint)
-    return None if fitted is None else fitted.theta
+    return None if fitted is None else fitted.weights
+
+
+def _line(checkpoint: Checkpoint, weights: LineWeights) -> Line:
+    """The lean of these weights over the checkpoint's vocabulary; with phrase weights, over
+    its training tunes' phrases (saved with the checkpoint, or for one saved before they
+    were, made again from its corpus)."""
+    vocab = checkpoint.run.vocab
+    if weights.phi is None:
+        return Line.of(vocab, weights.theta)
+    keys = _saved_or_remade(checkpoint, lambda state: state.get(PHRASES_STATE))
+    return Line.of(vocab, weights.theta, phrase_keys=keys, phi=weights.phi)
 
 
 def pieces_draw(
-    *, checkpoint: Checkpoint, seeds: list[int], moves: np.ndarray | None = None
+    *, checkpoint: Checkpoint, seeds: list[int], moves: LineWeights | None = None
 ) -> list[str]:
     """Unprimed pieces of the checkpoint, one per seed, as the generate page's first values
     make them (every option the way offers and the page ticks for the model on, the run's

@@ -30,7 +30,14 @@ from common.storage import file_put, is_local, local_copy, storage
 from common.tasks import send_on_commit
 from musiclib.metrics.critic import Critic
 from musiclib.metrics.judge import MIN_PER_SIDE
-from musiclib.ml.line import LineFit, line_fit_rounds, text_counts
+from musiclib.ml.line import (
+    LineFit,
+    line_fit_rounds,
+    phrase_counts,
+    phrase_index,
+    text_counts,
+    text_moves,
+)
 from musiclib.ways import get_way
 
 from .. import signals
@@ -548,13 +555,24 @@ def run_moves_fit(
     t0 = time.perf_counter()
     train, _ = run_split_texts(run=run)
 
-    def draw(theta, k: int) -> list[str]:
+    def draw(weights, k: int) -> list[str]:
         first = 1 + k * count  # (each round on seeds of its own)
         return pieces_draw(
-            checkpoint=checkpoint, seeds=list(range(first, first + count)), moves=theta
+            checkpoint=checkpoint, seeds=list(range(first, first + count)), moves=weights
         )
 
-    fit = line_fit_rounds(target=text_counts(train), draw=draw, rounds=rounds)
+    # The phrases the lean reaches for are the training tunes'; how often a note ends one
+    # is aimed at the training tunes' own rate, each judged by the others (as a held-out
+    # tune would be), not at 100 %.
+    moves = text_moves(train)
+    phrases = phrase_index(moves)
+    fit = line_fit_rounds(
+        target=text_counts(train),
+        draw=draw,
+        rounds=rounds,
+        phrases=phrases,
+        phrase_target=phrase_counts(moves=moves, index=phrases, own=True),
+    )
     moves_store(checkpoint, fit)
     log.info(
         "run %s: the moves of epoch %s fitted in %d rounds of %d pieces in %.0f s "

@@ -136,6 +136,8 @@ MOVES_SHOWN = (
     ("wider", "Wider"),
     ("tonic", "On the tonic"),
     ("fifth", "On the 5th"),
+    ("phrases_6", "Ending a 6-note phrase the corpus has"),
+    ("phrases_8", "Ending an 8-note phrase the corpus has"),
 )
 
 
@@ -149,7 +151,7 @@ def _moves_rows(run: TrainingRun) -> list[tuple[str, list[str]]]:
         return []
     sets = (fit.target, fit.before, fit.after)
     return [
-        # (moves fitted before the notes' degrees were read have no tonic or 5th: "—")
+        # (moves fitted before the degrees or the phrases were read lack those rows: "—")
         (label, [f"{shares[name]:.0%}" if name in shares else "—" for shares in sets])
         for name, label in MOVES_SHOWN
     ]

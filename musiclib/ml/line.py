@@ -28,6 +28,20 @@ fields (`[K:G]`) hold no notes; a key field's first letter is the tonic the degr
 from (`K:Ador`: A). Accidentals are not read: the step is the letter's.
 The same tracker (`_track`) moves a sampling row and counts a corpus's moves, so what the
 weights lean on is what the counts measure.
+
+The phrase lean (optional, `Line.phrase_keys` and `phi`): a tune's phrases are its runs of
+moves, and a person's phrases of 6 to 8 notes are found in other tunes of the corpus far
+more often than a model's (docs/quality.md). The tracker keeps each row's last PHRASE moves;
+each candidate note gets
+
+    logit[note] += phi[m]
+
+where m is the most moves (0..PHRASE) ending with the candidate's that a phrase of the
+training tunes holds (`PhraseIndex`: every run of 1..PHRASE moves in them, sorted keys). phi
+is fitted in the same rounds as theta (`phrase_fit`) so that the sampled tunes' notes end
+phrases of each length as often as the training tunes' own do, each tune judged by the
+others (as a held-out tune is), not as often as the index would allow: the aim is the
+corpus's rate, not copying.
 """
 
 from __future__ import annotations
@@ -398,6 +412,17 @@ def phrase_index(moves: Iterable[np.ndarray]) -> PhraseIndex:
     return PhraseIndex(keys=keys.astype(np.int64), tunes=tunes.astype(np.int64))
 
 
+PHRASES_STATE = "way_phrases"  # the training tunes' phrase keys, saved with a checkpoint
+
+
+def phrase_state(*, vocab: Sequence[str], pieces: Iterable[Sequence[int]]) -> dict:
+    """The way arrays the phrase lean samples with: the keys of the training pieces'
+    phrases (`phrase_index`), to save with each checkpoint."""
+    classes, steps = symbol_classes(vocab)
+    moves = (piece_moves(ids=p, classes=classes, steps=steps) for p in pieces)
+    return {PHRASES_STATE: phrase_index(moves).keys}
+
+
 def phrase_counts(
     *, moves: Iterable[np.ndarray], index: PhraseIndex, own: bool = False
 ) -> np.ndarray:
@@ -534,17 +559,20 @@ class Line:
         vocab: Sequence[str],
         theta: np.ndarray,
         *,
-        phrases: PhraseIndex | None = None,
+        phrase_keys: np.ndarray | None = None,
         phi: np.ndarray | None = None,
     ) -> Line:
+        """`phrase_keys` (`PhraseIndex.keys` of the training tunes) and `phi` together turn
+        the phrase lean on."""
         classes, steps = symbol_classes(vocab)
-        if phrases is None or phi is None:
+        if phrase_keys is None or phi is None:
             return cls(classes=classes, steps=steps, theta=full_theta(theta))
-        phi = np.ascontiguousarray(phi, dtype=np.float32)
-        if phi.shape != (PHRASE + 1,):
-            raise ValueError(f"the phrase weights are {PHRASE + 1}, not {phi.shape}")
         return cls(
-            classes=classes, steps=steps, theta=full_theta(theta), phrase_keys=phrases.keys, phi=phi
+            classes=classes,
+            steps=steps,
+            theta=full_theta(theta),
+            phrase_keys=np.ascontiguousarray(phrase_keys, dtype=np.int64),
+            phi=phrase_weights(phi),
         )
 
 
@@ -566,61 +594,118 @@ def text_counts(texts: Iterable[str]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class LineWeights:
+    """The weights a lean samples with: each move's in its context, and, where fitted, each
+    phrase length's (`phi`, PHRASE + 1; None: no phrase lean)."""
+
+    theta: np.ndarray
+    phi: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class LineFit:
-    """A fitted lean and what it did: the shares (`line_shares`) of the target's moves, of
-    the pieces drawn without a lean, and of the pieces drawn with the weights fitted."""
+    """A fitted lean and what it did: the shares (`line_shares`, and where the phrases were
+    fitted too `phrase_shares`) of the target's moves, of the pieces drawn without a lean,
+    and of the pieces drawn with the weights fitted."""
 
     theta: np.ndarray
     target: dict[str, float]
     before: dict[str, float]
     after: dict[str, float]
     pieces: int  # drawn in each round
+    phi: np.ndarray | None = None  # the phrase lean's weights (None: fitted before it)
+
+    @property
+    def weights(self) -> LineWeights:
+        return LineWeights(theta=self.theta, phi=self.phi)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "theta": np.round(self.theta.astype(np.float64), 4).tolist(),
             "target": self.target,
             "before": self.before,
             "after": self.after,
             "pieces": self.pieces,
         }
+        if self.phi is not None:
+            out["phi"] = np.round(self.phi.astype(np.float64), 4).tolist()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> LineFit:
+        phi = data.get("phi")
         return cls(
             theta=full_theta(data["theta"]),
             target=dict(data["target"]),
             before=dict(data["before"]),
             after=dict(data["after"]),
             pieces=int(data["pieces"]),
+            phi=None if phi is None else phrase_weights(phi),
         )
+
+
+def phrase_weights(phi) -> np.ndarray:
+    """The phrase lean's weights as `_lean` reads them, float32 [PHRASE + 1]."""
+    phi = np.ascontiguousarray(phi, dtype=np.float32)
+    if phi.shape != (PHRASE + 1,):
+        raise ValueError(f"the phrase weights are {PHRASE + 1}, not {phi.shape}")
+    return phi
+
+
+def text_moves(texts: Iterable[str]) -> list[np.ndarray]:
+    """`piece_moves` of finished texts, read character by character."""
+    texts = list(texts)
+    chars = sorted({c for t in texts for c in t})
+    classes, steps = symbol_classes(chars)
+    index = {c: i for i, c in enumerate(chars)}
+    return [piece_moves(ids=[index[c] for c in t], classes=classes, steps=steps) for t in texts]
+
+
+def phrase_shares(counts: np.ndarray) -> dict[str, float]:
+    """Of the notes after the fourth, how many end a phrase of 4, 5, ... 8 notes found in
+    the index (`phrase_counts`): "phrases_4" .. "phrases_8"."""
+    c = counts.astype(np.float64)
+    total = c.sum()
+    longer = np.cumsum(c[::-1])[::-1]  # notes ending a phrase of m moves or more
+    return {
+        f"phrases_{m + 1}": float(longer[m] / total) if total else 0.0 for m in range(3, PHRASE + 1)
+    }
 
 
 def line_fit_rounds(
     *,
     target: np.ndarray,
-    draw: Callable[[np.ndarray, int], Sequence[str]],
+    draw: Callable[[LineWeights, int], Sequence[str]],
     rounds: int,
     rate: float = 1.0,
+    phrases: PhraseIndex | None = None,
+    phrase_target: np.ndarray | None = None,
 ) -> LineFit:
-    """Fit a lean by `rounds` steps of `line_fit`: `draw(theta, k)` writes round k's pieces
-    (finished texts; each round on seeds of its own) with the weights so far, from none. A
-    last draw measures the weights fitted, on seeds no round fitted on."""
+    """Fit a lean by `rounds` steps of `line_fit`: `draw(weights, k)` writes round k's
+    pieces (finished texts; each round on seeds of its own) with the weights so far, from
+    none. A last draw measures the weights fitted, on seeds no round fitted on. With
+    `phrases` (the training tunes' index) and `phrase_target` (their `phrase_counts`, each
+    judged by the others) the phrase lean is fitted in the same rounds (`phrase_fit`)."""
     theta = np.zeros((CONTEXTS, MOVES), dtype=np.float32)
+    fit_phrases = phrases is not None and phrase_target is not None
+    phi = np.zeros(PHRASE + 1, dtype=np.float32) if fit_phrases else None
     before = written = None
     pieces = 0
     for k in range(rounds + 1):
-        texts = list(draw(theta, k))
+        texts = list(draw(LineWeights(theta=theta, phi=phi), k))
         pieces = len(texts)
         written = text_counts(texts)
+        shares = line_shares(written)
+        if fit_phrases:
+            found = phrase_counts(moves=text_moves(texts), index=phrases)
+            shares.update(phrase_shares(found))
         if k == 0:
-            before = line_shares(written)
+            before = shares
         if k < rounds:
             theta = line_fit(theta=theta, target=target, written=written, rate=rate)
-    return LineFit(
-        theta=theta,
-        target=line_shares(target),
-        before=before,
-        after=line_shares(written),
-        pieces=pieces,
-    )
+            if fit_phrases:
+                phi = phrase_fit(phi=phi, target=phrase_target, written=found, rate=rate)
+    aim = line_shares(target)
+    if fit_phrases:
+        aim.update(phrase_shares(phrase_target))
+    return LineFit(theta=theta, target=aim, before=before, after=shares, pieces=pieces, phi=phi)

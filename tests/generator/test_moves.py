@@ -24,6 +24,7 @@ from generator.services import (
     generation_job_execute,
     piece_reproduce,
 )
+from generator.services.checkpoint_files import load_checkpoint_state
 from generator.services.moves import moves_name, moves_store
 from musiclib.ml import line as ln
 from tests.api.builders import make_job, make_piece, make_world
@@ -57,6 +58,13 @@ def test_a_finished_run_fits_its_moves_and_a_job_that_asks_uses_them(tiny_corpus
     assert np.allclose(np.asarray(stored["theta"]), fit.theta, atol=1e-4)
     assert fit.theta.shape == (ln.CONTEXTS, ln.MOVES)
     assert set(fit.target) == set(fit.before) == set(fit.after) >= {"turns", "steps", "wider"}
+    # ... and the phrase lean's, stored with them; the training tunes' phrases are saved
+    # with each checkpoint, so a sampling machine needs no corpus for them
+    assert fit.phi.shape == (ln.PHRASE + 1,) and len(stored["phi"]) == ln.PHRASE + 1
+    assert {"phrases_4", "phrases_8"} <= set(fit.target)
+    assert 0 <= fit.target["phrases_8"] <= fit.target["phrases_4"] <= 1
+    assert fit.target["phrases_4"] > 0
+    assert len(load_checkpoint_state(checkpoint)[ln.PHRASES_STATE]) > 100
     job, pieces = generate(checkpoint, moves=True)
     assert job.moves
     again = generation_job_execute(
@@ -159,12 +167,15 @@ def test_the_command_fits_moves_for_a_run_that_ended_without_and_the_run_page_sh
     assert "Its tunes, moves weighed" in table
     assert f"{fit.target['turns']:.0%}" in table and ">On the tonic</th>" in table
     assert f'<td class="num">{fit.target["tonic"]:.0%}</td>' in table
-    # moves fitted before the degrees were read (no tonic, no 5th) show a dash there
-    old = {k: v for k, v in fit.target.items() if k not in ("tonic", "fifth")}
+    assert ">Ending an 8-note phrase the corpus has</th>" in table
+    assert f'<td class="num">{fit.after["phrases_8"]:.0%}</td>' in table
+    # moves fitted before the degrees and the phrases were read show a dash there
+    old = {k: v for k, v in fit.target.items() if k in ("turns", "steps", "thirds", "wider")}
+    old["fourths_fifths"] = fit.target["fourths_fifths"]
     moves_store(run.chosen_checkpoint, ln.LineFit(fit.theta, old, old, old, 6))
     page = client.get(run.get_absolute_url()).content.decode()
     table = page.split("data-moves-fit")[1].split("</table>")[0]
-    assert table.count('<td class="num">—</td>') == 6 and f"{old['turns']:.0%}" in table
+    assert table.count('<td class="num">—</td>') == 12 and f"{old['turns']:.0%}" in table
     _, audio, _ = make_audio_world()
     with pytest.raises(CommandError, match="no notes"):
         call_command("fit_moves", run=audio.run_id)

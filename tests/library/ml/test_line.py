@@ -135,6 +135,62 @@ def test_a_fit_moves_the_weights_towards_the_targets_shares_where_both_have_enou
     assert not theta[2].any() and not theta[0].any()
 
 
+def moves(text: str) -> list[int]:
+    """The moves of a text's notes in steps (`piece_moves`)."""
+    return [int(m) - ln.SPAN for m in ln.text_moves([text])[0]]
+
+
+def test_a_tunes_moves_are_read_after_octave_marks_and_without_a_fields_letter():
+    # G up to c' is ten steps (counted as an octave), c' down to B is eight; the A that
+    # begins the line "A:Trad" names a field, so the next move is from B
+    assert moves("X:1\nK:G\nGc'B\nA:Trad\nB2 c|\n") == [7, -7, 0, 1]
+
+
+def test_a_phrase_index_finds_the_longest_phrase_ending_at_each_note():
+    index = ln.phrase_index(ln.text_moves(["K:G\nGABc dedB|\n", "K:D\nDEFG ABAF|\n"]))
+    (tune,) = ln.text_moves(["K:C\nCDEF GA B,|\n"])  # steps up, then an octave down
+    # (up to 7 moves: a phrase of 8 notes); the octave's leap is in neither tune
+    assert index.matches(tune).tolist() == [1, 2, 3, 4, 5, 0]
+
+
+def test_a_corpus_tune_is_judged_by_the_others_and_a_transposed_copy_is_no_other():
+    # the third tune is the first a step up; the second steps up six times, then leaps
+    tunes = ["K:G\nGABc dedB|\n", "K:D\nDEFG ABcA|\n", "K:A\nABcd efec|\n"]
+    index = ln.phrase_index(ln.text_moves(tunes))
+    first, second = ln.text_moves(tunes[:2])
+    # the first judged by the second alone: its five steps up, no step down, a third down
+    assert index.matches(first, least=2).tolist() == [1, 2, 3, 4, 5, 0, 1]
+    assert index.matches(second, least=2).tolist() == [1, 2, 3, 4, 5, 5, 1]
+    found = ln.phrase_counts(moves=[first, second], index=index, own=True)
+    assert found.tolist() == [1, 4, 2, 2, 2, 3, 0, 0]
+
+
+def test_a_fit_moves_the_phrase_weights_towards_the_targets_shares():
+    target = np.array([10, 20, 30, 40, 50, 60, 70, 300])  # notes ending 0..7 moves found
+    written = np.array([40, 40, 60, 60, 60, 60, 60, 100])
+    phi = ln.phrase_fit(phi=np.zeros(ln.PHRASE + 1), target=target, written=written)
+    assert phi[ln.PHRASE] > 0 > phi[2]
+    assert phi[ln.PHRASE] == pytest.approx(
+        np.log(300.5 / (target + 0.5).sum()) - np.log(100.5 / (written + 0.5).sum()), abs=1e-4
+    )
+    assert phi[0] == 0.0  # (10 notes in the target: too few to compare)
+    shares = ln.phrase_shares(target)
+    assert shares["phrases_8"] == pytest.approx(300 / 580)
+    assert shares["phrases_4"] == pytest.approx((40 + 50 + 60 + 70 + 300) / 580)
+
+
+def test_phrase_weights_are_stored_with_the_moves_and_moves_stored_before_have_none():
+    theta = np.zeros((ln.CONTEXTS, ln.MOVES), dtype=np.float32)
+    phi = np.arange(ln.PHRASE + 1, dtype=np.float32) / 10
+    fit = ln.LineFit(theta, {"turns": 0.5}, {"turns": 0.5}, {"turns": 0.5}, 3, phi=phi)
+    again = ln.LineFit.from_dict(fit.to_dict())
+    assert np.allclose(again.weights.phi, phi) and np.allclose(again.weights.theta, theta)
+    before = {k: v for k, v in fit.to_dict().items() if k != "phi"}
+    assert ln.LineFit.from_dict(before).weights.phi is None
+    with pytest.raises(ValueError, match="phrase weights"):
+        ln.LineFit.from_dict({**fit.to_dict(), "phi": [0.0, 1.0]})
+
+
 @pytest.fixture(scope="module")
 def abc():
     way = get_way("abc")
@@ -146,8 +202,12 @@ def abc():
     return way, vocab, net
 
 
-def draw(abc, *, grammar: bool, theta=None, seeds=range(1, 25)):
+def draw(abc, *, grammar: bool, theta=None, seeds=range(1, 25), phi=None):
     way, vocab, net = abc
+    line = None
+    if theta is not None:
+        keys = None if phi is None else corpus_phrases(abc).keys
+        line = ln.Line.of(vocab, theta, phrase_keys=keys, phi=phi)
     return sampler.sample(
         net,
         prime=way.encode_prime(vocab=vocab, prime=""),
@@ -156,8 +216,12 @@ def draw(abc, *, grammar: bool, theta=None, seeds=range(1, 25)):
         max_tokens=300,
         end_id=END_ID,
         constraint=way.grammar(vocab=vocab).automaton() if grammar else None,
-        line=None if theta is None else ln.Line.of(vocab, theta),
+        line=line,
     )
+
+
+def corpus_phrases(abc) -> ln.PhraseIndex:
+    return ln.phrase_index(ln.text_moves([REEL, JIG]))
 
 
 @pytest.mark.parametrize("grammar", [True, False], ids=["grammar tables", "no grammar"])
@@ -179,6 +243,33 @@ def test_a_lean_against_leaps_leaves_only_steps_and_repeats(abc, grammar):
     size = np.abs(np.arange(-ln.SPAN, ln.SPAN + 1))
     assert free[:, size > 1].sum() > 50  # (the random net leaps freely)
     assert leaned.sum() > 50 and leaned[:, size > 1].sum() == 0
+
+
+@pytest.mark.parametrize("grammar", [True, False], ids=["grammar tables", "no grammar"])
+def test_phrase_weights_of_nothing_draw_the_same_pieces_as_none(abc, grammar):
+    zero = np.zeros((ln.CONTEXTS, ln.MOVES), dtype=np.float32)
+    none = np.zeros(ln.PHRASE + 1, dtype=np.float32)
+    assert draw(abc, grammar=grammar, theta=zero, phi=none) == draw(abc, grammar=grammar)
+
+
+@pytest.mark.parametrize("grammar", [True, False], ids=["grammar tables", "no grammar"])
+def test_a_phrase_lean_leads_the_line_along_the_corpuss_phrases(abc, grammar):
+    way, vocab, _ = abc
+    zero = np.zeros((ln.CONTEXTS, ln.MOVES), dtype=np.float32)
+    index = corpus_phrases(abc)
+
+    def found(phi=None):
+        pieces = draw(abc, grammar=grammar, theta=None if phi is None else zero, phi=phi)
+        text = [way.decode(vocab=vocab, ids=ids) for ids in pieces]
+        return ln.phrase_counts(moves=ln.text_moves(text), index=index)
+
+    free = found()
+    # a move the corpus never makes is ruled out ...
+    never = found(np.array([-40, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32))
+    assert free[0] > 50 and never.sum() > 100 and never[0] == 0
+    # ... and a note that ends a phrase of three notes or more is drawn far more often
+    longer = found(np.array([-3, -3, 0, 0, 0, 0, 0, 0], dtype=np.float32))
+    assert longer[2:].sum() / longer.sum() > 2 * free[2:].sum() / free.sum()
 
 
 def test_a_lean_is_not_offered_with_a_python_constraint(abc):
