@@ -78,7 +78,9 @@ TONIC, KEYWAIT = 11, 12
 # lowest; NHIST how many it holds; MOVED the moves written in all; *_BEFORE what a letter
 # that turns out to name a field gives back
 HIST, HIST_BEFORE, NHIST, NHIST_BEFORE, MOVED = 13, 14, 15, 16, 17
-COLUMNS = 18
+# FOUND the phrase lean's look-up for the last moves FOUND_FOR held (`_phrase_lengths`)
+FOUND, FOUND_FOR = 18, 19
+COLUMNS = 20
 # MODE: where the row writes.
 BODY, IN_QUOTE, IN_BANG, LINE_FIELD, INLINE_FIELD = range(5)
 # PEND: what a ':' now would undo (a letter that began a line or followed '[').
@@ -87,6 +89,7 @@ P_NONE, P_LINE_LETTER, P_LINE_NOTE, P_OPEN, P_OPEN_LETTER, P_OPEN_NOTE = range(6
 PHRASE = 7  # moves in the longest phrase the phrase lean reads: 8 notes
 MOVE_BITS = 4  # a move (0..MOVES-1) packed in a phrase key
 LENGTH_SHIFT = PHRASE * MOVE_BITS  # a key's length (1..PHRASE moves) above its moves
+FOUND_BITS, FOUND_MASK = 3, 7  # a phrase's length (0..PHRASE) in a packed look-up
 
 _STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
 
@@ -133,6 +136,7 @@ def new_rows(rows: int) -> np.ndarray:
     ls[:, PRIOR] = -1
     ls[:, LAST_D] = -1
     ls[:, TONIC] = -1
+    ls[:, FOUND_FOR] = -1
     return ls
 
 
@@ -267,11 +271,12 @@ def _track(ls, r, c, step, counts):
         ls[r, ACROSS] = 1
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _phrase_lengths(ls, r, keys, found):
-    """found[move] = the most moves (up to PHRASE) ending with `move` after row r's last
-    moves that a phrase of the index holds (`phrase_index`), 0 where none."""
-    found[:] = 0
+@njit(cache=True, error_model="numpy")
+def _phrase_lengths(ls, r, keys):
+    """For each move (0..MOVES-1) after row r's last moves, the most moves (up to PHRASE)
+    ending with it that a phrase of the index holds (`phrase_index`; 0 where none), packed
+    FOUND_BITS a move."""
+    found = 0
     hist = ls[r, HIST]
     for length in range(1, min(ls[r, NHIST] + 1, PHRASE) + 1):
         before = hist & ((1 << (MOVE_BITS * (length - 1))) - 1)
@@ -280,12 +285,13 @@ def _phrase_lengths(ls, r, keys, found):
         hi = np.searchsorted(keys, top + (1 << MOVE_BITS))
         longer = False
         for i in range(lo, hi):
-            move = keys[i] & ((1 << MOVE_BITS) - 1)
-            if found[move] == length - 1:  # (a phrase's shorter ends are phrases too)
-                found[move] = length
+            at = FOUND_BITS * (keys[i] & ((1 << MOVE_BITS) - 1))
+            if (found >> at) & FOUND_MASK == length - 1:  # (a phrase's shorter ends are too)
+                found += 1 << at
                 longer = True
         if not longer:
-            return
+            break
+    return found
 
 
 @njit(cache=True, error_model="numpy")
@@ -299,15 +305,21 @@ def _lean(logits, ls, r, notes, steps, theta, keys, phi, out):
     cur = ls[r, CUR]
     ctx = _row_of(ls, r)
     phrases = keys.shape[0] > 0
-    found = np.zeros(MOVES, dtype=np.int64)
+    found = 0
     if phrases:
-        _phrase_lengths(ls, r, keys, found)
+        # (looked up once a note: a note's length, bar lines and the rest between two notes
+        # leave the last moves as they are)
+        moves_now = ls[r, HIST] | (ls[r, NHIST] << LENGTH_SHIFT)
+        if ls[r, FOUND_FOR] != moves_now:
+            ls[r, FOUND] = _phrase_lengths(ls, r, keys)
+            ls[r, FOUND_FOR] = moves_now
+        found = ls[r, FOUND]
     for k in range(notes.shape[0]):
         j = notes[k]
         move = _clip(steps[j] - cur)
         out[j] += theta[ctx, move]
         if phrases:
-            out[j] += phi[found[move]]
+            out[j] += phi[(found >> (FOUND_BITS * move)) & FOUND_MASK]
     return True
 
 
