@@ -997,9 +997,10 @@ class GenerationRequestSerializer(serializers.Serializer):
     )
     moves = StrictBooleanField(
         default=False,
-        help_text="ABC runs: each candidate note weighed by its move from the last note, as "
-        "the checkpoint's moves (fitted when its run ended) say, so that the pieces step, "
-        "leap and turn as often as the run's training pieces. A checkpoint without fitted "
+        help_text="ABC runs: each candidate note weighed by its move from the last note and "
+        "by the longest phrase of the training pieces it would end, as the checkpoint's moves "
+        "(fitted when its run ended) say, so that the pieces step, leap, turn and end the "
+        "corpus's phrases as often as the run's training pieces. A checkpoint without fitted "
         "moves samples without them, and the job's `moves` says false.",
     )
     takes = StrictIntegerField(

@@ -10,7 +10,8 @@ from musiclib.ways.base import COMMON_DEFAULTS
 class Command(BaseCommand):
     help = (
         "Fit the moves of a run's chosen checkpoint (the weights that make its pieces step, "
-        "leap and turn as often as its training pieces), for a run that ended without them: "
+        "leap, turn and end the corpus's phrases as often as its training pieces), for a run "
+        "that ended without them: "
         "trained before them, or whose chosen checkpoint staff changed. A checkpoint that "
         "has them keeps them."
     )
