@@ -576,8 +576,10 @@ def run_moves_fit(
     moves_store(checkpoint, fit)
     log.info(
         "run %s: the moves of epoch %s fitted in %d rounds of %d pieces in %.0f s "
-        "(turns %.3f -> %.3f, the training pieces' %.3f)",
+        "(turns %.3f -> %.3f, the training pieces' %.3f; notes ending an 8-note phrase of "
+        "the corpus %.3f -> %.3f, the training pieces' %.3f)",
         run.pk, checkpoint.epoch, rounds, count, time.perf_counter() - t0,
         fit.before["turns"], fit.after["turns"], fit.target["turns"],
+        fit.before["phrases_8"], fit.after["phrases_8"], fit.target["phrases_8"],
     )  # fmt: skip
     return fit
