@@ -37,11 +37,11 @@ each candidate note gets
     logit[note] += phi[m]
 
 where m is the most moves (0..PHRASE) ending with the candidate's that a phrase of the
-training tunes holds (`PhraseIndex`: every run of 1..PHRASE moves in them, sorted keys). phi
-is fitted in the same rounds as theta (`phrase_fit`) so that the sampled tunes' notes end
-phrases of each length as often as the training tunes' own do, each tune judged by the
-others (as a held-out tune is), not as often as the index would allow: the aim is the
-corpus's rate, not copying.
+training tunes holds (`PhraseIndex`: every run of 1..PHRASE moves in them, sorted keys).
+phi is fitted in the same rounds as theta (`line_fit` over phrase lengths) so that the
+sampled tunes' notes end phrases of each length as often as the training tunes' own do,
+each tune judged by the others (as a held-out tune is), not as often as the index would
+allow: the aim is the corpus's rate, not copying.
 """
 
 from __future__ import annotations
@@ -447,25 +447,6 @@ def phrase_counts(
     return counts
 
 
-def phrase_fit(
-    *,
-    phi: np.ndarray,
-    target: np.ndarray,
-    written: np.ndarray,
-    rate: float = 1.0,
-    least: int = 20,
-    bound: float = 3.0,
-) -> np.ndarray:
-    """One step of moment matching for the phrase weights: `phi` moved by the log ratio of
-    each phrase length's share, the target's against what the sampler wrote with it."""
-    t = target.astype(np.float64) + 0.5
-    w = written.astype(np.float64) + 0.5
-    gap = np.log(t / t.sum()) - np.log(w / w.sum())
-    enough = (target >= least) & (written >= least)
-    out = phi + rate * np.where(enough, gap, 0.0)
-    return np.clip(out, -bound, bound).astype(np.float32)
-
-
 def line_counts(
     *, pieces: Iterable[Sequence[int]], classes: np.ndarray, steps: np.ndarray
 ) -> np.ndarray:
@@ -487,12 +468,13 @@ def line_fit(
     bound: float = 3.0,
 ) -> np.ndarray:
     """One step of moment matching: theta moved by the log ratio of each move's share in
-    its context, the target's (the corpus's counts) against what the sampler wrote with
+    its context (each row of the last axis: for the phrase weights, one row of phrase
+    lengths), the target's (the corpus's counts) against what the sampler wrote with
     `theta`. Cells either side counts fewer than `least` times stay (too few to compare);
     weights stay within +-`bound` nats."""
     t = target.astype(np.float64) + 0.5
     w = written.astype(np.float64) + 0.5
-    gap = np.log(t / t.sum(axis=1, keepdims=True)) - np.log(w / w.sum(axis=1, keepdims=True))
+    gap = np.log(t / t.sum(axis=-1, keepdims=True)) - np.log(w / w.sum(axis=-1, keepdims=True))
     enough = (target >= least) & (written >= least)
     out = theta + rate * np.where(enough, gap, 0.0)
     return np.clip(out, -bound, bound).astype(np.float32)
@@ -697,7 +679,8 @@ def line_fit_rounds(
     pieces (finished texts; each round on seeds of its own) with the weights so far, from
     none. A last draw measures the weights fitted, on seeds no round fitted on. With
     `phrases` (the training tunes' index) and `phrase_target` (their `phrase_counts`, each
-    judged by the others) the phrase lean is fitted in the same rounds (`phrase_fit`)."""
+    judged by the others) the phrase lean is fitted in the same rounds (`line_fit` over
+    phrase lengths)."""
     theta = np.zeros((CONTEXTS, MOVES), dtype=np.float32)
     fit_phrases = phrases is not None and phrase_target is not None
     phi = np.zeros(PHRASE + 1, dtype=np.float32) if fit_phrases else None
@@ -716,7 +699,7 @@ def line_fit_rounds(
         if k < rounds:
             theta = line_fit(theta=theta, target=target, written=written, rate=rate)
             if fit_phrases:
-                phi = phrase_fit(phi=phi, target=phrase_target, written=found, rate=rate)
+                phi = line_fit(theta=phi, target=phrase_target, written=found, rate=rate)
     aim = line_shares(target)
     if fit_phrases:
         aim.update(phrase_shares(phrase_target))

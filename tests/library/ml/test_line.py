@@ -168,7 +168,7 @@ def test_a_corpus_tune_is_judged_by_the_others_and_a_transposed_copy_is_no_other
 def test_a_fit_moves_the_phrase_weights_towards_the_targets_shares():
     target = np.array([10, 20, 30, 40, 50, 60, 70, 300])  # notes ending 0..7 moves found
     written = np.array([40, 40, 60, 60, 60, 60, 60, 100])
-    phi = ln.phrase_fit(phi=np.zeros(ln.PHRASE + 1), target=target, written=written)
+    phi = ln.line_fit(theta=np.zeros(ln.PHRASE + 1), target=target, written=written)
     assert phi[ln.PHRASE] > 0 > phi[2]
     assert phi[ln.PHRASE] == pytest.approx(
         np.log(300.5 / (target + 0.5).sum()) - np.log(100.5 / (written + 0.5).sum()), abs=1e-4
