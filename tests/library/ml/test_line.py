@@ -93,6 +93,13 @@ def test_tokens_read_the_same_moves_as_characters():
     assert by_token.sum() == 11  # twelve notes (the composer line names none)
     assert (by_token == ln.text_counts([text])).all()
     assert (ln.text_counts([add_markers(text)]) == by_token).all()  # (bars: markers hold none)
+    # ... and the same phrases: the keys a checkpoint saves (read from its vocabulary's ids)
+    # are those a run's end fits its phrase weights against (read from the texts)
+    saved = ln.phrase_state(vocab=vocab, pieces=[[index[t] for t in tokens]])
+    assert len(saved[ln.PHRASES_STATE]) > 11
+    assert (saved[ln.PHRASES_STATE] == ln.phrase_index(ln.text_moves([text])).keys).all()
+    marked = ln.phrase_index(ln.text_moves([add_markers(text)])).keys
+    assert (saved[ln.PHRASES_STATE] == marked).all()
 
 
 def test_the_shares_are_read_as_a_musician_counts_them():
