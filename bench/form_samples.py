@@ -230,11 +230,11 @@ def main() -> None:
 
         keys = phi = None
         if args.phrases:
-            from musiclib.ml.line import phrase_index, piece_moves, symbol_classes
+            from musiclib.ml.line import phrase_index, piece_intervals, symbol_classes
 
             classes, steps = symbol_classes(vocab)
             keys = phrase_index(
-                piece_moves(ids=p, classes=classes, steps=steps) for p in prepared.train
+                piece_intervals(ids=p, classes=classes, steps=steps) for p in prepared.train
             ).keys
             phi = np.load(args.phrases)
         line = Line.of(vocab, np.load(args.line), phrase_keys=keys, phi=phi)

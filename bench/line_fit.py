@@ -57,10 +57,10 @@ def main() -> None:
         phrase_counts,
         phrase_index,
         phrase_shares,
-        piece_moves,
+        piece_intervals,
         symbol_classes,
         text_counts,
-        text_moves,
+        text_intervals,
     )
     from musiclib.ways.abc_text import WAY as way
     from musiclib.ways.abc_tokens import vocabulary_of
@@ -86,7 +86,7 @@ def main() -> None:
         texts = json.loads(open(texts_path).read())["texts"]
         shares = line_shares(text_counts(texts))
         if phrases is not None:
-            shares.update(phrase_shares(phrase_counts(moves=text_moves(texts), index=phrases)))
+            shares.update(phrase_shares(phrase_counts(moves=text_intervals(texts), index=phrases)))
         show(f"round {k}", shares, len(texts))
         return texts
 
@@ -97,7 +97,7 @@ def main() -> None:
     show("training", line_shares(target), len(prepared.train))
     phrases = aim = None
     if args.phrases:
-        moves = [piece_moves(ids=p, classes=classes, steps=steps) for p in prepared.train]
+        moves = [piece_intervals(ids=p, classes=classes, steps=steps) for p in prepared.train]
         phrases = phrase_index(moves)
         aim = phrase_counts(moves=moves, index=phrases, own=True)
         show("training", phrase_shares(aim), len(prepared.train))

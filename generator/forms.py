@@ -284,8 +284,8 @@ class GenerateForm(forms.Form):
         initial=True,
         help_text="Each next note is weighed by its move from the last one (a step, a "
         "third, a leap of a fourth or more, up or down, after a move up or down, from each "
-        "note of the key), and by the longest run of steps and leaps of the tunes the "
-        "model learnt from that it would end, so that the tunes step, leap, change "
+        "note of the key), and by the longest run of intervals of the tunes the model "
+        "learnt from that it would end, so that the tunes step, leap, change "
         "direction, land on each note of the key and turn the corpus's phrases as often as "
         "those tunes do. The weights are "
         "fitted once for each model when its training ends; a model trained before then "

@@ -114,7 +114,7 @@ def warm_folk_form() -> None:
         phrase_index,
         phrase_state,
         text_counts,
-        text_moves,
+        text_intervals,
     )
     from musiclib.ml.memory import memory_fit
     from musiclib.ways.abc_text import WAY as way
@@ -151,7 +151,7 @@ def warm_folk_form() -> None:
     # the moves' and the phrases' counts, as the train worker fits a checkpoint's moves
     # (`ml.line`)
     text_counts(texts)
-    moves = text_moves(texts)
+    moves = text_intervals(texts)
     phrase_counts(moves=moves, index=phrase_index(moves), own=True)
 
 

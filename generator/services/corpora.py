@@ -144,7 +144,8 @@ def run_prepare(way, *, texts: list[str], run, **extra):
     way arrays saved with every checkpoint where the way offers returns. With a warm-up
     corpus, its tunes (up to the run's `warmup_tune_id_max`) are in the vocabulary and in
     `Prepared.warmup`, wherever the run's data is prepared again. Where the way offers the
-    moves' lean, the training tunes' phrases too (`ml.line.phrase_state`)."""
+    moves' lean and the tracker reads its notes in semitones, the training tunes' phrases
+    too (`ml.line.phrase_state`)."""
     if run.warmup_corpus_id:
         extra["warmup_texts"] = list(
             iter_corpus_texts(run.warmup_corpus, tune_id_max=run.warmup_tune_id_max)
@@ -155,7 +156,8 @@ def run_prepare(way, *, texts: list[str], run, **extra):
 
         prepared.state.update(returns_library(way=way, vocab=prepared.vocab, pieces=prepared.train))
     if way.capabilities.moves:
-        from musiclib.ml.line import phrase_state
+        from musiclib.ml.line import phrase_state, phrases_readable
 
-        prepared.state.update(phrase_state(vocab=prepared.vocab, pieces=prepared.train))
+        if phrases_readable(prepared.vocab):
+            prepared.state.update(phrase_state(vocab=prepared.vocab, pieces=prepared.train))
     return prepared

@@ -16,6 +16,7 @@ import tempfile
 import time
 import traceback
 from datetime import timedelta
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ from musiclib.ml.line import (
     line_fit_rounds,
     phrase_counts,
     phrase_index,
+    phrases_readable,
     text_counts,
-    text_moves,
+    text_intervals,
 )
 from musiclib.ways import get_way
 
@@ -564,14 +566,14 @@ def run_moves_fit(
     # The phrases the lean reaches for are the training tunes'; how often a note ends one
     # is aimed at the training tunes' own rate, each judged by the others (as a held-out
     # tune would be), not at 100 %.
-    moves = text_moves(train)
-    phrases = phrase_index(moves)
+    # (a token vocabulary's notes are not read in semitones: no phrase lean for its models)
+    phrases = aim = None
+    if phrases_readable(run.vocab):
+        intervals = text_intervals(train)
+        phrases = phrase_index(intervals)
+        aim = phrase_counts(moves=intervals, index=phrases, own=True)
     fit = line_fit_rounds(
-        target=text_counts(train),
-        draw=draw,
-        rounds=rounds,
-        phrases=phrases,
-        phrase_target=phrase_counts(moves=moves, index=phrases, own=True),
+        target=text_counts(train), draw=draw, rounds=rounds, phrases=phrases, phrase_target=aim
     )
     moves_store(checkpoint, fit)
     log.info(
@@ -580,6 +582,7 @@ def run_moves_fit(
         "the corpus %.3f -> %.3f, the training pieces' %.3f)",
         run.pk, checkpoint.epoch, rounds, count, time.perf_counter() - t0,
         fit.before["turns"], fit.after["turns"], fit.target["turns"],
-        fit.before["phrases_8"], fit.after["phrases_8"], fit.target["phrases_8"],
+        *(fit.before.get("phrases_8", nan), fit.after.get("phrases_8", nan),
+          fit.target.get("phrases_8", nan)),
     )  # fmt: skip
     return fit

@@ -25,23 +25,28 @@ Symbols are read one character at a time (`symbol_classes`): a note is its lette
 case's octave; octave marks after it move it by an octave before the next note is weighed;
 chord symbols and annotations ("..."), decorations (!...!), field lines (`K:G`) and inline
 fields (`[K:G]`) hold no notes; a key field's first letter is the tonic the degrees count
-from (`K:Ador`: A). Accidentals are not read: the step is the letter's.
+from (`K:Ador`: A). The moves do not read accidentals: the step is the letter's.
 The same tracker (`_track`) moves a sampling row and counts a corpus's moves, so what the
 weights lean on is what the counts measure.
 
 The phrase lean (optional, `Line.phrase_keys` and `phi`): a tune's phrases are its runs of
-moves, and a person's phrases of 6 to 8 notes are found in other tunes of the corpus far
-more often than a model's (docs/quality.md). The tracker keeps each row's last PHRASE moves;
-each candidate note gets
+intervals, and a person's phrases of 6 to 8 notes are found in other tunes of the corpus far
+more often than a model's (docs/quality.md). The tracker also reads each note in semitones
+(the key signature from the key field's tonic, `#` or `b` and mode; `^`, `_`, `=` before a
+note, kept for its letter to the bar's end; octave marks) and keeps each row's last PHRASE
+intervals; each candidate note gets
 
     logit[note] += phi[m]
 
-where m is the most moves (0..PHRASE) ending with the candidate's that a phrase of the
-training tunes holds (`PhraseIndex`: every run of 1..PHRASE moves in them, sorted keys).
-phi is fitted in the same rounds as theta (`line_fit` over phrase lengths) so that the
-sampled tunes' notes end phrases of each length as often as the training tunes' own do,
-each tune judged by the others (as a held-out tune is), not as often as the index would
-allow: the aim is the corpus's rate, not copying.
+where m is the most intervals (0..PHRASE) ending with the candidate's that a phrase of the
+training tunes holds (`PhraseIndex`: every run of 1..PHRASE intervals in them, sorted keys),
+the same phrases the judge's phrase idiom counts. phi is fitted in the same rounds as theta
+(`line_fit` over phrase lengths) so that the sampled tunes' notes end phrases of each
+length as often as the training tunes' own do, each tune judged by the others (as a
+held-out tune is), not as often as the index would allow: the aim is the corpus's rate, not
+copying. The tracker reads semitones from characters only: a token vocabulary's pitch and
+key tokens carry accidentals and keys it does not read, so its models get no phrase lean
+(`phrases_readable`).
 """
 
 from __future__ import annotations
@@ -74,22 +79,38 @@ CUR, PRIOR, CTX, CTX_BEFORE, MODE, POS, PEND, MARKS, LAST_D, ACROSS, ROW = range
 # TONIC: the key's tonic letter (0-6 from C) or -1; KEYWAIT: 2 a `K` that may begin the key's
 # field was just read, 1 the field's first letter (its tonic) is awaited, 0 neither
 TONIC, KEYWAIT = 11, 12
-# The phrase so far (`phrase_index`): HIST the last PHRASE moves, MOVE_BITS each, the latest
-# lowest; NHIST how many it holds; MOVED the moves written in all; *_BEFORE what a letter
-# that turns out to name a field gives back
+# The phrase so far (`phrase_index`): HIST the last PHRASE intervals in semitones,
+# INTERVAL_BITS each, the latest lowest; NHIST how many it holds; MOVED the intervals written
+# in all; *_BEFORE what a letter that turns out to name a field gives back
 HIST, HIST_BEFORE, NHIST, NHIST_BEFORE, MOVED = 13, 14, 15, 16, 17
-# FOUND the phrase lean's look-up for the last moves FOUND_FOR held (`_phrase_lengths`)
-FOUND, FOUND_FOR = 18, 19
-COLUMNS = 20
+# FOUND, FOUND_HI: the phrase lean's look-up for the last intervals FOUND_FOR held
+# (`_phrase_lengths`)
+FOUND, FOUND_HI, FOUND_FOR = 18, 19, 20
+# The notes in semitones: PITCH the last note's (0: the C below middle C), PITCH_PRIOR the one
+# before; FIFTHS the key signature (sharps, or flats below 0); PACC an accidental written
+# before the next note (`_ACC_OFFSET`'s codes); BACC the bar's accidentals, one code a letter
+# (`_BAR_CODE`, 0 none)
+PITCH, PITCH_PRIOR, FIFTHS, PACC, BACC = 21, 22, 23, 24, 25
+COLUMNS = 26
+INTERVAL_SPAN = 12  # intervals of up to an octave in semitones; wider ones count as an octave
+INTERVALS = 2 * INTERVAL_SPAN + 1
+_BASE = np.array([0, 2, 4, 5, 7, 9, 11], dtype=np.int64)  # each letter's semitone above C
+_MAJOR_FIFTHS = np.array([0, 2, 4, -1, 1, 3, 5], dtype=np.int64)  # each letter's major key
+_SHARP_RANK = np.array([1, 3, 5, 0, 2, 4, 6], dtype=np.int64)  # F C G D A E B
+_FLAT_RANK = np.array([5, 3, 1, 6, 4, 2, 0], dtype=np.int64)  # B E A D G C F
+# PACC codes: none, =, ^, ^^, _, __ (their offsets), and the bar's code for each (offset + 3)
+_ACC_OFFSET = np.array([0, 0, 1, 2, -1, -2], dtype=np.int64)
+_BAR_CODE = np.array([0, 3, 4, 5, 2, 1], dtype=np.int64)
 # MODE: where the row writes.
 BODY, IN_QUOTE, IN_BANG, LINE_FIELD, INLINE_FIELD = range(5)
 # PEND: what a ':' now would undo (a letter that began a line or followed '[').
 P_NONE, P_LINE_LETTER, P_LINE_NOTE, P_OPEN, P_OPEN_LETTER, P_OPEN_NOTE = range(6)
 
-PHRASE = 7  # moves in the longest phrase the phrase lean reads: 8 notes
-MOVE_BITS = 4  # a move (0..MOVES-1) packed in a phrase key
-LENGTH_SHIFT = PHRASE * MOVE_BITS  # a key's length (1..PHRASE moves) above its moves
+PHRASE = 7  # intervals in the longest phrase the phrase lean reads: 8 notes
+INTERVAL_BITS = 5  # an interval (0..INTERVALS-1) packed in a phrase key
+LENGTH_SHIFT = PHRASE * INTERVAL_BITS  # a key's length (1..PHRASE intervals) above them
 FOUND_BITS, FOUND_MASK = 3, 7  # a phrase's length (0..PHRASE) in a packed look-up
+FOUND_LOW = 21  # intervals packed in FOUND (63 bits); the rest in FOUND_HI
 
 _STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
 
@@ -104,7 +125,8 @@ def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     FLOOR; a pitch token's octave marks are its own: `^c'` is 14). Any other symbol
     longer than a character (a field line, a chord symbol, a duration: tokens) holds no
     note; the tracker reads the rest character by character. Steps count from FLOOR below
-    C, so that a low note's is still positive (a row's -1: no note yet)."""
+    C, so that a low note's is still positive (a row's -1: no note yet). Any other single
+    character's step is its code: the tracker reads accidentals and a key's mode by it."""
     cls = np.zeros(len(vocab), dtype=np.int64)
     step = np.zeros(len(vocab), dtype=np.int64)
     single = {'"': QUOTE, "!": BANG, "\n": NEWLINE, ":": COLON, "[": OPEN, "]": CLOSE}
@@ -126,6 +148,9 @@ def symbol_classes(vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             cls[i] = single[s]
         elif len(s) == 1 and s.isalpha():
             cls[i] = LETTER
+            step[i] = ord(s)
+        elif len(s) == 1:
+            step[i] = ord(s)
     return cls, step
 
 
@@ -164,6 +189,45 @@ def _clip(d):
     return min(max(d, -SPAN), SPAN) + SPAN
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _pitch_of(ls, r, step):
+    """The semitone of a note letter (its step, so in its case's octave) that row r would
+    write now: with the accidental just written, or the bar's for its letter, or the key
+    signature's. (A bar's accidental counts for its letter in every octave.)"""
+    letter = (step - FLOOR) % 7
+    octave = (step - FLOOR) // 7
+    acc = 0
+    pacc = ls[r, PACC]
+    bacc = (ls[r, BACC] >> (3 * letter)) & 7
+    if pacc > 0:
+        acc = _ACC_OFFSET[pacc]
+    elif bacc > 0:
+        acc = bacc - 3
+    else:
+        f = ls[r, FIFTHS]
+        if _SHARP_RANK[letter] < f:
+            acc = 1
+        elif _FLAT_RANK[letter] < -f:
+            acc = -1
+    return 12 * octave + _BASE[letter] + acc
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _interval(d):
+    return min(max(d, -INTERVAL_SPAN), INTERVAL_SPAN) + INTERVAL_SPAN
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lower(c, step):
+    """A field character's lower-case code (a note letter's from its step; other characters
+    have theirs as their step, `symbol_classes`)."""
+    if c == NOTE:
+        return 97 + (2 + (step - FLOOR) % 7) % 7
+    if 65 <= step <= 90:
+        return step + 32
+    return step
+
+
 @njit(cache=True, error_model="numpy")
 def _track(ls, r, c, step, counts):
     """Row r writes a symbol of class c (a note's step `step`); with `counts` not empty,
@@ -181,9 +245,52 @@ def _track(ls, r, c, step, counts):
         ls[r, KEYWAIT] = 0
         return
     if mode == LINE_FIELD or mode == INLINE_FIELD:
-        if ls[r, KEYWAIT] == 1 and c != SPACE:  # (the key field's first letter: its tonic)
+        kw = ls[r, KEYWAIT]
+        if kw == 1 and c != SPACE:  # (the key field's first letter: its tonic)
             ls[r, TONIC] = step % 7 if c == NOTE else -1
             ls[r, KEYWAIT] = 0
+            if c == NOTE:
+                ls[r, FIFTHS] = _MAJOR_FIFTHS[(step - FLOOR) % 7]
+                ls[r, KEYWAIT] = 3
+        elif kw >= 3:
+            ch = _lower(c, step)
+            if kw == 3 and ch == 35:  # '#'
+                ls[r, FIFTHS] += 7
+                ls[r, KEYWAIT] = 4
+            elif kw == 3 and c == NOTE and ch == 98 and (step - FLOOR) // 7 == 1:  # 'b'
+                ls[r, FIFTHS] -= 7
+                ls[r, KEYWAIT] = 4
+            elif c == SPACE and kw in (3, 4):
+                ls[r, KEYWAIT] = 4
+            elif kw in (3, 4):
+                ls[r, KEYWAIT] = 0
+                if ch == 109:  # m
+                    ls[r, FIFTHS] -= 3
+                    ls[r, KEYWAIT] = 5
+                elif ch == 100:  # d
+                    ls[r, FIFTHS] -= 2
+                elif ch == 112:  # p
+                    ls[r, FIFTHS] -= 4
+                elif ch == 97:  # a(eolian)
+                    ls[r, FIFTHS] -= 3
+                elif ch == 108:  # l
+                    ls[r, KEYWAIT] = 7
+            elif kw == 5:
+                ls[r, KEYWAIT] = 0
+                if ch == 97:  # maj
+                    ls[r, FIFTHS] += 3
+                elif ch == 105:
+                    ls[r, KEYWAIT] = 6
+            elif kw == 6:
+                ls[r, KEYWAIT] = 0
+                if ch == 120:  # mix
+                    ls[r, FIFTHS] += 2
+            elif kw == 7:
+                ls[r, KEYWAIT] = 0
+                if ch == 121:  # lydian
+                    ls[r, FIFTHS] += 1
+                elif ch == 111:  # locrian
+                    ls[r, FIFTHS] -= 5
         if mode == INLINE_FIELD and c == CLOSE:
             ls[r, MODE] = BODY
             ls[r, KEYWAIT] = 0
@@ -211,6 +318,7 @@ def _track(ls, r, c, step, counts):
                 ls[r, MOVED] -= 1
             ls[r, HIST] = ls[r, HIST_BEFORE]
             ls[r, NHIST] = ls[r, NHIST_BEFORE]
+            ls[r, PITCH] = ls[r, PITCH_PRIOR]
         ls[r, LAST_D] = -1
         ls[r, MODE] = LINE_FIELD if pend <= P_LINE_NOTE else INLINE_FIELD
         if key_letter:
@@ -228,10 +336,19 @@ def _track(ls, r, c, step, counts):
         ls[r, LAST_D] = -1
         ls[r, HIST_BEFORE] = ls[r, HIST]
         ls[r, NHIST_BEFORE] = ls[r, NHIST]
+        pitch = _pitch_of(ls, r, step)
+        if ls[r, PACC] > 0:
+            letter = (step - FLOOR) % 7
+            code = _BAR_CODE[ls[r, PACC]]
+            ls[r, BACC] = (ls[r, BACC] & ~(7 << (3 * letter))) | (code << (3 * letter))
+            ls[r, PACC] = 0
+        ls[r, PITCH_PRIOR] = ls[r, PITCH]
+        ls[r, PITCH] = pitch
         if cur >= 0:
             d = step - cur
             ls[r, LAST_D] = _clip(d)
-            ls[r, HIST] = ((ls[r, HIST] << MOVE_BITS) | _clip(d)) & ((1 << LENGTH_SHIFT) - 1)
+            iv = _interval(pitch - ls[r, PITCH_PRIOR])
+            ls[r, HIST] = ((ls[r, HIST] << INTERVAL_BITS) | iv) & ((1 << LENGTH_SHIFT) - 1)
             ls[r, NHIST] = min(ls[r, NHIST] + 1, PHRASE)
             ls[r, MOVED] += 1
             if counts.shape[0] > 0:
@@ -254,6 +371,8 @@ def _track(ls, r, c, step, counts):
         ls[r, TONIC] = step
     elif (c == UP or c == DOWN) and marks:
         cur = max(ls[r, CUR] + (7 if c == UP else -7), 0)
+        if cur != ls[r, CUR]:
+            ls[r, PITCH] += 12 if c == UP else -12
         ls[r, CUR] = cur
         ls[r, MARKS] = 1
         prior = ls[r, PRIOR]
@@ -264,62 +383,86 @@ def _track(ls, r, c, step, counts):
                 counts[ls[r, ROW], _clip(d)] += 1
             ls[r, LAST_D] = _clip(d)
             ls[r, CTX] = _context_of(d, ls[r, CTX_BEFORE])
-            ls[r, HIST] = (ls[r, HIST] & ~((1 << MOVE_BITS) - 1)) | _clip(d)
+            iv = _interval(ls[r, PITCH] - ls[r, PITCH_PRIOR])
+            ls[r, HIST] = (ls[r, HIST] & ~((1 << INTERVAL_BITS) - 1)) | iv
     elif c == OPEN:
         ls[r, PEND] = P_OPEN
     elif c == BAR:
         ls[r, ACROSS] = 1
+        ls[r, BACC] = 0
+    elif c == OTHER and (step == 94 or step == 95 or step == 61):  # ^ _ =
+        p = ls[r, PACC]
+        if step == 94:
+            ls[r, PACC] = 3 if p == 2 else 2
+        elif step == 95:
+            ls[r, PACC] = 5 if p == 4 else 4
+        else:
+            ls[r, PACC] = 1
 
 
 @njit(cache=True, error_model="numpy")
 def _phrase_lengths(ls, r, keys):
-    """For each move (0..MOVES-1) after row r's last moves, the most moves (up to PHRASE)
-    ending with it that a phrase of the index holds (`phrase_index`; 0 where none), packed
-    FOUND_BITS a move."""
-    found = 0
+    """For each interval (0..INTERVALS-1) after row r's last intervals, the most intervals
+    (up to PHRASE) ending with it that a phrase of the index holds (`phrase_index`; 0 where
+    none), packed FOUND_BITS an interval: (the first FOUND_LOW, the rest)."""
+    low = 0
+    high = 0
     hist = ls[r, HIST]
     for length in range(1, min(ls[r, NHIST] + 1, PHRASE) + 1):
-        before = hist & ((1 << (MOVE_BITS * (length - 1))) - 1)
-        top = (length << LENGTH_SHIFT) | (before << MOVE_BITS)
+        before = hist & ((1 << (INTERVAL_BITS * (length - 1))) - 1)
+        top = (length << LENGTH_SHIFT) | (before << INTERVAL_BITS)
         lo = np.searchsorted(keys, top)
-        hi = np.searchsorted(keys, top + (1 << MOVE_BITS))
+        hi = np.searchsorted(keys, top + (1 << INTERVAL_BITS))
         longer = False
         for i in range(lo, hi):
-            at = FOUND_BITS * (keys[i] & ((1 << MOVE_BITS) - 1))
-            if (found >> at) & FOUND_MASK == length - 1:  # (a phrase's shorter ends are too)
-                found += 1 << at
-                longer = True
+            iv = keys[i] & ((1 << INTERVAL_BITS) - 1)
+            # (a phrase's shorter ends are phrases too: each length extends the last)
+            if iv < FOUND_LOW:
+                at = FOUND_BITS * iv
+                if (low >> at) & FOUND_MASK == length - 1:
+                    low += 1 << at
+                    longer = True
+            else:
+                at = FOUND_BITS * (iv - FOUND_LOW)
+                if (high >> at) & FOUND_MASK == length - 1:
+                    high += 1 << at
+                    longer = True
         if not longer:
             break
-    return found
+    return low, high
 
 
 @njit(cache=True, error_model="numpy")
 def _lean(logits, ls, r, notes, steps, theta, keys, phi, out):
     """Row r's logits with each candidate note's weight for its move, and with `keys` not
-    empty its weight `phi` for the longest phrase of the index it ends, into `out`; returns
-    False (and leaves `out`) where the row is not in a tune's body after a note."""
+    empty its weight `phi` for the longest phrase of the index it ends (in semitones), into
+    `out`; returns False (and leaves `out`) where the row is not in a tune's body after a
+    note."""
     if ls[r, MODE] != BODY or ls[r, CUR] < 0:
         return False
     out[:] = logits
     cur = ls[r, CUR]
     ctx = _row_of(ls, r)
     phrases = keys.shape[0] > 0
-    found = 0
     if phrases:
         # (looked up once a note: a note's length, bar lines and the rest between two notes
-        # leave the last moves as they are)
-        moves_now = ls[r, HIST] | (ls[r, NHIST] << LENGTH_SHIFT)
-        if ls[r, FOUND_FOR] != moves_now:
-            ls[r, FOUND] = _phrase_lengths(ls, r, keys)
-            ls[r, FOUND_FOR] = moves_now
-        found = ls[r, FOUND]
+        # leave the last intervals as they are)
+        now = ls[r, HIST] | (ls[r, NHIST] << LENGTH_SHIFT)
+        if ls[r, FOUND_FOR] != now:
+            low, high = _phrase_lengths(ls, r, keys)
+            ls[r, FOUND] = low
+            ls[r, FOUND_HI] = high
+            ls[r, FOUND_FOR] = now
+    last = ls[r, PITCH]
     for k in range(notes.shape[0]):
         j = notes[k]
-        move = _clip(steps[j] - cur)
-        out[j] += theta[ctx, move]
+        out[j] += theta[ctx, _clip(steps[j] - cur)]
         if phrases:
-            out[j] += phi[(found >> (FOUND_BITS * move)) & FOUND_MASK]
+            iv = _interval(_pitch_of(ls, r, steps[j]) - last)
+            if iv < FOUND_LOW:
+                out[j] += phi[(ls[r, FOUND] >> (FOUND_BITS * iv)) & FOUND_MASK]
+            else:
+                out[j] += phi[(ls[r, FOUND_HI] >> (FOUND_BITS * (iv - FOUND_LOW))) & FOUND_MASK]
     return True
 
 
@@ -332,8 +475,8 @@ def _walk(ls, classes, steps, ids, counts):
 
 
 @njit(cache=True, error_model="numpy")
-def _walk_moves(ls, classes, steps, ids, out):
-    """Row 0 of `ls` writes `ids`; `out` receives the moves its notes make (after their
+def _walk_intervals(ls, classes, steps, ids, out):
+    """Row 0 of `ls` writes `ids`; `out` receives the intervals its notes make (after their
     octave marks, without the letters that named fields). Returns how many."""
     no_counts = np.zeros((0, 0), dtype=np.int64)
     n = 0
@@ -343,34 +486,34 @@ def _walk_moves(ls, classes, steps, ids, out):
         _track(ls, 0, classes[v], steps[v], no_counts)
         after = ls[0, MOVED]
         if after > before:
-            out[n] = ls[0, HIST] & ((1 << MOVE_BITS) - 1)
+            out[n] = ls[0, HIST] & ((1 << INTERVAL_BITS) - 1)
             n += 1
         elif after < before:
             n -= 1
         elif n > 0 and (classes[v] == UP or classes[v] == DOWN):
-            out[n - 1] = ls[0, HIST] & ((1 << MOVE_BITS) - 1)
+            out[n - 1] = ls[0, HIST] & ((1 << INTERVAL_BITS) - 1)
     return n
 
 
-def piece_moves(*, ids: Sequence[int], classes: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """The moves (0..MOVES-1: -SPAN..SPAN steps) a piece's notes make, as the tracker reads
-    them."""
+def piece_intervals(*, ids: Sequence[int], classes: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The intervals (0..INTERVALS-1: -INTERVAL_SPAN..INTERVAL_SPAN semitones) a piece's
+    notes make, as the tracker reads them."""
     ids = np.asarray(ids, dtype=np.int64)
     out = np.zeros(max(len(ids), 1), dtype=np.int64)
-    n = _walk_moves(new_rows(1), classes, steps, ids, out)
+    n = _walk_intervals(new_rows(1), classes, steps, ids, out)
     return out[:n]
 
 
 @njit(cache=True, error_model="numpy")
 def _phrase_keys(moves):
-    """Every phrase of 1..PHRASE moves in `moves`, as keys (its length above its moves, the
-    latest move lowest)."""
+    """Every phrase of 1..PHRASE intervals in `moves` (`piece_intervals`), as keys (its
+    length above its intervals, the latest lowest)."""
     out = np.empty(moves.shape[0] * PHRASE, dtype=np.int64)
     n = 0
     for t in range(moves.shape[0]):
         packed = 0
         for length in range(1, min(t + 1, PHRASE) + 1):
-            packed |= moves[t - length + 1] << (MOVE_BITS * (length - 1))
+            packed |= moves[t - length + 1] << (INTERVAL_BITS * (length - 1))
             out[n] = (length << LENGTH_SHIFT) | packed
             n += 1
     return out[:n]
@@ -378,13 +521,13 @@ def _phrase_keys(moves):
 
 @njit(cache=True, error_model="numpy")
 def _phrase_matches(moves, keys, tunes, least, out):
-    """out[t] = the most moves ending with move t (up to PHRASE) that `least` or more of
-    the index's tunes hold."""
+    """out[t] = the most intervals ending with interval t (up to PHRASE) that `least` or
+    more of the index's tunes hold."""
     for t in range(moves.shape[0]):
         m = 0
         packed = 0
         for length in range(1, min(t + 1, PHRASE) + 1):
-            packed |= moves[t - length + 1] << (MOVE_BITS * (length - 1))
+            packed |= moves[t - length + 1] << (INTERVAL_BITS * (length - 1))
             key = (length << LENGTH_SHIFT) | packed
             i = np.searchsorted(keys, key)
             if i < keys.shape[0] and keys[i] == key and tunes[i] >= least:
@@ -396,22 +539,23 @@ def _phrase_matches(moves, keys, tunes, least, out):
 
 @dataclass(frozen=True)
 class PhraseIndex:
-    """Every phrase of 1 to PHRASE moves in a corpus's tunes (sorted keys) and in how many
-    different tunes each stands (a tune transposed is the same tune: its moves are)."""
+    """Every phrase of 1 to PHRASE intervals in a corpus's tunes (sorted keys) and in how
+    many different tunes each stands (a tune transposed is the same tune: its intervals
+    are)."""
 
     keys: np.ndarray  # int64, sorted
     tunes: np.ndarray  # int64
 
     def matches(self, moves: np.ndarray, *, least: int = 1) -> np.ndarray:
-        """Per move of a piece, the longest phrase ending with it that `least` tunes hold
-        (0..PHRASE moves)."""
+        """Per interval of a piece, the longest phrase ending with it that `least` tunes hold
+        (0..PHRASE intervals)."""
         out = np.zeros(len(moves), dtype=np.int64)
         _phrase_matches(np.asarray(moves, np.int64), self.keys, self.tunes, least, out)
         return out
 
 
 def phrase_index(moves: Iterable[np.ndarray]) -> PhraseIndex:
-    """The index of these pieces' phrases (`piece_moves` of each)."""
+    """The index of these pieces' phrases (`piece_intervals` of each)."""
     seen: set[bytes] = set()
     parts = [np.zeros(0, np.int64)]
     for m in moves:
@@ -424,6 +568,14 @@ def phrase_index(moves: Iterable[np.ndarray]) -> PhraseIndex:
     return PhraseIndex(keys=keys.astype(np.int64), tunes=tunes.astype(np.int64))
 
 
+def phrases_readable(vocab: Sequence[str]) -> bool:
+    """Whether the tracker reads this vocabulary's notes in semitones: every note a single
+    letter (accidentals and octave marks symbols of their own) and no whole key field."""
+    classes, _ = symbol_classes(vocab)
+    note_or_key = (classes == NOTE) | (classes == KEY_FIELD)
+    return all(len(s) == 1 for s, k in zip(vocab, note_or_key, strict=True) if k)
+
+
 PHRASES_STATE = "way_phrases"  # the training tunes' phrase keys, saved with a checkpoint
 
 
@@ -431,14 +583,14 @@ def phrase_state(*, vocab: Sequence[str], pieces: Iterable[Sequence[int]]) -> di
     """The way arrays the phrase lean samples with: the keys of the training pieces'
     phrases (`phrase_index`), to save with each checkpoint."""
     classes, steps = symbol_classes(vocab)
-    moves = (piece_moves(ids=p, classes=classes, steps=steps) for p in pieces)
+    moves = (piece_intervals(ids=p, classes=classes, steps=steps) for p in pieces)
     return {PHRASES_STATE: phrase_index(moves).keys}
 
 
 def phrase_counts(
     *, moves: Iterable[np.ndarray], index: PhraseIndex, own: bool = False
 ) -> np.ndarray:
-    """How many notes end a phrase of the index of 0..PHRASE moves and no longer: int64
+    """How many notes end a phrase of the index of 0..PHRASE intervals and no longer: int64
     [PHRASE + 1]. `own`: the pieces are the index's own tunes, each judged by the others'
     (a phrase counts where another tune holds it), as held-out tunes would be."""
     counts = np.zeros(PHRASE + 1, dtype=np.int64)
@@ -561,6 +713,8 @@ class Line:
         classes, steps = symbol_classes(vocab)
         if phrase_keys is None or phi is None:
             return cls(classes=classes, steps=steps, theta=full_theta(theta))
+        if not phrases_readable(vocab):
+            raise ValueError("the phrase lean reads characters: this vocabulary's notes are tokens")
         return cls(
             classes=classes,
             steps=steps,
@@ -646,13 +800,13 @@ def phrase_weights(phi) -> np.ndarray:
     return phi
 
 
-def text_moves(texts: Iterable[str]) -> list[np.ndarray]:
-    """`piece_moves` of finished texts, read character by character."""
+def text_intervals(texts: Iterable[str]) -> list[np.ndarray]:
+    """`piece_intervals` of finished texts, read character by character."""
     texts = list(texts)
     chars = sorted({c for t in texts for c in t})
     classes, steps = symbol_classes(chars)
     index = {c: i for i, c in enumerate(chars)}
-    return [piece_moves(ids=[index[c] for c in t], classes=classes, steps=steps) for t in texts]
+    return [piece_intervals(ids=[index[c] for c in t], classes=classes, steps=steps) for t in texts]
 
 
 def phrase_shares(counts: np.ndarray) -> dict[str, float]:
@@ -692,7 +846,7 @@ def line_fit_rounds(
         written = text_counts(texts)
         shares = line_shares(written)
         if fit_phrases:
-            found = phrase_counts(moves=text_moves(texts), index=phrases)
+            found = phrase_counts(moves=text_intervals(texts), index=phrases)
             shares.update(phrase_shares(found))
         if k == 0:
             before = shares

@@ -16,18 +16,19 @@ from tests.library.ml.test_fastloop import JIG, REEL, random_net
 def moves_of(text: str) -> list[tuple[int, int]]:
     """(context, move) of each note that follows a note, by the tracker, in order of context;
     the context without the last note's degree (`degrees_of`)."""
-    return sorted((ctx % ln.BAR_CONTEXTS, move) for ctx, move in context_moves(text))
+    return sorted((ctx % ln.BAR_CONTEXTS, move) for ctx, move in context_intervals(text))
 
 
 def degrees_of(text: str) -> list[tuple[int, int, int]]:
     """(the last note's degree, 0 the tonic and 7 none known, its move, the move before
     0-4) of each note that follows a note, in order of context."""
     return [
-        (ctx // ln.BAR_CONTEXTS, move, ctx % ln.MOVE_CONTEXTS) for ctx, move in context_moves(text)
+        (ctx // ln.BAR_CONTEXTS, move, ctx % ln.MOVE_CONTEXTS)
+        for ctx, move in context_intervals(text)
     ]
 
 
-def context_moves(text: str) -> list[tuple[int, int]]:
+def context_intervals(text: str) -> list[tuple[int, int]]:
     chars = sorted(set(text))
     classes, steps = ln.symbol_classes(chars)
     index = {c: i for i, c in enumerate(chars)}
@@ -93,13 +94,21 @@ def test_tokens_read_the_same_moves_as_characters():
     assert by_token.sum() == 11  # twelve notes (the composer line names none)
     assert (by_token == ln.text_counts([text])).all()
     assert (ln.text_counts([add_markers(text)]) == by_token).all()  # (bars: markers hold none)
-    # ... and the same phrases: the keys a checkpoint saves (read from its vocabulary's ids)
-    # are those a run's end fits its phrase weights against (read from the texts)
-    saved = ln.phrase_state(vocab=vocab, pieces=[[index[t] for t in tokens]])
-    assert len(saved[ln.PHRASES_STATE]) > 11
-    assert (saved[ln.PHRASES_STATE] == ln.phrase_index(ln.text_moves([text])).keys).all()
-    marked = ln.phrase_index(ln.text_moves([add_markers(text)])).keys
-    assert (saved[ln.PHRASES_STATE] == marked).all()
+    # ... but their notes are not read in semitones (`=B,` is one token): no phrase lean
+    assert not ln.phrases_readable(vocab)
+    with pytest.raises(ValueError, match="characters"):
+        ln.Line.of(vocab, np.zeros((ln.CONTEXTS, ln.MOVES)), phrase_keys=np.zeros(1, np.int64),
+                   phi=np.zeros(ln.PHRASE + 1))  # fmt: skip
+    # the `bars` vocabulary's markers hold no notes: the same phrases as the plain characters,
+    # and the keys a checkpoint saves (read from its ids) are those a run's end fits against
+    # (read from its texts)
+    marked = add_markers(text)
+    chars = sorted(set(marked))
+    assert ln.phrases_readable(chars)
+    at = {c: i for i, c in enumerate(chars)}
+    saved = ln.phrase_state(vocab=chars, pieces=[[at[c] for c in marked]])[ln.PHRASES_STATE]
+    assert len(saved) > 11
+    assert (saved == ln.phrase_index(ln.text_intervals([text])).keys).all()
 
 
 def test_the_shares_are_read_as_a_musician_counts_them():
@@ -142,34 +151,52 @@ def test_a_fit_moves_the_weights_towards_the_targets_shares_where_both_have_enou
     assert not theta[2].any() and not theta[0].any()
 
 
-def moves(text: str) -> list[int]:
-    """The moves of a text's notes in steps (`piece_moves`)."""
-    return [int(m) - ln.SPAN for m in ln.text_moves([text])[0]]
+def intervals(text: str) -> list[int]:
+    """The intervals of a text's notes in semitones (`piece_intervals`)."""
+    return [int(m) - ln.INTERVAL_SPAN for m in ln.text_intervals([text])[0]]
 
 
-def test_a_tunes_moves_are_read_after_octave_marks_and_without_a_fields_letter():
-    # G up to c' is ten steps (counted as an octave), c' down to B is eight; the A that
-    # begins the line "A:Trad" names a field, so the next move is from B
-    assert moves("X:1\nK:G\nGc'B\nA:Trad\nB2 c|\n") == [7, -7, 0, 1]
+def test_a_tunes_intervals_are_read_in_semitones_after_octave_marks_and_without_a_field():
+    # G up to c' is 17 semitones (counted as an octave), c' down to B 13; the A that begins
+    # the line "A:Trad" names a field, so the next interval is from B
+    assert intervals("X:1\nK:G\nGc'B\nA:Trad\nB2 c|\n") == [12, -12, 0, 1]
+
+
+@pytest.mark.parametrize(
+    "key, notes, expected",
+    [
+        ("G", "GAB c2 d|efg ^f2 e|", [2, 2, 1, 2, 2, 2, 1, -1, -2]),  # F sharp in the key
+        ("F", "FGA B c|", [2, 2, 1, 2]),  # B flat
+        ("Ador", "ABc d e f g|", [2, 1, 2, 2, 2, 1]),  # A dorian: G major's F sharp
+        ("Em", "EFG|", [2, 1]),
+        ("Bb", "Bcd e|", [2, 2, 1]),  # B flat major: E flat
+        ("D", "d^cd =c B|c|", [-1, 1, -2, -1, 2]),  # =c holds to the bar line
+        ("Amix", "ABc d e f g a|", [2, 2, 1, 2, 2, 1, 2]),  # D major's signature
+        ("C", "C_E^^F =E|", [3, 4, -3]),
+    ],
+)
+def test_the_key_field_and_accidentals_give_each_note_its_semitone(key, notes, expected):
+    assert intervals(f"X:1\nK:{key}\n{notes}\n") == expected
 
 
 def test_a_phrase_index_finds_the_longest_phrase_ending_at_each_note():
-    index = ln.phrase_index(ln.text_moves(["K:G\nGABc dedB|\n", "K:D\nDEFG ABAF|\n"]))
-    (tune,) = ln.text_moves(["K:C\nCDEF GA B,|\n"])  # steps up, then an octave down
-    # (up to 7 moves: a phrase of 8 notes); the octave's leap is in neither tune
+    index = ln.phrase_index(ln.text_intervals(["K:G\nGABc dedB|\n", "K:D\nDEFG ABAF|\n"]))
+    (tune,) = ln.text_intervals(["K:C\nCDEF GA B,|\n"])  # steps up, then a seventh down
+    # (up to 7 intervals: a phrase of 8 notes); the seventh is in neither tune
     assert index.matches(tune).tolist() == [1, 2, 3, 4, 5, 0]
 
 
 def test_a_corpus_tune_is_judged_by_the_others_and_a_transposed_copy_is_no_other():
-    # the third tune is the first a step up; the second steps up six times, then leaps
+    # the third tune is the first a tone up; the second steps up six times (to C sharp in
+    # D major), then leaps down a third
     tunes = ["K:G\nGABc dedB|\n", "K:D\nDEFG ABcA|\n", "K:A\nABcd efec|\n"]
-    index = ln.phrase_index(ln.text_moves(tunes))
-    first, second = ln.text_moves(tunes[:2])
-    # the first judged by the second alone: its five steps up, no step down, a third down
-    assert index.matches(first, least=2).tolist() == [1, 2, 3, 4, 5, 0, 1]
-    assert index.matches(second, least=2).tolist() == [1, 2, 3, 4, 5, 5, 1]
+    index = ln.phrase_index(ln.text_intervals(tunes))
+    first, second = ln.text_intervals(tunes[:2])
+    # the first judged by the second alone: its five steps up, none of its steps down
+    assert index.matches(first, least=2).tolist() == [1, 2, 3, 4, 5, 0, 0]
+    assert index.matches(second, least=2).tolist() == [1, 2, 3, 4, 5, 2, 0]
     found = ln.phrase_counts(moves=[first, second], index=index, own=True)
-    assert found.tolist() == [1, 4, 2, 2, 2, 3, 0, 0]
+    assert found.tolist() == [3, 2, 3, 2, 2, 2, 0, 0]
 
 
 def test_a_fit_moves_the_phrase_weights_towards_the_targets_shares():
@@ -228,7 +255,7 @@ def draw(abc, *, grammar: bool, theta=None, seeds=range(1, 25), phi=None):
 
 
 def corpus_phrases(abc) -> ln.PhraseIndex:
-    return ln.phrase_index(ln.text_moves([REEL, JIG]))
+    return ln.phrase_index(ln.text_intervals([REEL, JIG]))
 
 
 @pytest.mark.parametrize("grammar", [True, False], ids=["grammar tables", "no grammar"])
@@ -268,7 +295,7 @@ def test_a_phrase_lean_leads_the_line_along_the_corpuss_phrases(abc, grammar):
     def found(phi=None):
         pieces = draw(abc, grammar=grammar, theta=None if phi is None else zero, phi=phi)
         text = [way.decode(vocab=vocab, ids=ids) for ids in pieces]
-        return ln.phrase_counts(moves=ln.text_moves(text), index=index)
+        return ln.phrase_counts(moves=ln.text_intervals(text), index=index)
 
     free = found()
     # a move the corpus never makes is ruled out ...
