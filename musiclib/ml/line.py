@@ -77,7 +77,8 @@ CONTEXTS = DEGREES * BAR_CONTEXTS
 # A row's tracker, int64 [rows, COLUMNS]:
 CUR, PRIOR, CTX, CTX_BEFORE, MODE, POS, PEND, MARKS, LAST_D, ACROSS, ROW = range(11)
 # TONIC: the key's tonic letter (0-6 from C) or -1; KEYWAIT: 2 a `K` that may begin the key's
-# field was just read, 1 the field's first letter (its tonic) is awaited, 0 neither
+# field was just read, 1 the field's first letter (its tonic) is awaited, 3 its `#` or `b` or
+# mode, 4 its mode past spaces, 5-7 a mode's next letter (after `m`, `mi`, `l`), 0 none
 TONIC, KEYWAIT = 11, 12
 # The phrase so far (`phrase_index`): HIST the last PHRASE intervals in semitones,
 # INTERVAL_BITS each, the latest lowest; NHIST how many it holds; MOVED the intervals written
