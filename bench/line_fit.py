@@ -86,7 +86,9 @@ def main() -> None:
         texts = json.loads(open(texts_path).read())["texts"]
         shares = line_shares(text_counts(texts))
         if phrases is not None:
-            shares.update(phrase_shares(phrase_counts(moves=text_intervals(texts), index=phrases)))
+            shares.update(
+                phrase_shares(phrase_counts(intervals=text_intervals(texts), index=phrases))
+            )
         show(f"round {k}", shares, len(texts))
         return texts
 
@@ -99,7 +101,7 @@ def main() -> None:
     if args.phrases:
         moves = [piece_intervals(ids=p, classes=classes, steps=steps) for p in prepared.train]
         phrases = phrase_index(moves)
-        aim = phrase_counts(moves=moves, index=phrases, own=True)
+        aim = phrase_counts(intervals=moves, index=phrases, own=True)
         show("training", phrase_shares(aim), len(prepared.train))
     fit = line_fit_rounds(
         target=target, draw=draw, rounds=args.rounds, rate=args.rate,

@@ -152,7 +152,7 @@ def warm_folk_form() -> None:
     # (`ml.line`)
     text_counts(texts)
     moves = text_intervals(texts)
-    phrase_counts(moves=moves, index=phrase_index(moves), own=True)
+    phrase_counts(intervals=moves, index=phrase_index(moves), own=True)
 
 
 if __name__ == "__main__":

@@ -571,7 +571,7 @@ def run_moves_fit(
     if phrases_readable(run.vocab):
         intervals = text_intervals(train)
         phrases = phrase_index(intervals)
-        aim = phrase_counts(moves=intervals, index=phrases, own=True)
+        aim = phrase_counts(intervals=intervals, index=phrases, own=True)
     fit = line_fit_rounds(
         target=text_counts(train), draw=draw, rounds=rounds, phrases=phrases, phrase_target=aim
     )

@@ -402,12 +402,12 @@ def _track(ls, r, c, step, counts):
 
 
 @njit(cache=True, error_model="numpy")
-def _phrase_lengths(ls, r, keys):
+def _phrase_lengths(ls, r, keys, found):
     """For each interval (0..INTERVALS-1) after row r's last intervals, the most intervals
     (up to PHRASE) ending with it that a phrase of the index holds (`phrase_index`; 0 where
-    none), packed FOUND_BITS an interval: (the first FOUND_LOW, the rest)."""
-    low = 0
-    high = 0
+    none), packed into `found` (row r's FOUND and FOUND_HI) FOUND_BITS an interval, the
+    first FOUND_LOW in the first word (`_found`)."""
+    found[:] = 0
     hist = ls[r, HIST]
     for length in range(1, min(ls[r, NHIST] + 1, PHRASE) + 1):
         before = hist & ((1 << (INTERVAL_BITS * (length - 1))) - 1)
@@ -417,20 +417,21 @@ def _phrase_lengths(ls, r, keys):
         longer = False
         for i in range(lo, hi):
             iv = keys[i] & ((1 << INTERVAL_BITS) - 1)
+            word = iv // FOUND_LOW
+            at = FOUND_BITS * (iv % FOUND_LOW)
             # (a phrase's shorter ends are phrases too: each length extends the last)
-            if iv < FOUND_LOW:
-                at = FOUND_BITS * iv
-                if (low >> at) & FOUND_MASK == length - 1:
-                    low += 1 << at
-                    longer = True
-            else:
-                at = FOUND_BITS * (iv - FOUND_LOW)
-                if (high >> at) & FOUND_MASK == length - 1:
-                    high += 1 << at
-                    longer = True
+            if (found[word] >> at) & FOUND_MASK == length - 1:
+                found[word] += 1 << at
+                longer = True
         if not longer:
             break
-    return low, high
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _found(ls, r, iv):
+    """Row r's looked-up phrase length (`_phrase_lengths`) for interval iv."""
+    word = ls[r, FOUND + iv // FOUND_LOW]
+    return (word >> (FOUND_BITS * (iv % FOUND_LOW))) & FOUND_MASK
 
 
 @njit(cache=True, error_model="numpy")
@@ -450,20 +451,14 @@ def _lean(logits, ls, r, notes, steps, theta, keys, phi, out):
         # leave the last intervals as they are)
         now = ls[r, HIST] | (ls[r, NHIST] << LENGTH_SHIFT)
         if ls[r, FOUND_FOR] != now:
-            low, high = _phrase_lengths(ls, r, keys)
-            ls[r, FOUND] = low
-            ls[r, FOUND_HI] = high
+            _phrase_lengths(ls, r, keys, ls[r, FOUND : FOUND_HI + 1])
             ls[r, FOUND_FOR] = now
     last = ls[r, PITCH]
     for k in range(notes.shape[0]):
         j = notes[k]
         out[j] += theta[ctx, _clip(steps[j] - cur)]
         if phrases:
-            iv = _interval(_pitch_of(ls, r, steps[j]) - last)
-            if iv < FOUND_LOW:
-                out[j] += phi[(ls[r, FOUND] >> (FOUND_BITS * iv)) & FOUND_MASK]
-            else:
-                out[j] += phi[(ls[r, FOUND_HI] >> (FOUND_BITS * (iv - FOUND_LOW))) & FOUND_MASK]
+            out[j] += phi[_found(ls, r, _interval(_pitch_of(ls, r, steps[j]) - last))]
     return True
 
 
@@ -506,29 +501,29 @@ def piece_intervals(*, ids: Sequence[int], classes: np.ndarray, steps: np.ndarra
 
 
 @njit(cache=True, error_model="numpy")
-def _phrase_keys(moves):
-    """Every phrase of 1..PHRASE intervals in `moves` (`piece_intervals`), as keys (its
+def _phrase_keys(intervals):
+    """Every phrase of 1..PHRASE intervals in `intervals` (`piece_intervals`), as keys (its
     length above its intervals, the latest lowest)."""
-    out = np.empty(moves.shape[0] * PHRASE, dtype=np.int64)
+    out = np.empty(intervals.shape[0] * PHRASE, dtype=np.int64)
     n = 0
-    for t in range(moves.shape[0]):
+    for t in range(intervals.shape[0]):
         packed = 0
         for length in range(1, min(t + 1, PHRASE) + 1):
-            packed |= moves[t - length + 1] << (INTERVAL_BITS * (length - 1))
+            packed |= intervals[t - length + 1] << (INTERVAL_BITS * (length - 1))
             out[n] = (length << LENGTH_SHIFT) | packed
             n += 1
     return out[:n]
 
 
 @njit(cache=True, error_model="numpy")
-def _phrase_matches(moves, keys, tunes, least, out):
+def _phrase_matches(intervals, keys, tunes, least, out):
     """out[t] = the most intervals ending with interval t (up to PHRASE) that `least` or
     more of the index's tunes hold."""
-    for t in range(moves.shape[0]):
+    for t in range(intervals.shape[0]):
         m = 0
         packed = 0
         for length in range(1, min(t + 1, PHRASE) + 1):
-            packed |= moves[t - length + 1] << (INTERVAL_BITS * (length - 1))
+            packed |= intervals[t - length + 1] << (INTERVAL_BITS * (length - 1))
             key = (length << LENGTH_SHIFT) | packed
             i = np.searchsorted(keys, key)
             if i < keys.shape[0] and keys[i] == key and tunes[i] >= least:
@@ -547,19 +542,19 @@ class PhraseIndex:
     keys: np.ndarray  # int64, sorted
     tunes: np.ndarray  # int64
 
-    def matches(self, moves: np.ndarray, *, least: int = 1) -> np.ndarray:
+    def matches(self, intervals: np.ndarray, *, least: int = 1) -> np.ndarray:
         """Per interval of a piece, the longest phrase ending with it that `least` tunes hold
         (0..PHRASE intervals)."""
-        out = np.zeros(len(moves), dtype=np.int64)
-        _phrase_matches(np.asarray(moves, np.int64), self.keys, self.tunes, least, out)
+        out = np.zeros(len(intervals), dtype=np.int64)
+        _phrase_matches(np.asarray(intervals, np.int64), self.keys, self.tunes, least, out)
         return out
 
 
-def phrase_index(moves: Iterable[np.ndarray]) -> PhraseIndex:
+def phrase_index(intervals: Iterable[np.ndarray]) -> PhraseIndex:
     """The index of these pieces' phrases (`piece_intervals` of each)."""
     seen: set[bytes] = set()
     parts = [np.zeros(0, np.int64)]
-    for m in moves:
+    for m in intervals:
         m = np.asarray(m, dtype=np.int64)
         if m.tobytes() in seen:
             continue
@@ -584,18 +579,18 @@ def phrase_state(*, vocab: Sequence[str], pieces: Iterable[Sequence[int]]) -> di
     """The way arrays the phrase lean samples with: the keys of the training pieces'
     phrases (`phrase_index`), to save with each checkpoint."""
     classes, steps = symbol_classes(vocab)
-    moves = (piece_intervals(ids=p, classes=classes, steps=steps) for p in pieces)
-    return {PHRASES_STATE: phrase_index(moves).keys}
+    intervals = (piece_intervals(ids=p, classes=classes, steps=steps) for p in pieces)
+    return {PHRASES_STATE: phrase_index(intervals).keys}
 
 
 def phrase_counts(
-    *, moves: Iterable[np.ndarray], index: PhraseIndex, own: bool = False
+    *, intervals: Iterable[np.ndarray], index: PhraseIndex, own: bool = False
 ) -> np.ndarray:
     """How many notes end a phrase of the index of 0..PHRASE intervals and no longer: int64
     [PHRASE + 1]. `own`: the pieces are the index's own tunes, each judged by the others'
     (a phrase counts where another tune holds it), as held-out tunes would be."""
     counts = np.zeros(PHRASE + 1, dtype=np.int64)
-    for m in moves:
+    for m in intervals:
         counts += np.bincount(index.matches(m, least=2 if own else 1), minlength=PHRASE + 1)
     return counts
 
@@ -847,7 +842,7 @@ def line_fit_rounds(
         written = text_counts(texts)
         shares = line_shares(written)
         if fit_phrases:
-            found = phrase_counts(moves=text_intervals(texts), index=phrases)
+            found = phrase_counts(intervals=text_intervals(texts), index=phrases)
             shares.update(phrase_shares(found))
         if k == 0:
             before = shares

@@ -195,7 +195,7 @@ def test_a_corpus_tune_is_judged_by_the_others_and_a_transposed_copy_is_no_other
     # the first judged by the second alone: its five steps up, none of its steps down
     assert index.matches(first, least=2).tolist() == [1, 2, 3, 4, 5, 0, 0]
     assert index.matches(second, least=2).tolist() == [1, 2, 3, 4, 5, 2, 0]
-    found = ln.phrase_counts(moves=[first, second], index=index, own=True)
+    found = ln.phrase_counts(intervals=[first, second], index=index, own=True)
     assert found.tolist() == [3, 2, 3, 2, 2, 2, 0, 0]
 
 
@@ -295,7 +295,7 @@ def test_a_phrase_lean_leads_the_line_along_the_corpuss_phrases(abc, grammar):
     def found(phi=None):
         pieces = draw(abc, grammar=grammar, theta=None if phi is None else zero, phi=phi)
         text = [way.decode(vocab=vocab, ids=ids) for ids in pieces]
-        return ln.phrase_counts(moves=ln.text_intervals(text), index=index)
+        return ln.phrase_counts(intervals=ln.text_intervals(text), index=index)
 
     free = found()
     # a move the corpus never makes is ruled out ...
