@@ -11,7 +11,8 @@ judged seeds) and prints the shares a musician reads beside the target's.
 
 `--phrases`: the phrase lean is fitted in the same rounds (as a run's end fits it): each
 note weighed by the longest phrase of the training tunes it ends, towards the shares of
-phrases of 4 to 8 notes the training tunes show, each judged by the others. Writes OUT's
+phrases of 4 to 8 notes the training tunes show, each judged by the others, each tune
+weighing as much as any other (`phrase_counts`). Writes OUT's
 stem + `.phi.npy` beside OUT (form_samples.py's `--phrases`).
 """
 
@@ -35,6 +36,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--rate", type=float, default=1.0)
+    parser.add_argument(
+        "--phrase-rate", type=float, default=None,
+        help="the phrase weights' step in each round (default the site's, line.PHRASE_RATE)",
+    )  # fmt: skip
     parser.add_argument("--corpus", choices=["nottingham", "oneills"], default="nottingham")
     parser.add_argument("--preset", default="full")
     parser.add_argument("--transpose", action="store_true")
@@ -51,6 +56,7 @@ def main() -> None:
 
     setup_django()
     from musiclib.ml.line import (
+        PHRASE_RATE,
         line_counts,
         line_fit_rounds,
         line_shares,
@@ -106,6 +112,7 @@ def main() -> None:
     fit = line_fit_rounds(
         target=target, draw=draw, rounds=args.rounds, rate=args.rate,
         phrases=phrases, phrase_target=aim,
+        phrase_rate=PHRASE_RATE if args.phrase_rate is None else args.phrase_rate,
     )  # fmt: skip
     np.save(args.out, fit.theta)
     if fit.phi is not None:

@@ -565,7 +565,7 @@ def run_moves_fit(
 
     # The phrases the lean reaches for are the training tunes'; how often a note ends one
     # is aimed at the training tunes' own rate, each judged by the others (as a held-out
-    # tune would be), not at 100 %.
+    # tune would be), not at 100 %, each tune weighing as much as any other.
     # (a token vocabulary's notes are not read in semitones: no phrase lean for its models)
     phrases = aim = None
     if phrases_readable(run.vocab):

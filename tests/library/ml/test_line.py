@@ -199,6 +199,17 @@ def test_a_corpus_tune_is_judged_by_the_others_and_a_transposed_copy_is_no_other
     assert found.tolist() == [3, 2, 3, 2, 2, 2, 0, 0]
 
 
+def test_each_tune_weighs_as_much_as_any_other_in_the_phrase_counts():
+    index = ln.phrase_index([np.array([14, 14])])  # two whole tones up (intervals + 12)
+    short = np.array([14, 14])  # both notes end a phrase the corpus has
+    long = np.zeros(6, dtype=np.int64)  # six octaves down: none does
+    found = ln.phrase_counts(intervals=[short, long], index=index)
+    # the short tune's notes scaled by the mean length over its own (4 / 2), the long
+    # one's by 4 / 6: half the weight ends a phrase, as half the tunes do all through
+    assert found.tolist() == pytest.approx([4, 2, 2, 0, 0, 0, 0, 0])
+    assert found[1:].sum() / found.sum() == pytest.approx(0.5)  # pooled, 2 notes of 8
+
+
 def test_a_fit_moves_the_phrase_weights_towards_the_targets_shares():
     target = np.array([10, 20, 30, 40, 50, 60, 70, 300])  # notes ending 0..7 moves found
     written = np.array([40, 40, 60, 60, 60, 60, 60, 100])
