@@ -6,8 +6,8 @@ each context, move the weights by the log ratio to the training tunes' shares, a
 
 The target is the training split's counts (`way.prepare(seed=0)`, as bench/quality.py
 trained the model): the held-out tunes the listener compares with are never read. Each
-round samples `--n` tunes with bench/form_samples.py (seeds from 100001 on, apart from the
-judged seeds) and prints the shares a musician reads beside the target's.
+round samples `--n` tunes with bench/form_samples.py (seeds from `--seed-base`, 100001,
+on, apart from the judged seeds) and prints the shares a musician reads beside the target's.
 
 `--phrases`: the phrase lean is fitted in the same rounds (as a run's end fits it): each
 note weighed by the longest phrase of the training tunes it ends, towards the shares of
@@ -36,6 +36,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--rate", type=float, default=1.0)
+    parser.add_argument(
+        "--seed-base", type=int, default=100001,
+        help="round k samples seeds from SEED_BASE + k * n (another base: another fit)",
+    )  # fmt: skip
     parser.add_argument(
         "--phrase-rate", type=float, default=None,
         help="the phrase weights' step in each round (default the site's, line.PHRASE_RATE)",
@@ -84,7 +88,7 @@ def main() -> None:
         if weights.phi is not None:
             np.save(phi_path_of(args), weights.phi)
         cmd = [sys.executable, str(ROOT / "bench" / "form_samples.py"), args.net, args.vocab,
-               texts_path, "--n", str(args.n), "--first-seed", str(100001 + k * args.n),
+               texts_path, "--n", str(args.n), "--first-seed", str(args.seed_base + k * args.n),
                "--line", path, *(["--phrases", phi_path_of(args)] if args.phrases else []),
                "--corpus", args.corpus, "--preset", args.preset,
                *(["--transpose"] if args.transpose else []), *sampler_options]  # fmt: skip

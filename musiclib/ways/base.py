@@ -74,8 +74,11 @@ COMMON_DEFAULTS: dict[str, Any] = {
     # the weights that make its pieces step, leap and turn as the training pieces do),
     # when the run ends, in `moves_rounds` rounds and one more that measures the fit;
     # 0..5000, 0 = none fitted; rounds 1..10. Ways without `capabilities.moves` fit none.
-    # 300 pieces, 3 rounds: about a minute and a half on one core for O'Neill `quick`.
-    "moves_pieces": 300,
+    # 600 pieces, 3 rounds: about three minutes on one core for O'Neill `quick`. (With 300 a
+    # round, two fits on other seeds ended Nottingham's 8-note phrases at 0.35 and 0.32 of
+    # people's 0.34: a round's count of long phrases is too noisy for the phrase weights'
+    # larger steps; with 600, two fits at 0.33-0.35.)
+    "moves_pieces": 600,
     "moves_rounds": 3,
     # What the generate page offers first for the run's models, and so what the pieces its
     # moves and critic are fitted on are drawn with: takes per piece 0..8 (0 = the way's

@@ -22,8 +22,8 @@ class Command(BaseCommand):
             "--pieces",
             type=int,
             default=COMMON_DEFAULTS["moves_pieces"],
-            help="pieces the checkpoint draws in each round (about half a minute a round for "
-            "300 from a `quick` model on one core)",
+            help="pieces the checkpoint draws in each round (about a minute a round for "
+            "600 from a `quick` model on one core)",
         )
         parser.add_argument(
             "--rounds", type=int, default=COMMON_DEFAULTS["moves_rounds"], help="rounds, 1..10"
