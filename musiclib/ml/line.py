@@ -92,7 +92,14 @@ FOUND, FOUND_HI, FOUND_FOR = 18, 19, 20
 # before the next note (`_ACC_OFFSET`'s codes); BACC the bar's accidentals, one code a letter
 # (`_BAR_CODE`, 0 none)
 PITCH, PITCH_PRIOR, FIFTHS, PACC, BACC = 21, 22, 23, 24, 25
-COLUMNS = 26
+# The tune's own phrases: OWN.. the intervals written so far (the last OWN_MAX, by MOVED);
+# OWN_ASIDE one bit per interval (0..INTERVALS-1) whose note would go on a figure of at least
+# OWN_LEAST intervals the tune already played, longer than any the corpus has: the phrase
+# lean stands aside for it (`_lean`); OWN_FOR the MOVED it was worked out for
+OWN_ASIDE, OWN_FOR, OWN = 26, 27, 28
+OWN_MAX = 256  # intervals of the tune kept (a Nottingham tune has 40-300 notes)
+OWN_LEAST = 3  # a figure of 4 notes
+COLUMNS = OWN + OWN_MAX
 INTERVAL_SPAN = 12  # intervals of up to an octave in semitones; wider ones count as an octave
 INTERVALS = 2 * INTERVAL_SPAN + 1
 _BASE = np.array([0, 2, 4, 5, 7, 9, 11], dtype=np.int64)  # each letter's semitone above C
@@ -168,6 +175,7 @@ def new_rows(rows: int) -> np.ndarray:
     ls[:, LAST_D] = -1
     ls[:, TONIC] = -1
     ls[:, FOUND_FOR] = -1
+    ls[:, OWN_FOR] = -1
     return ls
 
 
@@ -356,6 +364,7 @@ def _track(ls, r, c, step, counts):
             iv = _interval(pitch - ls[r, PITCH_PRIOR])
             ls[r, HIST] = ((ls[r, HIST] << INTERVAL_BITS) | iv) & ((1 << LENGTH_SHIFT) - 1)
             ls[r, NHIST] = min(ls[r, NHIST] + 1, PHRASE)
+            ls[r, OWN + ls[r, MOVED] % OWN_MAX] = iv
             ls[r, MOVED] += 1
             if counts.shape[0] > 0:
                 counts[ls[r, ROW], _clip(d)] += 1
@@ -391,6 +400,7 @@ def _track(ls, r, c, step, counts):
             ls[r, CTX] = _context_of(d, ls[r, CTX_BEFORE])
             iv = _interval(ls[r, PITCH] - ls[r, PITCH_PRIOR])
             ls[r, HIST] = (ls[r, HIST] & ~((1 << INTERVAL_BITS) - 1)) | iv
+            ls[r, OWN + (ls[r, MOVED] - 1) % OWN_MAX] = iv
     elif c == OPEN:
         ls[r, PEND] = P_OPEN
     elif c == BAR:
@@ -432,6 +442,27 @@ def _phrase_lengths(ls, r, keys, found):
             break
 
 
+@njit(cache=True, error_model="numpy")
+def _own_aside(ls, r):
+    """The OWN_ASIDE bits of row r (its tracker's comment): for each earlier interval of the
+    tune, how many of the intervals before it match the tune's last ones."""
+    aside = 0
+    n = ls[r, MOVED]
+    first = max(n - OWN_MAX, 0)
+    for p in range(first + 1, n):
+        length = 1  # the candidate interval own[p] itself
+        while (
+            length < PHRASE
+            and p - length >= first
+            and ls[r, OWN + (p - length) % OWN_MAX] == ls[r, OWN + (n - length) % OWN_MAX]
+        ):
+            length += 1
+        iv = ls[r, OWN + p % OWN_MAX]
+        if length >= OWN_LEAST and length > _found(ls, r, iv):
+            aside |= 1 << iv
+    return aside
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _found(ls, r, iv):
     """Row r's looked-up phrase length (`_phrase_lengths`) for interval iv."""
@@ -444,7 +475,9 @@ def _lean(logits, ls, r, notes, steps, theta, keys, phi, out):
     """Row r's logits with each candidate note's weight for its move, and with `keys` not
     empty its weight `phi` for the longest phrase of the index it ends (in semitones), into
     `out`; returns False (and leaves `out`) where the row is not in a tune's body after a
-    note."""
+    note. A note that goes on a figure the tune already played, longer than any phrase of
+    the index it would end, gets no phrase weight: the tune's own returns are not weighed
+    down for being rare in the corpus (`_own_aside`)."""
     if ls[r, MODE] != BODY or ls[r, CUR] < 0:
         return False
     out[:] = logits
@@ -458,12 +491,18 @@ def _lean(logits, ls, r, notes, steps, theta, keys, phi, out):
         if ls[r, FOUND_FOR] != now:
             _phrase_lengths(ls, r, keys, ls[r, FOUND : FOUND_HI + 1])
             ls[r, FOUND_FOR] = now
+        if ls[r, OWN_FOR] != ls[r, MOVED]:
+            ls[r, OWN_ASIDE] = _own_aside(ls, r)
+            ls[r, OWN_FOR] = ls[r, MOVED]
     last = ls[r, PITCH]
+    aside = ls[r, OWN_ASIDE]
     for k in range(notes.shape[0]):
         j = notes[k]
         out[j] += theta[ctx, _clip(steps[j] - cur)]
         if phrases:
-            out[j] += phi[_found(ls, r, _interval(_pitch_of(ls, r, steps[j]) - last))]
+            iv = _interval(_pitch_of(ls, r, steps[j]) - last)
+            if not (aside >> iv) & 1:
+                out[j] += phi[_found(ls, r, iv)]
     return True
 
 

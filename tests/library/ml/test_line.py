@@ -210,6 +210,23 @@ def test_each_tune_weighs_as_much_as_any_other_in_the_phrase_counts():
     assert found[1:].sum() / found.sum() == pytest.approx(0.5)  # pooled, 2 notes of 8
 
 
+def test_the_phrase_lean_stands_aside_for_a_figure_the_tune_already_played():
+    # the corpus only leaps; the tune played C D E F and now C D E again
+    index = ln.phrase_index(ln.text_intervals(["K:C\nCEGc|\n"]))
+    text = "K:C\nCDEF|CDE"
+    vocab = sorted(set(text) | set("FG"))
+    line = ln.Line.of(vocab, np.zeros((ln.CONTEXTS, ln.MOVES)), phrase_keys=index.keys,
+                      phi=np.full(ln.PHRASE + 1, -5.0))  # fmt: skip
+    rows = ln.line_rows(line, rows=1, prime=[vocab.index(c) for c in text])
+    logits = np.zeros(len(vocab), dtype=np.float32)
+    out = np.empty_like(logits)
+    assert ln._lean(logits, rows, 0, line.notes, line.steps, line.theta, line.phrase_keys,
+                    line.phi, out)  # fmt: skip
+    # F goes on with the tune's own four notes: no phrase weight; G and a repeated E do not
+    assert out[vocab.index("F")] == 0.0
+    assert out[vocab.index("G")] == out[vocab.index("E")] == -5.0
+
+
 def test_a_fit_moves_the_phrase_weights_towards_the_targets_shares():
     target = np.array([10, 20, 30, 40, 50, 60, 70, 300])  # notes ending 0..7 moves found
     written = np.array([40, 40, 60, 60, 60, 60, 60, 100])
