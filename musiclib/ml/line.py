@@ -95,7 +95,8 @@ PITCH, PITCH_PRIOR, FIFTHS, PACC, BACC = 21, 22, 23, 24, 25
 # The tune's own phrases: OWN.. the intervals written so far (the last OWN_MAX, by MOVED);
 # OWN_ASIDE one bit per interval (0..INTERVALS-1) whose note would go on a figure of at least
 # OWN_LEAST intervals the tune already played, longer than any the corpus has: the phrase
-# lean stands aside for it (`_lean`); OWN_FOR the MOVED it was worked out for
+# lean stands aside for it (`_lean`); OWN_FOR the MOVED it was worked out for (and FOUND_FOR
+# the last intervals)
 OWN_ASIDE, OWN_FOR, OWN = 26, 27, 28
 OWN_MAX = 256  # intervals of the tune kept (a Nottingham tune has 40-300 notes)
 OWN_LEAST = 3  # a figure of 4 notes
@@ -122,7 +123,8 @@ FOUND_LOW = 21  # intervals packed in FOUND (63 bits); the rest in FOUND_HI
 # The phrase weights' step in each fitting round, against 1.0 for the moves': a note ends
 # an 8-note phrase only where the seven notes before it were one of the corpus's, so a
 # weight raised by its share's log gap moves the share less than the gap (at 1.0, three
-# rounds left 8-note phrases at 0.31-0.33 of the training tunes' 0.34). 1.0-2.0.
+# rounds left 8-note phrases at 0.31-0.33 of the training tunes' 0.34). 1.0-1.5: 2.0
+# overshot, a round's share swinging either side of the target.
 PHRASE_RATE = 1.5
 
 _STEP_OF = {"C": 0, "D": 1, "E": 2, "F": 3, "G": 4, "A": 5, "B": 6}
@@ -488,10 +490,13 @@ def _lean(logits, ls, r, notes, steps, theta, keys, phi, out):
         # (looked up once a note: a note's length, bar lines and the rest between two notes
         # leave the last intervals as they are)
         now = ls[r, HIST] | (ls[r, NHIST] << LENGTH_SHIFT)
-        if ls[r, FOUND_FOR] != now:
+        changed = ls[r, FOUND_FOR] != now
+        if changed:
             _phrase_lengths(ls, r, keys, ls[r, FOUND : FOUND_HI + 1])
             ls[r, FOUND_FOR] = now
-        if ls[r, OWN_FOR] != ls[r, MOVED]:
+        # (the tune's own figures again wherever the last intervals changed, an octave mark's
+        # included, or a new one left them as they were: a run of one interval)
+        if changed or ls[r, OWN_FOR] != ls[r, MOVED]:
             ls[r, OWN_ASIDE] = _own_aside(ls, r)
             ls[r, OWN_FOR] = ls[r, MOVED]
     last = ls[r, PITCH]

@@ -227,6 +227,27 @@ def test_the_phrase_lean_stands_aside_for_a_figure_the_tune_already_played():
     assert out[vocab.index("G")] == out[vocab.index("E")] == -5.0
 
 
+def test_the_lean_reads_the_tunes_own_figure_again_after_an_octave_mark():
+    # c d e f, then C' D' E': the E is an octave low until its mark, read after the lean
+    # had already looked at the tune; then F goes on the tune's own figure c d e f
+    index = ln.phrase_index(ln.text_intervals(["K:C\nCEGc|\n"]))
+    text = "K:C\ncdef|C'D'E"
+    vocab = sorted(set(text) | set("f"))
+    line = ln.Line.of(vocab, np.zeros((ln.CONTEXTS, ln.MOVES)), phrase_keys=index.keys,
+                      phi=np.full(ln.PHRASE + 1, -5.0))  # fmt: skip
+    rows = ln.line_rows(line, rows=1, prime=[vocab.index(c) for c in text])
+    logits = np.zeros(len(vocab), dtype=np.float32)
+    out = np.empty_like(logits)
+    args = (line.notes, line.steps, line.theta, line.phrase_keys, line.phi, out)
+    assert ln._lean(logits, rows, 0, *args)
+    assert out[vocab.index("f")] == -5.0  # (from the low E, f is no step of the figure)
+    mark = vocab.index("'")
+    no_counts = np.zeros((0, 0), dtype=np.int64)
+    ln._track(rows, 0, line.classes[mark], line.steps[mark], no_counts)
+    assert ln._lean(logits, rows, 0, *args)
+    assert out[vocab.index("f")] == 0.0
+
+
 def test_a_fit_moves_the_phrase_weights_towards_the_targets_shares():
     target = np.array([10, 20, 30, 40, 50, 60, 70, 300])  # notes ending 0..7 moves found
     written = np.array([40, 40, 60, 60, 60, 60, 60, 100])
