@@ -11,6 +11,7 @@ from musiclib.ways.base import Capabilities
 from .models import GenerationJob, JobStatus, Piece, Tune
 from .selectors import QueuePlace
 from .services.files import piece_has_musicxml
+from .services.moves import checkpoint_moves
 
 NO_CAPABILITIES = Capabilities()
 
@@ -107,3 +108,16 @@ def job_waiting_text(job: GenerationJob, place: QueuePlace | None) -> str:
         return "Waiting: yours is next in line."
     ahead = place.ahead
     return f"Waiting: {ahead} generation{'s' if ahead != 1 else ''} ahead of yours."
+
+
+def job_moves_text(job: GenerationJob) -> str:
+    """How a job's notes were weighed, for its page and its pieces' ("" where they were not):
+    leaps and turns, and the corpus's phrases too where its checkpoint's fitted moves hold
+    phrase weights (a model whose notes are read in semitones; fitted once, so the same
+    weights the job used)."""
+    if not job.moves:
+        return ""
+    fitted = checkpoint_moves(job.checkpoint)
+    if fitted is not None and fitted.phi is not None:
+        return "leaps, turns and phrases as in the corpus"
+    return "leaps and turns as in the corpus"

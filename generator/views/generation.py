@@ -164,6 +164,7 @@ def _job_context(request: HttpRequest, job: GenerationJob) -> dict[str, Any]:
         "done": done,
         "place": place,
         "waiting": presenters.job_waiting_text(job, place),
+        "moves_text": presenters.job_moves_text(job),
         "poll_done": done and not rendering,
         **primer_context(job),
     }

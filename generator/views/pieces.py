@@ -19,7 +19,13 @@ from django.views.decorators.http import require_GET, require_safe
 from common.http import bytes_response, client_ip, stored_file_response
 from generator import selectors, services
 from generator.models import GenerationJob, Piece
-from generator.presenters import capabilities, form_view, piece_downloads, text_name
+from generator.presenters import (
+    capabilities,
+    form_view,
+    job_moves_text,
+    piece_downloads,
+    text_name,
+)
 from generator.services.files import FilePreparing, FileUnavailable
 from generator.views.helpers import (
     AUDIO_TYPES,
@@ -142,6 +148,7 @@ def piece_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "piece": piece,
             "job": job,
+            "moves_text": job_moves_text(job),
             "run": piece.run,
             "checkpoint": piece.checkpoint,
             "caps": caps,

@@ -133,6 +133,24 @@ def test_the_piece_and_job_pages_say_the_moves_were_weighed(client):
     assert "data-moves>" not in plain
 
 
+def test_the_pages_name_the_phrases_where_the_fitted_moves_weigh_them(client):
+    world = make_world()
+    job = make_job(world.checkpoint, moves=True)
+    piece = make_piece(job)
+    fit = ln.LineFit(
+        theta=np.zeros((ln.CONTEXTS, ln.MOVES)),
+        target={},
+        before={},
+        after={},
+        pieces=1,
+        phi=np.zeros(ln.PHRASE + 1),
+    )
+    moves_store(world.checkpoint, fit)
+    for url in (piece.get_absolute_url(), job.get_absolute_url()):
+        page = client.get(url).content.decode()
+        assert "data-moves>leaps, turns and phrases as in the corpus<" in page
+
+
 def test_the_api_and_the_command_take_the_option_and_refuse_a_bad_one():
     world = make_world()
     client = APIClient()
