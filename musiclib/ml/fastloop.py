@@ -767,6 +767,69 @@ def _trial_end(nats, lengths, active, pieces):
 
 
 @njit(cache=True, error_model="numpy")
+def _draw_one(
+    logits_row, mask, r, u, temperature, top_k, top_p, p, s, mq, mem, mseq, mmatch, mlen,
+    end_id, leaning, line_rows, line_notes, line_steps, line_theta, line_phrases, line_phi,
+    leaned, returns, rs, bars, plans, maps, flags, seq,
+):  # fmt: skip
+    """Row r's next symbol, as every loop draws it: its logits leaned by the line
+    (`_lean`), drawn within `mask` (None: anything) with the piece's memory
+    (`_memory_draw`), and with returns on, the restated symbol in its place
+    (`_returns_pick`)."""
+    row = logits_row
+    if leaning and _lean(
+        row, line_rows, r, line_notes, line_steps, line_theta, line_phrases, line_phi, leaned
+    ):
+        row = leaned
+    chosen = _memory_draw(
+        row, mask, temperature, top_k, top_p, u, p, s, mq, mem, mseq, mmatch, mlen, r, end_id
+    )
+    if returns:
+        chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, mask)
+    return chosen
+
+
+@njit(cache=True, error_model="numpy")
+def _keep(
+    chosen, logits_row, r, out, lengths, tokens, weigh, nats, on, mseq, mmatch, mlen, cap,
+    returns, rs, bars, plans, flags, seq, n_prime, leaning, line_rows, line_classes,
+    line_steps, no_counts,
+):  # fmt: skip
+    """Row r keeps `chosen`: the line's tracker, the takes' nats, the memory, the returns'
+    bookkeeping, the piece and the next step's input take it in, as in every loop."""
+    if leaning:
+        _track(line_rows, r, line_classes[chosen], line_steps[chosen], no_counts)
+    if weigh:
+        nats[r] += _nats(logits_row, chosen)
+    if on:
+        _memory_push(mseq, mmatch, mlen, r, chosen, cap)
+    if returns:
+        at = n_prime + lengths[r]
+        seq[r, at] = chosen
+        _returns_track(rs, bars, plans, flags, r, chosen, at)
+    out[r, lengths[r]] = chosen
+    lengths[r] += 1
+    tokens[r] = chosen
+
+
+@njit(cache=True, error_model="numpy")
+def _row_goes_on(chosen, r, end_id, restart_id, max_tokens, kept, active, tokens, xh, cs, lbs):
+    """After row r kept `chosen`: END ends the piece, or with `restart_id` (the audio way)
+    ends a phrase and the piece goes on from a zero state with START fed (the grammar's
+    state follows END's transition, as after any symbol), up to `max_tokens` kept."""
+    if restart_id < 0:
+        if chosen == end_id:
+            active[r] = False
+    elif chosen == end_id:
+        _restart_row(xh, cs, lbs, r)
+        tokens[r] = restart_id
+    else:
+        kept[r] += 1
+        if kept[r] >= max_tokens:
+            active[r] = False
+
+
+@njit(cache=True, error_model="numpy")
 def _loop(
     table,
     weights,
@@ -879,60 +942,30 @@ def _loop(
             if not active[r]:
                 continue
             q = state[r]
-            row = logits[r]
-            if leaning and _lean(
-                row,
-                line_rows,
-                r,
-                line_notes,
-                line_steps,
-                line_theta,
-                line_phrases,
-                line_phi,
-                leaned,
-            ):
-                row = leaned
             if masked and q >= 0 and has_any[q]:
-                chosen = _memory_draw(
-                    row, allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
-                    mq, mem, mseq, mmatch, mlen, r, end_id,
+                chosen = _draw_one(
+                    logits[r], allowed[q], r, uniforms[r, t], temperature, top_k, top_p, p, s,
+                    mq, mem, mseq, mmatch, mlen, end_id, leaning, line_rows, line_notes,
+                    line_steps, line_theta, line_phrases, line_phi, leaned, returns, rs, bars,
+                    plans, maps, flags, seq,
                 )  # fmt: skip
-                if returns:
-                    chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, allowed[q])
             else:
-                chosen = _memory_draw(
-                    row, None, temperature, top_k, top_p, uniforms[r, t], p, s,
-                    mq, mem, mseq, mmatch, mlen, r, end_id,
+                chosen = _draw_one(
+                    logits[r], None, r, uniforms[r, t], temperature, top_k, top_p, p, s,
+                    mq, mem, mseq, mmatch, mlen, end_id, leaning, line_rows, line_notes,
+                    line_steps, line_theta, line_phrases, line_phi, leaned, returns, rs, bars,
+                    plans, maps, flags, seq,
                 )  # fmt: skip
-                if returns:
-                    chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, None)
-            if leaning:
-                _track(line_rows, r, line_classes[chosen], line_steps[chosen], no_counts)
-            if weigh:
-                nats[r] += _nats(logits[r], chosen)
-            if on:
-                _memory_push(mseq, mmatch, mlen, r, chosen, cap)
-            if returns:
-                at = n_prime + lengths[r]
-                seq[r, at] = chosen
-                _returns_track(rs, bars, plans, flags, r, chosen, at)
-            out[r, lengths[r]] = chosen
-            lengths[r] += 1
+            _keep(
+                chosen, logits[r], r, out, lengths, tokens, weigh, nats, on, mseq, mmatch,
+                mlen, cap, returns, rs, bars, plans, flags, seq, n_prime, leaning, line_rows,
+                line_classes, line_steps, no_counts,
+            )  # fmt: skip
             if masked and q >= 0:
                 state[r] = next_state[q, chosen]
-            tokens[r] = chosen
-            if restart_id < 0:
-                if chosen == end_id:
-                    active[r] = False
-            elif chosen == end_id:
-                # A phrase ends, the piece goes on: zero state, START fed (the grammar
-                # state follows END's transition, as after any symbol).
-                _restart_row(xh, cs, lbs, r)
-                tokens[r] = restart_id
-            else:
-                kept[r] += 1
-                if kept[r] >= max_tokens:
-                    active[r] = False
+            _row_goes_on(
+                chosen, r, end_id, restart_id, max_tokens, kept, active, tokens, xh, cs, lbs
+            )
             if active[r]:
                 all_done = False
         if all_done:
@@ -1697,38 +1730,17 @@ def _lazy_loop(
             if not active[r]:
                 continue
             q = states[r]
-            row = logits[r]
-            if leaning and _lean(
-                row,
-                line_rows,
-                r,
-                line_notes,
-                line_steps,
-                line_theta,
-                line_phrases,
-                line_phi,
-                leaned,
-            ):
-                row = leaned
-            chosen = _memory_draw(
-                row, allowed[q], temperature, top_k, top_p, uniforms[r, t], p, s,
-                mq, mem, mseq, mmatch, mlen, r, end_id,
+            chosen = _draw_one(
+                logits[r], allowed[q], r, uniforms[r, t], temperature, top_k, top_p, p, s,
+                mq, mem, mseq, mmatch, mlen, end_id, leaning, line_rows, line_notes,
+                line_steps, line_theta, line_phrases, line_phi, leaned, returns, rs, bars,
+                plans, maps, flags, seq,
             )  # fmt: skip
-            if returns:
-                chosen = _returns_pick(rs, bars, plans, maps, flags, seq, r, chosen, allowed[q])
-            if leaning:
-                _track(line_rows, r, line_classes[chosen], line_steps[chosen], no_counts)
-            if weigh:
-                nats[r] += _nats(logits[r], chosen)
-            if on:
-                _memory_push(mseq, mmatch, mlen, r, chosen, cap)
-            if returns:
-                at = n_prime + lengths[r]
-                seq[r, at] = chosen
-                _returns_track(rs, bars, plans, flags, r, chosen, at)
-            out[r, lengths[r]] = chosen
-            lengths[r] += 1
-            tokens[r] = chosen
+            _keep(
+                chosen, logits[r], r, out, lengths, tokens, weigh, nats, on, mseq, mmatch,
+                mlen, cap, returns, rs, bars, plans, flags, seq, n_prime, leaning, line_rows,
+                line_classes, line_steps, no_counts,
+            )  # fmt: skip
             src = group[q]
             g = next_group[src, chosen]
             ctx = regs[r, 3]
@@ -1763,16 +1775,9 @@ def _lazy_loop(
                     pitch = pitch_op[src, chosen]
                     if pitch >= 0:
                         regs[r, 1] = pitch
-            if restart_id < 0:
-                if chosen == end_id:
-                    active[r] = False
-            elif chosen == end_id:
-                _restart_row(xh, cs, lbs, r)
-                tokens[r] = restart_id
-            else:
-                kept[r] += 1
-                if kept[r] >= max_tokens:
-                    active[r] = False
+            _row_goes_on(
+                chosen, r, end_id, restart_id, max_tokens, kept, active, tokens, xh, cs, lbs
+            )
             if active[r]:
                 all_done = False
             elif pending[r]:
