@@ -737,8 +737,24 @@ class _Compiled:
         """Forget every row (the next call starts each row afresh)."""
         self._rows.clear()
 
+    # The character parser a symbol's characters are fed to (`AbcGrammar._feed`): the
+    # grammar itself for characters, its `chars` for tokens.
+    _parser: AbcGrammar
+
     def _feed_id(self, st: _Row, i: int) -> None:
-        raise NotImplementedError
+        """Fold symbol `i` into the state: START begins the piece again (a row's drawn shape
+        holds for the whole piece), END ends it, any other symbol feeds its characters."""
+        tok = self.vocab[i] if 0 <= i < self.size else PAD
+        if tok == START:
+            shape = st.shape
+            st.__init__()
+            st.shape = shape
+        elif tok == END:
+            st.phase = "E"
+        elif tok != PAD:
+            feed = self._parser._feed
+            for ch in tok:
+                feed(st, ch)
 
     def _mask(self, st: _Row) -> np.ndarray | None:
         raise NotImplementedError
@@ -938,6 +954,7 @@ class AbcGrammar(_Compiled):
         if not 1 <= int(max_parts) <= 8:
             raise ValueError("max_parts must be 1 to 8")
         self.form = self._form = bool(form)
+        self._parser = self
         self._line_reach = 1  # a mask looks one character ahead
         self._seen = 0  # the longest line `_top` saw (see AbcTokenGrammar._cached)
         self.pitch_register = not self.form
@@ -1374,18 +1391,6 @@ class AbcGrammar(_Compiled):
         return st.n_kind != "c"
 
     # --- feeding ---------------------------------------------------------------------------
-    def _feed_id(self, st: _Row, i: int) -> None:
-        tok = self.vocab[i] if 0 <= i < self.size else PAD
-        if tok == START:
-            shape = st.shape
-            st.__init__()
-            st.shape = shape  # (a row's drawn shape holds for the whole piece)
-        elif tok == END:
-            st.phase = "E"
-        elif tok != PAD:
-            for ch in tok:
-                self._feed(st, ch)
-
     def _feed(self, st: _Row, ch: str) -> bool:
         """Fold one character into the state; True when the grammar allows it there. The
         state is updated either way (a refused character is parsed as well as it can be)."""
@@ -2344,6 +2349,7 @@ class AbcTokenGrammar(_Compiled):
         self.end_id = self.vocab.index(END) if END in self.vocab else -1
         self.index = {tok: i for i, tok in enumerate(self.vocab)}
         self._form = bool(form)
+        self._parser = self.chars
         # A token's mask feeds the token's characters and looks VIABLE_DEPTH tokens ahead:
         # the line's length decides it only within that many characters of the limit.
         longest = max((len(t) for t in self.vocab if t not in specials), default=1)
@@ -2404,18 +2410,6 @@ class AbcTokenGrammar(_Compiled):
         return bad
 
     # --- masks -----------------------------------------------------------------------------
-    def _feed_id(self, st: _Row, i: int) -> None:
-        tok = self.vocab[i] if 0 <= i < self.size else PAD
-        if tok == START:
-            shape = st.shape
-            st.__init__()
-            st.shape = shape  # (a row's drawn shape holds for the whole piece)
-        elif tok == END:
-            st.phase = "E"
-        elif tok != PAD:
-            for ch in tok:
-                self.chars._feed(st, ch)
-
     def _mask(self, st: _Row) -> np.ndarray | None:
         if st.phase == "E":
             return None
