@@ -203,6 +203,7 @@ def grammar_bench(args) -> None:
     """See the module docstring (--grammar)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from musiclib.ml import sampler
+    from musiclib.ml.abc_machine import Machine
     from musiclib.ml.automaton import LazyAutomaton, tables_settle
     from musiclib.ways import abc_grammar, abc_tokens, get_way
     from musiclib.ways.abc_text import WAY, split_tunes
@@ -252,7 +253,7 @@ def grammar_bench(args) -> None:
         def run(constraint, seed0, net=net, library=library):
             """(symbols per wall second, per CPU second, symbols) of one batch."""
             seeds = list(range(seed0, seed0 + rows))
-            shaped = args.shape and isinstance(constraint, LazyAutomaton)
+            shaped = args.shape and isinstance(constraint, (LazyAutomaton, Machine))
             shapes = way.form_shapes_for(state=library, seeds=seeds) if shaped else None
             w, c = time.perf_counter(), time.process_time()
             outs = sampler.sample(net, prime=[1], seeds=seeds, temperature=0.9,
@@ -274,6 +275,14 @@ def grammar_bench(args) -> None:
         plain = [run(None, 100 + 10 * k) for k in range(3)]
         plain_wall = float(np.median([p[0] for p in plain]))
         plain_cpu = float(np.median([p[1] for p in plain]))
+        # the grammar's rules compiled (`ml.abc_machine`, what the generation service samples
+        # a character grammar with): no tables, so the first batch of a process and a later
+        # one cost alike; the seeds of the tables' cold and warm batches
+        machine = None
+        if getattr(grammar, "machine_ready", False):
+            machine = grammar.machine()
+            run(machine, 0)  # (compile, or load from numba's disk cache)
+            machine_runs = [run(machine, 400 + 100 * b) for b in (0, args.warm_batches + 1)]
         forget()
         automaton = LazyAutomaton(way.grammar(vocab=vocab, form=args.shape))
         tables = []
@@ -341,6 +350,15 @@ def grammar_bench(args) -> None:
             print(f"  compiled loop + lazily built tables, {label}: {wall:,.0f} symbols/s "
                   f"({cpu:,.0f} per CPU second), {built:.2f} successors or states built in "
                   "Python per symbol drawn")  # fmt: skip
+        if machine is not None:
+            for label, (wall, cpu, _) in zip(("cold", "warm"), machine_runs, strict=True):
+                print(f"  compiled loop + compiled rules (`ml.abc_machine`), the {label} batch's "
+                      f"seeds: {wall:,.0f} symbols/s ({cpu:,.0f} per CPU second), nothing "
+                      "built in Python")  # fmt: skip
+            for label, (wall, cpu, _) in zip(("cold", "warm"), machine_runs, strict=True):
+                print(ratio(f"  compiled rules against plain, the {label} batch's seeds, wall",
+                            1 / wall, 1 / plain_wall)
+                      + ratio("; CPU", 1 / cpu, 1 / plain_cpu))  # fmt: skip
         print(ratio("  tables against plain, cold, wall", 1 / cold[0], 1 / plain_wall)
               + ratio("; CPU", 1 / cold[1], 1 / plain_cpu))  # fmt: skip
         print(ratio("  tables against plain, warm, wall", 1 / warm[0], 1 / plain_wall)

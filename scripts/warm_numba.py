@@ -134,6 +134,9 @@ def warm_folk_form() -> None:
     if fit is None:
         raise RuntimeError("warm_numba: too few symbols to fit the memory")
     tables = way.grammar(vocab=vocab, form=True).automaton()
+    # the same grammar's compiled rules (`ml.abc_machine`: what the site samples characters
+    # with)
+    machine = way.grammar(vocab=vocab, form=True).machine()
     # the lean with the phrases' (the training tunes' phrases saved with a checkpoint)
     keys = phrase_state(vocab=vocab, pieces=pieces)[PHRASES_STATE]
     line = Line.of(vocab, np.zeros((CONTEXTS, MOVES)), phrase_keys=keys, phi=np.zeros(PHRASE + 1))
@@ -143,11 +146,12 @@ def warm_folk_form() -> None:
         if shapes is None or plans is None:
             raise RuntimeError("warm_numba: the folk form's tunes gave no shape or plan")
         for takes, trial in ((1, 0), (2, 10)):
-            sampler.sample(
-                net, prime=[START_ID], seeds=seeds, max_tokens=40, temperature=0.9, top_p=0.9,
-                constraint=tables, shapes=shapes, returns=plans, memory=fit.weights,
-                takes=takes, trial=trial, line=line,
-            )  # fmt: skip
+            for constraint in (tables, machine):
+                sampler.sample(
+                    net, prime=[START_ID], seeds=seeds, max_tokens=40, temperature=0.9,
+                    top_p=0.9, constraint=constraint, shapes=shapes, returns=plans,
+                    memory=fit.weights, takes=takes, trial=trial, line=line,
+                )  # fmt: skip
     # the moves' and the phrases' counts, as the train worker fits a checkpoint's moves
     # (`ml.line`)
     text_counts(texts)

@@ -426,8 +426,12 @@ def _constraint(way, run, *, grammar: bool, folk_form: bool):
     # (only a way whose capabilities offer folk_form is given a job that asks for it)
     form = {"form": True} if folk_form else {}
     constraint = way.grammar(vocab=run.vocab, **form)
-    # A grammar that compiles into tables is looked up in them (the same masks; the
-    # tables built for earlier jobs of this model in this worker are reused).
+    # A grammar whose rules are compiled (`musiclib.ml.abc_machine`: the ABC characters)
+    # works its masks out inside the compiled loop; one that compiles into tables is looked
+    # up in them (the tables built for earlier jobs of this model in this worker are
+    # reused). The same masks either way.
+    if getattr(constraint, "machine_ready", False):
+        return constraint.machine()
     if hasattr(constraint, "automaton"):
         constraint = constraint.automaton()
     return constraint

@@ -38,6 +38,7 @@ from numba import njit, prange, types
 from numba.typed import List
 
 from musiclib.config import sample_threads_asked
+from musiclib.ml import abc_machine as am
 from musiclib.ml.line import _lean, _track, line_rows
 
 
@@ -1910,6 +1911,140 @@ def sample_registered_tables(
                 last = int(out[r, lengths[r] - 1])
                 states[r], regs[r] = automaton.advance_one(int(states[r]), regs[r].tolist(), last)
                 pending[r] = False
+    return [out[r, : lengths[r]].tolist() for r in range(rows)]
+
+
+@njit(cache=True, error_model="numpy")
+def _machine_loop(
+    table, weights, biases, dense_w, dense_b, dense_relu, units, lb, split, xh, cs, zs, hs,
+    lbs, uniforms, temperature, top_k, top_p, end_id, restart_id, max_tokens, tokens, active,
+    lengths, kept, out, ps, sh, mp, vc, vf, start_id, gemm_rows, mem, mseq, mmatch,
+    mlen, nats, trial, pieces, flags, plans, maps, rs, seq, bars, n_prime, line_classes,
+    line_steps, line_notes, line_theta, line_rows, line_phrases, line_phi,
+):  # fmt: skip
+    """`sample_machine`'s draws in one call: each row carries its parser state (`ps[r]`,
+    `ml.abc_machine`, its shape `sh[r]`), works out its mask by the compiled rules before
+    each draw (`abc_machine.mask_of`) and folds the symbol drawn in; otherwise as `_loop`
+    (returns, memory, the line's lean, the takes' trial)."""
+    rows, draws = uniforms.shape
+    V = table.shape[0]
+    p = np.empty(V, dtype=np.float32)
+    s = np.empty(V, dtype=np.float32)
+    masks = np.zeros((rows, V), dtype=np.bool_)
+    scratch = np.zeros(2 * am.TRIAL_WIDTH, dtype=np.int64)
+    logits = hs[len(dense_w)]
+    mq = np.zeros(V, dtype=np.float32)
+    weigh = nats.shape[0] > 0
+    on = mem.shape[0] > 0
+    cap = max(mem.shape[0] - 1, 1)
+    returns = flags.shape[0] > 0
+    leaning = line_theta.shape[0] > 0
+    leaned = np.empty(V, dtype=np.float32)
+    no_counts = np.zeros((0, 0), dtype=np.int64)
+    for t in range(draws):
+        if weigh and 0 < trial == t:
+            _trial_end(nats, lengths, active, pieces)
+        all_done = True
+        for r in range(rows):
+            if not active[r]:
+                continue
+            if am.mask_of(ps[r], sh[r], mp, vc, vf, scratch, masks[r]):
+                chosen = _draw_one(
+                    logits[r], masks[r], r, uniforms[r, t], temperature, top_k, top_p, p, s,
+                    mq, mem, mseq, mmatch, mlen, end_id, leaning, line_rows, line_notes,
+                    line_steps, line_theta, line_phrases, line_phi, leaned, returns, rs, bars,
+                    plans, maps, flags, seq,
+                )  # fmt: skip
+            else:
+                chosen = _draw_one(
+                    logits[r], None, r, uniforms[r, t], temperature, top_k, top_p, p, s,
+                    mq, mem, mseq, mmatch, mlen, end_id, leaning, line_rows, line_notes,
+                    line_steps, line_theta, line_phrases, line_phi, leaned, returns, rs, bars,
+                    plans, maps, flags, seq,
+                )  # fmt: skip
+            _keep(
+                chosen, logits[r], r, out, lengths, tokens, weigh, nats, on, mseq, mmatch,
+                mlen, cap, returns, rs, bars, plans, flags, seq, n_prime, leaning, line_rows,
+                line_classes, line_steps, no_counts,
+            )  # fmt: skip
+            am.feed_symbol(ps[r], sh[r], mp, vc, vf, chosen, start_id)
+            _row_goes_on(
+                chosen, r, end_id, restart_id, max_tokens, kept, active, tokens, xh, cs, lbs
+            )
+            if active[r]:
+                all_done = False
+        if all_done:
+            break
+        logits = _step(
+            table, weights, biases, dense_w, dense_b, dense_relu, units, lb, split, xh, cs, zs,
+            hs, lbs, tokens, active, gemm_rows,
+        )  # fmt: skip
+    return lengths
+
+
+@njit(cache=True)
+def _machine_starts(ps, mp, vc, vf, start_id, sh, prime):
+    """Every row's parser state after the prime (each in its own shape)."""
+    for r in range(ps.shape[0]):
+        am.reset(ps[r])
+        for v in prime:
+            am.feed_symbol(ps[r], sh[r], mp, vc, vf, v, start_id)
+
+
+def sample_machine(
+    net,
+    *,
+    prime: Sequence[int],
+    uniforms: np.ndarray,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    max_tokens: int,
+    end_id: int,
+    restart_id: int | None,
+    machine: am.Machine,
+    returns=None,
+    memory=None,
+    shapes=None,
+    nats: np.ndarray | None = None,
+    trial: int = 0,
+    pieces: int = 0,
+    line=None,
+) -> list[list[int]]:
+    """As `sample`, under a grammar's compiled rules (`ml.abc_machine.Machine`): every row
+    works out its own mask in the compiled loop (`_machine_loop`), which never calls
+    Python; `shapes` (one per row, None for none) start each row in its drawn shape. The
+    same masks as the grammar's own parser, so the same pieces as its tables give."""
+    c = compiled(net)
+    args = c.args
+    rows, draws = uniforms.shape
+    xh, cs, zs, hs, lbs = c.zero_state(rows, len(prime) + draws)
+    active = np.ones(rows, dtype=np.bool_)
+    tokens = np.empty(rows, dtype=np.int64)
+    for tok in prime:
+        tokens[:] = tok
+        _step(*args, xh, cs, zs, hs, lbs, tokens, active, GEMM_ROWS)
+    m = machine
+    sh = m.shape_rows(shapes, rows)
+    ps = np.zeros((rows, am.WIDTH), dtype=np.int64)
+    prime_ids = np.asarray(list(prime), dtype=np.int64)
+    _machine_starts(ps, m.params, m.codes, m.flags, m.start_id, sh, prime_ids)
+    flags, plans, maps, rs, seq, bars = _returns_rows_start(
+        returns, rows, c.table.shape[0], prime, draws
+    )
+    out = np.zeros((rows, draws), dtype=np.int64)
+    lengths = np.zeros(rows, dtype=np.int64)
+    kept = np.zeros(rows, dtype=np.int64)
+    mem = _Memory(memory, rows=rows, width=len(prime) + draws, prime=prime)
+    trial, pieces = _trial_args(trial, pieces, nats, rows)
+    nats = _nats_out(nats, rows)
+    _machine_loop(
+        *args, xh, cs, zs, hs, lbs, uniforms, np.float32(temperature), int(top_k),
+        float(top_p), int(end_id), -1 if restart_id is None else int(restart_id),
+        int(max_tokens), tokens, active, lengths, kept, out, ps, sh, m.params, m.codes, m.flags,
+        int(m.start_id), GEMM_ROWS, *mem.args, nats, trial, pieces,
+        flags, plans, maps, rs, seq, bars, len(prime), *_line_args(line, rows, prime),
+    )  # fmt: skip
     return [out[r, : lengths[r]].tolist() for r in range(rows)]
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .abc_machine import Machine
 from .automaton import LazyAutomaton
 from .line import Line
 
@@ -420,6 +421,10 @@ def _sample_rows(
     prime = loop["prime"]
     common = dict(uniforms=uniforms, nats=nats, trial=trial, pieces=pieces, **loop)
     tables = constraint if isinstance(constraint, fastloop.GrammarTables) else None
+    if isinstance(constraint, Machine):  # the grammar's rules, compiled
+        return fastloop.sample_machine(
+            net, machine=constraint, returns=returns, shapes=shapes, **common
+        )
     if tables is None and hasattr(constraint, "step") and hasattr(constraint, "allowed"):
         # Tables built while sampling (an automaton whose successors are made on demand).
         return fastloop.sample_lazy_tables(

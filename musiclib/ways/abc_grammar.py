@@ -151,6 +151,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..ml import abc_machine as am
+from ..ml.abc_machine import Machine
 from ..ml.automaton import LazyAutomaton
 
 try:
@@ -1013,6 +1015,21 @@ class AbcGrammar(_Compiled):
         self._cache, self._fits_cache, self._sum_cache, self._unit_cache = _SHARED[shared]
         self._rows: dict[int, tuple[list[int], int, _Row]] = {}
         self.stats = {"steps": 0, "masks_built": 0, "fallbacks": 0}
+
+    # --- the compiled rules (`ml.abc_machine`) ------------------------------------------------
+    @property
+    def machine_ready(self) -> bool:
+        """Can `ml.abc_machine` run this grammar (characters, no bar markers)?"""
+        return not self.markers
+
+    def machine(self) -> Machine:
+        """This grammar's rules as `ml.abc_machine` reads them (built once per grammar)."""
+        if not self.machine_ready:
+            raise ValueError("the compiled rules do not write the bars vocabulary's markers")
+        found = self.__dict__.get("_machine")
+        if found is None:
+            found = self._machine = _machine_of(self)
+        return found
 
     # --- helpers for tests and tools -------------------------------------------------------
     def state_after(self, text: str) -> _Row:
@@ -2574,3 +2591,162 @@ class AbcTokenGrammar(_Compiled):
             self._root_search = sorted(
                 self.trie.search, key=lambda item: (-self._wins.get(item[0], 0), rank[item[0]])
             )
+
+
+# --- the compiled rules' arrays (`ml.abc_machine`) -----------------------------------------------
+_BAR_KIND_CODES = {None: 0, "plain": 1, "section": 2, "open": 3, "close": 4, "both": 5}
+
+
+def _machine_of(grammar: AbcGrammar) -> Machine:
+
+    grid = am.GRID
+    nodes: list[_Trie] = []
+    ids: dict[int, int] = {}
+    value_ids: dict[tuple, int] = {}
+    va: list[int] = []
+    vb: list[int] = []
+
+    def value_id(trie: str, value: Any) -> int:
+        key = (trie, value)
+        found = value_ids.get(key)
+        if found is None:
+            if trie == "lengths":
+                a, b = int(value * grid), 0
+            elif trie == "bars":
+                a, b = _BAR_KIND_CODES[value[0]], int(value[1])
+            elif trie == "M":
+                a, b = int(value[0] * grid), int(bool(value[1]))
+            elif trie == "meters":
+                a, b = int(value[0]), int(value[1])
+            elif trie == "L":
+                a, b = int(value.denominator), 0
+            else:  # K, chords: a text they know
+                a, b = 1, 0
+            if trie in ("lengths", "M") and (value if trie == "lengths" else value[0]) * grid != a:
+                raise ValueError(f"{value!r} is not on the compiled rules' grid")
+            found = value_ids[key] = len(va)
+            va.append(a)
+            vb.append(b)
+        return found
+
+    def add(root: _Trie) -> int:
+        start = len(nodes)
+        queue = [root]
+        ids[id(root)] = start
+        nodes.append(root)
+        while queue:
+            node = queue.pop(0)
+            for ch in sorted(node.children):
+                child = node.children[ch]
+                ids[id(child)] = len(nodes)
+                nodes.append(child)
+                queue.append(child)
+        return start
+
+    roots = {}
+    kinds = {}
+    for name, trie in (("lengths", grammar.lengths), ("bars", grammar.bar_tokens),
+                       ("M", grammar.field_values["M"]), ("meters", grammar.meters),
+                       ("L", grammar.field_values["L"]), ("K", grammar.field_values["K"]),
+                       ("chords", grammar.chord_symbols)):  # fmt: skip
+        first = len(nodes)
+        roots[name] = add(trie)
+        for k in range(first, len(nodes)):
+            kinds[k] = name
+    n = len(nodes)
+    e_off = np.zeros(n + 1, dtype=np.int64)
+    e_char: list[int] = []
+    e_child: list[int] = []
+    t_value = np.full(n, -1, dtype=np.int64)
+    t_voff = np.zeros(n + 1, dtype=np.int64)
+    t_vals: list[int] = []
+    for k, node in enumerate(nodes):
+        for ch in sorted(node.children):
+            e_char.append(ord(ch))
+            e_child.append(ids[id(node.children[ch])])
+        e_off[k + 1] = len(e_char)
+        if node.value is not None:
+            t_value[k] = value_id(kinds[k], node.value)
+        t_vals.extend(value_id(kinds[k], v) for v in node.values)
+        t_voff[k + 1] = len(t_vals)
+    tries = (e_off, np.array(e_char, dtype=np.int64), np.array(e_child, dtype=np.int64),
+             t_value, t_voff, np.array(t_vals, dtype=np.int64),
+             np.array(va, dtype=np.int64), np.array(vb, dtype=np.int64))  # fmt: skip
+    # the lengths each unit allows (whole notes), their step, the sums of up to 9 of them
+    cap = 1024
+    u_step = np.ones(6, dtype=np.int64)
+    u_w = np.zeros((6, 64), dtype=np.int64)
+    u_wn = np.zeros(6, dtype=np.int64)
+    u_sums = np.zeros((6, 10, cap + 1), dtype=np.bool_)
+    for k in range(1, 6):
+        unit = Fraction(1, 2**k)
+        step, values, _ = grammar._written(unit)
+        u_step[k] = int(step * grid)
+        u_wn[k] = len(values)
+        u_w[k, : len(values)] = [int(v * grid) for v in values]
+        for notes in range(10):
+            for total in grammar._sums(notes, unit):
+                u_sums[k, notes, total] = True
+    # per unit, the lengths below each node of the lengths trie that are usual at it (a
+    # note's own length, times 1: `abc_machine._fits`'s short list)
+    first = roots["lengths"]
+    count = sum(1 for name in kinds.values() if name == "lengths")
+    fv_lists = [[[] for _ in range(count)] for _ in range(6)]
+    for k in range(1, 6):
+        usual = {int(v) for v in u_w[k, : u_wn[k]]}
+        for i in range(count):
+            node = first + i
+            for j in range(t_voff[node], t_voff[node + 1]):
+                v = int(tries[5][j])
+                in_units = int(tries[6][v])  # (grid units of L; a unit of 1/2**k)
+                if in_units % 2**k == 0 and in_units // 2**k in usual:
+                    fv_lists[k][i].append(v)
+    width = max(1, max(sum(len(x) for x in lists) for lists in fv_lists))
+    fv_off = np.zeros((6, count + 1), dtype=np.int64)
+    fv_vals = np.zeros((6, width), dtype=np.int64)
+    for k in range(6):
+        at = 0
+        for i in range(count):
+            fv_vals[k, at : at + len(fv_lists[k][i])] = fv_lists[k][i]
+            at += len(fv_lists[k][i])
+            fv_off[k, i + 1] = at
+    params = np.zeros(am.P_SIZE, dtype=np.int64)
+    params[am.P_ABC2MIDI] = grammar.abc2midi
+    params[am.P_FORM] = grammar.form
+    params[am.P_MIN_NOTES] = grammar.min_notes
+    params[am.P_USUAL] = grammar.usual_lengths
+    params[am.P_PICKUP_FINAL] = grammar.short_final == "pickup"
+    params[am.P_MAX_PARTS] = grammar.max_parts
+    params[am.P_PART_MAX] = grammar.part_max
+    params[am.P_PL8] = 8 in grammar.part_lengths
+    params[am.P_PL16] = 16 in grammar.part_lengths
+    params[am.P_END_ID] = grammar.end_id
+    for code, name in ((am.R_LENGTHS, "lengths"), (am.R_BARS, "bars"), (am.R_M, "M"),
+                       (am.R_METERS, "meters"), (am.R_L, "L"), (am.R_K, "K"),
+                       (am.R_CHORDS, "chords")):  # fmt: skip
+        params[code] = roots[name]
+    # the tries' and the units' arrays after the parameters, each where its offset says
+    sums = u_sums.astype(np.int64).ravel()
+    parts = [*tries, u_step, u_w.ravel(), u_wn, sums, fv_off.ravel(), fv_vals.ravel()]
+    offsets = (am.O_EOFF, am.O_ECHAR, am.O_ECHILD, am.O_TVALUE, am.O_TVOFF, am.O_TVALS,
+               am.O_VA, am.O_VB, am.O_USTEP, am.O_UW, am.O_UWN, am.O_USUMS, am.O_FVOFF,
+               am.O_FVVALS)  # fmt: skip
+    at = am.P_SIZE
+    for code, part in zip(offsets, parts, strict=True):
+        params[code] = at
+        at += len(part)
+    params[am.O_END] = at
+    params[am.D_UW], params[am.D_FVOFF], params[am.D_FVVALS] = (
+        u_w.shape[1],
+        fv_off.shape[1],
+        fv_vals.shape[1],
+    )
+    params[am.D_SUMS_N], params[am.D_SUMS_W] = u_sums.shape[1], u_sums.shape[2]
+    params = np.concatenate([params, *(np.asarray(x, dtype=np.int64) for x in parts)])
+    codes = np.array([ord(t) if len(t) == 1 else -1 for t in grammar.vocab], dtype=np.int64)
+    flags = np.array(
+        [(t.isalpha() and 1) | (t.isalnum() and 2) if len(t) == 1 else 0 for t in grammar.vocab],
+        dtype=np.int64,
+    )
+    start_id = grammar.vocab.index(START) if START in grammar.vocab else -1
+    return am.Machine(params, codes, flags, start_id)

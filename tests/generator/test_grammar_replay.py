@@ -1,5 +1,6 @@
 """The grammar's tables built ahead of time on the site: after a visitor's job that sampled
-with them, the generation task builds them in its worker process along the run's training
+with them (a token vocabulary's grammar; a character grammar's rules are compiled and build
+no tables), the generation task builds them in its worker process along the run's training
 tunes (`generation_tables_replay`), once per run and grammar, after the job's pieces are
 stored; later pieces of the run then find the training tunes' states built."""
 
@@ -12,6 +13,7 @@ import pytest
 from generator.models import GenerationJob, JobStatus
 from generator.services import generation_job_create, generation_tables_replay, pieces
 from generator.tasks import generation_job_task
+from musiclib.ml.abc_machine import Machine
 from musiclib.ways.base import START_ID
 from musiclib.ways.registry import get_way
 from tests.factories import make_trained_run
@@ -21,7 +23,22 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 @pytest.fixture
 def run(tiny_corpus):
-    return make_trained_run(tiny_corpus, epochs=1)
+    return make_trained_run(tiny_corpus, epochs=1, vocabulary="tokens")
+
+
+def test_a_character_grammars_job_samples_under_its_compiled_rules_and_builds_no_tables(
+    tiny_corpus,
+):
+    chars = make_trained_run(tiny_corpus, epochs=1)
+    tables = tables_of(chars, form=False)
+    built = tables.resolved
+    job = job_for(chars)
+    generation_job_task(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.pieces.count() == 2
+    assert tables.resolved == built and chars.pk not in tables.replayed
+    constraint = pieces._constraint(get_way(chars.way), chars, grammar=True, folk_form=True)
+    assert isinstance(constraint, Machine)
 
 
 def job_for(run, *, grammar: bool = True, folk_form: bool = False) -> GenerationJob:
