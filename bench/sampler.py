@@ -23,14 +23,16 @@ the one-thread piece.
 CPU), for a character and a token vocabulary (O'Neill's, random weights of the `full`
 sizes unless --net/--vocab give a trained sampler file and its vocabulary): plain in the
 compiled loop; the grammar as Python masks between compiled steps (cold); and the
-grammar's lazily built tables (`ml.automaton`, what the generation service samples with:
-the compiled loop, leaving it only for what the tables lack), cold (the first batch of a
+grammar's lazily built tables (`ml.automaton`, what the generation service samples tokens
+with: the compiled loop, leaving it only for what the tables lack), cold (the first batch of a
 process with no masks or tables built) and warm (a batch with other seeds after
 --warm-batches more: a worker that has served more pieces of the model), with what was
 built in Python per symbol drawn (a group's successor or a new state: each a parser step,
 a state also its mask) and the tables' size; and the warm batch's seeds sampled again,
 every state they reach built (the look-ups alone: what a grammar fully built ahead of time
-would cost). --only chars|tokens times one vocabulary. --corpus DIR (a folder of .abc
+would cost). For characters also the grammar's compiled rules (`ml.abc_machine`, what the
+generation service samples characters with: no tables), on the seeds of the tables' cold
+and warm batches. --only chars|tokens times one vocabulary. --corpus DIR (a folder of .abc
 files, the model's training tunes; `oneills`: O'Neill's tunes, the vocabularies' source):
 also the tables built ahead of time along those tunes as the generation service builds
 them (`AbcWay.grammar_replay`, `LazyAutomaton.replay`; every tenth tune held out) in a fresh
@@ -51,8 +53,8 @@ time, and the CPU time of the child (what the work costs whatever else the machi
 
 The visitor: four 800-character tunes from the same model (random weights unless
 --checkpoint) over a vocabulary of O'Neill's tunes (the bundled corpus), one batch, with
-the grammar on through the tables the generation service uses, cold (first batch of the
-process) and warm (a fifth batch, other seeds), and with the grammar off.
+the grammar on through its compiled rules as the generation service samples characters,
+cold (first batch of the process) and warm (a fifth batch, other seeds), and with the grammar off.
 """
 
 from __future__ import annotations
@@ -131,14 +133,14 @@ def fast_only(path: str, n: int, vocab_path: str, batch_only: bool, threads_only
     numpy64, _ = timed(run, 64, sampler.sample_numpy, repeat=1)
     bw = bandwidth()
 
-    # The visitor: four tunes, grammar on (the tables the generation service samples with,
-    # `grammar.automaton()`) and off. Cold: the first batch with the grammar in this
-    # process; warm: a later batch (other seeds, so not the same states again) after three.
+    # The visitor: four tunes, grammar on (its compiled rules, `grammar.machine()`, which the
+    # generation service samples a character grammar with) and off. Cold: the first batch
+    # with the grammar in this process; warm: a later batch (other seeds) after three.
     way = get_way("abc")
     vocab = json.loads(Path(vocab_path).read_text())
 
     def visitor(seed0: int, grammar: bool):
-        constraint = way.grammar(vocab=vocab).automaton() if grammar else None
+        constraint = way.grammar(vocab=vocab).machine() if grammar else None
         return sampler.sample(
             net,
             prime=[1],
@@ -149,7 +151,7 @@ def fast_only(path: str, n: int, vocab_path: str, batch_only: bool, threads_only
             constraint=constraint,
         )
 
-    visitor(90, True)  # compile (or load) the functions sampling with tables calls
+    visitor(90, True)  # compile (or load) the functions sampling under the rules calls
     abc_grammar._SHARED.clear()  # ... and forget the masks and tables that built
     abc_grammar._TOKEN_SHARED.clear()
     abc_grammar._AUTOMATA.clear()
@@ -533,8 +535,8 @@ def main() -> None:
         )
         print(ratio(f"batch of 64 on {cores} threads against one thread", b["best"], t64))
     print(
-        f"visitor: {VISITOR_TUNES} tunes of {VISITOR_CHARS} chars, grammar on (tables built "
-        f"while sampling): cold {fast['visitor_grammar_cold']:.3f} s, warm "
+        f"visitor: {VISITOR_TUNES} tunes of {VISITOR_CHARS} chars, grammar on (its compiled "
+        f"rules): cold {fast['visitor_grammar_cold']:.3f} s, warm "
         f"{fast['visitor_grammar']:.3f} s ({fast['visitor_chars']} chars); grammar off: "
         f"{fast['visitor_plain']:.3f} s"
     )
