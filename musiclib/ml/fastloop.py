@@ -2079,7 +2079,9 @@ def cache_read_only() -> int:
     from musiclib.ml import line  # (the line's tracker: called by the loop and from Python)
 
     count = 0
-    for name, obj in {**vars(line), **globals()}.items():  # (each function once)
+    # (the line's tracker and the ABC grammar's compiled rules: called by the loop and from
+    # Python)
+    for name, obj in {**vars(line), **vars(am), **globals()}.items():  # (each function once)
         cache = getattr(obj, "_cache", None)
         if isinstance(obj, Dispatcher) and callable(getattr(cache, "save_overload", None)):
             cache.save_overload = skip(name)
