@@ -636,7 +636,8 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
         out[v] = False
         if c < 0:
             continue
-        if in_token and _continuing(S, P, c):
+        cont = in_token and _continuing(S, P, c)
+        if cont:
             trial[:WIDTH] = S[:WIDTH]
             ok = feed(trial, SH, P, c, VF[v])
         elif in_token and not ended:
@@ -651,7 +652,7 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
         else:
             trial[:WIDTH] = S[:WIDTH]
             ok = feed(trial, SH, P, c, VF[v])
-        if group and _letter(c) and letters < 0 and not (in_token and _continuing(S, P, c)):
+        if group and _letter(c) and letters < 0 and not cont:
             letters = 1 if ok else 0
         if ok:
             out[v] = True
