@@ -62,9 +62,10 @@ if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_hash" ]; then
 fi
 
 # --- numba caches ----------------------------------------------------------------------------
-# Compile librosa's numba functions and the sampling loop once, in one process, before anything
-# runs in parallel: numba's on-disk cache is not safe against concurrent writers, and a
-# corrupted one segfaults every later process (scripts/warm_numba.py says more).
+# Compile librosa's numba functions, the sampling loop and the grammar's rules once, before
+# anything else runs: numba's on-disk cache is not safe against concurrent writers, and a
+# corrupted one segfaults every later process (scripts/warm_numba.py says more; it splits
+# the work between two processes that never compile the same function).
 # The project's own caches are deleted first, every time: a loop function compiled in a
 # process that loaded its helpers from the cache (those that run threads, `parallel=True`,
 # or call them) is written to the cache broken, and every later process that loads it
@@ -76,8 +77,10 @@ fi
 # and this checkout's path: the caches live beside the sources (a checkout's own __pycache__),
 # so a checkout sharing var/ with another, or a source file touched again by git, must warm
 # its own (numba would otherwise recompile there on demand, in whatever process met it first).
-numba_key=$( (pwd; stat -c %Y musiclib/ml/fastloop.py musiclib/ml/line.py; cat requirements.txt \
-  scripts/warm_numba.py musiclib/ml/fastloop.py musiclib/ml/line.py) | sha256sum | cut -c1-16)
+numba_sources=(musiclib/ml/fastloop.py musiclib/ml/line.py musiclib/ml/abc_machine.py
+  musiclib/metrics/audio.py)
+numba_key=$( (pwd; stat -c %Y "${numba_sources[@]}"; cat requirements.txt scripts/warm_numba.py \
+  "${numba_sources[@]}") | sha256sum | cut -c1-16)
 numba_stamp="$STAMP_DIR/numba-$numba_key"
 if [ ! -e "$numba_stamp" ]; then
   echo "setup: compiling numba functions (once)"

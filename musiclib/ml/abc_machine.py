@@ -222,35 +222,87 @@ def _oct_starts(a_len, a_bits, b_len, b_bits):
     return (a_bits & mask) == (b_bits & mask)
 
 
+# Each table read straight from P by its offset: a view per table (a slice, a reshape)
+# cost about 50 ns each time a rule took them (the units' three reshapes 144 ns a rule, and
+# `_fits` asks them per value it tries), more than the rule itself.
 @njit(cache=True, error_model="numpy", inline="always")
-def _tries(P):
-    """The tries' arrays, views into P: edges by node (offsets, characters, children), the
-    value at a node, the values below it (offsets, values), a value's two fields."""
-    return (P[P[O_EOFF] : P[O_ECHAR]], P[P[O_ECHAR] : P[O_ECHILD]], P[P[O_ECHILD] : P[O_TVALUE]],
-            P[P[O_TVALUE] : P[O_TVOFF]], P[P[O_TVOFF] : P[O_TVALS]], P[P[O_TVALS] : P[O_VA]],
-            P[P[O_VA] : P[O_VB]], P[P[O_VB] : P[O_USTEP]])  # fmt: skip
+def _e_off(P, node):  # a trie node's first edge (its last: the next node's first)
+    return P[P[O_EOFF] + node]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _units(P):
-    """The units' tables, views into P: per unit (its log2), the step of its lengths, the
-    lengths (whole notes), how many, the sums of n of them, the short lists of `_fits`."""
-    u_w = P[P[O_UW] : P[O_UWN]].reshape((6, P[D_UW]))
-    sums = P[P[O_USUMS] : P[O_FVOFF]].reshape((6, P[D_SUMS_N], P[D_SUMS_W]))
-    fv_off = P[P[O_FVOFF] : P[O_FVVALS]].reshape((6, P[D_FVOFF]))
-    fv_vals = P[P[O_FVVALS] : P[O_END]].reshape((6, P[D_FVVALS]))
-    return P[P[O_USTEP] : P[O_UW]], u_w, P[P[O_UWN] : P[O_USUMS]], sums, fv_off, fv_vals
+def _e_char(P, e):  # an edge's character
+    return P[P[O_ECHAR] + e]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _e_child(P, e):  # the node an edge leads to
+    return P[P[O_ECHILD] + e]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _t_value(P, node):  # the value at a node (-1: none)
+    return P[P[O_TVALUE] + node]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _t_voff(P, node):  # where the values below a node start in T_VALS
+    return P[P[O_TVOFF] + node]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _t_vals(P, i):
+    return P[P[O_TVALS] + i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _v_a(P, v):  # a value's first field
+    return P[P[O_VA] + v]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _v_b(P, v):  # and its second
+    return P[P[O_VB] + v]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _u_step(P, k):  # the grid step of unit 1/2^k's lengths
+    return P[P[O_USTEP] + k]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _u_w(P, k, i):  # its i-th length (whole notes)
+    return P[P[O_UW] + k * P[D_UW] + i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _u_wn(P, k):  # how many
+    return P[P[O_UWN] + k]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _u_sums(P, k, n, total):  # can n of its lengths sum to `total` steps?
+    return P[P[O_USUMS] + (k * P[D_SUMS_N] + n) * P[D_SUMS_W] + total]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fv_off(P, k, at):  # `_fits`'s short lists: where trie node `at`'s starts
+    return P[P[O_FVOFF] + k * P[D_FVOFF] + at]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fv_vals(P, k, i):
+    return P[P[O_FVVALS] + k * P[D_FVVALS] + i]
 
 
 # --- the tries ------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy", inline="always")
 def _child(P, node, c):
-    E_OFF, E_CHAR, E_CHILD = _tries(P)[:3]
     if node < 0:
         return DEAD
-    for e in range(E_OFF[node], E_OFF[node + 1]):
-        if E_CHAR[e] == c:
-            return E_CHILD[e]
+    for e in range(_e_off(P, node), _e_off(P, node + 1)):
+        if _e_char(P, e) == c:
+            return _e_child(P, e)
     return DEAD
 
 
@@ -325,22 +377,19 @@ def _checking(S):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _step(S, P):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
-    return U_STEP[_unit_k(S)]
+    return _u_step(P, _unit_k(S))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fillable(S, P, rest):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     return rest >= 0 and rest % _step(S, P) == 0
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _usual_ok(S, P, whole):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     k = _unit_k(S)
-    for i in range(U_WN[k]):
-        if U_W[k, i] == whole:
+    for i in range(_u_wn(P, k)):
+        if _u_w(P, k, i) == whole:
             return True
     return False
 
@@ -379,13 +428,12 @@ def _last(S, SH):
 
 @njit(cache=True, error_model="numpy")
 def _least_last(S, SH, P, limit):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     least = min(_last(S, SH), limit)
     if P[P_USUAL]:
         k = _unit_k(S)
         best = -1
-        for i in range(U_WN[k]):
-            w = U_W[k, i]
+        for i in range(_u_wn(P, k)):
+            w = _u_w(P, k, i)
             if w <= least and w > best:
                 best = w
         if best >= 0:
@@ -397,17 +445,16 @@ def _least_last(S, SH, P, limit):
 def _final_fill(S, P, room, least):
     """`AbcGrammar._final_fill`: can written lengths fill `room`, each leaving nothing or at
     least `least`? (By steps of the unit's grid, every length a multiple of it.)"""
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     k = _unit_k(S)
-    step = U_STEP[k]
+    step = _u_step(P, k)
     if room <= 0 or room % step:
         return False
     n = room // step
     ok = np.zeros(n + 1, dtype=np.bool_)  # ok[j]: j steps can be filled so
     for j in range(1, n + 1):
         r = j * step
-        for i in range(U_WN[k]):
-            w = U_W[k, i]
+        for i in range(_u_wn(P, k)):
+            w = _u_w(P, k, i)
             if w == r or (w < r and r - w >= least and ok[(r - w) // step]):
                 ok[j] = True
                 break
@@ -416,7 +463,6 @@ def _final_fill(S, P, room, least):
 
 @njit(cache=True, error_model="numpy")
 def _final_room_ok(S, SH, P, room):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     least = _least_last(S, SH, P, _limit(S, SH, P))
     if room == 0 or not SH[SH_ON]:
         return room >= least or room == 0
@@ -425,7 +471,6 @@ def _final_room_ok(S, SH, P, room):
 
 @njit(cache=True, error_model="numpy")
 def _tied_fits(S, SH, P, limit, pos):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     last = 0 if S[LAST_LETTER] == S[TONIC] else _least_last(S, SH, P, limit)
     return limit - pos >= _step(S, P) + last
 
@@ -444,15 +489,14 @@ def _may_close_on(S):
 
 @njit(cache=True, error_model="numpy")
 def _completable(S, SH, P, end, notes):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     grid = _step(S, P)
     if not notes:
         return _fillable(S, P, _limit(S, SH, P) - end)
     step = _scale(S, grid, S[TUPLET_MN], S[TUPLET_MD])
     room = _limit(S, SH, P) - end
     k = _unit_k(S)
-    for total in range(U_SUMS.shape[2]):
-        if not U_SUMS[k, notes, total]:
+    for total in range(P[D_SUMS_W]):
+        if not _u_sums(P, k, notes, total):
             continue
         if total * step > room:
             return False
@@ -463,7 +507,6 @@ def _completable(S, SH, P, end, notes):
 
 @njit(cache=True, error_model="numpy")
 def _fits_value(S, SH, P, written):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     mn, md = 1, 1
     if S[BROKEN]:
         want = S[BROKEN_WANT]
@@ -490,28 +533,26 @@ def _fits_value(S, SH, P, written):
 @njit(cache=True, error_model="numpy")
 def _fits(S, SH, P, node, base):
     """Does some length below trie `node` (times `base`, in grid units of L) fit?"""
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     if node < 0:
         return False
     if not _checking(S):
         if not S[BROKEN] or S[BROKEN_WANT] < 0:
             return True
-        for i in range(T_VOFF[node], T_VOFF[node + 1]):
-            if _scale(S, V_A[T_VALS[i]], base, GRID) == S[BROKEN_WANT]:
+        for i in range(_t_voff(P, node), _t_voff(P, node + 1)):
+            if _scale(S, _v_a(P, _t_vals(P, i)), base, GRID) == S[BROKEN_WANT]:
                 return True
         return False
     at = node - P[R_LENGTHS]
-    if P[P_USUAL] and base == GRID and 0 <= at < FV_OFF.shape[1] - 1:
+    if P[P_USUAL] and base == GRID and 0 <= at < P[D_FVOFF] - 1:
         # (a note's own length: only the values the unit writes at a usual length can fit,
         # listed per unit ahead, `_fits_value`'s first refusal made once)
         k = _unit_k(S)
-        for i in range(FV_OFF[k, at], FV_OFF[k, at + 1]):
-            if _fits_value(S, SH, P, V_A[FV_VALS[k, i]]):
+        for i in range(_fv_off(P, k, at), _fv_off(P, k, at + 1)):
+            if _fits_value(S, SH, P, _v_a(P, _fv_vals(P, k, i))):
                 return True
         return False
-    for i in range(T_VOFF[node], T_VOFF[node + 1]):
-        written = _scale(S, V_A[T_VALS[i]], base, GRID)
+    for i in range(_t_voff(P, node), _t_voff(P, node + 1)):
+        written = _scale(S, _v_a(P, _t_vals(P, i)), base, GRID)
         if _fits_value(S, SH, P, written):
             return True
     return False
@@ -770,7 +811,6 @@ def _feed_body(S, SH, P, c, fl):
 @njit(cache=True, error_model="numpy")
 def _continuing(S, P, c):
     """Does `c` continue the token being read (`AbcGrammar._continuing`)?"""
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     mode = S[MODE]
     if mode == M_N:
         if S[N_KIND] == K_N and S[TOKLEN] == 0 and S[N_OCT_LEN] < MAX_OCTAVE_MARKS:
@@ -781,11 +821,11 @@ def _continuing(S, P, c):
         if node == NO_NODE:
             return False
         if node >= 0:
-            for e in range(E_OFF[node], E_OFF[node + 1]):
-                if E_CHAR[e] == c:
+            for e in range(_e_off(P, node), _e_off(P, node + 1)):
+                if _e_char(P, e) == c:
                     return True
         # (a node without a value, the dead one included, goes on with a bar's characters)
-        if (node < 0 or T_VALUE[node] < 0) and (
+        if (node < 0 or _t_value(P, node) < 0) and (
             c == C_BAR or c == C_COLON or c == C_RBR or _digit(c)
         ):
             return True
@@ -878,7 +918,6 @@ def _field_root(P, field):
 
 @njit(cache=True, error_model="numpy")
 def _field_char(S, SH, P, c, fl):
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     if S[NODE] == NO_NODE:  # the colon
         if c == C_COLON:
             S[NODE] = _field_root(P, S[FIELD])
@@ -895,7 +934,7 @@ def _field_char(S, SH, P, c, fl):
     shaped_meter = S[FIELD] == C_M and SH[SH_ON] and SH[SH_UNIT] > 0
     if c == C_NL:
         node = S[NODE]
-        value = T_VALUE[node] if node >= 0 else -1
+        value = _t_value(P, node) if node >= 0 else -1
         ok = value >= 0
         if ok and shaped_meter:
             ok = _writes(S, SH, P, True)
@@ -917,32 +956,30 @@ def _field_char(S, SH, P, c, fl):
 @njit(cache=True, error_model="numpy")
 def _writes(S, SH, P, whole):
     """Is the M: field's text so far (or, `whole`, all of it) the shape's meter?"""
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     node = S[METER_NODE] if S[FIELD_FIRST] >= 0 else P[R_METERS]
     if node < 0:
         return False
     beats, unit = SH[SH_BEATS], SH[SH_UNIT]
     if whole:
-        v = T_VALUE[node]
-        return v >= 0 and V_A[v] == beats and V_B[v] == unit
-    for i in range(T_VOFF[node], T_VOFF[node + 1]):
-        v = T_VALS[i]
-        if V_A[v] == beats and V_B[v] == unit:
+        v = _t_value(P, node)
+        return v >= 0 and _v_a(P, v) == beats and _v_b(P, v) == unit
+    for i in range(_t_voff(P, node), _t_voff(P, node + 1)):
+        v = _t_vals(P, i)
+        if _v_a(P, v) == beats and _v_b(P, v) == unit:
             return True
     return False
 
 
 @njit(cache=True, error_model="numpy")
 def _apply_field(S, SH, P, value):
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     field = S[FIELD]
     if field == C_M:
         if value >= 0:
-            S[BAR], S[COMPOUND] = V_A[value], V_B[value]
+            S[BAR], S[COMPOUND] = _v_a(P, value), _v_b(P, value)
         else:
             S[BAR], S[COMPOUND] = -1, 0
     elif field == C_L and value >= 0:
-        S[UNIT_D] = V_A[value]
+        S[UNIT_D] = _v_a(P, value)
     elif field == C_K and value >= 0 and (not SH[SH_ON] or S[TONIC] == 0):
         first = S[FIELD_FIRST]
         S[TONIC] = _upper(first) if first >= 0 else 0
@@ -984,7 +1021,6 @@ def _needs_open(S, SH):
 # top level -----------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
 def _top(S, SH, P, c, fl):
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     blocked = P[P_ABC2MIDI] and S[PRE_LEN] > 0 and S[PRE_LAST] == 100 and (
         c == C_LPAR or c == C_LBRACE or c == C_QUOTE or c == C_BANG or c == C_PLUS
         or c == C_LBR
@@ -1082,12 +1118,11 @@ def _top_token(S, SH, P, c, fl):
             S[INEXACT] = 1
         if chord:
             return True
-        E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
         node = _child(P, P[R_BARS], C_LBR)
         if node >= 0:
-            for i in range(T_VOFF[node], T_VOFF[node + 1]):
-                v = T_VALS[i]
-                if _bar_ok(S, SH, P, V_A[v], V_B[v]):
+            for i in range(_t_voff(P, node), _t_voff(P, node + 1)):
+                v = _t_vals(P, i)
+                if _bar_ok(S, SH, P, _v_a(P, v), _v_b(P, v)):
                     return True
         return False
     if c == C_BAR or c == C_COLON:
@@ -1151,7 +1186,6 @@ def _top_token(S, SH, P, c, fl):
             S[AFTER_NOTE], S[LAST_KIND], S[LAST_WRITTEN] = after_note, last_kind, last_written
             S[LAST_TUPLET], S[LAST_B], S[LAST_DECO] = last_tuplet, last_b, last_deco
             return (after_note and (last_kind == K_N or last_kind == K_C)) or S[BROKEN] != 0
-        U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
         ok = after_note and last_kind == K_N and S[TIE] == TIE_NONE and not pending
         ok = ok and not last_deco
         if ok and P[P_FORM] and _final_bar(S, SH, P, 0):
@@ -1183,7 +1217,6 @@ def _top_token(S, SH, P, c, fl):
         if P[P_ABC2MIDI] and last_deco:
             ok = False
         if ok and _checking(S):
-            U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
             w = _dur(S, last_written, 1, 1)
             if P[P_ABC2MIDI]:
                 end = S[POS] + w
@@ -1237,8 +1270,6 @@ def _body_field_ok(S, P):
 
 @njit(cache=True, error_model="numpy")
 def _bracket(S, SH, P, c, fl):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     if S[NEED_ENDING] and c != 49:
         return False
     S[MODE] = M_T
@@ -1264,7 +1295,6 @@ def _bracket(S, SH, P, c, fl):
 # notes ---------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
 def _start_note(S, SH, P, letter, acc):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     S[N_ACC], S[N_LETTER], S[N_OCT_LEN], S[N_OCT_BITS] = acc, letter, 0, 0
     S[MODE], S[N_KIND], S[TOKLEN], S[NODE] = M_N, K_N, 0, P[R_LENGTHS]
     if acc != A_NONE and P[P_FORM] and _upper(letter) == S[TONIC] and _final_bar(S, SH, P, 0):
@@ -1317,8 +1347,6 @@ def _octave_ok(P, letter, oct_len, oct_bits):
 
 @njit(cache=True, error_model="numpy")
 def _length_char(S, SH, P, c):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     if c == C_COMMA or c == C_APOS:
         n = S[N_OCT_LEN]
         if c == C_APOS and n < 60:
@@ -1352,12 +1380,10 @@ def _base(S):
 
 @njit(cache=True, error_model="numpy")
 def _finish_note(S, SH, P):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     node = S[NODE]
-    value = T_VALUE[node] if node >= 0 else -1
+    value = _t_value(P, node) if node >= 0 else -1
     ok = value >= 0
-    written = _scale(S, V_A[value] if value >= 0 else GRID, _base(S), GRID)
+    written = _scale(S, _v_a(P, value) if value >= 0 else GRID, _base(S), GRID)
     fits = not _checking(S) or _fits_value(S, SH, P, written)
     mn, md = 1, 1
     was_b = S[BROKEN] != 0
@@ -1451,17 +1477,14 @@ def _inner_octave_ok(S, P):
 @njit(cache=True, error_model="numpy", inline="always")
 def _node_value_written(S, P):
     """The inner note's length (grid units of L) at its node, or -1."""
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     node = S[NODE]
-    if node < 0 or T_VALUE[node] < 0:
+    if node < 0 or _t_value(P, node) < 0:
         return -1
-    return V_A[T_VALUE[node]]
+    return _v_a(P, _t_value(P, node))
 
 
 @njit(cache=True, error_model="numpy")
 def _chord(S, SH, P, c, fl):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     note = _inner_note(S)
     if c == C_RBR:
         complete = note and _node_value_written(S, P) >= 0
@@ -1496,8 +1519,8 @@ def _chord(S, SH, P, c, fl):
             return _fits(S, SH, P, node, GRID)
         if not P[P_ABC2MIDI]:
             return True
-        for i in range(T_VOFF[node], T_VOFF[node + 1]):
-            if V_A[T_VALS[i]] == S[CHORD_BASE]:
+        for i in range(_t_voff(P, node), _t_voff(P, node + 1)):
+            if _v_a(P, _t_vals(P, i)) == S[CHORD_BASE]:
                 return True
         return False
     _close_chord_note(S, P)
@@ -1522,7 +1545,6 @@ def _close_chord_note(S, P):
 
 @njit(cache=True, error_model="numpy")
 def _grace(S, SH, P, c, fl):
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     note = _inner_note(S)
     complete = note and _node_value_written(S, P) >= 0
     if c == C_RBRACE:
@@ -1577,7 +1599,6 @@ def _decoration_char(S, SH, P, c, fl):
 
 @njit(cache=True, error_model="numpy")
 def _quote(S, SH, P, c, fl):
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     first = _tok_first(S)
     if c == C_QUOTE:
         n = S[TOKLEN]
@@ -1586,7 +1607,7 @@ def _quote(S, SH, P, c, fl):
         S[NEED_NOTE] = P[P_ABC2MIDI] or S[NEED_NOTE]
         if not P[P_ABC2MIDI] or (first >= 0 and _annotation_mark(first)):
             return n > 0
-        return node >= 0 and T_VALUE[node] >= 0
+        return node >= 0 and _t_value(P, node) >= 0
     if c == C_NL:
         S[MODE], S[TOKLEN], S[NODE] = M_T, 0, NO_NODE
         _newline(S)
@@ -1621,7 +1642,6 @@ def _spec(S):
 
 @njit(cache=True, error_model="numpy")
 def _end_paren(S, SH, P):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     if S[TOKLEN] == 0:  # a slur
         S[MODE] = M_T
         ok = (S[SLURS] < MAX_SLURS or not P[P_ABC2MIDI]) and _room_for_note(S, SH, P)
@@ -1664,7 +1684,6 @@ def _spec_can_end(S, SH, P):
 
 @njit(cache=True, error_model="numpy")
 def _tuplet_room(S, SH, P, p, q, r):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     if S[TUPLET_LEFT] > 0 or S[BROKEN]:
         return False
     if P[P_FORM] and _final_bar(S, SH, P, 0):
@@ -1681,7 +1700,6 @@ def _tuplet_room(S, SH, P, p, q, r):
 
 @njit(cache=True, error_model="numpy")
 def _end_broken(S, SH, P):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     # factor_a: > 3/2, >> 7/4, < 1/2, << 1/4; the second note's 2 - factor_a
     two = S[TOKLEN] >= 2
     if S[TOK] == C_GT:
@@ -1708,7 +1726,6 @@ def _end_broken(S, SH, P):
 
 @njit(cache=True, error_model="numpy")
 def _pair_ends_ok(S, SH, P, end):
-    U_STEP, U_W, U_WN, U_SUMS, FV_OFF, FV_VALS = _units(P)
     limit = _limit(S, SH, P)
     ok = end <= limit and (not P[P_ABC2MIDI] or _fillable(S, P, limit - end))
     if ok and P[P_FORM] and _final_bar(S, SH, P, 0):
@@ -1727,7 +1744,6 @@ def _tok_is(S, a, b):
 
 @njit(cache=True, error_model="numpy")
 def _bar_char(S, SH, P, c):
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     node = _child(P, S[NODE], c) if S[NODE] >= 0 else DEAD
     _tok_add(S, c)
     if node < 0:
@@ -1736,9 +1752,9 @@ def _bar_char(S, SH, P, c):
     S[NODE] = node
     if _tok_is(S, C_COLON, C_COLON) and S[BAR_AFTER_UPPER] and P[P_ABC2MIDI]:
         return False
-    for i in range(T_VOFF[node], T_VOFF[node + 1]):
-        v = T_VALS[i]
-        if _bar_ok(S, SH, P, V_A[v], V_B[v]):
+    for i in range(_t_voff(P, node), _t_voff(P, node + 1)):
+        v = _t_vals(P, i)
+        if _bar_ok(S, SH, P, _v_a(P, v), _v_b(P, v)):
             return True
     return False
 
@@ -1856,12 +1872,11 @@ def _shape_repeats_ok(S, SH, kind, ending, bars):
 
 @njit(cache=True, error_model="numpy")
 def _end_bar(S, SH, P):
-    E_OFF, E_CHAR, E_CHILD, T_VALUE, T_VOFF, T_VALS, V_A, V_B = _tries(P)
     node = S[NODE]
-    info = T_VALUE[node] if node >= 0 else -1
-    ok = info >= 0 and _bar_ok(S, SH, P, V_A[info], V_B[info])
+    info = _t_value(P, node) if node >= 0 else -1
+    ok = info >= 0 and _bar_ok(S, SH, P, _v_a(P, info), _v_b(P, info))
     if info >= 0:
-        kind, ending = V_A[info], V_B[info]
+        kind, ending = _v_a(P, info), _v_b(P, info)
     else:
         kind, ending = B_SECTION, 0
     empty = S[POS] == 0 and S[BOUNDARY]
