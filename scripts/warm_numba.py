@@ -184,6 +184,13 @@ def warm_folk_form(*, machine: bool) -> None:
                 memory=fit.weights, takes=takes, trial=trial, line=line,
             )  # fmt: skip
     if not machine:
+        # a Python constraint with the memory on, as the MIDI way samples (its mask asked
+        # per row between compiled steps; the memory's rows pushed after each draw)
+        for seeds in _batches():
+            sampler.sample(
+                net, prime=[START_ID], seeds=seeds, max_tokens=8, constraint=lambda r, ids: None,
+                memory=fit.weights,
+            )  # fmt: skip
         # the moves' and the phrases' counts, as the train worker fits a checkpoint's moves
         # (`ml.line`)
         text_counts(texts)
