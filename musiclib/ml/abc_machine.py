@@ -649,7 +649,9 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
     refused without a trial, and every note letter is judged by the first unless a tie
     names the pitch or the part's last bar is reached; inside a token that a character
     not continuing it would end (a note's length, a bar line, a tuplet spec, a broken
-    rhythm sign), the token is ended once and every such character judged after it."""
+    rhythm sign), the token is ended once and every such character judged after it. And
+    one of its rules': under abc2midi a decoration abc2midi does not take is refused
+    between tokens untried (`_top_token` refuses it in every state)."""
     if S[PHASE] == PH_E:
         return False
     any_ok = False
@@ -672,6 +674,10 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
         and not (P[P_FORM] and top[PART_BARS] == _part_max(top, SH, P) - 1)
     )
     letters = -1  # the first letter's verdict, once tried
+    # A trial copies the state's fields and its token's characters so far: those after them
+    # are left from earlier tokens, and no rule reads them.
+    known = TOK + min(S[TOKLEN], TOK_MAX)
+    known_after = TOK + min(after[TOKLEN], TOK_MAX) if in_token else known
     for v in range(VC.shape[0]):
         c = VC[v]
         out[v] = False
@@ -679,19 +685,25 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
             continue
         cont = in_token and _continuing(S, P, c)
         if cont:
-            trial[:WIDTH] = S[:WIDTH]
+            trial[:known] = S[:known]
             ok = feed(trial, SH, P, c, VF[v])
         elif in_token and not ended:
             ok = False
         elif between and not _top_char(c):
             ok = False  # (`_top_token` refuses it, whatever the state)
+        elif between and P[P_ABC2MIDI] and _unsafe_decoration(c, top):
+            ok = False  # (so does its decorations' rule, for abc2midi)
         elif group and _letter(c) and letters >= 0:
             ok = letters == 1
         elif in_token:
-            trial[:WIDTH] = after[:WIDTH]
+            trial[:known_after] = after[:known_after]
+            ok = _top(trial, SH, P, c, VF[v])
+        elif between:  # (`feed` between tokens: the character counted, then `_top`)
+            trial[:known] = S[:known]
+            trial[LINE_LEN] += 1
             ok = _top(trial, SH, P, c, VF[v])
         else:
-            trial[:WIDTH] = S[:WIDTH]
+            trial[:known] = S[:known]
             ok = feed(trial, SH, P, c, VF[v])
         if group and _letter(c) and letters < 0 and not cont:
             letters = 1 if ok else 0
@@ -707,6 +719,17 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
     if not any_ok and end_id < 0:
         return False
     return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _unsafe_decoration(c, S):
+    """A decoration abc2midi does not take (`_top_token` refuses it there): one of HSOPRML
+    but M or L at a line's start (a field)."""
+    return (
+        _decoration(c)
+        and not _safe_decoration(c)
+        and not ((c == C_M or c == C_L) and S[LINE_START])
+    )
 
 
 @njit(cache=True, error_model="numpy", inline="always")
