@@ -650,8 +650,10 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
     names the pitch or the part's last bar is reached; inside a token that a character
     not continuing it would end (a note's length, a bar line, a tuplet spec, a broken
     rhythm sign), the token is ended once and every such character judged after it. And
-    one of its rules': under abc2midi a decoration abc2midi does not take is refused
-    between tokens untried (`_top_token` refuses it in every state)."""
+    two of its rules': between tokens, under abc2midi an invisible rest or a decoration
+    abc2midi does not take is refused untried (`_top_token` refuses them in every state),
+    and the three accidentals are judged by the first unless a tie names the pitch (their
+    rule reads the character only then)."""
     if S[PHASE] == PH_E:
         return False
     any_ok = False
@@ -674,6 +676,7 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
         and not (P[P_FORM] and top[PART_BARS] == _part_max(top, SH, P) - 1)
     )
     letters = -1  # the first letter's verdict, once tried
+    accs = -1  # the first accidental's (^ _ =), alike unless a tie names the pitch
     # A trial copies the state's fields and its token's characters so far: those after them
     # are left from earlier tokens, and no rule reads them.
     known = TOK + min(S[TOKLEN], TOK_MAX)
@@ -691,10 +694,12 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
             ok = False
         elif between and not _top_char(c):
             ok = False  # (`_top_token` refuses it, whatever the state)
-        elif between and P[P_ABC2MIDI] and _unsafe_decoration(c, top):
-            ok = False  # (so does its decorations' rule, for abc2midi)
+        elif between and P[P_ABC2MIDI] and _abc2midi_refuses(c, top):
+            ok = False  # (so does its rule, for abc2midi)
         elif group and _letter(c) and letters >= 0:
             ok = letters == 1
+        elif between and accs >= 0 and _accidental(c):
+            ok = accs == 1
         elif in_token:
             trial[:known_after] = after[:known_after]
             ok = _top(trial, SH, P, c, VF[v])
@@ -707,6 +712,8 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
             ok = feed(trial, SH, P, c, VF[v])
         if group and _letter(c) and letters < 0 and not cont:
             letters = 1 if ok else 0
+        if between and _accidental(c) and top[TIE] != TIE_PITCH and not cont:
+            accs = 1 if ok else 0
         if ok:
             out[v] = True
             any_ok = True
@@ -722,10 +729,11 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _unsafe_decoration(c, S):
-    """A decoration abc2midi does not take (`_top_token` refuses it there): one of HSOPRML
-    but M or L at a line's start (a field)."""
-    return (
+def _abc2midi_refuses(c, S):
+    """Does `_top_token` refuse `c` under abc2midi whatever the state? An invisible rest
+    (x), and a decoration abc2midi does not take: one of HSOPRML but M or L at a line's
+    start (a field)."""
+    return c == C_X_LOW or (
         _decoration(c)
         and not _safe_decoration(c)
         and not ((c == C_M or c == C_L) and S[LINE_START])
@@ -831,7 +839,7 @@ def _feed_body(S, SH, P, c, fl):
     return False
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _continuing(S, P, c):
     """Does `c` continue the token being read (`AbcGrammar._continuing`)?"""
     mode = S[MODE]
