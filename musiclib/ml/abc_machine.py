@@ -246,7 +246,7 @@ def _t_value(P, node):  # the value at a node (-1: none)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _t_voff(P, node):  # where the values below a node start in T_VALS
+def _t_voff(P, node):  # where the values below a node start (in `_t_vals`)
     return P[P[O_TVOFF] + node]
 
 
