@@ -687,7 +687,9 @@ def mask_of(S, SH, P, VC, VF, scratch, out):
         if c < 0:
             continue
         cont = in_token and _continuing(S, P, c)
-        if cont:
+        if cont and mode == M_N and c != C_COMMA and c != C_APOS and _child(P, S[NODE], c) < 0:
+            ok = False  # (`_length_char`: no length goes on with it)
+        elif cont:
             trial[:known] = S[:known]
             ok = feed(trial, SH, P, c, VF[v])
         elif in_token and not ended:
