@@ -117,7 +117,7 @@ def warm_rules() -> None:
     from musiclib.ml import abc_machine as am
     from musiclib.ways.abc_text import WAY as way
 
-    texts, vocab, pieces, _ = _folk_form()
+    _, vocab, pieces, _ = _folk_form()
     machine = way.grammar(vocab=vocab, form=True).machine()
     rows = 2
     states = np.zeros((rows, am.WIDTH), dtype=np.int64)
